@@ -1,0 +1,104 @@
+//! The front half shared by `check`, `explain` and `run`: parse, lower, then (when sources may
+//! be contacted) discover schemas, check columns and plan every stage with DataFusion. Every
+//! problem found lands in one [`FileProblems`], errors and warnings apart.
+
+use std::collections::HashMap;
+
+use crate::diagnostics::{FileProblems, Problem};
+use crate::explain::{self, Discovery, ExplainedPipeline};
+use crate::plan::PipelinePlan;
+use crate::semantic::{self, CheckContext, columns::check_columns};
+use crate::syntax::{self, ast};
+
+pub struct Analysis {
+    pub problems: FileProblems,
+    pub plans: Vec<PipelinePlan>,
+    /// One per plan when sources were consulted and the plan typed cleanly.
+    pub explained: Vec<ExplainedPipeline>,
+}
+
+impl Analysis {
+    pub fn ok(&self) -> bool {
+        !self.problems.has_errors()
+    }
+}
+
+/// Whether `analyze` may connect to sources (`--offline` says no).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discover {
+    Online,
+    Offline,
+}
+
+pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: Discover) -> Analysis {
+    let ast = match syntax::parse(text) {
+        Ok(ast) => ast,
+        Err(problem) => {
+            return Analysis { problems: FileProblems::new(file_name, text, vec![problem]), plans: Vec::new(), explained: Vec::new() };
+        }
+    };
+    let (plans, mut problems) = semantic::lower(&ast, ctx);
+    let mut explained = Vec::new();
+    let lowered_cleanly = !problems.iter().any(|p| !p.warning);
+    if lowered_cleanly && discover == Discover::Online {
+        for (plan, pipeline_ast) in plans.iter().zip(&ast.pipelines) {
+            let discovery = explain::discover(plan).await;
+            problems.extend(discovery_problems(pipeline_ast, &discovery));
+            let schemas: HashMap<String, Vec<String>> = discovery
+                .iter()
+                .filter_map(|(name, shape)| {
+                    let shape = shape.as_ref().ok()?;
+                    Some((name.clone(), shape.schema.fields().iter().map(|f| f.name().clone()).collect()))
+                })
+                .collect();
+            let column_problems = check_columns(pipeline_ast, &schemas);
+            let columns_ok = column_problems.is_empty();
+            problems.extend(column_problems);
+            if !columns_ok {
+                continue;
+            }
+            match explain::explain_pipeline(plan, &discovery).await {
+                Ok(e) => explained.push(e),
+                Err((stage, message)) => problems.push(plan_problem(pipeline_ast, &stage, message)),
+            }
+        }
+    }
+    problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
+    Analysis { problems: FileProblems::new(file_name, text, problems), plans, explained }
+}
+
+/// An unreachable source is a warning at check time (the run will say more); a source that
+/// answered but cannot be used as written (bad partition column type, missing table) is an error.
+fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for source in &pipeline.sources {
+        let Some(Err(reason)) = discovery.get(&source.name.name) else { continue };
+        let unreachable = ["cannot connect", "Connection refused", "does not exist", "No such file", "error connecting"]
+            .iter()
+            .any(|m| reason.contains(m))
+            && !reason.contains("relation")
+            && !reason.contains("table");
+        let problem = if unreachable {
+            Problem::warning("flow::source_unreachable", format!("source `{}` could not be reached: {reason}", source.name.name))
+                .at(source.target.span(), "not reachable now")
+                .help("schemas and partition bounds are checked when the source answers")
+        } else {
+            Problem::error("flow::source_invalid", format!("source `{}`: {reason}", source.name.name))
+                .at(source.target.span(), "the source rejects this")
+                .help("check the table or query name and the partition column")
+        };
+        out.push(problem);
+    }
+    out
+}
+
+fn plan_problem(pipeline: &ast::Pipeline, stage: &str, message: String) -> Problem {
+    let span = pipeline
+        .transforms
+        .iter()
+        .find(|t| t.name.name == stage)
+        .map_or(pipeline.name.span, |t| t.name.span);
+    Problem::error("flow::plan", message)
+        .at(span, "cannot be planned")
+        .help("check the expressions, function names and types in this transform")
+}

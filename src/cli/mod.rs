@@ -1,0 +1,140 @@
+//! The command line: clap definitions and one module per command. Each command returns an
+//! [`Exit`] so `main` alone decides the process exit code.
+
+mod check;
+mod common;
+mod copy;
+mod explain;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// How a command ended: 0 success, 1 runtime failure, 2 usage or validation error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Runtime = 1,
+    Usage = 2,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "flow", version, about = "Declarative dataflow/ETL: move and reshape data between databases and files")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a .flow file: syntax, names, options, and (when sources answer) columns.
+    Check(FileArgs),
+    /// Show what a pipeline will do — stages, partitions, SQL, schemas, type mappings, DDL — without writing anything.
+    Explain(ExplainArgs),
+    /// Run the pipelines of a .flow file.
+    Run(RunArgs),
+    /// Copy one table or query between two URLs without writing a .flow file.
+    Copy(CopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The .flow file.
+    pub file: PathBuf,
+    /// Set a variable: --var NAME=VALUE (repeatable); wins over the environment and defaults.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Connection profiles (YAML). Default: flow.yaml beside the .flow file, if present.
+    #[arg(long, value_name = "FILE")]
+    pub profiles: Option<PathBuf>,
+    /// Do not contact sources (no schemas, bounds or column checks).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The .flow file.
+    pub file: PathBuf,
+    /// Set a variable: --var NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Connection profiles (YAML). Default: flow.yaml beside the .flow file, if present.
+    #[arg(long, value_name = "FILE")]
+    pub profiles: Option<PathBuf>,
+    /// Write the run report as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// No progress output; only the summary and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Source: postgres://..., mysql://..., sqlite://PATH, or a path ending .csv / .parquet.
+    pub source: String,
+    /// Target: same forms as the source.
+    pub target: String,
+    /// Table to read (and to write, unless --query is given, when it names only the target).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// SQL to read instead of a whole table.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Write mode: append, replace, truncate or upsert (with --keys).
+    #[arg(long, default_value = "replace")]
+    pub mode: String,
+    /// Key columns for --mode upsert, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub keys: Vec<String>,
+    /// Partition the source read by this integer, date or timestamp column.
+    #[arg(long, value_name = "COLUMN", requires = "partitions")]
+    pub partition_by: Option<String>,
+    /// Number of partitions for --partition-by.
+    #[arg(long, value_name = "N", requires = "partition_by")]
+    pub partitions: Option<u32>,
+    /// Print the equivalent .flow file instead of running it.
+    #[arg(long)]
+    pub emit: bool,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Write the run report as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+pub fn main_with(cli: Cli) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Exit::Runtime;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Check(args) => check::run(args).await,
+            Command::Explain(args) => explain::run(args).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Copy(args) => copy::run(args).await,
+        }
+    })
+}

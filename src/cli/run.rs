@@ -1,0 +1,63 @@
+//! `flow run FILE`: run every pipeline in the file, with progress, a summary table, and an
+//! optional JSON report. Ctrl-C cancels cleanly.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::common::load;
+use super::{Exit, RunArgs};
+use crate::analyze::Discover;
+use crate::exec::{ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
+use crate::plan::PipelinePlan;
+
+pub async fn run(args: RunArgs) -> Exit {
+    let loaded = match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
+        Ok(l) => l,
+        Err(exit) => return exit,
+    };
+    run_plans(&loaded.analysis.plans, args.quiet, args.report.as_deref()).await
+}
+
+/// Runs plans in order, stopping at the first failure; prints each summary and writes the report.
+pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path>) -> Exit {
+    let interrupt = Arc::new(tokio::sync::Notify::new());
+    let on_signal = interrupt.clone();
+    let signal_task = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.notify_one();
+        }
+    });
+    let options = RunOptions {
+        progress: if quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
+        interrupt: Some(interrupt),
+    };
+    let mut reports: Vec<RunReport> = Vec::new();
+    let mut exit = Exit::Ok;
+    for plan in plans {
+        let report = run_pipeline(plan, &options).await;
+        print!("{}", report.table());
+        let failed = report.status == RunStatus::Failed;
+        if let Some(e) = &report.error {
+            eprintln!("error: {e}");
+        }
+        reports.push(report);
+        if failed {
+            exit = Exit::Runtime;
+            break;
+        }
+    }
+    signal_task.abort();
+    if let Some(path) = report {
+        let json = if reports.len() == 1 {
+            serde_json::to_string_pretty(&reports[0])
+        } else {
+            serde_json::to_string_pretty(&reports)
+        };
+        let written = json.map_err(|e| e.to_string()).and_then(|j| std::fs::write(path, j + "\n").map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write the report to {}: {e}", path.display());
+            return Exit::Runtime;
+        }
+    }
+    exit
+}

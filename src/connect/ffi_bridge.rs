@@ -1,0 +1,1 @@
+// TEMPORARY SHIM until the real module lands.

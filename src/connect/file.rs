@@ -1,0 +1,206 @@
+//! CSV and Parquet files: schema discovery, streaming reads (one partition per file) and whole-file
+//! writes. A write goes to `PATH.flow-tmp` and is renamed over `PATH` only when complete, so a
+//! failed run leaves the previous file intact.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::csv::reader::Format;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::physical_plan::SendableRecordBatchStream;
+
+use super::blocking::blocking_stream;
+use crate::plan::{Backend, Endpoint};
+
+/// The files a file source reads: the path itself, or the matching files of a directory, sorted.
+pub fn list_files(path: &str, backend: Backend) -> Result<Vec<PathBuf>> {
+    let p = Path::new(path);
+    if p.is_dir() {
+        let ext = backend.name();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+            .map_err(|e| io_error(path, "read the directory", e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.extension().is_some_and(|x| x.eq_ignore_ascii_case(ext)))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(DataFusionError::Execution(format!("directory {path} holds no .{ext} files")));
+        }
+        Ok(files)
+    } else if p.exists() {
+        Ok(vec![p.to_path_buf()])
+    } else {
+        Err(DataFusionError::Execution(format!(
+            "file {path} does not exist (paths are relative to the directory flow runs in)"
+        )))
+    }
+}
+
+fn io_error(path: &str, action: &str, e: std::io::Error) -> DataFusionError {
+    DataFusionError::Execution(format!("cannot {action} {path}: {e}"))
+}
+
+fn csv_format(endpoint: &Endpoint) -> Format {
+    let header = endpoint.option("header").is_none_or(|h| h == "true");
+    let delimiter = endpoint.option("delimiter").and_then(|d| d.bytes().next()).unwrap_or(b',');
+    Format::default().with_header(header).with_delimiter(delimiter)
+}
+
+/// The schema of the first file (CSV: inferred from the first 1000 rows).
+pub fn read_schema(endpoint: &Endpoint, path: &str) -> Result<SchemaRef> {
+    let files = list_files(path, endpoint.backend)?;
+    let first = &files[0];
+    let shown = first.display().to_string();
+    let file = File::open(first).map_err(|e| io_error(&shown, "open", e))?;
+    match endpoint.backend {
+        Backend::Csv => {
+            let (schema, _) = csv_format(endpoint)
+                .infer_schema(file, Some(1000))
+                .map_err(|e| DataFusionError::Execution(format!("cannot read CSV header of {shown}: {e}")))?;
+            Ok(Arc::new(schema))
+        }
+        _ => {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| DataFusionError::Execution(format!("{shown} is not a readable Parquet file: {e}")))?;
+            Ok(builder.schema().clone())
+        }
+    }
+}
+
+/// Streams one file in batches.
+pub fn stream_file(endpoint: &Endpoint, file: PathBuf, schema: SchemaRef, batch_size: usize) -> SendableRecordBatchStream {
+    let backend = endpoint.backend;
+    let format = csv_format(endpoint);
+    let out_schema = schema.clone();
+    blocking_stream(out_schema, move |tx| {
+        let shown = file.display().to_string();
+        let handle = File::open(&file).map_err(|e| io_error(&shown, "open", e))?;
+        let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>> = match backend {
+            Backend::Csv => Box::new(
+                arrow::csv::ReaderBuilder::new(schema)
+                    .with_format(format)
+                    .with_batch_size(batch_size)
+                    .build(handle)
+                    .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?,
+            ),
+            _ => Box::new(
+                ParquetRecordBatchReaderBuilder::try_new(handle)
+                    .and_then(|b| b.with_batch_size(batch_size).build())
+                    .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?,
+            ),
+        };
+        for batch in batches {
+            let batch = batch.map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?;
+            if !tx.send(batch) {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Writes batches to a temporary file beside the target. [`FileWriter::close`] finishes it,
+/// [`StagedFile::publish`] renames it into place; dropping either first removes it.
+pub struct FileWriter {
+    target: PathBuf,
+    temp: PathBuf,
+    inner: Option<Inner>,
+}
+
+enum Inner {
+    Csv(arrow::csv::Writer<File>),
+    Parquet(Box<ArrowWriter<File>>),
+}
+
+impl FileWriter {
+    pub fn create(endpoint: &Endpoint, path: &str, schema: &SchemaRef) -> Result<Self> {
+        let target = PathBuf::from(path);
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| io_error(&dir.display().to_string(), "create the directory", e))?;
+        }
+        let temp = PathBuf::from(format!("{path}.flow-tmp"));
+        let file = File::create(&temp).map_err(|e| io_error(&temp.display().to_string(), "create", e))?;
+        let inner = match endpoint.backend {
+            Backend::Csv => {
+                let delimiter = endpoint.option("delimiter").and_then(|d| d.bytes().next()).unwrap_or(b',');
+                let header = endpoint.option("header").is_none_or(|h| h == "true");
+                Inner::Csv(arrow::csv::WriterBuilder::new().with_header(header).with_delimiter(delimiter).build(file))
+            }
+            _ => {
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                    .build();
+                Inner::Parquet(Box::new(
+                    ArrowWriter::try_new(file, schema.clone(), Some(props))
+                        .map_err(|e| DataFusionError::Execution(format!("cannot write {path}: {e}")))?,
+                ))
+            }
+        };
+        Ok(Self { target, temp, inner: Some(inner) })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let shown = self.target.display().to_string();
+        let err = |e: &dyn std::fmt::Display| DataFusionError::Execution(format!("cannot write {shown}: {e}"));
+        match self.inner.as_mut() {
+            Some(Inner::Csv(w)) => w.write(batch).map_err(|e| err(&e)),
+            Some(Inner::Parquet(w)) => w.write(batch).map_err(|e| err(&e)),
+            None => Err(DataFusionError::Execution(format!("{shown}: write after commit"))),
+        }
+    }
+
+    /// Finishes the temporary file; it replaces the target only on [`StagedFile::publish`].
+    pub fn close(mut self) -> Result<StagedFile> {
+        let shown = self.target.display().to_string();
+        match self.inner.take() {
+            Some(Inner::Csv(w)) => drop(w.into_inner()),
+            Some(Inner::Parquet(w)) => {
+                w.close().map_err(|e| DataFusionError::Execution(format!("cannot finish {shown}: {e}")))?;
+            }
+            None => {}
+        }
+        Ok(StagedFile { target: self.target.clone(), temp: Some(self.temp.clone()) })
+    }
+}
+
+/// A complete file waiting beside its target; dropped unpublished, it is removed.
+#[derive(Debug)]
+pub struct StagedFile {
+    target: PathBuf,
+    temp: Option<PathBuf>,
+}
+
+impl StagedFile {
+    pub fn publish(mut self) -> Result<()> {
+        let shown = self.target.display().to_string();
+        match self.temp.take() {
+            Some(temp) => std::fs::rename(&temp, &self.target)
+                .map_err(|e| io_error(&shown, "move the finished file into place at", e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        if self.inner.is_some() {
+            self.inner = None;
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Backends: one folder per database or file kind, source and sink side by side. This module
+//! is the dispatch: describe a source (schema, partition bounds, the partitions it will read)
+//! and open one partition as a stream of Arrow batches.
+
+pub mod blocking;
+pub mod bounds;
+pub mod target;
+pub mod connectorx_reader;
+pub mod ffi_bridge;
+pub mod file;
+pub mod generate;
+pub mod postgres;
+pub mod sqlite;
+
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::sql::Dialect;
+use crate::plan::{Backend, PartitionBounds, Relation, SourcePlan, partition};
+
+/// What one partition of a source reads. Plain data: it can travel to a remote executor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScanPartition {
+    /// Rows `[start, end)` of the synthetic table.
+    Rows { start: u64, end: u64 },
+    /// One whole file.
+    File { path: String },
+    /// A query on the source database; `predicate` is the partition's range, if any.
+    Query { predicate: Option<String> },
+}
+
+/// A source as discovered: its schema, the partition column's bounds and the partitions.
+#[derive(Debug, Clone)]
+pub struct SourceShape {
+    pub schema: SchemaRef,
+    pub bounds: Option<PartitionBounds>,
+    pub partitions: Vec<ScanPartition>,
+}
+
+/// Connects (or opens files) to learn the schema and plan the partitions. Reads no data rows
+/// beyond a `min`/`max` of the partition column.
+pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceShape> {
+    let endpoint = &source.endpoint;
+    match (&source.relation, endpoint.backend) {
+        (Relation::Generated { rows, .. }, _) => Ok(SourceShape {
+            schema: generate::orders_schema(),
+            bounds: None,
+            partitions: generate::row_ranges(*rows, parallelism)
+                .into_iter()
+                .map(|(start, end)| ScanPartition::Rows { start, end })
+                .collect(),
+        }),
+        (Relation::File { path }, _) => {
+            let files = file::list_files(path, endpoint.backend)?;
+            let schema = file::read_schema(endpoint, path)?;
+            Ok(SourceShape {
+                schema,
+                bounds: None,
+                partitions: files.into_iter().map(|f| ScanPartition::File { path: f.display().to_string() }).collect(),
+            })
+        }
+        (relation, backend) if backend.is_database() => {
+            let dialect = Dialect::for_backend(backend);
+            let probe = dialect.select(relation, None, None);
+            let schema = database_schema(source, &probe).await?;
+            let Some(spec) = &source.partition else {
+                return Ok(SourceShape { schema, bounds: None, partitions: vec![ScanPartition::Query { predicate: None }] });
+            };
+            let field = schema.field_with_name(&spec.column).map_err(|_| {
+                DataFusionError::Plan(format!(
+                    "source `{}` has no column `{}` to partition by (columns: {})",
+                    source.name,
+                    spec.column,
+                    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            if !bounds::is_partitionable(field.data_type()) {
+                return Err(DataFusionError::Plan(format!(
+                    "source `{}` cannot be partitioned by `{}` of type {}: use an integer, date or timestamp column",
+                    source.name,
+                    spec.column,
+                    field.data_type()
+                )));
+            }
+            let col = dialect.ident(&spec.column);
+            let bounds_sql = format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}", dialect.ident("_flow_b"));
+            let bounds = bounds::from_batches(&fetch_small(source, &bounds_sql).await?, field.data_type())?;
+            let partitions = partition::split(bounds.as_ref(), spec.count)
+                .iter()
+                .map(|range| ScanPartition::Query { predicate: dialect.partition_predicate(&spec.column, range) })
+                .collect();
+            Ok(SourceShape { schema, bounds, partitions })
+        }
+        (_, backend) => Err(DataFusionError::Plan(format!("a {} source needs a file path", backend.name()))),
+    }
+}
+
+/// The SQL a database partition sends: the relation, the projection and the partition range.
+pub fn partition_sql(source: &SourcePlan, columns: Option<&[String]>, predicate: Option<&str>) -> String {
+    Dialect::for_backend(source.endpoint.backend).select(&source.relation, columns, predicate)
+}
+
+async fn database_schema(source: &SourcePlan, probe_sql: &str) -> Result<SchemaRef> {
+    let url = source.endpoint.url.clone();
+    match source.endpoint.backend {
+        Backend::Postgres => postgres::query_schema(&url, probe_sql).await,
+        backend => {
+            let cx_url = cx_url(backend, &url)?;
+            let sql = probe_sql.to_string();
+            run_blocking(move || connectorx_reader::query_schema(&cx_url, &sql)).await
+        }
+    }
+}
+
+/// A small query's whole result (bounds, counts).
+pub async fn fetch_small(source: &SourcePlan, sql: &str) -> Result<Vec<arrow::record_batch::RecordBatch>> {
+    let url = source.endpoint.url.clone();
+    match source.endpoint.backend {
+        Backend::Postgres => postgres::fetch_all(&url, sql).await,
+        backend => {
+            let q = connectorx_reader::CxQuery { url: cx_url(backend, &url)?, sql: sql.to_string() };
+            run_blocking(move || connectorx_reader::fetch_all(&q)).await
+        }
+    }
+}
+
+/// Opens one partition of a source.
+pub fn open_partition(
+    source: &SourcePlan,
+    schema: SchemaRef,
+    partition: &ScanPartition,
+    columns: Option<&[String]>,
+) -> Result<SendableRecordBatchStream> {
+    let batch = source.batch_size;
+    match partition {
+        ScanPartition::Rows { start, end } => {
+            let Relation::Generated { seed, .. } = source.relation else {
+                return Err(DataFusionError::Internal("row range on a non-generated source".into()));
+            };
+            let rate = source.endpoint.option("rate").and_then(|r| r.parse().ok());
+            Ok(generate::stream_rows(seed, *start, *end, batch, rate))
+        }
+        ScanPartition::File { path } => Ok(file::stream_file(&source.endpoint, path.into(), schema, batch)),
+        ScanPartition::Query { predicate } => {
+            let sql = partition_sql(source, columns, predicate.as_deref());
+            let url = source.endpoint.url.clone();
+            match source.endpoint.backend {
+                Backend::Postgres => Ok(postgres::stream_query(url, sql, schema, batch)),
+                backend => {
+                    let q = connectorx_reader::CxQuery { url: cx_url(backend, &url)?, sql };
+                    Ok(connectorx_reader::stream_queries(vec![q], schema, blocking::CHANNEL_DEPTH))
+                }
+            }
+        }
+    }
+}
+
+/// connectorx wants `sqlite://` + an absolute path, and `mysql://` for MariaDB too.
+fn cx_url(backend: Backend, url: &str) -> Result<String> {
+    match backend {
+        Backend::Sqlite => {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            let abs = std::path::absolute(path).map_err(|e| DataFusionError::Execution(format!("bad path {path}: {e}")))?;
+            if !abs.exists() {
+                return Err(DataFusionError::Execution(format!("SQLite database {path} does not exist")));
+            }
+            Ok(format!("sqlite://{}", abs.display()))
+        }
+        Backend::Mysql => Ok(url.replacen("mariadb://", "mysql://", 1)),
+        _ => Ok(url.to_string()),
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("database task failed: {e}")))?
+}
+
+/// True for the types a source may be partitioned by.
+pub fn is_partitionable(dt: &DataType) -> bool {
+    bounds::is_partitionable(dt)
+}

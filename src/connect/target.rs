@@ -1,0 +1,72 @@
+//! What a sink will do to its target, for `explain`: the type each column gets and the DDL Flow
+//! would run when the table is missing. No connection is made.
+
+use arrow::datatypes::{DataType, SchemaRef};
+use serde::Serialize;
+
+use super::sqlite::sink as sqlite_sink;
+use crate::plan::sql::Dialect;
+use crate::plan::{Backend, Relation, SinkPlan, WriteMode};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnMapping {
+    pub column: String,
+    pub arrow_type: String,
+    pub target_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetPlan {
+    pub mapping: Vec<ColumnMapping>,
+    /// Statements run when the target is created (only if missing, unless mode replace).
+    pub ddl: Vec<String>,
+    /// How the write becomes visible, in one line.
+    pub publish: String,
+    /// Mappings that may lose information, said before the run.
+    pub warnings: Vec<String>,
+}
+
+pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, String> {
+    let mut mapping = Vec::new();
+    let mut warnings = Vec::new();
+    for f in schema.fields() {
+        let target_type = match sink.endpoint.backend {
+            Backend::Sqlite => sqlite_sink::sqlite_type(f.data_type()).map(str::to_string).map_err(|e| e.to_string())?,
+            Backend::Postgres => super::postgres::types::pg_type_for_arrow(f.data_type()).map(|t| t.to_string()).map_err(|e| e.to_string())?,
+            Backend::Parquet => format!("parquet {}", f.data_type()),
+            Backend::Csv => "text".to_string(),
+            other => return Err(format!("{} targets are not supported yet", other.name())),
+        };
+        if sink.endpoint.backend == Backend::Sqlite
+            && let DataType::Decimal128(p, _) | DataType::Decimal256(p, _) = f.data_type()
+            && *p > 15
+        {
+            warnings.push(format!(
+                "column `{}`: SQLite NUMERIC keeps about 15 significant digits; {} may lose digits (cast it to text to keep them)",
+                f.name(),
+                f.data_type()
+            ));
+        }
+        mapping.push(ColumnMapping { column: f.name().clone(), arrow_type: f.data_type().to_string(), target_type });
+    }
+    let (ddl, publish) = match (&sink.relation, sink.endpoint.backend) {
+        (Relation::Table { name }, Backend::Sqlite) => {
+            let keys = match &sink.mode {
+                WriteMode::Upsert { keys } => Some(keys.as_slice()),
+                _ => None,
+            };
+            let create = sqlite_sink::create_table_sql(name, schema, keys).map_err(|e| e.to_string())?;
+            let target = Dialect::Sqlite.table(name);
+            let publish = match &sink.mode {
+                WriteMode::Append => format!("load a staging table, then INSERT INTO {target} in one transaction"),
+                WriteMode::Replace => format!("load a staging table, then empty {target} and insert, in one transaction"),
+                WriteMode::Truncate => format!("load a staging table, then DELETE FROM {target} and insert, in one transaction"),
+                WriteMode::Upsert { .. } => format!("load a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target}, in one transaction"),
+            };
+            (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)
+        }
+        (Relation::File { path }, _) => (Vec::new(), format!("write {path}.flow-tmp, then rename it to {path}")),
+        _ => (Vec::new(), "write".to_string()),
+    };
+    Ok(TargetPlan { mapping, ddl, publish, warnings })
+}

@@ -1,0 +1,139 @@
+//! Logical pipeline plan → DataFusion physical graph. Each source becomes a [`SourceTable`]; each
+//! transform is planned by DataFusion over its input and capped with a [`StageExec`]; each sink
+//! gets the physical plan of its input. Partitions flow through unchanged: the session is set up
+//! so DataFusion does not repartition.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+
+use super::metrics::{StageKind, StageMetrics};
+use super::nodes::StageExec;
+use super::tables::{PlanTable, SourceTable};
+use super::transform::apply_steps;
+use crate::connect::SourceShape;
+use crate::plan::{PipelinePlan, SinkPlan};
+
+/// A session that keeps the partitions of the sources all the way to the sinks.
+pub fn session(parallelism: usize) -> SessionContext {
+    let mut config = SessionConfig::new()
+        .with_target_partitions(parallelism.max(1))
+        .with_round_robin_repartition(false)
+        .with_repartition_joins(false)
+        .with_repartition_aggregations(false)
+        .with_repartition_windows(false)
+        .with_repartition_sorts(false)
+        .with_information_schema(false);
+    config.options_mut().optimizer.repartition_file_scans = false;
+    SessionContext::new_with_config(config)
+}
+
+enum StageOutput {
+    Source(Arc<SourceTable>),
+    Plan(Arc<dyn ExecutionPlan>),
+}
+
+pub struct PipelineGraph {
+    pub ctx: SessionContext,
+    /// The schema flowing out of each stage that could be planned.
+    pub schemas: HashMap<String, arrow::datatypes::SchemaRef>,
+    /// Metrics per stage, in declaration order: sources, transforms, sinks.
+    pub metrics: Vec<Arc<StageMetrics>>,
+    /// Each sink with the physical plan of its input.
+    pub sinks: Vec<(SinkPlan, Arc<dyn ExecutionPlan>, Arc<StageMetrics>)>,
+}
+
+impl PipelineGraph {
+    pub fn stage(&self, name: &str) -> Option<&Arc<StageMetrics>> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+/// Builds the graph. `shapes` holds the discovered shape of each source; with `partial`, stages
+/// that depend on an undescribed source are left out (explain of an unreachable source) instead
+/// of failing.
+pub async fn build(
+    plan: &PipelinePlan,
+    shapes: &HashMap<String, SourceShape>,
+    run_start: Instant,
+    partial: bool,
+) -> Result<PipelineGraph> {
+    let ctx = session(plan.parallelism);
+    let mut metrics = Vec::new();
+    let mut schemas = HashMap::new();
+    let mut outputs: HashMap<String, StageOutput> = HashMap::new();
+    for source in &plan.sources {
+        let Some(shape) = shapes.get(&source.name) else {
+            if partial {
+                continue;
+            }
+            return Err(DataFusionError::Internal(format!("source {} was not described", source.name)));
+        };
+        schemas.insert(source.name.clone(), shape.schema.clone());
+        let m = Arc::new(StageMetrics::new(&source.name, StageKind::Source, run_start));
+        metrics.push(m.clone());
+        let table = SourceTable { source: source.clone(), shape: shape.clone(), metrics: m };
+        outputs.insert(source.name.clone(), StageOutput::Source(Arc::new(table)));
+    }
+    // Transforms in dependency order (the checker guarantees there is one).
+    let mut pending: Vec<_> = plan.transforms.iter().collect();
+    while !pending.is_empty() {
+        let Some(ready) = pending.iter().position(|t| outputs.contains_key(&t.input)) else {
+            if partial {
+                break;
+            }
+            return Err(DataFusionError::Plan(format!("transform {} has no resolvable input", pending[0].name)));
+        };
+        let t = pending.remove(ready);
+        let df = input_frame(&ctx, &outputs[&t.input])?;
+        let df = apply_steps(&ctx, df, &t.steps)
+            .await
+            .map_err(|e| DataFusionError::Plan(format!("transform `{}`: {}", t.name, strip_df_prefix(&e))))?;
+        let physical = df.create_physical_plan().await?;
+        schemas.insert(t.name.clone(), physical.schema());
+        let m = Arc::new(StageMetrics::new(&t.name, StageKind::Transform, run_start));
+        metrics.push(m.clone());
+        let staged: Arc<dyn ExecutionPlan> = Arc::new(StageExec::new(physical, m, t.timeout));
+        outputs.insert(t.name.clone(), StageOutput::Plan(staged));
+    }
+    let mut sinks = Vec::new();
+    for sink in &plan.sinks {
+        let Some(output) = outputs.get(&sink.input) else {
+            if partial {
+                continue;
+            }
+            return Err(DataFusionError::Plan(format!("sink {} reads unknown stage {}", sink.name, sink.input)));
+        };
+        let input = match output {
+            StageOutput::Plan(p) => p.clone(),
+            StageOutput::Source(_) => input_frame(&ctx, output)?.create_physical_plan().await?,
+        };
+        let m = Arc::new(StageMetrics::new(&sink.name, StageKind::Sink, run_start));
+        metrics.push(m.clone());
+        sinks.push((sink.clone(), input, m));
+    }
+    Ok(PipelineGraph { ctx, schemas, metrics, sinks })
+}
+
+fn input_frame(ctx: &SessionContext, output: &StageOutput) -> Result<DataFrame> {
+    match output {
+        StageOutput::Source(table) => ctx.read_table(table.clone()),
+        StageOutput::Plan(plan) => ctx.read_table(Arc::new(PlanTable { plan: plan.clone() })),
+    }
+}
+
+/// DataFusion prefixes messages with the error kind ("Error during planning: ..."); users need
+/// only the reason.
+pub fn strip_df_prefix(e: &DataFusionError) -> String {
+    let text = e.to_string();
+    for prefix in ["Error during planning: ", "Schema error: ", "Execution error: ", "SQL error: ", "Arrow error: "] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+    text
+}

@@ -1,0 +1,118 @@
+//! Live counters of a run, one [`StageMetrics`] per stage: rows, and when each partition started
+//! and finished. Progress output reads them while the run goes; the run report is built from them
+//! at the end.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageKind {
+    Source,
+    Transform,
+    Sink,
+}
+
+impl std::fmt::Display for StageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Source => "source",
+            Self::Transform => "transform",
+            Self::Sink => "sink",
+        })
+    }
+}
+
+/// When one partition of a stage ran, relative to the start of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PartitionTiming {
+    pub partition: usize,
+    pub started_s: f64,
+    pub finished_s: Option<f64>,
+    pub ok: bool,
+}
+
+#[derive(Debug)]
+pub struct StageMetrics {
+    pub name: String,
+    pub kind: StageKind,
+    run_start: Instant,
+    rows: AtomicU64,
+    partitions: AtomicU64,
+    timings: Mutex<Vec<PartitionTiming>>,
+}
+
+impl StageMetrics {
+    pub fn new(name: &str, kind: StageKind, run_start: Instant) -> Self {
+        Self {
+            name: name.to_string(),
+            kind,
+            run_start,
+            rows: AtomicU64::new(0),
+            partitions: AtomicU64::new(0),
+            timings: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn add_rows(&self, n: u64) {
+        self.rows.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    pub fn set_partitions(&self, n: usize) {
+        self.partitions.store(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn partitions(&self) -> usize {
+        self.partitions.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn partition_started(&self, partition: usize) {
+        let t = self.run_start.elapsed().as_secs_f64();
+        if let Ok(mut timings) = self.timings.lock() {
+            timings.push(PartitionTiming { partition, started_s: t, finished_s: None, ok: false });
+        }
+    }
+
+    pub fn partition_finished(&self, partition: usize, ok: bool) {
+        let t = self.run_start.elapsed().as_secs_f64();
+        if let Ok(mut timings) = self.timings.lock()
+            && let Some(entry) = timings.iter_mut().rev().find(|e| e.partition == partition && e.finished_s.is_none())
+        {
+            entry.finished_s = Some(t);
+            entry.ok = ok;
+        }
+    }
+
+    pub fn timings(&self) -> Vec<PartitionTiming> {
+        self.timings.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Seconds from the first partition's start to the last one's finish (or now).
+    pub fn seconds(&self) -> f64 {
+        let timings = self.timings();
+        let start = timings.iter().map(|t| t.started_s).fold(f64::INFINITY, f64::min);
+        if !start.is_finite() {
+            return 0.0;
+        }
+        let now = self.run_start.elapsed().as_secs_f64();
+        let end = timings.iter().map(|t| t.finished_s.unwrap_or(now)).fold(0.0, f64::max);
+        (end - start).max(0.0)
+    }
+}
+
+/// A stage ran past its `timeout`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind} `{stage}` partition {partition} exceeded its timeout of {}", crate::semantic::values::format_duration(*.limit))]
+pub struct StageTimeout {
+    pub stage: String,
+    pub kind: StageKind,
+    pub partition: usize,
+    pub limit: Duration,
+}

@@ -1,0 +1,15 @@
+//! Execution: logical plan → DataFusion physical graph → run report.
+
+pub mod graph;
+pub mod metrics;
+pub mod nodes;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod sink;
+pub mod tables;
+pub mod transform;
+
+pub use progress::ProgressMode;
+pub use report::{RunReport, RunStatus};
+pub use run::{RunOptions, run_pipeline};

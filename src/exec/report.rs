@@ -1,0 +1,131 @@
+//! The run report: what each stage read, wrote and filtered, how long it took, and how the run
+//! ended. Printed as a table at the end of `flow run` and written as JSON with `--report`.
+//!
+//! JSON fields (stable): `pipeline`, `run_id`, `status` (`ok` | `failed`), `seconds`, `error`
+//! (null when ok), and `stages[]` with `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`,
+//! `seconds`, `rows_per_second`, `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::metrics::{PartitionTiming, StageKind, StageMetrics};
+use crate::plan::PipelinePlan;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub pipeline: String,
+    pub run_id: String,
+    pub status: RunStatus,
+    pub seconds: f64,
+    pub error: Option<String>,
+    pub stages: Vec<StageReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    pub name: String,
+    pub kind: StageKind,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub rows_filtered: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub partitions: Vec<PartitionTiming>,
+}
+
+impl RunReport {
+    pub fn build(
+        plan: &PipelinePlan,
+        run_id: &str,
+        metrics: &[Arc<StageMetrics>],
+        seconds: f64,
+        error: Option<String>,
+    ) -> Self {
+        let rows_of = |name: &str| metrics.iter().find(|m| m.name == name).map_or(0, |m| m.rows());
+        let stages = metrics
+            .iter()
+            .map(|m| {
+                let rows_out = m.rows();
+                let rows_in = match m.kind {
+                    StageKind::Source => rows_out,
+                    StageKind::Transform => plan.transform(&m.name).map_or(0, |t| rows_of(&t.input)),
+                    StageKind::Sink => plan.sinks.iter().find(|s| s.name == m.name).map_or(0, |s| rows_of(&s.input)),
+                };
+                let secs = m.seconds();
+                StageReport {
+                    name: m.name.clone(),
+                    kind: m.kind,
+                    rows_in,
+                    rows_out,
+                    rows_filtered: if m.kind == StageKind::Transform { rows_in.saturating_sub(rows_out) } else { 0 },
+                    seconds: round3(secs),
+                    rows_per_second: if secs > 0.0 { (rows_out as f64 / secs).round() } else { 0.0 },
+                    partitions: m.timings(),
+                }
+            })
+            .collect();
+        Self {
+            pipeline: plan.name.clone(),
+            run_id: run_id.to_string(),
+            status: if error.is_none() { RunStatus::Ok } else { RunStatus::Failed },
+            seconds: round3(seconds),
+            error,
+            stages,
+        }
+    }
+
+    /// The summary table printed at the end of a run.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<24} {:<9} {:>12} {:>12} {:>10} {:>9} {:>12}\n",
+            "stage", "kind", "rows in", "rows out", "filtered", "seconds", "rows/s"
+        );
+        for s in &self.stages {
+            out.push_str(&format!(
+                "{:<24} {:<9} {:>12} {:>12} {:>10} {:>9.2} {:>12}\n",
+                truncate(&s.name, 24),
+                s.kind.to_string(),
+                group(s.rows_in),
+                group(s.rows_out),
+                group(s.rows_filtered),
+                s.seconds,
+                group(s.rows_per_second as u64),
+            ));
+        }
+        let status = match self.status {
+            RunStatus::Ok => "ok".to_string(),
+            RunStatus::Failed => "FAILED".to_string(),
+        };
+        out.push_str(&format!("pipeline {}: {status} in {:.2}s\n", self.pipeline, self.seconds));
+        out
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,285 @@
+//! `flow explain`: what a pipeline will do, without writing anything. Sources that can be
+//! reached are described (real schema, partition bounds, the SQL each partition sends); the
+//! transforms are planned by DataFusion to show the schema flowing out of each stage; each sink
+//! shows its type mapping and DDL. Rendered as text (`text`) or as stable JSON (this module's
+//! types, serialised as they are).
+//!
+//! JSON shape: `{ "pipelines": [ { "pipeline", "parallelism", "timeout", "stages": [ { "name",
+//! "kind", "input", "connection": { "name", "backend", "url" }, "reads" | "writes", "batch_size",
+//! "timeout", "partition_by", "bounds", "partitions": [ { "index", "reads" } ], "steps",
+//! "schema": [ { "name", "type", "nullable" } ], "note", "mode", "create_if_missing",
+//! "type_mapping", "ddl", "publish", "warnings" } ], "edges": [ { "from", "to" } ] } ] }`.
+
+pub mod text;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use arrow::datatypes::SchemaRef;
+use serde::Serialize;
+
+use crate::connect::target::{ColumnMapping, plan_target};
+use crate::connect::{self, ScanPartition, SourceShape};
+use crate::exec::graph;
+use crate::exec::metrics::StageKind;
+use crate::plan::{PartitionBounds, PipelinePlan, Relation, StepPlan};
+use crate::semantic::values::format_duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explained {
+    pub pipelines: Vec<ExplainedPipeline>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainedPipeline {
+    pub pipeline: String,
+    pub parallelism: usize,
+    pub timeout: Option<String>,
+    pub stages: Vec<ExplainedStage>,
+    pub edges: Vec<Edge>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    pub name: String,
+    pub backend: String,
+    /// Password redacted.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExplainedStage {
+    pub name: String,
+    pub kind: Option<StageKind>,
+    pub input: Option<String>,
+    pub connection: Option<Connection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes: Option<String>,
+    pub batch_size: Option<usize>,
+    pub timeout: Option<String>,
+    pub partition_by: Option<PartitionBy>,
+    pub bounds: Option<PartitionBounds>,
+    pub partitions: Vec<ExplainedPartition>,
+    pub steps: Vec<String>,
+    pub schema: Option<Vec<Column>>,
+    /// Why something is missing (e.g. the source could not be reached).
+    pub note: Option<String>,
+    pub mode: Option<String>,
+    pub create_if_missing: Option<bool>,
+    pub type_mapping: Vec<ColumnMapping>,
+    pub ddl: Vec<String>,
+    pub publish: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionBy {
+    pub column: String,
+    pub requested: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainedPartition {
+    pub index: usize,
+    /// The SQL sent, the file read, or the row range generated.
+    pub reads: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub nullable: bool,
+}
+
+/// Source shapes as far as they could be discovered: a shape, or why not.
+pub type Discovery = HashMap<String, Result<SourceShape, String>>;
+
+/// Describes every source of a pipeline (concurrently); failures are kept as notes.
+pub async fn discover(plan: &PipelinePlan) -> Discovery {
+    let futures = plan.sources.iter().map(|s| async move {
+        let shape = connect::describe(s, plan.parallelism)
+            .await
+            .map_err(|e| crate::plan::endpoint::scrub_secret(&graph::strip_df_prefix(&e), &s.endpoint.url));
+        (s.name.clone(), shape)
+    });
+    futures::future::join_all(futures).await.into_iter().collect()
+}
+
+/// Explains one pipeline given what discovery found. Planning errors of transforms come back as
+/// `Err((stage, message))` so `check` can point at the stage.
+pub async fn explain_pipeline(plan: &PipelinePlan, discovery: &Discovery) -> Result<ExplainedPipeline, (String, String)> {
+    let shapes: HashMap<String, SourceShape> =
+        discovery.iter().filter_map(|(k, v)| v.as_ref().ok().map(|s| (k.clone(), s.clone()))).collect();
+    let graph = match graph::build(plan, &shapes, Instant::now(), true).await {
+        Ok(g) => g,
+        Err(e) => {
+            let message = graph::strip_df_prefix(&e);
+            let stage = message
+                .strip_prefix("transform `")
+                .and_then(|r| r.split('`').next())
+                .unwrap_or_default()
+                .to_string();
+            return Err((stage, message));
+        }
+    };
+    let source_sql = pushed_sql(&graph);
+    let mut stages = Vec::new();
+    for s in &plan.sources {
+        let mut stage = ExplainedStage {
+            name: s.name.clone(),
+            kind: Some(StageKind::Source),
+            connection: Some(connection(&s.endpoint)),
+            reads: Some(relation_text(&s.relation)),
+            batch_size: Some(s.batch_size),
+            timeout: s.timeout.map(format_duration),
+            partition_by: s.partition.as_ref().map(|p| PartitionBy { column: p.column.clone(), requested: p.count }),
+            ..Default::default()
+        };
+        match discovery.get(&s.name) {
+            Some(Ok(shape)) => {
+                stage.bounds = shape.bounds.clone();
+                stage.schema = Some(columns(&shape.schema));
+                let pushed = source_sql.get(&s.name);
+                stage.partitions = shape
+                    .partitions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| ExplainedPartition {
+                        index: i,
+                        reads: match p {
+                            ScanPartition::Rows { start, end } => format!("rows {}..{} (ids {}..={})", start, end, start + 1, end),
+                            ScanPartition::File { path } => format!("file {path}"),
+                            ScanPartition::Query { predicate } => pushed
+                                .and_then(|sqls| sqls.get(i).cloned().flatten())
+                                .unwrap_or_else(|| connect::partition_sql(s, None, predicate.as_deref())),
+                        },
+                    })
+                    .collect();
+            }
+            Some(Err(reason)) => {
+                stage.note = Some(format!("not reachable, so no schema or partition bounds: {reason}"));
+            }
+            None => {}
+        }
+        stages.push(stage);
+    }
+    for t in &plan.transforms {
+        let schema = graph.schemas.get(&t.name);
+        stages.push(ExplainedStage {
+            name: t.name.clone(),
+            kind: Some(StageKind::Transform),
+            input: Some(t.input.clone()),
+            timeout: t.timeout.map(format_duration),
+            steps: t.steps.iter().map(step_text).collect(),
+            schema: schema.map(columns),
+            note: schema.is_none().then(|| "schema unknown: its source could not be described".to_string()),
+            ..Default::default()
+        });
+    }
+    for sink in &plan.sinks {
+        let mut stage = ExplainedStage {
+            name: sink.name.clone(),
+            kind: Some(StageKind::Sink),
+            input: Some(sink.input.clone()),
+            connection: Some(connection(&sink.endpoint)),
+            writes: Some(relation_text(&sink.relation)),
+            batch_size: Some(sink.batch_size),
+            timeout: sink.timeout.map(format_duration),
+            mode: Some(sink.mode.to_string()),
+            create_if_missing: Some(sink.create_if_missing),
+            ..Default::default()
+        };
+        match graph.schemas.get(&sink.input) {
+            Some(schema) => {
+                stage.schema = Some(columns(schema));
+                match plan_target(sink, schema) {
+                    Ok(target) => {
+                        stage.type_mapping = target.mapping;
+                        stage.ddl = target.ddl;
+                        stage.publish = Some(target.publish);
+                        stage.warnings = target.warnings;
+                    }
+                    Err(e) => stage.note = Some(e),
+                }
+            }
+            None => stage.note = Some("type mapping unknown: the input's schema could not be determined".into()),
+        }
+        stages.push(stage);
+    }
+    Ok(ExplainedPipeline {
+        pipeline: plan.name.clone(),
+        parallelism: plan.parallelism,
+        timeout: plan.timeout.map(format_duration),
+        stages,
+        edges: plan.edges().into_iter().map(|(from, to)| Edge { from, to }).collect(),
+    })
+}
+
+/// The SQL each source partition really sends (with the projection DataFusion pushed into it),
+/// read from the `SourceExec` nodes of the planned graph.
+fn pushed_sql(graph: &graph::PipelineGraph) -> HashMap<String, Vec<Option<String>>> {
+    use datafusion::physical_plan::ExecutionPlan;
+    use std::sync::Arc;
+    fn walk(plan: &Arc<dyn ExecutionPlan>, out: &mut HashMap<String, Vec<Option<String>>>) {
+        if let Some(source) = (plan.as_ref() as &dyn std::any::Any).downcast_ref::<crate::exec::nodes::SourceExec>() {
+            out.entry(source.source.name.clone()).or_insert_with(|| source.partition_sql());
+        }
+        for child in plan.children() {
+            walk(child, out);
+        }
+    }
+    let mut out = HashMap::new();
+    for (_, input, _) in &graph.sinks {
+        walk(input, &mut out);
+    }
+    out
+}
+
+fn connection(e: &crate::plan::Endpoint) -> Connection {
+    Connection { name: e.name.clone(), backend: e.backend.name().to_string(), url: e.redacted() }
+}
+
+fn relation_text(r: &Relation) -> String {
+    match r {
+        Relation::Table { name } => format!("table {name}"),
+        Relation::Query { sql } => format!("query {sql}"),
+        Relation::File { path } => format!("file {path}"),
+        Relation::Generated { rows, seed } => format!("synthetic orders, {rows} rows, seed {seed}"),
+    }
+}
+
+pub fn columns(schema: &SchemaRef) -> Vec<Column> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| Column { name: f.name().clone(), data_type: f.data_type().to_string(), nullable: f.is_nullable() })
+        .collect()
+}
+
+fn step_text(step: &StepPlan) -> String {
+    match step {
+        StepPlan::Filter { predicate } => format!("filter {predicate}"),
+        StepPlan::Derive { columns } => {
+            format!("derive {}", columns.iter().map(|c| format!("{} = {}", c.name, c.expr)).collect::<Vec<_>>().join(", "))
+        }
+        StepPlan::Select { columns } => format!("select {}", columns.join(", ")),
+        StepPlan::Drop { columns } => format!("drop {}", columns.join(", ")),
+        StepPlan::Rename { columns } => {
+            format!("rename {}", columns.iter().map(|c| format!("{} as {}", c.from, c.to)).collect::<Vec<_>>().join(", "))
+        }
+        StepPlan::Cast { columns } => {
+            format!("cast {}", columns.iter().map(|c| format!("{} as {}", c.column, c.to)).collect::<Vec<_>>().join(", "))
+        }
+        StepPlan::Sql { query } => format!("sql {query}"),
+    }
+}

@@ -1,0 +1,240 @@
+//! The logical pipeline plan: what a pipeline does, as plain serialisable data with no I/O and no
+//! opinion on how it runs. Built by `semantic::lower` from a checked AST; compiled by `exec` into
+//! DataFusion execution plans; rendered by `explain`. Being plain data, a plan (and each source
+//! and sink configuration in it) can be shipped to remote executors as is.
+//!
+//! ```text
+//!   source ──▶ transform ──▶ transform ──▶ sink
+//!      └──────────────────────────────────▶ sink
+//! ```
+
+pub mod endpoint;
+pub mod partition;
+pub mod sql;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use endpoint::{Backend, Endpoint};
+pub use partition::{PartitionBounds, PartitionRange, PartitionSpec};
+
+/// One pipeline, ready to explain or run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelinePlan {
+    pub name: String,
+    /// How many partitions run at once (sources split into at most this many concurrent scans
+    /// unless a source says otherwise; sinks write with this many writers).
+    pub parallelism: usize,
+    #[serde(with = "duration_text::option")]
+    pub timeout: Option<Duration>,
+    pub sources: Vec<SourcePlan>,
+    pub transforms: Vec<TransformPlan>,
+    pub sinks: Vec<SinkPlan>,
+}
+
+impl PipelinePlan {
+    /// Every edge of the DAG, `(from, to)`, in declaration order.
+    pub fn edges(&self) -> Vec<(String, String)> {
+        let mut edges = Vec::new();
+        for t in &self.transforms {
+            edges.push((t.input.clone(), t.name.clone()));
+        }
+        for s in &self.sinks {
+            edges.push((s.input.clone(), s.name.clone()));
+        }
+        edges
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourcePlan> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn transform(&self, name: &str) -> Option<&TransformPlan> {
+        self.transforms.iter().find(|t| t.name == name)
+    }
+
+    /// The chain of transforms from a source to `stage` (source first), and that source.
+    pub fn lineage(&self, stage: &str) -> Option<(&SourcePlan, Vec<&TransformPlan>)> {
+        let mut chain = Vec::new();
+        let mut current = stage;
+        // The checker rejects cycles; the bound keeps a hand-built plan from looping forever.
+        for _ in 0..=self.transforms.len() {
+            if let Some(source) = self.source(current) {
+                chain.reverse();
+                return Some((source, chain));
+            }
+            let t = self.transform(current)?;
+            chain.push(t);
+            current = &t.input;
+        }
+        None
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourcePlan {
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub relation: Relation,
+    pub partition: Option<PartitionSpec>,
+    pub batch_size: usize,
+    #[serde(with = "duration_text::option")]
+    pub timeout: Option<Duration>,
+}
+
+/// What a source reads or a sink writes on its endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Relation {
+    Table { name: TableName },
+    Query { sql: String },
+    /// A CSV or Parquet file (or, for sources, a directory of them).
+    File { path: String },
+    /// The built-in synthetic `orders` data set.
+    Generated { rows: u64, seed: u64 },
+}
+
+/// A possibly schema-qualified table name, one entry per part, unquoted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableName {
+    pub parts: Vec<String>,
+}
+
+impl TableName {
+    /// Splits `schema.table` on dots outside double quotes; `"my.table"` stays one part.
+    pub fn parse(text: &str) -> Self {
+        let mut parts = Vec::new();
+        let mut current = String::new();
+        let mut quoted = false;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    current.push('"');
+                    chars.next();
+                }
+                '"' => quoted = !quoted,
+                '.' if !quoted => parts.push(std::mem::take(&mut current)),
+                _ => current.push(c),
+            }
+        }
+        parts.push(current);
+        Self { parts }
+    }
+
+    /// The last part: the table's own name.
+    pub fn table(&self) -> &str {
+        self.parts.last().map_or("", String::as_str)
+    }
+
+    pub fn schema(&self) -> Option<&str> {
+        (self.parts.len() > 1).then(|| self.parts[self.parts.len() - 2].as_str())
+    }
+}
+
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.parts.join("."))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransformPlan {
+    pub name: String,
+    pub input: String,
+    pub steps: Vec<StepPlan>,
+    #[serde(with = "duration_text::option")]
+    pub timeout: Option<Duration>,
+}
+
+/// One transform step. Expressions are SQL text in DataFusion's dialect with every identifier
+/// quoted, rendered from the checked AST (see `plan::sql`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum StepPlan {
+    Filter { predicate: String },
+    Derive { columns: Vec<DerivedColumn> },
+    Select { columns: Vec<String> },
+    Drop { columns: Vec<String> },
+    Rename { columns: Vec<RenamedColumn> },
+    Cast { columns: Vec<CastColumn> },
+    /// SQL over the step's input, visible as the table `input`.
+    Sql { query: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DerivedColumn {
+    pub name: String,
+    pub expr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenamedColumn {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CastColumn {
+    pub column: String,
+    /// The SQL type as DataFusion spells it, e.g. `BIGINT`, `DECIMAL(12,2)`.
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SinkPlan {
+    pub name: String,
+    pub input: String,
+    pub endpoint: Endpoint,
+    pub relation: Relation,
+    pub mode: WriteMode,
+    pub create_if_missing: bool,
+    pub batch_size: usize,
+    #[serde(with = "duration_text::option")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum WriteMode {
+    Append,
+    /// Atomic: write a staging table, swap it in at the end.
+    Replace,
+    Truncate,
+    Upsert { keys: Vec<String> },
+}
+
+impl std::fmt::Display for WriteMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Append => f.write_str("append"),
+            Self::Replace => f.write_str("replace"),
+            Self::Truncate => f.write_str("truncate"),
+            Self::Upsert { keys } => write!(f, "upsert on ({})", keys.join(", ")),
+        }
+    }
+}
+
+/// Durations serialise as `5m`-style text, as users write them.
+pub mod duration_text {
+    pub mod option {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        use crate::semantic::values::{format_duration, parse_duration};
+
+        pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(d) => s.serialize_str(&format_duration(*d)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            let text: Option<String> = Option::deserialize(d)?;
+            text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom)).transpose()
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Column checks that need the source schemas: a partition column missing from its source, and
+//! columns a transform reads that its input does not have. Runs on the AST (for spans) with the
+//! column names discovered from reachable sources; a stage whose input is unknown is skipped.
+
+use std::collections::HashMap;
+
+use super::expr::columns_read;
+use super::lower::suggest;
+use crate::diagnostics::Problem;
+use crate::syntax::ast::{self, Ident, StageOptionKind, StepKind};
+
+/// Checks one pipeline against `schemas` (source name → column names, for known sources).
+pub fn check_columns(pipeline: &ast::Pipeline, schemas: &HashMap<String, Vec<String>>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut known: HashMap<&str, Vec<String>> = HashMap::new();
+    for source in &pipeline.sources {
+        let Some(columns) = schemas.get(&source.name.name) else { continue };
+        for opt in &source.options {
+            if let StageOptionKind::Partition { column, .. } = &opt.kind
+                && !columns.contains(&column.name)
+            {
+                problems.push(unknown_column(column, columns, &format!("source `{}`", source.name.name)));
+            }
+        }
+        known.insert(&source.name.name, columns.clone());
+    }
+    // Transforms may be declared in any order: resolve each once its input is known.
+    let mut pending: Vec<&ast::Transform> = pipeline.transforms.iter().collect();
+    loop {
+        let before = pending.len();
+        pending.retain(|t| {
+            let Some(input) = known.get(t.input.name.as_str()).cloned() else { return true };
+            if let Some(out) = transform_columns(t, input, &mut problems) {
+                known.insert(&t.name.name, out);
+            }
+            false
+        });
+        if pending.len() == before {
+            break;
+        }
+    }
+    problems
+}
+
+/// The columns a transform outputs, reporting references to columns its input lacks.
+/// `None` once a `sql` step makes the shape unknowable without running the planner.
+fn transform_columns(t: &ast::Transform, mut columns: Vec<String>, problems: &mut Vec<Problem>) -> Option<Vec<String>> {
+    let context = format!("the input of this step in `{}`", t.name.name);
+    let require = |ident: &Ident, columns: &[String], problems: &mut Vec<Problem>| {
+        let ok = columns.contains(&ident.name);
+        if !ok {
+            problems.push(unknown_column(ident, columns, &context));
+        }
+        ok
+    };
+    for step in &t.steps {
+        match &step.kind {
+            StepKind::Filter(e) => {
+                let mut refs = Vec::new();
+                columns_read(e, &mut refs);
+                refs.iter().for_each(|c| {
+                    require(c, &columns, problems);
+                });
+            }
+            StepKind::Derive(items) => {
+                for (name, e) in items {
+                    let mut refs = Vec::new();
+                    columns_read(e, &mut refs);
+                    refs.iter().for_each(|c| {
+                        require(c, &columns, problems);
+                    });
+                    if !columns.contains(&name.name) {
+                        columns.push(name.name.clone());
+                    }
+                }
+            }
+            StepKind::Select(cols) => {
+                let kept: Vec<String> =
+                    cols.iter().filter(|c| require(c, &columns, problems)).map(|c| c.name.clone()).collect();
+                columns = kept;
+            }
+            StepKind::Drop(cols) => {
+                for c in cols {
+                    if require(c, &columns, problems) {
+                        columns.retain(|x| x != &c.name);
+                    }
+                }
+            }
+            StepKind::Rename(pairs) => {
+                for (from, to) in pairs {
+                    if require(from, &columns, problems) {
+                        for c in columns.iter_mut().filter(|c| **c == from.name) {
+                            c.clone_from(&to.name);
+                        }
+                    }
+                }
+            }
+            StepKind::Cast(items) => {
+                for (c, _) in items {
+                    require(c, &columns, problems);
+                }
+            }
+            StepKind::Sql(_) => return None,
+            StepKind::Unknown(_) => {}
+        }
+    }
+    Some(columns)
+}
+
+fn unknown_column(column: &Ident, columns: &[String], context: &str) -> Problem {
+    let refs: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let help = suggest(&column.name, &refs).unwrap_or_else(|| {
+        let mut shown: Vec<&str> = refs.iter().take(12).copied().collect();
+        if refs.len() > 12 {
+            shown.push("...");
+        }
+        format!("available columns: {}", shown.join(", "))
+    });
+    Problem::error("flow::unknown_column", format!("no column `{}` in {context}", column.name))
+        .at(column.span, "unknown column")
+        .help(help)
+}

@@ -1,0 +1,318 @@
+//! The syntax tree of a `.flow` file: what the user wrote, with a span on everything a
+//! diagnostic may point at. Nothing here is resolved or checked yet: variables are still
+//! templates, names are still strings, durations are still text.
+
+use serde::Serialize;
+
+/// A byte range in the source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Self { start, end }
+    }
+}
+
+impl From<Span> for miette::SourceSpan {
+    fn from(span: Span) -> Self {
+        (span.start, span.end.saturating_sub(span.start)).into()
+    }
+}
+
+/// A name as written, with where it was written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct File {
+    pub connections: Vec<ConnectionBinding>,
+    pub pipelines: Vec<Pipeline>,
+}
+
+/// `let NAME = KIND(args)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionBinding {
+    pub name: Ident,
+    pub call: ConnectionCall,
+}
+
+/// `postgres("url")`, `csv("path", header: true)`, `profile("warehouse")`, `generate(rows: 10)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionCall {
+    pub kind: ConnectionKind,
+    pub kind_span: Span,
+    pub args: Vec<Arg>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionKind {
+    Postgres,
+    Mysql,
+    Sqlite,
+    Csv,
+    Parquet,
+    Generate,
+    /// A named connection from the profiles file; its URL decides the backend.
+    Profile,
+}
+
+impl ConnectionKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Mysql => "mysql",
+            Self::Sqlite => "sqlite",
+            Self::Csv => "csv",
+            Self::Parquet => "parquet",
+            Self::Generate => "generate",
+            Self::Profile => "profile",
+        }
+    }
+}
+
+/// A positional (`"url"`) or named (`rows: 1000`) argument.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Literal,
+}
+
+/// A literal as written. Strings may hold `${VAR}` parts; a bare `${VAR}` may stand for any literal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Literal {
+    pub kind: LiteralKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum LiteralKind {
+    String(Template),
+    /// The digits as written; converted (and range-checked) where the number is used.
+    Number(String),
+    /// Digits followed by letters, e.g. `30s`; validated where a duration is expected.
+    Duration(String),
+    Bool(bool),
+    Variable(VariableRef),
+}
+
+/// A string with `${VAR}` parts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Template {
+    pub parts: Vec<TemplatePart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum TemplatePart {
+    Text(String),
+    Variable(VariableRef),
+}
+
+/// `${NAME}` or `${NAME:-default}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariableRef {
+    pub name: String,
+    pub default: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pipeline {
+    pub name: Ident,
+    pub settings: Vec<Setting>,
+    pub sources: Vec<Source>,
+    pub transforms: Vec<Transform>,
+    pub sinks: Vec<Sink>,
+    /// Items the grammar could not place (`paralelism 4`), kept so the checker can name them.
+    pub unknown_items: Vec<Ident>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "setting", content = "value", rename_all = "snake_case")]
+pub enum Setting {
+    Parallelism(Literal),
+    Timeout(Literal),
+}
+
+/// `source NAME = target { options }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    pub name: Ident,
+    pub target: Target,
+    pub options: Vec<StageOption>,
+    pub span: Span,
+}
+
+/// `transform NAME = INPUT | step | step ... [{ timeout D }]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transform {
+    pub name: Ident,
+    pub input: Ident,
+    pub steps: Vec<Step>,
+    /// `{ timeout 1m }` after the steps.
+    pub options: Vec<StageOption>,
+    pub span: Span,
+}
+
+/// `sink [NAME =] INPUT -> target { options }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sink {
+    pub name: Option<Ident>,
+    pub input: Ident,
+    pub target: Target,
+    pub options: Vec<StageOption>,
+    pub span: Span,
+}
+
+/// Where a source reads or a sink writes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    Table { connection: Ident, table: Literal, span: Span },
+    Query { connection: Ident, sql: Literal, span: Span },
+    Inline(ConnectionCall),
+}
+
+impl Target {
+    pub fn span(&self) -> Span {
+        match self {
+            Target::Table { span, .. } | Target::Query { span, .. } => *span,
+            Target::Inline(call) => call.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageOption {
+    pub kind: StageOptionKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "option", rename_all = "snake_case")]
+pub enum StageOptionKind {
+    Partition { column: Ident, count: Literal },
+    Batch(Literal),
+    Timeout(Literal),
+    Mode(ModeAst),
+    Create { if_missing: bool },
+    Unknown(Ident),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum ModeAst {
+    /// `append`, `replace`, `truncate`, or a misspelling the checker reports.
+    Named(Ident),
+    Upsert { keys: Vec<Ident> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub kind: StepKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum StepKind {
+    Filter(Expr),
+    Derive(Vec<(Ident, Expr)>),
+    Select(Vec<Ident>),
+    Drop(Vec<Ident>),
+    Rename(Vec<(Ident, Ident)>),
+    Cast(Vec<(Ident, TypeName)>),
+    Sql(Literal),
+    Unknown(Ident),
+}
+
+/// A SQL type as written, e.g. `bigint`, `decimal(12,2)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypeName {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "expr", rename_all = "snake_case")]
+pub enum ExprKind {
+    Column(Ident),
+    Literal(Literal),
+    Null,
+    Unary { op: UnaryOp, operand: Box<Expr> },
+    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    IsNull { operand: Box<Expr>, negated: bool },
+    InList { operand: Box<Expr>, list: Vec<Expr>, negated: bool },
+    Between { operand: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
+    Case { operand: Option<Box<Expr>>, branches: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>> },
+    Cast { operand: Box<Expr>, to: TypeName },
+    Function { name: Ident, args: Vec<Expr>, star: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryOp {
+    Or,
+    And,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    Like,
+    NotLike,
+    Concat,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+impl BinaryOp {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::Or => "OR",
+            Self::And => "AND",
+            Self::Eq => "=",
+            Self::NotEq => "<>",
+            Self::Lt => "<",
+            Self::LtEq => "<=",
+            Self::Gt => ">",
+            Self::GtEq => ">=",
+            Self::Like => "LIKE",
+            Self::NotLike => "NOT LIKE",
+            Self::Concat => "||",
+            Self::Add => "+",
+            Self::Sub => "-",
+            Self::Mul => "*",
+            Self::Div => "/",
+            Self::Mod => "%",
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Parsing: every example pipeline parses to the AST in its snapshot, and no mutation of an
+//! example makes the parser or checker panic.
+
+use std::path::Path;
+
+use flow::analyze::{Discover, analyze};
+use flow::semantic::{CheckContext, Variables};
+use proptest::prelude::*;
+
+fn examples() -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir("pipelines")
+        .expect("pipelines/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "flow"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).expect("example readable"))
+        })
+        .collect()
+}
+
+#[test]
+fn examples_parse_to_their_snapshot_ast() {
+    let all = examples();
+    assert!(all.len() >= 3, "expected the example pipelines");
+    for (name, text) in all {
+        let ast = flow::syntax::parse(&text).unwrap_or_else(|p| panic!("{name}: {p:?}"));
+        insta::assert_json_snapshot!(format!("ast_{name}"), ast);
+    }
+}
+
+#[test]
+fn examples_pass_check_offline() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let ctx = CheckContext { vars: Variables::default(), default_parallelism: 2, ..Default::default() };
+    for (name, text) in examples() {
+        let analysis = rt.block_on(analyze(&name, &text, &ctx, Discover::Offline));
+        assert!(analysis.ok(), "{name}:\n{}", analysis.problems.render_plain());
+    }
+}
+
+#[test]
+fn expression_precedence_follows_sql() {
+    let text = "let d = sqlite(\"x.db\")\npipeline p { source s = d.table(\"t\") transform t = s | filter a = 1 or b = 2 and not c is null | derive x = -a * 2 + 3 sink t -> d.table(\"u\") }";
+    let ctx = CheckContext { vars: Variables::default(), default_parallelism: 2, ..Default::default() };
+    let ast = flow::syntax::parse(text).expect("parses");
+    let (plans, problems) = flow::semantic::lower(&ast, &ctx);
+    assert!(problems.is_empty(), "{problems:?}");
+    let steps = serde_json::to_value(&plans[0].transforms[0].steps).expect("json");
+    assert_eq!(steps[0]["predicate"], "((\"a\" = 1) OR ((\"b\" = 2) AND (NOT (\"c\" IS NULL))))");
+    assert_eq!(steps[1]["columns"][0]["expr"], "(((- \"a\") * 2) + 3)");
+}
+
+/// Mutations of the examples: deleting, duplicating or replacing a slice of the text with
+/// tokens the grammar knows. Nothing may panic; every result is Ok or a problem with a span
+/// inside the text.
+fn mutated() -> impl Strategy<Value = String> {
+    let texts: Vec<String> = examples().into_iter().map(|(_, t)| t).collect();
+    let tokens = prop::sample::select(vec![
+        "", "{", "}", "(", ")", "|", "->", "=", ",", ";", "\"", "'", "${", "${X:-", "}", "#", "\n", "filter", "derive",
+        "partition by", "into", "mode", "upsert on (", "case when", "then", "end", "cast(", "as", "and", "or", "not",
+        "is null", "between", "in (", "10x", "0", "99999999999999999999", "\u{1F600}", "\\", "`", "pipeline", "let",
+        "source", "sink", "transform", "sqlite(", "generate(", "((((((((((",
+    ]);
+    (prop::sample::select(texts), any::<prop::sample::Index>(), 0usize..40, tokens).prop_map(|(text, at, len, token)| {
+        let mut start = at.index(text.len() + 1);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (start + len).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}{}{}", &text[..start], token, &text[end..])
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, .. ProptestConfig::default() })]
+
+    #[test]
+    fn no_input_makes_the_checker_panic(text in mutated()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let ctx = CheckContext { vars: Variables::default(), default_parallelism: 2, ..Default::default() };
+        let analysis = rt.block_on(analyze("fuzz.flow", &text, &ctx, Discover::Offline));
+        for p in &analysis.problems.problems {
+            if let Some(span) = p.span {
+                prop_assert!(span.start <= span.end && span.end <= text.len(), "span {:?} outside text", span);
+            }
+        }
+        let _ = analysis.problems.render_graphical();
+    }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!(
+        "let d = sqlite(\"x.db\")\npipeline p {{ source s = d.table(\"t\") transform t = s | filter {}1{} sink t -> d.table(\"u\") }}",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
+    let result = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || flow::syntax::parse(&deep).map(|_| ()))
+        .expect("thread")
+        .join();
+    assert!(result.is_ok(), "parser panicked");
+    let _ = Path::new("pipelines");
+}
