@@ -30,11 +30,20 @@ pub enum Discover {
     Offline,
 }
 
-pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: Discover) -> Analysis {
+pub async fn analyze(
+    file_name: &str,
+    text: &str,
+    ctx: &CheckContext,
+    discover: Discover,
+) -> Analysis {
     let ast = match syntax::parse(text) {
         Ok(ast) => ast,
         Err(problem) => {
-            return Analysis { problems: FileProblems::new(file_name, text, vec![problem]), plans: Vec::new(), explained: Vec::new() };
+            return Analysis {
+                problems: FileProblems::new(file_name, text, vec![problem]),
+                plans: Vec::new(),
+                explained: Vec::new(),
+            };
         }
     };
     let (plans, mut problems) = semantic::lower(&ast, ctx);
@@ -48,7 +57,15 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
                 .iter()
                 .filter_map(|(name, shape)| {
                     let shape = shape.as_ref().ok()?;
-                    Some((name.clone(), shape.schema.fields().iter().map(|f| f.name().clone()).collect()))
+                    Some((
+                        name.clone(),
+                        shape
+                            .schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect(),
+                    ))
                 })
                 .collect();
             let column_problems = check_columns(pipeline_ast, &schemas);
@@ -64,7 +81,11 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
         }
     }
     problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
-    Analysis { problems: FileProblems::new(file_name, text, problems), plans, explained }
+    Analysis {
+        problems: FileProblems::new(file_name, text, problems),
+        plans,
+        explained,
+    }
 }
 
 /// An unreachable source is a warning at check time (the run will say more); a source that
@@ -72,20 +93,37 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
 fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Problem> {
     let mut out = Vec::new();
     for source in &pipeline.sources {
-        let Some(Err(reason)) = discovery.get(&source.name.name) else { continue };
-        let unreachable = ["cannot connect", "Connection refused", "does not exist", "No such file", "error connecting"]
-            .iter()
-            .any(|m| reason.contains(m))
+        let Some(Err(reason)) = discovery.get(&source.name.name) else {
+            continue;
+        };
+        let unreachable = [
+            "cannot connect",
+            "Connection refused",
+            "does not exist",
+            "No such file",
+            "error connecting",
+        ]
+        .iter()
+        .any(|m| reason.contains(m))
             && !reason.contains("relation")
             && !reason.contains("table");
         let problem = if unreachable {
-            Problem::warning("flow::source_unreachable", format!("source `{}` could not be reached: {reason}", source.name.name))
-                .at(source.target.span(), "not reachable now")
-                .help("schemas and partition bounds are checked when the source answers")
+            Problem::warning(
+                "flow::source_unreachable",
+                format!(
+                    "source `{}` could not be reached: {reason}",
+                    source.name.name
+                ),
+            )
+            .at(source.target.span(), "not reachable now")
+            .help("schemas and partition bounds are checked when the source answers")
         } else {
-            Problem::error("flow::source_invalid", format!("source `{}`: {reason}", source.name.name))
-                .at(source.target.span(), "the source rejects this")
-                .help("check the table or query name and the partition column")
+            Problem::error(
+                "flow::source_invalid",
+                format!("source `{}`: {reason}", source.name.name),
+            )
+            .at(source.target.span(), "the source rejects this")
+            .help("check the table or query name and the partition column")
         };
         out.push(problem);
     }

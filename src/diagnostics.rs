@@ -35,7 +35,10 @@ impl Problem {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self { warning: true, ..Self::error(code, message) }
+        Self {
+            warning: true,
+            ..Self::error(code, message)
+        }
     }
 
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
@@ -64,17 +67,25 @@ impl Diagnostic for Problem {
     }
 
     fn severity(&self) -> Option<Severity> {
-        Some(if self.warning { Severity::Warning } else { Severity::Error })
+        Some(if self.warning {
+            Severity::Warning
+        } else {
+            Severity::Error
+        })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
         let label = (!self.label.is_empty()).then(|| self.label.clone());
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(label, span))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            label, span,
+        ))))
     }
 }
 
@@ -113,15 +124,19 @@ impl FileProblems {
 
     /// Renders every problem as a terminal would show it (carets, no colours), `file:line:col` first.
     pub fn render_graphical(&self) -> String {
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-            .with_width(100);
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100);
         self.render_with(&handler)
     }
 
     fn render_with(&self, handler: &dyn ReportRenderer) -> String {
         let mut out = String::new();
         for problem in &self.problems {
-            let located = Located { problem, source: &self.source };
+            let located = Located {
+                problem,
+                source: &self.source,
+            };
             handler.render(&mut out, &located);
             if !out.ends_with('\n') {
                 out.push('\n');

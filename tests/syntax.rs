@@ -17,7 +17,11 @@ fn examples() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            let name = p
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             (name, std::fs::read_to_string(&p).expect("example readable"))
         })
         .collect()
@@ -35,23 +39,41 @@ fn examples_parse_to_their_snapshot_ast() {
 
 #[test]
 fn examples_pass_check_offline() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let ctx = CheckContext { vars: Variables::default(), default_parallelism: 2, ..Default::default() };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ctx = CheckContext {
+        vars: Variables::default(),
+        default_parallelism: 2,
+        ..Default::default()
+    };
     for (name, text) in examples() {
         let analysis = rt.block_on(analyze(&name, &text, &ctx, Discover::Offline));
-        assert!(analysis.ok(), "{name}:\n{}", analysis.problems.render_plain());
+        assert!(
+            analysis.ok(),
+            "{name}:\n{}",
+            analysis.problems.render_plain()
+        );
     }
 }
 
 #[test]
 fn expression_precedence_follows_sql() {
     let text = "let d = sqlite(\"x.db\")\npipeline p { source s = d.table(\"t\") transform t = s | filter a = 1 or b = 2 and not c is null | derive x = -a * 2 + 3 sink t -> d.table(\"u\") }";
-    let ctx = CheckContext { vars: Variables::default(), default_parallelism: 2, ..Default::default() };
+    let ctx = CheckContext {
+        vars: Variables::default(),
+        default_parallelism: 2,
+        ..Default::default()
+    };
     let ast = flow::syntax::parse(text).expect("parses");
     let (plans, problems) = flow::semantic::lower(&ast, &ctx);
     assert!(problems.is_empty(), "{problems:?}");
     let steps = serde_json::to_value(&plans[0].transforms[0].steps).expect("json");
-    assert_eq!(steps[0]["predicate"], "((\"a\" = 1) OR ((\"b\" = 2) AND (NOT (\"c\" IS NULL))))");
+    assert_eq!(
+        steps[0]["predicate"],
+        "((\"a\" = 1) OR ((\"b\" = 2) AND (NOT (\"c\" IS NULL))))"
+    );
     assert_eq!(steps[1]["columns"][0]["expr"], "(((- \"a\") * 2) + 3)");
 }
 
@@ -61,22 +83,72 @@ fn expression_precedence_follows_sql() {
 fn mutated() -> impl Strategy<Value = String> {
     let texts: Vec<String> = examples().into_iter().map(|(_, t)| t).collect();
     let tokens = prop::sample::select(vec![
-        "", "{", "}", "(", ")", "|", "->", "=", ",", ";", "\"", "'", "${", "${X:-", "}", "#", "\n", "filter", "derive",
-        "partition by", "into", "mode", "upsert on (", "case when", "then", "end", "cast(", "as", "and", "or", "not",
-        "is null", "between", "in (", "10x", "0", "99999999999999999999", "\u{1F600}", "\\", "`", "pipeline", "let",
-        "source", "sink", "transform", "sqlite(", "generate(", "((((((((((",
+        "",
+        "{",
+        "}",
+        "(",
+        ")",
+        "|",
+        "->",
+        "=",
+        ",",
+        ";",
+        "\"",
+        "'",
+        "${",
+        "${X:-",
+        "}",
+        "#",
+        "\n",
+        "filter",
+        "derive",
+        "partition by",
+        "into",
+        "mode",
+        "upsert on (",
+        "case when",
+        "then",
+        "end",
+        "cast(",
+        "as",
+        "and",
+        "or",
+        "not",
+        "is null",
+        "between",
+        "in (",
+        "10x",
+        "0",
+        "99999999999999999999",
+        "\u{1F600}",
+        "\\",
+        "`",
+        "pipeline",
+        "let",
+        "source",
+        "sink",
+        "transform",
+        "sqlite(",
+        "generate(",
+        "((((((((((",
     ]);
-    (prop::sample::select(texts), any::<prop::sample::Index>(), 0usize..40, tokens).prop_map(|(text, at, len, token)| {
-        let mut start = at.index(text.len() + 1);
-        while !text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let mut end = (start + len).min(text.len());
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}{}{}", &text[..start], token, &text[end..])
-    })
+    (
+        prop::sample::select(texts),
+        any::<prop::sample::Index>(),
+        0usize..40,
+        tokens,
+    )
+        .prop_map(|(text, at, len, token)| {
+            let mut start = at.index(text.len() + 1);
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (start + len).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}{}{}", &text[..start], token, &text[end..])
+        })
 }
 
 proptest! {

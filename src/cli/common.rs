@@ -20,7 +20,11 @@ pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> 
         .collect()
 }
 
-pub fn context(vars: &[String], profiles: Option<&Path>, file: Option<&Path>) -> Result<CheckContext, String> {
+pub fn context(
+    vars: &[String],
+    profiles: Option<&Path>,
+    file: Option<&Path>,
+) -> Result<CheckContext, String> {
     let cli_vars = parse_vars(vars)?;
     let profiles = Profiles::discover(profiles, file).map_err(|e| e.to_string())?;
     Ok(CheckContext {
@@ -36,7 +40,12 @@ pub struct Loaded {
 
 /// Reads and analyses a .flow file, printing its problems to stderr. `Err` carries the exit
 /// code when the file cannot be used.
-pub async fn load(file: &PathBuf, vars: &[String], profiles: Option<&Path>, discover: Discover) -> Result<Loaded, Exit> {
+pub async fn load(
+    file: &PathBuf,
+    vars: &[String],
+    profiles: Option<&Path>,
+    discover: Discover,
+) -> Result<Loaded, Exit> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         eprintln!("error: cannot read {}: {e}", file.display());
         Exit::Usage
@@ -47,7 +56,11 @@ pub async fn load(file: &PathBuf, vars: &[String], profiles: Option<&Path>, disc
     })?;
     let analysis = analyze(&file.display().to_string(), &text, &ctx, discover).await;
     print_problems(&analysis);
-    if analysis.ok() { Ok(Loaded { analysis }) } else { Err(Exit::Usage) }
+    if analysis.ok() {
+        Ok(Loaded { analysis })
+    } else {
+        Err(Exit::Usage)
+    }
 }
 
 pub fn print_problems(analysis: &Analysis) {

@@ -1,13 +1,17 @@
 //! `flow explain FILE [--format text|json]`: the plan, without writing anything.
 
 use super::common::load;
-use super::{ExplainArgs, Exit, Format};
+use super::{Exit, ExplainArgs, Format};
 use crate::analyze::Discover;
 use crate::explain::{Discovery, Explained, explain_pipeline, text};
 
 pub async fn run(args: ExplainArgs) -> Exit {
     let f = &args.file;
-    let discover = if f.offline { Discover::Offline } else { Discover::Online };
+    let discover = if f.offline {
+        Discover::Offline
+    } else {
+        Discover::Online
+    };
     let loaded = match load(&f.file, &f.vars, f.profiles.as_deref(), discover).await {
         Ok(l) => l,
         Err(exit) => return exit,

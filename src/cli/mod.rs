@@ -20,7 +20,11 @@ pub enum Exit {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "flow", version, about = "Declarative dataflow/ETL: move and reshape data between databases and files")]
+#[command(
+    name = "flow",
+    version,
+    about = "Declarative dataflow/ETL: move and reshape data between databases and files"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -122,7 +126,10 @@ pub struct CopyArgs {
 }
 
 pub fn main_with(cli: Cli) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -71,12 +71,23 @@ pub async fn build(
             if partial {
                 continue;
             }
-            return Err(DataFusionError::Internal(format!("source {} was not described", source.name)));
+            return Err(DataFusionError::Internal(format!(
+                "source {} was not described",
+                source.name
+            )));
         };
         schemas.insert(source.name.clone(), shape.schema.clone());
-        let m = Arc::new(StageMetrics::new(&source.name, StageKind::Source, run_start));
+        let m = Arc::new(StageMetrics::new(
+            &source.name,
+            StageKind::Source,
+            run_start,
+        ));
         metrics.push(m.clone());
-        let table = SourceTable { source: source.clone(), shape: shape.clone(), metrics: m };
+        let table = SourceTable {
+            source: source.clone(),
+            shape: shape.clone(),
+            metrics: m,
+        };
         outputs.insert(source.name.clone(), StageOutput::Source(Arc::new(table)));
     }
     // Transforms in dependency order (the checker guarantees there is one).
@@ -86,13 +97,16 @@ pub async fn build(
             if partial {
                 break;
             }
-            return Err(DataFusionError::Plan(format!("transform {} has no resolvable input", pending[0].name)));
+            return Err(DataFusionError::Plan(format!(
+                "transform {} has no resolvable input",
+                pending[0].name
+            )));
         };
         let t = pending.remove(ready);
         let df = input_frame(&ctx, &outputs[&t.input])?;
-        let df = apply_steps(&ctx, df, &t.steps)
-            .await
-            .map_err(|e| DataFusionError::Plan(format!("transform `{}`: {}", t.name, strip_df_prefix(&e))))?;
+        let df = apply_steps(&ctx, df, &t.steps).await.map_err(|e| {
+            DataFusionError::Plan(format!("transform `{}`: {}", t.name, strip_df_prefix(&e)))
+        })?;
         let physical = df.create_physical_plan().await?;
         schemas.insert(t.name.clone(), physical.schema());
         let m = Arc::new(StageMetrics::new(&t.name, StageKind::Transform, run_start));
@@ -106,7 +120,10 @@ pub async fn build(
             if partial {
                 continue;
             }
-            return Err(DataFusionError::Plan(format!("sink {} reads unknown stage {}", sink.name, sink.input)));
+            return Err(DataFusionError::Plan(format!(
+                "sink {} reads unknown stage {}",
+                sink.name, sink.input
+            )));
         };
         let input = match output {
             StageOutput::Plan(p) => p.clone(),
@@ -116,7 +133,12 @@ pub async fn build(
         metrics.push(m.clone());
         sinks.push((sink.clone(), input, m));
     }
-    Ok(PipelineGraph { ctx, schemas, metrics, sinks })
+    Ok(PipelineGraph {
+        ctx,
+        schemas,
+        metrics,
+        sinks,
+    })
 }
 
 fn input_frame(ctx: &SessionContext, output: &StageOutput) -> Result<DataFrame> {
@@ -130,7 +152,13 @@ fn input_frame(ctx: &SessionContext, output: &StageOutput) -> Result<DataFrame> 
 /// only the reason.
 pub fn strip_df_prefix(e: &DataFusionError) -> String {
     let text = e.to_string();
-    for prefix in ["Error during planning: ", "Schema error: ", "Execution error: ", "SQL error: ", "Arrow error: "] {
+    for prefix in [
+        "Error during planning: ",
+        "Schema error: ",
+        "Execution error: ",
+        "SQL error: ",
+        "Arrow error: ",
+    ] {
         if let Some(rest) = text.strip_prefix(prefix) {
             return rest.to_string();
         }

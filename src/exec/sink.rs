@@ -26,7 +26,12 @@ pub trait SinkDriver: Send + Sync {
     }
     async fn prepare(&self) -> Result<()>;
     /// Writes one partition; returns the rows written.
-    async fn write_partition(&self, partition: usize, input: SendableRecordBatchStream, metrics: Arc<StageMetrics>) -> Result<u64>;
+    async fn write_partition(
+        &self,
+        partition: usize,
+        input: SendableRecordBatchStream,
+        metrics: Arc<StageMetrics>,
+    ) -> Result<u64>;
     async fn publish(&self) -> Result<()>;
     async fn abort(&self);
 }
@@ -61,7 +66,11 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Ar
 /// Feeds a stream into a blocking writer through a bounded channel, regrouping batches to
 /// `batch_rows` rows (the sink's transaction size). Returns the writer's result; an input error
 /// wins over the writer's, since the writer only stopped because its input did.
-pub async fn feed_blocking<W>(mut input: SendableRecordBatchStream, batch_rows: usize, writer: W) -> Result<u64>
+pub async fn feed_blocking<W>(
+    mut input: SendableRecordBatchStream,
+    batch_rows: usize,
+    writer: W,
+) -> Result<u64>
 where
     W: FnOnce(&mut dyn FnMut() -> Option<RecordBatch>) -> Result<u64> + Send + 'static,
 {
@@ -95,7 +104,9 @@ where
         let _ = tx.send(merged).await;
     }
     drop(tx);
-    let written = handle.await.map_err(|e| DataFusionError::Execution(format!("writer task failed: {e}")))?;
+    let written = handle
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("writer task failed: {e}")))?;
     match input_error {
         Some(e) => Err(e),
         None => written,
@@ -123,7 +134,12 @@ impl SinkDriver for SqliteDriver {
         blocking(move || sink.prepare()).await
     }
 
-    async fn write_partition(&self, _partition: usize, input: SendableRecordBatchStream, metrics: Arc<StageMetrics>) -> Result<u64> {
+    async fn write_partition(
+        &self,
+        _partition: usize,
+        input: SendableRecordBatchStream,
+        metrics: Arc<StageMetrics>,
+    ) -> Result<u64> {
         let sink = self.sink.clone();
         feed_blocking(input, self.batch_rows, move |next| {
             let mut conn = sink.open()?;
@@ -170,7 +186,12 @@ impl SinkDriver for FileDriver {
         Ok(())
     }
 
-    async fn write_partition(&self, _partition: usize, input: SendableRecordBatchStream, metrics: Arc<StageMetrics>) -> Result<u64> {
+    async fn write_partition(
+        &self,
+        _partition: usize,
+        input: SendableRecordBatchStream,
+        metrics: Arc<StageMetrics>,
+    ) -> Result<u64> {
         let endpoint = self.sink.endpoint.clone();
         let path = self.path.clone();
         let schema = self.schema.clone();
@@ -188,16 +209,29 @@ impl SinkDriver for FileDriver {
             Ok(written)
         })
         .await?;
-        let staged = rx.try_recv().map_err(|_| DataFusionError::Execution("file writer finished without a file".into()))?;
-        *self.staged.lock().map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))? = Some(staged);
+        let staged = rx.try_recv().map_err(|_| {
+            DataFusionError::Execution("file writer finished without a file".into())
+        })?;
+        *self
+            .staged
+            .lock()
+            .map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))? =
+            Some(staged);
         Ok(written)
     }
 
     async fn publish(&self) -> Result<()> {
-        let staged = self.staged.lock().map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))?.take();
+        let staged = self
+            .staged
+            .lock()
+            .map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))?
+            .take();
         match staged {
             Some(s) => blocking(move || s.publish()).await,
-            None => Err(DataFusionError::Execution(format!("sink `{}` wrote no file", self.sink.name))),
+            None => Err(DataFusionError::Execution(format!(
+                "sink `{}` wrote no file",
+                self.sink.name
+            ))),
         }
     }
 

@@ -45,8 +45,17 @@ impl TableProvider for SourceTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let exec = SourceExec::new(self.source.clone(), self.shape.partitions.clone(), self.shape.schema.clone(), projection)?;
-        Ok(Arc::new(StageExec::new(Arc::new(exec), self.metrics.clone(), self.source.timeout)))
+        let exec = SourceExec::new(
+            self.source.clone(),
+            self.shape.partitions.clone(),
+            self.shape.schema.clone(),
+            projection,
+        )?;
+        Ok(Arc::new(StageExec::new(
+            Arc::new(exec),
+            self.metrics.clone(),
+            self.source.timeout,
+        )))
     }
 }
 
@@ -72,7 +81,9 @@ impl TableProvider for PlanTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Some(indices) = projection else { return Ok(self.plan.clone()) };
+        let Some(indices) = projection else {
+            return Ok(self.plan.clone());
+        };
         let schema = self.plan.schema();
         let exprs: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = indices
             .iter()

@@ -87,12 +87,21 @@ pub struct SourcePlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Relation {
-    Table { name: TableName },
-    Query { sql: String },
+    Table {
+        name: TableName,
+    },
+    Query {
+        sql: String,
+    },
     /// A CSV or Parquet file (or, for sources, a directory of them).
-    File { path: String },
+    File {
+        path: String,
+    },
     /// The built-in synthetic `orders` data set.
-    Generated { rows: u64, seed: u64 },
+    Generated {
+        rows: u64,
+        seed: u64,
+    },
 }
 
 /// A possibly schema-qualified table name, one entry per part, unquoted.
@@ -153,14 +162,28 @@ pub struct TransformPlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum StepPlan {
-    Filter { predicate: String },
-    Derive { columns: Vec<DerivedColumn> },
-    Select { columns: Vec<String> },
-    Drop { columns: Vec<String> },
-    Rename { columns: Vec<RenamedColumn> },
-    Cast { columns: Vec<CastColumn> },
+    Filter {
+        predicate: String,
+    },
+    Derive {
+        columns: Vec<DerivedColumn>,
+    },
+    Select {
+        columns: Vec<String>,
+    },
+    Drop {
+        columns: Vec<String>,
+    },
+    Rename {
+        columns: Vec<RenamedColumn>,
+    },
+    Cast {
+        columns: Vec<CastColumn>,
+    },
     /// SQL over the step's input, visible as the table `input`.
-    Sql { query: String },
+    Sql {
+        query: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,7 +225,9 @@ pub enum WriteMode {
     /// Atomic: write a staging table, swap it in at the end.
     Replace,
     Truncate,
-    Upsert { keys: Vec<String> },
+    Upsert {
+        keys: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for WriteMode {
@@ -234,7 +259,8 @@ pub mod duration_text {
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
             let text: Option<String> = Option::deserialize(d)?;
-            text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom)).transpose()
+            text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
+                .transpose()
         }
     }
 }

@@ -28,7 +28,9 @@ impl BoundValue {
             (Self::Int(v), _) => v.to_string(),
             (Self::Date(d), Dialect::Sqlite) => format!("'{}'", d.format("%Y-%m-%d")),
             (Self::Date(d), _) => format!("DATE '{}'", d.format("%Y-%m-%d")),
-            (Self::Timestamp(t), Dialect::Sqlite) => format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.f")),
+            (Self::Timestamp(t), Dialect::Sqlite) => {
+                format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.f"))
+            }
             (Self::Timestamp(t), _) => format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.f")),
         }
     }
@@ -47,7 +49,9 @@ impl BoundValue {
             Self::Int(_) => Self::Int(ordinal as i64),
             Self::Date(_) => Self::Date(epoch_date() + ChronoDuration::days(ordinal as i64)),
             Self::Timestamp(_) => Self::Timestamp(
-                chrono::DateTime::from_timestamp_micros(ordinal as i64).unwrap_or_default().naive_utc(),
+                chrono::DateTime::from_timestamp_micros(ordinal as i64)
+                    .unwrap_or_default()
+                    .naive_utc(),
             ),
         }
     }
@@ -86,7 +90,12 @@ pub struct PartitionRange {
 impl PartitionRange {
     /// The single partition that reads everything.
     pub fn whole() -> Self {
-        Self { index: 0, lower: None, upper: None, includes_nulls: true }
+        Self {
+            index: 0,
+            lower: None,
+            upper: None,
+            includes_nulls: true,
+        }
     }
 }
 
@@ -110,7 +119,12 @@ pub fn split(bounds: Option<&PartitionBounds>, count: usize) -> Vec<PartitionRan
             let i128_i = i as i128;
             let lower = (i > 0).then(|| bounds.min.with_ordinal(lo + i128_i * step));
             let upper = (i + 1 < n).then(|| bounds.min.with_ordinal(lo + (i128_i + 1) * step));
-            PartitionRange { index: i, lower, upper, includes_nulls: i + 1 == n }
+            PartitionRange {
+                index: i,
+                lower,
+                upper,
+                includes_nulls: i + 1 == n,
+            }
         })
         .collect()
 }
@@ -120,14 +134,19 @@ mod tests {
     use super::*;
 
     fn ints(min: i64, max: i64) -> PartitionBounds {
-        PartitionBounds { min: BoundValue::Int(min), max: BoundValue::Int(max) }
+        PartitionBounds {
+            min: BoundValue::Int(min),
+            max: BoundValue::Int(max),
+        }
     }
 
     #[test]
     fn splits_integers_into_contiguous_open_ended_ranges() {
         let ranges = split(Some(&ints(1, 100)), 4);
-        let preds: Vec<_> =
-            ranges.iter().map(|r| Dialect::Postgres.partition_predicate("id", r).unwrap()).collect();
+        let preds: Vec<_> = ranges
+            .iter()
+            .map(|r| Dialect::Postgres.partition_predicate("id", r).unwrap())
+            .collect();
         assert_eq!(
             preds,
             [
@@ -156,7 +175,18 @@ mod tests {
     #[test]
     fn splits_dates_by_day() {
         let d = |s: &str| BoundValue::Date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
-        let ranges = split(Some(&PartitionBounds { min: d("2024-01-01"), max: d("2024-01-04") }), 2);
-        assert_eq!(Dialect::Mysql.partition_predicate("day", &ranges[0]).unwrap(), "`day` < DATE '2024-01-03'");
+        let ranges = split(
+            Some(&PartitionBounds {
+                min: d("2024-01-01"),
+                max: d("2024-01-04"),
+            }),
+            2,
+        );
+        assert_eq!(
+            Dialect::Mysql
+                .partition_predicate("day", &ranges[0])
+                .unwrap(),
+            "`day` < DATE '2024-01-03'"
+        );
     }
 }

@@ -52,16 +52,29 @@ pub fn sql_type(ty: &TypeName) -> Result<String, Problem> {
     if base == "decimal" || base == "numeric" {
         let args = args.unwrap_or_else(|| "38,10".to_string());
         let mut nums = args.split(',').map(|n| n.trim().parse::<u8>());
-        let precision = nums.next().and_then(Result::ok).filter(|p| (1..=76).contains(p));
+        let precision = nums
+            .next()
+            .and_then(Result::ok)
+            .filter(|p| (1..=76).contains(p));
         let scale = nums.next().map_or(Ok(0), |s| s).ok();
         return match (precision, scale) {
             (Some(p), Some(s)) if s <= p => Ok(format!("DECIMAL({p},{s})")),
-            _ => Err(Problem::error("flow::unknown_type", format!("bad precision or scale in `{}`", ty.text))
-                .at(ty.span, "precision must be 1..=76 and scale at most the precision")
-                .help("write decimal(precision, scale), e.g. decimal(12,2)")),
+            _ => Err(Problem::error(
+                "flow::unknown_type",
+                format!("bad precision or scale in `{}`", ty.text),
+            )
+            .at(
+                ty.span,
+                "precision must be 1..=76 and scale at most the precision",
+            )
+            .help("write decimal(precision, scale), e.g. decimal(12,2)")),
         };
     }
-    TYPES.iter().find(|(name, _)| *name == base).map(|(_, sql)| (*sql).to_string()).ok_or_else(unknown)
+    TYPES
+        .iter()
+        .find(|(name, _)| *name == base)
+        .map(|(_, sql)| (*sql).to_string())
+        .ok_or_else(unknown)
 }
 
 pub struct ExprRenderer<'a> {
@@ -75,32 +88,68 @@ impl ExprRenderer<'_> {
             ExprKind::Column(c) => d.ident(&c.name),
             ExprKind::Literal(lit) => self.literal(lit)?,
             ExprKind::Null => "NULL".into(),
-            ExprKind::Unary { op: UnaryOp::Neg, operand } => format!("(- {})", self.render(operand)?),
-            ExprKind::Unary { op: UnaryOp::Not, operand } => format!("(NOT {})", self.render(operand)?),
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                operand,
+            } => format!("(- {})", self.render(operand)?),
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                operand,
+            } => format!("(NOT {})", self.render(operand)?),
             ExprKind::Binary { op, left, right } => {
-                format!("({} {} {})", self.render(left)?, op.sql(), self.render(right)?)
+                format!(
+                    "({} {} {})",
+                    self.render(left)?,
+                    op.sql(),
+                    self.render(right)?
+                )
             }
             ExprKind::IsNull { operand, negated } => {
                 let not = if *negated { "NOT " } else { "" };
                 format!("({} IS {not}NULL)", self.render(operand)?)
             }
-            ExprKind::InList { operand, list, negated } => {
-                let items = list.iter().map(|e| self.render(e)).collect::<Result<Vec<_>, _>>()?;
+            ExprKind::InList {
+                operand,
+                list,
+                negated,
+            } => {
+                let items = list
+                    .iter()
+                    .map(|e| self.render(e))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let not = if *negated { "NOT " } else { "" };
                 format!("({} {not}IN ({}))", self.render(operand)?, items.join(", "))
             }
-            ExprKind::Between { operand, low, high, negated } => {
+            ExprKind::Between {
+                operand,
+                low,
+                high,
+                negated,
+            } => {
                 let not = if *negated { "NOT " } else { "" };
-                format!("({} {not}BETWEEN {} AND {})", self.render(operand)?, self.render(low)?, self.render(high)?)
+                format!(
+                    "({} {not}BETWEEN {} AND {})",
+                    self.render(operand)?,
+                    self.render(low)?,
+                    self.render(high)?
+                )
             }
-            ExprKind::Case { operand, branches, otherwise } => {
+            ExprKind::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
                 let mut out = String::from("CASE");
                 if let Some(op) = operand {
                     out.push(' ');
                     out.push_str(&self.render(op)?);
                 }
                 for (when, then) in branches {
-                    out.push_str(&format!(" WHEN {} THEN {}", self.render(when)?, self.render(then)?));
+                    out.push_str(&format!(
+                        " WHEN {} THEN {}",
+                        self.render(when)?,
+                        self.render(then)?
+                    ));
                 }
                 if let Some(e) = otherwise {
                     out.push_str(&format!(" ELSE {}", self.render(e)?));
@@ -108,12 +157,17 @@ impl ExprRenderer<'_> {
                 out.push_str(" END");
                 out
             }
-            ExprKind::Cast { operand, to } => format!("CAST({} AS {})", self.render(operand)?, sql_type(to)?),
+            ExprKind::Cast { operand, to } => {
+                format!("CAST({} AS {})", self.render(operand)?, sql_type(to)?)
+            }
             ExprKind::Function { name, args, star } => {
                 let args = if *star {
                     "*".to_string()
                 } else {
-                    args.iter().map(|e| self.render(e)).collect::<Result<Vec<_>, _>>()?.join(", ")
+                    args.iter()
+                        .map(|e| self.render(e))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .join(", ")
                 };
                 format!("{}({args})", name.name.to_ascii_lowercase())
             }
@@ -150,9 +204,9 @@ pub fn columns_read(expr: &Expr, out: &mut Vec<crate::syntax::ast::Ident>) {
     match &expr.kind {
         ExprKind::Column(c) => out.push(c.clone()),
         ExprKind::Literal(_) | ExprKind::Null => {}
-        ExprKind::Unary { operand, .. } | ExprKind::IsNull { operand, .. } | ExprKind::Cast { operand, .. } => {
-            columns_read(operand, out)
-        }
+        ExprKind::Unary { operand, .. }
+        | ExprKind::IsNull { operand, .. }
+        | ExprKind::Cast { operand, .. } => columns_read(operand, out),
         ExprKind::Binary { left, right, .. } => {
             columns_read(left, out);
             columns_read(right, out);
@@ -161,12 +215,18 @@ pub fn columns_read(expr: &Expr, out: &mut Vec<crate::syntax::ast::Ident>) {
             columns_read(operand, out);
             list.iter().for_each(|e| columns_read(e, out));
         }
-        ExprKind::Between { operand, low, high, .. } => {
+        ExprKind::Between {
+            operand, low, high, ..
+        } => {
             columns_read(operand, out);
             columns_read(low, out);
             columns_read(high, out);
         }
-        ExprKind::Case { operand, branches, otherwise } => {
+        ExprKind::Case {
+            operand,
+            branches,
+            otherwise,
+        } => {
             if let Some(o) = operand {
                 columns_read(o, out);
             }
