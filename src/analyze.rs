@@ -30,12 +30,7 @@ pub enum Discover {
     Offline,
 }
 
-pub async fn analyze(
-    file_name: &str,
-    text: &str,
-    ctx: &CheckContext,
-    discover: Discover,
-) -> Analysis {
+pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: Discover) -> Analysis {
     let ast = match syntax::parse(text) {
         Ok(ast) => ast,
         Err(problem) => {
@@ -57,15 +52,7 @@ pub async fn analyze(
                 .iter()
                 .filter_map(|(name, shape)| {
                     let shape = shape.as_ref().ok()?;
-                    Some((
-                        name.clone(),
-                        shape
-                            .schema
-                            .fields()
-                            .iter()
-                            .map(|f| f.name().clone())
-                            .collect(),
-                    ))
+                    Some((name.clone(), shape.schema.fields().iter().map(|f| f.name().clone()).collect()))
                 })
                 .collect();
             let column_problems = check_columns(pipeline_ast, &schemas);
@@ -81,11 +68,7 @@ pub async fn analyze(
         }
     }
     problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
-    Analysis {
-        problems: FileProblems::new(file_name, text, problems),
-        plans,
-        explained,
-    }
+    Analysis { problems: FileProblems::new(file_name, text, problems), plans, explained }
 }
 
 /// An unreachable source is a warning at check time (the run will say more); a source that
@@ -96,34 +79,23 @@ fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Pr
         let Some(Err(reason)) = discovery.get(&source.name.name) else {
             continue;
         };
-        let unreachable = [
-            "cannot connect",
-            "Connection refused",
-            "does not exist",
-            "No such file",
-            "error connecting",
-        ]
-        .iter()
-        .any(|m| reason.contains(m))
-            && !reason.contains("relation")
-            && !reason.contains("table");
+        let unreachable =
+            ["cannot connect", "Connection refused", "does not exist", "No such file", "error connecting"]
+                .iter()
+                .any(|m| reason.contains(m))
+                && !reason.contains("relation")
+                && !reason.contains("table");
         let problem = if unreachable {
             Problem::warning(
                 "flow::source_unreachable",
-                format!(
-                    "source `{}` could not be reached: {reason}",
-                    source.name.name
-                ),
+                format!("source `{}` could not be reached: {reason}", source.name.name),
             )
             .at(source.target.span(), "not reachable now")
             .help("schemas and partition bounds are checked when the source answers")
         } else {
-            Problem::error(
-                "flow::source_invalid",
-                format!("source `{}`: {reason}", source.name.name),
-            )
-            .at(source.target.span(), "the source rejects this")
-            .help("check the table or query name and the partition column")
+            Problem::error("flow::source_invalid", format!("source `{}`: {reason}", source.name.name))
+                .at(source.target.span(), "the source rejects this")
+                .help("check the table or query name and the partition column")
         };
         out.push(problem);
     }
@@ -131,11 +103,7 @@ fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Pr
 }
 
 fn plan_problem(pipeline: &ast::Pipeline, stage: &str, message: String) -> Problem {
-    let span = pipeline
-        .transforms
-        .iter()
-        .find(|t| t.name.name == stage)
-        .map_or(pipeline.name.span, |t| t.name.span);
+    let span = pipeline.transforms.iter().find(|t| t.name.name == stage).map_or(pipeline.name.span, |t| t.name.span);
     Problem::error("flow::plan", message)
         .at(span, "cannot be planned")
         .help("check the expressions, function names and types in this transform")

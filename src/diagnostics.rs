@@ -24,21 +24,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            span: None,
-            label: String::new(),
-            help: None,
-            warning: false,
-        }
+        Self { code, message: message.into(), span: None, label: String::new(), help: None, warning: false }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            warning: true,
-            ..Self::error(code, message)
-        }
+        Self { warning: true, ..Self::error(code, message) }
     }
 
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
@@ -67,25 +57,17 @@ impl Diagnostic for Problem {
     }
 
     fn severity(&self) -> Option<Severity> {
-        Some(if self.warning {
-            Severity::Warning
-        } else {
-            Severity::Error
-        })
+        Some(if self.warning { Severity::Warning } else { Severity::Error })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
         let label = (!self.label.is_empty()).then(|| self.label.clone());
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            label, span,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(label, span))))
     }
 }
 
@@ -98,10 +80,7 @@ pub struct FileProblems {
 
 impl FileProblems {
     pub fn new(name: &str, text: &str, problems: Vec<Problem>) -> Self {
-        Self {
-            source: NamedSource::new(name, text.to_string()),
-            problems,
-        }
+        Self { source: NamedSource::new(name, text.to_string()), problems }
     }
 
     pub fn has_errors(&self) -> bool {
@@ -125,18 +104,14 @@ impl FileProblems {
     /// Renders every problem as a terminal would show it (carets, no colours), `file:line:col` first.
     pub fn render_graphical(&self) -> String {
         let handler =
-            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-                .with_width(100);
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(100);
         self.render_with(&handler)
     }
 
     fn render_with(&self, handler: &dyn ReportRenderer) -> String {
         let mut out = String::new();
         for problem in &self.problems {
-            let located = Located {
-                problem,
-                source: &self.source,
-            };
+            let located = Located { problem, source: &self.source };
             handler.render(&mut out, &located);
             if !out.ends_with('\n') {
                 out.push('\n');

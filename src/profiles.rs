@@ -44,20 +44,14 @@ pub struct Profile {
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("cannot read profiles file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("profiles file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
 }
 
 impl Profiles {
     /// Reads `explicit` if given (it must exist), else `flow.yaml` beside `pipeline_file` if present.
-    pub fn discover(
-        explicit: Option<&Path>,
-        pipeline_file: Option<&Path>,
-    ) -> Result<Self, ProfileError> {
+    pub fn discover(explicit: Option<&Path>, pipeline_file: Option<&Path>) -> Result<Self, ProfileError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
@@ -71,19 +65,14 @@ impl Profiles {
                 beside
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ProfileError::Read { path: path.clone(), source })?;
         Self::parse(&text, &path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ProfileError> {
-        let mut profiles: Profiles =
-            serde_saphyr::from_str(text).map_err(|e| ProfileError::Invalid {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let mut profiles: Profiles = serde_saphyr::from_str(text)
+            .map_err(|e| ProfileError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
         profiles.path = Some(path.to_path_buf());
         Ok(profiles)
     }
@@ -93,10 +82,7 @@ impl Profiles {
     }
 
     pub fn source_name(&self) -> String {
-        self.path.as_ref().map_or_else(
-            || "no profiles file".to_string(),
-            |p| p.display().to_string(),
-        )
+        self.path.as_ref().map_or_else(|| "no profiles file".to_string(), |p| p.display().to_string())
     }
 }
 
@@ -106,8 +92,7 @@ mod tests {
 
     #[test]
     fn parses_connections_with_defaults() {
-        let text =
-            "connections:\n  wh:\n    url: postgres://u:p@h/db\n    batch: 500\n    timeout: 5m\n";
+        let text = "connections:\n  wh:\n    url: postgres://u:p@h/db\n    batch: 500\n    timeout: 5m\n";
         let p = Profiles::parse(text, Path::new("flow.yaml")).unwrap();
         let wh = &p.connections["wh"];
         assert_eq!(wh.url, "postgres://u:p@h/db");
@@ -117,12 +102,7 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys() {
-        let err = Profiles::parse("connections:\n  wh:\n    uri: x\n", Path::new("flow.yaml"))
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("profiles file flow.yaml is not valid:"),
-            "{err}"
-        );
+        let err = Profiles::parse("connections:\n  wh:\n    uri: x\n", Path::new("flow.yaml")).unwrap_err();
+        assert!(err.to_string().starts_with("profiles file flow.yaml is not valid:"), "{err}");
     }
 }

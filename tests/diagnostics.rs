@@ -8,10 +8,7 @@ const HEADER: &str = "let db = sqlite(\"out/t.db\")\nlet gen = generate(rows: 10
 
 fn context() -> CheckContext {
     CheckContext {
-        vars: Variables {
-            cli: [("GIVEN".to_string(), "5".to_string())].into(),
-            environment: None,
-        },
+        vars: Variables { cli: [("GIVEN".to_string(), "5".to_string())].into(), environment: None },
         profiles: flow::profiles::Profiles::parse(
             "connections:\n  wh:\n    url: postgres://u:secret@127.0.0.1:1/db\n",
             std::path::Path::new("flow.yaml"),
@@ -22,23 +19,15 @@ fn context() -> CheckContext {
 }
 
 fn render(source: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let analysis = rt.block_on(analyze("case.flow", source, &context(), Discover::Offline));
-    assert!(
-        analysis.problems.has_errors(),
-        "expected an error for:\n{source}"
-    );
+    assert!(analysis.problems.has_errors(), "expected an error for:\n{source}");
     analysis.problems.render_graphical()
 }
 
 /// A pipeline around one body line, so each case shows only what it is about.
 fn pipeline(body: &str) -> String {
-    format!(
-        "{HEADER}pipeline p {{\n  source s = gen.table(\"orders\")\n{body}\n  sink s -> db.table(\"t\")\n}}\n"
-    )
+    format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\")\n{body}\n  sink s -> db.table(\"t\")\n}}\n")
 }
 
 macro_rules! cases {
@@ -97,36 +86,18 @@ fn several_problems_are_reported_at_once() {
     let source = format!(
         "{HEADER}pipeline p {{\n  source s = nowhere.table(\"x\")\n  transform t = missing | frob\n  sink t -> db.table(\"t\") {{ mode sideways }}\n}}"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let analysis = rt.block_on(analyze("case.flow", &source, &context(), Discover::Offline));
     let codes: Vec<&str> = analysis.problems.errors().map(|p| p.code).collect();
-    assert_eq!(
-        codes,
-        [
-            "flow::undefined_name",
-            "flow::undefined_name",
-            "flow::unknown_step",
-            "flow::unknown_mode"
-        ]
-    );
+    assert_eq!(codes, ["flow::undefined_name", "flow::undefined_name", "flow::unknown_step", "flow::unknown_mode"]);
 }
 
 #[test]
 fn unused_stage_is_a_warning_not_an_error() {
     let source = pipeline("  source extra = gen.table(\"orders\")");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let analysis = rt.block_on(analyze("case.flow", &source, &context(), Discover::Offline));
     assert!(!analysis.problems.has_errors());
-    let warnings: Vec<String> = analysis
-        .problems
-        .warnings()
-        .map(|p| p.message.clone())
-        .collect();
+    let warnings: Vec<String> = analysis.problems.warnings().map(|p| p.message.clone()).collect();
     assert_eq!(warnings, ["source `extra` has no consumers"]);
 }

@@ -9,18 +9,10 @@ use flow::explain::{Explained, text};
 fn explain(file: &str) -> (String, String) {
     let source = std::fs::read_to_string(file).expect("example exists");
     let rt = common::runtime();
-    let analysis = rt.block_on(analyze(
-        file,
-        &source,
-        &common::context(&[("OUT", "out")]),
-        Discover::Online,
-    ));
+    let analysis = rt.block_on(analyze(file, &source, &common::context(&[("OUT", "out")]), Discover::Online));
     assert!(analysis.ok(), "{}", analysis.problems.render_plain());
     let text: Vec<String> = analysis.explained.iter().map(text::render).collect();
-    let json = serde_json::to_string_pretty(&Explained {
-        pipelines: analysis.explained.clone(),
-    })
-    .expect("json");
+    let json = serde_json::to_string_pretty(&Explained { pipelines: analysis.explained.clone() }).expect("json");
     (text.join("\n"), json)
 }
 
@@ -48,10 +40,7 @@ fn explain_writes_nothing() {
     let analysis = rt.block_on(analyze("demo.flow", &source, &ctx, Discover::Online));
     assert!(analysis.ok());
     assert_eq!(analysis.explained.len(), 1);
-    assert!(
-        !out.exists(),
-        "explain must not create the output directory"
-    );
+    assert!(!out.exists(), "explain must not create the output directory");
 }
 
 #[test]
@@ -64,17 +53,9 @@ fn unknown_columns_are_found_with_the_real_schema() {
           sink t -> db.table("t")
         }"#;
     let rt = common::runtime();
-    let analysis = rt.block_on(analyze(
-        "cols.flow",
-        text,
-        &common::context(&[]),
-        Discover::Online,
-    ));
-    let messages: Vec<String> = analysis
-        .problems
-        .errors()
-        .map(|p| format!("{}: {}", p.message, p.help.clone().unwrap_or_default()))
-        .collect();
+    let analysis = rt.block_on(analyze("cols.flow", text, &common::context(&[]), Discover::Online));
+    let messages: Vec<String> =
+        analysis.problems.errors().map(|p| format!("{}: {}", p.message, p.help.clone().unwrap_or_default())).collect();
     assert_eq!(
         messages,
         [

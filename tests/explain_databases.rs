@@ -9,9 +9,7 @@ const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MY: &str = "mysql://root@127.0.0.1:3306/test";
 
 async fn pg_exec(sql: &str) {
-    let client = flow::connect::postgres::connect(PG)
-        .await
-        .expect("postgres connects");
+    let client = flow::connect::postgres::connect(PG).await.expect("postgres connects");
     client.batch_execute(sql).await.expect("setup SQL runs");
 }
 
@@ -24,12 +22,7 @@ fn my_exec(sql: &str) {
 
 fn explain_text(flow_text: &str) -> String {
     let rt = common::runtime();
-    let analysis = rt.block_on(analyze(
-        "db.flow",
-        flow_text,
-        &common::context(&[]),
-        Discover::Online,
-    ));
+    let analysis = rt.block_on(analyze("db.flow", flow_text, &common::context(&[]), Discover::Online));
     assert!(analysis.ok(), "{}", analysis.problems.render_plain());
     analysis.explained.iter().map(text::render).collect()
 }
@@ -68,9 +61,7 @@ fn mariadb_explain_shows_real_schema_and_partition_ranges() {
         return;
     }
     my_exec("DROP TABLE IF EXISTS flow_explain_my");
-    my_exec(
-        "CREATE TABLE flow_explain_my (id INT, name VARCHAR(20) NOT NULL, amount DECIMAL(12,2), day DATE)",
-    );
+    my_exec("CREATE TABLE flow_explain_my (id INT, name VARCHAR(20) NOT NULL, amount DECIMAL(12,2), day DATE)");
     my_exec(
         "INSERT INTO flow_explain_my WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 800)
          SELECT n, CONCAT('n', n), n * 1.5, DATE_ADD('2024-01-01', INTERVAL n DAY) FROM seq",
@@ -102,28 +93,12 @@ fn unreachable_source_is_explained_without_bounds() {
           source s = pg.table("t") { partition by id into 4 }
           sink s -> db.table("t")
         }"#;
-    let analysis = rt.block_on(analyze(
-        "db.flow",
-        text,
-        &common::context(&[]),
-        Discover::Online,
-    ));
+    let analysis = rt.block_on(analyze("db.flow", text, &common::context(&[]), Discover::Online));
     assert!(analysis.ok(), "{}", analysis.problems.render_plain());
     let warnings: Vec<&str> = analysis.problems.warnings().map(|p| p.code).collect();
     assert_eq!(warnings, ["flow::source_unreachable"]);
-    let rendered = analysis.problems.render_plain()
-        + &analysis
-            .explained
-            .iter()
-            .map(text::render)
-            .collect::<String>();
+    let rendered = analysis.problems.render_plain() + &analysis.explained.iter().map(text::render).collect::<String>();
     assert!(!rendered.contains("secret"), "password leaked:\n{rendered}");
-    assert!(
-        rendered.contains("postgres://flow:***@127.0.0.1:1/nowhere"),
-        "{rendered}"
-    );
-    assert!(
-        rendered.contains("note        not reachable, so no schema or partition bounds"),
-        "{rendered}"
-    );
+    assert!(rendered.contains("postgres://flow:***@127.0.0.1:1/nowhere"), "{rendered}");
+    assert!(rendered.contains("note        not reachable, so no schema or partition bounds"), "{rendered}");
 }

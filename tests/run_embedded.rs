@@ -63,46 +63,24 @@ fn synthetic_to_parquet_and_sqlite_with_every_value_checked() {
 
     // SQLite: same rows; decimals exact, dates ISO, NULL notes kept.
     let conn = sqlite(&dir.path().join("w.db"));
-    let count: i64 = conn
-        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
-        .unwrap();
+    let count: i64 = conn.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
     assert_eq!(count, 5000);
-    let nulls: i64 = conn
-        .query_row("SELECT count(*) FROM orders WHERE note IS NULL", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let nulls: i64 = conn.query_row("SELECT count(*) FROM orders WHERE note IS NULL", [], |r| r.get(0)).unwrap();
     let expected_nulls = expected.column(6).null_count() as i64;
     assert_eq!(nulls, expected_nulls);
     let (total, ship): (String, Option<String>) = conn
-        .query_row(
-            "SELECT CAST(total AS TEXT), ship_date FROM orders WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT CAST(total AS TEXT), ship_date FROM orders WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
-    let total_expected = expected
-        .column(3)
-        .as_primitive::<Decimal128Type>()
-        .value_as_string(0);
+    let total_expected = expected.column(3).as_primitive::<Decimal128Type>().value_as_string(0);
     assert_eq!(
         total.trim_end_matches('0').trim_end_matches('.'),
         total_expected.trim_end_matches('0').trim_end_matches('.')
     );
-    let ship_expected = expected
-        .column(8)
-        .as_primitive::<Date32Type>()
-        .value_as_date(0)
-        .map(|d| d.to_string());
+    let ship_expected = expected.column(8).as_primitive::<Date32Type>().value_as_date(0).map(|d| d.to_string());
     assert_eq!(ship, ship_expected);
     // No staging table is left behind.
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let tables: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'", [], |r| r.get(0)).unwrap();
     assert_eq!(tables, 0);
 }
 
@@ -135,15 +113,8 @@ fn every_transform_step_applies() {
         if status != "cancelled" && (1.0..=90.0).contains(&weight) && id % 2 == 0 {
             let cents = source.column(3).as_primitive::<Decimal128Type>().value(i) as i64;
             let paid = source.column(5).as_boolean().value(i);
-            let customer = source
-                .column(1)
-                .as_primitive::<arrow::datatypes::Int32Type>()
-                .value(i);
-            expected.push(format!(
-                "{id},{customer},{cents},{},{}",
-                if paid { "P" } else { "U" },
-                cents * 2
-            ));
+            let customer = source.column(1).as_primitive::<arrow::datatypes::Int32Type>().value(i);
+            expected.push(format!("{id},{customer},{cents},{},{}", if paid { "P" } else { "U" }, cents * 2));
         }
     }
     let text = std::fs::read_to_string(dir.path().join("t.csv")).unwrap();
@@ -181,26 +152,15 @@ fn upsert_updates_existing_keys_and_inserts_new_ones() {
     let second = rt.block_on(run_flow(&flow_text(150, 2), &[("OUT", out)]));
     assert_eq!(second[0].status, RunStatus::Ok, "{:?}", second[0].error);
     let conn = sqlite(&dir.path().join("u.db"));
-    let count: i64 = conn
-        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
-        .unwrap();
+    let count: i64 = conn.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
     assert_eq!(count, 150);
     let seed2 = flow::connect::generate::generate_batch(2, 0, 150).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT id, status FROM orders ORDER BY id")
-        .unwrap();
-    let got: Vec<(i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
+    let mut stmt = conn.prepare("SELECT id, status FROM orders ORDER BY id").unwrap();
+    let got: Vec<(i64, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
     for (i, (id, status)) in got.iter().enumerate() {
         assert_eq!(*id, i as i64 + 1);
-        assert_eq!(
-            status,
-            seed2.column(2).as_string::<i32>().value(i),
-            "row {id} was not updated"
-        );
+        assert_eq!(status, seed2.column(2).as_string::<i32>().value(i), "row {id} was not updated");
     }
 }
 
@@ -222,34 +182,20 @@ fn failed_replace_leaves_the_old_table_intact() {
           sink t -> db.table("orders") { mode replace; batch 500 }
         }"#;
     let rt = runtime();
-    assert_eq!(
-        rt.block_on(run_flow(good, &[("OUT", out)]))[0].status,
-        RunStatus::Ok
-    );
+    assert_eq!(rt.block_on(run_flow(good, &[("OUT", out)]))[0].status, RunStatus::Ok);
     let report = &rt.block_on(run_flow(failing, &[("OUT", out)]))[0];
     assert_eq!(report.status, RunStatus::Failed);
     let error = report.error.as_deref().unwrap_or_default();
     assert!(error.contains("Divide by zero"), "{error}");
     let conn = sqlite(&dir.path().join("r.db"));
-    let count: i64 = conn
-        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
-        .unwrap();
+    let count: i64 = conn.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
     assert_eq!(count, 300, "the previous table must be intact");
     let cols: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM pragma_table_info('orders') WHERE name = 'boom'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT count(*) FROM pragma_table_info('orders') WHERE name = 'boom'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(cols, 0);
-    let staging: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let staging: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'", [], |r| r.get(0)).unwrap();
     assert_eq!(staging, 0, "staging table must be cleaned up");
 }
 
@@ -266,26 +212,16 @@ fn a_source_timeout_cancels_within_the_limit_and_names_the_stage() {
           sink slow -> db.table("orders") { mode replace }
         }"#;
     let started = std::time::Instant::now();
-    let report = runtime()
-        .block_on(run_flow(text, &[("OUT", out)]))
-        .remove(0);
+    let report = runtime().block_on(run_flow(text, &[("OUT", out)])).remove(0);
     let elapsed = started.elapsed();
     assert_eq!(report.status, RunStatus::Failed);
     let error = report.error.unwrap_or_default();
     assert!(error.starts_with("source `slow` partition "), "{error}");
     assert!(error.contains("exceeded its timeout of 1s"), "{error}");
-    assert!(
-        elapsed < std::time::Duration::from_secs(4),
-        "took {elapsed:?}"
-    );
+    assert!(elapsed < std::time::Duration::from_secs(4), "took {elapsed:?}");
     let conn = sqlite(&dir.path().join("t.db"));
-    let exists: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'orders'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let exists: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'orders'", [], |r| r.get(0)).unwrap();
     assert_eq!(exists, 0, "the target must not be created by a failed run");
 }
 
@@ -301,31 +237,13 @@ fn partitions_run_concurrently() {
           source o = g.table("orders") { batch 50 }
           sink o -> parquet("${OUT}/c.parquet")
         }"#;
-    let report = runtime()
-        .block_on(run_flow(text, &[("OUT", out)]))
-        .remove(0);
+    let report = runtime().block_on(run_flow(text, &[("OUT", out)])).remove(0);
     assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
-    let source = report
-        .stages
-        .iter()
-        .find(|s| s.kind == StageKind::Source)
-        .unwrap();
+    let source = report.stages.iter().find(|s| s.kind == StageKind::Source).unwrap();
     assert_eq!(source.partitions.len(), 2);
-    let latest_start = source
-        .partitions
-        .iter()
-        .map(|p| p.started_s)
-        .fold(0.0, f64::max);
-    let earliest_end = source
-        .partitions
-        .iter()
-        .map(|p| p.finished_s.unwrap())
-        .fold(f64::INFINITY, f64::min);
-    assert!(
-        latest_start < earliest_end,
-        "partitions did not overlap: {:?}",
-        source.partitions
-    );
+    let latest_start = source.partitions.iter().map(|p| p.started_s).fold(0.0, f64::max);
+    let earliest_end = source.partitions.iter().map(|p| p.finished_s.unwrap()).fold(f64::INFINITY, f64::min);
+    assert!(latest_start < earliest_end, "partitions did not overlap: {:?}", source.partitions);
 }
 
 #[test]
@@ -350,12 +268,7 @@ fn memory_stays_bounded_for_ten_million_rows() {
         if let Ok(status) = std::fs::read_to_string(&status_path)
             && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
         {
-            peak_kib = peak_kib.max(
-                line.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
-            );
+            peak_kib = peak_kib.max(line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0));
         }
         if let Some(status) = child.try_wait().unwrap() {
             break status;

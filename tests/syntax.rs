@@ -17,11 +17,7 @@ fn examples() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let name = p
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
             (name, std::fs::read_to_string(&p).expect("example readable"))
         })
         .collect()
@@ -39,41 +35,23 @@ fn examples_parse_to_their_snapshot_ast() {
 
 #[test]
 fn examples_pass_check_offline() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let ctx = CheckContext {
-        vars: Variables::default(),
-        default_parallelism: 2,
-        ..Default::default()
-    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let ctx = CheckContext { vars: Variables::default(), default_parallelism: 2, ..Default::default() };
     for (name, text) in examples() {
         let analysis = rt.block_on(analyze(&name, &text, &ctx, Discover::Offline));
-        assert!(
-            analysis.ok(),
-            "{name}:\n{}",
-            analysis.problems.render_plain()
-        );
+        assert!(analysis.ok(), "{name}:\n{}", analysis.problems.render_plain());
     }
 }
 
 #[test]
 fn expression_precedence_follows_sql() {
     let text = "let d = sqlite(\"x.db\")\npipeline p { source s = d.table(\"t\") transform t = s | filter a = 1 or b = 2 and not c is null | derive x = -a * 2 + 3 sink t -> d.table(\"u\") }";
-    let ctx = CheckContext {
-        vars: Variables::default(),
-        default_parallelism: 2,
-        ..Default::default()
-    };
+    let ctx = CheckContext { vars: Variables::default(), default_parallelism: 2, ..Default::default() };
     let ast = flow::syntax::parse(text).expect("parses");
     let (plans, problems) = flow::semantic::lower(&ast, &ctx);
     assert!(problems.is_empty(), "{problems:?}");
     let steps = serde_json::to_value(&plans[0].transforms[0].steps).expect("json");
-    assert_eq!(
-        steps[0]["predicate"],
-        "((\"a\" = 1) OR ((\"b\" = 2) AND (NOT (\"c\" IS NULL))))"
-    );
+    assert_eq!(steps[0]["predicate"], "((\"a\" = 1) OR ((\"b\" = 2) AND (NOT (\"c\" IS NULL))))");
     assert_eq!(steps[1]["columns"][0]["expr"], "(((- \"a\") * 2) + 3)");
 }
 
@@ -132,13 +110,8 @@ fn mutated() -> impl Strategy<Value = String> {
         "generate(",
         "((((((((((",
     ]);
-    (
-        prop::sample::select(texts),
-        any::<prop::sample::Index>(),
-        0usize..40,
-        tokens,
-    )
-        .prop_map(|(text, at, len, token)| {
+    (prop::sample::select(texts), any::<prop::sample::Index>(), 0usize..40, tokens).prop_map(
+        |(text, at, len, token)| {
             let mut start = at.index(text.len() + 1);
             while !text.is_char_boundary(start) {
                 start -= 1;
@@ -148,7 +121,8 @@ fn mutated() -> impl Strategy<Value = String> {
                 end -= 1;
             }
             format!("{}{}{}", &text[..start], token, &text[end..])
-        })
+        },
+    )
 }
 
 proptest! {

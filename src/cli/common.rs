@@ -20,11 +20,7 @@ pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> 
         .collect()
 }
 
-pub fn context(
-    vars: &[String],
-    profiles: Option<&Path>,
-    file: Option<&Path>,
-) -> Result<CheckContext, String> {
+pub fn context(vars: &[String], profiles: Option<&Path>, file: Option<&Path>) -> Result<CheckContext, String> {
     let cli_vars = parse_vars(vars)?;
     let profiles = Profiles::discover(profiles, file).map_err(|e| e.to_string())?;
     Ok(CheckContext {
@@ -56,11 +52,7 @@ pub async fn load(
     })?;
     let analysis = analyze(&file.display().to_string(), &text, &ctx, discover).await;
     print_problems(&analysis);
-    if analysis.ok() {
-        Ok(Loaded { analysis })
-    } else {
-        Err(Exit::Usage)
-    }
+    if analysis.ok() { Ok(Loaded { analysis }) } else { Err(Exit::Usage) }
 }
 
 pub fn print_problems(analysis: &Analysis) {

@@ -7,11 +7,7 @@ use crate::explain::{Discovery, Explained, explain_pipeline, text};
 
 pub async fn run(args: ExplainArgs) -> Exit {
     let f = &args.file;
-    let discover = if f.offline {
-        Discover::Offline
-    } else {
-        Discover::Online
-    };
+    let discover = if f.offline { Discover::Offline } else { Discover::Online };
     let loaded = match load(&f.file, &f.vars, f.profiles.as_deref(), discover).await {
         Ok(l) => l,
         Err(exit) => return exit,
@@ -20,11 +16,8 @@ pub async fn run(args: ExplainArgs) -> Exit {
     if discover == Discover::Offline {
         // Nothing was discovered: explain from the plan alone.
         for plan in &loaded.analysis.plans {
-            let offline: Discovery = plan
-                .sources
-                .iter()
-                .map(|s| (s.name.clone(), Err("offline (--offline)".to_string())))
-                .collect();
+            let offline: Discovery =
+                plan.sources.iter().map(|s| (s.name.clone(), Err("offline (--offline)".to_string()))).collect();
             match explain_pipeline(plan, &offline).await {
                 Ok(e) => pipelines.push(e),
                 Err((_, message)) => {

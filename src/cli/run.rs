@@ -11,14 +11,7 @@ use crate::exec::{ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
 use crate::plan::PipelinePlan;
 
 pub async fn run(args: RunArgs) -> Exit {
-    let loaded = match load(
-        &args.file,
-        &args.vars,
-        args.profiles.as_deref(),
-        Discover::Online,
-    )
-    .await
-    {
+    let loaded = match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
         Ok(l) => l,
         Err(exit) => return exit,
     };
@@ -35,11 +28,7 @@ pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path
         }
     });
     let options = RunOptions {
-        progress: if quiet {
-            ProgressMode::Quiet
-        } else {
-            ProgressMode::Auto
-        },
+        progress: if quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
         interrupt: Some(interrupt),
     };
     let mut reports: Vec<RunReport> = Vec::new();
@@ -64,9 +53,8 @@ pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path
         } else {
             serde_json::to_string_pretty(&reports)
         };
-        let written = json
-            .map_err(|e| e.to_string())
-            .and_then(|j| std::fs::write(path, j + "\n").map_err(|e| e.to_string()));
+        let written =
+            json.map_err(|e| e.to_string()).and_then(|j| std::fs::write(path, j + "\n").map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!("error: cannot write the report to {}: {e}", path.display());
             return Exit::Runtime;

@@ -43,18 +43,15 @@ where
         let error = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),
-            Err(panic) => Some(DataFusionError::Execution(format!(
-                "reader failed unexpectedly: {}",
-                panic_message(&panic)
-            ))),
+            Err(panic) => {
+                Some(DataFusionError::Execution(format!("reader failed unexpectedly: {}", panic_message(&panic))))
+            }
         };
         if let Some(e) = error {
             let _ = tx.blocking_send(Err(e));
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     Box::pin(RecordBatchStreamAdapter::new(schema, stream))
 }
 

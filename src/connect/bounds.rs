@@ -17,17 +17,12 @@ pub fn is_partitionable(dt: &DataType) -> bool {
 }
 
 /// Reads `(lo, hi)` from the first row; `None` when the column holds only NULLs (or no rows).
-pub fn from_batches(
-    batches: &[RecordBatch],
-    column_type: &DataType,
-) -> Result<Option<PartitionBounds>> {
+pub fn from_batches(batches: &[RecordBatch], column_type: &DataType) -> Result<Option<PartitionBounds>> {
     let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
         return Ok(None);
     };
     if batch.num_columns() < 2 {
-        return Err(DataFusionError::Execution(
-            "bounds query returned fewer than two columns".into(),
-        ));
+        return Err(DataFusionError::Execution("bounds query returned fewer than two columns".into()));
     }
     let lo = value(batch.column(0).as_ref(), column_type)?;
     let hi = value(batch.column(1).as_ref(), column_type)?;
@@ -42,9 +37,9 @@ fn value(array: &dyn Array, column_type: &DataType) -> Result<Option<BoundValue>
         return Ok(None);
     }
     let int = |v: i128| {
-        i64::try_from(v).map(BoundValue::Int).map_err(|_| {
-            DataFusionError::Execution(format!("partition bound {v} does not fit in 64 bits"))
-        })
+        i64::try_from(v)
+            .map(BoundValue::Int)
+            .map_err(|_| DataFusionError::Execution(format!("partition bound {v} does not fit in 64 bits")))
     };
     let v = match array.data_type() {
         DataType::Int8 => int(array.as_primitive::<Int8Type>().value(0).into())?,
@@ -63,18 +58,12 @@ fn value(array: &dyn Array, column_type: &DataType) -> Result<Option<BoundValue>
         DataType::Date64 => date(array.as_primitive::<Date64Type>().value_as_date(0))?,
         DataType::Timestamp(unit, _) => {
             let micros = match unit {
-                TimeUnit::Second => array
-                    .as_primitive::<TimestampSecondType>()
-                    .value(0)
-                    .saturating_mul(1_000_000),
-                TimeUnit::Millisecond => array
-                    .as_primitive::<TimestampMillisecondType>()
-                    .value(0)
-                    .saturating_mul(1_000),
-                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(0),
-                TimeUnit::Nanosecond => {
-                    array.as_primitive::<TimestampNanosecondType>().value(0) / 1_000
+                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(0).saturating_mul(1_000_000),
+                TimeUnit::Millisecond => {
+                    array.as_primitive::<TimestampMillisecondType>().value(0).saturating_mul(1_000)
                 }
+                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(0),
+                TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(0) / 1_000,
             };
             timestamp(chrono::DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc()))?
         }
@@ -87,23 +76,19 @@ fn value(array: &dyn Array, column_type: &DataType) -> Result<Option<BoundValue>
             parse_text(&text)?
         }
         other => {
-            return Err(DataFusionError::Execution(format!(
-                "cannot partition by a column of type {other}"
-            )));
+            return Err(DataFusionError::Execution(format!("cannot partition by a column of type {other}")));
         }
     };
     Ok(Some(v))
 }
 
 fn date(d: Option<NaiveDate>) -> Result<BoundValue> {
-    d.map(BoundValue::Date)
-        .ok_or_else(|| DataFusionError::Execution("partition bound is not a valid date".into()))
+    d.map(BoundValue::Date).ok_or_else(|| DataFusionError::Execution("partition bound is not a valid date".into()))
 }
 
 fn timestamp(t: Option<NaiveDateTime>) -> Result<BoundValue> {
-    t.map(BoundValue::Timestamp).ok_or_else(|| {
-        DataFusionError::Execution("partition bound is not a valid timestamp".into())
-    })
+    t.map(BoundValue::Timestamp)
+        .ok_or_else(|| DataFusionError::Execution("partition bound is not a valid timestamp".into()))
 }
 
 fn parse_text(text: &str) -> Result<BoundValue> {
@@ -119,7 +104,5 @@ fn parse_text(text: &str) -> Result<BoundValue> {
             return Ok(BoundValue::Timestamp(ts));
         }
     }
-    Err(DataFusionError::Execution(format!(
-        "partition bound `{text}` is not an integer, a date or a timestamp"
-    )))
+    Err(DataFusionError::Execution(format!("partition bound `{text}` is not an integer, a date or a timestamp")))
 }

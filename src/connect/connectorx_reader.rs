@@ -7,14 +7,8 @@ pub struct CxQuery {
     pub url: String,
     pub sql: String,
 }
-pub fn stream_queries(
-    _queries: Vec<CxQuery>,
-    schema: SchemaRef,
-    _max_in_flight: usize,
-) -> SendableRecordBatchStream {
-    crate::connect::blocking::blocking_stream(schema, |_| {
-        Err(DataFusionError::NotImplemented("shim".into()))
-    })
+pub fn stream_queries(_queries: Vec<CxQuery>, schema: SchemaRef, _max_in_flight: usize) -> SendableRecordBatchStream {
+    crate::connect::blocking::blocking_stream(schema, |_| Err(DataFusionError::NotImplemented("shim".into())))
 }
 pub fn fetch_all(_q: &CxQuery) -> Result<Vec<RecordBatch>> {
     Err(DataFusionError::NotImplemented("shim".into()))

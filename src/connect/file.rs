@@ -31,9 +31,7 @@ pub fn list_files(path: &str, backend: Backend) -> Result<Vec<PathBuf>> {
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(DataFusionError::Execution(format!(
-                "directory {path} holds no .{ext} files"
-            )));
+            return Err(DataFusionError::Execution(format!("directory {path} holds no .{ext} files")));
         }
         Ok(files)
     } else if p.exists() {
@@ -51,13 +49,8 @@ fn io_error(path: &str, action: &str, e: std::io::Error) -> DataFusionError {
 
 fn csv_format(endpoint: &Endpoint) -> Format {
     let header = endpoint.option("header").is_none_or(|h| h == "true");
-    let delimiter = endpoint
-        .option("delimiter")
-        .and_then(|d| d.bytes().next())
-        .unwrap_or(b',');
-    Format::default()
-        .with_header(header)
-        .with_delimiter(delimiter)
+    let delimiter = endpoint.option("delimiter").and_then(|d| d.bytes().next()).unwrap_or(b',');
+    Format::default().with_header(header).with_delimiter(delimiter)
 }
 
 /// The schema of the first file (CSV: inferred from the first 1000 rows).
@@ -70,15 +63,12 @@ pub fn read_schema(endpoint: &Endpoint, path: &str) -> Result<SchemaRef> {
         Backend::Csv => {
             let (schema, _) = csv_format(endpoint)
                 .infer_schema(file, Some(1000))
-                .map_err(|e| {
-                    DataFusionError::Execution(format!("cannot read CSV header of {shown}: {e}"))
-                })?;
+                .map_err(|e| DataFusionError::Execution(format!("cannot read CSV header of {shown}: {e}")))?;
             Ok(Arc::new(schema))
         }
         _ => {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-                DataFusionError::Execution(format!("{shown} is not a readable Parquet file: {e}"))
-            })?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| DataFusionError::Execution(format!("{shown} is not a readable Parquet file: {e}")))?;
             Ok(builder.schema().clone())
         }
     }
@@ -97,25 +87,23 @@ pub fn stream_file(
     blocking_stream(out_schema, move |tx| {
         let shown = file.display().to_string();
         let handle = File::open(&file).map_err(|e| io_error(&shown, "open", e))?;
-        let batches: Box<
-            dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>,
-        > = match backend {
-            Backend::Csv => Box::new(
-                arrow::csv::ReaderBuilder::new(schema)
-                    .with_format(format)
-                    .with_batch_size(batch_size)
-                    .build(handle)
-                    .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?,
-            ),
-            _ => Box::new(
-                ParquetRecordBatchReaderBuilder::try_new(handle)
-                    .and_then(|b| b.with_batch_size(batch_size).build())
-                    .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?,
-            ),
-        };
+        let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>> =
+            match backend {
+                Backend::Csv => Box::new(
+                    arrow::csv::ReaderBuilder::new(schema)
+                        .with_format(format)
+                        .with_batch_size(batch_size)
+                        .build(handle)
+                        .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?,
+                ),
+                _ => Box::new(
+                    ParquetRecordBatchReaderBuilder::try_new(handle)
+                        .and_then(|b| b.with_batch_size(batch_size).build())
+                        .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?,
+                ),
+            };
         for batch in batches {
-            let batch = batch
-                .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?;
+            let batch = batch.map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?;
             if !tx.send(batch) {
                 break;
             }
@@ -145,51 +133,32 @@ impl FileWriter {
                 .map_err(|e| io_error(&dir.display().to_string(), "create the directory", e))?;
         }
         let temp = PathBuf::from(format!("{path}.flow-tmp"));
-        let file =
-            File::create(&temp).map_err(|e| io_error(&temp.display().to_string(), "create", e))?;
+        let file = File::create(&temp).map_err(|e| io_error(&temp.display().to_string(), "create", e))?;
         let inner = match endpoint.backend {
             Backend::Csv => {
-                let delimiter = endpoint
-                    .option("delimiter")
-                    .and_then(|d| d.bytes().next())
-                    .unwrap_or(b',');
+                let delimiter = endpoint.option("delimiter").and_then(|d| d.bytes().next()).unwrap_or(b',');
                 let header = endpoint.option("header").is_none_or(|h| h == "true");
-                Inner::Csv(
-                    arrow::csv::WriterBuilder::new()
-                        .with_header(header)
-                        .with_delimiter(delimiter)
-                        .build(file),
-                )
+                Inner::Csv(arrow::csv::WriterBuilder::new().with_header(header).with_delimiter(delimiter).build(file))
             }
             _ => {
-                let props = WriterProperties::builder()
-                    .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                    .build();
+                let props =
+                    WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
                 Inner::Parquet(Box::new(
-                    ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| {
-                        DataFusionError::Execution(format!("cannot write {path}: {e}"))
-                    })?,
+                    ArrowWriter::try_new(file, schema.clone(), Some(props))
+                        .map_err(|e| DataFusionError::Execution(format!("cannot write {path}: {e}")))?,
                 ))
             }
         };
-        Ok(Self {
-            target,
-            temp,
-            inner: Some(inner),
-        })
+        Ok(Self { target, temp, inner: Some(inner) })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let shown = self.target.display().to_string();
-        let err = |e: &dyn std::fmt::Display| {
-            DataFusionError::Execution(format!("cannot write {shown}: {e}"))
-        };
+        let err = |e: &dyn std::fmt::Display| DataFusionError::Execution(format!("cannot write {shown}: {e}"));
         match self.inner.as_mut() {
             Some(Inner::Csv(w)) => w.write(batch).map_err(|e| err(&e)),
             Some(Inner::Parquet(w)) => w.write(batch).map_err(|e| err(&e)),
-            None => Err(DataFusionError::Execution(format!(
-                "{shown}: write after commit"
-            ))),
+            None => Err(DataFusionError::Execution(format!("{shown}: write after commit"))),
         }
     }
 
@@ -199,16 +168,11 @@ impl FileWriter {
         match self.inner.take() {
             Some(Inner::Csv(w)) => drop(w.into_inner()),
             Some(Inner::Parquet(w)) => {
-                w.close().map_err(|e| {
-                    DataFusionError::Execution(format!("cannot finish {shown}: {e}"))
-                })?;
+                w.close().map_err(|e| DataFusionError::Execution(format!("cannot finish {shown}: {e}")))?;
             }
             None => {}
         }
-        Ok(StagedFile {
-            target: self.target.clone(),
-            temp: Some(self.temp.clone()),
-        })
+        Ok(StagedFile { target: self.target.clone(), temp: Some(self.temp.clone()) })
     }
 }
 

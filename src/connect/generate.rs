@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder,
-    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -30,11 +30,7 @@ pub fn orders_schema() -> SchemaRef {
         Field::new("customer_id", DataType::Int32, false),
         Field::new("status", DataType::Utf8, false),
         Field::new("total", DataType::Decimal128(12, 2), false),
-        Field::new(
-            "created_at",
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-            false,
-        ),
+        Field::new("created_at", DataType::Timestamp(TimeUnit::Microsecond, None), false),
         Field::new("paid", DataType::Boolean, false),
         Field::new("note", DataType::Utf8, true),
         Field::new("weight", DataType::Float64, false),
@@ -53,14 +49,13 @@ fn mix(seed: u64, row: u64, column: u64) -> u64 {
 }
 
 const WORDS: [&str; 16] = [
-    "fragile", "gift", "wrap", "leave", "at", "door", "call", "before", "delivery", "express",
-    "weekend", "office", "back", "entrance", "thanks", "please",
+    "fragile", "gift", "wrap", "leave", "at", "door", "call", "before", "delivery", "express", "weekend", "office",
+    "back", "entrance", "thanks", "please",
 ];
 
 /// Rows `[start, end)` of the synthetic table (ids are `start+1 ..= end`), in batches.
 pub fn generate_batch(seed: u64, start: u64, end: u64) -> Result<RecordBatch> {
-    let n = usize::try_from(end.saturating_sub(start))
-        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let n = usize::try_from(end.saturating_sub(start)).map_err(|e| DataFusionError::External(Box::new(e)))?;
     let mut id = Int64Builder::with_capacity(n);
     let mut customer = Int32Builder::with_capacity(n);
     let mut status = StringBuilder::with_capacity(n, n * 8);
@@ -122,25 +117,14 @@ pub fn generate_batch(seed: u64, start: u64, end: u64) -> Result<RecordBatch> {
 pub fn row_ranges(rows: u64, parts: usize) -> Vec<(u64, u64)> {
     let parts = (parts.max(1) as u64).min(rows.max(1));
     let step = rows.div_ceil(parts);
-    (0..parts)
-        .map(|i| (i * step, ((i + 1) * step).min(rows)))
-        .filter(|(a, b)| a < b || rows == 0)
-        .collect()
+    (0..parts).map(|i| (i * step, ((i + 1) * step).min(rows))).filter(|(a, b)| a < b || rows == 0).collect()
 }
 
 /// Streams rows `[start, end)` in batches of `batch_size`, optionally throttled to `rate` rows/s
 /// (demos of progress and timeouts). Generation runs on the blocking pool: it is CPU work.
-pub fn stream_rows(
-    seed: u64,
-    start: u64,
-    end: u64,
-    batch_size: usize,
-    rate: Option<u64>,
-) -> SendableRecordBatchStream {
+pub fn stream_rows(seed: u64, start: u64, end: u64, batch_size: usize, rate: Option<u64>) -> SendableRecordBatchStream {
     let batch = batch_size.max(1) as u64;
-    let chunks = (start..end)
-        .step_by(batch as usize)
-        .map(move |s| (s, (s + batch).min(end)));
+    let chunks = (start..end).step_by(batch as usize).map(move |s| (s, (s + batch).min(end)));
     let stream = stream::iter(chunks).then(move |(s, e)| async move {
         if let Some(rate) = rate.filter(|r| *r > 0) {
             tokio::time::sleep(Duration::from_secs_f64((e - s) as f64 / rate as f64)).await;

@@ -59,12 +59,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
             Ok(SourceShape {
                 schema,
                 bounds: None,
-                partitions: files
-                    .into_iter()
-                    .map(|f| ScanPartition::File {
-                        path: f.display().to_string(),
-                    })
-                    .collect(),
+                partitions: files.into_iter().map(|f| ScanPartition::File { path: f.display().to_string() }).collect(),
             })
         }
         (relation, backend) if backend.is_database() => {
@@ -83,12 +78,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                     "source `{}` has no column `{}` to partition by (columns: {})",
                     source.name,
                     spec.column,
-                    schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
                 ))
             })?;
             if !bounds::is_partitionable(field.data_type()) {
@@ -100,37 +90,21 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                 )));
             }
             let col = dialect.ident(&spec.column);
-            let bounds_sql = format!(
-                "SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}",
-                dialect.ident("_flow_b")
-            );
-            let bounds =
-                bounds::from_batches(&fetch_small(source, &bounds_sql).await?, field.data_type())?;
+            let bounds_sql =
+                format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}", dialect.ident("_flow_b"));
+            let bounds = bounds::from_batches(&fetch_small(source, &bounds_sql).await?, field.data_type())?;
             let partitions = partition::split(bounds.as_ref(), spec.count)
                 .iter()
-                .map(|range| ScanPartition::Query {
-                    predicate: dialect.partition_predicate(&spec.column, range),
-                })
+                .map(|range| ScanPartition::Query { predicate: dialect.partition_predicate(&spec.column, range) })
                 .collect();
-            Ok(SourceShape {
-                schema,
-                bounds,
-                partitions,
-            })
+            Ok(SourceShape { schema, bounds, partitions })
         }
-        (_, backend) => Err(DataFusionError::Plan(format!(
-            "a {} source needs a file path",
-            backend.name()
-        ))),
+        (_, backend) => Err(DataFusionError::Plan(format!("a {} source needs a file path", backend.name()))),
     }
 }
 
 /// The SQL a database partition sends: the relation, the projection and the partition range.
-pub fn partition_sql(
-    source: &SourcePlan,
-    columns: Option<&[String]>,
-    predicate: Option<&str>,
-) -> String {
+pub fn partition_sql(source: &SourcePlan, columns: Option<&[String]>, predicate: Option<&str>) -> String {
     Dialect::for_backend(source.endpoint.backend).select(&source.relation, columns, predicate)
 }
 
@@ -147,18 +121,12 @@ async fn database_schema(source: &SourcePlan, probe_sql: &str) -> Result<SchemaR
 }
 
 /// A small query's whole result (bounds, counts).
-pub async fn fetch_small(
-    source: &SourcePlan,
-    sql: &str,
-) -> Result<Vec<arrow::record_batch::RecordBatch>> {
+pub async fn fetch_small(source: &SourcePlan, sql: &str) -> Result<Vec<arrow::record_batch::RecordBatch>> {
     let url = source.endpoint.url.clone();
     match source.endpoint.backend {
         Backend::Postgres => postgres::fetch_all(&url, sql).await,
         backend => {
-            let q = connectorx_reader::CxQuery {
-                url: cx_url(backend, &url)?,
-                sql: sql.to_string(),
-            };
+            let q = connectorx_reader::CxQuery { url: cx_url(backend, &url)?, sql: sql.to_string() };
             run_blocking(move || connectorx_reader::fetch_all(&q)).await
         }
     }
@@ -175,34 +143,20 @@ pub fn open_partition(
     match partition {
         ScanPartition::Rows { start, end } => {
             let Relation::Generated { seed, .. } = source.relation else {
-                return Err(DataFusionError::Internal(
-                    "row range on a non-generated source".into(),
-                ));
+                return Err(DataFusionError::Internal("row range on a non-generated source".into()));
             };
             let rate = source.endpoint.option("rate").and_then(|r| r.parse().ok());
             Ok(generate::stream_rows(seed, *start, *end, batch, rate))
         }
-        ScanPartition::File { path } => Ok(file::stream_file(
-            &source.endpoint,
-            path.into(),
-            schema,
-            batch,
-        )),
+        ScanPartition::File { path } => Ok(file::stream_file(&source.endpoint, path.into(), schema, batch)),
         ScanPartition::Query { predicate } => {
             let sql = partition_sql(source, columns, predicate.as_deref());
             let url = source.endpoint.url.clone();
             match source.endpoint.backend {
                 Backend::Postgres => Ok(postgres::stream_query(url, sql, schema, batch)),
                 backend => {
-                    let q = connectorx_reader::CxQuery {
-                        url: cx_url(backend, &url)?,
-                        sql,
-                    };
-                    Ok(connectorx_reader::stream_queries(
-                        vec![q],
-                        schema,
-                        blocking::CHANNEL_DEPTH,
-                    ))
+                    let q = connectorx_reader::CxQuery { url: cx_url(backend, &url)?, sql };
+                    Ok(connectorx_reader::stream_queries(vec![q], schema, blocking::CHANNEL_DEPTH))
                 }
             }
         }
@@ -213,16 +167,11 @@ pub fn open_partition(
 fn cx_url(backend: Backend, url: &str) -> Result<String> {
     match backend {
         Backend::Sqlite => {
-            let path = url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-                .unwrap_or(url);
-            let abs = std::path::absolute(path)
-                .map_err(|e| DataFusionError::Execution(format!("bad path {path}: {e}")))?;
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            let abs =
+                std::path::absolute(path).map_err(|e| DataFusionError::Execution(format!("bad path {path}: {e}")))?;
             if !abs.exists() {
-                return Err(DataFusionError::Execution(format!(
-                    "SQLite database {path} does not exist"
-                )));
+                return Err(DataFusionError::Execution(format!("SQLite database {path} does not exist")));
             }
             Ok(format!("sqlite://{}", abs.display()))
         }
@@ -231,9 +180,7 @@ fn cx_url(backend: Backend, url: &str) -> Result<String> {
     }
 }
 
-async fn run_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| DataFusionError::Execution(format!("database task failed: {e}")))?

@@ -31,9 +31,9 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
     let mut warnings = Vec::new();
     for f in schema.fields() {
         let target_type = match sink.endpoint.backend {
-            Backend::Sqlite => sqlite_sink::sqlite_type(f.data_type())
-                .map(str::to_string)
-                .map_err(|e| e.to_string())?,
+            Backend::Sqlite => {
+                sqlite_sink::sqlite_type(f.data_type()).map(str::to_string).map_err(|e| e.to_string())?
+            }
             Backend::Postgres => super::postgres::types::pg_type_for_arrow(f.data_type())
                 .map(|t| t.to_string())
                 .map_err(|e| e.to_string())?,
@@ -51,11 +51,7 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
                 f.data_type()
             ));
         }
-        mapping.push(ColumnMapping {
-            column: f.name().clone(),
-            arrow_type: f.data_type().to_string(),
-            target_type,
-        });
+        mapping.push(ColumnMapping { column: f.name().clone(), arrow_type: f.data_type().to_string(), target_type });
     }
     let (ddl, publish) = match (&sink.relation, sink.endpoint.backend) {
         (Relation::Table { name }, Backend::Sqlite) => {
@@ -63,42 +59,26 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
                 WriteMode::Upsert { keys } => Some(keys.as_slice()),
                 _ => None,
             };
-            let create =
-                sqlite_sink::create_table_sql(name, schema, keys).map_err(|e| e.to_string())?;
+            let create = sqlite_sink::create_table_sql(name, schema, keys).map_err(|e| e.to_string())?;
             let target = Dialect::Sqlite.table(name);
             let publish = match &sink.mode {
                 WriteMode::Append => {
                     format!("load a staging table, then INSERT INTO {target} in one transaction")
                 }
-                WriteMode::Replace => format!(
-                    "load a staging table, then empty {target} and insert, in one transaction"
-                ),
-                WriteMode::Truncate => format!(
-                    "load a staging table, then DELETE FROM {target} and insert, in one transaction"
-                ),
+                WriteMode::Replace => {
+                    format!("load a staging table, then empty {target} and insert, in one transaction")
+                }
+                WriteMode::Truncate => {
+                    format!("load a staging table, then DELETE FROM {target} and insert, in one transaction")
+                }
                 WriteMode::Upsert { .. } => format!(
                     "load a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target}, in one transaction"
                 ),
             };
-            (
-                if sink.create_if_missing {
-                    vec![create]
-                } else {
-                    Vec::new()
-                },
-                publish,
-            )
+            (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)
         }
-        (Relation::File { path }, _) => (
-            Vec::new(),
-            format!("write {path}.flow-tmp, then rename it to {path}"),
-        ),
+        (Relation::File { path }, _) => (Vec::new(), format!("write {path}.flow-tmp, then rename it to {path}")),
         _ => (Vec::new(), "write".to_string()),
     };
-    Ok(TargetPlan {
-        mapping,
-        ddl,
-        publish,
-        warnings,
-    })
+    Ok(TargetPlan { mapping, ddl, publish, warnings })
 }

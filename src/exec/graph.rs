@@ -11,6 +11,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
+use super::fanout::FanOut;
 use super::metrics::{StageKind, StageMetrics};
 use super::nodes::StageExec;
 use super::tables::{PlanTable, SourceTable};
@@ -65,30 +66,38 @@ pub async fn build(
     let ctx = session(plan.parallelism);
     let mut metrics = Vec::new();
     let mut schemas = HashMap::new();
-    let mut outputs: HashMap<String, StageOutput> = HashMap::new();
+    // Each consumer takes one output; a stage with several consumers is fanned out so it runs once.
+    let mut consumers: HashMap<&str, usize> = HashMap::new();
+    for input in plan.transforms.iter().map(|t| &t.input).chain(plan.sinks.iter().map(|s| &s.input)) {
+        *consumers.entry(input.as_str()).or_default() += 1;
+    }
+    let fan_out = |plan: Arc<dyn ExecutionPlan>, k: usize| -> Vec<StageOutput> {
+        if k <= 1 {
+            vec![StageOutput::Plan(plan)]
+        } else {
+            FanOut::split(plan, k).into_iter().map(StageOutput::Plan).collect()
+        }
+    };
+    let mut outputs: HashMap<String, Vec<StageOutput>> = HashMap::new();
     for source in &plan.sources {
         let Some(shape) = shapes.get(&source.name) else {
             if partial {
                 continue;
             }
-            return Err(DataFusionError::Internal(format!(
-                "source {} was not described",
-                source.name
-            )));
+            return Err(DataFusionError::Internal(format!("source {} was not described", source.name)));
         };
         schemas.insert(source.name.clone(), shape.schema.clone());
-        let m = Arc::new(StageMetrics::new(
-            &source.name,
-            StageKind::Source,
-            run_start,
-        ));
+        let m = Arc::new(StageMetrics::new(&source.name, StageKind::Source, run_start));
         metrics.push(m.clone());
-        let table = SourceTable {
-            source: source.clone(),
-            shape: shape.clone(),
-            metrics: m,
+        let table = Arc::new(SourceTable { source: source.clone(), shape: shape.clone(), metrics: m });
+        let k = consumers.get(source.name.as_str()).copied().unwrap_or(0);
+        let out = if k <= 1 {
+            // A single consumer plans over the table itself, so its projection reaches the source query.
+            vec![StageOutput::Source(table)]
+        } else {
+            fan_out(ctx.read_table(table)?.create_physical_plan().await?, k)
         };
-        outputs.insert(source.name.clone(), StageOutput::Source(Arc::new(table)));
+        outputs.insert(source.name.clone(), out);
     }
     // Transforms in dependency order (the checker guarantees there is one).
     let mut pending: Vec<_> = plan.transforms.iter().collect();
@@ -97,54 +106,51 @@ pub async fn build(
             if partial {
                 break;
             }
-            return Err(DataFusionError::Plan(format!(
-                "transform {} has no resolvable input",
-                pending[0].name
-            )));
+            return Err(DataFusionError::Plan(format!("transform {} has no resolvable input", pending[0].name)));
         };
         let t = pending.remove(ready);
-        let df = input_frame(&ctx, &outputs[&t.input])?;
-        let df = apply_steps(&ctx, df, &t.steps).await.map_err(|e| {
-            DataFusionError::Plan(format!("transform `{}`: {}", t.name, strip_df_prefix(&e)))
-        })?;
+        let df = input_frame(&ctx, take(&mut outputs, &t.input)?)?;
+        let df = apply_steps(&ctx, df, &t.steps)
+            .await
+            .map_err(|e| DataFusionError::Plan(format!("transform `{}`: {}", t.name, strip_df_prefix(&e))))?;
         let physical = df.create_physical_plan().await?;
         schemas.insert(t.name.clone(), physical.schema());
         let m = Arc::new(StageMetrics::new(&t.name, StageKind::Transform, run_start));
         metrics.push(m.clone());
         let staged: Arc<dyn ExecutionPlan> = Arc::new(StageExec::new(physical, m, t.timeout));
-        outputs.insert(t.name.clone(), StageOutput::Plan(staged));
+        let k = consumers.get(t.name.as_str()).copied().unwrap_or(0);
+        outputs.insert(t.name.clone(), fan_out(staged, k));
     }
     let mut sinks = Vec::new();
     for sink in &plan.sinks {
-        let Some(output) = outputs.get(&sink.input) else {
+        if !outputs.contains_key(&sink.input) {
             if partial {
                 continue;
             }
-            return Err(DataFusionError::Plan(format!(
-                "sink {} reads unknown stage {}",
-                sink.name, sink.input
-            )));
-        };
-        let input = match output {
-            StageOutput::Plan(p) => p.clone(),
-            StageOutput::Source(_) => input_frame(&ctx, output)?.create_physical_plan().await?,
+            return Err(DataFusionError::Plan(format!("sink {} reads unknown stage {}", sink.name, sink.input)));
+        }
+        let input = match take(&mut outputs, &sink.input)? {
+            StageOutput::Plan(p) => p,
+            output @ StageOutput::Source(_) => input_frame(&ctx, output)?.create_physical_plan().await?,
         };
         let m = Arc::new(StageMetrics::new(&sink.name, StageKind::Sink, run_start));
         metrics.push(m.clone());
         sinks.push((sink.clone(), input, m));
     }
-    Ok(PipelineGraph {
-        ctx,
-        schemas,
-        metrics,
-        sinks,
-    })
+    Ok(PipelineGraph { ctx, schemas, metrics, sinks })
 }
 
-fn input_frame(ctx: &SessionContext, output: &StageOutput) -> Result<DataFrame> {
+fn take(outputs: &mut HashMap<String, Vec<StageOutput>>, name: &str) -> Result<StageOutput> {
+    outputs
+        .get_mut(name)
+        .and_then(Vec::pop)
+        .ok_or_else(|| DataFusionError::Internal(format!("stage {name} has no output left for another consumer")))
+}
+
+fn input_frame(ctx: &SessionContext, output: StageOutput) -> Result<DataFrame> {
     match output {
-        StageOutput::Source(table) => ctx.read_table(table.clone()),
-        StageOutput::Plan(plan) => ctx.read_table(Arc::new(PlanTable { plan: plan.clone() })),
+        StageOutput::Source(table) => ctx.read_table(table),
+        StageOutput::Plan(plan) => ctx.read_table(Arc::new(PlanTable { plan })),
     }
 }
 
@@ -152,13 +158,7 @@ fn input_frame(ctx: &SessionContext, output: &StageOutput) -> Result<DataFrame> 
 /// only the reason.
 pub fn strip_df_prefix(e: &DataFusionError) -> String {
     let text = e.to_string();
-    for prefix in [
-        "Error during planning: ",
-        "Schema error: ",
-        "Execution error: ",
-        "SQL error: ",
-        "Arrow error: ",
-    ] {
+    for prefix in ["Error during planning: ", "Schema error: ", "Execution error: ", "SQL error: ", "Arrow error: "] {
         if let Some(rest) = text.strip_prefix(prefix) {
             return rest.to_string();
         }

@@ -76,22 +76,14 @@ impl StageMetrics {
     pub fn partition_started(&self, partition: usize) {
         let t = self.run_start.elapsed().as_secs_f64();
         if let Ok(mut timings) = self.timings.lock() {
-            timings.push(PartitionTiming {
-                partition,
-                started_s: t,
-                finished_s: None,
-                ok: false,
-            });
+            timings.push(PartitionTiming { partition, started_s: t, finished_s: None, ok: false });
         }
     }
 
     pub fn partition_finished(&self, partition: usize, ok: bool) {
         let t = self.run_start.elapsed().as_secs_f64();
         if let Ok(mut timings) = self.timings.lock()
-            && let Some(entry) = timings
-                .iter_mut()
-                .rev()
-                .find(|e| e.partition == partition && e.finished_s.is_none())
+            && let Some(entry) = timings.iter_mut().rev().find(|e| e.partition == partition && e.finished_s.is_none())
         {
             entry.finished_s = Some(t);
             entry.ok = ok;
@@ -105,18 +97,12 @@ impl StageMetrics {
     /// Seconds from the first partition's start to the last one's finish (or now).
     pub fn seconds(&self) -> f64 {
         let timings = self.timings();
-        let start = timings
-            .iter()
-            .map(|t| t.started_s)
-            .fold(f64::INFINITY, f64::min);
+        let start = timings.iter().map(|t| t.started_s).fold(f64::INFINITY, f64::min);
         if !start.is_finite() {
             return 0.0;
         }
         let now = self.run_start.elapsed().as_secs_f64();
-        let end = timings
-            .iter()
-            .map(|t| t.finished_s.unwrap_or(now))
-            .fold(0.0, f64::max);
+        let end = timings.iter().map(|t| t.finished_s.unwrap_or(now)).fold(0.0, f64::max);
         (end - start).max(0.0)
     }
 }

@@ -1,5 +1,6 @@
 //! Execution: logical plan → DataFusion physical graph → run report.
 
+pub mod fanout;
 pub mod graph;
 pub mod metrics;
 pub mod nodes;

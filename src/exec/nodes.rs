@@ -66,17 +66,9 @@ impl SourceExec {
             Some(p) => Arc::new(table_schema.project(p)?),
             None => table_schema.clone(),
         };
-        let columns =
-            projection.map(|_| schema.fields().iter().map(|f| f.name().clone()).collect());
+        let columns = projection.map(|_| schema.fields().iter().map(|f| f.name().clone()).collect());
         let cache = properties(schema.clone(), partitions.len());
-        Ok(Self {
-            source,
-            partitions,
-            table_schema,
-            columns,
-            schema,
-            cache,
-        })
+        Ok(Self { source, partitions, table_schema, columns, schema, cache })
     }
 
     /// The SQL each partition sends, for databases.
@@ -84,11 +76,9 @@ impl SourceExec {
         self.partitions
             .iter()
             .map(|p| match p {
-                ScanPartition::Query { predicate } => Some(connect::partition_sql(
-                    &self.source,
-                    self.columns.as_deref(),
-                    predicate.as_deref(),
-                )),
+                ScanPartition::Query { predicate } => {
+                    Some(connect::partition_sql(&self.source, self.columns.as_deref(), predicate.as_deref()))
+                }
                 _ => None,
             })
             .collect()
@@ -127,30 +117,15 @@ impl ExecutionPlan for SourceExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    fn with_new_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(self)
     }
 
-    fn execute(
-        &self,
-        partition: usize,
-        _context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let part = self.partitions.get(partition).ok_or_else(|| {
-            DataFusionError::Internal(format!(
-                "source {} has no partition {partition}",
-                self.source.name
-            ))
+            DataFusionError::Internal(format!("source {} has no partition {partition}", self.source.name))
         })?;
-        let stream = connect::open_partition(
-            &self.source,
-            self.schema.clone(),
-            part,
-            self.columns.as_deref(),
-        )?;
+        let stream = connect::open_partition(&self.source, self.schema.clone(), part, self.columns.as_deref())?;
         // Drivers may deliver their own schema (e.g. the full one for files); project by name.
         let want = self.schema.clone();
         let projected = futures::StreamExt::map(stream, move |batch| {
@@ -164,17 +139,9 @@ impl ExecutionPlan for SourceExec {
                 .map(|f| batch.schema().index_of(f.name()))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             let projected = batch.project(&indices)?;
-            Ok(RecordBatch::try_new(
-                want.clone(),
-                projected.columns().to_vec(),
-            )?)
+            Ok(RecordBatch::try_new(want.clone(), projected.columns().to_vec())?)
         });
-        Ok(Box::pin(
-            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
-                self.schema.clone(),
-                projected,
-            ),
-        ))
+        Ok(Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(self.schema.clone(), projected)))
     }
 }
 
@@ -188,20 +155,11 @@ pub struct StageExec {
 }
 
 impl StageExec {
-    pub fn new(
-        input: Arc<dyn ExecutionPlan>,
-        metrics: Arc<StageMetrics>,
-        timeout: Option<Duration>,
-    ) -> Self {
+    pub fn new(input: Arc<dyn ExecutionPlan>, metrics: Arc<StageMetrics>, timeout: Option<Duration>) -> Self {
         let partitions = input.properties().partitioning.partition_count();
         metrics.set_partitions(partitions);
         let cache = properties(input.schema(), partitions);
-        Self {
-            input,
-            metrics,
-            timeout,
-            cache,
-        }
+        Self { input, metrics, timeout, cache }
     }
 }
 
@@ -231,26 +189,13 @@ impl ExecutionPlan for StageExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = children
-            .into_iter()
-            .next()
-            .ok_or_else(|| DataFusionError::Internal("StageExec needs one child".into()))?;
-        Ok(Arc::new(StageExec::new(
-            input,
-            self.metrics.clone(),
-            self.timeout,
-        )))
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        let input =
+            children.into_iter().next().ok_or_else(|| DataFusionError::Internal("StageExec needs one child".into()))?;
+        Ok(Arc::new(StageExec::new(input, self.metrics.clone(), self.timeout)))
     }
 
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
         Ok(Box::pin(StageStream {
             schema: self.schema(),

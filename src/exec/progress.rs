@@ -29,10 +29,7 @@ impl Progress {
     pub fn start(pipeline: &str, metrics: &[Arc<StageMetrics>], mode: ProgressMode) -> Self {
         let terminal = std::io::stderr().is_terminal();
         match mode {
-            ProgressMode::Quiet => Self {
-                task: None,
-                bars: None,
-            },
+            ProgressMode::Quiet => Self { task: None, bars: None },
             ProgressMode::Auto if terminal => Self::bars(metrics),
             _ => Self::lines(pipeline.to_string(), metrics.to_vec()),
         }
@@ -62,10 +59,7 @@ impl Progress {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        Self {
-            task: Some(task),
-            bars: Some((multi, bars)),
-        }
+        Self { task: Some(task), bars: Some((multi, bars)) }
     }
 
     fn lines(pipeline: String, metrics: Vec<Arc<StageMetrics>>) -> Self {
@@ -73,21 +67,12 @@ impl Progress {
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                let parts: Vec<String> = metrics
-                    .iter()
-                    .map(|m| format!("{} {}", m.name, rate_text(m, started)))
-                    .collect();
-                eprintln!(
-                    "[{pipeline} {:.0}s] {}",
-                    started.elapsed().as_secs_f64(),
-                    parts.join(" | ")
-                );
+                let parts: Vec<String> =
+                    metrics.iter().map(|m| format!("{} {}", m.name, rate_text(m, started))).collect();
+                eprintln!("[{pipeline} {:.0}s] {}", started.elapsed().as_secs_f64(), parts.join(" | "));
             }
         });
-        Self {
-            task: Some(task),
-            bars: None,
-        }
+        Self { task: Some(task), bars: None }
     }
 
     pub fn finish(mut self) {
@@ -116,9 +101,5 @@ impl Drop for Progress {
 fn rate_text(m: &StageMetrics, started: Instant) -> String {
     let rows = m.rows();
     let secs = started.elapsed().as_secs_f64().max(0.001);
-    format!(
-        "{} rows  {} rows/s",
-        group(rows),
-        group((rows as f64 / secs) as u64)
-    )
+    format!("{} rows  {} rows/s", group(rows), group((rows as f64 / secs) as u64))
 }

@@ -49,26 +49,15 @@ impl RunReport {
         seconds: f64,
         error: Option<String>,
     ) -> Self {
-        let rows_of = |name: &str| {
-            metrics
-                .iter()
-                .find(|m| m.name == name)
-                .map_or(0, |m| m.rows())
-        };
+        let rows_of = |name: &str| metrics.iter().find(|m| m.name == name).map_or(0, |m| m.rows());
         let stages = metrics
             .iter()
             .map(|m| {
                 let rows_out = m.rows();
                 let rows_in = match m.kind {
                     StageKind::Source => rows_out,
-                    StageKind::Transform => {
-                        plan.transform(&m.name).map_or(0, |t| rows_of(&t.input))
-                    }
-                    StageKind::Sink => plan
-                        .sinks
-                        .iter()
-                        .find(|s| s.name == m.name)
-                        .map_or(0, |s| rows_of(&s.input)),
+                    StageKind::Transform => plan.transform(&m.name).map_or(0, |t| rows_of(&t.input)),
+                    StageKind::Sink => plan.sinks.iter().find(|s| s.name == m.name).map_or(0, |s| rows_of(&s.input)),
                 };
                 let secs = m.seconds();
                 StageReport {
@@ -76,17 +65,9 @@ impl RunReport {
                     kind: m.kind,
                     rows_in,
                     rows_out,
-                    rows_filtered: if m.kind == StageKind::Transform {
-                        rows_in.saturating_sub(rows_out)
-                    } else {
-                        0
-                    },
+                    rows_filtered: if m.kind == StageKind::Transform { rows_in.saturating_sub(rows_out) } else { 0 },
                     seconds: round3(secs),
-                    rows_per_second: if secs > 0.0 {
-                        (rows_out as f64 / secs).round()
-                    } else {
-                        0.0
-                    },
+                    rows_per_second: if secs > 0.0 { (rows_out as f64 / secs).round() } else { 0.0 },
                     partitions: m.timings(),
                 }
             })
@@ -94,11 +75,7 @@ impl RunReport {
         Self {
             pipeline: plan.name.clone(),
             run_id: run_id.to_string(),
-            status: if error.is_none() {
-                RunStatus::Ok
-            } else {
-                RunStatus::Failed
-            },
+            status: if error.is_none() { RunStatus::Ok } else { RunStatus::Failed },
             seconds: round3(seconds),
             error,
             stages,
@@ -127,10 +104,7 @@ impl RunReport {
             RunStatus::Ok => "ok".to_string(),
             RunStatus::Failed => "FAILED".to_string(),
         };
-        out.push_str(&format!(
-            "pipeline {}: {status} in {:.2}s\n",
-            self.pipeline, self.seconds
-        ));
+        out.push_str(&format!("pipeline {}: {status} in {:.2}s\n", self.pipeline, self.seconds));
         out
     }
 }
@@ -140,11 +114,7 @@ fn round3(v: f64) -> f64 {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        s.chars().take(n - 1).collect::<String>() + "…"
-    }
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
 }
 
 /// `1234567` → `1,234,567`.

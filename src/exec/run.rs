@@ -31,10 +31,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self {
-            progress: ProgressMode::Quiet,
-            interrupt: None,
-        }
+        Self { progress: ProgressMode::Quiet, interrupt: None }
     }
 }
 
@@ -46,23 +43,12 @@ pub async fn run_pipeline(plan: &PipelinePlan, options: &RunOptions) -> RunRepor
     let mut metrics: Vec<Arc<StageMetrics>> = Vec::new();
     let outcome = run_inner(plan, options, &run_id, run_start, &mut metrics).await;
     let error = outcome.err().map(|e| scrub_all(plan, &e));
-    RunReport::build(
-        plan,
-        &run_id,
-        &metrics,
-        run_start.elapsed().as_secs_f64(),
-        error,
-    )
+    RunReport::build(plan, &run_id, &metrics, run_start.elapsed().as_secs_f64(), error)
 }
 
 fn scrub_all(plan: &PipelinePlan, message: &str) -> String {
     let mut text = message.to_string();
-    for e in plan
-        .sources
-        .iter()
-        .map(|s| &s.endpoint)
-        .chain(plan.sinks.iter().map(|s| &s.endpoint))
-    {
+    for e in plan.sources.iter().map(|s| &s.endpoint).chain(plan.sinks.iter().map(|s| &s.endpoint)) {
         text = scrub_secret(&text, &e.url);
     }
     text
@@ -79,27 +65,19 @@ async fn run_inner(
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
         let shapes = describe_sources(plan).await?;
-        let graph = graph::build(plan, &shapes, run_start, false)
-            .await
-            .map_err(|e| strip_df_prefix(&e))?;
+        let graph = graph::build(plan, &shapes, run_start, false).await.map_err(|e| strip_df_prefix(&e))?;
         metrics_out.extend(graph.metrics.iter().cloned());
-        let mut sinks: Vec<(
-            Arc<dyn SinkDriver>,
-            Arc<dyn ExecutionPlan>,
-            Arc<StageMetrics>,
-            Option<Duration>,
-            String,
-        )> = Vec::new();
+        let mut sinks: Vec<(Arc<dyn SinkDriver>, Arc<dyn ExecutionPlan>, Arc<StageMetrics>, Option<Duration>, String)> =
+            Vec::new();
         for (sink, input, m) in &graph.sinks {
             let driver = driver_for(sink, input.schema(), run_id)
                 .map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
-            let input: Arc<dyn ExecutionPlan> = if driver.single_writer()
-                && input.properties().partitioning.partition_count() > 1
-            {
-                Arc::new(CoalescePartitionsExec::new(input.clone()))
-            } else {
-                input.clone()
-            };
+            let input: Arc<dyn ExecutionPlan> =
+                if driver.single_writer() && input.properties().partitioning.partition_count() > 1 {
+                    Arc::new(CoalescePartitionsExec::new(input.clone()))
+                } else {
+                    input.clone()
+                };
             m.set_partitions(input.properties().partitioning.partition_count());
             sinks.push((driver, input, m.clone(), sink.timeout, sink.name.clone()));
         }
@@ -109,10 +87,7 @@ async fn run_inner(
         match result {
             Ok(()) => {
                 for (driver, _, _, _, name) in &sinks {
-                    driver
-                        .publish()
-                        .await
-                        .map_err(|e| format!("sink `{name}`: {}", strip_df_prefix(&e)))?;
+                    driver.publish().await.map_err(|e| format!("sink `{name}`: {}", strip_df_prefix(&e)))?;
                 }
                 Ok(())
             }
@@ -162,9 +137,7 @@ async fn cleanup_after_cancel(plan: &PipelinePlan, run_id: &str) {
     }
 }
 
-async fn describe_sources(
-    plan: &PipelinePlan,
-) -> Result<HashMap<String, connect::SourceShape>, String> {
+async fn describe_sources(plan: &PipelinePlan) -> Result<HashMap<String, connect::SourceShape>, String> {
     let futures = plan.sources.iter().map(|s| async move {
         let shape = connect::describe(s, plan.parallelism).await.map_err(|e| {
             format!(
@@ -177,70 +150,41 @@ async fn describe_sources(
         })?;
         Ok::<_, String>((s.name.clone(), shape))
     });
-    futures::future::try_join_all(futures)
-        .await
-        .map(|v| v.into_iter().collect())
+    futures::future::try_join_all(futures).await.map(|v| v.into_iter().collect())
 }
 
-type SinkEntry = (
-    Arc<dyn SinkDriver>,
-    Arc<dyn ExecutionPlan>,
-    Arc<StageMetrics>,
-    Option<Duration>,
-    String,
-);
+type SinkEntry = (Arc<dyn SinkDriver>, Arc<dyn ExecutionPlan>, Arc<StageMetrics>, Option<Duration>, String);
 
-async fn execute(
-    plan: &PipelinePlan,
-    graph: &graph::PipelineGraph,
-    sinks: &[SinkEntry],
-) -> Result<(), String> {
+/// Runs every sink partition. Partition `p` of all multi-writer sinks runs as one group under
+/// one of `parallelism` permits: sinks fed by a fan-out read partition `p` together, so no
+/// consumer waits for a permit held by another one blocked on it. Single-writer sinks (files)
+/// read all their partitions at once and run outside the permits.
+async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), String> {
     for (driver, _, _, _, name) in sinks {
-        driver
-            .prepare()
-            .await
-            .map_err(|e| format!("sink `{name}`: {}", strip_df_prefix(&e)))?;
+        driver.prepare().await.map_err(|e| format!("sink `{name}`: {}", strip_df_prefix(&e)))?;
     }
     let permits = Arc::new(Semaphore::new(plan.parallelism.max(1)));
     let mut tasks = JoinSet::new();
-    for (driver, input, metrics, timeout, name) in sinks {
-        for partition in 0..input.properties().partitioning.partition_count() {
-            let (driver, input, metrics, permits, name) = (
-                driver.clone(),
-                input.clone(),
-                metrics.clone(),
-                permits.clone(),
-                name.clone(),
-            );
-            let task_ctx = graph.ctx.task_ctx();
-            let timeout = *timeout;
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-                metrics.partition_started(partition);
-                let write = async {
-                    let stream = input.execute(partition, task_ctx)?;
-                    driver
-                        .write_partition(partition, stream, metrics.clone())
-                        .await
-                };
-                let result = match timeout {
-                    Some(limit) => match tokio::time::timeout(limit, write).await {
-                        Ok(r) => r,
-                        Err(_) => Err(DataFusionError::External(Box::new(StageTimeout {
-                            stage: name.clone(),
-                            kind: StageKind::Sink,
-                            partition,
-                            limit,
-                        }))),
-                    },
-                    None => write.await,
-                };
-                metrics.partition_finished(partition, result.is_ok());
-                result
-                    .map(|_| ())
-                    .map_err(|e| describe_failure(&name, partition, &e))
-            });
-        }
+    let (singles, multis): (Vec<&SinkEntry>, Vec<&SinkEntry>) = sinks.iter().partition(|s| s.0.single_writer());
+    for sink in singles {
+        let sink = sink.clone();
+        let task_ctx = graph.ctx.task_ctx();
+        tasks.spawn(async move { write_partition(&sink, 0, task_ctx).await });
+    }
+    let widest = multis.iter().map(|s| s.1.properties().partitioning.partition_count()).max().unwrap_or(0);
+    for partition in 0..widest {
+        let group: Vec<SinkEntry> = multis
+            .iter()
+            .filter(|s| partition < s.1.properties().partitioning.partition_count())
+            .map(|s| (*s).clone())
+            .collect();
+        let permits = permits.clone();
+        let task_ctx = graph.ctx.task_ctx();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
+            let writes = group.iter().map(|sink| write_partition(sink, partition, task_ctx.clone()));
+            futures::future::try_join_all(writes).await.map(|_| ())
+        });
     }
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
@@ -256,16 +200,41 @@ async fn execute(
     first_error.map_or(Ok(()), Err)
 }
 
+/// Writes one partition of one sink, under the sink's timeout.
+async fn write_partition(
+    sink: &SinkEntry,
+    partition: usize,
+    task_ctx: Arc<datafusion::execution::TaskContext>,
+) -> Result<(), String> {
+    let (driver, input, metrics, timeout, name) = sink;
+    metrics.partition_started(partition);
+    let write = async {
+        let stream = input.execute(partition, task_ctx)?;
+        driver.write_partition(partition, stream, metrics.clone()).await
+    };
+    let result = match timeout {
+        Some(limit) => match tokio::time::timeout(*limit, write).await {
+            Ok(r) => r,
+            Err(_) => Err(DataFusionError::External(Box::new(StageTimeout {
+                stage: name.clone(),
+                kind: StageKind::Sink,
+                partition,
+                limit: *limit,
+            }))),
+        },
+        None => write.await,
+    };
+    metrics.partition_finished(partition, result.is_ok());
+    result.map(|_| ()).map_err(|e| describe_failure(name, partition, &e))
+}
+
 /// A partition's failure as one line: a stage timeout names itself; other errors are prefixed
 /// with the sink and partition that saw them.
 fn describe_failure(sink: &str, partition: usize, e: &DataFusionError) -> String {
     if let Some(timeout) = find_timeout(e) {
         return format!("{timeout}; the target was left unchanged");
     }
-    format!(
-        "sink `{sink}` partition {partition}: {}",
-        strip_df_prefix(e)
-    )
+    format!("sink `{sink}` partition {partition}: {}", strip_df_prefix(e))
 }
 
 fn find_timeout(e: &DataFusionError) -> Option<&StageTimeout> {
@@ -279,9 +248,5 @@ fn find_timeout(e: &DataFusionError) -> Option<&StageTimeout> {
 
 fn new_run_id() -> String {
     let now = chrono::Utc::now();
-    format!(
-        "{}{:04x}",
-        now.format("%Y%m%d%H%M%S"),
-        std::process::id() & 0xffff
-    )
+    format!("{}{:04x}", now.format("%Y%m%d%H%M%S"), std::process::id() & 0xffff)
 }

@@ -49,12 +49,9 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Ar
             )),
             batch_rows: sink.batch_size,
         })),
-        (Relation::File { path }, Backend::Csv | Backend::Parquet) => Ok(Arc::new(FileDriver {
-            sink: sink.clone(),
-            path: path.clone(),
-            schema,
-            staged: Mutex::new(None),
-        })),
+        (Relation::File { path }, Backend::Csv | Backend::Parquet) => {
+            Ok(Arc::new(FileDriver { sink: sink.clone(), path: path.clone(), schema, staged: Mutex::new(None) }))
+        }
         (_, backend) => Err(DataFusionError::NotImplemented(format!(
             "writing to {} is not available yet in this build (sink `{}`)",
             backend.name(),
@@ -66,11 +63,7 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Ar
 /// Feeds a stream into a blocking writer through a bounded channel, regrouping batches to
 /// `batch_rows` rows (the sink's transaction size). Returns the writer's result; an input error
 /// wins over the writer's, since the writer only stopped because its input did.
-pub async fn feed_blocking<W>(
-    mut input: SendableRecordBatchStream,
-    batch_rows: usize,
-    writer: W,
-) -> Result<u64>
+pub async fn feed_blocking<W>(mut input: SendableRecordBatchStream, batch_rows: usize, writer: W) -> Result<u64>
 where
     W: FnOnce(&mut dyn FnMut() -> Option<RecordBatch>) -> Result<u64> + Send + 'static,
 {
@@ -104,9 +97,7 @@ where
         let _ = tx.send(merged).await;
     }
     drop(tx);
-    let written = handle
-        .await
-        .map_err(|e| DataFusionError::Execution(format!("writer task failed: {e}")))?;
+    let written = handle.await.map_err(|e| DataFusionError::Execution(format!("writer task failed: {e}")))?;
     match input_error {
         Some(e) => Err(e),
         None => written,
@@ -209,29 +200,18 @@ impl SinkDriver for FileDriver {
             Ok(written)
         })
         .await?;
-        let staged = rx.try_recv().map_err(|_| {
-            DataFusionError::Execution("file writer finished without a file".into())
-        })?;
-        *self
-            .staged
-            .lock()
-            .map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))? =
-            Some(staged);
+        let staged =
+            rx.try_recv().map_err(|_| DataFusionError::Execution("file writer finished without a file".into()))?;
+        *self.staged.lock().map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))? = Some(staged);
         Ok(written)
     }
 
     async fn publish(&self) -> Result<()> {
-        let staged = self
-            .staged
-            .lock()
-            .map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))?
-            .take();
+        let staged =
+            self.staged.lock().map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))?.take();
         match staged {
             Some(s) => blocking(move || s.publish()).await,
-            None => Err(DataFusionError::Execution(format!(
-                "sink `{}` wrote no file",
-                self.sink.name
-            ))),
+            None => Err(DataFusionError::Execution(format!("sink `{}` wrote no file", self.sink.name))),
         }
     }
 
@@ -243,7 +223,5 @@ impl SinkDriver for FileDriver {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| DataFusionError::Execution(format!("sink task failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| DataFusionError::Execution(format!("sink task failed: {e}")))?
 }

@@ -45,17 +45,9 @@ impl TableProvider for SourceTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let exec = SourceExec::new(
-            self.source.clone(),
-            self.shape.partitions.clone(),
-            self.shape.schema.clone(),
-            projection,
-        )?;
-        Ok(Arc::new(StageExec::new(
-            Arc::new(exec),
-            self.metrics.clone(),
-            self.source.timeout,
-        )))
+        let exec =
+            SourceExec::new(self.source.clone(), self.shape.partitions.clone(), self.shape.schema.clone(), projection)?;
+        Ok(Arc::new(StageExec::new(Arc::new(exec), self.metrics.clone(), self.source.timeout)))
     }
 }
 

@@ -12,11 +12,7 @@ use crate::plan::sql::Dialect;
 /// The table name a `sql` step reads its input from.
 pub const SQL_INPUT_TABLE: &str = "input";
 
-pub async fn apply_steps(
-    ctx: &SessionContext,
-    mut df: DataFrame,
-    steps: &[StepPlan],
-) -> Result<DataFrame> {
+pub async fn apply_steps(ctx: &SessionContext, mut df: DataFrame, steps: &[StepPlan]) -> Result<DataFrame> {
     for step in steps {
         df = apply_step(ctx, df, step).await?;
     }
@@ -24,12 +20,7 @@ pub async fn apply_steps(
 }
 
 async fn apply_step(ctx: &SessionContext, df: DataFrame, step: &StepPlan) -> Result<DataFrame> {
-    let names: Vec<String> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
     match step {
         StepPlan::Filter { predicate } => {
             let e = df.parse_sql_expr(predicate)?;
@@ -44,13 +35,9 @@ async fn apply_step(ctx: &SessionContext, df: DataFrame, step: &StepPlan) -> Res
             Ok(df)
         }
         StepPlan::Select { columns } => df.select(columns.iter().map(ident).collect::<Vec<_>>()),
-        StepPlan::Drop { columns } => df.select(
-            names
-                .iter()
-                .filter(|n| !columns.contains(n))
-                .map(ident)
-                .collect::<Vec<_>>(),
-        ),
+        StepPlan::Drop { columns } => {
+            df.select(names.iter().filter(|n| !columns.contains(n)).map(ident).collect::<Vec<_>>())
+        }
         StepPlan::Rename { columns } => {
             let exprs = names
                 .iter()
@@ -79,10 +66,7 @@ async fn apply_step(ctx: &SessionContext, df: DataFrame, step: &StepPlan) -> Res
             // and may only query (no DDL, no DML, no SET).
             let scoped = SessionContext::new_with_config(ctx.copied_config());
             scoped.register_table(SQL_INPUT_TABLE, df.into_view())?;
-            let options = SQLOptions::new()
-                .with_allow_ddl(false)
-                .with_allow_dml(false)
-                .with_allow_statements(false);
+            let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
             scoped.sql_with_options(query, options).await
         }
     }

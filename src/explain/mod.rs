@@ -107,15 +107,12 @@ pub type Discovery = HashMap<String, Result<SourceShape, String>>;
 /// Describes every source of a pipeline (concurrently); failures are kept as notes.
 pub async fn discover(plan: &PipelinePlan) -> Discovery {
     let futures = plan.sources.iter().map(|s| async move {
-        let shape = connect::describe(s, plan.parallelism).await.map_err(|e| {
-            crate::plan::endpoint::scrub_secret(&graph::strip_df_prefix(&e), &s.endpoint.url)
-        });
+        let shape = connect::describe(s, plan.parallelism)
+            .await
+            .map_err(|e| crate::plan::endpoint::scrub_secret(&graph::strip_df_prefix(&e), &s.endpoint.url));
         (s.name.clone(), shape)
     });
-    futures::future::join_all(futures)
-        .await
-        .into_iter()
-        .collect()
+    futures::future::join_all(futures).await.into_iter().collect()
 }
 
 /// Explains one pipeline given what discovery found. Planning errors of transforms come back as
@@ -124,19 +121,14 @@ pub async fn explain_pipeline(
     plan: &PipelinePlan,
     discovery: &Discovery,
 ) -> Result<ExplainedPipeline, (String, String)> {
-    let shapes: HashMap<String, SourceShape> = discovery
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().ok().map(|s| (k.clone(), s.clone())))
-        .collect();
+    let shapes: HashMap<String, SourceShape> =
+        discovery.iter().filter_map(|(k, v)| v.as_ref().ok().map(|s| (k.clone(), s.clone()))).collect();
     let graph = match graph::build(plan, &shapes, Instant::now(), true).await {
         Ok(g) => g,
         Err(e) => {
             let message = graph::strip_df_prefix(&e);
-            let stage = message
-                .strip_prefix("transform `")
-                .and_then(|r| r.split('`').next())
-                .unwrap_or_default()
-                .to_string();
+            let stage =
+                message.strip_prefix("transform `").and_then(|r| r.split('`').next()).unwrap_or_default().to_string();
             return Err((stage, message));
         }
     };
@@ -150,10 +142,7 @@ pub async fn explain_pipeline(
             reads: Some(relation_text(&s.relation)),
             batch_size: Some(s.batch_size),
             timeout: s.timeout.map(format_duration),
-            partition_by: s.partition.as_ref().map(|p| PartitionBy {
-                column: p.column.clone(),
-                requested: p.count,
-            }),
+            partition_by: s.partition.as_ref().map(|p| PartitionBy { column: p.column.clone(), requested: p.count }),
             ..Default::default()
         };
         match discovery.get(&s.name) {
@@ -174,17 +163,13 @@ pub async fn explain_pipeline(
                             ScanPartition::File { path } => format!("file {path}"),
                             ScanPartition::Query { predicate } => pushed
                                 .and_then(|sqls| sqls.get(i).cloned().flatten())
-                                .unwrap_or_else(|| {
-                                    connect::partition_sql(s, None, predicate.as_deref())
-                                }),
+                                .unwrap_or_else(|| connect::partition_sql(s, None, predicate.as_deref())),
                         },
                     })
                     .collect();
             }
             Some(Err(reason)) => {
-                stage.note = Some(format!(
-                    "not reachable, so no schema or partition bounds: {reason}"
-                ));
+                stage.note = Some(format!("not reachable, so no schema or partition bounds: {reason}"));
             }
             None => {}
         }
@@ -199,9 +184,7 @@ pub async fn explain_pipeline(
             timeout: t.timeout.map(format_duration),
             steps: t.steps.iter().map(step_text).collect(),
             schema: schema.map(columns),
-            note: schema
-                .is_none()
-                .then(|| "schema unknown: its source could not be described".to_string()),
+            note: schema.is_none().then(|| "schema unknown: its source could not be described".to_string()),
             ..Default::default()
         });
     }
@@ -231,10 +214,7 @@ pub async fn explain_pipeline(
                     Err(e) => stage.note = Some(e),
                 }
             }
-            None => {
-                stage.note =
-                    Some("type mapping unknown: the input's schema could not be determined".into())
-            }
+            None => stage.note = Some("type mapping unknown: the input's schema could not be determined".into()),
         }
         stages.push(stage);
     }
@@ -243,11 +223,7 @@ pub async fn explain_pipeline(
         parallelism: plan.parallelism,
         timeout: plan.timeout.map(format_duration),
         stages,
-        edges: plan
-            .edges()
-            .into_iter()
-            .map(|(from, to)| Edge { from, to })
-            .collect(),
+        edges: plan.edges().into_iter().map(|(from, to)| Edge { from, to }).collect(),
     })
 }
 
@@ -257,11 +233,8 @@ fn pushed_sql(graph: &graph::PipelineGraph) -> HashMap<String, Vec<Option<String
     use datafusion::physical_plan::ExecutionPlan;
     use std::sync::Arc;
     fn walk(plan: &Arc<dyn ExecutionPlan>, out: &mut HashMap<String, Vec<Option<String>>>) {
-        if let Some(source) =
-            (plan.as_ref() as &dyn std::any::Any).downcast_ref::<crate::exec::nodes::SourceExec>()
-        {
-            out.entry(source.source.name.clone())
-                .or_insert_with(|| source.partition_sql());
+        if let Some(source) = (plan.as_ref() as &dyn std::any::Any).downcast_ref::<crate::exec::nodes::SourceExec>() {
+            out.entry(source.source.name.clone()).or_insert_with(|| source.partition_sql());
         }
         for child in plan.children() {
             walk(child, out);
@@ -275,11 +248,7 @@ fn pushed_sql(graph: &graph::PipelineGraph) -> HashMap<String, Vec<Option<String
 }
 
 fn connection(e: &crate::plan::Endpoint) -> Connection {
-    Connection {
-        name: e.name.clone(),
-        backend: e.backend.name().to_string(),
-        url: e.redacted(),
-    }
+    Connection { name: e.name.clone(), backend: e.backend.name().to_string(), url: e.redacted() }
 }
 
 fn relation_text(r: &Relation) -> String {
@@ -295,11 +264,7 @@ pub fn columns(schema: &SchemaRef) -> Vec<Column> {
     schema
         .fields()
         .iter()
-        .map(|f| Column {
-            name: f.name().clone(),
-            data_type: f.data_type().to_string(),
-            nullable: f.is_nullable(),
-        })
+        .map(|f| Column { name: f.name().clone(), data_type: f.data_type().to_string(), nullable: f.is_nullable() })
         .collect()
 }
 
@@ -309,11 +274,7 @@ fn step_text(step: &StepPlan) -> String {
         StepPlan::Derive { columns } => {
             format!(
                 "derive {}",
-                columns
-                    .iter()
-                    .map(|c| format!("{} = {}", c.name, c.expr))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                columns.iter().map(|c| format!("{} = {}", c.name, c.expr)).collect::<Vec<_>>().join(", ")
             )
         }
         StepPlan::Select { columns } => format!("select {}", columns.join(", ")),
@@ -321,21 +282,13 @@ fn step_text(step: &StepPlan) -> String {
         StepPlan::Rename { columns } => {
             format!(
                 "rename {}",
-                columns
-                    .iter()
-                    .map(|c| format!("{} as {}", c.from, c.to))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                columns.iter().map(|c| format!("{} as {}", c.from, c.to)).collect::<Vec<_>>().join(", ")
             )
         }
         StepPlan::Cast { columns } => {
             format!(
                 "cast {}",
-                columns
-                    .iter()
-                    .map(|c| format!("{} as {}", c.column, c.to))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                columns.iter().map(|c| format!("{} as {}", c.column, c.to)).collect::<Vec<_>>().join(", ")
             )
         }
         StepPlan::Sql { query } => format!("sql {query}"),

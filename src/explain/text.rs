@@ -6,15 +6,8 @@ use super::{ExplainedPipeline, ExplainedStage};
 
 pub fn render(p: &ExplainedPipeline) -> String {
     let mut out = String::new();
-    let timeout = p
-        .timeout
-        .as_deref()
-        .map_or("none".to_string(), str::to_string);
-    let _ = writeln!(
-        out,
-        "pipeline {}  (parallelism {}, timeout {timeout})",
-        p.pipeline, p.parallelism
-    );
+    let timeout = p.timeout.as_deref().map_or("none".to_string(), str::to_string);
+    let _ = writeln!(out, "pipeline {}  (parallelism {}, timeout {timeout})", p.pipeline, p.parallelism);
     for stage in &p.stages {
         out.push('\n');
         render_stage(&mut out, stage);
@@ -28,11 +21,7 @@ pub fn render(p: &ExplainedPipeline) -> String {
 
 fn render_stage(out: &mut String, s: &ExplainedStage) {
     let kind = s.kind.map(|k| k.to_string()).unwrap_or_default();
-    let input = s
-        .input
-        .as_deref()
-        .map(|i| format!("  <- {i}"))
-        .unwrap_or_default();
+    let input = s.input.as_deref().map(|i| format!("  <- {i}")).unwrap_or_default();
     let _ = writeln!(out, "{kind} {}{input}", s.name);
     if let Some(c) = &s.connection {
         let _ = writeln!(out, "  connection  {} ({}) {}", c.name, c.backend, c.url);
@@ -44,31 +33,19 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
         let _ = writeln!(out, "  writes      {w}");
     }
     if let Some(m) = &s.mode {
-        let create = if s.create_if_missing == Some(false) {
-            "create never"
-        } else {
-            "create if missing"
-        };
+        let create = if s.create_if_missing == Some(false) { "create never" } else { "create if missing" };
         let _ = writeln!(out, "  mode        {m}, {create}");
     }
     if let Some(b) = s.batch_size {
         let _ = writeln!(out, "  batch       {b} rows");
     }
-    let _ = writeln!(
-        out,
-        "  timeout     {}",
-        s.timeout.as_deref().unwrap_or("none")
-    );
+    let _ = writeln!(out, "  timeout     {}", s.timeout.as_deref().unwrap_or("none"));
     if let Some(p) = &s.partition_by {
-        let bounds = s.bounds.as_ref().map_or_else(
-            || "bounds unknown".to_string(),
-            |b| format!("bounds {} ..= {}", b.min, b.max),
-        );
-        let _ = writeln!(
-            out,
-            "  partition   by {} into {} ({bounds})",
-            p.column, p.requested
-        );
+        let bounds = s
+            .bounds
+            .as_ref()
+            .map_or_else(|| "bounds unknown".to_string(), |b| format!("bounds {} ..= {}", b.min, b.max));
+        let _ = writeln!(out, "  partition   by {} into {} ({bounds})", p.column, p.requested);
     }
     if !s.partitions.is_empty() {
         let _ = writeln!(out, "  partitions  {}", s.partitions.len());
@@ -81,11 +58,7 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
     }
     if let Some(schema) = &s.schema {
         let _ = writeln!(out, "  schema");
-        let width = schema
-            .iter()
-            .map(|c| c.name.chars().count())
-            .max()
-            .unwrap_or(0);
+        let width = schema.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
         for c in schema {
             let null = if c.nullable { "" } else { "  not null" };
             let _ = writeln!(out, "    {:<width$}  {}{null}", c.name, c.data_type);
@@ -93,18 +66,9 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
     }
     if !s.type_mapping.is_empty() {
         let _ = writeln!(out, "  type mapping");
-        let width = s
-            .type_mapping
-            .iter()
-            .map(|m| m.column.chars().count())
-            .max()
-            .unwrap_or(0);
+        let width = s.type_mapping.iter().map(|m| m.column.chars().count()).max().unwrap_or(0);
         for m in &s.type_mapping {
-            let _ = writeln!(
-                out,
-                "    {:<width$}  {} -> {}",
-                m.column, m.arrow_type, m.target_type
-            );
+            let _ = writeln!(out, "    {:<width$}  {} -> {}", m.column, m.arrow_type, m.target_type);
         }
     }
     if !s.ddl.is_empty() {

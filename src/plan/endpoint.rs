@@ -44,10 +44,7 @@ impl Backend {
             Some(Self::Postgres)
         } else if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
             Some(Self::Mysql)
-        } else if lower.starts_with("sqlite:")
-            || lower.ends_with(".db")
-            || lower.ends_with(".sqlite")
-        {
+        } else if lower.starts_with("sqlite:") || lower.ends_with(".db") || lower.ends_with(".sqlite") {
             Some(Self::Sqlite)
         } else if lower.ends_with(".csv") {
             Some(Self::Csv)
@@ -92,9 +89,7 @@ impl Endpoint {
     /// For SQLite: the file path, without a `sqlite://` prefix.
     pub fn file_path(&self) -> &str {
         let url = self.url.as_str();
-        url.strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url)
+        url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
     }
 
     pub fn option(&self, key: &str) -> Option<&str> {
@@ -108,9 +103,7 @@ pub fn redact_url(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| rest_start + i);
+        let authority_end = out[rest_start..].find(['/', '?', '#']).map_or(out.len(), |i| rest_start + i);
         if let Some(at) = out[rest_start..authority_end].rfind('@') {
             let userinfo = &out[rest_start..rest_start + at];
             if let Some(colon) = userinfo.find(':') {
@@ -129,10 +122,7 @@ fn redact_key_values(text: &str) -> String {
     let mut rest = text;
     loop {
         let lower = rest.to_ascii_lowercase();
-        let hit = ["password=", "pwd="]
-            .iter()
-            .filter_map(|k| lower.find(k).map(|i| (i, k.len())))
-            .min();
+        let hit = ["password=", "pwd="].iter().filter_map(|k| lower.find(k).map(|i| (i, k.len()))).min();
         let Some((at, key_len)) = hit else {
             out.push_str(rest);
             return out;
@@ -140,9 +130,7 @@ fn redact_key_values(text: &str) -> String {
         let value_start = at + key_len;
         out.push_str(&rest[..value_start]);
         out.push_str("***");
-        let value_end = rest[value_start..]
-            .find(['&', ' ', ';'])
-            .map_or(rest.len(), |i| value_start + i);
+        let value_end = rest[value_start..].find(['&', ' ', ';']).map_or(rest.len(), |i| value_start + i);
         rest = &rest[value_end..];
     }
 }
@@ -172,9 +160,7 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
         if bytes[i] == b'%'
             && let Some(Ok(v)) = hex.map(|h| u8::from_str_radix(h, 16))
         {
@@ -194,38 +180,23 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("mysql://root@h/db"), "mysql://root@h/db");
-        assert_eq!(
-            redact_url("postgres://u:p%40ss@h/db?sslmode=disable"),
-            "postgres://u:***@h/db?sslmode=disable"
-        );
-        assert_eq!(
-            redact_url("host=h user=u password=secret dbname=d"),
-            "host=h user=u password=*** dbname=d"
-        );
+        assert_eq!(redact_url("postgres://u:p%40ss@h/db?sslmode=disable"), "postgres://u:***@h/db?sslmode=disable");
+        assert_eq!(redact_url("host=h user=u password=secret dbname=d"), "host=h user=u password=*** dbname=d");
         assert_eq!(redact_url("out/x.db"), "out/x.db");
     }
 
     #[test]
     fn scrubs_decoded_password_from_messages() {
         let url = "postgres://u:p%40ss@h/db";
-        assert_eq!(
-            scrub_secret("auth failed for p@ss", url),
-            "auth failed for ***"
-        );
+        assert_eq!(scrub_secret("auth failed for p@ss", url), "auth failed for ***");
     }
 
     #[test]
     fn backend_from_url() {
         assert_eq!(Backend::from_url("postgresql://x"), Some(Backend::Postgres));
-        assert_eq!(
-            Backend::from_url("sqlite://out/a.db"),
-            Some(Backend::Sqlite)
-        );
+        assert_eq!(Backend::from_url("sqlite://out/a.db"), Some(Backend::Sqlite));
         assert_eq!(Backend::from_url("data/x.parquet"), Some(Backend::Parquet));
         assert_eq!(Backend::from_url("data/x.txt"), None);
     }

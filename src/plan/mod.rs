@@ -259,8 +259,7 @@ pub mod duration_text {
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
             let text: Option<String> = Option::deserialize(d)?;
-            text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
-                .transpose()
+            text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom)).transpose()
         }
     }
 }

@@ -48,11 +48,9 @@ impl BoundValue {
         match self {
             Self::Int(_) => Self::Int(ordinal as i64),
             Self::Date(_) => Self::Date(epoch_date() + ChronoDuration::days(ordinal as i64)),
-            Self::Timestamp(_) => Self::Timestamp(
-                chrono::DateTime::from_timestamp_micros(ordinal as i64)
-                    .unwrap_or_default()
-                    .naive_utc(),
-            ),
+            Self::Timestamp(_) => {
+                Self::Timestamp(chrono::DateTime::from_timestamp_micros(ordinal as i64).unwrap_or_default().naive_utc())
+            }
         }
     }
 }
@@ -90,12 +88,7 @@ pub struct PartitionRange {
 impl PartitionRange {
     /// The single partition that reads everything.
     pub fn whole() -> Self {
-        Self {
-            index: 0,
-            lower: None,
-            upper: None,
-            includes_nulls: true,
-        }
+        Self { index: 0, lower: None, upper: None, includes_nulls: true }
     }
 }
 
@@ -119,12 +112,7 @@ pub fn split(bounds: Option<&PartitionBounds>, count: usize) -> Vec<PartitionRan
             let i128_i = i as i128;
             let lower = (i > 0).then(|| bounds.min.with_ordinal(lo + i128_i * step));
             let upper = (i + 1 < n).then(|| bounds.min.with_ordinal(lo + (i128_i + 1) * step));
-            PartitionRange {
-                index: i,
-                lower,
-                upper,
-                includes_nulls: i + 1 == n,
-            }
+            PartitionRange { index: i, lower, upper, includes_nulls: i + 1 == n }
         })
         .collect()
 }
@@ -134,19 +122,13 @@ mod tests {
     use super::*;
 
     fn ints(min: i64, max: i64) -> PartitionBounds {
-        PartitionBounds {
-            min: BoundValue::Int(min),
-            max: BoundValue::Int(max),
-        }
+        PartitionBounds { min: BoundValue::Int(min), max: BoundValue::Int(max) }
     }
 
     #[test]
     fn splits_integers_into_contiguous_open_ended_ranges() {
         let ranges = split(Some(&ints(1, 100)), 4);
-        let preds: Vec<_> = ranges
-            .iter()
-            .map(|r| Dialect::Postgres.partition_predicate("id", r).unwrap())
-            .collect();
+        let preds: Vec<_> = ranges.iter().map(|r| Dialect::Postgres.partition_predicate("id", r).unwrap()).collect();
         assert_eq!(
             preds,
             [
@@ -175,18 +157,7 @@ mod tests {
     #[test]
     fn splits_dates_by_day() {
         let d = |s: &str| BoundValue::Date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
-        let ranges = split(
-            Some(&PartitionBounds {
-                min: d("2024-01-01"),
-                max: d("2024-01-04"),
-            }),
-            2,
-        );
-        assert_eq!(
-            Dialect::Mysql
-                .partition_predicate("day", &ranges[0])
-                .unwrap(),
-            "`day` < DATE '2024-01-03'"
-        );
+        let ranges = split(Some(&PartitionBounds { min: d("2024-01-01"), max: d("2024-01-04") }), 2);
+        assert_eq!(Dialect::Mysql.partition_predicate("day", &ranges[0]).unwrap(), "`day` < DATE '2024-01-03'");
     }
 }

@@ -35,11 +35,7 @@ impl Dialect {
     }
 
     pub fn table(self, name: &TableName) -> String {
-        name.parts
-            .iter()
-            .map(|p| self.ident(p))
-            .collect::<Vec<_>>()
-            .join(".")
+        name.parts.iter().map(|p| self.ident(p)).collect::<Vec<_>>().join(".")
     }
 
     /// A string literal. MySQL also treats backslash as an escape unless NO_BACKSLASH_ESCAPES.
@@ -51,27 +47,14 @@ impl Dialect {
     }
 
     /// The query a source sends for a relation, optionally restricted to one partition.
-    pub fn select(
-        self,
-        relation: &Relation,
-        columns: Option<&[String]>,
-        where_clause: Option<&str>,
-    ) -> String {
+    pub fn select(self, relation: &Relation, columns: Option<&[String]>, where_clause: Option<&str>) -> String {
         let projection = match columns {
-            Some(cols) if !cols.is_empty() => cols
-                .iter()
-                .map(|c| self.ident(c))
-                .collect::<Vec<_>>()
-                .join(", "),
+            Some(cols) if !cols.is_empty() => cols.iter().map(|c| self.ident(c)).collect::<Vec<_>>().join(", "),
             _ => "*".to_string(),
         };
         let from = match relation {
             Relation::Table { name } => self.table(name),
-            Relation::Query { sql } => format!(
-                "({}) AS {}",
-                sql.trim().trim_end_matches(';'),
-                self.ident("_flow_src")
-            ),
+            Relation::Query { sql } => format!("({}) AS {}", sql.trim().trim_end_matches(';'), self.ident("_flow_src")),
             Relation::File { path } => self.string(path),
             Relation::Generated { .. } => "generate".to_string(),
         };

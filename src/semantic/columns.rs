@@ -10,10 +10,7 @@ use crate::diagnostics::Problem;
 use crate::syntax::ast::{self, Ident, StageOptionKind, StepKind};
 
 /// Checks one pipeline against `schemas` (source name → column names, for known sources).
-pub fn check_columns(
-    pipeline: &ast::Pipeline,
-    schemas: &HashMap<String, Vec<String>>,
-) -> Vec<Problem> {
+pub fn check_columns(pipeline: &ast::Pipeline, schemas: &HashMap<String, Vec<String>>) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut known: HashMap<&str, Vec<String>> = HashMap::new();
     for source in &pipeline.sources {
@@ -24,11 +21,7 @@ pub fn check_columns(
             if let StageOptionKind::Partition { column, .. } = &opt.kind
                 && !columns.contains(&column.name)
             {
-                problems.push(unknown_column(
-                    column,
-                    columns,
-                    &format!("source `{}`", source.name.name),
-                ));
+                problems.push(unknown_column(column, columns, &format!("source `{}`", source.name.name)));
             }
         }
         known.insert(&source.name.name, columns.clone());
@@ -55,11 +48,7 @@ pub fn check_columns(
 
 /// The columns a transform outputs, reporting references to columns its input lacks.
 /// `None` once a `sql` step makes the shape unknowable without running the planner.
-fn transform_columns(
-    t: &ast::Transform,
-    mut columns: Vec<String>,
-    problems: &mut Vec<Problem>,
-) -> Option<Vec<String>> {
+fn transform_columns(t: &ast::Transform, mut columns: Vec<String>, problems: &mut Vec<Problem>) -> Option<Vec<String>> {
     let context = format!("the input of this step in `{}`", t.name.name);
     let require = |ident: &Ident, columns: &[String], problems: &mut Vec<Problem>| {
         let ok = columns.contains(&ident.name);
@@ -90,11 +79,8 @@ fn transform_columns(
                 }
             }
             StepKind::Select(cols) => {
-                let kept: Vec<String> = cols
-                    .iter()
-                    .filter(|c| require(c, &columns, problems))
-                    .map(|c| c.name.clone())
-                    .collect();
+                let kept: Vec<String> =
+                    cols.iter().filter(|c| require(c, &columns, problems)).map(|c| c.name.clone()).collect();
                 columns = kept;
             }
             StepKind::Drop(cols) => {
@@ -134,10 +120,7 @@ fn unknown_column(column: &Ident, columns: &[String], context: &str) -> Problem 
         }
         format!("available columns: {}", shown.join(", "))
     });
-    Problem::error(
-        "flow::unknown_column",
-        format!("no column `{}` in {context}", column.name),
-    )
-    .at(column.span, "unknown column")
-    .help(help)
+    Problem::error("flow::unknown_column", format!("no column `{}` in {context}", column.name))
+        .at(column.span, "unknown column")
+        .help(help)
 }

@@ -52,29 +52,16 @@ pub fn sql_type(ty: &TypeName) -> Result<String, Problem> {
     if base == "decimal" || base == "numeric" {
         let args = args.unwrap_or_else(|| "38,10".to_string());
         let mut nums = args.split(',').map(|n| n.trim().parse::<u8>());
-        let precision = nums
-            .next()
-            .and_then(Result::ok)
-            .filter(|p| (1..=76).contains(p));
+        let precision = nums.next().and_then(Result::ok).filter(|p| (1..=76).contains(p));
         let scale = nums.next().map_or(Ok(0), |s| s).ok();
         return match (precision, scale) {
             (Some(p), Some(s)) if s <= p => Ok(format!("DECIMAL({p},{s})")),
-            _ => Err(Problem::error(
-                "flow::unknown_type",
-                format!("bad precision or scale in `{}`", ty.text),
-            )
-            .at(
-                ty.span,
-                "precision must be 1..=76 and scale at most the precision",
-            )
-            .help("write decimal(precision, scale), e.g. decimal(12,2)")),
+            _ => Err(Problem::error("flow::unknown_type", format!("bad precision or scale in `{}`", ty.text))
+                .at(ty.span, "precision must be 1..=76 and scale at most the precision")
+                .help("write decimal(precision, scale), e.g. decimal(12,2)")),
         };
     }
-    TYPES
-        .iter()
-        .find(|(name, _)| *name == base)
-        .map(|(_, sql)| (*sql).to_string())
-        .ok_or_else(unknown)
+    TYPES.iter().find(|(name, _)| *name == base).map(|(_, sql)| (*sql).to_string()).ok_or_else(unknown)
 }
 
 pub struct ExprRenderer<'a> {
@@ -88,68 +75,32 @@ impl ExprRenderer<'_> {
             ExprKind::Column(c) => d.ident(&c.name),
             ExprKind::Literal(lit) => self.literal(lit)?,
             ExprKind::Null => "NULL".into(),
-            ExprKind::Unary {
-                op: UnaryOp::Neg,
-                operand,
-            } => format!("(- {})", self.render(operand)?),
-            ExprKind::Unary {
-                op: UnaryOp::Not,
-                operand,
-            } => format!("(NOT {})", self.render(operand)?),
+            ExprKind::Unary { op: UnaryOp::Neg, operand } => format!("(- {})", self.render(operand)?),
+            ExprKind::Unary { op: UnaryOp::Not, operand } => format!("(NOT {})", self.render(operand)?),
             ExprKind::Binary { op, left, right } => {
-                format!(
-                    "({} {} {})",
-                    self.render(left)?,
-                    op.sql(),
-                    self.render(right)?
-                )
+                format!("({} {} {})", self.render(left)?, op.sql(), self.render(right)?)
             }
             ExprKind::IsNull { operand, negated } => {
                 let not = if *negated { "NOT " } else { "" };
                 format!("({} IS {not}NULL)", self.render(operand)?)
             }
-            ExprKind::InList {
-                operand,
-                list,
-                negated,
-            } => {
-                let items = list
-                    .iter()
-                    .map(|e| self.render(e))
-                    .collect::<Result<Vec<_>, _>>()?;
+            ExprKind::InList { operand, list, negated } => {
+                let items = list.iter().map(|e| self.render(e)).collect::<Result<Vec<_>, _>>()?;
                 let not = if *negated { "NOT " } else { "" };
                 format!("({} {not}IN ({}))", self.render(operand)?, items.join(", "))
             }
-            ExprKind::Between {
-                operand,
-                low,
-                high,
-                negated,
-            } => {
+            ExprKind::Between { operand, low, high, negated } => {
                 let not = if *negated { "NOT " } else { "" };
-                format!(
-                    "({} {not}BETWEEN {} AND {})",
-                    self.render(operand)?,
-                    self.render(low)?,
-                    self.render(high)?
-                )
+                format!("({} {not}BETWEEN {} AND {})", self.render(operand)?, self.render(low)?, self.render(high)?)
             }
-            ExprKind::Case {
-                operand,
-                branches,
-                otherwise,
-            } => {
+            ExprKind::Case { operand, branches, otherwise } => {
                 let mut out = String::from("CASE");
                 if let Some(op) = operand {
                     out.push(' ');
                     out.push_str(&self.render(op)?);
                 }
                 for (when, then) in branches {
-                    out.push_str(&format!(
-                        " WHEN {} THEN {}",
-                        self.render(when)?,
-                        self.render(then)?
-                    ));
+                    out.push_str(&format!(" WHEN {} THEN {}", self.render(when)?, self.render(then)?));
                 }
                 if let Some(e) = otherwise {
                     out.push_str(&format!(" ELSE {}", self.render(e)?));
@@ -164,10 +115,7 @@ impl ExprRenderer<'_> {
                 let args = if *star {
                     "*".to_string()
                 } else {
-                    args.iter()
-                        .map(|e| self.render(e))
-                        .collect::<Result<Vec<_>, _>>()?
-                        .join(", ")
+                    args.iter().map(|e| self.render(e)).collect::<Result<Vec<_>, _>>()?.join(", ")
                 };
                 format!("{}({args})", name.name.to_ascii_lowercase())
             }
@@ -180,20 +128,15 @@ impl ExprRenderer<'_> {
             LiteralKind::String(t) => Ok(d.string(&self.literals.template(t)?)),
             LiteralKind::Number(n) => Ok(n.clone()),
             LiteralKind::Bool(b) => Ok(if *b { "TRUE".into() } else { "FALSE".into() }),
-            LiteralKind::Duration(text) => Err(Problem::error(
-                "flow::bad_literal",
-                format!("`{text}` is not a value an expression can use"),
-            )
-            .at(lit.span, "durations only go in `timeout`")
-            .help("write a number, a 'string', true/false or NULL")),
+            LiteralKind::Duration(text) => {
+                Err(Problem::error("flow::bad_literal", format!("`{text}` is not a value an expression can use"))
+                    .at(lit.span, "durations only go in `timeout`")
+                    .help("write a number, a 'string', true/false or NULL"))
+            }
             // A variable stands for the literal it expands to: a number stays a number.
             LiteralKind::Variable(v) => {
                 let text = self.literals.vars.lookup(v)?;
-                Ok(if text.parse::<f64>().is_ok() && !text.trim().is_empty() {
-                    text
-                } else {
-                    d.string(&text)
-                })
+                Ok(if text.parse::<f64>().is_ok() && !text.trim().is_empty() { text } else { d.string(&text) })
             }
         }
     }
@@ -204,9 +147,9 @@ pub fn columns_read(expr: &Expr, out: &mut Vec<crate::syntax::ast::Ident>) {
     match &expr.kind {
         ExprKind::Column(c) => out.push(c.clone()),
         ExprKind::Literal(_) | ExprKind::Null => {}
-        ExprKind::Unary { operand, .. }
-        | ExprKind::IsNull { operand, .. }
-        | ExprKind::Cast { operand, .. } => columns_read(operand, out),
+        ExprKind::Unary { operand, .. } | ExprKind::IsNull { operand, .. } | ExprKind::Cast { operand, .. } => {
+            columns_read(operand, out)
+        }
         ExprKind::Binary { left, right, .. } => {
             columns_read(left, out);
             columns_read(right, out);
@@ -215,18 +158,12 @@ pub fn columns_read(expr: &Expr, out: &mut Vec<crate::syntax::ast::Ident>) {
             columns_read(operand, out);
             list.iter().for_each(|e| columns_read(e, out));
         }
-        ExprKind::Between {
-            operand, low, high, ..
-        } => {
+        ExprKind::Between { operand, low, high, .. } => {
             columns_read(operand, out);
             columns_read(low, out);
             columns_read(high, out);
         }
-        ExprKind::Case {
-            operand,
-            branches,
-            otherwise,
-        } => {
+        ExprKind::Case { operand, branches, otherwise } => {
             if let Some(o) = operand {
                 columns_read(o, out);
             }

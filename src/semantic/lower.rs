@@ -39,12 +39,7 @@ pub struct Lowering<'a> {
 
 impl<'a> Lowering<'a> {
     pub fn new(ctx: &'a CheckContext) -> Self {
-        Self {
-            ctx,
-            literals: LiteralResolver { vars: &ctx.vars },
-            problems: Vec::new(),
-            connections: HashMap::new(),
-        }
+        Self { ctx, literals: LiteralResolver { vars: &ctx.vars }, problems: Vec::new(), connections: HashMap::new() }
     }
 
     fn ok<T>(&mut self, r: Result<T, Problem>) -> Option<T> {
@@ -55,8 +50,7 @@ impl<'a> Lowering<'a> {
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for binding in &file.connections {
             if let Some(first) = seen.insert(&binding.name.name, binding.name.span) {
-                self.problems
-                    .push(duplicate("connection", &binding.name, first));
+                self.problems.push(duplicate("connection", &binding.name, first));
                 continue;
             }
             let resolved = self.connection(&binding.call, &binding.name.name);
@@ -90,12 +84,9 @@ impl<'a> Lowering<'a> {
                 Some(n) => {
                     if named.insert(n.name.clone(), &arg.value).is_some() {
                         self.problems.push(
-                            Problem::error(
-                                "flow::duplicate_argument",
-                                format!("argument `{}` is given twice", n.name),
-                            )
-                            .at(n.span, "repeated here")
-                            .help("give each argument once"),
+                            Problem::error("flow::duplicate_argument", format!("argument `{}` is given twice", n.name))
+                                .at(n.span, "repeated here")
+                                .help("give each argument once"),
                         );
                     }
                 }
@@ -136,19 +127,12 @@ impl<'a> Lowering<'a> {
                             self.ctx.profiles.source_name()
                         )
                     } else {
-                        format!(
-                            "profiles in {}: {}",
-                            self.ctx.profiles.source_name(),
-                            known.join(", ")
-                        )
+                        format!("profiles in {}: {}", self.ctx.profiles.source_name(), known.join(", "))
                     };
                     self.problems.push(
-                        Problem::error(
-                            "flow::unknown_profile",
-                            format!("no connection profile named `{pname}`"),
-                        )
-                        .at(call.span, "unknown profile")
-                        .help(help),
+                        Problem::error("flow::unknown_profile", format!("no connection profile named `{pname}`"))
+                            .at(call.span, "unknown profile")
+                            .help(help),
                     );
                     return None;
                 };
@@ -156,31 +140,20 @@ impl<'a> Lowering<'a> {
                     Ok(u) => u,
                     Err(msg) => {
                         self.problems.push(
-                            Problem::error(
-                                "flow::unresolved_variable",
-                                format!("profile `{pname}`: {msg}"),
-                            )
-                            .at(call.span, "its URL needs a variable")
-                            .help("set the variable with --var NAME=VALUE or in the environment"),
+                            Problem::error("flow::unresolved_variable", format!("profile `{pname}`: {msg}"))
+                                .at(call.span, "its URL needs a variable")
+                                .help("set the variable with --var NAME=VALUE or in the environment"),
                         );
                         return None;
                     }
                 };
-                let backend = profile
-                    .kind
-                    .as_deref()
-                    .and_then(Backend::from_name)
-                    .or_else(|| Backend::from_url(&url));
+                let backend = profile.kind.as_deref().and_then(Backend::from_name).or_else(|| Backend::from_url(&url));
                 options.extend(profile.options.clone());
-                let timeout = profile
-                    .timeout
-                    .as_deref()
-                    .and_then(|t| parse_duration(t).ok());
+                let timeout = profile.timeout.as_deref().and_then(|t| parse_duration(t).ok());
                 (url, backend, profile.batch.map(|b| b as usize), timeout)
             }
             None => {
-                let url =
-                    self.required_string(call, positional.first().copied(), "a URL or path")?;
+                let url = self.required_string(call, positional.first().copied(), "a URL or path")?;
                 (url, None, None, None)
             }
         };
@@ -197,7 +170,9 @@ impl<'a> Lowering<'a> {
                     self.problems.push(
                         Problem::error("flow::unknown_backend", "cannot tell which database the profile's URL names")
                             .at(call.span, "unknown backend")
-                            .help("start the URL with postgres://, mysql:// or sqlite://, or set `kind:` in the profile"),
+                            .help(
+                                "start the URL with postgres://, mysql:// or sqlite://, or set `kind:` in the profile",
+                            ),
                     );
                     return None;
                 }
@@ -210,17 +185,10 @@ impl<'a> Lowering<'a> {
             self.problems.push(
                 Problem::error(
                     "flow::backend_mismatch",
-                    format!(
-                        "the profile names a {} connection, not {}",
-                        b.name(),
-                        backend.name()
-                    ),
+                    format!("the profile names a {} connection, not {}", b.name(), backend.name()),
                 )
                 .at(call.kind_span, "backend differs")
-                .help(format!(
-                    "write `{}(profile: ...)` or `profile(...)`",
-                    b.name()
-                )),
+                .help(format!("write `{}(profile: ...)` or `profile(...)`", b.name())),
             );
             return None;
         }
@@ -237,38 +205,28 @@ impl<'a> Lowering<'a> {
                     .find_map(|a| a.name.as_ref().filter(|n| n.name == key))
                     .map_or(call.span, |n| n.span);
                 let help = if allowed.is_empty() {
-                    format!(
-                        "{}(...) takes no named arguments besides `profile`",
-                        backend.name()
-                    )
+                    format!("{}(...) takes no named arguments besides `profile`", backend.name())
                 } else {
                     format!("{}(...) accepts: {}", backend.name(), allowed.join(", "))
                 };
                 self.problems.push(
-                    Problem::error(
-                        "flow::unknown_argument",
-                        format!("unknown argument `{key}`"),
-                    )
-                    .at(span, "not an argument of this connection")
-                    .help(help),
+                    Problem::error("flow::unknown_argument", format!("unknown argument `{key}`"))
+                        .at(span, "not an argument of this connection")
+                        .help(help),
                 );
                 continue;
             }
             let value = if key == "header" {
-                self.ok(self.literals.boolean(lit, "header"))
-                    .map(|b| b.to_string())
+                self.ok(self.literals.boolean(lit, "header")).map(|b| b.to_string())
             } else {
                 self.ok(self.literals.string(lit, &key)).and_then(|d| {
                     if d.len() == 1 {
                         Some(d)
                     } else {
                         self.problems.push(
-                            Problem::error(
-                                "flow::bad_argument",
-                                "the delimiter must be a single character",
-                            )
-                            .at(lit.span, "not one character")
-                            .help("e.g. delimiter: \";\""),
+                            Problem::error("flow::bad_argument", "the delimiter must be a single character")
+                                .at(lit.span, "not one character")
+                                .help("e.g. delimiter: \";\""),
                         );
                         None
                     }
@@ -276,18 +234,9 @@ impl<'a> Lowering<'a> {
             };
             options.extend(value.map(|v| (key, v)));
         }
-        let display_name = if name.is_empty() {
-            backend.name().to_string()
-        } else {
-            name.to_string()
-        };
+        let display_name = if name.is_empty() { backend.name().to_string() } else { name.to_string() };
         Some(Resolved {
-            endpoint: Endpoint {
-                name: display_name,
-                backend,
-                url,
-                options,
-            },
+            endpoint: Endpoint { name: display_name, backend, url, options },
             default_batch,
             default_timeout,
         })
@@ -302,12 +251,9 @@ impl<'a> Lowering<'a> {
     ) -> Option<Resolved> {
         if let Some(p) = positional.first() {
             self.problems.push(
-                Problem::error(
-                    "flow::bad_argument",
-                    "generate(...) takes named arguments only",
-                )
-                .at(p.span, "unexpected positional argument")
-                .help("write generate(rows: 1000000, seed: 42)"),
+                Problem::error("flow::bad_argument", "generate(...) takes named arguments only")
+                    .at(p.span, "unexpected positional argument")
+                    .help("write generate(rows: 1000000, seed: 42)"),
             );
             return None;
         }
@@ -324,34 +270,20 @@ impl<'a> Lowering<'a> {
                         .find_map(|a| a.name.as_ref().filter(|n| &n.name == key))
                         .map_or(call.span, |n| n.span);
                     self.problems.push(
-                        Problem::error(
-                            "flow::unknown_argument",
-                            format!("unknown argument `{key}`"),
-                        )
-                        .at(span, "not an argument of generate")
-                        .help("generate(...) accepts: rows, seed, rate (rows per second)"),
+                        Problem::error("flow::unknown_argument", format!("unknown argument `{key}`"))
+                            .at(span, "not an argument of generate")
+                            .help("generate(...) accepts: rows, seed, rate (rows per second)"),
                     );
                     None
                 }
             };
             options.extend(value.map(|v| (key.clone(), v.to_string())));
         }
-        options
-            .entry("rows".into())
-            .or_insert_with(|| "100000".into());
+        options.entry("rows".into()).or_insert_with(|| "100000".into());
         options.entry("seed".into()).or_insert_with(|| "42".into());
-        let display_name = if name.is_empty() {
-            "generate".to_string()
-        } else {
-            name.to_string()
-        };
+        let display_name = if name.is_empty() { "generate".to_string() } else { name.to_string() };
         Some(Resolved {
-            endpoint: Endpoint {
-                name: display_name,
-                backend: Backend::Generate,
-                url: "generate".into(),
-                options,
-            },
+            endpoint: Endpoint { name: display_name, backend: Backend::Generate, url: "generate".into(), options },
             default_batch: None,
             default_timeout: None,
         })
@@ -367,12 +299,9 @@ impl<'a> Lowering<'a> {
             Some(l) => self.ok(self.literals.string(l, what)),
             None => {
                 self.problems.push(
-                    Problem::error(
-                        "flow::missing_argument",
-                        format!("{}(...) needs {what}", call.kind.keyword()),
-                    )
-                    .at(call.span, "argument missing")
-                    .help(format!("e.g. {}", example_call(call.kind))),
+                    Problem::error("flow::missing_argument", format!("{}(...) needs {what}", call.kind.keyword()))
+                        .at(call.span, "argument missing")
+                        .help(format!("e.g. {}", example_call(call.kind))),
                 );
                 None
             }
@@ -381,26 +310,15 @@ impl<'a> Lowering<'a> {
 
     fn check_url(&mut self, backend: Backend, url: &str, call: &ast::ConnectionCall) -> Option<()> {
         let span = call.args.first().map_or(call.span, |a| a.value.span);
-        let problem = |msg: String, help: &str| {
-            Problem::error("flow::bad_url", msg)
-                .at(span, "bad URL")
-                .help(help.to_string())
-        };
+        let problem =
+            |msg: String, help: &str| Problem::error("flow::bad_url", msg).at(span, "bad URL").help(help.to_string());
         let redacted = endpoint::redact_url(url);
         match backend {
             Backend::Postgres | Backend::Mysql => {
-                let schemes: &[&str] = if backend == Backend::Postgres {
-                    &["postgres", "postgresql"]
-                } else {
-                    &["mysql", "mariadb"]
-                };
+                let schemes: &[&str] =
+                    if backend == Backend::Postgres { &["postgres", "postgresql"] } else { &["mysql", "mariadb"] };
                 match url::Url::parse(url) {
-                    Ok(u)
-                        if schemes.contains(&u.scheme())
-                            && u.host_str().is_some_and(|h| !h.is_empty()) =>
-                    {
-                        Some(())
-                    }
+                    Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => Some(()),
                     Ok(u) if !schemes.contains(&u.scheme()) => {
                         self.problems.push(problem(
                             format!("`{redacted}` is not a {} URL", backend.name()),
@@ -411,10 +329,7 @@ impl<'a> Lowering<'a> {
                     _ => {
                         self.problems.push(problem(
                             format!("`{redacted}` is not a valid {} URL", backend.name()),
-                            &format!(
-                                "write {}://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
-                                schemes[0]
-                            ),
+                            &format!("write {}://USER[:PASSWORD]@HOST[:PORT]/DATABASE", schemes[0]),
                         ));
                         None
                     }
@@ -422,16 +337,10 @@ impl<'a> Lowering<'a> {
             }
             Backend::Sqlite | Backend::Csv | Backend::Parquet => {
                 if url.trim().is_empty() {
-                    self.problems.push(problem(
-                        "the path is empty".into(),
-                        "name a file, e.g. out/data.db",
-                    ));
+                    self.problems.push(problem("the path is empty".into(), "name a file, e.g. out/data.db"));
                     return None;
                 }
-                if backend == Backend::Sqlite
-                    && url.contains("://")
-                    && !url.starts_with("sqlite://")
-                {
+                if backend == Backend::Sqlite && url.contains("://") && !url.starts_with("sqlite://") {
                     self.problems.push(problem(
                         format!("`{redacted}` is not a SQLite path"),
                         "write a file path or sqlite://PATH",
@@ -480,30 +389,19 @@ impl<'a> Lowering<'a> {
                 continue;
             }
             match s {
-                ast::Setting::Parallelism(l) => {
-                    parallelism = self.ok(self.literals.count(l, "parallelism"))
-                }
-                ast::Setting::Timeout(l) => {
-                    timeout = self.ok(self.literals.duration(l, "the pipeline timeout"))
-                }
+                ast::Setting::Parallelism(l) => parallelism = self.ok(self.literals.count(l, "parallelism")),
+                ast::Setting::Timeout(l) => timeout = self.ok(self.literals.duration(l, "the pipeline timeout")),
             }
         }
         for item in &p.unknown_items {
             self.problems.push(
-                Problem::error(
-                    "flow::unknown_item",
-                    format!("unknown pipeline item `{}`", item.name),
-                )
-                .at(item.span, "not a pipeline item")
-                .help(
-                    suggest(
-                        &item.name,
-                        &["source", "transform", "sink", "parallelism", "timeout"],
-                    )
-                    .unwrap_or_else(|| {
-                        "a pipeline holds source, transform, sink, parallelism and timeout".into()
-                    }),
-                ),
+                Problem::error("flow::unknown_item", format!("unknown pipeline item `{}`", item.name))
+                    .at(item.span, "not a pipeline item")
+                    .help(
+                        suggest(&item.name, &["source", "transform", "sink", "parallelism", "timeout"]).unwrap_or_else(
+                            || "a pipeline holds source, transform, sink, parallelism and timeout".into(),
+                        ),
+                    ),
             );
         }
 
@@ -529,16 +427,8 @@ impl<'a> Lowering<'a> {
         }
 
         let sources = p.sources.iter().filter_map(|s| self.source(s)).collect();
-        let transforms = p
-            .transforms
-            .iter()
-            .filter_map(|t| self.transform(t, &names))
-            .collect();
-        let sinks: Vec<SinkPlan> = p
-            .sinks
-            .iter()
-            .filter_map(|s| self.sink(s, &names))
-            .collect();
+        let transforms = p.transforms.iter().filter_map(|t| self.transform(t, &names)).collect();
+        let sinks: Vec<SinkPlan> = p.sinks.iter().filter_map(|s| self.sink(s, &names)).collect();
 
         self.check_graph(p, &names);
 
@@ -555,20 +445,13 @@ impl<'a> Lowering<'a> {
     fn check_graph(&mut self, p: &ast::Pipeline, names: &HashMap<String, (Span, StageKindName)>) {
         if p.sinks.is_empty() {
             self.problems.push(
-                Problem::error(
-                    "flow::no_sink",
-                    format!("pipeline `{}` has no sink", p.name.name),
-                )
-                .at(p.name.span, "nothing is written")
-                .help("add `sink INPUT -> CONN.table(\"name\")`"),
+                Problem::error("flow::no_sink", format!("pipeline `{}` has no sink", p.name.name))
+                    .at(p.name.span, "nothing is written")
+                    .help("add `sink INPUT -> CONN.table(\"name\")`"),
             );
         }
         // Cycles among transforms: follow inputs from each transform.
-        let inputs: HashMap<&str, &Ident> = p
-            .transforms
-            .iter()
-            .map(|t| (t.name.name.as_str(), &t.input))
-            .collect();
+        let inputs: HashMap<&str, &Ident> = p.transforms.iter().map(|t| (t.name.name.as_str(), &t.input)).collect();
         let mut reported = std::collections::HashSet::new();
         for t in &p.transforms {
             let mut path = vec![t.name.name.as_str()];
@@ -581,12 +464,9 @@ impl<'a> Lowering<'a> {
                         let mut shown: Vec<&str> = path[pos..].to_vec();
                         shown.push(current);
                         self.problems.push(
-                            Problem::error(
-                                "flow::cycle",
-                                format!("transforms form a cycle: {}", shown.join(" <- ")),
-                            )
-                            .at(t.input.span, "this input leads back here")
-                            .help("every transform must read, eventually, from a source"),
+                            Problem::error("flow::cycle", format!("transforms form a cycle: {}", shown.join(" <- ")))
+                                .at(t.input.span, "this input leads back here")
+                                .help("every transform must read, eventually, from a source"),
                         );
                     }
                     break;
@@ -605,12 +485,9 @@ impl<'a> Lowering<'a> {
         for (name, (span, kind)) in names {
             if *kind != StageKindName::Sink && !consumed.contains(name.as_str()) {
                 self.problems.push(
-                    Problem::warning(
-                        "flow::unused_stage",
-                        format!("{} `{name}` has no consumers", kind.word()),
-                    )
-                    .at(*span, "its output goes nowhere")
-                    .help("send it to a sink, or remove it"),
+                    Problem::warning("flow::unused_stage", format!("{} `{name}` has no consumers", kind.word()))
+                        .at(*span, "its output goes nowhere")
+                        .help("send it to a sink, or remove it"),
                 );
             }
         }
@@ -620,22 +497,16 @@ impl<'a> Lowering<'a> {
         match names.get(&input.name) {
             Some((_, StageKindName::Sink)) => {
                 self.problems.push(
-                    Problem::error(
-                        "flow::sink_as_input",
-                        format!("`{}` is a sink; sinks have no output", input.name),
-                    )
-                    .at(input.span, "cannot read from a sink")
-                    .help("read from the sink's input instead"),
+                    Problem::error("flow::sink_as_input", format!("`{}` is a sink; sinks have no output", input.name))
+                        .at(input.span, "cannot read from a sink")
+                        .help("read from the sink's input instead"),
                 );
                 false
             }
             Some(_) => true,
             None => {
-                let known: Vec<&str> = names
-                    .iter()
-                    .filter(|(_, (_, k))| *k != StageKindName::Sink)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
+                let known: Vec<&str> =
+                    names.iter().filter(|(_, (_, k))| *k != StageKindName::Sink).map(|(n, _)| n.as_str()).collect();
                 self.problems.push(undefined(
                     "stage",
                     input,
@@ -650,21 +521,11 @@ impl<'a> Lowering<'a> {
     fn source(&mut self, s: &ast::Source) -> Option<SourcePlan> {
         let (resolved, relation) = self.target(&s.target, TargetUse::Source)?;
         let mut opts = StageOpts::default();
-        self.options(
-            &s.options,
-            TargetUse::Source,
-            resolved.endpoint.backend,
-            &mut opts,
-        );
-        let partition = opts
-            .partition
-            .map(|(column, count)| PartitionSpec { column, count });
+        self.options(&s.options, TargetUse::Source, resolved.endpoint.backend, &mut opts);
+        let partition = opts.partition.map(|(column, count)| PartitionSpec { column, count });
         Some(SourcePlan {
             name: s.name.name.clone(),
-            batch_size: opts
-                .batch
-                .or(resolved.default_batch)
-                .unwrap_or(DEFAULT_BATCH_SIZE),
+            batch_size: opts.batch.or(resolved.default_batch).unwrap_or(DEFAULT_BATCH_SIZE),
             timeout: opts.timeout.or(resolved.default_timeout),
             endpoint: resolved.endpoint,
             relation,
@@ -672,21 +533,13 @@ impl<'a> Lowering<'a> {
         })
     }
 
-    fn sink(
-        &mut self,
-        s: &ast::Sink,
-        names: &HashMap<String, (Span, StageKindName)>,
-    ) -> Option<SinkPlan> {
+    fn sink(&mut self, s: &ast::Sink, names: &HashMap<String, (Span, StageKindName)>) -> Option<SinkPlan> {
         let input_ok = self.input_of(&s.input, names);
         let (resolved, relation) = self.target(&s.target, TargetUse::Sink)?;
         let mut opts = StageOpts::default();
         let backend = resolved.endpoint.backend;
         self.options(&s.options, TargetUse::Sink, backend, &mut opts);
-        let mode = opts.mode.unwrap_or(if backend.is_file() {
-            WriteMode::Replace
-        } else {
-            WriteMode::Append
-        });
+        let mode = opts.mode.unwrap_or(if backend.is_file() { WriteMode::Replace } else { WriteMode::Append });
         let name = match &s.name {
             Some(n) => n.name.clone(),
             None => format!("{}->{}", s.input.name, short_target(&relation)),
@@ -694,10 +547,7 @@ impl<'a> Lowering<'a> {
         input_ok.then(|| SinkPlan {
             name,
             input: s.input.name.clone(),
-            batch_size: opts
-                .batch
-                .or(resolved.default_batch)
-                .unwrap_or(DEFAULT_BATCH_SIZE),
+            batch_size: opts.batch.or(resolved.default_batch).unwrap_or(DEFAULT_BATCH_SIZE),
             timeout: opts.timeout.or(resolved.default_timeout),
             endpoint: resolved.endpoint,
             relation,
@@ -708,9 +558,7 @@ impl<'a> Lowering<'a> {
 
     fn target(&mut self, target: &Target, use_: TargetUse) -> Option<(Resolved, Relation)> {
         match target {
-            Target::Table {
-                connection, table, ..
-            } => {
+            Target::Table { connection, table, .. } => {
                 let resolved = self.endpoint_for(connection)?;
                 let name = self.ok(self.literals.string(table, "the table name"))?;
                 if name.trim().is_empty() {
@@ -725,12 +573,9 @@ impl<'a> Lowering<'a> {
                     Backend::Generate => {
                         if name != "orders" {
                             self.problems.push(
-                                Problem::error(
-                                    "flow::bad_table",
-                                    format!("generate has no table `{name}`"),
-                                )
-                                .at(table.span, "unknown synthetic table")
-                                .help("the synthetic source offers one table: \"orders\""),
+                                Problem::error("flow::bad_table", format!("generate has no table `{name}`"))
+                                    .at(table.span, "unknown synthetic table")
+                                    .help("the synthetic source offers one table: \"orders\""),
                             );
                             return None;
                         }
@@ -743,24 +588,14 @@ impl<'a> Lowering<'a> {
                     Backend::Csv | Backend::Parquet => {
                         let ext = resolved.endpoint.backend.name();
                         let dir = resolved.endpoint.url.trim_end_matches('/');
-                        let file = if name.ends_with(&format!(".{ext}")) {
-                            name
-                        } else {
-                            format!("{name}.{ext}")
-                        };
-                        Relation::File {
-                            path: format!("{dir}/{file}"),
-                        }
+                        let file = if name.ends_with(&format!(".{ext}")) { name } else { format!("{name}.{ext}") };
+                        Relation::File { path: format!("{dir}/{file}") }
                     }
-                    _ => Relation::Table {
-                        name: TableName::parse(&name),
-                    },
+                    _ => Relation::Table { name: TableName::parse(&name) },
                 };
                 Some((resolved, relation))
             }
-            Target::Query {
-                connection, sql, ..
-            } => {
+            Target::Query { connection, sql, .. } => {
                 let resolved = self.endpoint_for(connection)?;
                 let text = self.ok(self.literals.string(sql, "the query"))?;
                 if use_ == TargetUse::Sink {
@@ -775,10 +610,7 @@ impl<'a> Lowering<'a> {
                     self.problems.push(
                         Problem::error(
                             "flow::query_on_file",
-                            format!(
-                                "`{}` is not a database; it cannot run a query",
-                                connection.name
-                            ),
+                            format!("`{}` is not a database; it cannot run a query", connection.name),
                         )
                         .at(target.span(), "no SQL here")
                         .help("read the file with .table(...) and use a `sql` transform step"),
@@ -798,12 +630,8 @@ impl<'a> Lowering<'a> {
             Target::Inline(call) => {
                 let resolved = self.connection(call, "")?;
                 let relation = match resolved.endpoint.backend {
-                    Backend::Csv | Backend::Parquet => Relation::File {
-                        path: resolved.endpoint.url.clone(),
-                    },
-                    Backend::Generate if use_ == TargetUse::Source => {
-                        generated_relation(&resolved.endpoint)
-                    }
+                    Backend::Csv | Backend::Parquet => Relation::File { path: resolved.endpoint.url.clone() },
+                    Backend::Generate if use_ == TargetUse::Source => generated_relation(&resolved.endpoint),
                     Backend::Generate => {
                         self.problems.push(not_writable(call.span));
                         return None;
@@ -822,13 +650,7 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    fn options(
-        &mut self,
-        options: &[ast::StageOption],
-        use_: TargetUse,
-        backend: Backend,
-        out: &mut StageOpts,
-    ) {
+    fn options(&mut self, options: &[ast::StageOption], use_: TargetUse, backend: Backend, out: &mut StageOpts) {
         let mut seen: HashMap<&'static str, Span> = HashMap::new();
         for opt in options {
             let key = match &opt.kind {
@@ -844,37 +666,28 @@ impl<'a> Lowering<'a> {
                         TargetUse::Sink => &["mode", "create", "batch", "timeout"],
                     };
                     self.problems.push(
-                        Problem::error(
-                            "flow::unknown_option",
-                            format!("unknown option `{}`", name.name),
-                        )
-                        .at(name.span, "not an option")
-                        .help(
-                            suggest(&name.name, known)
-                                .unwrap_or_else(|| format!("options here: {}", known.join(", "))),
-                        ),
+                        Problem::error("flow::unknown_option", format!("unknown option `{}`", name.name))
+                            .at(name.span, "not an option")
+                            .help(
+                                suggest(&name.name, known)
+                                    .unwrap_or_else(|| format!("options here: {}", known.join(", "))),
+                            ),
                     );
                     continue;
                 }
             };
             if seen.insert(key, opt.span).is_some() {
                 self.problems.push(
-                    Problem::error(
-                        "flow::duplicate_option",
-                        format!("option `{key}` is given twice"),
-                    )
-                    .at(opt.span, "repeated")
-                    .help("give each option once"),
+                    Problem::error("flow::duplicate_option", format!("option `{key}` is given twice"))
+                        .at(opt.span, "repeated")
+                        .help("give each option once"),
                 );
                 continue;
             }
             let wrong_place = |key: &str, only: &str| {
-                Problem::error(
-                    "flow::misplaced_option",
-                    format!("`{key}` is an option of {only}"),
-                )
-                .at(opt.span, "not allowed here")
-                .help(format!("move it to a {only} block, or remove it"))
+                Problem::error("flow::misplaced_option", format!("`{key}` is an option of {only}"))
+                    .at(opt.span, "not allowed here")
+                    .help(format!("move it to a {only} block, or remove it"))
             };
             match &opt.kind {
                 StageOptionKind::Partition { column, count } => {
@@ -884,65 +697,50 @@ impl<'a> Lowering<'a> {
                         self.problems.push(
                             Problem::error(
                                 "flow::partition_unsupported",
-                                format!(
-                                    "a {} source cannot be partitioned by a column",
-                                    backend.name()
-                                ),
+                                format!("a {} source cannot be partitioned by a column", backend.name()),
                             )
                             .at(opt.span, "only database sources split by column")
                             .help("files are split one partition per file; remove this option"),
                         );
-                    } else if let Some(n) =
-                        self.ok(self.literals.count(count, "the partition count"))
-                    {
+                    } else if let Some(n) = self.ok(self.literals.count(count, "the partition count")) {
                         out.partition = Some((column.name.clone(), n.min(4096) as usize));
                     }
                 }
                 StageOptionKind::Batch(_) if use_ == TargetUse::Transform => {
-                    self.problems
-                        .push(wrong_place("batch", "sources and sinks"));
+                    self.problems.push(wrong_place("batch", "sources and sinks"));
                 }
                 StageOptionKind::Batch(l) => {
-                    out.batch = self
-                        .ok(self.literals.count(l, "the batch size"))
-                        .map(|n| n.min(1 << 24) as usize);
+                    out.batch = self.ok(self.literals.count(l, "the batch size")).map(|n| n.min(1 << 24) as usize);
                 }
-                StageOptionKind::Timeout(l) => {
-                    out.timeout = self.ok(self.literals.duration(l, "the stage timeout"))
-                }
+                StageOptionKind::Timeout(l) => out.timeout = self.ok(self.literals.duration(l, "the stage timeout")),
                 StageOptionKind::Mode(mode) => {
                     if use_ != TargetUse::Sink {
                         self.problems.push(wrong_place("mode", "sinks"));
                         continue;
                     }
                     let mode = match mode {
-                        ast::ModeAst::Upsert { keys } => WriteMode::Upsert {
-                            keys: keys.iter().map(|k| k.name.clone()).collect(),
-                        },
-                        ast::ModeAst::Named(n) => {
-                            match n.name.to_ascii_lowercase().as_str() {
-                                "append" => WriteMode::Append,
-                                "replace" => WriteMode::Replace,
-                                "truncate" => WriteMode::Truncate,
-                                _ => {
-                                    self.problems.push(
+                        ast::ModeAst::Upsert { keys } => {
+                            WriteMode::Upsert { keys: keys.iter().map(|k| k.name.clone()).collect() }
+                        }
+                        ast::ModeAst::Named(n) => match n.name.to_ascii_lowercase().as_str() {
+                            "append" => WriteMode::Append,
+                            "replace" => WriteMode::Replace,
+                            "truncate" => WriteMode::Truncate,
+                            _ => {
+                                self.problems.push(
                                     Problem::error("flow::unknown_mode", format!("unknown write mode `{}`", n.name))
                                         .at(n.span, "not a mode")
                                         .help("modes: append, replace, truncate, upsert on (KEY, ...)"),
                                 );
-                                    continue;
-                                }
+                                continue;
                             }
-                        }
+                        },
                     };
                     if backend.is_file() && mode != WriteMode::Replace {
                         self.problems.push(
                             Problem::error(
                                 "flow::mode_unsupported",
-                                format!(
-                                    "a {} file can only be written whole (mode replace)",
-                                    backend.name()
-                                ),
+                                format!("a {} file can only be written whole (mode replace)", backend.name()),
                             )
                             .at(opt.span, format!("{mode} is not possible for files"))
                             .help("use `mode replace` (the default for files)"),
@@ -969,71 +767,39 @@ impl<'a> Lowering<'a> {
         names: &HashMap<String, (Span, StageKindName)>,
     ) -> Option<TransformPlan> {
         let input_ok = self.input_of(&t.input, names);
-        let renderer = ExprRenderer {
-            literals: &self.literals,
-        };
+        let renderer = ExprRenderer { literals: &self.literals };
         let mut steps = Vec::new();
         let mut problems = Vec::new();
         for step in &t.steps {
             let lowered = match &step.kind {
-                StepKind::Filter(e) => renderer
-                    .render(e)
-                    .map(|predicate| StepPlan::Filter { predicate }),
+                StepKind::Filter(e) => renderer.render(e).map(|predicate| StepPlan::Filter { predicate }),
                 StepKind::Derive(items) => items
                     .iter()
-                    .map(|(name, e)| {
-                        renderer.render(e).map(|expr| DerivedColumn {
-                            name: name.name.clone(),
-                            expr,
-                        })
-                    })
+                    .map(|(name, e)| renderer.render(e).map(|expr| DerivedColumn { name: name.name.clone(), expr }))
                     .collect::<Result<Vec<_>, _>>()
                     .map(|columns| StepPlan::Derive { columns }),
-                StepKind::Select(cols) => Ok(StepPlan::Select {
-                    columns: names_of(cols),
-                }),
-                StepKind::Drop(cols) => Ok(StepPlan::Drop {
-                    columns: names_of(cols),
-                }),
+                StepKind::Select(cols) => Ok(StepPlan::Select { columns: names_of(cols) }),
+                StepKind::Drop(cols) => Ok(StepPlan::Drop { columns: names_of(cols) }),
                 StepKind::Rename(pairs) => Ok(StepPlan::Rename {
                     columns: pairs
                         .iter()
-                        .map(|(a, b)| RenamedColumn {
-                            from: a.name.clone(),
-                            to: b.name.clone(),
-                        })
+                        .map(|(a, b)| RenamedColumn { from: a.name.clone(), to: b.name.clone() })
                         .collect(),
                 }),
                 StepKind::Cast(items) => items
                     .iter()
-                    .map(|(c, ty)| {
-                        sql_type(ty).map(|to| CastColumn {
-                            column: c.name.clone(),
-                            to,
-                        })
-                    })
+                    .map(|(c, ty)| sql_type(ty).map(|to| CastColumn { column: c.name.clone(), to }))
                     .collect::<Result<Vec<_>, _>>()
                     .map(|columns| StepPlan::Cast { columns }),
-                StepKind::Sql(lit) => self
-                    .literals
-                    .string(lit, "the sql step")
-                    .map(|query| StepPlan::Sql { query }),
-                StepKind::Unknown(name) => Err(Problem::error(
-                    "flow::unknown_step",
-                    format!("unknown transform step `{}`", name.name),
-                )
-                .at(name.span, "not a step")
-                .help(
-                    suggest(
-                        &name.name,
-                        &[
-                            "filter", "derive", "select", "drop", "rename", "cast", "sql",
-                        ],
-                    )
-                    .unwrap_or_else(|| {
-                        "steps: filter, derive, select, drop, rename, cast, sql".into()
-                    }),
-                )),
+                StepKind::Sql(lit) => self.literals.string(lit, "the sql step").map(|query| StepPlan::Sql { query }),
+                StepKind::Unknown(name) => {
+                    Err(Problem::error("flow::unknown_step", format!("unknown transform step `{}`", name.name))
+                        .at(name.span, "not a step")
+                        .help(
+                            suggest(&name.name, &["filter", "derive", "select", "drop", "rename", "cast", "sql"])
+                                .unwrap_or_else(|| "steps: filter, derive, select, drop, rename, cast, sql".into()),
+                        ))
+                }
             };
             match lowered {
                 Ok(s) => steps.push(s),
@@ -1043,12 +809,7 @@ impl<'a> Lowering<'a> {
         let ok = problems.is_empty() && input_ok;
         self.problems.extend(problems);
         let mut opts = StageOpts::default();
-        self.options(
-            &t.options,
-            TargetUse::Transform,
-            Backend::Generate,
-            &mut opts,
-        );
+        self.options(&t.options, TargetUse::Transform, Backend::Generate, &mut opts);
         ok.then(|| TransformPlan {
             name: t.name.name.clone(),
             input: t.input.name.clone(),
@@ -1097,30 +858,24 @@ fn names_of(idents: &[Ident]) -> Vec<String> {
 
 fn generated_relation(endpoint: &Endpoint) -> Relation {
     let num = |k: &str, d: u64| endpoint.option(k).and_then(|v| v.parse().ok()).unwrap_or(d);
-    Relation::Generated {
-        rows: num("rows", 100_000),
-        seed: num("seed", 42),
-    }
+    Relation::Generated { rows: num("rows", 100_000), seed: num("seed", 42) }
 }
 
 fn short_target(relation: &Relation) -> String {
     match relation {
         Relation::Table { name } => name.table().to_string(),
-        Relation::File { path } => std::path::Path::new(path)
-            .file_name()
-            .map_or(path.clone(), |f| f.to_string_lossy().into_owned()),
+        Relation::File { path } => {
+            std::path::Path::new(path).file_name().map_or(path.clone(), |f| f.to_string_lossy().into_owned())
+        }
         Relation::Query { .. } => "query".into(),
         Relation::Generated { .. } => "generate".into(),
     }
 }
 
 fn not_writable(span: Span) -> Problem {
-    Problem::error(
-        "flow::not_writable",
-        "the synthetic source cannot be written to",
-    )
-    .at(span, "read-only")
-    .help("write to a database table or a csv/parquet file")
+    Problem::error("flow::not_writable", "the synthetic source cannot be written to")
+        .at(span, "read-only")
+        .help("write to a database table or a csv/parquet file")
 }
 
 fn example_call(kind: ConnectionKind) -> &'static str {
@@ -1136,22 +891,16 @@ fn example_call(kind: ConnectionKind) -> &'static str {
 }
 
 fn duplicate(what: &str, ident: &Ident, _first: Span) -> Problem {
-    Problem::error(
-        "flow::duplicate_name",
-        format!("{what} `{}` is defined twice", ident.name),
-    )
-    .at(ident.span, "defined again here")
-    .help(format!("{what} names must be unique; rename one of them"))
+    Problem::error("flow::duplicate_name", format!("{what} `{}` is defined twice", ident.name))
+        .at(ident.span, "defined again here")
+        .help(format!("{what} names must be unique; rename one of them"))
 }
 
 fn undefined(what: &str, ident: &Ident, known: &[&str], fallback: &str) -> Problem {
     let help = suggest(&ident.name, known).unwrap_or_else(|| fallback.to_string());
-    Problem::error(
-        "flow::undefined_name",
-        format!("no {what} named `{}`", ident.name),
-    )
-    .at(ident.span, format!("undefined {what}"))
-    .help(help)
+    Problem::error("flow::undefined_name", format!("no {what} named `{}`", ident.name))
+        .at(ident.span, format!("undefined {what}"))
+        .help(help)
 }
 
 /// "did you mean X?" for a name within edit distance 2 of a known one.
@@ -1172,9 +921,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -18,10 +18,7 @@ pub struct Variables {
 
 impl Variables {
     pub fn from_cli_and_env(cli: BTreeMap<String, String>) -> Self {
-        Self {
-            cli,
-            environment: Some(std::env::vars().collect()),
-        }
+        Self { cli, environment: Some(std::env::vars().collect()) }
     }
 
     pub fn lookup(&self, var: &VariableRef) -> Result<String, Problem> {
@@ -48,19 +45,13 @@ impl Variables {
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
+            let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
             let body = &after[..end];
             let (name, default) = match body.split_once(":-") {
                 Some((n, d)) => (n, Some(d.to_string())),
                 None => (body, None),
             };
-            let var = VariableRef {
-                name: name.to_string(),
-                default,
-                span: Span::default(),
-            };
+            let var = VariableRef { name: name.to_string(), default, span: Span::default() };
             out.push_str(&self.lookup(&var).map_err(|p| p.message)?);
             rest = &after[end + 1..];
         }
@@ -99,11 +90,9 @@ impl LiteralResolver<'_> {
     pub fn string(&self, lit: &Literal, what: &str) -> Result<String, Problem> {
         match &lit.kind {
             LiteralKind::String(_) | LiteralKind::Variable(_) => self.text(lit),
-            _ => Err(
-                Problem::error("flow::type_mismatch", format!("{what} must be a string"))
-                    .at(lit.span, "not a string")
-                    .help("put the value in quotes"),
-            ),
+            _ => Err(Problem::error("flow::type_mismatch", format!("{what} must be a string"))
+                .at(lit.span, "not a string")
+                .help("put the value in quotes")),
         }
     }
 
@@ -111,12 +100,9 @@ impl LiteralResolver<'_> {
     pub fn count(&self, lit: &Literal, what: &str) -> Result<u64, Problem> {
         let text = self.text(lit)?;
         let bad = || {
-            Problem::error(
-                "flow::bad_number",
-                format!("{what} must be a whole number greater than 0, got `{text}`"),
-            )
-            .at(lit.span, "not a positive whole number")
-            .help(format!("write {what} as digits, e.g. 8"))
+            Problem::error("flow::bad_number", format!("{what} must be a whole number greater than 0, got `{text}`"))
+                .at(lit.span, "not a positive whole number")
+                .help(format!("write {what} as digits, e.g. 8"))
         };
         let digits = text.trim().replace('_', "");
         match digits.parse::<u64>() {
@@ -129,12 +115,9 @@ impl LiteralResolver<'_> {
     pub fn unsigned(&self, lit: &Literal, what: &str) -> Result<u64, Problem> {
         let text = self.text(lit)?;
         text.trim().parse::<u64>().map_err(|_| {
-            Problem::error(
-                "flow::bad_number",
-                format!("{what} must be a whole number, got `{text}`"),
-            )
-            .at(lit.span, "not a whole number")
-            .help(format!("write {what} as digits, e.g. 42"))
+            Problem::error("flow::bad_number", format!("{what} must be a whole number, got `{text}`"))
+                .at(lit.span, "not a whole number")
+                .help(format!("write {what} as digits, e.g. 42"))
         })
     }
 
@@ -143,24 +126,18 @@ impl LiteralResolver<'_> {
         match text.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(true),
             "false" | "no" | "0" => Ok(false),
-            _ => Err(Problem::error(
-                "flow::type_mismatch",
-                format!("{what} must be true or false, got `{text}`"),
-            )
-            .at(lit.span, "not a boolean")
-            .help("write true or false")),
+            _ => Err(Problem::error("flow::type_mismatch", format!("{what} must be true or false, got `{text}`"))
+                .at(lit.span, "not a boolean")
+                .help("write true or false")),
         }
     }
 
     pub fn duration(&self, lit: &Literal, what: &str) -> Result<Duration, Problem> {
         let text = self.text(lit)?;
         parse_duration(&text).map_err(|reason| {
-            Problem::error(
-                "flow::bad_duration",
-                format!("{what} `{text}` is not a duration: {reason}"),
-            )
-            .at(lit.span, "bad duration")
-            .help("write a number with a unit: 500ms, 30s, 5m, 2h, or combined like 1h30m")
+            Problem::error("flow::bad_duration", format!("{what} `{text}` is not a duration: {reason}"))
+                .at(lit.span, "bad duration")
+                .help("write a number with a unit: 500ms, 30s, 5m, 2h, or combined like 1h30m")
         })
     }
 }
@@ -174,19 +151,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total_ms: u128 = 0;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits_end == 0 {
             return Err(format!("expected a number at `{rest}`"));
         }
-        let value: u128 = rest[..digits_end]
-            .parse()
-            .map_err(|_| "the number is too large".to_string())?;
+        let value: u128 = rest[..digits_end].parse().map_err(|_| "the number is too large".to_string())?;
         rest = &rest[digits_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         let factor: u128 = match unit {
             "ms" => 1,
@@ -214,13 +185,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [
-        ("d", 86_400_000u128),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
+    for (unit, size) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;
@@ -235,13 +200,8 @@ mod tests {
 
     #[test]
     fn durations_round_trip() {
-        for (text, ms) in [
-            ("500ms", 500),
-            ("30s", 30_000),
-            ("5m", 300_000),
-            ("1h30m", 5_400_000),
-            ("2d", 172_800_000),
-        ] {
+        for (text, ms) in [("500ms", 500), ("30s", 30_000), ("5m", 300_000), ("1h30m", 5_400_000), ("2d", 172_800_000)]
+        {
             let d = parse_duration(text).unwrap();
             assert_eq!(d.as_millis(), ms, "{text}");
             assert_eq!(format_duration(d), text);
@@ -250,18 +210,9 @@ mod tests {
 
     #[test]
     fn bad_durations_say_why() {
-        assert_eq!(
-            parse_duration("10x").unwrap_err(),
-            "unknown unit `x` (use ms, s, m, h or d)"
-        );
-        assert_eq!(
-            parse_duration("10").unwrap_err(),
-            "a unit is missing (ms, s, m, h, d)"
-        );
-        assert_eq!(
-            parse_duration("0s").unwrap_err(),
-            "it must be longer than zero"
-        );
+        assert_eq!(parse_duration("10x").unwrap_err(), "unknown unit `x` (use ms, s, m, h or d)");
+        assert_eq!(parse_duration("10").unwrap_err(), "a unit is missing (ms, s, m, h, d)");
+        assert_eq!(parse_duration("0s").unwrap_err(), "it must be longer than zero");
         assert_eq!(parse_duration("m").unwrap_err(), "expected a number at `m`");
     }
 
@@ -269,21 +220,9 @@ mod tests {
     fn variables_prefer_cli_then_env_then_default() {
         let vars = Variables {
             cli: [("A".to_string(), "cli".to_string())].into(),
-            environment: Some(
-                [
-                    ("A".to_string(), "env".to_string()),
-                    ("B".to_string(), "env".to_string()),
-                ]
-                .into(),
-            ),
+            environment: Some([("A".to_string(), "env".to_string()), ("B".to_string(), "env".to_string())].into()),
         };
-        assert_eq!(
-            vars.expand_text("${A}-${B}-${C:-dflt}").unwrap(),
-            "cli-env-dflt"
-        );
-        assert_eq!(
-            vars.expand_text("${D}").unwrap_err(),
-            "variable `D` has no value"
-        );
+        assert_eq!(vars.expand_text("${A}-${B}-${C:-dflt}").unwrap(), "cli-env-dflt");
+        assert_eq!(vars.expand_text("${D}").unwrap_err(), "variable `D` has no value");
     }
 }

@@ -179,16 +179,8 @@ pub struct Sink {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
-    Table {
-        connection: Ident,
-        table: Literal,
-        span: Span,
-    },
-    Query {
-        connection: Ident,
-        sql: Literal,
-        span: Span,
-    },
+    Table { connection: Ident, table: Literal, span: Span },
+    Query { connection: Ident, sql: Literal, span: Span },
     Inline(ConnectionCall),
 }
 
@@ -266,44 +258,14 @@ pub enum ExprKind {
     Column(Ident),
     Literal(Literal),
     Null,
-    Unary {
-        op: UnaryOp,
-        operand: Box<Expr>,
-    },
-    Binary {
-        op: BinaryOp,
-        left: Box<Expr>,
-        right: Box<Expr>,
-    },
-    IsNull {
-        operand: Box<Expr>,
-        negated: bool,
-    },
-    InList {
-        operand: Box<Expr>,
-        list: Vec<Expr>,
-        negated: bool,
-    },
-    Between {
-        operand: Box<Expr>,
-        low: Box<Expr>,
-        high: Box<Expr>,
-        negated: bool,
-    },
-    Case {
-        operand: Option<Box<Expr>>,
-        branches: Vec<(Expr, Expr)>,
-        otherwise: Option<Box<Expr>>,
-    },
-    Cast {
-        operand: Box<Expr>,
-        to: TypeName,
-    },
-    Function {
-        name: Ident,
-        args: Vec<Expr>,
-        star: bool,
-    },
+    Unary { op: UnaryOp, operand: Box<Expr> },
+    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    IsNull { operand: Box<Expr>, negated: bool },
+    InList { operand: Box<Expr>, list: Vec<Expr>, negated: bool },
+    Between { operand: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
+    Case { operand: Option<Box<Expr>>, branches: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>> },
+    Cast { operand: Box<Expr>, to: TypeName },
+    Function { name: Ident, args: Vec<Expr>, star: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -18,11 +18,8 @@ struct FlowGrammar;
 pub fn parse(text: &str) -> Result<File, Problem> {
     check_nesting(text)?;
     pest::set_error_detail(true);
-    let mut pairs =
-        FlowGrammar::parse(Rule::file, text).map_err(|e| syntax_problem(e, text.len()))?;
-    let file = pairs
-        .next()
-        .ok_or_else(|| Problem::error("flow::syntax", "empty parse"))?;
+    let mut pairs = FlowGrammar::parse(Rule::file, text).map_err(|e| syntax_problem(e, text.len()))?;
+    let file = pairs.next().ok_or_else(|| Problem::error("flow::syntax", "empty parse"))?;
     let mut connections = Vec::new();
     let mut pipelines = Vec::new();
     for item in file.into_inner() {
@@ -32,10 +29,7 @@ pub fn parse(text: &str) -> Result<File, Problem> {
             _ => {}
         }
     }
-    Ok(File {
-        connections,
-        pipelines,
-    })
+    Ok(File { connections, pipelines })
 }
 
 /// Deeper nesting than any real pipeline needs; the tree walk below recurses once per level.
@@ -59,15 +53,9 @@ fn check_nesting(text: &str) -> Result<(), Problem> {
             (None, '(') => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(Problem::error(
-                        "flow::too_deep",
-                        "parentheses are nested too deeply",
-                    )
-                    .at(
-                        Span::new(i, i + 1),
-                        format!("more than {MAX_NESTING} levels"),
-                    )
-                    .help("split the expression into several derive steps"));
+                    return Err(Problem::error("flow::too_deep", "parentheses are nested too deeply")
+                        .at(Span::new(i, i + 1), format!("more than {MAX_NESTING} levels"))
+                        .help("split the expression into several derive steps"));
                 }
             }
             (None, ')') => depth = depth.saturating_sub(1),
@@ -87,11 +75,7 @@ fn ident(pair: Pair<Rule>) -> Ident {
     // `column_name` wraps an `ident` or a back-quoted name; unwrap to the name itself.
     let name = match pair.as_rule() {
         Rule::column_name | Rule::column_ref | Rule::mode_name => {
-            return ident(
-                pair.into_inner()
-                    .next()
-                    .expect("grammar: name has one child"),
-            );
+            return ident(pair.into_inner().next().expect("grammar: name has one child"));
         }
         Rule::quoted_ident => {
             let raw = pair.as_str();
@@ -132,12 +116,7 @@ fn connection_call(pair: Pair<Rule>) -> ConnectionCall {
         _ => ConnectionKind::Profile,
     };
     let args = inner.map(arg).collect();
-    ConnectionCall {
-        kind,
-        kind_span: span_of(&kind_pair),
-        args,
-        span,
-    }
+    ConnectionCall { kind, kind_span: span_of(&kind_pair), args, span }
 }
 
 fn arg(pair: Pair<Rule>) -> Arg {
@@ -150,10 +129,7 @@ fn arg(pair: Pair<Rule>) -> Arg {
 fn literal(pair: Pair<Rule>) -> Literal {
     debug_assert_eq!(pair.as_rule(), Rule::literal_value);
     let span = span_of(&pair);
-    let inner = pair
-        .into_inner()
-        .next()
-        .expect("grammar: literal has a kind");
+    let inner = pair.into_inner().next().expect("grammar: literal has a kind");
     let kind = match inner.as_rule() {
         Rule::string => LiteralKind::String(template(inner)),
         Rule::number => LiteralKind::Number(inner.as_str().to_string()),
@@ -198,16 +174,9 @@ fn unescape_double_quoted(raw: &str) -> String {
 fn variable(pair: Pair<Rule>) -> VariableRef {
     let span = span_of(&pair);
     let mut inner = pair.into_inner();
-    let name = inner
-        .next()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
+    let name = inner.next().map(|p| p.as_str().to_string()).unwrap_or_default();
     let default = inner.next().map(|p| p.as_str().to_string());
-    VariableRef {
-        name,
-        default,
-        span,
-    }
+    VariableRef { name, default, span }
 }
 
 fn pipeline(pair: Pair<Rule>) -> Pipeline {
@@ -240,16 +209,9 @@ fn pipeline(pair: Pair<Rule>) -> Pipeline {
 }
 
 fn setting(pair: Pair<Rule>) -> Setting {
-    let inner = pair
-        .into_inner()
-        .next()
-        .expect("grammar: setting has a kind");
+    let inner = pair.into_inner().next().expect("grammar: setting has a kind");
     let rule = inner.as_rule();
-    let value = literal(
-        meaningful(inner.into_inner())
-            .next()
-            .expect("grammar: setting has a value"),
-    );
+    let value = literal(meaningful(inner.into_inner()).next().expect("grammar: setting has a value"));
     match rule {
         Rule::setting_parallelism => Setting::Parallelism(value),
         _ => Setting::Timeout(value),
@@ -262,23 +224,13 @@ fn source(pair: Pair<Rule>) -> Source {
     let name = ident(inner.next().expect("grammar: source has a name"));
     let target = target(inner.next().expect("grammar: source has a target"));
     let options = inner.next().map(options).unwrap_or_default();
-    Source {
-        name,
-        target,
-        options,
-        span,
-    }
+    Source { name, target, options, span }
 }
 
 fn sink(pair: Pair<Rule>) -> Sink {
     let span = span_of(&pair);
     let children: Vec<Pair<Rule>> = meaningful(pair.into_inner()).collect();
-    let idents: Vec<Ident> = children
-        .iter()
-        .filter(|c| c.as_rule() == Rule::ident)
-        .cloned()
-        .map(ident)
-        .collect();
+    let idents: Vec<Ident> = children.iter().filter(|c| c.as_rule() == Rule::ident).cloned().map(ident).collect();
     let (name, input) = match idents.as_slice() {
         [name, input] => (Some(name.clone()), input.clone()),
         [input] => (None, input.clone()),
@@ -293,20 +245,11 @@ fn sink(pair: Pair<Rule>) -> Sink {
             _ => {}
         }
     }
-    Sink {
-        name,
-        input,
-        target: target_ast.expect("grammar: sink has a target"),
-        options: opts,
-        span,
-    }
+    Sink { name, input, target: target_ast.expect("grammar: sink has a target"), options: opts, span }
 }
 
 fn target(pair: Pair<Rule>) -> Target {
-    let inner = pair
-        .into_inner()
-        .next()
-        .expect("grammar: target has a kind");
+    let inner = pair.into_inner().next().expect("grammar: target has a kind");
     let span = span_of(&inner);
     match inner.as_rule() {
         Rule::connection_call => Target::Inline(connection_call(inner)),
@@ -315,17 +258,9 @@ fn target(pair: Pair<Rule>) -> Target {
             let connection = ident(parts.next().expect("grammar: target names a connection"));
             let value = literal(parts.next().expect("grammar: target has an argument"));
             if rule == Rule::target_table {
-                Target::Table {
-                    connection,
-                    table: value,
-                    span,
-                }
+                Target::Table { connection, table: value, span }
             } else {
-                Target::Query {
-                    connection,
-                    sql: value,
-                    span,
-                }
+                Target::Query { connection, sql: value, span }
             }
         }
     }
@@ -337,10 +272,7 @@ fn options(pair: Pair<Rule>) -> Vec<StageOption> {
 
 fn stage_option(pair: Pair<Rule>) -> StageOption {
     let span = span_of(&pair);
-    let inner = pair
-        .into_inner()
-        .next()
-        .expect("grammar: option has a kind");
+    let inner = pair.into_inner().next().expect("grammar: option has a kind");
     let rule = inner.as_rule();
     let mut parts = meaningful(inner.into_inner());
     let kind = match rule {
@@ -349,20 +281,13 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
             let count = literal(parts.next().expect("grammar: partition count"));
             StageOptionKind::Partition { column, count }
         }
-        Rule::opt_batch => {
-            StageOptionKind::Batch(literal(parts.next().expect("grammar: batch size")))
-        }
-        Rule::opt_timeout => {
-            StageOptionKind::Timeout(literal(parts.next().expect("grammar: timeout")))
-        }
+        Rule::opt_batch => StageOptionKind::Batch(literal(parts.next().expect("grammar: batch size"))),
+        Rule::opt_timeout => StageOptionKind::Timeout(literal(parts.next().expect("grammar: timeout"))),
         Rule::opt_mode => {
             let mode = parts.next().expect("grammar: mode");
             match mode.as_rule() {
                 Rule::mode_upsert => {
-                    let keys = meaningful(mode.into_inner())
-                        .next()
-                        .map(column_list)
-                        .unwrap_or_default();
+                    let keys = meaningful(mode.into_inner()).next().map(column_list).unwrap_or_default();
                     StageOptionKind::Mode(ModeAst::Upsert { keys })
                 }
                 _ => StageOptionKind::Mode(ModeAst::Named(ident(mode))),
@@ -370,9 +295,7 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
         }
         Rule::opt_create => {
             let choice = parts.next().expect("grammar: create choice");
-            StageOptionKind::Create {
-                if_missing: choice.as_rule() == Rule::create_if_missing,
-            }
+            StageOptionKind::Create { if_missing: choice.as_rule() == Rule::create_if_missing }
         }
         _ => StageOptionKind::Unknown(ident(parts.next().expect("grammar: option name"))),
     };
@@ -396,13 +319,7 @@ fn transform(pair: Pair<Rule>) -> Transform {
             _ => steps.push(step(child)),
         }
     }
-    Transform {
-        name,
-        input,
-        steps,
-        options: opts,
-        span,
-    }
+    Transform { name, input, steps, options: opts, span }
 }
 
 fn step(pair: Pair<Rule>) -> Step {
@@ -448,14 +365,7 @@ fn step(pair: Pair<Rule>) -> Step {
 }
 
 fn type_name(pair: Pair<Rule>) -> TypeName {
-    TypeName {
-        text: pair
-            .as_str()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(""),
-        span: span_of(&pair),
-    }
+    TypeName { text: pair.as_str().split_whitespace().collect::<Vec<_>>().join(""), span: span_of(&pair) }
 }
 
 // ---------------------------------------------------------------- expressions
@@ -500,28 +410,17 @@ fn expr_with(pratt: &PrattParser<Rule>, pairs: Pairs<Rule>) -> Expr {
         .map_primary(primary)
         .map_prefix(|op, operand| {
             let span = Span::new(span_of(&op).start, operand.span.end);
-            let op = if op.as_rule() == Rule::op_neg {
-                UnaryOp::Neg
-            } else {
-                UnaryOp::Not
-            };
-            Expr {
-                kind: ExprKind::Unary {
-                    op,
-                    operand: Box::new(operand),
-                },
-                span,
-            }
+            let op = if op.as_rule() == Rule::op_neg { UnaryOp::Neg } else { UnaryOp::Not };
+            Expr { kind: ExprKind::Unary { op, operand: Box::new(operand) }, span }
         })
         .map_postfix(|operand, op| {
             let span = Span::new(operand.span.start, span_of(&op).end);
             let rule = op.as_rule();
             let operand = Box::new(operand);
             let kind = match rule {
-                Rule::op_is_null | Rule::op_is_not_null => ExprKind::IsNull {
-                    operand,
-                    negated: rule == Rule::op_is_not_null,
-                },
+                Rule::op_is_null | Rule::op_is_not_null => {
+                    ExprKind::IsNull { operand, negated: rule == Rule::op_is_not_null }
+                }
                 Rule::op_in | Rule::op_not_in => ExprKind::InList {
                     operand,
                     list: meaningful(op.into_inner()).map(expr).collect(),
@@ -561,14 +460,7 @@ fn expr_with(pratt: &PrattParser<Rule>, pairs: Pairs<Rule>) -> Expr {
                 Rule::op_div => BinaryOp::Div,
                 _ => BinaryOp::Mod,
             };
-            Expr {
-                kind: ExprKind::Binary {
-                    op,
-                    left: Box::new(left),
-                    right: Box::new(right),
-                },
-                span,
-            }
+            Expr { kind: ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, span }
         })
         .parse(pairs)
 }
@@ -591,23 +483,14 @@ fn primary(pair: Pair<Rule>) -> Expr {
             let mut parts = meaningful(pair.into_inner());
             let operand = expr(parts.next().expect("grammar: cast operand"));
             let to = type_name(parts.next().expect("grammar: cast type"));
-            ExprKind::Cast {
-                operand: Box::new(operand),
-                to,
-            }
+            ExprKind::Cast { operand: Box::new(operand), to }
         }
         Rule::function_call => {
             let mut parts = pair.into_inner();
             let name = ident(parts.next().expect("grammar: function name"));
             let rest: Vec<Pair<Rule>> = parts.collect();
-            let star = rest
-                .first()
-                .is_some_and(|p| p.as_rule() == Rule::function_star);
-            let args = if star {
-                Vec::new()
-            } else {
-                rest.into_iter().map(expr).collect()
-            };
+            let star = rest.first().is_some_and(|p| p.as_rule() == Rule::function_star);
+            let args = if star { Vec::new() } else { rest.into_iter().map(expr).collect() };
             ExprKind::Function { name, args, star }
         }
         _ => {
@@ -633,11 +516,7 @@ fn primary(pair: Pair<Rule>) -> Expr {
                     }
                 }
             }
-            ExprKind::Case {
-                operand,
-                branches,
-                otherwise,
-            }
+            ExprKind::Case { operand, branches, otherwise }
         }
     };
     Expr { kind, span }
@@ -664,9 +543,7 @@ fn syntax_problem(error: pest::error::Error<Rule>, text_len: usize) -> Problem {
             .into_iter()
             .map(|t| t.to_string().to_lowercase())
             .filter(|t| {
-                !t.trim().is_empty()
-                    && !t.contains("..")
-                    && !matches!(t.as_str(), "#" | "_" | "`" | "builtin_rule")
+                !t.trim().is_empty() && !t.contains("..") && !matches!(t.as_str(), "#" | "_" | "`" | "builtin_rule")
             })
             .map(|t| format!("`{t}`"))
             .collect();
@@ -689,36 +566,27 @@ fn syntax_problem(error: pest::error::Error<Rule>, text_len: usize) -> Problem {
         many => format!("expected one of: {}", many.join(", ")),
     };
     // A zero-width span at the very end renders no caret: point at the last character instead.
-    let (start, end) = if at_end && text_len > 0 {
-        (text_len - 1, text_len)
-    } else {
-        (start, end.max(start))
-    };
+    let (start, end) = if at_end && text_len > 0 { (text_len - 1, text_len) } else { (start, end.max(start)) };
     let help = if at_end || expected.is_empty() {
         "check for an unclosed string, `(` or `{` before this point".to_string()
     } else {
         syntax_help(&expected)
     };
-    Problem::error("flow::syntax", "syntax error")
-        .at(Span::new(start, end), label)
-        .help(help)
+    Problem::error("flow::syntax", "syntax error").at(Span::new(start, end), label).help(help)
 }
 
 fn syntax_help(expected: &[String]) -> String {
     let has = |t: &str| expected.iter().any(|e| e == t);
     if has("`csv`") {
-        "connections are postgres(...), mysql(...), sqlite(...), csv(...), parquet(...), generate(...) or profile(...)".into()
+        "connections are postgres(...), mysql(...), sqlite(...), csv(...), parquet(...), generate(...) or profile(...)"
+            .into()
     } else if has("`->`") {
         "a sink is written `sink INPUT -> CONN.table(\"name\")`".into()
     } else if has("`case`") || has("an expression") {
         "expressions are SQL-like: columns, literals, + - * / %, = != < <= > >=, and/or/not, case, cast(x as type), f(x)".into()
     } else if has("`=`") {
-        "name a stage with `=`: `source NAME = CONN.table(\"t\")`, `transform NAME = INPUT | step`"
-            .into()
-    } else if expected
-        .iter()
-        .any(|e| e == "a pipeline item (source, transform, sink, parallelism, timeout)")
-    {
+        "name a stage with `=`: `source NAME = CONN.table(\"t\")`, `transform NAME = INPUT | step`".into()
+    } else if expected.iter().any(|e| e == "a pipeline item (source, transform, sink, parallelism, timeout)") {
         "a pipeline holds `source`, `transform`, `sink`, `parallelism` and `timeout` items".into()
     } else if expected.iter().any(|e| e.starts_with("a transform step")) {
         "chain steps with `|`: filter, derive, select, drop, rename, cast, sql".into()
@@ -746,9 +614,7 @@ fn describe(rule: Rule) -> &'static str {
             "a target: CONN.table(\"name\"), CONN.query(\"sql\") or csv(\"path\")/parquet(\"path\")"
         }
         Rule::options => "`{` options `}`",
-        Rule::option | Rule::unknown_option => {
-            "an option (partition, batch, timeout, mode, create)"
-        }
+        Rule::option | Rule::unknown_option => "an option (partition, batch, timeout, mode, create)",
         Rule::step => "a transform step `| ...`",
         Rule::step_filter
         | Rule::step_derive
@@ -757,14 +623,10 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::step_rename
         | Rule::step_cast
         | Rule::step_sql
-        | Rule::step_unknown => {
-            "a transform step (filter, derive, select, drop, rename, cast, sql)"
-        }
+        | Rule::step_unknown => "a transform step (filter, derive, select, drop, rename, cast, sql)",
         Rule::expr | Rule::between_bound => "an expression",
         Rule::type_name => "a type name",
-        Rule::mode_name | Rule::mode_upsert => {
-            "a mode (append, replace, truncate, upsert on (keys))"
-        }
+        Rule::mode_name | Rule::mode_upsert => "a mode (append, replace, truncate, upsert on (keys))",
         Rule::kw_by => "`by`",
         Rule::kw_into => "`into`",
         Rule::kw_as => "`as`",

@@ -10,29 +10,15 @@ use flow::exec::{RunOptions, RunReport, run_pipeline};
 use flow::semantic::{CheckContext, Variables};
 
 pub fn context(vars: &[(&str, &str)]) -> CheckContext {
-    let cli: BTreeMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    CheckContext {
-        vars: Variables {
-            cli,
-            environment: None,
-        },
-        default_parallelism: 2,
-        ..Default::default()
-    }
+    let cli: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    CheckContext { vars: Variables { cli, environment: None }, default_parallelism: 2, ..Default::default() }
 }
 
 /// Checks (online) and runs every pipeline in `text`; panics with the diagnostics if the text
 /// does not check.
 pub async fn run_flow(text: &str, vars: &[(&str, &str)]) -> Vec<RunReport> {
     let analysis = analyze("test.flow", text, &context(vars), Discover::Online).await;
-    assert!(
-        analysis.ok(),
-        "pipeline does not check:\n{}",
-        analysis.problems.render_plain()
-    );
+    assert!(analysis.ok(), "pipeline does not check:\n{}", analysis.problems.render_plain());
     let mut reports = Vec::new();
     for plan in &analysis.plans {
         reports.push(run_pipeline(plan, &RunOptions::default()).await);
@@ -41,11 +27,7 @@ pub async fn run_flow(text: &str, vars: &[(&str, &str)]) -> Vec<RunReport> {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
 pub fn temp_dir() -> tempfile::TempDir {
@@ -55,18 +37,13 @@ pub fn temp_dir() -> tempfile::TempDir {
 /// True when the named server answers; otherwise prints why the test is skipped, or panics when
 /// FLOW_REQUIRE_DBS=1.
 pub fn server_available(name: &str, addr: &str) -> bool {
-    let ok = std::net::TcpStream::connect_timeout(
-        &addr.parse().expect("address"),
-        std::time::Duration::from_secs(2),
-    )
-    .is_ok();
+    let ok = std::net::TcpStream::connect_timeout(&addr.parse().expect("address"), std::time::Duration::from_secs(2))
+        .is_ok();
     if !ok {
         if std::env::var("FLOW_REQUIRE_DBS").is_ok_and(|v| v == "1") {
             panic!("{name} at {addr} does not answer and FLOW_REQUIRE_DBS=1");
         }
-        eprintln!(
-            "skipping: {name} at {addr} does not answer (set FLOW_REQUIRE_DBS=1 to make this fail)"
-        );
+        eprintln!("skipping: {name} at {addr} does not answer (set FLOW_REQUIRE_DBS=1 to make this fail)");
     }
     ok
 }

@@ -20,9 +20,7 @@ use crate::plan::endpoint::{redact_url, scrub_secret};
 /// Connects and drives the connection on the runtime. Errors name the server (password
 /// redacted) and say what to check.
 pub async fn connect(url: &str) -> Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| connect_error(url, &e))?;
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| connect_error(url, &e))?;
     tokio::spawn(async move {
         // The client reports the broken connection on its next call; nothing to do here.
         let _ = connection.await;
@@ -43,10 +41,7 @@ fn connect_error(url: &str, e: &tokio_postgres::Error) -> DataFusionError {
     } else {
         "check the URL, the server and the network"
     };
-    DataFusionError::Execution(format!(
-        "cannot connect to PostgreSQL at {}: {detail}; {hint}",
-        redact_url(url)
-    ))
+    DataFusionError::Execution(format!("cannot connect to PostgreSQL at {}: {detail}; {hint}", redact_url(url)))
 }
 
 /// The server's message when there is one (`ERROR: relation "x" does not exist`), else the
@@ -81,27 +76,14 @@ fn query_error(url: &str, sql: &str, e: &tokio_postgres::Error) -> DataFusionErr
 }
 
 /// The Arrow schema of a query's result, and the PostgreSQL types the decoder needs.
-async fn describe(
-    client: &Client,
-    url: &str,
-    sql: &str,
-) -> Result<(SchemaRef, Vec<tokio_postgres::types::Type>)> {
-    let statement = client
-        .prepare(sql)
-        .await
-        .map_err(|e| query_error(url, sql, &e))?;
+async fn describe(client: &Client, url: &str, sql: &str) -> Result<(SchemaRef, Vec<tokio_postgres::types::Type>)> {
+    let statement = client.prepare(sql).await.map_err(|e| query_error(url, sql, &e))?;
     let mut fields = Vec::new();
     let mut pg_types = Vec::new();
     for column in statement.columns() {
         fields.push(
-            types::pg_field(column.name(), column.type_(), column.type_modifier()).map_err(
-                |e| {
-                    DataFusionError::Execution(format!(
-                        "column `{}` of `{sql}`: {e}",
-                        column.name()
-                    ))
-                },
-            )?,
+            types::pg_field(column.name(), column.type_(), column.type_modifier())
+                .map_err(|e| DataFusionError::Execution(format!("column `{}` of `{sql}`: {e}", column.name())))?,
         );
         pg_types.push(column.type_().clone());
     }
@@ -132,17 +114,14 @@ pub fn stream_query(
     batch_size: usize,
 ) -> SendableRecordBatchStream {
     let planned: Option<SchemaRef> = schema.into();
-    let (tx, rx) =
-        tokio::sync::mpsc::channel::<Result<RecordBatch>>(crate::connect::blocking::CHANNEL_DEPTH);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(crate::connect::blocking::CHANNEL_DEPTH);
     let stream_schema = planned.clone().unwrap_or_else(|| Arc::new(Schema::empty()));
     tokio::spawn(async move {
         if let Err(e) = copy_out(&url, &sql, planned, batch_size, &tx).await {
             let _ = tx.send(Err(e)).await;
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     Box::pin(RecordBatchStreamAdapter::new(stream_schema, stream))
 }
 
@@ -164,13 +143,9 @@ async fn copy_out(
             p.fields().len()
         )));
     }
-    let mut decoder =
-        copy_binary::CopyDecoder::new(planned.unwrap_or(schema), pg_types, batch_size)?;
+    let mut decoder = copy_binary::CopyDecoder::new(planned.unwrap_or(schema), pg_types, batch_size)?;
     let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
-    let stream = client
-        .copy_out(copy.as_str())
-        .await
-        .map_err(|e| query_error(url, sql, &e))?;
+    let stream = client.copy_out(copy.as_str()).await.map_err(|e| query_error(url, sql, &e))?;
     futures::pin_mut!(stream);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| query_error(url, sql, &e))?;

@@ -33,10 +33,7 @@ pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
         DataType::Float16 | DataType::Float32 | DataType::Float64 => "REAL",
         DataType::Decimal128(..) | DataType::Decimal256(..) => "NUMERIC",
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "TEXT",
-        DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => "BLOB",
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "BLOB",
         DataType::Date32 | DataType::Date64 => "DATE",
         DataType::Time32(_) | DataType::Time64(_) => "TIME",
         DataType::Timestamp(_, None) => "TIMESTAMP",
@@ -50,34 +47,16 @@ pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
 }
 
 /// `CREATE TABLE` for a schema, with a unique key for upserts.
-pub fn create_table_sql(
-    table: &TableName,
-    schema: &SchemaRef,
-    unique_keys: Option<&[String]>,
-) -> Result<String> {
+pub fn create_table_sql(table: &TableName, schema: &SchemaRef, unique_keys: Option<&[String]>) -> Result<String> {
     let mut cols = Vec::new();
     for f in schema.fields() {
         let null = if f.is_nullable() { "" } else { " NOT NULL" };
-        cols.push(format!(
-            "{} {}{null}",
-            D.ident(f.name()),
-            sqlite_type(f.data_type())?
-        ));
+        cols.push(format!("{} {}{null}", D.ident(f.name()), sqlite_type(f.data_type())?));
     }
     if let Some(keys) = unique_keys {
-        cols.push(format!(
-            "UNIQUE ({})",
-            keys.iter()
-                .map(|k| D.ident(k))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        cols.push(format!("UNIQUE ({})", keys.iter().map(|k| D.ident(k)).collect::<Vec<_>>().join(", ")));
     }
-    Ok(format!(
-        "CREATE TABLE {} ({})",
-        D.table(table),
-        cols.join(", ")
-    ))
+    Ok(format!("CREATE TABLE {} ({})", D.table(table), cols.join(", ")))
 }
 
 pub struct SqliteSink {
@@ -107,41 +86,23 @@ impl SqliteSink {
         if let Some(last) = staging.parts.last_mut() {
             *last = format!("_flow_stage_{last}_{run_id}");
         }
-        Self {
-            path: path.to_string(),
-            table,
-            mode,
-            create_if_missing,
-            schema,
-            staging,
-        }
+        Self { path: path.to_string(), table, mode, create_if_missing, schema, staging }
     }
 
     pub fn open(&self) -> Result<Connection> {
-        if let Some(dir) = std::path::Path::new(&self.path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                DataFusionError::Execution(format!(
-                    "cannot create directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
+        if let Some(dir) = std::path::Path::new(&self.path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DataFusionError::Execution(format!("cannot create directory {}: {e}", dir.display())))?;
         }
-        let conn =
-            Connection::open(&self.path).map_err(sql_err(&format!("cannot open {}", self.path)))?;
-        conn.busy_timeout(Duration::from_secs(300))
-            .map_err(sql_err("busy timeout"))?;
+        let conn = Connection::open(&self.path).map_err(sql_err(&format!("cannot open {}", self.path)))?;
+        conn.busy_timeout(Duration::from_secs(300)).map_err(sql_err("busy timeout"))?;
         Ok(conn)
     }
 
     fn table_columns(conn: &Connection, table: &TableName) -> Result<Option<Vec<String>>> {
         let sql = format!("SELECT * FROM {} LIMIT 0", D.table(table));
         match conn.prepare(&sql) {
-            Ok(stmt) => Ok(Some(
-                stmt.column_names().into_iter().map(String::from).collect(),
-            )),
+            Ok(stmt) => Ok(Some(stmt.column_names().into_iter().map(String::from).collect())),
             Err(e) if e.to_string().contains("no such table") => Ok(None),
             Err(e) => Err(sql_err("inspecting the target")(e)),
         }
@@ -184,40 +145,22 @@ impl SqliteSink {
 
     /// Inserts one batch into the staging table in one transaction.
     pub fn write_batch(&self, conn: &mut Connection, batch: &RecordBatch) -> Result<u64> {
-        let names: Vec<String> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| D.ident(f.name()))
-            .collect();
+        let names: Vec<String> = self.schema.fields().iter().map(|f| D.ident(f.name())).collect();
         let placeholders = vec!["?"; names.len()].join(", ");
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({placeholders})",
-            D.table(&self.staging),
-            names.join(", ")
-        );
+        let sql = format!("INSERT INTO {} ({}) VALUES ({placeholders})", D.table(&self.staging), names.join(", "));
         let tx = conn.transaction().map_err(sql_err("begin"))?;
         {
-            let mut stmt = tx
-                .prepare_cached(&sql)
-                .map_err(sql_err("preparing the insert"))?;
+            let mut stmt = tx.prepare_cached(&sql).map_err(sql_err("preparing the insert"))?;
             let mut row_values: Vec<Value> = Vec::with_capacity(names.len());
             for row in 0..batch.num_rows() {
                 row_values.clear();
                 for (i, column) in batch.columns().iter().enumerate() {
                     row_values.push(value_at(column.as_ref(), row).map_err(|e| {
-                        DataFusionError::Execution(format!(
-                            "column {}: row {row}: {e}",
-                            self.schema.field(i).name()
-                        ))
+                        DataFusionError::Execution(format!("column {}: row {row}: {e}", self.schema.field(i).name()))
                     })?);
                 }
                 stmt.execute(params_from_iter(row_values.iter()))
-                    .map_err(|e| {
-                        DataFusionError::Execution(format!(
-                            "SQLite refused row {row} of a batch: {e}"
-                        ))
-                    })?;
+                    .map_err(|e| DataFusionError::Execution(format!("SQLite refused row {row} of a batch: {e}")))?;
             }
         }
         tx.commit().map_err(sql_err("commit"))?;
@@ -227,16 +170,9 @@ impl SqliteSink {
     /// Moves the staging rows into the target in one transaction, per mode.
     pub fn publish(&self) -> Result<()> {
         let mut conn = self.open()?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sql_err("begin"))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
         let existing = Self::table_columns(&tx, &self.table)?;
-        let cols: Vec<String> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| D.ident(f.name()))
-            .collect();
+        let cols: Vec<String> = self.schema.fields().iter().map(|f| D.ident(f.name())).collect();
         let col_list = cols.join(", ");
         let target = D.table(&self.table);
         let staging = D.table(&self.staging);
@@ -245,28 +181,21 @@ impl SqliteSink {
             _ => None,
         };
         let same_columns = existing.as_ref().is_some_and(|c| {
-            c.len() == self.schema.fields().len()
-                && self.schema.fields().iter().all(|f| c.contains(f.name()))
+            c.len() == self.schema.fields().len() && self.schema.fields().iter().all(|f| c.contains(f.name()))
         });
         let recreate = existing.is_none() || (self.mode == WriteMode::Replace && !same_columns);
         if recreate {
             if existing.is_some() {
-                tx.execute_batch(&format!("DROP TABLE {target}"))
-                    .map_err(sql_err("dropping the old target"))?;
+                tx.execute_batch(&format!("DROP TABLE {target}")).map_err(sql_err("dropping the old target"))?;
             }
             tx.execute_batch(&create_table_sql(&self.table, &self.schema, keys)?)
                 .map_err(sql_err("creating the target"))?;
         } else if matches!(self.mode, WriteMode::Replace | WriteMode::Truncate) {
-            tx.execute_batch(&format!("DELETE FROM {target}"))
-                .map_err(sql_err("emptying the target"))?;
+            tx.execute_batch(&format!("DELETE FROM {target}")).map_err(sql_err("emptying the target"))?;
         }
         let insert = match keys {
             Some(keys) => {
-                let key_list = keys
-                    .iter()
-                    .map(|k| D.ident(k))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let key_list = keys.iter().map(|k| D.ident(k)).collect::<Vec<_>>().join(", ");
                 let updates: Vec<String> = cols
                     .iter()
                     .filter(|c| !keys.iter().any(|k| &D.ident(k) == *c))
@@ -284,16 +213,14 @@ impl SqliteSink {
             None => format!("INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staging}"),
         };
         tx.execute_batch(&insert).map_err(|e| {
-            let hint =
-                if keys.is_some() && e.to_string().contains("ON CONFLICT clause does not match") {
-                    "; the upsert keys need a PRIMARY KEY or UNIQUE constraint on the target table"
-                } else {
-                    ""
-                };
+            let hint = if keys.is_some() && e.to_string().contains("ON CONFLICT clause does not match") {
+                "; the upsert keys need a PRIMARY KEY or UNIQUE constraint on the target table"
+            } else {
+                ""
+            };
             DataFusionError::Execution(format!("SQLite: publishing into {}: {e}{hint}", self.table))
         })?;
-        tx.execute_batch(&format!("DROP TABLE {staging}"))
-            .map_err(sql_err("dropping the staging table"))?;
+        tx.execute_batch(&format!("DROP TABLE {staging}")).map_err(sql_err("dropping the staging table"))?;
         tx.commit().map_err(sql_err("commit"))
     }
 
@@ -322,33 +249,23 @@ fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String>
         DataType::UInt32 => Value::Integer(array.as_primitive::<UInt32Type>().value(row).into()),
         DataType::UInt64 => {
             let v = array.as_primitive::<UInt64Type>().value(row);
-            i64::try_from(v)
-                .map(Value::Integer)
-                .unwrap_or_else(|_| Value::Text(v.to_string()))
+            i64::try_from(v).map(Value::Integer).unwrap_or_else(|_| Value::Text(v.to_string()))
         }
         DataType::Float16 => Value::Real(array.as_primitive::<Float16Type>().value(row).to_f64()),
         DataType::Float32 => Value::Real(array.as_primitive::<Float32Type>().value(row).into()),
         DataType::Float64 => Value::Real(array.as_primitive::<Float64Type>().value(row)),
-        DataType::Decimal128(_, _) => {
-            Value::Text(array.as_primitive::<Decimal128Type>().value_as_string(row))
-        }
-        DataType::Decimal256(_, _) => {
-            Value::Text(array.as_primitive::<Decimal256Type>().value_as_string(row))
-        }
+        DataType::Decimal128(_, _) => Value::Text(array.as_primitive::<Decimal128Type>().value_as_string(row)),
+        DataType::Decimal256(_, _) => Value::Text(array.as_primitive::<Decimal256Type>().value_as_string(row)),
         DataType::Utf8 => Value::Text(array.as_string::<i32>().value(row).to_string()),
         DataType::LargeUtf8 => Value::Text(array.as_string::<i64>().value(row).to_string()),
         DataType::Utf8View => Value::Text(array.as_string_view().value(row).to_string()),
         DataType::Binary => Value::Blob(array.as_binary::<i32>().value(row).to_vec()),
         DataType::LargeBinary => Value::Blob(array.as_binary::<i64>().value(row).to_vec()),
         DataType::BinaryView => Value::Blob(array.as_binary_view().value(row).to_vec()),
-        DataType::FixedSizeBinary(_) => {
-            Value::Blob(array.as_fixed_size_binary().value(row).to_vec())
+        DataType::FixedSizeBinary(_) => Value::Blob(array.as_fixed_size_binary().value(row).to_vec()),
+        DataType::Date32 | DataType::Date64 | DataType::Time32(_) | DataType::Time64(_) | DataType::Timestamp(_, _) => {
+            Value::Text(temporal_text(array, row)?)
         }
-        DataType::Date32
-        | DataType::Date64
-        | DataType::Time32(_)
-        | DataType::Time64(_)
-        | DataType::Timestamp(_, _) => Value::Text(temporal_text(array, row)?),
         other => return Err(format!("type {other} cannot be written to SQLite")),
     })
 }
@@ -358,52 +275,26 @@ fn temporal_text(array: &dyn Array, row: usize) -> std::result::Result<String, S
     use arrow::datatypes::*;
     let bad = || format!("value out of range for {}", array.data_type());
     Ok(match array.data_type() {
-        DataType::Date32 => array
-            .as_primitive::<Date32Type>()
-            .value_as_date(row)
-            .ok_or_else(bad)?
-            .to_string(),
-        DataType::Date64 => array
-            .as_primitive::<Date64Type>()
-            .value_as_date(row)
-            .ok_or_else(bad)?
-            .to_string(),
-        DataType::Time32(TimeUnit::Second) => array
-            .as_primitive::<Time32SecondType>()
-            .value_as_time(row)
-            .ok_or_else(bad)?
-            .to_string(),
-        DataType::Time32(_) => array
-            .as_primitive::<Time32MillisecondType>()
-            .value_as_time(row)
-            .ok_or_else(bad)?
-            .to_string(),
-        DataType::Time64(TimeUnit::Nanosecond) => array
-            .as_primitive::<Time64NanosecondType>()
-            .value_as_time(row)
-            .ok_or_else(bad)?
-            .to_string(),
-        DataType::Time64(_) => array
-            .as_primitive::<Time64MicrosecondType>()
-            .value_as_time(row)
-            .ok_or_else(bad)?
-            .to_string(),
+        DataType::Date32 => array.as_primitive::<Date32Type>().value_as_date(row).ok_or_else(bad)?.to_string(),
+        DataType::Date64 => array.as_primitive::<Date64Type>().value_as_date(row).ok_or_else(bad)?.to_string(),
+        DataType::Time32(TimeUnit::Second) => {
+            array.as_primitive::<Time32SecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
+        }
+        DataType::Time32(_) => {
+            array.as_primitive::<Time32MillisecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
+        }
+        DataType::Time64(TimeUnit::Nanosecond) => {
+            array.as_primitive::<Time64NanosecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
+        }
+        DataType::Time64(_) => {
+            array.as_primitive::<Time64MicrosecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
+        }
         DataType::Timestamp(unit, tz) => {
             let v = match unit {
-                TimeUnit::Second => array
-                    .as_primitive::<TimestampSecondType>()
-                    .value(row)
-                    .checked_mul(1_000_000),
-                TimeUnit::Millisecond => array
-                    .as_primitive::<TimestampMillisecondType>()
-                    .value(row)
-                    .checked_mul(1_000),
-                TimeUnit::Microsecond => {
-                    Some(array.as_primitive::<TimestampMicrosecondType>().value(row))
-                }
-                TimeUnit::Nanosecond => {
-                    Some(array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000)
-                }
+                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).checked_mul(1_000_000),
+                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row).checked_mul(1_000),
+                TimeUnit::Microsecond => Some(array.as_primitive::<TimestampMicrosecondType>().value(row)),
+                TimeUnit::Nanosecond => Some(array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000),
             }
             .ok_or_else(bad)?;
             let dt = chrono::DateTime::from_timestamp_micros(v).ok_or_else(bad)?;
