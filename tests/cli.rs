@@ -161,3 +161,68 @@ fn explain_never_prints_a_password() {
         assert!(stdout.contains("postgres://loader:***@127.0.0.1:1/db"), "{stdout}");
     }
 }
+
+/// A slow pipeline into SQLite (mode replace over an existing table), for cancellation tests.
+fn slow_pipeline(dir: &std::path::Path, pipeline_timeout: &str) -> std::path::PathBuf {
+    let file = dir.join("slow.flow");
+    std::fs::write(
+        &file,
+        format!(
+            "let g = generate(rows: 100000, seed: 1, rate: 2000)\nlet db = sqlite(\"${{OUT}}/s.db\")\npipeline p {{\n  {pipeline_timeout}\n  source s = g.table(\"orders\") {{ batch 100 }}\n  sink s -> db.table(\"orders\") {{ mode replace; batch 100 }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let conn = rusqlite::Connection::open(dir.join("s.db")).unwrap();
+    conn.execute_batch("CREATE TABLE orders (id INTEGER); INSERT INTO orders VALUES (42);").unwrap();
+    file
+}
+
+fn assert_target_untouched(dir: &std::path::Path) {
+    let conn = rusqlite::Connection::open(dir.join("s.db")).unwrap();
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM orders")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(ids, [42], "the previous table must be intact");
+    let staging: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(staging, 0, "no staging table may remain");
+}
+
+#[test]
+fn ctrl_c_cancels_cleanly() {
+    let dir = common::temp_dir();
+    let file = slow_pipeline(dir.path(), "");
+    let child = Command::new(env!("CARGO_BIN_EXE_flow"))
+        .args(["run", "-q", file.to_str().unwrap(), "--var", &format!("OUT={}", dir.path().display())])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "cancellation took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: interrupted by Ctrl-C; nothing was published"), "{stderr}");
+    assert_target_untouched(dir.path());
+}
+
+#[test]
+fn pipeline_timeout_cancels_cleanly() {
+    let dir = common::temp_dir();
+    let file = slow_pipeline(dir.path(), "timeout 1s");
+    let started = std::time::Instant::now();
+    let (code, _, stderr) =
+        flow(&["run", "-q", file.to_str().unwrap(), "--var", &format!("OUT={}", dir.path().display())]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert_eq!(code, 1);
+    assert!(stderr.contains("error: pipeline `p` exceeded its timeout of 1s; nothing was published"), "{stderr}");
+    assert_target_untouched(dir.path());
+}

@@ -198,7 +198,7 @@ pub async fn explain_pipeline(
             batch_size: Some(sink.batch_size),
             timeout: sink.timeout.map(format_duration),
             mode: Some(sink.mode.to_string()),
-            create_if_missing: Some(sink.create_if_missing),
+            create_if_missing: sink.endpoint.backend.is_database().then_some(sink.create_if_missing),
             ..Default::default()
         };
         match graph.schemas.get(&sink.input) {

@@ -33,8 +33,12 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
         let _ = writeln!(out, "  writes      {w}");
     }
     if let Some(m) = &s.mode {
-        let create = if s.create_if_missing == Some(false) { "create never" } else { "create if missing" };
-        let _ = writeln!(out, "  mode        {m}, {create}");
+        match s.create_if_missing {
+            Some(true) => writeln!(out, "  mode        {m}, create if missing"),
+            Some(false) => writeln!(out, "  mode        {m}, create never"),
+            None => writeln!(out, "  mode        {m}"),
+        }
+        .ok();
     }
     if let Some(b) = s.batch_size {
         let _ = writeln!(out, "  batch       {b} rows");
@@ -56,7 +60,8 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
     for step in &s.steps {
         let _ = writeln!(out, "  | {step}");
     }
-    if let Some(schema) = &s.schema {
+    // A sink's type mapping already lists its columns and types.
+    if let Some(schema) = s.schema.as_ref().filter(|_| s.type_mapping.is_empty()) {
         let _ = writeln!(out, "  schema");
         let width = schema.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
         for c in schema {
