@@ -94,12 +94,12 @@ use super::ffi_bridge::batch_from_arrow56;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{
-    DECIMAL128_MAX_PRECISION, DECIMAL256_MAX_PRECISION, DataType, Field, Schema, SchemaRef,
-    TimeUnit, TimestampMicrosecondType,
+    DECIMAL128_MAX_PRECISION, DECIMAL256_MAX_PRECISION, DataType, Field, Schema, SchemaRef, TimeUnit,
+    TimestampMicrosecondType,
 };
 use connectorx::prelude::{
-    ArrowDestination, CXQuery, Dispatcher, MySQLArrowTransport, MySQLSource, SQLiteArrowTransport,
-    SQLiteSource, SourceConn, SourceType, get_arrow,
+    ArrowDestination, CXQuery, Dispatcher, MySQLArrowTransport, MySQLSource, SQLiteArrowTransport, SQLiteSource,
+    SourceConn, SourceType, get_arrow,
 };
 use connectorx::sources::mysql::{BinaryProtocol, build_opts};
 use datafusion::error::{DataFusionError, Result};
@@ -132,11 +132,7 @@ pub struct CxQuery {
 ///
 /// Call it from within a tokio runtime to run the producer on the runtime's blocking pool;
 /// outside a runtime a dedicated thread is used.
-pub fn stream_queries(
-    queries: Vec<CxQuery>,
-    schema: SchemaRef,
-    max_in_flight: usize,
-) -> SendableRecordBatchStream {
+pub fn stream_queries(queries: Vec<CxQuery>, schema: SchemaRef, max_in_flight: usize) -> SendableRecordBatchStream {
     spawn_stream(queries, schema, max_in_flight, None)
 }
 
@@ -207,24 +203,17 @@ fn spawn_stream(
     let work = move || {
         let redactors: Vec<Redactor> = queries.iter().map(|q| Redactor::new(&q.url)).collect();
         let mut started = 0;
-        let end = catch_unwind(AssertUnwindSafe(|| {
-            produce(queries, &producer_schema, &tx, &mut started)
-        }))
-        .unwrap_or_else(|payload| {
-            // Only a bug in this module gets here: connectorx calls are guarded individually.
-            let message = redact_all(
-                &redactors,
-                &format!("connectorx reader panicked: {}", panic_message(&*payload)),
-            );
-            // The consumer may be gone already; then there is nobody to tell.
-            let _ = tx.blocking_send(Message::Error(DataFusionError::Execution(message)));
-            ProducerEnd::Failed
-        });
-        if let Some(report) = report {
-            let _ = report.send(ProducerReport {
-                end,
-                queries_started: started,
+        let end = catch_unwind(AssertUnwindSafe(|| produce(queries, &producer_schema, &tx, &mut started)))
+            .unwrap_or_else(|payload| {
+                // Only a bug in this module gets here: connectorx calls are guarded individually.
+                let message =
+                    redact_all(&redactors, &format!("connectorx reader panicked: {}", panic_message(&*payload)));
+                // The consumer may be gone already; then there is nobody to tell.
+                let _ = tx.blocking_send(Message::Error(DataFusionError::Execution(message)));
+                ProducerEnd::Failed
             });
+        if let Some(report) = report {
+            let _ = report.send(ProducerReport { end, queries_started: started });
         }
     };
     if let Err(e) = spawn_blocking_work(work) {
@@ -260,20 +249,12 @@ fn spawn_blocking_work(work: impl FnOnce() + Send + 'static) -> std::io::Result<
             drop(handle.spawn_blocking(work));
             Ok(())
         }
-        Err(_) => std::thread::Builder::new()
-            .name("flow-connectorx-reader".to_string())
-            .spawn(work)
-            .map(drop),
+        Err(_) => std::thread::Builder::new().name("flow-connectorx-reader".to_string()).spawn(work).map(drop),
     }
 }
 
 /// The producer loop: one query at a time, each batch sent (blocking) as soon as there is room.
-fn produce(
-    queries: Vec<CxQuery>,
-    schema: &SchemaRef,
-    tx: &mpsc::Sender<Message>,
-    started: &mut usize,
-) -> ProducerEnd {
+fn produce(queries: Vec<CxQuery>, schema: &SchemaRef, tx: &mpsc::Sender<Message>, started: &mut usize) -> ProducerEnd {
     let total = queries.len();
     let mut sources = SourceCache::default();
     for (index, query) in queries.into_iter().enumerate() {
@@ -282,10 +263,7 @@ fn produce(
             return ProducerEnd::Cancelled;
         }
         *started += 1;
-        let batches = match sources
-            .get(&query.url)
-            .and_then(|source| source.read(&query.sql))
-        {
+        let batches = match sources.get(&query.url).and_then(|source| source.read(&query.sql)) {
             Ok(batches) => batches,
             Err(e) => {
                 let _ = tx.blocking_send(Message::Error(e));
@@ -299,10 +277,7 @@ fn produce(
             }
             let message = match conform(batch, schema) {
                 Ok(batch) => Message::Batch(batch),
-                Err(e) => Message::Error(DataFusionError::Execution(format!(
-                    "query {} of {total}: {e}",
-                    index + 1
-                ))),
+                Err(e) => Message::Error(DataFusionError::Execution(format!("query {} of {total}: {e}", index + 1))),
             };
             let failed = matches!(message, Message::Error(_));
             if tx.blocking_send(message).is_err() {
@@ -335,9 +310,9 @@ impl SourceCache {
         }
         match &mut self.current {
             Some((_, source)) => Ok(source),
-            None => Err(DataFusionError::Internal(
-                "connectorx source cache is empty right after filling it".to_string(),
-            )),
+            None => {
+                Err(DataFusionError::Internal("connectorx source cache is empty right after filling it".to_string()))
+            }
         }
     }
 }
@@ -352,7 +327,9 @@ struct CxSource {
 enum Backend {
     /// `meta` is our own connection, used to read the exact column types (decimal precision and
     /// scale, TIMESTAMP vs DATETIME) that connectorx does not keep.
-    MySql { meta: mysql::Conn },
+    MySql {
+        meta: mysql::Conn,
+    },
     Sqlite,
 }
 
@@ -384,21 +361,17 @@ impl CxSource {
         let backend = match conn.ty {
             SourceType::MySQL => {
                 let opts = build_opts(conn.conn.as_str())
-                    .map_err(|e| {
-                        redactor.error(format!("invalid MySQL URL {}", redactor.shown_url), e)
-                    })?
+                    .map_err(|e| redactor.error(format!("invalid MySQL URL {}", redactor.shown_url), e))?
                     .tcp_connect_timeout(Some(MYSQL_CONNECT_TIMEOUT));
                 // Connecting here first also turns a refused connection into an immediate,
                 // clear error; connectorx's pool would retry for 30 seconds before giving up.
-                let meta = mysql::Conn::new(opts).map_err(|e| {
-                    redactor.error(format!("cannot connect to {}", redactor.shown_url), e)
-                })?;
+                let meta = mysql::Conn::new(opts)
+                    .map_err(|e| redactor.error(format!("cannot connect to {}", redactor.shown_url), e))?;
                 Backend::MySql { meta }
             }
             SourceType::SQLite => {
-                let path = sqlite_path(&conn).map_err(|e| {
-                    DataFusionError::Execution(format!("{e} (got {})", redactor.shown_url))
-                })?;
+                let path = sqlite_path(&conn)
+                    .map_err(|e| DataFusionError::Execution(format!("{e} (got {})", redactor.shown_url)))?;
                 if !path.is_file() {
                     return Err(DataFusionError::Execution(format!(
                         "SQLite database {} does not exist (from {})",
@@ -416,11 +389,7 @@ impl CxSource {
                 )));
             }
         };
-        Ok(Self {
-            conn,
-            redactor,
-            backend,
-        })
+        Ok(Self { conn, redactor, backend })
     }
 
     /// Reads the whole result of `sql` (one chunk) and normalises it.
@@ -431,17 +400,13 @@ impl CxSource {
             Backend::Sqlite => Vec::new(),
         };
         let queries = [CXQuery::naked(&plan.sql)];
-        let destination = self.guard("reading from", || {
-            get_arrow(&self.conn, None, &queries, Some(session.as_slice()))
-        })?;
+        let destination =
+            self.guard("reading from", || get_arrow(&self.conn, None, &queries, Some(session.as_slice())))?;
         let batches = destination.arrow().map_err(|e| {
             let context = format!("collecting the result from {}", self.redactor.shown_url);
             self.redactor.error(context, e)
         })?;
-        batches
-            .into_iter()
-            .map(|batch| apply_fixes(batch_from_arrow56(batch)?, &plan.fixes))
-            .collect()
+        batches.into_iter().map(|batch| apply_fixes(batch_from_arrow56(batch)?, &plan.fixes)).collect()
     }
 
     /// The normalised schema connectorx produces for `sql`, from metadata only (see
@@ -456,26 +421,16 @@ impl CxSource {
             if is_mysql {
                 // Metadata does not depend on the protocol; both use a prepared statement.
                 let source = MySQLSource::<BinaryProtocol>::new(url, 1).map_err(|e| e.to_string())?;
-                Dispatcher::<_, _, MySQLArrowTransport<BinaryProtocol>>::new(
-                    source,
-                    &mut destination,
-                    &queries,
-                    None,
-                )
-                .get_meta()
-                .map_err(|e| e.to_string())?;
+                Dispatcher::<_, _, MySQLArrowTransport<BinaryProtocol>>::new(source, &mut destination, &queries, None)
+                    .get_meta()
+                    .map_err(|e| e.to_string())?;
             } else {
                 // Same path argument as `get_arrow` derives from the URL.
                 let path = url.get("sqlite://".len()..).unwrap_or_default();
                 let source = SQLiteSource::new(path, 1).map_err(|e| e.to_string())?;
-                Dispatcher::<_, _, SQLiteArrowTransport>::new(
-                    source,
-                    &mut destination,
-                    &queries,
-                    None,
-                )
-                .get_meta()
-                .map_err(|e| e.to_string())?;
+                Dispatcher::<_, _, SQLiteArrowTransport>::new(source, &mut destination, &queries, None)
+                    .get_meta()
+                    .map_err(|e| e.to_string())?;
             }
             Ok::<_, String>(destination.empty_batch())
         })?;
@@ -484,25 +439,18 @@ impl CxSource {
 
     fn plan(&mut self, sql: &str) -> Result<ReadPlan> {
         match &mut self.backend {
-            Backend::Sqlite => Ok(ReadPlan {
-                sql: sql.to_string(),
-                fixes: Vec::new(),
-            }),
+            Backend::Sqlite => Ok(ReadPlan { sql: sql.to_string(), fixes: Vec::new() }),
             Backend::MySql { meta } => {
                 let redactor = &self.redactor;
-                let statement = meta.prep(sql).map_err(|e| {
-                    redactor.error(format!("preparing the query on {}", redactor.shown_url), e)
-                })?;
+                let statement = meta
+                    .prep(sql)
+                    .map_err(|e| redactor.error(format!("preparing the query on {}", redactor.shown_url), e))?;
                 let columns = statement.columns();
                 let fixes: Vec<ColumnFix> = columns.iter().map(mysql_column_fix).collect();
-                let needs_text = fixes
-                    .iter()
-                    .any(|fix| matches!(fix, ColumnFix::Decimal { as_text: true, .. }));
+                let needs_text = fixes.iter().any(|fix| matches!(fix, ColumnFix::Decimal { as_text: true, .. }));
                 let sql = if needs_text {
-                    let names: Vec<String> =
-                        columns.iter().map(|c| c.name_str().into_owned()).collect();
-                    wrap_decimals_as_text(sql, &names, &fixes)
-                        .map_err(DataFusionError::Execution)?
+                    let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
+                    wrap_decimals_as_text(sql, &names, &fixes).map_err(DataFusionError::Execution)?
                 } else {
                     sql.to_string()
                 };
@@ -513,19 +461,14 @@ impl CxSource {
 
     /// Runs a connectorx call, turning both its errors and its panics into redacted
     /// [`DataFusionError::Execution`]s.
-    fn guard<T, E: Display>(
-        &self,
-        action: &str,
-        call: impl FnOnce() -> std::result::Result<T, E>,
-    ) -> Result<T> {
+    fn guard<T, E: Display>(&self, action: &str, call: impl FnOnce() -> std::result::Result<T, E>) -> Result<T> {
         let url = &self.redactor.shown_url;
         match catch_unwind(AssertUnwindSafe(call)) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(self.redactor.error(format!("{action} {url}"), e)),
-            Err(payload) => Err(self.redactor.error(
-                format!("{action} {url}: connectorx panicked"),
-                panic_message(&*payload),
-            )),
+            Err(payload) => {
+                Err(self.redactor.error(format!("{action} {url}: connectorx panicked"), panic_message(&*payload)))
+            }
         }
     }
 }
@@ -541,11 +484,10 @@ fn mysql_column_fix(column: &mysql::Column) -> ColumnFix {
             let overhead = u32::from(scale > 0) + u32::from(!unsigned);
             let digits = column.column_length().saturating_sub(overhead);
             let at_least = scale.clamp(1, DECIMAL256_MAX_PRECISION);
-            let precision = u8::try_from(digits)
-                .unwrap_or(DECIMAL256_MAX_PRECISION)
-                .clamp(at_least, DECIMAL256_MAX_PRECISION);
-            let exact_natively = scale <= CX_DECIMAL_SCALE
-                && precision - scale.min(precision) <= CX_DECIMAL_MAX_INTEGER_DIGITS;
+            let precision =
+                u8::try_from(digits).unwrap_or(DECIMAL256_MAX_PRECISION).clamp(at_least, DECIMAL256_MAX_PRECISION);
+            let exact_natively =
+                scale <= CX_DECIMAL_SCALE && precision - scale.min(precision) <= CX_DECIMAL_MAX_INTEGER_DIGITS;
             ColumnFix::Decimal {
                 precision,
                 // MySQL scales are at most 30 (MariaDB 38), always within `i8`.
@@ -560,11 +502,7 @@ fn mysql_column_fix(column: &mysql::Column) -> ColumnFix {
 
 /// `SELECT a, CAST(d AS CHAR) AS d, … FROM (<sql>) AS t` for the decimals that must be read as
 /// text. Column names must be unique for a derived table.
-fn wrap_decimals_as_text(
-    sql: &str,
-    names: &[String],
-    fixes: &[ColumnFix],
-) -> std::result::Result<String, String> {
+fn wrap_decimals_as_text(sql: &str, names: &[String], fixes: &[ColumnFix]) -> std::result::Result<String, String> {
     for (i, name) in names.iter().enumerate() {
         // MySQL compares column names case-insensitively.
         if names[..i].iter().any(|other| other.eq_ignore_ascii_case(name)) {
@@ -589,10 +527,7 @@ fn wrap_decimals_as_text(
         .collect();
     let inner = sql.trim_end_matches(|c: char| c.is_whitespace() || c == ';');
     // The newlines keep a trailing `-- comment` in the inner query from swallowing the `)`.
-    Ok(format!(
-        "SELECT {} FROM (\n{inner}\n) AS `flow_cx_decimal_text`",
-        select_list.join(", ")
-    ))
+    Ok(format!("SELECT {} FROM (\n{inner}\n) AS `flow_cx_decimal_text`", select_list.join(", ")))
 }
 
 fn quote_mysql_identifier(name: &str) -> String {
@@ -609,10 +544,7 @@ fn decimal_type(precision: u8, scale: i8) -> DataType {
 
 /// Casts that fail instead of producing NULL for values that do not fit.
 fn strict_cast() -> CastOptions<'static> {
-    CastOptions {
-        safe: false,
-        ..Default::default()
-    }
+    CastOptions { safe: false, ..Default::default() }
 }
 
 /// Applies the per-column fixes of a [`ReadPlan`] to one converted batch.
@@ -633,9 +565,7 @@ fn apply_fixes(batch: RecordBatch, fixes: &[ColumnFix]) -> Result<RecordBatch> {
     for ((field, column), fix) in schema.fields().iter().zip(batch.columns()).zip(fixes) {
         let column: ArrayRef = match *fix {
             ColumnFix::Keep => Arc::clone(column),
-            ColumnFix::Decimal {
-                precision, scale, ..
-            } => {
+            ColumnFix::Decimal { precision, scale, .. } => {
                 // Natively read decimals arrive as Decimal128(38,10) holding at most `scale`
                 // fractional digits, text ones as the server's exact rendering: both casts are
                 // exact, and `safe: false` turns anything that does not fit into an error.
@@ -650,12 +580,9 @@ fn apply_fixes(batch: RecordBatch, fixes: &[ColumnFix]) -> Result<RecordBatch> {
             }
             ColumnFix::UtcTimestamp => match column.data_type() {
                 // A relabel, not a cast: the values already are UTC microseconds.
-                DataType::Timestamp(TimeUnit::Microsecond, None) => Arc::new(
-                    column
-                        .as_primitive::<TimestampMicrosecondType>()
-                        .clone()
-                        .with_timezone(UTC),
-                ),
+                DataType::Timestamp(TimeUnit::Microsecond, None) => {
+                    Arc::new(column.as_primitive::<TimestampMicrosecondType>().clone().with_timezone(UTC))
+                }
                 DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => Arc::clone(column),
                 other => {
                     return Err(DataFusionError::Execution(format!(
@@ -667,12 +594,8 @@ fn apply_fixes(batch: RecordBatch, fixes: &[ColumnFix]) -> Result<RecordBatch> {
             },
         };
         fields.push(
-            Field::new(
-                field.name(),
-                column.data_type().clone(),
-                field.is_nullable(),
-            )
-            .with_metadata(field.metadata().clone()),
+            Field::new(field.name(), column.data_type().clone(), field.is_nullable())
+                .with_metadata(field.metadata().clone()),
         );
         columns.push(column);
     }
@@ -716,18 +639,16 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
         columns,
         &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
     )
-    .map_err(|e| {
-        DataFusionError::Execution(format!("batch does not match the expected schema: {e}"))
-    })
+    .map_err(|e| DataFusionError::Execution(format!("batch does not match the expected schema: {e}")))
 }
 
 /// The file connectorx opens for a `sqlite://` URL: everything after the scheme's `//`,
 /// percent-decoded (mirrors `get_arrow` and `SQLiteSource::new`).
 fn sqlite_path(conn: &SourceConn) -> std::result::Result<PathBuf, String> {
     let url = conn.conn.as_str();
-    let encoded = url.strip_prefix("sqlite://").ok_or_else(|| {
-        "SQLite URLs must look like sqlite:///absolute/path/to/file.db".to_string()
-    })?;
+    let encoded = url
+        .strip_prefix("sqlite://")
+        .ok_or_else(|| "SQLite URLs must look like sqlite:///absolute/path/to/file.db".to_string())?;
     if encoded.is_empty() {
         return Err("the SQLite URL names no database file".to_string());
     }
@@ -740,10 +661,7 @@ fn sqlite_path(conn: &SourceConn) -> std::result::Result<PathBuf, String> {
 /// an error.
 fn contain_panics<T>(redactor: &Redactor, call: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|payload| {
-        Err(redactor.error(
-            format!("connectorx reader panicked ({})", redactor.shown_url),
-            panic_message(&*payload),
-        ))
+        Err(redactor.error(format!("connectorx reader panicked ({})", redactor.shown_url), panic_message(&*payload)))
     })
 }
 
@@ -780,10 +698,7 @@ impl Redactor {
                 let shown_url = format!("{}***{}", &url[..start], &url[end..]);
                 Self { shown_url, secrets }
             }
-            None => Self {
-                shown_url: url.to_string(),
-                secrets: Vec::new(),
-            },
+            None => Self { shown_url: url.to_string(), secrets: Vec::new() },
         }
     }
 
@@ -791,11 +706,7 @@ impl Redactor {
         let mut text = text.to_string();
         for secret in &self.secrets {
             // The full URL becomes its shown form; a bare password becomes `***`.
-            let replacement = if secret.contains("://") {
-                self.shown_url.as_str()
-            } else {
-                "***"
-            };
+            let replacement = if secret.contains("://") { self.shown_url.as_str() } else { "***" };
             text = text.replace(secret.as_str(), replacement);
         }
         text
@@ -809,9 +720,7 @@ impl Redactor {
 }
 
 fn redact_all(redactors: &[Redactor], text: &str) -> String {
-    redactors
-        .iter()
-        .fold(text.to_string(), |text, redactor| redactor.redact(&text))
+    redactors.iter().fold(text.to_string(), |text, redactor| redactor.redact(&text))
 }
 
 /// Byte range of the password in `scheme://user:password@host…`, if there is a non-empty one.
@@ -853,19 +762,16 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit)
-        .to_digit(16)
-        .and_then(|v| u8::try_from(v).ok())
+    char::from(digit).to_digit(16).and_then(|v| u8::try_from(v).ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow::array::{
-        BooleanArray, Date32Array, Decimal128Array, Decimal256Array, Float32Array, Float64Array,
-        Int8Array, Int16Array, Int32Array, Int64Array, LargeBinaryArray, StringArray,
-        Time64MicrosecondArray, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array,
-        UInt64Array,
+        BooleanArray, Date32Array, Decimal128Array, Decimal256Array, Float32Array, Float64Array, Int8Array, Int16Array,
+        Int32Array, Int64Array, LargeBinaryArray, StringArray, Time64MicrosecondArray, TimestampMicrosecondArray,
+        UInt8Array, UInt16Array, UInt32Array, UInt64Array,
     };
     use arrow::compute::{cast, concat_batches, sort_to_indices, take_record_batch};
     use arrow::datatypes::i256;
@@ -880,11 +786,7 @@ mod tests {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        format!(
-            "{prefix}_{}_{nanos}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        )
+        format!("{prefix}_{}_{nanos}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
     }
 
     /// A SQLite file in the temp directory, removed on drop.
@@ -905,10 +807,7 @@ mod tests {
         }
 
         fn query(&self, sql: &str) -> CxQuery {
-            CxQuery {
-                url: self.url(),
-                sql: sql.to_string(),
-            }
+            CxQuery { url: self.url(), sql: sql.to_string() }
         }
     }
 
@@ -938,12 +837,7 @@ mod tests {
 
     fn utc_timestamps(values: &[Option<&str>]) -> ArrayRef {
         let naive = strings_as(values, &DataType::Timestamp(TimeUnit::Microsecond, None));
-        Arc::new(
-            naive
-                .as_primitive::<TimestampMicrosecondType>()
-                .clone()
-                .with_timezone(UTC),
-        )
+        Arc::new(naive.as_primitive::<TimestampMicrosecondType>().clone().with_timezone(UTC))
     }
 
     /// Compares column by column, naming the column that differs.
@@ -951,11 +845,7 @@ mod tests {
         assert_eq!(actual.num_columns(), expected.len(), "column count");
         for (i, (name, want)) in expected.iter().enumerate() {
             assert_eq!(actual.schema().field(i).name(), name, "name of column {i}");
-            assert_eq!(
-                actual.column(i).data_type(),
-                want.data_type(),
-                "type of `{name}`"
-            );
+            assert_eq!(actual.column(i).data_type(), want.data_type(), "type of `{name}`");
             assert_eq!(actual.column(i).as_ref(), want.as_ref(), "values of `{name}`");
         }
     }
@@ -979,13 +869,9 @@ mod tests {
     fn passwords_are_redacted_from_urls_and_messages() {
         let redactor = Redactor::new("mysql://user:secret@db.example:3306/app");
         assert_eq!(redactor.shown_url, "mysql://user:***@db.example:3306/app");
-        let message = redactor.redact(
-            "cannot reach mysql://user:secret@db.example:3306/app (password secret rejected)",
-        );
-        assert_eq!(
-            message,
-            "cannot reach mysql://user:***@db.example:3306/app (password *** rejected)"
-        );
+        let message =
+            redactor.redact("cannot reach mysql://user:secret@db.example:3306/app (password secret rejected)");
+        assert_eq!(message, "cannot reach mysql://user:***@db.example:3306/app (password *** rejected)");
 
         // Percent-encoded passwords are scrubbed in both spellings.
         let redactor = Redactor::new("mysql://u:p%40ss%2Fw@h/db");
@@ -997,12 +883,9 @@ mod tests {
         assert_eq!(redactor.shown_url, "mysql://u:***@h/db");
 
         // Nothing to hide.
-        for url in [
-            "mysql://root@127.0.0.1:3306/test",
-            "mysql://root:@127.0.0.1/test",
-            "sqlite:///tmp/a.db",
-            "not a url",
-        ] {
+        for url in
+            ["mysql://root@127.0.0.1:3306/test", "mysql://root:@127.0.0.1/test", "sqlite:///tmp/a.db", "not a url"]
+        {
             let redactor = Redactor::new(url);
             assert_eq!(redactor.shown_url, url);
             assert_eq!(redactor.redact("unchanged"), "unchanged");
@@ -1021,20 +904,12 @@ mod tests {
     fn wide_decimals_are_wrapped_as_text_with_quoted_unique_names() {
         let fixes = [
             ColumnFix::Keep,
-            ColumnFix::Decimal {
-                precision: 38,
-                scale: 10,
-                as_text: true,
-            },
-            ColumnFix::Decimal {
-                precision: 12,
-                scale: 2,
-                as_text: false,
-            },
+            ColumnFix::Decimal { precision: 38, scale: 10, as_text: true },
+            ColumnFix::Decimal { precision: 12, scale: 2, as_text: false },
         ];
         let names = ["id".to_string(), "we`ird".to_string(), "d".to_string()];
-        let sql = wrap_decimals_as_text("SELECT * FROM t -- trailing comment\n;  ", &names, &fixes)
-            .expect("unique names");
+        let sql =
+            wrap_decimals_as_text("SELECT * FROM t -- trailing comment\n;  ", &names, &fixes).expect("unique names");
         assert_eq!(
             sql,
             "SELECT `id`, CAST(`we``ird` AS CHAR) AS `we``ird`, `d` FROM (\nSELECT * FROM t -- \
@@ -1059,10 +934,7 @@ mod tests {
         ]));
         let conformed = conform(batch.clone(), &widened).expect("int to float is fine");
         assert_eq!(conformed.schema(), widened);
-        assert_eq!(
-            conformed.column(0).as_ref(),
-            &Float64Array::from(vec![Some(1.0), None]) as &dyn Array
-        );
+        assert_eq!(conformed.column(0).as_ref(), &Float64Array::from(vec![Some(1.0), None]) as &dyn Array);
 
         // "x" is no decimal: an error, not a NULL.
         let strict = Arc::new(Schema::new(vec![
@@ -1073,10 +945,8 @@ mod tests {
         assert!(err.contains("column `b`"), "{err}");
 
         // NULLs do not fit a NOT NULL field.
-        let not_null = Arc::new(Schema::new(vec![
-            Field::new("a", DataType::Int64, false),
-            Field::new("b", DataType::Utf8, true),
-        ]));
+        let not_null =
+            Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false), Field::new("b", DataType::Utf8, true)]));
         error_text(conform(batch.clone(), &not_null));
 
         let too_few = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true)]));
@@ -1086,16 +956,10 @@ mod tests {
 
     #[test]
     fn bad_urls_are_clear_errors() {
-        let err = error_text(fetch_all(&CxQuery {
-            url: "not a url".to_string(),
-            sql: "SELECT 1".to_string(),
-        }));
+        let err = error_text(fetch_all(&CxQuery { url: "not a url".to_string(), sql: "SELECT 1".to_string() }));
         assert!(err.contains("invalid source URL not a url"), "{err}");
 
-        let err = error_text(query_schema(
-            "postgresql://user:secret@127.0.0.1:5432/db",
-            "SELECT 1",
-        ));
+        let err = error_text(query_schema("postgresql://user:secret@127.0.0.1:5432/db", "SELECT 1"));
         assert!(err.contains("unsupported source"), "{err}");
         assert!(err.contains("user:***@"), "{err}");
         assert!(!err.contains("secret"), "{err}");
@@ -1149,40 +1013,15 @@ mod tests {
         let ten_k = text_10k();
         vec![
             ("id", Arc::new(Int64Array::from(vec![1, 2, 3, 4]))),
-            (
-                "i",
-                Arc::new(Int64Array::from(vec![Some(i64::MIN), Some(i64::MAX), None, Some(0)])),
-            ),
+            ("i", Arc::new(Int64Array::from(vec![Some(i64::MIN), Some(i64::MAX), None, Some(0)]))),
             (
                 "i4",
-                Arc::new(Int64Array::from(vec![
-                    Some(i64::from(i32::MIN)),
-                    Some(i64::from(i32::MAX)),
-                    None,
-                    Some(1),
-                ])),
+                Arc::new(Int64Array::from(vec![Some(i64::from(i32::MIN)), Some(i64::from(i32::MAX)), None, Some(1)])),
             ),
-            (
-                "small",
-                Arc::new(Int64Array::from(vec![Some(-32768), Some(32767), None, Some(2)])),
-            ),
-            (
-                "flag",
-                Arc::new(BooleanArray::from(vec![Some(false), Some(true), None, Some(true)])),
-            ),
-            (
-                "r",
-                Arc::new(Float64Array::from(vec![Some(-1.5), Some(0.1), None, Some(2.5)])),
-            ),
-            (
-                "d",
-                Arc::new(Float64Array::from(vec![
-                    Some(f64::INFINITY),
-                    Some(f64::MAX),
-                    None,
-                    Some(-0.0),
-                ])),
-            ),
+            ("small", Arc::new(Int64Array::from(vec![Some(-32768), Some(32767), None, Some(2)]))),
+            ("flag", Arc::new(BooleanArray::from(vec![Some(false), Some(true), None, Some(true)]))),
+            ("r", Arc::new(Float64Array::from(vec![Some(-1.5), Some(0.1), None, Some(2.5)]))),
+            ("d", Arc::new(Float64Array::from(vec![Some(f64::INFINITY), Some(f64::MAX), None, Some(-0.0)]))),
             (
                 "f",
                 Arc::new(Float64Array::from(vec![
@@ -1192,19 +1031,8 @@ mod tests {
                     Some(1e-300),
                 ])),
             ),
-            (
-                "txt",
-                Arc::new(StringArray::from(vec![
-                    Some("héllo 🦀👩‍👩‍👧"),
-                    Some(ten_k.as_str()),
-                    None,
-                    Some("four"),
-                ])),
-            ),
-            (
-                "vc",
-                Arc::new(StringArray::from(vec![Some(""), Some("x"), None, Some("vier")])),
-            ),
+            ("txt", Arc::new(StringArray::from(vec![Some("héllo 🦀👩‍👩‍👧"), Some(ten_k.as_str()), None, Some("four")]))),
+            ("vc", Arc::new(StringArray::from(vec![Some(""), Some("x"), None, Some("vier")]))),
             (
                 "bl",
                 Arc::new(LargeBinaryArray::from(vec![
@@ -1214,13 +1042,7 @@ mod tests {
                     Some(&[0xde, 0xad, 0xbe, 0xef][..]),
                 ])),
             ),
-            (
-                "day",
-                strings_as(
-                    &[Some("1970-01-01"), Some("9999-12-31"), None, Some("2000-02-29")],
-                    &DataType::Date32,
-                ),
-            ),
+            ("day", strings_as(&[Some("1970-01-01"), Some("9999-12-31"), None, Some("2000-02-29")], &DataType::Date32)),
             (
                 "tod",
                 strings_as(
@@ -1273,9 +1095,7 @@ mod tests {
             "SELECT * FROM t WHERE id >= 2 AND id < 3",
         ];
         let queries = chunks.iter().map(|sql| db.query(sql)).collect();
-        let batches = collect(stream_queries(queries, Arc::clone(&schema), 1))
-            .await
-            .expect("stream succeeds");
+        let batches = collect(stream_queries(queries, Arc::clone(&schema), 1)).await.expect("stream succeeds");
         assert_eq!(batches.len(), 3, "one batch per non-empty chunk");
         assert!(batches.iter().all(|b| b.schema() == schema));
         let all = sorted_by_first_column(&concat(&schema, &batches));
@@ -1305,10 +1125,7 @@ mod tests {
         let batches = fetch_all(&db.query("SELECT id, dt FROM t WHERE id < 0")).expect("fetch");
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].num_rows(), 0);
-        assert_eq!(
-            batches[0].schema().field(1).data_type(),
-            &DataType::Timestamp(TimeUnit::Microsecond, None)
-        );
+        assert_eq!(batches[0].schema().field(1).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, None));
     }
 
     /// Columns without a usable declared type take the type of the first row's value; documents
@@ -1334,12 +1151,8 @@ mod tests {
         assert!(err.contains("Cannot infer type from null"), "{err}");
 
         // The workaround: a cast makes every value the same storage class.
-        let cast = fetch_all(&db.query("SELECT CAST(amount AS REAL) AS amount FROM n WHERE id < 3"))
-            .expect("cast");
-        assert_eq!(
-            cast[0].column(0).as_ref(),
-            &Float64Array::from(vec![10.0, 2.5]) as &dyn Array
-        );
+        let cast = fetch_all(&db.query("SELECT CAST(amount AS REAL) AS amount FROM n WHERE id < 3")).expect("cast");
+        assert_eq!(cast[0].column(0).as_ref(), &Float64Array::from(vec![10.0, 2.5]) as &dyn Array);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1356,10 +1169,7 @@ mod tests {
         assert_eq!(first.num_rows(), 1);
         let err = error_text(stream.try_next().await);
         assert!(err.contains("no such table: no_such_table"), "{err}");
-        assert!(
-            futures::StreamExt::next(&mut stream).await.is_none(),
-            "nothing after the error"
-        );
+        assert!(futures::StreamExt::next(&mut stream).await.is_none(), "nothing after the error");
 
         let err = error_text(query_schema(&db.url(), "SELECT * FROM no_such_table"));
         assert!(err.contains("no such table"), "{err}");
@@ -1370,9 +1180,7 @@ mod tests {
         let db = sqlite_types_db();
         let schema = query_schema(&db.url(), "SELECT id FROM t").expect("schema");
         let total = 50;
-        let queries = (0..total)
-            .map(|_| db.query("SELECT id FROM t WHERE id = 1"))
-            .collect();
+        let queries = (0..total).map(|_| db.query("SELECT id FROM t WHERE id = 1")).collect();
         let (report_tx, report_rx) = oneshot::channel();
         let mut stream = spawn_stream(queries, schema, 1, Some(report_tx));
         let first = stream.try_next().await.expect("first chunk").expect("a batch");
@@ -1385,33 +1193,19 @@ mod tests {
             .expect("the producer reports");
         assert_eq!(report.end, ProducerEnd::Cancelled);
         // One batch consumed, at most one waiting in the channel, one blocked in `send`.
-        assert!(
-            report.queries_started <= 3,
-            "started {} of {total} queries",
-            report.queries_started
-        );
+        assert!(report.queries_started <= 3, "started {} of {total} queries", report.queries_started);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn finished_producer_reports_every_query() {
         let db = sqlite_types_db();
         let schema = query_schema(&db.url(), "SELECT id FROM t").expect("schema");
-        let queries = (1..=4)
-            .map(|id| db.query(&format!("SELECT id FROM t WHERE id = {id}")))
-            .collect();
+        let queries = (1..=4).map(|id| db.query(&format!("SELECT id FROM t WHERE id = {id}"))).collect();
         let (report_tx, report_rx) = oneshot::channel();
-        let batches = collect(spawn_stream(queries, schema, 2, Some(report_tx)))
-            .await
-            .expect("stream succeeds");
+        let batches = collect(spawn_stream(queries, schema, 2, Some(report_tx))).await.expect("stream succeeds");
         assert_eq!(batches.len(), 4);
         let report = report_rx.await.expect("report");
-        assert_eq!(
-            report,
-            ProducerReport {
-                end: ProducerEnd::Finished,
-                queries_started: 4
-            }
-        );
+        assert_eq!(report, ProducerReport { end: ProducerEnd::Finished, queries_started: 4 });
     }
 
     // ---------------------------------------------------------------- MariaDB
@@ -1421,13 +1215,10 @@ mod tests {
     /// A connection to the test MariaDB, or `None` (with a note) when it is not reachable and
     /// `FLOW_REQUIRE_DBS=1` is not set.
     fn mariadb() -> Option<mysql::Conn> {
-        let connect = mysql::Opts::from_url(MARIADB_URL)
-            .map_err(|e| e.to_string())
-            .and_then(|opts| {
-                let opts = mysql::OptsBuilder::from_opts(opts)
-                    .tcp_connect_timeout(Some(Duration::from_secs(5)));
-                mysql::Conn::new(opts).map_err(|e| e.to_string())
-            });
+        let connect = mysql::Opts::from_url(MARIADB_URL).map_err(|e| e.to_string()).and_then(|opts| {
+            let opts = mysql::OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(Duration::from_secs(5)));
+            mysql::Conn::new(opts).map_err(|e| e.to_string())
+        });
         match connect {
             Ok(conn) => Some(conn),
             Err(e) if std::env::var("FLOW_REQUIRE_DBS").as_deref() == Ok("1") => {
@@ -1449,10 +1240,8 @@ mod tests {
     impl MariaTable {
         fn create(mut conn: mysql::Conn, columns: &str, inserts: &[String]) -> Self {
             let name = unique_name("cx_reader_test");
-            conn.query_drop(format!(
-                "CREATE TABLE `{name}` ({columns}) DEFAULT CHARSET = utf8mb4"
-            ))
-            .expect("create table");
+            conn.query_drop(format!("CREATE TABLE `{name}` ({columns}) DEFAULT CHARSET = utf8mb4"))
+                .expect("create table");
             let mut table = Self { conn, name };
             for insert in inserts {
                 let sql = insert.replace("{t}", &format!("`{}`", table.name));
@@ -1462,18 +1251,13 @@ mod tests {
         }
 
         fn query(&self, sql: &str) -> CxQuery {
-            CxQuery {
-                url: MARIADB_URL.to_string(),
-                sql: sql.replace("{t}", &format!("`{}`", self.name)),
-            }
+            CxQuery { url: MARIADB_URL.to_string(), sql: sql.replace("{t}", &format!("`{}`", self.name)) }
         }
     }
 
     impl Drop for MariaTable {
         fn drop(&mut self) {
-            let _ = self
-                .conn
-                .query_drop(format!("DROP TABLE IF EXISTS `{}`", self.name));
+            let _ = self.conn.query_drop(format!("DROP TABLE IF EXISTS `{}`", self.name));
         }
     }
 
@@ -1528,54 +1312,18 @@ mod tests {
         let d65_min = i256::from_string(&format!("-{}", nines(65))).expect("i256 literal");
         vec![
             ("id", Arc::new(Int32Array::from(vec![1, 2, 3, 4]))),
-            (
-                "i8",
-                Arc::new(Int8Array::from(vec![Some(i8::MIN), Some(i8::MAX), None, Some(1)])),
-            ),
-            (
-                "u8",
-                Arc::new(UInt8Array::from(vec![Some(0), Some(u8::MAX), None, Some(1)])),
-            ),
-            (
-                "i16",
-                Arc::new(Int16Array::from(vec![Some(i16::MIN), Some(i16::MAX), None, Some(1)])),
-            ),
-            (
-                "u16",
-                Arc::new(UInt16Array::from(vec![Some(0), Some(u16::MAX), None, Some(1)])),
-            ),
-            (
-                "i24",
-                Arc::new(Int32Array::from(vec![Some(-8_388_608), Some(8_388_607), None, Some(1)])),
-            ),
-            (
-                "u24",
-                Arc::new(UInt32Array::from(vec![Some(0), Some(16_777_215), None, Some(1)])),
-            ),
-            (
-                "i32",
-                Arc::new(Int32Array::from(vec![Some(i32::MIN), Some(i32::MAX), None, Some(1)])),
-            ),
-            (
-                "u32",
-                Arc::new(UInt32Array::from(vec![Some(0), Some(u32::MAX), None, Some(1)])),
-            ),
-            (
-                "i64",
-                Arc::new(Int64Array::from(vec![Some(i64::MIN), Some(i64::MAX), None, Some(1)])),
-            ),
-            (
-                "u64",
-                Arc::new(UInt64Array::from(vec![Some(0), Some(u64::MAX), None, Some(1)])),
-            ),
-            (
-                "flag",
-                Arc::new(Int8Array::from(vec![Some(0), Some(1), None, Some(1)])),
-            ),
-            (
-                "yr",
-                Arc::new(Int16Array::from(vec![Some(1901), Some(2155), None, Some(2024)])),
-            ),
+            ("i8", Arc::new(Int8Array::from(vec![Some(i8::MIN), Some(i8::MAX), None, Some(1)]))),
+            ("u8", Arc::new(UInt8Array::from(vec![Some(0), Some(u8::MAX), None, Some(1)]))),
+            ("i16", Arc::new(Int16Array::from(vec![Some(i16::MIN), Some(i16::MAX), None, Some(1)]))),
+            ("u16", Arc::new(UInt16Array::from(vec![Some(0), Some(u16::MAX), None, Some(1)]))),
+            ("i24", Arc::new(Int32Array::from(vec![Some(-8_388_608), Some(8_388_607), None, Some(1)]))),
+            ("u24", Arc::new(UInt32Array::from(vec![Some(0), Some(16_777_215), None, Some(1)]))),
+            ("i32", Arc::new(Int32Array::from(vec![Some(i32::MIN), Some(i32::MAX), None, Some(1)]))),
+            ("u32", Arc::new(UInt32Array::from(vec![Some(0), Some(u32::MAX), None, Some(1)]))),
+            ("i64", Arc::new(Int64Array::from(vec![Some(i64::MIN), Some(i64::MAX), None, Some(1)]))),
+            ("u64", Arc::new(UInt64Array::from(vec![Some(0), Some(u64::MAX), None, Some(1)]))),
+            ("flag", Arc::new(Int8Array::from(vec![Some(0), Some(1), None, Some(1)]))),
+            ("yr", Arc::new(Int16Array::from(vec![Some(1901), Some(2155), None, Some(2024)]))),
             (
                 "bits",
                 Arc::new(LargeBinaryArray::from(vec![
@@ -1588,40 +1336,25 @@ mod tests {
             (
                 "d12",
                 Arc::new(
-                    Decimal128Array::from(vec![
-                        Some(-999_999_999_999),
-                        Some(999_999_999_999),
-                        None,
-                        Some(123_450),
-                    ])
-                    .with_precision_and_scale(12, 2)
-                    .expect("decimal type"),
+                    Decimal128Array::from(vec![Some(-999_999_999_999), Some(999_999_999_999), None, Some(123_450)])
+                        .with_precision_and_scale(12, 2)
+                        .expect("decimal type"),
                 ),
             ),
             (
                 "d38",
                 Arc::new(
-                    Decimal128Array::from(vec![
-                        Some(-(10_i128.pow(38) - 1)),
-                        Some(10_i128.pow(38) - 1),
-                        None,
-                        Some(1),
-                    ])
-                    .with_precision_and_scale(38, 10)
-                    .expect("decimal type"),
+                    Decimal128Array::from(vec![Some(-(10_i128.pow(38) - 1)), Some(10_i128.pow(38) - 1), None, Some(1)])
+                        .with_precision_and_scale(38, 10)
+                        .expect("decimal type"),
                 ),
             ),
             (
                 "d65",
                 Arc::new(
-                    Decimal256Array::from(vec![
-                        Some(d65_min),
-                        Some(d65_max),
-                        None,
-                        Some(i256::ONE),
-                    ])
-                    .with_precision_and_scale(65, 30)
-                    .expect("decimal type"),
+                    Decimal256Array::from(vec![Some(d65_min), Some(d65_max), None, Some(i256::ONE)])
+                        .with_precision_and_scale(65, 30)
+                        .expect("decimal type"),
                 ),
             ),
             (
@@ -1632,41 +1365,11 @@ mod tests {
                         .expect("decimal type"),
                 ),
             ),
-            (
-                "f",
-                Arc::new(Float32Array::from(vec![Some(-1.5), Some(3.5), None, Some(0.1)])),
-            ),
-            (
-                "dbl",
-                Arc::new(Float64Array::from(vec![
-                    Some(-f64::MAX),
-                    Some(f64::MIN_POSITIVE),
-                    None,
-                    Some(0.1),
-                ])),
-            ),
-            (
-                "vc",
-                Arc::new(StringArray::from(vec![
-                    Some(""),
-                    Some("héllo 🦀 wörld 👩‍👩‍👧"),
-                    None,
-                    Some("ascii"),
-                ])),
-            ),
-            (
-                "ch",
-                Arc::new(StringArray::from(vec![Some("a"), Some("abcd"), None, Some("ab")])),
-            ),
-            (
-                "txt",
-                Arc::new(StringArray::from(vec![
-                    Some(""),
-                    Some(ten_k.as_str()),
-                    None,
-                    Some("short"),
-                ])),
-            ),
+            ("f", Arc::new(Float32Array::from(vec![Some(-1.5), Some(3.5), None, Some(0.1)]))),
+            ("dbl", Arc::new(Float64Array::from(vec![Some(-f64::MAX), Some(f64::MIN_POSITIVE), None, Some(0.1)]))),
+            ("vc", Arc::new(StringArray::from(vec![Some(""), Some("héllo 🦀 wörld 👩‍👩‍👧"), None, Some("ascii")]))),
+            ("ch", Arc::new(StringArray::from(vec![Some("a"), Some("abcd"), None, Some("ab")]))),
+            ("txt", Arc::new(StringArray::from(vec![Some(""), Some(ten_k.as_str()), None, Some("short")]))),
             (
                 "bl",
                 Arc::new(LargeBinaryArray::from(vec![
@@ -1685,13 +1388,7 @@ mod tests {
                     Some(&[0x01][..]),
                 ])),
             ),
-            (
-                "dt",
-                strings_as(
-                    &[Some("1000-01-01"), Some("9999-12-31"), None, Some("2024-02-29")],
-                    &DataType::Date32,
-                ),
-            ),
+            ("dt", strings_as(&[Some("1000-01-01"), Some("9999-12-31"), None, Some("2024-02-29")], &DataType::Date32)),
             (
                 "tm",
                 strings_as(
@@ -1729,15 +1426,7 @@ mod tests {
                     Some("[1,2,3]"),
                 ])),
             ),
-            (
-                "en",
-                Arc::new(StringArray::from(vec![
-                    Some("small"),
-                    Some("large"),
-                    None,
-                    Some("small"),
-                ])),
-            ),
+            ("en", Arc::new(StringArray::from(vec![Some("small"), Some("large"), None, Some("small")]))),
         ]
     }
 
@@ -1767,9 +1456,7 @@ mod tests {
         .iter()
         .map(|sql| table.query(sql))
         .collect();
-        let batches = collect(stream_queries(queries, Arc::clone(&schema), 1))
-            .await
-            .expect("stream succeeds");
+        let batches = collect(stream_queries(queries, Arc::clone(&schema), 1)).await.expect("stream succeeds");
         assert!(batches.iter().all(|b| b.schema() == schema));
         let all_rows = sorted_by_first_column(&concat(&schema, &batches));
         assert_columns_eq(&all_rows, &expected);
@@ -1793,16 +1480,9 @@ mod tests {
         let batches = fetch_all(&narrow).expect("fetch narrow");
         let expected = mariadb_expected();
         let pick = |names: &[&str]| -> Vec<(&'static str, ArrayRef)> {
-            expected
-                .iter()
-                .filter(|(name, _)| names.contains(name))
-                .cloned()
-                .collect()
+            expected.iter().filter(|(name, _)| names.contains(name)).cloned().collect()
         };
-        assert_columns_eq(
-            &concat(&batches[0].schema(), &batches),
-            &pick(&["id", "d12", "du"]),
-        );
+        assert_columns_eq(&concat(&batches[0].schema(), &batches), &pick(&["id", "d12", "du"]));
 
         let wide = table.query("SELECT id, d38, d65 FROM {t} ORDER BY id");
         let plan = source.plan(&wide.sql).expect("plan");
@@ -1813,9 +1493,7 @@ mod tests {
         assert_columns_eq(&batch, &pick(&["id", "d38", "d65"]));
 
         // Duplicate names cannot be wrapped: a clear error instead of wrong data.
-        let err = error_text(fetch_all(
-            &table.query("SELECT d38, d38 FROM {t} WHERE id = 2"),
-        ));
+        let err = error_text(fetch_all(&table.query("SELECT d38, d38 FROM {t} WHERE id = 2")));
         assert!(err.contains("appears more than once"), "{err}");
     }
 
@@ -1829,9 +1507,7 @@ mod tests {
         let conn = SourceConn::try_from(MARIADB_URL).expect("url");
         let raw = |sql: &str| {
             let query = [CXQuery::naked(table.query(sql).sql)];
-            catch_unwind(AssertUnwindSafe(|| {
-                get_arrow(&conn, None, &query, None).map(|d| d.arrow())
-            }))
+            catch_unwind(AssertUnwindSafe(|| get_arrow(&conn, None, &query, None).map(|d| d.arrow())))
         };
 
         // 1e-30 in a DECIMAL(65,30): rounded to 10 places, i.e. silently 0.
@@ -1841,21 +1517,13 @@ mod tests {
             other => panic!("connectorx was expected to succeed (lossily): {other:?}"),
         };
         let column = batches[0].column(0);
-        assert_eq!(
-            column.data_type(),
-            &arrow56::datatypes::DataType::Decimal128(38, 10)
-        );
-        let values = arrow56::array::AsArray::as_primitive::<
-            arrow56::datatypes::Decimal128Type,
-        >(column.as_ref());
+        assert_eq!(column.data_type(), &arrow56::datatypes::DataType::Decimal128(38, 10));
+        let values = arrow56::array::AsArray::as_primitive::<arrow56::datatypes::Decimal128Type>(column.as_ref());
         assert_eq!(values.value(0), 0, "the digit is lost");
 
         // 28 integer digits: more than rust_decimal holds at scale 10 — connectorx fails.
         let huge = raw("SELECT d38 FROM {t} WHERE id = 2");
-        assert!(
-            !matches!(huge, Ok(Ok(Ok(_)))),
-            "connectorx was expected to fail on 28 integer digits"
-        );
+        assert!(!matches!(huge, Ok(Ok(Ok(_)))), "connectorx was expected to fail on 28 integer digits");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,12 +43,8 @@ pub fn batch_from_arrow56(batch: arrow56::record_batch::RecordBatch) -> Result<R
     // linked into this binary and lives as long as the process.
     let (array59, schema59) = unsafe {
         (
-            std::mem::transmute::<arrow56::ffi::FFI_ArrowArray, arrow::ffi::FFI_ArrowArray>(
-                array56,
-            ),
-            std::mem::transmute::<arrow56::ffi::FFI_ArrowSchema, arrow::ffi::FFI_ArrowSchema>(
-                schema56,
-            ),
+            std::mem::transmute::<arrow56::ffi::FFI_ArrowArray, arrow::ffi::FFI_ArrowArray>(array56),
+            std::mem::transmute::<arrow56::ffi::FFI_ArrowSchema, arrow::ffi::FFI_ArrowSchema>(schema56),
         )
     };
 
@@ -66,20 +62,14 @@ pub fn batch_from_arrow56(batch: arrow56::record_batch::RecordBatch) -> Result<R
     };
     if struct_array.null_count() > 0 {
         // A batch exported as a struct has no struct-level nulls; anything else is a bug upstream.
-        return Err(bridge_error(
-            "the imported struct array has top-level nulls".to_string(),
-        ));
+        return Err(bridge_error("the imported struct array has top-level nulls".to_string()));
     }
     let (fields, columns, _nulls) = struct_array.clone().into_parts();
     let schema = Arc::new(Schema::new_with_metadata(fields, schema_metadata));
     // An explicit row count keeps zero-column batches intact; `try_new_with_options` re-checks that
     // the columns fit the schema instead of trusting the import blindly.
-    RecordBatch::try_new_with_options(
-        schema,
-        columns,
-        &RecordBatchOptions::new().with_row_count(Some(num_rows)),
-    )
-    .map_err(|e| bridge_error(format!("rebuilding the arrow 59 batch failed: {e}")))
+    RecordBatch::try_new_with_options(schema, columns, &RecordBatchOptions::new().with_row_count(Some(num_rows)))
+        .map_err(|e| bridge_error(format!("rebuilding the arrow 59 batch failed: {e}")))
 }
 
 fn bridge_error(message: String) -> DataFusionError {
@@ -90,10 +80,9 @@ fn bridge_error(message: String) -> DataFusionError {
 mod tests {
     use super::*;
     use arrow::array::{
-        ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array,
-        Decimal256Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array,
-        LargeBinaryArray, LargeStringArray, StringArray, Time64MicrosecondArray,
-        Time64NanosecondArray, TimestampMicrosecondArray, TimestampNanosecondArray, UInt8Array,
+        ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array, Decimal256Array, Float32Array,
+        Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, LargeBinaryArray, LargeStringArray, StringArray,
+        Time64MicrosecondArray, Time64NanosecondArray, TimestampMicrosecondArray, TimestampNanosecondArray, UInt8Array,
         UInt16Array, UInt32Array, UInt64Array,
     };
     use arrow::datatypes::{DataType, Field, TimeUnit, i256};
@@ -108,16 +97,8 @@ mod tests {
         expected: ArrayRef,
     }
 
-    fn case(
-        name: &'static str,
-        input: impl a56::Array + 'static,
-        expected: impl Array + 'static,
-    ) -> Case {
-        Case {
-            name,
-            input: Arc::new(input),
-            expected: Arc::new(expected),
-        }
+    fn case(name: &'static str, input: impl a56::Array + 'static, expected: impl Array + 'static) -> Case {
+        Case { name, input: Arc::new(input), expected: Arc::new(expected) }
     }
 
     /// Every type connectorx's arrow destination produces for MySQL and SQLite (and a few close
@@ -172,33 +153,13 @@ mod tests {
             ),
             case(
                 "f32",
-                a56::Float32Array::from(vec![
-                    Some(f32::NAN),
-                    None,
-                    Some(f32::INFINITY),
-                    Some(f32::NEG_INFINITY),
-                ]),
-                Float32Array::from(vec![
-                    Some(f32::NAN),
-                    None,
-                    Some(f32::INFINITY),
-                    Some(f32::NEG_INFINITY),
-                ]),
+                a56::Float32Array::from(vec![Some(f32::NAN), None, Some(f32::INFINITY), Some(f32::NEG_INFINITY)]),
+                Float32Array::from(vec![Some(f32::NAN), None, Some(f32::INFINITY), Some(f32::NEG_INFINITY)]),
             ),
             case(
                 "f64",
-                a56::Float64Array::from(vec![
-                    Some(f64::NAN),
-                    None,
-                    Some(-0.0),
-                    Some(f64::MIN_POSITIVE),
-                ]),
-                Float64Array::from(vec![
-                    Some(f64::NAN),
-                    None,
-                    Some(-0.0),
-                    Some(f64::MIN_POSITIVE),
-                ]),
+                a56::Float64Array::from(vec![Some(f64::NAN), None, Some(-0.0), Some(f64::MIN_POSITIVE)]),
+                Float64Array::from(vec![Some(f64::NAN), None, Some(-0.0), Some(f64::MIN_POSITIVE)]),
             ),
             case(
                 // connectorx's default decimal type
@@ -238,13 +199,9 @@ mod tests {
                 ])
                 .with_precision_and_scale(65, 30)
                 .expect("valid decimal type"),
-                Decimal256Array::from(vec![
-                    Some(i256::from_i128(-5)),
-                    None,
-                    Some(i256::from_parts(7, 3)),
-                ])
-                .with_precision_and_scale(65, 30)
-                .expect("valid decimal type"),
+                Decimal256Array::from(vec![Some(i256::from_i128(-5)), None, Some(i256::from_parts(7, 3))])
+                    .with_precision_and_scale(65, 30)
+                    .expect("valid decimal type"),
             ),
             case(
                 "utf8",
@@ -293,18 +250,12 @@ mod tests {
                     None,
                     Some(1_700_000_000_123_456),
                 ]),
-                TimestampMicrosecondArray::from(vec![
-                    Some(-62_135_596_800_000_000),
-                    None,
-                    Some(1_700_000_000_123_456),
-                ]),
+                TimestampMicrosecondArray::from(vec![Some(-62_135_596_800_000_000), None, Some(1_700_000_000_123_456)]),
             ),
             case(
                 "ts_us_utc",
-                a56::TimestampMicrosecondArray::from(vec![Some(1), None, Some(-1)])
-                    .with_timezone("+00:00"),
-                TimestampMicrosecondArray::from(vec![Some(1), None, Some(-1)])
-                    .with_timezone("+00:00"),
+                a56::TimestampMicrosecondArray::from(vec![Some(1), None, Some(-1)]).with_timezone("+00:00"),
+                TimestampMicrosecondArray::from(vec![Some(1), None, Some(-1)]).with_timezone("+00:00"),
             ),
             case(
                 "ts_ns",
@@ -313,18 +264,14 @@ mod tests {
             ),
             case(
                 "ts_ns_tz",
-                a56::TimestampNanosecondArray::from(vec![Some(5), None])
-                    .with_timezone("Europe/Berlin"),
+                a56::TimestampNanosecondArray::from(vec![Some(5), None]).with_timezone("Europe/Berlin"),
                 TimestampNanosecondArray::from(vec![Some(5), None]).with_timezone("Europe/Berlin"),
             ),
         ]
     }
 
     fn metadata(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     /// Builds a one-column arrow 56 batch, converts it and checks every value, the type, the
@@ -348,12 +295,7 @@ mod tests {
         assert_eq!(converted.schema().metadata(), &metadata(&[("table", "t")]));
         // `dyn Array` equality compares logical values, null masks included; NaN payloads are
         // compared bit for bit, so NaN == NaN here.
-        assert_eq!(
-            converted.column(0).as_ref(),
-            case.expected.as_ref(),
-            "{}",
-            case.name
-        );
+        assert_eq!(converted.column(0).as_ref(), case.expected.as_ref(), "{}", case.name);
     }
 
     #[test]
@@ -365,11 +307,8 @@ mod tests {
 
     #[test]
     fn multi_column_batch_keeps_order_names_and_nullability() {
-        let (names, (inputs, expected)): (Vec<_>, (Vec<_>, Vec<_>)) = cases()
-            .into_iter()
-            .filter(|c| c.input.len() == 3)
-            .map(|c| (c.name, (c.input, c.expected)))
-            .unzip();
+        let (names, (inputs, expected)): (Vec<_>, (Vec<_>, Vec<_>)) =
+            cases().into_iter().filter(|c| c.input.len() == 3).map(|c| (c.name, (c.input, c.expected))).unzip();
         let fields: Vec<_> = names
             .iter()
             .zip(&inputs)
@@ -381,9 +320,8 @@ mod tests {
             })
             .collect();
         let nullability: Vec<bool> = fields.iter().map(|f| f.is_nullable()).collect();
-        let batch =
-            arrow56::record_batch::RecordBatch::try_new(Arc::new(d56::Schema::new(fields)), inputs)
-                .expect("valid arrow 56 batch");
+        let batch = arrow56::record_batch::RecordBatch::try_new(Arc::new(d56::Schema::new(fields)), inputs)
+            .expect("valid arrow 56 batch");
 
         let converted = batch_from_arrow56(batch).expect("conversion succeeds");
 
@@ -400,16 +338,12 @@ mod tests {
     fn not_nullable_fields_stay_not_nullable() {
         let input = a56::Int32Array::from(vec![1, 2, 3]);
         let schema = d56::Schema::new(vec![d56::Field::new("id", d56::DataType::Int32, false)]);
-        let batch =
-            arrow56::record_batch::RecordBatch::try_new(Arc::new(schema), vec![Arc::new(input)])
-                .expect("valid arrow 56 batch");
+        let batch = arrow56::record_batch::RecordBatch::try_new(Arc::new(schema), vec![Arc::new(input)])
+            .expect("valid arrow 56 batch");
 
         let converted = batch_from_arrow56(batch).expect("conversion succeeds");
 
-        assert_eq!(
-            converted.schema().field(0),
-            &Field::new("id", DataType::Int32, false)
-        );
+        assert_eq!(converted.schema().field(0), &Field::new("id", DataType::Int32, false));
     }
 
     #[test]
@@ -426,36 +360,22 @@ mod tests {
         let converted = batch_from_arrow56(batch).expect("conversion succeeds");
 
         assert_eq!(converted.num_rows(), 2);
-        assert_eq!(
-            converted.column(0).as_ref(),
-            &StringArray::from(vec![None, Some("ccc")]) as &dyn Array
-        );
-        assert_eq!(
-            converted.column(1).as_ref(),
-            &Int64Array::from(vec![Some(2), None]) as &dyn Array
-        );
+        assert_eq!(converted.column(0).as_ref(), &StringArray::from(vec![None, Some("ccc")]) as &dyn Array);
+        assert_eq!(converted.column(1).as_ref(), &Int64Array::from(vec![Some(2), None]) as &dyn Array);
     }
 
     #[test]
     fn empty_and_zero_column_batches_keep_schema_and_row_count() {
         let schema = Arc::new(d56::Schema::new(vec![
             d56::Field::new("a", d56::DataType::Utf8, true),
-            d56::Field::new(
-                "t",
-                d56::DataType::Timestamp(d56::TimeUnit::Microsecond, Some("+00:00".into())),
-                false,
-            ),
+            d56::Field::new("t", d56::DataType::Timestamp(d56::TimeUnit::Microsecond, Some("+00:00".into())), false),
         ]));
         let empty = arrow56::record_batch::RecordBatch::new_empty(schema);
         let converted = batch_from_arrow56(empty).expect("conversion succeeds");
         assert_eq!(converted.num_rows(), 0);
         assert_eq!(
             converted.schema().field(1),
-            &Field::new(
-                "t",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
-                false
-            )
+            &Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())), false)
         );
 
         let no_columns = arrow56::record_batch::RecordBatch::try_new_with_options(
@@ -477,11 +397,8 @@ mod tests {
         let values = arrow56::buffer::Buffer::from_vec(vec![10_i64, 20, 30]);
         let handle = values.clone();
         let input = a56::Int64Array::new(values.into(), None);
-        let batch = arrow56::record_batch::RecordBatch::try_from_iter(vec![(
-            "v",
-            Arc::new(input) as a56::ArrayRef,
-        )])
-        .expect("valid arrow 56 batch");
+        let batch = arrow56::record_batch::RecordBatch::try_from_iter(vec![("v", Arc::new(input) as a56::ArrayRef)])
+            .expect("valid arrow 56 batch");
         assert_eq!(handle.strong_count(), 2, "our handle + the batch");
 
         let converted = batch_from_arrow56(batch).expect("conversion succeeds");
@@ -489,11 +406,7 @@ mod tests {
         // exported array's private data.
         assert_eq!(handle.strong_count(), 2, "our handle + the exported array");
         let column = converted.column(0).as_primitive::<arrow::datatypes::Int64Type>();
-        assert_eq!(
-            column.values().inner().as_ptr(),
-            handle.as_ptr(),
-            "zero-copy: same memory"
-        );
+        assert_eq!(column.values().inner().as_ptr(), handle.as_ptr(), "zero-copy: same memory");
         assert_eq!(column.values().as_ref(), &[10, 20, 30]);
 
         let copy = converted.clone();

@@ -30,18 +30,17 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
-    Decimal256Builder, Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
-    StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
+    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Date64Type, Decimal32Type, Decimal64Type,
-    Decimal128Type, Decimal256Type, DecimalType, Float16Type, Float32Type, Float64Type,
-    Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef, Time32MillisecondType,
-    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type, i256,
+    ArrowPrimitiveType, DataType, Date32Type, Date64Type, Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type,
+    DecimalType, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef,
+    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type, i256,
 };
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -149,13 +148,9 @@ impl SourceClass {
             D::Int8 | D::Int16 | D::Int32 | D::Int64 => SourceClass::Int,
             D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 => SourceClass::Int,
             D::Float16 | D::Float32 | D::Float64 => SourceClass::Float,
-            D::Decimal32(..) | D::Decimal64(..) | D::Decimal128(..) | D::Decimal256(..) => {
-                SourceClass::Decimal
-            }
+            D::Decimal32(..) | D::Decimal64(..) | D::Decimal128(..) | D::Decimal256(..) => SourceClass::Decimal,
             D::Utf8 | D::LargeUtf8 | D::Utf8View => SourceClass::Str,
-            D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_) => {
-                SourceClass::Bytes
-            }
+            D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_) => SourceClass::Bytes,
             D::Date32 | D::Date64 => SourceClass::Date,
             D::Time32(TimeUnit::Second | TimeUnit::Millisecond)
             | D::Time64(TimeUnit::Microsecond | TimeUnit::Nanosecond) => SourceClass::Time,
@@ -193,10 +188,9 @@ fn write_mode(class: SourceClass, target: PgScalar) -> Option<WriteMode> {
         (S::Date | S::Str, P::Date) => true,
         (S::Time | S::Str, P::Time) => true,
         (S::Date | S::Timestamp | S::Str, P::Timestamp | P::Timestamptz) => true,
-        (
-            S::Bool | S::Int | S::Float | S::Decimal | S::Date | S::Time | S::Timestamp,
-            P::Text,
-        ) => return Some(WriteMode::Display),
+        (S::Bool | S::Int | S::Float | S::Decimal | S::Date | S::Time | S::Timestamp, P::Text) => {
+            return Some(WriteMode::Display);
+        }
         _ => false,
     };
     convert.then_some(WriteMode::Convert)
@@ -214,12 +208,7 @@ struct ColumnPlan {
 
 impl ColumnPlan {
     fn error(&self, row: usize, msg: &str) -> DataFusionError {
-        exec_err(format!(
-            "COPY to PostgreSQL: column \"{}\" ({}), row {}: {msg}",
-            self.name,
-            self.target_name,
-            row + 1
-        ))
+        exec_err(format!("COPY to PostgreSQL: column \"{}\" ({}), row {}: {msg}", self.name, self.target_name, row + 1))
     }
 }
 
@@ -275,14 +264,8 @@ type Reader<'a> = Box<dyn Fn(usize) -> Value<'a> + 'a>;
 /// A column of the current batch, ready to be read row by row.
 enum BoundColumn<'a> {
     AllNull,
-    Values {
-        nulls: Option<&'a NullBuffer>,
-        read: Reader<'a>,
-    },
-    Display {
-        nulls: Option<&'a NullBuffer>,
-        formatter: ArrayFormatter<'a>,
-    },
+    Values { nulls: Option<&'a NullBuffer>, read: Reader<'a> },
+    Display { nulls: Option<&'a NullBuffer>, formatter: ArrayFormatter<'a> },
 }
 
 impl CopyEncoder {
@@ -312,21 +295,18 @@ impl CopyEncoder {
             .map(|(field, ty)| {
                 let name = field.name();
                 let target = PgScalar::of(ty).ok_or_else(|| {
-                    exec_err(format!(
-                        "COPY to PostgreSQL: column \"{name}\": {}",
-                        unsupported_pg_type_message(ty)
-                    ))
+                    exec_err(format!("COPY to PostgreSQL: column \"{name}\": {}", unsupported_pg_type_message(ty)))
                 })?;
-                let mode = SourceClass::of(field.data_type())
-                    .and_then(|class| write_mode(class, target))
-                    .ok_or_else(|| {
+                let mode = SourceClass::of(field.data_type()).and_then(|class| write_mode(class, target)).ok_or_else(
+                    || {
                         exec_err(format!(
                             "COPY to PostgreSQL: column \"{name}\": cannot write Arrow type {} \
                              into a PostgreSQL {} column",
                             field.data_type(),
                             ty.name()
                         ))
-                    })?;
+                    },
+                )?;
                 Ok(ColumnPlan {
                     name: name.clone(),
                     source: field.data_type().clone(),
@@ -336,10 +316,7 @@ impl CopyEncoder {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(CopyEncoder {
-            columns,
-            scratch: String::new(),
-        })
+        Ok(CopyEncoder { columns, scratch: String::new() })
     }
 
     /// Appends the binary COPY header (signature, no flags, no extension).
@@ -391,9 +368,7 @@ impl CopyEncoder {
                     )));
                 }
                 match array.data_type() {
-                    DataType::Dictionary(_, value_type) => {
-                        Ok(arrow::compute::cast(array, value_type)?)
-                    }
+                    DataType::Dictionary(_, value_type) => Ok(arrow::compute::cast(array, value_type)?),
                     _ => Ok(Arc::clone(array)),
                 }
             })
@@ -412,26 +387,18 @@ impl CopyEncoder {
         for row in 0..batch.num_rows() {
             out.put_i16(field_count);
             for (plan, column) in self.columns.iter().zip(&bound) {
-                write_field(plan.target, column, row, out, &mut self.scratch)
-                    .map_err(|msg| plan.error(row, &msg))?;
+                write_field(plan.target, column, row, out, &mut self.scratch).map_err(|msg| plan.error(row, &msg))?;
             }
         }
         Ok(())
     }
 }
 
-fn bind_column<'a>(
-    plan: &ColumnPlan,
-    array: &'a dyn Array,
-    options: &FormatOptions<'a>,
-) -> Result<BoundColumn<'a>> {
+fn bind_column<'a>(plan: &ColumnPlan, array: &'a dyn Array, options: &FormatOptions<'a>) -> Result<BoundColumn<'a>> {
     let nulls = array.nulls();
     match plan.mode {
         WriteMode::AllNull => Ok(BoundColumn::AllNull),
-        WriteMode::Display => Ok(BoundColumn::Display {
-            nulls,
-            formatter: ArrayFormatter::try_new(array, options)?,
-        }),
+        WriteMode::Display => Ok(BoundColumn::Display { nulls, formatter: ArrayFormatter::try_new(array, options)? }),
         WriteMode::Convert => {
             let read = value_reader(array).ok_or_else(|| {
                 exec_err(format!(
@@ -472,24 +439,18 @@ fn value_reader(array: &dyn Array) -> Option<Reader<'_>> {
         D::Float16 => primitive_reader::<Float16Type>(array, |v| Value::Float(v.to_f64()))?,
         D::Float32 => primitive_reader::<Float32Type>(array, |v| Value::Float(v.into()))?,
         D::Float64 => primitive_reader::<Float64Type>(array, Value::Float)?,
-        &D::Decimal32(_, scale) => primitive_reader::<Decimal32Type>(array, move |v| {
-            Value::Decimal128 {
-                unscaled: v.into(),
-                scale,
-            }
-        })?,
-        &D::Decimal64(_, scale) => primitive_reader::<Decimal64Type>(array, move |v| {
-            Value::Decimal128 {
-                unscaled: v.into(),
-                scale,
-            }
-        })?,
-        &D::Decimal128(_, scale) => primitive_reader::<Decimal128Type>(array, move |v| {
-            Value::Decimal128 { unscaled: v, scale }
-        })?,
-        &D::Decimal256(_, scale) => primitive_reader::<Decimal256Type>(array, move |v| {
-            Value::Decimal256 { unscaled: v, scale }
-        })?,
+        &D::Decimal32(_, scale) => {
+            primitive_reader::<Decimal32Type>(array, move |v| Value::Decimal128 { unscaled: v.into(), scale })?
+        }
+        &D::Decimal64(_, scale) => {
+            primitive_reader::<Decimal64Type>(array, move |v| Value::Decimal128 { unscaled: v.into(), scale })?
+        }
+        &D::Decimal128(_, scale) => {
+            primitive_reader::<Decimal128Type>(array, move |v| Value::Decimal128 { unscaled: v, scale })?
+        }
+        &D::Decimal256(_, scale) => {
+            primitive_reader::<Decimal256Type>(array, move |v| Value::Decimal256 { unscaled: v, scale })?
+        }
         D::Utf8 => {
             let a = array.as_string_opt::<i32>()?;
             Box::new(move |i| Value::Str(a.value(i)))
@@ -519,40 +480,30 @@ fn value_reader(array: &dyn Array) -> Option<Reader<'_>> {
             Box::new(move |i| Value::Bytes(a.value(i)))
         }
         D::Date32 => primitive_reader::<Date32Type>(array, |v| Value::Date(v.into()))?,
-        D::Date64 => primitive_reader::<Date64Type>(array, |v| {
-            Value::Date(v.div_euclid(MILLIS_PER_DAY))
-        })?,
-        D::Time32(TimeUnit::Second) => primitive_reader::<Time32SecondType>(array, |v| {
-            Value::Time(i64::from(v) * 1_000_000)
-        })?,
+        D::Date64 => primitive_reader::<Date64Type>(array, |v| Value::Date(v.div_euclid(MILLIS_PER_DAY)))?,
+        D::Time32(TimeUnit::Second) => {
+            primitive_reader::<Time32SecondType>(array, |v| Value::Time(i64::from(v) * 1_000_000))?
+        }
         D::Time32(TimeUnit::Millisecond) => {
             primitive_reader::<Time32MillisecondType>(array, |v| Value::Time(i64::from(v) * 1_000))?
         }
-        D::Time64(TimeUnit::Microsecond) => {
-            primitive_reader::<Time64MicrosecondType>(array, Value::Time)?
-        }
+        D::Time64(TimeUnit::Microsecond) => primitive_reader::<Time64MicrosecondType>(array, Value::Time)?,
         // PostgreSQL has microsecond resolution; sub-microsecond digits are
         // dropped (floor), as for timestamps below.
-        D::Time64(TimeUnit::Nanosecond) => primitive_reader::<Time64NanosecondType>(array, |v| {
-            Value::Time(v.div_euclid(1_000))
-        })?,
+        D::Time64(TimeUnit::Nanosecond) => {
+            primitive_reader::<Time64NanosecondType>(array, |v| Value::Time(v.div_euclid(1_000)))?
+        }
         D::Timestamp(TimeUnit::Second, _) => {
-            primitive_reader::<TimestampSecondType>(array, |v| {
-                Value::Timestamp(i128::from(v) * 1_000_000)
-            })?
+            primitive_reader::<TimestampSecondType>(array, |v| Value::Timestamp(i128::from(v) * 1_000_000))?
         }
         D::Timestamp(TimeUnit::Millisecond, _) => {
-            primitive_reader::<TimestampMillisecondType>(array, |v| {
-                Value::Timestamp(i128::from(v) * 1_000)
-            })?
+            primitive_reader::<TimestampMillisecondType>(array, |v| Value::Timestamp(i128::from(v) * 1_000))?
         }
         D::Timestamp(TimeUnit::Microsecond, _) => {
             primitive_reader::<TimestampMicrosecondType>(array, |v| Value::Timestamp(v.into()))?
         }
         D::Timestamp(TimeUnit::Nanosecond, _) => {
-            primitive_reader::<TimestampNanosecondType>(array, |v| {
-                Value::Timestamp(i128::from(v.div_euclid(1_000)))
-            })?
+            primitive_reader::<TimestampNanosecondType>(array, |v| Value::Timestamp(i128::from(v.div_euclid(1_000))))?
         }
         _ => return None,
     };
@@ -573,9 +524,7 @@ fn write_field(
             out.put_i32(-1);
             Ok(())
         }
-        BoundColumn::Values { nulls, .. } | BoundColumn::Display { nulls, .. }
-            if is_null(nulls) =>
-        {
+        BoundColumn::Values { nulls, .. } | BoundColumn::Display { nulls, .. } if is_null(nulls) => {
             out.put_i32(-1);
             Ok(())
         }
@@ -585,10 +534,7 @@ fn write_field(
             // word and patch it afterwards, so nothing is allocated per row.
             let len_at = out.len();
             out.put_i32(0);
-            formatter
-                .value(row)
-                .write(out)
-                .map_err(|e| format!("cannot format value: {e}"))?;
+            formatter.value(row).write(out).map_err(|e| format!("cannot format value: {e}"))?;
             let len = out.len() - len_at - 4;
             let len = i32::try_from(len).map_err(|_| "value is too long".to_string())?;
             out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
@@ -598,8 +544,7 @@ fn write_field(
 }
 
 fn put_len(out: &mut BytesMut, len: usize) -> std::result::Result<(), String> {
-    let len = i32::try_from(len)
-        .map_err(|_| format!("value of {len} bytes exceeds the 1 GB field limit"))?;
+    let len = i32::try_from(len).map_err(|_| format!("value of {len} bytes exceeds the 1 GB field limit"))?;
     out.put_i32(len);
     Ok(())
 }
@@ -609,9 +554,7 @@ fn put_len(out: &mut BytesMut, len: usize) -> std::result::Result<(), String> {
 /// a server error.
 fn check_no_nul(s: &str) -> std::result::Result<(), String> {
     match s.bytes().position(|b| b == 0) {
-        Some(at) => Err(format!(
-            "text contains a NUL byte at byte offset {at}, which PostgreSQL does not accept"
-        )),
+        Some(at) => Err(format!("text contains a NUL byte at byte offset {at}, which PostgreSQL does not accept")),
         None => Ok(()),
     }
 }
@@ -625,12 +568,8 @@ fn write_value(
     out: &mut BytesMut,
     scratch: &mut String,
 ) -> std::result::Result<(), String> {
-    let mismatch = |value: Value<'_>| {
-        Err(format!(
-            "internal error: cannot write a {} value as {target:?}",
-            value.kind()
-        ))
-    };
+    let mismatch =
+        |value: Value<'_>| Err(format!("internal error: cannot write a {} value as {target:?}", value.kind()));
     match target {
         PgScalar::Bool => {
             let b = match value {
@@ -644,10 +583,7 @@ fn write_value(
         PgScalar::Int2 | PgScalar::Int4 | PgScalar::Int8 | PgScalar::Oid => {
             let v = match value {
                 Value::Int(v) => v,
-                Value::Str(s) => s
-                    .trim()
-                    .parse::<i128>()
-                    .map_err(|_| format!("invalid integer {}", preview(s)))?,
+                Value::Str(s) => s.trim().parse::<i128>().map_err(|_| format!("invalid integer {}", preview(s)))?,
                 other => return mismatch(other),
             };
             let range_err = |ty: &str| format!("{v} is out of range for type {ty}");
@@ -686,10 +622,7 @@ fn write_value(
                     }
                     f
                 }
-                Value::Str(s) => s
-                    .trim()
-                    .parse::<f32>()
-                    .map_err(|_| format!("invalid real number {}", preview(s)))?,
+                Value::Str(s) => s.trim().parse::<f32>().map_err(|_| format!("invalid real number {}", preview(s)))?,
                 other => return mismatch(other),
             };
             out.put_i32(4);
@@ -701,16 +634,13 @@ fn write_value(
                 Value::Int(i) => {
                     let f = i as f64;
                     if f as i128 != i {
-                        return Err(format!(
-                            "{i} cannot be represented exactly as double precision"
-                        ));
+                        return Err(format!("{i} cannot be represented exactly as double precision"));
                     }
                     f
                 }
-                Value::Str(s) => s
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| format!("invalid double precision number {}", preview(s)))?,
+                Value::Str(s) => {
+                    s.trim().parse::<f64>().map_err(|_| format!("invalid double precision number {}", preview(s)))?
+                }
                 other => return mismatch(other),
             };
             out.put_i32(8);
@@ -737,9 +667,7 @@ fn write_value(
         PgScalar::Uuid => {
             let bytes: [u8; 16] = match value {
                 Value::Str(s) => parse_uuid(s)?,
-                Value::Bytes(b) => b
-                    .try_into()
-                    .map_err(|_| format!("a uuid needs 16 bytes, got {}", b.len()))?,
+                Value::Bytes(b) => b.try_into().map_err(|_| format!("a uuid needs 16 bytes, got {}", b.len()))?,
                 other => return mismatch(other),
             };
             out.put_i32(16);
@@ -760,9 +688,7 @@ fn write_value(
             };
             let pg_days = days - PG_EPOCH_DAYS;
             if !(PG_DATE_MIN..PG_DATE_END).contains(&pg_days) {
-                return Err(format!(
-                    "date {days} days from 1970-01-01 is outside PostgreSQL's date range"
-                ));
+                return Err(format!("date {days} days from 1970-01-01 is outside PostgreSQL's date range"));
             }
             out.put_i32(4);
             // In range by the check above.
@@ -775,9 +701,7 @@ fn write_value(
                 other => return mismatch(other),
             };
             if !(0..=PG_TIME_MAX).contains(&micros) {
-                return Err(format!(
-                    "time of {micros} µs is outside 00:00:00..24:00:00"
-                ));
+                return Err(format!("time of {micros} µs is outside 00:00:00..24:00:00"));
             }
             out.put_i32(8);
             out.put_i64(micros);
@@ -797,9 +721,7 @@ fn write_value(
             };
             let pg_micros = micros - i128::from(PG_EPOCH_MICROS);
             if !(PG_TIMESTAMP_MIN..PG_TIMESTAMP_END).contains(&pg_micros) {
-                return Err(format!(
-                    "timestamp {micros} µs from 1970-01-01 is outside PostgreSQL's timestamp range"
-                ));
+                return Err(format!("timestamp {micros} µs from 1970-01-01 is outside PostgreSQL's timestamp range"));
             }
             out.put_i32(8);
             // In range by the check above.
@@ -855,10 +777,7 @@ fn parse_uuid(s: &str) -> std::result::Result<[u8; 16], String> {
             pos += 1;
         }
         let hi = bytes.get(pos).and_then(|&c| hex_value(c)).ok_or_else(invalid)?;
-        let lo = bytes
-            .get(pos + 1)
-            .and_then(|&c| hex_value(c))
-            .ok_or_else(invalid)?;
+        let lo = bytes.get(pos + 1).and_then(|&c| hex_value(c)).ok_or_else(invalid)?;
         *byte = (hi << 4) | lo;
         pos += 2;
     }
@@ -894,8 +813,7 @@ fn parse_time(s: &str) -> std::result::Result<i64, String> {
         .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
         .map_err(|_| format!("invalid time {} (expected HH:MM:SS[.ffffff])", preview(s)))?;
     // Sub-microsecond digits are dropped, as for Arrow nanosecond times.
-    Ok(i64::from(time.num_seconds_from_midnight()) * 1_000_000
-        + i64::from(time.nanosecond() / 1_000))
+    Ok(i64::from(time.num_seconds_from_midnight()) * 1_000_000 + i64::from(time.nanosecond() / 1_000))
 }
 
 /// ISO 8601 timestamp -> µs since 1970-01-01 00:00 UTC. A UTC offset is
@@ -922,9 +840,7 @@ fn parse_timestamp(s: &str, with_tz: bool) -> std::result::Result<i128, String> 
         Some(n) => n,
         None => NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
             .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f"))
-            .or_else(|_| {
-                NaiveDate::parse_from_str(t, "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN))
-            })
+            .or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN)))
             .map_err(|_| invalid())?,
     };
     let utc = naive.and_utc();
@@ -947,11 +863,7 @@ enum NumericText<'a> {
     NegInf,
 }
 
-fn write_numeric_value(
-    value: Value<'_>,
-    out: &mut BytesMut,
-    scratch: &mut String,
-) -> std::result::Result<(), String> {
+fn write_numeric_value(value: Value<'_>, out: &mut BytesMut, scratch: &mut String) -> std::result::Result<(), String> {
     // Stack buffers for the digits of integers and decimals; 96 bytes hold
     // the 77 digits of the largest i256.
     let mut buf = [0u8; 96];
@@ -967,9 +879,7 @@ fn write_numeric_value(
             exponent: -i64::from(scale),
         }),
         Value::Decimal256 { unscaled, scale } => {
-            let magnitude = unscaled
-                .checked_abs()
-                .ok_or_else(|| "decimal value out of range".to_string())?;
+            let magnitude = unscaled.checked_abs().ok_or_else(|| "decimal value out of range".to_string())?;
             NumericText::Finite(DecimalDigits {
                 negative: unscaled.is_negative(),
                 digits: [i256_digits(magnitude, &mut buf), b""],
@@ -994,10 +904,7 @@ fn write_numeric_value(
         }
         Value::Str(s) => parse_numeric(s)?,
         other => {
-            return Err(format!(
-                "internal error: cannot write a {} value as numeric",
-                other.kind()
-            ));
+            return Err(format!("internal error: cannot write a {} value as numeric", other.kind()));
         }
     };
     match number {
@@ -1061,18 +968,10 @@ fn parse_numeric(s: &str) -> std::result::Result<NumericText<'_>, String> {
         _ => (false, t),
     };
     if unsigned.eq_ignore_ascii_case("nan") {
-        return if unsigned.len() == t.len() {
-            Ok(NumericText::NaN)
-        } else {
-            Err(invalid())
-        };
+        return if unsigned.len() == t.len() { Ok(NumericText::NaN) } else { Err(invalid()) };
     }
     if unsigned.eq_ignore_ascii_case("infinity") || unsigned.eq_ignore_ascii_case("inf") {
-        return Ok(if negative {
-            NumericText::NegInf
-        } else {
-            NumericText::PosInf
-        });
+        return Ok(if negative { NumericText::NegInf } else { NumericText::PosInf });
     }
     let bytes = unsigned.as_bytes();
     let int_len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -1092,11 +991,7 @@ fn parse_numeric(s: &str) -> std::result::Result<NumericText<'_>, String> {
         let exp_text = std::str::from_utf8(after).map_err(|_| invalid())?;
         // Bounded well beyond numeric's range, so the arithmetic below cannot
         // overflow; the range itself is checked when writing.
-        exponent = exp_text
-            .parse::<i64>()
-            .ok()
-            .filter(|e| e.abs() <= 1_000_000)
-            .ok_or_else(invalid)?;
+        exponent = exp_text.parse::<i64>().ok().filter(|e| e.abs() <= 1_000_000).ok_or_else(invalid)?;
         rest = b"";
     }
     if !rest.is_empty() {
@@ -1126,11 +1021,7 @@ fn write_numeric(out: &mut BytesMut, n: &DecimalDigits<'_>) -> std::result::Resu
     let [head, tail] = n.digits;
     let len = head.len() + tail.len();
     let digit = |k: usize| -> u16 {
-        let c = if k < head.len() {
-            head[k]
-        } else {
-            tail[k - head.len()]
-        };
+        let c = if k < head.len() { head[k] } else { tail[k - head.len()] };
         u16::from(c.wrapping_sub(b'0'))
     };
     // The display scale is the number of fractional digits as written
@@ -1142,10 +1033,7 @@ fn write_numeric(out: &mut BytesMut, n: &DecimalDigits<'_>) -> std::result::Resu
         ));
     }
     let dscale = dscale as u16;
-    let (Some(first), Some(last)) = (
-        (0..len).find(|&k| digit(k) != 0),
-        (0..len).rev().find(|&k| digit(k) != 0),
-    ) else {
+    let (Some(first), Some(last)) = ((0..len).find(|&k| digit(k) != 0), (0..len).rev().find(|&k| digit(k) != 0)) else {
         // Zero: no digits at all, whatever the sign.
         out.put_i32(8);
         out.put_u16(0);
@@ -1161,8 +1049,7 @@ fn write_numeric(out: &mut BytesMut, n: &DecimalDigits<'_>) -> std::result::Resu
     let bottom = exponent_of(last);
     let weight = top.div_euclid(DEC_DIGITS);
     let lowest_group = bottom.div_euclid(DEC_DIGITS);
-    let weight = i16::try_from(weight)
-        .map_err(|_| "numeric value is out of PostgreSQL's numeric range".to_string())?;
+    let weight = i16::try_from(weight).map_err(|_| "numeric value is out of PostgreSQL's numeric range".to_string())?;
     let ndigits = u16::try_from(i64::from(weight) - lowest_group + 1)
         .map_err(|_| "numeric value has too many digits".to_string())?;
 
@@ -1273,38 +1160,22 @@ impl ColumnBuilder {
             (P::Int4, D::Int32) => ColumnBuilder::Int4(Int32Builder::with_capacity(capacity)),
             (P::Int8, D::Int64) => ColumnBuilder::Int8(Int64Builder::with_capacity(capacity)),
             (P::Oid, D::Int64) => ColumnBuilder::Oid(Int64Builder::with_capacity(capacity)),
-            (P::Float4, D::Float32) => {
-                ColumnBuilder::Float4(Float32Builder::with_capacity(capacity))
-            }
-            (P::Float8, D::Float64) => {
-                ColumnBuilder::Float8(Float64Builder::with_capacity(capacity))
-            }
+            (P::Float4, D::Float32) => ColumnBuilder::Float4(Float32Builder::with_capacity(capacity)),
+            (P::Float8, D::Float64) => ColumnBuilder::Float8(Float64Builder::with_capacity(capacity)),
             (P::Numeric, &D::Decimal128(precision, scale)) => ColumnBuilder::Numeric128 {
-                builder: Decimal128Builder::with_capacity(capacity)
-                    .with_precision_and_scale(precision, scale)
-                    .ok()?,
+                builder: Decimal128Builder::with_capacity(capacity).with_precision_and_scale(precision, scale).ok()?,
                 precision,
                 scale,
             },
             (P::Numeric, &D::Decimal256(precision, scale)) => ColumnBuilder::Numeric256 {
-                builder: Decimal256Builder::with_capacity(capacity)
-                    .with_precision_and_scale(precision, scale)
-                    .ok()?,
+                builder: Decimal256Builder::with_capacity(capacity).with_precision_and_scale(precision, scale).ok()?,
                 precision,
                 scale,
             },
-            (P::Text | P::Json, D::Utf8) => {
-                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
-            }
-            (P::Jsonb, D::Utf8) => {
-                ColumnBuilder::Jsonb(StringBuilder::with_capacity(capacity, capacity * 16))
-            }
-            (P::Uuid, D::Utf8) => {
-                ColumnBuilder::Uuid(StringBuilder::with_capacity(capacity, capacity * 36))
-            }
-            (P::Bytea, D::Binary) => {
-                ColumnBuilder::Bytea(BinaryBuilder::with_capacity(capacity, capacity * 16))
-            }
+            (P::Text | P::Json, D::Utf8) => ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
+            (P::Jsonb, D::Utf8) => ColumnBuilder::Jsonb(StringBuilder::with_capacity(capacity, capacity * 16)),
+            (P::Uuid, D::Utf8) => ColumnBuilder::Uuid(StringBuilder::with_capacity(capacity, capacity * 36)),
+            (P::Bytea, D::Binary) => ColumnBuilder::Bytea(BinaryBuilder::with_capacity(capacity, capacity * 16)),
             (P::Date, D::Date32) => ColumnBuilder::Date(Date32Builder::with_capacity(capacity)),
             (P::Time, D::Time64(TimeUnit::Microsecond)) => {
                 ColumnBuilder::Time(Time64MicrosecondBuilder::with_capacity(capacity))
@@ -1312,12 +1183,9 @@ impl ColumnBuilder {
             // Arrow stores UTC instants whatever the zone, so any zone the
             // schema names is fine for timestamptz.
             (P::Timestamp, D::Timestamp(TimeUnit::Microsecond, None))
-            | (P::Timestamptz, D::Timestamp(TimeUnit::Microsecond, Some(_))) => {
-                ColumnBuilder::Timestamp(
-                    TimestampMicrosecondBuilder::with_capacity(capacity)
-                        .with_data_type(dt.clone()),
-                )
-            }
+            | (P::Timestamptz, D::Timestamp(TimeUnit::Microsecond, Some(_))) => ColumnBuilder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(capacity).with_data_type(dt.clone()),
+            ),
             _ => return None,
         };
         Some(builder)
@@ -1333,9 +1201,7 @@ impl ColumnBuilder {
             ColumnBuilder::Float8(b) => b.append_null(),
             ColumnBuilder::Numeric128 { builder, .. } => builder.append_null(),
             ColumnBuilder::Numeric256 { builder, .. } => builder.append_null(),
-            ColumnBuilder::Text(b) | ColumnBuilder::Jsonb(b) | ColumnBuilder::Uuid(b) => {
-                b.append_null()
-            }
+            ColumnBuilder::Text(b) | ColumnBuilder::Jsonb(b) | ColumnBuilder::Uuid(b) => b.append_null(),
             ColumnBuilder::Bytea(b) => b.append_null(),
             ColumnBuilder::Date(b) => b.append_null(),
             ColumnBuilder::Time(b) => b.append_null(),
@@ -1353,16 +1219,12 @@ impl ColumnBuilder {
             ColumnBuilder::Oid(b) => b.append_value(u32::from_be_bytes(fixed(data)?).into()),
             ColumnBuilder::Float4(b) => b.append_value(f32::from_be_bytes(fixed(data)?)),
             ColumnBuilder::Float8(b) => b.append_value(f64::from_be_bytes(fixed(data)?)),
-            ColumnBuilder::Numeric128 {
-                builder,
-                precision,
-                scale,
-            } => builder.append_value(decode_numeric::<i128>(data, *precision, *scale)?),
-            ColumnBuilder::Numeric256 {
-                builder,
-                precision,
-                scale,
-            } => builder.append_value(decode_numeric::<i256>(data, *precision, *scale)?),
+            ColumnBuilder::Numeric128 { builder, precision, scale } => {
+                builder.append_value(decode_numeric::<i128>(data, *precision, *scale)?)
+            }
+            ColumnBuilder::Numeric256 { builder, precision, scale } => {
+                builder.append_value(decode_numeric::<i256>(data, *precision, *scale)?)
+            }
             ColumnBuilder::Text(b) => b.append_value(utf8(data)?),
             ColumnBuilder::Jsonb(b) => match data.split_first() {
                 Some((&JSONB_VERSION, text)) => b.append_value(utf8(text)?),
@@ -1382,15 +1244,12 @@ impl ColumnBuilder {
             ColumnBuilder::Date(b) => {
                 let days = i32::from_be_bytes(fixed(data)?);
                 if days == i32::MAX || days == i32::MIN {
-                    return Err(
-                        "date is ±infinity, which Arrow cannot represent; filter it out or \
+                    return Err("date is ±infinity, which Arrow cannot represent; filter it out or \
                          cast it in the query, e.g. col::text"
-                            .to_string(),
-                    );
+                        .to_string());
                 }
                 let days = i64::from(days) + PG_EPOCH_DAYS;
-                let days = i32::try_from(days)
-                    .map_err(|_| format!("date {days} days from 1970 is out of range"))?;
+                let days = i32::try_from(days).map_err(|_| format!("date {days} days from 1970 is out of range"))?;
                 b.append_value(days);
             }
             ColumnBuilder::Time(b) => {
@@ -1403,15 +1262,11 @@ impl ColumnBuilder {
             ColumnBuilder::Timestamp(b) => {
                 let micros = i64::from_be_bytes(fixed(data)?);
                 if micros == i64::MAX || micros == i64::MIN {
-                    return Err(
-                        "timestamp is ±infinity, which Arrow cannot represent; filter it out \
+                    return Err("timestamp is ±infinity, which Arrow cannot represent; filter it out \
                          or cast it in the query, e.g. col::text"
-                            .to_string(),
-                    );
+                        .to_string());
                 }
-                let micros = micros
-                    .checked_add(PG_EPOCH_MICROS)
-                    .ok_or_else(|| "timestamp out of range".to_string())?;
+                let micros = micros.checked_add(PG_EPOCH_MICROS).ok_or_else(|| "timestamp out of range".to_string())?;
                 b.append_value(micros);
             }
         }
@@ -1428,9 +1283,7 @@ impl ColumnBuilder {
             ColumnBuilder::Float8(b) => Arc::new(b.finish()),
             ColumnBuilder::Numeric128 { builder, .. } => Arc::new(builder.finish()),
             ColumnBuilder::Numeric256 { builder, .. } => Arc::new(builder.finish()),
-            ColumnBuilder::Text(b) | ColumnBuilder::Jsonb(b) | ColumnBuilder::Uuid(b) => {
-                Arc::new(b.finish())
-            }
+            ColumnBuilder::Text(b) | ColumnBuilder::Jsonb(b) | ColumnBuilder::Uuid(b) => Arc::new(b.finish()),
             ColumnBuilder::Bytea(b) => Arc::new(b.finish()),
             ColumnBuilder::Date(b) => Arc::new(b.finish()),
             ColumnBuilder::Time(b) => Arc::new(b.finish()),
@@ -1440,8 +1293,7 @@ impl ColumnBuilder {
 }
 
 fn fixed<const N: usize>(data: &[u8]) -> std::result::Result<[u8; N], String> {
-    data.try_into()
-        .map_err(|_| format!("malformed value: expected {N} bytes, got {}", data.len()))
+    data.try_into().map_err(|_| format!("malformed value: expected {N} bytes, got {}", data.len()))
 }
 
 fn utf8(data: &[u8]) -> std::result::Result<&str, String> {
@@ -1491,8 +1343,7 @@ impl Unscaled for i256 {
     const ZERO: Self = i256::ZERO;
     const ARROW_TYPE: &'static str = "Decimal256";
     fn mul_add(self, factor: i32, addend: i32) -> Option<Self> {
-        self.checked_mul(i256::from(factor))?
-            .checked_add(i256::from(addend))
+        self.checked_mul(i256::from(factor))?.checked_add(i256::from(addend))
     }
     fn checked_neg(self) -> Option<Self> {
         i256::checked_neg(self)
@@ -1507,11 +1358,7 @@ const POW10: [i32; 5] = [1, 10, 100, 1_000, 10_000];
 /// Decodes a `numeric` into an Arrow decimal's unscaled integer at `scale`,
 /// exactly: digits beyond the scale, or a value beyond the precision, are
 /// errors rather than rounded away.
-fn decode_numeric<T: Unscaled>(
-    data: &[u8],
-    precision: u8,
-    scale: i8,
-) -> std::result::Result<T, String> {
+fn decode_numeric<T: Unscaled>(data: &[u8], precision: u8, scale: i8) -> std::result::Result<T, String> {
     let header: [u8; 8] = data
         .get(..8)
         .and_then(|h| h.try_into().ok())
@@ -1521,10 +1368,7 @@ fn decode_numeric<T: Unscaled>(
     let sign = u16::from_be_bytes([header[4], header[5]]);
     let digits = &data[8..];
     if digits.len() != 2 * ndigits {
-        return Err(format!(
-            "malformed numeric: {ndigits} digits announced, {} bytes present",
-            digits.len()
-        ));
+        return Err(format!("malformed numeric: {ndigits} digits announced, {} bytes present", digits.len()));
     }
     let negative = match sign {
         NUMERIC_POS => false,
@@ -1579,11 +1423,7 @@ fn decode_numeric<T: Unscaled>(
     let mut group = weight;
     while group >= lowest_kept {
         let index = weight - group;
-        let d = if (index as usize) < ndigits {
-            digit(index as usize)?
-        } else {
-            0
-        };
+        let d = if (index as usize) < ndigits { digit(index as usize)? } else { 0 };
         acc = if group > lowest_kept {
             acc.mul_add(NBASE, d)
         } else {
@@ -1603,11 +1443,7 @@ fn decode_numeric<T: Unscaled>(
             return Err(lossy());
         }
     }
-    let value = if negative {
-        acc.checked_neg().ok_or_else(overflow)?
-    } else {
-        acc
-    };
+    let value = if negative { acc.checked_neg().ok_or_else(overflow)? } else { acc };
     if !value.fits_precision(precision) {
         return Err(overflow());
     }
@@ -1622,16 +1458,9 @@ fn numeric_to_string(data: &[u8]) -> String {
     let weight = i64::from(i16::from_be_bytes([header[2], header[3]]));
     let negative = u16::from_be_bytes([header[4], header[5]]) == NUMERIC_NEG;
     let dscale = i64::from(u16::from_be_bytes([header[6], header[7]]));
-    let digits: Vec<i64> = data[8..]
-        .chunks_exact(2)
-        .map(|c| i64::from(u16::from_be_bytes([c[0], c[1]])))
-        .collect();
-    let digit_at = |group: i64| -> i64 {
-        usize::try_from(weight - group)
-            .ok()
-            .and_then(|i| digits.get(i).copied())
-            .unwrap_or(0)
-    };
+    let digits: Vec<i64> = data[8..].chunks_exact(2).map(|c| i64::from(u16::from_be_bytes([c[0], c[1]]))).collect();
+    let digit_at =
+        |group: i64| -> i64 { usize::try_from(weight - group).ok().and_then(|i| digits.get(i).copied()).unwrap_or(0) };
     let mut s = String::new();
     if negative {
         s.push('-');
@@ -1660,9 +1489,7 @@ impl CopyDecoder {
     /// [`super::types::pg_field`]) of at most `batch_size` rows.
     pub fn new(schema: SchemaRef, pg_types: Vec<Type>, batch_size: usize) -> Result<Self> {
         if batch_size == 0 {
-            return Err(exec_err(
-                "COPY from PostgreSQL: batch size must be at least 1".to_string(),
-            ));
+            return Err(exec_err("COPY from PostgreSQL: batch size must be at least 1".to_string()));
         }
         if schema.fields().len() != pg_types.len() {
             return Err(exec_err(format!(
@@ -1678,24 +1505,17 @@ impl CopyDecoder {
             .map(|(field, ty)| {
                 let name = field.name();
                 let scalar = PgScalar::of(ty).ok_or_else(|| {
+                    exec_err(format!("COPY from PostgreSQL: column \"{name}\": {}", unsupported_pg_type_message(ty)))
+                })?;
+                let builder = ColumnBuilder::new(scalar, field.data_type(), batch_size).ok_or_else(|| {
                     exec_err(format!(
-                        "COPY from PostgreSQL: column \"{name}\": {}",
-                        unsupported_pg_type_message(ty)
+                        "COPY from PostgreSQL: column \"{name}\": cannot decode PostgreSQL \
+                             type {} into Arrow type {}",
+                        ty.name(),
+                        field.data_type()
                     ))
                 })?;
-                let builder = ColumnBuilder::new(scalar, field.data_type(), batch_size)
-                    .ok_or_else(|| {
-                        exec_err(format!(
-                            "COPY from PostgreSQL: column \"{name}\": cannot decode PostgreSQL \
-                             type {} into Arrow type {}",
-                            ty.name(),
-                            field.data_type()
-                        ))
-                    })?;
-                Ok(ColumnDecoder {
-                    name: name.clone(),
-                    builder,
-                })
+                Ok(ColumnDecoder { name: name.clone(), builder })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(CopyDecoder {
@@ -1730,11 +1550,7 @@ impl CopyDecoder {
         let problem = match self.state {
             _ if !self.carry.is_empty() => Some(format!(
                 "the stream ended inside a {} ({} bytes of it received)",
-                if self.state == StreamState::Header {
-                    "header"
-                } else {
-                    "row"
-                },
+                if self.state == StreamState::Header { "header" } else { "row" },
                 self.carry.len()
             )),
             StreamState::Header => Some("the stream ended before its header".to_string()),
@@ -1828,9 +1644,7 @@ impl CopyDecoder {
                 }
                 Ok(())
             }
-            StreamState::Done => Err(exec_err(
-                "COPY from PostgreSQL: data after the end marker".to_string(),
-            )),
+            StreamState::Done => Err(exec_err("COPY from PostgreSQL: data after the end marker".to_string())),
         }
     }
 
@@ -1848,10 +1662,7 @@ impl CopyDecoder {
             let end = pos + len as usize;
             let data = frame.get(pos..end).ok_or_else(|| truncated_row(row))?;
             column.builder.append(data).map_err(|msg| {
-                exec_err(format!(
-                    "COPY from PostgreSQL: column \"{}\", row {row}: {msg}",
-                    column.name
-                ))
+                exec_err(format!("COPY from PostgreSQL: column \"{}\", row {row}: {msg}", column.name))
             })?;
             pos = end;
         }
@@ -1859,19 +1670,11 @@ impl CopyDecoder {
     }
 
     fn flush(&mut self) -> Result<RecordBatch> {
-        let arrays: Vec<ArrayRef> = self
-            .columns
-            .iter_mut()
-            .map(|c| c.builder.finish())
-            .collect();
+        let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(|c| c.builder.finish()).collect();
         // The row count is explicit so that a zero-column COPY still works.
         let options = RecordBatchOptions::new().with_row_count(Some(self.rows_in_batch));
         self.rows_in_batch = 0;
-        Ok(RecordBatch::try_new_with_options(
-            Arc::clone(&self.schema),
-            arrays,
-            &options,
-        )?)
+        Ok(RecordBatch::try_new_with_options(Arc::clone(&self.schema), arrays, &options)?)
     }
 }
 
@@ -1887,34 +1690,23 @@ fn truncated_row(row: u64) -> DataFusionError {
 fn scan_header(buf: &[u8]) -> Result<Scan> {
     let signature_part = &buf[..buf.len().min(SIGNATURE.len())];
     if !SIGNATURE.starts_with(signature_part) {
-        return Err(exec_err(
-            "COPY from PostgreSQL: not a binary COPY stream (bad signature)".to_string(),
-        ));
+        return Err(exec_err("COPY from PostgreSQL: not a binary COPY stream (bad signature)".to_string()));
     }
     if buf.len() < HEADER_FIXED_LEN {
         return Ok(Scan::Need(HEADER_FIXED_LEN));
     }
     let flags = read_i32(buf, 11).unwrap_or_default() as u32;
     if flags & FLAG_HAS_OIDS != 0 {
-        return Err(exec_err(
-            "COPY from PostgreSQL: rows with OIDs are not supported".to_string(),
-        ));
+        return Err(exec_err("COPY from PostgreSQL: rows with OIDs are not supported".to_string()));
     }
     if flags & FLAGS_CRITICAL != 0 {
-        return Err(exec_err(format!(
-            "COPY from PostgreSQL: unknown critical header flags {flags:#010x}"
-        )));
+        return Err(exec_err(format!("COPY from PostgreSQL: unknown critical header flags {flags:#010x}")));
     }
     let extension_len = read_i32(buf, 15).unwrap_or_default();
-    let extension_len = usize::try_from(extension_len).map_err(|_| {
-        exec_err("COPY from PostgreSQL: negative header extension length".to_string())
-    })?;
+    let extension_len = usize::try_from(extension_len)
+        .map_err(|_| exec_err("COPY from PostgreSQL: negative header extension length".to_string()))?;
     let total = HEADER_FIXED_LEN + extension_len;
-    Ok(if buf.len() < total {
-        Scan::Need(total)
-    } else {
-        Scan::Complete(total)
-    })
+    Ok(if buf.len() < total { Scan::Need(total) } else { Scan::Complete(total) })
 }
 
 /// Delimits one tuple (or the 2-byte end marker) at the start of `buf`.
@@ -1927,9 +1719,7 @@ fn scan_tuple(buf: &[u8], columns: usize, row: u64) -> Result<Scan> {
         return Ok(Scan::Complete(2));
     }
     if usize::try_from(count).ok() != Some(columns) {
-        return Err(exec_err(format!(
-            "COPY from PostgreSQL: row {row} has {count} fields, expected {columns}"
-        )));
+        return Err(exec_err(format!("COPY from PostgreSQL: row {row} has {count} fields, expected {columns}")));
     }
     let mut pos: usize = 2;
     for _ in 0..columns {
@@ -1940,9 +1730,7 @@ fn scan_tuple(buf: &[u8], columns: usize, row: u64) -> Result<Scan> {
         match len {
             -1 => {}
             len if len < 0 => {
-                return Err(exec_err(format!(
-                    "COPY from PostgreSQL: row {row} has a field of negative length {len}"
-                )));
+                return Err(exec_err(format!("COPY from PostgreSQL: row {row} has a field of negative length {len}")));
             }
             len => {
                 pos += len as usize;
@@ -1960,10 +1748,9 @@ mod tests {
     use super::super::types::pg_field;
     use super::*;
     use arrow::array::{
-        BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array,
-        DictionaryArray, FixedSizeBinaryArray, Float32Array, Float64Array, Int16Array,
-        Int32Array, Int64Array, StringArray, Time64MicrosecondArray, TimestampMicrosecondArray,
-        TimestampNanosecondArray, UInt32Array,
+        BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array, DictionaryArray,
+        FixedSizeBinaryArray, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, StringArray,
+        Time64MicrosecondArray, TimestampMicrosecondArray, TimestampNanosecondArray, UInt32Array,
     };
     use arrow::datatypes::{Field, Schema};
 
@@ -1985,23 +1772,13 @@ mod tests {
     }
 
     fn dec128(values: &[Option<i128>], p: u8, s: i8) -> ArrayRef {
-        Arc::new(
-            Decimal128Array::from(values.to_vec())
-                .with_precision_and_scale(p, s)
-                .expect("valid decimal type"),
-        )
+        Arc::new(Decimal128Array::from(values.to_vec()).with_precision_and_scale(p, s).expect("valid decimal type"))
     }
 
     fn dec256(values: &[Option<&str>], p: u8, s: i8) -> ArrayRef {
-        let values: Vec<Option<i256>> = values
-            .iter()
-            .map(|v| v.map(|v| i256::from_string(v).expect("valid i256")))
-            .collect();
-        Arc::new(
-            Decimal256Array::from(values)
-                .with_precision_and_scale(p, s)
-                .expect("valid decimal type"),
-        )
+        let values: Vec<Option<i256>> =
+            values.iter().map(|v| v.map(|v| i256::from_string(v).expect("valid i256"))).collect();
+        Arc::new(Decimal256Array::from(values).with_precision_and_scale(p, s).expect("valid decimal type"))
     }
 
     /// One column of a round-trip test: what goes in, the PostgreSQL column
@@ -2016,33 +1793,19 @@ mod tests {
 
     impl Case {
         fn same(name: &'static str, ty: Type, typmod: i32, array: ArrayRef) -> Case {
-            Case {
-                name,
-                ty,
-                typmod,
-                input: Arc::clone(&array),
-                expected: array,
-            }
+            Case { name, ty, typmod, input: Arc::clone(&array), expected: array }
         }
     }
 
     fn input_batch(cases: &[Case]) -> RecordBatch {
-        let fields: Vec<Field> = cases
-            .iter()
-            .map(|c| Field::new(c.name, c.input.data_type().clone(), true))
-            .collect();
-        RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            cases.iter().map(|c| Arc::clone(&c.input)).collect(),
-        )
-        .expect("valid input batch")
+        let fields: Vec<Field> = cases.iter().map(|c| Field::new(c.name, c.input.data_type().clone(), true)).collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cases.iter().map(|c| Arc::clone(&c.input)).collect())
+            .expect("valid input batch")
     }
 
     fn output_schema(cases: &[Case]) -> SchemaRef {
-        let fields: Vec<Field> = cases
-            .iter()
-            .map(|c| pg_field(c.name, &c.ty, c.typmod).expect("mapped type"))
-            .collect();
+        let fields: Vec<Field> =
+            cases.iter().map(|c| pg_field(c.name, &c.ty, c.typmod).expect("mapped type")).collect();
         Arc::new(Schema::new(fields))
     }
 
@@ -2090,12 +1853,7 @@ mod tests {
         let decoded = &batches[0];
         assert_eq!(decoded.num_rows(), batch.num_rows());
         for (i, case) in cases.iter().enumerate() {
-            assert_eq!(
-                decoded.column(i).as_ref(),
-                case.expected.as_ref(),
-                "column {}",
-                case.name
-            );
+            assert_eq!(decoded.column(i).as_ref(), case.expected.as_ref(), "column {}", case.name);
         }
     }
 
@@ -2114,53 +1872,25 @@ mod tests {
                 "i16",
                 Type::INT2,
                 -1,
-                Arc::new(Int16Array::from(vec![
-                    Some(i16::MIN),
-                    Some(i16::MAX),
-                    Some(0),
-                    None,
-                    Some(-1),
-                    Some(1),
-                ])),
+                Arc::new(Int16Array::from(vec![Some(i16::MIN), Some(i16::MAX), Some(0), None, Some(-1), Some(1)])),
             ),
             Case::same(
                 "i32",
                 Type::INT4,
                 -1,
-                Arc::new(Int32Array::from(vec![
-                    Some(i32::MIN),
-                    Some(i32::MAX),
-                    Some(0),
-                    None,
-                    Some(-1),
-                    Some(1),
-                ])),
+                Arc::new(Int32Array::from(vec![Some(i32::MIN), Some(i32::MAX), Some(0), None, Some(-1), Some(1)])),
             ),
             Case::same(
                 "i64",
                 Type::INT8,
                 -1,
-                Arc::new(Int64Array::from(vec![
-                    Some(i64::MIN),
-                    Some(i64::MAX),
-                    Some(0),
-                    None,
-                    Some(-1),
-                    Some(1),
-                ])),
+                Arc::new(Int64Array::from(vec![Some(i64::MIN), Some(i64::MAX), Some(0), None, Some(-1), Some(1)])),
             ),
             Case {
                 name: "i32_into_int8",
                 ty: Type::INT8,
                 typmod: -1,
-                input: Arc::new(Int32Array::from(vec![
-                    Some(i32::MIN),
-                    Some(i32::MAX),
-                    None,
-                    Some(0),
-                    Some(7),
-                    None,
-                ])),
+                input: Arc::new(Int32Array::from(vec![Some(i32::MIN), Some(i32::MAX), None, Some(0), Some(7), None])),
                 expected: Arc::new(Int64Array::from(vec![
                     Some(i32::MIN.into()),
                     Some(i32::MAX.into()),
@@ -2174,14 +1904,7 @@ mod tests {
                 name: "oid",
                 ty: Type::OID,
                 typmod: -1,
-                input: Arc::new(UInt32Array::from(vec![
-                    Some(0),
-                    Some(u32::MAX),
-                    None,
-                    Some(1),
-                    Some(2),
-                    Some(3),
-                ])),
+                input: Arc::new(UInt32Array::from(vec![Some(0), Some(u32::MAX), None, Some(1), Some(2), Some(3)])),
                 expected: Arc::new(Int64Array::from(vec![
                     Some(0),
                     Some(u32::MAX.into()),
@@ -2195,14 +1918,7 @@ mod tests {
                 "flag",
                 Type::BOOL,
                 -1,
-                Arc::new(BooleanArray::from(vec![
-                    Some(true),
-                    Some(false),
-                    None,
-                    Some(true),
-                    Some(false),
-                    None,
-                ])),
+                Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(true), Some(false), None])),
             ),
             Case::same(
                 "f32",
@@ -2272,35 +1988,13 @@ mod tests {
                 "n14_2",
                 Type::NUMERIC,
                 numeric_typmod(14, 2),
-                dec128(
-                    &[
-                        Some(-12_345_678_901_234),
-                        Some(0),
-                        Some(1),
-                        None,
-                        Some(99_999_999_999_999),
-                        Some(-1),
-                    ],
-                    14,
-                    2,
-                ),
+                dec128(&[Some(-12_345_678_901_234), Some(0), Some(1), None, Some(99_999_999_999_999), Some(-1)], 14, 2),
             ),
             Case::same(
                 "n5_neg2",
                 Type::NUMERIC,
                 numeric_typmod(5, -2),
-                dec128(
-                    &[
-                        Some(12_345),
-                        Some(-99_999),
-                        Some(0),
-                        None,
-                        Some(1),
-                        Some(10),
-                    ],
-                    5,
-                    -2,
-                ),
+                dec128(&[Some(12_345), Some(-99_999), Some(0), None, Some(1), Some(10)], 5, -2),
             ),
             Case::same(
                 "n60_20",
@@ -2349,14 +2043,7 @@ mod tests {
                 "bp",
                 Type::BPCHAR,
                 7,
-                Arc::new(StringArray::from(vec![
-                    Some("abc"),
-                    Some("a  "),
-                    None,
-                    Some("   "),
-                    Some("xyz"),
-                    None,
-                ])),
+                Arc::new(StringArray::from(vec![Some("abc"), Some("a  "), None, Some("   "), Some("xyz"), None])),
             ),
             Case::same(
                 "js",
@@ -2444,12 +2131,7 @@ mod tests {
                     Some(1),
                 ])),
             ),
-            Case::same(
-                "ts",
-                Type::TIMESTAMP,
-                -1,
-                Arc::new(TimestampMicrosecondArray::from(ts_values.clone())),
-            ),
+            Case::same("ts", Type::TIMESTAMP, -1, Arc::new(TimestampMicrosecondArray::from(ts_values.clone()))),
             Case {
                 name: "tstz",
                 ty: Type::TIMESTAMPTZ,
@@ -2457,16 +2139,11 @@ mod tests {
                 // Nanoseconds in another zone: still the same UTC instants.
                 input: Arc::new(
                     TimestampNanosecondArray::from(
-                        ts_values
-                            .iter()
-                            .map(|v| v.map(|us| us * 1_000 + 999))
-                            .collect::<Vec<_>>(),
+                        ts_values.iter().map(|v| v.map(|us| us * 1_000 + 999)).collect::<Vec<_>>(),
                     )
                     .with_timezone("+02:00"),
                 ),
-                expected: Arc::new(
-                    TimestampMicrosecondArray::from(ts_values).with_timezone("UTC"),
-                ),
+                expected: Arc::new(TimestampMicrosecondArray::from(ts_values).with_timezone("UTC")),
             },
         ]
     }
@@ -2481,38 +2158,17 @@ mod tests {
         let cases: [(Value<'static>, &[u8]); 6] = [
             // 12345.678 = 1 | 2345 . 6780, weight 1, dscale 3
             (
-                Value::Decimal128 {
-                    unscaled: 12_345_678,
-                    scale: 3,
-                },
+                Value::Decimal128 { unscaled: 12_345_678, scale: 3 },
                 &[0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1A, 0x7C],
             ),
             // -0.0001: one digit (1) of weight -1, negative, dscale 4
-            (
-                Value::Decimal128 {
-                    unscaled: -1,
-                    scale: 4,
-                },
-                &[0, 1, 0xff, 0xff, 0x40, 0, 0, 4, 0, 1],
-            ),
+            (Value::Decimal128 { unscaled: -1, scale: 4 }, &[0, 1, 0xff, 0xff, 0x40, 0, 0, 4, 0, 1]),
             // 0.01 = .0100: digit 100 of weight -1, dscale 2
-            (
-                Value::Decimal128 {
-                    unscaled: 1,
-                    scale: 2,
-                },
-                &[0, 1, 0xff, 0xff, 0, 0, 0, 2, 0, 100],
-            ),
+            (Value::Decimal128 { unscaled: 1, scale: 2 }, &[0, 1, 0xff, 0xff, 0, 0, 0, 2, 0, 100]),
             // 100000 = 10 | 0000: trailing zero digits are not sent
             (Value::Int(100_000), &[0, 1, 0, 1, 0, 0, 0, 0, 0, 10]),
             // zero keeps its display scale
-            (
-                Value::Decimal128 {
-                    unscaled: 0,
-                    scale: 2,
-                },
-                &[0, 0, 0, 0, 0, 0, 0, 2],
-            ),
+            (Value::Decimal128 { unscaled: 0, scale: 2 }, &[0, 0, 0, 0, 0, 0, 0, 2]),
             (Value::Str("NaN"), &[0, 0, 0, 0, 0xC0, 0, 0, 0]),
         ];
         for (value, expected) in cases {
@@ -2545,18 +2201,9 @@ mod tests {
             (Value::Float(0.1), "0.1"),
             (Value::Float(-2.5e-7), "-0.00000025"),
             (Value::Float(1e21), "1000000000000000000000"),
+            (Value::Decimal128 { unscaled: 12_345, scale: -3 }, "12345000"),
             (
-                Value::Decimal128 {
-                    unscaled: 12_345,
-                    scale: -3,
-                },
-                "12345000",
-            ),
-            (
-                Value::Decimal256 {
-                    unscaled: i256::MAX,
-                    scale: 76,
-                },
+                Value::Decimal256 { unscaled: i256::MAX, scale: 76 },
                 "5.7896044618658097711785492504343953926634992332820282019728792003956564819967",
             ),
         ];
@@ -2564,24 +2211,15 @@ mod tests {
             assert_eq!(numeric_text_of(value), expected);
         }
         for bad in ["", ".", "1e", "abc", "1.2.3", "--1", "+NaN", "1e9999999", "0x10"] {
-            assert!(
-                parse_numeric(bad).is_err(),
-                "{bad:?} should not parse as numeric"
-            );
+            assert!(parse_numeric(bad).is_err(), "{bad:?} should not parse as numeric");
         }
-        for (special, sign) in [
-            ("nan", NUMERIC_NAN),
-            ("Infinity", NUMERIC_PINF),
-            ("-inf", NUMERIC_NINF),
-        ] {
+        for (special, sign) in [("nan", NUMERIC_NAN), ("Infinity", NUMERIC_PINF), ("-inf", NUMERIC_NINF)] {
             let mut out = BytesMut::new();
-            write_numeric_value(Value::Str(special), &mut out, &mut String::new())
-                .expect("writes");
+            write_numeric_value(Value::Str(special), &mut out, &mut String::new()).expect("writes");
             assert_eq!(&out[8..10], &sign.to_be_bytes());
         }
         let mut out = BytesMut::new();
-        write_numeric_value(Value::Float(f64::NEG_INFINITY), &mut out, &mut String::new())
-            .expect("writes");
+        write_numeric_value(Value::Float(f64::NEG_INFINITY), &mut out, &mut String::new()).expect("writes");
         assert_eq!(&out[8..10], &NUMERIC_NINF.to_be_bytes());
     }
 
@@ -2607,10 +2245,7 @@ mod tests {
         assert!(err.contains("fractional digits"), "{err}");
         // ... but trailing zeros beyond the scale are fine.
         let zeros = numeric_bytes(0, NUMERIC_POS, 12, &[1, 2000]);
-        assert_eq!(
-            decode_numeric::<i128>(&zeros, 38, 10),
-            Ok(12_000_000_000)
-        );
+        assert_eq!(decode_numeric::<i128>(&zeros, 38, 10), Ok(12_000_000_000));
         // 10^28 has 29 integer digits: too large for Decimal128(38,10).
         let too_big = numeric_bytes(7, NUMERIC_POS, 0, &[1]);
         let err = decode_numeric::<i128>(&too_big, 38, 10).unwrap_err();
@@ -2656,9 +2291,7 @@ mod tests {
 
     fn decode_error(stream: &[u8], name: &str, ty: Type, typmod: i32) -> String {
         let schema = Arc::new(Schema::new(vec![pg_field(name, &ty, typmod).expect("maps")]));
-        decode(stream, schema, vec![ty])
-            .expect_err("must fail")
-            .to_string()
+        decode(stream, schema, vec![ty]).expect_err("must fail").to_string()
     }
 
     #[test]
@@ -2749,17 +2382,11 @@ mod tests {
     #[test]
     fn decoder_setup_errors() {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Utf8, true)]));
-        let err = CopyDecoder::new(Arc::clone(&schema), vec![Type::INT4], 10)
-            .err()
-            .expect("type mismatch")
-            .to_string();
+        let err = CopyDecoder::new(Arc::clone(&schema), vec![Type::INT4], 10).err().expect("type mismatch").to_string();
         assert!(err.contains("\"n\"") && err.contains("int4"), "{err}");
         assert!(CopyDecoder::new(Arc::clone(&schema), vec![Type::TEXT], 0).is_err());
         assert!(CopyDecoder::new(Arc::clone(&schema), vec![], 10).is_err());
-        let err = CopyDecoder::new(schema, vec![Type::INTERVAL], 10)
-            .err()
-            .expect("unsupported")
-            .to_string();
+        let err = CopyDecoder::new(schema, vec![Type::INTERVAL], 10).err().expect("unsupported").to_string();
         assert!(err.contains("interval") && err.contains("::text"), "{err}");
     }
 
@@ -2767,15 +2394,11 @@ mod tests {
     /// gives the same batches as one chunk.
     #[test]
     fn chunk_boundaries_anywhere() {
-        let cases: Vec<Case> = all_types_cases()
-            .into_iter()
-            .filter(|c| !matches!(c.name, "txt" | "bin"))
-            .collect();
+        let cases: Vec<Case> = all_types_cases().into_iter().filter(|c| !matches!(c.name, "txt" | "bin")).collect();
         let batch = input_batch(&cases);
         let stream = encode(&[batch.slice(0, 3)], &types(&cases)).expect("encodes");
         let schema = output_schema(&cases);
-        let expected =
-            decode_chunks([&stream[..]], Arc::clone(&schema), types(&cases), 2).expect("decodes");
+        let expected = decode_chunks([&stream[..]], Arc::clone(&schema), types(&cases), 2).expect("decodes");
         assert_eq!(expected.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [2, 1]);
         for cut in 0..=stream.len() {
             let (a, b) = stream.split_at(cut);
@@ -2786,21 +2409,15 @@ mod tests {
         for (first, second) in [(5, 40), (19, 21), (30, 200)] {
             let (a, rest) = stream.split_at(first);
             let (b, c) = rest.split_at(second);
-            let got = decode_chunks([a, b, c], Arc::clone(&schema), types(&cases), 2)
-                .expect("decodes");
+            let got = decode_chunks([a, b, c], Arc::clone(&schema), types(&cases), 2).expect("decodes");
             assert_eq!(got, expected);
         }
         let bytes = stream.chunks(1);
         let got = decode_chunks(bytes, Arc::clone(&schema), types(&cases), 2).expect("decodes");
         assert_eq!(got, expected);
         // Empty chunks are harmless.
-        let got = decode_chunks(
-            [&b""[..], &stream[..7], &b""[..], &stream[7..], &b""[..]],
-            schema,
-            types(&cases),
-            2,
-        )
-        .expect("decodes");
+        let got = decode_chunks([&b""[..], &stream[..7], &b""[..], &stream[7..], &b""[..]], schema, types(&cases), 2)
+            .expect("decodes");
         assert_eq!(got, expected);
     }
 
@@ -2811,8 +2428,7 @@ mod tests {
         let batch = input_batch(&cases);
         // Two input batches make one stream.
         let stream = encode(&[batch.clone(), batch], &types(&cases)).expect("encodes");
-        let got = decode_chunks([&stream[..]], output_schema(&cases), types(&cases), 7)
-            .expect("decodes");
+        let got = decode_chunks([&stream[..]], output_schema(&cases), types(&cases), 7).expect("decodes");
         assert_eq!(got.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [7, 7, 6]);
         // Zero rows: header and trailer only, no batch.
         let empty = input_batch(&cases).slice(0, 0);
@@ -2823,11 +2439,7 @@ mod tests {
 
     fn encode_error(array: ArrayRef, name: &str, ty: Type) -> String {
         let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new(
-                name,
-                array.data_type().clone(),
-                true,
-            )])),
+            Arc::new(Schema::new(vec![Field::new(name, array.data_type().clone(), true)])),
             vec![array],
         )
         .expect("valid batch");
@@ -2836,27 +2448,16 @@ mod tests {
 
     #[test]
     fn encoder_errors_name_column_and_row() {
-        let err = encode_error(
-            Arc::new(Int64Array::from(vec![1, 40_000])),
-            "qty",
-            Type::INT2,
-        );
+        let err = encode_error(Arc::new(Int64Array::from(vec![1, 40_000])), "qty", Type::INT2);
         assert!(err.contains("\"qty\"") && err.contains("row 2"), "{err}");
         assert!(err.contains("40000 is out of range for type smallint"), "{err}");
 
-        let err = encode_error(
-            Arc::new(StringArray::from(vec![Some("ok"), None, Some("a\0b")])),
-            "note",
-            Type::TEXT,
-        );
+        let err = encode_error(Arc::new(StringArray::from(vec![Some("ok"), None, Some("a\0b")])), "note", Type::TEXT);
         assert!(err.contains("\"note\"") && err.contains("row 3"), "{err}");
         assert!(err.contains("NUL"), "{err}");
 
-        let err = encode_error(
-            Arc::new(StringArray::from(vec!["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"])),
-            "id",
-            Type::UUID,
-        );
+        let err =
+            encode_error(Arc::new(StringArray::from(vec!["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"])), "id", Type::UUID);
         assert!(err.contains("\"id\"") && err.contains("invalid uuid"), "{err}");
         for bad in [
             "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-",
@@ -2870,66 +2471,32 @@ mod tests {
             assert!(parse_uuid(bad).is_err(), "{bad:?}");
         }
 
-        let err = encode_error(
-            Arc::new(UInt32Array::from(vec![u32::MAX])),
-            "big",
-            Type::INT4,
-        );
+        let err = encode_error(Arc::new(UInt32Array::from(vec![u32::MAX])), "big", Type::INT4);
         assert!(err.contains("4294967295 is out of range"), "{err}");
         let err = encode_error(Arc::new(Int32Array::from(vec![-1])), "o", Type::OID);
         assert!(err.contains("out of range for type oid"), "{err}");
-        let err = encode_error(
-            Arc::new(Float64Array::from(vec![1e300])),
-            "r",
-            Type::FLOAT4,
-        );
+        let err = encode_error(Arc::new(Float64Array::from(vec![1e300])), "r", Type::FLOAT4);
         assert!(err.contains("overflow"), "{err}");
-        let err = encode_error(
-            Arc::new(Int64Array::from(vec![i64::MAX])),
-            "r",
-            Type::FLOAT8,
-        );
+        let err = encode_error(Arc::new(Int64Array::from(vec![i64::MAX])), "r", Type::FLOAT8);
         assert!(err.contains("exactly"), "{err}");
-        let err = encode_error(
-            Arc::new(StringArray::from(vec!["12x"])),
-            "amount",
-            Type::NUMERIC,
-        );
+        let err = encode_error(Arc::new(StringArray::from(vec!["12x"])), "amount", Type::NUMERIC);
         assert!(err.contains("invalid numeric \"12x\""), "{err}");
-        let err = encode_error(
-            Arc::new(TimestampMicrosecondArray::from(vec![i64::MAX])),
-            "at",
-            Type::TIMESTAMP,
-        );
+        let err = encode_error(Arc::new(TimestampMicrosecondArray::from(vec![i64::MAX])), "at", Type::TIMESTAMP);
         assert!(err.contains("outside PostgreSQL's timestamp range"), "{err}");
-        let err = encode_error(
-            Arc::new(BinaryArray::from(vec![&b"short"[..]])),
-            "id",
-            Type::UUID,
-        );
+        let err = encode_error(Arc::new(BinaryArray::from(vec![&b"short"[..]])), "id", Type::UUID);
         assert!(err.contains("16 bytes"), "{err}");
         let long = "x".repeat(1000);
-        let err = encode_error(
-            Arc::new(StringArray::from(vec![long.as_str()])),
-            "n",
-            Type::INT4,
-        );
+        let err = encode_error(Arc::new(StringArray::from(vec![long.as_str()])), "n", Type::INT4);
         assert!(err.len() < 300, "error messages stay short: {err}");
     }
 
     #[test]
     fn encoder_setup_errors() {
         let schema = Arc::new(Schema::new(vec![Field::new("b", DataType::Binary, true)]));
-        let err = CopyEncoder::new(&schema, &[Type::INT4])
-            .err()
-            .expect("mismatch")
-            .to_string();
+        let err = CopyEncoder::new(&schema, &[Type::INT4]).err().expect("mismatch").to_string();
         assert!(err.contains("\"b\"") && err.contains("int4"), "{err}");
         assert!(CopyEncoder::new(&schema, &[]).is_err());
-        let err = CopyEncoder::new(&schema, &[Type::INTERVAL])
-            .err()
-            .expect("unsupported")
-            .to_string();
+        let err = CopyEncoder::new(&schema, &[Type::INTERVAL]).err().expect("unsupported").to_string();
         assert!(err.contains("interval"), "{err}");
         let list = Arc::new(Schema::new(vec![Field::new(
             "l",
@@ -2956,11 +2523,8 @@ mod tests {
         let mut out = BytesMut::new();
         encoder.write_header(&mut out);
         let before = out.clone();
-        let batch = RecordBatch::try_new(
-            Arc::clone(&schema),
-            vec![Arc::new(Int64Array::from(vec![1, 2, 1 << 40]))],
-        )
-        .expect("valid batch");
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(vec![1, 2, 1 << 40]))])
+            .expect("valid batch");
         assert!(encoder.encode_batch(&batch, &mut out).is_err());
         assert_eq!(out, before);
     }
@@ -2969,110 +2533,56 @@ mod tests {
     /// types on the way in.
     #[test]
     fn conversions_on_encode() {
-        let dict: DictionaryArray<Int32Type> =
-            vec![Some("b"), Some("a"), None, Some("b")].into_iter().collect();
+        let dict: DictionaryArray<Int32Type> = vec![Some("b"), Some("a"), None, Some("b")].into_iter().collect();
         let cases = vec![
             Case {
                 name: "s_num",
                 ty: Type::NUMERIC,
                 typmod: numeric_typmod(12, 3),
-                input: Arc::new(StringArray::from(vec![
-                    Some("1.5"),
-                    Some("-0.001"),
-                    None,
-                    Some("1e3"),
-                ])),
+                input: Arc::new(StringArray::from(vec![Some("1.5"), Some("-0.001"), None, Some("1e3")])),
                 expected: dec128(&[Some(1_500), Some(-1), None, Some(1_000_000)], 12, 3),
             },
             Case {
                 name: "i_num",
                 ty: Type::NUMERIC,
                 typmod: numeric_typmod(20, 0),
-                input: Arc::new(arrow::array::UInt64Array::from(vec![
-                    Some(u64::MAX),
-                    Some(0),
-                    None,
-                    Some(1),
-                ])),
-                expected: dec128(
-                    &[Some(u64::MAX.into()), Some(0), None, Some(1)],
-                    20,
-                    0,
-                ),
+                input: Arc::new(arrow::array::UInt64Array::from(vec![Some(u64::MAX), Some(0), None, Some(1)])),
+                expected: dec128(&[Some(u64::MAX.into()), Some(0), None, Some(1)], 20, 0),
             },
             Case {
                 name: "f_num",
                 ty: Type::NUMERIC,
                 typmod: -1,
-                input: Arc::new(Float64Array::from(vec![
-                    Some(0.1),
-                    Some(-123.456),
-                    None,
-                    Some(1e-10),
-                ])),
-                expected: dec128(
-                    &[Some(1_000_000_000), Some(-1_234_560_000_000), None, Some(1)],
-                    38,
-                    10,
-                ),
+                input: Arc::new(Float64Array::from(vec![Some(0.1), Some(-123.456), None, Some(1e-10)])),
+                expected: dec128(&[Some(1_000_000_000), Some(-1_234_560_000_000), None, Some(1)], 38, 10),
             },
             Case {
                 name: "s_int",
                 ty: Type::INT4,
                 typmod: -1,
-                input: Arc::new(StringArray::from(vec![
-                    Some(" 42 "),
-                    Some("-2147483648"),
-                    None,
-                    Some("0"),
-                ])),
+                input: Arc::new(StringArray::from(vec![Some(" 42 "), Some("-2147483648"), None, Some("0")])),
                 expected: Arc::new(Int32Array::from(vec![Some(42), Some(i32::MIN), None, Some(0)])),
             },
             Case {
                 name: "s_float",
                 ty: Type::FLOAT8,
                 typmod: -1,
-                input: Arc::new(StringArray::from(vec![
-                    Some("0.1"),
-                    Some("-inf"),
-                    None,
-                    Some("1e308"),
-                ])),
-                expected: Arc::new(Float64Array::from(vec![
-                    Some(0.1),
-                    Some(f64::NEG_INFINITY),
-                    None,
-                    Some(1e308),
-                ])),
+                input: Arc::new(StringArray::from(vec![Some("0.1"), Some("-inf"), None, Some("1e308")])),
+                expected: Arc::new(Float64Array::from(vec![Some(0.1), Some(f64::NEG_INFINITY), None, Some(1e308)])),
             },
             Case {
                 name: "i_float4",
                 ty: Type::FLOAT4,
                 typmod: -1,
                 input: Arc::new(Int32Array::from(vec![Some(1 << 24), Some(-3), None, Some(0)])),
-                expected: Arc::new(Float32Array::from(vec![
-                    Some(16_777_216.0),
-                    Some(-3.0),
-                    None,
-                    Some(0.0),
-                ])),
+                expected: Arc::new(Float32Array::from(vec![Some(16_777_216.0), Some(-3.0), None, Some(0.0)])),
             },
             Case {
                 name: "s_bool",
                 ty: Type::BOOL,
                 typmod: -1,
-                input: Arc::new(StringArray::from(vec![
-                    Some("true"),
-                    Some("F"),
-                    None,
-                    Some("yes"),
-                ])),
-                expected: Arc::new(BooleanArray::from(vec![
-                    Some(true),
-                    Some(false),
-                    None,
-                    Some(true),
-                ])),
+                input: Arc::new(StringArray::from(vec![Some("true"), Some("F"), None, Some("yes")])),
+                expected: Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(true)])),
             },
             Case {
                 name: "s_date",
@@ -3167,12 +2677,7 @@ mod tests {
                 ty: Type::TEXT,
                 typmod: -1,
                 input: Arc::new(Int64Array::from(vec![Some(-5), Some(0), None, Some(i64::MAX)])),
-                expected: Arc::new(StringArray::from(vec![
-                    Some("-5"),
-                    Some("0"),
-                    None,
-                    Some("9223372036854775807"),
-                ])),
+                expected: Arc::new(StringArray::from(vec![Some("-5"), Some("0"), None, Some("9223372036854775807")])),
             },
             Case {
                 name: "dict",
@@ -3187,8 +2692,7 @@ mod tests {
                 typmod: -1,
                 input: Arc::new(
                     FixedSizeBinaryArray::try_from_sparse_iter_with_size(
-                        vec![Some([0xa0u8; 16]), Some([0u8; 16]), None, Some([0xffu8; 16])]
-                            .into_iter(),
+                        vec![Some([0xa0u8; 16]), Some([0u8; 16]), None, Some([0xffu8; 16])].into_iter(),
                         16,
                     )
                     .expect("valid fixed size binary"),

@@ -87,9 +87,7 @@ impl PgScalar {
             Type::FLOAT4 => PgScalar::Float4,
             Type::FLOAT8 => PgScalar::Float8,
             Type::NUMERIC => PgScalar::Numeric,
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
-                PgScalar::Text
-            }
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => PgScalar::Text,
             Type::BYTEA => PgScalar::Bytea,
             Type::DATE => PgScalar::Date,
             Type::TIME => PgScalar::Time,
@@ -109,10 +107,7 @@ impl PgScalar {
 
 /// The message for a PostgreSQL type Flow cannot read or write.
 pub(crate) fn unsupported_pg_type_message(ty: &Type) -> String {
-    format!(
-        "unsupported PostgreSQL type {}; cast it in the source query, e.g. col::text",
-        ty.name()
-    )
+    format!("unsupported PostgreSQL type {}; cast it in the source query, e.g. col::text", ty.name())
 }
 
 /// Decodes a `numeric` type modifier into `(precision, scale)`, or `None` for
@@ -134,8 +129,7 @@ pub fn numeric_precision_scale(type_modifier: i32) -> Option<(i32, i32)> {
 /// The Arrow type a PostgreSQL column of type `ty` (with the given type
 /// modifier, -1 if none) is decoded into.
 pub fn arrow_type_for_pg(ty: &Type, type_modifier: i32) -> Result<DataType> {
-    let scalar = PgScalar::of(ty)
-        .ok_or_else(|| DataFusionError::Execution(unsupported_pg_type_message(ty)))?;
+    let scalar = PgScalar::of(ty).ok_or_else(|| DataFusionError::Execution(unsupported_pg_type_message(ty)))?;
     let data_type = match scalar {
         PgScalar::Bool => DataType::Boolean,
         PgScalar::Int2 => DataType::Int16,
@@ -158,10 +152,7 @@ pub fn arrow_type_for_pg(ty: &Type, type_modifier: i32) -> Result<DataType> {
 
 fn numeric_arrow_type(ty: &Type, type_modifier: i32) -> Result<DataType> {
     let Some((precision, scale)) = numeric_precision_scale(type_modifier) else {
-        return Ok(DataType::Decimal128(
-            UNCONSTRAINED_NUMERIC_PRECISION,
-            UNCONSTRAINED_NUMERIC_SCALE,
-        ));
+        return Ok(DataType::Decimal128(UNCONSTRAINED_NUMERIC_PRECISION, UNCONSTRAINED_NUMERIC_SCALE));
     };
     // PostgreSQL 15+ allows a scale larger than the precision (numeric(3,5)
     // holds values below 0.001); Arrow requires scale <= precision, and
@@ -204,15 +195,10 @@ pub fn pg_type_display(ty: &Type, type_modifier: i32) -> String {
 /// type recorded in the `flow.source_type` metadata.
 pub fn pg_field(name: &str, ty: &Type, typmod: i32) -> Result<Field> {
     let data_type = arrow_type_for_pg(ty, typmod).map_err(|e| match e {
-        DataFusionError::Execution(msg) => {
-            DataFusionError::Execution(format!("column \"{name}\": {msg}"))
-        }
+        DataFusionError::Execution(msg) => DataFusionError::Execution(format!("column \"{name}\": {msg}")),
         other => other,
     })?;
-    let metadata = HashMap::from([(
-        SOURCE_TYPE_METADATA_KEY.to_string(),
-        pg_type_display(ty, typmod),
-    )]);
+    let metadata = HashMap::from([(SOURCE_TYPE_METADATA_KEY.to_string(), pg_type_display(ty, typmod))]);
     Ok(Field::new(name, data_type, true).with_metadata(metadata))
 }
 
@@ -235,10 +221,7 @@ pub fn pg_type_for_arrow(dt: &DataType) -> Result<String> {
         | DataType::Decimal128(p, s)
         | DataType::Decimal256(p, s) => return Ok(format!("numeric({p},{s})")),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text",
-        DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => "bytea",
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "bytea",
         DataType::Date32 | DataType::Date64 => "date",
         DataType::Time32(_) | DataType::Time64(_) => "time",
         DataType::Timestamp(_, None) => "timestamp",
@@ -285,14 +268,8 @@ mod tests {
             (Type::BYTEA, DataType::Binary),
             (Type::DATE, DataType::Date32),
             (Type::TIME, DataType::Time64(TimeUnit::Microsecond)),
-            (
-                Type::TIMESTAMP,
-                DataType::Timestamp(TimeUnit::Microsecond, None),
-            ),
-            (
-                Type::TIMESTAMPTZ,
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            ),
+            (Type::TIMESTAMP, DataType::Timestamp(TimeUnit::Microsecond, None)),
+            (Type::TIMESTAMPTZ, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))),
         ];
         for (ty, expected) in cases {
             assert_eq!(arrow_type_for_pg(&ty, -1).unwrap(), expected, "{ty}");
@@ -301,55 +278,24 @@ mod tests {
 
     #[test]
     fn numeric_typmods() {
-        assert_eq!(
-            arrow_type_for_pg(&Type::NUMERIC, -1).unwrap(),
-            DataType::Decimal128(38, 10)
-        );
-        assert_eq!(
-            arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(12, 2)).unwrap(),
-            DataType::Decimal128(12, 2)
-        );
-        assert_eq!(
-            arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(38, 0)).unwrap(),
-            DataType::Decimal128(38, 0)
-        );
-        assert_eq!(
-            arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(39, 5)).unwrap(),
-            DataType::Decimal256(39, 5)
-        );
-        assert_eq!(
-            arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(76, 76)).unwrap(),
-            DataType::Decimal256(76, 76)
-        );
-        assert_eq!(
-            arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(5, -2)).unwrap(),
-            DataType::Decimal128(5, -2)
-        );
-        assert_eq!(
-            arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(3, 5)).unwrap(),
-            DataType::Decimal128(5, 5)
-        );
+        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, -1).unwrap(), DataType::Decimal128(38, 10));
+        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(12, 2)).unwrap(), DataType::Decimal128(12, 2));
+        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(38, 0)).unwrap(), DataType::Decimal128(38, 0));
+        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(39, 5)).unwrap(), DataType::Decimal256(39, 5));
+        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(76, 76)).unwrap(), DataType::Decimal256(76, 76));
+        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(5, -2)).unwrap(), DataType::Decimal128(5, -2));
+        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(3, 5)).unwrap(), DataType::Decimal128(5, 5));
         let err = arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(77, 0)).unwrap_err();
         assert!(err.to_string().contains("numeric(77,0)"), "{err}");
     }
 
     #[test]
     fn custom_types() {
-        let mood = Type::new(
-            "mood".into(),
-            90001,
-            Kind::Enum(vec!["sad".into(), "happy".into()]),
-            "public".into(),
-        );
+        let mood = Type::new("mood".into(), 90001, Kind::Enum(vec!["sad".into(), "happy".into()]), "public".into());
         assert_eq!(arrow_type_for_pg(&mood, -1).unwrap(), DataType::Utf8);
         let citext = Type::new("citext".into(), 90002, Kind::Simple, "public".into());
         assert_eq!(arrow_type_for_pg(&citext, -1).unwrap(), DataType::Utf8);
-        let domain = Type::new(
-            "positive".into(),
-            90003,
-            Kind::Domain(Type::INT4),
-            "public".into(),
-        );
+        let domain = Type::new("positive".into(), 90003, Kind::Domain(Type::INT4), "public".into());
         assert_eq!(arrow_type_for_pg(&domain, -1).unwrap(), DataType::Int32);
     }
 
@@ -360,9 +306,7 @@ mod tests {
             assert!(err.contains(ty.name()), "{err}");
             assert!(err.contains("::text"), "{err}");
         }
-        let err = pg_field("span", &Type::INTERVAL, -1)
-            .unwrap_err()
-            .to_string();
+        let err = pg_field("span", &Type::INTERVAL, -1).unwrap_err().to_string();
         assert!(err.contains("span") && err.contains("interval"), "{err}");
     }
 
@@ -371,25 +315,13 @@ mod tests {
         let f = pg_field("amount", &Type::NUMERIC, numeric_typmod(12, 2)).unwrap();
         assert!(f.is_nullable());
         assert_eq!(f.data_type(), &DataType::Decimal128(12, 2));
-        assert_eq!(
-            f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str),
-            Some("numeric(12,2)")
-        );
+        assert_eq!(f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str), Some("numeric(12,2)"));
         let f = pg_field("code", &Type::VARCHAR, 24).unwrap();
-        assert_eq!(
-            f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str),
-            Some("varchar(20)")
-        );
+        assert_eq!(f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str), Some("varchar(20)"));
         let f = pg_field("n", &Type::NUMERIC, -1).unwrap();
-        assert_eq!(
-            f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str),
-            Some("numeric")
-        );
+        assert_eq!(f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str), Some("numeric"));
         let f = pg_field("t", &Type::TEXT, -1).unwrap();
-        assert_eq!(
-            f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str),
-            Some("text")
-        );
+        assert_eq!(f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str), Some("text"));
     }
 
     #[test]
@@ -421,14 +353,8 @@ mod tests {
             (DataType::Time32(TimeUnit::Second), "time"),
             (DataType::Time64(TimeUnit::Nanosecond), "time"),
             (DataType::Timestamp(TimeUnit::Second, None), "timestamp"),
-            (
-                DataType::Timestamp(TimeUnit::Nanosecond, Some("Europe/Paris".into())),
-                "timestamptz",
-            ),
-            (
-                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                "text",
-            ),
+            (DataType::Timestamp(TimeUnit::Nanosecond, Some("Europe/Paris".into())), "timestamptz"),
+            (DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), "text"),
         ];
         for (dt, expected) in cases {
             assert_eq!(pg_type_for_arrow(&dt).unwrap(), expected, "{dt}");
