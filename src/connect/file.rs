@@ -121,7 +121,7 @@ pub struct FileWriter {
 }
 
 enum Inner {
-    Csv(arrow::csv::Writer<File>),
+    Csv(Box<arrow::csv::Writer<File>>),
     Parquet(Box<ArrowWriter<File>>),
 }
 
@@ -138,7 +138,9 @@ impl FileWriter {
             Backend::Csv => {
                 let delimiter = endpoint.option("delimiter").and_then(|d| d.bytes().next()).unwrap_or(b',');
                 let header = endpoint.option("header").is_none_or(|h| h == "true");
-                Inner::Csv(arrow::csv::WriterBuilder::new().with_header(header).with_delimiter(delimiter).build(file))
+                Inner::Csv(Box::new(
+                    arrow::csv::WriterBuilder::new().with_header(header).with_delimiter(delimiter).build(file),
+                ))
             }
             _ => {
                 let props =

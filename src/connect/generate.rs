@@ -93,7 +93,7 @@ pub fn generate_batch(seed: u64, start: u64, end: u64) -> Result<RecordBatch> {
             note.append_value(&text);
         }
         weight.append_value((r(30) % 100_000) as f64 / 1000.0);
-        if s >= 2 && s <= 3 {
+        if (2..=3).contains(&s) {
             ship.append_value(BASE_DAYS + (r(31) % 400) as i32);
         } else {
             ship.append_null();

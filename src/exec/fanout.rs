@@ -48,7 +48,7 @@ impl FanOut {
     fn receiver(&self, partition: usize, index: usize, context: Arc<TaskContext>) -> Result<Receiver> {
         let mut started =
             self.started.lock().map_err(|_| DataFusionError::Internal("fan-out state poisoned".into()))?;
-        if !started.contains_key(&partition) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = started.entry(partition) {
             let mut senders = Vec::with_capacity(self.consumers);
             let mut receivers = Vec::with_capacity(self.consumers);
             for _ in 0..self.consumers {
@@ -58,7 +58,7 @@ impl FanOut {
             }
             let input = self.input.execute(partition, context)?;
             tokio::spawn(broadcast(input, senders));
-            started.insert(partition, receivers);
+            slot.insert(receivers);
         }
         started.get_mut(&partition).and_then(|receivers| receivers.get_mut(index)).and_then(Option::take).ok_or_else(
             || DataFusionError::Internal(format!("fan-out partition {partition} read twice by consumer {index}")),

@@ -19,10 +19,13 @@ pub enum ProgressMode {
     Quiet,
 }
 
+/// One spinner per stage, with the counters it shows.
+type StageBars = Vec<(ProgressBar, Arc<StageMetrics>)>;
+
 /// Runs until dropped (the task is aborted with the handle).
 pub struct Progress {
     task: Option<tokio::task::JoinHandle<()>>,
-    bars: Option<(MultiProgress, Vec<(ProgressBar, Arc<StageMetrics>)>)>,
+    bars: Option<(MultiProgress, StageBars)>,
 }
 
 impl Progress {

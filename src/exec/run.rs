@@ -67,8 +67,7 @@ async fn run_inner(
         let shapes = describe_sources(plan).await?;
         let graph = graph::build(plan, &shapes, run_start, false).await.map_err(|e| strip_df_prefix(&e))?;
         metrics_out.extend(graph.metrics.iter().cloned());
-        let mut sinks: Vec<(Arc<dyn SinkDriver>, Arc<dyn ExecutionPlan>, Arc<StageMetrics>, Option<Duration>, String)> =
-            Vec::new();
+        let mut sinks: Vec<SinkEntry> = Vec::new();
         for (sink, input, m) in &graph.sinks {
             let driver = driver_for(sink, input.schema(), run_id)
                 .map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
@@ -79,20 +78,20 @@ async fn run_inner(
                     input.clone()
                 };
             m.set_partitions(input.properties().partitioning.partition_count());
-            sinks.push((driver, input, m.clone(), sink.timeout, sink.name.clone()));
+            sinks.push(SinkEntry { driver, input, metrics: m.clone(), timeout: sink.timeout, name: sink.name.clone() });
         }
         let progress = Progress::start(&plan.name, &graph.metrics, options.progress);
         let result = execute(plan, &graph, &sinks).await;
         progress.finish();
         match result {
             Ok(()) => {
-                for (driver, _, _, _, name) in &sinks {
+                for SinkEntry { driver, name, .. } in &sinks {
                     driver.publish().await.map_err(|e| format!("sink `{name}`: {}", strip_df_prefix(&e)))?;
                 }
                 Ok(())
             }
             Err(e) => {
-                for (driver, ..) in &sinks {
+                for SinkEntry { driver, .. } in &sinks {
                     driver.abort().await;
                 }
                 Err(e)
@@ -153,29 +152,37 @@ async fn describe_sources(plan: &PipelinePlan) -> Result<HashMap<String, connect
     futures::future::try_join_all(futures).await.map(|v| v.into_iter().collect())
 }
 
-type SinkEntry = (Arc<dyn SinkDriver>, Arc<dyn ExecutionPlan>, Arc<StageMetrics>, Option<Duration>, String);
+/// A sink ready to run: its driver, the plan feeding it, its counters, timeout and name.
+#[derive(Clone)]
+struct SinkEntry {
+    driver: Arc<dyn SinkDriver>,
+    input: Arc<dyn ExecutionPlan>,
+    metrics: Arc<StageMetrics>,
+    timeout: Option<Duration>,
+    name: String,
+}
 
 /// Runs every sink partition. Partition `p` of all multi-writer sinks runs as one group under
 /// one of `parallelism` permits: sinks fed by a fan-out read partition `p` together, so no
 /// consumer waits for a permit held by another one blocked on it. Single-writer sinks (files)
 /// read all their partitions at once and run outside the permits.
 async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), String> {
-    for (driver, _, _, _, name) in sinks {
+    for SinkEntry { driver, name, .. } in sinks {
         driver.prepare().await.map_err(|e| format!("sink `{name}`: {}", strip_df_prefix(&e)))?;
     }
     let permits = Arc::new(Semaphore::new(plan.parallelism.max(1)));
     let mut tasks = JoinSet::new();
-    let (singles, multis): (Vec<&SinkEntry>, Vec<&SinkEntry>) = sinks.iter().partition(|s| s.0.single_writer());
+    let (singles, multis): (Vec<&SinkEntry>, Vec<&SinkEntry>) = sinks.iter().partition(|s| s.driver.single_writer());
     for sink in singles {
         let sink = sink.clone();
         let task_ctx = graph.ctx.task_ctx();
         tasks.spawn(async move { write_partition(&sink, 0, task_ctx).await });
     }
-    let widest = multis.iter().map(|s| s.1.properties().partitioning.partition_count()).max().unwrap_or(0);
+    let widest = multis.iter().map(|s| s.input.properties().partitioning.partition_count()).max().unwrap_or(0);
     for partition in 0..widest {
         let group: Vec<SinkEntry> = multis
             .iter()
-            .filter(|s| partition < s.1.properties().partitioning.partition_count())
+            .filter(|s| partition < s.input.properties().partitioning.partition_count())
             .map(|s| (*s).clone())
             .collect();
         let permits = permits.clone();
@@ -206,7 +213,7 @@ async fn write_partition(
     partition: usize,
     task_ctx: Arc<datafusion::execution::TaskContext>,
 ) -> Result<(), String> {
-    let (driver, input, metrics, timeout, name) = sink;
+    let SinkEntry { driver, input, metrics, timeout, name } = sink;
     metrics.partition_started(partition);
     let write = async {
         let stream = input.execute(partition, task_ctx)?;
