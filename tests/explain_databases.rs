@@ -102,3 +102,44 @@ fn unreachable_source_is_explained_without_bounds() {
     assert!(rendered.contains("postgres://flow:***@127.0.0.1:1/nowhere"), "{rendered}");
     assert!(rendered.contains("note        not reachable, so no schema or partition bounds"), "{rendered}");
 }
+
+#[test]
+fn a_missing_partition_column_is_pointed_at() {
+    if !common::postgres_available() {
+        return;
+    }
+    common::runtime().block_on(pg_exec(
+        "DROP TABLE IF EXISTS flow_explain_cols; CREATE TABLE flow_explain_cols (id int, name text);",
+    ));
+    let text = format!(
+        "let pg = postgres(\"{PG}\")\nlet db = sqlite(\"out/never.db\")\npipeline p {{\n  source s = pg.table(\"flow_explain_cols\") {{ partition by ident into 2 }}\n  sink s -> db.table(\"t\")\n}}\n"
+    );
+    let rt = common::runtime();
+    let analysis = rt.block_on(analyze("cols.flow", &text, &common::context(&[]), Discover::Online));
+    insta::assert_snapshot!("missing_partition_column", analysis.problems.render_graphical());
+}
+
+#[test]
+fn the_postgres_example_explains_against_the_real_table() {
+    if !common::postgres_available() {
+        return;
+    }
+    // scripts/start-databases.sh creates public.flow_example_orders (20000 rows).
+    let text = std::fs::read_to_string("pipelines/postgres_to_sqlite.flow").unwrap();
+    let rt = common::runtime();
+    let analysis = rt.block_on(analyze(
+        "pipelines/postgres_to_sqlite.flow",
+        &text,
+        &common::context(&[("OUT", "out")]),
+        Discover::Online,
+    ));
+    if analysis.problems.render_plain().contains("does not exist") {
+        panic!("run scripts/start-databases.sh first: {}", analysis.problems.render_plain());
+    }
+    assert!(analysis.ok(), "{}", analysis.problems.render_plain());
+    insta::assert_snapshot!("explain_postgres_example_text", text::render(&analysis.explained[0]));
+    insta::assert_snapshot!(
+        "explain_postgres_example_json",
+        serde_json::to_string_pretty(&flow::explain::Explained { pipelines: analysis.explained.clone() }).unwrap()
+    );
+}

@@ -73,14 +73,14 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                     partitions: vec![ScanPartition::Query { predicate: None }],
                 });
             };
-            let field = schema.field_with_name(&spec.column).map_err(|_| {
-                DataFusionError::Plan(format!(
-                    "source `{}` has no column `{}` to partition by (columns: {})",
-                    source.name,
-                    spec.column,
-                    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
-                ))
-            })?;
+            // A missing partition column is reported by the column check, with its span.
+            let Ok(field) = schema.field_with_name(&spec.column) else {
+                return Ok(SourceShape {
+                    schema,
+                    bounds: None,
+                    partitions: vec![ScanPartition::Query { predicate: None }],
+                });
+            };
             if !bounds::is_partitionable(field.data_type()) {
                 return Err(DataFusionError::Plan(format!(
                     "source `{}` cannot be partitioned by `{}` of type {}: use an integer, date or timestamp column",

@@ -8,6 +8,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod sink;
+pub mod sink_exec;
 pub mod tables;
 pub mod transform;
 

@@ -17,6 +17,7 @@ use super::metrics::{StageKind, StageMetrics, StageTimeout};
 use super::progress::{Progress, ProgressMode};
 use super::report::RunReport;
 use super::sink::{SinkDriver, driver_for};
+use super::sink_exec::SinkExec;
 use crate::connect;
 use crate::plan::PipelinePlan;
 use crate::plan::endpoint::scrub_secret;
@@ -78,7 +79,8 @@ async fn run_inner(
                     input.clone()
                 };
             m.set_partitions(input.properties().partitioning.partition_count());
-            sinks.push(SinkEntry { driver, input, metrics: m.clone(), timeout: sink.timeout, name: sink.name.clone() });
+            let exec = Arc::new(SinkExec::new(sink.clone(), run_id, input, driver.clone(), m.clone()));
+            sinks.push(SinkEntry { driver, exec, metrics: m.clone(), timeout: sink.timeout, name: sink.name.clone() });
         }
         let progress = Progress::start(&plan.name, &graph.metrics, options.progress);
         let result = execute(plan, &graph, &sinks).await;
@@ -152,11 +154,11 @@ async fn describe_sources(plan: &PipelinePlan) -> Result<HashMap<String, connect
     futures::future::try_join_all(futures).await.map(|v| v.into_iter().collect())
 }
 
-/// A sink ready to run: its driver, the plan feeding it, its counters, timeout and name.
+/// A sink ready to run: its driver (prepare, publish, abort), its plan, counters, timeout, name.
 #[derive(Clone)]
 struct SinkEntry {
     driver: Arc<dyn SinkDriver>,
-    input: Arc<dyn ExecutionPlan>,
+    exec: Arc<SinkExec>,
     metrics: Arc<StageMetrics>,
     timeout: Option<Duration>,
     name: String,
@@ -178,13 +180,10 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
         let task_ctx = graph.ctx.task_ctx();
         tasks.spawn(async move { write_partition(&sink, 0, task_ctx).await });
     }
-    let widest = multis.iter().map(|s| s.input.properties().partitioning.partition_count()).max().unwrap_or(0);
+    let widest = multis.iter().map(|s| s.exec.partitions()).max().unwrap_or(0);
     for partition in 0..widest {
-        let group: Vec<SinkEntry> = multis
-            .iter()
-            .filter(|s| partition < s.input.properties().partitioning.partition_count())
-            .map(|s| (*s).clone())
-            .collect();
+        let group: Vec<SinkEntry> =
+            multis.iter().filter(|s| partition < s.exec.partitions()).map(|s| (*s).clone()).collect();
         let permits = permits.clone();
         let task_ctx = graph.ctx.task_ctx();
         tasks.spawn(async move {
@@ -213,11 +212,14 @@ async fn write_partition(
     partition: usize,
     task_ctx: Arc<datafusion::execution::TaskContext>,
 ) -> Result<(), String> {
-    let SinkEntry { driver, input, metrics, timeout, name } = sink;
+    let SinkEntry { exec, metrics, timeout, name, .. } = sink;
     metrics.partition_started(partition);
     let write = async {
-        let stream = input.execute(partition, task_ctx)?;
-        driver.write_partition(partition, stream, metrics.clone()).await
+        let mut counts = exec.execute(partition, task_ctx)?;
+        while let Some(batch) = futures::StreamExt::next(&mut counts).await {
+            batch?;
+        }
+        Ok::<_, DataFusionError>(())
     };
     let result = match timeout {
         Some(limit) => match tokio::time::timeout(*limit, write).await {
