@@ -77,6 +77,29 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
             };
             (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)
         }
+        (Relation::Table { name }, Backend::Postgres) => {
+            let keys = match &sink.mode {
+                WriteMode::Upsert { keys } => Some(keys.as_slice()),
+                _ => None,
+            };
+            let create = super::postgres::sink::create_table_sql(name, schema, keys).map_err(|e| e.to_string())?;
+            let target = Dialect::Postgres.table(name);
+            let publish = match &sink.mode {
+                WriteMode::Append => {
+                    format!("binary COPY into an unlogged staging table, then INSERT INTO {target} in one transaction")
+                }
+                WriteMode::Replace => format!(
+                    "binary COPY into a staging table, then drop {target} and rename the staging table, in one transaction"
+                ),
+                WriteMode::Truncate => {
+                    format!("binary COPY into a staging table, then TRUNCATE {target} and insert, in one transaction")
+                }
+                WriteMode::Upsert { .. } => format!(
+                    "binary COPY into a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target}, in one transaction"
+                ),
+            };
+            (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)
+        }
         (Relation::File { path }, _) => (Vec::new(), format!("write {path}.flow-tmp, then rename it to {path}")),
         _ => (Vec::new(), "write".to_string()),
     };

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::metrics::StageMetrics;
 use crate::connect::file::{FileWriter, StagedFile};
+use crate::connect::postgres::sink::PostgresSink;
 use crate::connect::sqlite::sink::SqliteSink;
 use crate::plan::{Backend, Relation, SinkPlan};
 
@@ -49,6 +50,14 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Ar
             )),
             batch_rows: sink.batch_size,
         })),
+        (Relation::Table { name }, Backend::Postgres) => Ok(Arc::new(PostgresDriver(PostgresSink::new(
+            &sink.endpoint.url,
+            name.clone(),
+            sink.mode.clone(),
+            sink.create_if_missing,
+            schema,
+            run_id,
+        )))),
         (Relation::File { path }, Backend::Csv | Backend::Parquet) => {
             Ok(Arc::new(FileDriver { sink: sink.clone(), path: path.clone(), schema, staged: Mutex::new(None) }))
         }
@@ -157,6 +166,32 @@ impl SinkDriver for SqliteDriver {
             Ok(())
         })
         .await;
+    }
+}
+
+struct PostgresDriver(PostgresSink);
+
+#[async_trait]
+impl SinkDriver for PostgresDriver {
+    async fn prepare(&self) -> Result<()> {
+        self.0.prepare().await
+    }
+
+    async fn write_partition(
+        &self,
+        _partition: usize,
+        input: SendableRecordBatchStream,
+        metrics: Arc<StageMetrics>,
+    ) -> Result<u64> {
+        self.0.write_partition(input, |n| metrics.add_rows(n)).await
+    }
+
+    async fn publish(&self) -> Result<()> {
+        self.0.publish().await
+    }
+
+    async fn abort(&self) {
+        self.0.abort().await;
     }
 }
 

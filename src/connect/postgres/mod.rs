@@ -3,6 +3,7 @@
 //! connectorx `src_postgres` (which would pull the AWS SDK and OpenSSL into the build).
 
 pub mod copy_binary;
+pub mod sink;
 pub mod types;
 
 use std::sync::Arc;
