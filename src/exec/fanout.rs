@@ -14,11 +14,10 @@ use arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream,
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -99,12 +98,7 @@ pub struct FanOutExec {
 impl FanOutExec {
     fn new(shared: Arc<FanOut>, index: usize) -> Self {
         let partitions = shared.input.properties().partitioning.partition_count();
-        let cache = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(shared.input.schema()),
-            Partitioning::UnknownPartitioning(partitions),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
+        let cache = super::nodes::properties(shared.input.schema(), partitions);
         Self { shared, index, cache }
     }
 }

@@ -34,7 +34,8 @@ use super::metrics::{StageMetrics, StageTimeout};
 use crate::connect::{self, ScanPartition};
 use crate::plan::SourcePlan;
 
-fn properties(schema: SchemaRef, partitions: usize) -> Arc<PlanProperties> {
+/// Properties of a Flow node: `partitions` unordered partitions, streaming, bounded.
+pub(crate) fn properties(schema: SchemaRef, partitions: usize) -> Arc<PlanProperties> {
     Arc::new(PlanProperties::new(
         EquivalenceProperties::new(schema),
         Partitioning::UnknownPartitioning(partitions.max(1)),

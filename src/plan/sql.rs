@@ -64,6 +64,26 @@ impl Dialect {
         }
     }
 
+    /// `CREATE TABLE` for an Arrow schema, each column typed by `column_type`, with the key
+    /// constraint (`UNIQUE`, `PRIMARY KEY`) an upsert needs.
+    pub fn create_table<E>(
+        self,
+        table: &TableName,
+        schema: &arrow::datatypes::Schema,
+        column_type: impl Fn(&arrow::datatypes::DataType) -> Result<String, E>,
+        key: Option<(&str, &[String])>,
+    ) -> Result<String, E> {
+        let mut cols = Vec::new();
+        for f in schema.fields() {
+            let null = if f.is_nullable() { "" } else { " NOT NULL" };
+            cols.push(format!("{} {}{null}", self.ident(f.name()), column_type(f.data_type())?));
+        }
+        if let Some((constraint, keys)) = key {
+            cols.push(format!("{constraint} ({})", keys.iter().map(|k| self.ident(k)).collect::<Vec<_>>().join(", ")));
+        }
+        Ok(format!("CREATE TABLE {} ({})", self.table(table), cols.join(", ")))
+    }
+
     /// The predicate that selects one partition's rows.
     pub fn partition_predicate(self, column: &str, range: &PartitionRange) -> Option<String> {
         let col = self.ident(column);

@@ -39,15 +39,7 @@ pub struct PostgresSink {
 
 /// `CREATE TABLE` for an Arrow schema; upsert keys become the primary key.
 pub fn create_table_sql(table: &TableName, schema: &SchemaRef, keys: Option<&[String]>) -> Result<String> {
-    let mut cols = Vec::new();
-    for f in schema.fields() {
-        let null = if f.is_nullable() { "" } else { " NOT NULL" };
-        cols.push(format!("{} {}{null}", D.ident(f.name()), pg_type_for_arrow(f.data_type())?));
-    }
-    if let Some(keys) = keys {
-        cols.push(format!("PRIMARY KEY ({})", keys.iter().map(|k| D.ident(k)).collect::<Vec<_>>().join(", ")));
-    }
-    Ok(format!("CREATE TABLE {} ({})", D.table(table), cols.join(", ")))
+    D.create_table(table, schema, pg_type_for_arrow, keys.map(|k| ("PRIMARY KEY", k)))
 }
 
 impl PostgresSink {

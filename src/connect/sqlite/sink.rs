@@ -48,15 +48,7 @@ pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
 
 /// `CREATE TABLE` for a schema, with a unique key for upserts.
 pub fn create_table_sql(table: &TableName, schema: &SchemaRef, unique_keys: Option<&[String]>) -> Result<String> {
-    let mut cols = Vec::new();
-    for f in schema.fields() {
-        let null = if f.is_nullable() { "" } else { " NOT NULL" };
-        cols.push(format!("{} {}{null}", D.ident(f.name()), sqlite_type(f.data_type())?));
-    }
-    if let Some(keys) = unique_keys {
-        cols.push(format!("UNIQUE ({})", keys.iter().map(|k| D.ident(k)).collect::<Vec<_>>().join(", ")));
-    }
-    Ok(format!("CREATE TABLE {} ({})", D.table(table), cols.join(", ")))
+    D.create_table(table, schema, |dt| sqlite_type(dt).map(str::to_string), unique_keys.map(|k| ("UNIQUE", k)))
 }
 
 pub struct SqliteSink {
