@@ -44,7 +44,7 @@ where
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),
             Err(panic) => {
-                Some(DataFusionError::Execution(format!("reader failed unexpectedly: {}", panic_message(&panic))))
+                Some(DataFusionError::Execution(format!("reader failed unexpectedly: {}", panic_message(panic.as_ref()))))
             }
         };
         if let Some(e) = error {
@@ -55,7 +55,7 @@ where
     Box::pin(RecordBatchStreamAdapter::new(schema, stream))
 }
 
-pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = panic.downcast_ref::<String>() {
