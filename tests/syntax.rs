@@ -157,3 +157,27 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert!(result.is_ok(), "parser panicked");
     let _ = Path::new("pipelines");
 }
+
+#[test]
+fn profiles_supply_urls_and_defaults_with_variables() {
+    let profiles = flow::profiles::Profiles::parse(
+        "connections:\n  wh:\n    url: postgres://loader:${PW}@db.internal/warehouse\n    batch: 50000\n    timeout: 10m\n",
+        Path::new("flow.yaml"),
+    )
+    .expect("profiles parse");
+    let ctx = CheckContext {
+        vars: Variables { cli: [("PW".to_string(), "s3cret".to_string())].into(), environment: None },
+        profiles,
+        default_parallelism: 2,
+    };
+    let text = "let wh = profile(\"wh\")\nlet pg = postgres(profile: \"wh\")\nlet db = sqlite(\"x.db\")\npipeline p {\n  source a = wh.table(\"t\")\n  source b = pg.table(\"u\") { batch 10 }\n  sink a -> db.table(\"t\")\n  sink b -> db.table(\"u\")\n}\n";
+    let ast = flow::syntax::parse(text).expect("parses");
+    let (plans, problems) = flow::semantic::lower(&ast, &ctx);
+    assert!(problems.is_empty(), "{problems:?}");
+    let a = &plans[0].sources[0];
+    assert_eq!(a.endpoint.backend, flow::plan::Backend::Postgres);
+    assert_eq!(a.endpoint.url, "postgres://loader:s3cret@db.internal/warehouse");
+    assert_eq!(a.endpoint.redacted(), "postgres://loader:***@db.internal/warehouse");
+    assert_eq!((a.batch_size, a.timeout), (50000, Some(std::time::Duration::from_secs(600))));
+    assert_eq!(plans[0].sources[1].batch_size, 10, "a stage option wins over the profile default");
+}

@@ -43,9 +43,10 @@ where
         let error = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),
-            Err(panic) => {
-                Some(DataFusionError::Execution(format!("reader failed unexpectedly: {}", panic_message(panic.as_ref()))))
-            }
+            Err(panic) => Some(DataFusionError::Execution(format!(
+                "reader failed unexpectedly: {}",
+                panic_message(panic.as_ref())
+            ))),
         };
         if let Some(e) = error {
             let _ = tx.blocking_send(Err(e));
