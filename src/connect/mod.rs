@@ -8,6 +8,7 @@ pub mod connectorx_reader;
 pub mod ffi_bridge;
 pub mod file;
 pub mod generate;
+pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 pub mod target;

@@ -37,6 +37,10 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
             Backend::Postgres => super::postgres::types::pg_type_for_arrow(f.data_type())
                 .map(|t| t.to_string())
                 .map_err(|e| e.to_string())?,
+            Backend::Mysql => {
+                let is_key = matches!(&sink.mode, WriteMode::Upsert { keys } if keys.contains(f.name()));
+                super::mysql::sink::mysql_type(f.data_type(), is_key).map_err(|e| e.to_string())?
+            }
             Backend::Parquet => format!("parquet {}", f.data_type()),
             Backend::Csv => "text".to_string(),
             other => return Err(format!("{} targets are not supported yet", other.name())),
@@ -96,6 +100,29 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
                 }
                 WriteMode::Upsert { .. } => format!(
                     "binary COPY into a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target}, in one transaction"
+                ),
+            };
+            (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)
+        }
+        (Relation::Table { name }, Backend::Mysql) => {
+            let keys = match &sink.mode {
+                WriteMode::Upsert { keys } => Some(keys.as_slice()),
+                _ => None,
+            };
+            let create = super::mysql::sink::create_table_sql(name, schema, keys).map_err(|e| e.to_string())?;
+            let target = Dialect::Mysql.table(name);
+            let publish = match &sink.mode {
+                WriteMode::Append => {
+                    format!("multi-row INSERTs into a staging table, then INSERT INTO {target} SELECT ...")
+                }
+                WriteMode::Replace => {
+                    format!("multi-row INSERTs into a staging table, then RENAME TABLE it over {target} (atomic)")
+                }
+                WriteMode::Truncate => format!(
+                    "multi-row INSERTs into a staging table, then DELETE FROM {target} and insert, in one transaction"
+                ),
+                WriteMode::Upsert { .. } => format!(
+                    "multi-row INSERTs into a staging table, then INSERT ... ON DUPLICATE KEY UPDATE into {target}"
                 ),
             };
             (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)

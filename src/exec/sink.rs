@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::metrics::StageMetrics;
 use crate::connect::file::{FileWriter, StagedFile};
+use crate::connect::mysql::sink::MysqlSink;
 use crate::connect::postgres::sink::PostgresSink;
 use crate::connect::sqlite::sink::SqliteSink;
 use crate::plan::{Backend, Relation, SinkPlan};
@@ -58,6 +59,17 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Ar
             schema,
             run_id,
         )))),
+        (Relation::Table { name }, Backend::Mysql) => Ok(Arc::new(MysqlDriver {
+            sink: Arc::new(MysqlSink::new(
+                &sink.endpoint.url,
+                name.clone(),
+                sink.mode.clone(),
+                sink.create_if_missing,
+                schema,
+                run_id,
+            )),
+            batch_rows: sink.batch_size,
+        })),
         (Relation::File { path }, Backend::Csv | Backend::Parquet) => {
             Ok(Arc::new(FileDriver { sink: sink.clone(), path: path.clone(), schema, staged: Mutex::new(None) }))
         }
@@ -143,6 +155,53 @@ impl SinkDriver for SqliteDriver {
         let sink = self.sink.clone();
         feed_blocking(input, self.batch_rows, move |next| {
             let mut conn = sink.open()?;
+            let mut written = 0;
+            while let Some(batch) = next() {
+                let n = sink.write_batch(&mut conn, &batch)?;
+                metrics.add_rows(n);
+                written += n;
+            }
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn publish(&self) -> Result<()> {
+        let sink = self.sink.clone();
+        blocking(move || sink.publish()).await
+    }
+
+    async fn abort(&self) {
+        let sink = self.sink.clone();
+        let _ = blocking(move || {
+            sink.abort();
+            Ok(())
+        })
+        .await;
+    }
+}
+
+struct MysqlDriver {
+    sink: Arc<MysqlSink>,
+    batch_rows: usize,
+}
+
+#[async_trait]
+impl SinkDriver for MysqlDriver {
+    async fn prepare(&self) -> Result<()> {
+        let sink = self.sink.clone();
+        blocking(move || sink.prepare()).await
+    }
+
+    async fn write_partition(
+        &self,
+        _partition: usize,
+        input: SendableRecordBatchStream,
+        metrics: Arc<StageMetrics>,
+    ) -> Result<u64> {
+        let sink = self.sink.clone();
+        feed_blocking(input, self.batch_rows, move |next| {
+            let mut conn = sink.connect()?;
             let mut written = 0;
             while let Some(batch) = next() {
                 let n = sink.write_batch(&mut conn, &batch)?;

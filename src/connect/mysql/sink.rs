@@ -1,0 +1,321 @@
+//! MySQL/MariaDB sink (the `mysql` crate connectorx already links): each writer has its own
+//! connection and loads a staging table with multi-row prepared `INSERT`s, a transaction per
+//! batch; the staging table is published at the end:
+//!
+//! | mode     | publish                                                                  |
+//! |----------|--------------------------------------------------------------------------|
+//! | append   | `INSERT INTO target SELECT ... FROM staging` (one atomic statement)      |
+//! | replace  | `RENAME TABLE target TO old, staging TO target` (atomic), drop `old`     |
+//! | truncate | `DELETE FROM target` and insert, in one transaction                      |
+//! | upsert   | `INSERT ... SELECT ... ON DUPLICATE KEY UPDATE c = VALUES(c)`            |
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use chrono::{Datelike, Timelike};
+use datafusion::error::{DataFusionError, Result};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, Value};
+
+use crate::plan::endpoint::{redact_url, scrub_secret};
+use crate::plan::sql::Dialect;
+use crate::plan::{TableName, WriteMode};
+
+const D: Dialect = Dialect::Mysql;
+
+/// MySQL allows 65,535 placeholders in one statement.
+const MAX_PLACEHOLDERS: usize = 60_000;
+
+/// MySQL's column type for an Arrow type. Key columns of an upsert need an indexable type, so
+/// text keys become `VARCHAR(255)`.
+pub fn mysql_type(dt: &DataType, is_key: bool) -> Result<String> {
+    Ok(match dt {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8 => "TINYINT".into(),
+        DataType::Int16 => "SMALLINT".into(),
+        DataType::Int32 => "INT".into(),
+        DataType::Int64 => "BIGINT".into(),
+        DataType::UInt8 => "TINYINT UNSIGNED".into(),
+        DataType::UInt16 => "SMALLINT UNSIGNED".into(),
+        DataType::UInt32 => "INT UNSIGNED".into(),
+        DataType::UInt64 => "BIGINT UNSIGNED".into(),
+        DataType::Float16 | DataType::Float32 => "FLOAT".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) if *p <= 65 => format!("DECIMAL({p},{})", (*s).max(0)),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if is_key => "VARCHAR(255)".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "LONGTEXT".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) if is_key => {
+            "VARBINARY(255)".into()
+        }
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            "LONGBLOB".into()
+        }
+        DataType::Date32 | DataType::Date64 => "DATE".into(),
+        DataType::Time32(_) | DataType::Time64(_) => "TIME(6)".into(),
+        DataType::Timestamp(_, _) => "DATETIME(6)".into(),
+        other => {
+            return Err(DataFusionError::Execution(format!(
+                "cannot create a MySQL column for Arrow type {other}; cast it first"
+            )));
+        }
+    })
+}
+
+pub fn create_table_sql(table: &TableName, schema: &SchemaRef, keys: Option<&[String]>) -> Result<String> {
+    let is_key = |name: &str| keys.is_some_and(|k| k.iter().any(|k| k == name));
+    let mut cols = Vec::new();
+    for f in schema.fields() {
+        let null = if f.is_nullable() && !is_key(f.name()) { "" } else { " NOT NULL" };
+        cols.push(format!("{} {}{null}", D.ident(f.name()), mysql_type(f.data_type(), is_key(f.name()))?));
+    }
+    if let Some(keys) = keys {
+        cols.push(format!("PRIMARY KEY ({})", keys.iter().map(|k| D.ident(k)).collect::<Vec<_>>().join(", ")));
+    }
+    Ok(format!("CREATE TABLE {} ({})", D.table(table), cols.join(", ")))
+}
+
+pub struct MysqlSink {
+    pub url: String,
+    pub table: TableName,
+    pub mode: WriteMode,
+    pub create_if_missing: bool,
+    pub schema: SchemaRef,
+    pub staging: TableName,
+}
+
+impl MysqlSink {
+    pub fn new(
+        url: &str,
+        table: TableName,
+        mode: WriteMode,
+        create_if_missing: bool,
+        schema: SchemaRef,
+        run_id: &str,
+    ) -> Self {
+        let mut staging = table.clone();
+        if let Some(last) = staging.parts.last_mut() {
+            // MySQL names are at most 64 characters; the run id keeps the name unique.
+            let base: String = last.chars().take(30).collect();
+            *last = format!("_flow_stage_{base}_{run_id}");
+        }
+        Self { url: url.replacen("mariadb://", "mysql://", 1), table, mode, create_if_missing, schema, staging }
+    }
+
+    fn err(&self, what: &str, e: &dyn std::fmt::Display) -> DataFusionError {
+        DataFusionError::Execution(format!(
+            "MySQL at {}: {what} {}: {}",
+            redact_url(&self.url),
+            self.table,
+            scrub_secret(&e.to_string(), &self.url)
+        ))
+    }
+
+    pub fn connect(&self) -> Result<Conn> {
+        let opts = Opts::from_url(&self.url).map_err(|e| self.err("bad URL for", &e))?;
+        Conn::new(opts).map_err(|e| self.err("cannot connect for", &e))
+    }
+
+    fn target_exists(&self, conn: &mut Conn) -> Result<bool> {
+        let sql = format!("SELECT 1 FROM {} LIMIT 0", D.table(&self.table));
+        match conn.query_drop(&sql) {
+            Ok(()) => Ok(true),
+            Err(mysql::Error::MySqlError(e)) if e.code == 1146 => Ok(false),
+            Err(e) => Err(self.err("cannot look up", &e)),
+        }
+    }
+
+    fn keys(&self) -> Option<&[String]> {
+        match &self.mode {
+            WriteMode::Upsert { keys } => Some(keys.as_slice()),
+            _ => None,
+        }
+    }
+
+    pub fn prepare(&self) -> Result<()> {
+        let mut conn = self.connect()?;
+        let exists = self.target_exists(&mut conn)?;
+        if !exists && !self.create_if_missing {
+            return Err(DataFusionError::Execution(format!(
+                "table {} does not exist at {} and the sink says `create never`",
+                self.table,
+                redact_url(&self.url)
+            )));
+        }
+        let staging = D.table(&self.staging);
+        conn.query_drop(format!("DROP TABLE IF EXISTS {staging}"))
+            .map_err(|e| self.err("cannot drop an old staging table of", &e))?;
+        let create = create_table_sql(&self.staging, &self.schema, self.keys())?;
+        conn.query_drop(create).map_err(|e| self.err("cannot create the staging table of", &e))
+    }
+
+    /// Inserts one batch into the staging table: multi-row statements in one transaction.
+    pub fn write_batch(&self, conn: &mut Conn, batch: &RecordBatch) -> Result<u64> {
+        let width = self.schema.fields().len().max(1);
+        let rows_per_statement = (MAX_PLACEHOLDERS / width).clamp(1, 2000);
+        let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
+        let row_marks = format!("({})", vec!["?"; width].join(", "));
+        let mut tx =
+            conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin writing", &e))?;
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let n = rows_per_statement.min(batch.num_rows() - start);
+            let sql = format!(
+                "INSERT INTO {} ({cols}) VALUES {}",
+                D.table(&self.staging),
+                vec![row_marks.as_str(); n].join(", ")
+            );
+            let mut params = Vec::with_capacity(n * width);
+            for row in start..start + n {
+                for (i, column) in batch.columns().iter().enumerate() {
+                    params.push(value_at(column.as_ref(), row).map_err(|e| {
+                        DataFusionError::Execution(format!("column {}: row {row}: {e}", self.schema.field(i).name()))
+                    })?);
+                }
+            }
+            tx.exec_drop(sql, params).map_err(|e| self.err("refused rows for", &e))?;
+            start += n;
+        }
+        tx.commit().map_err(|e| self.err("cannot commit rows for", &e))?;
+        Ok(batch.num_rows() as u64)
+    }
+
+    pub fn publish(&self) -> Result<()> {
+        let mut conn = self.connect()?;
+        let exists = self.target_exists(&mut conn)?;
+        let target = D.table(&self.table);
+        let staging = D.table(&self.staging);
+        let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
+        let run = |conn: &mut Conn, sql: String| conn.query_drop(sql).map_err(|e| self.err("cannot publish into", &e));
+        if !exists || self.mode == WriteMode::Replace {
+            // RENAME TABLE with several pairs is atomic: readers see the old or the new table.
+            if exists {
+                let mut old = self.staging.clone();
+                if let Some(last) = old.parts.last_mut() {
+                    *last = last.replacen("_flow_stage_", "_flow_old_", 1);
+                }
+                let old = D.table(&old);
+                run(&mut conn, format!("RENAME TABLE {target} TO {old}, {staging} TO {target}"))?;
+                return run(&mut conn, format!("DROP TABLE {old}"));
+            }
+            return run(&mut conn, format!("RENAME TABLE {staging} TO {target}"));
+        }
+        let insert = format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}");
+        let statement = match self.keys() {
+            Some(keys) => {
+                let updates: Vec<String> = self
+                    .schema
+                    .fields()
+                    .iter()
+                    .filter(|f| !keys.contains(f.name()))
+                    .map(|f| format!("{0} = VALUES({0})", D.ident(f.name())))
+                    .collect();
+                let first = D.ident(&keys[0]);
+                let action = if updates.is_empty() { format!("{first} = {first}") } else { updates.join(", ") };
+                format!("{insert} ON DUPLICATE KEY UPDATE {action}")
+            }
+            None => insert,
+        };
+        let mut tx =
+            conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin publishing", &e))?;
+        if self.mode == WriteMode::Truncate {
+            tx.query_drop(format!("DELETE FROM {target}")).map_err(|e| self.err("cannot empty", &e))?;
+        }
+        tx.query_drop(statement).map_err(|e| self.err("cannot publish into", &e))?;
+        tx.commit().map_err(|e| self.err("cannot commit publishing", &e))?;
+        run(&mut conn, format!("DROP TABLE {staging}"))
+    }
+
+    pub fn abort(&self) {
+        if let Ok(mut conn) = self.connect() {
+            let _ = conn.query_drop(format!("DROP TABLE IF EXISTS {}", D.table(&self.staging)));
+        }
+    }
+}
+
+/// One Arrow value as a MySQL parameter. NaN and infinities have no MySQL representation.
+fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String> {
+    use arrow::datatypes::*;
+    if array.is_null(row) {
+        return Ok(Value::NULL);
+    }
+    let float = |v: f64| {
+        if v.is_finite() {
+            Ok(Value::Double(v))
+        } else {
+            Err(format!("{v} cannot be stored in MySQL (no NaN or infinity)"))
+        }
+    };
+    Ok(match array.data_type() {
+        DataType::Boolean => Value::Int(i64::from(array.as_boolean().value(row))),
+        DataType::Int8 => Value::Int(array.as_primitive::<Int8Type>().value(row).into()),
+        DataType::Int16 => Value::Int(array.as_primitive::<Int16Type>().value(row).into()),
+        DataType::Int32 => Value::Int(array.as_primitive::<Int32Type>().value(row).into()),
+        DataType::Int64 => Value::Int(array.as_primitive::<Int64Type>().value(row)),
+        DataType::UInt8 => Value::UInt(array.as_primitive::<UInt8Type>().value(row).into()),
+        DataType::UInt16 => Value::UInt(array.as_primitive::<UInt16Type>().value(row).into()),
+        DataType::UInt32 => Value::UInt(array.as_primitive::<UInt32Type>().value(row).into()),
+        DataType::UInt64 => Value::UInt(array.as_primitive::<UInt64Type>().value(row)),
+        DataType::Float16 => float(array.as_primitive::<Float16Type>().value(row).to_f64())?,
+        DataType::Float32 => float(array.as_primitive::<Float32Type>().value(row).into())?,
+        DataType::Float64 => float(array.as_primitive::<Float64Type>().value(row))?,
+        DataType::Decimal128(_, _) => {
+            Value::Bytes(array.as_primitive::<Decimal128Type>().value_as_string(row).into_bytes())
+        }
+        DataType::Decimal256(_, _) => {
+            Value::Bytes(array.as_primitive::<Decimal256Type>().value_as_string(row).into_bytes())
+        }
+        DataType::Utf8 => Value::Bytes(array.as_string::<i32>().value(row).as_bytes().to_vec()),
+        DataType::LargeUtf8 => Value::Bytes(array.as_string::<i64>().value(row).as_bytes().to_vec()),
+        DataType::Utf8View => Value::Bytes(array.as_string_view().value(row).as_bytes().to_vec()),
+        DataType::Binary => Value::Bytes(array.as_binary::<i32>().value(row).to_vec()),
+        DataType::LargeBinary => Value::Bytes(array.as_binary::<i64>().value(row).to_vec()),
+        DataType::BinaryView => Value::Bytes(array.as_binary_view().value(row).to_vec()),
+        DataType::FixedSizeBinary(_) => Value::Bytes(array.as_fixed_size_binary().value(row).to_vec()),
+        DataType::Date32 | DataType::Date64 => {
+            let d = match array.data_type() {
+                DataType::Date32 => array.as_primitive::<Date32Type>().value_as_date(row),
+                _ => array.as_primitive::<Date64Type>().value_as_date(row),
+            }
+            .ok_or("date out of range")?;
+            let year =
+                u16::try_from(d.year()).map_err(|_| format!("year {} is outside MySQL's DATE range", d.year()))?;
+            Value::Date(year, d.month() as u8, d.day() as u8, 0, 0, 0, 0)
+        }
+        DataType::Time32(_) | DataType::Time64(_) => {
+            let micros: i64 = match array.data_type() {
+                DataType::Time32(TimeUnit::Second) => {
+                    i64::from(array.as_primitive::<Time32SecondType>().value(row)) * 1_000_000
+                }
+                DataType::Time32(_) => i64::from(array.as_primitive::<Time32MillisecondType>().value(row)) * 1_000,
+                DataType::Time64(TimeUnit::Nanosecond) => {
+                    array.as_primitive::<Time64NanosecondType>().value(row) / 1_000
+                }
+                _ => array.as_primitive::<Time64MicrosecondType>().value(row),
+            };
+            let (secs, us) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
+            Value::Time(false, 0, (secs / 3600) as u8, ((secs / 60) % 60) as u8, (secs % 60) as u8, us as u32)
+        }
+        DataType::Timestamp(unit, _) => {
+            let micros = match unit {
+                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).checked_mul(1_000_000),
+                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row).checked_mul(1_000),
+                TimeUnit::Microsecond => Some(array.as_primitive::<TimestampMicrosecondType>().value(row)),
+                TimeUnit::Nanosecond => Some(array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000),
+            }
+            .ok_or("timestamp out of range")?;
+            let t = chrono::DateTime::from_timestamp_micros(micros).ok_or("timestamp out of range")?.naive_utc();
+            let year =
+                u16::try_from(t.year()).map_err(|_| format!("year {} is outside MySQL's DATETIME range", t.year()))?;
+            Value::Date(
+                year,
+                t.month() as u8,
+                t.day() as u8,
+                t.hour() as u8,
+                t.minute() as u8,
+                t.second() as u8,
+                t.nanosecond() / 1_000,
+            )
+        }
+        other => return Err(format!("type {other} cannot be written to MySQL")),
+    })
+}
