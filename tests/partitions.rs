@@ -1,0 +1,93 @@
+//! A partitioned read returns exactly the rows of an unpartitioned one, whatever the partition
+//! count, including rows whose partition column is NULL (PostgreSQL and MariaDB sources).
+
+mod common;
+
+use common::{mariadb_available, postgres_available, run_flow, runtime};
+use flow::exec::RunStatus;
+use mysql::prelude::Queryable;
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
+const MY: &str = "mysql://root@127.0.0.1:3306/flow_test";
+
+async fn pg_one(sql: &str) -> (i64, String) {
+    let client = flow::connect::postgres::connect(PG).await.unwrap();
+    let row = client.query_one(sql, &[]).await.unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// Count and an order-independent checksum of a PostgreSQL table over all columns.
+fn checksum(table: &str) -> String {
+    format!("SELECT count(*), coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM {table} t")
+}
+
+fn copy_with(source_conn: &str, source_table: &str, n: u32, target: &str) -> String {
+    format!(
+        r#"let src = {source_conn}
+        let pg = postgres("{PG}")
+        pipeline p {{
+          parallelism 4
+          source s = src.table("{source_table}") {{ partition by k into {n} }}
+          sink s -> pg.table("{target}") {{ mode replace }}
+        }}"#
+    )
+}
+
+#[test]
+fn postgres_partition_counts_1_2_8_read_the_same_rows() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client
+            .batch_execute(
+                "DROP TABLE IF EXISTS public.flow_parts_src;
+                 CREATE TABLE public.flow_parts_src (k int, v text, d date);
+                 INSERT INTO public.flow_parts_src SELECT (g * 7919) % 1000 - 300, 'v' || g, date '2020-01-01' + g FROM generate_series(1, 3000) g;
+                 INSERT INTO public.flow_parts_src SELECT NULL, 'null ' || g, NULL FROM generate_series(1, 17) g;
+                 INSERT INTO public.flow_parts_src SELECT 5000, 'skewed', NULL FROM generate_series(1, 5);",
+            )
+            .await
+            .unwrap();
+    });
+    let expected = rt.block_on(pg_one(&checksum("public.flow_parts_src")));
+    assert_eq!(expected.0, 3022);
+    for n in [1, 2, 8] {
+        let target = format!("public.flow_parts_pg_{n}");
+        let report = rt.block_on(run_flow(&copy_with(&format!("postgres(\"{PG}\")"), "public.flow_parts_src", n, &target), &[])).remove(0);
+        assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+        let source = report.stages.iter().find(|s| s.name == "s").unwrap();
+        assert_eq!(source.partitions.len(), n as usize, "partitions run for n = {n}");
+        assert_eq!(rt.block_on(pg_one(&checksum(&target))), expected, "n = {n}");
+    }
+}
+
+#[test]
+fn mariadb_partition_counts_1_2_8_read_the_same_rows() {
+    if !mariadb_available() || !postgres_available() {
+        return;
+    }
+    let mut conn = mysql::Pool::new(MY).unwrap().get_conn().unwrap();
+    conn.query_drop("DROP TABLE IF EXISTS flow_parts_src").unwrap();
+    conn.query_drop("CREATE TABLE flow_parts_src (k INT, v VARCHAR(20), d DATE)").unwrap();
+    conn.query_drop("SET SESSION max_recursive_iterations = 100000").unwrap();
+    conn.query_drop(
+        "INSERT INTO flow_parts_src WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
+         SELECT (n * 7919) % 1000 - 300, CONCAT('v', n), DATE_ADD('2020-01-01', INTERVAL n DAY) FROM g",
+    )
+    .unwrap();
+    conn.query_drop("INSERT INTO flow_parts_src VALUES (NULL, 'null 1', NULL), (NULL, 'null 2', NULL), (5000, 'skewed', NULL)").unwrap();
+    let rt = runtime();
+    let mut checksums = Vec::new();
+    for n in [1, 2, 8] {
+        let target = format!("public.flow_parts_my_{n}");
+        let report = rt.block_on(run_flow(&copy_with(&format!("mysql(\"{MY}\")"), "flow_parts_src", n, &target), &[])).remove(0);
+        assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+        checksums.push(rt.block_on(pg_one(&checksum(&target))));
+    }
+    assert_eq!(checksums[0].0, 3003);
+    assert_eq!(checksums[1], checksums[0], "n = 2 differs from n = 1");
+    assert_eq!(checksums[2], checksums[0], "n = 8 differs from n = 1");
+}
