@@ -52,12 +52,18 @@ fn hostile_names_round_trip_through_postgres_mariadb_and_sqlite() {
         [(1, Some("a".into()), "b'c".into(), Some("2024-01-01".into()), 10), (2, None, "--".into(), None, 20)]
     );
     let lite = rusqlite::Connection::open(dir.path().join("odd.db")).unwrap();
-    let n: i64 = lite.query_row(r#"SELECT count(*) FROM "Weird ""name""; --" WHERE "quo""te" = 'b''c'"#, [], |r| r.get(0)).unwrap();
+    let n: i64 = lite
+        .query_row(r#"SELECT count(*) FROM "Weird ""name""; --" WHERE "quo""te" = 'b''c'"#, [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
     // The source table is still there: nothing was executed as SQL.
     let still = rt.block_on(async {
         let client = flow::connect::postgres::connect(PG).await.unwrap();
-        client.query_one(r#"SELECT count(*) FROM public."Odd Table; DROP TABLE x; --""#, &[]).await.unwrap().get::<_, i64>(0)
+        client
+            .query_one(r#"SELECT count(*) FROM public."Odd Table; DROP TABLE x; --""#, &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
     });
     assert_eq!(still, 2);
 }

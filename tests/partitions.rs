@@ -56,7 +56,9 @@ fn postgres_partition_counts_1_2_8_read_the_same_rows() {
     assert_eq!(expected.0, 3022);
     for n in [1, 2, 8] {
         let target = format!("public.flow_parts_pg_{n}");
-        let report = rt.block_on(run_flow(&copy_with(&format!("postgres(\"{PG}\")"), "public.flow_parts_src", n, &target), &[])).remove(0);
+        let report = rt
+            .block_on(run_flow(&copy_with(&format!("postgres(\"{PG}\")"), "public.flow_parts_src", n, &target), &[]))
+            .remove(0);
         assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
         let source = report.stages.iter().find(|s| s.name == "s").unwrap();
         assert_eq!(source.partitions.len(), n as usize, "partitions run for n = {n}");
@@ -78,12 +80,16 @@ fn mariadb_partition_counts_1_2_8_read_the_same_rows() {
          SELECT (n * 7919) % 1000 - 300, CONCAT('v', n), DATE_ADD('2020-01-01', INTERVAL n DAY) FROM g",
     )
     .unwrap();
-    conn.query_drop("INSERT INTO flow_parts_src VALUES (NULL, 'null 1', NULL), (NULL, 'null 2', NULL), (5000, 'skewed', NULL)").unwrap();
+    conn.query_drop(
+        "INSERT INTO flow_parts_src VALUES (NULL, 'null 1', NULL), (NULL, 'null 2', NULL), (5000, 'skewed', NULL)",
+    )
+    .unwrap();
     let rt = runtime();
     let mut checksums = Vec::new();
     for n in [1, 2, 8] {
         let target = format!("public.flow_parts_my_{n}");
-        let report = rt.block_on(run_flow(&copy_with(&format!("mysql(\"{MY}\")"), "flow_parts_src", n, &target), &[])).remove(0);
+        let report =
+            rt.block_on(run_flow(&copy_with(&format!("mysql(\"{MY}\")"), "flow_parts_src", n, &target), &[])).remove(0);
         assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
         checksums.push(rt.block_on(pg_one(&checksum(&target))));
     }

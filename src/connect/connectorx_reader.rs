@@ -365,8 +365,10 @@ impl CxSource {
                     .tcp_connect_timeout(Some(MYSQL_CONNECT_TIMEOUT));
                 // Connecting here first also turns a refused connection into an immediate,
                 // clear error; connectorx's pool would retry for 30 seconds before giving up.
-                let meta = mysql::Conn::new(opts)
-                    .map_err(|e| redactor.error(format!("cannot connect to {}", redactor.shown_url), e))?;
+                let meta = mysql::Conn::new(opts).map_err(|e| {
+                    let hint = super::connection_hint(&e.to_string());
+                    redactor.error(format!("cannot connect to {}", redactor.shown_url), format!("{e}; {hint}"))
+                })?;
                 Backend::MySql { meta }
             }
             SourceType::SQLite => {

@@ -31,17 +31,7 @@ pub async fn connect(url: &str) -> Result<Client> {
 
 fn connect_error(url: &str, e: &tokio_postgres::Error) -> DataFusionError {
     let detail = scrub_secret(&error_text(e), url);
-    let hint = if detail.contains("refused") {
-        "is the server running and listening on that host and port?"
-    } else if detail.contains("password") || detail.contains("authentication") {
-        "check the user name and password"
-    } else if detail.contains("does not exist") {
-        "check the database name at the end of the URL"
-    } else if detail.contains("lookup") || detail.contains("resolve") {
-        "check the host name"
-    } else {
-        "check the URL, the server and the network"
-    };
+    let hint = super::connection_hint(&detail);
     DataFusionError::Execution(format!("cannot connect to PostgreSQL at {}: {detail}; {hint}", redact_url(url)))
 }
 
