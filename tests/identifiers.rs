@@ -11,6 +11,9 @@ use mysql::prelude::Queryable;
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
 const MY: &str = "mysql://root@127.0.0.1:3306/flow_test";
 
+/// `Select`, `my col`, `quo"te`, `from`, `order` of the MariaDB target.
+type Row = (i32, Option<String>, String, Option<String>, i64);
+
 #[test]
 fn hostile_names_round_trip_through_postgres_mariadb_and_sqlite() {
     if !postgres_available() || !mariadb_available() {
@@ -44,7 +47,7 @@ fn hostile_names_round_trip_through_postgres_mariadb_and_sqlite() {
     );
     let report = rt.block_on(run_flow(&text, &[("OUT", dir.path().to_str().unwrap())])).remove(0);
     assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
-    let rows: Vec<(i32, Option<String>, String, Option<String>, i64)> = conn
+    let rows: Vec<Row> = conn
         .query("SELECT `Select`, `my col`, `quo\"te`, CAST(`from` AS CHAR), `order` FROM `Mixed ``Case`` -- t` ORDER BY `Select`")
         .unwrap();
     assert_eq!(
