@@ -1,7 +1,7 @@
 //! What a sink will do to its target, for `explain`: the type each column gets and the DDL Flow
 //! would run when the table is missing. No connection is made.
 
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use serde::Serialize;
 
 use super::sqlite::sink as sqlite_sink;
@@ -28,7 +28,7 @@ pub struct TargetPlan {
 
 pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, String> {
     let mut mapping = Vec::new();
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
     for f in schema.fields() {
         let target_type = match sink.endpoint.backend {
             Backend::Sqlite => {
@@ -45,16 +45,6 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
             Backend::Csv => "text".to_string(),
             other => return Err(format!("{} targets are not supported yet", other.name())),
         };
-        if sink.endpoint.backend == Backend::Sqlite
-            && let DataType::Decimal128(p, _) | DataType::Decimal256(p, _) = f.data_type()
-            && *p > 15
-        {
-            warnings.push(format!(
-                "column `{}`: SQLite NUMERIC keeps about 15 significant digits; {} may lose digits (cast it to text to keep them)",
-                f.name(),
-                f.data_type()
-            ));
-        }
         mapping.push(ColumnMapping { column: f.name().clone(), arrow_type: f.data_type().to_string(), target_type });
     }
     let (ddl, publish) = match (&sink.relation, sink.endpoint.backend) {

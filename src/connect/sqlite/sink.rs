@@ -22,8 +22,8 @@ use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Sqlite;
 
-/// SQLite's declared type for an Arrow type. Decimals are declared NUMERIC(p,s) and bound as
-/// exact text; dates and times are ISO-8601 text, as SQLite's date functions expect.
+/// SQLite's declared type for an Arrow type. Decimals are exact text; dates and times are
+/// ISO-8601 text, as SQLite's date functions expect.
 pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
     Ok(match dt {
         DataType::Boolean => "BOOLEAN",
@@ -31,7 +31,9 @@ pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
         DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => "INTEGER",
         DataType::UInt64 => "NUMERIC",
         DataType::Float16 | DataType::Float32 | DataType::Float64 => "REAL",
-        DataType::Decimal128(..) | DataType::Decimal256(..) => "NUMERIC",
+        // SQLite's NUMERIC affinity turns decimals into 8-byte floats (about 15 digits), and a
+        // column of mixed REAL/INTEGER/TEXT cannot be read back as one type: keep the exact text.
+        DataType::Decimal128(..) | DataType::Decimal256(..) => "TEXT",
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "TEXT",
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "BLOB",
         DataType::Date32 | DataType::Date64 => "DATE",
