@@ -97,3 +97,33 @@ fn mariadb_partition_counts_1_2_8_read_the_same_rows() {
     assert_eq!(checksums[1], checksums[0], "n = 2 differs from n = 1");
     assert_eq!(checksums[2], checksums[0], "n = 8 differs from n = 1");
 }
+
+#[test]
+fn wide_mariadb_partitions_are_read_in_bounded_chunks_without_loss() {
+    if !mariadb_available() || !postgres_available() {
+        return;
+    }
+    let mut conn = mysql::Pool::new(MY).unwrap().get_conn().unwrap();
+    conn.query_drop("DROP TABLE IF EXISTS flow_wide_src").unwrap();
+    conn.query_drop("CREATE TABLE flow_wide_src (k BIGINT, v VARCHAR(20))").unwrap();
+    conn.query_drop("SET SESSION max_recursive_iterations = 100000").unwrap();
+    // Keys 100, 200, ..., 300000: a range of 300000 keys, far wider than one chunk.
+    conn.query_drop(
+        "INSERT INTO flow_wide_src WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
+         SELECT n * 100, CONCAT('v', n) FROM g",
+    )
+    .unwrap();
+    conn.query_drop("INSERT INTO flow_wide_src VALUES (NULL, 'no key'), (-5, 'below')").unwrap();
+    let text = copy_with(&format!("mysql(\"{MY}\")"), "flow_wide_src", 2, "public.flow_wide_dst");
+    let rt = runtime();
+    let analysis =
+        rt.block_on(flow::analyze::analyze("wide.flow", &text, &common::context(&[]), flow::analyze::Discover::Online));
+    let explained = flow::explain::text::render(&analysis.explained[0]);
+    assert!(explained.contains("(read in 3 chunks of at most 65536 keys)"), "{explained}");
+    let report = rt.block_on(run_flow(&text, &[])).remove(0);
+    assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+    let (count, _) = rt.block_on(pg_one(&checksum("public.flow_wide_dst")));
+    assert_eq!(count, 3002);
+    let nulls = rt.block_on(pg_one("SELECT count(*), '' FROM public.flow_wide_dst WHERE k IS NULL"));
+    assert_eq!(nulls.0, 1);
+}

@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::plan::sql::Dialect;
 use crate::plan::{Backend, PartitionBounds, Relation, SourcePlan, partition};
 
+/// Keys per chunk query for sources read through connectorx (each chunk is held whole).
+pub const CHUNK_KEYS: u64 = 65_536;
+
 /// What one partition of a source reads. Plain data: it can travel to a remote executor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -29,8 +32,14 @@ pub enum ScanPartition {
     Rows { start: u64, end: u64 },
     /// One whole file.
     File { path: String },
-    /// A query on the source database; `predicate` is the partition's range, if any.
-    Query { predicate: Option<String> },
+    /// A query on the source database; `predicate` is the partition's range, if any. `chunks`,
+    /// when not empty, split that range into consecutive bounded queries run one after another
+    /// (for readers that collect each query's result).
+    Query {
+        predicate: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        chunks: Vec<String>,
+    },
 }
 
 /// A source as discovered: its schema, the partition column's bounds and the partitions.
@@ -71,7 +80,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                 return Ok(SourceShape {
                     schema,
                     bounds: None,
-                    partitions: vec![ScanPartition::Query { predicate: None }],
+                    partitions: vec![ScanPartition::Query { predicate: None, chunks: Vec::new() }],
                 });
             };
             // A missing partition column is reported by the column check, with its span.
@@ -79,7 +88,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                 return Ok(SourceShape {
                     schema,
                     bounds: None,
-                    partitions: vec![ScanPartition::Query { predicate: None }],
+                    partitions: vec![ScanPartition::Query { predicate: None, chunks: Vec::new() }],
                 });
             };
             if !bounds::is_partitionable(field.data_type()) {
@@ -94,9 +103,24 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
             let bounds_sql =
                 format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}", dialect.ident("_flow_b"));
             let bounds = bounds::from_batches(&fetch_small(source, &bounds_sql).await?, field.data_type())?;
+            // PostgreSQL streams a query; connectorx collects one, so its partitions are chunked.
+            let chunked = source.endpoint.backend != Backend::Postgres;
             let partitions = partition::split(bounds.as_ref(), spec.count)
                 .iter()
-                .map(|range| ScanPartition::Query { predicate: dialect.partition_predicate(&spec.column, range) })
+                .map(|range| {
+                    let chunks = if chunked {
+                        partition::chunk(range, bounds.as_ref(), CHUNK_KEYS)
+                            .iter()
+                            .filter_map(|c| dialect.partition_predicate(&spec.column, c))
+                            .collect::<Vec<_>>()
+                    } else {
+                        Vec::new()
+                    };
+                    ScanPartition::Query {
+                        predicate: dialect.partition_predicate(&spec.column, range),
+                        chunks: if chunks.len() > 1 { chunks } else { Vec::new() },
+                    }
+                })
                 .collect();
             Ok(SourceShape { schema, bounds, partitions })
         }
@@ -150,14 +174,22 @@ pub fn open_partition(
             Ok(generate::stream_rows(seed, *start, *end, batch, rate))
         }
         ScanPartition::File { path } => Ok(file::stream_file(&source.endpoint, path.into(), schema, batch)),
-        ScanPartition::Query { predicate } => {
-            let sql = partition_sql(source, columns, predicate.as_deref());
+        ScanPartition::Query { predicate, chunks } => {
             let url = source.endpoint.url.clone();
             match source.endpoint.backend {
-                Backend::Postgres => Ok(postgres::stream_query(url, sql, schema, batch)),
+                Backend::Postgres => {
+                    Ok(postgres::stream_query(url, partition_sql(source, columns, predicate.as_deref()), schema, batch))
+                }
                 backend => {
-                    let q = connectorx_reader::CxQuery { url: cx_url(backend, &url)?, sql };
-                    Ok(connectorx_reader::stream_queries(vec![q], schema, blocking::CHANNEL_DEPTH))
+                    let cx = cx_url(backend, &url)?;
+                    let queries = if chunks.is_empty() {
+                        vec![partition_sql(source, columns, predicate.as_deref())]
+                    } else {
+                        chunks.iter().map(|c| partition_sql(source, columns, Some(c))).collect()
+                    };
+                    let queries =
+                        queries.into_iter().map(|sql| connectorx_reader::CxQuery { url: cx.clone(), sql }).collect();
+                    Ok(connectorx_reader::stream_queries(queries, schema, blocking::CHANNEL_DEPTH))
                 }
             }
         }

@@ -77,7 +77,7 @@ impl SourceExec {
         self.partitions
             .iter()
             .map(|p| match p {
-                ScanPartition::Query { predicate } => {
+                ScanPartition::Query { predicate, .. } => {
                     Some(connect::partition_sql(&self.source, self.columns.as_deref(), predicate.as_deref()))
                 }
                 _ => None,

@@ -161,9 +161,20 @@ pub async fn explain_pipeline(
                                 format!("rows {}..{} (ids {}..={})", start, end, start + 1, end)
                             }
                             ScanPartition::File { path } => format!("file {path}"),
-                            ScanPartition::Query { predicate } => pushed
-                                .and_then(|sqls| sqls.get(i).cloned().flatten())
-                                .unwrap_or_else(|| connect::partition_sql(s, None, predicate.as_deref())),
+                            ScanPartition::Query { predicate, chunks } => {
+                                let sql = pushed
+                                    .and_then(|sqls| sqls.get(i).cloned().flatten())
+                                    .unwrap_or_else(|| connect::partition_sql(s, None, predicate.as_deref()));
+                                if chunks.is_empty() {
+                                    sql
+                                } else {
+                                    format!(
+                                        "{sql}  (read in {} chunks of at most {} keys)",
+                                        chunks.len(),
+                                        connect::CHUNK_KEYS
+                                    )
+                                }
+                            }
                         },
                     })
                     .collect();

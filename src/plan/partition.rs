@@ -117,6 +117,45 @@ pub fn split(bounds: Option<&PartitionBounds>, count: usize) -> Vec<PartitionRan
         .collect()
 }
 
+/// Splits one integer partition into consecutive chunks of at most `max_keys` keys, so a reader
+/// that must collect each query's whole result (connectorx) holds one chunk at a time. The open
+/// ends and the NULLs of the partition stay with its first and last chunk. Other kinds of
+/// ranges come back whole.
+pub fn chunk(range: &PartitionRange, bounds: Option<&PartitionBounds>, max_keys: u64) -> Vec<PartitionRange> {
+    let Some(PartitionBounds { min: BoundValue::Int(min), max: BoundValue::Int(max) }) = bounds else {
+        return vec![range.clone()];
+    };
+    let lo = match range.lower {
+        Some(BoundValue::Int(v)) => i128::from(v),
+        None => i128::from(*min),
+        Some(_) => return vec![range.clone()],
+    };
+    let hi = match range.upper {
+        Some(BoundValue::Int(v)) => i128::from(v),
+        None => i128::from(*max) + 1,
+        Some(_) => return vec![range.clone()],
+    };
+    let step = i128::from(max_keys.max(1));
+    if hi - lo <= step {
+        return vec![range.clone()];
+    }
+    let count = (hi - lo + step - 1) / step;
+    (0..count)
+        .map(|i| {
+            let start = lo + i * step;
+            let end = (start + step).min(hi);
+            let first = i == 0;
+            let last = i + 1 == count;
+            PartitionRange {
+                index: range.index,
+                lower: if first { range.lower } else { Some(BoundValue::Int(start as i64)) },
+                upper: if last { range.upper } else { Some(BoundValue::Int(end as i64)) },
+                includes_nulls: last && range.includes_nulls,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +191,28 @@ mod tests {
         let ranges = split(Some(&ints(i64::MIN, i64::MAX)), 3);
         assert_eq!(ranges.len(), 3);
         assert!(ranges[1].lower.unwrap() < ranges[1].upper.unwrap());
+    }
+
+    #[test]
+    fn chunks_cover_a_partition_exactly_once() {
+        let bounds = ints(1, 100);
+        let ranges = split(Some(&bounds), 2);
+        let chunks: Vec<String> = ranges
+            .iter()
+            .flat_map(|r| chunk(r, Some(&bounds), 20))
+            .map(|c| Dialect::Sqlite.partition_predicate("k", &c).unwrap())
+            .collect();
+        assert_eq!(
+            chunks,
+            [
+                "\"k\" < 21",
+                "\"k\" >= 21 AND \"k\" < 41",
+                "\"k\" >= 41 AND \"k\" < 51",
+                "\"k\" >= 51 AND \"k\" < 71",
+                "\"k\" >= 71 AND \"k\" < 91",
+                "(\"k\" >= 91 OR \"k\" IS NULL)",
+            ]
+        );
     }
 
     #[test]

@@ -117,6 +117,29 @@ fn preview(s: &str) -> String {
 /// Use: [`write_header`](Self::write_header) once, then
 /// [`encode_batch`](Self::encode_batch) per batch (send `out` whenever it is
 /// large enough), then [`write_trailer`](Self::write_trailer).
+///
+/// Accepted Arrow sources per target type (dictionary-encoded columns count
+/// as their value type; an Arrow `Null` column fits any target):
+///
+/// | target | Arrow sources |
+/// | --- | --- |
+/// | bool | Boolean, strings (`t`/`true`/`yes`/`on`/`1`, ...) |
+/// | int2, int4, int8, oid | every integer type, integer strings; range-checked |
+/// | float4, float8 | floats (f64 -> real rounds, but overflow/underflow is an error), integers if exactly representable, strings |
+/// | numeric | integers, floats (shortest round-trip decimal), decimals, decimal strings; NaN/±Infinity kept |
+/// | text, varchar, bpchar, name, citext, enums | strings; other scalars as Arrow displays them |
+/// | json, jsonb | strings |
+/// | uuid | strings (as `uuid_in` accepts them), 16-byte binaries |
+/// | bytea | all binary types |
+/// | date | Date32/Date64, `YYYY-MM-DD` strings |
+/// | time | Time32/Time64, `HH:MM[:SS[.f]]` strings |
+/// | timestamp, timestamptz | timestamps of any unit and zone, dates (midnight), ISO 8601 strings |
+///
+/// Timestamps are written as the stored number (UTC instant for zoned Arrow
+/// timestamps, wall clock for zoneless ones); sub-microsecond digits are
+/// dropped. Values are not checked against the target's type modifier:
+/// PostgreSQL itself rejects a too-long `varchar(n)` value and rounds a
+/// `numeric(p,s)` value with more than `s` fractional digits.
 pub struct CopyEncoder {
     columns: Vec<ColumnPlan>,
     /// Reused text buffer for float -> numeric conversion, so no row allocates.
@@ -544,7 +567,7 @@ fn write_field(
 }
 
 fn put_len(out: &mut BytesMut, len: usize) -> std::result::Result<(), String> {
-    let len = i32::try_from(len).map_err(|_| format!("value of {len} bytes exceeds the 1 GB field limit"))?;
+    let len = i32::try_from(len).map_err(|_| format!("value of {len} bytes is too large for a COPY field"))?;
     out.put_i32(len);
     Ok(())
 }
@@ -1084,6 +1107,10 @@ fn write_numeric(out: &mut BytesMut, n: &DecimalDigits<'_>) -> std::result::Resu
 /// Feed the raw CopyData chunks to [`push`](Self::push) in order, then call
 /// [`finish`](Self::finish). After any error the decoder is unusable (a
 /// half-decoded row cannot be rolled back); every later call returns an error.
+///
+/// Batches hold `batch_size` rows, except the last one and, rarely, a batch
+/// cut early because one more row would put over 2 GiB of values into a
+/// text or bytea column (Arrow's i32 offsets cannot address more).
 pub struct CopyDecoder {
     schema: SchemaRef,
     columns: Vec<ColumnDecoder>,
@@ -1097,6 +1124,10 @@ pub struct CopyDecoder {
     /// the chunk they arrive in.
     carry: Vec<u8>,
     failed: bool,
+    /// Most value bytes one Utf8/Binary column of a batch may hold: Arrow
+    /// addresses them with i32 offsets. A field in tests, so the early cut it
+    /// causes can be tested without gigabytes of data.
+    value_bytes_limit: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1271,6 +1302,15 @@ impl ColumnBuilder {
             }
         }
         Ok(())
+    }
+
+    /// Bytes of values held so far, for the variable-width builders.
+    fn value_bytes(&self) -> Option<usize> {
+        match self {
+            ColumnBuilder::Text(b) | ColumnBuilder::Jsonb(b) | ColumnBuilder::Uuid(b) => Some(b.values_slice().len()),
+            ColumnBuilder::Bytea(b) => Some(b.values_slice().len()),
+            _ => None,
+        }
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -1527,6 +1567,7 @@ impl CopyDecoder {
             state: StreamState::Header,
             carry: Vec::new(),
             failed: false,
+            value_bytes_limit: i32::MAX as usize,
         })
     }
 
@@ -1636,6 +1677,11 @@ impl CopyDecoder {
                 Ok(())
             }
             StreamState::Tuples => {
+                // Cut the batch early rather than overflow a string or binary
+                // column's offsets (and panic in the builder).
+                if self.rows_in_batch > 0 && self.row_would_overflow(frame) {
+                    batches.push(self.flush()?);
+                }
                 self.decode_tuple(frame)?;
                 self.rows_in_batch += 1;
                 self.rows_total += 1;
@@ -1667,6 +1713,26 @@ impl CopyDecoder {
             pos = end;
         }
         Ok(())
+    }
+
+    /// Whether appending the tuple `frame` would push a variable-width column
+    /// of the current batch past `value_bytes_limit`.
+    fn row_would_overflow(&self, frame: &[u8]) -> bool {
+        let mut pos = 2;
+        for column in &self.columns {
+            let Some(len) = read_i32(frame, pos).and_then(|l| usize::try_from(l).ok()) else {
+                pos += 4;
+                continue;
+            };
+            pos += 4 + len;
+            if let Some(used) = column.builder.value_bytes() {
+                // + 36: a 16-byte uuid becomes 36 bytes of text.
+                if used + len + 36 > self.value_bytes_limit {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     fn flush(&mut self) -> Result<RecordBatch> {
@@ -1855,11 +1921,6 @@ mod tests {
         for (i, case) in cases.iter().enumerate() {
             assert_eq!(decoded.column(i).as_ref(), case.expected.as_ref(), "column {}", case.name);
         }
-    }
-
-    /// The values that nanosecond timestamps can hold (years 1678 to 2261); others become NULL.
-    fn ns_range(values: &[Option<i64>]) -> Vec<Option<i64>> {
-        values.iter().map(|v| v.filter(|us| us.checked_mul(1_000).and_then(|n| n.checked_add(999)).is_some())).collect()
     }
 
     fn all_types_cases() -> Vec<Case> {
@@ -2141,15 +2202,9 @@ mod tests {
                 name: "tstz",
                 ty: Type::TIMESTAMPTZ,
                 typmod: -1,
-                // Nanoseconds in another zone: still the same UTC instants. Nanoseconds only
-                // reach 2262, so the year-3000 value is left out of this case.
-                input: Arc::new(
-                    TimestampNanosecondArray::from(
-                        ns_range(&ts_values).iter().map(|v| v.map(|us| us * 1_000 + 999)).collect::<Vec<_>>(),
-                    )
-                    .with_timezone("+02:00"),
-                ),
-                expected: Arc::new(TimestampMicrosecondArray::from(ns_range(&ts_values)).with_timezone("UTC")),
+                // Another zone: still the same UTC instants.
+                input: Arc::new(TimestampMicrosecondArray::from(ts_values.clone()).with_timezone("+02:00")),
+                expected: Arc::new(TimestampMicrosecondArray::from(ts_values).with_timezone("UTC")),
             },
         ]
     }
@@ -2443,6 +2498,29 @@ mod tests {
         assert!(got.is_empty());
     }
 
+    /// A batch is cut before a row that would overflow a string column's
+    /// i32 offsets (here with a tiny limit standing in for 2 GiB).
+    #[test]
+    fn batches_are_cut_before_offsets_overflow() {
+        let text: Vec<Option<String>> = (0..6).map(|i| Some("x".repeat(40 * i))).collect();
+        let cases = [
+            Case::same("n", Type::INT4, -1, Arc::new(Int32Array::from(vec![1; 6]))),
+            Case::same("s", Type::TEXT, -1, Arc::new(StringArray::from(text))),
+        ];
+        let stream = encode(&[input_batch(&cases)], &types(&cases)).expect("encodes");
+        let mut decoder = CopyDecoder::new(output_schema(&cases), types(&cases), 100).expect("new");
+        decoder.value_bytes_limit = 150;
+        let mut batches = decoder.push(&stream).expect("decodes");
+        batches.extend(decoder.finish().expect("finishes"));
+        // Rows of 0, 40, 80, 120, 160 and 200 bytes (plus the 36-byte margin
+        // per row) against a 150-byte limit: 0+40 | 80 | 120 | 160 | 200. A
+        // row too large on its own still gets a batch of its own.
+        let rows: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+        assert_eq!(rows, [2, 1, 1, 1, 1]);
+        let all = arrow::compute::concat_batches(&output_schema(&cases), &batches).expect("same schema");
+        assert_eq!(all.column(1).as_ref(), cases[1].expected.as_ref());
+    }
+
     fn encode_error(array: ArrayRef, name: &str, ty: Type) -> String {
         let batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![Field::new(name, array.data_type().clone(), true)])),
@@ -2487,8 +2565,11 @@ mod tests {
         assert!(err.contains("exactly"), "{err}");
         let err = encode_error(Arc::new(StringArray::from(vec!["12x"])), "amount", Type::NUMERIC);
         assert!(err.contains("invalid numeric \"12x\""), "{err}");
-        // i64::MAX µs (year 294247) is still inside PostgreSQL's range; i64::MIN is not.
-        let err = encode_error(Arc::new(TimestampMicrosecondArray::from(vec![i64::MIN])), "at", Type::TIMESTAMP);
+        let err = encode_error(
+            Arc::new(arrow::array::TimestampSecondArray::from(vec![i64::MAX / 1_000])),
+            "at",
+            Type::TIMESTAMP,
+        );
         assert!(err.contains("outside PostgreSQL's timestamp range"), "{err}");
         let err = encode_error(Arc::new(BinaryArray::from(vec![&b"short"[..]])), "id", Type::UUID);
         assert!(err.contains("16 bytes"), "{err}");
@@ -2658,6 +2739,30 @@ mod tests {
                         Some(micros(2024, 2, 29, 18, 4, 56, 0)),
                         None,
                         Some(micros(2024, 2, 29, 12, 34, 56, 0)),
+                    ])
+                    .with_timezone("UTC"),
+                ),
+            },
+            Case {
+                name: "ns_tstz",
+                ty: Type::TIMESTAMPTZ,
+                typmod: -1,
+                // Sub-microsecond digits are dropped (floor), also before 1970.
+                input: Arc::new(
+                    TimestampNanosecondArray::from(vec![
+                        Some(1_999),
+                        Some(-1),
+                        None,
+                        Some(micros(2262, 1, 1, 0, 0, 0, 0) * 1_000 + 999),
+                    ])
+                    .with_timezone("Europe/Paris"),
+                ),
+                expected: Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        Some(1),
+                        Some(-1),
+                        None,
+                        Some(micros(2262, 1, 1, 0, 0, 0, 0)),
                     ])
                     .with_timezone("UTC"),
                 ),
