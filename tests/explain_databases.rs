@@ -143,3 +143,43 @@ fn the_postgres_example_explains_against_the_real_table() {
         serde_json::to_string_pretty(&flow::explain::Explained { pipelines: analysis.explained.clone() }).unwrap()
     );
 }
+
+#[test]
+fn safe_filters_are_pushed_into_the_source_query_and_results_are_unchanged() {
+    if !common::postgres_available() {
+        return;
+    }
+    common::runtime().block_on(pg_exec(
+        "DROP TABLE IF EXISTS flow_push;
+         CREATE TABLE flow_push (id int, name text, score double precision);
+         INSERT INTO flow_push SELECT g, CASE WHEN g % 2 = 0 THEN 'Even' ELSE 'odd' END, g / 3.0 FROM generate_series(1, 1000) g;
+         INSERT INTO flow_push VALUES (NULL, 'Even', NULL);",
+    ));
+    let dir = common::temp_dir();
+    let text = format!(
+        r#"let pg = postgres("{PG}")
+        pipeline p {{
+          source s = pg.table("flow_push") {{ partition by id into 2 }}
+          transform t = s | filter id > 900 and name = 'Even' and score > 10 | select id, name
+          sink t -> csv("${{OUT}}/pushed.csv")
+        }}"#
+    );
+    let rt = common::runtime();
+    let ctx = common::context(&[("OUT", dir.path().to_str().unwrap())]);
+    let analysis = rt.block_on(analyze("push.flow", &text, &ctx, Discover::Online));
+    assert!(analysis.ok(), "{}", analysis.problems.render_plain());
+    let explained = text::render(&analysis.explained[0]);
+    let partitions: Vec<&str> = explained.lines().filter(|l| l.trim_start().starts_with('#')).collect();
+    assert_eq!(
+        partitions,
+        [
+            r#"    #0   SELECT "id", "name", "score" FROM "flow_push" WHERE "id" < 501 AND "id" > 900 AND "name" = 'Even'"#,
+            r#"    #1   SELECT "id", "name", "score" FROM "flow_push" WHERE ("id" >= 501 OR "id" IS NULL) AND "id" > 900 AND "name" = 'Even'"#,
+        ],
+        "the float comparison stays in DataFusion; integer and string-equality filters go to PostgreSQL"
+    );
+    let report = rt.block_on(common::run_flow(&text, &[("OUT", dir.path().to_str().unwrap())])).remove(0);
+    assert_eq!(report.status, flow::exec::RunStatus::Ok, "{:?}", report.error);
+    let csv = std::fs::read_to_string(dir.path().join("pushed.csv")).unwrap();
+    assert_eq!(csv.lines().count() - 1, 50, "ids 902, 904, ..., 1000");
+}

@@ -128,9 +128,28 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
     }
 }
 
-/// The SQL a database partition sends: the relation, the projection and the partition range.
-pub fn partition_sql(source: &SourcePlan, columns: Option<&[String]>, predicate: Option<&str>) -> String {
-    Dialect::for_backend(source.endpoint.backend).select(&source.relation, columns, predicate)
+/// What the engine pushed into a source's queries: the columns it needs and a filter the
+/// database can evaluate (see `exec::pushdown`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pushdown {
+    pub columns: Option<Vec<String>>,
+    pub filter: Option<String>,
+}
+
+/// The SQL a database partition sends: the relation, the projection, the partition range and
+/// the pushed filter.
+pub fn partition_sql(source: &SourcePlan, pushdown: &Pushdown, predicate: Option<&str>) -> String {
+    let condition = match (predicate, pushdown.filter.as_deref()) {
+        (Some(p), Some(f)) => Some(format!("{p} AND {f}")),
+        (Some(p), None) => Some(p.to_string()),
+        (None, Some(f)) => Some(f.to_string()),
+        (None, None) => None,
+    };
+    Dialect::for_backend(source.endpoint.backend).select(
+        &source.relation,
+        pushdown.columns.as_deref(),
+        condition.as_deref(),
+    )
 }
 
 async fn database_schema(source: &SourcePlan, probe_sql: &str) -> Result<SchemaRef> {
@@ -162,7 +181,7 @@ pub fn open_partition(
     source: &SourcePlan,
     schema: SchemaRef,
     partition: &ScanPartition,
-    columns: Option<&[String]>,
+    pushdown: &Pushdown,
 ) -> Result<SendableRecordBatchStream> {
     let batch = source.batch_size;
     match partition {
@@ -177,15 +196,18 @@ pub fn open_partition(
         ScanPartition::Query { predicate, chunks } => {
             let url = source.endpoint.url.clone();
             match source.endpoint.backend {
-                Backend::Postgres => {
-                    Ok(postgres::stream_query(url, partition_sql(source, columns, predicate.as_deref()), schema, batch))
-                }
+                Backend::Postgres => Ok(postgres::stream_query(
+                    url,
+                    partition_sql(source, pushdown, predicate.as_deref()),
+                    schema,
+                    batch,
+                )),
                 backend => {
                     let cx = cx_url(backend, &url)?;
                     let queries = if chunks.is_empty() {
-                        vec![partition_sql(source, columns, predicate.as_deref())]
+                        vec![partition_sql(source, pushdown, predicate.as_deref())]
                     } else {
-                        chunks.iter().map(|c| partition_sql(source, columns, Some(c))).collect()
+                        chunks.iter().map(|c| partition_sql(source, pushdown, Some(c))).collect()
                     };
                     let queries =
                         queries.into_iter().map(|sql| connectorx_reader::CxQuery { url: cx.clone(), sql }).collect();

@@ -5,6 +5,7 @@ pub mod graph;
 pub mod metrics;
 pub mod nodes;
 pub mod progress;
+pub mod pushdown;
 pub mod report;
 pub mod run;
 pub mod sink;

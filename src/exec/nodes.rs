@@ -50,8 +50,8 @@ pub struct SourceExec {
     pub partitions: Vec<ScanPartition>,
     /// Full schema of the source.
     pub table_schema: SchemaRef,
-    /// Column names pushed into the source query; `None` reads every column.
-    pub columns: Option<Vec<String>>,
+    /// Columns and filter pushed into the source query.
+    pub pushdown: connect::Pushdown,
     schema: SchemaRef,
     cache: Arc<PlanProperties>,
 }
@@ -62,14 +62,16 @@ impl SourceExec {
         partitions: Vec<ScanPartition>,
         table_schema: SchemaRef,
         projection: Option<&Vec<usize>>,
+        filter: Option<String>,
     ) -> Result<Self> {
         let schema = match projection {
             Some(p) => Arc::new(table_schema.project(p)?),
             None => table_schema.clone(),
         };
         let columns = projection.map(|_| schema.fields().iter().map(|f| f.name().clone()).collect());
+        let pushdown = connect::Pushdown { columns, filter };
         let cache = properties(schema.clone(), partitions.len());
-        Ok(Self { source, partitions, table_schema, columns, schema, cache })
+        Ok(Self { source, partitions, table_schema, pushdown, schema, cache })
     }
 
     /// The SQL each partition sends, for databases.
@@ -78,7 +80,7 @@ impl SourceExec {
             .iter()
             .map(|p| match p {
                 ScanPartition::Query { predicate, .. } => {
-                    Some(connect::partition_sql(&self.source, self.columns.as_deref(), predicate.as_deref()))
+                    Some(connect::partition_sql(&self.source, &self.pushdown, predicate.as_deref()))
                 }
                 _ => None,
             })
@@ -126,7 +128,7 @@ impl ExecutionPlan for SourceExec {
         let part = self.partitions.get(partition).ok_or_else(|| {
             DataFusionError::Internal(format!("source {} has no partition {partition}", self.source.name))
         })?;
-        let stream = connect::open_partition(&self.source, self.schema.clone(), part, self.columns.as_deref())?;
+        let stream = connect::open_partition(&self.source, self.schema.clone(), part, &self.pushdown)?;
         // Drivers may deliver their own schema (e.g. the full one for files); project by name.
         let want = self.schema.clone();
         let projected = futures::StreamExt::map(stream, move |batch| {

@@ -11,21 +11,30 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, TableType};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
 
 use super::metrics::StageMetrics;
 use super::nodes::{SourceExec, StageExec};
+use super::pushdown;
 use crate::connect::SourceShape;
 use crate::plan::SourcePlan;
+use crate::plan::sql::Dialect;
 
 #[derive(Debug)]
 pub struct SourceTable {
     pub source: SourcePlan,
     pub shape: SourceShape,
     pub metrics: Arc<StageMetrics>,
+}
+
+impl SourceTable {
+    /// The dialect filters are pushed in; `None` for sources that take no SQL.
+    fn dialect(&self) -> Option<Dialect> {
+        self.source.endpoint.backend.is_database().then(|| Dialect::for_backend(self.source.endpoint.backend))
+    }
 }
 
 #[async_trait]
@@ -38,15 +47,33 @@ impl TableProvider for SourceTable {
         TableType::Base
     }
 
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| match self.dialect().and_then(|d| pushdown::render(f, d)) {
+                Some(_) => TableProviderFilterPushDown::Inexact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
     async fn scan(
         &self,
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let exec =
-            SourceExec::new(self.source.clone(), self.shape.partitions.clone(), self.shape.schema.clone(), projection)?;
+        let pushed: Vec<String> =
+            self.dialect().map(|d| filters.iter().filter_map(|f| pushdown::render(f, d)).collect()).unwrap_or_default();
+        let filter = (!pushed.is_empty()).then(|| pushed.join(" AND "));
+        let exec = SourceExec::new(
+            self.source.clone(),
+            self.shape.partitions.clone(),
+            self.shape.schema.clone(),
+            projection,
+            filter,
+        )?;
         Ok(Arc::new(StageExec::new(Arc::new(exec), self.metrics.clone(), self.source.timeout)))
     }
 }

@@ -162,9 +162,9 @@ pub async fn explain_pipeline(
                             }
                             ScanPartition::File { path } => format!("file {path}"),
                             ScanPartition::Query { predicate, chunks } => {
-                                let sql = pushed
-                                    .and_then(|sqls| sqls.get(i).cloned().flatten())
-                                    .unwrap_or_else(|| connect::partition_sql(s, None, predicate.as_deref()));
+                                let sql = pushed.and_then(|sqls| sqls.get(i).cloned().flatten()).unwrap_or_else(|| {
+                                    connect::partition_sql(s, &connect::Pushdown::default(), predicate.as_deref())
+                                });
                                 if chunks.is_empty() {
                                     sql
                                 } else {
