@@ -368,3 +368,28 @@ fn sqlite_parquet_csv_round_trips_keep_values_and_nulls() {
     }
     assert_eq!(got, expected, "SQLite -> CSV -> SQLite changed values");
 }
+
+#[test]
+fn an_unpartitioned_sqlite_table_is_read_in_rowid_chunks_without_loss() {
+    let dir = temp_dir();
+    let db = dir.path().join("wide.db");
+    let conn = sqlite(&db);
+    conn.execute_batch(
+        "CREATE TABLE w (v TEXT);
+         WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
+         INSERT INTO w (rowid, v) SELECT n * 70, 'v' || n FROM g;",
+    )
+    .unwrap();
+    let out = dir.path().to_str().unwrap();
+    let text = r#"
+        let lite = sqlite("${OUT}/wide.db")
+        pipeline p { source s = lite.table("w") sink s -> parquet("${OUT}/wide.parquet") }"#;
+    let rt = runtime();
+    let ctx = common::context(&[("OUT", out)]);
+    let analysis = rt.block_on(flow::analyze::analyze("wide.flow", text, &ctx, flow::analyze::Discover::Online));
+    let explained = flow::explain::text::render(&analysis.explained[0]);
+    assert!(explained.contains("(read in 4 chunks of at most 65536 keys)"), "{explained}");
+    let report = rt.block_on(run_flow(text, &[("OUT", out)])).remove(0);
+    assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+    assert_eq!(rows(&read_parquet(&dir.path().join("wide.parquet"))), 3000);
+}

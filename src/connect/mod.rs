@@ -73,14 +73,22 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
             })
         }
         (relation, backend) if backend.is_database() => {
+            let backend: Backend = backend;
             let dialect = Dialect::for_backend(backend);
             let probe = dialect.select(relation, None, None);
             let schema = database_schema(source, &probe).await?;
             let Some(spec) = &source.partition else {
+                // connectorx collects each query: read an unpartitioned table in key chunks.
+                let chunks = match &source.relation {
+                    Relation::Table { name } if backend != Backend::Postgres => {
+                        unpartitioned_chunks(source, name, &schema).await?
+                    }
+                    _ => Vec::new(),
+                };
                 return Ok(SourceShape {
                     schema,
                     bounds: None,
-                    partitions: vec![ScanPartition::Query { predicate: None, chunks: Vec::new() }],
+                    partitions: vec![ScanPartition::Query { predicate: None, chunks }],
                 });
             };
             // A missing partition column is reported by the column check, with its span.
@@ -134,6 +142,57 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
 pub struct Pushdown {
     pub columns: Option<Vec<String>>,
     pub filter: Option<String>,
+}
+
+/// Chunks for reading a whole MySQL or SQLite table in bounded pieces: by SQLite's `rowid`, or
+/// by MySQL's single-column integer primary key. No such key (a view, a `WITHOUT ROWID` table, a
+/// composite key): one query, and the README says to partition such sources.
+async fn unpartitioned_chunks(
+    source: &SourcePlan,
+    table: &crate::plan::TableName,
+    schema: &SchemaRef,
+) -> Result<Vec<String>> {
+    let dialect = Dialect::for_backend(source.endpoint.backend);
+    let key = match source.endpoint.backend {
+        Backend::Sqlite if !schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case("rowid")) => {
+            "rowid".to_string()
+        }
+        Backend::Mysql => {
+            let schema_filter = match table.schema() {
+                Some(s) => format!("TABLE_SCHEMA = {}", dialect.string(s)),
+                None => "TABLE_SCHEMA = DATABASE()".to_string(),
+            };
+            let sql = format!(
+                "SELECT MIN(COLUMN_NAME) AS k, COUNT(*) AS n FROM information_schema.KEY_COLUMN_USAGE \
+                 WHERE {schema_filter} AND TABLE_NAME = {} AND CONSTRAINT_NAME = 'PRIMARY'",
+                dialect.string(table.table())
+            );
+            let batches = fetch_small(source, &sql).await?;
+            let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(Vec::new()) };
+            let names = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+            let counts = arrow::compute::cast(batch.column(1), &DataType::Int64)?;
+            let name = arrow::array::AsArray::as_string::<i32>(&names);
+            let count = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&counts);
+            if arrow::array::Array::is_null(name, 0) || count.value(0) != 1 {
+                return Ok(Vec::new());
+            }
+            let key = name.value(0).to_string();
+            match schema.field_with_name(&key) {
+                Ok(f) if f.data_type().is_integer() => key,
+                _ => return Ok(Vec::new()),
+            }
+        }
+        _ => return Ok(Vec::new()),
+    };
+    let col = dialect.ident(&key);
+    let bounds_sql = format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM {}", dialect.table(table));
+    let Ok(batches) = fetch_small(source, &bounds_sql).await else { return Ok(Vec::new()) };
+    let bounds = bounds::from_batches(&batches, &DataType::Int64)?;
+    let chunks: Vec<String> = partition::chunk(&crate::plan::PartitionRange::whole(), bounds.as_ref(), CHUNK_KEYS)
+        .iter()
+        .filter_map(|c| dialect.partition_predicate(&key, c))
+        .collect();
+    Ok(if chunks.len() > 1 { chunks } else { Vec::new() })
 }
 
 /// The SQL a database partition sends: the relation, the projection, the partition range and

@@ -3,6 +3,8 @@
 //! connectorx `src_postgres` (which would pull the AWS SDK and OpenSSL into the build).
 
 pub mod copy_binary;
+#[cfg(test)]
+mod copy_binary_pg_test;
 pub mod sink;
 pub mod types;
 

@@ -1,9 +1,23 @@
-// Binary COPY round trip against the real PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth,
-// database `test`). Self-contained: all imports are inside the function, so it can be pasted into
-// any `#[cfg(test)] mod` of the crate. Creates and drops its own schema `pgcopy_test_<pid>`.
+//! Binary COPY round trip against the real PostgreSQL at 127.0.0.1:5432 (user postgres, trust
+//! auth, database `test`): the encoder's output checked through the server's own text output, then
+//! decoded back. Creates and drops its own schema `pgcopy_test_<pid>`. Skips with a reason when no
+//! server answers, unless FLOW_REQUIRE_DBS=1.
 
 #[tokio::test]
 async fn copy_binary_round_trip_against_real_postgres() {
+    let answers = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], 5432)),
+        std::time::Duration::from_secs(2),
+    )
+    .is_ok();
+    if !answers {
+        assert!(
+            std::env::var("FLOW_REQUIRE_DBS").as_deref() != Ok("1"),
+            "PostgreSQL does not answer and FLOW_REQUIRE_DBS=1"
+        );
+        eprintln!("skipping: PostgreSQL at 127.0.0.1:5432 does not answer");
+        return;
+    }
     use std::sync::Arc;
 
     use arrow::array::{
