@@ -127,3 +127,32 @@ fn wide_mariadb_partitions_are_read_in_bounded_chunks_without_loss() {
     let nulls = rt.block_on(pg_one("SELECT count(*), '' FROM public.flow_wide_dst WHERE k IS NULL"));
     assert_eq!(nulls.0, 1);
 }
+
+#[test]
+fn an_unpartitioned_mariadb_table_is_read_in_primary_key_chunks() {
+    if !mariadb_available() || !postgres_available() {
+        return;
+    }
+    let mut conn = mysql::Pool::new(MY).unwrap().get_conn().unwrap();
+    conn.query_drop("DROP TABLE IF EXISTS flow_wide_pk").unwrap();
+    conn.query_drop("CREATE TABLE flow_wide_pk (k BIGINT PRIMARY KEY, v VARCHAR(20))").unwrap();
+    conn.query_drop("SET SESSION max_recursive_iterations = 100000").unwrap();
+    conn.query_drop(
+        "INSERT INTO flow_wide_pk WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2000)
+         SELECT n * 100, CONCAT('v', n) FROM g",
+    )
+    .unwrap();
+    let text = format!(
+        r#"let src = mysql("{MY}")
+        let pg = postgres("{PG}")
+        pipeline p {{ source s = src.table("flow_wide_pk") sink s -> pg.table("public.flow_wide_pk_dst") {{ mode replace }} }}"#
+    );
+    let rt = runtime();
+    let analysis =
+        rt.block_on(flow::analyze::analyze("pk.flow", &text, &common::context(&[]), flow::analyze::Discover::Online));
+    let explained = flow::explain::text::render(&analysis.explained[0]);
+    assert!(explained.contains("(read in 4 chunks of at most 65536 keys)"), "{explained}");
+    let report = rt.block_on(run_flow(&text, &[])).remove(0);
+    assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+    assert_eq!(rt.block_on(pg_one(&checksum("public.flow_wide_pk_dst"))).0, 2000);
+}
