@@ -26,10 +26,31 @@ pub struct TargetPlan {
     pub warnings: Vec<String>,
 }
 
+/// What a target cannot keep of a column, said before the run rather than discovered in it.
+fn lossy_mapping_warning(backend: Backend, column: &str, dt: &arrow::datatypes::DataType) -> Option<String> {
+    use arrow::datatypes::DataType;
+    match (backend, dt) {
+        (Backend::Mysql, DataType::Float16 | DataType::Float32 | DataType::Float64) => {
+            Some(format!("column `{column}`: MySQL cannot store NaN or infinities; a row holding one fails the run"))
+        }
+        (Backend::Mysql, DataType::Timestamp(_, Some(_))) => {
+            Some(format!("column `{column}`: MySQL DATETIME has no time zone; the UTC instant is stored"))
+        }
+        (Backend::Sqlite, DataType::Float16 | DataType::Float32 | DataType::Float64) => {
+            Some(format!("column `{column}`: SQLite stores NaN as NULL"))
+        }
+        (Backend::Sqlite, DataType::UInt64) => {
+            Some(format!("column `{column}`: SQLite integers are signed; values above 2^63-1 are stored as text"))
+        }
+        _ => None,
+    }
+}
+
 pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, String> {
     let mut mapping = Vec::new();
-    let warnings = Vec::new();
+    let mut warnings = Vec::new();
     for f in schema.fields() {
+        warnings.extend(lossy_mapping_warning(sink.endpoint.backend, f.name(), f.data_type()));
         let target_type = match sink.endpoint.backend {
             Backend::Sqlite => {
                 sqlite_sink::sqlite_type(f.data_type()).map(str::to_string).map_err(|e| e.to_string())?
