@@ -40,7 +40,7 @@ pub trait SinkDriver: Send + Sync {
 
 pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Arc<dyn SinkDriver>> {
     match (&sink.relation, sink.endpoint.backend) {
-        (Relation::Table { name }, Backend::Sqlite) => Ok(Arc::new(SqliteDriver {
+        (Relation::Table { name }, Backend::Sqlite) => Ok(Arc::new(BlockingDriver {
             sink: Arc::new(SqliteSink::new(
                 sink.endpoint.file_path(),
                 name.clone(),
@@ -59,7 +59,7 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Ar
             schema,
             run_id,
         )))),
-        (Relation::Table { name }, Backend::Mysql) => Ok(Arc::new(MysqlDriver {
+        (Relation::Table { name }, Backend::Mysql) => Ok(Arc::new(BlockingDriver {
             sink: Arc::new(MysqlSink::new(
                 &sink.endpoint.url,
                 name.clone(),
@@ -134,60 +134,64 @@ fn merge(pending: &mut Vec<RecordBatch>) -> Result<RecordBatch> {
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
-struct SqliteDriver {
-    sink: Arc<SqliteSink>,
+/// A sink whose driver blocks (rusqlite, the `mysql` crate): it runs on the blocking pool, one
+/// connection per writer.
+pub trait BlockingSink: Send + Sync + 'static {
+    type Connection;
+    fn connect(&self) -> Result<Self::Connection>;
+    fn prepare(&self) -> Result<()>;
+    /// Writes one batch (one transaction); returns the rows written.
+    fn write_batch(&self, conn: &mut Self::Connection, batch: &RecordBatch) -> Result<u64>;
+    fn publish(&self) -> Result<()>;
+    fn abort(&self);
+}
+
+impl BlockingSink for SqliteSink {
+    type Connection = rusqlite::Connection;
+    fn connect(&self) -> Result<Self::Connection> {
+        self.open()
+    }
+    fn prepare(&self) -> Result<()> {
+        SqliteSink::prepare(self)
+    }
+    fn write_batch(&self, conn: &mut Self::Connection, batch: &RecordBatch) -> Result<u64> {
+        SqliteSink::write_batch(self, conn, batch)
+    }
+    fn publish(&self) -> Result<()> {
+        SqliteSink::publish(self)
+    }
+    fn abort(&self) {
+        SqliteSink::abort(self)
+    }
+}
+
+impl BlockingSink for MysqlSink {
+    type Connection = mysql::Conn;
+    fn connect(&self) -> Result<Self::Connection> {
+        MysqlSink::connect(self)
+    }
+    fn prepare(&self) -> Result<()> {
+        MysqlSink::prepare(self)
+    }
+    fn write_batch(&self, conn: &mut Self::Connection, batch: &RecordBatch) -> Result<u64> {
+        MysqlSink::write_batch(self, conn, batch)
+    }
+    fn publish(&self) -> Result<()> {
+        MysqlSink::publish(self)
+    }
+    fn abort(&self) {
+        MysqlSink::abort(self)
+    }
+}
+
+struct BlockingDriver<S> {
+    sink: Arc<S>,
+    /// Rows per transaction.
     batch_rows: usize,
 }
 
 #[async_trait]
-impl SinkDriver for SqliteDriver {
-    async fn prepare(&self) -> Result<()> {
-        let sink = self.sink.clone();
-        blocking(move || sink.prepare()).await
-    }
-
-    async fn write_partition(
-        &self,
-        _partition: usize,
-        input: SendableRecordBatchStream,
-        metrics: Arc<StageMetrics>,
-    ) -> Result<u64> {
-        let sink = self.sink.clone();
-        feed_blocking(input, self.batch_rows, move |next| {
-            let mut conn = sink.open()?;
-            let mut written = 0;
-            while let Some(batch) = next() {
-                let n = sink.write_batch(&mut conn, &batch)?;
-                metrics.add_rows(n);
-                written += n;
-            }
-            Ok(written)
-        })
-        .await
-    }
-
-    async fn publish(&self) -> Result<()> {
-        let sink = self.sink.clone();
-        blocking(move || sink.publish()).await
-    }
-
-    async fn abort(&self) {
-        let sink = self.sink.clone();
-        let _ = blocking(move || {
-            sink.abort();
-            Ok(())
-        })
-        .await;
-    }
-}
-
-struct MysqlDriver {
-    sink: Arc<MysqlSink>,
-    batch_rows: usize,
-}
-
-#[async_trait]
-impl SinkDriver for MysqlDriver {
+impl<S: BlockingSink> SinkDriver for BlockingDriver<S> {
     async fn prepare(&self) -> Result<()> {
         let sink = self.sink.clone();
         blocking(move || sink.prepare()).await

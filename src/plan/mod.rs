@@ -137,6 +137,17 @@ impl TableName {
         self.parts.last().map_or("", String::as_str)
     }
 
+    /// A sibling table for this run: `_flow_<role>_<table>_<run id>` in the same schema. The
+    /// table's name is cut to 30 characters so the result fits every dialect's 63-64 limit.
+    pub fn sibling(&self, role: &str, run_id: &str) -> Self {
+        let mut parts = self.parts.clone();
+        if let Some(last) = parts.last_mut() {
+            let base: String = last.chars().take(30).collect();
+            *last = format!("_flow_{role}_{base}_{run_id}");
+        }
+        Self { parts }
+    }
+
     pub fn schema(&self) -> Option<&str> {
         (self.parts.len() > 1).then(|| self.parts[self.parts.len() - 2].as_str())
     }

@@ -81,6 +81,7 @@ pub struct MysqlSink {
     pub create_if_missing: bool,
     pub schema: SchemaRef,
     pub staging: TableName,
+    pub run_id: String,
 }
 
 impl MysqlSink {
@@ -92,13 +93,16 @@ impl MysqlSink {
         schema: SchemaRef,
         run_id: &str,
     ) -> Self {
-        let mut staging = table.clone();
-        if let Some(last) = staging.parts.last_mut() {
-            // MySQL names are at most 64 characters; the run id keeps the name unique.
-            let base: String = last.chars().take(30).collect();
-            *last = format!("_flow_stage_{base}_{run_id}");
+        let staging = table.sibling("stage", run_id);
+        Self {
+            url: url.replacen("mariadb://", "mysql://", 1),
+            table,
+            mode,
+            create_if_missing,
+            schema,
+            staging,
+            run_id: run_id.to_string(),
         }
-        Self { url: url.replacen("mariadb://", "mysql://", 1), table, mode, create_if_missing, schema, staging }
     }
 
     fn err(&self, what: &str, e: &dyn std::fmt::Display) -> DataFusionError {
@@ -189,10 +193,7 @@ impl MysqlSink {
         if !exists || self.mode == WriteMode::Replace {
             // RENAME TABLE with several pairs is atomic: readers see the old or the new table.
             if exists {
-                let mut old = self.staging.clone();
-                if let Some(last) = old.parts.last_mut() {
-                    *last = last.replacen("_flow_stage_", "_flow_old_", 1);
-                }
+                let old = self.table.sibling("old", &self.run_id);
                 let old = D.table(&old);
                 run(&mut conn, format!("RENAME TABLE {target} TO {old}, {staging} TO {target}"))?;
                 return run(&mut conn, format!("DROP TABLE {old}"));

@@ -51,12 +51,7 @@ impl PostgresSink {
         schema: SchemaRef,
         run_id: &str,
     ) -> Self {
-        let mut staging = table.clone();
-        if let Some(last) = staging.parts.last_mut() {
-            // PostgreSQL truncates identifiers at 63 bytes; keep the run id, which makes it unique.
-            let base: String = last.chars().take(30).collect();
-            *last = format!("_flow_stage_{base}_{run_id}");
-        }
+        let staging = table.sibling("stage", run_id);
         Self { url: url.to_string(), table, mode, create_if_missing, schema, staging }
     }
 

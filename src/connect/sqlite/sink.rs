@@ -76,10 +76,7 @@ impl SqliteSink {
         schema: SchemaRef,
         run_id: &str,
     ) -> Self {
-        let mut staging = table.clone();
-        if let Some(last) = staging.parts.last_mut() {
-            *last = format!("_flow_stage_{last}_{run_id}");
-        }
+        let staging = table.sibling("stage", run_id);
         Self { path: path.to_string(), table, mode, create_if_missing, schema, staging }
     }
 
