@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// No progress output; only the summary and errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Retry a connection this many times (with backoff) when it fails for a transient reason:
+    /// refused, reset, too many connections, server starting up or shutting down.
+    #[arg(long, value_name = "N", default_value_t = crate::connect::retry::DEFAULT_CONNECT_RETRIES)]
+    pub connect_retries: u32,
 }
 
 #[derive(Debug, Args)]

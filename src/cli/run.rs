@@ -11,6 +11,7 @@ use crate::exec::{ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
 use crate::plan::PipelinePlan;
 
 pub async fn run(args: RunArgs) -> Exit {
+    crate::connect::retry::set_connect_retries(args.connect_retries);
     let loaded = match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
         Ok(l) => l,
         Err(exit) => return exit,
@@ -35,6 +36,8 @@ pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path
     let mut exit = Exit::Ok;
     for plan in plans {
         let report = run_pipeline(plan, &options).await;
+        // A cancelled run's readers stop their statements on the servers in the background.
+        crate::connect::cancel::settle(std::time::Duration::from_secs(5)).await;
         print!("{}", report.table());
         let failed = report.status == RunStatus::Failed;
         if let Some(e) = &report.error {

@@ -4,12 +4,14 @@
 
 pub mod blocking;
 pub mod bounds;
+pub mod cancel;
 pub mod connectorx_reader;
 pub mod ffi_bridge;
 pub mod file;
 pub mod generate;
 pub mod mysql;
 pub mod postgres;
+pub mod retry;
 pub mod sqlite;
 pub mod target;
 
