@@ -22,8 +22,10 @@
 //! not fit into NULLs.
 //!
 //! Dropping the stream cancels the read: the producer notices at its next send, and no further
-//! query starts. A query that is already running in connectorx cannot be interrupted, so
-//! cancellation takes effect within at most one chunk.
+//! query starts. A query that is already running in connectorx cannot be interrupted from this
+//! side, so every MySQL query carries a comment unique to its stream (`/* flow-read PID-N */`),
+//! and dropping the stream before its end stops the stream's running statement on the server with
+//! `KILL QUERY` from a second connection (see [`KillOnDrop`]).
 //!
 //! Error messages never contain a password from a URL: `user:secret@` is shown as `user:***@`, and
 //! the password is scrubbed from messages of the drivers as well.
@@ -112,7 +114,8 @@ use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// One query against one source. Each query is a chunk whose result must fit in memory.
@@ -190,12 +193,24 @@ struct ProducerReport {
 }
 
 fn spawn_stream(
-    queries: Vec<CxQuery>,
+    mut queries: Vec<CxQuery>,
     schema: SchemaRef,
     max_in_flight: usize,
     report: Option<oneshot::Sender<ProducerReport>>,
 ) -> SendableRecordBatchStream {
     let (tx, rx) = mpsc::channel(max_in_flight.clamp(1, MAX_CHANNEL_CAPACITY));
+    let producer_done = Arc::new(AtomicBool::new(false));
+    let mut guard = None;
+    if let Some(first) = queries.first()
+        && first.url.starts_with("mysql://")
+    {
+        let tag = format!("/* flow-read {}-{} */", std::process::id(), NEXT_TAG.fetch_add(1, Ordering::Relaxed));
+        guard = Some(KillOnDrop::new(&first.url, &tag, Arc::clone(&producer_done)));
+        for query in &mut queries {
+            query.sql = format!("{tag} {}", query.sql);
+        }
+    }
+    let done_flag = Arc::clone(&producer_done);
     // Kept only long enough to report a failure to start the producer; holding it longer would
     // keep the channel open after the producer is done.
     let spawn_error_tx = tx.clone();
@@ -212,6 +227,7 @@ fn spawn_stream(
                 let _ = tx.blocking_send(Message::Error(DataFusionError::Execution(message)));
                 ProducerEnd::Failed
             });
+        done_flag.store(true, Ordering::SeqCst);
         if let Some(report) = report {
             let _ = report.send(ProducerReport { end, queries_started: started });
         }
@@ -224,10 +240,17 @@ fn spawn_stream(
     }
     drop(spawn_error_tx);
 
-    let batches = futures::stream::unfold(Some(rx), |state| async move {
-        let mut rx = state?;
-        match rx.recv().await {
-            Some(Message::Batch(batch)) => Some((Ok(batch), Some(rx))),
+    let batches = futures::stream::unfold(Some((rx, guard)), |state| async move {
+        let (mut rx, mut guard) = state?;
+        let message = rx.recv().await;
+        if !matches!(message, Some(Message::Batch(_)))
+            && let Some(guard) = guard.as_mut()
+        {
+            // The producer ran its last query: nothing is left to stop on the server.
+            guard.disarm();
+        }
+        match message {
+            Some(Message::Batch(batch)) => Some((Ok(batch), Some((rx, guard)))),
             Some(Message::Error(e)) => Some((Err(e), None)),
             Some(Message::Done) => None,
             None => Some((
@@ -239,6 +262,65 @@ fn spawn_stream(
         }
     });
     Box::pin(RecordBatchStreamAdapter::new(schema, batches))
+}
+
+/// Numbers the tags of MySQL streams within this process.
+static NEXT_TAG: AtomicU64 = AtomicU64::new(1);
+/// How long a dropped stream keeps trying to stop its statement on the server.
+const KILL_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Held by a MySQL stream: dropped before the stream ended (a stage timeout, Ctrl-C, a failure
+/// elsewhere), it stops the stream's statements on the server with `KILL QUERY`, from a new
+/// connection on a thread of its own, until the producer has noticed and stopped. The run waits
+/// for that work through `connect::cancel`.
+struct KillOnDrop {
+    url: String,
+    tag: String,
+    producer_done: Arc<AtomicBool>,
+    pending: Option<super::cancel::Pending>,
+}
+
+impl KillOnDrop {
+    fn new(url: &str, tag: &str, producer_done: Arc<AtomicBool>) -> Self {
+        let pending = Some(super::cancel::Pending::new());
+        Self { url: url.to_string(), tag: tag.to_string(), producer_done, pending }
+    }
+
+    fn disarm(&mut self) {
+        self.pending = None;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let Some(pending) = self.pending.take() else { return };
+        if self.producer_done.load(Ordering::SeqCst) {
+            return;
+        }
+        let (url, tag, done) = (self.url.clone(), self.tag.clone(), Arc::clone(&self.producer_done));
+        let _ = std::thread::Builder::new().name("flow-mysql-kill".to_string()).spawn(move || {
+            kill_until_stopped(&url, &tag, &done);
+            drop(pending);
+        });
+    }
+}
+
+/// Kills the tagged statements until the producer has stopped (a query it was about to send when
+/// the stream was dropped is caught on a later round), for at most [`KILL_PATIENCE`].
+fn kill_until_stopped(url: &str, tag: &str, producer_done: &AtomicBool) {
+    let start = Instant::now();
+    let opts = SourceConn::try_from(url)
+        .ok()
+        .and_then(|conn| build_opts(conn.conn.as_str()).ok())
+        .map(|opts| opts.tcp_connect_timeout(Some(Duration::from_secs(5))));
+    let Some(mut conn) = opts.and_then(|opts| mysql::Conn::new(opts).ok()) else { return };
+    while start.elapsed() < KILL_PATIENCE {
+        let _ = super::mysql::kill_queries_tagged(&mut conn, tag);
+        if producer_done.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Runs `work` on tokio's blocking pool when called inside a runtime, else on a new thread.
@@ -265,6 +347,8 @@ fn produce(queries: Vec<CxQuery>, schema: &SchemaRef, tx: &mpsc::Sender<Message>
         *started += 1;
         let batches = match sources.get(&query.url).and_then(|source| source.read(&query.sql)) {
             Ok(batches) => batches,
+            // A query stopped by `KillOnDrop` fails; the consumer is gone by then.
+            Err(_) if tx.is_closed() => return ProducerEnd::Cancelled,
             Err(e) => {
                 let _ = tx.blocking_send(Message::Error(e));
                 return ProducerEnd::Failed;
@@ -363,11 +447,13 @@ impl CxSource {
                 let opts = build_opts(conn.conn.as_str())
                     .map_err(|e| redactor.error(format!("invalid MySQL URL {}", redactor.shown_url), e))?
                     .tcp_connect_timeout(Some(MYSQL_CONNECT_TIMEOUT));
-                // Connecting here first also turns a refused connection into an immediate,
-                // clear error; connectorx's pool would retry for 30 seconds before giving up.
-                let meta = mysql::Conn::new(opts).map_err(|e| {
+                // Connecting here first also turns a refused connection into a clear error after
+                // Flow's own retries; connectorx's pool would retry for 30 seconds before giving up.
+                let meta = super::mysql::connect(&opts.into()).map_err(|f| {
+                    let e = &f.error;
                     let hint = super::connection_hint(&e.to_string());
-                    redactor.error(format!("cannot connect to {}", redactor.shown_url), format!("{e}; {hint}"))
+                    let context = format!("cannot connect to {}{}", redactor.shown_url, f.attempts_note());
+                    redactor.error(context, format!("{e}; {hint}"))
                 })?;
                 Backend::MySql { meta }
             }

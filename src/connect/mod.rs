@@ -15,6 +15,8 @@ pub mod retry;
 pub mod sqlite;
 pub mod target;
 
+use std::sync::Arc;
+
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -50,6 +52,10 @@ pub struct SourceShape {
     pub schema: SchemaRef,
     pub bounds: Option<PartitionBounds>,
     pub partitions: Vec<ScanPartition>,
+    /// The snapshot every partition of a partitioned PostgreSQL source reads, so that all of them
+    /// see the table as of one instant (the bounds were computed in it too). It is held open for
+    /// as long as any clone of the shape lives: keep the shape until the run ends.
+    pub snapshot: Option<Arc<postgres::ExportedSnapshot>>,
 }
 
 /// Connects (or opens files) to learn the schema and plan the partitions. Reads no data rows
@@ -64,6 +70,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                 .into_iter()
                 .map(|(start, end)| ScanPartition::Rows { start, end })
                 .collect(),
+            snapshot: None,
         }),
         (Relation::File { path }, _) => {
             let files = file::list_files(path, endpoint.backend)?;
@@ -72,6 +79,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                 schema,
                 bounds: None,
                 partitions: files.into_iter().map(|f| ScanPartition::File { path: f.display().to_string() }).collect(),
+                snapshot: None,
             })
         }
         (relation, backend) if backend.is_database() => {
@@ -91,6 +99,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                     schema,
                     bounds: None,
                     partitions: vec![ScanPartition::Query { predicate: None, chunks }],
+                    snapshot: None,
                 });
             };
             // A missing partition column is reported by the column check, with its span.
@@ -99,6 +108,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                     schema,
                     bounds: None,
                     partitions: vec![ScanPartition::Query { predicate: None, chunks: Vec::new() }],
+                    snapshot: None,
                 });
             };
             if !bounds::is_partitionable(field.data_type()) {
@@ -112,10 +122,18 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
             let col = dialect.ident(&spec.column);
             let bounds_sql =
                 format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}", dialect.ident("_flow_b"));
-            let bounds = bounds::from_batches(&fetch_small(source, &bounds_sql).await?, field.data_type())?;
+            // PostgreSQL: the partitions will import one snapshot, exported here; the bounds are
+            // read in it. Other databases: each partition reads at its own moment.
+            let (found, snapshot) = if backend == Backend::Postgres {
+                let snapshot = postgres::ExportedSnapshot::export(&endpoint.url).await?;
+                (snapshot.fetch_all(&bounds_sql).await?, Some(Arc::new(snapshot)))
+            } else {
+                (fetch_small(source, &bounds_sql).await?, None)
+            };
+            let bounds = bounds::from_batches(&found, field.data_type())?;
             // PostgreSQL streams a query; connectorx collects one, so its partitions are chunked.
             let chunked = source.endpoint.backend != Backend::Postgres;
-            let partitions = partition::split(bounds.as_ref(), spec.count)
+            let partitions: Vec<ScanPartition> = partition::split(bounds.as_ref(), spec.count)
                 .iter()
                 .map(|range| {
                     let chunks = if chunked {
@@ -132,7 +150,8 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                     }
                 })
                 .collect();
-            Ok(SourceShape { schema, bounds, partitions })
+            let snapshot = snapshot.filter(|_| partitions.len() > 1);
+            Ok(SourceShape { schema, bounds, partitions, snapshot })
         }
         (_, backend) => Err(DataFusionError::Plan(format!("a {} source needs a file path", backend.name()))),
     }
@@ -237,12 +256,13 @@ pub async fn fetch_small(source: &SourcePlan, sql: &str) -> Result<Vec<arrow::re
     }
 }
 
-/// Opens one partition of a source.
+/// Opens one partition of a source; `snapshot` is the id of [`SourceShape::snapshot`], if any.
 pub fn open_partition(
     source: &SourcePlan,
     schema: SchemaRef,
     partition: &ScanPartition,
     pushdown: &Pushdown,
+    snapshot: Option<&str>,
 ) -> Result<SendableRecordBatchStream> {
     let batch = source.batch_size;
     match partition {
@@ -262,6 +282,7 @@ pub fn open_partition(
                     partition_sql(source, pushdown, predicate.as_deref()),
                     schema,
                     batch,
+                    snapshot.map(str::to_string),
                 )),
                 backend => {
                     let cx = cx_url(backend, &url)?;

@@ -52,6 +52,8 @@ pub struct SourceExec {
     pub table_schema: SchemaRef,
     /// Columns and filter pushed into the source query.
     pub pushdown: connect::Pushdown,
+    /// The database snapshot every partition reads (see `connect::SourceShape::snapshot`).
+    pub snapshot: Option<String>,
     schema: SchemaRef,
     cache: Arc<PlanProperties>,
 }
@@ -71,7 +73,12 @@ impl SourceExec {
         let columns = projection.map(|_| schema.fields().iter().map(|f| f.name().clone()).collect());
         let pushdown = connect::Pushdown { columns, filter };
         let cache = properties(schema.clone(), partitions.len());
-        Ok(Self { source, partitions, table_schema, pushdown, schema, cache })
+        Ok(Self { source, partitions, table_schema, pushdown, snapshot: None, schema, cache })
+    }
+
+    pub fn with_snapshot(mut self, snapshot: Option<String>) -> Self {
+        self.snapshot = snapshot;
+        self
     }
 
     /// The SQL each partition sends, for databases.
@@ -128,7 +135,8 @@ impl ExecutionPlan for SourceExec {
         let part = self.partitions.get(partition).ok_or_else(|| {
             DataFusionError::Internal(format!("source {} has no partition {partition}", self.source.name))
         })?;
-        let stream = connect::open_partition(&self.source, self.schema.clone(), part, &self.pushdown)?;
+        let stream =
+            connect::open_partition(&self.source, self.schema.clone(), part, &self.pushdown, self.snapshot.as_deref())?;
         // Drivers may deliver their own schema (e.g. the full one for files); project by name.
         let want = self.schema.clone();
         let projected = futures::StreamExt::map(stream, move |batch| {

@@ -73,7 +73,8 @@ impl TableProvider for SourceTable {
             self.shape.schema.clone(),
             projection,
             filter,
-        )?;
+        )?
+        .with_snapshot(self.shape.snapshot.as_ref().map(|s| s.id.clone()));
         Ok(Arc::new(StageExec::new(Arc::new(exec), self.metrics.clone(), self.source.timeout)))
     }
 }

@@ -1,4 +1,44 @@
 //! MySQL/MariaDB: read through connectorx (see `connect::connectorx_reader`), written with the
-//! `mysql` crate — the version connectorx links.
+//! `mysql` crate — the version connectorx links. This module holds what both sides share:
+//! connecting with retries, and stopping a run's statements on the server.
 
 pub mod sink;
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts};
+
+use super::retry::{self, Failed};
+
+/// Opens a connection, retrying transient failures (see `connect::retry`).
+pub fn connect(opts: &Opts) -> std::result::Result<Conn, Failed<mysql::Error>> {
+    retry::retry_blocking(|| Conn::new(opts.clone()), retryable)
+}
+
+/// Whether a failed connection attempt is worth repeating: too many connections, a server
+/// shutting down, or a refused / reset socket.
+pub fn retryable(e: &mysql::Error) -> bool {
+    match e {
+        mysql::Error::MySqlError(e) => retry::retryable_mysql_code(e.code),
+        mysql::Error::IoError(e) => retry::retryable_io(e.kind()),
+        mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(Some((_, _, kind)))) => {
+            retry::retryable_io(*kind)
+        }
+        _ => false,
+    }
+}
+
+/// Stops every running statement whose text contains `tag` (except this connection's own), with
+/// `KILL QUERY` from a new connection. Returns how many were stopped. Statements of the same
+/// user can always be stopped; others need the `PROCESS` and `CONNECTION ADMIN` (or `SUPER`)
+/// privileges.
+pub fn kill_queries_tagged(conn: &mut Conn, tag: &str) -> mysql::Result<usize> {
+    let ids: Vec<u64> = conn.exec(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INSTR(INFO, ?) > 0",
+        (tag,),
+    )?;
+    for id in &ids {
+        // A statement that ended meanwhile is no error worth reporting.
+        let _ = conn.query_drop(format!("KILL QUERY {id}"));
+    }
+    Ok(ids.len())
+}

@@ -116,7 +116,7 @@ impl MysqlSink {
 
     pub fn connect(&self) -> Result<Conn> {
         let opts = Opts::from_url(&self.url).map_err(|e| self.err("bad URL for", &e))?;
-        Conn::new(opts).map_err(|e| self.err("cannot connect for", &e))
+        super::connect(&opts).map_err(|f| self.err(&format!("cannot connect{} for", f.attempts_note()), &f.error))
     }
 
     fn target_exists(&self, conn: &mut Conn) -> Result<bool> {

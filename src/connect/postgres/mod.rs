@@ -18,23 +18,55 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
 use tokio_postgres::{Client, NoTls};
 
+use super::{cancel, retry};
 use crate::plan::endpoint::{redact_url, scrub_secret};
+use crate::plan::sql::Dialect;
 
-/// Connects and drives the connection on the runtime. Errors name the server (password
-/// redacted) and say what to check.
+/// `application_name` of Flow's sessions unless the URL sets one, so a DBA (and the tests) can
+/// tell them apart in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "flow";
+
+/// How often a busy backend checks that Flow is still connected (PostgreSQL 14+): a statement
+/// whose client has gone (a killed process) is stopped within this interval instead of running to
+/// its end.
+const CLIENT_CHECK_MS: u32 = 1000;
+
+/// Connects and drives the connection on the runtime, retrying transient failures (see
+/// `connect::retry`). Errors name the server (password redacted), say what to check, and how
+/// many attempts were made.
 pub async fn connect(url: &str) -> Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| connect_error(url, &e))?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| connect_error(url, &e, ""))?;
+    if config.get_application_name().is_none() {
+        config.application_name(APPLICATION_NAME);
+    }
+    let (client, connection) = retry::retry_async(|| config.connect(NoTls), retryable)
+        .await
+        .map_err(|f| connect_error(url, &f.error, &f.attempts_note()))?;
     tokio::spawn(async move {
         // The client reports the broken connection on its next call; nothing to do here.
         let _ = connection.await;
     });
+    // Older servers do not know the setting; they simply keep the old behaviour.
+    let _ = client.batch_execute(&format!("SET client_connection_check_interval = {CLIENT_CHECK_MS}")).await;
     Ok(client)
 }
 
-fn connect_error(url: &str, e: &tokio_postgres::Error) -> DataFusionError {
+/// Whether a failed connection attempt is worth repeating: a transient SQLSTATE from the server,
+/// or a refused / reset / closed socket.
+fn retryable(e: &tokio_postgres::Error) -> bool {
+    if let Some(code) = e.code() {
+        return retry::retryable_sqlstate(code.code());
+    }
+    e.is_closed() || retry::io_kind(e).is_some_and(retry::retryable_io)
+}
+
+fn connect_error(url: &str, e: &tokio_postgres::Error, attempts: &str) -> DataFusionError {
     let detail = scrub_secret(&error_text(e), url);
     let hint = super::connection_hint(&detail);
-    DataFusionError::Execution(format!("cannot connect to PostgreSQL at {}: {detail}; {hint}", redact_url(url)))
+    DataFusionError::Execution(format!(
+        "cannot connect to PostgreSQL at {}{attempts}: {detail}; {hint}",
+        redact_url(url)
+    ))
 }
 
 /// The server's message when there is one (`ERROR: relation "x" does not exist`), else the
@@ -90,44 +122,128 @@ pub async fn query_schema(url: &str, sql: &str) -> Result<SchemaRef> {
 
 /// A small result, whole (bounds, counts).
 pub async fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    let mut stream = stream_query(url.to_string(), sql.to_string(), None, 8192);
-    let mut out = Vec::new();
-    while let Some(batch) = stream.next().await {
-        out.push(batch?);
+    let client = connect(url).await?;
+    fetch_all_on(&client, url, sql).await
+}
+
+/// A small result, whole, on an open connection (and inside its transaction, if any).
+async fn fetch_all_on(client: &Client, url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(crate::connect::blocking::CHANNEL_DEPTH);
+    let produce = async move {
+        let read = ReadSpec { url, sql, planned: None, batch_size: 8192, snapshot: None };
+        copy_on(client, &read, &tx).await.map(drop)
+    };
+    let collect = async {
+        let mut out = Vec::new();
+        while let Some(batch) = rx.recv().await {
+            out.push(batch?);
+        }
+        Ok::<_, DataFusionError>(out)
+    };
+    let (produced, collected) = futures::join!(produce, collect);
+    produced?;
+    collected
+}
+
+/// An open `REPEATABLE READ` transaction whose snapshot every partition of a source imports, so
+/// that all partitions read the table as it was at one instant. The snapshot exists only while
+/// the transaction is open: keep this alive until the last partition has started reading.
+pub struct ExportedSnapshot {
+    pub id: String,
+    client: Client,
+    url: String,
+}
+
+impl std::fmt::Debug for ExportedSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportedSnapshot").field("id", &self.id).finish_non_exhaustive()
     }
-    Ok(out)
+}
+
+impl ExportedSnapshot {
+    pub async fn export(url: &str) -> Result<Self> {
+        let client = connect(url).await?;
+        let begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+        client.batch_execute(begin).await.map_err(|e| query_error(url, begin, &e))?;
+        let export = "SELECT pg_export_snapshot()";
+        let row = client.query_one(export, &[]).await.map_err(|e| query_error(url, export, &e))?;
+        Ok(Self { id: row.get(0), client, url: url.to_string() })
+    }
+
+    /// A small result, whole, as of the snapshot.
+    pub async fn fetch_all(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        fetch_all_on(&self.client, &self.url, sql).await
+    }
 }
 
 /// Streams a query through binary COPY. `schema`, when given, is the schema planned earlier;
-/// the stream's batches are checked against it.
+/// the stream's batches are checked against it. With `snapshot`, the query reads as of that
+/// exported snapshot (see [`ExportedSnapshot`]).
+///
+/// Dropping the stream stops the query on the server: the reader sends a cancel request and
+/// closes its connection, which also ends its transaction.
 pub fn stream_query(
     url: String,
     sql: String,
     schema: impl Into<Option<SchemaRef>>,
     batch_size: usize,
+    snapshot: Option<String>,
 ) -> SendableRecordBatchStream {
     let planned: Option<SchemaRef> = schema.into();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(crate::connect::blocking::CHANNEL_DEPTH);
     let stream_schema = planned.clone().unwrap_or_else(|| Arc::new(Schema::empty()));
+    let pending = cancel::Pending::new();
     tokio::spawn(async move {
-        if let Err(e) = copy_out(&url, &sql, planned, batch_size, &tx).await {
+        let read = ReadSpec { url: &url, sql: &sql, planned, batch_size, snapshot: snapshot.as_deref() };
+        if let Err(e) = copy_out(&read, &tx).await {
             let _ = tx.send(Err(e)).await;
         }
+        drop(pending);
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     Box::pin(RecordBatchStreamAdapter::new(stream_schema, stream))
 }
 
-async fn copy_out(
-    url: &str,
-    sql: &str,
+/// What one COPY reads.
+struct ReadSpec<'a> {
+    url: &'a str,
+    sql: &'a str,
     planned: Option<SchemaRef>,
     batch_size: usize,
+    snapshot: Option<&'a str>,
+}
+
+/// Connects and copies. If the consumer goes away while the server is still working (a stage
+/// timeout, Ctrl-C), the query is cancelled on the server at once rather than at the next batch,
+/// and the connection is closed.
+async fn copy_out(read: &ReadSpec<'_>, tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
+    let client = tokio::select! {
+        client = connect(read.url) => client?,
+        // Gone while connecting: nothing runs on the server yet.
+        () = tx.closed() => return Ok(()),
+    };
+    let finished = tokio::select! {
+        finished = copy_on(&client, read, tx) => finished?,
+        () = tx.closed() => false,
+    };
+    if !finished {
+        let _ = client.cancel_token().cancel_query(NoTls).await;
+    } else if read.snapshot.is_some() {
+        let _ = client.batch_execute("COMMIT").await;
+    }
+    Ok(())
+}
+
+/// Runs `COPY (query) TO STDOUT (FORMAT binary)` on `client` and sends the decoded batches.
+/// False when the consumer went away before the end.
+async fn copy_on(
+    client: &Client,
+    read: &ReadSpec<'_>,
     tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
-) -> Result<()> {
-    let client = connect(url).await?;
-    let (schema, pg_types) = describe(&client, url, sql).await?;
-    if let Some(p) = &planned
+) -> Result<bool> {
+    let (url, sql) = (read.url, read.sql);
+    let (schema, pg_types) = describe(client, url, sql).await?;
+    if let Some(p) = &read.planned
         && p.fields().len() != schema.fields().len()
     {
         return Err(DataFusionError::Execution(format!(
@@ -136,7 +252,21 @@ async fn copy_out(
             p.fields().len()
         )));
     }
-    let mut decoder = copy_binary::CopyDecoder::new(planned.unwrap_or(schema), pg_types, batch_size)?;
+    if let Some(id) = read.snapshot {
+        let import = format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+            Dialect::Postgres.string(id)
+        );
+        client.batch_execute(&import).await.map_err(|e| {
+            DataFusionError::Execution(format!(
+                "PostgreSQL at {} cannot import the snapshot shared by the source's partitions \
+                 (was its coordinating connection lost?): {}",
+                redact_url(url),
+                scrub_secret(&error_text(&e), url)
+            ))
+        })?;
+    }
+    let mut decoder = copy_binary::CopyDecoder::new(read.planned.clone().unwrap_or(schema), pg_types, read.batch_size)?;
     let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
     let stream = client.copy_out(copy.as_str()).await.map_err(|e| query_error(url, sql, &e))?;
     futures::pin_mut!(stream);
@@ -144,14 +274,12 @@ async fn copy_out(
         let chunk = chunk.map_err(|e| query_error(url, sql, &e))?;
         for batch in decoder.push(&chunk)? {
             if tx.send(Ok(batch)).await.is_err() {
-                // The consumer is gone (cancelled or failed): stop the query on the server too.
-                let _ = client.cancel_token().cancel_query(NoTls).await;
-                return Ok(());
+                return Ok(false);
             }
         }
     }
     if let Some(batch) = decoder.finish()? {
         let _ = tx.send(Ok(batch)).await;
     }
-    Ok(())
+    Ok(true)
 }
