@@ -114,6 +114,28 @@ fn a_source_timeout_cancels_the_postgres_query() {
 }
 
 #[test]
+fn a_sink_timeout_stops_the_copy_on_both_sides() {
+    if !common::postgres_available() || !common::mariadb_available() {
+        return;
+    }
+    let marker = "flow_cancel_marker_sink_timeout";
+    let target = "flow_cancel_sinkto_target";
+    let dir = common::temp_dir();
+    let file = write_flow(
+        dir.path(),
+        &format!(
+            "  source s = pg.query(\"SELECT generate_series(1, 500000000) AS id, '{marker}' AS m\")\n  sink s -> pg.table(\"public.{target}\") {{ mode replace; timeout 2s }}"
+        ),
+    );
+    let out = spawn_flow(&file).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert_nothing_left("PostgreSQL", || pg_statements(marker));
+    assert_nothing_left("PostgreSQL", || pg_statements(target));
+}
+
+#[test]
 fn ctrl_c_stops_a_postgres_to_postgres_copy_on_both_sides() {
     if !common::postgres_available() || !common::mariadb_available() {
         return;
