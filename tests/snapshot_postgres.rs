@@ -102,3 +102,43 @@ fn partitions_of_a_postgres_source_read_one_snapshot() {
     assert_eq!((count, lo, hi), (ROWS, k + 1, ROWS + k), "not the rows of committed state {k}");
     assert!(k >= before && k < after, "state {k} is not one the source had during the run ({before}..{after})");
 }
+
+/// The transaction holding the snapshot stays open for the whole run even where the server ends
+/// idle transactions quickly: the partitions read one after another, each starting after longer
+/// than the server's `idle_in_transaction_session_timeout`.
+#[test]
+fn the_snapshot_outlives_a_short_idle_transaction_timeout() {
+    if !postgres_available() {
+        return;
+    }
+    let dir = common::temp_dir();
+    let rt = runtime();
+    rt.block_on(async {
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client
+            .batch_execute(
+                "DROP TABLE IF EXISTS public.flow_snap_idle;
+                 CREATE TABLE public.flow_snap_idle AS SELECT g AS id FROM generate_series(1, 1000) g;",
+            )
+            .await
+            .unwrap();
+    });
+    let url = format!("{PG}?options=-c%20idle_in_transaction_session_timeout%3D1500");
+    let text = format!(
+        r#"let pg = postgres("{url}")
+        let db = sqlite("{}/idle.db")
+        pipeline p {{
+          parallelism 1
+          source s = pg.query("SELECT id FROM public.flow_snap_idle WHERE (SELECT count(*) FROM pg_sleep(2)) = 1") {{
+            partition by id into 3
+          }}
+          sink s -> db.table("idle") {{ mode replace }}
+        }}"#,
+        dir.path().display()
+    );
+    let report = rt.block_on(run_flow(&text, &[])).remove(0);
+    assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+    let conn = rusqlite::Connection::open(dir.path().join("idle.db")).unwrap();
+    let count: i64 = conn.query_row("SELECT count(*) FROM idle", [], |r| r.get(0)).unwrap();
+    assert_eq!(count, 1000);
+}

@@ -145,12 +145,16 @@ async fn fetch_all_on(client: &Client, url: &str, sql: &str) -> Result<Vec<Recor
     collected
 }
 
+/// How often the transaction holding an exported snapshot runs a trivial query.
+const SNAPSHOT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An open `REPEATABLE READ` transaction whose snapshot every partition of a source imports, so
 /// that all partitions read the table as it was at one instant. The snapshot exists only while
 /// the transaction is open: keep this alive until the last partition has started reading.
+/// Dropping it closes the connection, which ends the transaction.
 pub struct ExportedSnapshot {
     pub id: String,
-    client: Client,
+    client: Arc<Client>,
     url: String,
 }
 
@@ -167,6 +171,19 @@ impl ExportedSnapshot {
         client.batch_execute(begin).await.map_err(|e| query_error(url, begin, &e))?;
         let export = "SELECT pg_export_snapshot()";
         let row = client.query_one(export, &[]).await.map_err(|e| query_error(url, export, &e))?;
+        let client = Arc::new(client);
+        // A server with `idle_in_transaction_session_timeout` would end an idle transaction, and
+        // the snapshot with it, before the last partitions start: keep it busy now and then.
+        let weak = Arc::downgrade(&client);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SNAPSHOT_KEEPALIVE).await;
+                let Some(client) = weak.upgrade() else { return };
+                if client.simple_query("SELECT 1").await.is_err() {
+                    return;
+                }
+            }
+        });
         Ok(Self { id: row.get(0), client, url: url.to_string() })
     }
 
