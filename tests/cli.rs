@@ -187,9 +187,15 @@ fn assert_target_untouched(dir: &std::path::Path) {
         .map(|r| r.unwrap())
         .collect();
     assert_eq!(ids, [42], "the previous table must be intact");
-    let staging: i64 =
-        conn.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'", [], |r| r.get(0)).unwrap();
-    assert_eq!(staging, 0, "no staging table may remain");
+    // What was committed stays, recorded as an unfinished run, for `--resume`.
+    let (started, published): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*) FILTER (WHERE event = 'start'), count(*) FILTER (WHERE event = 'publish') FROM _flow_ledger",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((started, published), (1, 0));
 }
 
 #[test]
@@ -210,7 +216,13 @@ fn ctrl_c_cancels_cleanly() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "cancellation took {:?}", started.elapsed());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error: interrupted by Ctrl-C; nothing was published"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: interrupted by Ctrl-C; nothing was published; the partitions committed so far are kept: \
+             `flow run FILE --resume` continues this run"
+        ),
+        "{stderr}"
+    );
     assert_target_untouched(dir.path());
 }
 

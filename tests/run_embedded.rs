@@ -194,9 +194,20 @@ fn failed_replace_leaves_the_old_table_intact() {
         .query_row("SELECT count(*) FROM pragma_table_info('orders') WHERE name = 'boom'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(cols, 0);
-    let staging: i64 =
-        conn.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'", [], |r| r.get(0)).unwrap();
-    assert_eq!(staging, 0, "staging table must be cleaned up");
+    let staging = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(staging(&conn), 1, "the committed partitions stay, for --resume");
+    // A fresh run of the pipeline abandons the unfinished one and drops its staging table.
+    let fixed = failing.replace("10 / (id - 3000)", "10 / (id + 1)");
+    assert_eq!(rt.block_on(run_flow(&fixed, &[("OUT", out)]))[0].status, RunStatus::Ok);
+    let conn = sqlite(&dir.path().join("r.db"));
+    assert_eq!(staging(&conn), 0, "staging tables are cleaned up");
+    let abandoned: i64 =
+        conn.query_row("SELECT count(*) FROM _flow_ledger WHERE event = 'abandon'", [], |r| r.get(0)).unwrap();
+    assert_eq!(abandoned, 1);
+    let count: i64 = conn.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
+    assert_eq!(count, 5000);
 }
 
 #[test]

@@ -65,7 +65,7 @@ fn every_write_mode_on_mariadb() {
     assert_eq!(count, 500);
     assert_eq!(status, expected(500, 3).2, "row 1 was not updated");
     let staging: i64 = my()
-        .query_first("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'flow_test' AND table_name LIKE '\\_flow\\_%'")
+        .query_first("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'flow_test' AND table_name LIKE '\\_flow\\_stage\\_flow\\_sink\\_modes%'")
         .unwrap()
         .unwrap();
     assert_eq!(staging, 0, "no staging table may remain");

@@ -63,7 +63,9 @@ fn every_write_mode_on_postgres() {
     let (count, _, status) = rt.block_on(summary());
     assert_eq!(count, 500);
     assert_eq!(status, expected(500, 3).2, "row 1 was not updated");
-    let staging = rt.block_on(query("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_flow_stage%'"));
+    let staging = rt.block_on(query(
+        "SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_flow\\_stage\\_flow\\_sink\\_modes%'",
+    ));
     assert_eq!(staging[0].get::<_, i64>(0), 0, "no staging table may remain");
 }
 

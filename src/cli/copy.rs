@@ -32,7 +32,7 @@ pub async fn run(args: CopyArgs) -> Exit {
     if !analysis.ok() {
         return Exit::Usage;
     }
-    run_plans(&analysis.plans, args.quiet, args.report.as_deref()).await
+    run_plans(&analysis.plans, args.quiet, args.report.as_deref(), false).await
 }
 
 /// The .flow text equivalent to a copy command.

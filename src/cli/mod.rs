@@ -6,6 +6,8 @@ mod common;
 mod copy;
 mod explain;
 mod run;
+mod status;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -40,6 +42,10 @@ pub enum Command {
     Run(RunArgs),
     /// Copy one table or query between two URLs without writing a .flow file.
     Copy(CopyArgs),
+    /// Show the runs recorded in the targets' ledgers, and what each left undone.
+    Status(FileArgs),
+    /// Compare each target with its source, partition by partition (counts and checksums); exit 1 if they differ.
+    Verify(FileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +98,13 @@ pub struct RunArgs {
     /// refused, reset, too many connections, server starting up or shutting down.
     #[arg(long, value_name = "N", default_value_t = crate::connect::retry::DEFAULT_CONNECT_RETRIES)]
     pub connect_retries: u32,
+    /// Continue the last unfinished run of each pipeline: partitions it committed are kept, the
+    /// others are read and written again. Does nothing for a pipeline whose last run finished.
+    #[arg(long)]
+    pub resume: bool,
+    /// After a successful run, compare every target with its source (as `flow verify` does).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +156,8 @@ pub fn main_with(cli: Cli) -> Exit {
             Command::Explain(args) => explain::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Copy(args) => copy::run(args).await,
+            Command::Status(args) => status::run(args).await,
+            Command::Verify(args) => verify::run(args).await,
         }
     })
 }

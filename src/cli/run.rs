@@ -16,11 +16,15 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(l) => l,
         Err(exit) => return exit,
     };
-    run_plans(&loaded.analysis.plans, args.quiet, args.report.as_deref()).await
+    let exit = run_plans(&loaded.analysis.plans, args.quiet, args.report.as_deref(), args.resume).await;
+    if exit != Exit::Ok || !args.verify {
+        return exit;
+    }
+    super::verify::verify_plans(&loaded.analysis.plans).await
 }
 
 /// Runs plans in order, stopping at the first failure; prints each summary and writes the report.
-pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path>) -> Exit {
+pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path>, resume: bool) -> Exit {
     let interrupt = Arc::new(tokio::sync::Notify::new());
     let on_signal = interrupt.clone();
     let signal_task = tokio::spawn(async move {
@@ -31,6 +35,7 @@ pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path
     let options = RunOptions {
         progress: if quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
         interrupt: Some(interrupt),
+        resume,
     };
     let mut reports: Vec<RunReport> = Vec::new();
     let mut exit = Exit::Ok;

@@ -117,16 +117,28 @@ pub fn stream_file(
 pub struct FileWriter {
     target: PathBuf,
     temp: PathBuf,
+    schema: SchemaRef,
     inner: Option<Inner>,
 }
 
 enum Inner {
-    Csv(Box<arrow::csv::Writer<File>>),
+    /// The CSV writer, and a second handle on its file for bytes written as they are.
+    Csv(Box<arrow::csv::Writer<File>>, File),
     Parquet(Box<ArrowWriter<File>>),
 }
 
 impl FileWriter {
     pub fn create(endpoint: &Endpoint, path: &str, schema: &SchemaRef) -> Result<Self> {
+        let header = endpoint.option("header").is_none_or(|h| h == "true");
+        Self::create_with_header(endpoint, path, schema, header)
+    }
+
+    /// A part of a partitioned write: CSV parts carry no header (the whole file gets one).
+    pub fn create_part(endpoint: &Endpoint, path: &str, schema: &SchemaRef) -> Result<Self> {
+        Self::create_with_header(endpoint, path, schema, false)
+    }
+
+    fn create_with_header(endpoint: &Endpoint, path: &str, schema: &SchemaRef, header: bool) -> Result<Self> {
         let target = PathBuf::from(path);
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -137,10 +149,13 @@ impl FileWriter {
         let inner = match endpoint.backend {
             Backend::Csv => {
                 let delimiter = endpoint.option("delimiter").and_then(|d| d.bytes().next()).unwrap_or(b',');
-                let header = endpoint.option("header").is_none_or(|h| h == "true");
-                Inner::Csv(Box::new(
-                    arrow::csv::WriterBuilder::new().with_header(header).with_delimiter(delimiter).build(file),
-                ))
+                let raw = file.try_clone().map_err(|e| io_error(&temp.display().to_string(), "open", e))?;
+                Inner::Csv(
+                    Box::new(
+                        arrow::csv::WriterBuilder::new().with_header(header).with_delimiter(delimiter).build(file),
+                    ),
+                    raw,
+                )
             }
             _ => {
                 let props =
@@ -151,16 +166,30 @@ impl FileWriter {
                 ))
             }
         };
-        Ok(Self { target, temp, inner: Some(inner) })
+        Ok(Self { target, temp, schema: schema.clone(), inner: Some(inner) })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let shown = self.target.display().to_string();
         let err = |e: &dyn std::fmt::Display| DataFusionError::Execution(format!("cannot write {shown}: {e}"));
         match self.inner.as_mut() {
-            Some(Inner::Csv(w)) => w.write(batch).map_err(|e| err(&e)),
+            Some(Inner::Csv(w, _)) => w.write(batch).map_err(|e| err(&e)),
             Some(Inner::Parquet(w)) => w.write(batch).map_err(|e| err(&e)),
             None => Err(DataFusionError::Execution(format!("{shown}: write after commit"))),
+        }
+    }
+
+    /// Appends CSV rows already formatted (a part written by [`FileWriter::create_part`]) after
+    /// the header. The CSV writer flushes on every write, so both handles agree on the offset.
+    pub fn write_raw_csv(&mut self, bytes: &[u8]) -> Result<()> {
+        let shown = self.target.display().to_string();
+        let empty = RecordBatch::new_empty(self.schema.clone());
+        match self.inner.as_mut() {
+            Some(Inner::Csv(w, raw)) => {
+                w.write(&empty).map_err(|e| DataFusionError::Execution(format!("cannot write {shown}: {e}")))?;
+                std::io::Write::write_all(raw, bytes).map_err(|e| io_error(&shown, "write", e))
+            }
+            _ => Err(DataFusionError::Internal(format!("{shown}: raw CSV bytes for a non-CSV file"))),
         }
     }
 
@@ -168,7 +197,7 @@ impl FileWriter {
     pub fn close(mut self) -> Result<StagedFile> {
         let shown = self.target.display().to_string();
         match self.inner.take() {
-            Some(Inner::Csv(w)) => drop(w.into_inner()),
+            Some(Inner::Csv(w, _)) => drop(w.into_inner()),
             Some(Inner::Parquet(w)) => {
                 w.close().map_err(|e| DataFusionError::Execution(format!("cannot finish {shown}: {e}")))?;
             }

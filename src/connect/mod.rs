@@ -8,11 +8,13 @@ pub mod cancel;
 pub mod connectorx_reader;
 pub mod ffi_bridge;
 pub mod file;
+pub mod file_parts;
 pub mod generate;
 pub mod mysql;
 pub mod postgres;
 pub mod retry;
 pub mod sqlite;
+pub mod staging;
 pub mod target;
 
 use std::sync::Arc;

@@ -10,6 +10,7 @@ pub mod report;
 pub mod run;
 pub mod sink;
 pub mod sink_exec;
+pub mod status;
 pub mod tables;
 pub mod transform;
 

@@ -2,7 +2,7 @@
 //! ended. Printed as a table at the end of `flow run` and written as JSON with `--report`.
 //!
 //! JSON fields (stable): `pipeline`, `run_id`, `status` (`ok` | `failed`), `seconds`, `error`
-//! (null when ok), and `stages[]` with `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`,
+//! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, and `stages[]` with `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`,
 //! `seconds`, `rows_per_second`, `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
 
 use std::sync::Arc;
@@ -19,6 +19,12 @@ pub struct RunReport {
     pub status: RunStatus,
     pub seconds: f64,
     pub error: Option<String>,
+    /// True when this run continued an interrupted one (`--resume`).
+    pub resumed: bool,
+    /// Sink partitions an earlier attempt of this run had committed, not written again.
+    pub partitions_skipped: usize,
+    /// `--resume` found the pipeline's last run finished and did nothing.
+    pub already_complete: bool,
     pub stages: Vec<StageReport>,
 }
 
@@ -78,6 +84,9 @@ impl RunReport {
             status: if error.is_none() { RunStatus::Ok } else { RunStatus::Failed },
             seconds: round3(seconds),
             error,
+            resumed: false,
+            partitions_skipped: 0,
+            already_complete: false,
             stages,
         }
     }
@@ -104,7 +113,17 @@ impl RunReport {
             RunStatus::Ok => "ok".to_string(),
             RunStatus::Failed => "FAILED".to_string(),
         };
-        out.push_str(&format!("pipeline {}: {status} in {:.2}s\n", self.pipeline, self.seconds));
+        let resumed = if self.already_complete {
+            format!(" (nothing to resume: run {} had finished)", self.run_id)
+        } else if self.resumed {
+            format!(
+                " (resumed run {}; {} partition(s) committed earlier were kept)",
+                self.run_id, self.partitions_skipped
+            )
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("pipeline {}: {status} in {:.2}s{resumed}\n", self.pipeline, self.seconds));
         out
     }
 }

@@ -1,14 +1,15 @@
-//! Runs one pipeline: describe the sources, build the physical graph, prepare the sinks, execute
-//! every sink partition concurrently (at most `parallelism` at a time) under the stage and
-//! pipeline timeouts and Ctrl-C, then publish every sink — or abort them all on any failure.
+//! Runs one pipeline: describe the sources, read the sinks' ledgers (to resume, or to clean up
+//! earlier runs), build the physical graph, prepare the sinks, execute every sink partition
+//! still to do concurrently (at most `parallelism` at a time) under the stage and pipeline
+//! timeouts and Ctrl-C, then publish every sink. A failure publishes nothing; what was
+//! committed stays for `--resume`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -18,7 +19,8 @@ use super::progress::{Progress, ProgressMode};
 use super::report::RunReport;
 use super::sink::{SinkDriver, driver_for};
 use super::sink_exec::SinkExec;
-use crate::connect;
+use crate::connect::{self, ScanPartition};
+use crate::ledger::{self, Event, Layout, LedgerKey, LedgerRow, Preparation, Resume, SinkRunState};
 use crate::plan::PipelinePlan;
 use crate::plan::endpoint::scrub_secret;
 use crate::semantic::values::format_duration;
@@ -28,23 +30,42 @@ pub struct RunOptions {
     pub progress: ProgressMode,
     /// Resolves when the user asks to stop (Ctrl-C); `None` never interrupts.
     pub interrupt: Option<Arc<tokio::sync::Notify>>,
+    /// Continue the pipeline's last unfinished run instead of starting a new one.
+    pub resume: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { progress: ProgressMode::Quiet, interrupt: None }
+        Self { progress: ProgressMode::Quiet, interrupt: None, resume: false }
     }
+}
+
+/// What the run learned about itself on the way: its id (a resume takes the earlier run's) and
+/// how many sink partitions an earlier attempt had already committed.
+#[derive(Debug, Clone, Default)]
+pub struct RunIdentity {
+    pub run_id: String,
+    pub resumed: bool,
+    pub partitions_skipped: usize,
+    /// `--resume` found the last run finished: nothing was done.
+    pub already_complete: bool,
+    /// Some sink recorded this run's start: a failure from here on leaves a resumable run.
+    pub started: bool,
 }
 
 /// Runs a pipeline to completion. The report comes back whether the run succeeded or not; a
 /// failed run has `status: failed` and the reason in `error`.
 pub async fn run_pipeline(plan: &PipelinePlan, options: &RunOptions) -> RunReport {
     let run_start = Instant::now();
-    let run_id = new_run_id();
+    let mut identity = RunIdentity { run_id: new_run_id(), ..RunIdentity::default() };
     let mut metrics: Vec<Arc<StageMetrics>> = Vec::new();
-    let outcome = run_inner(plan, options, &run_id, run_start, &mut metrics).await;
+    let outcome = run_inner(plan, options, &mut identity, run_start, &mut metrics).await;
     let error = outcome.err().map(|e| scrub_all(plan, &e));
-    RunReport::build(plan, &run_id, &metrics, run_start.elapsed().as_secs_f64(), error)
+    let mut report = RunReport::build(plan, &identity.run_id, &metrics, run_start.elapsed().as_secs_f64(), error);
+    report.resumed = identity.resumed;
+    report.partitions_skipped = identity.partitions_skipped;
+    report.already_complete = identity.already_complete;
+    report
 }
 
 fn scrub_all(plan: &PipelinePlan, message: &str) -> String {
@@ -55,50 +76,101 @@ fn scrub_all(plan: &PipelinePlan, message: &str) -> String {
     text
 }
 
+/// A fingerprint of the plan as it would run, with every URL's password removed first.
+pub fn plan_fingerprint(plan: &PipelinePlan) -> String {
+    let json = serde_json::to_string(plan).unwrap_or_default();
+    ledger::fingerprint(&scrub_all(plan, &json))
+}
+
 async fn run_inner(
     plan: &PipelinePlan,
     options: &RunOptions,
-    run_id: &str,
+    identity: &mut RunIdentity,
     run_start: Instant,
     metrics_out: &mut Vec<Arc<StageMetrics>>,
 ) -> Result<(), String> {
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
-        let shapes = describe_sources(plan).await?;
+        let mut shapes = describe_sources(plan).await?;
+        let histories = super::status::read_ledgers(plan).await?;
+        let fingerprint = plan_fingerprint(plan);
+        let resume = match options.resume.then(|| ledger::resume_point(&plan.name, &histories, &fingerprint)) {
+            Some(Ok(Resume::Continue(point))) => Some(point),
+            Some(Ok(Resume::Finished { run_id })) => {
+                identity.run_id = run_id;
+                identity.already_complete = true;
+                return Ok(());
+            }
+            Some(Err(e)) => return Err(e),
+            Some(Ok(Resume::NothingRecorded)) | None => None,
+        };
+        if let Some(point) = &resume {
+            identity.run_id = point.run_id.clone();
+            identity.resumed = true;
+            identity.started = true;
+            // Read exactly what the interrupted run read, even if the source has grown since.
+            for (name, shape) in shapes.iter_mut() {
+                let partitions = point.layout.sources.get(name).ok_or_else(|| {
+                    format!("cannot resume run {}: its layout does not name source `{name}`", point.run_id)
+                })?;
+                shape.partitions = partitions.clone();
+            }
+        }
+        let run_id = identity.run_id.clone();
+        let layout = Layout {
+            fingerprint,
+            sources: shapes.iter().map(|(name, shape)| (name.clone(), shape.partitions.clone())).collect(),
+        };
+        let layout_json = serde_json::to_string(&layout).map_err(|e| e.to_string())?;
         let graph = graph::build(plan, &shapes, run_start, false).await.map_err(|e| strip_df_prefix(&e))?;
         metrics_out.extend(graph.metrics.iter().cloned());
         let mut sinks: Vec<SinkEntry> = Vec::new();
-        for (sink, input, m) in &graph.sinks {
-            let driver = driver_for(sink, input.schema(), run_id)
+        for (index, (sink, input, m)) in graph.sinks.iter().enumerate() {
+            let key = LedgerKey { run_id: run_id.clone(), pipeline: plan.name.clone(), sink: sink.name.clone() };
+            let partitions = input.properties().partitioning.partition_count();
+            let driver = driver_for(sink, input.schema(), key.clone())
                 .map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
-            let input: Arc<dyn ExecutionPlan> =
-                if driver.single_writer() && input.properties().partitioning.partition_count() > 1 {
-                    Arc::new(CoalescePartitionsExec::new(input.clone()))
-                } else {
-                    input.clone()
-                };
-            m.set_partitions(input.properties().partitioning.partition_count());
-            let exec = Arc::new(SinkExec::new(sink.clone(), run_id, input, driver.clone(), m.clone()));
-            sinks.push(SinkEntry { driver, exec, metrics: m.clone(), timeout: sink.timeout, name: sink.name.clone() });
+            let earlier = resume.as_ref().and_then(|p| p.sinks[index].clone());
+            let (abandon, last_published) = match &resume {
+                Some(_) => (Vec::new(), None),
+                None => ledger::cleanup_for_fresh_run(&histories[index]),
+            };
+            let prep = Preparation {
+                start: key.row(Event::Start, -1, &layout_json, partitions as u64, ""),
+                resume_rows: earlier.as_ref().map(SinkRunState::committed_rows),
+                abandon,
+                last_published,
+            };
+            m.set_partitions(partitions);
+            let details = partition_details(plan, &shapes, &sink.input, partitions);
+            let exec =
+                Arc::new(SinkExec::new(sink.clone(), &run_id, details, input.clone(), driver.clone(), m.clone()));
+            sinks.push(SinkEntry {
+                driver,
+                exec,
+                metrics: m.clone(),
+                timeout: sink.timeout,
+                name: sink.name.clone(),
+                prep,
+                committed: earlier.clone().unwrap_or_default().committed,
+                published: earlier.is_some_and(|s| s.published),
+            });
         }
+        prepare_sinks(&mut sinks, &mut identity.started).await?;
         let progress = Progress::start(&plan.name, &graph.metrics, options.progress);
         let result = execute(plan, &graph, &sinks).await;
         progress.finish();
-        match result {
-            Ok(()) => {
-                for SinkEntry { driver, name, .. } in &sinks {
-                    driver.publish().await.map_err(|e| format!("sink `{name}`: {}", strip_df_prefix(&e)))?;
-                }
-                Ok(())
-            }
-            Err(e) => {
-                for SinkEntry { driver, .. } in &sinks {
-                    driver.abort().await;
-                }
-                Err(e)
-            }
+        identity.partitions_skipped = sinks.iter().map(|s| s.committed.len()).sum();
+        result?;
+        for sink in sinks.iter().filter(|s| !s.published) {
+            let earlier: u64 = sink.committed.values().map(|(rows, _)| rows).sum();
+            let total = earlier + sink.metrics.rows();
+            let record = sink.prep.start.clone();
+            let record = LedgerRow { event: Event::Publish, detail: String::new(), rows: total as i64, ..record };
+            sink.driver.publish(record).await.map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
         }
+        Ok(())
     };
     let interrupted = async {
         match &options.interrupt {
@@ -112,8 +184,8 @@ async fn run_inner(
             None => std::future::pending().await,
         }
     };
-    // Dropping `work` drops its JoinSet, which aborts every partition task; sinks whose work
-    // was dropped never published, and their staging is cleaned below.
+    // Dropping `work` drops its JoinSet, which aborts every partition task: each rolls back its
+    // open transaction. Committed partitions stay in the staging area for `--resume`.
     let outcome = tokio::select! {
         r = work => r,
         _ = interrupted => Err("interrupted by Ctrl-C; nothing was published".to_string()),
@@ -123,19 +195,33 @@ async fn run_inner(
             plan.timeout.map(format_duration).unwrap_or_default()
         )),
     };
-    if outcome.is_err() {
-        cleanup_after_cancel(plan, run_id).await;
-    }
-    outcome
+    // Once a sink recorded the run's start, a failure leaves a run that can be continued.
+    outcome.map_err(|e| {
+        if identity.started {
+            format!("{e}; the partitions committed so far are kept: `flow run FILE --resume` continues this run")
+        } else {
+            e
+        }
+    })
 }
 
-/// After a cancellation the drivers were dropped mid-flight: remove what they staged.
-async fn cleanup_after_cancel(plan: &PipelinePlan, run_id: &str) {
-    for sink in &plan.sinks {
-        if let Ok(driver) = driver_for(sink, Arc::new(arrow::datatypes::Schema::empty()), run_id) {
-            driver.abort().await;
-        }
-    }
+/// What partition `p` of a sink reads, from the shape of the source its input comes from.
+fn partition_details(
+    plan: &PipelinePlan,
+    shapes: &HashMap<String, connect::SourceShape>,
+    stage: &str,
+    partitions: usize,
+) -> Vec<String> {
+    let scans = plan.lineage(stage).and_then(|(source, _)| shapes.get(&source.name)).map(|s| &s.partitions);
+    (0..partitions)
+        .map(|p| match scans.and_then(|s| s.get(p)) {
+            Some(ScanPartition::Rows { start, end }) => format!("rows [{start}, {end})"),
+            Some(ScanPartition::File { path }) => path.clone(),
+            Some(ScanPartition::Query { predicate: Some(p), .. }) => p.clone(),
+            Some(ScanPartition::Query { predicate: None, .. }) => "all rows".to_string(),
+            None => format!("partition {p}"),
+        })
+        .collect()
 }
 
 async fn describe_sources(plan: &PipelinePlan) -> Result<HashMap<String, connect::SourceShape>, String> {
@@ -154,7 +240,8 @@ async fn describe_sources(plan: &PipelinePlan) -> Result<HashMap<String, connect
     futures::future::try_join_all(futures).await.map(|v| v.into_iter().collect())
 }
 
-/// A sink ready to run: its driver (prepare, publish, abort), its plan, counters, timeout, name.
+/// A sink ready to run: its driver, its plan, counters, timeout, name, what `prepare` is told,
+/// and what an earlier attempt of this run already committed.
 #[derive(Clone)]
 struct SinkEntry {
     driver: Arc<dyn SinkDriver>,
@@ -162,33 +249,64 @@ struct SinkEntry {
     metrics: Arc<StageMetrics>,
     timeout: Option<Duration>,
     name: String,
+    prep: Preparation,
+    committed: BTreeMap<usize, (u64, String)>,
+    published: bool,
 }
 
-/// Runs every sink partition. Partition `p` of all multi-writer sinks runs as one group under
-/// one of `parallelism` permits: sinks fed by a fan-out read partition `p` together, so no
-/// consumer waits for a permit held by another one blocked on it. Single-writer sinks (files)
-/// read all their partitions at once and run outside the permits.
-async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), String> {
-    for SinkEntry { driver, name, .. } in sinks {
-        driver.prepare().await.map_err(|e| format!("sink `{name}`: {}", strip_df_prefix(&e)))?;
+impl SinkEntry {
+    fn needs(&self, partition: usize) -> bool {
+        !self.published && partition < self.exec.partitions() && !self.committed.contains_key(&partition)
     }
+}
+
+/// Cleans up earlier runs and starts (or checks) each unpublished sink's staging area.
+async fn prepare_sinks(sinks: &mut [SinkEntry], started: &mut bool) -> Result<(), String> {
+    for sink in sinks.iter_mut().filter(|s| !s.published) {
+        let kept = sink
+            .driver
+            .prepare(&sink.prep)
+            .await
+            .map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
+        *started = true;
+        if !kept {
+            // The staging area no longer holds what the ledger says: this sink starts over.
+            sink.committed.clear();
+        }
+    }
+    Ok(())
+}
+
+/// Runs every sink partition still to do. Partition `p` of all sinks runs as one group under
+/// one of `parallelism` permits: sinks fed by a fan-out read partition `p` together, so no
+/// consumer waits for a permit held by another one blocked on it.
+async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), String> {
     let permits = Arc::new(Semaphore::new(plan.parallelism.max(1)));
     let mut tasks = JoinSet::new();
-    let (singles, multis): (Vec<&SinkEntry>, Vec<&SinkEntry>) = sinks.iter().partition(|s| s.driver.single_writer());
-    for sink in singles {
-        let sink = sink.clone();
-        let task_ctx = graph.ctx.task_ctx();
-        tasks.spawn(async move { write_partition(&sink, 0, task_ctx).await });
-    }
-    let widest = multis.iter().map(|s| s.exec.partitions()).max().unwrap_or(0);
+    let widest = sinks.iter().map(|s| s.exec.partitions()).max().unwrap_or(0);
     for partition in 0..widest {
+        if !sinks.iter().any(|s| s.needs(partition)) {
+            continue;
+        }
         let group: Vec<SinkEntry> =
-            multis.iter().filter(|s| partition < s.exec.partitions()).map(|s| (*s).clone()).collect();
+            sinks.iter().filter(|s| partition < s.exec.partitions()).map(|s| (*s).clone()).collect();
         let permits = permits.clone();
         let task_ctx = graph.ctx.task_ctx();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-            let writes = group.iter().map(|sink| write_partition(sink, partition, task_ctx.clone()));
+            let writes = group.iter().map(|sink| {
+                let task_ctx = task_ctx.clone();
+                async move {
+                    if sink.needs(partition) {
+                        write_partition(sink, partition, task_ctx).await
+                    } else {
+                        // Done earlier, but fed by a fan-out another sink reads: take this
+                        // sink's share and drop it, so the others are not held up.
+                        drop(sink.exec.input.execute(partition, task_ctx).map_err(|e| strip_df_prefix(&e))?);
+                        Ok(())
+                    }
+                }
+            });
             futures::future::try_join_all(writes).await.map(|_| ())
         });
     }
@@ -199,7 +317,7 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
             && first_error.is_none()
         {
             first_error = Some(e);
-            // Stop every other partition: their rows would be thrown away anyway.
+            // Stop every other partition: the run fails anyway, and stopping rolls them back.
             tasks.abort_all();
         }
     }

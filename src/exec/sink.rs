@@ -1,9 +1,10 @@
-//! Sink drivers: how each backend prepares a target, writes one partition, and publishes or
-//! abandons the result. The runner calls `prepare` once, `write_partition` once per partition
-//! (concurrently), then `publish` if every partition succeeded, else `abort`: a failed run never
-//! leaves a partial target.
+//! Sink drivers: how each backend prepares a target, writes one partition, and publishes the
+//! result, keeping the partition ledger (`crate::ledger`) in step with the data. The runner
+//! reads the ledger, calls `prepare` once, `write_partition` once per partition still to do
+//! (concurrently), then `publish` if every partition succeeded. A failed or killed run leaves
+//! the target as it was, and its committed partitions in the staging area for `--resume`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -14,64 +15,64 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::metrics::StageMetrics;
-use crate::connect::file::{FileWriter, StagedFile};
+use crate::connect::file_parts::PartedFileSink;
 use crate::connect::mysql::sink::MysqlSink;
 use crate::connect::postgres::sink::PostgresSink;
 use crate::connect::sqlite::sink::SqliteSink;
+use crate::ledger::{LedgerKey, LedgerRow, Preparation};
 use crate::plan::{Backend, Relation, SinkPlan};
 
 #[async_trait]
 pub trait SinkDriver: Send + Sync {
-    /// True when the target takes one writer only (a single file).
-    fn single_writer(&self) -> bool {
-        false
-    }
-    async fn prepare(&self) -> Result<()>;
-    /// Writes one partition; returns the rows written.
+    /// The ledger rows of this sink's pipeline (every run), oldest first.
+    async fn read_ledger(&self) -> Result<Vec<LedgerRow>>;
+    /// Cleans up earlier runs and starts the staging area; on a resume, checks it. `false`: the
+    /// staging area no longer matches the ledger and the sink starts over.
+    async fn prepare(&self, prep: &Preparation) -> Result<bool>;
+    /// Writes one partition and records it in the ledger, atomically; returns the rows written.
+    /// `detail` says what the partition read (its source predicate), for the ledger.
     async fn write_partition(
         &self,
         partition: usize,
+        detail: String,
         input: SendableRecordBatchStream,
         metrics: Arc<StageMetrics>,
     ) -> Result<u64>;
-    async fn publish(&self) -> Result<()>;
-    async fn abort(&self);
+    /// Moves everything staged into the target and records `record`, atomically.
+    async fn publish(&self, record: LedgerRow) -> Result<()>;
 }
 
-pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Arc<dyn SinkDriver>> {
+pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<Arc<dyn SinkDriver>> {
+    let blocking = |s: Arc<dyn BlockingSink>| -> Arc<dyn SinkDriver> {
+        Arc::new(BlockingDriver { sink: s, batch_rows: sink.batch_size })
+    };
     match (&sink.relation, sink.endpoint.backend) {
-        (Relation::Table { name }, Backend::Sqlite) => Ok(Arc::new(BlockingDriver {
-            sink: Arc::new(SqliteSink::new(
-                sink.endpoint.file_path(),
-                name.clone(),
-                sink.mode.clone(),
-                sink.create_if_missing,
-                schema,
-                run_id,
-            )),
-            batch_rows: sink.batch_size,
-        })),
+        (Relation::Table { name }, Backend::Sqlite) => Ok(blocking(Arc::new(SqliteSink::new(
+            sink.endpoint.file_path(),
+            name.clone(),
+            sink.mode.clone(),
+            sink.create_if_missing,
+            schema,
+            key,
+        )))),
         (Relation::Table { name }, Backend::Postgres) => Ok(Arc::new(PostgresDriver(PostgresSink::new(
             &sink.endpoint.url,
             name.clone(),
             sink.mode.clone(),
             sink.create_if_missing,
             schema,
-            run_id,
+            key,
         )))),
-        (Relation::Table { name }, Backend::Mysql) => Ok(Arc::new(BlockingDriver {
-            sink: Arc::new(MysqlSink::new(
-                &sink.endpoint.url,
-                name.clone(),
-                sink.mode.clone(),
-                sink.create_if_missing,
-                schema,
-                run_id,
-            )),
-            batch_rows: sink.batch_size,
-        })),
+        (Relation::Table { name }, Backend::Mysql) => Ok(blocking(Arc::new(MysqlSink::new(
+            &sink.endpoint.url,
+            name.clone(),
+            sink.mode.clone(),
+            sink.create_if_missing,
+            schema,
+            key,
+        )))),
         (Relation::File { path }, Backend::Csv | Backend::Parquet) => {
-            Ok(Arc::new(FileDriver { sink: sink.clone(), path: path.clone(), schema, staged: Mutex::new(None) }))
+            Ok(blocking(Arc::new(PartedFileSink::new(sink.endpoint.clone(), path, schema, key))))
         }
         (_, backend) => Err(DataFusionError::NotImplemented(format!(
             "writing to {} is not available yet in this build (sink `{}`)",
@@ -82,14 +83,21 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, run_id: &str) -> Result<Ar
 }
 
 /// Feeds a stream into a blocking writer through a bounded channel, regrouping batches to
-/// `batch_rows` rows (the sink's transaction size). Returns the writer's result; an input error
-/// wins over the writer's, since the writer only stopped because its input did.
+/// `batch_rows` rows. The writer's `next` yields `Ok(None)` only after the whole input arrived;
+/// if the input fails or this future is dropped, `next` fails instead, so a writer can never
+/// mistake a cut-off input for a complete partition and commit it.
 pub async fn feed_blocking<W>(mut input: SendableRecordBatchStream, batch_rows: usize, writer: W) -> Result<u64>
 where
-    W: FnOnce(&mut dyn FnMut() -> Option<RecordBatch>) -> Result<u64> + Send + 'static,
+    W: FnOnce(&mut dyn FnMut() -> Result<Option<RecordBatch>>) -> Result<u64> + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::channel::<RecordBatch>(2);
-    let handle = tokio::task::spawn_blocking(move || writer(&mut || rx.blocking_recv()));
+    // `None` in the channel marks the end of the input.
+    let (tx, mut rx) = mpsc::channel::<Option<RecordBatch>>(2);
+    let handle = tokio::task::spawn_blocking(move || {
+        writer(&mut || match rx.blocking_recv() {
+            Some(item) => Ok(item),
+            None => Err(DataFusionError::Execution("the partition's input stopped before its end".into())),
+        })
+    });
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut pending_rows = 0usize;
     let mut input_error = None;
@@ -102,7 +110,7 @@ where
                 if pending_rows >= batch_rows {
                     let merged = merge(&mut pending)?;
                     pending_rows = 0;
-                    if tx.send(merged).await.is_err() {
+                    if tx.send(Some(merged)).await.is_err() {
                         break;
                     }
                 }
@@ -113,9 +121,11 @@ where
             }
         }
     }
-    if input_error.is_none() && !pending.is_empty() {
-        let merged = merge(&mut pending)?;
-        let _ = tx.send(merged).await;
+    if input_error.is_none() {
+        if !pending.is_empty() {
+            let _ = tx.send(Some(merge(&mut pending)?)).await;
+        }
+        let _ = tx.send(None).await;
     }
     drop(tx);
     let written = handle.await.map_err(|e| DataFusionError::Execution(format!("writer task failed: {e}")))?;
@@ -134,101 +144,88 @@ fn merge(pending: &mut Vec<RecordBatch>) -> Result<RecordBatch> {
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
-/// A sink whose driver blocks (rusqlite, the `mysql` crate): it runs on the blocking pool, one
-/// connection per writer.
+/// A sink whose driver blocks (rusqlite, the `mysql` crate, files): it runs on the blocking
+/// pool, one connection per writer.
 pub trait BlockingSink: Send + Sync + 'static {
-    type Connection;
-    fn connect(&self) -> Result<Self::Connection>;
-    fn prepare(&self) -> Result<()>;
-    /// Writes one batch (one transaction); returns the rows written.
-    fn write_batch(&self, conn: &mut Self::Connection, batch: &RecordBatch) -> Result<u64>;
-    fn publish(&self) -> Result<()>;
-    fn abort(&self);
+    fn read_ledger(&self) -> Result<Vec<LedgerRow>>;
+    fn prepare(&self, prep: &Preparation) -> Result<bool>;
+    /// Writes the batches `next` yields as one partition, with its ledger row, atomically.
+    fn write_partition(
+        &self,
+        partition: usize,
+        detail: &str,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<u64>;
+    fn publish(&self, record: &LedgerRow) -> Result<()>;
 }
 
-impl BlockingSink for SqliteSink {
-    type Connection = rusqlite::Connection;
-    fn connect(&self) -> Result<Self::Connection> {
-        self.open()
-    }
-    fn prepare(&self) -> Result<()> {
-        SqliteSink::prepare(self)
-    }
-    fn write_batch(&self, conn: &mut Self::Connection, batch: &RecordBatch) -> Result<u64> {
-        SqliteSink::write_batch(self, conn, batch)
-    }
-    fn publish(&self) -> Result<()> {
-        SqliteSink::publish(self)
-    }
-    fn abort(&self) {
-        SqliteSink::abort(self)
-    }
+/// The three blocking sinks share their method names; the trait is only the dispatch.
+macro_rules! blocking_sink {
+    ($t:ty) => {
+        impl BlockingSink for $t {
+            fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
+                <$t>::read_ledger(self)
+            }
+            fn prepare(&self, prep: &Preparation) -> Result<bool> {
+                <$t>::prepare(self, prep)
+            }
+            fn write_partition(
+                &self,
+                partition: usize,
+                detail: &str,
+                next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+                on_rows: &dyn Fn(u64),
+            ) -> Result<u64> {
+                <$t>::write_partition(self, partition, detail, next, on_rows)
+            }
+            fn publish(&self, record: &LedgerRow) -> Result<()> {
+                <$t>::publish(self, record)
+            }
+        }
+    };
 }
 
-impl BlockingSink for MysqlSink {
-    type Connection = mysql::Conn;
-    fn connect(&self) -> Result<Self::Connection> {
-        MysqlSink::connect(self)
-    }
-    fn prepare(&self) -> Result<()> {
-        MysqlSink::prepare(self)
-    }
-    fn write_batch(&self, conn: &mut Self::Connection, batch: &RecordBatch) -> Result<u64> {
-        MysqlSink::write_batch(self, conn, batch)
-    }
-    fn publish(&self) -> Result<()> {
-        MysqlSink::publish(self)
-    }
-    fn abort(&self) {
-        MysqlSink::abort(self)
-    }
-}
+blocking_sink!(SqliteSink);
+blocking_sink!(MysqlSink);
+blocking_sink!(PartedFileSink);
 
-struct BlockingDriver<S> {
-    sink: Arc<S>,
-    /// Rows per transaction.
+struct BlockingDriver {
+    sink: Arc<dyn BlockingSink>,
+    /// Rows per batch handed to the writer.
     batch_rows: usize,
 }
 
 #[async_trait]
-impl<S: BlockingSink> SinkDriver for BlockingDriver<S> {
-    async fn prepare(&self) -> Result<()> {
+impl SinkDriver for BlockingDriver {
+    async fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
         let sink = self.sink.clone();
-        blocking(move || sink.prepare()).await
+        blocking(move || sink.read_ledger()).await
+    }
+
+    async fn prepare(&self, prep: &Preparation) -> Result<bool> {
+        let sink = self.sink.clone();
+        let prep = prep.clone();
+        blocking(move || sink.prepare(&prep)).await
     }
 
     async fn write_partition(
         &self,
-        _partition: usize,
+        partition: usize,
+        detail: String,
         input: SendableRecordBatchStream,
         metrics: Arc<StageMetrics>,
     ) -> Result<u64> {
         let sink = self.sink.clone();
         feed_blocking(input, self.batch_rows, move |next| {
-            let mut conn = sink.connect()?;
-            let mut written = 0;
-            while let Some(batch) = next() {
-                let n = sink.write_batch(&mut conn, &batch)?;
-                metrics.add_rows(n);
-                written += n;
-            }
-            Ok(written)
+            sink.write_partition(partition, &detail, next, &|n| metrics.add_rows(n))
         })
         .await
     }
 
-    async fn publish(&self) -> Result<()> {
+    async fn publish(&self, record: LedgerRow) -> Result<()> {
         let sink = self.sink.clone();
-        blocking(move || sink.publish()).await
-    }
-
-    async fn abort(&self) {
-        let sink = self.sink.clone();
-        let _ = blocking(move || {
-            sink.abort();
-            Ok(())
-        })
-        .await;
+        blocking(move || sink.publish(&record)).await
     }
 }
 
@@ -236,87 +233,26 @@ struct PostgresDriver(PostgresSink);
 
 #[async_trait]
 impl SinkDriver for PostgresDriver {
-    async fn prepare(&self) -> Result<()> {
-        self.0.prepare().await
+    async fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
+        self.0.read_ledger().await
+    }
+
+    async fn prepare(&self, prep: &Preparation) -> Result<bool> {
+        self.0.prepare(prep).await
     }
 
     async fn write_partition(
         &self,
-        _partition: usize,
+        partition: usize,
+        detail: String,
         input: SendableRecordBatchStream,
         metrics: Arc<StageMetrics>,
     ) -> Result<u64> {
-        self.0.write_partition(input, |n| metrics.add_rows(n)).await
+        self.0.write_partition(partition, &detail, input, |n| metrics.add_rows(n)).await
     }
 
-    async fn publish(&self) -> Result<()> {
-        self.0.publish().await
-    }
-
-    async fn abort(&self) {
-        self.0.abort().await;
-    }
-}
-
-struct FileDriver {
-    sink: SinkPlan,
-    path: String,
-    schema: SchemaRef,
-    staged: Mutex<Option<StagedFile>>,
-}
-
-#[async_trait]
-impl SinkDriver for FileDriver {
-    fn single_writer(&self) -> bool {
-        true
-    }
-
-    async fn prepare(&self) -> Result<()> {
-        Ok(())
-    }
-
-    async fn write_partition(
-        &self,
-        _partition: usize,
-        input: SendableRecordBatchStream,
-        metrics: Arc<StageMetrics>,
-    ) -> Result<u64> {
-        let endpoint = self.sink.endpoint.clone();
-        let path = self.path.clone();
-        let schema = self.schema.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<StagedFile>(1);
-        let written = feed_blocking(input, self.sink.batch_size, move |next| {
-            let mut writer = FileWriter::create(&endpoint, &path, &schema)?;
-            let mut written = 0;
-            while let Some(batch) = next() {
-                writer.write(&batch)?;
-                metrics.add_rows(batch.num_rows() as u64);
-                written += batch.num_rows() as u64;
-            }
-            let staged = writer.close()?;
-            let _ = tx.send(staged);
-            Ok(written)
-        })
-        .await?;
-        let staged =
-            rx.try_recv().map_err(|_| DataFusionError::Execution("file writer finished without a file".into()))?;
-        *self.staged.lock().map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))? = Some(staged);
-        Ok(written)
-    }
-
-    async fn publish(&self) -> Result<()> {
-        let staged =
-            self.staged.lock().map_err(|_| DataFusionError::Execution("file sink state poisoned".into()))?.take();
-        match staged {
-            Some(s) => blocking(move || s.publish()).await,
-            None => Err(DataFusionError::Execution(format!("sink `{}` wrote no file", self.sink.name))),
-        }
-    }
-
-    async fn abort(&self) {
-        if let Ok(mut staged) = self.staged.lock() {
-            staged.take();
-        }
+    async fn publish(&self, record: LedgerRow) -> Result<()> {
+        self.0.publish(&record).await
     }
 }
 

@@ -1,8 +1,8 @@
 //! [`SinkExec`]: a sink as a DataFusion execution plan. Partition `p` writes input partition `p`
 //! through the sink's driver and yields one row, the number of rows written. Its configuration
 //! is the serialisable [`SinkPlan`] and run id, so a codec can ship it to an executor; the
-//! driver is rebuilt from them where it runs. `prepare`, `publish` and `abort` stay with the
-//! runner, which alone knows whether every partition succeeded.
+//! driver is rebuilt from them where it runs. Reading the ledger, `prepare` and `publish` stay
+//! with the runner, which alone knows whether every partition succeeded.
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,6 +27,8 @@ use crate::plan::SinkPlan;
 pub struct SinkExec {
     pub sink: SinkPlan,
     pub run_id: String,
+    /// What each partition reads (its source predicate), recorded in the ledger.
+    pub details: Vec<String>,
     pub input: Arc<dyn ExecutionPlan>,
     driver: Arc<dyn SinkDriver>,
     metrics: Arc<StageMetrics>,
@@ -48,6 +50,7 @@ impl SinkExec {
     pub fn new(
         sink: SinkPlan,
         run_id: &str,
+        details: Vec<String>,
         input: Arc<dyn ExecutionPlan>,
         driver: Arc<dyn SinkDriver>,
         metrics: Arc<StageMetrics>,
@@ -59,7 +62,7 @@ impl SinkExec {
             EmissionType::Final,
             Boundedness::Bounded,
         ));
-        Self { sink, run_id: run_id.to_string(), input, driver, metrics, cache }
+        Self { sink, run_id: run_id.to_string(), details, input, driver, metrics, cache }
     }
 
     pub fn driver(&self) -> &Arc<dyn SinkDriver> {
@@ -100,15 +103,23 @@ impl ExecutionPlan for SinkExec {
     fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
         let input =
             children.into_iter().next().ok_or_else(|| DataFusionError::Internal("SinkExec needs one child".into()))?;
-        Ok(Arc::new(SinkExec::new(self.sink.clone(), &self.run_id, input, self.driver.clone(), self.metrics.clone())))
+        Ok(Arc::new(SinkExec::new(
+            self.sink.clone(),
+            &self.run_id,
+            self.details.clone(),
+            input,
+            self.driver.clone(),
+            self.metrics.clone(),
+        )))
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
         let driver = self.driver.clone();
         let metrics = self.metrics.clone();
+        let detail = self.details.get(partition).cloned().unwrap_or_default();
         let written = async move {
-            let n = driver.write_partition(partition, input, metrics).await?;
+            let n = driver.write_partition(partition, detail, input, metrics).await?;
             Ok(RecordBatch::try_new(count_schema(), vec![Arc::new(UInt64Array::from(vec![n]))])?)
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(count_schema(), futures::stream::once(written))))

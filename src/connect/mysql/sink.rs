@@ -1,6 +1,6 @@
 //! MySQL/MariaDB sink (the `mysql` crate connectorx already links): each writer has its own
 //! connection and loads a staging table with multi-row prepared `INSERT`s, a transaction per
-//! batch; the staging table is published at the end:
+//! partition (with its ledger row); the staging table is published at the end:
 //!
 //! | mode     | publish                                                                  |
 //! |----------|--------------------------------------------------------------------------|
@@ -17,6 +17,11 @@ use datafusion::error::{DataFusionError, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
+use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, old_of, restart_sql, staging_of};
+use crate::ledger::{
+    Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
+    select_sql,
+};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
 use crate::plan::{TableName, WriteMode};
@@ -81,7 +86,7 @@ pub struct MysqlSink {
     pub create_if_missing: bool,
     pub schema: SchemaRef,
     pub staging: TableName,
-    pub run_id: String,
+    key: LedgerKey,
 }
 
 impl MysqlSink {
@@ -91,18 +96,10 @@ impl MysqlSink {
         mode: WriteMode,
         create_if_missing: bool,
         schema: SchemaRef,
-        run_id: &str,
+        key: LedgerKey,
     ) -> Self {
-        let staging = table.sibling("stage", run_id);
-        Self {
-            url: url.replacen("mariadb://", "mysql://", 1),
-            table,
-            mode,
-            create_if_missing,
-            schema,
-            staging,
-            run_id: run_id.to_string(),
-        }
+        let staging = staging_of(&table, &key.run_id);
+        Self { url: url.replacen("mariadb://", "mysql://", 1), table, mode, create_if_missing, schema, staging, key }
     }
 
     fn err(&self, what: &str, e: &dyn std::fmt::Display) -> DataFusionError {
@@ -119,8 +116,8 @@ impl MysqlSink {
         super::connect(&opts).map_err(|f| self.err(&format!("cannot connect{} for", f.attempts_note()), &f.error))
     }
 
-    fn target_exists(&self, conn: &mut Conn) -> Result<bool> {
-        let sql = format!("SELECT 1 FROM {} LIMIT 0", D.table(&self.table));
+    fn table_exists(&self, conn: &mut Conn, table: &TableName) -> Result<bool> {
+        let sql = format!("SELECT 1 FROM {} LIMIT 0", D.table(table));
         match conn.query_drop(&sql) {
             Ok(()) => Ok(true),
             Err(mysql::Error::MySqlError(e)) if e.code == 1146 => Ok(false),
@@ -135,9 +132,31 @@ impl MysqlSink {
         }
     }
 
-    pub fn prepare(&self) -> Result<()> {
+    /// The ledger rows of a pipeline; none when the ledger does not exist yet.
+    pub fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
         let mut conn = self.connect()?;
-        let exists = self.target_exists(&mut conn)?;
+        let ledger = ledger_table(&self.table);
+        if !self.table_exists(&mut conn, &ledger)? {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<mysql::Row> = conn
+            .query(select_sql(D, &ledger, &self.key.pipeline))
+            .map_err(|e| self.err("cannot read the ledger of", &e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let cols: Vec<Option<String>> =
+                    (0..9).map(|i| row.get_opt::<Option<String>, usize>(i).and_then(|v| v.ok()).flatten()).collect();
+                parse_row(&cols)
+            })
+            .collect())
+    }
+
+    /// Checks the target, cleans up earlier runs and starts (or checks, on a resume) the
+    /// staging table. `false`: a resume found its staging table changed and starts over.
+    pub fn prepare(&self, prep: &Preparation) -> Result<bool> {
+        let mut conn = self.connect()?;
+        let exists = self.table_exists(&mut conn, &self.table)?;
         if !exists && !self.create_if_missing {
             return Err(DataFusionError::Execution(format!(
                 "table {} does not exist at {} and the sink says `create never`",
@@ -145,21 +164,60 @@ impl MysqlSink {
                 redact_url(&self.url)
             )));
         }
-        let staging = D.table(&self.staging);
-        conn.query_drop(format!("DROP TABLE IF EXISTS {staging}"))
-            .map_err(|e| self.err("cannot drop an old staging table of", &e))?;
+        let ledger = ledger_table(&self.table);
+        let run = |conn: &mut Conn, sql: &str, what: &str| conn.query_drop(sql).map_err(|e| self.err(what, &e));
+        run(
+            &mut conn,
+            &ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?),
+            "cannot create the ledger of",
+        )?;
+        for sql in cleanup_sql(D, &self.table, &self.key, prep) {
+            run(&mut conn, &sql, "cannot clean up earlier runs of")?;
+        }
+        if let Some(expected) = prep.resume_rows {
+            let held: std::result::Result<Option<u64>, _> = conn.query_first(count_sql(D, &self.staging));
+            if held.ok().flatten() == Some(expected) {
+                return Ok(true);
+            }
+        }
         let create = create_table_sql(&self.staging, &self.schema, self.keys())?;
-        conn.query_drop(create).map_err(|e| self.err("cannot create the staging table of", &e))
+        for sql in restart_sql(D, &self.table, &self.key, prep, &create) {
+            run(&mut conn, &sql, "cannot create the staging table of")?;
+        }
+        Ok(prep.resume_rows.is_none())
     }
 
-    /// Inserts one batch into the staging table: multi-row statements in one transaction.
-    pub fn write_batch(&self, conn: &mut Conn, batch: &RecordBatch) -> Result<u64> {
+    /// Writes one partition into the staging table and records it in the ledger, in one
+    /// transaction.
+    pub fn write_partition(
+        &self,
+        partition: usize,
+        detail: &str,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<u64> {
+        let mut conn = self.connect()?;
+        let mut tx =
+            conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin writing", &e))?;
+        let mut checksum = RowChecksum::default();
+        while let Some(batch) = next()? {
+            self.insert_batch(&mut tx, &batch)?;
+            checksum.add_batch(&batch)?;
+            on_rows(batch.num_rows() as u64);
+        }
+        let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
+        tx.query_drop(insert_sql(D, &ledger_table(&self.table), &row))
+            .map_err(|e| self.err("cannot record a partition of", &e))?;
+        tx.commit().map_err(|e| self.err("cannot commit rows for", &e))?;
+        Ok(checksum.rows())
+    }
+
+    /// Inserts one batch with multi-row statements.
+    fn insert_batch(&self, conn: &mut impl Queryable, batch: &RecordBatch) -> Result<()> {
         let width = self.schema.fields().len().max(1);
         let rows_per_statement = (MAX_PLACEHOLDERS / width).clamp(1, 2000);
         let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
         let row_marks = format!("({})", vec!["?"; width].join(", "));
-        let mut tx =
-            conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin writing", &e))?;
         let mut start = 0;
         while start < batch.num_rows() {
             let n = rows_per_statement.min(batch.num_rows() - start);
@@ -176,29 +234,33 @@ impl MysqlSink {
                     })?);
                 }
             }
-            tx.exec_drop(sql, params).map_err(|e| self.err("refused rows for", &e))?;
+            conn.exec_drop(sql, params).map_err(|e| self.err("refused rows for", &e))?;
             start += n;
         }
-        tx.commit().map_err(|e| self.err("cannot commit rows for", &e))?;
-        Ok(batch.num_rows() as u64)
+        Ok(())
     }
 
-    pub fn publish(&self) -> Result<()> {
+    /// Moves the staging rows into the target and records `publish`. A crash between a
+    /// `RENAME` (which MySQL commits on its own) and the ledger row makes a resume start the
+    /// sink over, which ends in the same target.
+    pub fn publish(&self, row: &LedgerRow) -> Result<()> {
         let mut conn = self.connect()?;
-        let exists = self.target_exists(&mut conn)?;
+        let exists = self.table_exists(&mut conn, &self.table)?;
         let target = D.table(&self.table);
         let staging = D.table(&self.staging);
+        let record = insert_sql(D, &ledger_table(&self.table), row);
         let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
         let run = |conn: &mut Conn, sql: String| conn.query_drop(sql).map_err(|e| self.err("cannot publish into", &e));
         if !exists || self.mode == WriteMode::Replace {
             // RENAME TABLE with several pairs is atomic: readers see the old or the new table.
             if exists {
-                let old = self.table.sibling("old", &self.run_id);
-                let old = D.table(&old);
+                let old = D.table(&old_of(&self.table, &self.key.run_id));
                 run(&mut conn, format!("RENAME TABLE {target} TO {old}, {staging} TO {target}"))?;
+                run(&mut conn, record)?;
                 return run(&mut conn, format!("DROP TABLE {old}"));
             }
-            return run(&mut conn, format!("RENAME TABLE {staging} TO {target}"));
+            run(&mut conn, format!("RENAME TABLE {staging} TO {target}"))?;
+            return run(&mut conn, record);
         }
         let insert = format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}");
         let statement = match self.keys() {
@@ -222,14 +284,9 @@ impl MysqlSink {
             tx.query_drop(format!("DELETE FROM {target}")).map_err(|e| self.err("cannot empty", &e))?;
         }
         tx.query_drop(statement).map_err(|e| self.err("cannot publish into", &e))?;
+        tx.query_drop(record).map_err(|e| self.err("cannot record publishing", &e))?;
         tx.commit().map_err(|e| self.err("cannot commit publishing", &e))?;
         run(&mut conn, format!("DROP TABLE {staging}"))
-    }
-
-    pub fn abort(&self) {
-        if let Ok(mut conn) = self.connect() {
-            let _ = conn.query_drop(format!("DROP TABLE IF EXISTS {}", D.table(&self.staging)));
-        }
     }
 }
 

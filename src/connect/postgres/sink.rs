@@ -14,11 +14,16 @@ use bytes::BytesMut;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{SinkExt, StreamExt};
-use tokio_postgres::Client;
+use tokio_postgres::{GenericClient, SimpleQueryMessage};
 
 use super::copy_binary::CopyEncoder;
 use super::types::pg_type_for_arrow;
 use super::{connect, error_text};
+use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, restart_sql, staging_of};
+use crate::ledger::{
+    Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
+    select_sql,
+};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
 use crate::plan::{TableName, WriteMode};
@@ -35,6 +40,7 @@ pub struct PostgresSink {
     pub create_if_missing: bool,
     pub schema: SchemaRef,
     pub staging: TableName,
+    key: LedgerKey,
 }
 
 /// `CREATE TABLE` for an Arrow schema; upsert keys become the primary key.
@@ -49,10 +55,10 @@ impl PostgresSink {
         mode: WriteMode,
         create_if_missing: bool,
         schema: SchemaRef,
-        run_id: &str,
+        key: LedgerKey,
     ) -> Self {
-        let staging = table.sibling("stage", run_id);
-        Self { url: url.to_string(), table, mode, create_if_missing, schema, staging }
+        let staging = staging_of(&table, &key.run_id);
+        Self { url: url.to_string(), table, mode, create_if_missing, schema, staging, key }
     }
 
     fn err(&self, what: &str, e: &tokio_postgres::Error) -> DataFusionError {
@@ -64,10 +70,9 @@ impl PostgresSink {
         ))
     }
 
-    async fn target_exists(&self, client: &Client) -> Result<bool> {
-        let name = self.table.parts.iter().map(|p| D.ident(p)).collect::<Vec<_>>().join(".");
+    async fn table_exists(&self, client: &impl GenericClient, table: &TableName) -> Result<bool> {
         let row = client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&D.table(table)])
             .await
             .map_err(|e| self.err("cannot look up", &e))?;
         Ok(row.get(0))
@@ -77,11 +82,35 @@ impl PostgresSink {
         self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ")
     }
 
-    /// Creates the target if needed (so later modes can rely on it) and an empty staging table
-    /// shaped like the incoming data.
-    pub async fn prepare(&self) -> Result<()> {
+    /// The ledger rows of a pipeline; none when the ledger does not exist yet.
+    pub async fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
         let client = connect(&self.url).await?;
-        let exists = self.target_exists(&client).await?;
+        let ledger = ledger_table(&self.table);
+        if !self.table_exists(&client, &ledger).await? {
+            return Ok(Vec::new());
+        }
+        let messages = client
+            .simple_query(&select_sql(D, &ledger, &self.key.pipeline))
+            .await
+            .map_err(|e| self.err("cannot read the ledger of", &e))?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => {
+                    let cols: Vec<Option<String>> = (0..9).map(|i| row.get(i).map(str::to_string)).collect();
+                    parse_row(&cols)
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Checks the target, cleans up earlier runs and starts (or checks, on a resume) the
+    /// staging table, shaped like the incoming data. `false`: a resume found its staging table
+    /// changed (an `UNLOGGED` table is emptied by a server crash) and starts over.
+    pub async fn prepare(&self, prep: &Preparation) -> Result<bool> {
+        let mut client = connect(&self.url).await?;
+        let exists = self.table_exists(&client, &self.table).await?;
         if !exists && !self.create_if_missing {
             return Err(DataFusionError::Execution(format!(
                 "table {} does not exist at {} and the sink says `create never`",
@@ -89,36 +118,67 @@ impl PostgresSink {
                 redact_url(&self.url)
             )));
         }
-        let staging = D.table(&self.staging);
-        let ddl = format!(
-            "DROP TABLE IF EXISTS {staging}; {}",
-            create_table_sql(&self.staging, &self.schema, None)?.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
+        let ledger = ledger_table(&self.table);
+        // Two sinks creating the ledger at once could race on IF NOT EXISTS: serialise them.
+        let ensure = format!(
+            "SELECT pg_advisory_xact_lock(hashtext({})); {}",
+            D.string(&D.table(&ledger)),
+            ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?)
         );
-        client.batch_execute(&ddl).await.map_err(|e| self.err("cannot create the staging table for", &e))
+        let tx = client.transaction().await.map_err(|e| self.err("cannot begin preparing", &e))?;
+        tx.batch_execute(&ensure).await.map_err(|e| self.err("cannot create the ledger of", &e))?;
+        for sql in cleanup_sql(D, &self.table, &self.key, prep) {
+            tx.batch_execute(&sql).await.map_err(|e| self.err("cannot clean up earlier runs of", &e))?;
+        }
+        if let Some(expected) = prep.resume_rows
+            && self.table_exists(&tx, &self.staging).await?
+        {
+            let held: i64 = tx
+                .query_one(&count_sql(D, &self.staging), &[])
+                .await
+                .map_err(|e| self.err("cannot count the staging rows of", &e))?
+                .get(0);
+            if u64::try_from(held).ok() == Some(expected) {
+                tx.commit().await.map_err(|e| self.err("cannot commit preparing", &e))?;
+                return Ok(true);
+            }
+        }
+        let create =
+            create_table_sql(&self.staging, &self.schema, None)?.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1);
+        for sql in restart_sql(D, &self.table, &self.key, prep, &create) {
+            tx.batch_execute(&sql).await.map_err(|e| self.err("cannot create the staging table for", &e))?;
+        }
+        tx.commit().await.map_err(|e| self.err("cannot commit preparing", &e))?;
+        Ok(prep.resume_rows.is_none())
     }
 
-    /// Streams one partition into the staging table.
-    pub async fn write_partition(&self, mut input: SendableRecordBatchStream, on_rows: impl Fn(u64)) -> Result<u64> {
-        let client = connect(&self.url).await?;
+    /// Streams one partition into the staging table and records it in the ledger, in one
+    /// transaction.
+    pub async fn write_partition(
+        &self,
+        partition: usize,
+        detail: &str,
+        mut input: SendableRecordBatchStream,
+        on_rows: impl Fn(u64),
+    ) -> Result<u64> {
+        let mut client = connect(&self.url).await?;
         let staging = D.table(&self.staging);
+        let tx = client.transaction().await.map_err(|e| self.err("cannot begin writing", &e))?;
         let probe = format!("SELECT {} FROM {staging} LIMIT 0", self.column_list());
-        let statement =
-            client.prepare(&probe).await.map_err(|e| self.err("cannot inspect the staging table of", &e))?;
+        let statement = tx.prepare(&probe).await.map_err(|e| self.err("cannot inspect the staging table of", &e))?;
         let types: Vec<_> = statement.columns().iter().map(|c| c.type_().clone()).collect();
         let mut encoder = CopyEncoder::new(&self.schema, &types)?;
         let copy = format!("COPY {staging} ({}) FROM STDIN (FORMAT binary)", self.column_list());
-        let sink = client
-            .copy_in::<_, bytes::Bytes>(copy.as_str())
-            .await
-            .map_err(|e| self.err("cannot start COPY into", &e))?;
+        let sink =
+            tx.copy_in::<_, bytes::Bytes>(copy.as_str()).await.map_err(|e| self.err("cannot start COPY into", &e))?;
         futures::pin_mut!(sink);
         let mut buf = BytesMut::with_capacity(COPY_CHUNK + COPY_CHUNK / 4);
         encoder.write_header(&mut buf);
-        let mut written = 0u64;
+        let mut checksum = RowChecksum::default();
         while let Some(batch) = input.next().await {
             let batch = batch?;
             encoder.encode_batch(&batch, &mut buf)?;
-            written += batch.num_rows() as u64;
+            checksum.add_batch(&batch)?;
             on_rows(batch.num_rows() as u64);
             if buf.len() >= COPY_CHUNK {
                 sink.send(buf.split().freeze()).await.map_err(|e| self.err("COPY failed for", &e))?;
@@ -127,13 +187,18 @@ impl PostgresSink {
         CopyEncoder::write_trailer(&mut buf);
         sink.send(buf.split().freeze()).await.map_err(|e| self.err("COPY failed for", &e))?;
         sink.as_mut().finish().await.map_err(|e| self.err("COPY failed for", &e))?;
-        Ok(written)
+        let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
+        tx.batch_execute(&insert_sql(D, &ledger_table(&self.table), &row))
+            .await
+            .map_err(|e| self.err("cannot record a partition of", &e))?;
+        tx.commit().await.map_err(|e| self.err("cannot commit rows for", &e))?;
+        Ok(checksum.rows())
     }
 
     /// Moves the staging rows into the target in one transaction, per mode.
-    pub async fn publish(&self) -> Result<()> {
+    pub async fn publish(&self, record: &LedgerRow) -> Result<()> {
         let mut client = connect(&self.url).await?;
-        let exists = self.target_exists(&client).await?;
+        let exists = self.table_exists(&client, &self.table).await?;
         let target = D.table(&self.table);
         let staging = D.table(&self.staging);
         let cols = self.column_list();
@@ -178,6 +243,7 @@ impl PostgresSink {
             });
             statements.push(format!("DROP TABLE {staging}"));
         }
+        statements.push(insert_sql(D, &ledger_table(&self.table), record));
         let tx = client.transaction().await.map_err(|e| self.err("cannot begin publishing", &e))?;
         for sql in &statements {
             tx.batch_execute(sql).await.map_err(|e| {
@@ -190,11 +256,5 @@ impl PostgresSink {
             })?;
         }
         tx.commit().await.map_err(|e| self.err("cannot commit publishing", &e))
-    }
-
-    pub async fn abort(&self) {
-        if let Ok(client) = connect(&self.url).await {
-            let _ = client.batch_execute(&format!("DROP TABLE IF EXISTS {}", D.table(&self.staging))).await;
-        }
     }
 }

@@ -1,5 +1,5 @@
-//! SQLite sink. Every mode loads a staging table first (each batch one transaction with one
-//! prepared statement) and publishes it in a single transaction at the end, so a failed or
+//! SQLite sink. Every mode loads a staging table first (each partition one transaction, with
+//! its ledger row) and publishes it in a single transaction at the end, so a failed or
 //! cancelled run leaves the target exactly as it was:
 //!
 //! | mode     | publish                                                              |
@@ -9,6 +9,7 @@
 //! | truncate | `DELETE FROM target`, insert                                         |
 //! | upsert   | `INSERT ... SELECT ... ON CONFLICT (keys) DO UPDATE SET ...`         |
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use arrow::array::{Array, AsArray};
@@ -17,6 +18,11 @@ use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use rusqlite::{Connection, params_from_iter, types::Value};
 
+use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, restart_sql, staging_of};
+use crate::ledger::{
+    Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
+    select_sql,
+};
 use crate::plan::sql::Dialect;
 use crate::plan::{TableName, WriteMode};
 
@@ -61,6 +67,10 @@ pub struct SqliteSink {
     pub schema: SchemaRef,
     /// Unique per run, so concurrent runs never share a staging table.
     pub staging: TableName,
+    key: LedgerKey,
+    /// SQLite has one writer at a time: a partition holds this for its whole transaction, so
+    /// the others wait here rather than on the database's busy timeout.
+    write_lock: Mutex<()>,
 }
 
 fn sql_err(context: &str) -> impl Fn(rusqlite::Error) -> DataFusionError + '_ {
@@ -74,10 +84,19 @@ impl SqliteSink {
         mode: WriteMode,
         create_if_missing: bool,
         schema: SchemaRef,
-        run_id: &str,
+        key: LedgerKey,
     ) -> Self {
-        let staging = table.sibling("stage", run_id);
-        Self { path: path.to_string(), table, mode, create_if_missing, schema, staging }
+        let staging = staging_of(&table, &key.run_id);
+        Self {
+            path: path.to_string(),
+            table,
+            mode,
+            create_if_missing,
+            schema,
+            staging,
+            key,
+            write_lock: Mutex::new(()),
+        }
     }
 
     pub fn open(&self) -> Result<Connection> {
@@ -99,9 +118,34 @@ impl SqliteSink {
         }
     }
 
-    /// Checks the target and creates an empty staging table.
-    pub fn prepare(&self) -> Result<()> {
+    /// The ledger rows of a pipeline; none when the database or its ledger does not exist yet.
+    pub fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
+        if !std::path::Path::new(&self.path).exists() {
+            return Ok(Vec::new());
+        }
         let conn = self.open()?;
+        let ledger = ledger_table(&self.table);
+        if Self::table_columns(&conn, &ledger)?.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut stmt =
+            conn.prepare(&select_sql(D, &ledger, &self.key.pipeline)).map_err(sql_err("reading the ledger"))?;
+        let rows = stmt
+            .query_map([], |row| (0..9).map(|i| row.get::<_, Option<String>>(i)).collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(sql_err("reading the ledger"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(parsed) = parse_row(&row.map_err(sql_err("reading the ledger"))?) {
+                out.push(parsed);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks the target, cleans up earlier runs and starts (or checks, on a resume) the
+    /// staging table. `false`: a resume found its staging table changed and starts over.
+    pub fn prepare(&self, prep: &Preparation) -> Result<bool> {
+        let mut conn = self.open()?;
         let existing = Self::table_columns(&conn, &self.table)?;
         if existing.is_none() && !self.create_if_missing {
             return Err(DataFusionError::Execution(format!(
@@ -127,39 +171,76 @@ impl SqliteSink {
                 )));
             }
         }
-        conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", D.table(&self.staging)))
-            .map_err(sql_err("dropping an old staging table"))?;
-        conn.execute_batch(&create_table_sql(&self.staging, &self.schema, None)?)
-            .map_err(sql_err("creating the staging table"))?;
-        Ok(())
+        let ledger = ledger_table(&self.table);
+        conn.execute_batch(&ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?))
+            .map_err(sql_err("creating the ledger table"))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
+        for sql in cleanup_sql(D, &self.table, &self.key, prep) {
+            tx.execute_batch(&sql).map_err(sql_err("cleaning up earlier runs"))?;
+        }
+        if let Some(expected) = prep.resume_rows {
+            let held: rusqlite::Result<i64> = tx.query_row(&count_sql(D, &self.staging), [], |r| r.get(0));
+            if held.ok().and_then(|n| u64::try_from(n).ok()) == Some(expected) {
+                tx.commit().map_err(sql_err("commit"))?;
+                return Ok(true);
+            }
+        }
+        let create = create_table_sql(&self.staging, &self.schema, None)?;
+        for sql in restart_sql(D, &self.table, &self.key, prep, &create) {
+            tx.execute_batch(&sql).map_err(sql_err("creating the staging table"))?;
+        }
+        tx.commit().map_err(sql_err("commit"))?;
+        Ok(prep.resume_rows.is_none())
     }
 
-    /// Inserts one batch into the staging table in one transaction.
-    pub fn write_batch(&self, conn: &mut Connection, batch: &RecordBatch) -> Result<u64> {
+    /// Writes one partition into the staging table and records it in the ledger, in one
+    /// transaction.
+    pub fn write_partition(
+        &self,
+        partition: usize,
+        detail: &str,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<u64> {
+        let _one_writer =
+            self.write_lock.lock().map_err(|_| DataFusionError::Execution("SQLite lock poisoned".into()))?;
+        let mut conn = self.open()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
+        let mut checksum = RowChecksum::default();
+        while let Some(batch) = next()? {
+            self.insert_batch(&tx, &batch)?;
+            checksum.add_batch(&batch)?;
+            on_rows(batch.num_rows() as u64);
+        }
+        let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
+        tx.execute_batch(&insert_sql(D, &ledger_table(&self.table), &row))
+            .map_err(sql_err("recording the partition"))?;
+        tx.commit().map_err(sql_err("commit"))?;
+        Ok(checksum.rows())
+    }
+
+    /// Inserts one batch into the staging table with one prepared statement.
+    fn insert_batch(&self, conn: &Connection, batch: &RecordBatch) -> Result<()> {
         let names: Vec<String> = self.schema.fields().iter().map(|f| D.ident(f.name())).collect();
         let placeholders = vec!["?"; names.len()].join(", ");
         let sql = format!("INSERT INTO {} ({}) VALUES ({placeholders})", D.table(&self.staging), names.join(", "));
-        let tx = conn.transaction().map_err(sql_err("begin"))?;
-        {
-            let mut stmt = tx.prepare_cached(&sql).map_err(sql_err("preparing the insert"))?;
-            let mut row_values: Vec<Value> = Vec::with_capacity(names.len());
-            for row in 0..batch.num_rows() {
-                row_values.clear();
-                for (i, column) in batch.columns().iter().enumerate() {
-                    row_values.push(value_at(column.as_ref(), row).map_err(|e| {
-                        DataFusionError::Execution(format!("column {}: row {row}: {e}", self.schema.field(i).name()))
-                    })?);
-                }
-                stmt.execute(params_from_iter(row_values.iter()))
-                    .map_err(|e| DataFusionError::Execution(format!("SQLite refused row {row} of a batch: {e}")))?;
+        let mut stmt = conn.prepare_cached(&sql).map_err(sql_err("preparing the insert"))?;
+        let mut row_values: Vec<Value> = Vec::with_capacity(names.len());
+        for row in 0..batch.num_rows() {
+            row_values.clear();
+            for (i, column) in batch.columns().iter().enumerate() {
+                row_values.push(value_at(column.as_ref(), row).map_err(|e| {
+                    DataFusionError::Execution(format!("column {}: row {row}: {e}", self.schema.field(i).name()))
+                })?);
             }
+            stmt.execute(params_from_iter(row_values.iter()))
+                .map_err(|e| DataFusionError::Execution(format!("SQLite refused row {row} of a batch: {e}")))?;
         }
-        tx.commit().map_err(sql_err("commit"))?;
-        Ok(batch.num_rows() as u64)
+        Ok(())
     }
 
     /// Moves the staging rows into the target in one transaction, per mode.
-    pub fn publish(&self) -> Result<()> {
+    pub fn publish(&self, row: &LedgerRow) -> Result<()> {
         let mut conn = self.open()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
         let existing = Self::table_columns(&tx, &self.table)?;
@@ -212,14 +293,8 @@ impl SqliteSink {
             DataFusionError::Execution(format!("SQLite: publishing into {}: {e}{hint}", self.table))
         })?;
         tx.execute_batch(&format!("DROP TABLE {staging}")).map_err(sql_err("dropping the staging table"))?;
+        tx.execute_batch(&insert_sql(D, &ledger_table(&self.table), row)).map_err(sql_err("recording the publish"))?;
         tx.commit().map_err(sql_err("commit"))
-    }
-
-    /// Best-effort cleanup after a failure: the target was never touched.
-    pub fn abort(&self) {
-        if let Ok(conn) = self.open() {
-            let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", D.table(&self.staging)));
-        }
     }
 }
 

@@ -1,0 +1,37 @@
+//! `flow verify FILE`: compare every sink's target with its source, partition by partition.
+//! Exit 0 when all are equal, 1 when any differs or cannot be read, 2 for a bad file.
+
+use super::common::load;
+use super::{Exit, FileArgs};
+use crate::analyze::Discover;
+use crate::plan::PipelinePlan;
+use crate::verify::verify_pipeline;
+
+pub async fn run(args: FileArgs) -> Exit {
+    match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
+        Ok(loaded) => verify_plans(&loaded.analysis.plans).await,
+        Err(exit) => exit,
+    }
+}
+
+pub async fn verify_plans(plans: &[PipelinePlan]) -> Exit {
+    let mut exit = Exit::Ok;
+    for plan in plans {
+        println!("verify pipeline {}", plan.name);
+        match verify_pipeline(plan).await {
+            Ok(checks) => {
+                for check in &checks {
+                    print!("{}", check.render());
+                    if !check.equal() {
+                        exit = Exit::Runtime;
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit = Exit::Runtime;
+            }
+        }
+    }
+    exit
+}

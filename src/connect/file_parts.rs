@@ -1,0 +1,178 @@
+//! A file target written in parts, one per partition, with a sidecar ledger, so that a killed
+//! run can resume. Partition `p` is written to `PATH.flow-<run>.parts/part-<p>` (through a
+//! temporary name, renamed when complete), then recorded in the sidecar `PATH.flow-ledger.json`
+//! (rewritten through a temporary file and renamed). Publishing joins the recorded parts in
+//! partition order into `PATH.flow-tmp`, renames it over `PATH`, records `publish`, and removes
+//! the parts. A part not in the sidecar is never published: a crash between the two renames only
+//! makes the partition run again.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::file::FileWriter;
+use crate::ledger::{Event, LedgerKey, LedgerRow, Preparation, RowChecksum, runs_of};
+use crate::plan::{Backend, Endpoint};
+
+pub struct PartedFileSink {
+    endpoint: Endpoint,
+    target: PathBuf,
+    schema: SchemaRef,
+    key: LedgerKey,
+    /// Serialises sidecar rewrites between concurrent partitions.
+    sidecar_lock: Mutex<()>,
+}
+
+fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!("cannot {what} {}: {e}", path.display()))
+}
+
+impl PartedFileSink {
+    pub fn new(endpoint: Endpoint, target: &str, schema: SchemaRef, key: LedgerKey) -> Self {
+        Self { endpoint, target: PathBuf::from(target), schema, key, sidecar_lock: Mutex::new(()) }
+    }
+
+    pub fn sidecar(&self) -> PathBuf {
+        PathBuf::from(format!("{}.flow-ledger.json", self.target.display()))
+    }
+
+    fn parts_dir(&self, run_id: &str) -> PathBuf {
+        PathBuf::from(format!("{}.flow-{run_id}.parts", self.target.display()))
+    }
+
+    fn part_path(&self, partition: usize) -> PathBuf {
+        self.parts_dir(&self.key.run_id).join(format!("part-{partition:05}.{}", self.endpoint.backend.name()))
+    }
+
+    pub fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
+        let path = self.sidecar();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                io_err("read the ledger", &path, format!("{e}; move the file away to start over without resume"))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err("read the ledger", &path, e)),
+        }
+    }
+
+    /// Appends rows to the sidecar atomically (write a temporary file, rename it into place).
+    fn append_ledger(&self, rows: &[LedgerRow], drop_partitions_of: Option<&str>) -> Result<()> {
+        let _guard = self.sidecar_lock.lock().map_err(|_| DataFusionError::Execution("ledger lock poisoned".into()))?;
+        let mut all = self.read_ledger()?;
+        if let Some(run) = drop_partitions_of {
+            all.retain(|r| !(r.run_id == run && r.sink == self.key.sink && r.event == Event::Partition));
+        }
+        all.extend_from_slice(rows);
+        let path = self.sidecar();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| io_err("create the directory", dir, e))?;
+        }
+        let temp = PathBuf::from(format!("{}.tmp", path.display()));
+        let json = serde_json::to_string_pretty(&all).map_err(|e| io_err("write the ledger", &path, e))?;
+        let mut file = File::create(&temp).map_err(|e| io_err("write the ledger", &temp, e))?;
+        file.write_all(json.as_bytes()).and_then(|_| file.sync_all()).map_err(|e| io_err("write", &temp, e))?;
+        std::fs::rename(&temp, &path).map_err(|e| io_err("move the ledger into place at", &path, e))
+    }
+
+    /// Starts or resumes the run; returns `false` when a resume found its parts gone and starts
+    /// this sink over.
+    pub fn prepare(&self, prep: &Preparation) -> Result<bool> {
+        for run in prep.abandon.iter().chain(prep.last_published.iter()) {
+            let _ = std::fs::remove_dir_all(self.parts_dir(run));
+        }
+        let abandoned: Vec<LedgerRow> = prep
+            .abandon
+            .iter()
+            .map(|run| {
+                let mut row = self.key.row(Event::Abandon, -1, "a new run started", 0, "");
+                row.run_id = run.clone();
+                row
+            })
+            .collect();
+        let dir = self.parts_dir(&self.key.run_id);
+        if prep.resume_rows.is_some() {
+            let ledger = self.read_ledger()?;
+            let state = runs_of(&ledger, &self.key.sink).into_iter().find(|(id, _)| *id == self.key.run_id);
+            let intact =
+                state.is_some_and(|(_, s)| s.committed.keys().all(|p| self.part_path(*p).is_file()) && dir.is_dir());
+            if intact {
+                self.append_ledger(&abandoned, None)?;
+                return Ok(true);
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| io_err("create the directory", &dir, e))?;
+            self.append_ledger(&abandoned, Some(&self.key.run_id))?;
+            return Ok(false);
+        }
+        let mut rows = abandoned;
+        rows.push(prep.start.clone());
+        self.append_ledger(&rows, None)?;
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| io_err("create the directory", &dir, e))?;
+        Ok(true)
+    }
+
+    /// Writes one partition's part and records it.
+    pub fn write_partition(
+        &self,
+        partition: usize,
+        detail: &str,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<u64> {
+        let path = self.part_path(partition);
+        let mut writer = FileWriter::create_part(&self.endpoint, &path.display().to_string(), &self.schema)?;
+        let mut checksum = RowChecksum::default();
+        while let Some(batch) = next()? {
+            writer.write(&batch)?;
+            checksum.add_batch(&batch)?;
+            on_rows(batch.num_rows() as u64);
+        }
+        writer.close()?.publish()?;
+        let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
+        self.append_ledger(&[row], None)?;
+        Ok(checksum.rows())
+    }
+
+    /// Joins the recorded parts into the target and records `publish`.
+    pub fn publish(&self, row: &LedgerRow) -> Result<()> {
+        let ledger = self.read_ledger()?;
+        let state = runs_of(&ledger, &self.key.sink)
+            .into_iter()
+            .find(|(id, _)| *id == self.key.run_id)
+            .map(|(_, s)| s)
+            .unwrap_or_default();
+        let parts: Vec<PathBuf> = state.committed.keys().map(|p| self.part_path(*p)).collect();
+        let target = self.target.display().to_string();
+        let mut writer = FileWriter::create(&self.endpoint, &target, &self.schema)?;
+        // A target with no rows still gets its CSV header or Parquet schema.
+        writer.write(&RecordBatch::new_empty(self.schema.clone()))?;
+        for part in &parts {
+            match self.endpoint.backend {
+                Backend::Csv => {
+                    // CSV parts have no header: their bytes follow the header the writer wrote.
+                    let bytes = std::fs::read(part).map_err(|e| io_err("read", part, e))?;
+                    writer.write_raw_csv(&bytes)?;
+                }
+                _ => {
+                    let file = File::open(part).map_err(|e| io_err("open", part, e))?;
+                    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                        .and_then(|b| b.build())
+                        .map_err(|e| io_err("read", part, e))?;
+                    for batch in reader {
+                        writer.write(&batch.map_err(|e| io_err("read", part, e))?)?;
+                    }
+                }
+            }
+        }
+        writer.close()?.publish()?;
+        self.append_ledger(std::slice::from_ref(row), None)?;
+        let _ = std::fs::remove_dir_all(self.parts_dir(&self.key.run_id));
+        Ok(())
+    }
+}

@@ -1,0 +1,367 @@
+//! `flow verify`: compares each sink's target with what its pipeline reads from the source,
+//! partition by partition: row counts and an order-independent checksum over all columns
+//! (`crate::ledger::RowChecksum`). The target side is a DataFusion table over the target with
+//! the partition's range as a filter, which is pushed into the target database's query, so each
+//! database returns only that partition's rows. A partition that differs is compared row by row
+//! on its key to name a sample of missing, extra, duplicated and changed rows.
+//!
+//! Values are compared as the pipeline produces them: target columns are cast to the pipeline's
+//! types first (a SQLite `TEXT` timestamp, a wider integer), so a faithful copy compares equal.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::ArrayRef;
+use arrow::compute::CastOptions;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+use futures::StreamExt;
+
+use crate::connect::{self, SourceShape};
+use crate::exec::graph::{self, strip_df_prefix};
+use crate::exec::metrics::{StageKind, StageMetrics};
+use crate::exec::tables::SourceTable;
+use crate::ledger::{RowChecksum, row_hashes};
+use crate::plan::partition::{self, PartitionRange};
+use crate::plan::sql::Dialect;
+use crate::plan::{PipelinePlan, Relation, SinkPlan, SourcePlan, WriteMode};
+
+/// How many differing keys of each kind a mismatching partition shows.
+const SAMPLE: usize = 5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionCheck {
+    pub partition: usize,
+    /// The partition's range, as a DataFusion predicate; `None`: the whole table.
+    pub predicate: Option<String>,
+    pub source_rows: u64,
+    pub target_rows: u64,
+    pub equal: bool,
+    /// For a differing partition: `missing in target: id=7`, `changed: id=3`, ...
+    pub differences: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkCheck {
+    pub sink: String,
+    pub target: String,
+    pub key: Vec<String>,
+    pub partitions: Vec<PartitionCheck>,
+}
+
+impl SinkCheck {
+    pub fn equal(&self) -> bool {
+        self.partitions.iter().all(|p| p.equal)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!("sink {} -> {} (key: {})\n", self.sink, self.target, self.key.join(", "));
+        for p in &self.partitions {
+            out.push_str(&format!(
+                "  partition {:>3}  {:<44} source {:>10}  target {:>10}  {}\n",
+                p.partition,
+                p.predicate.as_deref().unwrap_or("all rows"),
+                p.source_rows,
+                p.target_rows,
+                if p.equal { "ok" } else { "DIFFERENT" }
+            ));
+            for d in &p.differences {
+                out.push_str(&format!("      {d}\n"));
+            }
+        }
+        let differing = self.partitions.iter().filter(|p| !p.equal).count();
+        out.push_str(&match differing {
+            0 => format!("  equal: {} partition(s)\n", self.partitions.len()),
+            n => format!("  DIFFERENT: {n} of {} partition(s)\n", self.partitions.len()),
+        });
+        out
+    }
+}
+
+/// Verifies every sink of a pipeline.
+pub async fn verify_pipeline(plan: &PipelinePlan) -> Result<Vec<SinkCheck>, String> {
+    let mut checks = Vec::new();
+    for sink in &plan.sinks {
+        checks.push(verify_sink(plan, sink).await.map_err(|e| format!("sink `{}`: {e}", sink.name))?);
+    }
+    Ok(checks)
+}
+
+/// The pipeline reduced to one sink's lineage, so no fan-out waits for a consumer verify does
+/// not run.
+fn lineage_plan(plan: &PipelinePlan, sink: &SinkPlan) -> Option<PipelinePlan> {
+    let (source, transforms) = plan.lineage(&sink.input)?;
+    Some(PipelinePlan {
+        sources: vec![source.clone()],
+        transforms: transforms.into_iter().cloned().collect(),
+        sinks: vec![sink.clone()],
+        ..plan.clone()
+    })
+}
+
+async fn verify_sink(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkCheck, String> {
+    let single = lineage_plan(plan, sink).ok_or("its input does not lead to a source")?;
+    let source = &single.sources[0];
+    let shape =
+        connect::describe(source, single.parallelism).await.map_err(|e| format!("source: {}", strip_df_prefix(&e)))?;
+    let ranges = source_ranges(source, &shape);
+    let key = key_columns(sink, source, &shape.schema);
+    let target = TargetReader::open(sink).await?;
+    let mut partitions = Vec::new();
+    // Each pass runs the source side afresh: a physical plan's partition is read once.
+    let build = |shape: SourceShape| {
+        let single = single.clone();
+        async move {
+            let shapes = HashMap::from([(single.sources[0].name.clone(), shape)]);
+            let graph = graph::build(&single, &shapes, Instant::now(), false).await.map_err(|e| strip_df_prefix(&e))?;
+            let (_, input, _) = graph.sinks.into_iter().next().ok_or("no sink in the graph")?;
+            Ok::<_, String>((graph.ctx, input))
+        }
+    };
+    let (ctx, input) = build(shape.clone()).await?;
+    let columns: Vec<String> = input.schema().fields().iter().map(|f| f.name().clone()).collect();
+    // The ranges hold only when the partition column reaches the sink unchanged.
+    let ranged = ranges.len() == input.properties().partitioning.partition_count()
+        && source.partition.as_ref().is_some_and(|s| columns.contains(&s.column));
+    let groups: Vec<(Vec<usize>, Option<String>)> = if ranged {
+        let column = source.partition.as_ref().map(|s| s.column.clone()).unwrap_or_default();
+        ranges.iter().enumerate().map(|(i, r)| (vec![i], Dialect::DataFusion.partition_predicate(&column, r))).collect()
+    } else {
+        vec![((0..input.properties().partitioning.partition_count()).collect(), None)]
+    };
+    for (index, (parts, predicate)) in groups.iter().enumerate() {
+        let source_side = summarize(source_stream(&ctx, &input, parts)?, &input.schema(), None).await?;
+        let target_side = summarize(target.read(&columns, predicate.as_deref()).await?, &input.schema(), None).await?;
+        let equal = source_side.0 == target_side.0;
+        let differences = if equal {
+            Vec::new()
+        } else {
+            let (ctx2, input2) = build(shape.clone()).await?;
+            let key_ix: Vec<usize> = key.iter().filter_map(|k| columns.iter().position(|c| c == k)).collect();
+            let source_rows = summarize(source_stream(&ctx2, &input2, parts)?, &input2.schema(), Some(&key_ix)).await?;
+            let target_rows =
+                summarize(target.read(&columns, predicate.as_deref()).await?, &input.schema(), Some(&key_ix)).await?;
+            differences(&key, &source_rows.1, &target_rows.1)
+        };
+        partitions.push(PartitionCheck {
+            partition: index,
+            predicate: predicate.clone(),
+            source_rows: source_side.0.rows(),
+            target_rows: target_side.0.rows(),
+            equal,
+            differences,
+        });
+    }
+    Ok(SinkCheck { sink: sink.name.clone(), target: target.describe.clone(), key, partitions })
+}
+
+/// The ranges the source's partitions read, or one open range.
+fn source_ranges(source: &SourcePlan, shape: &SourceShape) -> Vec<PartitionRange> {
+    match &source.partition {
+        Some(spec) => partition::split(shape.bounds.as_ref(), spec.count),
+        None => vec![PartitionRange::whole()],
+    }
+}
+
+/// The columns that identify a row in the sample of differences: the upsert keys, else the
+/// partition column, else the first column.
+fn key_columns(sink: &SinkPlan, source: &SourcePlan, schema: &SchemaRef) -> Vec<String> {
+    if let WriteMode::Upsert { keys } = &sink.mode {
+        return keys.clone();
+    }
+    if let Some(spec) = &source.partition {
+        return vec![spec.column.clone()];
+    }
+    schema.fields().first().map(|f| vec![f.name().clone()]).unwrap_or_default()
+}
+
+fn source_stream(
+    ctx: &datafusion::prelude::SessionContext,
+    input: &Arc<dyn ExecutionPlan>,
+    partitions: &[usize],
+) -> Result<SendableRecordBatchStream, String> {
+    let streams = partitions
+        .iter()
+        .map(|p| input.execute(*p, ctx.task_ctx()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| strip_df_prefix(&e))?;
+    let schema = input.schema();
+    let merged = futures::stream::iter(streams).flatten();
+    Ok(Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, merged)))
+}
+
+/// Rows by key (formatted), each with the hashes of the rows that carry it.
+type KeyedRows = BTreeMap<String, Vec<u64>>;
+
+/// Count and checksum of a stream, and with `key`, every row's hash by key.
+async fn summarize(
+    mut stream: SendableRecordBatchStream,
+    schema: &SchemaRef,
+    key: Option<&[usize]>,
+) -> Result<(RowChecksum, KeyedRows), String> {
+    let mut checksum = RowChecksum::default();
+    let mut keyed = KeyedRows::new();
+    while let Some(batch) = stream.next().await {
+        let batch = conform(&batch.map_err(|e| strip_df_prefix(&e))?, schema)?;
+        checksum.add_batch(&batch).map_err(|e| e.to_string())?;
+        if let Some(key) = key {
+            let hashes = row_hashes(batch.columns()).map_err(|e| e.to_string())?;
+            let options = FormatOptions::default().with_null("NULL");
+            let formatters = key
+                .iter()
+                .map(|&i| ArrayFormatter::try_new(batch.column(i).as_ref(), &options))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            for (row, hash) in hashes.into_iter().enumerate() {
+                let text = formatters.iter().map(|f| f.value(row).to_string()).collect::<Vec<_>>().join(", ");
+                keyed.entry(text).or_default().push(hash);
+            }
+        }
+    }
+    Ok((checksum, keyed))
+}
+
+/// A batch with `schema`'s columns (by name) and types: the target's types are cast to the
+/// pipeline's, so equal values hash equally.
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
+    let options = CastOptions { safe: true, ..CastOptions::default() };
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let column = batch
+            .column_by_name(field.name())
+            .or_else(|| {
+                let names = batch.schema();
+                let i = names.fields().iter().position(|f| f.name().eq_ignore_ascii_case(field.name()))?;
+                Some(batch.column(i))
+            })
+            .ok_or_else(|| format!("the target has no column `{}`", field.name()))?;
+        let column = if column.data_type() == field.data_type() {
+            column.clone()
+        } else {
+            arrow::compute::cast_with_options(column, field.data_type(), &options).map_err(|e| e.to_string())?
+        };
+        columns.push(column);
+    }
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()).with_nullable(true))
+        .collect();
+    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
+
+/// A sample of what differs between the source's and the target's rows of one partition.
+fn differences(key: &[String], source: &KeyedRows, target: &KeyedRows) -> Vec<String> {
+    let name = key.join(", ");
+    let mut missing = Vec::new();
+    let mut extra = Vec::new();
+    let mut duplicated = Vec::new();
+    let mut changed = Vec::new();
+    for (k, hashes) in source {
+        match target.get(k) {
+            None => missing.push(k.clone()),
+            Some(t) if t.len() > hashes.len() => duplicated.push(format!("{k} ({} times)", t.len())),
+            Some(t) => {
+                let mut a = hashes.clone();
+                let mut b = t.clone();
+                a.sort_unstable();
+                b.sort_unstable();
+                if t.len() < hashes.len() {
+                    missing.push(format!("{k} ({} of {} copies)", hashes.len() - t.len(), hashes.len()));
+                } else if a != b {
+                    changed.push(k.clone());
+                }
+            }
+        }
+    }
+    for k in target.keys().filter(|k| !source.contains_key(*k)) {
+        extra.push(k.clone());
+    }
+    let mut out = Vec::new();
+    for (what, keys) in [
+        ("missing in target", missing),
+        ("extra in target", extra),
+        ("duplicated in target", duplicated),
+        ("changed", changed),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> = keys.iter().take(SAMPLE).map(|k| format!("{name}={k}")).collect();
+        let more = if keys.len() > SAMPLE { format!(" and {} more", keys.len() - SAMPLE) } else { String::new() };
+        out.push(format!("{what}: {}{more}", shown.join("; ")));
+    }
+    out
+}
+
+/// The target as a DataFusion table, filters pushed into its database.
+struct TargetReader {
+    ctx: datafusion::prelude::SessionContext,
+    describe: String,
+}
+
+impl TargetReader {
+    async fn open(sink: &SinkPlan) -> Result<Self, String> {
+        let describe = match &sink.relation {
+            Relation::Table { name } => format!("{} {name}", sink.endpoint.redacted()),
+            Relation::File { path } => path.clone(),
+            _ => sink.endpoint.redacted(),
+        };
+        let as_source = SourcePlan {
+            name: format!("{}_target", sink.name),
+            endpoint: sink.endpoint.clone(),
+            relation: sink.relation.clone(),
+            partition: None,
+            batch_size: 8192,
+            timeout: None,
+        };
+        let shape = connect::describe(&as_source, 1)
+            .await
+            .map_err(|e| format!("cannot read the target {describe}: {}", strip_df_prefix(&e)))?;
+        let ctx = graph::session(1);
+        let metrics = Arc::new(StageMetrics::new(&as_source.name, StageKind::Source, Instant::now()));
+        ctx.register_table("target", Arc::new(SourceTable { source: as_source, shape, metrics }))
+            .map_err(|e| strip_df_prefix(&e))?;
+        Ok(Self { ctx, describe })
+    }
+
+    async fn read(&self, columns: &[String], predicate: Option<&str>) -> Result<SendableRecordBatchStream, String> {
+        let projection = columns.iter().map(|c| Dialect::DataFusion.ident(c)).collect::<Vec<_>>().join(", ");
+        let sql = match predicate {
+            Some(p) => format!("SELECT {projection} FROM target WHERE {p}"),
+            None => format!("SELECT {projection} FROM target"),
+        };
+        let frame = self.ctx.sql(&sql).await.map_err(|e: DataFusionError| {
+            format!("cannot read the target {}: {}", self.describe, strip_df_prefix(&e))
+        })?;
+        frame.execute_stream().await.map_err(|e| strip_df_prefix(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_name_each_kind_with_its_key() {
+        let rows = |pairs: &[(&str, &[u64])]| -> KeyedRows {
+            pairs.iter().map(|(k, h)| (k.to_string(), h.to_vec())).collect()
+        };
+        let source = rows(&[("1", &[10]), ("2", &[20]), ("3", &[30]), ("4", &[40])]);
+        let target = rows(&[("1", &[10]), ("2", &[21]), ("4", &[40, 40]), ("9", &[90])]);
+        assert_eq!(
+            differences(&["id".to_string()], &source, &target),
+            [
+                "missing in target: id=3",
+                "extra in target: id=9",
+                "duplicated in target: id=4 (2 times)",
+                "changed: id=2"
+            ]
+        );
+    }
+}
