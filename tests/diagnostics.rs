@@ -79,6 +79,10 @@ cases! {
     no_pipeline => HEADER;
     duplicate_option => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\") {{ batch 10; batch 20 }}\n  sink s -> db.table(\"t\")\n}}");
     bad_batch => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\") {{ batch many }}\n  sink s -> db.table(\"t\")\n}}");
+    reject_to_another_connection => format!("{HEADER}let other = sqlite(\"out/other.db\")\npipeline p {{\n  source s = gen.table(\"orders\")\n  sink s -> db.table(\"t\") {{ on error reject to other.table(\"bad\") }}\n}}");
+    on_error_for_a_file => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\")\n  sink s -> parquet(\"out/x.parquet\") {{ on error skip }}\n}}");
+    on_error_unknown_action => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\")\n  sink s -> db.table(\"t\") {{ on error ignore }}\n}}");
+    on_error_on_a_source => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\") {{ max rejects 5 }}\n  sink s -> db.table(\"t\")\n}}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod file_parts;
 pub mod generate;
 pub mod mysql;
 pub mod postgres;
+pub mod rejects;
 pub mod retry;
 pub mod sqlite;
 pub mod staging;

@@ -41,6 +41,8 @@ pub struct StageMetrics {
     pub kind: StageKind,
     run_start: Instant,
     rows: AtomicU64,
+    /// Rows a sink skipped or rejected (`on error skip | reject`).
+    refused: AtomicU64,
     partitions: AtomicU64,
     timings: Mutex<Vec<PartitionTiming>>,
 }
@@ -52,6 +54,7 @@ impl StageMetrics {
             kind,
             run_start,
             rows: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             partitions: AtomicU64::new(0),
             timings: Mutex::new(Vec::new()),
         }
@@ -63,6 +66,14 @@ impl StageMetrics {
 
     pub fn rows(&self) -> u64 {
         self.rows.load(Ordering::Relaxed)
+    }
+
+    pub fn set_refused(&self, n: u64) {
+        self.refused.store(n, Ordering::Relaxed);
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     pub fn set_partitions(&self, n: usize) {

@@ -2,7 +2,7 @@
 //! ended. Printed as a table at the end of `flow run` and written as JSON with `--report`.
 //!
 //! JSON fields (stable): `pipeline`, `run_id`, `status` (`ok` | `failed`), `seconds`, `error`
-//! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, and `stages[]` with `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`,
+//! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, and `stages[]` with `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`, `rows_rejected`,
 //! `seconds`, `rows_per_second`, `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
 
 use std::sync::Arc;
@@ -42,6 +42,8 @@ pub struct StageReport {
     pub rows_in: u64,
     pub rows_out: u64,
     pub rows_filtered: u64,
+    /// Rows a sink skipped or rejected (`on error skip | reject to T`).
+    pub rows_rejected: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub partitions: Vec<PartitionTiming>,
@@ -72,6 +74,7 @@ impl RunReport {
                     rows_in,
                     rows_out,
                     rows_filtered: if m.kind == StageKind::Transform { rows_in.saturating_sub(rows_out) } else { 0 },
+                    rows_rejected: m.refused(),
                     seconds: round3(secs),
                     rows_per_second: if secs > 0.0 { (rows_out as f64 / secs).round() } else { 0.0 },
                     partitions: m.timings(),
@@ -107,6 +110,13 @@ impl RunReport {
                 group(s.rows_filtered),
                 s.seconds,
                 group(s.rows_per_second as u64),
+            ));
+        }
+        for s in self.stages.iter().filter(|s| s.rows_rejected > 0) {
+            out.push_str(&format!(
+                "sink {}: {} row(s) refused by the target (see `on error`)\n",
+                s.name,
+                group(s.rows_rejected)
             ));
         }
         let status = match self.status {

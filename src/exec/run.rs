@@ -161,6 +161,9 @@ async fn run_inner(
         let progress = Progress::start(&plan.name, &graph.metrics, options.progress);
         let result = execute(plan, &graph, &sinks).await;
         progress.finish();
+        for sink in &sinks {
+            sink.metrics.set_refused(sink.driver.refused());
+        }
         identity.partitions_skipped = sinks.iter().map(|s| s.committed.len()).sum();
         result?;
         for sink in sinks.iter().filter(|s| !s.published) {

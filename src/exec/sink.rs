@@ -18,6 +18,7 @@ use super::metrics::StageMetrics;
 use crate::connect::file_parts::PartedFileSink;
 use crate::connect::mysql::sink::MysqlSink;
 use crate::connect::postgres::sink::PostgresSink;
+use crate::connect::rejects::RejectPolicy;
 use crate::connect::sqlite::sink::SqliteSink;
 use crate::ledger::{LedgerKey, LedgerRow, Preparation};
 use crate::plan::{Backend, Relation, SinkPlan};
@@ -40,9 +41,14 @@ pub trait SinkDriver: Send + Sync {
     ) -> Result<u64>;
     /// Moves everything staged into the target and records `record`, atomically.
     async fn publish(&self, record: LedgerRow) -> Result<()>;
+    /// Rows skipped or rejected so far in this run.
+    fn refused(&self) -> u64 {
+        0
+    }
 }
 
 pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<Arc<dyn SinkDriver>> {
+    let rejects = || RejectPolicy::new(&sink.name, sink.on_error.clone(), sink.max_rejects);
     let blocking = |s: Arc<dyn BlockingSink>| -> Arc<dyn SinkDriver> {
         Arc::new(BlockingDriver { sink: s, batch_rows: sink.batch_size })
     };
@@ -54,6 +60,7 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
             sink.create_if_missing,
             schema,
             key,
+            rejects(),
         )))),
         (Relation::Table { name }, Backend::Postgres) => Ok(Arc::new(PostgresDriver(PostgresSink::new(
             &sink.endpoint.url,
@@ -62,6 +69,7 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
             sink.create_if_missing,
             schema,
             key,
+            rejects(),
         )))),
         (Relation::Table { name }, Backend::Mysql) => Ok(blocking(Arc::new(MysqlSink::new(
             &sink.endpoint.url,
@@ -70,6 +78,7 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
             sink.create_if_missing,
             schema,
             key,
+            rejects(),
         )))),
         (Relation::File { path }, Backend::Csv | Backend::Parquet) => {
             Ok(blocking(Arc::new(PartedFileSink::new(sink.endpoint.clone(), path, schema, key))))
@@ -158,11 +167,24 @@ pub trait BlockingSink: Send + Sync + 'static {
         on_rows: &dyn Fn(u64),
     ) -> Result<u64>;
     fn publish(&self, record: &LedgerRow) -> Result<()>;
+    fn refused(&self) -> u64 {
+        0
+    }
 }
 
 /// The three blocking sinks share their method names; the trait is only the dispatch.
 macro_rules! blocking_sink {
+    ($t:ty, refused) => {
+        blocking_sink!($t, {
+            fn refused(&self) -> u64 {
+                <$t>::refused(self)
+            }
+        });
+    };
     ($t:ty) => {
+        blocking_sink!($t, {});
+    };
+    ($t:ty, { $($extra:tt)* }) => {
         impl BlockingSink for $t {
             fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
                 <$t>::read_ledger(self)
@@ -182,12 +204,13 @@ macro_rules! blocking_sink {
             fn publish(&self, record: &LedgerRow) -> Result<()> {
                 <$t>::publish(self, record)
             }
+            $($extra)*
         }
     };
 }
 
-blocking_sink!(SqliteSink);
-blocking_sink!(MysqlSink);
+blocking_sink!(SqliteSink, refused);
+blocking_sink!(MysqlSink, refused);
 blocking_sink!(PartedFileSink);
 
 struct BlockingDriver {
@@ -227,6 +250,10 @@ impl SinkDriver for BlockingDriver {
         let sink = self.sink.clone();
         blocking(move || sink.publish(&record)).await
     }
+
+    fn refused(&self) -> u64 {
+        self.sink.refused()
+    }
 }
 
 struct PostgresDriver(PostgresSink);
@@ -253,6 +280,10 @@ impl SinkDriver for PostgresDriver {
 
     async fn publish(&self, record: LedgerRow) -> Result<()> {
         self.0.publish(&record).await
+    }
+
+    fn refused(&self) -> u64 {
+        self.0.refused()
     }
 }
 

@@ -7,7 +7,7 @@
 //! JSON shape: `{ "pipelines": [ { "pipeline", "parallelism", "timeout", "stages": [ { "name",
 //! "kind", "input", "connection": { "name", "backend", "url" }, "reads" | "writes", "batch_size",
 //! "timeout", "partition_by", "bounds", "partitions": [ { "index", "reads" } ], "steps",
-//! "schema": [ { "name", "type", "nullable" } ], "note", "mode", "create_if_missing",
+//! "schema": [ { "name", "type", "nullable" } ], "note", "mode", "create_if_missing", "on_error" (database sinks),
 //! "type_mapping", "ddl", "publish", "warnings" } ], "edges": [ { "from", "to" } ] } ] }`.
 
 pub mod text;
@@ -74,6 +74,10 @@ pub struct ExplainedStage {
     pub note: Option<String>,
     pub mode: Option<String>,
     pub create_if_missing: Option<bool>,
+    /// What happens to a row the target refuses (database sinks): `fail`, `skip`,
+    /// `reject to TABLE`, with `max rejects N` when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<String>,
     pub type_mapping: Vec<ColumnMapping>,
     pub ddl: Vec<String>,
     pub publish: Option<String>,
@@ -210,6 +214,10 @@ pub async fn explain_pipeline(
             timeout: sink.timeout.map(format_duration),
             mode: Some(sink.mode.to_string()),
             create_if_missing: sink.endpoint.backend.is_database().then_some(sink.create_if_missing),
+            on_error: sink.endpoint.backend.is_database().then(|| match sink.max_rejects {
+                Some(n) => format!("{}, max rejects {n}", sink.on_error),
+                None => sink.on_error.to_string(),
+            }),
             ..Default::default()
         };
         match graph.schemas.get(&sink.input) {

@@ -40,6 +40,9 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
         }
         .ok();
     }
+    if let Some(e) = &s.on_error {
+        let _ = writeln!(out, "  on error    {e}");
+    }
     if let Some(b) = s.batch_size {
         let _ = writeln!(out, "  batch       {b} rows");
     }

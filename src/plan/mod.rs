@@ -227,6 +227,35 @@ pub struct SinkPlan {
     pub batch_size: usize,
     #[serde(with = "duration_text::option")]
     pub timeout: Option<Duration>,
+    /// What happens to a row the target cannot take.
+    pub on_error: OnError,
+    /// The run fails once more rows than this are skipped or rejected; `None`: no limit.
+    pub max_rejects: Option<u64>,
+}
+
+/// `on error fail | skip | reject to TABLE`: what a sink does with a row that a conversion,
+/// a constraint or the target refuses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OnError {
+    /// Fail the run, naming the row and column (the default).
+    #[default]
+    Fail,
+    /// Leave the row out; the run report counts it.
+    Skip,
+    /// Write the row, the column, the value and the reason to a table on the sink's own
+    /// connection, in the same transaction as the partition.
+    Reject { table: TableName },
+}
+
+impl std::fmt::Display for OnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fail => f.write_str("fail"),
+            Self::Skip => f.write_str("skip"),
+            Self::Reject { table } => write!(f, "reject to {table}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

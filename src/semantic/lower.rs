@@ -544,6 +544,43 @@ impl<'a> Lowering<'a> {
             Some(n) => n.name.clone(),
             None => format!("{}->{}", s.input.name, short_target(&relation)),
         };
+        let on_error = match opts.on_error.take() {
+            None | Some(ast::OnErrorAst::Fail) => OnError::Fail,
+            Some(ast::OnErrorAst::Skip) => OnError::Skip,
+            Some(ast::OnErrorAst::Reject { connection, table, span }) => {
+                let target = Target::Table { connection: connection.clone(), table, span };
+                match self.target(&target, TargetUse::Sink) {
+                    Some((reject, Relation::Table { name: table })) if reject.endpoint.url == resolved.endpoint.url => {
+                        OnError::Reject { table }
+                    }
+                    Some(_) => {
+                        self.problems.push(
+                            Problem::error(
+                                "flow::reject_elsewhere",
+                                format!(
+                                    "the reject table must be on the sink's own connection, not `{}`",
+                                    connection.name
+                                ),
+                            )
+                            .at(span, "another connection")
+                            .help(
+                                "rejects are written in the same transaction as the rows, so they go to a table \
+                                 of the sink's database",
+                            ),
+                        );
+                        OnError::Fail
+                    }
+                    None => OnError::Fail,
+                }
+            }
+        };
+        if let (Some((_, span)), OnError::Fail) = (&opts.max_rejects, &on_error) {
+            self.problems.push(
+                Problem::warning("flow::max_rejects_unused", "`max rejects` has no effect with `on error fail`")
+                    .at(*span, "the first bad row fails the run")
+                    .help("add `on error skip` or `on error reject to db.table(\"rejects\")`"),
+            );
+        }
         input_ok.then(|| SinkPlan {
             name,
             input: s.input.name.clone(),
@@ -553,6 +590,8 @@ impl<'a> Lowering<'a> {
             relation,
             mode,
             create_if_missing: opts.create_if_missing.unwrap_or(true),
+            on_error,
+            max_rejects: opts.max_rejects.map(|(n, _)| n),
         })
     }
 
@@ -659,11 +698,13 @@ impl<'a> Lowering<'a> {
                 StageOptionKind::Timeout(_) => "timeout",
                 StageOptionKind::Mode(_) => "mode",
                 StageOptionKind::Create { .. } => "create",
+                StageOptionKind::OnError(_) => "on error",
+                StageOptionKind::MaxRejects(_) => "max rejects",
                 StageOptionKind::Unknown(name) => {
                     let known: &[&str] = match use_ {
                         TargetUse::Source => &["partition", "batch", "timeout"],
                         TargetUse::Transform => &["timeout"],
-                        TargetUse::Sink => &["mode", "create", "batch", "timeout"],
+                        TargetUse::Sink => &["mode", "create", "batch", "timeout", "on error", "max rejects"],
                     };
                     self.problems.push(
                         Problem::error("flow::unknown_option", format!("unknown option `{}`", name.name))
@@ -755,6 +796,23 @@ impl<'a> Lowering<'a> {
                     } else {
                         out.create_if_missing = Some(*if_missing);
                     }
+                }
+                StageOptionKind::OnError(_) | StageOptionKind::MaxRejects(_) if use_ != TargetUse::Sink => {
+                    self.problems.push(wrong_place(key, "sinks"));
+                }
+                StageOptionKind::OnError(_) | StageOptionKind::MaxRejects(_) if !backend.is_database() => {
+                    self.problems.push(
+                        Problem::error(
+                            "flow::on_error_unsupported",
+                            format!("a {} file takes every value, so `{key}` does not apply", backend.name()),
+                        )
+                        .at(opt.span, "only database sinks refuse rows")
+                        .help("remove this option"),
+                    );
+                }
+                StageOptionKind::OnError(action) => out.on_error = Some(action.clone()),
+                StageOptionKind::MaxRejects(l) => {
+                    out.max_rejects = self.ok(self.literals.unsigned(l, "max rejects")).map(|n| (n, opt.span));
                 }
                 StageOptionKind::Unknown(_) => {}
             }
@@ -850,6 +908,8 @@ struct StageOpts {
     timeout: Option<Duration>,
     mode: Option<WriteMode>,
     create_if_missing: Option<bool>,
+    on_error: Option<ast::OnErrorAst>,
+    max_rejects: Option<(u64, Span)>,
 }
 
 fn names_of(idents: &[Ident]) -> Vec<String> {

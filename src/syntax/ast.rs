@@ -207,7 +207,22 @@ pub enum StageOptionKind {
     Timeout(Literal),
     Mode(ModeAst),
     Create { if_missing: bool },
+    OnError(OnErrorAst),
+    MaxRejects(Literal),
     Unknown(Ident),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OnErrorAst {
+    Fail,
+    Skip,
+    /// `reject to conn.table("name")`.
+    Reject {
+        connection: Ident,
+        table: Literal,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -297,6 +297,22 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
             let choice = parts.next().expect("grammar: create choice");
             StageOptionKind::Create { if_missing: choice.as_rule() == Rule::create_if_missing }
         }
+        Rule::opt_on_error => {
+            let choice = parts.next().expect("grammar: on error choice");
+            StageOptionKind::OnError(match choice.as_rule() {
+                Rule::on_error_fail => OnErrorAst::Fail,
+                Rule::on_error_skip => OnErrorAst::Skip,
+                _ => {
+                    let table = meaningful(choice.into_inner()).next().expect("grammar: reject table");
+                    let span = span_of(&table);
+                    let mut parts = meaningful(table.into_inner());
+                    let connection = ident(parts.next().expect("grammar: reject connection"));
+                    let table = literal(parts.next().expect("grammar: reject table name"));
+                    OnErrorAst::Reject { connection, table, span }
+                }
+            })
+        }
+        Rule::opt_max_rejects => StageOptionKind::MaxRejects(literal(parts.next().expect("grammar: max rejects"))),
         _ => StageOptionKind::Unknown(ident(parts.next().expect("grammar: option name"))),
     };
     StageOption { kind, span }

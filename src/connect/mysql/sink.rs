@@ -17,6 +17,7 @@ use datafusion::error::{DataFusionError, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
+use crate::connect::rejects::{self, BadRow, RejectPolicy};
 use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, old_of, restart_sql, staging_of};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
@@ -87,6 +88,7 @@ pub struct MysqlSink {
     pub schema: SchemaRef,
     pub staging: TableName,
     key: LedgerKey,
+    rejects: RejectPolicy,
 }
 
 impl MysqlSink {
@@ -97,9 +99,15 @@ impl MysqlSink {
         create_if_missing: bool,
         schema: SchemaRef,
         key: LedgerKey,
+        rejects: RejectPolicy,
     ) -> Self {
         let staging = staging_of(&table, &key.run_id);
-        Self { url: url.replacen("mariadb://", "mysql://", 1), table, mode, create_if_missing, schema, staging, key }
+        let url = url.replacen("mariadb://", "mysql://", 1);
+        Self { url, table, mode, create_if_missing, schema, staging, key, rejects }
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.rejects.refused()
     }
 
     fn err(&self, what: &str, e: &dyn std::fmt::Display) -> DataFusionError {
@@ -111,9 +119,23 @@ impl MysqlSink {
         ))
     }
 
+    /// A connection in strict mode: a value that does not fit its column is an error, never
+    /// silently truncated or clamped.
     pub fn connect(&self) -> Result<Conn> {
         let opts = Opts::from_url(&self.url).map_err(|e| self.err("bad URL for", &e))?;
-        super::connect(&opts).map_err(|f| self.err(&format!("cannot connect{} for", f.attempts_note()), &f.error))
+        let mut conn = super::connect(&opts)
+            .map_err(|f| self.err(&format!("cannot connect{} for", f.attempts_note()), &f.error))?;
+        conn.query_drop("SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))")
+            .map_err(|e| self.err("cannot set strict mode for", &e))?;
+        Ok(conn)
+    }
+
+    /// The target's column names, when it exists.
+    fn target_columns(&self, conn: &mut Conn) -> Result<Vec<String>> {
+        let stmt = conn
+            .prep(format!("SELECT * FROM {} LIMIT 0", D.table(&self.table)))
+            .map_err(|e| self.err("cannot inspect", &e))?;
+        Ok(stmt.columns().iter().map(|c| c.name_str().to_string()).collect())
     }
 
     fn table_exists(&self, conn: &mut Conn, table: &TableName) -> Result<bool> {
@@ -166,6 +188,10 @@ impl MysqlSink {
         }
         let ledger = ledger_table(&self.table);
         let run = |conn: &mut Conn, sql: &str, what: &str| conn.query_drop(sql).map_err(|e| self.err(what, &e));
+        if let Some(table) = self.rejects.table() {
+            let create = ensure_ledger_sql(&create_table_sql(table, &rejects::reject_schema(), None)?);
+            run(&mut conn, &create, "cannot create the reject table of")?;
+        }
         run(
             &mut conn,
             &ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?),
@@ -180,7 +206,28 @@ impl MysqlSink {
                 return Ok(true);
             }
         }
-        let create = create_table_sql(&self.staging, &self.schema, self.keys())?;
+        // Into an existing table, stage with the target's own columns, so a value that does not
+        // fit is refused while staging, row by row, rather than failing the whole publish.
+        let create = if exists && self.mode != WriteMode::Replace {
+            let columns = self.target_columns(&mut conn)?;
+            let missing: Vec<&str> = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .filter(|n| !columns.iter().any(|c| c == n))
+                .collect();
+            if !missing.is_empty() {
+                return Err(DataFusionError::Execution(format!(
+                    "table {} has no column(s) {}; add them, or use mode replace to recreate the table",
+                    self.table,
+                    missing.join(", ")
+                )));
+            }
+            format!("CREATE TABLE {} LIKE {}", D.table(&self.staging), D.table(&self.table))
+        } else {
+            create_table_sql(&self.staging, &self.schema, self.keys())?
+        };
         for sql in restart_sql(D, &self.table, &self.key, prep, &create) {
             run(&mut conn, &sql, "cannot create the staging table of")?;
         }
@@ -200,10 +247,18 @@ impl MysqlSink {
         let mut tx =
             conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin writing", &e))?;
         let mut checksum = RowChecksum::default();
+        let mut seen = 0u64;
         while let Some(batch) = next()? {
-            self.insert_batch(&mut tx, &batch)?;
-            checksum.add_batch(&batch)?;
-            on_rows(batch.num_rows() as u64);
+            let bad = self.insert_batch(&mut tx, &batch, partition, seen)?;
+            seen += batch.num_rows() as u64;
+            self.rejects.admit(&bad)?;
+            if let (Some(table), false) = (self.rejects.table(), bad.is_empty()) {
+                tx.query_drop(rejects::insert_sql(D, table, &self.key, &bad))
+                    .map_err(|e| self.err("cannot write rejected rows of", &e))?;
+            }
+            let good = rejects::without_rows(&batch, &bad)?;
+            checksum.add_batch(&good)?;
+            on_rows(good.num_rows() as u64);
         }
         let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
         tx.query_drop(insert_sql(D, &ledger_table(&self.table), &row))
@@ -212,32 +267,65 @@ impl MysqlSink {
         Ok(checksum.rows())
     }
 
-    /// Inserts one batch with multi-row statements.
-    fn insert_batch(&self, conn: &mut impl Queryable, batch: &RecordBatch) -> Result<()> {
+    /// Inserts one batch with multi-row statements; returns the rows that could not be
+    /// converted or that MySQL refused. A refused statement changes nothing (strict mode), so
+    /// its rows are retried one by one to find the bad ones.
+    fn insert_batch(
+        &self,
+        conn: &mut impl Queryable,
+        batch: &RecordBatch,
+        partition: usize,
+        first_row: u64,
+    ) -> Result<Vec<BadRow>> {
         let width = self.schema.fields().len().max(1);
         let rows_per_statement = (MAX_PLACEHOLDERS / width).clamp(1, 2000);
-        let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
-        let row_marks = format!("({})", vec!["?"; width].join(", "));
-        let mut start = 0;
-        while start < batch.num_rows() {
-            let n = rows_per_statement.min(batch.num_rows() - start);
-            let sql = format!(
-                "INSERT INTO {} ({cols}) VALUES {}",
-                D.table(&self.staging),
-                vec![row_marks.as_str(); n].join(", ")
-            );
-            let mut params = Vec::with_capacity(n * width);
-            for row in start..start + n {
-                for (i, column) in batch.columns().iter().enumerate() {
-                    params.push(value_at(column.as_ref(), row).map_err(|e| {
-                        DataFusionError::Execution(format!("column {}: row {row}: {e}", self.schema.field(i).name()))
-                    })?);
+        let mut bad = Vec::new();
+        // Convert first: a value MySQL cannot hold (NaN, a year past 9999) never reaches it.
+        let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(batch.num_rows());
+        'rows: for row in 0..batch.num_rows() {
+            let mut values = Vec::with_capacity(width);
+            for (i, column) in batch.columns().iter().enumerate() {
+                match value_at(column.as_ref(), row) {
+                    Ok(v) => values.push(v),
+                    Err(e) => {
+                        let name = self.schema.field(i).name();
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e));
+                        if self.rejects.fails() {
+                            return Ok(bad);
+                        }
+                        continue 'rows;
+                    }
                 }
             }
-            conn.exec_drop(sql, params).map_err(|e| self.err("refused rows for", &e))?;
-            start += n;
+            rows.push((row, values));
         }
-        Ok(())
+        for chunk in rows.chunks(rows_per_statement) {
+            let params: Vec<Value> = chunk.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+            if conn.exec_drop(self.insert_sql(chunk.len()), params).is_ok() {
+                continue;
+            }
+            for (row, values) in chunk {
+                if let Err(e) = conn.exec_drop(self.insert_sql(1), values.clone()) {
+                    if !refuses_the_row(&e) {
+                        return Err(self.err("cannot write rows for", &e));
+                    }
+                    let message = scrub_secret(&e.to_string(), &self.url);
+                    let column = refused_column(&message);
+                    bad.push(BadRow::new(batch, *row, partition, first_row, column.as_deref(), &message));
+                    if self.rejects.fails() {
+                        return Ok(bad);
+                    }
+                }
+            }
+        }
+        Ok(bad)
+    }
+
+    fn insert_sql(&self, rows: usize) -> String {
+        let width = self.schema.fields().len().max(1);
+        let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
+        let row_marks = format!("({})", vec!["?"; width].join(", "));
+        format!("INSERT INTO {} ({cols}) VALUES {}", D.table(&self.staging), vec![row_marks.as_str(); rows].join(", "))
     }
 
     /// Moves the staging rows into the target and records `publish`. A crash between a
@@ -288,6 +376,28 @@ impl MysqlSink {
         tx.commit().map_err(|e| self.err("cannot commit publishing", &e))?;
         run(&mut conn, format!("DROP TABLE {staging}"))
     }
+}
+
+/// Whether an error is about the row (its values or a constraint), not the connection or the
+/// server: only those may be skipped or rejected.
+fn refuses_the_row(e: &mysql::Error) -> bool {
+    match e {
+        // Lock waits, deadlocks and a server going away are not the row's fault.
+        mysql::Error::MySqlError(e) => !matches!(e.code, 1040 | 1053 | 1205 | 1213 | 2006 | 2013),
+        _ => false,
+    }
+}
+
+/// The column a MySQL error names: `... for column 'x' at row 1`, or
+/// `... for column `db`.`t`.`x` at row 1`.
+fn refused_column(message: &str) -> Option<String> {
+    let rest = &message[message.find("column ")? + "column ".len()..];
+    let name = match rest.chars().next()? {
+        '\'' => rest[1..].split('\'').next()?,
+        '`' => rest.split(" at row").next()?.rsplit('.').next()?.trim_matches('`'),
+        _ => return None,
+    };
+    Some(name.to_string())
 }
 
 /// One Arrow value as a MySQL parameter. NaN and infinities have no MySQL representation.

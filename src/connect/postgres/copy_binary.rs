@@ -360,14 +360,35 @@ impl CopyEncoder {
     /// abort the COPY cleanly.
     pub fn encode_batch(&mut self, batch: &RecordBatch, out: &mut BytesMut) -> Result<()> {
         let start = out.len();
-        let result = self.encode_rows(batch, out);
+        let result = self.encode_rows(batch, out, None);
         if result.is_err() {
             out.truncate(start);
         }
         result
     }
 
-    fn encode_rows(&mut self, batch: &RecordBatch, out: &mut BytesMut) -> Result<()> {
+    /// Like [`CopyEncoder::encode_batch`], but a row with a value that cannot be converted is
+    /// left out and reported as `(row index, column, reason)` instead of failing the batch.
+    pub fn encode_batch_lenient(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut BytesMut,
+        refused: &mut Vec<(usize, String, String)>,
+    ) -> Result<()> {
+        let start = out.len();
+        let result = self.encode_rows(batch, out, Some(refused));
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn encode_rows(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut BytesMut,
+        mut refused: Option<&mut Vec<(usize, String, String)>>,
+    ) -> Result<()> {
         if batch.num_columns() != self.columns.len() {
             return Err(exec_err(format!(
                 "COPY to PostgreSQL: batch has {} columns, the encoder was planned for {}",
@@ -407,10 +428,20 @@ impl CopyEncoder {
 
         // Checked in `new`.
         let field_count = self.columns.len() as i16;
-        for row in 0..batch.num_rows() {
+        'rows: for row in 0..batch.num_rows() {
+            let row_start = out.len();
             out.put_i16(field_count);
             for (plan, column) in self.columns.iter().zip(&bound) {
-                write_field(plan.target, column, row, out, &mut self.scratch).map_err(|msg| plan.error(row, &msg))?;
+                if let Err(msg) = write_field(plan.target, column, row, out, &mut self.scratch) {
+                    match refused.as_deref_mut() {
+                        Some(refused) => {
+                            out.truncate(row_start);
+                            refused.push((row, plan.name.clone(), msg));
+                            continue 'rows;
+                        }
+                        None => return Err(plan.error(row, &msg)),
+                    }
+                }
             }
         }
         Ok(())

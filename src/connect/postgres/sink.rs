@@ -10,6 +10,7 @@
 //! | upsert   | `INSERT ... SELECT ... ON CONFLICT (keys) DO UPDATE SET ...`            |
 
 use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use bytes::BytesMut;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -19,6 +20,7 @@ use tokio_postgres::{GenericClient, SimpleQueryMessage};
 use super::copy_binary::CopyEncoder;
 use super::types::pg_type_for_arrow;
 use super::{connect, error_text};
+use crate::connect::rejects::{self, BadRow, RejectPolicy};
 use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, restart_sql, staging_of};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
@@ -41,6 +43,7 @@ pub struct PostgresSink {
     pub schema: SchemaRef,
     pub staging: TableName,
     key: LedgerKey,
+    rejects: RejectPolicy,
 }
 
 /// `CREATE TABLE` for an Arrow schema; upsert keys become the primary key.
@@ -56,9 +59,14 @@ impl PostgresSink {
         create_if_missing: bool,
         schema: SchemaRef,
         key: LedgerKey,
+        rejects: RejectPolicy,
     ) -> Self {
         let staging = staging_of(&table, &key.run_id);
-        Self { url: url.to_string(), table, mode, create_if_missing, schema, staging, key }
+        Self { url: url.to_string(), table, mode, create_if_missing, schema, staging, key, rejects }
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.rejects.refused()
     }
 
     fn err(&self, what: &str, e: &tokio_postgres::Error) -> DataFusionError {
@@ -127,6 +135,10 @@ impl PostgresSink {
         );
         let tx = client.transaction().await.map_err(|e| self.err("cannot begin preparing", &e))?;
         tx.batch_execute(&ensure).await.map_err(|e| self.err("cannot create the ledger of", &e))?;
+        if let Some(table) = self.rejects.table() {
+            let create = ensure_ledger_sql(&create_table_sql(table, &rejects::reject_schema(), None)?);
+            tx.batch_execute(&create).await.map_err(|e| self.err("cannot create the reject table of", &e))?;
+        }
         for sql in cleanup_sql(D, &self.table, &self.key, prep) {
             tx.batch_execute(&sql).await.map_err(|e| self.err("cannot clean up earlier runs of", &e))?;
         }
@@ -143,8 +155,19 @@ impl PostgresSink {
                 return Ok(true);
             }
         }
-        let create =
-            create_table_sql(&self.staging, &self.schema, None)?.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1);
+        // Into an existing table, stage with the target's own column types, defaults and CHECK /
+        // NOT NULL constraints, so a row the target would refuse is refused while staging, where
+        // it can be told apart from the others.
+        let create = if exists && self.mode != WriteMode::Replace {
+            self.check_columns(&tx).await?;
+            format!(
+                "CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+                D.table(&self.staging),
+                D.table(&self.table)
+            )
+        } else {
+            create_table_sql(&self.staging, &self.schema, None)?.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
+        };
         for sql in restart_sql(D, &self.table, &self.key, prep, &create) {
             tx.batch_execute(&sql).await.map_err(|e| self.err("cannot create the staging table for", &e))?;
         }
@@ -152,8 +175,32 @@ impl PostgresSink {
         Ok(prep.resume_rows.is_none())
     }
 
+    /// Every column the pipeline writes must exist in the target.
+    async fn check_columns(&self, client: &impl GenericClient) -> Result<()> {
+        let probe = format!("SELECT * FROM {} LIMIT 0", D.table(&self.table));
+        let statement = client.prepare(&probe).await.map_err(|e| self.err("cannot inspect", &e))?;
+        let missing: Vec<&str> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .filter(|n| !statement.columns().iter().any(|c| c.name() == *n))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(DataFusionError::Execution(format!(
+            "table {} has no column(s) {}; add them, or use mode replace to recreate the table",
+            self.table,
+            missing.join(", ")
+        )))
+    }
+
     /// Streams one partition into the staging table and records it in the ledger, in one
-    /// transaction.
+    /// transaction. A value the encoder cannot convert, or a row PostgreSQL refuses, is handled
+    /// as the sink's `on error` says: with `fail` the partition is one `COPY`; otherwise each
+    /// batch is a `COPY` under a savepoint, and a refused batch is split in halves until the
+    /// refused rows are found.
     pub async fn write_partition(
         &self,
         partition: usize,
@@ -168,31 +215,120 @@ impl PostgresSink {
         let statement = tx.prepare(&probe).await.map_err(|e| self.err("cannot inspect the staging table of", &e))?;
         let types: Vec<_> = statement.columns().iter().map(|c| c.type_().clone()).collect();
         let mut encoder = CopyEncoder::new(&self.schema, &types)?;
-        let copy = format!("COPY {staging} ({}) FROM STDIN (FORMAT binary)", self.column_list());
-        let sink =
-            tx.copy_in::<_, bytes::Bytes>(copy.as_str()).await.map_err(|e| self.err("cannot start COPY into", &e))?;
-        futures::pin_mut!(sink);
-        let mut buf = BytesMut::with_capacity(COPY_CHUNK + COPY_CHUNK / 4);
-        encoder.write_header(&mut buf);
         let mut checksum = RowChecksum::default();
-        while let Some(batch) = input.next().await {
-            let batch = batch?;
-            encoder.encode_batch(&batch, &mut buf)?;
-            checksum.add_batch(&batch)?;
-            on_rows(batch.num_rows() as u64);
-            if buf.len() >= COPY_CHUNK {
-                sink.send(buf.split().freeze()).await.map_err(|e| self.err("COPY failed for", &e))?;
+        let mut seen = 0u64;
+        if self.rejects.fails() {
+            let sink = tx
+                .copy_in::<_, bytes::Bytes>(self.copy_sql().as_str())
+                .await
+                .map_err(|e| self.err("cannot start COPY into", &e))?;
+            futures::pin_mut!(sink);
+            let mut buf = BytesMut::with_capacity(COPY_CHUNK + COPY_CHUNK / 4);
+            encoder.write_header(&mut buf);
+            while let Some(batch) = input.next().await {
+                let batch = batch?;
+                let mut refused = Vec::new();
+                encoder.encode_batch_lenient(&batch, &mut buf, &mut refused)?;
+                let bad = bad_rows(&batch, partition, seen, refused);
+                self.rejects.admit(&bad)?;
+                seen += batch.num_rows() as u64;
+                checksum.add_batch(&batch)?;
+                on_rows(batch.num_rows() as u64);
+                if buf.len() >= COPY_CHUNK {
+                    sink.send(buf.split().freeze()).await.map_err(|e| self.err("COPY failed for", &e))?;
+                }
+            }
+            CopyEncoder::write_trailer(&mut buf);
+            sink.send(buf.split().freeze()).await.map_err(|e| self.err("COPY failed for", &e))?;
+            sink.as_mut().finish().await.map_err(|e| self.err("COPY failed for", &e))?;
+        } else {
+            while let Some(batch) = input.next().await {
+                let batch = batch?;
+                let mut refused = Vec::new();
+                encoder.encode_batch_lenient(&batch, &mut BytesMut::new(), &mut refused)?;
+                let mut bad = bad_rows(&batch, partition, seen, refused);
+                let good = rejects::without_rows(&batch, &bad)?;
+                let mut refused_by_server = self.copy_finding_refusals(&tx, &mut encoder, &good).await?;
+                // Indices of the server's refusals are in `good`; the report numbers rows of `batch`.
+                let kept: Vec<usize> =
+                    (0..batch.num_rows()).filter(|i| !bad.iter().any(|b| b.batch_row == *i)).collect();
+                for (i, message, column) in refused_by_server.drain(..) {
+                    bad.push(BadRow::new(&batch, kept[i], partition, seen, column.as_deref(), &message));
+                }
+                self.rejects.admit(&bad)?;
+                if let (Some(table), false) = (self.rejects.table(), bad.is_empty()) {
+                    tx.batch_execute(&rejects::insert_sql(D, table, &self.key, &bad))
+                        .await
+                        .map_err(|e| self.err("cannot write rejected rows of", &e))?;
+                }
+                let written = rejects::without_rows(&batch, &bad)?;
+                seen += batch.num_rows() as u64;
+                checksum.add_batch(&written)?;
+                on_rows(written.num_rows() as u64);
             }
         }
-        CopyEncoder::write_trailer(&mut buf);
-        sink.send(buf.split().freeze()).await.map_err(|e| self.err("COPY failed for", &e))?;
-        sink.as_mut().finish().await.map_err(|e| self.err("COPY failed for", &e))?;
         let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
         tx.batch_execute(&insert_sql(D, &ledger_table(&self.table), &row))
             .await
             .map_err(|e| self.err("cannot record a partition of", &e))?;
         tx.commit().await.map_err(|e| self.err("cannot commit rows for", &e))?;
         Ok(checksum.rows())
+    }
+
+    fn copy_sql(&self) -> String {
+        format!("COPY {} ({}) FROM STDIN (FORMAT binary)", D.table(&self.staging), self.column_list())
+    }
+
+    /// COPYs `batch` under savepoints, splitting refused slices in halves; returns each refused
+    /// row as (index in `batch`, the server's message, the column it names).
+    async fn copy_finding_refusals(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        encoder: &mut CopyEncoder,
+        batch: &RecordBatch,
+    ) -> Result<Vec<(usize, String, Option<String>)>> {
+        let mut refused = Vec::new();
+        // Slices still to write, first half on top.
+        let mut todo = vec![(0usize, batch.num_rows())];
+        while let Some((offset, len)) = todo.pop() {
+            if len == 0 {
+                continue;
+            }
+            let mut buf = BytesMut::new();
+            encoder.write_header(&mut buf);
+            encoder.encode_batch(&batch.slice(offset, len), &mut buf)?;
+            CopyEncoder::write_trailer(&mut buf);
+            tx.batch_execute("SAVEPOINT flow_rows").await.map_err(|e| self.err("cannot write into", &e))?;
+            let copied = async {
+                let sink = tx.copy_in::<_, bytes::Bytes>(self.copy_sql().as_str()).await?;
+                futures::pin_mut!(sink);
+                sink.send(buf.freeze()).await?;
+                sink.as_mut().finish().await
+            }
+            .await;
+            match copied {
+                Ok(_) => tx
+                    .batch_execute("RELEASE SAVEPOINT flow_rows")
+                    .await
+                    .map_err(|e| self.err("cannot write into", &e))?,
+                Err(e) if refuses_the_row(&e) => {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT flow_rows")
+                        .await
+                        .map_err(|e| self.err("cannot write into", &e))?;
+                    if len == 1 {
+                        let db = e.as_db_error();
+                        let column =
+                            db.and_then(|d| d.column().map(str::to_string).or_else(|| copy_column(d.where_())));
+                        refused.push((offset, scrub_secret(&error_text(&e), &self.url), column));
+                    } else {
+                        todo.push((offset + len / 2, len - len / 2));
+                        todo.push((offset, len / 2));
+                    }
+                }
+                Err(e) => return Err(self.err("COPY failed for", &e)),
+            }
+        }
+        Ok(refused)
     }
 
     /// Moves the staging rows into the target in one transaction, per mode.
@@ -257,4 +393,24 @@ impl PostgresSink {
         }
         tx.commit().await.map_err(|e| self.err("cannot commit publishing", &e))
     }
+}
+
+/// The rows the encoder refused, as bad rows of `batch`.
+fn bad_rows(batch: &RecordBatch, partition: usize, seen: u64, refused: Vec<(usize, String, String)>) -> Vec<BadRow> {
+    refused
+        .into_iter()
+        .map(|(row, column, message)| BadRow::new(batch, row, partition, seen, Some(&column), &message))
+        .collect()
+}
+
+/// Whether PostgreSQL refused the data itself (a data exception, SQLSTATE class 22, or an
+/// integrity violation, class 23), not the connection or the transaction.
+fn refuses_the_row(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|d| matches!(&d.code().code()[..2], "22" | "23"))
+}
+
+/// The column a COPY error's context names: `COPY t, line 1, column amount: "..."`.
+fn copy_column(context: Option<&str>) -> Option<String> {
+    let rest = &context?[context?.find(", column ")? + ", column ".len()..];
+    Some(rest.split(':').next()?.trim().to_string())
 }

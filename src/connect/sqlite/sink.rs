@@ -18,6 +18,7 @@ use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use rusqlite::{Connection, params_from_iter, types::Value};
 
+use crate::connect::rejects::{self, BadRow, RejectPolicy};
 use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, restart_sql, staging_of};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
@@ -68,6 +69,7 @@ pub struct SqliteSink {
     /// Unique per run, so concurrent runs never share a staging table.
     pub staging: TableName,
     key: LedgerKey,
+    rejects: RejectPolicy,
     /// SQLite has one writer at a time: a partition holds this for its whole transaction, so
     /// the others wait here rather than on the database's busy timeout.
     write_lock: Mutex<()>,
@@ -85,6 +87,7 @@ impl SqliteSink {
         create_if_missing: bool,
         schema: SchemaRef,
         key: LedgerKey,
+        rejects: RejectPolicy,
     ) -> Self {
         let staging = staging_of(&table, &key.run_id);
         Self {
@@ -95,8 +98,13 @@ impl SqliteSink {
             schema,
             staging,
             key,
+            rejects,
             write_lock: Mutex::new(()),
         }
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.rejects.refused()
     }
 
     pub fn open(&self) -> Result<Connection> {
@@ -174,6 +182,10 @@ impl SqliteSink {
         let ledger = ledger_table(&self.table);
         conn.execute_batch(&ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?))
             .map_err(sql_err("creating the ledger table"))?;
+        if let Some(table) = self.rejects.table() {
+            conn.execute_batch(&ensure_ledger_sql(&create_table_sql(table, &rejects::reject_schema(), None)?))
+                .map_err(sql_err("creating the reject table"))?;
+        }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
         for sql in cleanup_sql(D, &self.table, &self.key, prep) {
             tx.execute_batch(&sql).map_err(sql_err("cleaning up earlier runs"))?;
@@ -207,10 +219,18 @@ impl SqliteSink {
         let mut conn = self.open()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
         let mut checksum = RowChecksum::default();
+        let mut seen = 0u64;
         while let Some(batch) = next()? {
-            self.insert_batch(&tx, &batch)?;
-            checksum.add_batch(&batch)?;
-            on_rows(batch.num_rows() as u64);
+            let bad = self.insert_batch(&tx, &batch, partition, seen)?;
+            seen += batch.num_rows() as u64;
+            self.rejects.admit(&bad)?;
+            if let (Some(table), false) = (self.rejects.table(), bad.is_empty()) {
+                tx.execute_batch(&rejects::insert_sql(D, table, &self.key, &bad))
+                    .map_err(sql_err("writing rejected rows"))?;
+            }
+            let good = rejects::without_rows(&batch, &bad)?;
+            checksum.add_batch(&good)?;
+            on_rows(good.num_rows() as u64);
         }
         let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
         tx.execute_batch(&insert_sql(D, &ledger_table(&self.table), &row))
@@ -219,24 +239,51 @@ impl SqliteSink {
         Ok(checksum.rows())
     }
 
-    /// Inserts one batch into the staging table with one prepared statement.
-    fn insert_batch(&self, conn: &Connection, batch: &RecordBatch) -> Result<()> {
+    /// Inserts one batch into the staging table with one prepared statement; returns the rows
+    /// that could not be converted or that SQLite refused (a failed statement leaves the
+    /// transaction intact).
+    fn insert_batch(
+        &self,
+        conn: &Connection,
+        batch: &RecordBatch,
+        partition: usize,
+        first_row: u64,
+    ) -> Result<Vec<BadRow>> {
         let names: Vec<String> = self.schema.fields().iter().map(|f| D.ident(f.name())).collect();
         let placeholders = vec!["?"; names.len()].join(", ");
         let sql = format!("INSERT INTO {} ({}) VALUES ({placeholders})", D.table(&self.staging), names.join(", "));
         let mut stmt = conn.prepare_cached(&sql).map_err(sql_err("preparing the insert"))?;
         let mut row_values: Vec<Value> = Vec::with_capacity(names.len());
-        for row in 0..batch.num_rows() {
+        let mut bad = Vec::new();
+        'rows: for row in 0..batch.num_rows() {
             row_values.clear();
             for (i, column) in batch.columns().iter().enumerate() {
-                row_values.push(value_at(column.as_ref(), row).map_err(|e| {
-                    DataFusionError::Execution(format!("column {}: row {row}: {e}", self.schema.field(i).name()))
-                })?);
+                match value_at(column.as_ref(), row) {
+                    Ok(v) => row_values.push(v),
+                    Err(e) => {
+                        let name = self.schema.field(i).name();
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e));
+                        continue 'rows;
+                    }
+                }
             }
-            stmt.execute(params_from_iter(row_values.iter()))
-                .map_err(|e| DataFusionError::Execution(format!("SQLite refused row {row} of a batch: {e}")))?;
+            if let Err(e) = stmt.execute(params_from_iter(row_values.iter())) {
+                // Only a constraint or a value too big is the row's fault; anything else (a full
+                // disk, a locked database) fails the run.
+                let the_rows_fault = matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig)
+                );
+                if !the_rows_fault {
+                    return Err(sql_err("inserting into the staging table")(e));
+                }
+                bad.push(BadRow::new(batch, row, partition, first_row, None, &format!("SQLite refused the row: {e}")));
+            }
+            if self.rejects.fails() && !bad.is_empty() {
+                break;
+            }
         }
-        Ok(())
+        Ok(bad)
     }
 
     /// Moves the staging rows into the target in one transaction, per mode.
