@@ -2,6 +2,7 @@
 //! `mysql` crate — the version connectorx links. This module holds what both sides share:
 //! connecting with retries, and stopping a run's statements on the server.
 
+pub mod reader;
 pub mod sink;
 
 use mysql::prelude::Queryable;
