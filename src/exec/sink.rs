@@ -170,6 +170,9 @@ pub trait BlockingSink: Send + Sync + 'static {
     fn refused(&self) -> u64 {
         0
     }
+    /// Called when a partition's write is abandoned mid-way (a timeout, Ctrl-C): stop what the
+    /// writer is running on the server. The writer itself rolls back once its input ends.
+    fn cancel(&self, _partition: usize) {}
 }
 
 /// The three blocking sinks share their method names; the trait is only the dispatch.
@@ -210,7 +213,14 @@ macro_rules! blocking_sink {
 }
 
 blocking_sink!(SqliteSink, refused);
-blocking_sink!(MysqlSink, refused);
+blocking_sink!(MysqlSink, {
+    fn refused(&self) -> u64 {
+        MysqlSink::refused(self)
+    }
+    fn cancel(&self, partition: usize) {
+        MysqlSink::cancel(self, partition)
+    }
+});
 blocking_sink!(PartedFileSink);
 
 struct BlockingDriver {
@@ -240,10 +250,13 @@ impl SinkDriver for BlockingDriver {
         metrics: Arc<StageMetrics>,
     ) -> Result<u64> {
         let sink = self.sink.clone();
-        feed_blocking(input, self.batch_rows, move |next| {
+        let mut on_drop = CancelOnDrop { sink: Some(self.sink.clone()), partition };
+        let written = feed_blocking(input, self.batch_rows, move |next| {
             sink.write_partition(partition, &detail, next, &|n| metrics.add_rows(n))
         })
-        .await
+        .await;
+        on_drop.sink = None;
+        written
     }
 
     async fn publish(&self, record: LedgerRow) -> Result<()> {
@@ -253,6 +266,21 @@ impl SinkDriver for BlockingDriver {
 
     fn refused(&self) -> u64 {
         self.sink.refused()
+    }
+}
+
+/// Tells the sink to stop a partition's statements when the future writing it is dropped
+/// before it finished (disarmed on completion).
+struct CancelOnDrop {
+    sink: Option<Arc<dyn BlockingSink>>,
+    partition: usize,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(sink) = self.sink.take() {
+            sink.cancel(self.partition);
+        }
     }
 }
 

@@ -89,6 +89,8 @@ pub struct MysqlSink {
     pub staging: TableName,
     key: LedgerKey,
     rejects: RejectPolicy,
+    /// The connection id of each partition's writer while it runs, for `KILL QUERY`.
+    running: std::sync::Mutex<std::collections::HashMap<usize, u32>>,
 }
 
 impl MysqlSink {
@@ -103,7 +105,8 @@ impl MysqlSink {
     ) -> Self {
         let staging = staging_of(&table, &key.run_id);
         let url = url.replacen("mariadb://", "mysql://", 1);
-        Self { url, table, mode, create_if_missing, schema, staging, key, rejects }
+        let running = std::sync::Mutex::new(std::collections::HashMap::new());
+        Self { url, table, mode, create_if_missing, schema, staging, key, rejects, running }
     }
 
     pub fn refused(&self) -> u64 {
@@ -244,6 +247,40 @@ impl MysqlSink {
         on_rows: &dyn Fn(u64),
     ) -> Result<u64> {
         let mut conn = self.connect()?;
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(partition, conn.connection_id());
+        }
+        let written = self.write_partition_on(&mut conn, partition, detail, next, on_rows);
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&partition);
+        }
+        written
+    }
+
+    /// Stops the statement a partition's writer is running, with `KILL QUERY` from a second
+    /// connection; the writer then sees its input end and rolls back.
+    pub fn cancel(&self, partition: usize) {
+        let Some(id) = self.running.lock().ok().and_then(|r| r.get(&partition).copied()) else { return };
+        let pending = crate::connect::cancel::Pending::new();
+        let url = self.url.clone();
+        std::thread::spawn(move || {
+            let _pending = pending;
+            if let Ok(opts) = Opts::from_url(&url)
+                && let Ok(mut conn) = Conn::new(opts)
+            {
+                let _ = conn.query_drop(format!("KILL QUERY {id}"));
+            }
+        });
+    }
+
+    fn write_partition_on(
+        &self,
+        conn: &mut Conn,
+        partition: usize,
+        detail: &str,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<u64> {
         let mut tx =
             conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin writing", &e))?;
         let mut checksum = RowChecksum::default();
@@ -301,8 +338,10 @@ impl MysqlSink {
         }
         for chunk in rows.chunks(rows_per_statement) {
             let params: Vec<Value> = chunk.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
-            if conn.exec_drop(self.insert_sql(chunk.len()), params).is_ok() {
-                continue;
+            match conn.exec_drop(self.insert_sql(chunk.len()), params) {
+                Ok(()) => continue,
+                Err(e) if !refuses_the_row(&e) => return Err(self.err("cannot write rows for", &e)),
+                Err(_) => {}
             }
             for (row, values) in chunk {
                 if let Err(e) = conn.exec_drop(self.insert_sql(1), values.clone()) {
@@ -383,7 +422,8 @@ impl MysqlSink {
 fn refuses_the_row(e: &mysql::Error) -> bool {
     match e {
         // Lock waits, deadlocks and a server going away are not the row's fault.
-        mysql::Error::MySqlError(e) => !matches!(e.code, 1040 | 1053 | 1205 | 1213 | 2006 | 2013),
+        // 1317: the statement was killed (a cancelled run).
+        mysql::Error::MySqlError(e) => !matches!(e.code, 1040 | 1053 | 1205 | 1213 | 1317 | 2006 | 2013),
         _ => false,
     }
 }
