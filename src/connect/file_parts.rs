@@ -9,12 +9,14 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
 
 use super::file::FileWriter;
 use crate::ledger::{Event, LedgerKey, LedgerRow, Preparation, RowChecksum, runs_of};
@@ -149,6 +151,15 @@ impl PartedFileSink {
             .unwrap_or_default();
         let parts: Vec<PathBuf> = state.committed.keys().map(|p| self.part_path(*p)).collect();
         let target = self.target.display().to_string();
+        if self.endpoint.backend == Backend::Parquet && !parts.is_empty() {
+            let temp = PathBuf::from(format!("{target}.flow-tmp"));
+            join_parquet(&parts, &temp)?;
+            std::fs::rename(&temp, &self.target)
+                .map_err(|e| io_err("move the finished file into place at", &self.target, e))?;
+            self.append_ledger(std::slice::from_ref(row), None)?;
+            let _ = std::fs::remove_dir_all(self.parts_dir(&self.key.run_id));
+            return Ok(());
+        }
         let mut writer = FileWriter::create(&self.endpoint, &target, &self.schema)?;
         // A target with no rows still gets its CSV header or Parquet schema.
         writer.write(&RecordBatch::new_empty(self.schema.clone()))?;
@@ -175,4 +186,50 @@ impl PartedFileSink {
         let _ = std::fs::remove_dir_all(self.parts_dir(&self.key.run_id));
         Ok(())
     }
+}
+
+/// Joins Parquet parts into one file by copying their encoded column chunks, row group by row
+/// group: no decoding or re-compression, so the join costs little more than the bytes it copies.
+/// The parts share one schema and key-value metadata (the Arrow schema), taken from the first.
+fn join_parquet(parts: &[PathBuf], temp: &Path) -> Result<()> {
+    use datafusion::parquet::column::writer::ColumnCloseResult;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    use datafusion::parquet::file::writer::SerializedFileWriter;
+
+    let open = |part: &PathBuf| -> Result<(File, SerializedFileReader<File>)> {
+        let file = File::open(part).map_err(|e| io_err("open", part, e))?;
+        let reader = SerializedFileReader::new(file.try_clone().map_err(|e| io_err("open", part, e))?)
+            .map_err(|e| io_err("read", part, e))?;
+        Ok((file, reader))
+    };
+    let (_, first) = open(&parts[0])?;
+    let file_metadata = first.metadata().file_metadata();
+    let schema = file_metadata.schema_descr().root_schema_ptr();
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(file_metadata.key_value_metadata().cloned())
+        .build();
+    let out = File::create(temp).map_err(|e| io_err("create", temp, e))?;
+    let mut writer =
+        SerializedFileWriter::new(out, schema, Arc::new(properties)).map_err(|e| io_err("write", temp, e))?;
+    for part in parts {
+        let (file, reader) = open(part)?;
+        for group in reader.metadata().row_groups() {
+            let mut group_writer = writer.next_row_group().map_err(|e| io_err("write", temp, e))?;
+            for column in group.columns() {
+                let close = ColumnCloseResult {
+                    bytes_written: column.compressed_size() as u64,
+                    rows_written: group.num_rows() as u64,
+                    metadata: column.clone(),
+                    bloom_filter: None,
+                    column_index: None,
+                    offset_index: None,
+                };
+                group_writer.append_column(&file, close).map_err(|e| io_err("join", part, e))?;
+            }
+            group_writer.close().map_err(|e| io_err("write", temp, e))?;
+        }
+    }
+    let out = writer.into_inner().map_err(|e| io_err("finish", temp, e))?;
+    out.sync_all().map_err(|e| io_err("finish", temp, e))
 }

@@ -165,6 +165,10 @@ impl PostgresSink {
                 D.table(&self.staging),
                 D.table(&self.table)
             )
+        } else if self.mode == WriteMode::Replace {
+            // `replace` renames the staging table into place: it is written logged once, rather
+            // than unlogged and then rewritten whole by `SET LOGGED`.
+            create_table_sql(&self.staging, &self.schema, None)?
         } else {
             create_table_sql(&self.staging, &self.schema, None)?.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
         };
@@ -349,7 +353,6 @@ impl PostgresSink {
             }
             let table_name = D.ident(self.table.table());
             statements.push(format!("ALTER TABLE {staging} RENAME TO {table_name}"));
-            statements.push(format!("ALTER TABLE {target} SET LOGGED"));
         } else {
             if !exists {
                 statements.push(create_table_sql(&self.table, &self.schema, keys)?);

@@ -1,0 +1,179 @@
+//! Micro-benchmarks of the hot paths a profile of the end-to-end runs shows: Arrow → PostgreSQL
+//! binary COPY encoding and back, SQLite reads through connectorx, the SQLite insert loop, and
+//! DataFusion evaluating the demo's filter and derived columns. `cargo bench --bench micro`.
+
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use bytes::BytesMut;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use flow::connect::generate::{generate_batch, orders_schema};
+use flow::connect::postgres::copy_binary::{CopyDecoder, CopyEncoder};
+use tokio_postgres::types::Type;
+
+const ROWS: u64 = 65_536;
+
+fn orders() -> RecordBatch {
+    generate_batch(42, 0, ROWS).expect("generated batch")
+}
+
+/// The PostgreSQL types Flow creates for the generated `orders` columns.
+fn orders_pg_types() -> Vec<Type> {
+    vec![
+        Type::INT8,
+        Type::INT4,
+        Type::TEXT,
+        Type::NUMERIC,
+        Type::TIMESTAMP,
+        Type::BOOL,
+        Type::TEXT,
+        Type::FLOAT8,
+        Type::DATE,
+    ]
+}
+
+fn copy_binary(c: &mut Criterion) {
+    let batch = orders();
+    let schema = orders_schema();
+    let mut group = c.benchmark_group("postgres_copy_binary");
+    group.throughput(Throughput::Elements(ROWS));
+    group.bench_function("encode 65536 orders", |b| {
+        let mut encoder = CopyEncoder::new(&schema, &orders_pg_types()).expect("encoder");
+        let mut buf = BytesMut::with_capacity(16 << 20);
+        b.iter(|| {
+            buf.clear();
+            encoder.encode_batch(&batch, &mut buf).expect("encode");
+        })
+    });
+    let mut encoded = BytesMut::new();
+    let mut encoder = CopyEncoder::new(&schema, &orders_pg_types()).expect("encoder");
+    encoder.write_header(&mut encoded);
+    encoder.encode_batch(&batch, &mut encoded).expect("encode");
+    CopyEncoder::write_trailer(&mut encoded);
+    let encoded = encoded.freeze();
+    group.bench_function("decode 65536 orders", |b| {
+        b.iter_batched(
+            || CopyDecoder::new(schema.clone(), orders_pg_types(), 8192).expect("decoder"),
+            |mut decoder| {
+                let mut rows = 0;
+                for piece in encoded.chunks(64 << 10) {
+                    rows += decoder.push(piece).expect("decode").iter().map(RecordBatch::num_rows).sum::<usize>();
+                }
+                rows + decoder.finish().expect("finish").map_or(0, |b| b.num_rows())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+/// A SQLite file holding the generated orders, written by Flow's own SQLite sink.
+fn sqlite_orders(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("orders.db");
+    let conn = rusqlite::Connection::open(&path).expect("sqlite");
+    conn.execute_batch(
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, status TEXT, total TEXT, \
+         created_at TIMESTAMP, paid BOOLEAN, note TEXT, weight REAL, ship_date DATE)",
+    )
+    .expect("create");
+    let batch = orders();
+    let tx = conn.unchecked_transaction().expect("begin");
+    {
+        let mut stmt = tx.prepare("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)").expect("prepare");
+        let options = arrow::util::display::FormatOptions::default();
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
+            .collect();
+        for row in 0..batch.num_rows() {
+            let values: Vec<Option<String>> = batch
+                .columns()
+                .iter()
+                .zip(&formatters)
+                .map(|(c, f)| (!arrow::array::Array::is_null(c.as_ref(), row)).then(|| f.value(row).to_string()))
+                .collect();
+            stmt.execute(rusqlite::params_from_iter(values)).expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+    path
+}
+
+fn sqlite_paths(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = sqlite_orders(dir.path());
+    let mut group = c.benchmark_group("sqlite");
+    group.throughput(Throughput::Elements(ROWS));
+    group.sample_size(10);
+    let query = flow::connect::connectorx_reader::CxQuery {
+        url: format!("sqlite://{}", path.display()),
+        sql: "SELECT * FROM orders".to_string(),
+    };
+    group.bench_function("connectorx read 65536 orders", |b| {
+        b.iter(|| flow::connect::connectorx_reader::fetch_all(&query).expect("read"))
+    });
+    let batch = orders();
+    group.bench_function("sink insert loop 65536 orders", |b| {
+        let mut n = 0;
+        b.iter_batched(
+            || {
+                n += 1;
+                let key = flow::ledger::LedgerKey { run_id: format!("r{n}"), pipeline: "p".into(), sink: "s".into() };
+                let sink = flow::connect::sqlite::sink::SqliteSink::new(
+                    &dir.path().join(format!("sink{n}.db")).display().to_string(),
+                    flow::plan::TableName::parse("orders"),
+                    flow::plan::WriteMode::Replace,
+                    true,
+                    orders_schema(),
+                    key.clone(),
+                    flow::connect::rejects::RejectPolicy::new("s", flow::plan::OnError::Fail, None),
+                );
+                let start = key.row(flow::ledger::Event::Start, -1, "{}", 1, "");
+                sink.prepare(&flow::ledger::Preparation {
+                    start,
+                    resume_rows: None,
+                    abandon: Vec::new(),
+                    last_published: None,
+                })
+                .expect("prepare");
+                sink
+            },
+            |sink| {
+                let mut once = Some(batch.clone());
+                sink.write_partition(0, "all", &mut || Ok(once.take()), &|_| {}).expect("write")
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn expressions(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let batch = orders();
+    let mut group = c.benchmark_group("datafusion");
+    group.throughput(Throughput::Elements(ROWS));
+    group.bench_function("demo filter + derive over 65536 orders", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let ctx = datafusion::prelude::SessionContext::new();
+                let table = datafusion::datasource::MemTable::try_new(orders_schema(), vec![vec![batch.clone()]])
+                    .expect("table");
+                ctx.register_table("orders", Arc::new(table)).expect("register");
+                let frame = ctx
+                    .sql(
+                        "SELECT *, CAST(total * 100 AS BIGINT) AS total_cents, CAST(created_at AS DATE) AS order_day \
+                         FROM orders WHERE status != 'cancelled'",
+                    )
+                    .await
+                    .expect("plan");
+                frame.collect().await.expect("run")
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, copy_binary, sqlite_paths, expressions);
+criterion_main!(benches);
