@@ -114,7 +114,7 @@ use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -204,7 +204,7 @@ fn spawn_stream(
     if let Some(first) = queries.first()
         && first.url.starts_with("mysql://")
     {
-        let tag = format!("/* flow-read {}-{} */", std::process::id(), NEXT_TAG.fetch_add(1, Ordering::Relaxed));
+        let tag = super::mysql::source::read_tag();
         guard = Some(KillOnDrop::new(&first.url, &tag, Arc::clone(&producer_done)));
         for query in &mut queries {
             query.sql = format!("{tag} {}", query.sql);
@@ -264,8 +264,6 @@ fn spawn_stream(
     Box::pin(RecordBatchStreamAdapter::new(schema, batches))
 }
 
-/// Numbers the tags of MySQL streams within this process.
-static NEXT_TAG: AtomicU64 = AtomicU64::new(1);
 /// How long a dropped stream keeps trying to stop its statement on the server.
 const KILL_PATIENCE: Duration = Duration::from_secs(5);
 

@@ -1,6 +1,6 @@
 //! Backends: one folder per database or file kind, source and sink side by side. This module
-//! is the dispatch: describe a source (schema, partition bounds, the partitions it will read)
-//! and open one partition as a stream of Arrow batches.
+//! is the dispatch: describe a source (schema, partition bounds, the partitions it will read),
+//! hold the snapshot its partitions share, and open one partition as a stream of Arrow batches.
 
 pub mod blocking;
 pub mod bounds;
@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::plan::sql::Dialect;
 use crate::plan::{Backend, PartitionBounds, Relation, SourcePlan, partition};
 
-/// Keys per chunk query for sources read through connectorx (each chunk is held whole).
+/// Keys per chunk query for SQLite sources, read through connectorx (each chunk is held whole).
 pub const CHUNK_KEYS: u64 = 65_536;
 
 /// What one partition of a source reads. Plain data: it can travel to a remote executor.
@@ -55,10 +55,30 @@ pub struct SourceShape {
     pub schema: SchemaRef,
     pub bounds: Option<PartitionBounds>,
     pub partitions: Vec<ScanPartition>,
-    /// The snapshot every partition of a partitioned PostgreSQL source reads, so that all of them
-    /// see the table as of one instant (the bounds were computed in it too). It is held open for
-    /// as long as any clone of the shape lives: keep the shape until the run ends.
-    pub snapshot: Option<Arc<postgres::ExportedSnapshot>>,
+    /// The snapshot every partition of a partitioned PostgreSQL or MySQL source reads, so that
+    /// all of them see the source as of one instant. It is held open for as long as any clone of
+    /// the shape lives: keep the shape until the run ends.
+    pub snapshot: Option<SourceSnapshot>,
+}
+
+/// What holds a partitioned source's snapshot open; partitions find it by [`Self::id`].
+#[derive(Debug, Clone)]
+pub enum SourceSnapshot {
+    /// An exported PostgreSQL snapshot that every partition connection imports (taken by
+    /// [`describe`], which reads the partition bounds in it).
+    Postgres(Arc<postgres::ExportedSnapshot>),
+    /// One MySQL connection per partition, in transactions started together (taken by
+    /// [`hold_snapshot`], only for a run).
+    Mysql(Arc<mysql::source::SharedSnapshot>),
+}
+
+impl SourceSnapshot {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Postgres(s) => &s.id,
+            Self::Mysql(s) => &s.id,
+        }
+    }
 }
 
 /// Connects (or opens files) to learn the schema and plan the partitions. Reads no data rows
@@ -91,9 +111,9 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
             let probe = dialect.select(relation, None, None);
             let schema = database_schema(source, &probe).await?;
             let Some(spec) = &source.partition else {
-                // connectorx collects each query: read an unpartitioned table in key chunks.
+                // connectorx collects each query: read an unpartitioned SQLite table in chunks.
                 let chunks = match &source.relation {
-                    Relation::Table { name } if backend != Backend::Postgres => {
+                    Relation::Table { name } if backend == Backend::Sqlite => {
                         unpartitioned_chunks(source, name, &schema).await?
                     }
                     _ => Vec::new(),
@@ -126,16 +146,19 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
             let bounds_sql =
                 format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}", dialect.ident("_flow_b"));
             // PostgreSQL: the partitions will import one snapshot, exported here; the bounds are
-            // read in it. Other databases: each partition reads at its own moment.
+            // read in it. MySQL: the run takes its snapshot later (`hold_snapshot`), so that
+            // `explain` takes no lock; the first and last ranges are open, so rows added
+            // meanwhile are read all the same. SQLite: one file, read at its own moments.
             let (found, snapshot) = if backend == Backend::Postgres {
                 let snapshot = postgres::ExportedSnapshot::export(&endpoint.url).await?;
-                (snapshot.fetch_all(&bounds_sql).await?, Some(Arc::new(snapshot)))
+                (snapshot.fetch_all(&bounds_sql).await?, Some(SourceSnapshot::Postgres(Arc::new(snapshot))))
             } else {
                 (fetch_small(source, &bounds_sql).await?, None)
             };
             let bounds = bounds::from_batches(&found, field.data_type())?;
-            // PostgreSQL streams a query; connectorx collects one, so its partitions are chunked.
-            let chunked = source.endpoint.backend != Backend::Postgres;
+            // PostgreSQL and MySQL stream a query; connectorx (SQLite) collects one, so its
+            // partitions are chunked.
+            let chunked = source.endpoint.backend == Backend::Sqlite;
             let partitions: Vec<ScanPartition> = partition::split(bounds.as_ref(), spec.count)
                 .iter()
                 .map(|range| {
@@ -168,55 +191,47 @@ pub struct Pushdown {
     pub filter: Option<String>,
 }
 
-/// Chunks for reading a whole MySQL or SQLite table in bounded pieces: by SQLite's `rowid`, or
-/// by MySQL's single-column integer primary key. No such key (a view, a `WITHOUT ROWID` table, a
-/// composite key): one query, and the README says to partition such sources.
+/// Chunks for reading a whole SQLite table in bounded pieces, by its `rowid`. No rowid (a view,
+/// a `WITHOUT ROWID` table, a column named `rowid`): one query, and the README says to partition
+/// such sources.
 async fn unpartitioned_chunks(
     source: &SourcePlan,
     table: &crate::plan::TableName,
     schema: &SchemaRef,
 ) -> Result<Vec<String>> {
     let dialect = Dialect::for_backend(source.endpoint.backend);
-    let key = match source.endpoint.backend {
-        Backend::Sqlite if !schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case("rowid")) => {
-            "rowid".to_string()
-        }
-        Backend::Mysql => {
-            let schema_filter = match table.schema() {
-                Some(s) => format!("TABLE_SCHEMA = {}", dialect.string(s)),
-                None => "TABLE_SCHEMA = DATABASE()".to_string(),
-            };
-            let sql = format!(
-                "SELECT MIN(COLUMN_NAME) AS k, COUNT(*) AS n FROM information_schema.KEY_COLUMN_USAGE \
-                 WHERE {schema_filter} AND TABLE_NAME = {} AND CONSTRAINT_NAME = 'PRIMARY'",
-                dialect.string(table.table())
-            );
-            let batches = fetch_small(source, &sql).await?;
-            let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(Vec::new()) };
-            let names = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
-            let counts = arrow::compute::cast(batch.column(1), &DataType::Int64)?;
-            let name = arrow::array::AsArray::as_string::<i32>(&names);
-            let count = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&counts);
-            if arrow::array::Array::is_null(name, 0) || count.value(0) != 1 {
-                return Ok(Vec::new());
-            }
-            let key = name.value(0).to_string();
-            match schema.field_with_name(&key) {
-                Ok(f) if f.data_type().is_integer() => key,
-                _ => return Ok(Vec::new()),
-            }
-        }
-        _ => return Ok(Vec::new()),
-    };
-    let col = dialect.ident(&key);
+    if schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case("rowid")) {
+        return Ok(Vec::new());
+    }
+    let key = "rowid";
+    let col = dialect.ident(key);
     let bounds_sql = format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM {}", dialect.table(table));
     let Ok(batches) = fetch_small(source, &bounds_sql).await else { return Ok(Vec::new()) };
     let bounds = bounds::from_batches(&batches, &DataType::Int64)?;
     let chunks: Vec<String> = partition::chunk(&crate::plan::PartitionRange::whole(), bounds.as_ref(), CHUNK_KEYS)
         .iter()
-        .filter_map(|c| dialect.partition_predicate(&key, c))
+        .filter_map(|c| dialect.partition_predicate(key, c))
         .collect();
     Ok(if chunks.len() > 1 { chunks } else { Vec::new() })
+}
+
+/// For a MySQL source read in more than one partition: opens one connection per partition, all
+/// reading one snapshot (see `mysql::reader::consistent_connections`; `FLUSH TABLES WITH READ
+/// LOCK` is held for a moment), and keeps them in `shape` for `open_partition` to take. Returns
+/// the line for the run report when the user may not take the lock and each partition reads its
+/// own snapshot instead. Other sources: nothing to do (PostgreSQL's snapshot is taken by
+/// [`describe`]). Called by a run only, never by `explain` or `check`.
+pub async fn hold_snapshot(source: &SourcePlan, shape: &mut SourceShape) -> Result<Option<String>> {
+    let partitions = shape.partitions.len();
+    if source.endpoint.backend != Backend::Mysql || partitions < 2 {
+        return Ok(None);
+    }
+    let url = source.endpoint.url.clone();
+    let snapshot = run_blocking(move || mysql::source::SharedSnapshot::take(&url, partitions)).await?;
+    let note = (snapshot.kind == mysql::reader::SnapshotKind::PerPartition)
+        .then(|| format!("source `{}`: {}", source.name, snapshot.kind.note()));
+    shape.snapshot = Some(SourceSnapshot::Mysql(snapshot));
+    Ok(note)
 }
 
 /// The SQL a database partition sends: the relation, the projection, the partition range and
@@ -239,6 +254,10 @@ async fn database_schema(source: &SourcePlan, probe_sql: &str) -> Result<SchemaR
     let url = source.endpoint.url.clone();
     match source.endpoint.backend {
         Backend::Postgres => postgres::query_schema(&url, probe_sql).await,
+        Backend::Mysql => {
+            let sql = probe_sql.to_string();
+            run_blocking(move || mysql::source::query_schema(&url, &sql)).await
+        }
         backend => {
             let cx_url = cx_url(backend, &url)?;
             let sql = probe_sql.to_string();
@@ -252,6 +271,10 @@ pub async fn fetch_small(source: &SourcePlan, sql: &str) -> Result<Vec<arrow::re
     let url = source.endpoint.url.clone();
     match source.endpoint.backend {
         Backend::Postgres => postgres::fetch_all(&url, sql).await,
+        Backend::Mysql => {
+            let sql = sql.to_string();
+            run_blocking(move || mysql::source::fetch_all(&url, &sql)).await
+        }
         backend => {
             let q = connectorx_reader::CxQuery { url: cx_url(backend, &url)?, sql: sql.to_string() };
             run_blocking(move || connectorx_reader::fetch_all(&q)).await
@@ -259,10 +282,12 @@ pub async fn fetch_small(source: &SourcePlan, sql: &str) -> Result<Vec<arrow::re
     }
 }
 
-/// Opens one partition of a source; `snapshot` is the id of [`SourceShape::snapshot`], if any.
+/// Opens partition number `index` of a source; `snapshot` is the id of
+/// [`SourceShape::snapshot`], if any.
 pub fn open_partition(
     source: &SourcePlan,
     schema: SchemaRef,
+    index: usize,
     partition: &ScanPartition,
     pushdown: &Pushdown,
     snapshot: Option<&str>,
@@ -287,6 +312,18 @@ pub fn open_partition(
                     batch,
                     snapshot.map(str::to_string),
                 )),
+                Backend::Mysql => {
+                    // The partition's connection of the shared snapshot; a plan executed again
+                    // (or a partition beyond the snapshot's) reads on a session of its own.
+                    let conn = snapshot.and_then(|id| mysql::source::SharedSnapshot::take_connection(id, index));
+                    Ok(mysql::source::stream_partition(
+                        url,
+                        partition_sql(source, pushdown, predicate.as_deref()),
+                        schema,
+                        batch,
+                        conn,
+                    ))
+                }
                 backend => {
                     let cx = cx_url(backend, &url)?;
                     let queries = if chunks.is_empty() {
@@ -303,7 +340,7 @@ pub fn open_partition(
     }
 }
 
-/// connectorx wants `sqlite://` + an absolute path, and `mysql://` for MariaDB too.
+/// connectorx wants `sqlite://` + an absolute path.
 fn cx_url(backend: Backend, url: &str) -> Result<String> {
     match backend {
         Backend::Sqlite => {
@@ -315,7 +352,6 @@ fn cx_url(backend: Backend, url: &str) -> Result<String> {
             }
             Ok(format!("sqlite://{}", abs.display()))
         }
-        Backend::Mysql => Ok(url.replacen("mariadb://", "mysql://", 1)),
         _ => Ok(url.to_string()),
     }
 }

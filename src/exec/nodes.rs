@@ -135,8 +135,14 @@ impl ExecutionPlan for SourceExec {
         let part = self.partitions.get(partition).ok_or_else(|| {
             DataFusionError::Internal(format!("source {} has no partition {partition}", self.source.name))
         })?;
-        let stream =
-            connect::open_partition(&self.source, self.schema.clone(), part, &self.pushdown, self.snapshot.as_deref())?;
+        let stream = connect::open_partition(
+            &self.source,
+            self.schema.clone(),
+            partition,
+            part,
+            &self.pushdown,
+            self.snapshot.as_deref(),
+        )?;
         // Drivers may deliver their own schema (e.g. the full one for files); project by name.
         let want = self.schema.clone();
         let projected = futures::StreamExt::map(stream, move |batch| {

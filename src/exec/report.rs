@@ -2,8 +2,10 @@
 //! ended. Printed as a table at the end of `flow run` and written as JSON with `--report`.
 //!
 //! JSON fields (stable): `pipeline`, `run_id`, `status` (`ok` | `failed`), `seconds`, `error`
-//! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, and `stages[]` with `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`, `rows_rejected`,
-//! `seconds`, `rows_per_second`, `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
+//! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, `notes[]` (lines on how
+//! the sources were read, e.g. partitions read at different moments), and `stages[]` with
+//! `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`, `rows_rejected`, `seconds`,
+//! `rows_per_second`, `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
 
 use std::sync::Arc;
 
@@ -25,6 +27,9 @@ pub struct RunReport {
     pub partitions_skipped: usize,
     /// `--resume` found the pipeline's last run finished and did nothing.
     pub already_complete: bool,
+    /// What the run says about how it read its sources, e.g. that the partitions of a MySQL
+    /// source were read at different moments (no `RELOAD` privilege for a shared snapshot).
+    pub notes: Vec<String>,
     pub stages: Vec<StageReport>,
 }
 
@@ -90,6 +95,7 @@ impl RunReport {
             resumed: false,
             partitions_skipped: 0,
             already_complete: false,
+            notes: Vec::new(),
             stages,
         }
     }
@@ -118,6 +124,9 @@ impl RunReport {
                 s.name,
                 group(s.rows_rejected)
             ));
+        }
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
         }
         let status = match self.status {
             RunStatus::Ok => "ok".to_string(),

@@ -51,6 +51,8 @@ pub struct RunIdentity {
     pub already_complete: bool,
     /// Some sink recorded this run's start: a failure from here on leaves a resumable run.
     pub started: bool,
+    /// Lines for the run report about how the sources were read (see `RunReport::notes`).
+    pub notes: Vec<String>,
 }
 
 /// Runs a pipeline to completion. The report comes back whether the run succeeded or not; a
@@ -65,6 +67,7 @@ pub async fn run_pipeline(plan: &PipelinePlan, options: &RunOptions) -> RunRepor
     report.resumed = identity.resumed;
     report.partitions_skipped = identity.partitions_skipped;
     report.already_complete = identity.already_complete;
+    report.notes = identity.notes;
     report
 }
 
@@ -92,7 +95,7 @@ async fn run_inner(
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
-        let mut shapes = describe_sources(plan).await?;
+        let mut shapes = describe_sources(plan, &mut identity.notes).await?;
         let histories = super::status::read_ledgers(plan).await?;
         let fingerprint = plan_fingerprint(plan);
         let resume = match options.resume.then(|| ledger::resume_point(&plan.name, &histories, &fingerprint)) {
@@ -227,9 +230,15 @@ fn partition_details(
         .collect()
 }
 
-async fn describe_sources(plan: &PipelinePlan) -> Result<HashMap<String, connect::SourceShape>, String> {
+/// Describes every source and takes the snapshot its partitions share; `notes` gets what the
+/// run report should say about how they are read (partitions of a MySQL source read at
+/// different moments, when the user may not lock).
+async fn describe_sources(
+    plan: &PipelinePlan,
+    notes: &mut Vec<String>,
+) -> Result<HashMap<String, connect::SourceShape>, String> {
     let futures = plan.sources.iter().map(|s| async move {
-        let shape = connect::describe(s, plan.parallelism).await.map_err(|e| {
+        let failed = |e: DataFusionError| {
             format!(
                 "source `{}` ({} {}): {}",
                 s.name,
@@ -237,10 +246,14 @@ async fn describe_sources(plan: &PipelinePlan) -> Result<HashMap<String, connect
                 s.endpoint.redacted(),
                 strip_df_prefix(&e)
             )
-        })?;
-        Ok::<_, String>((s.name.clone(), shape))
+        };
+        let mut shape = connect::describe(s, plan.parallelism).await.map_err(failed)?;
+        let note = connect::hold_snapshot(s, &mut shape).await.map_err(failed)?;
+        Ok::<_, String>((s.name.clone(), shape, note))
     });
-    futures::future::try_join_all(futures).await.map(|v| v.into_iter().collect())
+    let described = futures::future::try_join_all(futures).await?;
+    notes.extend(described.iter().filter_map(|(_, _, note)| note.clone()));
+    Ok(described.into_iter().map(|(name, shape, _)| (name, shape)).collect())
 }
 
 /// A sink ready to run: its driver, its plan, counters, timeout, name, what `prepare` is told,

@@ -74,7 +74,7 @@ impl TableProvider for SourceTable {
             projection,
             filter,
         )?
-        .with_snapshot(self.shape.snapshot.as_ref().map(|s| s.id.clone()));
+        .with_snapshot(self.shape.snapshot.as_ref().map(|s| s.id().to_string()));
         Ok(Arc::new(StageExec::new(Arc::new(exec), self.metrics.clone(), self.source.timeout)))
     }
 }

@@ -1,9 +1,11 @@
-//! MySQL/MariaDB: read through connectorx (see `connect::connectorx_reader`), written with the
-//! `mysql` crate — the version connectorx links. This module holds what both sides share:
+//! MySQL/MariaDB, read and written with the `mysql` crate (the version connectorx links):
+//! `reader` turns query results into Arrow, `source` streams a partition (and holds the snapshot
+//! a partitioned source's connections share), `sink` writes. This module holds what they share:
 //! connecting with retries, and stopping a run's statements on the server.
 
 pub mod reader;
 pub mod sink;
+pub mod source;
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts};

@@ -757,7 +757,7 @@ fn digits(text: &[u8]) -> Option<u64> {
 
 /// Connection options from a `mysql://` or `mariadb://` URL, with the `ssl-mode` parameters
 /// handled as on the connectorx path (and its `cxprotocol` parameter ignored).
-fn opts_from_url(url: &str) -> Result<Opts> {
+pub(crate) fn opts_from_url(url: &str) -> Result<Opts> {
     let bad = |e: &dyn std::fmt::Display| {
         DataFusionError::Execution(format!(
             "invalid MySQL URL {}: {}",

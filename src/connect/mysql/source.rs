@@ -1,0 +1,217 @@
+//! The MySQL/MariaDB source side: one partition read as a stream of Arrow batches through the
+//! native reader ([`super::reader`]), and the snapshot a partitioned source's connections share.
+//!
+//! * [`stream_partition`] runs one query on the blocking pool, on a connection of a
+//!   [`SharedSnapshot`] or a session of its own. The binary protocol streams, so a partition is one
+//!   query, however large. Its SQL carries a comment unique to the stream
+//!   (`/* flow-read PID-N */`); dropping the stream before its end (a stage timeout, Ctrl-C, a
+//!   failure elsewhere) stops the statement on the server with `KILL QUERY` from a second
+//!   connection, because the driver cannot interrupt a running statement from the client side.
+//! * [`SharedSnapshot`] holds one connection per partition, all in consistent-snapshot
+//!   transactions started together ([`super::reader::consistent_connections`]). The plan carries
+//!   only its id (plain data); [`SharedSnapshot::take_connection`] finds it again through a
+//!   process-wide registry when a partition starts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::error::Result;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use mysql::Conn;
+
+use super::reader::{self, SnapshotKind};
+use crate::connect::blocking::blocking_stream;
+use crate::connect::cancel::Pending;
+
+/// Connections of a partitioned MySQL source that all read one instant (or, without the
+/// `RELOAD` privilege, each its own: see `kind`). Partition `i` takes connection `i` once; the
+/// connections left untaken close when the last clone of the holder is dropped (the run's end),
+/// ending their transactions.
+pub struct SharedSnapshot {
+    pub id: String,
+    pub kind: SnapshotKind,
+    connections: Mutex<Vec<Option<Conn>>>,
+}
+
+impl std::fmt::Debug for SharedSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedSnapshot").field("id", &self.id).field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+/// Live snapshots by id, so that a partition that knows only the id finds its connection.
+static REGISTRY: LazyLock<Mutex<HashMap<String, Weak<SharedSnapshot>>>> = LazyLock::new(Default::default);
+static NEXT_SNAPSHOT: AtomicU64 = AtomicU64::new(1);
+
+impl SharedSnapshot {
+    /// Opens `partitions` connections on `url` that read one snapshot (blocking: run it on the
+    /// blocking pool). Takes `FLUSH TABLES WITH READ LOCK` for a moment; see
+    /// [`reader::consistent_connections`].
+    pub fn take(url: &str, partitions: usize) -> Result<Arc<Self>> {
+        let (conns, kind) = reader::consistent_connections(url, partitions)?;
+        let id = format!("mysql-{}-{}", std::process::id(), NEXT_SNAPSHOT.fetch_add(1, Ordering::Relaxed));
+        let snapshot =
+            Arc::new(Self { id: id.clone(), kind, connections: Mutex::new(conns.into_iter().map(Some).collect()) });
+        registry().insert(id, Arc::downgrade(&snapshot));
+        Ok(snapshot)
+    }
+
+    /// Connection `index` of the live snapshot `id`, unless it was taken already (a plan executed
+    /// twice) or the snapshot is gone: the caller then opens a session of its own.
+    pub fn take_connection(id: &str, index: usize) -> Option<Conn> {
+        let snapshot = registry().get(id).and_then(Weak::upgrade)?;
+        let mut connections = snapshot.connections.lock().unwrap_or_else(|e| e.into_inner());
+        connections.get_mut(index).and_then(Option::take)
+    }
+}
+
+impl Drop for SharedSnapshot {
+    fn drop(&mut self) {
+        registry().remove(&self.id);
+    }
+}
+
+fn registry() -> std::sync::MutexGuard<'static, HashMap<String, Weak<SharedSnapshot>>> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Streams the rows of `sql` as batches of `batch_size`, typed by `schema`, on `conn` (a
+/// [`SharedSnapshot`] connection) or, when `None`, a new session on `url`.
+pub fn stream_partition(
+    url: String,
+    sql: String,
+    schema: SchemaRef,
+    batch_size: usize,
+    conn: Option<Conn>,
+) -> SendableRecordBatchStream {
+    let tag = read_tag();
+    let sql = format!("{tag} {sql}");
+    let done = Arc::new(AtomicBool::new(false));
+    let guard = KillOnDrop::new(&url, &tag, Arc::clone(&done));
+    let producer_schema = Arc::clone(&schema);
+    let batches = blocking_stream(Arc::clone(&schema), move |sender| {
+        let _done = SetOnDrop(done);
+        let mut conn = match conn {
+            Some(conn) => conn,
+            None => reader::open_session(&url)?,
+        };
+        // Gone while connecting: start nothing the kill could miss.
+        if sender.is_closed() {
+            return Ok(());
+        }
+        reader::stream_query(&mut conn, &sql, &producer_schema, batch_size, &mut |batch| sender.send(batch))
+    });
+    let guarded = futures::stream::unfold(Some((batches, guard)), |state| async move {
+        let (mut batches, mut guard) = state?;
+        match futures::StreamExt::next(&mut batches).await {
+            Some(Ok(batch)) => Some((Ok(batch), Some((batches, guard)))),
+            // The statement ended (failed, or every row was read): nothing is left to stop.
+            Some(Err(e)) => {
+                guard.disarm();
+                Some((Err(e), None))
+            }
+            None => {
+                guard.disarm();
+                None
+            }
+        }
+    });
+    Box::pin(RecordBatchStreamAdapter::new(schema, guarded))
+}
+
+/// A comment unique to one read within this process, put in front of its SQL so that the
+/// statement can be found in the process list and stopped.
+pub fn read_tag() -> String {
+    static NEXT_TAG: AtomicU64 = AtomicU64::new(1);
+    format!("/* flow-read {}-{} */", std::process::id(), NEXT_TAG.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Sets the flag when the producer ends, however it ends.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// How long a dropped stream keeps trying to stop its statement on the server.
+const KILL_PATIENCE: Duration = Duration::from_secs(5);
+/// Bound for connecting to send `KILL QUERY`.
+const KILL_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Held by a stream: dropped before the stream ended, it stops the stream's statement on the
+/// server with `KILL QUERY`, from a new connection on a thread of its own, until the producer
+/// has stopped. The run waits for that work through `connect::cancel`.
+struct KillOnDrop {
+    url: String,
+    tag: String,
+    producer_done: Arc<AtomicBool>,
+    pending: Option<Pending>,
+}
+
+impl KillOnDrop {
+    fn new(url: &str, tag: &str, producer_done: Arc<AtomicBool>) -> Self {
+        Self { url: url.to_string(), tag: tag.to_string(), producer_done, pending: Some(Pending::new()) }
+    }
+
+    fn disarm(&mut self) {
+        self.pending = None;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let Some(pending) = self.pending.take() else { return };
+        if self.producer_done.load(Ordering::SeqCst) {
+            return;
+        }
+        let (url, tag, done) = (self.url.clone(), self.tag.clone(), Arc::clone(&self.producer_done));
+        let _ = std::thread::Builder::new().name("flow-mysql-kill".to_string()).spawn(move || {
+            kill_until_stopped(&url, &tag, &done);
+            drop(pending);
+        });
+    }
+}
+
+/// Kills the tagged statement until the producer has stopped (a statement it was about to send
+/// when the stream was dropped is caught on a later round), for at most [`KILL_PATIENCE`].
+fn kill_until_stopped(url: &str, tag: &str, producer_done: &AtomicBool) {
+    let start = Instant::now();
+    let Ok(opts) = reader::opts_from_url(url) else { return };
+    let opts = mysql::OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(KILL_CONNECT_TIMEOUT));
+    let Ok(mut conn) = Conn::new(opts) else { return };
+    while start.elapsed() < KILL_PATIENCE {
+        let _ = super::kill_queries_tagged(&mut conn, tag);
+        if producer_done.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The Arrow schema of `sql`'s rows, from the prepared statement's metadata (blocking).
+pub fn query_schema(url: &str, sql: &str) -> Result<SchemaRef> {
+    reader::query_schema(&mut reader::open_session(url)?, sql)
+}
+
+/// A small query's whole result (blocking): bounds, counts. An empty result gives one empty
+/// batch that carries the schema.
+pub fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+    let mut conn = reader::open_session(url)?;
+    let schema = reader::query_schema(&mut conn, sql)?;
+    let mut batches = Vec::new();
+    reader::stream_query(&mut conn, sql, &schema, 8192, &mut |batch| {
+        batches.push(batch);
+        true
+    })?;
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
+}
