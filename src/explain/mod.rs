@@ -105,6 +105,12 @@ pub struct Column {
     pub nullable: bool,
 }
 
+/// What a run does to give a partitioned MySQL source's partitions one snapshot (explain takes
+/// no lock itself).
+const MYSQL_SNAPSHOT: &str = "partitions read one snapshot: Flow takes FLUSH TABLES WITH READ LOCK for a moment \
+     while each partition connection starts a consistent-snapshot transaction (needs the RELOAD privilege; \
+     without it partitions are read at different moments, as the run report will say)";
+
 /// Source shapes as far as they could be discovered: a shape, or why not.
 pub type Discovery = HashMap<String, Result<SourceShape, String>>;
 
@@ -182,6 +188,9 @@ pub async fn explain_pipeline(
                         },
                     })
                     .collect();
+                if s.endpoint.backend == crate::plan::Backend::Mysql && shape.partitions.len() > 1 {
+                    stage.warnings.push(MYSQL_SNAPSHOT.to_string());
+                }
             }
             Some(Err(reason)) => {
                 stage.note = Some(format!("not reachable, so no schema or partition bounds: {reason}"));
