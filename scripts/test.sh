@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flow-target}"
-cargo test --all-targets -- --test-threads 2
+# Benchmarks are not part of the test run (benches/run.sh, cargo bench --bench micro).
+cargo test --lib --bins --tests -- --test-threads 2
