@@ -4,22 +4,11 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{mariadb_available, postgres_available, runtime, temp_dir};
+use common::{flow_cli, mariadb_available, postgres_available, runtime, temp_dir};
 use mysql::prelude::Queryable;
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
 const MY: &str = "mysql://root@127.0.0.1:3306/flow_test";
-
-fn flow(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_flow")).args(args).env("NO_COLOR", "1").output().expect("flow runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 async fn pg_exec(sql: &str) {
     let client = flow::connect::postgres::connect(PG).await.unwrap();
@@ -90,7 +79,7 @@ fn postgres_target_loads_good_rows_and_rejects_each_bad_one_with_its_reason() {
 
     // The default fails, naming the row and the column; nothing is published.
     let file = pipeline(dir.path(), "public.rej_src_pg", "pg.table(\"public.rej_pg_dst\")", "");
-    let (code, _, stderr) = flow(&["run", "-q", file.to_str().unwrap()]);
+    let (code, _, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("sink `out` cannot write partition "), "{stderr}");
     assert!(stderr.contains("add `on error skip` or `on error reject to"), "{stderr}");
@@ -103,7 +92,7 @@ fn postgres_target_loads_good_rows_and_rejects_each_bad_one_with_its_reason() {
         "pg.table(\"public.rej_pg_dst\")",
         "on error reject to pg.table(\"public.rej_pg_rejects\")",
     );
-    let (code, stdout, stderr) = flow(&["run", file.to_str().unwrap()]);
+    let (code, stdout, stderr) = flow_cli(&["run", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("sink out: 4 row(s) refused by the target"), "{stdout}");
     let loaded = rt.block_on(pg_rows("SELECT string_agg(id::text, ',' ORDER BY id) FROM public.rej_pg_dst"));
@@ -134,7 +123,7 @@ fn postgres_target_loads_good_rows_and_rejects_each_bad_one_with_its_reason() {
         "pg.table(\"public.rej_pg_dst\")",
         "on error reject to pg.table(\"public.rej_pg_rejects\"); max rejects 2",
     );
-    let (code, _, stderr) = flow(&["run", "-q", file.to_str().unwrap()]);
+    let (code, _, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("rows refused, more than `max rejects 2`"), "{stderr}");
     assert_eq!(rt.block_on(pg_rows("SELECT count(*) FROM public.rej_pg_dst")), [[Some("0".to_string())]]);
@@ -142,7 +131,7 @@ fn postgres_target_loads_good_rows_and_rejects_each_bad_one_with_its_reason() {
     // `skip` loads the same good rows and counts the others.
     let file = pipeline(dir.path(), "public.rej_src_pg", "pg.table(\"public.rej_pg_dst\")", "on error skip");
     let report = dir.path().join("report.json");
-    let (code, _, stderr) = flow(&["run", "-q", file.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    let (code, _, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap(), "--report", report.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let sink = json["stages"].as_array().unwrap().iter().find(|s| s["name"] == "out").unwrap();
@@ -169,7 +158,7 @@ fn mysql_target_rejects_nan_out_of_range_too_long_and_invalid_dates() {
         "my.table(\"rej_my_dst\")",
         "on error reject to my.table(\"rej_my_rejects\")",
     );
-    let (code, stdout, stderr) = flow(&["run", file.to_str().unwrap()]);
+    let (code, stdout, stderr) = flow_cli(&["run", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("sink out: 4 row(s) refused by the target"), "{stdout}");
     let loaded: Vec<i64> = my.query("SELECT id FROM rej_my_dst ORDER BY id").unwrap();

@@ -3,22 +3,11 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{mariadb_available, postgres_available, runtime, temp_dir};
+use common::{flow_cli, mariadb_available, postgres_available, runtime, temp_dir};
 use mysql::prelude::Queryable;
 
 const SECRET: &str = "hunter2-s3cret";
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
-
-fn flow(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_flow")).args(args).env("NO_COLOR", "1").output().expect("flow runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 async fn pg_exec(sql: &str) {
     let client = flow::connect::postgres::connect(PG_ADMIN).await.unwrap();
@@ -89,24 +78,24 @@ pipeline p {{
     let report = dir.path().join("report.json");
 
     let mut everything = String::new();
-    let (code, out, err) = flow(&["explain", path, "--var", &var]);
+    let (code, out, err) = flow_cli(&["explain", path, "--var", &var]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("\"src\"\"; DROP TABLE x; --\""), "the name is quoted as one identifier:\n{out}");
     everything += &out;
     everything += &err;
-    let (code, out, err) = flow(&["run", path, "--var", &var, "--report", report.to_str().unwrap()]);
+    let (code, out, err) = flow_cli(&["run", path, "--var", &var, "--report", report.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     everything += &out;
     everything += &err;
     everything += &std::fs::read_to_string(&report).unwrap();
     for cmd in ["status", "verify"] {
-        let (_, out, err) = flow(&[cmd, path, "--var", &var]);
+        let (_, out, err) = flow_cli(&[cmd, path, "--var", &var]);
         everything += &out;
         everything += &err;
     }
     // A failing run's error names the server without the password.
     let (code, out, err) =
-        flow(&["run", path, "--var", &format!("MY_URL=mysql://flow_secret:{SECRET}@127.0.0.1:1/flow_test")]);
+        flow_cli(&["run", path, "--var", &format!("MY_URL=mysql://flow_secret:{SECRET}@127.0.0.1:1/flow_test")]);
     assert_eq!(code, 1);
     assert!(err.contains("mysql://flow_secret:***@127.0.0.1:1/flow_test"), "{err}");
     everything += &out;

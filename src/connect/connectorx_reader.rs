@@ -25,7 +25,7 @@
 //! query starts. A query that is already running in connectorx cannot be interrupted from this
 //! side, so every MySQL query carries a comment unique to its stream (`/* flow-read PID-N */`),
 //! and dropping the stream before its end stops the stream's running statement on the server with
-//! `KILL QUERY` from a second connection (see [`KillOnDrop`]).
+//! `KILL QUERY` from a second connection (see `connect::mysql::source::KillOnDrop`).
 //!
 //! Error messages never contain a password from a URL: `user:secret@` is shown as `user:***@`, and
 //! the password is scrubbed from messages of the drivers as well.
@@ -115,7 +115,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// One query against one source. Each query is a chunk whose result must fit in memory.
@@ -205,7 +205,7 @@ fn spawn_stream(
         && first.url.starts_with("mysql://")
     {
         let tag = super::mysql::source::read_tag();
-        guard = Some(KillOnDrop::new(&first.url, &tag, Arc::clone(&producer_done)));
+        guard = Some(super::mysql::source::KillOnDrop::new(&first.url, &tag, Arc::clone(&producer_done)));
         for query in &mut queries {
             query.sql = format!("{tag} {}", query.sql);
         }
@@ -262,63 +262,6 @@ fn spawn_stream(
         }
     });
     Box::pin(RecordBatchStreamAdapter::new(schema, batches))
-}
-
-/// How long a dropped stream keeps trying to stop its statement on the server.
-const KILL_PATIENCE: Duration = Duration::from_secs(5);
-
-/// Held by a MySQL stream: dropped before the stream ended (a stage timeout, Ctrl-C, a failure
-/// elsewhere), it stops the stream's statements on the server with `KILL QUERY`, from a new
-/// connection on a thread of its own, until the producer has noticed and stopped. The run waits
-/// for that work through `connect::cancel`.
-struct KillOnDrop {
-    url: String,
-    tag: String,
-    producer_done: Arc<AtomicBool>,
-    pending: Option<super::cancel::Pending>,
-}
-
-impl KillOnDrop {
-    fn new(url: &str, tag: &str, producer_done: Arc<AtomicBool>) -> Self {
-        let pending = Some(super::cancel::Pending::new());
-        Self { url: url.to_string(), tag: tag.to_string(), producer_done, pending }
-    }
-
-    fn disarm(&mut self) {
-        self.pending = None;
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let Some(pending) = self.pending.take() else { return };
-        if self.producer_done.load(Ordering::SeqCst) {
-            return;
-        }
-        let (url, tag, done) = (self.url.clone(), self.tag.clone(), Arc::clone(&self.producer_done));
-        let _ = std::thread::Builder::new().name("flow-mysql-kill".to_string()).spawn(move || {
-            kill_until_stopped(&url, &tag, &done);
-            drop(pending);
-        });
-    }
-}
-
-/// Kills the tagged statements until the producer has stopped (a query it was about to send when
-/// the stream was dropped is caught on a later round), for at most [`KILL_PATIENCE`].
-fn kill_until_stopped(url: &str, tag: &str, producer_done: &AtomicBool) {
-    let start = Instant::now();
-    let opts = SourceConn::try_from(url)
-        .ok()
-        .and_then(|conn| build_opts(conn.conn.as_str()).ok())
-        .map(|opts| opts.tcp_connect_timeout(Some(Duration::from_secs(5))));
-    let Some(mut conn) = opts.and_then(|opts| mysql::Conn::new(opts).ok()) else { return };
-    while start.elapsed() < KILL_PATIENCE {
-        let _ = super::mysql::kill_queries_tagged(&mut conn, tag);
-        if producer_done.load(Ordering::SeqCst) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Runs `work` on tokio's blocking pool when called inside a runtime, else on a new thread.

@@ -7,6 +7,9 @@
 //!   if it does not (an `UNLOGGED` table after a server crash, a dropped table), the sink starts
 //!   over: the staging table is recreated and the run's partition rows deleted.
 
+use arrow::datatypes::SchemaRef;
+use datafusion::error::{DataFusionError, Result};
+
 use crate::ledger::{Event, LedgerKey, Preparation, insert_sql, ledger_table};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
@@ -67,4 +70,18 @@ pub fn count_sql(dialect: Dialect, table: &TableName) -> String {
 /// `CREATE TABLE IF NOT EXISTS` for the ledger, from the backend's `CREATE TABLE`.
 pub fn ensure_ledger_sql(create_table: &str) -> String {
     create_table.replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
+}
+
+/// Every column the pipeline writes must exist in the existing target, whose columns are
+/// `existing`.
+pub fn require_columns(table: &TableName, schema: &SchemaRef, existing: &[&str]) -> Result<()> {
+    let missing: Vec<&str> =
+        schema.fields().iter().map(|f| f.name().as_str()).filter(|n| !existing.contains(n)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(DataFusionError::Execution(format!(
+        "table {table} has no column(s) {}; add them, or use mode replace to recreate the table",
+        missing.join(", ")
+    )))
 }

@@ -55,3 +55,17 @@ pub fn postgres_available() -> bool {
 pub fn mariadb_available() -> bool {
     server_available("MariaDB", "127.0.0.1:3306")
 }
+
+/// Runs the `flow` binary; returns its exit code, stdout and stderr.
+pub fn flow_cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flow"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flow runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

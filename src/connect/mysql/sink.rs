@@ -18,7 +18,9 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
 use crate::connect::rejects::{self, BadRow, RejectPolicy};
-use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, old_of, restart_sql, staging_of};
+use crate::connect::staging::{
+    cleanup_sql, count_sql, ensure_ledger_sql, old_of, require_columns, restart_sql, staging_of,
+};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
     select_sql,
@@ -213,20 +215,8 @@ impl MysqlSink {
         // fit is refused while staging, row by row, rather than failing the whole publish.
         let create = if exists && self.mode != WriteMode::Replace {
             let columns = self.target_columns(&mut conn)?;
-            let missing: Vec<&str> = self
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .filter(|n| !columns.iter().any(|c| c == n))
-                .collect();
-            if !missing.is_empty() {
-                return Err(DataFusionError::Execution(format!(
-                    "table {} has no column(s) {}; add them, or use mode replace to recreate the table",
-                    self.table,
-                    missing.join(", ")
-                )));
-            }
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+            require_columns(&self.table, &self.schema, &columns)?;
             format!("CREATE TABLE {} LIKE {}", D.table(&self.staging), D.table(&self.table))
         } else {
             create_table_sql(&self.staging, &self.schema, self.keys())?

@@ -21,7 +21,7 @@ use super::copy_binary::CopyEncoder;
 use super::types::pg_type_for_arrow;
 use super::{connect, error_text};
 use crate::connect::rejects::{self, BadRow, RejectPolicy};
-use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, restart_sql, staging_of};
+use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, require_columns, restart_sql, staging_of};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
     select_sql,
@@ -183,21 +183,8 @@ impl PostgresSink {
     async fn check_columns(&self, client: &impl GenericClient) -> Result<()> {
         let probe = format!("SELECT * FROM {} LIMIT 0", D.table(&self.table));
         let statement = client.prepare(&probe).await.map_err(|e| self.err("cannot inspect", &e))?;
-        let missing: Vec<&str> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .filter(|n| !statement.columns().iter().any(|c| c.name() == *n))
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(DataFusionError::Execution(format!(
-            "table {} has no column(s) {}; add them, or use mode replace to recreate the table",
-            self.table,
-            missing.join(", ")
-        )))
+        let columns: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
+        require_columns(&self.table, &self.schema, &columns)
     }
 
     /// Streams one partition into the staging table and records it in the ledger, in one

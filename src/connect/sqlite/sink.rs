@@ -19,7 +19,7 @@ use datafusion::error::{DataFusionError, Result};
 use rusqlite::{Connection, params_from_iter, types::Value};
 
 use crate::connect::rejects::{self, BadRow, RejectPolicy};
-use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, restart_sql, staging_of};
+use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, require_columns, restart_sql, staging_of};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
     select_sql,
@@ -164,20 +164,8 @@ impl SqliteSink {
         if let (Some(cols), WriteMode::Append | WriteMode::Truncate | WriteMode::Upsert { .. }) =
             (&existing, &self.mode)
         {
-            let missing: Vec<&str> = self
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .filter(|n| !cols.iter().any(|c| c == n))
-                .collect();
-            if !missing.is_empty() {
-                return Err(DataFusionError::Execution(format!(
-                    "table {} has no column(s) {}; add them, or use mode replace to recreate the table",
-                    self.table,
-                    missing.join(", ")
-                )));
-            }
+            let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+            require_columns(&self.table, &self.schema, &cols)?;
         }
         let ledger = ledger_table(&self.table);
         conn.execute_batch(&ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?))
