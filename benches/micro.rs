@@ -67,36 +67,32 @@ fn copy_binary(c: &mut Criterion) {
     group.finish();
 }
 
+/// Flow's SQLite sink for the generated orders into `path`, prepared for run `run_id`.
+fn sqlite_sink(path: &std::path::Path, run_id: &str) -> flow::connect::sqlite::sink::SqliteSink {
+    let key = flow::ledger::LedgerKey { run_id: run_id.into(), pipeline: "p".into(), sink: "s".into() };
+    let sink = flow::connect::sqlite::sink::SqliteSink::new(
+        &path.display().to_string(),
+        flow::plan::TableName::parse("orders"),
+        flow::plan::WriteMode::Replace,
+        true,
+        orders_schema(),
+        key.clone(),
+        flow::connect::rejects::RejectPolicy::new("s", flow::plan::OnError::Fail, None),
+    );
+    let start = key.row(flow::ledger::Event::Start, -1, "{}", 1, "");
+    sink.prepare(&flow::ledger::Preparation { start, resume_rows: None, abandon: Vec::new(), last_published: None })
+        .expect("prepare");
+    sink
+}
+
 /// A SQLite file holding the generated orders, written by Flow's own SQLite sink.
 fn sqlite_orders(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("orders.db");
-    let conn = rusqlite::Connection::open(&path).expect("sqlite");
-    conn.execute_batch(
-        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, status TEXT, total TEXT, \
-         created_at TIMESTAMP, paid BOOLEAN, note TEXT, weight REAL, ship_date DATE)",
-    )
-    .expect("create");
-    let batch = orders();
-    let tx = conn.unchecked_transaction().expect("begin");
-    {
-        let mut stmt = tx.prepare("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)").expect("prepare");
-        let options = arrow::util::display::FormatOptions::default();
-        let formatters: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
-            .collect();
-        for row in 0..batch.num_rows() {
-            let values: Vec<Option<String>> = batch
-                .columns()
-                .iter()
-                .zip(&formatters)
-                .map(|(c, f)| (!arrow::array::Array::is_null(c.as_ref(), row)).then(|| f.value(row).to_string()))
-                .collect();
-            stmt.execute(rusqlite::params_from_iter(values)).expect("insert");
-        }
-    }
-    tx.commit().expect("commit");
+    let sink = sqlite_sink(&path, "fixture");
+    let mut once = Some(orders());
+    sink.write_partition(0, "all", &mut || Ok(once.take()), &|_| {}).expect("write");
+    let key = flow::ledger::LedgerKey { run_id: "fixture".into(), pipeline: "p".into(), sink: "s".into() };
+    sink.publish(&key.row(flow::ledger::Event::Publish, -1, "", ROWS, "")).expect("publish");
     path
 }
 
@@ -119,25 +115,7 @@ fn sqlite_paths(c: &mut Criterion) {
         b.iter_batched(
             || {
                 n += 1;
-                let key = flow::ledger::LedgerKey { run_id: format!("r{n}"), pipeline: "p".into(), sink: "s".into() };
-                let sink = flow::connect::sqlite::sink::SqliteSink::new(
-                    &dir.path().join(format!("sink{n}.db")).display().to_string(),
-                    flow::plan::TableName::parse("orders"),
-                    flow::plan::WriteMode::Replace,
-                    true,
-                    orders_schema(),
-                    key.clone(),
-                    flow::connect::rejects::RejectPolicy::new("s", flow::plan::OnError::Fail, None),
-                );
-                let start = key.row(flow::ledger::Event::Start, -1, "{}", 1, "");
-                sink.prepare(&flow::ledger::Preparation {
-                    start,
-                    resume_rows: None,
-                    abandon: Vec::new(),
-                    last_published: None,
-                })
-                .expect("prepare");
-                sink
+                sqlite_sink(&dir.path().join(format!("sink{n}.db")), &format!("r{n}"))
             },
             |sink| {
                 let mut once = Some(batch.clone());
