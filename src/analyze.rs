@@ -41,10 +41,17 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
             };
         }
     };
-    let (plans, mut problems) = semantic::lower(&ast, ctx);
+    let (mut plans, mut problems) = semantic::lower(&ast, ctx);
     let mut explained = Vec::new();
     let lowered_cleanly = !problems.iter().any(|p| !p.warning);
     if lowered_cleanly && discover == Discover::Online {
+        for plan in plans.iter_mut() {
+            for source in plan.sources.iter_mut() {
+                if let Some(spec) = crate::connect::auto_partition(source, plan.parallelism).await {
+                    source.partition = Some(spec);
+                }
+            }
+        }
         for (plan, pipeline_ast) in plans.iter().zip(&ast.pipelines) {
             let discovery = explain::discover(plan).await;
             problems.extend(discovery_problems(pipeline_ast, &discovery));

@@ -157,3 +157,47 @@ fn an_unpartitioned_mariadb_table_is_read_as_one_streaming_query() {
     assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
     assert_eq!(rt.block_on(pg_one(&checksum("public.flow_wide_pk_dst"))).0, 2000);
 }
+
+#[test]
+fn a_large_table_with_an_integer_primary_key_is_partitioned_automatically() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client
+            .batch_execute(
+                "DROP TABLE IF EXISTS public.flow_auto_parts, public.flow_auto_parts_copy;
+                 CREATE TABLE public.flow_auto_parts AS SELECT g::bigint AS id, g % 7 AS v FROM generate_series(1, 1000000) g;
+                 ALTER TABLE public.flow_auto_parts ADD PRIMARY KEY (id);
+                 ANALYZE public.flow_auto_parts;",
+            )
+            .await
+            .unwrap();
+    });
+    let text = format!(
+        r#"let pg = postgres("{PG}")
+        pipeline p {{
+          parallelism 2
+          source s = pg.table("public.flow_auto_parts")
+          sink s -> pg.table("public.flow_auto_parts_copy") {{ mode replace }}
+        }}"#
+    );
+    let analysis =
+        rt.block_on(flow::analyze::analyze("auto.flow", &text, &common::context(&[]), flow::analyze::Discover::Online));
+    let spec = analysis.plans[0].sources[0].partition.clone().expect("partitioned automatically");
+    assert_eq!((spec.column.as_str(), spec.count, spec.automatic), ("id", 2, true));
+    let json = serde_json::to_value(&analysis.explained[0]).unwrap();
+    assert_eq!(
+        json["stages"][0]["partition_by"],
+        serde_json::json!({ "column": "id", "requested": 2, "automatic": true })
+    );
+    assert_eq!(json["stages"][0]["partitions"].as_array().unwrap().len(), 2);
+    let report = rt.block_on(run_flow(&text, &[])).remove(0);
+    assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+    assert_eq!(
+        rt.block_on(pg_one(&checksum("public.flow_auto_parts_copy"))),
+        rt.block_on(pg_one(&checksum("public.flow_auto_parts")))
+    );
+}

@@ -26,7 +26,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::sql::Dialect;
-use crate::plan::{Backend, PartitionBounds, Relation, SourcePlan, partition};
+use crate::plan::{Backend, PartitionBounds, PartitionSpec, Relation, SourcePlan, partition};
 
 /// Keys per chunk query for SQLite sources, read through connectorx (each chunk is held whole).
 pub const CHUNK_KEYS: u64 = 65_536;
@@ -181,6 +181,63 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
         }
         (_, backend) => Err(DataFusionError::Plan(format!("a {} source needs a file path", backend.name()))),
     }
+}
+
+/// Tables at least this large (the database's own row estimate) are partitioned automatically.
+pub const AUTO_PARTITION_ROWS: i64 = 1_000_000;
+
+/// For a database table read without `partition by`: when it is large (at least
+/// [`AUTO_PARTITION_ROWS`] by the database's estimate) and has a single-column integer primary
+/// key, partition it by that key into `parallelism` ranges. `None` otherwise, or when the
+/// catalog cannot be read (describing the source reports that).
+pub async fn auto_partition(source: &SourcePlan, parallelism: usize) -> Option<PartitionSpec> {
+    let Relation::Table { name } = &source.relation else { return None };
+    if source.partition.is_some() || parallelism < 2 {
+        return None;
+    }
+    let dialect = Dialect::for_backend(source.endpoint.backend);
+    let sql = match source.endpoint.backend {
+        Backend::Postgres => format!(
+            "SELECT max(a.attname::text) AS k, count(*) AS n, max(c.reltuples)::bigint AS r, \
+             max(format_type(a.atttypid, a.atttypmod)) AS t \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+             WHERE i.indrelid = to_regclass({}) AND i.indisprimary",
+            dialect.string(&dialect.table(name))
+        ),
+        Backend::Mysql => {
+            let schema = match name.schema() {
+                Some(s) => dialect.string(s),
+                None => "DATABASE()".to_string(),
+            };
+            format!(
+                "SELECT MAX(k.COLUMN_NAME) AS k, COUNT(*) AS n, MAX(t.TABLE_ROWS) AS r, MAX(c.DATA_TYPE) AS t \
+                 FROM information_schema.KEY_COLUMN_USAGE k \
+                 JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = k.TABLE_SCHEMA AND t.TABLE_NAME = k.TABLE_NAME \
+                 JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME \
+                   AND c.COLUMN_NAME = k.COLUMN_NAME \
+                 WHERE k.TABLE_SCHEMA = {schema} AND k.TABLE_NAME = {} AND k.CONSTRAINT_NAME = 'PRIMARY'",
+                dialect.string(name.table())
+            )
+        }
+        _ => return None,
+    };
+    let batches = fetch_small(source, &sql).await.ok()?;
+    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
+    let text = |i: usize| -> Option<String> {
+        let column = arrow::compute::cast(batch.column(i), &DataType::Utf8).ok()?;
+        let column = arrow::array::AsArray::as_string::<i32>(&column);
+        (!arrow::array::Array::is_null(column, 0)).then(|| column.value(0).to_string())
+    };
+    let (key, keys, rows, key_type) = (text(0)?, text(1)?, text(2)?, text(3)?.to_ascii_lowercase());
+    let integer =
+        ["int", "bigint", "integer", "smallint", "mediumint", "tinyint"].iter().any(|t| key_type.starts_with(t));
+    let rows: f64 = rows.parse().ok()?;
+    (keys == "1" && integer && rows >= AUTO_PARTITION_ROWS as f64).then_some(PartitionSpec {
+        column: key,
+        count: parallelism,
+        automatic: true,
+    })
 }
 
 /// What the engine pushed into a source's queries: the columns it needs and a filter the

@@ -88,6 +88,9 @@ pub struct ExplainedStage {
 pub struct PartitionBy {
     pub column: String,
     pub requested: usize,
+    /// Chosen by Flow for a large table with an integer primary key.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub automatic: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,7 +155,11 @@ pub async fn explain_pipeline(
             reads: Some(relation_text(&s.relation)),
             batch_size: Some(s.batch_size),
             timeout: s.timeout.map(format_duration),
-            partition_by: s.partition.as_ref().map(|p| PartitionBy { column: p.column.clone(), requested: p.count }),
+            partition_by: s.partition.as_ref().map(|p| PartitionBy {
+                column: p.column.clone(),
+                requested: p.count,
+                automatic: p.automatic,
+            }),
             ..Default::default()
         };
         match discovery.get(&s.name) {

@@ -52,7 +52,8 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
             .bounds
             .as_ref()
             .map_or_else(|| "bounds unknown".to_string(), |b| format!("bounds {} ..= {}", b.min, b.max));
-        let _ = writeln!(out, "  partition   by {} into {} ({bounds})", p.column, p.requested);
+        let automatic = if p.automatic { ", automatic: a large table's integer primary key" } else { "" };
+        let _ = writeln!(out, "  partition   by {} into {} ({bounds}{automatic})", p.column, p.requested);
     }
     if !s.partitions.is_empty() {
         let _ = writeln!(out, "  partitions  {}", s.partitions.len());

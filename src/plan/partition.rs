@@ -11,6 +11,9 @@ use super::sql::Dialect;
 pub struct PartitionSpec {
     pub column: String,
     pub count: usize,
+    /// Chosen by Flow (a large table's integer primary key), not written in the file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automatic: bool,
 }
 
 /// A value of a partition column: integers, dates or timestamps.

@@ -522,7 +522,7 @@ impl<'a> Lowering<'a> {
         let (resolved, relation) = self.target(&s.target, TargetUse::Source)?;
         let mut opts = StageOpts::default();
         self.options(&s.options, TargetUse::Source, resolved.endpoint.backend, &mut opts);
-        let partition = opts.partition.map(|(column, count)| PartitionSpec { column, count });
+        let partition = opts.partition.map(|(column, count)| PartitionSpec { column, count, automatic: false });
         Some(SourcePlan {
             name: s.name.name.clone(),
             batch_size: opts.batch.or(resolved.default_batch).unwrap_or(DEFAULT_BATCH_SIZE),
