@@ -166,6 +166,26 @@ impl RejectPolicy {
     }
 }
 
+impl RejectPolicy {
+    /// Settles a batch's refused rows: admits them (which may fail the run), and returns the
+    /// rows that were written and, when rows go to a reject table, the `INSERT` the caller runs
+    /// in the partition's transaction.
+    pub fn settle(
+        &self,
+        batch: &RecordBatch,
+        bad: &[BadRow],
+        dialect: Dialect,
+        key: &LedgerKey,
+    ) -> Result<(RecordBatch, Option<String>)> {
+        self.admit(bad)?;
+        let insert = match self.table() {
+            Some(table) if !bad.is_empty() => Some(insert_sql(dialect, table, key, bad)),
+            _ => None,
+        };
+        Ok((without_rows(batch, bad)?, insert))
+    }
+}
+
 /// The reject table's columns, as an Arrow schema (each backend maps it to its types).
 pub fn reject_schema() -> SchemaRef {
     let text = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);

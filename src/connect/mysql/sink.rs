@@ -278,12 +278,10 @@ impl MysqlSink {
         while let Some(batch) = next()? {
             let bad = self.insert_batch(&mut tx, &batch, partition, seen)?;
             seen += batch.num_rows() as u64;
-            self.rejects.admit(&bad)?;
-            if let (Some(table), false) = (self.rejects.table(), bad.is_empty()) {
-                tx.query_drop(rejects::insert_sql(D, table, &self.key, &bad))
-                    .map_err(|e| self.err("cannot write rejected rows of", &e))?;
+            let (good, rejected) = self.rejects.settle(&batch, &bad, D, &self.key)?;
+            if let Some(sql) = rejected {
+                tx.query_drop(sql).map_err(|e| self.err("cannot write rejected rows of", &e))?;
             }
-            let good = rejects::without_rows(&batch, &bad)?;
             checksum.add_batch(&good)?;
             on_rows(good.num_rows() as u64);
         }

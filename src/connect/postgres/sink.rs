@@ -246,13 +246,10 @@ impl PostgresSink {
                 for (i, message, column) in refused_by_server.drain(..) {
                     bad.push(BadRow::new(&batch, kept[i], partition, seen, column.as_deref(), &message));
                 }
-                self.rejects.admit(&bad)?;
-                if let (Some(table), false) = (self.rejects.table(), bad.is_empty()) {
-                    tx.batch_execute(&rejects::insert_sql(D, table, &self.key, &bad))
-                        .await
-                        .map_err(|e| self.err("cannot write rejected rows of", &e))?;
+                let (written, rejected) = self.rejects.settle(&batch, &bad, D, &self.key)?;
+                if let Some(sql) = rejected {
+                    tx.batch_execute(&sql).await.map_err(|e| self.err("cannot write rejected rows of", &e))?;
                 }
-                let written = rejects::without_rows(&batch, &bad)?;
                 seen += batch.num_rows() as u64;
                 checksum.add_batch(&written)?;
                 on_rows(written.num_rows() as u64);

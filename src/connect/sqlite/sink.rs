@@ -211,12 +211,10 @@ impl SqliteSink {
         while let Some(batch) = next()? {
             let bad = self.insert_batch(&tx, &batch, partition, seen)?;
             seen += batch.num_rows() as u64;
-            self.rejects.admit(&bad)?;
-            if let (Some(table), false) = (self.rejects.table(), bad.is_empty()) {
-                tx.execute_batch(&rejects::insert_sql(D, table, &self.key, &bad))
-                    .map_err(sql_err("writing rejected rows"))?;
+            let (good, rejected) = self.rejects.settle(&batch, &bad, D, &self.key)?;
+            if let Some(sql) = rejected {
+                tx.execute_batch(&sql).map_err(sql_err("writing rejected rows"))?;
             }
-            let good = rejects::without_rows(&batch, &bad)?;
             checksum.add_batch(&good)?;
             on_rows(good.num_rows() as u64);
         }
