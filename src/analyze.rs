@@ -52,8 +52,14 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
                 }
             }
         }
-        for (plan, pipeline_ast) in plans.iter().zip(&ast.pipelines) {
+        for (plan, pipeline_ast) in plans.iter_mut().zip(&ast.pipelines) {
             let discovery = explain::discover(plan).await;
+            for source in plan.sources.iter_mut().filter(|s| s.batch_automatic) {
+                if let Some(Ok(shape)) = discovery.get(&source.name) {
+                    source.batch_size = crate::connect::batch_size::automatic(source, &shape.schema).await.0;
+                }
+            }
+            let plan = &*plan;
             problems.extend(discovery_problems(pipeline_ast, &discovery));
             let schemas: HashMap<String, Vec<String>> = discovery
                 .iter()

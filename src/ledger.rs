@@ -8,7 +8,7 @@
 //! |-------------|------|-----------------------------------------|-------------------|
 //! | `start`     | -1   | the run's [`Layout`] as JSON            | partitions        |
 //! | `partition` | p    | what partition p read (its predicate)   | rows written      |
-//! | `publish`   | -1   |                                         | rows published    |
+//! | `publish`   | -1   | marks of incremental sources, as JSON   | rows published    |
 //! | `abandon`   | -1   | why (a new run started)                 | 0                 |
 //!
 //! A `partition` row is written in the same transaction as the partition's rows (into the run's
@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::connect::ScanPartition;
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
+use crate::watermark::{PublishDetail, Watermark};
 
 pub const LEDGER_TABLE: &str = "_flow_ledger";
 
@@ -107,6 +108,9 @@ impl LedgerKey {
 pub struct Layout {
     pub fingerprint: String,
     pub sources: BTreeMap<String, Vec<ScanPartition>>,
+    /// The range each incremental source reads in this run (see `crate::watermark`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub watermarks: BTreeMap<String, Watermark>,
 }
 
 /// What a sink's `prepare` is told by the runner.
@@ -211,6 +215,8 @@ pub struct SinkRunState {
     pub committed: BTreeMap<usize, (u64, String)>,
     pub published: bool,
     pub abandoned: bool,
+    /// The marks of incremental sources this run published up to.
+    pub watermarks: BTreeMap<String, Watermark>,
 }
 
 impl SinkRunState {
@@ -247,7 +253,10 @@ pub fn runs_of(rows: &[LedgerRow], sink: &str) -> Vec<(String, SinkRunState)> {
                     state.committed.insert(p, (u64::try_from(row.rows).unwrap_or(0), row.checksum.clone()));
                 }
             }
-            Event::Publish => state.published = true,
+            Event::Publish => {
+                state.published = true;
+                state.watermarks = PublishDetail::parse(&row.detail).watermarks;
+            }
             Event::Abandon => state.abandoned = true,
         }
     }
@@ -435,7 +444,7 @@ mod tests {
     #[test]
     fn runs_fold_into_states() {
         let key = LedgerKey { run_id: "r1".into(), pipeline: "p".into(), sink: "s".into() };
-        let layout = Layout { fingerprint: "f".into(), sources: BTreeMap::new() };
+        let layout = Layout { fingerprint: "f".into(), sources: BTreeMap::new(), watermarks: BTreeMap::new() };
         let rows = vec![
             key.row(Event::Start, -1, &serde_json::to_string(&layout).unwrap(), 3, ""),
             key.row(Event::Partition, 0, "a", 10, "c0"),
@@ -454,7 +463,7 @@ mod tests {
 
     #[test]
     fn resume_picks_the_latest_unfinished_run_and_checks_the_fingerprint() {
-        let layout = Layout { fingerprint: "f".into(), sources: BTreeMap::new() };
+        let layout = Layout { fingerprint: "f".into(), sources: BTreeMap::new(), watermarks: BTreeMap::new() };
         let start = serde_json::to_string(&layout).unwrap();
         let key = |run: &str| LedgerKey { run_id: run.into(), pipeline: "p".into(), sink: "s".into() };
         let mut rows =

@@ -22,3 +22,4 @@ pub mod profiles;
 pub mod semantic;
 pub mod syntax;
 pub mod verify;
+pub mod watermark;

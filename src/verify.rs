@@ -29,6 +29,7 @@ use crate::ledger::{RowChecksum, row_hashes};
 use crate::plan::partition::{self, PartitionRange};
 use crate::plan::sql::Dialect;
 use crate::plan::{PipelinePlan, Relation, SinkPlan, SourcePlan, WriteMode};
+use crate::watermark::Since;
 
 /// How many differing keys of each kind a mismatching partition shows.
 const SAMPLE: usize = 5;
@@ -106,8 +107,10 @@ fn lineage_plan(plan: &PipelinePlan, sink: &SinkPlan) -> Option<PipelinePlan> {
 async fn verify_sink(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkCheck, String> {
     let single = lineage_plan(plan, sink).ok_or("its input does not lead to a source")?;
     let source = &single.sources[0];
-    let shape =
-        connect::describe(source, single.parallelism).await.map_err(|e| format!("source: {}", strip_df_prefix(&e)))?;
+    // An incremental source is compared whole: the target holds every run's rows.
+    let shape = connect::describe(source, single.parallelism, &Since::FirstRun)
+        .await
+        .map_err(|e| format!("source: {}", strip_df_prefix(&e)))?;
     let ranges = source_ranges(source, &shape);
     let key = key_columns(sink, source, &shape.schema);
     let target = TargetReader::open(sink).await?;
@@ -318,9 +321,11 @@ impl TargetReader {
             relation: sink.relation.clone(),
             partition: None,
             batch_size: 8192,
+            batch_automatic: false,
             timeout: None,
+            incremental: None,
         };
-        let shape = connect::describe(&as_source, 1)
+        let shape = connect::describe(&as_source, 1, &Since::FirstRun)
             .await
             .map_err(|e| format!("cannot read the target {describe}: {}", strip_df_prefix(&e)))?;
         let ctx = graph::session(1);

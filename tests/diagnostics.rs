@@ -83,6 +83,9 @@ cases! {
     on_error_for_a_file => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\")\n  sink s -> parquet(\"out/x.parquet\") {{ on error skip }}\n}}");
     on_error_unknown_action => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\")\n  sink s -> db.table(\"t\") {{ on error ignore }}\n}}");
     on_error_on_a_source => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\") {{ max rejects 5 }}\n  sink s -> db.table(\"t\")\n}}");
+    incremental_generated_source => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\") {{ incremental on id }}\n  sink s -> db.table(\"t\")\n}}");
+    incremental_on_a_sink => format!("{HEADER}pipeline p {{\n  source s = gen.table(\"orders\")\n  sink s -> db.table(\"t\") {{ incremental on id }}\n}}");
+    incremental_into_replace => format!("{HEADER}pipeline p {{\n  source s = db.table(\"orders\") {{ incremental on id }}\n  sink s -> db.table(\"t\") {{ mode truncate }}\n}}");
 }
 
 #[test]

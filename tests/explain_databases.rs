@@ -183,3 +183,35 @@ fn safe_filters_are_pushed_into_the_source_query_and_results_are_unchanged() {
     let csv = std::fs::read_to_string(dir.path().join("pushed.csv")).unwrap();
     assert_eq!(csv.lines().count() - 1, 50, "ids 902, 904, ..., 1000");
 }
+
+#[test]
+fn wide_rows_get_small_automatic_batches_from_the_statistics() {
+    if !common::postgres_available() {
+        return;
+    }
+    // About 1,500 bytes of incompressible text a row: the types alone would suggest 44 bytes.
+    common::runtime().block_on(pg_exec(
+        "DROP TABLE IF EXISTS flow_wide_rows;
+         CREATE TABLE flow_wide_rows AS SELECT g::bigint AS id,
+           (SELECT string_agg(md5(g::text || '-' || k), '') FROM generate_series(1, 47) k) AS body
+           FROM generate_series(1, 2000) g;
+         ANALYZE flow_wide_rows;",
+    ));
+    let text = explain_text(&format!(
+        r#"let pg = postgres("{PG}")
+        let db = sqlite("out/never.db")
+        pipeline p {{
+          source wide = pg.table("flow_wide_rows")
+          source narrow = pg.table("flow_wide_rows") {{ batch 500 }}
+          transform ids = narrow | select id
+          sink wide -> db.table("t")
+          sink ids -> db.table("u")
+        }}"#
+    ));
+    let batches: Vec<&str> = text.lines().filter(|l| l.starts_with("  batch ")).take(2).collect();
+    assert_eq!(
+        batches,
+        ["  batch       2048 rows (automatic, from the row width)", "  batch       500 rows"],
+        "{text}"
+    );
+}

@@ -2,6 +2,7 @@
 //! is the dispatch: describe a source (schema, partition bounds, the partitions it will read),
 //! hold the snapshot its partitions share, and open one partition as a stream of Arrow batches.
 
+pub mod batch_size;
 pub mod blocking;
 pub mod bounds;
 pub mod cancel;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::sql::Dialect;
 use crate::plan::{Backend, PartitionBounds, PartitionSpec, Relation, SourcePlan, partition};
+use crate::watermark::{Since, Watermark};
 
 /// Keys per chunk query for SQLite sources, read through connectorx (each chunk is held whole).
 pub const CHUNK_KEYS: u64 = 65_536;
@@ -59,6 +61,8 @@ pub struct SourceShape {
     /// all of them see the source as of one instant. It is held open for as long as any clone of
     /// the shape lives: keep the shape until the run ends.
     pub snapshot: Option<SourceSnapshot>,
+    /// The range an incremental source reads in this run; its predicate is in every partition.
+    pub watermark: Option<Watermark>,
 }
 
 /// What holds a partitioned source's snapshot open; partitions find it by [`Self::id`].
@@ -82,8 +86,9 @@ impl SourceSnapshot {
 }
 
 /// Connects (or opens files) to learn the schema and plan the partitions. Reads no data rows
-/// beyond a `min`/`max` of the partition column.
-pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceShape> {
+/// beyond a `min`/`max` of the partition column (and of the incremental column, whose range
+/// this run reads from `since` on: see `crate::watermark`).
+pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) -> Result<SourceShape> {
     let endpoint = &source.endpoint;
     match (&source.relation, endpoint.backend) {
         (Relation::Generated { rows, .. }, _) => Ok(SourceShape {
@@ -94,6 +99,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                 .map(|(start, end)| ScanPartition::Rows { start, end })
                 .collect(),
             snapshot: None,
+            watermark: None,
         }),
         (Relation::File { path }, _) => {
             let files = file::list_files(path, endpoint.backend)?;
@@ -103,84 +109,149 @@ pub async fn describe(source: &SourcePlan, parallelism: usize) -> Result<SourceS
                 bounds: None,
                 partitions: files.into_iter().map(|f| ScanPartition::File { path: f.display().to_string() }).collect(),
                 snapshot: None,
+                watermark: None,
             })
         }
-        (relation, backend) if backend.is_database() => {
-            let backend: Backend = backend;
-            let dialect = Dialect::for_backend(backend);
-            let probe = dialect.select(relation, None, None);
-            let schema = database_schema(source, &probe).await?;
-            let Some(spec) = &source.partition else {
-                // connectorx collects each query: read an unpartitioned SQLite table in chunks.
-                let chunks = match &source.relation {
-                    Relation::Table { name } if backend == Backend::Sqlite => {
-                        unpartitioned_chunks(source, name, &schema).await?
-                    }
-                    _ => Vec::new(),
-                };
-                return Ok(SourceShape {
-                    schema,
-                    bounds: None,
-                    partitions: vec![ScanPartition::Query { predicate: None, chunks }],
-                    snapshot: None,
-                });
-            };
-            // A missing partition column is reported by the column check, with its span.
-            let Ok(field) = schema.field_with_name(&spec.column) else {
-                return Ok(SourceShape {
-                    schema,
-                    bounds: None,
-                    partitions: vec![ScanPartition::Query { predicate: None, chunks: Vec::new() }],
-                    snapshot: None,
-                });
-            };
-            if !bounds::is_partitionable(field.data_type()) {
-                return Err(DataFusionError::Plan(format!(
-                    "source `{}` cannot be partitioned by `{}` of type {}: use an integer, date or timestamp column",
-                    source.name,
-                    spec.column,
-                    field.data_type()
-                )));
-            }
-            let col = dialect.ident(&spec.column);
-            let bounds_sql =
-                format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}", dialect.ident("_flow_b"));
-            // PostgreSQL: the partitions will import one snapshot, exported here; the bounds are
-            // read in it. MySQL: the run takes its snapshot later (`hold_snapshot`), so that
-            // `explain` takes no lock; the first and last ranges are open, so rows added
-            // meanwhile are read all the same. SQLite: one file, read at its own moments.
-            let (found, snapshot) = if backend == Backend::Postgres {
-                let snapshot = postgres::ExportedSnapshot::export(&endpoint.url).await?;
-                (snapshot.fetch_all(&bounds_sql).await?, Some(SourceSnapshot::Postgres(Arc::new(snapshot))))
-            } else {
-                (fetch_small(source, &bounds_sql).await?, None)
-            };
-            let bounds = bounds::from_batches(&found, field.data_type())?;
-            // PostgreSQL and MySQL stream a query; connectorx (SQLite) collects one, so its
-            // partitions are chunked.
-            let chunked = source.endpoint.backend == Backend::Sqlite;
-            let partitions: Vec<ScanPartition> = partition::split(bounds.as_ref(), spec.count)
-                .iter()
-                .map(|range| {
-                    let chunks = if chunked {
-                        partition::chunk(range, bounds.as_ref(), CHUNK_KEYS)
-                            .iter()
-                            .filter_map(|c| dialect.partition_predicate(&spec.column, c))
-                            .collect::<Vec<_>>()
-                    } else {
-                        Vec::new()
-                    };
-                    ScanPartition::Query {
-                        predicate: dialect.partition_predicate(&spec.column, range),
-                        chunks: if chunks.len() > 1 { chunks } else { Vec::new() },
-                    }
-                })
-                .collect();
-            let snapshot = snapshot.filter(|_| partitions.len() > 1);
-            Ok(SourceShape { schema, bounds, partitions, snapshot })
-        }
+        (relation, backend) if backend.is_database() => describe_database(source, relation, backend, since).await,
         (_, backend) => Err(DataFusionError::Plan(format!("a {} source needs a file path", backend.name()))),
     }
+}
+
+async fn describe_database(
+    source: &SourcePlan,
+    relation: &Relation,
+    backend: Backend,
+    since: &Since,
+) -> Result<SourceShape> {
+    let dialect = Dialect::for_backend(backend);
+    let probe = dialect.select(relation, None, None);
+    let schema = database_schema(source, &probe).await?;
+    // A missing partition column is reported by the column check, with its span.
+    let partition_field = source.partition.as_ref().and_then(|spec| schema.field_with_name(&spec.column).ok());
+    if let (Some(spec), Some(field)) = (&source.partition, partition_field)
+        && !bounds::is_partitionable(field.data_type())
+    {
+        return Err(DataFusionError::Plan(format!(
+            "source `{}` cannot be partitioned by `{}` of type {}: use an integer, date or timestamp column",
+            source.name,
+            spec.column,
+            field.data_type()
+        )));
+    }
+    // PostgreSQL: the partitions will import one snapshot, exported here; the bounds (and the
+    // watermark) are read in it. MySQL: the run takes its snapshot later (`hold_snapshot`), so
+    // that `explain` takes no lock; the first and last ranges are open, so rows added meanwhile
+    // are read all the same. SQLite: one file, read at its own moments.
+    let snapshot = if backend == Backend::Postgres && partition_field.is_some() {
+        Some(Arc::new(postgres::ExportedSnapshot::export(&source.endpoint.url).await?))
+    } else {
+        None
+    };
+    let fetch = |sql: String| {
+        let snapshot = snapshot.clone();
+        async move {
+            match snapshot {
+                Some(snapshot) => snapshot.fetch_all(&sql).await,
+                None => fetch_small(source, &sql).await,
+            }
+        }
+    };
+    let watermark = match &source.incremental {
+        Some(spec) => Some(read_watermark(source, &schema, &probe, spec, since, fetch).await?),
+        None => None,
+    };
+    let base = watermark.as_ref().and_then(|w| w.predicate(dialect));
+    let (Some(spec), Some(field)) = (&source.partition, partition_field) else {
+        // connectorx collects each query: read an unpartitioned SQLite table in chunks.
+        let chunks = match relation {
+            Relation::Table { name } if backend == Backend::Sqlite => {
+                unpartitioned_chunks(source, name, &schema).await?
+            }
+            _ => Vec::new(),
+        };
+        return Ok(SourceShape {
+            schema,
+            bounds: None,
+            partitions: vec![ScanPartition::Query {
+                predicate: base.clone(),
+                chunks: chunks.iter().map(|c| and(Some(c), base.as_deref()).unwrap_or_default()).collect(),
+            }],
+            snapshot: None,
+            watermark,
+        });
+    };
+    let col = dialect.ident(&spec.column);
+    let scanned = match &base {
+        Some(b) => dialect.select(relation, None, Some(b)),
+        None => probe.clone(),
+    };
+    let bounds_sql =
+        format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({scanned}) AS {}", dialect.ident("_flow_b"));
+    let bounds = bounds::from_batches(&fetch(bounds_sql).await?, field.data_type())?;
+    // PostgreSQL and MySQL stream a query; connectorx (SQLite) collects one, so its
+    // partitions are chunked.
+    let chunked = backend == Backend::Sqlite;
+    let partitions: Vec<ScanPartition> = partition::split(bounds.as_ref(), spec.count)
+        .iter()
+        .map(|range| {
+            let chunks = if chunked {
+                partition::chunk(range, bounds.as_ref(), CHUNK_KEYS)
+                    .iter()
+                    .filter_map(|c| and(dialect.partition_predicate(&spec.column, c).as_deref(), base.as_deref()))
+                    .collect::<Vec<_>>()
+            } else {
+                Vec::new()
+            };
+            ScanPartition::Query {
+                predicate: and(dialect.partition_predicate(&spec.column, range).as_deref(), base.as_deref()),
+                chunks: if chunks.len() > 1 { chunks } else { Vec::new() },
+            }
+        })
+        .collect();
+    let snapshot = snapshot.filter(|_| partitions.len() > 1).map(SourceSnapshot::Postgres);
+    Ok(SourceShape { schema, bounds, partitions, snapshot, watermark })
+}
+
+/// `a AND b`, either side optional.
+fn and(a: Option<&str>, b: Option<&str>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a} AND {b}")),
+        (Some(x), None) | (None, Some(x)) => Some(x.to_string()),
+        (None, None) => None,
+    }
+}
+
+/// This run's range of an incremental source: from `since` up to the column's maximum now.
+async fn read_watermark<F, Fut>(
+    source: &SourcePlan,
+    schema: &SchemaRef,
+    probe: &str,
+    spec: &crate::plan::IncrementalSpec,
+    since: &Since,
+    fetch: F,
+) -> Result<Watermark>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<arrow::record_batch::RecordBatch>>>,
+{
+    // A missing column is reported by the column check, with its span; read everything meanwhile.
+    let Ok(field) = schema.field_with_name(&spec.column) else {
+        return Ok(Watermark::new(&spec.column, &Since::FirstRun, None));
+    };
+    if !bounds::is_partitionable(field.data_type()) {
+        return Err(DataFusionError::Plan(format!(
+            "source `{}` cannot be read incrementally by `{}` of type {}: use a growing integer, date or \
+             timestamp column",
+            source.name,
+            spec.column,
+            field.data_type()
+        )));
+    }
+    let dialect = Dialect::for_backend(source.endpoint.backend);
+    let col = dialect.ident(&spec.column);
+    let sql = format!("SELECT MAX({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}", dialect.ident("_flow_w"));
+    let found = bounds::from_batches(&fetch(sql).await?, field.data_type())?.map(|b| b.max);
+    Ok(Watermark::new(&spec.column, since, found))
 }
 
 /// Tables at least this large (the database's own row estimate) are partitioned automatically.

@@ -3,16 +3,19 @@
 //!
 //! JSON fields (stable): `pipeline`, `run_id`, `status` (`ok` | `failed`), `seconds`, `error`
 //! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, `notes[]` (lines on how
-//! the sources were read, e.g. partitions read at different moments), and `stages[]` with
+//! the sources were read, e.g. partitions read at different moments), `watermarks` (per
+//! incremental source: `column`, `previous`, `current`), and `stages[]` with
 //! `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`, `rows_rejected`, `seconds`,
 //! `rows_per_second`, `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::metrics::{PartitionTiming, StageKind, StageMetrics};
 use crate::plan::PipelinePlan;
+use crate::watermark::Watermark;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -30,6 +33,9 @@ pub struct RunReport {
     /// What the run says about how it read its sources, e.g. that the partitions of a MySQL
     /// source were read at different moments (no `RELOAD` privilege for a shared snapshot).
     pub notes: Vec<String>,
+    /// Per incremental source, the range this run read: `column`, `previous` (null on the first
+    /// run) and `current`, the mark the sinks' ledgers now hold.
+    pub watermarks: BTreeMap<String, Watermark>,
     pub stages: Vec<StageReport>,
 }
 
@@ -96,6 +102,7 @@ impl RunReport {
             partitions_skipped: 0,
             already_complete: false,
             notes: Vec::new(),
+            watermarks: BTreeMap::new(),
             stages,
         }
     }
@@ -124,6 +131,9 @@ impl RunReport {
                 s.name,
                 group(s.rows_rejected)
             ));
+        }
+        for (source, watermark) in &self.watermarks {
+            out.push_str(&format!("source {source}: incremental, {}\n", watermark.describe()));
         }
         for note in &self.notes {
             out.push_str(&format!("note: {note}\n"));

@@ -24,6 +24,7 @@ use crate::ledger::{self, Event, Layout, LedgerKey, LedgerRow, Preparation, Resu
 use crate::plan::PipelinePlan;
 use crate::plan::endpoint::scrub_secret;
 use crate::semantic::values::format_duration;
+use crate::watermark::{PublishDetail, Since, Watermark};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -53,6 +54,8 @@ pub struct RunIdentity {
     pub started: bool,
     /// Lines for the run report about how the sources were read (see `RunReport::notes`).
     pub notes: Vec<String>,
+    /// The range each incremental source read in this run.
+    pub watermarks: BTreeMap<String, Watermark>,
 }
 
 /// Runs a pipeline to completion. The report comes back whether the run succeeded or not; a
@@ -68,6 +71,7 @@ pub async fn run_pipeline(plan: &PipelinePlan, options: &RunOptions) -> RunRepor
     report.partitions_skipped = identity.partitions_skipped;
     report.already_complete = identity.already_complete;
     report.notes = identity.notes;
+    report.watermarks = identity.watermarks;
     report
 }
 
@@ -79,10 +83,18 @@ fn scrub_all(plan: &PipelinePlan, message: &str) -> String {
     text
 }
 
-/// A fingerprint of the plan as it would run, with every URL's password removed first.
+/// A fingerprint of what the plan reads and writes, with every URL's password removed first.
+/// What Flow chose from the source's size (batch sizes, automatic partitioning) is left out: it
+/// may differ between an interrupted run and its resume, which reads the recorded partitions.
 pub fn plan_fingerprint(plan: &PipelinePlan) -> String {
-    let json = serde_json::to_string(plan).unwrap_or_default();
-    ledger::fingerprint(&scrub_all(plan, &json))
+    let mut plan = plan.clone();
+    for source in &mut plan.sources {
+        source.batch_size = 0;
+        source.batch_automatic = false;
+        source.partition = source.partition.take().filter(|p| !p.automatic);
+    }
+    let json = serde_json::to_string(&plan).unwrap_or_default();
+    ledger::fingerprint(&scrub_all(&plan, &json))
 }
 
 async fn run_inner(
@@ -95,8 +107,8 @@ async fn run_inner(
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
-        let mut shapes = describe_sources(plan, &mut identity.notes).await?;
         let histories = super::status::read_ledgers(plan).await?;
+        let marks = crate::watermark::since_marks(plan, &histories);
         let fingerprint = plan_fingerprint(plan);
         let resume = match options.resume.then(|| ledger::resume_point(&plan.name, &histories, &fingerprint)) {
             Some(Ok(Resume::Continue(point))) => Some(point),
@@ -108,6 +120,13 @@ async fn run_inner(
             Some(Err(e)) => return Err(e),
             Some(Ok(Resume::NothingRecorded)) | None => None,
         };
+        // A resumed run reads the range recorded at its start, so marks need not agree now.
+        let marks = match (&resume, marks) {
+            (_, Ok(marks)) => marks,
+            (Some(_), Err(_)) => BTreeMap::new(),
+            (None, Err(e)) => return Err(e),
+        };
+        let mut shapes = describe_sources(plan, &marks, &mut identity.notes).await?;
         if let Some(point) = &resume {
             identity.run_id = point.run_id.clone();
             identity.resumed = true;
@@ -118,13 +137,21 @@ async fn run_inner(
                     format!("cannot resume run {}: its layout does not name source `{name}`", point.run_id)
                 })?;
                 shape.partitions = partitions.clone();
+                if let Some(watermark) = point.layout.watermarks.get(name) {
+                    shape.watermark = Some(watermark.clone());
+                }
             }
         }
         let run_id = identity.run_id.clone();
         let layout = Layout {
             fingerprint,
             sources: shapes.iter().map(|(name, shape)| (name.clone(), shape.partitions.clone())).collect(),
+            watermarks: shapes
+                .iter()
+                .filter_map(|(name, shape)| Some((name.clone(), shape.watermark.clone()?)))
+                .collect(),
         };
+        identity.watermarks = layout.watermarks.clone();
         let layout_json = serde_json::to_string(&layout).map_err(|e| e.to_string())?;
         let graph = graph::build(plan, &shapes, run_start, false).await.map_err(|e| strip_df_prefix(&e))?;
         metrics_out.extend(graph.metrics.iter().cloned());
@@ -173,7 +200,14 @@ async fn run_inner(
             let earlier: u64 = sink.committed.values().map(|(rows, _)| rows).sum();
             let total = earlier + sink.metrics.rows();
             let record = sink.prep.start.clone();
-            let record = LedgerRow { event: Event::Publish, detail: String::new(), rows: total as i64, ..record };
+            let detail = PublishDetail {
+                watermarks: plan
+                    .lineage(&sink.exec.sink.input)
+                    .and_then(|(source, _)| Some((source.name.clone(), layout.watermarks.get(&source.name)?.clone())))
+                    .into_iter()
+                    .collect(),
+            };
+            let record = LedgerRow { event: Event::Publish, detail: detail.to_json(), rows: total as i64, ..record };
             sink.driver.publish(record).await.map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
         }
         Ok(())
@@ -235,9 +269,11 @@ fn partition_details(
 /// different moments, when the user may not lock).
 async fn describe_sources(
     plan: &PipelinePlan,
+    marks: &BTreeMap<String, Since>,
     notes: &mut Vec<String>,
 ) -> Result<HashMap<String, connect::SourceShape>, String> {
     let futures = plan.sources.iter().map(|s| async move {
+        let since = marks.get(&s.name).cloned().unwrap_or(Since::FirstRun);
         let failed = |e: DataFusionError| {
             format!(
                 "source `{}` ({} {}): {}",
@@ -247,7 +283,7 @@ async fn describe_sources(
                 strip_df_prefix(&e)
             )
         };
-        let mut shape = connect::describe(s, plan.parallelism).await.map_err(failed)?;
+        let mut shape = connect::describe(s, plan.parallelism, &since).await.map_err(failed)?;
         let note = connect::hold_snapshot(s, &mut shape).await.map_err(failed)?;
         Ok::<_, String>((s.name.clone(), shape, note))
     });
@@ -293,23 +329,45 @@ async fn prepare_sinks(sinks: &mut [SinkEntry], started: &mut bool) -> Result<()
     Ok(())
 }
 
-/// Runs every sink partition still to do. Partition `p` of all sinks runs as one group under
-/// one of `parallelism` permits: sinks fed by a fan-out read partition `p` together, so no
-/// consumer waits for a permit held by another one blocked on it.
+/// Runs every sink partition still to do, at most `parallelism` at a time. Sinks fed by the same
+/// source may share a fan-out, which needs all its consumers of partition `p` reading together:
+/// partition `p` of those sinks runs as one group under one permit, so no consumer waits for a
+/// permit held by another one blocked on it. Sinks of different sources never wait on each other
+/// and run as groups of their own. Groups start in order (the order of `plan.sources`), each as
+/// soon as a permit is free.
 async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), String> {
     let permits = Arc::new(Semaphore::new(plan.parallelism.max(1)));
     let mut tasks = JoinSet::new();
-    let widest = sinks.iter().map(|s| s.exec.partitions()).max().unwrap_or(0);
-    for partition in 0..widest {
-        if !sinks.iter().any(|s| s.needs(partition)) {
-            continue;
+    let source_of = |sink: &SinkEntry| plan.lineage(&sink.exec.sink.input).map(|(source, _)| source.name.clone());
+    if let Some(orphan) = sinks.iter().find(|s| source_of(s).is_none()) {
+        return Err(format!("sink `{}` does not lead back to a source", orphan.name));
+    }
+    let mut groups: Vec<(usize, Vec<SinkEntry>)> = Vec::new();
+    for source in &plan.sources {
+        let fed: Vec<&SinkEntry> = sinks.iter().filter(|s| source_of(s).as_deref() == Some(&source.name)).collect();
+        let widest = fed.iter().map(|s| s.exec.partitions()).max().unwrap_or(0);
+        for partition in 0..widest {
+            if fed.iter().any(|s| s.needs(partition)) {
+                let group = fed.iter().filter(|s| partition < s.exec.partitions()).map(|s| (*s).clone()).collect();
+                groups.push((partition, group));
+            }
         }
-        let group: Vec<SinkEntry> =
-            sinks.iter().filter(|s| partition < s.exec.partitions()).map(|s| (*s).clone()).collect();
-        let permits = permits.clone();
+    }
+    let mut first_error: Option<String> = None;
+    for (partition, group) in groups {
+        // Taking the permit before spawning starts groups strictly in order.
+        let permit = permits.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        while let Some(joined) = tasks.try_join_next() {
+            if let Err(e) = joined.unwrap_or_else(|e| Err(format!("a writer task failed: {e}"))) {
+                first_error.get_or_insert(e);
+            }
+        }
+        if first_error.is_some() {
+            break;
+        }
         let task_ctx = graph.ctx.task_ctx();
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
+            let _permit = permit;
             let writes = group.iter().map(|sink| {
                 let task_ctx = task_ctx.clone();
                 async move {
@@ -326,7 +384,10 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
             futures::future::try_join_all(writes).await.map(|_| ())
         });
     }
-    let mut first_error = None;
+    if first_error.is_some() {
+        // Stop every other partition: the run fails anyway, and stopping rolls them back.
+        tasks.abort_all();
+    }
     while let Some(joined) = tasks.join_next().await {
         let result = joined.unwrap_or_else(|e| Err(format!("a writer task failed: {e}")));
         if let Err(e) = result

@@ -6,7 +6,7 @@
 //!
 //! JSON shape: `{ "pipelines": [ { "pipeline", "parallelism", "timeout", "stages": [ { "name",
 //! "kind", "input", "connection": { "name", "backend", "url" }, "reads" | "writes", "batch_size",
-//! "timeout", "partition_by", "bounds", "partitions": [ { "index", "reads" } ], "steps",
+//! "batch_automatic" (when chosen by Flow), "timeout", "partition_by", "incremental", "bounds", "partitions": [ { "index", "reads" } ], "steps",
 //! "schema": [ { "name", "type", "nullable" } ], "note", "mode", "create_if_missing", "on_error" (database sinks),
 //! "type_mapping", "ddl", "publish", "warnings" } ], "edges": [ { "from", "to" } ] } ] }`.
 
@@ -64,8 +64,15 @@ pub struct ExplainedStage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub writes: Option<String>,
     pub batch_size: Option<usize>,
+    /// The batch size was chosen from the row width (no `batch` in the file or profile).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub batch_automatic: bool,
     pub timeout: Option<String>,
     pub partition_by: Option<PartitionBy>,
+    /// An incremental source's range for the next run: `column`, `previous` (null: first run),
+    /// `current` (the column's maximum now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<crate::watermark::Watermark>,
     pub bounds: Option<PartitionBounds>,
     pub partitions: Vec<ExplainedPartition>,
     pub steps: Vec<String>,
@@ -117,10 +124,22 @@ const MYSQL_SNAPSHOT: &str = "partitions read one snapshot: Flow takes FLUSH TAB
 /// Source shapes as far as they could be discovered: a shape, or why not.
 pub type Discovery = HashMap<String, Result<SourceShape, String>>;
 
-/// Describes every source of a pipeline (concurrently); failures are kept as notes.
+/// Describes every source of a pipeline (concurrently); failures are kept as notes. An
+/// incremental source starts where its sinks' ledgers say the last run stopped (from the
+/// beginning when they cannot be read).
 pub async fn discover(plan: &PipelinePlan) -> Discovery {
+    let marks = if plan.sources.iter().any(|s| s.incremental.is_some()) {
+        crate::exec::status::read_ledgers(plan)
+            .await
+            .and_then(|histories| crate::watermark::since_marks(plan, &histories))
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let marks = &marks;
     let futures = plan.sources.iter().map(|s| async move {
-        let shape = connect::describe(s, plan.parallelism)
+        let since = marks.get(&s.name).cloned().unwrap_or(crate::watermark::Since::FirstRun);
+        let shape = connect::describe(s, plan.parallelism, &since)
             .await
             .map_err(|e| crate::plan::endpoint::scrub_secret(&graph::strip_df_prefix(&e), &s.endpoint.url));
         (s.name.clone(), shape)
@@ -154,6 +173,7 @@ pub async fn explain_pipeline(
             connection: Some(connection(&s.endpoint)),
             reads: Some(relation_text(&s.relation)),
             batch_size: Some(s.batch_size),
+            batch_automatic: s.batch_automatic,
             timeout: s.timeout.map(format_duration),
             partition_by: s.partition.as_ref().map(|p| PartitionBy {
                 column: p.column.clone(),
@@ -165,6 +185,7 @@ pub async fn explain_pipeline(
         match discovery.get(&s.name) {
             Some(Ok(shape)) => {
                 stage.bounds = shape.bounds.clone();
+                stage.incremental = shape.watermark.clone();
                 stage.schema = Some(columns(&shape.schema));
                 let pushed = source_sql.get(&s.name);
                 stage.partitions = shape

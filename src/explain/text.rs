@@ -44,7 +44,8 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
         let _ = writeln!(out, "  on error    {e}");
     }
     if let Some(b) = s.batch_size {
-        let _ = writeln!(out, "  batch       {b} rows");
+        let automatic = if s.batch_automatic { " (automatic, from the row width)" } else { "" };
+        let _ = writeln!(out, "  batch       {b} rows{automatic}");
     }
     let _ = writeln!(out, "  timeout     {}", s.timeout.as_deref().unwrap_or("none"));
     if let Some(p) = &s.partition_by {
@@ -54,6 +55,9 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
             .map_or_else(|| "bounds unknown".to_string(), |b| format!("bounds {} ..= {}", b.min, b.max));
         let automatic = if p.automatic { ", automatic: a large table's integer primary key" } else { "" };
         let _ = writeln!(out, "  partition   by {} into {} ({bounds}{automatic})", p.column, p.requested);
+    }
+    if let Some(w) = &s.incremental {
+        let _ = writeln!(out, "  incremental on {}: {}", w.column, w.describe());
     }
     if !s.partitions.is_empty() {
         let _ = writeln!(out, "  partitions  {}", s.partitions.len());

@@ -79,8 +79,24 @@ pub struct SourcePlan {
     pub relation: Relation,
     pub partition: Option<PartitionSpec>,
     pub batch_size: usize,
+    /// Neither the file nor the connection profile sets the batch size: it is chosen from the
+    /// row width once the schema is known (`connect::batch_size`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batch_automatic: bool,
     #[serde(with = "duration_text::option")]
     pub timeout: Option<Duration>,
+    /// `incremental on COLUMN`: each run reads only the rows past the high-water mark that the
+    /// sinks' ledgers recorded when the previous run published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalSpec>,
+}
+
+/// How an incremental source finds its new rows: a column whose values only grow (an id, an
+/// `updated_at` timestamp). A run reads `column > previous mark AND column <= this run's mark`,
+/// where this run's mark is the column's maximum when the run starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncrementalSpec {
+    pub column: String,
 }
 
 /// What a source reads or a sink writes on its endpoint.

@@ -1,6 +1,7 @@
-//! Column checks that need the source schemas: a partition column missing from its source, and
-//! columns a transform reads that its input does not have. Runs on the AST (for spans) with the
-//! column names discovered from reachable sources; a stage whose input is unknown is skipped.
+//! Column checks that need the source schemas: a partition or incremental column missing from its
+//! source, and columns a transform reads that its input does not have. Runs on the AST (for
+//! spans) with the column names discovered from reachable sources; a stage whose input is unknown
+//! is skipped.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,7 @@ pub fn check_columns(pipeline: &ast::Pipeline, schemas: &HashMap<String, Vec<Str
             continue;
         };
         for opt in &source.options {
-            if let StageOptionKind::Partition { column, .. } = &opt.kind
+            if let StageOptionKind::Partition { column, .. } | StageOptionKind::Incremental { column } = &opt.kind
                 && !columns.contains(&column.name)
             {
                 problems.push(unknown_column(column, columns, &format!("source `{}`", source.name.name)));

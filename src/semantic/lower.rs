@@ -428,18 +428,51 @@ impl<'a> Lowering<'a> {
 
         let sources = p.sources.iter().filter_map(|s| self.source(s)).collect();
         let transforms = p.transforms.iter().filter_map(|t| self.transform(t, &names)).collect();
-        let sinks: Vec<SinkPlan> = p.sinks.iter().filter_map(|s| self.sink(s, &names)).collect();
+        let lowered: Vec<(&ast::Sink, SinkPlan)> =
+            p.sinks.iter().filter_map(|s| self.sink(s, &names).map(|plan| (s, plan))).collect();
 
         self.check_graph(p, &names);
 
-        PipelinePlan {
+        let mut plan = PipelinePlan {
             name: p.name.name.clone(),
             parallelism: parallelism.map_or(self.ctx.default_parallelism.max(1), |n| n as usize),
             timeout,
             sources,
             transforms,
-            sinks,
+            sinks: Vec::new(),
+        };
+        for (ast_sink, sink) in &lowered {
+            self.check_incremental_mode(&plan, ast_sink, sink);
         }
+        plan.sinks = lowered.into_iter().map(|(_, sink)| sink).collect();
+        plan
+    }
+
+    /// A sink fed by an incremental source receives only the new rows: replacing or truncating
+    /// its target with them would drop everything copied before.
+    fn check_incremental_mode(&mut self, plan: &PipelinePlan, ast_sink: &ast::Sink, sink: &SinkPlan) {
+        let Some((source, _)) = plan.lineage(&sink.input) else { return };
+        let Some(incremental) = &source.incremental else { return };
+        if matches!(sink.mode, WriteMode::Append | WriteMode::Upsert { .. }) {
+            return;
+        }
+        let span = ast_sink
+            .options
+            .iter()
+            .find(|o| matches!(o.kind, StageOptionKind::Mode(_)))
+            .map_or(ast_sink.span, |o| o.span);
+        self.problems.push(
+            Problem::error(
+                "flow::incremental_mode",
+                format!(
+                    "sink `{}` receives only the new rows of `{}` (incremental on {}), so mode {} would drop \
+                     the rows copied by earlier runs",
+                    sink.name, source.name, incremental.column, sink.mode
+                ),
+            )
+            .at(span, "replaces the target with the new rows only")
+            .help("use `mode append` for rows that are only inserted, or `mode upsert on (KEY)` for rows that change"),
+        );
     }
 
     fn check_graph(&mut self, p: &ast::Pipeline, names: &HashMap<String, (Span, StageKindName)>) {
@@ -523,9 +556,13 @@ impl<'a> Lowering<'a> {
         let mut opts = StageOpts::default();
         self.options(&s.options, TargetUse::Source, resolved.endpoint.backend, &mut opts);
         let partition = opts.partition.map(|(column, count)| PartitionSpec { column, count, automatic: false });
+        let incremental = opts.incremental.map(|column| IncrementalSpec { column });
+        let batch = opts.batch.or(resolved.default_batch);
         Some(SourcePlan {
+            incremental,
             name: s.name.name.clone(),
-            batch_size: opts.batch.or(resolved.default_batch).unwrap_or(DEFAULT_BATCH_SIZE),
+            batch_size: batch.unwrap_or(DEFAULT_BATCH_SIZE),
+            batch_automatic: batch.is_none(),
             timeout: opts.timeout.or(resolved.default_timeout),
             endpoint: resolved.endpoint,
             relation,
@@ -694,6 +731,7 @@ impl<'a> Lowering<'a> {
         for opt in options {
             let key = match &opt.kind {
                 StageOptionKind::Partition { .. } => "partition",
+                StageOptionKind::Incremental { .. } => "incremental",
                 StageOptionKind::Batch(_) => "batch",
                 StageOptionKind::Timeout(_) => "timeout",
                 StageOptionKind::Mode(_) => "mode",
@@ -702,7 +740,7 @@ impl<'a> Lowering<'a> {
                 StageOptionKind::MaxRejects(_) => "max rejects",
                 StageOptionKind::Unknown(name) => {
                     let known: &[&str] = match use_ {
-                        TargetUse::Source => &["partition", "batch", "timeout"],
+                        TargetUse::Source => &["partition", "incremental", "batch", "timeout"],
                         TargetUse::Transform => &["timeout"],
                         TargetUse::Sink => &["mode", "create", "batch", "timeout", "on error", "max rejects"],
                     };
@@ -747,6 +785,20 @@ impl<'a> Lowering<'a> {
                         out.partition = Some((column.name.clone(), n.min(4096) as usize));
                     }
                 }
+                StageOptionKind::Incremental { .. } if use_ != TargetUse::Source => {
+                    self.problems.push(wrong_place("incremental", "sources"));
+                }
+                StageOptionKind::Incremental { .. } if !backend.is_database() => {
+                    self.problems.push(
+                        Problem::error(
+                            "flow::incremental_unsupported",
+                            format!("a {} source cannot be read incrementally", backend.name()),
+                        )
+                        .at(opt.span, "only database sources keep a high-water mark")
+                        .help("read the whole source (remove this option), or load it into a database first"),
+                    );
+                }
+                StageOptionKind::Incremental { column } => out.incremental = Some(column.name.clone()),
                 StageOptionKind::Batch(_) if use_ == TargetUse::Transform => {
                     self.problems.push(wrong_place("batch", "sources and sinks"));
                 }
@@ -904,6 +956,7 @@ enum TargetUse {
 #[derive(Default)]
 struct StageOpts {
     partition: Option<(String, usize)>,
+    incremental: Option<String>,
     batch: Option<usize>,
     timeout: Option<Duration>,
     mode: Option<WriteMode>,

@@ -202,11 +202,20 @@ pub struct StageOption {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "option", rename_all = "snake_case")]
 pub enum StageOptionKind {
-    Partition { column: Ident, count: Literal },
+    Partition {
+        column: Ident,
+        count: Literal,
+    },
+    /// `incremental on COLUMN`: read only rows past the last run's high-water mark.
+    Incremental {
+        column: Ident,
+    },
     Batch(Literal),
     Timeout(Literal),
     Mode(ModeAst),
-    Create { if_missing: bool },
+    Create {
+        if_missing: bool,
+    },
     OnError(OnErrorAst),
     MaxRejects(Literal),
     Unknown(Ident),

@@ -281,6 +281,9 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
             let count = literal(parts.next().expect("grammar: partition count"));
             StageOptionKind::Partition { column, count }
         }
+        Rule::opt_incremental => {
+            StageOptionKind::Incremental { column: ident(parts.next().expect("grammar: incremental column")) }
+        }
         Rule::opt_batch => StageOptionKind::Batch(literal(parts.next().expect("grammar: batch size"))),
         Rule::opt_timeout => StageOptionKind::Timeout(literal(parts.next().expect("grammar: timeout"))),
         Rule::opt_mode => {

@@ -46,6 +46,8 @@ pub async fn connect(url: &str) -> Result<Client> {
         // The client reports the broken connection on its next call; nothing to do here.
         let _ = connection.await;
     });
+    // Timestamp literals in partition ranges and watermarks are UTC, as Arrow's instants are.
+    client.batch_execute("SET TimeZone = 'UTC'").await.map_err(|e| connect_error(url, &e, ""))?;
     // Older servers do not know the setting; they simply keep the old behaviour.
     let _ = client.batch_execute(&format!("SET client_connection_check_interval = {CLIENT_CHECK_MS}")).await;
     Ok(client)
