@@ -19,6 +19,7 @@ pub mod explain;
 pub mod ledger;
 pub mod plan;
 pub mod profiles;
+pub mod schema;
 pub mod semantic;
 pub mod syntax;
 pub mod verify;
