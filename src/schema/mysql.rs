@@ -1,0 +1,461 @@
+//! Reads a MySQL/MariaDB database's schema from `information_schema`: the base tables of the
+//! URL's database. Tables get `schema: None` (the database is where the URL points, and a
+//! target names its own); a dotted filter pattern matches `database.table`.
+//!
+//! Carried over: columns, `NOT NULL`, literal and current-time defaults, `AUTO_INCREMENT`,
+//! `ENUM`s (as enum types named `<table>_<column>`), primary keys, unique keys, plain indexes
+//! (column prefix lengths are a MySQL storage detail and are dropped), foreign keys with their
+//! actions. MariaDB's `JSON` is `LONGTEXT` with a `json_valid` check: such columns are read as
+//! JSON and the check is not reported. Listed as untranslated: other checks, triggers,
+//! `ON UPDATE` clauses, generated-column expressions, full-text, spatial and functional indexes.
+//!
+//! The driver blocks, so the reading runs on tokio's blocking pool.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, Row, Value};
+
+use super::defaults::{self, ParsedDefault};
+use super::model::{
+    Catalog, ColumnDef, ColumnType, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
+};
+use super::select::TableFilter;
+use crate::plan::endpoint::{redact_url, scrub_secret};
+
+const TABLES_SQL: &str = "\
+SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')";
+
+const COLUMNS_SQL: &str = "\
+SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, GENERATION_EXPRESSION
+FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+ORDER BY TABLE_NAME, ORDINAL_POSITION";
+
+const KEYS_SQL: &str = "\
+SELECT tc.TABLE_NAME, tc.CONSTRAINT_NAME, tc.CONSTRAINT_TYPE, k.COLUMN_NAME,
+       k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME
+FROM information_schema.TABLE_CONSTRAINTS tc
+JOIN information_schema.KEY_COLUMN_USAGE k
+  ON k.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = tc.TABLE_NAME
+ AND k.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
+WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
+ORDER BY tc.TABLE_NAME, tc.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+
+const ACTIONS_SQL: &str = "\
+SELECT TABLE_NAME, CONSTRAINT_NAME, UPDATE_RULE, DELETE_RULE
+FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()";
+
+const INDEXES_SQL: &str = "\
+SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, INDEX_TYPE
+FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
+ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX";
+
+/// MariaDB's `CHECK_CONSTRAINTS` has the table and the level (a column's own check, such as
+/// the `json_valid` of a JSON column, is named after the column).
+const MARIADB_CHECKS_SQL: &str = "\
+SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE, LEVEL
+FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()";
+
+/// MySQL 8 names checks uniquely per database and keeps the table in `TABLE_CONSTRAINTS`.
+const MYSQL_CHECKS_SQL: &str = "\
+SELECT tc.TABLE_NAME, cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE, 'Table'
+FROM information_schema.TABLE_CONSTRAINTS tc
+JOIN information_schema.CHECK_CONSTRAINTS cc
+  ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
+WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE = 'CHECK'";
+
+const TRIGGERS_SQL: &str = "\
+SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT
+FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME";
+
+/// The selected tables of the database the URL names. Errors name the server with the password
+/// redacted.
+pub async fn read_catalog(url: &str, filter: &TableFilter) -> Result<Catalog, String> {
+    let (url, filter) = (url.to_string(), filter.clone());
+    tokio::task::spawn_blocking(move || read_blocking(&url, &filter))
+        .await
+        .map_err(|e| format!("reading the MySQL schema stopped: {e}"))?
+}
+
+/// [`read_catalog`] on the calling thread.
+pub fn read_blocking(url: &str, filter: &TableFilter) -> Result<Catalog, String> {
+    let mut conn = crate::connect::mysql::reader::open_session(url)
+        .map_err(|e| scrub_secret(&crate::schema::error_message(e), url))?;
+    let mut reader = Reader { conn: &mut conn, url };
+    reader.read(filter)
+}
+
+struct Reader<'a> {
+    conn: &'a mut Conn,
+    url: &'a str,
+}
+
+impl Reader<'_> {
+    fn query(&mut self, sql: &str) -> Result<Vec<Row>, String> {
+        self.conn.query::<Row, _>(sql).map_err(|e| {
+            format!(
+                "MySQL at {} refused to list the schema ({}): {}",
+                redact_url(self.url),
+                sql.lines().next().unwrap_or(""),
+                scrub_secret(&e.to_string(), self.url)
+            )
+        })
+    }
+
+    fn read(&mut self, filter: &TableFilter) -> Result<Catalog, String> {
+        let info = self.query("SELECT DATABASE(), VERSION()")?;
+        let first = info.first().ok_or("MySQL returned no row for SELECT DATABASE()")?;
+        let database = text(first, 0)?
+            .ok_or_else(|| format!("the MySQL URL {} names no database; add /DATABASE to it", redact_url(self.url)))?;
+        let mariadb = text(first, 1)?.unwrap_or_default().contains("MariaDB");
+
+        let mut tables: BTreeMap<String, TableDef> = BTreeMap::new();
+        for row in self.query(TABLES_SQL)? {
+            let name = required(&row, 0)?;
+            if !filter.allows(Some(&database), &name) {
+                continue;
+            }
+            let estimated_rows = text(&row, 1)?.and_then(|n| n.parse().ok()).unwrap_or(0);
+            tables.insert(
+                name.clone(),
+                TableDef {
+                    schema: None,
+                    name,
+                    columns: Vec::new(),
+                    primary_key: None,
+                    uniques: Vec::new(),
+                    indexes: Vec::new(),
+                    foreign_keys: Vec::new(),
+                    untranslated: Vec::new(),
+                    estimated_rows,
+                },
+            );
+        }
+        let json_columns = self.checks(mariadb, &mut tables)?;
+        self.columns(mariadb, &json_columns, &mut tables)?;
+        let uniques = self.keys(&database, &mut tables)?;
+        self.indexes(&uniques, &mut tables)?;
+        self.triggers(&mut tables)?;
+        Ok(Catalog { tables: tables.into_values().collect() })
+    }
+
+    /// Check constraints as untranslated, except MariaDB's `json_valid` column checks, whose
+    /// columns are returned as `(table, column)`.
+    fn checks(
+        &mut self,
+        mariadb: bool,
+        tables: &mut BTreeMap<String, TableDef>,
+    ) -> Result<HashSet<(String, String)>, String> {
+        let mut json_columns = HashSet::new();
+        let sql = if mariadb { MARIADB_CHECKS_SQL } else { MYSQL_CHECKS_SQL };
+        let mut rows = self.query(sql)?;
+        rows.sort_by_key(|r| (text(r, 0).ok().flatten(), text(r, 1).ok().flatten()));
+        for row in rows {
+            let table_name = required(&row, 0)?;
+            let Some(table) = tables.get_mut(&table_name) else { continue };
+            let name = required(&row, 1)?;
+            let clause = required(&row, 2)?;
+            let column_level = text(&row, 3)?.is_some_and(|l| l.eq_ignore_ascii_case("column"));
+            if column_level && clause == format!("json_valid(`{}`)", name.replace('`', "``")) {
+                json_columns.insert((table_name, name));
+                continue;
+            }
+            table.untranslated.push(Untranslated::new(
+                "check constraint",
+                format!("{table_name}.{name}"),
+                format!("CHECK ({clause})"),
+            ));
+        }
+        Ok(json_columns)
+    }
+
+    fn columns(
+        &mut self,
+        mariadb: bool,
+        json_columns: &HashSet<(String, String)>,
+        tables: &mut BTreeMap<String, TableDef>,
+    ) -> Result<(), String> {
+        for row in self.query(COLUMNS_SQL)? {
+            let table_name = required(&row, 0)?;
+            let Some(table) = tables.get_mut(&table_name) else { continue };
+            let name = required(&row, 1)?;
+            let source_type = required(&row, 2)?;
+            let data_type = required(&row, 3)?.to_ascii_lowercase();
+            let nullable = required(&row, 4)? == "YES";
+            let column_default = text(&row, 5)?;
+            let extra = text(&row, 6)?.unwrap_or_default();
+            let extra_lower = extra.to_ascii_lowercase();
+            let object = format!("{table_name}.{name}");
+            let column_type = if json_columns.contains(&(table_name.clone(), name.clone())) {
+                ColumnType::Json
+            } else {
+                column_type(&data_type, &source_type, &format!("{table_name}_{name}"))
+            };
+            let mut default = None;
+            if extra_lower.contains("generated") && !extra_lower.contains("default_generated") {
+                let expression = text(&row, 7)?.unwrap_or_default();
+                table.untranslated.push(Untranslated::new(
+                    "generated column",
+                    object.clone(),
+                    format!("{extra} AS ({expression}) (copied as a plain column)"),
+                ));
+            } else {
+                let expression = mariadb || extra_lower.contains("default_generated");
+                match defaults::mysql(column_default.as_deref(), mariadb, expression) {
+                    ParsedDefault::Value(v) => default = Some(v),
+                    ParsedDefault::None | ParsedDefault::Sequence => {}
+                }
+            }
+            if let Some(at) = extra_lower.find("on update ") {
+                table.untranslated.push(Untranslated::new("default", object.clone(), extra[at..].to_uppercase()));
+            }
+            table.columns.push(ColumnDef {
+                name,
+                source_type,
+                column_type,
+                nullable,
+                default,
+                identity: extra_lower.contains("auto_increment"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Primary, unique and foreign keys; returns the names of the unique keys per table (their
+    /// indexes are not listed again as indexes).
+    fn keys(
+        &mut self,
+        database: &str,
+        tables: &mut BTreeMap<String, TableDef>,
+    ) -> Result<HashSet<(String, String)>, String> {
+        let mut actions: HashMap<(String, String), (String, String)> = HashMap::new();
+        for row in self.query(ACTIONS_SQL)? {
+            let key = (required(&row, 0)?, required(&row, 1)?);
+            actions.insert(key, (fk_action(&required(&row, 2)?), fk_action(&required(&row, 3)?)));
+        }
+        let mut uniques = HashSet::new();
+        for row in self.query(KEYS_SQL)? {
+            let table_name = required(&row, 0)?;
+            let Some(table) = tables.get_mut(&table_name) else { continue };
+            let name = required(&row, 1)?;
+            let kind = required(&row, 2)?;
+            let column = required(&row, 3)?;
+            match kind.as_str() {
+                "PRIMARY KEY" => table
+                    .primary_key
+                    .get_or_insert_with(|| KeyDef { name: None, columns: Vec::new() })
+                    .columns
+                    .push(column),
+                "UNIQUE" => {
+                    uniques.insert((table_name.clone(), name.clone()));
+                    match table.uniques.iter_mut().find(|k| k.name.as_deref() == Some(name.as_str())) {
+                        Some(key) => key.columns.push(column),
+                        None => table.uniques.push(KeyDef { name: Some(name), columns: vec![column] }),
+                    }
+                }
+                _ => {
+                    let ref_column = required(&row, 6)?;
+                    match table.foreign_keys.iter_mut().find(|k| k.name.as_deref() == Some(name.as_str())) {
+                        Some(fk) => {
+                            fk.columns.push(column);
+                            fk.ref_columns.push(ref_column);
+                        }
+                        None => {
+                            let (on_update, on_delete) = actions
+                                .get(&(table_name.clone(), name.clone()))
+                                .cloned()
+                                .unwrap_or_else(|| ("NO ACTION".into(), "NO ACTION".into()));
+                            let ref_schema = text(&row, 4)?.filter(|s| s != database);
+                            table.foreign_keys.push(ForeignKeyDef {
+                                name: Some(name),
+                                columns: vec![column],
+                                ref_schema,
+                                ref_table: required(&row, 5)?,
+                                ref_columns: vec![ref_column],
+                                on_delete,
+                                on_update,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(uniques)
+    }
+
+    fn indexes(
+        &mut self,
+        uniques: &HashSet<(String, String)>,
+        tables: &mut BTreeMap<String, TableDef>,
+    ) -> Result<(), String> {
+        let mut found: BTreeMap<(String, String), StatisticsIndex> = BTreeMap::new();
+        for row in self.query(INDEXES_SQL)? {
+            let table_name = required(&row, 0)?;
+            let name = required(&row, 1)?;
+            if !tables.contains_key(&table_name)
+                || name == "PRIMARY"
+                || uniques.contains(&(table_name.clone(), name.clone()))
+            {
+                continue;
+            }
+            let unique = text(&row, 2)?.as_deref() == Some("0");
+            let index_type = text(&row, 4)?.unwrap_or_default();
+            let column = text(&row, 3)?;
+            found
+                .entry((table_name, name))
+                .or_insert_with(|| StatisticsIndex { unique, index_type, columns: Vec::new() })
+                .columns
+                .push(column);
+        }
+        for ((table_name, name), StatisticsIndex { unique, index_type, columns }) in found {
+            let Some(table) = tables.get_mut(&table_name) else { continue };
+            let plain: Option<Vec<String>> = columns.iter().cloned().collect();
+            match plain {
+                Some(columns)
+                    if index_type.eq_ignore_ascii_case("BTREE") || index_type.eq_ignore_ascii_case("HASH") =>
+                {
+                    table.indexes.push(IndexDef { name, columns, unique })
+                }
+                _ => {
+                    let parts: Vec<String> =
+                        columns.into_iter().map(|c| c.unwrap_or_else(|| "(expression)".into())).collect();
+                    table.untranslated.push(Untranslated::new(
+                        "index",
+                        format!("{table_name}.{name}"),
+                        format!("{index_type} INDEX ({})", parts.join(", ")),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn triggers(&mut self, tables: &mut BTreeMap<String, TableDef>) -> Result<(), String> {
+        for row in self.query(TRIGGERS_SQL)? {
+            let table_name = required(&row, 0)?;
+            let Some(table) = tables.get_mut(&table_name) else { continue };
+            let name = required(&row, 1)?;
+            let definition =
+                format!("{} {} FOR EACH ROW {}", required(&row, 2)?, required(&row, 3)?, required(&row, 4)?);
+            table.untranslated.push(Untranslated::new("trigger", format!("{table_name}.{name}"), definition));
+        }
+        Ok(())
+    }
+}
+
+/// One index as `STATISTICS` lists it, a row per column.
+struct StatisticsIndex {
+    unique: bool,
+    /// `BTREE`, `HASH`, `FULLTEXT`, `SPATIAL`, ...
+    index_type: String,
+    /// `None` for a functional part (MySQL 8).
+    columns: Vec<Option<String>>,
+}
+
+/// A catalog value as text (`information_schema` sends text, numbers included), `None` for NULL.
+fn text(row: &Row, i: usize) -> Result<Option<String>, String> {
+    match row.as_ref(i) {
+        None => Err(format!("MySQL catalog row has no column {i}")),
+        Some(Value::NULL) => Ok(None),
+        Some(Value::Bytes(bytes)) => Ok(Some(String::from_utf8_lossy(bytes).into_owned())),
+        Some(Value::Int(n)) => Ok(Some(n.to_string())),
+        Some(Value::UInt(n)) => Ok(Some(n.to_string())),
+        Some(other) => Ok(Some(other.as_sql(true))),
+    }
+}
+
+fn required(row: &Row, i: usize) -> Result<String, String> {
+    text(row, i)?.ok_or_else(|| format!("MySQL catalog row has NULL in column {i}"))
+}
+
+/// The portable type of a column from `DATA_TYPE` and `COLUMN_TYPE` (`int(10) unsigned`,
+/// `enum('a','b')`, `decimal(10,2)`). `enum_name` names an `ENUM`'s type.
+pub fn column_type(data_type: &str, column_type: &str, enum_name: &str) -> ColumnType {
+    let lower = column_type.to_ascii_lowercase();
+    let unsigned = lower.contains(" unsigned");
+    let args: Vec<u32> = match (lower.find('('), lower.find(')')) {
+        (Some(open), Some(close)) if open < close && data_type != "enum" && data_type != "set" => {
+            lower[open + 1..close].split(',').filter_map(|a| a.trim().parse().ok()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let arg = |i: usize| args.get(i).copied();
+    match data_type {
+        "tinyint" if lower.starts_with("tinyint(1)") && !unsigned => ColumnType::Boolean,
+        "bool" | "boolean" => ColumnType::Boolean,
+        "tinyint" => ColumnType::SmallInt,
+        "smallint" if unsigned => ColumnType::Int,
+        "smallint" => ColumnType::SmallInt,
+        "mediumint" => ColumnType::Int,
+        "int" | "integer" if unsigned => ColumnType::BigInt,
+        "int" | "integer" => ColumnType::Int,
+        "bigint" if unsigned => ColumnType::BigIntUnsigned,
+        "bigint" => ColumnType::BigInt,
+        "decimal" | "numeric" | "dec" | "fixed" => {
+            let precision = arg(0).unwrap_or(10);
+            let scale = arg(1).unwrap_or(0);
+            match (u8::try_from(precision), i8::try_from(scale)) {
+                (Ok(precision), Ok(scale)) => ColumnType::Decimal { precision, scale },
+                _ => ColumnType::Numeric,
+            }
+        }
+        "float" => ColumnType::Real,
+        "double" | "real" | "double precision" => ColumnType::Double,
+        "bit" => ColumnType::Binary,
+        "char" => ColumnType::Char { length: arg(0).unwrap_or(1) },
+        "varchar" => ColumnType::Varchar { length: arg(0) },
+        "tinytext" | "text" | "mediumtext" | "longtext" => ColumnType::Text,
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => ColumnType::Binary,
+        "date" => ColumnType::Date,
+        "time" => ColumnType::Time,
+        "datetime" => ColumnType::Timestamp,
+        "timestamp" => ColumnType::TimestampTz,
+        "year" => ColumnType::SmallInt,
+        "json" => ColumnType::Json,
+        "uuid" => ColumnType::Uuid,
+        "enum" => ColumnType::Enum { name: enum_name.to_string(), values: enum_values(column_type) },
+        _ => ColumnType::Other(column_type.to_string()),
+    }
+}
+
+/// The values of `enum('a','it''s','a\\b')`, as the server quotes them in `COLUMN_TYPE`.
+fn enum_values(column_type: &str) -> Vec<String> {
+    let Some(open) = column_type.find('(') else { return Vec::new() };
+    let mut rest = &column_type[open + 1..];
+    let mut values = Vec::new();
+    while let Some((value, after)) = defaults::quoted(rest.trim_start(), true) {
+        values.push(value);
+        rest = after.trim_start().strip_prefix(',').unwrap_or(after);
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_mysql_types() {
+        let t = |d: &str, c: &str| column_type(d, c, "t_c");
+        assert_eq!(t("tinyint", "tinyint(1)"), ColumnType::Boolean);
+        assert_eq!(t("tinyint", "tinyint(4)"), ColumnType::SmallInt);
+        assert_eq!(t("tinyint", "tinyint(1) unsigned"), ColumnType::SmallInt);
+        assert_eq!(t("int", "int(10) unsigned zerofill"), ColumnType::BigInt);
+        assert_eq!(t("int", "int(11)"), ColumnType::Int);
+        assert_eq!(t("bigint", "bigint(20) unsigned"), ColumnType::BigIntUnsigned);
+        assert_eq!(t("mediumint", "mediumint(8) unsigned"), ColumnType::Int);
+        assert_eq!(t("decimal", "decimal(10,2) unsigned"), ColumnType::Decimal { precision: 10, scale: 2 });
+        assert_eq!(t("varchar", "varchar(20)"), ColumnType::Varchar { length: Some(20) });
+        assert_eq!(t("char", "char(3)"), ColumnType::Char { length: 3 });
+        assert_eq!(t("timestamp", "timestamp"), ColumnType::TimestampTz);
+        assert_eq!(t("datetime", "datetime(3)"), ColumnType::Timestamp);
+        assert_eq!(t("year", "year(4)"), ColumnType::SmallInt);
+        assert_eq!(t("set", "set('x','y')"), ColumnType::Other("set('x','y')".into()));
+        assert_eq!(
+            t("enum", "enum('a\\\\b','c''d','e,f')"),
+            ColumnType::Enum { name: "t_c".into(), values: vec!["a\\b".into(), "c'd".into(), "e,f".into()] }
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! Reads a PostgreSQL database's schema from `pg_catalog`.
+//!
+//! Tables are the ordinary and partitioned tables (`relkind` `r`, `p`) of every schema except
+//! `pg_catalog`, `information_schema` and `pg_toast`/`pg_temp`; partitions are left out, as
+//! their rows are read through their parent. A filter pattern without a dot matches a table
+//! name in any of those schemas.
+//!
+//! Carried over: columns (domains as their base type), `NOT NULL`, literal and current-time
+//! defaults, serial and identity columns, enum types, primary keys, unique constraints, plain
+//! b-tree indexes on columns (their column list and uniqueness; not sort order, `INCLUDE`
+//! columns or operator classes), foreign keys with their actions. Listed as untranslated:
+//! check and exclusion constraints, triggers, expression, partial and non-b-tree indexes,
+//! generated-column expressions, domain constraints.
+
+use std::collections::HashMap;
+
+use tokio_postgres::{Client, Row};
+
+use super::defaults::{self, ParsedDefault};
+use super::model::{Catalog, ColumnDef, ColumnType, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated};
+use super::select::TableFilter;
+use crate::connect::postgres::{connect, error_text, types::numeric_precision_scale};
+use crate::plan::endpoint::{redact_url, scrub_secret};
+
+const TABLES_SQL: &str = "\
+SELECT c.oid, n.nspname::text, c.relname::text,
+       CASE WHEN c.relkind = 'p' THEN
+              (SELECT COALESCE(sum(GREATEST(p.reltuples, 0)), 0)::float8
+               FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf)
+            ELSE GREATEST(c.reltuples, 0)::float8 END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+ORDER BY n.nspname, c.relname";
+
+/// Domains are read as their base type (`eff`), with the domain's own name kept in
+/// `source_type`.
+const COLUMNS_SQL: &str = "\
+SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text,
+       t.typtype::text, eff.oid, eff.typname::text, eff.typtype::text, eff.typcategory::text,
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
+       CASE WHEN t.typtype = 'd' THEN t.typname::text END
+FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
+JOIN pg_type eff ON eff.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum";
+
+const ENUMS_SQL: &str = "\
+SELECT e.enumtypid, e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = ANY($1)
+ORDER BY e.enumtypid, e.enumsortorder";
+
+/// Constraints with their column names resolved in order. `conparentid = 0` leaves out the
+/// copies PostgreSQL adds for each partition of a referenced partitioned table.
+const CONSTRAINTS_SQL: &str = "\
+SELECT con.conrelid, con.conname::text, con.contype::text,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i),
+       fn.nspname::text, fc.relname::text,
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i),
+       con.confupdtype::text, con.confdeltype::text, pg_get_constraintdef(con.oid)
+FROM pg_constraint con
+LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE con.conrelid = ANY($1) AND con.conparentid = 0
+ORDER BY con.conrelid, con.conname";
+
+/// Indexes, with whether one backs a primary key, unique or exclusion constraint of its table.
+const INDEXES_SQL: &str = "\
+SELECT i.indrelid, ic.relname::text, i.indisunique,
+       (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL), am.amname::text,
+       ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o),
+       i.indnkeyatts::int4, pg_get_indexdef(i.indexrelid),
+       EXISTS (SELECT 1 FROM pg_constraint c
+               WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x'))
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_am am ON am.oid = ic.relam
+WHERE i.indrelid = ANY($1)
+ORDER BY i.indrelid, ic.relname";
+
+const TRIGGERS_SQL: &str = "\
+SELECT t.tgrelid, t.tgname::text, pg_get_triggerdef(t.oid)
+FROM pg_trigger t WHERE t.tgrelid = ANY($1) AND NOT t.tgisinternal
+ORDER BY t.tgrelid, t.tgname";
+
+/// The selected tables of the database at `url`. Errors name the server with the password
+/// redacted.
+pub async fn read_catalog(url: &str, filter: &TableFilter) -> Result<Catalog, String> {
+    let client = connect(url).await.map_err(|e| scrub_secret(&crate::schema::error_message(e), url))?;
+    let reader = Reader { client: &client, url };
+    reader.read(filter).await
+}
+
+struct Reader<'a> {
+    client: &'a Client,
+    url: &'a str,
+}
+
+impl Reader<'_> {
+    async fn query(&self, sql: &str, oids: &[u32]) -> Result<Vec<Row>, String> {
+        let result =
+            if sql.contains("$1") { self.client.query(sql, &[&oids]).await } else { self.client.query(sql, &[]).await };
+        result.map_err(|e| {
+            format!(
+                "PostgreSQL at {} refused to list the schema ({}): {}",
+                redact_url(self.url),
+                sql.lines().next().unwrap_or(""),
+                scrub_secret(&error_text(&e), self.url)
+            )
+        })
+    }
+
+    async fn read(&self, filter: &TableFilter) -> Result<Catalog, String> {
+        let mut tables: Vec<TableDef> = Vec::new();
+        let mut oids: Vec<u32> = Vec::new();
+        for row in self.query(TABLES_SQL, &[]).await? {
+            let (schema, name): (String, String) = (get(&row, 1)?, get(&row, 2)?);
+            if !filter.allows(Some(&schema), &name) {
+                continue;
+            }
+            let estimate: f64 = get(&row, 3)?;
+            oids.push(get(&row, 0)?);
+            tables.push(TableDef {
+                schema: Some(schema),
+                name,
+                columns: Vec::new(),
+                primary_key: None,
+                uniques: Vec::new(),
+                indexes: Vec::new(),
+                foreign_keys: Vec::new(),
+                untranslated: Vec::new(),
+                // A float estimate; saturating conversion, never negative.
+                estimated_rows: estimate.max(0.0) as u64,
+            });
+        }
+        let by_oid: HashMap<u32, usize> = oids.iter().enumerate().map(|(i, oid)| (*oid, i)).collect();
+        self.columns(&oids, &by_oid, &mut tables).await?;
+        self.constraints(&oids, &by_oid, &mut tables).await?;
+        self.indexes(&oids, &by_oid, &mut tables).await?;
+        self.triggers(&oids, &by_oid, &mut tables).await?;
+        tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        Ok(Catalog { tables })
+    }
+
+    async fn columns(&self, oids: &[u32], by_oid: &HashMap<u32, usize>, tables: &mut [TableDef]) -> Result<(), String> {
+        let rows = self.query(COLUMNS_SQL, oids).await?;
+        // Enum labels for every enum type a column uses, in one query.
+        let mut enum_oids: Vec<u32> = Vec::new();
+        for row in &rows {
+            if get::<String>(row, 10)? == "e" {
+                enum_oids.push(get(row, 8)?);
+            }
+        }
+        let mut enum_values: HashMap<u32, Vec<String>> = HashMap::new();
+        if !enum_oids.is_empty() {
+            for row in self.query(ENUMS_SQL, &enum_oids).await? {
+                enum_values.entry(get(&row, 0)?).or_default().push(get(&row, 1)?);
+            }
+        }
+        for row in &rows {
+            let Some(&t) = by_oid.get(&get::<u32>(row, 0)?) else { continue };
+            let table = &mut tables[t];
+            let name: String = get(row, 1)?;
+            let source_type: String = get(row, 2)?;
+            let not_null: bool = get(row, 3)?;
+            let default_expr: Option<String> = get(row, 4)?;
+            let identity_kind: String = get(row, 5)?;
+            let generated: String = get(row, 6)?;
+            let type_name: String = get(row, 9)?;
+            let type_kind: String = get(row, 10)?;
+            let category: String = get(row, 11)?;
+            let typmod: i32 = get(row, 12)?;
+            let domain: Option<String> = get(row, 13)?;
+            let column_type = if type_kind == "e" {
+                let values = enum_values.get(&get::<u32>(row, 8)?).cloned().unwrap_or_default();
+                ColumnType::Enum { name: type_name, values }
+            } else {
+                column_type(&type_name, &category, typmod, &source_type)
+            };
+            let object = format!("{}.{name}", table.name);
+            if let Some(domain) = domain {
+                table.untranslated.push(Untranslated::new(
+                    "domain",
+                    object.clone(),
+                    format!("{domain} (created as its base type; its constraints are not)"),
+                ));
+            }
+            let mut identity = !identity_kind.is_empty();
+            let mut default = None;
+            if !generated.is_empty() {
+                table.untranslated.push(Untranslated::new(
+                    "generated column",
+                    object.clone(),
+                    format!(
+                        "GENERATED ALWAYS AS {} STORED (copied as a plain column)",
+                        default_expr.unwrap_or_default()
+                    ),
+                ));
+            } else if let Some(expr) = default_expr {
+                match defaults::postgres(&expr) {
+                    ParsedDefault::None => {}
+                    ParsedDefault::Sequence => identity = true,
+                    ParsedDefault::Value(v) => default = Some(v),
+                }
+            }
+            table.columns.push(ColumnDef { name, source_type, column_type, nullable: !not_null, default, identity });
+        }
+        Ok(())
+    }
+
+    async fn constraints(
+        &self,
+        oids: &[u32],
+        by_oid: &HashMap<u32, usize>,
+        tables: &mut [TableDef],
+    ) -> Result<(), String> {
+        for row in self.query(CONSTRAINTS_SQL, oids).await? {
+            let Some(&t) = by_oid.get(&get::<u32>(&row, 0)?) else { continue };
+            let table = &mut tables[t];
+            let name: String = get(&row, 1)?;
+            let kind: String = get(&row, 2)?;
+            let columns: Vec<String> = get(&row, 3)?;
+            let definition: String = get(&row, 9)?;
+            let object = format!("{}.{name}", table.name);
+            match kind.as_str() {
+                "p" => table.primary_key = Some(KeyDef { name: Some(name), columns }),
+                "u" => table.uniques.push(KeyDef { name: Some(name), columns }),
+                "f" => table.foreign_keys.push(ForeignKeyDef {
+                    name: Some(name),
+                    columns,
+                    ref_schema: get(&row, 4)?,
+                    ref_table: get::<Option<String>>(&row, 5)?.unwrap_or_default(),
+                    ref_columns: get(&row, 6)?,
+                    on_update: action_name(&get::<String>(&row, 7)?).to_string(),
+                    on_delete: action_name(&get::<String>(&row, 8)?).to_string(),
+                }),
+                "c" => table.untranslated.push(Untranslated::new("check constraint", object, definition)),
+                "x" => table.untranslated.push(Untranslated::new("exclusion constraint", object, definition)),
+                // Constraint triggers are listed with the triggers.
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn indexes(&self, oids: &[u32], by_oid: &HashMap<u32, usize>, tables: &mut [TableDef]) -> Result<(), String> {
+        for row in self.query(INDEXES_SQL, oids).await? {
+            let Some(&t) = by_oid.get(&get::<u32>(&row, 0)?) else { continue };
+            let backs_constraint: bool = get(&row, 8)?;
+            if backs_constraint {
+                continue;
+            }
+            let table = &mut tables[t];
+            let name: String = get(&row, 1)?;
+            let unique: bool = get(&row, 2)?;
+            let special: bool = get(&row, 3)?;
+            let method: String = get(&row, 4)?;
+            let mut columns: Vec<String> = get(&row, 5)?;
+            let key_count: i32 = get(&row, 6)?;
+            let definition: String = get(&row, 7)?;
+            if special || method != "btree" {
+                table.untranslated.push(Untranslated::new("index", format!("{}.{name}", table.name), definition));
+                continue;
+            }
+            columns.truncate(usize::try_from(key_count).unwrap_or(columns.len()));
+            table.indexes.push(IndexDef { name, columns, unique });
+        }
+        Ok(())
+    }
+
+    async fn triggers(
+        &self,
+        oids: &[u32],
+        by_oid: &HashMap<u32, usize>,
+        tables: &mut [TableDef],
+    ) -> Result<(), String> {
+        for row in self.query(TRIGGERS_SQL, oids).await? {
+            let Some(&t) = by_oid.get(&get::<u32>(&row, 0)?) else { continue };
+            let table = &mut tables[t];
+            let name: String = get(&row, 1)?;
+            table.untranslated.push(Untranslated::new("trigger", format!("{}.{name}", table.name), get(&row, 2)?));
+        }
+        Ok(())
+    }
+}
+
+/// One column of a catalog row; a type mismatch is an error, not a panic.
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, String> {
+    row.try_get(i).map_err(|e| format!("unexpected PostgreSQL catalog value in column {i}: {e}"))
+}
+
+/// `pg_constraint.confupdtype`/`confdeltype` letters.
+fn action_name(code: &str) -> &'static str {
+    match code {
+        "c" => "CASCADE",
+        "n" => "SET NULL",
+        "d" => "SET DEFAULT",
+        "r" => "RESTRICT",
+        _ => "NO ACTION",
+    }
+}
+
+/// The portable type of a (base) PostgreSQL type. `typmod` is -1 when the column declares none.
+fn column_type(type_name: &str, category: &str, typmod: i32, source_type: &str) -> ColumnType {
+    // A length modifier carries the 4-byte varlena header (VARHDRSZ).
+    let length = (typmod >= 4).then(|| u32::try_from(typmod - 4).ok()).flatten();
+    if category == "A" {
+        return ColumnType::Other(source_type.to_string());
+    }
+    match type_name {
+        "bool" => ColumnType::Boolean,
+        "int2" => ColumnType::SmallInt,
+        "int4" => ColumnType::Int,
+        "int8" => ColumnType::BigInt,
+        "float4" => ColumnType::Real,
+        "float8" => ColumnType::Double,
+        "numeric" => match numeric_precision_scale(typmod) {
+            Some((p, s)) => match (u8::try_from(p), i8::try_from(s)) {
+                (Ok(precision), Ok(scale)) => ColumnType::Decimal { precision, scale },
+                _ => ColumnType::Numeric,
+            },
+            None => ColumnType::Numeric,
+        },
+        "bpchar" => match length {
+            Some(length) => ColumnType::Char { length },
+            None => ColumnType::Text,
+        },
+        "varchar" => ColumnType::Varchar { length },
+        "text" | "name" => ColumnType::Text,
+        "bytea" => ColumnType::Binary,
+        "date" => ColumnType::Date,
+        "time" => ColumnType::Time,
+        "timestamp" => ColumnType::Timestamp,
+        "timestamptz" => ColumnType::TimestampTz,
+        "json" | "jsonb" => ColumnType::Json,
+        "uuid" => ColumnType::Uuid,
+        _ => ColumnType::Other(source_type.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_base_types() {
+        assert_eq!(
+            column_type("numeric", "N", (12 << 16 | 2) + 4, "numeric(12,2)"),
+            ColumnType::Decimal { precision: 12, scale: 2 }
+        );
+        assert_eq!(column_type("numeric", "N", -1, "numeric"), ColumnType::Numeric);
+        assert_eq!(column_type("numeric", "N", (1000 << 16) + 4, "numeric(1000,0)"), ColumnType::Numeric);
+        assert_eq!(column_type("varchar", "S", 44, "character varying(40)"), ColumnType::Varchar { length: Some(40) });
+        assert_eq!(column_type("varchar", "S", -1, "character varying"), ColumnType::Varchar { length: None });
+        assert_eq!(column_type("bpchar", "S", 7, "character(3)"), ColumnType::Char { length: 3 });
+        assert_eq!(column_type("int4", "A", -1, "integer[]"), ColumnType::Other("integer[]".into()));
+        assert_eq!(column_type("inet", "I", -1, "inet"), ColumnType::Other("inet".into()));
+    }
+}
