@@ -34,6 +34,7 @@
 //!
 //! Each source module documents what it reads: [`postgres`], [`mysql`], [`sqlite`].
 
+pub mod ddl;
 pub mod defaults;
 pub mod model;
 pub mod mysql;
@@ -41,6 +42,7 @@ pub mod postgres;
 pub mod select;
 pub mod sqlite;
 
+pub use ddl::{SchemaPlan, SequenceReset, TableDdl, load_order, mysql_auto_increment_sql, plan_schema};
 pub use model::{
     Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated,
 };
