@@ -45,6 +45,14 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
     let mut explained = Vec::new();
     let lowered_cleanly = !problems.iter().any(|p| !p.warning);
     if lowered_cleanly && discover == Discover::Online {
+        for (plan, pipeline_ast) in plans.iter_mut().zip(&ast.pipelines) {
+            let expanded = crate::expand::expand(plan).await;
+            problems.extend(expansion_problems(pipeline_ast, expanded));
+        }
+        if problems.iter().any(|p| !p.warning) {
+            problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
+            return Analysis { problems: FileProblems::new(file_name, text, problems), plans, explained };
+        }
         for plan in plans.iter_mut() {
             for source in plan.sources.iter_mut() {
                 if let Some(spec) = crate::connect::auto_partition(source, plan.parallelism).await {
@@ -113,6 +121,27 @@ fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Pr
         out.push(problem);
     }
     out
+}
+
+/// What expanding the table sets found, pointed at the first table set of the pipeline (the
+/// messages name the set).
+fn expansion_problems(pipeline: &ast::Pipeline, expanded: crate::expand::Expanded) -> Vec<Problem> {
+    let span = pipeline
+        .sources
+        .iter()
+        .find(|s| matches!(s.target, ast::Target::Tables { .. }))
+        .map_or(pipeline.name.span, |s| s.target.span());
+    let errors = expanded.errors.into_iter().map(|message| {
+        Problem::error("flow::table_set", message)
+            .at(span, "this table set")
+            .help("check the patterns and the `table` blocks against the source's tables")
+    });
+    let warnings = expanded.warnings.into_iter().map(|message| {
+        Problem::warning("flow::table_set_warning", message)
+            .at(span, "this table set")
+            .help("`flow explain` shows what is carried over to each target table")
+    });
+    errors.chain(warnings).collect()
 }
 
 fn plan_problem(pipeline: &ast::Pipeline, stage: &str, message: String) -> Problem {

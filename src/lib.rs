@@ -15,6 +15,7 @@ pub mod cli;
 pub mod connect;
 pub mod diagnostics;
 pub mod exec;
+pub mod expand;
 pub mod explain;
 pub mod ledger;
 pub mod plan;

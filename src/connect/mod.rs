@@ -10,6 +10,7 @@ pub mod connectorx_reader;
 pub mod ffi_bridge;
 pub mod file;
 pub mod file_parts;
+pub mod foreign_keys;
 pub mod generate;
 pub mod mysql;
 pub mod postgres;

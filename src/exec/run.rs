@@ -210,6 +210,9 @@ async fn run_inner(
             let record = LedgerRow { event: Event::Publish, detail: detail.to_json(), rows: total as i64, ..record };
             sink.driver.publish(record).await.map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
         }
+        for step in &plan.foreign_keys {
+            connect::foreign_keys::add(step).await.map_err(|e| strip_df_prefix(&e))?;
+        }
         Ok(())
     };
     let interrupted = async {

@@ -53,33 +53,42 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
         Arc::new(BlockingDriver { sink: s, batch_rows: sink.batch_size })
     };
     match (&sink.relation, sink.endpoint.backend) {
-        (Relation::Table { name }, Backend::Sqlite) => Ok(blocking(Arc::new(SqliteSink::new(
-            sink.endpoint.file_path(),
-            name.clone(),
-            sink.mode.clone(),
-            sink.create_if_missing,
-            schema,
-            key,
-            rejects(),
-        )))),
-        (Relation::Table { name }, Backend::Postgres) => Ok(Arc::new(PostgresDriver(PostgresSink::new(
-            &sink.endpoint.url,
-            name.clone(),
-            sink.mode.clone(),
-            sink.create_if_missing,
-            schema,
-            key,
-            rejects(),
-        )))),
-        (Relation::Table { name }, Backend::Mysql) => Ok(blocking(Arc::new(MysqlSink::new(
-            &sink.endpoint.url,
-            name.clone(),
-            sink.mode.clone(),
-            sink.create_if_missing,
-            schema,
-            key,
-            rejects(),
-        )))),
+        (Relation::Table { name }, Backend::Sqlite) => Ok(blocking(Arc::new(
+            SqliteSink::new(
+                sink.endpoint.file_path(),
+                name.clone(),
+                sink.mode.clone(),
+                sink.create_if_missing,
+                schema,
+                key,
+                rejects(),
+            )
+            .with_carried(sink.carried.clone()),
+        ))),
+        (Relation::Table { name }, Backend::Postgres) => Ok(Arc::new(PostgresDriver(
+            PostgresSink::new(
+                &sink.endpoint.url,
+                name.clone(),
+                sink.mode.clone(),
+                sink.create_if_missing,
+                schema,
+                key,
+                rejects(),
+            )
+            .with_carried(sink.carried.clone()),
+        ))),
+        (Relation::Table { name }, Backend::Mysql) => Ok(blocking(Arc::new(
+            MysqlSink::new(
+                &sink.endpoint.url,
+                name.clone(),
+                sink.mode.clone(),
+                sink.create_if_missing,
+                schema,
+                key,
+                rejects(),
+            )
+            .with_carried(sink.carried.clone()),
+        ))),
         (Relation::File { path }, Backend::Csv | Backend::Parquet) => {
             Ok(blocking(Arc::new(PartedFileSink::new(sink.endpoint.clone(), path, schema, key))))
         }

@@ -37,6 +37,9 @@ pub struct ExplainedPipeline {
     pub timeout: Option<String>,
     pub stages: Vec<ExplainedStage>,
     pub edges: Vec<Edge>,
+    /// Foreign keys between the tables of table sets, added after every table is published.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -269,6 +272,9 @@ pub async fn explain_pipeline(
                     }
                     Err(e) => stage.note = Some(e),
                 }
+                if let Some(carried) = &sink.carried {
+                    apply_carried(&mut stage, carried);
+                }
             }
             None => stage.note = Some("type mapping unknown: the input's schema could not be determined".into()),
         }
@@ -278,9 +284,35 @@ pub async fn explain_pipeline(
         pipeline: plan.name.clone(),
         parallelism: plan.parallelism,
         timeout: plan.timeout.map(format_duration),
+        foreign_keys: plan.foreign_keys.iter().flat_map(|step| step.statements.iter().cloned()).collect(),
         stages,
         edges: plan.edges().into_iter().map(|(from, to)| Edge { from, to }).collect(),
     })
+}
+
+/// A table of a table set is created with its source's definition: that DDL, the target
+/// types it gives, and what it could not carry over.
+fn apply_carried(stage: &mut ExplainedStage, carried: &crate::plan::table_set::CarriedTable) {
+    for mapping in &mut stage.type_mapping {
+        if let Some((_, ty)) = carried.column_types.iter().find(|(name, _)| *name == mapping.column) {
+            mapping.target_type.clone_from(ty);
+        }
+    }
+    stage.ddl = carried.create.iter().chain(&carried.after_load).cloned().collect();
+    match &carried.sequence_reset {
+        Some(crate::schema::SequenceReset::Sql { sql }) => stage.ddl.push(sql.clone()),
+        Some(crate::schema::SequenceReset::MysqlAutoIncrement { next_value_sql }) => {
+            stage.ddl.push(format!("ALTER TABLE ... AUTO_INCREMENT = ({next_value_sql})"));
+        }
+        None => {}
+    }
+    stage.publish = Some(format!(
+        "{}; the table is created with the definition of {} when it is missing or replaced; indexes after \
+         the rows, foreign keys after every table",
+        stage.publish.take().unwrap_or_default(),
+        carried.source
+    ));
+    stage.warnings.extend(carried.warnings.iter().cloned());
 }
 
 /// The SQL each source partition really sends (with the projection DataFusion pushed into it),

@@ -16,6 +16,12 @@ pub fn render(p: &ExplainedPipeline) -> String {
     for e in &p.edges {
         let _ = writeln!(out, "  {} -> {}", e.from, e.to);
     }
+    if !p.foreign_keys.is_empty() {
+        out.push_str("\nforeign keys (added after every table is published)\n");
+        for fk in &p.foreign_keys {
+            let _ = writeln!(out, "  {fk};");
+        }
+    }
     out
 }
 

@@ -11,6 +11,7 @@
 pub mod endpoint;
 pub mod partition;
 pub mod sql;
+pub mod table_set;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use endpoint::{Backend, Endpoint};
 pub use partition::{PartitionBounds, PartitionRange, PartitionSpec};
+pub use table_set::TableSetPlan;
 
 /// One pipeline, ready to explain or run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,13 @@ pub struct PipelinePlan {
     pub sources: Vec<SourcePlan>,
     pub transforms: Vec<TransformPlan>,
     pub sinks: Vec<SinkPlan>,
+    /// Sets of tables as written in the file; `crate::expand` turns each into sources and
+    /// sinks once the catalog is read, and leaves it here for `explain`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub table_sets: Vec<TableSetPlan>,
+    /// Foreign keys between the tables of table sets, added after every sink published.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<table_set::ForeignKeyStep>,
 }
 
 impl PipelinePlan {
@@ -247,6 +256,9 @@ pub struct SinkPlan {
     pub on_error: OnError,
     /// The run fails once more rows than this are skipped or rejected; `None`: no limit.
     pub max_rejects: Option<u64>,
+    /// For a table of a table set: its source definition, to create the target with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<table_set::CarriedTable>,
 }
 
 /// `on error fail | skip | reject to TABLE`: what a sink does with a row that a conversion,

@@ -11,6 +11,8 @@ use crate::plan::*;
 use crate::profiles::Profiles;
 use crate::syntax::ast::{self, ConnectionKind, Ident, Span, StageOptionKind, StepKind, Target};
 
+mod table_sets;
+
 /// What checking needs besides the file: variable values and connection profiles.
 #[derive(Debug, Clone, Default)]
 pub struct CheckContext {
@@ -415,7 +417,11 @@ impl<'a> Lowering<'a> {
             }
         };
         for s in &p.sources {
-            declare(self, &s.name, StageKindName::Source);
+            let kind = match s.target {
+                Target::Tables { .. } => StageKindName::TableSet,
+                _ => StageKindName::Source,
+            };
+            declare(self, &s.name, kind);
         }
         for t in &p.transforms {
             declare(self, &t.name, StageKindName::Transform);
@@ -426,10 +432,18 @@ impl<'a> Lowering<'a> {
             }
         }
 
-        let sources = p.sources.iter().filter_map(|s| self.source(s)).collect();
+        let (set_sources, table_sources): (Vec<&ast::Source>, Vec<&ast::Source>) =
+            p.sources.iter().partition(|s| matches!(s.target, Target::Tables { .. }));
+        let sources = table_sources.iter().filter_map(|s| self.source(s)).collect();
+        let mut table_sets: Vec<TableSetPlan> = set_sources.iter().filter_map(|s| self.table_set(s)).collect();
         let transforms = p.transforms.iter().filter_map(|t| self.transform(t, &names)).collect();
+        let (schema_sinks, table_sinks): (Vec<&ast::Sink>, Vec<&ast::Sink>) =
+            p.sinks.iter().partition(|s| matches!(s.target, Target::Schema { .. }));
+        for s in schema_sinks {
+            self.schema_sink(s, &names, &mut table_sets);
+        }
         let lowered: Vec<(&ast::Sink, SinkPlan)> =
-            p.sinks.iter().filter_map(|s| self.sink(s, &names).map(|plan| (s, plan))).collect();
+            table_sinks.into_iter().filter_map(|s| self.sink(s, &names).map(|plan| (s, plan))).collect();
 
         self.check_graph(p, &names);
 
@@ -440,6 +454,8 @@ impl<'a> Lowering<'a> {
             sources,
             transforms,
             sinks: Vec::new(),
+            table_sets,
+            foreign_keys: Vec::new(),
         };
         for (ast_sink, sink) in &lowered {
             self.check_incremental_mode(&plan, ast_sink, sink);
@@ -515,8 +531,13 @@ impl<'a> Lowering<'a> {
             .map(|t| t.input.name.as_str())
             .chain(p.sinks.iter().map(|s| s.input.name.as_str()))
             .collect();
+        let consumed_sets: std::collections::HashSet<&str> =
+            consumed.iter().filter_map(|c| c.split_once('.').map(|(set, _)| set)).collect();
         for (name, (span, kind)) in names {
-            if *kind != StageKindName::Sink && !consumed.contains(name.as_str()) {
+            if *kind != StageKindName::Sink
+                && !consumed.contains(name.as_str())
+                && !consumed_sets.contains(name.as_str())
+            {
                 self.problems.push(
                     Problem::warning("flow::unused_stage", format!("{} `{name}` has no consumers", kind.word()))
                         .at(*span, "its output goes nowhere")
@@ -527,7 +548,28 @@ impl<'a> Lowering<'a> {
     }
 
     fn input_of(&mut self, input: &Ident, names: &HashMap<String, (Span, StageKindName)>) -> bool {
+        // `set.table`: one table of a table set; whether the set holds it is known once its
+        // catalog is read.
+        if let Some((set, _)) = input.name.split_once('.')
+            && let Some((_, StageKindName::TableSet)) = names.get(set)
+        {
+            return true;
+        }
         match names.get(&input.name) {
+            Some((_, StageKindName::TableSet)) => {
+                self.problems.push(
+                    Problem::error(
+                        "flow::table_set_input",
+                        format!("`{}` is a set of tables; a transform or table sink reads one of them", input.name),
+                    )
+                    .at(input.span, "a set of tables")
+                    .help(format!(
+                        "read one table as `{0}.TABLE`, or write the whole set with `sink {0} -> CONN.schema(\"name\")`",
+                        input.name
+                    )),
+                );
+                false
+            }
             Some((_, StageKindName::Sink)) => {
                 self.problems.push(
                     Problem::error("flow::sink_as_input", format!("`{}` is a sink; sinks have no output", input.name))
@@ -629,6 +671,7 @@ impl<'a> Lowering<'a> {
             create_if_missing: opts.create_if_missing.unwrap_or(true),
             on_error,
             max_rejects: opts.max_rejects.map(|(n, _)| n),
+            carried: None,
         })
     }
 
@@ -703,6 +746,22 @@ impl<'a> Lowering<'a> {
                 }
                 Some((resolved, Relation::Query { sql: text }))
             }
+            Target::Tables { span, .. } => {
+                self.problems.push(
+                    Problem::error("flow::tables_sink", "a sink cannot write to `tables(...)`")
+                        .at(*span, "tables to read")
+                        .help("write a table set with `sink SET -> CONN.schema(\"name\")`"),
+                );
+                None
+            }
+            Target::Schema { span, .. } => {
+                self.problems.push(
+                    Problem::error("flow::schema_source", "a source cannot read `schema(...)`")
+                        .at(*span, "where a table set is written")
+                        .help("read tables with `CONN.tables(\"schema.*\")`"),
+                );
+                None
+            }
             Target::Inline(call) => {
                 let resolved = self.connection(call, "")?;
                 let relation = match resolved.endpoint.backend {
@@ -732,6 +791,7 @@ impl<'a> Lowering<'a> {
             let key = match &opt.kind {
                 StageOptionKind::Partition { .. } => "partition",
                 StageOptionKind::Incremental { .. } => "incremental",
+                StageOptionKind::Member { .. } => "table",
                 StageOptionKind::Batch(_) => "batch",
                 StageOptionKind::Timeout(_) => "timeout",
                 StageOptionKind::Mode(_) => "mode",
@@ -784,6 +844,13 @@ impl<'a> Lowering<'a> {
                     } else if let Some(n) = self.ok(self.literals.count(count, "the partition count")) {
                         out.partition = Some((column.name.clone(), n.min(4096) as usize));
                     }
+                }
+                StageOptionKind::Member { .. } => {
+                    self.problems.push(
+                        Problem::error("flow::misplaced_table_block", "a `table` block belongs to a table set")
+                            .at(opt.span, "not a table set")
+                            .help("use it in the block of `source NAME = CONN.tables(...)` or of its schema sink"),
+                    );
                 }
                 StageOptionKind::Incremental { .. } if use_ != TargetUse::Source => {
                     self.problems.push(wrong_place("incremental", "sources"));
@@ -932,6 +999,8 @@ impl<'a> Lowering<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StageKindName {
     Source,
+    /// A source that reads a set of tables (`conn.tables(...)`).
+    TableSet,
     Transform,
     Sink,
 }
@@ -940,6 +1009,7 @@ impl StageKindName {
     fn word(self) -> &'static str {
         match self {
             Self::Source => "source",
+            Self::TableSet => "table set",
             Self::Transform => "transform",
             Self::Sink => "sink",
         }

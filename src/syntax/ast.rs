@@ -179,15 +179,46 @@ pub struct Sink {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
-    Table { connection: Ident, table: Literal, span: Span },
-    Query { connection: Ident, sql: Literal, span: Span },
+    Table {
+        connection: Ident,
+        table: Literal,
+        span: Span,
+    },
+    Query {
+        connection: Ident,
+        sql: Literal,
+        span: Span,
+    },
     Inline(ConnectionCall),
+    /// `conn.tables("public.*", exclude: ["audit_*"])`: every table matching a pattern.
+    Tables {
+        connection: Ident,
+        args: Vec<TablesArg>,
+        span: Span,
+    },
+    /// `conn.schema("name")`: where a table set is written, one table per source table.
+    Schema {
+        connection: Ident,
+        schema: Option<Literal>,
+        span: Span,
+    },
+}
+
+/// One argument of `tables(...)`: a pattern (or list of patterns), or `exclude: [...]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TablesArg {
+    pub name: Option<Ident>,
+    pub values: Vec<Literal>,
+    pub span: Span,
 }
 
 impl Target {
     pub fn span(&self) -> Span {
         match self {
-            Target::Table { span, .. } | Target::Query { span, .. } => *span,
+            Target::Table { span, .. }
+            | Target::Query { span, .. }
+            | Target::Tables { span, .. }
+            | Target::Schema { span, .. } => *span,
             Target::Inline(call) => call.span,
         }
     }
@@ -209,6 +240,12 @@ pub enum StageOptionKind {
     /// `incremental on COLUMN`: read only rows past the last run's high-water mark.
     Incremental {
         column: Ident,
+    },
+    /// `table NAME [as "NEW"] [{ options }]`: one table of a table set.
+    Member {
+        table: Ident,
+        rename: Option<Literal>,
+        options: Vec<StageOption>,
     },
     Batch(Literal),
     Timeout(Literal),

@@ -230,12 +230,10 @@ fn source(pair: Pair<Rule>) -> Source {
 fn sink(pair: Pair<Rule>) -> Sink {
     let span = span_of(&pair);
     let children: Vec<Pair<Rule>> = meaningful(pair.into_inner()).collect();
-    let idents: Vec<Ident> = children.iter().filter(|c| c.as_rule() == Rule::ident).cloned().map(ident).collect();
-    let (name, input) = match idents.as_slice() {
-        [name, input] => (Some(name.clone()), input.clone()),
-        [input] => (None, input.clone()),
-        _ => unreachable!("grammar: sink has one or two names"),
-    };
+    let name = children.iter().find(|c| c.as_rule() == Rule::ident).cloned().map(ident);
+    let input = stage_ref(
+        children.iter().find(|c| c.as_rule() == Rule::stage_ref).cloned().expect("grammar: sink has an input"),
+    );
     let mut target_ast = None;
     let mut opts = Vec::new();
     for child in children {
@@ -253,6 +251,17 @@ fn target(pair: Pair<Rule>) -> Target {
     let span = span_of(&inner);
     match inner.as_rule() {
         Rule::connection_call => Target::Inline(connection_call(inner)),
+        Rule::target_tables => {
+            let mut parts = meaningful(inner.into_inner());
+            let connection = ident(parts.next().expect("grammar: tables names a connection"));
+            let args = parts.map(tables_arg).collect();
+            Target::Tables { connection, args, span }
+        }
+        Rule::target_schema => {
+            let mut parts = meaningful(inner.into_inner());
+            let connection = ident(parts.next().expect("grammar: schema names a connection"));
+            Target::Schema { connection, schema: parts.next().map(literal), span }
+        }
         rule => {
             let mut parts = meaningful(inner.into_inner());
             let connection = ident(parts.next().expect("grammar: target names a connection"));
@@ -264,6 +273,20 @@ fn target(pair: Pair<Rule>) -> Target {
             }
         }
     }
+}
+
+fn tables_arg(pair: Pair<Rule>) -> TablesArg {
+    let span = span_of(&pair);
+    let mut name = None;
+    let mut values = Vec::new();
+    for part in meaningful(pair.into_inner()) {
+        match part.as_rule() {
+            Rule::ident => name = Some(ident(part)),
+            Rule::value_list => values.extend(part.into_inner().map(literal)),
+            _ => values.push(literal(part)),
+        }
+    }
+    TablesArg { name, values, span }
 }
 
 fn options(pair: Pair<Rule>) -> Vec<StageOption> {
@@ -280,6 +303,18 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
             let column = ident(parts.next().expect("grammar: partition column"));
             let count = literal(parts.next().expect("grammar: partition count"));
             StageOptionKind::Partition { column, count }
+        }
+        Rule::opt_member => {
+            let table = member_name(parts.next().expect("grammar: member has a name"));
+            let mut rename = None;
+            let mut member_options = Vec::new();
+            for part in parts {
+                match part.as_rule() {
+                    Rule::options => member_options = options(part),
+                    _ => rename = Some(literal(part)),
+                }
+            }
+            StageOptionKind::Member { table, rename, options: member_options }
         }
         Rule::opt_incremental => {
             StageOptionKind::Incremental { column: ident(parts.next().expect("grammar: incremental column")) }
@@ -321,15 +356,37 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
     StageOption { kind, span }
 }
 
+/// A table set member's name, written as a name or a string; a string's variables are not
+/// expanded (a table name is not configuration).
+fn member_name(pair: Pair<Rule>) -> Ident {
+    let inner = pair.into_inner().next().expect("grammar: member name has one child");
+    match inner.as_rule() {
+        Rule::string => {
+            let span = span_of(&inner);
+            let raw = inner.as_str();
+            Ident { name: raw[1..raw.len() - 1].to_string(), span }
+        }
+        _ => ident(inner),
+    }
+}
+
 fn column_list(pair: Pair<Rule>) -> Vec<Ident> {
     pair.into_inner().map(ident).collect()
+}
+
+/// `name` or `set.table`: one name, the table part unquoted.
+fn stage_ref(pair: Pair<Rule>) -> Ident {
+    let span = span_of(&pair);
+    let parts: Vec<Ident> = pair.into_inner().map(ident).collect();
+    let name = parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
+    Ident { name, span }
 }
 
 fn transform(pair: Pair<Rule>) -> Transform {
     let span = span_of(&pair);
     let mut inner = meaningful(pair.into_inner());
     let name = ident(inner.next().expect("grammar: transform has a name"));
-    let input = ident(inner.next().expect("grammar: transform has an input"));
+    let input = stage_ref(inner.next().expect("grammar: transform has an input"));
     let mut steps = Vec::new();
     let mut opts = Vec::new();
     for child in inner {
@@ -655,6 +712,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_when | Rule::case_when => "`when`",
         Rule::kw_table => "`table`",
         Rule::kw_query => "`query`",
+        Rule::kw_tables => "`tables`",
+        Rule::kw_schema => "`schema`",
         Rule::create_if_missing | Rule::kw_if => "`if missing`",
         Rule::create_never | Rule::kw_never => "`never`",
         Rule::kw_missing => "`missing`",

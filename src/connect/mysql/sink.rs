@@ -27,6 +27,7 @@ use crate::ledger::{
 };
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
+use crate::plan::table_set::CarriedTable;
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Mysql;
@@ -93,6 +94,8 @@ pub struct MysqlSink {
     rejects: RejectPolicy,
     /// The connection id of each partition's writer while it runs, for `KILL QUERY`.
     running: std::sync::Mutex<std::collections::HashMap<usize, u32>>,
+    /// The source table's definition, for a table of a table set (see `with_carried`).
+    carried: Option<CarriedTable>,
 }
 
 impl MysqlSink {
@@ -108,7 +111,45 @@ impl MysqlSink {
         let staging = staging_of(&table, &key.run_id);
         let url = url.replacen("mariadb://", "mysql://", 1);
         let running = std::sync::Mutex::new(std::collections::HashMap::new());
-        Self { url, table, mode, create_if_missing, schema, staging, key, rejects, running }
+        Self { url, table, mode, create_if_missing, schema, staging, key, rejects, running, carried: None }
+    }
+
+    /// A table of a table set: when Flow creates the target (missing, or `mode replace`), it is
+    /// created with the source's definition instead of from the Arrow schema.
+    pub fn with_carried(mut self, carried: Option<CarriedTable>) -> Self {
+        self.carried = carried;
+        self
+    }
+
+    /// Creates the target with the source's definition and fills it from the staging table.
+    /// MySQL commits each DDL statement on its own, so unlike the other modes this is not one
+    /// transaction: a crash in the middle leaves the table for `--resume` to create again.
+    fn publish_carried(&self, conn: &mut Conn, carried: &CarriedTable, exists: bool, record: String) -> Result<()> {
+        let target = D.table(&self.table);
+        let staging = D.table(&self.staging);
+        let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
+        let run = |conn: &mut Conn, sql: &str| conn.query_drop(sql).map_err(|e| self.err("cannot publish into", &e));
+        // Other tables' foreign keys may reference the old table; they are checked again when
+        // the set's foreign keys are added after every table is published.
+        run(conn, "SET SESSION FOREIGN_KEY_CHECKS = 0")?;
+        if exists {
+            run(conn, &format!("DROP TABLE {target}"))?;
+        }
+        for sql in &carried.create {
+            run(conn, sql)?;
+        }
+        run(conn, &format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}"))?;
+        for sql in &carried.after_load {
+            run(conn, sql)?;
+        }
+        if let Some(crate::schema::SequenceReset::MysqlAutoIncrement { next_value_sql }) = &carried.sequence_reset {
+            let next: Option<u64> =
+                conn.query_first(next_value_sql).map_err(|e| self.err("cannot read the next id of", &e))?;
+            run(conn, &crate::schema::mysql_auto_increment_sql(&self.table, next.unwrap_or(1).max(1)))?;
+        }
+        run(conn, &record)?;
+        run(conn, &format!("DROP TABLE {staging}"))?;
+        run(conn, "SET SESSION FOREIGN_KEY_CHECKS = 1")
     }
 
     pub fn refused(&self) -> u64 {
@@ -366,6 +407,9 @@ impl MysqlSink {
         let record = insert_sql(D, &ledger_table(&self.table), row);
         let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
         let run = |conn: &mut Conn, sql: String| conn.query_drop(sql).map_err(|e| self.err("cannot publish into", &e));
+        if let Some(carried) = self.carried.as_ref().filter(|_| !exists || self.mode == WriteMode::Replace) {
+            return self.publish_carried(&mut conn, carried, exists, record);
+        }
         if !exists || self.mode == WriteMode::Replace {
             // RENAME TABLE with several pairs is atomic: readers see the old or the new table.
             if exists {

@@ -28,6 +28,7 @@ use crate::ledger::{
 };
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
+use crate::plan::table_set::CarriedTable;
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Postgres;
@@ -44,6 +45,8 @@ pub struct PostgresSink {
     pub staging: TableName,
     key: LedgerKey,
     rejects: RejectPolicy,
+    /// The source table's definition, for a table of a table set (see `with_carried`).
+    carried: Option<CarriedTable>,
 }
 
 /// `CREATE TABLE` for an Arrow schema; upsert keys become the primary key.
@@ -62,7 +65,14 @@ impl PostgresSink {
         rejects: RejectPolicy,
     ) -> Self {
         let staging = staging_of(&table, &key.run_id);
-        Self { url: url.to_string(), table, mode, create_if_missing, schema, staging, key, rejects }
+        Self { url: url.to_string(), table, mode, create_if_missing, schema, staging, key, rejects, carried: None }
+    }
+
+    /// A table of a table set: when Flow creates the target (missing, or `mode replace`), it is
+    /// created with the source's definition instead of from the Arrow schema.
+    pub fn with_carried(mut self, carried: Option<CarriedTable>) -> Self {
+        self.carried = carried;
+        self
     }
 
     pub fn refused(&self) -> u64 {
@@ -165,7 +175,7 @@ impl PostgresSink {
                 D.table(&self.staging),
                 D.table(&self.table)
             )
-        } else if self.mode == WriteMode::Replace {
+        } else if self.mode == WriteMode::Replace && self.carried.is_none() {
             // `replace` renames the staging table into place: it is written logged once, rather
             // than unlogged and then rewritten whole by `SET LOGGED`.
             create_table_sql(&self.staging, &self.schema, None)?
@@ -331,7 +341,19 @@ impl PostgresSink {
             _ => None,
         };
         let mut statements = Vec::new();
-        if self.mode == WriteMode::Replace {
+        let carried = self.carried.as_ref().filter(|_| !exists || self.mode == WriteMode::Replace);
+        if let Some(carried) = carried {
+            // The target gets the source's definition; other tables' foreign keys to the old one
+            // go with it and are added again once every table is published.
+            if exists {
+                statements.push(format!("DROP TABLE {target} CASCADE"));
+            }
+            statements.extend(carried.create.iter().map(|sql| create_type_once(sql)));
+            let casts = carried_select(&self.schema, carried);
+            statements.push(format!("INSERT INTO {target} ({cols}) SELECT {casts} FROM {staging}"));
+            statements.extend(carried.after_load.iter().cloned());
+            statements.push(format!("DROP TABLE {staging}"));
+        } else if self.mode == WriteMode::Replace {
             if exists {
                 statements.push(format!("DROP TABLE {target}"));
             }
@@ -366,6 +388,11 @@ impl PostgresSink {
             });
             statements.push(format!("DROP TABLE {staging}"));
         }
+        if let Some(crate::schema::SequenceReset::Sql { sql }) =
+            self.carried.as_ref().and_then(|c| c.sequence_reset.as_ref())
+        {
+            statements.push(sql.clone());
+        }
         statements.push(insert_sql(D, &ledger_table(&self.table), record));
         let tx = client.transaction().await.map_err(|e| self.err("cannot begin publishing", &e))?;
         for sql in &statements {
@@ -380,6 +407,31 @@ impl PostgresSink {
         }
         tx.commit().await.map_err(|e| self.err("cannot commit publishing", &e))
     }
+}
+
+/// `CREATE TYPE` of an enum the target may have from an earlier run: created once, kept after.
+fn create_type_once(sql: &str) -> String {
+    if sql.trim_start().starts_with("CREATE TYPE") {
+        format!("DO $flow$ BEGIN {sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $flow$")
+    } else {
+        sql.to_string()
+    }
+}
+
+/// The staging columns cast to the carried column types (text into an enum, say, needs one).
+fn carried_select(schema: &SchemaRef, carried: &CarriedTable) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let column = D.ident(f.name());
+            match carried.column_types.iter().find(|(name, _)| name == f.name()) {
+                Some((_, ty)) => format!("CAST({column} AS {ty})"),
+                None => column,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The rows the encoder refused, as bad rows of `batch`.

@@ -25,6 +25,7 @@ use crate::ledger::{
     select_sql,
 };
 use crate::plan::sql::Dialect;
+use crate::plan::table_set::CarriedTable;
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Sqlite;
@@ -73,6 +74,8 @@ pub struct SqliteSink {
     /// SQLite has one writer at a time: a partition holds this for its whole transaction, so
     /// the others wait here rather than on the database's busy timeout.
     write_lock: Mutex<()>,
+    /// The source table's definition, for a table of a table set (see `with_carried`).
+    carried: Option<CarriedTable>,
 }
 
 fn sql_err(context: &str) -> impl Fn(rusqlite::Error) -> DataFusionError + '_ {
@@ -100,7 +103,15 @@ impl SqliteSink {
             key,
             rejects,
             write_lock: Mutex::new(()),
+            carried: None,
         }
+    }
+
+    /// A table of a table set: when Flow creates the target (missing, or `mode replace`), it is
+    /// created with the source's definition (foreign keys included) instead of from the schema.
+    pub fn with_carried(mut self, carried: Option<CarriedTable>) -> Self {
+        self.carried = carried;
+        self
     }
 
     pub fn refused(&self) -> u64 {
@@ -275,6 +286,11 @@ impl SqliteSink {
     /// Moves the staging rows into the target in one transaction, per mode.
     pub fn publish(&self, row: &LedgerRow) -> Result<()> {
         let mut conn = self.open()?;
+        if self.carried.is_some() {
+            // The tables of a set are published one by one, in any order: their foreign keys are
+            // checked once all are in (`connect::foreign_keys`), not table by table.
+            conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(sql_err("turning off foreign key checks"))?;
+        }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
         let existing = Self::table_columns(&tx, &self.table)?;
         let cols: Vec<String> = self.schema.fields().iter().map(|f| D.ident(f.name())).collect();
@@ -288,8 +304,16 @@ impl SqliteSink {
         let same_columns = existing.as_ref().is_some_and(|c| {
             c.len() == self.schema.fields().len() && self.schema.fields().iter().all(|f| c.contains(f.name()))
         });
+        let carried = self.carried.as_ref().filter(|_| existing.is_none() || self.mode == WriteMode::Replace);
         let recreate = existing.is_none() || (self.mode == WriteMode::Replace && !same_columns);
-        if recreate {
+        if let Some(carried) = carried {
+            if existing.is_some() {
+                tx.execute_batch(&format!("DROP TABLE {target}")).map_err(sql_err("dropping the old target"))?;
+            }
+            for sql in &carried.create {
+                tx.execute_batch(sql).map_err(sql_err("creating the target"))?;
+            }
+        } else if recreate {
             if existing.is_some() {
                 tx.execute_batch(&format!("DROP TABLE {target}")).map_err(sql_err("dropping the old target"))?;
             }
@@ -325,6 +349,11 @@ impl SqliteSink {
             };
             DataFusionError::Execution(format!("SQLite: publishing into {}: {e}{hint}", self.table))
         })?;
+        if let Some(carried) = carried {
+            for sql in &carried.after_load {
+                tx.execute_batch(sql).map_err(sql_err("creating the indexes of the target"))?;
+            }
+        }
         tx.execute_batch(&format!("DROP TABLE {staging}")).map_err(sql_err("dropping the staging table"))?;
         tx.execute_batch(&insert_sql(D, &ledger_table(&self.table), row)).map_err(sql_err("recording the publish"))?;
         tx.commit().map_err(sql_err("commit"))
