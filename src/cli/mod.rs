@@ -131,6 +131,19 @@ pub struct CopyArgs {
     /// Number of partitions for --partition-by.
     #[arg(long, value_name = "N", requires = "partition_by")]
     pub partitions: Option<u32>,
+    /// Copy every table of the source (narrowed by --include/--exclude), with keys, indexes,
+    /// foreign keys and identities, into the target's --schema.
+    #[arg(long, conflicts_with_all = ["table", "query", "keys"])]
+    pub all_tables: bool,
+    /// With --all-tables: copy only tables matching this pattern (`*`, `?`; `schema.table` or `table`); repeatable.
+    #[arg(long, value_name = "PATTERN", requires = "all_tables")]
+    pub include: Vec<String>,
+    /// With --all-tables: leave out tables matching this pattern; repeatable.
+    #[arg(long, value_name = "PATTERN", requires = "all_tables")]
+    pub exclude: Vec<String>,
+    /// With --all-tables: the target schema (PostgreSQL) or database (MySQL); default: the connection's.
+    #[arg(long, value_name = "NAME", requires = "all_tables")]
+    pub schema: Option<String>,
     /// Print the equivalent .flow file instead of running it.
     #[arg(long)]
     pub emit: bool,

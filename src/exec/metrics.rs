@@ -35,6 +35,13 @@ pub struct PartitionTiming {
     pub ok: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageState {
+    Waiting,
+    Running,
+    Done,
+}
+
 #[derive(Debug)]
 pub struct StageMetrics {
     pub name: String,
@@ -98,6 +105,18 @@ impl StageMetrics {
         {
             entry.finished_s = Some(t);
             entry.ok = ok;
+        }
+    }
+
+    /// Whether the stage has not started, is running, or ran every partition it started.
+    pub fn state(&self) -> StageState {
+        let timings = self.timings();
+        if timings.is_empty() {
+            StageState::Waiting
+        } else if timings.iter().any(|t| t.finished_s.is_none()) || timings.len() < self.partitions() {
+            StageState::Running
+        } else {
+            StageState::Done
         }
     }
 

@@ -1,5 +1,7 @@
 //! Progress while a run goes: one indicatif line per stage on a terminal (rows and rows/s), or a
-//! plain line every few seconds when stderr is not a terminal; nothing with `--quiet`.
+//! plain line every few seconds when stderr is not a terminal; nothing with `--quiet`. A
+//! pipeline with table sets shows, instead of a line per stage, how many tables are done and
+//! which are being written.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -7,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::metrics::StageMetrics;
+use super::metrics::{StageMetrics, StageState};
 use super::report::group;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,31 @@ pub enum ProgressMode {
 /// One spinner per stage, with the counters it shows.
 type StageBars = Vec<(ProgressBar, Arc<StageMetrics>)>;
 
+/// The tables of a pipeline's table sets: each table's name and the sinks that write it.
+pub type TableStages = Vec<(String, Vec<Arc<StageMetrics>>)>;
+
+/// `tables 3/14 done; now: orders 12,345 rows, events 50,000 rows`.
+pub fn tables_text(tables: &TableStages) -> String {
+    let state = |sinks: &[Arc<StageMetrics>]| {
+        let states: Vec<StageState> = sinks.iter().map(|m| m.state()).collect();
+        if states.iter().all(|s| *s == StageState::Done) {
+            StageState::Done
+        } else if states.iter().any(|s| *s != StageState::Waiting) {
+            StageState::Running
+        } else {
+            StageState::Waiting
+        }
+    };
+    let done = tables.iter().filter(|(_, sinks)| state(sinks) == StageState::Done).count();
+    let now: Vec<String> = tables
+        .iter()
+        .filter(|(_, sinks)| state(sinks) == StageState::Running)
+        .map(|(table, sinks)| format!("{table} {} rows", group(sinks.iter().map(|m| m.rows()).max().unwrap_or(0))))
+        .collect();
+    let now = if now.is_empty() { String::new() } else { format!("; now: {}", now.join(", ")) };
+    format!("tables {done}/{} done{now}", tables.len())
+}
+
 /// Runs until dropped (the task is aborted with the handle).
 pub struct Progress {
     task: Option<tokio::task::JoinHandle<()>>,
@@ -29,13 +56,46 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn start(pipeline: &str, metrics: &[Arc<StageMetrics>], mode: ProgressMode) -> Self {
+    pub fn start(pipeline: &str, metrics: &[Arc<StageMetrics>], tables: TableStages, mode: ProgressMode) -> Self {
         let terminal = std::io::stderr().is_terminal();
         match mode {
             ProgressMode::Quiet => Self { task: None, bars: None },
+            _ if !tables.is_empty() => {
+                Self::tables(pipeline.to_string(), tables, mode == ProgressMode::Auto && terminal)
+            }
             ProgressMode::Auto if terminal => Self::bars(metrics),
             _ => Self::lines(pipeline.to_string(), metrics.to_vec()),
         }
+    }
+
+    /// One line for all the tables of the pipeline's table sets.
+    fn tables(pipeline: String, tables: TableStages, terminal: bool) -> Self {
+        if terminal {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(pipeline);
+            let ticking = bar.clone();
+            let task = tokio::spawn(async move {
+                loop {
+                    ticking.set_message(tables_text(&tables));
+                    ticking.tick();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+            return Self { task: Some(task), bars: Some((multi, vec![])) };
+        }
+        let started = Instant::now();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                eprintln!("[{pipeline} {:.0}s] {}", started.elapsed().as_secs_f64(), tables_text(&tables));
+            }
+        });
+        Self { task: Some(task), bars: None }
     }
 
     fn bars(metrics: &[Arc<StageMetrics>]) -> Self {

@@ -4,7 +4,8 @@
 //! JSON fields (stable): `pipeline`, `run_id`, `status` (`ok` | `failed`), `seconds`, `error`
 //! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, `notes[]` (lines on how
 //! the sources were read, e.g. partitions read at different moments), `watermarks` (per
-//! incremental source: `column`, `previous`, `current`), and `stages[]` with
+//! incremental source: `column`, `previous`, `current`), `tables[]` (with table sets: `table`,
+//! `rows`, `seconds`, `done`), and `stages[]` with
 //! `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`, `rows_rejected`, `seconds`,
 //! `rows_per_second`, `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::metrics::{PartitionTiming, StageKind, StageMetrics};
+use super::metrics::{PartitionTiming, StageKind, StageMetrics, StageState};
 use crate::plan::PipelinePlan;
 use crate::watermark::Watermark;
 
@@ -36,7 +37,20 @@ pub struct RunReport {
     /// Per incremental source, the range this run read: `column`, `previous` (null on the first
     /// run) and `current`, the mark the sinks' ledgers now hold.
     pub watermarks: BTreeMap<String, Watermark>,
+    /// One row per table of the pipeline's table sets (empty without table sets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableReport>,
     pub stages: Vec<StageReport>,
+}
+
+/// One table of a table set: rows read, how long its writes took, and whether every sink that
+/// writes it finished.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub table: String,
+    pub rows: u64,
+    pub seconds: f64,
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -92,7 +106,27 @@ impl RunReport {
                 }
             })
             .collect();
+        let tables = plan
+            .sources
+            .iter()
+            .filter(|s| s.name.split_once('.').is_some_and(|(set, _)| plan.table_sets.iter().any(|t| t.name == set)))
+            .map(|source| {
+                let sinks: Vec<&Arc<StageMetrics>> = plan
+                    .sinks
+                    .iter()
+                    .filter(|sink| plan.lineage(&sink.input).is_some_and(|(s, _)| s.name == source.name))
+                    .filter_map(|sink| metrics.iter().find(|m| m.name == sink.name))
+                    .collect();
+                TableReport {
+                    table: source.name.clone(),
+                    rows: rows_of(&source.name),
+                    seconds: round3(sinks.iter().map(|m| m.seconds()).fold(0.0, f64::max)),
+                    done: !sinks.is_empty() && sinks.iter().all(|m| m.state() == StageState::Done),
+                }
+            })
+            .collect();
         Self {
+            tables,
             pipeline: plan.name.clone(),
             run_id: run_id.to_string(),
             status: if error.is_none() { RunStatus::Ok } else { RunStatus::Failed },
@@ -131,6 +165,10 @@ impl RunReport {
                 s.name,
                 group(s.rows_rejected)
             ));
+        }
+        if !self.tables.is_empty() {
+            let done = self.tables.iter().filter(|t| t.done).count();
+            out.push_str(&format!("tables: {done} of {} written\n", self.tables.len()));
         }
         for (source, watermark) in &self.watermarks {
             out.push_str(&format!("source {source}: incremental, {}\n", watermark.describe()));

@@ -188,7 +188,7 @@ async fn run_inner(
             });
         }
         prepare_sinks(&mut sinks, &mut identity.started).await?;
-        let progress = Progress::start(&plan.name, &graph.metrics, options.progress);
+        let progress = Progress::start(&plan.name, &graph.metrics, table_stages(plan, &graph), options.progress);
         let result = execute(plan, &graph, &sinks).await;
         progress.finish();
         for sink in &sinks {
@@ -246,6 +246,23 @@ async fn run_inner(
             e
         }
     })
+}
+
+/// Each table of the pipeline's table sets with the metrics of the sinks that write it.
+fn table_stages(plan: &PipelinePlan, graph: &graph::PipelineGraph) -> super::progress::TableStages {
+    let member =
+        |stage: &str| stage.split_once('.').is_some_and(|(set, _)| plan.table_sets.iter().any(|s| s.name == set));
+    let mut tables: super::progress::TableStages = Vec::new();
+    for source in plan.sources.iter().filter(|s| member(&s.name)) {
+        let sinks = plan
+            .sinks
+            .iter()
+            .filter(|sink| plan.lineage(&sink.input).is_some_and(|(s, _)| s.name == source.name))
+            .filter_map(|sink| graph.stage(&sink.name).cloned())
+            .collect();
+        tables.push((source.name.clone(), sinks));
+    }
+    tables
 }
 
 /// What partition `p` of a sink reads, from the shape of the source its input comes from.

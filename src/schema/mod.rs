@@ -21,7 +21,7 @@
 //! | primary keys               | yes | yes | yes |
 //! | unique constraints         | yes | yes | unique indexes |
 //! | plain column indexes       | yes | yes | yes |
-//! | foreign keys and actions   | yes, after the load | yes, after the load (`SET DEFAULT` → `NO ACTION`) | inside `CREATE TABLE`; checked only with `PRAGMA foreign_keys = ON` |
+//! | foreign keys and actions   | yes, after the load | yes, after the load (`SET DEFAULT` → `NO ACTION`) | inside `CREATE TABLE`; checked once every table is loaded (`PRAGMA foreign_key_check`) |
 //!
 //! # What is not, and is reported as a warning
 //!
