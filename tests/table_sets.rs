@@ -35,12 +35,30 @@ const TABLES: &[(&str, i64)] = &[
 /// Foreign keys of the shop: (table, columns, referenced table).
 const FOREIGN_KEYS: usize = 12;
 
-fn pipeline(source: &str, pattern: &str, target: &str, schema: &str) -> String {
+/// The migration pipeline; `events` is read in 4 partitions set in the file, or (`auto`) in as
+/// many as Flow chooses for a large table.
+fn pipeline(source: &str, pattern: &str, target: &str, schema: &str, auto: bool) -> String {
+    let events = if auto { "" } else { "\n    table events { partition by id into 4 }\n  " };
     format!(
         "let src = {source}\nlet dst = {target}\n\
          pipeline migrate {{\n  parallelism 2\n  \
-           source app = src.tables(\"{pattern}\", exclude: [\"tmp_*\"]) {{\n    table events {{ partition by id into 4 }}\n  }}\n  \
+           source app = src.tables(\"{pattern}\", exclude: [\"tmp_*\"]) {{{events}}}\n  \
            sink app -> dst.schema({schema}) {{ mode replace }}\n}}\n"
+    )
+}
+
+/// Runs the `flow` binary with extra environment variables.
+fn flow_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flow"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flow runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
@@ -57,14 +75,16 @@ fn postgres_shop() {
     });
 }
 
-fn run_twice(file: &std::path::Path) -> String {
-    let mut last = String::new();
+/// Runs the migration twice (the second replaces every table), then `flow verify`: every
+/// table's rows equal the source's, partition by partition (count and checksum).
+fn run_twice(file: &std::path::Path, env: &[(&str, &str)]) {
     for attempt in 0..2 {
-        let (code, out, err) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+        let (code, out, err) = flow_with_env(&["run", "-q", file.to_str().unwrap()], env);
         assert_eq!(code, 0, "run {attempt} failed:\n{out}\n{err}");
-        last = out;
     }
-    last
+    let (code, out, err) = flow_with_env(&["verify", file.to_str().unwrap()], env);
+    assert_eq!(code, 0, "verify:\n{out}\n{err}");
+    assert_eq!(out.matches("\n  equal: ").count(), TABLES.len(), "{out}");
 }
 
 fn my_conn(database: &str) -> mysql::Conn {
@@ -82,10 +102,20 @@ fn postgres_schema_to_mariadb() {
     admin.query_drop("CREATE DATABASE flow_ts_pg_to_my").unwrap();
     let dir = temp_dir();
     let file = dir.path().join("migrate.flow");
-    let text =
-        pipeline(&format!("postgres(\"{PG}\")"), "ts_src.*", &format!("mysql(\"{MY_SERVER}/flow_ts_pg_to_my\")"), "");
+    let target = format!("mysql(\"{MY_SERVER}/flow_ts_pg_to_my\")");
+    let text = pipeline(&format!("postgres(\"{PG}\")"), "ts_src.*", &target, "", true);
     std::fs::write(&file, text).unwrap();
-    run_twice(&file);
+    // `events` (20,000 rows) counts as large here: it is split by its key without being told.
+    let env = [("FLOW_AUTO_PARTITION_ROWS", "10000")];
+    let (code, explain, err) = flow_with_env(&["explain", file.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        explain.contains(
+            "  partition   by id into 2 (bounds 1 ..= 20000, automatic: a large table's integer primary key)\n"
+        ),
+        "{explain}"
+    );
+    run_twice(&file, &env);
 
     let mut my = my_conn("flow_ts_pg_to_my");
     for (table, rows) in TABLES {
@@ -151,7 +181,8 @@ fn postgres_schema_to_sqlite() {
     let dir = temp_dir();
     let db = dir.path().join("shop.db");
     let file = dir.path().join("migrate.flow");
-    let text = pipeline(&format!("postgres(\"{PG}\")"), "ts_src.*", &format!("sqlite(\"{}\")", db.display()), "");
+    let text =
+        pipeline(&format!("postgres(\"{PG}\")"), "ts_src.*", &format!("sqlite(\"{}\")", db.display()), "", false);
     std::fs::write(&file, text).unwrap();
     // What cannot be carried over is named before anything runs.
     let (code, explain, err) = flow_cli(&["explain", file.to_str().unwrap()]);
@@ -164,7 +195,7 @@ fn postgres_schema_to_sqlite() {
         "{explain}"
     );
     assert!(explain.contains("sink app->dst.reviews  <- app.reviews\n"), "{explain}");
-    run_twice(&file);
+    run_twice(&file, &[]);
     // The report has a row per table, largest first (the order the run starts them in).
     let report = dir.path().join("report.json");
     let (code, _, err) = flow_cli(&["run", "-q", "--report", report.to_str().unwrap(), file.to_str().unwrap()]);
@@ -235,10 +266,15 @@ fn mariadb_schema_to_postgres() {
     });
     let dir = temp_dir();
     let file = dir.path().join("migrate.flow");
-    let text =
-        pipeline(&format!("mysql(\"{MY_SERVER}/flow_ts_src\")"), "*", &format!("postgres(\"{PG}\")"), "\"ts_my_dst\"");
+    let text = pipeline(
+        &format!("mysql(\"{MY_SERVER}/flow_ts_src\")"),
+        "*",
+        &format!("postgres(\"{PG}\")"),
+        "\"ts_my_dst\"",
+        false,
+    );
     std::fs::write(&file, text).unwrap();
-    run_twice(&file);
+    run_twice(&file, &[]);
 
     rt.block_on(async {
         let client = flow::connect::postgres::connect(PG).await.unwrap();

@@ -255,8 +255,16 @@ where
     Ok(Watermark::new(&spec.column, since, found))
 }
 
-/// Tables at least this large (the database's own row estimate) are partitioned automatically.
+/// Tables at least this large (the database's own row estimate) are partitioned automatically;
+/// `FLOW_AUTO_PARTITION_ROWS` sets another threshold.
 pub const AUTO_PARTITION_ROWS: i64 = 1_000_000;
+
+fn auto_partition_rows() -> f64 {
+    std::env::var("FLOW_AUTO_PARTITION_ROWS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(AUTO_PARTITION_ROWS as f64)
+}
 
 /// For a database table read without `partition by`: when it is large (at least
 /// [`AUTO_PARTITION_ROWS`] by the database's estimate) and has a single-column integer primary
@@ -305,7 +313,7 @@ pub async fn auto_partition(source: &SourcePlan, parallelism: usize) -> Option<P
     let integer =
         ["int", "bigint", "integer", "smallint", "mediumint", "tinyint"].iter().any(|t| key_type.starts_with(t));
     let rows: f64 = rows.parse().ok()?;
-    (keys == "1" && integer && rows >= AUTO_PARTITION_ROWS as f64).then_some(PartitionSpec {
+    (keys == "1" && integer && rows >= auto_partition_rows()).then_some(PartitionSpec {
         column: key,
         count: parallelism,
         automatic: true,
