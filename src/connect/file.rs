@@ -124,7 +124,41 @@ pub struct FileWriter {
 enum Inner {
     /// The CSV writer, and a second handle on its file for bytes written as they are.
     Csv(Box<arrow::csv::Writer<File>>, File),
+    /// The file, until the first batch shows which columns are worth a dictionary.
+    ParquetPending(File),
     Parquet(Box<ArrowWriter<File>>),
+}
+
+/// Columns whose values repeat less than this (distinct / non-null values in the first batch)
+/// are written without a dictionary: interning unique values costs a hash lookup each and the
+/// dictionary is abandoned anyway once its page fills.
+const DICTIONARY_MAX_DISTINCT_RATIO: f64 = 0.5;
+
+/// Rows of the first batch looked at to decide.
+const DICTIONARY_SAMPLE_ROWS: usize = 8192;
+
+/// Zstd, and a dictionary only for the top-level columns whose first rows repeat values.
+fn parquet_properties(first: Option<&RecordBatch>) -> WriterProperties {
+    let mut builder = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+    let Some(batch) = first else { return builder.build() };
+    let sample = batch.slice(0, batch.num_rows().min(DICTIONARY_SAMPLE_ROWS));
+    for (field, column) in sample.schema().fields().iter().zip(sample.columns()) {
+        if field.data_type().is_nested() || field.data_type() == &arrow::datatypes::DataType::Boolean {
+            continue;
+        }
+        let values = column.len() - column.null_count();
+        if values == 0 {
+            continue;
+        }
+        let Ok(hashes) = crate::ledger::row_hashes(std::slice::from_ref(column)) else { continue };
+        let distinct: std::collections::HashSet<u64> =
+            hashes.iter().enumerate().filter(|(i, _)| column.is_valid(*i)).map(|(_, h)| *h).collect();
+        if distinct.len() as f64 / values as f64 > DICTIONARY_MAX_DISTINCT_RATIO {
+            let path = datafusion::parquet::schema::types::ColumnPath::from(field.name().as_str());
+            builder = builder.set_column_dictionary_enabled(path, false);
+        }
+    }
+    builder.build()
 }
 
 impl FileWriter {
@@ -157,14 +191,7 @@ impl FileWriter {
                     raw,
                 )
             }
-            _ => {
-                let props =
-                    WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-                Inner::Parquet(Box::new(
-                    ArrowWriter::try_new(file, schema.clone(), Some(props))
-                        .map_err(|e| DataFusionError::Execution(format!("cannot write {path}: {e}")))?,
-                ))
-            }
+            _ => Inner::ParquetPending(file),
         };
         Ok(Self { target, temp, schema: schema.clone(), inner: Some(inner) })
     }
@@ -175,6 +202,17 @@ impl FileWriter {
         match self.inner.as_mut() {
             Some(Inner::Csv(w, _)) => w.write(batch).map_err(|e| err(&e)),
             Some(Inner::Parquet(w)) => w.write(batch).map_err(|e| err(&e)),
+            Some(Inner::ParquetPending(_)) => {
+                // The first batch decides the writer's properties.
+                let Some(Inner::ParquetPending(file)) = self.inner.take() else {
+                    return Err(DataFusionError::Internal(format!("{shown}: writer state changed")));
+                };
+                let mut writer = ArrowWriter::try_new(file, self.schema.clone(), Some(parquet_properties(Some(batch))))
+                    .map_err(|e| err(&e))?;
+                let written = writer.write(batch).map_err(|e| err(&e));
+                self.inner = Some(Inner::Parquet(Box::new(writer)));
+                written
+            }
             None => Err(DataFusionError::Execution(format!("{shown}: write after commit"))),
         }
     }
@@ -200,6 +238,12 @@ impl FileWriter {
             Some(Inner::Csv(w, _)) => drop(w.into_inner()),
             Some(Inner::Parquet(w)) => {
                 w.close().map_err(|e| DataFusionError::Execution(format!("cannot finish {shown}: {e}")))?;
+            }
+            Some(Inner::ParquetPending(file)) => {
+                // No rows: a file with the schema alone.
+                ArrowWriter::try_new(file, self.schema.clone(), Some(parquet_properties(None)))
+                    .and_then(|w| w.close())
+                    .map_err(|e| DataFusionError::Execution(format!("cannot finish {shown}: {e}")))?;
             }
             None => {}
         }
@@ -239,5 +283,26 @@ impl Drop for FileWriter {
             self.inner = None;
             let _ = std::fs::remove_file(&self.temp);
         }
+    }
+}
+
+#[cfg(test)]
+mod dictionary_tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use datafusion::parquet::schema::types::ColumnPath;
+
+    use super::*;
+
+    #[test]
+    fn only_columns_that_repeat_values_get_a_dictionary() {
+        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..1000));
+        let status: ArrayRef = Arc::new(StringArray::from_iter_values((0..1000).map(|i| ["new", "paid"][i % 2])));
+        let batch = RecordBatch::try_from_iter([("id", ids), ("status", status)]).unwrap();
+        let props = parquet_properties(Some(&batch));
+        assert!(!props.dictionary_enabled(&ColumnPath::from("id")));
+        assert!(props.dictionary_enabled(&ColumnPath::from("status")));
+        assert!(parquet_properties(None).dictionary_enabled(&ColumnPath::from("id")));
     }
 }
