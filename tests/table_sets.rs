@@ -422,3 +422,67 @@ fn per_table_blocks_rename_reshape_and_change_the_mode() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("publishing into clients: UNIQUE constraint failed: clients.id"), "{err}");
 }
+
+#[test]
+fn a_table_set_syncs_incrementally() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client
+            .batch_execute(
+                "DROP SCHEMA IF EXISTS ts_inc CASCADE; CREATE SCHEMA ts_inc;
+                 CREATE TABLE ts_inc.a (id bigserial PRIMARY KEY, v text NOT NULL);
+                 CREATE TABLE ts_inc.b (id bigserial PRIMARY KEY, w int);
+                 INSERT INTO ts_inc.a (v) SELECT 'a' || g FROM generate_series(1, 100) g;
+                 INSERT INTO ts_inc.b (w) SELECT g FROM generate_series(1, 50) g;",
+            )
+            .await
+            .unwrap();
+    });
+    let dir = temp_dir();
+    let db = dir.path().join("inc.db");
+    let file = dir.path().join("inc.flow");
+    std::fs::write(
+        &file,
+        format!(
+            "let src = postgres(\"{PG}\")\nlet dst = sqlite(\"{}\")\npipeline sync {{\n  \
+               source app = src.tables(\"ts_inc.*\") {{ incremental on id }}\n  \
+               sink app -> dst.schema() {{ mode append }}\n}}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("report.json");
+    let run = || {
+        let (code, out, err) = flow_cli(&["run", "-q", "--report", report.to_str().unwrap(), file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let mut rows: Vec<(String, u64)> = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["table"].as_str().unwrap().to_string(), t["rows"].as_u64().unwrap()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(run(), [("app.a".to_string(), 100), ("app.b".to_string(), 50)]);
+    rt.block_on(async {
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client
+            .batch_execute(
+                "INSERT INTO ts_inc.a (v) VALUES ('x'), ('y'), ('z'); INSERT INTO ts_inc.b (w) VALUES (7), (8);",
+            )
+            .await
+            .unwrap();
+    });
+    assert_eq!(run(), [("app.a".to_string(), 3), ("app.b".to_string(), 2)], "only the new rows move");
+    assert_eq!(run(), [("app.a".to_string(), 0), ("app.b".to_string(), 0)]);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!((count("SELECT COUNT(*) FROM a"), count("SELECT COUNT(DISTINCT id) FROM a")), (103, 103));
+    assert_eq!((count("SELECT COUNT(*) FROM b"), count("SELECT COUNT(DISTINCT id) FROM b")), (52, 52));
+}

@@ -166,3 +166,28 @@ fn rate_text(m: &StageMetrics, started: Instant) -> String {
     let secs = started.elapsed().as_secs_f64().max(0.001);
     format!("{} rows  {} rows/s", group(rows), group((rows as f64 / secs) as u64))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::metrics::StageKind;
+
+    fn sink(name: &str, partitions: usize, started: usize, finished: usize, rows: u64) -> Arc<StageMetrics> {
+        let m = Arc::new(StageMetrics::new(name, StageKind::Sink, Instant::now()));
+        m.set_partitions(partitions);
+        (0..started).for_each(|p| m.partition_started(p));
+        (0..finished).for_each(|p| m.partition_finished(p, true));
+        m.add_rows(rows);
+        m
+    }
+
+    #[test]
+    fn tables_line_counts_done_tables_and_names_the_running_ones() {
+        let tables: TableStages = vec![
+            ("app.events".into(), vec![sink("a", 2, 2, 1, 12_345)]),
+            ("app.orders".into(), vec![sink("b", 1, 1, 1, 1_000)]),
+            ("app.tags".into(), vec![sink("c", 1, 0, 0, 0)]),
+        ];
+        assert_eq!(tables_text(&tables), "tables 1/3 done; now: app.events 12,345 rows");
+    }
+}
