@@ -5,10 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{flow_cli, mariadb_available, postgres_available, runtime, temp_dir};
+use common::{flow_cli, mariadb_available, postgres_available, run_and_kill, runtime, temp_dir};
 use mysql::prelude::Queryable;
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
@@ -152,38 +151,6 @@ fn replacing_a_target_with_only_new_rows_is_refused() {
         ),
         "{err}"
     );
-}
-
-fn flow(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flow"));
-    cmd.args(args).env("NO_COLOR", "1");
-    cmd
-}
-
-/// Starts `flow run [--resume] FILE`, kills it with SIGKILL after `delay` unless it ended first
-/// (successfully); returns whether it was killed.
-fn run_and_kill(file: &Path, resume: bool, delay: Duration) -> bool {
-    let mut args = vec!["run", "-q"];
-    if resume {
-        args.push("--resume");
-    }
-    args.push(file.to_str().unwrap());
-    let mut child = flow(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("flow runs");
-    let deadline = Instant::now() + delay;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut err = String::new();
-            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-            assert!(status.success(), "a run ended on its own with {status}: {err}");
-            return false;
-        }
-        if Instant::now() >= deadline {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// id count, distinct ids, sum of ids, sum of name lengths: equal on both sides only when every

@@ -5,10 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{mariadb_available, postgres_available, runtime, temp_dir};
+use common::{flow_command, mariadb_available, postgres_available, run_and_kill, runtime, temp_dir};
 use mysql::prelude::Queryable;
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
@@ -36,45 +35,13 @@ impl Moments {
     }
 }
 
-fn flow(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flow"));
-    cmd.args(args).env("NO_COLOR", "1");
-    cmd
-}
-
-/// Starts `flow run [--resume] FILE` and kills it with SIGKILL after `delay`, unless it ended
-/// first; an early end must be a success. Returns whether the run was killed.
-fn run_and_kill(file: &Path, resume: bool, delay: Duration) -> bool {
-    let mut args = vec!["run", "-q"];
-    if resume {
-        args.push("--resume");
-    }
-    args.push(file.to_str().unwrap());
-    let mut child = flow(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("flow runs");
-    let deadline = Instant::now() + delay;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut err = String::new();
-            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-            assert!(status.success(), "a run ended on its own with {status}: {err}");
-            return false;
-        }
-        if Instant::now() >= deadline {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 fn run_to_end(file: &Path, resume: bool) {
     let mut args = vec!["run", "-q"];
     if resume {
         args.push("--resume");
     }
     args.push(file.to_str().unwrap());
-    let out = flow(&args).output().expect("flow runs");
+    let out = flow_command(&args).output().expect("flow runs");
     assert!(out.status.success(), "the run failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -113,7 +80,7 @@ fn chaos(file: &Path, kills: usize, reset: impl Fn(), check: impl Fn(), starts: 
         check();
     }
     // Once finished, another resume does nothing (an append must not run twice).
-    let again = flow(&["run", "--resume", file.to_str().unwrap()]).output().expect("flow runs");
+    let again = flow_command(&["run", "--resume", file.to_str().unwrap()]).output().expect("flow runs");
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to resume"), "{again:?}");
     check();
@@ -332,7 +299,7 @@ fn sqlite_target_resumes_after_sigkill_and_status_shows_the_undone_partitions() 
     .unwrap();
     // Killed mid-run (the four partitions are written one after another, about half a second each).
     assert!(run_and_kill(&file, false, Duration::from_millis(900)), "the run should still be going");
-    let status = flow(&["status", file.to_str().unwrap()]).output().unwrap();
+    let status = flow_command(&["status", file.to_str().unwrap()]).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{text}");
     assert!(text.contains("pipeline gen\n  sink o->orders -> "), "{text}");
@@ -367,7 +334,7 @@ fn sqlite_target_resumes_after_sigkill_and_status_shows_the_undone_partitions() 
         assert_eq!(differing, 0);
     };
     check();
-    let status = flow(&["status", file.to_str().unwrap()]).output().unwrap();
+    let status = flow_command(&["status", file.to_str().unwrap()]).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains(": published, 40000 rows"), "{text}");
     // A fresh connection each time: another process recreates the table, and `DROP TABLE IF

@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::{flow_cli, mariadb_available, postgres_available, runtime, temp_dir};
+use common::{flow_cli, flow_cli_env, mariadb_available, postgres_available, runtime, temp_dir};
 use mysql::prelude::Queryable;
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
@@ -47,21 +47,6 @@ fn pipeline(source: &str, pattern: &str, target: &str, schema: &str, auto: bool)
     )
 }
 
-/// Runs the `flow` binary with extra environment variables.
-fn flow_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flow"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("flow runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// Creates the PostgreSQL shop once for the tests that read it.
 fn postgres_shop() {
     static DONE: OnceLock<()> = OnceLock::new();
@@ -79,10 +64,10 @@ fn postgres_shop() {
 /// table's rows equal the source's, partition by partition (count and checksum).
 fn run_twice(file: &std::path::Path, env: &[(&str, &str)]) {
     for attempt in 0..2 {
-        let (code, out, err) = flow_with_env(&["run", "-q", file.to_str().unwrap()], env);
+        let (code, out, err) = flow_cli_env(&["run", "-q", file.to_str().unwrap()], env);
         assert_eq!(code, 0, "run {attempt} failed:\n{out}\n{err}");
     }
-    let (code, out, err) = flow_with_env(&["verify", file.to_str().unwrap()], env);
+    let (code, out, err) = flow_cli_env(&["verify", file.to_str().unwrap()], env);
     assert_eq!(code, 0, "verify:\n{out}\n{err}");
     assert_eq!(out.matches("\n  equal: ").count(), TABLES.len(), "{out}");
 }
@@ -107,7 +92,7 @@ fn postgres_schema_to_mariadb() {
     std::fs::write(&file, text).unwrap();
     // `events` (20,000 rows) counts as large here: it is split by its key without being told.
     let env = [("FLOW_AUTO_PARTITION_ROWS", "10000")];
-    let (code, explain, err) = flow_with_env(&["explain", file.to_str().unwrap()], &env);
+    let (code, explain, err) = flow_cli_env(&["explain", file.to_str().unwrap()], &env);
     assert_eq!(code, 0, "{err}");
     assert!(
         explain.contains(

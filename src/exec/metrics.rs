@@ -2,8 +2,8 @@
 //! and finished. Progress output reads them while the run goes; the run report is built from them
 //! at the end.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -40,6 +40,21 @@ pub enum StageState {
     Waiting,
     Running,
     Done,
+}
+
+impl StageState {
+    /// The state of work spread over several stages (a table written by several sinks): done
+    /// when all are, running once any started.
+    pub fn of_all(stages: &[Arc<StageMetrics>]) -> Self {
+        let states: Vec<Self> = stages.iter().map(|m| m.state()).collect();
+        if !states.is_empty() && states.iter().all(|s| *s == Self::Done) {
+            Self::Done
+        } else if states.iter().any(|s| *s != Self::Waiting) {
+            Self::Running
+        } else {
+            Self::Waiting
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -29,20 +29,10 @@ pub type TableStages = Vec<(String, Vec<Arc<StageMetrics>>)>;
 
 /// `tables 3/14 done; now: orders 12,345 rows, events 50,000 rows`.
 pub fn tables_text(tables: &TableStages) -> String {
-    let state = |sinks: &[Arc<StageMetrics>]| {
-        let states: Vec<StageState> = sinks.iter().map(|m| m.state()).collect();
-        if states.iter().all(|s| *s == StageState::Done) {
-            StageState::Done
-        } else if states.iter().any(|s| *s != StageState::Waiting) {
-            StageState::Running
-        } else {
-            StageState::Waiting
-        }
-    };
-    let done = tables.iter().filter(|(_, sinks)| state(sinks) == StageState::Done).count();
+    let done = tables.iter().filter(|(_, sinks)| StageState::of_all(sinks) == StageState::Done).count();
     let now: Vec<String> = tables
         .iter()
-        .filter(|(_, sinks)| state(sinks) == StageState::Running)
+        .filter(|(_, sinks)| StageState::of_all(sinks) == StageState::Running)
         .map(|(table, sinks)| format!("{table} {} rows", group(sinks.iter().map(|m| m.rows()).max().unwrap_or(0))))
         .collect();
     let now = if now.is_empty() { String::new() } else { format!("; now: {}", now.join(", ")) };

@@ -107,21 +107,17 @@ impl RunReport {
             })
             .collect();
         let tables = plan
-            .sources
-            .iter()
-            .filter(|s| s.name.split_once('.').is_some_and(|(set, _)| plan.table_sets.iter().any(|t| t.name == set)))
+            .table_set_members()
             .map(|source| {
-                let sinks: Vec<&Arc<StageMetrics>> = plan
-                    .sinks
-                    .iter()
-                    .filter(|sink| plan.lineage(&sink.input).is_some_and(|(s, _)| s.name == source.name))
-                    .filter_map(|sink| metrics.iter().find(|m| m.name == sink.name))
+                let sinks: Vec<Arc<StageMetrics>> = plan
+                    .sinks_fed_by(&source.name)
+                    .filter_map(|sink| metrics.iter().find(|m| m.name == sink.name).cloned())
                     .collect();
                 TableReport {
                     table: source.name.clone(),
                     rows: rows_of(&source.name),
                     seconds: round3(sinks.iter().map(|m| m.seconds()).fold(0.0, f64::max)),
-                    done: !sinks.is_empty() && sinks.iter().all(|m| m.state() == StageState::Done),
+                    done: StageState::of_all(&sinks) == StageState::Done,
                 }
             })
             .collect();

@@ -250,19 +250,12 @@ async fn run_inner(
 
 /// Each table of the pipeline's table sets with the metrics of the sinks that write it.
 fn table_stages(plan: &PipelinePlan, graph: &graph::PipelineGraph) -> super::progress::TableStages {
-    let member =
-        |stage: &str| stage.split_once('.').is_some_and(|(set, _)| plan.table_sets.iter().any(|s| s.name == set));
-    let mut tables: super::progress::TableStages = Vec::new();
-    for source in plan.sources.iter().filter(|s| member(&s.name)) {
-        let sinks = plan
-            .sinks
-            .iter()
-            .filter(|sink| plan.lineage(&sink.input).is_some_and(|(s, _)| s.name == source.name))
-            .filter_map(|sink| graph.stage(&sink.name).cloned())
-            .collect();
-        tables.push((source.name.clone(), sinks));
-    }
-    tables
+    plan.table_set_members()
+        .map(|source| {
+            let sinks = plan.sinks_fed_by(&source.name).filter_map(|sink| graph.stage(&sink.name).cloned()).collect();
+            (source.name.clone(), sinks)
+        })
+        .collect()
 }
 
 /// What partition `p` of a sink reads, from the shape of the source its input comes from.
@@ -358,13 +351,13 @@ async fn prepare_sinks(sinks: &mut [SinkEntry], started: &mut bool) -> Result<()
 async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), String> {
     let permits = Arc::new(Semaphore::new(plan.parallelism.max(1)));
     let mut tasks = JoinSet::new();
-    let source_of = |sink: &SinkEntry| plan.lineage(&sink.exec.sink.input).map(|(source, _)| source.name.clone());
+    let source_of = |sink: &SinkEntry| plan.lineage(&sink.exec.sink.input).map(|(source, _)| source.name.as_str());
     if let Some(orphan) = sinks.iter().find(|s| source_of(s).is_none()) {
         return Err(format!("sink `{}` does not lead back to a source", orphan.name));
     }
     let mut groups: Vec<(usize, Vec<SinkEntry>)> = Vec::new();
     for source in &plan.sources {
-        let fed: Vec<&SinkEntry> = sinks.iter().filter(|s| source_of(s).as_deref() == Some(&source.name)).collect();
+        let fed: Vec<&SinkEntry> = sinks.iter().filter(|s| source_of(s) == Some(source.name.as_str())).collect();
         let widest = fed.iter().map(|s| s.exec.partitions()).max().unwrap_or(0);
         for partition in 0..widest {
             if fed.iter().any(|s| s.needs(partition)) {

@@ -63,6 +63,18 @@ impl PipelinePlan {
         self.transforms.iter().find(|t| t.name == name)
     }
 
+    /// The sources that are tables of the pipeline's table sets (stages `SET.TABLE`).
+    pub fn table_set_members(&self) -> impl Iterator<Item = &SourcePlan> {
+        self.sources
+            .iter()
+            .filter(|s| s.name.split_once('.').is_some_and(|(set, _)| self.table_sets.iter().any(|t| t.name == set)))
+    }
+
+    /// The sinks whose input leads back to the source named `source`.
+    pub fn sinks_fed_by<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a SinkPlan> {
+        self.sinks.iter().filter(move |sink| self.lineage(&sink.input).is_some_and(|(s, _)| s.name == source))
+    }
+
     /// The chain of transforms from a source to `stage` (source first), and that source.
     pub fn lineage(&self, stage: &str) -> Option<(&SourcePlan, Vec<&TransformPlan>)> {
         let mut chain = Vec::new();

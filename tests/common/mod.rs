@@ -56,16 +56,54 @@ pub fn mariadb_available() -> bool {
     server_available("MariaDB", "127.0.0.1:3306")
 }
 
+/// The `flow` binary as a command, colours off.
+pub fn flow_command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flow"));
+    cmd.args(args).env("NO_COLOR", "1");
+    cmd
+}
+
 /// Runs the `flow` binary; returns its exit code, stdout and stderr.
 pub fn flow_cli(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flow"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("flow runs");
+    flow_cli_env(args, &[])
+}
+
+/// Runs the `flow` binary with extra environment variables.
+pub fn flow_cli_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = flow_command(args).envs(env.iter().copied()).output().expect("flow runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Starts `flow run -q [--resume] FILE` and kills it with SIGKILL after `delay`, unless it ended
+/// first; an early end must be a success. Returns whether the run was killed.
+pub fn run_and_kill(file: &std::path::Path, resume: bool, delay: std::time::Duration) -> bool {
+    let mut args = vec!["run", "-q"];
+    if resume {
+        args.push("--resume");
+    }
+    args.push(file.to_str().unwrap());
+    let mut child = flow_command(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flow runs");
+    let deadline = std::time::Instant::now() + delay;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert!(status.success(), "a run ended on its own with {status}: {err}");
+            return false;
+        }
+        if std::time::Instant::now() >= deadline {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
