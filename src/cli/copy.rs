@@ -73,7 +73,7 @@ pub fn emit(args: &CopyArgs) -> Result<String, String> {
     let sink_target = match dst_backend {
         b if b.is_database() => {
             out.push_str(&format!("let dst = {}({})\n", b.name(), quote(&args.target)));
-            format!("dst.table({})", quote(table.unwrap_or_default()))
+            format!("dst.table({})", quote(&target_table(table.unwrap_or_default(), src_backend, b)))
         }
         b => format!("{}({})", b.name(), quote(&args.target)),
     };
@@ -117,6 +117,19 @@ fn emit_all_tables(args: &CopyArgs, src: Backend, dst: Backend) -> Result<String
         quote(&args.target),
         patterns.join(", ")
     ))
+}
+
+/// The target table for `--table NAME`: a schema qualifier is kept only where it means the same
+/// thing on both sides (PostgreSQL to PostgreSQL). A SQLite file has no schemas, and a MySQL
+/// target's database is the one its URL names, so `public.orders` becomes `orders` there.
+fn target_table(name: &str, src: Backend, dst: Backend) -> String {
+    let parsed = crate::plan::TableName::parse(name);
+    if parsed.parts.len() > 1 && !(src == Backend::Postgres && dst == Backend::Postgres) {
+        let table = parsed.table();
+        // Written back in .flow's quoting: a name holding a dot stays one part.
+        return if table.contains('.') { format!("\"{}\"", table.replace('"', "\"\"")) } else { table.to_string() };
+    }
+    name.to_string()
 }
 
 fn backend_of(url: &str) -> Result<Backend, String> {

@@ -710,6 +710,14 @@ impl<'a> Lowering<'a> {
                         let file = if name.ends_with(&format!(".{ext}")) { name } else { format!("{name}.{ext}") };
                         Relation::File { path: format!("{dir}/{file}") }
                     }
+                    Backend::Sqlite => {
+                        let parsed = TableName::parse(&name);
+                        if let Some(schema) = parsed.schema().filter(|s| !SQLITE_SCHEMAS.contains(s)) {
+                            self.problems.push(sqlite_schema(table.span, schema, parsed.table()));
+                            return None;
+                        }
+                        Relation::Table { name: parsed }
+                    }
                     _ => Relation::Table { name: TableName::parse(&name) },
                 };
                 Some((resolved, relation))
@@ -1059,6 +1067,18 @@ fn not_writable(span: Span) -> Problem {
     Problem::error("flow::not_writable", "the synthetic source cannot be written to")
         .at(span, "read-only")
         .help("write to a database table or a csv/parquet file")
+}
+
+/// The schema names a SQLite connection knows without `ATTACH` (SQLite's "schema-name": `main`,
+/// `temp`; <https://sqlite.org/lang_naming.html>). Flow attaches no other database.
+const SQLITE_SCHEMAS: [&str; 2] = ["main", "temp"];
+
+/// A SQLite table named with a schema the file does not have (e.g. `public.orders` carried over
+/// from PostgreSQL): SQLite would answer `unknown database "public"` only when the run starts.
+fn sqlite_schema(span: Span, schema: &str, table: &str) -> Problem {
+    Problem::error("flow::sqlite_schema", format!("a SQLite file has no schema `{schema}`"))
+        .at(span, "schema-qualified name")
+        .help(format!("a SQLite file is one database: name the table without the schema, e.g. \"{table}\""))
 }
 
 fn example_call(kind: ConnectionKind) -> &'static str {

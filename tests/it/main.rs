@@ -1,0 +1,35 @@
+//! The integration tests: one binary (each binary links DataFusion, so one link instead of 23),
+//! a module per concern. Database tests skip with a printed reason when no server answers
+//! (`common::postgres_available`), and fail instead when `FLOW_REQUIRE_DBS=1`.
+
+mod common;
+
+mod cancel_servers;
+mod cli;
+mod connect_retry;
+mod connection_errors;
+mod diagnostics;
+mod explain;
+mod explain_databases;
+mod identifiers;
+mod incremental;
+mod partitions;
+mod rejects;
+mod resume;
+mod run_embedded;
+mod run_mysql;
+mod run_postgres;
+mod safety;
+mod schema_catalog;
+mod snapshot_mysql;
+mod snapshot_postgres;
+mod syntax;
+mod table_sets;
+mod type_matrix;
+mod verify;
+
+// Issue 14: real-world values arrive exactly.
+mod csv_values;
+mod mysql_types;
+mod pg_types;
+mod sqlite_values;

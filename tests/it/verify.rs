@@ -1,0 +1,74 @@
+//! `flow verify` compares targets with their sources partition by partition, and names the
+//! partition and the key of a changed value, a missing row and a duplicated row.
+
+
+use std::process::Command;
+
+use crate::common::{postgres_available, runtime, temp_dir};
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
+
+fn flow(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flow")).args(args).env("NO_COLOR", "1").output().expect("flow runs")
+}
+
+async fn pg_exec(sql: &str) {
+    let client = flow::connect::postgres::connect(PG).await.unwrap();
+    client.batch_execute(sql).await.unwrap();
+}
+
+#[test]
+fn verify_finds_a_changed_value_a_missing_row_and_a_duplicate_in_their_partitions() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(pg_exec(
+        "DROP TABLE IF EXISTS public.verify_src, public.verify_dst;
+         CREATE TABLE public.verify_src AS SELECT g AS id, 'name ' || g AS name, (g * 0.25)::numeric(10,2) AS amount
+           FROM generate_series(1, 1000) g;",
+    ));
+    let dir = temp_dir();
+    let file = dir.path().join("v.flow");
+    std::fs::write(
+        &file,
+        format!(
+            "let pg = postgres(\"{PG}\")\npipeline v {{\n  parallelism 2\n  \
+             source s = pg.table(\"public.verify_src\") {{ partition by id into 4 }}\n  \
+             sink out = s -> pg.table(\"public.verify_dst\") {{ mode replace }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let run = flow(&["run", "-q", "--verify", path]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{text}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        text.contains("sink out -> postgres://postgres@127.0.0.1:5432/flow_test public.verify_dst (key: id)\n"),
+        "{text}"
+    );
+    assert!(text.contains("  equal: 4 partition(s)\n"), "{text}");
+
+    rt.block_on(pg_exec(
+        "UPDATE public.verify_dst SET amount = 99 WHERE id = 100;
+         DELETE FROM public.verify_dst WHERE id = 600;
+         INSERT INTO public.verify_dst SELECT * FROM public.verify_dst WHERE id = 900;",
+    ));
+    let out = flow(&["verify", path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let expected = [
+        "verify pipeline v",
+        "sink out -> postgres://postgres@127.0.0.1:5432/flow_test public.verify_dst (key: id)",
+        "  partition   0  \"id\" < 251                                   source        250  target        250  DIFFERENT",
+        "      changed: id=100",
+        "  partition   1  \"id\" >= 251 AND \"id\" < 501                   source        250  target        250  ok",
+        "  partition   2  \"id\" >= 501 AND \"id\" < 751                   source        250  target        249  DIFFERENT",
+        "      missing in target: id=600",
+        "  partition   3  (\"id\" >= 751 OR \"id\" IS NULL)                source        250  target        251  DIFFERENT",
+        "      duplicated in target: id=900 (2 times)",
+        "  DIFFERENT: 3 of 4 partition(s)",
+    ];
+    assert_eq!(lines, expected, "{text}");
+}
