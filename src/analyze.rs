@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostics::{FileProblems, Problem};
-use crate::explain::{self, Discovery, ExplainedPipeline};
+use crate::explain::{self, Discovery, ExplainedPipeline, SourceErrorKind};
 use crate::plan::PipelinePlan;
 use crate::semantic::{self, CheckContext, columns::check_columns};
 use crate::syntax::{self, ast};
@@ -92,31 +92,39 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
     Analysis { problems: FileProblems::new(file_name, text, problems), plans, explained }
 }
 
-/// An unreachable source is a warning at check time (the run will say more); a source that
-/// answered but cannot be used as written (bad partition column type, missing table) is an error.
+/// A source whose server did not answer, or whose file is not there yet, is a warning at check
+/// time (the run will say more); a source that answered but cannot be used as written (refused
+/// credentials, unknown database or table, bad partition column) is an error. Decided on the
+/// error's kind ([`SourceErrorKind`]), never on its text.
 fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Problem> {
     let mut out = Vec::new();
     for source in &pipeline.sources {
-        let Some(Err(reason)) = discovery.get(&source.name.name) else {
+        let Some(Err(error)) = discovery.get(&source.name.name) else {
             continue;
         };
-        let unreachable =
-            ["cannot connect", "Connection refused", "does not exist", "No such file", "error connecting"]
-                .iter()
-                .any(|m| reason.contains(m))
-                && !reason.contains("relation")
-                && !reason.contains("table");
-        let problem = if unreachable {
-            Problem::warning(
-                "flow::source_unreachable",
-                format!("source `{}` could not be reached: {reason}", source.name.name),
-            )
-            .at(source.target.span(), "not reachable now")
-            .help("schemas and partition bounds are checked when the source answers")
-        } else {
-            Problem::error("flow::source_invalid", format!("source `{}`: {reason}", source.name.name))
-                .at(source.target.span(), "the source rejects this")
-                .help("check the table or query name and the partition column")
+        let name = &source.name.name;
+        let problem = match error.kind {
+            SourceErrorKind::Unreachable => {
+                Problem::warning("flow::source_unreachable", format!("source `{name}` could not be reached: {error}"))
+                    .at(source.target.span(), "not reachable now")
+                    .help("schemas and partition bounds are checked when the source answers")
+            }
+            SourceErrorKind::Missing => {
+                Problem::warning("flow::source_missing", format!("source `{name}`: {error}"))
+                    .at(source.target.span(), "not there yet")
+                    .help("schemas and partition bounds are checked once the file exists")
+            }
+            SourceErrorKind::Offline => continue,
+            SourceErrorKind::Refused => {
+                Problem::error("flow::source_refused", format!("source `{name}`: {error}"))
+                    .at(source.target.span(), "the server refused the connection")
+                    .help("fix the connection URL (user, password, database) or the server's grants")
+            }
+            SourceErrorKind::Invalid => {
+                Problem::error("flow::source_invalid", format!("source `{name}`: {error}"))
+                    .at(source.target.span(), "the source rejects this")
+                    .help("check the table or query name and the partition column")
+            }
         };
         out.push(problem);
     }

@@ -104,7 +104,9 @@ impl FileProblems {
     /// Renders every problem as a terminal would show it (carets, no colours), `file:line:col` first.
     pub fn render_graphical(&self) -> String {
         let handler =
-            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(100);
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100)
+                .with_word_separator(textwrap::WordSeparator::AsciiSpace);
         self.render_with(&handler)
     }
 
@@ -192,4 +194,29 @@ impl ReportRenderer for miette::GraphicalReportHandler {
     fn render(&self, out: &mut String, diagnostic: &dyn Diagnostic) {
         let _ = self.render_report(out, diagnostic);
     }
+}
+
+/// "did you mean X?" for a name within edit distance 2 of a known one.
+pub fn suggest(name: &str, known: &[&str]) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for k in known {
+        let d = edit_distance(&name.to_ascii_lowercase(), &k.to_ascii_lowercase());
+        if d <= 2 && best.is_none_or(|(bd, bk)| d < bd || (d == bd && *k < bk)) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| format!("did you mean `{k}`?"))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

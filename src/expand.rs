@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::connect::postgres::inheritance::Descendants;
 use crate::plan::table_set::{CarriedTable, ForeignKeyStep, SchemaSinkPlan, TableSetPlan, member_stage};
 use crate::plan::{Backend, PipelinePlan, Relation, SinkPlan, SourcePlan, TableName};
 use crate::schema::{self, Catalog, TableFilter};
@@ -38,12 +39,64 @@ pub async fn expand(plan: &mut PipelinePlan) -> Expanded {
                 continue;
             }
         };
-        expand_set(plan, set, catalog, &mut out);
+        let descendants = match set.endpoint.backend {
+            Backend::Postgres => {
+                match crate::connect::postgres::inheritance::all_descendants(&set.endpoint.url).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        out.errors.push(format!(
+                            "table set `{}`: cannot read the inheritance children of the source's tables: {}",
+                            set.name,
+                            crate::exec::graph::strip_df_prefix(&e)
+                        ));
+                        continue;
+                    }
+                }
+            }
+            _ => Descendants::new(),
+        };
+        expand_set(plan, set, catalog, &descendants, &mut out);
     }
     out
 }
 
-fn expand_set(plan: &mut PipelinePlan, set: &TableSetPlan, mut catalog: Catalog, out: &mut Expanded) {
+/// A table of the set that has PostgreSQL inheritance children is read `ONLY` (its own rows):
+/// its children are tables of the set, read on their own, and reading the parent whole would
+/// copy their rows twice. A descendant the set leaves out (by its patterns) is then copied
+/// nowhere, which is said as a warning rather than done silently.
+fn inheritance_only(
+    set: &TableSetPlan,
+    catalog: &Catalog,
+    descendants: &Descendants,
+    out: &mut Expanded,
+) -> HashSet<String> {
+    let members: HashSet<String> = catalog.tables.iter().map(|t| t.display_name()).collect();
+    let mut only = HashSet::new();
+    for table in &catalog.tables {
+        let name = table.display_name();
+        let Some(children) = descendants.get(&name) else { continue };
+        only.insert(name.clone());
+        let left_out: Vec<&str> = children.iter().filter(|c| !members.contains(*c)).map(String::as_str).collect();
+        if !left_out.is_empty() {
+            let (verb, whose) = if left_out.len() == 1 { ("is", "its") } else { ("are", "their") };
+            out.warnings.push(format!(
+                "table set `{}`: table {name} is read ONLY (without its inheritance children), and {} {verb} not \
+                 in the set: {whose} rows are not copied",
+                set.name,
+                left_out.join(", ")
+            ));
+        }
+    }
+    only
+}
+
+fn expand_set(
+    plan: &mut PipelinePlan,
+    set: &TableSetPlan,
+    mut catalog: Catalog,
+    descendants: &Descendants,
+    out: &mut Expanded,
+) {
     if catalog.tables.is_empty() {
         out.warnings.push(format!(
             "table set `{}` matches no table (include: {}; exclude: {})",
@@ -73,6 +126,7 @@ fn expand_set(plan: &mut PipelinePlan, set: &TableSetPlan, mut catalog: Catalog,
             ));
         }
     }
+    let only = inheritance_only(set, &catalog, descendants, out);
     // Largest first: the run starts sources in plan order.
     catalog.tables.sort_by(|a, b| b.estimated_rows.cmp(&a.estimated_rows).then_with(|| a.name.cmp(&b.name)));
     // Tables that stages of the file read themselves.
@@ -92,6 +146,7 @@ fn expand_set(plan: &mut PipelinePlan, set: &TableSetPlan, mut catalog: Catalog,
             batch_automatic: batch.is_none(),
             timeout: member.timeout.or(set.defaults.timeout),
             incremental: member.incremental.or(set.defaults.incremental.clone()),
+            only: only.contains(&table.display_name()),
         });
     }
     let written: Catalog = Catalog {

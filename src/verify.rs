@@ -324,6 +324,7 @@ impl TargetReader {
             batch_automatic: false,
             timeout: None,
             incremental: None,
+            only: false,
         };
         let shape = connect::describe(&as_source, 1, &Since::FirstRun)
             .await

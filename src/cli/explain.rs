@@ -3,7 +3,7 @@
 use super::common::load;
 use super::{Exit, ExplainArgs, Format};
 use crate::analyze::Discover;
-use crate::explain::{Discovery, Explained, explain_pipeline, text};
+use crate::explain::{Discovery, Explained, SourceError, explain_pipeline, text};
 
 pub async fn run(args: ExplainArgs) -> Exit {
     let f = &args.file;
@@ -17,7 +17,7 @@ pub async fn run(args: ExplainArgs) -> Exit {
         // Nothing was discovered: explain from the plan alone.
         for plan in &loaded.analysis.plans {
             let offline: Discovery =
-                plan.sources.iter().map(|s| (s.name.clone(), Err("offline (--offline)".to_string()))).collect();
+                plan.sources.iter().map(|s| (s.name.clone(), Err(SourceError::offline()))).collect();
             match explain_pipeline(plan, &offline).await {
                 Ok(e) => pipelines.push(e),
                 Err((_, message)) => {

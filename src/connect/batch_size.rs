@@ -51,11 +51,17 @@ async fn statistics_row_width(source: &SourcePlan) -> Option<usize> {
     let dialect = Dialect::for_backend(source.endpoint.backend);
     let sql = match source.endpoint.backend {
         Backend::Postgres => format!(
+            // An inheritance parent may have two sets of statistics (`inherited`: with its
+            // children's rows, or without); take the set of the rows this source reads, when
+            // analysed. A partitioned table has only the inherited set.
             "SELECT sum(s.avg_width)::bigint AS w, count(*) AS n FROM pg_stats s \
              JOIN pg_class c ON c.relname = s.tablename JOIN pg_namespace n ON n.oid = c.relnamespace \
                AND n.nspname = s.schemaname \
-             WHERE c.oid = to_regclass({})",
-            dialect.string(&dialect.table(name))
+             WHERE c.oid = to_regclass({}) AND s.inherited = (c.relkind = 'p' OR ({} AND EXISTS \
+               (SELECT 1 FROM pg_stats x WHERE x.schemaname = s.schemaname AND x.tablename = s.tablename \
+                AND x.inherited)))",
+            dialect.string(&dialect.table(name)),
+            !source.only
         ),
         Backend::Mysql => {
             let schema = name.schema().map_or_else(|| "DATABASE()".to_string(), |s| dialect.string(s));

@@ -4,9 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow::csv::reader::Format;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
@@ -18,6 +16,8 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 
 use super::blocking::blocking_stream;
 use crate::plan::{Backend, Endpoint};
+
+pub mod csv_text;
 
 /// The files a file source reads: the path itself, or the matching files of a directory, sorted.
 pub fn list_files(path: &str, backend: Backend) -> Result<Vec<PathBuf>> {
@@ -47,13 +47,8 @@ fn io_error(path: &str, action: &str, e: std::io::Error) -> DataFusionError {
     DataFusionError::Execution(format!("cannot {action} {path}: {e}"))
 }
 
-fn csv_format(endpoint: &Endpoint) -> Format {
-    let header = endpoint.option("header").is_none_or(|h| h == "true");
-    let delimiter = endpoint.option("delimiter").and_then(|d| d.bytes().next()).unwrap_or(b',');
-    Format::default().with_header(header).with_delimiter(delimiter)
-}
-
-/// The schema of the first file (CSV: inferred from the first 1000 rows).
+/// The schema of the first file (CSV: header names and types inferred as `csv_text` says, or
+/// declared with `types:`).
 pub fn read_schema(endpoint: &Endpoint, path: &str) -> Result<SchemaRef> {
     let files = list_files(path, endpoint.backend)?;
     let first = &files[0];
@@ -61,10 +56,8 @@ pub fn read_schema(endpoint: &Endpoint, path: &str) -> Result<SchemaRef> {
     let file = File::open(first).map_err(|e| io_error(&shown, "open", e))?;
     match endpoint.backend {
         Backend::Csv => {
-            let (schema, _) = csv_format(endpoint)
-                .infer_schema(file, Some(1000))
-                .map_err(|e| DataFusionError::Execution(format!("cannot read CSV header of {shown}: {e}")))?;
-            Ok(Arc::new(schema))
+            let options = csv_text::CsvOptions::of(endpoint)?;
+            csv_text::infer_schema(std::io::BufReader::with_capacity(1 << 16, file), &options, &shown)
         }
         _ => {
             let builder = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -82,26 +75,18 @@ pub fn stream_file(
     batch_size: usize,
 ) -> SendableRecordBatchStream {
     let backend = endpoint.backend;
-    let format = csv_format(endpoint);
+    let options = csv_text::CsvOptions::of(endpoint);
     let out_schema = schema.clone();
     blocking_stream(out_schema, move |tx| {
         let shown = file.display().to_string();
         let handle = File::open(&file).map_err(|e| io_error(&shown, "open", e))?;
-        let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>> =
-            match backend {
-                Backend::Csv => Box::new(
-                    arrow::csv::ReaderBuilder::new(schema)
-                        .with_format(format)
-                        .with_batch_size(batch_size)
-                        .build(handle)
-                        .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?,
-                ),
-                _ => Box::new(
-                    ParquetRecordBatchReaderBuilder::try_new(handle)
-                        .and_then(|b| b.with_batch_size(batch_size).build())
-                        .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?,
-                ),
-            };
+        if backend == Backend::Csv {
+            let input = std::io::BufReader::with_capacity(1 << 16, handle);
+            return csv_text::read_batches(input, &options?, &schema, batch_size, &shown, &mut |b| tx.send(b));
+        }
+        let batches = ParquetRecordBatchReaderBuilder::try_new(handle)
+            .and_then(|b| b.with_batch_size(batch_size).build())
+            .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?;
         for batch in batches {
             let batch = batch.map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?;
             if !tx.send(batch) {
@@ -122,8 +107,8 @@ pub struct FileWriter {
 }
 
 enum Inner {
-    /// The CSV writer, and a second handle on its file for bytes written as they are.
-    Csv(Box<arrow::csv::Writer<File>>, File),
+    /// Flow's CSV writer (see `csv_text`: NULL and the empty string written apart).
+    Csv(Box<csv_text::CsvWriter<std::io::BufWriter<File>>>),
     /// The file, until the first batch shows which columns are worth a dictionary.
     ParquetPending(File),
     Parquet(Box<ArrowWriter<File>>),
@@ -182,14 +167,9 @@ impl FileWriter {
         let file = File::create(&temp).map_err(|e| io_error(&temp.display().to_string(), "create", e))?;
         let inner = match endpoint.backend {
             Backend::Csv => {
-                let delimiter = endpoint.option("delimiter").and_then(|d| d.bytes().next()).unwrap_or(b',');
-                let raw = file.try_clone().map_err(|e| io_error(&temp.display().to_string(), "open", e))?;
-                Inner::Csv(
-                    Box::new(
-                        arrow::csv::WriterBuilder::new().with_header(header).with_delimiter(delimiter).build(file),
-                    ),
-                    raw,
-                )
+                let options = csv_text::CsvOptions::of(endpoint)?;
+                let out = std::io::BufWriter::with_capacity(1 << 16, file);
+                Inner::Csv(Box::new(csv_text::CsvWriter::new(out, options.delimiter, options.null, header)))
             }
             _ => Inner::ParquetPending(file),
         };
@@ -200,7 +180,7 @@ impl FileWriter {
         let shown = self.target.display().to_string();
         let err = |e: &dyn std::fmt::Display| DataFusionError::Execution(format!("cannot write {shown}: {e}"));
         match self.inner.as_mut() {
-            Some(Inner::Csv(w, _)) => w.write(batch).map_err(|e| err(&e)),
+            Some(Inner::Csv(w)) => w.write(batch).map_err(|e| err(&e)),
             Some(Inner::Parquet(w)) => w.write(batch).map_err(|e| err(&e)),
             Some(Inner::ParquetPending(_)) => {
                 // The first batch decides the writer's properties.
@@ -218,15 +198,11 @@ impl FileWriter {
     }
 
     /// Appends CSV rows already formatted (a part written by [`FileWriter::create_part`]) after
-    /// the header. The CSV writer flushes on every write, so both handles agree on the offset.
+    /// the header.
     pub fn write_raw_csv(&mut self, bytes: &[u8]) -> Result<()> {
         let shown = self.target.display().to_string();
-        let empty = RecordBatch::new_empty(self.schema.clone());
         match self.inner.as_mut() {
-            Some(Inner::Csv(w, raw)) => {
-                w.write(&empty).map_err(|e| DataFusionError::Execution(format!("cannot write {shown}: {e}")))?;
-                std::io::Write::write_all(raw, bytes).map_err(|e| io_error(&shown, "write", e))
-            }
+            Some(Inner::Csv(w)) => w.write_raw(&self.schema, bytes).map_err(|e| io_error(&shown, "write", e)),
             _ => Err(DataFusionError::Internal(format!("{shown}: raw CSV bytes for a non-CSV file"))),
         }
     }
@@ -235,7 +211,10 @@ impl FileWriter {
     pub fn close(mut self) -> Result<StagedFile> {
         let shown = self.target.display().to_string();
         match self.inner.take() {
-            Some(Inner::Csv(w, _)) => drop(w.into_inner()),
+            Some(Inner::Csv(w)) => {
+                let mut out = w.into_inner();
+                std::io::Write::flush(&mut out).map_err(|e| io_error(&shown, "write", e))?;
+            }
             Some(Inner::Parquet(w)) => {
                 w.close().map_err(|e| DataFusionError::Execution(format!("cannot finish {shown}: {e}")))?;
             }

@@ -6,7 +6,9 @@ pub mod batch_size;
 pub mod blocking;
 pub mod bounds;
 pub mod cancel;
+pub mod connect_error;
 pub mod connectorx_reader;
+pub mod decimal_text;
 pub mod ffi_bridge;
 pub mod file;
 pub mod file_parts;
@@ -64,6 +66,9 @@ pub struct SourceShape {
     pub snapshot: Option<SourceSnapshot>,
     /// The range an incremental source reads in this run; its predicate is in every partition.
     pub watermark: Option<Watermark>,
+    /// What the source reads that its name alone does not say (a PostgreSQL table's inheritance
+    /// children, read or left out), for `explain`.
+    pub notes: Vec<String>,
 }
 
 /// What holds a partitioned source's snapshot open; partitions find it by [`Self::id`].
@@ -101,6 +106,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) ->
                 .collect(),
             snapshot: None,
             watermark: None,
+            notes: Vec::new(),
         }),
         (Relation::File { path }, _) => {
             let files = file::list_files(path, endpoint.backend)?;
@@ -111,6 +117,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) ->
                 partitions: files.into_iter().map(|f| ScanPartition::File { path: f.display().to_string() }).collect(),
                 snapshot: None,
                 watermark: None,
+                notes: Vec::new(),
             })
         }
         (relation, backend) if backend.is_database() => describe_database(source, relation, backend, since).await,
@@ -125,8 +132,14 @@ async fn describe_database(
     since: &Since,
 ) -> Result<SourceShape> {
     let dialect = Dialect::for_backend(backend);
-    let probe = dialect.select(relation, None, None);
-    let schema = database_schema(source, &probe).await?;
+    let probe = dialect.select_rows(relation, source.only, None, None);
+    let (schema, notes) = match relation {
+        Relation::Table { name } if backend == Backend::Postgres => {
+            let (schema, note) = postgres::query_table_schema(&source.endpoint.url, &probe, name, source.only).await?;
+            (schema, note.into_iter().collect())
+        }
+        _ => (database_schema(source, &probe).await?, Vec::new()),
+    };
     // A missing partition column is reported by the column check, with its span.
     let partition_field = source.partition.as_ref().and_then(|spec| schema.field_with_name(&spec.column).ok());
     if let (Some(spec), Some(field)) = (&source.partition, partition_field)
@@ -179,11 +192,12 @@ async fn describe_database(
             }],
             snapshot: None,
             watermark,
+            notes,
         });
     };
     let col = dialect.ident(&spec.column);
     let scanned = match &base {
-        Some(b) => dialect.select(relation, None, Some(b)),
+        Some(b) => dialect.select_rows(relation, source.only, None, Some(b)),
         None => probe.clone(),
     };
     let bounds_sql =
@@ -210,7 +224,7 @@ async fn describe_database(
         })
         .collect();
     let snapshot = snapshot.filter(|_| partitions.len() > 1).map(SourceSnapshot::Postgres);
-    Ok(SourceShape { schema, bounds, partitions, snapshot, watermark })
+    Ok(SourceShape { schema, bounds, partitions, snapshot, watermark, notes })
 }
 
 /// `a AND b`, either side optional.
@@ -380,8 +394,9 @@ pub fn partition_sql(source: &SourcePlan, pushdown: &Pushdown, predicate: Option
         (None, Some(f)) => Some(f.to_string()),
         (None, None) => None,
     };
-    Dialect::for_backend(source.endpoint.backend).select(
+    Dialect::for_backend(source.endpoint.backend).select_rows(
         &source.relation,
+        source.only,
         pushdown.columns.as_deref(),
         condition.as_deref(),
     )
@@ -393,7 +408,12 @@ async fn database_schema(source: &SourcePlan, probe_sql: &str) -> Result<SchemaR
         Backend::Postgres => postgres::query_schema(&url, probe_sql).await,
         Backend::Mysql => {
             let sql = probe_sql.to_string();
-            run_blocking(move || mysql::source::query_schema(&url, &sql)).await
+            let tinyint1 = mysql::reader::Tinyint1::of(&source.endpoint);
+            run_blocking(move || mysql::source::query_schema(&url, &sql, tinyint1)).await
+        }
+        Backend::Sqlite => {
+            let sql = probe_sql.to_string();
+            run_blocking(move || sqlite::reader::query_schema(&url, &sql)).await
         }
         backend => {
             let cx_url = cx_url(backend, &url)?;
@@ -411,6 +431,10 @@ pub async fn fetch_small(source: &SourcePlan, sql: &str) -> Result<Vec<arrow::re
         Backend::Mysql => {
             let sql = sql.to_string();
             run_blocking(move || mysql::source::fetch_all(&url, &sql)).await
+        }
+        Backend::Sqlite => {
+            let sql = sql.to_string();
+            run_blocking(move || sqlite::reader::fetch_all(&url, &sql)).await
         }
         backend => {
             let q = connectorx_reader::CxQuery { url: cx_url(backend, &url)?, sql: sql.to_string() };
@@ -460,6 +484,17 @@ pub fn open_partition(
                         batch,
                         conn,
                     ))
+                }
+                Backend::Sqlite => {
+                    let queries = if chunks.is_empty() {
+                        vec![partition_sql(source, pushdown, predicate.as_deref())]
+                    } else {
+                        chunks.iter().map(|c| partition_sql(source, pushdown, Some(c))).collect()
+                    };
+                    // A table's rowid names a refused value's row (unless a column shadows it).
+                    let with_rowid = matches!(source.relation, Relation::Table { .. })
+                        && !schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case("rowid"));
+                    Ok(sqlite::reader::stream_queries(url, queries, schema, batch, with_rowid))
                 }
                 backend => {
                     let cx = cx_url(backend, &url)?;

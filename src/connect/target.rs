@@ -27,9 +27,40 @@ pub struct TargetPlan {
 }
 
 /// What a target cannot keep of a column, said before the run rather than discovered in it.
-fn lossy_mapping_warning(backend: Backend, column: &str, dt: &arrow::datatypes::DataType) -> Option<String> {
+fn lossy_mapping_warning(backend: Backend, field: &arrow::datatypes::Field) -> Option<String> {
     use arrow::datatypes::DataType;
+    let (column, dt) = (field.name(), field.data_type());
+    // A MySQL BIT(n) (see `connect::mysql::reader::bit_length`): only MySQL and PostgreSQL have
+    // bit strings.
+    if let Some(bits) = super::mysql::reader::bit_length(field)
+        && !matches!(backend, Backend::Mysql | Backend::Postgres)
+    {
+        let becomes = match (bits, backend) {
+            (1, Backend::Sqlite) => "a BOOLEAN (0 or 1)".to_string(),
+            (1, Backend::Csv) => "true/false".to_string(),
+            (1, _) => "a boolean".to_string(),
+            (_, Backend::Sqlite) => "an INTEGER holding the bits as a number (b'101' is 5)".to_string(),
+            (_, Backend::Csv) => "the bits as a decimal number (b'101' is 5)".to_string(),
+            _ => "an unsigned 64-bit integer holding the bits as a number (b'101' is 5)".to_string(),
+        };
+        return Some(format!(
+            "column `{column}`: {} has no bit(n) type; BIT({bits}) becomes {becomes}",
+            backend.name()
+        ));
+    }
     match (backend, dt) {
+        (Backend::Sqlite, DataType::Duration(_)) => Some(format!(
+            "column `{column}`: SQLite has no type for a span of time (a MySQL TIME); it is stored as TEXT in \
+             MySQL's notation [-]H:MM:SS.ffffff (e.g. 838:59:59.000000, -01:30:00.000000)"
+        )),
+        (Backend::Csv, DataType::Duration(_)) => Some(format!(
+            "column `{column}`: CSV has no type for a span of time (a MySQL TIME); it is written as an ISO 8601 \
+             duration (e.g. PT3020399S for 838:59:59, -PT5400S for -01:30:00)"
+        )),
+        (Backend::Parquet, DataType::Duration(_)) => Some(format!(
+            "column `{column}`: Parquet has no span-of-time type (a MySQL TIME); it is stored as an INT64 of \
+             microseconds, which Arrow readers see as Duration(µs) from the schema Flow embeds"
+        )),
         (Backend::Mysql, DataType::Float16 | DataType::Float32 | DataType::Float64) => {
             Some(format!("column `{column}`: MySQL cannot store NaN or infinities; a row holding one fails the run"))
         }
@@ -50,17 +81,20 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
     let mut mapping = Vec::new();
     let mut warnings = Vec::new();
     for f in schema.fields() {
-        warnings.extend(lossy_mapping_warning(sink.endpoint.backend, f.name(), f.data_type()));
+        warnings.extend(lossy_mapping_warning(sink.endpoint.backend, f));
+        if super::decimal_text::is_decimal_text(f) {
+            warnings.extend(super::decimal_text::target_warning(sink.endpoint.backend, f.name()));
+        }
         let target_type = match sink.endpoint.backend {
             Backend::Sqlite => {
                 sqlite_sink::sqlite_type(f.data_type()).map(str::to_string).map_err(|e| e.to_string())?
             }
-            Backend::Postgres => super::postgres::types::pg_type_for_arrow(f.data_type())
-                .map(|t| t.to_string())
-                .map_err(|e| e.to_string())?,
+            Backend::Postgres => {
+                super::postgres::types::pg_type_for_field(f).map(|t| t.to_string()).map_err(|e| e.to_string())?
+            }
             Backend::Mysql => {
                 let is_key = matches!(&sink.mode, WriteMode::Upsert { keys } if keys.contains(f.name()));
-                super::mysql::sink::mysql_type(f.data_type(), is_key).map_err(|e| e.to_string())?
+                super::mysql::sink::mysql_field_type(f, is_key).map_err(|e| e.to_string())?
             }
             Backend::Parquet => format!("parquet {}", f.data_type()),
             Backend::Csv => "text".to_string(),

@@ -67,6 +67,8 @@ pub struct StageMetrics {
     refused: AtomicU64,
     partitions: AtomicU64,
     timings: Mutex<Vec<PartitionTiming>>,
+    /// A sink's publish: seconds from the run's start when it began and, once done, ended.
+    publish: Mutex<Option<(f64, Option<f64>)>>,
 }
 
 impl StageMetrics {
@@ -79,7 +81,37 @@ impl StageMetrics {
             refused: AtomicU64::new(0),
             partitions: AtomicU64::new(0),
             timings: Mutex::new(Vec::new()),
+            publish: Mutex::new(None),
         }
+    }
+
+    /// A sink starts publishing its staged rows (rename, swap, or part files joined).
+    pub fn publish_started(&self) {
+        let t = self.run_start.elapsed().as_secs_f64();
+        if let Ok(mut publish) = self.publish.lock() {
+            *publish = Some((t, None));
+        }
+    }
+
+    pub fn publish_finished(&self) {
+        let t = self.run_start.elapsed().as_secs_f64();
+        if let Ok(mut publish) = self.publish.lock()
+            && let Some((_, end)) = publish.as_mut()
+        {
+            *end = Some(t);
+        }
+    }
+
+    /// Whether the sink is publishing right now.
+    pub fn publishing(&self) -> bool {
+        self.publish.lock().is_ok_and(|p| matches!(*p, Some((_, None))))
+    }
+
+    /// Seconds the publish took (so far, while it runs); `None` when it never started.
+    pub fn publish_seconds(&self) -> Option<f64> {
+        let now = self.run_start.elapsed().as_secs_f64();
+        let publish = *self.publish.lock().ok()?;
+        publish.map(|(start, end)| (end.unwrap_or(now) - start).max(0.0))
     }
 
     pub fn add_rows(&self, n: u64) {

@@ -36,7 +36,14 @@ pub fn tables_text(tables: &TableStages) -> String {
         .map(|(table, sinks)| format!("{table} {} rows", group(sinks.iter().map(|m| m.rows()).max().unwrap_or(0))))
         .collect();
     let now = if now.is_empty() { String::new() } else { format!("; now: {}", now.join(", ")) };
-    format!("tables {done}/{} done{now}", tables.len())
+    let publishing: Vec<&str> = tables
+        .iter()
+        .filter(|(_, sinks)| sinks.iter().any(|m| m.publishing()))
+        .map(|(table, _)| table.as_str())
+        .collect();
+    let publishing =
+        if publishing.is_empty() { String::new() } else { format!("; publishing: {}", publishing.join(", ")) };
+    format!("tables {done}/{} done{now}{publishing}", tables.len())
 }
 
 /// Runs until dropped (the task is aborted with the handle).
@@ -138,7 +145,7 @@ impl Progress {
         }
         if let Some((multi, bars)) = self.bars.take() {
             for (bar, m) in &bars {
-                bar.finish_with_message(format!("{} rows", group(m.rows())));
+                bar.finish_with_message(format!("{:>13} rows", group(m.rows())));
             }
             let _ = multi.clear();
         }
@@ -151,10 +158,16 @@ impl Drop for Progress {
     }
 }
 
+/// `   1,234,567 rows     412,345 rows/s`, numbers right-aligned so the lines of all stages
+/// line up; a sink publishing its staged rows says so, with the seconds it has taken.
 fn rate_text(m: &StageMetrics, started: Instant) -> String {
     let rows = m.rows();
+    if m.publishing() {
+        let secs = m.publish_seconds().unwrap_or(0.0);
+        return format!("{:>13} rows  publishing… {secs:.1}s", group(rows));
+    }
     let secs = started.elapsed().as_secs_f64().max(0.001);
-    format!("{} rows  {} rows/s", group(rows), group((rows as f64 / secs) as u64))
+    format!("{:>13} rows {:>11} rows/s", group(rows), group((rows as f64 / secs) as u64))
 }
 
 #[cfg(test)]
@@ -179,5 +192,21 @@ mod tests {
             ("app.tags".into(), vec![sink("c", 1, 0, 0, 0)]),
         ];
         assert_eq!(tables_text(&tables), "tables 1/3 done; now: app.events 12,345 rows");
+        tables[1].1[0].publish_started();
+        assert_eq!(tables_text(&tables), "tables 1/3 done; now: app.events 12,345 rows; publishing: app.orders");
+    }
+
+    #[test]
+    fn stage_lines_align_and_say_when_a_sink_publishes() {
+        let started = Instant::now().checked_sub(Duration::from_secs(10)).unwrap_or_else(Instant::now);
+        let small = sink("a", 1, 1, 0, 7);
+        let large = sink("b", 1, 1, 0, 12_345_678);
+        let (a, b) = (rate_text(&small, started), rate_text(&large, started));
+        assert_eq!(a.find(" rows "), b.find(" rows "), "{a:?} / {b:?}");
+        assert_eq!(a.len(), b.len(), "{a:?} / {b:?}");
+        large.publish_started();
+        assert!(rate_text(&large, started).starts_with("   12,345,678 rows  publishing… 0."), "{}", rate_text(&large, started));
+        large.publish_finished();
+        assert!(!large.publishing());
     }
 }

@@ -5,9 +5,10 @@
 //! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, `notes[]` (lines on how
 //! the sources were read, e.g. partitions read at different moments), `watermarks` (per
 //! incremental source: `column`, `previous`, `current`), `tables[]` (with table sets: `table`,
-//! `rows`, `seconds`, `done`), and `stages[]` with
+//! `rows`, `seconds`, `done`, `published`), and `stages[]` with
 //! `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`, `rows_rejected`, `seconds`,
-//! `rows_per_second`, `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
+//! `rows_per_second`, `target` (sinks: where they wrote), `publish_seconds`, `published`,
+//! `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub struct TableReport {
     pub rows: u64,
     pub seconds: f64,
     pub done: bool,
+    /// Every sink writing the table published it in this run.
+    pub published: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +74,14 @@ pub struct StageReport {
     pub rows_rejected: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
+    /// Sinks: where the rows went (`table orders in sqlite out/warehouse.db`, `file
+    /// out/orders.parquet`; passwords redacted). Null for sources and transforms.
+    pub target: Option<String>,
+    /// Sinks: seconds the publish took (swap, rename, part files joined); null when the sink
+    /// did not publish (other stages, a failed run, or a sink published by an earlier attempt).
+    pub publish_seconds: Option<f64>,
+    /// Sinks: whether this run published the target. False for other stages.
+    pub published: bool,
     pub partitions: Vec<PartitionTiming>,
 }
 
@@ -93,7 +104,12 @@ impl RunReport {
                     StageKind::Sink => plan.sinks.iter().find(|s| s.name == m.name).map_or(0, |s| rows_of(&s.input)),
                 };
                 let secs = m.seconds();
+                let sink = (m.kind == StageKind::Sink).then(|| plan.sinks.iter().find(|s| s.name == m.name)).flatten();
+                let publish_seconds = m.publish_seconds().map(round3);
                 StageReport {
+                    target: sink.map(|s| s.target_text()),
+                    published: publish_seconds.is_some() && !m.publishing(),
+                    publish_seconds,
                     name: m.name.clone(),
                     kind: m.kind,
                     rows_in,
@@ -118,6 +134,8 @@ impl RunReport {
                     rows: rows_of(&source.name),
                     seconds: round3(sinks.iter().map(|m| m.seconds()).fold(0.0, f64::max)),
                     done: StageState::of_all(&sinks) == StageState::Done,
+                    published: !sinks.is_empty()
+                        && sinks.iter().all(|m| m.publish_seconds().is_some() && !m.publishing()),
                 }
             })
             .collect();
@@ -137,23 +155,42 @@ impl RunReport {
         }
     }
 
-    /// The summary table printed at the end of a run.
+    /// The summary printed at the end of a run: a table of the stages (no table when the run
+    /// failed before any stage ran), where each sink wrote and whether it was published, then
+    /// how the run ended.
     pub fn table(&self) -> String {
-        let mut out = format!(
-            "{:<24} {:<9} {:>12} {:>12} {:>10} {:>9} {:>12}\n",
-            "stage", "kind", "rows in", "rows out", "filtered", "seconds", "rows/s"
-        );
-        for s in &self.stages {
+        let mut out = String::new();
+        let width = self.stages.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).clamp(5, 32);
+        if !self.stages.is_empty() {
             out.push_str(&format!(
-                "{:<24} {:<9} {:>12} {:>12} {:>10} {:>9.2} {:>12}\n",
-                truncate(&s.name, 24),
+                "{:<width$} {:<9} {:>12} {:>12} {:>10} {:>9} {:>12} {:>9}\n",
+                "stage", "kind", "rows in", "rows out", "filtered", "seconds", "rows/s", "publish s"
+            ));
+        }
+        for s in &self.stages {
+            let publish = s.publish_seconds.map_or("-".to_string(), |p| format!("{p:.2}"));
+            out.push_str(&format!(
+                "{:<width$} {:<9} {:>12} {:>12} {:>10} {:>9.2} {:>12} {:>9}\n",
+                truncate(&s.name, width),
                 s.kind.to_string(),
                 group(s.rows_in),
                 group(s.rows_out),
                 group(s.rows_filtered),
                 s.seconds,
                 group(s.rows_per_second as u64),
+                publish,
             ));
+        }
+        let sinks: Vec<&StageReport> = self.stages.iter().filter(|s| s.target.is_some()).collect();
+        let sink_width = sinks.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+        for s in &sinks {
+            let state = match (s.published, self.status) {
+                (true, _) => "",
+                (false, RunStatus::Ok) => " (published by an earlier attempt)",
+                (false, RunStatus::Failed) => " (not published)",
+            };
+            let target = s.target.as_deref().unwrap_or_default();
+            out.push_str(&format!("sink {:<sink_width$} -> {target}{state}\n", s.name));
         }
         for s in self.stages.iter().filter(|s| s.rows_rejected > 0) {
             out.push_str(&format!(
@@ -164,7 +201,14 @@ impl RunReport {
         }
         if !self.tables.is_empty() {
             let done = self.tables.iter().filter(|t| t.done).count();
-            out.push_str(&format!("tables: {done} of {} written\n", self.tables.len()));
+            let n = self.tables.len();
+            out.push_str(&match self.status {
+                RunStatus::Ok => format!("tables: {done} of {n} written\n"),
+                RunStatus::Failed => {
+                    let published = self.tables.iter().filter(|t| t.published).count();
+                    format!("tables: {published} of {n} published ({done} of {n} fully staged)\n")
+                }
+            });
         }
         for (source, watermark) in &self.watermarks {
             out.push_str(&format!("source {source}: incremental, {}\n", watermark.describe()));

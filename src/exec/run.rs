@@ -189,8 +189,9 @@ async fn run_inner(
         }
         prepare_sinks(&mut sinks, &mut identity.started).await?;
         let progress = Progress::start(&plan.name, &graph.metrics, table_stages(plan, &graph), options.progress);
+        // The progress display stays up through the publish phase, which shows as
+        // "publishing" on each sink's line; it is taken down when `progress` drops.
         let result = execute(plan, &graph, &sinks).await;
-        progress.finish();
         for sink in &sinks {
             sink.metrics.set_refused(sink.driver.refused());
         }
@@ -208,11 +209,14 @@ async fn run_inner(
                     .collect(),
             };
             let record = LedgerRow { event: Event::Publish, detail: detail.to_json(), rows: total as i64, ..record };
+            sink.metrics.publish_started();
             sink.driver.publish(record).await.map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
+            sink.metrics.publish_finished();
         }
         for step in &plan.foreign_keys {
             connect::foreign_keys::add(step).await.map_err(|e| strip_df_prefix(&e))?;
         }
+        progress.finish();
         Ok(())
     };
     let interrupted = async {

@@ -4,11 +4,15 @@
 //! shows its type mapping and DDL. Rendered as text (`text`) or as stable JSON (this module's
 //! types, serialised as they are).
 //!
-//! JSON shape: `{ "pipelines": [ { "pipeline", "parallelism", "timeout", "stages": [ { "name",
-//! "kind", "input", "connection": { "name", "backend", "url" }, "reads" | "writes", "batch_size",
-//! "batch_automatic" (when chosen by Flow), "timeout", "partition_by", "incremental", "bounds", "partitions": [ { "index", "reads" } ], "steps",
-//! "schema": [ { "name", "type", "nullable" } ], "note", "mode", "create_if_missing", "on_error" (database sinks),
-//! "type_mapping", "ddl", "publish", "warnings" } ], "edges": [ { "from", "to" } ] } ] }`.
+//! JSON shape (every key is always present; `null`, `false` or `[]` where it does not apply):
+//! `{ "pipelines": [ { "pipeline", "parallelism", "timeout", "stages": [...], "edges": [ {
+//! "from", "to" } ], "foreign_keys": [...] } ] }`, each stage `{ "name", "kind", "input",
+//! "connection": { "name", "backend", "url" }, "reads", "writes", "batch_size",
+//! "batch_automatic", "timeout", "partition_by": { "column", "requested", "automatic" },
+//! "incremental", "bounds", "partitions": [ { "index", "reads" } ], "steps", "schema": [ {
+//! "name", "type", "nullable" } ], "note", "mode", "create_if_missing", "on_error",
+//! "type_mapping", "ddl", "publish", "warnings" }`. [`STAGE_KEYS`] lists the stage keys; a
+//! test holds the output to it.
 
 pub mod text;
 
@@ -38,7 +42,6 @@ pub struct ExplainedPipeline {
     pub stages: Vec<ExplainedStage>,
     pub edges: Vec<Edge>,
     /// Foreign keys between the tables of table sets, added after every table is published.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub foreign_keys: Vec<String>,
 }
 
@@ -56,25 +59,50 @@ pub struct Connection {
     pub url: String,
 }
 
+/// The keys of every stage object in `flow explain --format json`, in output order.
+pub const STAGE_KEYS: [&str; 23] = [
+    "name",
+    "kind",
+    "input",
+    "connection",
+    "reads",
+    "writes",
+    "batch_size",
+    "batch_automatic",
+    "timeout",
+    "partition_by",
+    "incremental",
+    "bounds",
+    "partitions",
+    "steps",
+    "schema",
+    "note",
+    "mode",
+    "create_if_missing",
+    "on_error",
+    "type_mapping",
+    "ddl",
+    "publish",
+    "warnings",
+];
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ExplainedStage {
     pub name: String,
     pub kind: Option<StageKind>,
     pub input: Option<String>,
     pub connection: Option<Connection>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Sources: the table, query or file read; null for other stages.
     pub reads: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Sinks: the table or file written; null for other stages.
     pub writes: Option<String>,
     pub batch_size: Option<usize>,
     /// The batch size was chosen from the row width (no `batch` in the file or profile).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub batch_automatic: bool,
     pub timeout: Option<String>,
     pub partition_by: Option<PartitionBy>,
     /// An incremental source's range for the next run: `column`, `previous` (null: first run),
-    /// `current` (the column's maximum now).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `current` (the column's maximum now). Null for a source read whole, and other stages.
     pub incremental: Option<crate::watermark::Watermark>,
     pub bounds: Option<PartitionBounds>,
     pub partitions: Vec<ExplainedPartition>,
@@ -85,8 +113,7 @@ pub struct ExplainedStage {
     pub mode: Option<String>,
     pub create_if_missing: Option<bool>,
     /// What happens to a row the target refuses (database sinks): `fail`, `skip`,
-    /// `reject to TABLE`, with `max rejects N` when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `reject to TABLE`, with `max rejects N` when given. Null for other stages and file sinks.
     pub on_error: Option<String>,
     pub type_mapping: Vec<ColumnMapping>,
     pub ddl: Vec<String>,
@@ -99,7 +126,6 @@ pub struct PartitionBy {
     pub column: String,
     pub requested: usize,
     /// Chosen by Flow for a large table with an integer primary key.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub automatic: bool,
 }
 
@@ -125,7 +151,68 @@ const MYSQL_SNAPSHOT: &str = "partitions read one snapshot: Flow takes FLUSH TAB
      without it partitions are read at different moments, as the run report will say)";
 
 /// Source shapes as far as they could be discovered: a shape, or why not.
-pub type Discovery = HashMap<String, Result<SourceShape, String>>;
+pub type Discovery = HashMap<String, Result<SourceShape, SourceError>>;
+
+/// Why a source could not be described, and whether that may change by the time it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    /// What went wrong, passwords redacted.
+    pub message: String,
+    pub kind: SourceErrorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceErrorKind {
+    /// The server did not answer ([`connect::connect_error::Reach::NoAnswer`]).
+    Unreachable,
+    /// The source's file (CSV, Parquet, SQLite) is not there yet; an earlier job may write it.
+    Missing,
+    /// Not described on purpose (`--offline`).
+    Offline,
+    /// The server answered and refused the connection: credentials, an unknown database.
+    Refused,
+    /// The source answered but cannot be read as written: an unknown table or column, a bad
+    /// query or partition column.
+    Invalid,
+}
+
+impl SourceError {
+    pub fn offline() -> Self {
+        Self { message: "offline (--offline)".into(), kind: SourceErrorKind::Offline }
+    }
+
+    /// Classifies a failed description from the error's type and the source's plan: a typed
+    /// connection error says whether the server answered; a file source whose path does not
+    /// exist is missing.
+    fn of(source: &crate::plan::SourcePlan, e: &datafusion::error::DataFusionError) -> Self {
+        use connect::connect_error::{ConnectError, Reach};
+        let message = crate::plan::endpoint::scrub_secret(&graph::strip_df_prefix(e), &source.endpoint.url);
+        let kind = match ConnectError::find(e).map(|c| c.reach) {
+            Some(Reach::NoAnswer) => SourceErrorKind::Unreachable,
+            Some(Reach::Refused) => SourceErrorKind::Refused,
+            None if source_file_missing(source) => SourceErrorKind::Missing,
+            None => SourceErrorKind::Invalid,
+        };
+        Self { message, kind }
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A file-backed source (CSV, Parquet, SQLite) whose file or directory does not exist.
+fn source_file_missing(source: &crate::plan::SourcePlan) -> bool {
+    use crate::plan::Backend;
+    let path = match (&source.endpoint.backend, &source.relation) {
+        (Backend::Csv | Backend::Parquet, Relation::File { path }) => path.as_str(),
+        (Backend::Sqlite, _) => source.endpoint.file_path(),
+        _ => return false,
+    };
+    !std::path::Path::new(path).exists()
+}
 
 /// Describes every source of a pipeline (concurrently); failures are kept as notes. An
 /// incremental source starts where its sinks' ledgers say the last run stopped (from the
@@ -142,9 +229,7 @@ pub async fn discover(plan: &PipelinePlan) -> Discovery {
     let marks = &marks;
     let futures = plan.sources.iter().map(|s| async move {
         let since = marks.get(&s.name).cloned().unwrap_or(crate::watermark::Since::FirstRun);
-        let shape = connect::describe(s, plan.parallelism, &since)
-            .await
-            .map_err(|e| crate::plan::endpoint::scrub_secret(&graph::strip_df_prefix(&e), &s.endpoint.url));
+        let shape = connect::describe(s, plan.parallelism, &since).await.map_err(|e| SourceError::of(s, &e));
         (s.name.clone(), shape)
     });
     futures::future::join_all(futures).await.into_iter().collect()
@@ -190,6 +275,14 @@ pub async fn explain_pipeline(
                 stage.bounds = shape.bounds.clone();
                 stage.incremental = shape.watermark.clone();
                 stage.schema = Some(columns(&shape.schema));
+                // How a reader interprets values that are not plain copies (SQLite time values,
+                // REALs read as decimals, CSV types inferred from the first rows).
+                let note_key = connect::sqlite::reader::READ_NOTE_KEY;
+                stage.warnings.extend(shape.schema.metadata().get(note_key).cloned());
+                stage.warnings.extend(shape.schema.fields().iter().filter_map(|f| {
+                    let note = f.metadata().get(note_key)?;
+                    Some(format!("column `{}`: {note}", f.name()))
+                }));
                 let pushed = source_sql.get(&s.name);
                 stage.partitions = shape
                     .partitions
@@ -219,6 +312,7 @@ pub async fn explain_pipeline(
                         },
                     })
                     .collect();
+                stage.warnings.extend(shape.notes.iter().cloned());
                 if s.endpoint.backend == crate::plan::Backend::Mysql && shape.partitions.len() > 1 {
                     stage.warnings.push(MYSQL_SNAPSHOT.to_string());
                 }
@@ -340,12 +434,7 @@ fn connection(e: &crate::plan::Endpoint) -> Connection {
 }
 
 fn relation_text(r: &Relation) -> String {
-    match r {
-        Relation::Table { name } => format!("table {name}"),
-        Relation::Query { sql } => format!("query {sql}"),
-        Relation::File { path } => format!("file {path}"),
-        Relation::Generated { rows, seed } => format!("synthetic orders, {rows} rows, seed {seed}"),
-    }
+    r.to_string()
 }
 
 pub fn columns(schema: &SchemaRef) -> Vec<Column> {

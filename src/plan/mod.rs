@@ -110,6 +110,15 @@ pub struct SourcePlan {
     /// sinks' ledgers recorded when the previous run published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<IncrementalSpec>,
+    /// PostgreSQL: read the table's own rows only (`FROM ONLY t`), not those of its inheritance
+    /// children (tables created `INHERITS (t)`), which a plain `SELECT ... FROM t` includes. Set
+    /// by `crate::expand` for a table of a table set that has such children, because the set
+    /// reads each child as a table of its own; every query of the source (schema probe, bounds,
+    /// watermark, partitions, and so `flow verify`) then reads the same rows. Never set for a
+    /// declaratively partitioned table, whose rows are all in its partitions (`ONLY` would
+    /// read none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub only: bool,
 }
 
 /// How an incremental source finds its new rows: a column whose values only grow (an id, an
@@ -174,13 +183,26 @@ impl TableName {
         self.parts.last().map_or("", String::as_str)
     }
 
-    /// A sibling table for this run: `_flow_<role>_<table>_<run id>` in the same schema. The
-    /// table's name is cut to 30 characters so the result fits every dialect's 63-64 limit.
+    /// A work table of this run beside the target, in the same schema:
+    /// `_flow_<role>_<table prefix>_<hash>_<run id>`.
+    ///
+    /// The prefix keeps the name recognisable; the hash (8 hex digits of FNV-1a over every part
+    /// of the full target name) keeps two targets apart when their names share a long prefix or
+    /// differ only in their last character, so one run's work tables never collide. The prefix
+    /// is cut (at a character boundary) so the whole name fits [`IDENTIFIER_LIMIT`] bytes, the
+    /// smallest limit of the dialects Flow writes (PostgreSQL's 63-byte `NAMEDATALEN - 1`; MySQL
+    /// allows 64 characters, SQLite has none).
     pub fn sibling(&self, role: &str, run_id: &str) -> Self {
+        let hash = format!("{:08x}", name_hash(&self.parts) as u32);
         let mut parts = self.parts.clone();
         if let Some(last) = parts.last_mut() {
-            let base: String = last.chars().take(30).collect();
-            *last = format!("_flow_{role}_{base}_{run_id}");
+            let fixed = "_flow_".len() + role.len() + 1 + 1 + hash.len() + 1 + run_id.len();
+            let budget = IDENTIFIER_LIMIT.saturating_sub(fixed);
+            let mut cut = budget.min(last.len());
+            while !last.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            *last = format!("_flow_{role}_{}_{hash}_{run_id}", &last[..cut]);
         }
         Self { parts }
     }
@@ -188,6 +210,25 @@ impl TableName {
     pub fn schema(&self) -> Option<&str> {
         (self.parts.len() > 1).then(|| self.parts[self.parts.len() - 2].as_str())
     }
+}
+
+/// The longest identifier, in bytes, that every target dialect accepts: PostgreSQL truncates
+/// names beyond 63 bytes (`NAMEDATALEN` 64, PostgreSQL docs §4.1.1), MySQL refuses beyond 64
+/// characters (MySQL docs, "Identifier Length Limits").
+pub const IDENTIFIER_LIMIT: usize = 63;
+
+/// FNV-1a (64-bit) over the name's parts, a separator byte between them: stable across runs,
+/// platforms and Flow versions, so a resumed run finds its work tables by name again.
+fn name_hash(parts: &[String]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in parts.iter().enumerate() {
+        let sep: &[u8] = if i == 0 { &[] } else { &[0] };
+        for byte in sep.iter().chain(part.as_bytes()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 impl std::fmt::Display for TableName {
@@ -273,6 +314,29 @@ pub struct SinkPlan {
     pub carried: Option<table_set::CarriedTable>,
 }
 
+impl SinkPlan {
+    /// Where the sink writes, as the run summary names it: `table orders in sqlite
+    /// out/warehouse.db`, `table public.orders in postgres postgres://u:***@h/db` (password
+    /// redacted), or `file out/orders.parquet`.
+    pub fn target_text(&self) -> String {
+        match &self.relation {
+            Relation::File { .. } => self.relation.to_string(),
+            relation => format!("{relation} in {} {}", self.endpoint.backend.name(), self.endpoint.redacted()),
+        }
+    }
+}
+
+impl std::fmt::Display for Relation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Table { name } => write!(f, "table {name}"),
+            Self::Query { sql } => write!(f, "query {sql}"),
+            Self::File { path } => write!(f, "file {path}"),
+            Self::Generated { rows, seed } => write!(f, "synthetic orders, {rows} rows, seed {seed}"),
+        }
+    }
+}
+
 /// `on error fail | skip | reject to TABLE`: what a sink does with a row that a conversion,
 /// a constraint or the target refuses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,5 +405,45 @@ pub mod duration_text {
             let text: Option<String> = Option::deserialize(d)?;
             text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom)).transpose()
         }
+    }
+}
+
+#[cfg(test)]
+mod sibling_tests {
+    use super::{IDENTIFIER_LIMIT, TableName};
+
+    const RUN: &str = "20261129143000abcd";
+
+    #[test]
+    fn targets_sharing_a_long_prefix_get_distinct_work_tables() {
+        let a = TableName::parse("public.customer_subscription_billing_adjustments_2023");
+        let b = TableName::parse("public.customer_subscription_billing_adjustments_2024");
+        assert_ne!(a.sibling("stage", RUN), b.sibling("stage", RUN));
+        assert_ne!(a.sibling("old", RUN), b.sibling("old", RUN));
+        assert_eq!(a.sibling("stage", RUN).schema(), Some("public"));
+        assert!(a.sibling("stage", RUN).table().starts_with("_flow_stage_customer_subscri"));
+    }
+
+    #[test]
+    fn names_of_63_bytes_differing_in_the_last_character_stay_apart_and_fit() {
+        let stem = "t".repeat(62);
+        let a = TableName::parse(&format!("{stem}a"));
+        let b = TableName::parse(&format!("{stem}b"));
+        for role in ["stage", "old"] {
+            let (sa, sb) = (a.sibling(role, RUN), b.sibling(role, RUN));
+            assert_ne!(sa, sb);
+            assert!(sa.table().len() <= IDENTIFIER_LIMIT, "{} is {} bytes", sa.table(), sa.table().len());
+        }
+    }
+
+    #[test]
+    fn the_schema_is_part_of_the_name_and_multibyte_names_are_cut_at_a_character() {
+        let a = TableName::parse("a.orders");
+        let b = TableName::parse("b.orders");
+        assert_ne!(a.sibling("stage", RUN).table(), b.sibling("stage", RUN).table());
+        let wide = TableName::parse(&"ä".repeat(40));
+        let s = wide.sibling("stage", RUN);
+        assert!(s.table().len() <= IDENTIFIER_LIMIT);
+        assert_eq!(s, wide.sibling("stage", RUN), "stable, so a resume finds its work tables");
     }
 }

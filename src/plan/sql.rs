@@ -48,11 +48,26 @@ impl Dialect {
 
     /// The query a source sends for a relation, optionally restricted to one partition.
     pub fn select(self, relation: &Relation, columns: Option<&[String]>, where_clause: Option<&str>) -> String {
+        self.select_rows(relation, false, columns, where_clause)
+    }
+
+    /// [`Self::select`], and with `only` a PostgreSQL table is read without the rows of its
+    /// inheritance children: `FROM ONLY "s"."t"` (PostgreSQL docs, "Inheritance": a query on a
+    /// parent includes its children's rows unless `ONLY` is written). See `SourcePlan::only`;
+    /// other dialects have no table inheritance and ignore it.
+    pub fn select_rows(
+        self,
+        relation: &Relation,
+        only: bool,
+        columns: Option<&[String]>,
+        where_clause: Option<&str>,
+    ) -> String {
         let projection = match columns {
             Some(cols) if !cols.is_empty() => cols.iter().map(|c| self.ident(c)).collect::<Vec<_>>().join(", "),
             _ => "*".to_string(),
         };
         let from = match relation {
+            Relation::Table { name } if only && self == Self::Postgres => format!("ONLY {}", self.table(name)),
             Relation::Table { name } => self.table(name),
             Relation::Query { sql } => format!("({}) AS {}", sql.trim().trim_end_matches(';'), self.ident("_flow_src")),
             Relation::File { path } => self.string(path),
@@ -64,19 +79,20 @@ impl Dialect {
         }
     }
 
-    /// `CREATE TABLE` for an Arrow schema, each column typed by `column_type`, with the key
-    /// constraint (`UNIQUE`, `PRIMARY KEY`) an upsert needs.
+    /// `CREATE TABLE` for an Arrow schema, each column typed by `column_type` (which sees the
+    /// whole field: its metadata may name the source type), with the key constraint (`UNIQUE`,
+    /// `PRIMARY KEY`) an upsert needs.
     pub fn create_table<E>(
         self,
         table: &TableName,
         schema: &arrow::datatypes::Schema,
-        column_type: impl Fn(&arrow::datatypes::DataType) -> Result<String, E>,
+        column_type: impl Fn(&arrow::datatypes::Field) -> Result<String, E>,
         key: Option<(&str, &[String])>,
     ) -> Result<String, E> {
         let mut cols = Vec::new();
         for f in schema.fields() {
             let null = if f.is_nullable() { "" } else { " NOT NULL" };
-            cols.push(format!("{} {}{null}", self.ident(f.name()), column_type(f.data_type())?));
+            cols.push(format!("{} {}{null}", self.ident(f.name()), column_type(f)?));
         }
         if let Some((constraint, keys)) = key {
             cols.push(format!("{constraint} ({})", keys.iter().map(|k| self.ident(k)).collect::<Vec<_>>().join(", ")));
@@ -113,6 +129,17 @@ mod tests {
         assert_eq!(Dialect::Mysql.ident("a`b"), "`a``b`");
         let t = TableName::parse("public.\"my.table\"");
         assert_eq!(Dialect::Postgres.table(&t), "\"public\".\"my.table\"");
+    }
+
+    #[test]
+    fn only_reads_a_postgres_parent_without_its_children() {
+        let sales = Relation::Table { name: TableName::parse("public.sales") };
+        assert_eq!(
+            Dialect::Postgres.select_rows(&sales, true, None, Some("\"id\" >= 3")),
+            "SELECT * FROM ONLY \"public\".\"sales\" WHERE \"id\" >= 3"
+        );
+        assert_eq!(Dialect::Postgres.select(&sales, None, None), "SELECT * FROM \"public\".\"sales\"");
+        assert_eq!(Dialect::Mysql.select_rows(&sales, true, None, None), "SELECT * FROM `public`.`sales`");
     }
 
     #[test]

@@ -19,6 +19,8 @@
 //! | `Text`, `Varchar` without length | `text`/`varchar` | `LONGTEXT` (`VARCHAR(255)` in a key or index) | `TEXT` |
 //! | `Binary`         | `bytea`             | `LONGBLOB` (`VARBINARY(255)` in a key or index) | `BLOB` |
 //! | `Date`/`Time`    | `date`/`time`       | `DATE`/`TIME(6)`            | `DATE`/`TIME` |
+//! | `Duration` (MySQL `TIME`, a span) | `interval` | `TIME(6)`                 | `TEXT` `[-]H:MM:SS.ffffff` (warning) |
+//! | `Bit(n)`         | `boolean` (n = 1), `bit(n)` | `BIT(n)`            | `INTEGER` (warning) |
 //! | `Timestamp`      | `timestamp`         | `DATETIME(6)`               | `TIMESTAMP`  |
 //! | `TimestampTz`    | `timestamptz`       | `DATETIME(6)`, UTC (warning: no zone) | `TIMESTAMPTZ` |
 //! | `Json`           | `jsonb`             | `JSON`                      | `TEXT`       |
@@ -394,7 +396,13 @@ impl Planner<'_> {
                 foreign_keys.push(format!("ALTER TABLE {} ADD {clause}", d.table(&target)));
             }
         }
-        before_load.push(format!("CREATE TABLE {} ({})", d.table(&target), elements.join(", ")));
+        // MySQL: utf8mb4 whatever the database's default (often utf8mb3 on older servers), so
+        // every text Flow carries fits (see `connect::mysql::sink::TABLE_OPTIONS`).
+        let options = match self.target {
+            Backend::Mysql => format!(" {}", crate::connect::mysql::sink::TABLE_OPTIONS),
+            _ => String::new(),
+        };
+        before_load.push(format!("CREATE TABLE {} ({}){options}", d.table(&target), elements.join(", ")));
         let after_load = self.after_load(i, &target);
         let sequence_reset = self.sequence_reset(&target, &identity_columns);
         let ddl = TableDdl {
@@ -742,6 +750,9 @@ fn postgres_type(column_type: &ColumnType, warn: &mut dyn FnMut(String)) -> Stri
         ColumnType::TimestampTz => "timestamptz".into(),
         ColumnType::Json => "jsonb".into(),
         ColumnType::Uuid => "uuid".into(),
+        ColumnType::Bit { length: 1 } => "boolean".into(),
+        ColumnType::Bit { length } => format!("bit({length})"),
+        ColumnType::Duration => "interval".into(),
         // Handled by the planner, which creates the type; text if reached.
         ColumnType::Enum { .. } => "text".into(),
         ColumnType::Other(source) => {
@@ -825,6 +836,8 @@ fn mysql_type(column_type: &ColumnType, keyed: bool, d: Dialect, warn: &mut dyn 
         }
         ColumnType::Json => "JSON".into(),
         ColumnType::Uuid => "CHAR(36)".into(),
+        ColumnType::Bit { length } => format!("BIT({length})"),
+        ColumnType::Duration => "TIME(6)".into(),
         ColumnType::Enum { values, .. } => {
             format!("ENUM({})", values.iter().map(|v| d.string(v)).collect::<Vec<_>>().join(", "))
         }
@@ -850,6 +863,18 @@ fn sqlite_type(column_type: &ColumnType, warn: &mut dyn FnMut(String)) -> String
         ColumnType::Timestamp => "TIMESTAMP",
         ColumnType::TimestampTz => "TIMESTAMPTZ",
         ColumnType::Json | ColumnType::Uuid | ColumnType::Enum { .. } => "TEXT",
+        ColumnType::Bit { length } => {
+            warn(format!("bit({length}) has no SQLite equivalent; created as INTEGER holding the bits as a number"));
+            "INTEGER"
+        }
+        ColumnType::Duration => {
+            warn(
+                "a MySQL TIME (a span, which may exceed a day or be negative) has no SQLite equivalent; created as \
+                 TEXT holding MySQL's notation [-]H:MM:SS.ffffff"
+                    .into(),
+            );
+            "TEXT"
+        }
         ColumnType::Other(source) => {
             warn(format!("type {} has no equivalent here; created as text", show_type(source)));
             "TEXT"
@@ -1016,7 +1041,7 @@ mod tests {
             vec![
                 "CREATE TABLE `customers` (`id` BIGINT NOT NULL AUTO_INCREMENT, `email` VARCHAR(100) NOT NULL, \
              `status` ENUM('new', 'vip') NOT NULL DEFAULT 'new', `created_at` DATETIME(6) DEFAULT CURRENT_TIMESTAMP(6), \
-             `note` LONGTEXT, PRIMARY KEY (`id`))"
+             `note` LONGTEXT, PRIMARY KEY (`id`)) DEFAULT CHARACTER SET utf8mb4"
             ]
         );
         assert_eq!(
@@ -1045,7 +1070,7 @@ mod tests {
             plan.tables[1].before_load,
             vec![
                 "CREATE TABLE `order_items` (`order_id` INT NOT NULL, `line` SMALLINT NOT NULL, `customer_id` BIGINT, \
-             `qty` INT NOT NULL DEFAULT 1, PRIMARY KEY (`order_id`, `line`))"
+             `qty` INT NOT NULL DEFAULT 1, PRIMARY KEY (`order_id`, `line`)) DEFAULT CHARACTER SET utf8mb4"
             ]
         );
         assert_eq!(
@@ -1096,7 +1121,9 @@ mod tests {
         let plan = plan_schema(&Catalog { tables: vec![t] }, Backend::Mysql, None);
         assert_eq!(
             plan.tables[0].before_load,
-            vec!["CREATE TABLE `tags` (`name` VARCHAR(255) NOT NULL, `body` LONGTEXT, PRIMARY KEY (`name`))"]
+            vec![
+                "CREATE TABLE `tags` (`name` VARCHAR(255) NOT NULL, `body` LONGTEXT, PRIMARY KEY (`name`)) DEFAULT CHARACTER SET utf8mb4"
+            ]
         );
         assert_eq!(
             plan.tables[0].warnings,
@@ -1131,7 +1158,7 @@ mod tests {
             my.tables[0].before_load,
             vec![
                 "CREATE TABLE `t` (`flag` BOOLEAN NOT NULL DEFAULT FALSE, `path` LONGTEXT DEFAULT 'c:\\\\it''s', \
-             `day` DATE, `addr` LONGTEXT)"
+             `day` DATE, `addr` LONGTEXT) DEFAULT CHARACTER SET utf8mb4"
             ]
         );
         assert_eq!(

@@ -56,7 +56,10 @@ use crate::plan::{Backend, Endpoint};
 pub async fn read_catalog(endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
     let result = match endpoint.backend {
         Backend::Postgres => postgres::read_catalog(&endpoint.url, filter).await,
-        Backend::Mysql => mysql::read_catalog(&endpoint.url, filter).await,
+        Backend::Mysql => {
+            let tinyint1 = crate::connect::mysql::reader::Tinyint1::of(endpoint);
+            mysql::read_catalog(&endpoint.url, filter, tinyint1).await
+        }
         Backend::Sqlite => {
             let (path, filter) = (endpoint.file_path().to_string(), filter.clone());
             tokio::task::spawn_blocking(move || sqlite::read_catalog(&path, &filter))

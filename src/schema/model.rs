@@ -119,6 +119,13 @@ pub enum ColumnType {
     /// A type with no portable equivalent (the source's spelling): created as text on the
     /// target, with a warning.
     Other(String),
+    /// A fixed-length bit string of 1 to 64 bits (MySQL `BIT(n)`).
+    Bit {
+        length: u32,
+    },
+    /// A signed span of time, which may exceed a day (MySQL `TIME`: `-838:59:59` to
+    /// `838:59:59`; PostgreSQL `interval` without months).
+    Duration,
 }
 
 impl ColumnType {

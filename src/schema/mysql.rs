@@ -21,6 +21,7 @@ use super::model::{
     Catalog, ColumnDef, ColumnType, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
 };
 use super::select::TableFilter;
+use crate::connect::mysql::reader::Tinyint1;
 use crate::plan::endpoint::{redact_url, scrub_secret};
 
 const TABLES_SQL: &str = "\
@@ -72,24 +73,28 @@ ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME";
 
 /// The selected tables of the database the URL names. Errors name the server with the password
 /// redacted.
-pub async fn read_catalog(url: &str, filter: &TableFilter) -> Result<Catalog, String> {
+///
+/// `tinyint1` says whether `TINYINT(1)` columns are booleans (the default) or integers, as the
+/// reader reads them (`connect::mysql::reader::Tinyint1`): the DDL and the data agree.
+pub async fn read_catalog(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, String> {
     let (url, filter) = (url.to_string(), filter.clone());
-    tokio::task::spawn_blocking(move || read_blocking(&url, &filter))
+    tokio::task::spawn_blocking(move || read_blocking(&url, &filter, tinyint1))
         .await
         .map_err(|e| format!("reading the MySQL schema stopped: {e}"))?
 }
 
 /// [`read_catalog`] on the calling thread.
-pub fn read_blocking(url: &str, filter: &TableFilter) -> Result<Catalog, String> {
+pub fn read_blocking(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, String> {
     let mut conn = crate::connect::mysql::reader::open_session(url)
         .map_err(|e| scrub_secret(&crate::schema::error_message(e), url))?;
-    let mut reader = Reader { conn: &mut conn, url };
+    let mut reader = Reader { conn: &mut conn, url, tinyint1 };
     reader.read(filter)
 }
 
 struct Reader<'a> {
     conn: &'a mut Conn,
     url: &'a str,
+    tinyint1: Tinyint1,
 }
 
 impl Reader<'_> {
@@ -191,7 +196,7 @@ impl Reader<'_> {
             let column_type = if json_columns.contains(&(table_name.clone(), name.clone())) {
                 ColumnType::Json
             } else {
-                column_type(&data_type, &source_type, &format!("{table_name}_{name}"))
+                column_type(&data_type, &source_type, &format!("{table_name}_{name}"), self.tinyint1)
             };
             let mut default = None;
             if extra_lower.contains("generated") && !extra_lower.contains("default_generated") {
@@ -371,8 +376,11 @@ fn required(row: &Row, i: usize) -> Result<String, String> {
 }
 
 /// The portable type of a column from `DATA_TYPE` and `COLUMN_TYPE` (`int(10) unsigned`,
-/// `enum('a','b')`, `decimal(10,2)`). `enum_name` names an `ENUM`'s type.
-pub fn column_type(data_type: &str, column_type: &str, enum_name: &str) -> ColumnType {
+/// `enum('a','b')`, `decimal(10,2)`). `enum_name` names an `ENUM`'s type; `tinyint1` says
+/// whether `tinyint(1)` is a boolean. `BIT(n)` is a bit string and `TIME` a span (it holds
+/// `-838:59:59` to `838:59:59`), matching what the reader delivers (see
+/// `connect::mysql::reader`).
+pub fn column_type(data_type: &str, column_type: &str, enum_name: &str, tinyint1: Tinyint1) -> ColumnType {
     let lower = column_type.to_ascii_lowercase();
     let unsigned = lower.contains(" unsigned");
     let args: Vec<u32> = match (lower.find('('), lower.find(')')) {
@@ -383,7 +391,9 @@ pub fn column_type(data_type: &str, column_type: &str, enum_name: &str) -> Colum
     };
     let arg = |i: usize| args.get(i).copied();
     match data_type {
-        "tinyint" if lower.starts_with("tinyint(1)") && !unsigned => ColumnType::Boolean,
+        "tinyint" if lower.starts_with("tinyint(1)") && !unsigned && tinyint1 == Tinyint1::Boolean => {
+            ColumnType::Boolean
+        }
         "bool" | "boolean" => ColumnType::Boolean,
         "tinyint" => ColumnType::SmallInt,
         "smallint" if unsigned => ColumnType::Int,
@@ -403,13 +413,13 @@ pub fn column_type(data_type: &str, column_type: &str, enum_name: &str) -> Colum
         }
         "float" => ColumnType::Real,
         "double" | "real" | "double precision" => ColumnType::Double,
-        "bit" => ColumnType::Binary,
+        "bit" => ColumnType::Bit { length: arg(0).unwrap_or(1).clamp(1, 64) },
         "char" => ColumnType::Char { length: arg(0).unwrap_or(1) },
         "varchar" => ColumnType::Varchar { length: arg(0) },
         "tinytext" | "text" | "mediumtext" | "longtext" => ColumnType::Text,
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => ColumnType::Binary,
         "date" => ColumnType::Date,
-        "time" => ColumnType::Time,
+        "time" => ColumnType::Duration,
         "datetime" => ColumnType::Timestamp,
         "timestamp" => ColumnType::TimestampTz,
         "year" => ColumnType::SmallInt,
@@ -438,8 +448,12 @@ mod tests {
 
     #[test]
     fn maps_mysql_types() {
-        let t = |d: &str, c: &str| column_type(d, c, "t_c");
+        let t = |d: &str, c: &str| column_type(d, c, "t_c", Tinyint1::Boolean);
         assert_eq!(t("tinyint", "tinyint(1)"), ColumnType::Boolean);
+        assert_eq!(column_type("tinyint", "tinyint(1)", "t_c", Tinyint1::Integer), ColumnType::SmallInt);
+        assert_eq!(t("bit", "bit(1)"), ColumnType::Bit { length: 1 });
+        assert_eq!(t("bit", "bit(12)"), ColumnType::Bit { length: 12 });
+        assert_eq!(t("time", "time(6)"), ColumnType::Duration);
         assert_eq!(t("tinyint", "tinyint(4)"), ColumnType::SmallInt);
         assert_eq!(t("tinyint", "tinyint(1) unsigned"), ColumnType::SmallInt);
         assert_eq!(t("int", "int(10) unsigned zerofill"), ColumnType::BigInt);

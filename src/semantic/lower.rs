@@ -197,7 +197,8 @@ impl<'a> Lowering<'a> {
         self.check_url(backend, &url, call)?;
         for (key, lit) in named {
             let allowed: &[&str] = match backend {
-                Backend::Csv => &["header", "delimiter"],
+                Backend::Csv => &["header", "delimiter", "null", "types", "infer"],
+                Backend::Mysql => &[crate::connect::mysql::reader::TINYINT1_OPTION],
                 _ => &[],
             };
             if !allowed.contains(&key.as_str()) {
@@ -220,6 +221,52 @@ impl<'a> Lowering<'a> {
             }
             let value = if key == "header" {
                 self.ok(self.literals.boolean(lit, "header")).map(|b| b.to_string())
+            } else if key == "null" {
+                // CSV: the unquoted text that means NULL (see connect::file::csv_text).
+                self.ok(self.literals.string(lit, &key))
+            } else if key == "types" {
+                self.ok(self.literals.string(lit, &key)).and_then(
+                    |v| match crate::connect::file::csv_text::parse_types(&v) {
+                        Ok(_) => Some(v),
+                        Err(why) => {
+                            self.problems.push(
+                                Problem::error("flow::bad_argument", why)
+                                    .at(lit.span, "not a list of column types")
+                                    .help("e.g. types: \"code text, amount decimal(12,2)\""),
+                            );
+                            None
+                        }
+                    },
+                )
+            } else if key == "infer" {
+                match self.literals.count(lit, &key) {
+                    Ok(rows) => Some(rows.to_string()),
+                    Err(_) => match self.literals.string(lit, &key) {
+                        Ok(all) if all == "all" => Some(all),
+                        _ => {
+                            self.problems.push(
+                                Problem::error("flow::bad_argument", "infer: takes \"all\" or a number of rows")
+                                    .at(lit.span, "not \"all\" or a row count")
+                                    .help("infer: \"all\" infers column types from every row"),
+                            );
+                            None
+                        }
+                    },
+                }
+            } else if key == crate::connect::mysql::reader::TINYINT1_OPTION {
+                self.ok(self.literals.string(lit, &key)).and_then(|v| {
+                    match crate::connect::mysql::reader::Tinyint1::parse(&v) {
+                        Ok(_) => Some(v),
+                        Err(why) => {
+                            self.problems.push(
+                                Problem::error("flow::bad_argument", why)
+                                    .at(lit.span, "not boolean or integer")
+                                    .help("tinyint1: \"integer\" reads TINYINT(1) columns as integers"),
+                            );
+                            None
+                        }
+                    }
+                })
             } else {
                 self.ok(self.literals.string(lit, &key)).and_then(|d| {
                     if d.len() == 1 {
@@ -609,6 +656,8 @@ impl<'a> Lowering<'a> {
             endpoint: resolved.endpoint,
             relation,
             partition,
+            // A single table reads its inheritance children too, as PostgreSQL's SELECT does.
+            only: false,
         })
     }
 
@@ -1106,27 +1155,4 @@ fn undefined(what: &str, ident: &Ident, known: &[&str], fallback: &str) -> Probl
         .help(help)
 }
 
-/// "did you mean X?" for a name within edit distance 2 of a known one.
-pub fn suggest(name: &str, known: &[&str]) -> Option<String> {
-    let mut best: Option<(usize, &str)> = None;
-    for k in known {
-        let d = edit_distance(&name.to_ascii_lowercase(), &k.to_ascii_lowercase());
-        if d <= 2 && best.is_none_or(|(bd, bk)| d < bd || (d == bd && *k < bk)) {
-            best = Some((d, k));
-        }
-    }
-    best.map(|(_, k)| format!("did you mean `{k}`?"))
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+pub use crate::diagnostics::suggest;

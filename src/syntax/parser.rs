@@ -18,7 +18,7 @@ struct FlowGrammar;
 pub fn parse(text: &str) -> Result<File, Problem> {
     check_nesting(text)?;
     pest::set_error_detail(true);
-    let mut pairs = FlowGrammar::parse(Rule::file, text).map_err(|e| syntax_problem(e, text.len()))?;
+    let mut pairs = FlowGrammar::parse(Rule::file, text).map_err(|e| syntax_problem(e, text))?;
     let file = pairs.next().ok_or_else(|| Problem::error("flow::syntax", "empty parse"))?;
     let mut connections = Vec::new();
     let mut pipelines = Vec::new();
@@ -600,7 +600,11 @@ fn primary(pair: Pair<Rule>) -> Expr {
 
 // ---------------------------------------------------------------- syntax errors
 
-fn syntax_problem(error: pest::error::Error<Rule>, text_len: usize) -> Problem {
+/// The connection kinds of the grammar's `connection_kind` rule.
+const CONNECTION_KINDS: [&str; 7] = ["postgres", "mysql", "sqlite", "csv", "parquet", "generate", "profile"];
+
+fn syntax_problem(error: pest::error::Error<Rule>, text: &str) -> Problem {
+    let text_len = text.len();
     let (mut start, end) = match error.location {
         pest::error::InputLocation::Pos(p) => (p, p),
         pest::error::InputLocation::Span((s, e)) => (s, e),
@@ -648,6 +652,21 @@ fn syntax_problem(error: pest::error::Error<Rule>, text_len: usize) -> Problem {
     } else {
         syntax_help(&expected)
     };
+    // A misspelled connection kind (`sqlit(...)`): one message naming the word, a suggestion
+    // when one is close, and the kinds listed once.
+    if expected.iter().any(|e| e == "`csv`") {
+        let word: String = text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if word.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            let kinds = CONNECTION_KINDS.join(", ");
+            let help = match crate::diagnostics::suggest(&word, &CONNECTION_KINDS) {
+                Some(did_you_mean) => format!("{did_you_mean} connections are {kinds}"),
+                None => format!("connections are {kinds}"),
+            };
+            return Problem::error("flow::syntax", format!("unknown connection kind `{word}`"))
+                .at(Span::new(start, start + word.len()), "not a connection kind")
+                .help(help);
+        }
+    }
     Problem::error("flow::syntax", "syntax error").at(Span::new(start, end), label).help(help)
 }
 

@@ -158,3 +158,9 @@ pub fn run_and_kill(file: &std::path::Path, resume: bool, delay: std::time::Dura
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
+
+/// A rendered diagnostic with miette's line wrapping undone (`\n  │ ` continuations joined with
+/// a space), so a test can look for a whole sentence.
+pub fn unwrapped(stderr: &str) -> String {
+    stderr.replace("\n  │ ", " ").replace("\n        ", " ")
+}

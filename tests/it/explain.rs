@@ -64,3 +64,39 @@ fn unknown_columns_are_found_with_the_real_schema() {
         ]
     );
 }
+
+/// Every documented key of `explain --format json` is present on every stage of every example
+/// (null, false or [] where it does not apply), and no other key: the README's promise of one
+/// stable object.
+#[test]
+fn explain_json_has_every_documented_key_on_every_stage() {
+    use std::collections::BTreeSet;
+    let expected: BTreeSet<&str> = flow::explain::STAGE_KEYS.into_iter().collect();
+    for file in ["pipelines/demo.flow", "pipelines/csv_to_sqlite.flow"] {
+        let (_, json) = explain(file);
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let pipelines = value["pipelines"].as_array().unwrap();
+        assert!(!pipelines.is_empty());
+        for pipeline in pipelines {
+            let keys: BTreeSet<&str> = pipeline.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["pipeline", "parallelism", "timeout", "stages", "edges", "foreign_keys"]),
+                "{file}"
+            );
+            for stage in pipeline["stages"].as_array().unwrap() {
+                let keys: BTreeSet<&str> = stage.as_object().unwrap().keys().map(String::as_str).collect();
+                assert_eq!(keys, expected, "{file}: stage {}", stage["name"]);
+                if let Some(p) = stage["partition_by"].as_object() {
+                    let keys: BTreeSet<&str> = p.keys().map(String::as_str).collect();
+                    assert_eq!(keys, BTreeSet::from(["column", "requested", "automatic"]));
+                }
+            }
+        }
+    }
+    // The README documents the same keys.
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    for key in flow::explain::STAGE_KEYS {
+        assert!(readme.contains(&format!("`{key}`")), "README does not document the explain key `{key}`");
+    }
+}

@@ -69,3 +69,81 @@ fn hostile_names_round_trip_through_postgres_mariadb_and_sqlite() {
     });
     assert_eq!(still, 2);
 }
+
+/// Two targets of one run whose names share their first 50 characters, and two of 63 bytes
+/// (PostgreSQL's limit) that differ only in their last character: each is published with its
+/// own rows on PostgreSQL, MariaDB and SQLite (issue 14: their staging tables once collided and
+/// one target was published holding both tables' rows).
+#[test]
+fn targets_with_a_long_common_prefix_keep_their_own_rows() {
+    if !postgres_available() || !mariadb_available() {
+        return;
+    }
+    let long_a = "customer_subscription_billing_adjustments_for_the_year_2023";
+    let long_b = "customer_subscription_billing_adjustments_for_the_year_2024";
+    let max_a = format!("{}a", "m".repeat(62));
+    let max_b = format!("{}b", "m".repeat(62));
+    let rt = runtime();
+    let pg = rt.block_on(flow::connect::postgres::connect(PG)).unwrap();
+    let mut my = mysql::Pool::new(MY).unwrap().get_conn().unwrap();
+    for name in [long_a, long_b, &max_a, &max_b] {
+        rt.block_on(pg.batch_execute(&format!("DROP TABLE IF EXISTS public.\"{name}\""))).unwrap();
+        my.query_drop(format!("DROP TABLE IF EXISTS `{name}`")).unwrap();
+    }
+    let dir = crate::common::temp_dir();
+    let text = format!(
+        r#"let small = generate(rows: 30, seed: 1)
+        let large = generate(rows: 70, seed: 2)
+        let pg = postgres("{PG}")
+        let my = mysql("{MY}")
+        let lite = sqlite("${{OUT}}/names.db")
+        pipeline p {{
+          source a = small.table("orders")
+          source b = large.table("orders")
+          sink a -> pg.table("public.{long_a}") {{ mode replace }}
+          sink b -> pg.table("public.{long_b}") {{ mode replace }}
+          sink a -> pg.table("public.{max_a}") {{ mode replace }}
+          sink b -> pg.table("public.{max_b}") {{ mode replace }}
+          sink a -> my.table("{long_a}") {{ mode replace }}
+          sink b -> my.table("{long_b}") {{ mode replace }}
+          sink a -> my.table("{max_a}") {{ mode replace }}
+          sink b -> my.table("{max_b}") {{ mode replace }}
+          sink a -> lite.table("{long_a}") {{ mode replace }}
+          sink b -> lite.table("{long_b}") {{ mode replace }}
+        }}"#
+    );
+    let report = rt.block_on(run_flow(&text, &[("OUT", dir.path().to_str().unwrap())])).remove(0);
+    assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+    let lite = rusqlite::Connection::open(dir.path().join("names.db")).unwrap();
+    for (name, rows) in [(long_a, 30i64), (long_b, 70), (&max_a, 30), (&max_b, 70)] {
+        let n: i64 = rt
+            .block_on(pg.query_one(&format!("SELECT count(*) FROM public.\"{name}\""), &[]))
+            .unwrap()
+            .get(0);
+        assert_eq!(n, rows, "PostgreSQL {name}");
+        let n: i64 = my.query_first(format!("SELECT count(*) FROM `{name}`")).unwrap().unwrap();
+        assert_eq!(n, rows, "MariaDB {name}");
+        if name.starts_with("customer") {
+            let n: i64 = lite.query_row(&format!("SELECT count(*) FROM \"{name}\""), [], |r| r.get(0)).unwrap();
+            assert_eq!(n, rows, "SQLite {name}");
+        }
+    }
+    // No work table is left behind on either server.
+    let left: i64 = rt
+        .block_on(pg.query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE '\\_flow\\_%' \
+             AND (tablename LIKE '%customer_subscri%' OR tablename LIKE '%mmmmmmmm%')",
+            &[],
+        ))
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    let left: i64 = my
+        .query_first(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'flow_test' \
+             AND table_name LIKE '\\_flow\\_%' AND (table_name LIKE '%customer_subscri%' OR table_name LIKE '%mmmmmmmm%')",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(left, 0);
+}

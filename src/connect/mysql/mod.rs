@@ -19,6 +19,20 @@ pub fn connect(opts: &Opts) -> std::result::Result<Conn, Failed<mysql::Error>> {
 
 /// Whether a failed connection attempt is worth repeating: too many connections, a server
 /// shutting down, or a refused / reset socket.
+/// The server's own words for an error, with its code (`Table 'db.t' doesn't exist (MySQL
+/// error 1146, SQLSTATE 42S02)`), or the client's text for a connection or driver error; never
+/// the crate's `MySqlError { ... }` form.
+pub fn error_text(e: &mysql::Error) -> String {
+    match e {
+        mysql::Error::MySqlError(e) => format!("{} (MySQL error {}, SQLSTATE {})", e.message, e.code, e.state),
+        mysql::Error::DriverError(e) => e.to_string(),
+        mysql::Error::IoError(e) => e.to_string(),
+        mysql::Error::UrlError(e) => e.to_string(),
+        mysql::Error::CodecError(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
 pub fn retryable(e: &mysql::Error) -> bool {
     match e {
         mysql::Error::MySqlError(e) => retry::retryable_mysql_code(e.code),

@@ -11,24 +11,33 @@
 //!
 //! # Type mapping
 //!
-//! The same as the connectorx path delivers (see `connect::connectorx_reader`), so switching
-//! readers changes no schema and no value:
+//! The same as the connectorx path delivers (see `connect::connectorx_reader`), except for
+//! `TINYINT(1)`, `BIT(n)` and `TIME`, which connectorx reads as a small integer, bytes and a time
+//! of day, and which Flow reads as what they hold:
 //!
 //! | MySQL / MariaDB type                       | Arrow type                                        |
 //! |--------------------------------------------|---------------------------------------------------|
-//! | `TINYINT` (incl. `BOOLEAN`), `SMALLINT`, `MEDIUMINT`/`INT`, `BIGINT` | `Int8`, `Int16`, `Int32`, `Int64` |
+//! | `TINYINT(1)` (= `BOOLEAN`)                 | `Boolean`; a value other than 0 and 1 is an error naming column, row and value. With `mysql(..., tinyint1: "integer")`: `Int8` |
+//! | `TINYINT`, `SMALLINT`, `MEDIUMINT`/`INT`, `BIGINT` | `Int8`, `Int16`, `Int32`, `Int64`         |
 //! | `… UNSIGNED` of those                      | `UInt8`, `UInt16`, `UInt32`, `UInt64`             |
 //! | `YEAR`                                     | `Int16`                                           |
-//! | `BIT(n)`                                   | `LargeBinary` (big-endian, `ceil(n/8)` bytes)     |
+//! | `BIT(1)`                                   | `Boolean`                                         |
+//! | `BIT(n)`, n > 1                            | `UInt64` (the bits as an unsigned number, as `b'101' = 5` in MySQL) |
 //! | `DECIMAL(p,s)`                             | `Decimal128(p,s)`; `Decimal256(p,s)` when `p > 38`; parsed from the server's exact text |
 //! | `FLOAT`, `DOUBLE`                          | `Float32`, `Float64`                              |
 //! | `CHAR`, `VARCHAR`, `*TEXT`, `ENUM`, `SET`, `JSON` | `Utf8` (the server's text, as sent)        |
 //! | `BINARY`, `VARBINARY`, `*BLOB`             | `LargeBinary`                                     |
 //! | `DATE`                                     | `Date32`                                          |
-//! | `TIME`                                     | `Time64(µs)`; values outside `00:00:00..24:00:00` are an error |
+//! | `TIME`                                     | `Duration(µs)`: a MySQL `TIME` is a signed span (`-838:59:59` to `838:59:59`), not a time of day |
 //! | `DATETIME`                                 | `Timestamp(µs)`, wall-clock, no zone              |
 //! | `TIMESTAMP`                                | `Timestamp(µs, "+00:00")`: every session runs with `time_zone = '+00:00'` |
 //! | `GEOMETRY`, a bare `NULL`, …               | an error saying to cast the column in the query   |
+//!
+//! The types of `TINYINT(1)`, `BIT(n)` and `TIME` columns are kept in the field's
+//! `flow.source_type` metadata (`tinyint(1)`, `bit(12)`, `time(6)`), so that a MySQL target gets
+//! `BIT(n)` back and PostgreSQL gets `bit(n)` (see `connect::mysql::sink::mysql_field_type` and
+//! `connect::postgres::types::pg_type_for_field`). The decision is made from the column's type,
+//! never from the values, so every partition and the DDL agree.
 //!
 //! Text and binary columns are told apart by the character set (63 is `binary`), as connectorx
 //! does: `*_bin` collations are text. A column is nullable unless the server flags it `NOT NULL`.
@@ -40,9 +49,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, Date32Builder, Decimal128Builder, Decimal256Builder, Float32Builder, Float64Builder,
-    Int8Builder, Int16Builder, Int32Builder, Int64Builder, LargeBinaryBuilder, StringBuilder, Time64MicrosecondBuilder,
-    TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
+    DurationMicrosecondBuilder, Float32Builder, Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder,
+    LargeBinaryBuilder, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{
     DECIMAL128_MAX_PRECISION, DECIMAL256_MAX_PRECISION, DataType, Field, Schema, SchemaRef, TimeUnit, i256,
@@ -163,12 +173,48 @@ fn start_snapshots(conns: &mut [Conn], url: &str) -> Result<()> {
     Ok(())
 }
 
+/// How `TINYINT(1)` columns are read: the connection option `tinyint1` (`"boolean"`, the
+/// default, or `"integer"`), e.g. `mysql("mysql://...", tinyint1: "integer")`.
+///
+/// MySQL has no boolean type: `BOOLEAN` is `TINYINT(1)`, and by convention (pgloader, DuckDB,
+/// the MySQL Connector/J `tinyInt1isBit` default) a `TINYINT(1)` column holds a boolean. A
+/// schema that uses `TINYINT(1)` for small numbers says `tinyint1: "integer"`, and the column is
+/// read, and created on targets, as an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tinyint1 {
+    #[default]
+    Boolean,
+    Integer,
+}
+
+/// The name of the connection option, and its values.
+pub const TINYINT1_OPTION: &str = "tinyint1";
+
+impl Tinyint1 {
+    /// The option's value as written (`"boolean"` or `"integer"`); anything else is an error
+    /// that lists both.
+    pub fn parse(value: &str) -> std::result::Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "boolean" | "bool" => Ok(Self::Boolean),
+            "integer" | "int" => Ok(Self::Integer),
+            _ => Err(format!("{TINYINT1_OPTION}: \"{value}\" is neither \"boolean\" nor \"integer\"")),
+        }
+    }
+
+    /// The option of a MySQL endpoint; the default when it is not given (checked when the
+    /// file is checked, so a bad value never gets here).
+    pub fn of(endpoint: &crate::plan::endpoint::Endpoint) -> Self {
+        endpoint.option(TINYINT1_OPTION).and_then(|v| Self::parse(v).ok()).unwrap_or_default()
+    }
+}
+
 /// The Arrow schema the rows of `sql` get, from the prepared statement's column metadata: no row
 /// is read. See the module docs for the mapping.
-pub fn query_schema(conn: &mut Conn, sql: &str) -> Result<SchemaRef> {
-    let statement =
-        conn.prep(sql).map_err(|e| DataFusionError::Execution(format!("MySQL: preparing the query: {e}")))?;
-    let fields = statement.columns().iter().map(arrow_field).collect::<Result<Vec<_>>>()?;
+pub fn query_schema(conn: &mut Conn, sql: &str, tinyint1: Tinyint1) -> Result<SchemaRef> {
+    let statement = conn
+        .prep(sql)
+        .map_err(|e| DataFusionError::Execution(format!("MySQL rejected the query: {}", super::error_text(&e))))?;
+    let fields = statement.columns().iter().map(|c| arrow_field(c, tinyint1)).collect::<Result<Vec<_>>>()?;
     Ok(Arc::new(Schema::new(fields)))
 }
 
@@ -192,12 +238,13 @@ pub fn stream_query(
     batch_size: usize,
     emit: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> Result<()> {
-    let statement =
-        conn.prep(sql).map_err(|e| DataFusionError::Execution(format!("MySQL: preparing the query: {e}")))?;
+    let statement = conn
+        .prep(sql)
+        .map_err(|e| DataFusionError::Execution(format!("MySQL rejected the query: {}", super::error_text(&e))))?;
     check_width(statement.columns().len(), schema)?;
     let result = conn
         .exec_iter(&statement, ())
-        .map_err(|e| DataFusionError::Execution(format!("MySQL: running the query: {e}")))?;
+        .map_err(|e| DataFusionError::Execution(format!("the query failed on MySQL: {}", super::error_text(&e))))?;
     convert_rows(result, schema, batch_size, emit)
 }
 
@@ -211,8 +258,9 @@ fn stream_query_text(
     batch_size: usize,
     emit: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> Result<()> {
-    let result =
-        conn.query_iter(sql).map_err(|e| DataFusionError::Execution(format!("MySQL: running the query: {e}")))?;
+    let result = conn
+        .query_iter(sql)
+        .map_err(|e| DataFusionError::Execution(format!("the query failed on MySQL: {}", super::error_text(&e))))?;
     check_width(result.columns().as_ref().len(), schema)?;
     convert_rows(result, schema, batch_size, emit)
 }
@@ -238,7 +286,9 @@ fn convert_rows<P: Protocol>(
         schema.fields().iter().map(|field| ColumnBuilder::new(field, batch_size)).collect::<Result<Vec<_>>>()?;
     let mut rows_in_batch = 0;
     for (row_number, row) in (1_u64..).zip(result.by_ref()) {
-        let row = row.map_err(|e| DataFusionError::Execution(format!("MySQL: reading row {row_number}: {e}")))?;
+        let row = row.map_err(|e| {
+            DataFusionError::Execution(format!("MySQL: reading row {row_number}: {}", super::error_text(&e)))
+        })?;
         if row.len() != columns.len() {
             return Err(DataFusionError::Execution(format!(
                 "MySQL: row {row_number} has {} values, the planned schema {} columns",
@@ -278,13 +328,21 @@ fn finish_batch(schema: &SchemaRef, columns: &mut [ColumnBuilder]) -> Result<Rec
 // ------------------------------------------------------------------------------------ types
 
 /// The Arrow field of one result column (see the module docs).
-fn arrow_field(column: &mysql::Column) -> Result<Field> {
+fn arrow_field(column: &mysql::Column, tinyint1: Tinyint1) -> Result<Field> {
     let name = column.name_str();
     let flags = column.flags();
     let unsigned = flags.contains(ColumnFlags::UNSIGNED_FLAG);
     let binary = column.character_set() == BINARY_CHARSET;
     let pick = |signed: DataType, unsigned_type: DataType| if unsigned { unsigned_type } else { signed };
+    // The column's own type, for the types whose Arrow type alone does not say it.
+    let mut source_type = None;
     let data_type = match column.column_type() {
+        // The display width is the `(1)` of `TINYINT(1)`; expressions over such a column
+        // (`flag + 0`, `IF(...)`) come back wider and stay integers.
+        ColumnType::MYSQL_TYPE_TINY if !unsigned && column.column_length() == 1 && tinyint1 == Tinyint1::Boolean => {
+            source_type = Some("tinyint(1)".to_string());
+            DataType::Boolean
+        }
         ColumnType::MYSQL_TYPE_TINY => pick(DataType::Int8, DataType::UInt8),
         ColumnType::MYSQL_TYPE_SHORT => pick(DataType::Int16, DataType::UInt16),
         ColumnType::MYSQL_TYPE_INT24 | ColumnType::MYSQL_TYPE_LONG => pick(DataType::Int32, DataType::UInt32),
@@ -296,7 +354,12 @@ fn arrow_field(column: &mysql::Column) -> Result<Field> {
             let (precision, scale) = decimal_precision_scale(column);
             decimal_type(precision, scale)
         }
-        ColumnType::MYSQL_TYPE_BIT => DataType::LargeBinary,
+        ColumnType::MYSQL_TYPE_BIT => {
+            // The column length of a BIT column is its number of bits, 1 to 64.
+            let bits = column.column_length().clamp(1, 64);
+            source_type = Some(format!("bit({bits})"));
+            if bits == 1 { DataType::Boolean } else { DataType::UInt64 }
+        }
         ColumnType::MYSQL_TYPE_VARCHAR | ColumnType::MYSQL_TYPE_ENUM | ColumnType::MYSQL_TYPE_SET => DataType::Utf8,
         ColumnType::MYSQL_TYPE_JSON => DataType::Utf8,
         ColumnType::MYSQL_TYPE_STRING
@@ -312,7 +375,13 @@ fn arrow_field(column: &mysql::Column) -> Result<Field> {
             }
         }
         ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => DataType::Date32,
-        ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => DataType::Time64(TimeUnit::Microsecond),
+        ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => {
+            source_type = Some(match column.decimals() {
+                0 => "time".to_string(),
+                digits => format!("time({})", digits.min(6)),
+            });
+            DataType::Duration(TimeUnit::Microsecond)
+        }
         ColumnType::MYSQL_TYPE_DATETIME | ColumnType::MYSQL_TYPE_DATETIME2 => {
             DataType::Timestamp(TimeUnit::Microsecond, None)
         }
@@ -326,7 +395,22 @@ fn arrow_field(column: &mysql::Column) -> Result<Field> {
             )));
         }
     };
-    Ok(Field::new(name, data_type, !flags.contains(ColumnFlags::NOT_NULL_FLAG)))
+    let field = Field::new(name, data_type, !flags.contains(ColumnFlags::NOT_NULL_FLAG));
+    Ok(match source_type {
+        Some(source_type) => field.with_metadata(std::collections::HashMap::from([(
+            crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY.to_string(),
+            source_type,
+        )])),
+        None => field,
+    })
+}
+
+/// The number of bits of a `BIT(n)` column as recorded in a field's `flow.source_type`
+/// metadata (`bit(12)` → 12), whichever reader or transform carried it.
+pub fn bit_length(field: &Field) -> Option<u32> {
+    let source = field.metadata().get(crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY)?;
+    let bits: u32 = source.strip_prefix("bit(")?.strip_suffix(')')?.parse().ok()?;
+    matches!(field.data_type(), DataType::Boolean | DataType::UInt64).then_some(bits).filter(|b| (1..=64).contains(b))
 }
 
 /// Precision and scale of a decimal column. The server reports the display length: digits, plus
@@ -366,14 +450,31 @@ enum ColumnBuilder {
     UInt64(UInt64Builder),
     Float32(Float32Builder),
     Float64(Float64Builder),
-    Decimal128 { builder: Decimal128Builder, precision: u8, scale: i8 },
-    Decimal256 { builder: Decimal256Builder, precision: u8, scale: i8 },
+    Decimal128 {
+        builder: Decimal128Builder,
+        precision: u8,
+        scale: i8,
+    },
+    Decimal256 {
+        builder: Decimal256Builder,
+        precision: u8,
+        scale: i8,
+    },
     Utf8(StringBuilder),
     Binary(BinaryBuilder),
     LargeBinary(LargeBinaryBuilder),
     Date32(Date32Builder),
     Time64(Time64MicrosecondBuilder),
-    Timestamp { builder: TimestampMicrosecondBuilder, zone: Option<Arc<str>> },
+    Timestamp {
+        builder: TimestampMicrosecondBuilder,
+        zone: Option<Arc<str>>,
+    },
+    /// `TINYINT(1)` and `BIT(1)`: 0 or 1, nothing else.
+    Boolean(BooleanBuilder),
+    /// `BIT(n)`: the big-endian bytes the server sends, as an unsigned number.
+    Bits(UInt64Builder),
+    /// `TIME`: a signed span in microseconds.
+    Duration(DurationMicrosecondBuilder),
 }
 
 /// Result of converting one value; the error is the reason, without column and row.
@@ -389,7 +490,12 @@ impl ColumnBuilder {
             DataType::UInt8 => Self::UInt8(UInt8Builder::with_capacity(rows)),
             DataType::UInt16 => Self::UInt16(UInt16Builder::with_capacity(rows)),
             DataType::UInt32 => Self::UInt32(UInt32Builder::with_capacity(rows)),
+            DataType::UInt64 if bit_length(field).is_some() => Self::Bits(UInt64Builder::with_capacity(rows)),
             DataType::UInt64 => Self::UInt64(UInt64Builder::with_capacity(rows)),
+            DataType::Boolean => Self::Boolean(BooleanBuilder::with_capacity(rows)),
+            DataType::Duration(TimeUnit::Microsecond) => {
+                Self::Duration(DurationMicrosecondBuilder::with_capacity(rows))
+            }
             DataType::Float32 => Self::Float32(Float32Builder::with_capacity(rows)),
             DataType::Float64 => Self::Float64(Float64Builder::with_capacity(rows)),
             &DataType::Decimal128(precision, scale) => {
@@ -446,6 +552,9 @@ impl ColumnBuilder {
             Self::Date32(b) => b.append_value(date32(value)?),
             Self::Time64(b) => b.append_value(time64(value)?),
             Self::Timestamp { builder, .. } => builder.append_value(timestamp(value)?),
+            Self::Boolean(b) => b.append_value(boolean(value)?),
+            Self::Bits(b) => b.append_value(bits(value)?),
+            Self::Duration(b) => b.append_value(duration(value)?),
         }
         Ok(())
     }
@@ -470,6 +579,9 @@ impl ColumnBuilder {
             Self::Date32(b) => b.append_null(),
             Self::Time64(b) => b.append_null(),
             Self::Timestamp { builder, .. } => builder.append_null(),
+            Self::Boolean(b) => b.append_null(),
+            Self::Bits(b) => b.append_null(),
+            Self::Duration(b) => b.append_null(),
         }
     }
 
@@ -497,6 +609,9 @@ impl ColumnBuilder {
             Self::Date32(b) => Arc::new(b.finish()),
             Self::Time64(b) => Arc::new(b.finish()),
             Self::Timestamp { builder, zone } => Arc::new(builder.finish().with_timezone_opt(zone.clone())),
+            Self::Boolean(b) => Arc::new(b.finish()),
+            Self::Bits(b) => Arc::new(b.finish()),
+            Self::Duration(b) => Arc::new(b.finish()),
         };
         Ok(array)
     }
@@ -670,6 +785,74 @@ fn timestamp(value: &Value) -> Conv<i64> {
     Ok(i64::from(epoch_days(value, &dt)?) * MICROS_PER_DAY + time)
 }
 
+/// A `TINYINT(1)` or `BIT(1)` value: 0 or 1 as an integer (binary protocol), as text (`0`/`1`,
+/// text protocol) or as one byte (`BIT`). Any other value is refused, never taken as "true".
+fn boolean(value: &Value) -> Conv<bool> {
+    match value {
+        Value::Int(0) | Value::UInt(0) => return Ok(false),
+        Value::Int(1) | Value::UInt(1) => return Ok(true),
+        Value::Bytes(b) => match b.as_slice() {
+            [0] | b"0" => return Ok(false),
+            [1] | b"1" => return Ok(true),
+            _ => {}
+        },
+        _ => {}
+    }
+    let shown = match value {
+        Value::Bytes(b) if std::str::from_utf8(b).is_ok_and(|t| t.parse::<i64>().is_ok()) => {
+            String::from_utf8_lossy(b).into_owned()
+        }
+        other => shown(other),
+    };
+    Err(format!(
+        "{shown} is not a boolean (0 or 1), and a TINYINT(1) column is read as a boolean; read the column as \
+         an integer with mysql(\"...\", {TINYINT1_OPTION}: \"integer\"), or convert it in the query"
+    ))
+}
+
+/// A `BIT(n)` value: up to 8 big-endian bytes (both protocols send the raw bits).
+fn bits(value: &Value) -> Conv<u64> {
+    match value {
+        Value::Bytes(b) if b.len() <= 8 => Ok(b.iter().fold(0_u64, |v, &byte| (v << 8) | u64::from(byte))),
+        Value::Int(_) | Value::UInt(_) => integer(value),
+        _ => Err(unexpected(value, "a BIT value")),
+    }
+}
+
+/// A `TIME` value as a signed number of microseconds: MySQL's `TIME` is a span from
+/// `-838:59:59.000000` to `838:59:59.000000`, of which a time of day is only a part.
+fn duration(value: &Value) -> Conv<i64> {
+    let (negative, days, hour, minute, second, micros) = match value {
+        &Value::Time(negative, days, hour, minute, second, micros) => {
+            (negative, days, u32::from(hour), minute, second, micros)
+        }
+        Value::Bytes(b) => parse_time(b).ok_or_else(|| unexpected(value, "a time"))?,
+        _ => return Err(unexpected(value, "a time")),
+    };
+    if minute > 59 || second > 59 || micros >= 1_000_000 {
+        return Err(unexpected(value, "a time"));
+    }
+    let hours = i64::from(days) * 24 + i64::from(hour);
+    let magnitude = (hours * 3600 + i64::from(minute) * 60 + i64::from(second)) * MICROS_PER_SECOND + i64::from(micros);
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+/// A span of `micros` microseconds as MySQL writes a `TIME`: `[-]H:MM:SS.ffffff`, hours
+/// unbounded (`838:59:59.000000`, `-01:30:00.000000`). Targets without a span type (SQLite,
+/// CSV) get this text, which MySQL reads back as the same `TIME`.
+pub fn duration_text(micros: i64) -> String {
+    let magnitude = micros.unsigned_abs();
+    let seconds = magnitude / 1_000_000;
+    format!(
+        "{}{:02}:{:02}:{:02}.{:06}",
+        if micros < 0 { "-" } else { "" },
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        magnitude % 1_000_000
+    )
+}
+
 fn time64(value: &Value) -> Conv<i64> {
     let (negative, days, hour, minute, second, micros) = match value {
         &Value::Time(negative, days, hour, minute, second, micros) => {
@@ -781,13 +964,11 @@ pub(crate) fn opts_from_url(url: &str) -> Result<Opts> {
 
 fn open_with(opts: &Opts, url: &str) -> Result<Conn> {
     let mut conn = super::connect(opts).map_err(|f| {
-        let detail = scrub_secret(&f.error.to_string(), url);
+        use crate::connect::connect_error::{ConnectError, mysql_reach};
+        let detail = scrub_secret(&super::error_text(&f.error), url);
         let hint = crate::connect::connection_hint(&detail);
-        DataFusionError::Execution(format!(
-            "cannot connect to {}{}: {detail}; {hint}",
-            redact_url(url),
-            f.attempts_note()
-        ))
+        let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(url), f.attempts_note());
+        ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
     })?;
     for setting in SESSION_SETTINGS {
         run(&mut conn, url, setting)?;
@@ -800,7 +981,11 @@ fn run(conn: &mut Conn, url: &str, sql: &str) -> Result<()> {
 }
 
 fn sql_error(url: &str, sql: &str, e: &mysql::Error) -> DataFusionError {
-    DataFusionError::Execution(format!("MySQL at {}: {sql}: {}", redact_url(url), scrub_secret(&e.to_string(), url)))
+    DataFusionError::Execution(format!(
+        "MySQL at {}: {sql}: {}",
+        redact_url(url),
+        scrub_secret(&super::error_text(e), url)
+    ))
 }
 
 #[cfg(test)]
@@ -872,7 +1057,7 @@ mod tests {
     }
 
     fn read_all(conn: &mut Conn, sql: &str, batch_size: usize) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let schema = query_schema(conn, sql)?;
+        let schema = query_schema(conn, sql, Tinyint1::Boolean)?;
         let mut batches = Vec::new();
         stream_query(conn, sql, &schema, batch_size, &mut |batch| {
             batches.push(batch);
@@ -901,12 +1086,20 @@ mod tests {
         (schema, batch)
     }
 
-    /// Schema (names, types, nullability) and every value equal to connectorx's.
+    /// Columns Flow reads as what they hold, where connectorx reads a small integer (`TINYINT(1)`),
+    /// bytes (`BIT(n)`) or a time of day (`TIME`): compared on their own.
+    const READ_AS_HELD: &[&str] = &["flag", "bits", "tm"];
+
+    /// Schema (names, types, nullability) and every value equal to connectorx's, but for the
+    /// columns of [`READ_AS_HELD`].
     fn assert_same_as_connectorx(conn: &mut Conn, sql: &str, batch_size: usize) -> RecordBatch {
         let (schema, batches) = read_all(conn, sql, batch_size).expect("native read");
         let (cx_schema, cx_batch) = connectorx(sql);
         assert_eq!(schema.fields().len(), cx_schema.fields().len());
         for (mine, theirs) in schema.fields().iter().zip(cx_schema.fields()) {
+            if READ_AS_HELD.contains(&mine.name().as_str()) {
+                continue;
+            }
             assert_eq!(
                 (mine.name(), mine.data_type(), mine.is_nullable()),
                 (theirs.name(), theirs.data_type(), theirs.is_nullable()),
@@ -917,6 +1110,9 @@ mod tests {
         let batch = one_batch(&schema, &batches);
         assert_eq!(batch.num_rows(), cx_batch.num_rows(), "rows of {sql}");
         for (i, field) in schema.fields().iter().enumerate() {
+            if READ_AS_HELD.contains(&field.name().as_str()) {
+                continue;
+            }
             assert_eq!(
                 batch.column(i).to_data(),
                 cx_batch.column(i).to_data(),
@@ -987,9 +1183,10 @@ mod tests {
         let field = |name: &str| schema.field_with_name(name).expect("field").clone();
         assert!(!field("id").is_nullable() && !field("nn").is_nullable() && field("vc").is_nullable());
         for (name, data_type) in [
-            ("flag", DataType::Int8),
+            ("i8", DataType::Int8),
+            ("flag", DataType::Boolean),
             ("yr", DataType::Int16),
-            ("bits", DataType::LargeBinary),
+            ("bits", DataType::UInt64),
             ("d12", DataType::Decimal128(12, 2)),
             ("d38", DataType::Decimal128(38, 10)),
             ("d65", DataType::Decimal256(65, 30)),
@@ -998,7 +1195,7 @@ mod tests {
             ("bn", DataType::LargeBinary),
             ("js", DataType::Utf8),
             ("st", DataType::Utf8),
-            ("tm", DataType::Time64(TimeUnit::Microsecond)),
+            ("tm", DataType::Duration(TimeUnit::Microsecond)),
             ("dtm", DataType::Timestamp(TimeUnit::Microsecond, None)),
             ("ts", DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))),
         ] {
@@ -1021,13 +1218,25 @@ mod tests {
         let bl = bl.as_any().downcast_ref::<LargeBinaryArray>().expect("bl");
         assert_eq!(bl.value(1), [0x00, 0xff, 0x00, 0xff, 0x00]);
         assert_eq!(column("bn").as_binary::<i64>().value(0), [0, 0, 0]);
-        assert_eq!(column("bits").as_binary::<i64>().value(1), [0x0f, 0xff]);
+        let bits = column("bits");
+        let bits = bits.as_primitive::<arrow::datatypes::UInt64Type>();
+        assert_eq!((bits.value(0), bits.value(1), bits.value(3)), (0, 0x0fff, 0b101));
+        let flag = column("flag");
+        let flag = flag.as_boolean();
+        assert_eq!((flag.value(0), flag.value(1), flag.value(3)), (false, true, true));
+        let source_type =
+            |name: &str| field(name).metadata().get(crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY).cloned();
+        assert_eq!(
+            (source_type("flag"), source_type("bits"), source_type("tm")),
+            (Some("tinyint(1)".into()), Some("bit(12)".into()), Some("time(6)".into()))
+        );
         let ts = column("ts");
         let ts = ts.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
         assert_eq!(ts.value(0), MICROS_PER_SECOND, "1970-01-01 05:00:01 at +05:00 is 1 s after the epoch");
         assert_eq!(ts.value(3), 1_709_192_096_789_012, "2024-02-29 07:34:56.789012 UTC");
         let tm = column("tm");
-        assert_eq!(tm.as_primitive::<arrow::datatypes::Time64MicrosecondType>().value(1), MICROS_PER_DAY - 1);
+        let tm = tm.as_primitive::<arrow::datatypes::DurationMicrosecondType>();
+        assert_eq!((tm.value(0), tm.value(1), tm.value(3)), (0, MICROS_PER_DAY - 1, 45_296_500_000));
         assert_eq!(column("dt").as_primitive::<arrow::datatypes::Date32Type>().value(1), 2_932_896);
         assert!(
             (0..batch.num_columns())
@@ -1076,13 +1285,33 @@ mod tests {
         // The connection stays usable after a failed read.
         assert_eq!(read(&mut conn, "SELECT dt FROM {t} WHERE id = 1").expect("read"), 1);
 
-        for sql in ["SELECT CAST('25:00:00' AS TIME) AS t", "SELECT CAST('-00:00:01' AS TIME(6)) AS t"] {
-            let err = error_text(read(&mut conn, sql));
-            assert!(err.contains("column `t`, row 1") && err.contains("outside 00:00:00..24:00:00"), "{sql}: {err}");
+        // TIME is a span: beyond a day and negative values are read exactly.
+        for (sql, micros) in [
+            ("SELECT CAST('838:59:59' AS TIME) AS t", 3_020_399 * MICROS_PER_SECOND),
+            ("SELECT CAST('-00:00:01.5' AS TIME(6)) AS t", -1_500_000),
+            ("SELECT CAST('-838:59:59' AS TIME(6)) AS t", -3_020_399 * MICROS_PER_SECOND),
+        ] {
+            let (_, batches) = read_all(&mut conn, sql, 10).expect("time");
+            let read = batches[0].column(0).as_primitive::<arrow::datatypes::DurationMicrosecondType>().value(0);
+            assert_eq!(read, micros, "{sql}");
         }
-        let err = error_text(query_schema(&mut conn, "SELECT ST_GeomFromText('POINT(1 1)') AS g"));
+        // A TINYINT(1) holding something else than 0 or 1 is refused, with the way out.
+        let flags =
+            Table::create("id INT PRIMARY KEY, f TINYINT(1)", &["INSERT INTO {t} VALUES (1, 1), (2, 0), (3, 2)"])
+                .expect("table");
+        let err = error_text(read_all(&mut conn, &flags.sql("SELECT f FROM {t} ORDER BY id"), 10));
+        assert_eq!(
+            err,
+            "Execution error: MySQL: column `f`, row 3: 2 is not a boolean (0 or 1), and a TINYINT(1) column is \
+             read as a boolean; read the column as an integer with mysql(\"...\", tinyint1: \"integer\"), or \
+             convert it in the query"
+        );
+        let sql = flags.sql("SELECT f FROM {t} ORDER BY id");
+        let schema = query_schema(&mut conn, &sql, Tinyint1::Integer).expect("schema");
+        assert_eq!(schema.field(0).data_type(), &DataType::Int8);
+        let err = error_text(query_schema(&mut conn, "SELECT ST_GeomFromText('POINT(1 1)') AS g", Tinyint1::Boolean));
         assert!(err.contains("column `g`") && err.contains("cast it in the query"), "{err}");
-        let err = error_text(query_schema(&mut conn, "SELECT * FROM mysql_reader_no_such_table"));
+        let err = error_text(query_schema(&mut conn, "SELECT * FROM mysql_reader_no_such_table", Tinyint1::Boolean));
         assert!(err.contains("doesn't exist"), "{err}");
 
         // A value that does not fit the planned type fails rather than wrapping or becoming NULL.
@@ -1121,6 +1350,17 @@ mod tests {
         assert!(time64(&bytes("24:00:00")).is_err());
         assert!(time64(&Value::Time(false, 1, 0, 0, 0, 0)).is_err());
         assert!(time64(&Value::Time(true, 0, 0, 0, 1, 0)).is_err());
+        assert_eq!(duration(&bytes("-838:59:59.000001")), Ok(-(3_020_399 * MICROS_PER_SECOND + 1)));
+        assert_eq!(duration(&Value::Time(true, 34, 22, 59, 59, 0)), Ok(-3_020_399 * MICROS_PER_SECOND));
+        assert_eq!(duration(&bytes("25:00:00")), Ok(90_000 * MICROS_PER_SECOND));
+        assert!(duration(&bytes("01:60:00")).is_err());
+        assert_eq!(bits(&Value::Bytes(vec![0x0f, 0xff])), Ok(4095));
+        assert_eq!(bits(&Value::Bytes(vec![0xff; 8])), Ok(u64::MAX));
+        assert_eq!(
+            (boolean(&Value::Int(1)), boolean(&bytes("0")), boolean(&Value::Bytes(vec![1]))),
+            (Ok(true), Ok(false), Ok(true))
+        );
+        assert!(boolean(&Value::Int(-1)).is_err() && boolean(&bytes("2")).is_err());
         assert_eq!(integer::<u64>(&bytes("18446744073709551615")), Ok(u64::MAX));
         assert!(integer::<i8>(&Value::Int(-129)).is_err());
         assert!(integer::<u32>(&Value::Int(-1)).is_err());
@@ -1133,7 +1373,7 @@ mod tests {
     fn a_large_result_streams_in_batches_and_stops_when_told() {
         let Some(mut conn) = server() else { return };
         let sql = "SELECT seq FROM seq_1_to_500000";
-        let schema = query_schema(&mut conn, sql).expect("schema");
+        let schema = query_schema(&mut conn, sql, Tinyint1::Boolean).expect("schema");
         assert_eq!(schema.field(0).data_type(), &DataType::UInt64);
         let (mut sizes, mut sum) = (Vec::new(), 0_u64);
         stream_query(&mut conn, sql, &schema, 65_536, &mut |batch| {
@@ -1166,7 +1406,7 @@ mod tests {
         let tag = unique_name("flow-read-kill-test");
         // About 50 million rows: draining them all would take far longer than the bound below.
         let sql = format!("SELECT /* {tag} */ a.seq * 10000 + b.seq AS n FROM seq_1_to_5000 a, seq_1_to_10000 b");
-        let schema = query_schema(&mut conn, &sql).expect("schema");
+        let schema = query_schema(&mut conn, &sql, Tinyint1::Boolean).expect("schema");
         let start = Instant::now();
         let mut killed = 0;
         stream_query(&mut conn, &sql, &schema, 10_000, &mut |_| {
@@ -1258,7 +1498,7 @@ mod tests {
         };
         let sql = table.sql("SELECT * FROM {t}");
         let mut conn = open_session(URL).expect("session");
-        let schema = query_schema(&mut conn, &sql).expect("schema");
+        let schema = query_schema(&mut conn, &sql, Tinyint1::Boolean).expect("schema");
         type Reader = fn(&mut Conn, &str, &SchemaRef, usize, &mut dyn FnMut(RecordBatch) -> bool) -> Result<()>;
         for round in 0..2 {
             for (name, read) in

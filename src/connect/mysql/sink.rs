@@ -10,13 +10,14 @@
 //! | upsert   | `INSERT ... SELECT ... ON DUPLICATE KEY UPDATE c = VALUES(c)`            |
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, Timelike};
 use datafusion::error::{DataFusionError, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
+use crate::connect::decimal_text;
 use crate::connect::rejects::{self, BadRow, RejectPolicy};
 use crate::connect::staging::{
     cleanup_sql, count_sql, ensure_ledger_sql, old_of, require_columns, restart_sql, staging_of,
@@ -35,8 +36,32 @@ const D: Dialect = Dialect::Mysql;
 /// MySQL allows 65,535 placeholders in one statement.
 const MAX_PLACEHOLDERS: usize = 60_000;
 
+/// MySQL's column type for an Arrow field: [`mysql_type`] of its type, except that a column read
+/// from a MySQL `BIT(n)` (its `flow.source_type` says `bit(n)`, see
+/// `connect::mysql::reader::bit_length`) is `BIT(n)` again, so that `WHERE active = 1` means
+/// what it meant on the source.
+pub fn mysql_field_type(field: &Field, is_key: bool) -> Result<String> {
+    // Exact decimal text (an unconstrained numeric): MySQL's widest decimal; `insert_batch`
+    // refuses the values it would not keep exactly.
+    if decimal_text::is_decimal_text(field) {
+        let (p, s) = decimal_text::MYSQL_DECIMAL;
+        return Ok(format!("DECIMAL({p},{s})"));
+    }
+    match super::reader::bit_length(field) {
+        Some(bits) => Ok(format!("BIT({bits})")),
+        None => mysql_type(field.data_type(), is_key),
+    }
+}
+
+/// The table options of every table Flow creates on MySQL: `utf8mb4`, so that any text Flow
+/// carries (which is UTF-8, 4-byte characters such as emoji included) fits, whatever the
+/// database's default character set (`utf8mb3` on many older servers). The collation is the
+/// server's default for `utf8mb4`.
+pub const TABLE_OPTIONS: &str = "DEFAULT CHARACTER SET utf8mb4";
+
 /// MySQL's column type for an Arrow type. Key columns of an upsert need an indexable type, so
-/// text keys become `VARCHAR(255)`.
+/// text keys become `VARCHAR(255)`. A `Duration` (a MySQL `TIME` read by Flow) is `TIME(6)`,
+/// which holds `-838:59:59` to `838:59:59`.
 pub fn mysql_type(dt: &DataType, is_key: bool) -> Result<String> {
     Ok(match dt {
         DataType::Boolean => "BOOLEAN".into(),
@@ -60,7 +85,7 @@ pub fn mysql_type(dt: &DataType, is_key: bool) -> Result<String> {
             "LONGBLOB".into()
         }
         DataType::Date32 | DataType::Date64 => "DATE".into(),
-        DataType::Time32(_) | DataType::Time64(_) => "TIME(6)".into(),
+        DataType::Time32(_) | DataType::Time64(_) | DataType::Duration(_) => "TIME(6)".into(),
         DataType::Timestamp(_, _) => "DATETIME(6)".into(),
         other => {
             return Err(DataFusionError::Execution(format!(
@@ -75,12 +100,12 @@ pub fn create_table_sql(table: &TableName, schema: &SchemaRef, keys: Option<&[St
     let mut cols = Vec::new();
     for f in schema.fields() {
         let null = if f.is_nullable() && !is_key(f.name()) { "" } else { " NOT NULL" };
-        cols.push(format!("{} {}{null}", D.ident(f.name()), mysql_type(f.data_type(), is_key(f.name()))?));
+        cols.push(format!("{} {}{null}", D.ident(f.name()), mysql_field_type(f, is_key(f.name()))?));
     }
     if let Some(keys) = keys {
         cols.push(format!("PRIMARY KEY ({})", keys.iter().map(|k| D.ident(k)).collect::<Vec<_>>().join(", ")));
     }
-    Ok(format!("CREATE TABLE {} ({})", D.table(table), cols.join(", ")))
+    Ok(format!("CREATE TABLE {} ({}) {TABLE_OPTIONS}", D.table(table), cols.join(", ")))
 }
 
 pub struct MysqlSink {
@@ -161,8 +186,34 @@ impl MysqlSink {
             "MySQL at {}: {what} {}: {}",
             redact_url(&self.url),
             self.table,
-            scrub_secret(&e.to_string(), &self.url)
+            self.server_message(&e.to_string())
         ))
+    }
+
+    /// A server message as the user should read it: no password, and the target's name where
+    /// the server named the staging table (a work table the user never created).
+    fn server_message(&self, message: &str) -> String {
+        scrub_secret(message, &self.url).replace(self.staging.table(), self.table.table())
+    }
+
+    /// Why MySQL refused one row, from its message: what the message says with the target
+    /// named, and for text the column's character set cannot hold (error 1366, `Incorrect
+    /// string value`, e.g. an emoji into a `utf8mb3` column) the way out.
+    fn row_refusal(&self, e: &mysql::Error) -> String {
+        let message = match e {
+            mysql::Error::MySqlError(m) => self.server_message(&format!("MySQL error {}: {}", m.code, m.message)),
+            other => self.server_message(&other.to_string()),
+        };
+        match e {
+            mysql::Error::MySqlError(m) if m.code == 1366 && m.message.starts_with("Incorrect string value") => {
+                format!(
+                    "{message}; the column's character set cannot store this text (4-byte UTF-8 characters \
+                     such as emoji need utf8mb4): convert the table with ALTER TABLE {} CONVERT TO CHARACTER SET utf8mb4",
+                    D.table(&self.table)
+                )
+            }
+            _ => message,
+        }
     }
 
     /// A connection in strict mode: a value that does not fit its column is an error, never
@@ -347,11 +398,21 @@ impl MysqlSink {
         let rows_per_statement = (MAX_PLACEHOLDERS / width).clamp(1, 2000);
         let mut bad = Vec::new();
         // Convert first: a value MySQL cannot hold (NaN, a year past 9999) never reaches it.
+        // Decimal text is checked against DECIMAL(65,30) here because MySQL would round extra
+        // fractional digits with only a note, even in strict mode.
+        let decimal_text: Vec<bool> = self.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
+        let (decimal_p, decimal_s) = decimal_text::MYSQL_DECIMAL;
         let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(batch.num_rows());
         'rows: for row in 0..batch.num_rows() {
             let mut values = Vec::with_capacity(width);
             for (i, column) in batch.columns().iter().enumerate() {
-                match value_at(column.as_ref(), row) {
+                let value = value_at(column.as_ref(), row).and_then(|v| match &v {
+                    Value::Bytes(text) if decimal_text.get(i).copied().unwrap_or(false) => {
+                        decimal_text::fits_decimal(&String::from_utf8_lossy(text), decimal_p, decimal_s).map(|()| v)
+                    }
+                    _ => Ok(v),
+                });
+                match value {
                     Ok(v) => values.push(v),
                     Err(e) => {
                         let name = self.schema.field(i).name();
@@ -377,7 +438,7 @@ impl MysqlSink {
                     if !refuses_the_row(&e) {
                         return Err(self.err("cannot write rows for", &e));
                     }
-                    let message = scrub_secret(&e.to_string(), &self.url);
+                    let message = self.row_refusal(&e);
                     let column = refused_column(&message);
                     bad.push(BadRow::new(batch, *row, partition, first_row, column.as_deref(), &message));
                     if self.rejects.fails() {
@@ -472,6 +533,30 @@ fn refused_column(message: &str) -> Option<String> {
     Some(name.to_string())
 }
 
+/// The largest span a MySQL `TIME` holds, in microseconds: `838:59:59` (the fraction cannot
+/// go beyond it: `838:59:59.000001` is out of range).
+const MYSQL_TIME_MAX_MICROS: i128 = 3_020_399 * 1_000_000;
+
+/// A signed span in microseconds as a MySQL `TIME` parameter; beyond ±838:59:59 is refused
+/// (MySQL would clamp it).
+fn mysql_time(micros: i128) -> std::result::Result<Value, String> {
+    let magnitude = micros.abs();
+    let seconds = magnitude / 1_000_000;
+    if magnitude > MYSQL_TIME_MAX_MICROS {
+        let shown = i64::try_from(micros).map_or_else(|_| format!("{micros} µs"), super::reader::duration_text);
+        return Err(format!("{shown} is outside MySQL TIME's range -838:59:59 to 838:59:59"));
+    }
+    let hours = seconds / 3600;
+    Ok(Value::Time(
+        micros < 0,
+        (hours / 24) as u32,
+        (hours % 24) as u8,
+        (seconds / 60 % 60) as u8,
+        (seconds % 60) as u8,
+        (magnitude % 1_000_000) as u32,
+    ))
+}
+
 /// One Arrow value as a MySQL parameter. NaN and infinities have no MySQL representation.
 fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String> {
     use arrow::datatypes::*;
@@ -534,6 +619,23 @@ fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String>
             };
             let (secs, us) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
             Value::Time(false, 0, (secs / 3600) as u8, ((secs / 60) % 60) as u8, (secs % 60) as u8, us as u32)
+        }
+        DataType::Duration(unit) => {
+            let v = match unit {
+                TimeUnit::Second => i128::from(array.as_primitive::<DurationSecondType>().value(row)) * 1_000_000,
+                TimeUnit::Millisecond => i128::from(array.as_primitive::<DurationMillisecondType>().value(row)) * 1_000,
+                TimeUnit::Microsecond => i128::from(array.as_primitive::<DurationMicrosecondType>().value(row)),
+                TimeUnit::Nanosecond => {
+                    let nanos = array.as_primitive::<DurationNanosecondType>().value(row);
+                    if nanos % 1_000 != 0 {
+                        return Err(format!(
+                            "{nanos} ns has a fraction of a microsecond, which MySQL TIME cannot keep"
+                        ));
+                    }
+                    i128::from(nanos / 1_000)
+                }
+            };
+            mysql_time(v)?
         }
         DataType::Timestamp(unit, _) => {
             let micros = match unit {

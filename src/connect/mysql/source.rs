@@ -195,16 +195,17 @@ fn kill_until_stopped(url: &str, tag: &str, producer_done: &AtomicBool) {
     }
 }
 
-/// The Arrow schema of `sql`'s rows, from the prepared statement's metadata (blocking).
-pub fn query_schema(url: &str, sql: &str) -> Result<SchemaRef> {
-    reader::query_schema(&mut reader::open_session(url)?, sql)
+/// The Arrow schema of `sql`'s rows, from the prepared statement's metadata (blocking);
+/// `tinyint1` says how `TINYINT(1)` columns are read.
+pub fn query_schema(url: &str, sql: &str, tinyint1: reader::Tinyint1) -> Result<SchemaRef> {
+    reader::query_schema(&mut reader::open_session(url)?, sql, tinyint1)
 }
 
 /// A small query's whole result (blocking): bounds, counts. An empty result gives one empty
 /// batch that carries the schema.
 pub fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
     let mut conn = reader::open_session(url)?;
-    let schema = reader::query_schema(&mut conn, sql)?;
+    let schema = reader::query_schema(&mut conn, sql, reader::Tinyint1::default())?;
     let mut batches = Vec::new();
     reader::stream_query(&mut conn, sql, &schema, 8192, &mut |batch| {
         batches.push(batch);

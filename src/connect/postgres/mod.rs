@@ -5,6 +5,7 @@
 pub mod copy_binary;
 #[cfg(test)]
 mod copy_binary_pg_test;
+pub mod inheritance;
 pub mod sink;
 pub mod types;
 
@@ -65,10 +66,8 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 fn connect_error(url: &str, e: &tokio_postgres::Error, attempts: &str) -> DataFusionError {
     let detail = scrub_secret(&error_text(e), url);
     let hint = super::connection_hint(&detail);
-    DataFusionError::Execution(format!(
-        "cannot connect to PostgreSQL at {}{attempts}: {detail}; {hint}",
-        redact_url(url)
-    ))
+    let message = format!("cannot connect to PostgreSQL at {}{attempts}: {detail}; {hint}", redact_url(url));
+    super::connect_error::ConnectError::new(super::connect_error::postgres_reach(e), message).into_datafusion()
 }
 
 /// The server's message when there is one (`ERROR: relation "x" does not exist`), else the
@@ -120,6 +119,20 @@ async fn describe(client: &Client, url: &str, sql: &str) -> Result<(SchemaRef, V
 pub async fn query_schema(url: &str, sql: &str) -> Result<SchemaRef> {
     let client = connect(url).await?;
     Ok(describe(&client, url, sql).await?.0)
+}
+
+/// The schema of a table source's query (`probe`), and on the same connection what `explain`
+/// should say about the table's inheritance children (see [`inheritance::read_note`]).
+pub async fn query_table_schema(
+    url: &str,
+    probe: &str,
+    table: &crate::plan::TableName,
+    only: bool,
+) -> Result<(SchemaRef, Option<String>)> {
+    let client = connect(url).await?;
+    let schema = describe(&client, url, probe).await?.0;
+    let descendants = inheritance::descendants_of(&client, url, table).await?;
+    Ok((schema, inheritance::read_note(table, only, &descendants)))
 }
 
 /// A small result, whole (bounds, counts).

@@ -18,7 +18,7 @@ use futures::{SinkExt, StreamExt};
 use tokio_postgres::{GenericClient, SimpleQueryMessage};
 
 use super::copy_binary::CopyEncoder;
-use super::types::pg_type_for_arrow;
+use super::types::pg_type_for_field;
 use super::{connect, error_text};
 use crate::connect::rejects::{self, BadRow, RejectPolicy};
 use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, require_columns, restart_sql, staging_of};
@@ -51,7 +51,7 @@ pub struct PostgresSink {
 
 /// `CREATE TABLE` for an Arrow schema; upsert keys become the primary key.
 pub fn create_table_sql(table: &TableName, schema: &SchemaRef, keys: Option<&[String]>) -> Result<String> {
-    D.create_table(table, schema, pg_type_for_arrow, keys.map(|k| ("PRIMARY KEY", k)))
+    D.create_table(table, schema, pg_type_for_field, keys.map(|k| ("PRIMARY KEY", k)))
 }
 
 impl PostgresSink {

@@ -26,13 +26,6 @@ use tokio_postgres::types::{Kind, Type};
 /// messages, and table creation on the way back) can see the original type.
 pub const SOURCE_TYPE_METADATA_KEY: &str = "flow.source_type";
 
-/// Precision and scale used for `numeric` columns without a declared
-/// precision (typmod -1, e.g. results of arithmetic). Values that do not fit
-/// are rejected when decoded rather than rounded.
-pub const UNCONSTRAINED_NUMERIC_PRECISION: u8 = 38;
-/// See [`UNCONSTRAINED_NUMERIC_PRECISION`].
-pub const UNCONSTRAINED_NUMERIC_SCALE: i8 = 10;
-
 /// PostgreSQL stores a type modifier with the 4-byte varlena header size added
 /// (`VARHDRSZ`); every typmod decoding below subtracts it.
 const VARHDRSZ: i32 = 4;
@@ -65,6 +58,12 @@ pub(crate) enum PgScalar {
     /// jsonb's binary format is a version byte (1) followed by the JSON text.
     Jsonb,
     Uuid,
+    /// Microseconds, days and months; read as an Arrow `Duration(µs)` when it
+    /// has no months (a month has no fixed length), written from durations.
+    Interval,
+    /// `bit(n)` and `varbit`: written only (from a MySQL `BIT(n)` column,
+    /// whose bit count the encoder takes from the field's metadata).
+    Bit,
 }
 
 impl PgScalar {
@@ -96,6 +95,8 @@ impl PgScalar {
             Type::JSON => PgScalar::Json,
             Type::JSONB => PgScalar::Jsonb,
             Type::UUID => PgScalar::Uuid,
+            Type::INTERVAL => PgScalar::Interval,
+            Type::BIT | Type::VARBIT => PgScalar::Bit,
             // citext is an extension type with a per-database OID, so it can
             // only be recognised by name. Its binary format is text's.
             _ if ty.kind() == &Kind::Simple && ty.name() == "citext" => PgScalar::Text,
@@ -146,13 +147,18 @@ pub fn arrow_type_for_pg(ty: &Type, type_modifier: i32) -> Result<DataType> {
         PgScalar::Time => DataType::Time64(TimeUnit::Microsecond),
         PgScalar::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         PgScalar::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        PgScalar::Interval => DataType::Duration(TimeUnit::Microsecond),
+        PgScalar::Bit => return Err(DataFusionError::Execution(unsupported_pg_type_message(ty))),
     };
     Ok(data_type)
 }
 
+/// A `numeric` without precision (typmod -1: a column declared `numeric`, or the result of
+/// arithmetic) has no fixed scale and may hold `NaN` and `±Infinity`: it is read as its exact
+/// decimal text (Utf8, marked by `pg_field`; see `crate::connect::decimal_text`).
 fn numeric_arrow_type(ty: &Type, type_modifier: i32) -> Result<DataType> {
     let Some((precision, scale)) = numeric_precision_scale(type_modifier) else {
-        return Ok(DataType::Decimal128(UNCONSTRAINED_NUMERIC_PRECISION, UNCONSTRAINED_NUMERIC_SCALE));
+        return Ok(DataType::Utf8);
     };
     // PostgreSQL 15+ allows a scale larger than the precision (numeric(3,5)
     // holds values below 0.001); Arrow requires scale <= precision, and
@@ -192,18 +198,37 @@ pub fn pg_type_display(ty: &Type, type_modifier: i32) -> String {
 }
 
 /// The nullable Arrow field for a PostgreSQL result column, with the original
-/// type recorded in the `flow.source_type` metadata.
+/// type recorded in the `flow.source_type` metadata; an unconstrained `numeric`
+/// is also marked as exact decimal text (`crate::connect::decimal_text`).
 pub fn pg_field(name: &str, ty: &Type, typmod: i32) -> Result<Field> {
     let data_type = arrow_type_for_pg(ty, typmod).map_err(|e| match e {
         DataFusionError::Execution(msg) => DataFusionError::Execution(format!("column \"{name}\": {msg}")),
         other => other,
     })?;
     let metadata = HashMap::from([(SOURCE_TYPE_METADATA_KEY.to_string(), pg_type_display(ty, typmod))]);
-    Ok(Field::new(name, data_type, true).with_metadata(metadata))
+    let field = Field::new(name, data_type, true).with_metadata(metadata);
+    let unconstrained_numeric = PgScalar::of(ty) == Some(PgScalar::Numeric) && field.data_type() == &DataType::Utf8;
+    Ok(if unconstrained_numeric { crate::connect::decimal_text::mark(field) } else { field })
 }
 
 /// The PostgreSQL column type Flow uses when it creates a table for an Arrow
-/// column of type `dt`.
+/// field: [`pg_type_for_arrow`] of its type, except that a column read from a
+/// MySQL `BIT(n)` (n > 1; its `flow.source_type` metadata says `bit(n)`) is
+/// `bit(n)`. `BIT(1)` is a Boolean and becomes `boolean`.
+pub fn pg_type_for_field(field: &Field) -> Result<String> {
+    // Exact decimal text (an unconstrained numeric read from PostgreSQL) is numeric again.
+    if crate::connect::decimal_text::is_decimal_text(field) {
+        return Ok("numeric".to_string());
+    }
+    match crate::connect::mysql::reader::bit_length(field) {
+        Some(bits) if bits > 1 => Ok(format!("bit({bits})")),
+        _ => pg_type_for_arrow(field.data_type()),
+    }
+}
+
+/// The PostgreSQL column type Flow uses when it creates a table for an Arrow
+/// column of type `dt`. A `Duration` (a MySQL `TIME`, a signed span that may
+/// exceed a day) is `interval`, which holds every such value exactly.
 ///
 /// Unsigned types go to the next wider signed type (PostgreSQL has no
 /// unsigned integers) so that every value fits.
@@ -224,6 +249,7 @@ pub fn pg_type_for_arrow(dt: &DataType) -> Result<String> {
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "bytea",
         DataType::Date32 | DataType::Date64 => "date",
         DataType::Time32(_) | DataType::Time64(_) => "time",
+        DataType::Duration(_) => "interval",
         DataType::Timestamp(_, None) => "timestamp",
         DataType::Timestamp(_, Some(_)) => "timestamptz",
         // A dictionary is only an encoding; the column holds its values.
@@ -278,7 +304,7 @@ mod tests {
 
     #[test]
     fn numeric_typmods() {
-        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, -1).unwrap(), DataType::Decimal128(38, 10));
+        assert_eq!(arrow_type_for_pg(&Type::NUMERIC, -1).unwrap(), DataType::Utf8);
         assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(12, 2)).unwrap(), DataType::Decimal128(12, 2));
         assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(38, 0)).unwrap(), DataType::Decimal128(38, 0));
         assert_eq!(arrow_type_for_pg(&Type::NUMERIC, numeric_typmod(39, 5)).unwrap(), DataType::Decimal256(39, 5));
@@ -301,13 +327,14 @@ mod tests {
 
     #[test]
     fn unsupported_types_name_the_type() {
-        for ty in [Type::INTERVAL, Type::INT4_ARRAY, Type::POINT, Type::MONEY] {
+        assert_eq!(arrow_type_for_pg(&Type::INTERVAL, -1).unwrap(), DataType::Duration(TimeUnit::Microsecond));
+        for ty in [Type::BIT, Type::INT4_ARRAY, Type::POINT, Type::MONEY] {
             let err = arrow_type_for_pg(&ty, -1).unwrap_err().to_string();
             assert!(err.contains(ty.name()), "{err}");
             assert!(err.contains("::text"), "{err}");
         }
-        let err = pg_field("span", &Type::INTERVAL, -1).unwrap_err().to_string();
-        assert!(err.contains("span") && err.contains("interval"), "{err}");
+        let err = pg_field("flags", &Type::VARBIT, -1).unwrap_err().to_string();
+        assert!(err.contains("flags") && err.contains("varbit"), "{err}");
     }
 
     #[test]
@@ -320,6 +347,9 @@ mod tests {
         assert_eq!(f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str), Some("varchar(20)"));
         let f = pg_field("n", &Type::NUMERIC, -1).unwrap();
         assert_eq!(f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str), Some("numeric"));
+        assert!(crate::connect::decimal_text::is_decimal_text(&f));
+        assert_eq!(pg_type_for_field(&f).unwrap(), "numeric");
+        assert!(!crate::connect::decimal_text::is_decimal_text(&pg_field("t", &Type::TEXT, -1).unwrap()));
         let f = pg_field("t", &Type::TEXT, -1).unwrap();
         assert_eq!(f.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str), Some("text"));
     }
@@ -359,8 +389,9 @@ mod tests {
         for (dt, expected) in cases {
             assert_eq!(pg_type_for_arrow(&dt).unwrap(), expected, "{dt}");
         }
-        let err = pg_type_for_arrow(&DataType::Duration(TimeUnit::Second)).unwrap_err();
-        assert!(err.to_string().contains("Duration"), "{err}");
+        assert_eq!(pg_type_for_arrow(&DataType::Duration(TimeUnit::Microsecond)).unwrap(), "interval");
+        let err = pg_type_for_arrow(&DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano)).unwrap_err();
+        assert!(err.to_string().contains("Interval"), "{err}");
     }
 
     #[test]

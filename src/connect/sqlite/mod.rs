@@ -1,4 +1,5 @@
-//! SQLite: read through connectorx (see `connect::connectorx_reader`), written with rusqlite — the
-//! same libsqlite3 that connectorx links, so the build carries one SQLite.
+//! SQLite: read value by value by the column's declared type (`reader`) and written (`sink`) with
+//! rusqlite — the same libsqlite3 that connectorx links, so the build carries one SQLite.
 
+pub mod reader;
 pub mod sink;

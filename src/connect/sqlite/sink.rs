@@ -46,6 +46,8 @@ pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "BLOB",
         DataType::Date32 | DataType::Date64 => "DATE",
         DataType::Time32(_) | DataType::Time64(_) => "TIME",
+        // A span (a MySQL TIME) has no SQLite type its date functions read: MySQL's own text.
+        DataType::Duration(_) => "TEXT",
         DataType::Timestamp(_, None) => "TIMESTAMP",
         DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ",
         other => {
@@ -58,7 +60,12 @@ pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
 
 /// `CREATE TABLE` for a schema, with a unique key for upserts.
 pub fn create_table_sql(table: &TableName, schema: &SchemaRef, unique_keys: Option<&[String]>) -> Result<String> {
-    D.create_table(table, schema, |dt| sqlite_type(dt).map(str::to_string), unique_keys.map(|k| ("UNIQUE", k)))
+    D.create_table(
+        table,
+        schema,
+        |f| sqlite_type(f.data_type()).map(str::to_string),
+        unique_keys.map(|k| ("UNIQUE", k)),
+    )
 }
 
 pub struct SqliteSink {
@@ -393,6 +400,19 @@ fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String>
         DataType::FixedSizeBinary(_) => Value::Blob(array.as_fixed_size_binary().value(row).to_vec()),
         DataType::Date32 | DataType::Date64 | DataType::Time32(_) | DataType::Time64(_) | DataType::Timestamp(_, _) => {
             Value::Text(temporal_text(array, row)?)
+        }
+        DataType::Duration(unit) => {
+            let micros = match unit {
+                TimeUnit::Second => array.as_primitive::<DurationSecondType>().value(row).checked_mul(1_000_000),
+                TimeUnit::Millisecond => array.as_primitive::<DurationMillisecondType>().value(row).checked_mul(1_000),
+                TimeUnit::Microsecond => Some(array.as_primitive::<DurationMicrosecondType>().value(row)),
+                TimeUnit::Nanosecond => {
+                    let nanos = array.as_primitive::<DurationNanosecondType>().value(row);
+                    (nanos % 1_000 == 0).then_some(nanos / 1_000)
+                }
+            }
+            .ok_or_else(|| format!("the duration does not fit whole microseconds ({})", array.data_type()))?;
+            Value::Text(crate::connect::mysql::reader::duration_text(micros))
         }
         other => return Err(format!("type {other} cannot be written to SQLite")),
     })

@@ -1,0 +1,133 @@
+//! Decimals without a declared precision and scale — PostgreSQL's unconstrained `numeric` —
+//! carried as their exact decimal text.
+//!
+//! An unconstrained `numeric` holds up to 131,072 integer and 16,383 fractional digits, and
+//! `NaN`, `Infinity` and `-Infinity` (PostgreSQL docs, "8.1.2 Arbitrary Precision Numbers").
+//! No Arrow decimal holds all of that (Decimal256 has 76 digits and no NaN), and the scale a
+//! column needs is only known once every value is seen. So the column travels as Arrow `Utf8`
+//! holding PostgreSQL's own output text (`numeric_out`: digits, an optional `-` and `.`, the
+//! value's own scale kept, as in `1.50`; or `NaN`, `Infinity`, `-Infinity`), and the field's
+//! metadata [`METADATA_KEY`] says the text is a decimal number. Each target then gets the
+//! widest type that keeps every value exactly:
+//!
+//! | target     | column type        | values that cannot be kept                                     |
+//! |------------|--------------------|----------------------------------------------------------------|
+//! | PostgreSQL | `numeric`          | none (`NaN`, `±Infinity` kept)                                  |
+//! | MySQL      | `DECIMAL(65,30)`   | more than 35 integer or 30 fractional digits, `NaN`, `±Infinity`: refused by column, row and value (MySQL would round extra fractional digits with only a note, even in strict mode) |
+//! | SQLite     | `TEXT`             | none: the exact text, as Flow stores every decimal in SQLite    |
+//! | Parquet    | string             | none: the exact text (cast to `decimal(p,s)` for a decimal)     |
+//! | CSV        | text               | none                                                           |
+//!
+//! `explain` names each such column with what its target does.
+
+use std::collections::HashMap;
+
+use arrow::datatypes::{DataType, Field};
+
+use crate::plan::Backend;
+
+/// Field metadata key: `"true"` on a `Utf8` column whose values are exact decimal text.
+pub const METADATA_KEY: &str = "flow.decimal_text";
+
+/// MySQL's widest `DECIMAL`: 65 digits, 30 of them after the point (MySQL docs, "Fixed-Point
+/// Types").
+pub const MYSQL_DECIMAL: (u32, u32) = (65, 30);
+
+/// `field` marked as holding exact decimal text.
+pub fn mark(field: Field) -> Field {
+    let mut metadata: HashMap<String, String> = field.metadata().clone();
+    metadata.insert(METADATA_KEY.to_string(), "true".to_string());
+    field.with_metadata(metadata)
+}
+
+/// Whether `field` is a text column marked as exact decimal text.
+pub fn is_decimal_text(field: &Field) -> bool {
+    matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        && field.metadata().get(METADATA_KEY).is_some_and(|v| v == "true")
+}
+
+/// Checks that decimal text `text` is held exactly by `DECIMAL(precision, scale)`: at most
+/// `precision - scale` integer digits (leading zeros aside) and `scale` fractional digits
+/// (trailing zeros aside). The error says why, for a message naming the column and row.
+pub fn fits_decimal(text: &str, precision: u32, scale: u32) -> Result<(), String> {
+    let t = text.trim();
+    let unsigned = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if unsigned.eq_ignore_ascii_case("nan") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Err(format!("{t} has no DECIMAL({precision},{scale}) equivalent (no NaN or infinity)"));
+    }
+    let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(format!("{t} is not a decimal number"));
+    }
+    let int_digits = int.trim_start_matches('0').len();
+    let frac_digits = frac.trim_end_matches('0').len();
+    let int_max = precision.saturating_sub(scale) as usize;
+    if int_digits > int_max || frac_digits > scale as usize {
+        return Err(format!(
+            "{t} has {int_digits} integer and {frac_digits} fractional digits; DECIMAL({precision},{scale}) holds at \
+             most {int_max} and {scale}, and would not keep it exactly"
+        ));
+    }
+    Ok(())
+}
+
+/// What `explain` says about a decimal-text column written to `backend`, if anything.
+pub fn target_warning(backend: Backend, column: &str) -> Option<String> {
+    let (p, s) = MYSQL_DECIMAL;
+    match backend {
+        Backend::Mysql => Some(format!(
+            "column `{column}`: a numeric without precision becomes DECIMAL({p},{s}), MySQL's widest decimal; a \
+             value with more than {} integer or {s} fractional digits, NaN or Infinity is refused by column, row and \
+             value",
+            p - s
+        )),
+        Backend::Sqlite => Some(format!(
+            "column `{column}`: a numeric without precision is stored as its exact decimal text (TEXT), NaN and \
+             Infinity as the words"
+        )),
+        Backend::Parquet => Some(format!(
+            "column `{column}`: a numeric without precision is written as its exact decimal text (a Parquet string): \
+             no decimal(p,s) holds every such value; cast it (cast {column} as decimal(p,s)) for a decimal column"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_only_what_the_decimal_keeps_exactly() {
+        assert_eq!(fits_decimal("0", 65, 30), Ok(()));
+        assert_eq!(fits_decimal("-0.5", 65, 30), Ok(()));
+        assert_eq!(fits_decimal("123456789012345678901234567890.123456789", 65, 30), Ok(()));
+        assert_eq!(fits_decimal(&format!("0.{}1", "0".repeat(29)), 65, 30), Ok(()));
+        // Trailing fractional zeros and leading integer zeros cost nothing.
+        assert_eq!(fits_decimal(&format!("1.{}", "0".repeat(40)), 65, 30), Ok(()));
+        assert_eq!(
+            fits_decimal(&format!("0.{}1", "0".repeat(29)), 65, 29),
+            Err(format!(
+                "0.{}1 has 0 integer and 30 fractional digits; DECIMAL(65,29) holds at most 36 and 29, and would \
+                 not keep it exactly",
+                "0".repeat(29)
+            ))
+        );
+        assert!(fits_decimal(&"9".repeat(36), 65, 30).is_err());
+        assert_eq!(
+            fits_decimal("NaN", 65, 30),
+            Err("NaN has no DECIMAL(65,30) equivalent (no NaN or infinity)".to_string())
+        );
+        assert!(fits_decimal("-Infinity", 65, 30).is_err());
+        assert!(fits_decimal("1e5", 65, 30).is_err());
+        assert!(fits_decimal(".", 65, 30).is_err());
+    }
+
+    #[test]
+    fn marks_text_fields_only() {
+        let text = mark(Field::new("n", DataType::Utf8, true));
+        assert!(is_decimal_text(&text));
+        assert!(!is_decimal_text(&Field::new("n", DataType::Utf8, true)));
+        assert!(!is_decimal_text(&mark(Field::new("n", DataType::Int64, true))));
+    }
+}

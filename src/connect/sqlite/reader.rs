@@ -1,0 +1,825 @@
+//! Reading SQLite files written by any program, value by value, with rusqlite.
+//!
+//! SQLite types values, not columns (<https://sqlite.org/datatype3.html>): a column has a
+//! declared type and, from it, an *affinity*, but each value carries its own storage class
+//! (INTEGER, REAL, TEXT, BLOB or NULL). Python's `sqlite3` binds a `float` into a
+//! `NUMERIC(12,2)` column as REAL and a whole number as INTEGER; a `TIMESTAMP` column holds
+//! whatever text or number the program wrote. So this reader decides each column's Arrow type
+//! from its declared type once, and then converts every value by its own storage class into
+//! that type — exactly, or not at all: a value that does not convert exactly is an error that
+//! names the column, the row (its `rowid` when the source is a table) and the value.
+//!
+//! | declared type (first match)                   | Arrow type            | values accepted                                          |
+//! |-----------------------------------------------|-----------------------|----------------------------------------------------------|
+//! | `BOOLEAN`, `BOOL`                             | Boolean               | integers 0/1 (and reals 0.0/1.0), text `true`/`false`    |
+//! | `DATE`                                        | Date32                | a time value (below) at midnight                         |
+//! | `TIME`                                        | Time64(µs)            | text `HH:MM[:SS[.fff…]]`                                 |
+//! | `DATETIME`, `TIMESTAMP`                       | Timestamp(µs)         | a time value (below)                                     |
+//! | `TIMESTAMPTZ`                                 | Timestamp(µs, UTC)    | a time value (below)                                     |
+//! | `DECIMAL(p,s)`, `NUMERIC(p,s)`, p ≤ 38        | Decimal128(p,s)       | integers; reals whose shortest decimal form has at most `s` fractional digits (1234.5 → 1234.50; 1.005 at scale 2 is refused); decimal text |
+//! | `DECIMAL`, `NUMERIC` without precision        | Decimal128(38,10)     | as above                                                 |
+//! | `DECIMAL(p,s)` with p > 38                    | Utf8                  | the exact digits (integers, reals in shortest form, text) |
+//! | `JSON`, `UUID`                                | Utf8                  | text                                                     |
+//! | name containing `INT` (INTEGER affinity)      | Int64                 | integers; reals without a fraction                       |
+//! | containing `CHAR`, `CLOB`, `TEXT` (TEXT)      | Utf8                  | text; numbers as their exact decimal text                |
+//! | containing `BLOB` (BLOB)                      | Binary                | blobs, text as its UTF-8 bytes                           |
+//! | containing `REAL`, `FLOA`, `DOUB` (REAL)      | Float64               | reals; integers that a double holds exactly              |
+//! | no declared type, or another name             | from the first 1,000 rows' values: Int64 if all are integers, Float64 if integers and reals, Utf8 if any is text, Binary if blobs | as above |
+//!
+//! **Time values** are the forms SQLite's own date functions accept
+//! (<https://sqlite.org/lang_datefunc.html>): `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS[.fff…]]` (or
+//! `T` between date and time), `HH:MM[:SS[.fff…]]` (which SQLite dates 2000-01-01), each
+//! optionally followed by `Z` or `±HH:MM` (converted to UTC, as SQLite does); fractions finer
+//! than a microsecond are refused unless they are zeros. A number (INTEGER, REAL, or numeric
+//! text) is read as SQLite's `'auto'` modifier reads it: from 0 to 5373484.499999 it is a Julian
+//! day number, otherwise (between -210866760000 and 253402300799) Unix time in seconds, both to
+//! the millisecond as SQLite computes them. `now` is refused: it names the moment of reading,
+//! not a stored time. Times without an offset are kept as written (SQLite takes them as UTC).
+//!
+//! A TEXT value in an INTEGER, REAL or NUMERIC column is one SQLite could not convert (it
+//! converts well-formed numbers on insert), so it is refused: `column `qty` (declared INTEGER),
+//! rowid 3: text value 'abc' is not an integer`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder,
+    StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::connect::blocking::blocking_stream;
+
+/// Field metadata: the column's declared SQLite type, as written in the table definition.
+pub const SOURCE_TYPE_KEY: &str = "flow.source_type";
+/// Field metadata: how the reader interprets the column's values, shown by `flow explain`.
+pub const READ_NOTE_KEY: &str = "flow.read_note";
+
+/// Rows looked at to type a column without a usable declared type.
+const SAMPLE_ROWS: usize = 1000;
+/// UTC, as DataFusion labels it.
+const UTC: &str = "+00:00";
+/// Julian day numbers SQLite's `auto` modifier accepts (0000-01-01 .. 9999-12-31).
+const JULIAN_DAY_MAX: f64 = 5_373_484.499_999;
+/// Unix seconds SQLite's `auto` modifier accepts.
+const UNIX_MIN: f64 = -210_866_760_000.0;
+const UNIX_MAX: f64 = 253_402_300_799.0;
+/// Milliseconds between Julian day 0 and the Unix epoch.
+const JD_EPOCH_MS: i64 = 210_866_760_000_000;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// How one result column is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Integer,
+    Real,
+    Text,
+    Blob,
+    Boolean,
+    Decimal { precision: u8, scale: i8 },
+    Date,
+    Time,
+    Timestamp { utc: bool },
+}
+
+impl Kind {
+    fn data_type(self) -> DataType {
+        match self {
+            Kind::Integer => DataType::Int64,
+            Kind::Real => DataType::Float64,
+            Kind::Text => DataType::Utf8,
+            Kind::Blob => DataType::Binary,
+            Kind::Boolean => DataType::Boolean,
+            Kind::Decimal { precision, scale } => DataType::Decimal128(precision, scale),
+            Kind::Date => DataType::Date32,
+            Kind::Time => DataType::Time64(TimeUnit::Microsecond),
+            Kind::Timestamp { utc: false } => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Kind::Timestamp { utc: true } => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+        }
+    }
+
+    /// What `flow explain` says about reading this column, when it is more than a plain copy.
+    fn note(self) -> Option<&'static str> {
+        match self {
+            Kind::Timestamp { .. } | Kind::Date => Some(
+                "SQLite time values: text in SQLite's date/time forms (offsets converted to UTC); numbers as \
+                 SQLite's 'auto' modifier reads them (0 to 5373484.5: Julian day, otherwise Unix seconds), to the \
+                 millisecond",
+            ),
+            Kind::Decimal { .. } => Some(
+                "REAL values are taken by their shortest decimal form; one with more fractional digits than the \
+                 scale is refused",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// The Arrow type a declared SQLite type reads as; `None` when the values decide (no declared
+/// type, or a name SQLite gives NUMERIC affinity without saying what it holds).
+fn declared_kind(declared: &str) -> Option<Kind> {
+    let upper = declared.trim().to_ascii_uppercase();
+    let (base, args) = match upper.find('(') {
+        Some(open) => (upper[..open].trim(), upper[open + 1..].trim_end_matches(')').to_string()),
+        None => (upper.as_str(), String::new()),
+    };
+    let args: Vec<u32> = args.split(',').filter_map(|a| a.trim().parse().ok()).collect();
+    Some(match base {
+        "" => return None,
+        "BOOLEAN" | "BOOL" => Kind::Boolean,
+        "DATE" => Kind::Date,
+        "TIME" => Kind::Time,
+        "DATETIME" | "TIMESTAMP" | "TIMESTAMP WITHOUT TIME ZONE" => Kind::Timestamp { utc: false },
+        "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => Kind::Timestamp { utc: true },
+        "DECIMAL" | "NUMERIC" => match (args.first(), args.get(1)) {
+            (Some(&p), s) if (1..=38).contains(&p) && s.is_none_or(|&s| s <= p) => {
+                Kind::Decimal { precision: p as u8, scale: s.copied().unwrap_or(0) as i8 }
+            }
+            (Some(_), _) => Kind::Text,
+            (None, _) => Kind::Decimal { precision: 38, scale: 10 },
+        },
+        "JSON" | "JSONB" | "UUID" => Kind::Text,
+        _ if base.contains("INT") => Kind::Integer,
+        _ if base.contains("CHAR") || base.contains("CLOB") || base.contains("TEXT") => Kind::Text,
+        _ if base.contains("BLOB") => Kind::Blob,
+        _ if base.contains("REAL") || base.contains("FLOA") || base.contains("DOUB") => Kind::Real,
+        _ => return None,
+    })
+}
+
+/// The kind the sampled values of an untyped column call for.
+#[derive(Default)]
+struct Sample {
+    integer: bool,
+    real: bool,
+    text: bool,
+    blob: bool,
+}
+
+impl Sample {
+    fn add(&mut self, value: ValueRef<'_>) {
+        match value {
+            ValueRef::Null => {}
+            ValueRef::Integer(_) => self.integer = true,
+            ValueRef::Real(_) => self.real = true,
+            ValueRef::Text(_) => self.text = true,
+            ValueRef::Blob(_) => self.blob = true,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        if self.text {
+            Kind::Text
+        } else if self.blob {
+            Kind::Blob
+        } else if self.real {
+            Kind::Real
+        } else if self.integer {
+            Kind::Integer
+        } else {
+            Kind::Text
+        }
+    }
+}
+
+/// One result column: its name, declared type and how it is read.
+#[derive(Debug, Clone)]
+struct ColumnPlan {
+    name: String,
+    declared: Option<String>,
+    kind: Kind,
+}
+
+/// The file a `sqlite://path`, `sqlite:path` or plain path names. A missing file is an error:
+/// opening it would create an empty database.
+pub fn database_path(url: &str) -> Result<PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let abs = std::path::absolute(path).map_err(|e| DataFusionError::Execution(format!("bad path {path}: {e}")))?;
+    if !abs.is_file() {
+        return Err(DataFusionError::Execution(format!("SQLite database {path} does not exist")));
+    }
+    Ok(abs)
+}
+
+fn open(url: &str) -> Result<(Connection, String)> {
+    let path = database_path(url)?;
+    let shown = path.display().to_string();
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| DataFusionError::Execution(format!("cannot open SQLite file {shown}: {e}")))?;
+    Ok((conn, shown))
+}
+
+fn sql_error(shown: &str, e: rusqlite::Error) -> DataFusionError {
+    DataFusionError::Execution(format!("SQLite {shown}: {e}"))
+}
+
+/// Plans the columns of `sql`: declared types first; the first rows' values for the rest.
+fn plan_columns(conn: &Connection, shown: &str, sql: &str) -> Result<Vec<ColumnPlan>> {
+    let mut stmt = conn.prepare(sql).map_err(|e| sql_error(shown, e))?;
+    let mut plans: Vec<ColumnPlan> = stmt
+        .columns()
+        .iter()
+        .map(|c| {
+            let declared = c.decl_type().map(str::to_string);
+            let kind = declared.as_deref().and_then(declared_kind);
+            ColumnPlan { name: c.name().to_string(), declared, kind: kind.unwrap_or(Kind::Text) }
+        })
+        .collect();
+    let undecided: Vec<usize> = stmt
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.decl_type().and_then(declared_kind).is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if !undecided.is_empty() {
+        let mut samples: Vec<Sample> = undecided.iter().map(|_| Sample::default()).collect();
+        let mut rows = stmt.query([]).map_err(|e| sql_error(shown, e))?;
+        let mut seen = 0;
+        while let Some(row) = rows.next().map_err(|e| sql_error(shown, e))? {
+            for (sample, &i) in samples.iter_mut().zip(&undecided) {
+                sample.add(row.get_ref(i).map_err(|e| sql_error(shown, e))?);
+            }
+            seen += 1;
+            if seen >= SAMPLE_ROWS {
+                break;
+            }
+        }
+        for (sample, &i) in samples.iter().zip(&undecided) {
+            plans[i].kind = sample.kind();
+        }
+    }
+    Ok(plans)
+}
+
+fn schema_of(plans: &[ColumnPlan]) -> SchemaRef {
+    let fields: Vec<Field> = plans
+        .iter()
+        .map(|p| {
+            let mut metadata = std::collections::HashMap::new();
+            if let Some(declared) = &p.declared {
+                metadata.insert(SOURCE_TYPE_KEY.to_string(), declared.clone());
+            }
+            if let Some(note) = p.kind.note() {
+                metadata.insert(READ_NOTE_KEY.to_string(), note.to_string());
+            }
+            // SQLite does not say whether a result column may be NULL: every column may.
+            Field::new(&p.name, p.kind.data_type(), true).with_metadata(metadata)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The Arrow schema reading `sql` from the SQLite file at `url` produces (blocking). See the
+/// module docs for the type of each declared type.
+pub fn query_schema(url: &str, sql: &str) -> Result<SchemaRef> {
+    let (conn, shown) = open(url)?;
+    Ok(schema_of(&plan_columns(&conn, &shown, sql)?))
+}
+
+/// The whole result of a small query (bounds, counts), typed as [`query_schema`] types it
+/// (blocking). An empty result gives one empty batch that carries the schema.
+pub fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+    let (conn, shown) = open(url)?;
+    let plans = plan_columns(&conn, &shown, sql)?;
+    let schema = schema_of(&plans);
+    let mut batches = Vec::new();
+    read_query(&conn, &shown, sql, &plans, &schema, false, 65_536, &mut |b| {
+        batches.push(b);
+        true
+    })?;
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
+}
+
+/// Streams the results of `queries` (consecutive chunks of one partition) as batches of at most
+/// `batch_size` rows of `schema` (what [`query_schema`] gave for the source). With
+/// `with_rowid`, each query is run with the table's `rowid` in front so that a refused value
+/// names its row; a relation without one (a view, a `WITHOUT ROWID` table) is read without.
+pub fn stream_queries(
+    url: String,
+    queries: Vec<String>,
+    schema: SchemaRef,
+    batch_size: usize,
+    with_rowid: bool,
+) -> SendableRecordBatchStream {
+    let out = schema.clone();
+    blocking_stream(out, move |tx| {
+        let (conn, shown) = open(&url)?;
+        let plans: Vec<ColumnPlan> = schema
+            .fields()
+            .iter()
+            .map(|f| ColumnPlan {
+                name: f.name().clone(),
+                declared: f.metadata().get(SOURCE_TYPE_KEY).cloned(),
+                kind: kind_of(f.data_type()),
+            })
+            .collect();
+        for sql in &queries {
+            let open =
+                read_query(&conn, &shown, sql, &plans, &schema, with_rowid, batch_size.max(1), &mut |b| tx.send(b))?;
+            if !open {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The reading kind for an expected Arrow type (the schema [`query_schema`] produced, or a
+/// projection of it).
+fn kind_of(dt: &DataType) -> Kind {
+    match dt {
+        DataType::Int64 => Kind::Integer,
+        DataType::Float64 => Kind::Real,
+        DataType::Binary => Kind::Blob,
+        DataType::Boolean => Kind::Boolean,
+        DataType::Decimal128(precision, scale) => Kind::Decimal { precision: *precision, scale: *scale },
+        DataType::Date32 => Kind::Date,
+        DataType::Time64(_) => Kind::Time,
+        DataType::Timestamp(_, tz) => Kind::Timestamp { utc: tz.is_some() },
+        _ => Kind::Text,
+    }
+}
+
+/// `SELECT rowid, …` for a `SELECT …` the dialect wrote.
+fn with_rowid_sql(sql: &str) -> Option<String> {
+    sql.strip_prefix("SELECT ").map(|rest| format!("SELECT rowid, {rest}"))
+}
+
+/// Runs one query and hands its rows to `emit` in batches; returns false when `emit` said the
+/// consumer is gone.
+#[allow(clippy::too_many_arguments)]
+fn read_query(
+    conn: &Connection,
+    shown: &str,
+    sql: &str,
+    plans: &[ColumnPlan],
+    schema: &SchemaRef,
+    with_rowid: bool,
+    batch_size: usize,
+    emit: &mut dyn FnMut(RecordBatch) -> bool,
+) -> Result<bool> {
+    let rowid_stmt = if with_rowid { with_rowid_sql(sql).and_then(|s| conn.prepare(&s).ok()) } else { None };
+    let (mut stmt, offset) = match rowid_stmt {
+        Some(stmt) => (stmt, 1),
+        None => (conn.prepare(sql).map_err(|e| sql_error(shown, e))?, 0),
+    };
+    if stmt.column_count() != plans.len() + offset {
+        return Err(DataFusionError::Execution(format!(
+            "SQLite {shown}: the query returns {} columns, the source's schema has {}",
+            stmt.column_count() - offset,
+            plans.len()
+        )));
+    }
+    let mut rows = stmt.query([]).map_err(|e| sql_error(shown, e))?;
+    let mut builders: Vec<Builder> = plans.iter().map(|p| Builder::new(p.kind, batch_size)).collect();
+    let mut in_batch = 0;
+    let mut row_number: u64 = 0;
+    while let Some(row) = rows.next().map_err(|e| sql_error(shown, e))? {
+        row_number += 1;
+        for (i, (builder, plan)) in builders.iter_mut().zip(plans).enumerate() {
+            let value = row.get_ref(i + offset).map_err(|e| sql_error(shown, e))?;
+            if let Err(why) = builder.append(value) {
+                let at = if offset == 1 {
+                    match row.get_ref(0) {
+                        Ok(ValueRef::Integer(id)) => format!("rowid {id}"),
+                        _ => format!("row {row_number}"),
+                    }
+                } else {
+                    format!("row {row_number} of the query")
+                };
+                let declared = plan.declared.as_deref().map(|d| format!(" (declared {d})")).unwrap_or_default();
+                return Err(DataFusionError::Execution(format!(
+                    "SQLite {shown}: column `{}`{declared}, {at}: {} {why}",
+                    plan.name,
+                    describe_value(value)
+                )));
+            }
+        }
+        in_batch += 1;
+        if in_batch == batch_size {
+            if !emit(finish(schema, &mut builders, in_batch)?) {
+                return Ok(false);
+            }
+            in_batch = 0;
+        }
+    }
+    if in_batch > 0 && !emit(finish(schema, &mut builders, in_batch)?) {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn finish(schema: &SchemaRef, builders: &mut [Builder], rows: usize) -> Result<RecordBatch> {
+    let columns: Vec<ArrayRef> = builders.iter_mut().map(Builder::finish).collect();
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?)
+}
+
+/// A value as an error message shows it: its storage class and text, at most 100 characters.
+fn describe_value(value: ValueRef<'_>) -> String {
+    let clip = |s: &str| {
+        let mut out: String = s.chars().take(100).collect();
+        if out.len() < s.len() {
+            out.push('…');
+        }
+        out
+    };
+    match value {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(i) => format!("integer value {i}"),
+        ValueRef::Real(f) => format!("real value {}", real_text(f)),
+        ValueRef::Text(t) => format!("text value '{}'", clip(&String::from_utf8_lossy(t))),
+        ValueRef::Blob(b) => format!("blob of {} bytes", b.len()),
+    }
+}
+
+/// A double's shortest decimal text that reads back as the same double (Rust's `Display`, which
+/// never uses an exponent).
+fn real_text(f: f64) -> String {
+    format!("{f}")
+}
+
+enum Builder {
+    Integer(Int64Builder),
+    Real(Float64Builder),
+    Text(StringBuilder),
+    Blob(BinaryBuilder),
+    Boolean(BooleanBuilder),
+    Decimal(Decimal128Builder, u8, i8),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+}
+
+impl Builder {
+    fn new(kind: Kind, capacity: usize) -> Self {
+        match kind {
+            Kind::Integer => Self::Integer(Int64Builder::with_capacity(capacity)),
+            Kind::Real => Self::Real(Float64Builder::with_capacity(capacity)),
+            Kind::Text => Self::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
+            Kind::Blob => Self::Blob(BinaryBuilder::with_capacity(capacity, capacity * 16)),
+            Kind::Boolean => Self::Boolean(BooleanBuilder::with_capacity(capacity)),
+            Kind::Decimal { precision, scale } => Self::Decimal(
+                Decimal128Builder::with_capacity(capacity).with_data_type(DataType::Decimal128(precision, scale)),
+                precision,
+                scale,
+            ),
+            Kind::Date => Self::Date(Date32Builder::with_capacity(capacity)),
+            Kind::Time => Self::Time(Time64MicrosecondBuilder::with_capacity(capacity)),
+            Kind::Timestamp { utc } => Self::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(capacity)
+                    .with_data_type(Kind::Timestamp { utc }.data_type()),
+            ),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Self::Integer(b) => Arc::new(b.finish()),
+            Self::Real(b) => Arc::new(b.finish()),
+            Self::Text(b) => Arc::new(b.finish()),
+            Self::Blob(b) => Arc::new(b.finish()),
+            Self::Boolean(b) => Arc::new(b.finish()),
+            Self::Decimal(b, ..) => Arc::new(b.finish()),
+            Self::Date(b) => Arc::new(b.finish()),
+            Self::Time(b) => Arc::new(b.finish()),
+            Self::Timestamp(b) => Arc::new(b.finish()),
+        }
+    }
+
+    /// Appends one value, converted exactly; `Err` says why it cannot be (the caller names the
+    /// column, row and value).
+    fn append(&mut self, value: ValueRef<'_>) -> std::result::Result<(), String> {
+        if matches!(value, ValueRef::Null) {
+            match self {
+                Self::Integer(b) => b.append_null(),
+                Self::Real(b) => b.append_null(),
+                Self::Text(b) => b.append_null(),
+                Self::Blob(b) => b.append_null(),
+                Self::Boolean(b) => b.append_null(),
+                Self::Decimal(b, ..) => b.append_null(),
+                Self::Date(b) => b.append_null(),
+                Self::Time(b) => b.append_null(),
+                Self::Timestamp(b) => b.append_null(),
+            }
+            return Ok(());
+        }
+        match self {
+            Self::Integer(b) => b.append_value(to_integer(value)?),
+            Self::Real(b) => b.append_value(to_real(value)?),
+            Self::Text(b) => match value {
+                ValueRef::Text(t) => b.append_value(text(t)?),
+                ValueRef::Integer(i) => b.append_value(i.to_string()),
+                ValueRef::Real(f) => b.append_value(real_text(f)),
+                _ => return Err("is not text".into()),
+            },
+            Self::Blob(b) => match value {
+                ValueRef::Blob(bytes) | ValueRef::Text(bytes) => b.append_value(bytes),
+                _ => return Err("is not a blob".into()),
+            },
+            Self::Boolean(b) => b.append_value(to_boolean(value)?),
+            Self::Decimal(b, precision, scale) => b.append_value(to_decimal(value, *precision, *scale)?),
+            Self::Date(b) => {
+                let micros = to_time_value(value)?;
+                if micros.rem_euclid(MICROS_PER_DAY) != 0 {
+                    return Err("has a time of day; a DATE column holds dates only".into());
+                }
+                let days = i32::try_from(micros.div_euclid(MICROS_PER_DAY)).map_err(|_| "is out of range")?;
+                b.append_value(days);
+            }
+            Self::Time(b) => match value {
+                ValueRef::Text(t) => {
+                    let t = text(t)?;
+                    let (micros, rest) =
+                        parse_time_of_day(t.trim()).ok_or("is not a time of day (HH:MM[:SS[.fff]])")?;
+                    if !rest.is_empty() {
+                        return Err("is not a time of day (HH:MM[:SS[.fff]])".into());
+                    }
+                    b.append_value(micros);
+                }
+                _ => return Err("is not a time of day (HH:MM[:SS[.fff]])".into()),
+            },
+            Self::Timestamp(b) => b.append_value(to_time_value(value)?),
+        }
+        Ok(())
+    }
+}
+
+fn text(bytes: &[u8]) -> std::result::Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|_| "is not valid UTF-8".to_string())
+}
+
+/// 2^63 as a double: the first value past `i64::MAX`.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+fn to_integer(value: ValueRef<'_>) -> std::result::Result<i64, String> {
+    match value {
+        ValueRef::Integer(i) => Ok(i),
+        ValueRef::Real(f) if f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f) => Ok(f as i64),
+        ValueRef::Real(_) => Err("is not an integer".into()),
+        ValueRef::Text(t) => {
+            let t = text(t)?;
+            t.parse::<i64>().ok().filter(|i| i.to_string() == t).ok_or_else(|| "is not an integer".into())
+        }
+        _ => Err("is not an integer".into()),
+    }
+}
+
+fn to_real(value: ValueRef<'_>) -> std::result::Result<f64, String> {
+    match value {
+        ValueRef::Real(f) => Ok(f),
+        // Exact only when the double holds the integer itself (every |i| <= 2^53, and some above).
+        ValueRef::Integer(i) if (i as f64) < TWO_POW_63 && (i as f64) as i64 == i => Ok(i as f64),
+        ValueRef::Integer(_) => Err("has more digits than a double holds exactly".into()),
+        _ => Err("is not a number".into()),
+    }
+}
+
+fn to_boolean(value: ValueRef<'_>) -> std::result::Result<bool, String> {
+    match value {
+        ValueRef::Integer(0) => Ok(false),
+        ValueRef::Integer(1) => Ok(true),
+        ValueRef::Real(f) if f == 0.0 => Ok(false),
+        ValueRef::Real(f) if f == 1.0 => Ok(true),
+        ValueRef::Text(t) if t.eq_ignore_ascii_case(b"true") => Ok(true),
+        ValueRef::Text(t) if t.eq_ignore_ascii_case(b"false") => Ok(false),
+        _ => Err("is not a boolean (0 or 1, true or false)".into()),
+    }
+}
+
+fn to_decimal(value: ValueRef<'_>, precision: u8, scale: i8) -> std::result::Result<i128, String> {
+    match value {
+        ValueRef::Integer(i) => parse_decimal(&i.to_string(), precision, scale),
+        ValueRef::Real(f) if f.is_finite() => parse_decimal(&real_text(f), precision, scale),
+        ValueRef::Real(_) => Err(format!("does not fit decimal({precision},{scale})")),
+        ValueRef::Text(t) => parse_decimal(text(t)?.trim(), precision, scale),
+        ValueRef::Blob(_) | ValueRef::Null => Err("is not a number".into()),
+    }
+}
+
+/// `[+-]digits[.digits]` as a Decimal128 of `scale`, exactly: fractional digits beyond the
+/// scale must be zeros, and the integer digits must fit `precision - scale`.
+pub(crate) fn parse_decimal(s: &str, precision: u8, scale: i8) -> std::result::Result<i128, String> {
+    let not_number = || "is not a decimal number".to_string();
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(not_number());
+    }
+    let scale_digits = usize::try_from(scale.max(0)).unwrap_or(0);
+    let (kept, dropped) = frac_part.split_at(frac_part.len().min(scale_digits));
+    if dropped.bytes().any(|b| b != b'0') {
+        return Err(format!("has more than {scale} fractional digits (decimal({precision},{scale}))"));
+    }
+    let int_part = int_part.trim_start_matches('0');
+    if int_part.len() + scale_digits > usize::from(precision) {
+        return Err(format!("does not fit decimal({precision},{scale})"));
+    }
+    let mut value: i128 = 0;
+    for b in int_part.bytes().chain(kept.bytes()).chain(std::iter::repeat_n(b'0', scale_digits - kept.len())) {
+        value = value * 10 + i128::from(b - b'0');
+    }
+    Ok(if negative { -value } else { value })
+}
+
+/// A time value in microseconds since 1970-01-01 00:00:00 (UTC for values with an offset; the
+/// wall-clock time as written otherwise). See the module docs for the forms.
+fn to_time_value(value: ValueRef<'_>) -> std::result::Result<i64, String> {
+    match value {
+        ValueRef::Integer(i) => number_time(i as f64, Some(i)),
+        ValueRef::Real(f) => number_time(f, None),
+        ValueRef::Text(t) => {
+            let t = text(t)?.trim();
+            if t.eq_ignore_ascii_case("now") {
+                return Err("names the moment of reading, not a stored time".into());
+            }
+            if let Ok(i) = t.parse::<i64>() {
+                return number_time(i as f64, Some(i));
+            }
+            if let Ok(f) = t.parse::<f64>()
+                && f.is_finite()
+                && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+            {
+                return number_time(f, None);
+            }
+            parse_time_text(t).ok_or_else(|| "is not a SQLite time value".to_string())
+        }
+        _ => Err("is not a SQLite time value".into()),
+    }
+}
+
+/// A number as SQLite's `'auto'` modifier reads it, to the millisecond.
+fn number_time(f: f64, integer: Option<i64>) -> std::result::Result<i64, String> {
+    let ms = if (0.0..=JULIAN_DAY_MAX).contains(&f) {
+        // SQLite: iJD = (sqlite3_int64)(r*86400000.0 + 0.5)
+        (f * 86_400_000.0 + 0.5) as i64 - JD_EPOCH_MS
+    } else if (UNIX_MIN..=UNIX_MAX).contains(&f) {
+        match integer {
+            Some(i) => i * 1000,
+            // SQLite: iJD = (sqlite3_int64)(r*1000.0 + 210866760000000.0 + 0.5)
+            None => (f * 1000.0 + JD_EPOCH_MS as f64 + 0.5) as i64 - JD_EPOCH_MS,
+        }
+    } else {
+        return Err("is neither a Julian day number nor Unix time in SQLite's range".into());
+    };
+    Ok(ms * 1000)
+}
+
+/// `YYYY-MM-DD[( |T)HH:MM[:SS[.f…]]][Z|±HH:MM]` or `HH:MM[:SS[.f…]][Z|±HH:MM]` (dated 2000-01-01).
+fn parse_time_text(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let digits = |from: usize, n: usize| -> Option<i64> {
+        let part = b.get(from..from + n)?;
+        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |v, d| v * 10 + i64::from(d - b'0')))
+    };
+    let (days, rest) = if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' {
+        let date = chrono::NaiveDate::from_ymd_opt(
+            i32::try_from(digits(0, 4)?).ok()?,
+            u32::try_from(digits(5, 2)?).ok()?,
+            u32::try_from(digits(8, 2)?).ok()?,
+        )?;
+        let days = i64::from((date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days() as i32);
+        (days, &s[10..])
+    } else {
+        // SQLite dates a bare time 2000-01-01.
+        (10_957, s)
+    };
+    let (time, rest) = if rest.len() == s.len() {
+        parse_time_of_day(rest)?
+    } else if rest.is_empty() {
+        (0, rest)
+    } else {
+        let after = rest.strip_prefix('T').or_else(|| rest.strip_prefix(' '))?.trim_start();
+        parse_time_of_day(after)?
+    };
+    let rest = rest.trim_start();
+    let offset_minutes = match rest.as_bytes() {
+        [] => 0,
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()) => {
+            let minutes = i64::from((h1 - b'0') * 10 + (h2 - b'0')) * 60 + i64::from((m1 - b'0') * 10 + (m2 - b'0'));
+            if *sign == b'+' { minutes } else { -minutes }
+        }
+        _ => return None,
+    };
+    Some(days * MICROS_PER_DAY + time - offset_minutes * 60_000_000)
+}
+
+/// `HH:MM[:SS[.f…]]` at the start of `s`: microseconds since midnight and the rest of `s`.
+/// Fractions finer than a microsecond must be zeros.
+fn parse_time_of_day(s: &str) -> Option<(i64, &str)> {
+    let b = s.as_bytes();
+    let two = |i: usize| -> Option<i64> {
+        let (x, y) = (*b.get(i)?, *b.get(i + 1)?);
+        (x.is_ascii_digit() && y.is_ascii_digit()).then(|| i64::from((x - b'0') * 10 + (y - b'0')))
+    };
+    let hours = two(0)?;
+    if b.get(2) != Some(&b':') {
+        return None;
+    }
+    let minutes = two(3)?;
+    let mut end = 5;
+    let mut seconds = 0;
+    let mut micros = 0;
+    if b.get(5) == Some(&b':') {
+        seconds = two(6)?;
+        end = 8;
+        if b.get(8) == Some(&b'.') {
+            let frac: &[u8] = &b[9..];
+            let n = frac.iter().take_while(|d| d.is_ascii_digit()).count();
+            if n == 0 {
+                return None;
+            }
+            if frac[6.min(n)..n].iter().any(|&d| d != b'0') {
+                return None;
+            }
+            for i in 0..6 {
+                micros = micros * 10 + frac.get(i).filter(|_| i < n).map_or(0, |d| i64::from(d - b'0'));
+            }
+            end = 9 + n;
+        }
+    }
+    if hours > 23 || minutes > 59 || seconds > 59 {
+        return None;
+    }
+    Some((((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + micros, &s[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> i64 {
+        let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").expect("test literal");
+        t.and_utc().timestamp_micros()
+    }
+
+    #[test]
+    fn declared_types_follow_sqlite_affinity() {
+        assert_eq!(declared_kind("NUMERIC(12,2)"), Some(Kind::Decimal { precision: 12, scale: 2 }));
+        assert_eq!(declared_kind("decimal(10)"), Some(Kind::Decimal { precision: 10, scale: 0 }));
+        assert_eq!(declared_kind("NUMERIC"), Some(Kind::Decimal { precision: 38, scale: 10 }));
+        assert_eq!(declared_kind("NUMERIC(50,10)"), Some(Kind::Text));
+        assert_eq!(declared_kind("unsigned big int"), Some(Kind::Integer));
+        assert_eq!(declared_kind("VARCHAR(20)"), Some(Kind::Text));
+        assert_eq!(declared_kind("DOUBLE PRECISION"), Some(Kind::Real));
+        assert_eq!(declared_kind("datetime"), Some(Kind::Timestamp { utc: false }));
+        assert_eq!(declared_kind(""), None);
+        assert_eq!(declared_kind("geometry"), None);
+    }
+
+    #[test]
+    fn every_sqlite_time_value_form_denotes_its_instant() {
+        let text = |s: &str| to_time_value(ValueRef::Text(s.as_bytes()));
+        assert_eq!(text("2024-01-05"), Ok(ts("2024-01-05 00:00:00")));
+        assert_eq!(text("2024-01-05 10:00"), Ok(ts("2024-01-05 10:00:00")));
+        assert_eq!(text("2024-01-05T10:00:00Z"), Ok(ts("2024-01-05 10:00:00")));
+        assert_eq!(text("2024-01-05 10:00:00+02:00"), Ok(ts("2024-01-05 08:00:00")));
+        assert_eq!(text("2024-01-05 10:00:00 -05:30"), Ok(ts("2024-01-05 15:30:00")));
+        assert_eq!(text("2024-01-05T10:00:00.123"), Ok(ts("2024-01-05 10:00:00.123")));
+        assert_eq!(text("2024-01-05 10:00:00.123456000"), Ok(ts("2024-01-05 10:00:00.123456")));
+        assert_eq!(text("10:30"), Ok(ts("2000-01-01 10:30:00")));
+        assert!(text("2024-01-05 10:00:00.1234567").is_err(), "finer than a microsecond");
+        assert!(text("2024-02-30").is_err());
+        assert!(text("now").is_err());
+        assert!(text("yesterday").is_err());
+        // Julian day 2460314.5 is 2024-01-05 00:00 UTC; Unix 1704448800 is 2024-01-05 10:00 UTC.
+        assert_eq!(to_time_value(ValueRef::Real(2_460_314.5)), Ok(ts("2024-01-05 00:00:00")));
+        assert_eq!(to_time_value(ValueRef::Integer(1_704_448_800)), Ok(ts("2024-01-05 10:00:00")));
+        assert_eq!(to_time_value(ValueRef::Real(1_704_448_800.25)), Ok(ts("2024-01-05 10:00:00.250")));
+        assert_eq!(text("2460314.5"), Ok(ts("2024-01-05 00:00:00")));
+    }
+
+    #[test]
+    fn decimals_are_exact_or_refused() {
+        let d = |v: ValueRef<'_>| to_decimal(v, 12, 2);
+        assert_eq!(d(ValueRef::Real(1234.5)), Ok(123_450));
+        assert_eq!(d(ValueRef::Integer(7)), Ok(700));
+        assert_eq!(d(ValueRef::Text(b"-0.10")), Ok(-10));
+        assert_eq!(d(ValueRef::Text(b"1.500")), Ok(150));
+        assert!(d(ValueRef::Real(1.005)).is_err());
+        assert!(d(ValueRef::Real(0.1 + 0.2)).is_err());
+        assert!(d(ValueRef::Integer(10_000_000_000)).is_err());
+        assert!(d(ValueRef::Text(b"abc")).is_err());
+    }
+}
