@@ -192,7 +192,7 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn len(&self) -> usize {
+    fn count(&self) -> usize {
         self.ends.len()
     }
 
@@ -306,7 +306,7 @@ impl<R: BufRead> RecordReader<R> {
             record.ends.push(record.bytes.len());
             record.quoted.push(quoted);
             // A blank line is no record.
-            if record.len() == 1 && record.ends[0] == 0 && !quoted {
+            if record.count() == 1 && record.ends[0] == 0 && !quoted {
                 if ended {
                     continue;
                 }
@@ -533,14 +533,14 @@ pub fn infer_schema(input: impl BufRead, options: &CsvOptions, shown: &str) -> R
         if !reader.next_record(&mut record).map_err(io)? {
             return Err(DataFusionError::Execution(format!("{shown} is empty: no header line")));
         }
-        names = (0..record.len()).map(|i| String::from_utf8_lossy(record.field(i)).into_owned()).collect();
+        names = (0..record.count()).map(|i| String::from_utf8_lossy(record.field(i)).into_owned()).collect();
     }
     while options.infer_rows.is_none_or(|n| rows < n) && reader.next_record(&mut record).map_err(io)? {
         rows += 1;
-        while guesses.len() < record.len() {
+        while guesses.len() < record.count() {
             guesses.push(Guess::default());
         }
-        for (i, guess) in guesses.iter_mut().enumerate().take(record.len()) {
+        for (i, guess) in guesses.iter_mut().enumerate().take(record.count()) {
             let Ok(text) = std::str::from_utf8(record.field(i)) else {
                 guess.add("\u{fffd}");
                 continue;
@@ -778,11 +778,11 @@ pub fn read_batches(
         )?)
     };
     while reader.next_record(&mut record).map_err(io)? {
-        if record.len() != columns {
+        if record.count() != columns {
             return Err(DataFusionError::Execution(format!(
                 "cannot read {shown}: line {} has {} fields, the header has {columns}",
                 record.line,
-                record.len()
+                record.count()
             )));
         }
         for (i, builder) in builders.iter_mut().enumerate() {
@@ -981,7 +981,7 @@ mod tests {
         let mut seen = Vec::new();
         while reader.next_record(&mut r).unwrap() {
             let fields: Vec<(String, bool)> =
-                (0..r.len()).map(|i| (String::from_utf8(r.field(i).to_vec()).unwrap(), r.quoted[i])).collect();
+                (0..r.count()).map(|i| (String::from_utf8(r.field(i).to_vec()).unwrap(), r.quoted[i])).collect();
             seen.push((r.line, fields));
         }
         let f = |s: &str, q: bool| (s.to_string(), q);

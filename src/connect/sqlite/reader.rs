@@ -592,8 +592,8 @@ fn to_boolean(value: ValueRef<'_>) -> std::result::Result<bool, String> {
     match value {
         ValueRef::Integer(0) => Ok(false),
         ValueRef::Integer(1) => Ok(true),
-        ValueRef::Real(f) if f == 0.0 => Ok(false),
-        ValueRef::Real(f) if f == 1.0 => Ok(true),
+        ValueRef::Real(0.0) => Ok(false),
+        ValueRef::Real(1.0) => Ok(true),
         ValueRef::Text(t) if t.eq_ignore_ascii_case(b"true") => Ok(true),
         ValueRef::Text(t) if t.eq_ignore_ascii_case(b"false") => Ok(false),
         _ => Err("is not a boolean (0 or 1, true or false)".into()),
