@@ -76,7 +76,16 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
                     Some((name.clone(), shape.schema.fields().iter().map(|f| f.name().clone()).collect()))
                 })
                 .collect();
-            let column_problems = check_columns(pipeline_ast, &schemas);
+            let exact_text: HashMap<String, Vec<String>> = discovery
+                .iter()
+                .filter_map(|(name, shape)| {
+                    let fields = shape.as_ref().ok()?.schema.fields().iter();
+                    let text =
+                        fields.filter(|f| crate::connect::decimal_text::is_decimal_text(f)).map(|f| f.name().clone());
+                    Some((name.clone(), text.collect()))
+                })
+                .collect();
+            let column_problems = check_columns(pipeline_ast, &schemas, &exact_text);
             let columns_ok = column_problems.is_empty();
             problems.extend(column_problems);
             if !columns_ok {
@@ -109,22 +118,16 @@ fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Pr
                     .at(source.target.span(), "not reachable now")
                     .help("schemas and partition bounds are checked when the source answers")
             }
-            SourceErrorKind::Missing => {
-                Problem::warning("flow::source_missing", format!("source `{name}`: {error}"))
-                    .at(source.target.span(), "not there yet")
-                    .help("schemas and partition bounds are checked once the file exists")
-            }
+            SourceErrorKind::Missing => Problem::warning("flow::source_missing", format!("source `{name}`: {error}"))
+                .at(source.target.span(), "not there yet")
+                .help("schemas and partition bounds are checked once the file exists"),
             SourceErrorKind::Offline => continue,
-            SourceErrorKind::Refused => {
-                Problem::error("flow::source_refused", format!("source `{name}`: {error}"))
-                    .at(source.target.span(), "the server refused the connection")
-                    .help("fix the connection URL (user, password, database) or the server's grants")
-            }
-            SourceErrorKind::Invalid => {
-                Problem::error("flow::source_invalid", format!("source `{name}`: {error}"))
-                    .at(source.target.span(), "the source rejects this")
-                    .help("check the table or query name and the partition column")
-            }
+            SourceErrorKind::Refused => Problem::error("flow::source_refused", format!("source `{name}`: {error}"))
+                .at(source.target.span(), "the server refused the connection")
+                .help("fix the connection URL (user, password, database) or the server's grants"),
+            SourceErrorKind::Invalid => Problem::error("flow::source_invalid", format!("source `{name}`: {error}"))
+                .at(source.target.span(), "the source rejects this")
+                .help("check the table or query name and the partition column"),
         };
         out.push(problem);
     }

@@ -32,7 +32,9 @@ pub async fn run(args: CopyArgs) -> Exit {
     if !analysis.ok() {
         return Exit::Usage;
     }
-    run_plans(&analysis.plans, args.quiet, args.report.as_deref(), false).await
+    // The same copy command with --resume plans the same pipeline, so it continues the run.
+    let resume_command = "the same `flow copy` command with `--resume`".to_string();
+    run_plans(&analysis.plans, args.quiet, args.report.as_deref(), args.resume, resume_command).await
 }
 
 /// The .flow text equivalent to a copy command.

@@ -150,6 +150,10 @@ pub struct CopyArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Continue the last unfinished run of this copy (the same command without --resume was
+    /// interrupted or failed): partitions it committed are kept.
+    #[arg(long, conflicts_with = "emit")]
+    pub resume: bool,
     /// Write the run report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,

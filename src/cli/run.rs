@@ -16,7 +16,8 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(l) => l,
         Err(exit) => return exit,
     };
-    let exit = run_plans(&loaded.analysis.plans, args.quiet, args.report.as_deref(), args.resume).await;
+    let resume_command = format!("`flow run {} --resume`", args.file.display());
+    let exit = run_plans(&loaded.analysis.plans, args.quiet, args.report.as_deref(), args.resume, resume_command).await;
     if exit != Exit::Ok || !args.verify {
         return exit;
     }
@@ -24,7 +25,14 @@ pub async fn run(args: RunArgs) -> Exit {
 }
 
 /// Runs plans in order, stopping at the first failure; prints each summary and writes the report.
-pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path>, resume: bool) -> Exit {
+/// `resume_command` is what the error of a failed run names to continue it.
+pub async fn run_plans(
+    plans: &[PipelinePlan],
+    quiet: bool,
+    report: Option<&Path>,
+    resume: bool,
+    resume_command: String,
+) -> Exit {
     let interrupt = Arc::new(tokio::sync::Notify::new());
     let on_signal = interrupt.clone();
     let signal_task = tokio::spawn(async move {
@@ -36,6 +44,7 @@ pub async fn run_plans(plans: &[PipelinePlan], quiet: bool, report: Option<&Path
         progress: if quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
         interrupt: Some(interrupt),
         resume,
+        resume_command,
     };
     let mut reports: Vec<RunReport> = Vec::new();
     let mut exit = Exit::Ok;

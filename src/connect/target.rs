@@ -39,6 +39,10 @@ fn lossy_mapping_warning(backend: Backend, field: &arrow::datatypes::Field) -> O
             (1, Backend::Sqlite) => "a BOOLEAN (0 or 1)".to_string(),
             (1, Backend::Csv) => "true/false".to_string(),
             (1, _) => "a boolean".to_string(),
+            (64, Backend::Sqlite) => "an INTEGER holding the bits as a number (b'101' is 5); SQLite integers are \
+                                     signed 64-bit, so a value above 9223372036854775807 is refused (by row, under \
+                                     `on error`)"
+                .to_string(),
             (_, Backend::Sqlite) => "an INTEGER holding the bits as a number (b'101' is 5)".to_string(),
             (_, Backend::Csv) => "the bits as a decimal number (b'101' is 5)".to_string(),
             _ => "an unsigned 64-bit integer holding the bits as a number (b'101' is 5)".to_string(),
@@ -71,7 +75,10 @@ fn lossy_mapping_warning(backend: Backend, field: &arrow::datatypes::Field) -> O
             Some(format!("column `{column}`: SQLite stores NaN as NULL"))
         }
         (Backend::Sqlite, DataType::UInt64) => {
-            Some(format!("column `{column}`: SQLite integers are signed; values above 2^63-1 are stored as text"))
+            Some(format!(
+                "column `{column}`: SQLite integers are signed 64-bit; a value above 9223372036854775807 is refused \
+                 (by row, under `on error`)"
+            ))
         }
         _ => None,
     }

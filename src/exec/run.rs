@@ -33,11 +33,19 @@ pub struct RunOptions {
     pub interrupt: Option<Arc<tokio::sync::Notify>>,
     /// Continue the pipeline's last unfinished run instead of starting a new one.
     pub resume: bool,
+    /// The command that continues an interrupted run, for the error of a failed one (e.g.
+    /// ``flow run orders.flow --resume``); it depends on the command that was run.
+    pub resume_command: String,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { progress: ProgressMode::Quiet, interrupt: None, resume: false }
+        Self {
+            progress: ProgressMode::Quiet,
+            interrupt: None,
+            resume: false,
+            resume_command: "`flow run FILE --resume`".to_string(),
+        }
     }
 }
 
@@ -245,7 +253,7 @@ async fn run_inner(
     // Once a sink recorded the run's start, a failure leaves a run that can be continued.
     outcome.map_err(|e| {
         if identity.started {
-            format!("{e}; the partitions committed so far are kept: `flow run FILE --resume` continues this run")
+            format!("{e}; the partitions committed so far are kept: {} continues this run", options.resume_command)
         } else {
             e
         }

@@ -10,10 +10,24 @@ use super::lower::suggest;
 use crate::diagnostics::Problem;
 use crate::syntax::ast::{self, Ident, StageOptionKind, StepKind};
 
-/// Checks one pipeline against `schemas` (source name → column names, for known sources).
-pub fn check_columns(pipeline: &ast::Pipeline, schemas: &HashMap<String, Vec<String>>) -> Vec<Problem> {
+/// A stage's columns: their names, and which of them hold exact decimal text (a PostgreSQL
+/// `numeric` without precision, see `connect::decimal_text`).
+#[derive(Clone)]
+struct Shape {
+    columns: Vec<String>,
+    exact_text: Vec<String>,
+}
+
+/// Checks one pipeline against `schemas` (source name → column names, for known sources);
+/// `exact_text` names, per source, the columns carried as exact decimal text, which a transform
+/// may pass on or `cast`, but not compare or compute with (that would compare text, silently).
+pub fn check_columns(
+    pipeline: &ast::Pipeline,
+    schemas: &HashMap<String, Vec<String>>,
+    exact_text: &HashMap<String, Vec<String>>,
+) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let mut known: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut known: HashMap<&str, Shape> = HashMap::new();
     for source in &pipeline.sources {
         let Some(columns) = schemas.get(&source.name.name) else {
             continue;
@@ -25,7 +39,8 @@ pub fn check_columns(pipeline: &ast::Pipeline, schemas: &HashMap<String, Vec<Str
                 problems.push(unknown_column(column, columns, &format!("source `{}`", source.name.name)));
             }
         }
-        known.insert(&source.name.name, columns.clone());
+        let exact_text = exact_text.get(&source.name.name).cloned().unwrap_or_default();
+        known.insert(&source.name.name, Shape { columns: columns.clone(), exact_text });
     }
     // Transforms may be declared in any order: resolve each once its input is known.
     let mut pending: Vec<&ast::Transform> = pipeline.transforms.iter().collect();
@@ -47,10 +62,19 @@ pub fn check_columns(pipeline: &ast::Pipeline, schemas: &HashMap<String, Vec<Str
     problems
 }
 
-/// The columns a transform outputs, reporting references to columns its input lacks.
-/// `None` once a `sql` step makes the shape unknowable without running the planner.
-fn transform_columns(t: &ast::Transform, mut columns: Vec<String>, problems: &mut Vec<Problem>) -> Option<Vec<String>> {
+/// The columns a transform outputs, reporting references to columns its input lacks and
+/// computations on exact decimal text. `None` once a `sql` step makes the shape unknowable
+/// without running the planner.
+fn transform_columns(t: &ast::Transform, input: Shape, problems: &mut Vec<Problem>) -> Option<Shape> {
+    let Shape { mut columns, mut exact_text } = input;
     let context = format!("the input of this step in `{}`", t.name.name);
+    let computed_on_text = |e: &ast::Expr, exact_text: &[String], problems: &mut Vec<Problem>| {
+        let mut refs = Vec::new();
+        super::expr::columns_computed(e, &mut refs);
+        for c in refs.iter().filter(|c| exact_text.contains(&c.name)) {
+            problems.push(exact_text_in_expression(c));
+        }
+    };
     let require = |ident: &Ident, columns: &[String], problems: &mut Vec<Problem>| {
         let ok = columns.contains(&ident.name);
         if !ok {
@@ -66,6 +90,7 @@ fn transform_columns(t: &ast::Transform, mut columns: Vec<String>, problems: &mu
                 refs.iter().for_each(|c| {
                     require(c, &columns, problems);
                 });
+                computed_on_text(e, &exact_text, problems);
             }
             StepKind::Derive(items) => {
                 for (name, e) in items {
@@ -74,6 +99,13 @@ fn transform_columns(t: &ast::Transform, mut columns: Vec<String>, problems: &mu
                     refs.iter().for_each(|c| {
                         require(c, &columns, problems);
                     });
+                    computed_on_text(e, &exact_text, problems);
+                    // `derive x = n` passes the exact text on; anything else makes a new value.
+                    let passes_text = matches!(&e.kind, ast::ExprKind::Column(c) if exact_text.contains(&c.name));
+                    exact_text.retain(|x| x != &name.name);
+                    if passes_text {
+                        exact_text.push(name.name.clone());
+                    }
                     if !columns.contains(&name.name) {
                         columns.push(name.name.clone());
                     }
@@ -83,18 +115,20 @@ fn transform_columns(t: &ast::Transform, mut columns: Vec<String>, problems: &mu
                 let kept: Vec<String> =
                     cols.iter().filter(|c| require(c, &columns, problems)).map(|c| c.name.clone()).collect();
                 columns = kept;
+                exact_text.retain(|x| columns.contains(x));
             }
             StepKind::Drop(cols) => {
                 for c in cols {
                     if require(c, &columns, problems) {
                         columns.retain(|x| x != &c.name);
+                        exact_text.retain(|x| x != &c.name);
                     }
                 }
             }
             StepKind::Rename(pairs) => {
                 for (from, to) in pairs {
                     if require(from, &columns, problems) {
-                        for c in columns.iter_mut().filter(|c| **c == from.name) {
+                        for c in columns.iter_mut().chain(exact_text.iter_mut()).filter(|c| **c == from.name) {
                             c.clone_from(&to.name);
                         }
                     }
@@ -103,13 +137,32 @@ fn transform_columns(t: &ast::Transform, mut columns: Vec<String>, problems: &mu
             StepKind::Cast(items) => {
                 for (c, _) in items {
                     require(c, &columns, problems);
+                    exact_text.retain(|x| x != &c.name);
                 }
             }
             StepKind::Sql(_) => return None,
             StepKind::Unknown(_) => {}
         }
     }
-    Some(columns)
+    Some(Shape { columns, exact_text })
+}
+
+/// A comparison or computation on a column carried as exact decimal text would compare or
+/// combine text (`'99' > '100'`), silently: refused, with the cast that makes it numeric.
+fn exact_text_in_expression(column: &Ident) -> Problem {
+    Problem::error(
+        "flow::exact_text_expression",
+        format!(
+            "column `{}` is a PostgreSQL numeric without precision, carried as exact text; comparing or computing \
+             with it would treat it as text",
+            column.name
+        ),
+    )
+    .at(column.span, "exact decimal text")
+    .help(format!(
+        "cast it to a decimal first, e.g. cast({} as decimal(38, 10)), or give the column a precision in the source",
+        column.name
+    ))
 }
 
 fn unknown_column(column: &Ident, columns: &[String], context: &str) -> Problem {

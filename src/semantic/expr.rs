@@ -143,38 +143,65 @@ impl ExprRenderer<'_> {
 }
 
 /// Columns an expression reads, with where each is mentioned.
-pub fn columns_read(expr: &Expr, out: &mut Vec<crate::syntax::ast::Ident>) {
+/// The columns an expression computes or compares with: every column it reads except one that
+/// is the whole expression, the operand of `cast(...)`, or the operand of `is [not] null` (those
+/// pass a value on or test it for NULL, whatever its type).
+pub fn columns_computed(expr: &Expr, out: &mut Vec<crate::syntax::ast::Ident>) {
+    fn inner(expr: &Expr, out: &mut Vec<crate::syntax::ast::Ident>) {
+        match &expr.kind {
+            ExprKind::Cast { .. } => {}
+            ExprKind::IsNull { operand, .. } if matches!(operand.kind, ExprKind::Column(_)) => {}
+            _ => columns_read_with(expr, out, &inner),
+        }
+    }
+    match &expr.kind {
+        ExprKind::Column(_) => {}
+        _ => inner(expr, out),
+    }
+}
+
+/// Reads the columns of `expr`'s direct operands through `recurse`; a column itself is read.
+fn columns_read_with(
+    expr: &Expr,
+    out: &mut Vec<crate::syntax::ast::Ident>,
+    recurse: &dyn Fn(&Expr, &mut Vec<crate::syntax::ast::Ident>),
+) {
     match &expr.kind {
         ExprKind::Column(c) => out.push(c.clone()),
         ExprKind::Literal(_) | ExprKind::Null => {}
         ExprKind::Unary { operand, .. } | ExprKind::IsNull { operand, .. } | ExprKind::Cast { operand, .. } => {
-            columns_read(operand, out)
+            recurse(operand, out)
         }
         ExprKind::Binary { left, right, .. } => {
-            columns_read(left, out);
-            columns_read(right, out);
+            recurse(left, out);
+            recurse(right, out);
         }
         ExprKind::InList { operand, list, .. } => {
-            columns_read(operand, out);
-            list.iter().for_each(|e| columns_read(e, out));
+            recurse(operand, out);
+            list.iter().for_each(|e| recurse(e, out));
         }
         ExprKind::Between { operand, low, high, .. } => {
-            columns_read(operand, out);
-            columns_read(low, out);
-            columns_read(high, out);
+            recurse(operand, out);
+            recurse(low, out);
+            recurse(high, out);
         }
         ExprKind::Case { operand, branches, otherwise } => {
             if let Some(o) = operand {
-                columns_read(o, out);
+                recurse(o, out);
             }
             for (w, t) in branches {
-                columns_read(w, out);
-                columns_read(t, out);
+                recurse(w, out);
+                recurse(t, out);
             }
             if let Some(e) = otherwise {
-                columns_read(e, out);
+                recurse(e, out);
             }
         }
-        ExprKind::Function { args, .. } => args.iter().for_each(|e| columns_read(e, out)),
+        ExprKind::Function { args, .. } => args.iter().for_each(|e| recurse(e, out)),
     }
+}
+
+/// Every column an expression reads.
+pub fn columns_read(expr: &Expr, out: &mut Vec<crate::syntax::ast::Ident>) {
+    columns_read_with(expr, out, &columns_read);
 }

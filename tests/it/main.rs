@@ -13,6 +13,7 @@ mod explain;
 mod explain_databases;
 mod identifiers;
 mod incremental;
+mod newcomer;
 mod partitions;
 mod rejects;
 mod resume;

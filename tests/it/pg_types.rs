@@ -468,3 +468,57 @@ fn unconstrained_numeric_to_mariadb_is_exact_or_refused() {
     let count: Option<i64> = my.query_first("SELECT COUNT(*) FROM i14_num_amounts").unwrap();
     assert_eq!(count, Some(7));
 }
+
+/// A transform that compares or computes with an unconstrained numeric (carried as exact text)
+/// is refused at check, naming the column and the cast to use; passing it on, testing it for
+/// NULL or casting it is fine, and the cast compares numerically (`99` < `100`).
+#[test]
+fn transforms_must_cast_unconstrained_numeric_before_comparing() {
+    if !postgres_available() {
+        return;
+    }
+    fixture(NUMERIC);
+    let dir = temp_dir();
+    let bad = write(
+        dir.path(),
+        "bad.flow",
+        &format!(
+            "let src = postgres(\"{PG}\")\nlet lite = sqlite(\"{}\")\npipeline p {{\n  \
+             source s = src.table(\"i14_num.amounts\")\n  \
+             transform t = s | rename n as amount | filter amount > 1 | derive doubled = amount * 2\n  \
+             sink t -> lite.table(\"t\")\n}}\n",
+            dir.path().join("bad.db").display()
+        ),
+    );
+    let (code, _, stderr) = flow_cli(&["check", &bad]);
+    assert_eq!(code, 2, "{stderr}");
+    let text = crate::common::unwrapped(&stderr);
+    assert_eq!(text.matches("× column `amount` is a PostgreSQL numeric without precision").count(), 2, "{text}");
+    assert!(
+        text.contains(
+            "help: cast it to a decimal first, e.g. cast(amount as decimal(38, 10)), or give the column a precision \
+             in the source"
+        ),
+        "{text}"
+    );
+    let db = dir.path().join("good.db");
+    let good = write(
+        dir.path(),
+        "good.flow",
+        &format!(
+            "let src = postgres(\"{PG}\")\nlet lite = sqlite(\"{}\")\npipeline p {{\n  \
+             source s = src.query(\"SELECT id, n FROM i14_num.amounts WHERE id <> 7 AND n <> 'NaN'\")\n  \
+             transform t = s | derive copy = n | filter n is not null and cast(n as decimal(76, 10)) > 0.1\n  \
+             sink t -> lite.table(\"t\")\n}}\n",
+            db.display()
+        ),
+    );
+    run_ok(&["run", "-q", &good]);
+    assert_eq!(
+        sqlite_rows(&db, "SELECT id, n, copy FROM t ORDER BY id"),
+        vec![
+            vec!["1".to_string(), "123456789012345678901234567890.123456789".into(), "123456789012345678901234567890.123456789".into()],
+            vec!["5".to_string(), "1.50".into(), "1.50".into()],
+        ]
+    );
+}

@@ -37,7 +37,9 @@ pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
         DataType::Boolean => "BOOLEAN",
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "INTEGER",
         DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => "INTEGER",
-        DataType::UInt64 => "NUMERIC",
+        // SQLite's integers are signed 64-bit; a larger value is refused by row (`value_at`), as
+        // any affinity but BLOB would turn its text into an 8-byte float.
+        DataType::UInt64 => "INTEGER",
         DataType::Float16 | DataType::Float32 | DataType::Float64 => "REAL",
         // SQLite's NUMERIC affinity turns decimals into 8-byte floats (about 15 digits), and a
         // column of mixed REAL/INTEGER/TEXT cannot be read back as one type: keep the exact text.
@@ -384,7 +386,9 @@ fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String>
         DataType::UInt32 => Value::Integer(array.as_primitive::<UInt32Type>().value(row).into()),
         DataType::UInt64 => {
             let v = array.as_primitive::<UInt64Type>().value(row);
-            i64::try_from(v).map(Value::Integer).unwrap_or_else(|_| Value::Text(v.to_string()))
+            i64::try_from(v).map(Value::Integer).map_err(|_| {
+                format!("{v} is above 9223372036854775807, the largest integer SQLite stores (integers are signed 64-bit)")
+            })?
         }
         DataType::Float16 => Value::Real(array.as_primitive::<Float16Type>().value(row).to_f64()),
         DataType::Float32 => Value::Real(array.as_primitive::<Float32Type>().value(row).into()),

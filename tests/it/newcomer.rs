@@ -1,0 +1,201 @@
+//! What a newcomer meets first (issue 13): every example in `pipelines/` runs as the README says
+//! and its summary names where each output went; `flow copy` of a schema-qualified table lands
+//! where the target can hold it; the first errors name what, where and what to do.
+
+use crate::common::{flow_cli, mariadb_available, postgres_available, temp_dir, unwrapped};
+use mysql::prelude::Queryable;
+
+const PG_TEST: &str = "postgres://postgres@127.0.0.1:5432/test";
+const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
+const MY: &str = "mysql://root@127.0.0.1:3306/flow_test";
+
+fn sqlite_count(db: &std::path::Path, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap()
+}
+
+/// The rows of the stage named `stage` in a printed summary table (its `rows out` column).
+fn summary_rows(stdout: &str, stage: &str) -> i64 {
+    let line = stdout.lines().find(|l| l.split_whitespace().next() == Some(stage)).expect("stage in summary");
+    line.split_whitespace().nth(3).unwrap().replace(',', "").parse().unwrap()
+}
+
+#[test]
+fn every_example_runs_and_its_summary_names_the_outputs() {
+    let dir = temp_dir();
+    let out = dir.path().display().to_string();
+    let var = format!("OUT={out}");
+
+    let (code, stdout, stderr) = flow_cli(&["run", "pipelines/demo.flow", "--var", &var, "--var", "ROWS=5000"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("sink clean->orders         -> table orders in sqlite {out}/warehouse.db\n")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("sink clean->orders.parquet -> file {out}/orders.parquet\n")), "{stdout}");
+    let header = stdout.lines().next().unwrap();
+    assert!(header.ends_with("rows/s publish s"), "{header}");
+    assert_eq!(sqlite_count(&dir.path().join("warehouse.db"), "orders"), summary_rows(&stdout, "clean->orders"));
+
+    let (code, stdout, stderr) = flow_cli(&["run", "pipelines/csv_to_sqlite.flow", "--var", &var]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("-> table customers in sqlite {out}/crm.db\n")), "{stdout}");
+    assert_eq!(sqlite_count(&dir.path().join("crm.db"), "customers"), summary_rows(&stdout, "active->customers"));
+
+    if !postgres_available() {
+        return;
+    }
+    // The example's table is created by the test helper (scripts/example-data.sql).
+    let (code, stdout, stderr) = flow_cli(&["run", "pipelines/postgres_to_sqlite.flow", "--var", &var]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(sqlite_count(&dir.path().join("copy.db"), "orders"), 20_000);
+}
+
+/// `flow copy ... --table public.flow_example_orders` into SQLite (no schemas) and MariaDB (the
+/// URL's database) writes table `flow_example_orders`; PostgreSQL to PostgreSQL keeps the schema.
+#[test]
+fn copy_of_a_schema_qualified_table_lands_where_the_target_can_hold_it() {
+    if !postgres_available() || !mariadb_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let lite = dir.path().join("pg.db");
+    let lite_url = format!("sqlite://{}", lite.display());
+    let table = "public.flow_example_orders";
+
+    let (code, stdout, _) = flow_cli(&["copy", PG_TEST, &lite_url, "--table", table, "--emit"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("  sink data -> dst.table(\"flow_example_orders\") { mode replace }\n"), "{stdout}");
+    let (code, stdout, stderr) = flow_cli(&["copy", "-q", PG_TEST, &lite_url, "--table", table]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(sqlite_count(&lite, "flow_example_orders"), 20_000);
+
+    let mut my = mysql::Conn::new(mysql::Opts::from_url(MY).unwrap()).unwrap();
+    my.query_drop("DROP TABLE IF EXISTS flow_example_orders").unwrap();
+    let (code, stdout, stderr) = flow_cli(&["copy", "-q", PG_TEST, MY, "--table", table]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let n: i64 = my.query_first("SELECT count(*) FROM flow_test.flow_example_orders").unwrap().unwrap();
+    assert_eq!(n, 20_000);
+
+    // From MariaDB, `db.table` is the source's database: the SQLite target is the table alone.
+    let (code, stdout, stderr) =
+        flow_cli(&["copy", "-q", MY, &lite_url, "--table", "flow_test.flow_example_orders", "--mode", "replace"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(sqlite_count(&lite, "flow_example_orders"), 20_000);
+
+    let (code, stdout, _) = flow_cli(&["copy", PG_TEST, PG, "--table", table, "--emit"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("  sink data -> dst.table(\"public.flow_example_orders\") { mode replace }\n"), "{stdout}");
+}
+
+#[test]
+fn a_sqlite_table_named_with_a_schema_is_refused_at_check() {
+    let dir = temp_dir();
+    let file = dir.path().join("s.flow");
+    std::fs::write(
+        &file,
+        "let g = generate(rows: 5)\nlet db = sqlite(\"x.db\")\npipeline p {\n  source s = g.table(\"orders\")\n  sink s -> db.table(\"public.orders\")\n}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = flow_cli(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    let text = unwrapped(&stderr);
+    assert!(text.contains("× a SQLite file has no schema `public`"), "{text}");
+    assert!(
+        text.contains("help: a SQLite file is one database: name the table without the schema, e.g. \"orders\""),
+        "{text}"
+    );
+    assert!(!dir.path().join("x.db").exists(), "check creates no file");
+}
+
+#[test]
+fn a_misspelled_connection_kind_gets_one_message_and_a_suggestion() {
+    let dir = temp_dir();
+    let file = dir.path().join("k.flow");
+    std::fs::write(&file, "let db = sqlit(\"x.db\")\n").unwrap();
+    let (code, _, stderr) = flow_cli(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let text = unwrapped(&stderr);
+    assert!(text.contains("× unknown connection kind `sqlit`"), "{text}");
+    assert!(
+        text.contains(
+            "help: did you mean `sqlite`? connections are postgres, mysql, sqlite, csv, parquet, generate, profile"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("parquet").count(), 1, "the kinds are listed once: {text}");
+}
+
+/// A run that fails before any stage ran prints no empty table; one that fails while writing
+/// says which sinks were not published.
+#[test]
+fn a_failed_run_says_what_was_not_published() {
+    let dir = temp_dir();
+    let out = format!("OUT={}", dir.path().display());
+    let file = dir.path().join("f.flow");
+    std::fs::write(
+        &file,
+        "let g = generate(rows: 1000)\nlet db = sqlite(\"${OUT}/f.db\")\npipeline p {\n  source s = g.table(\"orders\")\n  transform t = s | derive x = 1 / (id - 500)\n  sink t -> db.table(\"t\")\n}\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = flow_cli(&["run", "-q", file.to_str().unwrap(), "--var", &out]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(&format!("sink t->t -> table t in sqlite {}/f.db (not published)\n", dir.path().display())),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("s\n") && stdout.contains("pipeline p: FAILED in "), "{stdout}");
+
+    // Unreachable at run time: no stage ran, so no table header.
+    let file = dir.path().join("u.flow");
+    std::fs::write(
+        &file,
+        "let pg = postgres(\"postgres://u@127.0.0.1:1/db\")\nlet db = sqlite(\"${OUT}/u.db\")\npipeline p {\n  source s = pg.table(\"t\")\n  sink s -> db.table(\"t\")\n}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) =
+        flow_cli(&["run", "-q", "--connect-retries", "0", file.to_str().unwrap(), "--var", &out]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stdout.contains("rows in"), "{stdout}");
+    assert!(stdout.starts_with("pipeline p: FAILED in "), "{stdout}");
+}
+
+/// A failed `flow copy` names the command that continues it (`flow copy` has no file), and that
+/// command works: the same copy with `--resume` keeps the committed partitions and finishes.
+#[test]
+fn a_failed_copy_names_a_resume_command_that_works() {
+    if !postgres_available() || !mariadb_available() {
+        return;
+    }
+    let rt = crate::common::runtime();
+    let pg = rt.block_on(flow::connect::postgres::connect(PG)).unwrap();
+    rt.block_on(pg.batch_execute(
+        "DROP TABLE IF EXISTS public.i13_resume; CREATE TABLE public.i13_resume (id int PRIMARY KEY, n numeric); \
+         INSERT INTO public.i13_resume SELECT g, g / 10.0 FROM generate_series(1, 1000) g; \
+         UPDATE public.i13_resume SET n = 'NaN' WHERE id = 990",
+    ))
+    .unwrap();
+    let mut my = mysql::Conn::new(mysql::Opts::from_url(MY).unwrap()).unwrap();
+    my.query_drop("DROP TABLE IF EXISTS i13_resume").unwrap();
+    let args = ["copy", "-q", PG, MY, "--table", "public.i13_resume", "--partition-by", "id", "--partitions", "4"];
+    let (code, stdout, stderr) = flow_cli(&args);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "the partitions committed so far are kept: the same `flow copy` command with `--resume` continues this run"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("flow run FILE"), "{stderr}");
+    rt.block_on(pg.batch_execute("UPDATE public.i13_resume SET n = 99 WHERE id = 990")).unwrap();
+    let mut resumed = args.to_vec();
+    resumed.push("--resume");
+    let (code, stdout, stderr) = flow_cli(&resumed);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("(resumed run "), "{stdout}");
+    let (n, sum): (i64, String) =
+        my.query_first("SELECT count(*), CAST(sum(n) AS CHAR) FROM i13_resume").unwrap().unwrap();
+    assert_eq!(n, 1000);
+    // 0.1 + 0.2 + ... + 100.0 = 50050.0, with row 990 now 99 instead of 99.0: the same sum.
+    assert!(sum.starts_with("50050.0"), "{sum}");
+}
