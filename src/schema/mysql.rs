@@ -104,7 +104,7 @@ impl Reader<'_> {
                 "MySQL at {} refused to list the schema ({}): {}",
                 redact_url(self.url),
                 sql.lines().next().unwrap_or(""),
-                scrub_secret(&e.to_string(), self.url)
+                scrub_secret(&crate::connect::mysql::error_text(&e), self.url)
             )
         })
     }

@@ -181,12 +181,18 @@ impl MysqlSink {
         self.rejects.refused()
     }
 
-    fn err(&self, what: &str, e: &dyn std::fmt::Display) -> DataFusionError {
+    /// `MySQL at URL: WHAT TARGET: REASON`; a server error in the server's words and code
+    /// ([`super::error_text`]), never the driver's `MySqlError { ... }` form.
+    fn err<E: std::fmt::Display + 'static>(&self, what: &str, e: &E) -> DataFusionError {
+        let text = match (e as &dyn std::any::Any).downcast_ref::<mysql::Error>() {
+            Some(e) => super::error_text(e),
+            None => e.to_string(),
+        };
         DataFusionError::Execution(format!(
             "MySQL at {}: {what} {}: {}",
             redact_url(&self.url),
             self.table,
-            self.server_message(&e.to_string())
+            self.server_message(&text)
         ))
     }
 
@@ -202,7 +208,7 @@ impl MysqlSink {
     fn row_refusal(&self, e: &mysql::Error) -> String {
         let message = match e {
             mysql::Error::MySqlError(m) => self.server_message(&format!("MySQL error {}: {}", m.code, m.message)),
-            other => self.server_message(&other.to_string()),
+            other => self.server_message(&super::error_text(other)),
         };
         match e {
             mysql::Error::MySqlError(m) if m.code == 1366 && m.message.starts_with("Incorrect string value") => {
