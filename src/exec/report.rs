@@ -255,3 +255,63 @@ pub fn group(n: u64) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(status: RunStatus, stages: Vec<StageReport>, tables: Vec<TableReport>) -> RunReport {
+        RunReport {
+            pipeline: "p".into(),
+            run_id: "r".into(),
+            status,
+            seconds: 1.5,
+            error: None,
+            resumed: false,
+            partitions_skipped: 0,
+            already_complete: false,
+            notes: vec![],
+            watermarks: BTreeMap::new(),
+            tables,
+            stages,
+        }
+    }
+
+    fn table(name: &str, done: bool, published: bool) -> TableReport {
+        TableReport { table: name.into(), rows: 10, seconds: 0.1, done, published }
+    }
+
+    fn sink(name: &str, published: bool) -> StageReport {
+        StageReport {
+            name: name.into(),
+            kind: StageKind::Sink,
+            rows_in: 10,
+            rows_out: 10,
+            rows_filtered: 0,
+            rows_rejected: 0,
+            seconds: 0.2,
+            rows_per_second: 50.0,
+            target: Some(format!("table {name} in sqlite out/x.db")),
+            publish_seconds: published.then_some(0.01),
+            published,
+            partitions: vec![],
+        }
+    }
+
+    #[test]
+    fn a_failed_run_never_says_its_tables_were_written() {
+        let tables = vec![table("a", true, true), table("b", true, false)];
+        let text = report(RunStatus::Failed, vec![sink("a", true), sink("b", false)], tables.clone()).table();
+        assert!(text.contains("tables: 1 of 2 published (2 of 2 fully staged)\n"), "{text}");
+        assert!(text.contains("sink a -> table a in sqlite out/x.db\n"), "{text}");
+        assert!(text.contains("sink b -> table b in sqlite out/x.db (not published)\n"), "{text}");
+        let text = report(RunStatus::Ok, vec![sink("a", true), sink("b", true)], tables).table();
+        assert!(text.contains("tables: 2 of 2 written\n"), "{text}");
+    }
+
+    #[test]
+    fn a_run_that_ran_no_stage_prints_no_table_header() {
+        let text = report(RunStatus::Failed, vec![], vec![]).table();
+        assert_eq!(text, "pipeline p: FAILED in 1.50s\n");
+    }
+}
