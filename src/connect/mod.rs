@@ -21,6 +21,7 @@ pub mod retry;
 pub mod sqlite;
 pub mod staging;
 pub mod target;
+pub mod target_columns;
 
 use std::sync::Arc;
 

@@ -26,6 +26,7 @@ mod snapshot_mysql;
 mod snapshot_postgres;
 mod syntax;
 mod table_sets;
+mod target_refusals;
 mod type_matrix;
 mod verify;
 

@@ -22,6 +22,7 @@ use crate::connect::rejects::{self, BadRow, RejectPolicy};
 use crate::connect::staging::{
     cleanup_sql, count_sql, ensure_ledger_sql, old_of, require_columns, restart_sql, staging_of,
 };
+use crate::connect::target_columns::{self, WritePlan};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
     select_sql,
@@ -35,6 +36,12 @@ const D: Dialect = Dialect::Mysql;
 
 /// MySQL allows 65,535 placeholders in one statement.
 const MAX_PLACEHOLDERS: usize = 60_000;
+
+/// Bytes of the server's `max_allowed_packet` kept free for what is not the rows' values: the
+/// `COM_STMT_EXECUTE` header (11 bytes) and the protocol's packet headers. A row within this
+/// much of the limit is refused rather than risk the server closing the connection, which is
+/// what a packet over the limit does (the client then sees `Broken pipe`).
+const PACKET_MARGIN: usize = 1024;
 
 /// MySQL's column type for an Arrow field: [`mysql_type`] of its type, except that a column read
 /// from a MySQL `BIT(n)` (its `flow.source_type` says `bit(n)`, see
@@ -250,6 +257,27 @@ impl MysqlSink {
         }
     }
 
+    /// What is written into the target (see `connect::target_columns`): every column, unless
+    /// the target exists (and is not replaced) with generated columns, whose source values are
+    /// left out. `Err` when the target cannot take this write at all.
+    fn write_plan(&self, conn: &mut Conn) -> Result<WritePlan> {
+        if self.mode == WriteMode::Replace || !self.table_exists(conn, &self.table)? {
+            return Ok(WritePlan::all(&self.schema));
+        }
+        let special = target_columns::read_mysql(conn, &self.table).map_err(|e| self.err("cannot inspect", &e))?;
+        WritePlan::decide(&self.table, &target_columns::names(&self.schema), &self.mode, &special)
+            .map_err(|message| DataFusionError::Execution(format!("MySQL at {}: {message}", redact_url(&self.url))))
+    }
+
+    /// The server's `max_allowed_packet`, in bytes: the largest statement (with its values) it
+    /// takes, and so the largest row.
+    fn max_allowed_packet(&self, conn: &mut Conn) -> Result<usize> {
+        let bytes: Option<u64> = conn
+            .query_first("SELECT @@max_allowed_packet")
+            .map_err(|e| self.err("cannot read max_allowed_packet for", &e))?;
+        Ok(bytes.map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX)))
+    }
+
     fn keys(&self) -> Option<&[String]> {
         match &self.mode {
             WriteMode::Upsert { keys } => Some(keys.as_slice()),
@@ -291,6 +319,10 @@ impl MysqlSink {
         }
         let ledger = ledger_table(&self.table);
         let run = |conn: &mut Conn, sql: &str, what: &str| conn.query_drop(sql).map_err(|e| self.err(what, &e));
+        // A write the target cannot take is refused before anything is created.
+        if exists {
+            self.write_plan(&mut conn)?;
+        }
         if let Some(table) = self.rejects.table() {
             let create = ensure_ledger_sql(&create_table_sql(table, &rejects::reject_schema(), None)?);
             run(&mut conn, &create, "cannot create the reject table of")?;
@@ -310,7 +342,8 @@ impl MysqlSink {
             }
         }
         // Into an existing table, stage with the target's own columns, so a value that does not
-        // fit is refused while staging, row by row, rather than failing the whole publish.
+        // fit is refused while staging, row by row, rather than failing the whole publish. Its
+        // generated columns are generated in the staging table too (`LIKE` keeps them).
         let create = if exists && self.mode != WriteMode::Replace {
             let columns = self.target_columns(&mut conn)?;
             let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
@@ -369,12 +402,15 @@ impl MysqlSink {
         next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
         on_rows: &dyn Fn(u64),
     ) -> Result<u64> {
+        // Read on the writer's own connection: the driver may run apart from `prepare`.
+        let write = self.write_plan(conn)?;
+        let packet = self.max_allowed_packet(conn)?;
         let mut tx =
             conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin writing", &e))?;
         let mut checksum = RowChecksum::default();
         let mut seen = 0u64;
         while let Some(batch) = next()? {
-            let bad = self.insert_batch(&mut tx, &batch, partition, seen)?;
+            let bad = self.insert_batch(&mut tx, &batch, partition, seen, &write, packet)?;
             seen += batch.num_rows() as u64;
             let (good, rejected) = self.rejects.settle(&batch, &bad, D, &self.key)?;
             if let Some(sql) = rejected {
@@ -392,26 +428,34 @@ impl MysqlSink {
 
     /// Inserts one batch with multi-row statements; returns the rows that could not be
     /// converted or that MySQL refused. A refused statement changes nothing (strict mode), so
-    /// its rows are retried one by one to find the bad ones.
+    /// its rows are retried one by one to find the bad ones. Only `write`'s columns are sent.
+    ///
+    /// A statement travels in one packet, which the server takes only up to its
+    /// `max_allowed_packet` (`packet`, in bytes): statements are cut to fit it, and a row that
+    /// cannot fit even alone is refused by row and by its largest column, with both sizes.
     fn insert_batch(
         &self,
         conn: &mut impl Queryable,
         batch: &RecordBatch,
         partition: usize,
         first_row: u64,
+        write: &WritePlan,
+        packet: usize,
     ) -> Result<Vec<BadRow>> {
-        let width = self.schema.fields().len().max(1);
+        let width = write.columns.len().max(1);
         let rows_per_statement = (MAX_PLACEHOLDERS / width).clamp(1, 2000);
+        let budget = packet.saturating_sub(PACKET_MARGIN);
         let mut bad = Vec::new();
         // Convert first: a value MySQL cannot hold (NaN, a year past 9999) never reaches it.
         // Decimal text is checked against DECIMAL(65,30) here because MySQL would round extra
         // fractional digits with only a note, even in strict mode.
         let decimal_text: Vec<bool> = self.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
         let (decimal_p, decimal_s) = decimal_text::MYSQL_DECIMAL;
-        let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(batch.num_rows());
+        let mut rows: Vec<(usize, Vec<Value>, usize)> = Vec::with_capacity(batch.num_rows());
         'rows: for row in 0..batch.num_rows() {
             let mut values = Vec::with_capacity(width);
-            for (i, column) in batch.columns().iter().enumerate() {
+            for &i in &write.columns {
+                let column = batch.column(i);
                 let value = value_at(column.as_ref(), row).and_then(|v| match &v {
                     Value::Bytes(text) if decimal_text.get(i).copied().unwrap_or(false) => {
                         decimal_text::fits_decimal(&String::from_utf8_lossy(text), decimal_p, decimal_s).map(|()| v)
@@ -430,17 +474,50 @@ impl MysqlSink {
                     }
                 }
             }
-            rows.push((row, values));
+            let size = row_packet_bytes(&values);
+            if EXECUTE_HEADER + size > budget {
+                let (largest, bytes) = write
+                    .columns
+                    .iter()
+                    .zip(&values)
+                    .map(|(&i, v)| (self.schema.field(i).name(), value_bytes(v)))
+                    .max_by_key(|(_, bytes)| *bytes)
+                    .unwrap_or((self.schema.field(0).name(), 0));
+                let message = format!(
+                    "the row takes {} bytes in an INSERT packet, over the server's max_allowed_packet of {packet} \
+                     bytes (Flow keeps {PACKET_MARGIN} of them for the statement); its column {largest} alone is \
+                     {bytes} bytes. Raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = ..., \
+                     and in its configuration) to write this row",
+                    EXECUTE_HEADER + size
+                );
+                bad.push(BadRow::new(batch, row, partition, first_row, Some(largest), &message));
+                if self.rejects.fails() {
+                    return Ok(bad);
+                }
+                continue 'rows;
+            }
+            rows.push((row, values, size));
         }
-        for chunk in rows.chunks(rows_per_statement) {
-            let params: Vec<Value> = chunk.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
-            match conn.exec_drop(self.insert_sql(chunk.len()), params) {
+        let columns = write.column_list(&self.schema, D);
+        let mut start = 0;
+        while start < rows.len() {
+            // As many rows as fit the placeholders and the packet; one at least (it fits alone).
+            let mut end = start + 1;
+            let mut bytes = EXECUTE_HEADER + rows[start].2;
+            while end < rows.len() && end - start < rows_per_statement && bytes + rows[end].2 <= budget {
+                bytes += rows[end].2;
+                end += 1;
+            }
+            let chunk = &rows[start..end];
+            start = end;
+            let params: Vec<Value> = chunk.iter().flat_map(|(_, v, _)| v.iter().cloned()).collect();
+            match conn.exec_drop(self.insert_sql(&columns, width, chunk.len()), params) {
                 Ok(()) => continue,
                 Err(e) if !refuses_the_row(&e) => return Err(self.err("cannot write rows for", &e)),
                 Err(_) => {}
             }
-            for (row, values) in chunk {
-                if let Err(e) = conn.exec_drop(self.insert_sql(1), values.clone()) {
+            for (row, values, _) in chunk {
+                if let Err(e) = conn.exec_drop(self.insert_sql(&columns, width, 1), values.clone()) {
                     if !refuses_the_row(&e) {
                         return Err(self.err("cannot write rows for", &e));
                     }
@@ -456,11 +533,14 @@ impl MysqlSink {
         Ok(bad)
     }
 
-    fn insert_sql(&self, rows: usize) -> String {
-        let width = self.schema.fields().len().max(1);
-        let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
+    /// A `rows`-row `INSERT` of `columns` (quoted, `width` of them) into the staging table.
+    fn insert_sql(&self, columns: &str, width: usize, rows: usize) -> String {
         let row_marks = format!("({})", vec!["?"; width].join(", "));
-        format!("INSERT INTO {} ({cols}) VALUES {}", D.table(&self.staging), vec![row_marks.as_str(); rows].join(", "))
+        format!(
+            "INSERT INTO {} ({columns}) VALUES {}",
+            D.table(&self.staging),
+            vec![row_marks.as_str(); rows].join(", ")
+        )
     }
 
     /// Moves the staging rows into the target and records `publish`. A crash between a
@@ -472,7 +552,8 @@ impl MysqlSink {
         let target = D.table(&self.table);
         let staging = D.table(&self.staging);
         let record = insert_sql(D, &ledger_table(&self.table), row);
-        let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
+        let write = if exists { self.write_plan(&mut conn)? } else { WritePlan::all(&self.schema) };
+        let cols = write.column_list(&self.schema, D);
         let run = |conn: &mut Conn, sql: String| conn.query_drop(sql).map_err(|e| self.err("cannot publish into", &e));
         if let Some(carried) = self.carried.as_ref().filter(|_| !exists || self.mode == WriteMode::Replace) {
             return self.publish_carried(&mut conn, carried, exists, record);
@@ -495,7 +576,7 @@ impl MysqlSink {
                     .schema
                     .fields()
                     .iter()
-                    .filter(|f| !keys.contains(f.name()))
+                    .filter(|f| !keys.contains(f.name()) && write.writes(&self.schema, f.name()))
                     .map(|f| format!("{0} = VALUES({0})", D.ident(f.name())))
                     .collect();
                 let first = D.ident(&keys[0]);
@@ -513,6 +594,46 @@ impl MysqlSink {
         tx.query_drop(record).map_err(|e| self.err("cannot record publishing", &e))?;
         tx.commit().map_err(|e| self.err("cannot commit publishing", &e))?;
         run(&mut conn, format!("DROP TABLE {staging}"))
+    }
+}
+
+/// Bytes of a `COM_STMT_EXECUTE` packet before its parameters: command, statement id, flags,
+/// iteration count and the new-parameters flag (MySQL client/server protocol).
+const EXECUTE_HEADER: usize = 11;
+
+/// Bytes one row's values take in a `COM_STMT_EXECUTE` packet: each value's type (2 bytes), its
+/// NULL bit and its binary encoding.
+fn row_packet_bytes(values: &[Value]) -> usize {
+    values.len().div_ceil(8) + values.iter().map(value_packet_bytes).sum::<usize>()
+}
+
+/// Bytes of a value itself: the text or bytes, or its binary encoding.
+fn value_bytes(value: &Value) -> usize {
+    match value {
+        Value::Bytes(b) => b.len(),
+        other => value_packet_bytes(other) - 2,
+    }
+}
+
+/// Bytes one parameter takes in a `COM_STMT_EXECUTE` packet: its type, then its value in the
+/// binary protocol (a length-encoded string for text and bytes; dates and times at their
+/// longest form).
+fn value_packet_bytes(value: &Value) -> usize {
+    2 + match value {
+        Value::NULL => 0,
+        Value::Bytes(b) => {
+            let prefix = match b.len() {
+                0..251 => 1,
+                251..65_536 => 3,
+                65_536..16_777_216 => 4,
+                _ => 9,
+            };
+            prefix + b.len()
+        }
+        Value::Int(_) | Value::UInt(_) | Value::Double(_) => 8,
+        Value::Float(_) => 4,
+        Value::Date(..) => 12,
+        Value::Time(..) => 13,
     }
 }
 

@@ -22,6 +22,7 @@ use super::types::pg_type_for_field;
 use super::{connect, error_text};
 use crate::connect::rejects::{self, BadRow, RejectPolicy};
 use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, require_columns, restart_sql, staging_of};
+use crate::connect::target_columns::{self, Special, WritePlan};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
     select_sql,
@@ -96,8 +97,26 @@ impl PostgresSink {
         Ok(row.get(0))
     }
 
-    fn column_list(&self) -> String {
-        self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ")
+    /// What is written into the target (see `connect::target_columns`): every column, unless
+    /// the target exists (and is not replaced) with generated or identity `ALWAYS` columns.
+    /// `Err` when the target cannot take this write at all.
+    async fn write_plan(&self, client: &impl GenericClient) -> Result<WritePlan> {
+        Ok(self.target_specials(client).await?.0)
+    }
+
+    /// [`Self::write_plan`], and whether the existing target has generated columns (its
+    /// staging table computes them too).
+    async fn target_specials(&self, client: &impl GenericClient) -> Result<(WritePlan, bool)> {
+        if self.mode == WriteMode::Replace || !self.table_exists(client, &self.table).await? {
+            return Ok((WritePlan::all(&self.schema), false));
+        }
+        let special =
+            target_columns::read_postgres(client, &self.table).await.map_err(|e| self.err("cannot inspect", &e))?;
+        let generated = special.iter().any(|c| matches!(c.special, Special::Generated { .. }));
+        let plan = WritePlan::decide(&self.table, &target_columns::names(&self.schema), &self.mode, &special).map_err(
+            |message| DataFusionError::Execution(format!("PostgreSQL at {}: {message}", redact_url(&self.url))),
+        )?;
+        Ok((plan, generated))
     }
 
     /// The ledger rows of a pipeline; none when the ledger does not exist yet.
@@ -168,12 +187,17 @@ impl PostgresSink {
         // Into an existing table, stage with the target's own column types, defaults and CHECK /
         // NOT NULL constraints, so a row the target would refuse is refused while staging, where
         // it can be told apart from the others.
+        // A write the target cannot take is refused here, before any staging table exists. Its
+        // generated columns are generated in the staging table too (PostgreSQL 12+, which has
+        // them), so a NOT NULL or CHECK on one is checked on the value the target will hold.
         let create = if exists && self.mode != WriteMode::Replace {
             self.check_columns(&tx).await?;
+            let (_, generated) = self.target_specials(&tx).await?;
             format!(
-                "CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+                "CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS{})",
                 D.table(&self.staging),
-                D.table(&self.table)
+                D.table(&self.table),
+                if generated { " INCLUDING GENERATED" } else { "" }
             )
         } else if self.mode == WriteMode::Replace && self.carried.is_none() {
             // `replace` renames the staging table into place: it is written logged once, rather
@@ -212,15 +236,19 @@ impl PostgresSink {
         let mut client = connect(&self.url).await?;
         let staging = D.table(&self.staging);
         let tx = client.transaction().await.map_err(|e| self.err("cannot begin writing", &e))?;
-        let probe = format!("SELECT {} FROM {staging} LIMIT 0", self.column_list());
+        // Read where the rows are written (the driver may run apart from `prepare`).
+        let write = self.write_plan(&tx).await?;
+        let columns = write.column_list(&self.schema, D);
+        let probe = format!("SELECT {columns} FROM {staging} LIMIT 0");
         let statement = tx.prepare(&probe).await.map_err(|e| self.err("cannot inspect the staging table of", &e))?;
         let types: Vec<_> = statement.columns().iter().map(|c| c.type_().clone()).collect();
-        let mut encoder = CopyEncoder::new(&self.schema, &types)?;
+        let mut encoder = CopyEncoder::new(&write.schema(&self.schema)?, &types)?;
+        let copy_sql = self.copy_sql(&columns);
         let mut checksum = RowChecksum::default();
         let mut seen = 0u64;
         if self.rejects.fails() {
             let sink = tx
-                .copy_in::<_, bytes::Bytes>(self.copy_sql().as_str())
+                .copy_in::<_, bytes::Bytes>(copy_sql.as_str())
                 .await
                 .map_err(|e| self.err("cannot start COPY into", &e))?;
             futures::pin_mut!(sink);
@@ -229,7 +257,7 @@ impl PostgresSink {
             while let Some(batch) = input.next().await {
                 let batch = batch?;
                 let mut refused = Vec::new();
-                encoder.encode_batch_lenient(&batch, &mut buf, &mut refused)?;
+                encoder.encode_batch_lenient(&write.project(&batch)?, &mut buf, &mut refused)?;
                 let bad = bad_rows(&batch, partition, seen, refused);
                 self.rejects.admit(&bad)?;
                 seen += batch.num_rows() as u64;
@@ -246,10 +274,10 @@ impl PostgresSink {
             while let Some(batch) = input.next().await {
                 let batch = batch?;
                 let mut refused = Vec::new();
-                encoder.encode_batch_lenient(&batch, &mut BytesMut::new(), &mut refused)?;
+                encoder.encode_batch_lenient(&write.project(&batch)?, &mut BytesMut::new(), &mut refused)?;
                 let mut bad = bad_rows(&batch, partition, seen, refused);
-                let good = rejects::without_rows(&batch, &bad)?;
-                let mut refused_by_server = self.copy_finding_refusals(&tx, &mut encoder, &good).await?;
+                let good = write.project(&rejects::without_rows(&batch, &bad)?)?;
+                let mut refused_by_server = self.copy_finding_refusals(&tx, &mut encoder, &good, &copy_sql).await?;
                 // Indices of the server's refusals are in `good`; the report numbers rows of `batch`.
                 let kept: Vec<usize> =
                     (0..batch.num_rows()).filter(|i| !bad.iter().any(|b| b.batch_row == *i)).collect();
@@ -273,8 +301,9 @@ impl PostgresSink {
         Ok(checksum.rows())
     }
 
-    fn copy_sql(&self) -> String {
-        format!("COPY {} ({}) FROM STDIN (FORMAT binary)", D.table(&self.staging), self.column_list())
+    /// `COPY` of `columns` (quoted, comma-separated) into the staging table.
+    fn copy_sql(&self, columns: &str) -> String {
+        format!("COPY {} ({columns}) FROM STDIN (FORMAT binary)", D.table(&self.staging))
     }
 
     /// COPYs `batch` under savepoints, splitting refused slices in halves; returns each refused
@@ -284,6 +313,7 @@ impl PostgresSink {
         tx: &tokio_postgres::Transaction<'_>,
         encoder: &mut CopyEncoder,
         batch: &RecordBatch,
+        copy_sql: &str,
     ) -> Result<Vec<(usize, String, Option<String>)>> {
         let mut refused = Vec::new();
         // Slices still to write, first half on top.
@@ -298,7 +328,7 @@ impl PostgresSink {
             CopyEncoder::write_trailer(&mut buf);
             tx.batch_execute("SAVEPOINT flow_rows").await.map_err(|e| self.err("cannot write into", &e))?;
             let copied = async {
-                let sink = tx.copy_in::<_, bytes::Bytes>(self.copy_sql().as_str()).await?;
+                let sink = tx.copy_in::<_, bytes::Bytes>(copy_sql).await?;
                 futures::pin_mut!(sink);
                 sink.send(buf.freeze()).await?;
                 sink.as_mut().finish().await
@@ -335,7 +365,10 @@ impl PostgresSink {
         let exists = self.table_exists(&client, &self.table).await?;
         let target = D.table(&self.table);
         let staging = D.table(&self.staging);
-        let cols = self.column_list();
+        let write = if exists { self.write_plan(&client).await? } else { WritePlan::all(&self.schema) };
+        let cols = write.column_list(&self.schema, D);
+        // PostgreSQL takes a value for an identity `ALWAYS` column only when told to.
+        let overriding = if write.identities.is_empty() { "" } else { " OVERRIDING SYSTEM VALUE" };
         let keys = match &self.mode {
             WriteMode::Upsert { keys } => Some(keys.as_slice()),
             _ => None,
@@ -366,7 +399,7 @@ impl PostgresSink {
             if self.mode == WriteMode::Truncate && exists {
                 statements.push(format!("TRUNCATE {target}"));
             }
-            let insert = format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}");
+            let insert = format!("INSERT INTO {target} ({cols}){overriding} SELECT {cols} FROM {staging}");
             statements.push(match keys {
                 Some(keys) => {
                     let key_list = keys.iter().map(|k| D.ident(k)).collect::<Vec<_>>().join(", ");
@@ -374,7 +407,7 @@ impl PostgresSink {
                         .schema
                         .fields()
                         .iter()
-                        .filter(|f| !keys.contains(f.name()))
+                        .filter(|f| !keys.contains(f.name()) && write.writes(&self.schema, f.name()))
                         .map(|f| format!("{0} = EXCLUDED.{0}", D.ident(f.name())))
                         .collect();
                     let action = if updates.is_empty() {
@@ -387,6 +420,7 @@ impl PostgresSink {
                 None => insert,
             });
             statements.push(format!("DROP TABLE {staging}"));
+            statements.extend(write.identities.iter().map(|column| identity_past_sql(&self.table, column)));
         }
         if let Some(crate::schema::SequenceReset::Sql { sql }) =
             self.carried.as_ref().and_then(|c| c.sequence_reset.as_ref())
@@ -407,6 +441,22 @@ impl PostgresSink {
         }
         tx.commit().await.map_err(|e| self.err("cannot commit publishing", &e))
     }
+}
+
+/// Moves the sequence of identity column `column` of `table` past the largest value the table
+/// holds, after rows were written with `OVERRIDING SYSTEM VALUE` (which leaves the sequence
+/// where it was, so the next `INSERT` without an id would collide). Never moves it back, nor
+/// touches a descending sequence.
+fn identity_past_sql(table: &TableName, column: &str) -> String {
+    format!(
+        "SELECT setval(s.seqrelid::regclass, m.v) FROM pg_sequence s, (SELECT max({col}) AS v FROM {target}) m \
+         WHERE s.seqrelid = pg_get_serial_sequence({table_text}, {column_text})::regclass AND s.seqincrement > 0 \
+         AND m.v IS NOT NULL AND m.v >= COALESCE(pg_sequence_last_value(s.seqrelid::regclass), s.seqstart)",
+        col = D.ident(column),
+        target = D.table(table),
+        table_text = D.string(&D.table(table)),
+        column_text = D.string(column),
+    )
 }
 
 /// `CREATE TYPE` of an enum the target may have from an earlier run: created once, kept after.

@@ -1,0 +1,417 @@
+//! Columns of an existing target table that do not take values from outside, decided once here
+//! for the PostgreSQL and MySQL sinks and for `check` / `explain`:
+//!
+//! | target column                                   | what Flow does when the source has it              |
+//! |-------------------------------------------------|----------------------------------------------------|
+//! | PostgreSQL `GENERATED ALWAYS AS (expr) STORED`  | leaves the source's column out; the target computes it |
+//! | MySQL/MariaDB `AS (expr) STORED` / `VIRTUAL`    | the same                                           |
+//! | PostgreSQL `GENERATED ALWAYS AS IDENTITY`       | writes the source's values with `OVERRIDING SYSTEM VALUE`, then moves the column's sequence past the largest value |
+//!
+//! Why: PostgreSQL refuses any value but `DEFAULT` for a generated column ("cannot insert a
+//! non-DEFAULT value into column", SQLSTATE 428C9) and for an identity `ALWAYS` column unless the
+//! `INSERT` says `OVERRIDING SYSTEM VALUE` (PostgreSQL docs, "Identity Columns" and `INSERT`).
+//! MySQL refuses a value for a generated column (error 3105), MariaDB too in strict mode (error
+//! 1906, "The value specified for generated column ... has been ignored"). Before, every row was
+//! staged and the publish failed. A generated column's value is the target's by definition, so
+//! its source values are left out, as pgloader and pgcopydb do; an identity column's values are
+//! the rows' ids, which a copy keeps exactly.
+//!
+//! Two cases have no answer and are refused before anything is read (a `check` error, and again
+//! by the sink's `prepare`, before its staging table exists): an upsert key that is a generated
+//! column (rows could not be matched by the source's values), and an identity `ALWAYS` column an
+//! upsert would update (PostgreSQL only updates it to `DEFAULT`).
+
+use std::collections::HashMap;
+
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use datafusion::error::Result;
+
+use crate::plan::sql::Dialect;
+use crate::plan::{Backend, PipelinePlan, Relation, SinkPlan, TableName, WriteMode};
+
+/// What a target column does with values written into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Special {
+    /// Computed by the target from its other columns: `expression` as the server prints it,
+    /// `storage` `STORED` or `VIRTUAL`.
+    Generated { expression: String, storage: String },
+    /// PostgreSQL `GENERATED ALWAYS AS IDENTITY`.
+    IdentityAlways,
+}
+
+/// One column of the target that does not take values as an ordinary column does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialColumn {
+    pub name: String,
+    pub special: Special,
+}
+
+impl SpecialColumn {
+    /// The column's definition as SQL says it: `GENERATED ALWAYS AS (qty * price) STORED`.
+    pub fn definition(&self) -> String {
+        match &self.special {
+            Special::Generated { expression, storage } => {
+                format!("GENERATED ALWAYS AS ({}) {storage}", strip_outer_parens(expression))
+            }
+            Special::IdentityAlways => "GENERATED ALWAYS AS IDENTITY".to_string(),
+        }
+    }
+}
+
+/// `(a * b)` → `a * b` when the outer parentheses enclose the whole expression (PostgreSQL's
+/// `pg_get_expr` adds them), so the definition reads as it was written.
+fn strip_outer_parens(expression: &str) -> &str {
+    let Some(inner) = expression.strip_prefix('(').and_then(|e| e.strip_suffix(')')) else {
+        return expression;
+    };
+    let mut depth = 0i32;
+    for c in inner.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return expression;
+        }
+    }
+    if depth == 0 { inner } else { expression }
+}
+
+/// How a sink writes its schema into an existing target with these special columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritePlan {
+    /// Indices (into the sink's schema) of the columns written, in schema order.
+    pub columns: Vec<usize>,
+    /// The generated columns the source provides, whose values are left out.
+    pub skipped: Vec<SpecialColumn>,
+    /// The identity `ALWAYS` columns written: the `INSERT` needs `OVERRIDING SYSTEM VALUE` and
+    /// their sequences are moved past the largest value afterwards.
+    pub identities: Vec<String>,
+}
+
+impl WritePlan {
+    /// Every column written as it is: a target Flow creates, or one without special columns.
+    pub fn all(schema: &Schema) -> Self {
+        Self { columns: (0..schema.fields().len()).collect(), skipped: Vec::new(), identities: Vec::new() }
+    }
+
+    /// Decides, for the sink's columns (`names`, in schema order) and `mode`, what is written
+    /// into a target whose special columns are `special`. `Err`: the target cannot take this
+    /// write (see the module's docs); the message names the table and the column.
+    pub fn decide<S: AsRef<str>>(
+        table: &TableName,
+        names: &[S],
+        mode: &WriteMode,
+        special: &[SpecialColumn],
+    ) -> std::result::Result<Self, String> {
+        let keys: &[String] = match mode {
+            WriteMode::Upsert { keys } => keys,
+            _ => &[],
+        };
+        let mut plan = Self { columns: Vec::new(), skipped: Vec::new(), identities: Vec::new() };
+        for (i, name) in names.iter().map(AsRef::as_ref).enumerate() {
+            let Some(column) = special.iter().find(|c| c.name == name) else {
+                plan.columns.push(i);
+                continue;
+            };
+            let is_key = keys.iter().any(|k| k == name);
+            match &column.special {
+                Special::Generated { .. } if is_key => {
+                    return Err(format!(
+                        "column `{}` of {table} is an upsert key but is generated by the target ({}): the \
+                         source's values cannot be written to it, so rows cannot be matched by them; choose \
+                         other keys",
+                        column.name,
+                        column.definition()
+                    ));
+                }
+                Special::Generated { .. } => plan.skipped.push(column.clone()),
+                Special::IdentityAlways if !keys.is_empty() && !is_key => {
+                    return Err(format!(
+                        "column `{}` of {table} is GENERATED ALWAYS AS IDENTITY and mode upsert would update \
+                         it, which PostgreSQL refuses (such a column is only updated to DEFAULT); make it an \
+                         upsert key, leave it out of the pipeline (`drop {}`), or use mode append or truncate",
+                        column.name, column.name
+                    ));
+                }
+                Special::IdentityAlways => {
+                    plan.columns.push(i);
+                    plan.identities.push(column.name.clone());
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// What `explain` (and `check`, for skipped columns) says about this write, one line each.
+    pub fn notes(&self) -> Vec<String> {
+        let skipped = self.skipped.iter().map(|c| {
+            format!(
+                "column `{}` is generated by the target ({}); the source's values are not written",
+                c.name,
+                c.definition()
+            )
+        });
+        let identities = self.identities.iter().map(|name| {
+            format!(
+                "column `{name}` is an identity column of the target (GENERATED ALWAYS AS IDENTITY); the source's \
+                 values are written as they are (INSERT ... OVERRIDING SYSTEM VALUE), then its sequence is moved \
+                 past the largest value so later inserts do not collide"
+            )
+        });
+        skipped.chain(identities).collect()
+    }
+
+    /// The schema of the columns written.
+    pub fn schema(&self, schema: &SchemaRef) -> Result<SchemaRef> {
+        if self.columns.len() == schema.fields().len() {
+            return Ok(schema.clone());
+        }
+        Ok(std::sync::Arc::new(schema.project(&self.columns)?))
+    }
+
+    /// The columns written of a batch of the sink's schema.
+    pub fn project(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if self.columns.len() == batch.num_columns() {
+            return Ok(batch.clone());
+        }
+        Ok(batch.project(&self.columns)?)
+    }
+
+    /// `"a", "b"`: the columns written, quoted for `dialect`.
+    pub fn column_list(&self, schema: &Schema, dialect: Dialect) -> String {
+        self.columns.iter().map(|&i| dialect.ident(schema.field(i).name())).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Whether a column of the sink's schema is written.
+    pub fn writes(&self, schema: &Schema, name: &str) -> bool {
+        self.columns.iter().any(|&i| schema.field(i).name() == name)
+    }
+}
+
+/// The special columns of a PostgreSQL table (none when it does not exist). `attgenerated` is
+/// read through `to_jsonb` so servers before PostgreSQL 12, which lack it, answer too; `'s'` is
+/// stored, `'v'` virtual (PostgreSQL 18).
+pub const POSTGRES_SQL: &str = "SELECT a.attname::text, \
+       COALESCE(to_jsonb(a) ->> 'attidentity', '') AS identity, \
+       COALESCE(to_jsonb(a) ->> 'attgenerated', '') AS generated, \
+       COALESCE(pg_get_expr(d.adbin, d.adrelid), '') AS expression \
+     FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+     ORDER BY a.attnum";
+
+/// Reads the special columns of a PostgreSQL table with [`POSTGRES_SQL`].
+pub async fn read_postgres(
+    client: &impl tokio_postgres::GenericClient,
+    table: &TableName,
+) -> std::result::Result<Vec<SpecialColumn>, tokio_postgres::Error> {
+    let rows = client.query(POSTGRES_SQL, &[&Dialect::Postgres.table(table)]).await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, identity, generated, expression): (String, String, String, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        let special = match (identity.as_str(), generated.as_str()) {
+            ("a", _) => Special::IdentityAlways,
+            (_, "s") => Special::Generated { expression, storage: "STORED".into() },
+            (_, "v") => Special::Generated { expression, storage: "VIRTUAL".into() },
+            _ => continue,
+        };
+        out.push(SpecialColumn { name, special });
+    }
+    Ok(out)
+}
+
+/// The generated columns of a MySQL/MariaDB table, from `information_schema.COLUMNS`: `EXTRA`
+/// says `STORED GENERATED` or `VIRTUAL GENERATED` (MariaDB before 10.2: `PERSISTENT`, and
+/// `VIRTUAL`); MySQL 8's `DEFAULT_GENERATED` marks an expression default, an ordinary column.
+pub fn read_mysql(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mysql::Result<Vec<SpecialColumn>> {
+    let schema = match table.schema() {
+        Some(s) => Dialect::Mysql.string(s),
+        None => "DATABASE()".to_string(),
+    };
+    let sql = format!(
+        "SELECT COLUMN_NAME, EXTRA, COALESCE(GENERATION_EXPRESSION, '') FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+        Dialect::Mysql.string(table.table())
+    );
+    let rows: Vec<(String, String, String)> = conn.query(sql)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, extra, expression)| {
+            let extra = extra.to_ascii_uppercase();
+            if extra.contains("DEFAULT_GENERATED") {
+                return None;
+            }
+            let storage = if extra.contains("STORED") || extra.contains("PERSISTENT") {
+                "STORED"
+            } else if extra.contains("VIRTUAL") {
+                "VIRTUAL"
+            } else {
+                return None;
+            };
+            Some(SpecialColumn { name, special: Special::Generated { expression, storage: storage.into() } })
+        })
+        .collect())
+}
+
+/// Whether a sink writes into a table it may find existing, with its own columns: database
+/// sinks except `mode replace` (which writes a new table) and a table of a table set created
+/// from the source's definition.
+pub fn writes_existing_columns(sink: &SinkPlan) -> bool {
+    matches!(sink.endpoint.backend, Backend::Postgres | Backend::Mysql)
+        && matches!(sink.relation, Relation::Table { .. })
+        && sink.mode != WriteMode::Replace
+}
+
+/// The column names of a schema, for [`WritePlan::decide`].
+pub fn names(schema: &Schema) -> Vec<&str> {
+    schema.fields().iter().map(|f| f.name().as_str()).collect()
+}
+
+/// What planning found about one sink's existing target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetFinding {
+    /// The write, with what `explain` says about it (nothing special: no notes).
+    Writes(WritePlan),
+    /// The target cannot take this write: the message names table and column.
+    Refused(String),
+}
+
+/// Time allowed to reach a target while planning; an unreachable target is described by the
+/// run itself, so `check` does not wait for the connection retries a run makes.
+const PLANNING_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads the special columns of every sink's existing target (PostgreSQL and MySQL tables
+/// written other than by `mode replace`), for `check` and `explain`. `columns` holds each
+/// sink's column names, by sink name; so does the result. A sink whose target is missing, not
+/// reachable or not a database table has no entry (the run says more). One connection per
+/// target URL.
+pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>>) -> HashMap<String, TargetFinding> {
+    // Per target server: each sink, its table and its column names.
+    type Sinks<'a> = Vec<(&'a SinkPlan, &'a TableName, &'a Vec<String>)>;
+    let mut by_url: HashMap<(String, Backend), Sinks> = HashMap::new();
+    for sink in plan.sinks.iter().filter(|s| writes_existing_columns(s)) {
+        let (Relation::Table { name }, Some(names)) = (&sink.relation, columns.get(&sink.name)) else { continue };
+        by_url.entry((sink.endpoint.url.clone(), sink.endpoint.backend)).or_default().push((sink, name, names));
+    }
+    let mut found = HashMap::new();
+    for ((url, backend), sinks) in by_url {
+        let tables: Vec<TableName> = sinks.iter().map(|(_, t, _)| (*t).clone()).collect();
+        let specials = match backend {
+            Backend::Postgres => postgres_specials(&url, &tables).await,
+            _ => tokio::task::spawn_blocking(move || mysql_specials(&url, &tables)).await.ok().flatten(),
+        };
+        let Some(specials) = specials else { continue };
+        for ((sink, table, names), special) in sinks.into_iter().zip(specials) {
+            let Some(special) = special else { continue };
+            let finding = match WritePlan::decide(table, names, &sink.mode, &special) {
+                Ok(plan) => TargetFinding::Writes(plan),
+                Err(message) => TargetFinding::Refused(message),
+            };
+            found.insert(sink.name.clone(), finding);
+        }
+    }
+    found
+}
+
+/// Per table: its special columns, `None` when it does not exist. `None` overall when the
+/// server cannot be reached or read in [`PLANNING_CONNECT`].
+async fn postgres_specials(url: &str, tables: &[TableName]) -> Option<Vec<Option<Vec<SpecialColumn>>>> {
+    let mut config: tokio_postgres::Config = url.parse().ok()?;
+    config.connect_timeout(PLANNING_CONNECT);
+    let (client, connection) =
+        tokio::time::timeout(PLANNING_CONNECT, config.connect(tokio_postgres::NoTls)).await.ok()?.ok()?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut out = Vec::new();
+    for table in tables {
+        let exists: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&Dialect::Postgres.table(table)])
+            .await
+            .ok()?
+            .get(0);
+        out.push(if exists { Some(read_postgres(&client, table).await.ok()?) } else { None });
+    }
+    Some(out)
+}
+
+fn mysql_specials(url: &str, tables: &[TableName]) -> Option<Vec<Option<Vec<SpecialColumn>>>> {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url).ok()?)
+        .tcp_connect_timeout(Some(PLANNING_CONNECT))
+        .read_timeout(Some(PLANNING_CONNECT));
+    let mut conn = mysql::Conn::new(opts).ok()?;
+    let mut out = Vec::new();
+    for table in tables {
+        let probe = format!("SELECT 1 FROM {} LIMIT 0", Dialect::Mysql.table(table));
+        let exists = mysql::prelude::Queryable::query_drop(&mut conn, probe).is_ok();
+        out.push(if exists { Some(read_mysql(&mut conn, table).ok()?) } else { None });
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::{DataType, Field};
+
+    fn schema() -> Schema {
+        Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("qty", DataType::Int32, true),
+            Field::new("total", DataType::Int64, true),
+        ])
+    }
+
+    fn special() -> Vec<SpecialColumn> {
+        vec![
+            SpecialColumn { name: "id".into(), special: Special::IdentityAlways },
+            SpecialColumn {
+                name: "total".into(),
+                special: Special::Generated { expression: "(qty * 2)".into(), storage: "STORED".into() },
+            },
+        ]
+    }
+
+    #[test]
+    fn generated_columns_are_left_out_and_identities_kept() {
+        let table = TableName::parse("t");
+        let schema = schema();
+        let plan = WritePlan::decide(&table, &names(&schema), &WriteMode::Append, &special()).unwrap();
+        assert_eq!(plan.columns, vec![0, 1]);
+        assert_eq!(plan.identities, vec!["id".to_string()]);
+        assert_eq!(
+            plan.notes()[0],
+            "column `total` is generated by the target (GENERATED ALWAYS AS (qty * 2) STORED); the source's values \
+             are not written"
+        );
+        assert_eq!(plan.column_list(&schema, Dialect::Postgres), "\"id\", \"qty\"");
+    }
+
+    #[test]
+    fn upserts_the_target_cannot_take_are_refused() {
+        let table = TableName::parse("t");
+        let keyed = |k: &str| WriteMode::Upsert { keys: vec![k.to_string()] };
+        let schema = schema();
+        let names = names(&schema);
+        // Without `id`, whose identity an upsert on other keys would update (refused first).
+        let by_total = WritePlan::decide(&table, &names[1..], &keyed("total"), &special()).unwrap_err();
+        assert!(
+            by_total.starts_with("column `total` of t is an upsert key but is generated by the target"),
+            "{by_total}"
+        );
+        let by_qty = WritePlan::decide(&table, &names, &keyed("qty"), &special()).unwrap_err();
+        assert!(by_qty.starts_with("column `id` of t is GENERATED ALWAYS AS IDENTITY and mode upsert"), "{by_qty}");
+        assert!(WritePlan::decide(&table, &names, &keyed("id"), &special()).is_ok());
+    }
+
+    #[test]
+    fn only_whole_outer_parentheses_are_stripped() {
+        assert_eq!(strip_outer_parens("(a * b)"), "a * b");
+        assert_eq!(strip_outer_parens("(a) * (b)"), "(a) * (b)");
+        assert_eq!(strip_outer_parens("a * b"), "a * b");
+    }
+}
