@@ -281,7 +281,7 @@ pub enum TargetFinding {
 
 /// Time allowed to reach a target while planning; an unreachable target is described by the
 /// run itself, so `check` does not wait for the connection retries a run makes.
-const PLANNING_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
+const PLANNING_CONNECT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Reads the special columns of every sink's existing target (PostgreSQL and MySQL tables
 /// written other than by `mode replace`), for `check` and `explain`. `columns` holds each

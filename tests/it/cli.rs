@@ -216,10 +216,11 @@ fn ctrl_c_cancels_cleanly() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(
+        stderr.contains(&format!(
             "error: interrupted by Ctrl-C; nothing was published; the partitions committed so far are kept: \
-             `flow run FILE --resume` continues this run"
-        ),
+             `flow run {} --resume` continues this run",
+            file.display()
+        )),
         "{stderr}"
     );
     assert_target_untouched(dir.path());

@@ -371,7 +371,7 @@ async fn mysql_target(catalog: &Catalog) {
         customers.before_load,
         vec![
             "CREATE TABLE `customers` (`id` INT NOT NULL AUTO_INCREMENT, `email` VARCHAR(120) NOT NULL, `name` LONGTEXT, \
-         `created_at` DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (`id`))"
+         `created_at` DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (`id`)) DEFAULT CHARACTER SET utf8mb4"
         ]
     );
     assert_eq!(

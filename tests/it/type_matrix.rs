@@ -2,7 +2,8 @@
 //! holding every mapped type with NULLs in every column, extreme values, empty strings and a
 //! 10 KB text. Each target is read back through Flow into Parquet and compared value by value
 //! with the original, after normalising what a backend cannot keep by design (MySQL and SQLite
-//! store booleans as integers and have no time-zone type; JSON is compared as JSON).
+//! store booleans as integers and have no time-zone type; MySQL's TIME is a span of time;
+//! JSON is compared as JSON).
 
 
 use std::collections::BTreeMap;
@@ -118,7 +119,17 @@ fn normalise(column: &str, value: &str) -> String {
         }
         "tm" => match chrono::NaiveTime::parse_from_str(value, "%H:%M:%S%.f") {
             Ok(t) => t.format("%H:%M:%S%.6f").to_string(),
-            Err(_) => value.into(),
+            // After MySQL the column is a TIME, a span of time (Arrow Duration, formatted as ISO
+            // 8601: `P0D`, `PT43200.5S`): the same instant of the day when it is within a day.
+            Err(_) => iso_seconds(value)
+                .filter(|s| (0.0..86_400.0).contains(s))
+                .and_then(|s| {
+                    let micros = (s * 1e6).round() as i64;
+                    let (secs, micros) = (micros / 1_000_000, micros % 1_000_000);
+                    chrono::NaiveTime::from_num_seconds_from_midnight_opt(secs as u32, micros as u32 * 1000)
+                })
+                .map(|t| t.format("%H:%M:%S%.6f").to_string())
+                .unwrap_or_else(|| value.into()),
         },
         "js" => {
             serde_json::from_str::<serde_json::Value>(value).map(|j| j.to_string()).unwrap_or_else(|_| value.into())
@@ -126,6 +137,14 @@ fn normalise(column: &str, value: &str) -> String {
         "bin" => value.to_ascii_lowercase(),
         _ => value.into(),
     }
+}
+
+/// Seconds of an ISO 8601 span as arrow formats a Duration (`P0D`, `PT86399.999999S`).
+fn iso_seconds(value: &str) -> Option<f64> {
+    if value == "P0D" {
+        return Some(0.0);
+    }
+    value.strip_prefix("PT")?.strip_suffix('S')?.parse().ok()
 }
 
 #[test]
