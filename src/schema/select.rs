@@ -22,11 +22,21 @@ impl TableFilter {
         Self::default()
     }
 
+    /// Whether the set takes `schema.table`. Flow's own tables (the `_flow_ledger`, and the
+    /// `_flow_stage_*` / `_flow_old_*` work tables of runs) are never taken, whatever the
+    /// patterns say: copying a ledger would overwrite the target's own history.
     pub fn allows(&self, schema: Option<&str>, table: &str) -> bool {
+        if table.starts_with(FLOW_TABLE_PREFIX) {
+            return false;
+        }
         let included = self.include.is_empty() || self.include.iter().any(|p| matches(p, schema, table));
         included && !self.exclude.iter().any(|p| matches(p, schema, table))
     }
 }
+
+/// The prefix of every table Flow creates for itself beside a target (`crate::ledger`,
+/// `plan::TableName::sibling`).
+pub const FLOW_TABLE_PREFIX: &str = "_flow_";
 
 /// Whether `pattern` names the table `table` of `schema`. The pattern is split at its first dot.
 pub fn matches(pattern: &str, schema: Option<&str>, table: &str) -> bool {
@@ -112,5 +122,15 @@ mod tests {
         assert!(all_but.allows(Some("x"), "products"));
         assert!(!all_but.allows(Some("x"), "tmp_1"));
         assert!(TableFilter::all().allows(None, "anything"));
+    }
+
+    #[test]
+    fn flow_own_tables_are_never_taken() {
+        for table in ["_flow_ledger", "_flow_stage_orders_1a2b3c4d_20261129", "_flow_old_orders_1a2b3c4d_2026"] {
+            assert!(!TableFilter::all().allows(Some("public"), table), "{table}");
+            let explicit = TableFilter { include: vec![table.into(), "_flow_*".into()], exclude: vec![] };
+            assert!(!explicit.allows(None, table), "{table}");
+        }
+        assert!(TableFilter::all().allows(None, "flow_ledger_copy"));
     }
 }

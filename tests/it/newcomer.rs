@@ -199,3 +199,94 @@ fn a_failed_copy_names_a_resume_command_that_works() {
     // 0.1 + 0.2 + ... + 100.0 = 50050.0, with row 990 now 99 instead of 99.0: the same sum.
     assert!(sum.starts_with("50050.0"), "{sum}");
 }
+
+/// A transform that keeps some columns of a CSV source, in any order, with and without a
+/// header line (found by a newcomer: `select id, name` failed with "line 2 has 6 fields, the
+/// header has 2").
+#[test]
+fn a_csv_source_can_be_narrowed_and_reordered() {
+    let dir = temp_dir();
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("abc.csv"), "a,b,c\r\n1,x,3\r\n4,,6\r\n").unwrap();
+    std::fs::write(dir.path().join("nh.csv"), "1,x,3\n4,y,6\n").unwrap();
+    let file = dir.path().join("narrow.flow");
+    std::fs::write(
+        &file,
+        format!(
+            "let db = sqlite(\"{d}/n.db\")\npipeline p {{\n  source s = csv(\"{d}/abc.csv\", header: true)\n  \
+             source h = csv(\"{d}/nh.csv\", header: false)\n  \
+             transform t = s | drop b | filter c > 3\n  transform u = s | select c, a\n  \
+             transform v = h | select column_3, column_2\n  \
+             sink t -> db.table(\"t\") {{ mode replace }}\n  sink u -> csv(\"{d}/ca.csv\")\n  \
+             sink v -> db.table(\"v\") {{ mode replace }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let db = rusqlite::Connection::open(dir.path().join("n.db")).unwrap();
+    let t: Vec<(i64, i64)> = db
+        .prepare("SELECT a, c FROM t")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(t, [(4, 6)]);
+    let v: Vec<(i64, String)> = db
+        .prepare("SELECT column_3, column_2 FROM v ORDER BY column_3")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(v, [(3, "x".to_string()), (6, "y".to_string())]);
+    assert_eq!(std::fs::read_to_string(dir.path().join("ca.csv")).unwrap(), "c,a\n3,1\n6,4\n");
+}
+
+/// A whole-database copy never takes Flow's own tables: the source's `_flow_ledger` (written
+/// there by an earlier copy into that database) must not overwrite the target's ledger.
+#[test]
+fn a_whole_database_copy_leaves_flow_ledgers_alone() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = crate::common::runtime();
+    let pg = rt.block_on(flow::connect::postgres::connect(PG)).unwrap();
+    rt.block_on(pg.batch_execute(
+        "DROP SCHEMA IF EXISTS i13_ledger CASCADE; CREATE SCHEMA i13_ledger; \
+         CREATE TABLE i13_ledger.src (id int PRIMARY KEY, name text); \
+         INSERT INTO i13_ledger.src SELECT g, 'n' || g FROM generate_series(1, 50) g",
+    ))
+    .unwrap();
+    // An earlier copy into the schema leaves a ledger there.
+    let (code, out, err) =
+        flow_cli(&["copy", "-q", PG, PG, "--query", "SELECT * FROM i13_ledger.src", "--table", "i13_ledger.dst"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let ledgers: i64 = rt.block_on(pg.query_one("SELECT count(*) FROM i13_ledger._flow_ledger", &[])).unwrap().get(0);
+    assert!(ledgers > 0);
+    let dir = temp_dir();
+    let lite = format!("sqlite://{}", dir.path().join("all.db").display());
+    let (code, out, _) = flow_cli(&["copy", PG, &lite, "--all-tables", "--include", "i13_ledger.*", "--emit"]);
+    assert_eq!(code, 0, "{out}");
+    let file = dir.path().join("all.flow");
+    std::fs::write(&file, &out).unwrap();
+    let (code, explain, err) = flow_cli(&["explain", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!explain.contains("_flow_ledger"), "{explain}");
+    let (code, out, err) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let db = rusqlite::Connection::open(dir.path().join("all.db")).unwrap();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(tables, ["_flow_ledger", "dst", "src"]);
+    let foreign: i64 = db
+        .query_row("SELECT count(*) FROM _flow_ledger WHERE sink = 'data->i13_ledger.dst'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(foreign, 0, "the source's ledger rows were copied");
+}

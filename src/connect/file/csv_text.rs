@@ -749,7 +749,13 @@ impl Builder {
 }
 
 /// Reads the rows of one CSV file as batches of `schema` (from [`infer_schema`] on the same
-/// options), handing each to `emit`; stops early when `emit` returns false.
+/// options, or the columns of it a pipeline reads, in any order), handing each to `emit`; stops
+/// early when `emit` returns false. Each field of `schema` is found by name: in the header, or
+/// as `column_N` (the N-th field) in a file without one.
+///
+/// Errors: a line with another number of fields than the file's first line, a value that does
+/// not parse as its column's type (naming line, column and value), a field `schema` names that
+/// the file does not have.
 pub fn read_batches(
     input: impl BufRead,
     options: &CsvOptions,
@@ -761,13 +767,19 @@ pub fn read_batches(
     let mut reader = RecordReader::new(input, options.delimiter);
     let mut record = Record::default();
     let io = |e: std::io::Error| DataFusionError::Execution(format!("cannot read {shown}: {e}"));
-    if options.header && !reader.next_record(&mut record).map_err(io)? {
-        return Ok(());
+    // The file's own columns: the header's names, or `column_N` once the first line is read.
+    let mut names: Option<Vec<String>> = None;
+    if options.header {
+        if !reader.next_record(&mut record).map_err(io)? {
+            return Ok(());
+        }
+        names = Some((0..record.count()).map(|i| String::from_utf8_lossy(record.field(i)).into_owned()).collect());
     }
     let mut builders: Vec<Builder> =
         schema.fields().iter().map(|f| Builder::new(f.data_type())).collect::<Result<_>>()?;
     let strict: Vec<bool> = schema.fields().iter().map(|f| f.metadata().contains_key(INFERRED_KEY)).collect();
-    let columns = builders.len();
+    let mut positions: Option<Vec<usize>> = None;
+    let mut columns = 0;
     let mut rows = 0;
     let finish = |builders: &mut Vec<Builder>, rows: usize| -> Result<RecordBatch> {
         let arrays: Vec<ArrayRef> = builders.iter_mut().map(Builder::finish).collect();
@@ -778,23 +790,45 @@ pub fn read_batches(
         )?)
     };
     while reader.next_record(&mut record).map_err(io)? {
+        if positions.is_none() {
+            let names = names.get_or_insert_with(|| (0..record.count()).map(|i| format!("column_{}", i + 1)).collect());
+            columns = names.len();
+            positions = Some(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        names.iter().position(|n| n == f.name()).ok_or_else(|| {
+                            DataFusionError::Execution(format!(
+                                "cannot read {shown}: it has no column `{}` (its columns: {})",
+                                f.name(),
+                                names.join(", ")
+                            ))
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            );
+        }
+        let positions = positions.as_deref().unwrap_or_default();
         if record.count() != columns {
+            let first = if options.header { "the header" } else { "the first line" };
             return Err(DataFusionError::Execution(format!(
-                "cannot read {shown}: line {} has {} fields, the header has {columns}",
+                "cannot read {shown}: line {} has {} fields, {first} has {columns}",
                 record.line,
                 record.count()
             )));
         }
         for (i, builder) in builders.iter_mut().enumerate() {
             let field = schema.field(i);
-            let Ok(text) = std::str::from_utf8(record.field(i)) else {
+            let at = positions[i];
+            let Ok(text) = std::str::from_utf8(record.field(at)) else {
                 return Err(DataFusionError::Execution(format!(
                     "cannot read {shown}: line {}, column `{}`: the value is not valid UTF-8",
                     record.line,
                     field.name()
                 )));
             };
-            if !record.quoted[i] && text == options.null {
+            if !record.quoted[at] && text == options.null {
                 builder.null();
                 continue;
             }
