@@ -101,19 +101,19 @@ impl Endpoint {
 /// key-value pairs. Text without either is returned unchanged.
 pub fn redact_url(url: &str) -> String {
     let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..].find(['/', '?', '#']).map_or(out.len(), |i| rest_start + i);
-        if let Some(at) = out[rest_start..authority_end].rfind('@') {
-            let userinfo = &out[rest_start..rest_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                let pw_start = rest_start + colon + 1;
-                let pw_end = rest_start + at;
-                out.replace_range(pw_start..pw_end, "***");
-            }
-        }
+    if let Some(span) = password_span(url) {
+        out.replace_range(span, "***");
     }
     redact_key_values(&out)
+}
+
+/// The byte range of the password in `scheme://user:password@host/...`, if there is one.
+pub fn password_span(url: &str) -> Option<std::ops::Range<usize>> {
+    let rest_start = url.find("://")? + 3;
+    let authority_end = url[rest_start..].find(['/', '?', '#']).map_or(url.len(), |i| rest_start + i);
+    let at = url[rest_start..authority_end].rfind('@')?;
+    let colon = url[rest_start..rest_start + at].find(':')?;
+    Some(rest_start + colon + 1..rest_start + at)
 }
 
 /// Masks `password=secret` (and `pwd=`) in query strings and key-value connection strings.

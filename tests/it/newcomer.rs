@@ -290,3 +290,37 @@ fn a_whole_database_copy_leaves_flow_ledgers_alone() {
         .unwrap();
     assert_eq!(foreign, 0, "the source's ledger rows were copied");
 }
+
+/// `flow copy --emit` keeps secrets out of the file it prints: the password becomes
+/// `${FLOW_SOURCE_PASSWORD}`, stderr says so, and the file runs once the variable is set.
+#[test]
+fn emitted_copies_hold_no_password_and_run_with_the_variable() {
+    if !postgres_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let lite = format!("sqlite://{}", dir.path().join("e.db").display());
+    let src = "postgres://postgres:s3cr3t@127.0.0.1:5432/test";
+    let (code, text, stderr) = flow_cli(&["copy", src, &lite, "--table", "public.flow_example_orders", "--emit"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!text.contains("s3cr3t") && !stderr.contains("s3cr3t"), "{text}{stderr}");
+    assert!(
+        text.contains("let src = postgres(\"postgres://postgres:${FLOW_SOURCE_PASSWORD}@127.0.0.1:5432/test\")\n"),
+        "{text}"
+    );
+    assert_eq!(
+        stderr,
+        "note: the password is not written into the file: set FLOW_SOURCE_PASSWORD (--var NAME=VALUE or the \
+         environment) when you run it\n"
+    );
+    let file = dir.path().join("e.flow");
+    std::fs::write(&file, &text).unwrap();
+    let (code, _, stderr) = flow_cli(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "an unset variable is an error: {stderr}");
+    assert!(stderr.contains("FLOW_SOURCE_PASSWORD"), "{stderr}");
+    let (code, out, stderr) =
+        crate::common::flow_cli_env(&["run", "-q", file.to_str().unwrap()], &[("FLOW_SOURCE_PASSWORD", "s3cr3t")]);
+    assert_eq!(code, 0, "{out}{stderr}");
+    assert!(!out.contains("s3cr3t") && !stderr.contains("s3cr3t"));
+    assert_eq!(sqlite_count(&dir.path().join("e.db"), "flow_example_orders"), 20_000);
+}
