@@ -39,7 +39,6 @@ pub struct RunReport {
     /// run) and `current`, the mark the sinks' ledgers now hold.
     pub watermarks: BTreeMap<String, Watermark>,
     /// One row per table of the pipeline's table sets (empty without table sets).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<TableReport>,
     pub stages: Vec<StageReport>,
 }
@@ -160,26 +159,8 @@ impl RunReport {
     /// how the run ended.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let width = self.stages.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).clamp(5, 32);
         if !self.stages.is_empty() {
-            out.push_str(&format!(
-                "{:<width$} {:<9} {:>12} {:>12} {:>10} {:>9} {:>12} {:>9}\n",
-                "stage", "kind", "rows in", "rows out", "filtered", "seconds", "rows/s", "publish s"
-            ));
-        }
-        for s in &self.stages {
-            let publish = s.publish_seconds.map_or("-".to_string(), |p| format!("{p:.2}"));
-            out.push_str(&format!(
-                "{:<width$} {:<9} {:>12} {:>12} {:>10} {:>9.2} {:>12} {:>9}\n",
-                truncate(&s.name, width),
-                s.kind.to_string(),
-                group(s.rows_in),
-                group(s.rows_out),
-                group(s.rows_filtered),
-                s.seconds,
-                group(s.rows_per_second as u64),
-                publish,
-            ));
+            out.push_str(&self.stage_table());
         }
         let sinks: Vec<&StageReport> = self.stages.iter().filter(|s| s.target.is_some()).collect();
         let sink_width = sinks.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
@@ -231,6 +212,52 @@ impl RunReport {
             String::new()
         };
         out.push_str(&format!("pipeline {}: {status} in {:.2}s{resumed}\n", self.pipeline, self.seconds));
+        out
+    }
+}
+
+impl RunReport {
+    /// The stages as a table, each column as wide as its widest cell: numbers right-aligned, a
+    /// stage name cut at 24 characters (the sink lines below name it in full), so that a run of
+    /// billions of rows still fits a 100-column terminal.
+    fn stage_table(&self) -> String {
+        const HEADER: [&str; 8] =
+            ["stage", "kind", "rows in", "rows out", "filtered", "seconds", "rows/s", "publish s"];
+        let rows: Vec<[String; 8]> = self
+            .stages
+            .iter()
+            .map(|s| {
+                [
+                    truncate(&s.name, 24),
+                    s.kind.to_string(),
+                    group(s.rows_in),
+                    group(s.rows_out),
+                    group(s.rows_filtered),
+                    format!("{:.2}", s.seconds),
+                    group(s.rows_per_second as u64),
+                    s.publish_seconds.map_or("-".to_string(), |p| format!("{p:.2}")),
+                ]
+            })
+            .collect();
+        let widths: Vec<usize> = (0..HEADER.len())
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([HEADER[c].len()]).max().unwrap_or(0))
+            .collect();
+        let line = |cells: [&str; 8]| {
+            let mut text = String::new();
+            for (c, cell) in cells.iter().enumerate() {
+                let pad = " ".repeat(widths[c] - cell.chars().count());
+                match c {
+                    0 => text.push_str(&format!("{cell}{pad}")),
+                    1 => text.push_str(&format!(" {cell}{pad}")),
+                    _ => text.push_str(&format!(" {pad}{cell}")),
+                }
+            }
+            text.trim_end().to_string() + "\n"
+        };
+        let mut out = line(HEADER);
+        for r in &rows {
+            out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7]]));
+        }
         out
     }
 }
@@ -307,6 +334,21 @@ mod tests {
         assert!(text.contains("sink b -> table b in sqlite out/x.db (not published)\n"), "{text}");
         let text = report(RunStatus::Ok, vec![sink("a", true), sink("b", true)], tables).table();
         assert!(text.contains("tables: 2 of 2 written\n"), "{text}");
+    }
+
+    #[test]
+    fn columns_line_up_and_fit_a_100_column_terminal() {
+        let mut long = sink("a_sink_with_a_rather_long_name->target_table", true);
+        long.rows_in = 12_345_678_901;
+        long.rows_out = 12_345_678_901;
+        long.rows_per_second = 99_999_999.0;
+        let text = report(RunStatus::Ok, vec![long, sink("b", true)], vec![]).table();
+        let table: Vec<&str> = text.lines().take(3).collect();
+        assert!(table.iter().all(|l| l.chars().count() <= 100), "{text}");
+        // In characters: a cut name ends in a multi-byte `…`.
+        let end_of = |line: &str, cell: &str| line.find(cell).map(|i| line[..i].chars().count() + cell.len());
+        assert_eq!(end_of(table[0], "rows in"), end_of(table[1], "12,345,678,901"), "{text}");
+        assert_eq!(end_of(table[0], "rows/s"), end_of(table[2], " 50"), "{text}");
     }
 
     #[test]

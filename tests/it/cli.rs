@@ -58,6 +58,44 @@ fn runtime_failure_exits_1_and_the_report_says_why() {
     assert!(json["error"].as_str().unwrap().contains("Divide by zero"));
     let kinds: Vec<&str> = json["stages"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["source", "transform", "sink"]);
+    // Every documented key is there, whether it applies or not.
+    let keys: std::collections::BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    let documented = [
+        "pipeline",
+        "run_id",
+        "status",
+        "seconds",
+        "error",
+        "resumed",
+        "partitions_skipped",
+        "already_complete",
+        "notes",
+        "watermarks",
+        "tables",
+        "stages",
+    ];
+    assert_eq!(keys, documented.into_iter().collect());
+    let stage_keys: std::collections::BTreeSet<&str> =
+        json["stages"][2].as_object().unwrap().keys().map(String::as_str).collect();
+    let documented = [
+        "name",
+        "kind",
+        "rows_in",
+        "rows_out",
+        "rows_filtered",
+        "rows_rejected",
+        "seconds",
+        "rows_per_second",
+        "target",
+        "publish_seconds",
+        "published",
+        "partitions",
+    ];
+    assert_eq!(stage_keys, documented.into_iter().collect());
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    for key in keys.iter().chain(&stage_keys) {
+        assert!(readme.contains(&format!("\"{key}\"")), "README does not document the report key `{key}`");
+    }
 }
 
 #[test]
