@@ -64,6 +64,14 @@ impl BadRow {
         }
     }
 
+    /// `row 17, column amount = 'abc': message`, for a message that names the partition.
+    pub fn describe_in_partition(&self) -> String {
+        match &self.column {
+            Some(c) => format!("row {}, column {c} = {}: {}", self.row, self.value, self.message),
+            None => format!("row {} ({}): {}", self.row, self.row_text, self.message),
+        }
+    }
+
     /// `partition 2, row 17, column amount = 'abc': message`.
     pub fn describe(&self) -> String {
         match &self.column {
@@ -144,11 +152,11 @@ impl RejectPolicy {
     pub fn admit(&self, rows: &[BadRow]) -> Result<()> {
         let Some(last) = rows.last() else { return Ok(()) };
         if self.fails() {
+            // The runner prefixes the sink and partition (`sink `s` partition 0: `).
             return Err(DataFusionError::Execution(format!(
-                "sink `{}` cannot write {}; add `on error skip` or `on error reject to db.table(\"rejects\")` \
-                 to load the other rows",
-                self.sink,
-                rows[0].describe()
+                "cannot write {}; add `on error skip` or `on error reject to db.table(\"rejects\")` to load the \
+                 other rows",
+                rows[0].describe_in_partition()
             )));
         }
         if let Ok(mut slot) = self.last.lock() {
@@ -277,7 +285,7 @@ mod tests {
         let bad = vec![BadRow::new(&batch(), 1, 0, 0, Some("name"), "NULL not allowed")];
         let fail = RejectPolicy::new("s", OnError::Fail, None);
         let e = fail.admit(&bad).unwrap_err().to_string();
-        assert!(e.contains("sink `s` cannot write partition 0, row 2, column name = NULL: NULL not allowed"), "{e}");
+        assert!(e.contains("cannot write row 2, column name = NULL: NULL not allowed"), "{e}");
         let skip = RejectPolicy::new("s", OnError::Skip, Some(1));
         skip.admit(&bad).unwrap();
         let e = skip.admit(&bad).unwrap_err().to_string();

@@ -502,7 +502,7 @@ fn time_durations_are_carried_or_refused_by_name() {
         "too_long",
     ]));
     assert!(
-        err.contains("cannot write partition 0, row 1, column span = PT3020400S: 839:00:00.000000 is outside MySQL TIME's range -838:59:59 to 838:59:59"),
+        err.contains("partition 0: cannot write row 1, column span = PT3020400S: 839:00:00.000000 is outside MySQL TIME's range -838:59:59 to 838:59:59"),
         "{err}"
     );
 
@@ -599,7 +599,7 @@ fn mysql_tables_flow_creates_hold_any_text() {
     let err = flat(&run_err(&args));
     assert!(
         err.contains(
-            "sink `data->old_notes` cannot write partition 0, row 2, column body = 'crab 🦀 and 👩‍👩‍👧': MySQL error 1366: \
+            "sink `data->old_notes` partition 0: cannot write row 2, column body = 'crab 🦀 and 👩‍👩‍👧': MySQL error 1366: \
              Incorrect string value: '\\xF0\\x9F\\xA6\\x80 a...' for column `i14_mb3`.`old_notes`.`body` at row 1; the \
              column's character set cannot store this text (4-byte UTF-8 characters such as emoji need utf8mb4): convert \
              the table with ALTER TABLE `old_notes` CONVERT TO CHARACTER SET utf8mb4"

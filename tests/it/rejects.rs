@@ -80,7 +80,7 @@ fn postgres_target_loads_good_rows_and_rejects_each_bad_one_with_its_reason() {
     let file = pipeline(dir.path(), "public.rej_src_pg", "pg.table(\"public.rej_pg_dst\")", "");
     let (code, _, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("sink `out` cannot write partition "), "{stderr}");
+    assert!(stderr.contains("sink `out` partition ") && stderr.contains(": cannot write row "), "{stderr}");
     assert!(stderr.contains("add `on error skip` or `on error reject to"), "{stderr}");
     assert_eq!(rt.block_on(pg_rows("SELECT count(*) FROM public.rej_pg_dst")), [[Some("0".to_string())]]);
 

@@ -366,7 +366,7 @@ fn mysql_rows_larger_than_max_allowed_packet_are_refused_by_row_column_and_size(
     let (code, _, err) = flow_cli(&["run", "-q", &fail]);
     assert_eq!(code, 1, "{err}");
     let err = unwrapped(&err);
-    assert!(err.contains("sink `out` cannot write partition 0, row 2, column body = 'aaaa"), "{err}");
+    assert!(err.contains("sink `out` partition 0: cannot write row 2, column body = 'aaaa"), "{err}");
     assert!(err.contains(&refusal("body", row_bytes)), "{err}");
     assert!(!err.contains("Broken pipe"), "{err}");
     // `on error skip` writes the others; its run abandons the failed one and its staging table.
