@@ -96,9 +96,14 @@ impl LedgerKey {
             detail: detail.to_string(),
             rows: i64::try_from(rows).unwrap_or(i64::MAX),
             checksum: checksum.to_string(),
-            recorded_at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+            recorded_at: now_text(),
         }
     }
+}
+
+/// The ledger's time stamp for an event happening now: UTC, microseconds.
+pub fn now_text() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string()
 }
 
 /// What a run reads, recorded at its start so that a resumed run reads the same partitions even

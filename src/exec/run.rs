@@ -216,7 +216,14 @@ async fn run_inner(
                     .into_iter()
                     .collect(),
             };
-            let record = LedgerRow { event: Event::Publish, detail: detail.to_json(), rows: total as i64, ..record };
+            // The start row's identity, with the moment of publishing.
+            let record = LedgerRow {
+                event: Event::Publish,
+                detail: detail.to_json(),
+                rows: total as i64,
+                recorded_at: ledger::now_text(),
+                ..record
+            };
             sink.metrics.publish_started();
             sink.driver.publish(record).await.map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
             sink.metrics.publish_finished();

@@ -36,6 +36,17 @@ fn every_example_runs_and_its_summary_names_the_outputs() {
     let header = stdout.lines().next().unwrap();
     assert!(header.ends_with("rows/s publish s"), "{header}");
     assert_eq!(sqlite_count(&dir.path().join("warehouse.db"), "orders"), summary_rows(&stdout, "clean->orders"));
+    // The ledger says when the publish happened: after every partition was committed.
+    let ledger = rusqlite::Connection::open(dir.path().join("warehouse.db")).unwrap();
+    let (last_partition, published): (String, String) = ledger
+        .query_row(
+            "SELECT (SELECT max(recorded_at) FROM _flow_ledger WHERE event = 'partition'), \
+                    (SELECT max(recorded_at) FROM _flow_ledger WHERE event = 'publish')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(published >= last_partition, "publish recorded at {published}, before partition {last_partition}");
 
     let (code, stdout, stderr) = flow_cli(&["run", "pipelines/csv_to_sqlite.flow", "--var", &var]);
     assert_eq!(code, 0, "{stdout}{stderr}");
