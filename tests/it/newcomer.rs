@@ -335,3 +335,71 @@ fn emitted_copies_hold_no_password_and_run_with_the_variable() {
     assert!(!out.contains("s3cr3t") && !stderr.contains("s3cr3t"));
     assert_eq!(sqlite_count(&dir.path().join("e.db"), "flow_example_orders"), 20_000);
 }
+
+/// Appending to a SQLite table someone else created: text into a column SQLite gives INTEGER,
+/// REAL or NUMERIC affinity would be changed on the way in (`00123` becomes 123), so it is
+/// refused before anything is read, naming the column; a cast in the transform is the way.
+#[test]
+fn text_into_a_number_column_of_an_existing_sqlite_table_is_refused() {
+    let dir = temp_dir();
+    let db = dir.path().join("exist.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE sheet (code INTEGER, name TEXT, amount REAL)")
+        .unwrap();
+    std::fs::write(dir.path().join("sheet.csv"), "code,name,amount\n00123,a,12.5\n0042,b,0.25\n").unwrap();
+    let file = |steps: &str| {
+        let path = dir.path().join("append.flow");
+        std::fs::write(
+            &path,
+            format!(
+                "let db = sqlite(\"{}\")\npipeline p {{\n  source s = csv(\"{}\", header: true)\n  \
+                 transform t = s | {steps}\n  sink t -> db.table(\"sheet\") {{ mode append }}\n}}\n",
+                db.display(),
+                dir.path().join("sheet.csv").display()
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (code, stdout, stderr) = flow_cli(&["run", "-q", &file("select code, name, amount")]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        unwrapped(&stderr).contains(&format!(
+            "column `code` of the existing table sheet in {} is declared `INTEGER` (INTEGER affinity) and Flow \
+             writes Utf8 into it: SQLite would store numeric-looking text as a number (`'00123'` becomes 123)",
+            db.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(sqlite_count(&db, "sheet"), 0);
+    let (code, stdout, stderr) = flow_cli(&["run", "-q", &file("cast code as bigint")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let rows: Vec<(i64, String, f64)> = conn
+        .prepare("SELECT code, name, amount FROM sheet ORDER BY code")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows, [(42, "b".to_string(), 0.25), (123, "a".to_string(), 12.5)]);
+    // A decimal the REAL column would round is refused by row, value and reason.
+    std::fs::write(
+        dir.path().join("sheet.csv"),
+        "code,name,amount
+7,c,1234567890123456.78
+",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = flow_cli(&["run", "-q", &file("cast code as bigint")]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        unwrapped(&stderr).contains(
+            "cannot write row 1, column amount = 1234567890123456.78: 1234567890123456.78 has 18 significant digits; \
+             the existing column is declared `REAL`, which SQLite stores as an 8-byte float (15 digits)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(sqlite_count(&db, "sheet"), 2);
+}

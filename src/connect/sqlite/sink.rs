@@ -85,6 +85,10 @@ pub struct SqliteSink {
     write_lock: Mutex<()>,
     /// The source table's definition, for a table of a table set (see `with_carried`).
     carried: Option<CarriedTable>,
+    /// Decimal columns that an existing target stores as numbers (INTEGER, REAL or NUMERIC
+    /// affinity), with the declared type: a value of more than 15 significant digits would
+    /// become a rounded float there, so it is refused by row. Found by `prepare`.
+    float_targets: Mutex<Vec<(usize, String)>>,
 }
 
 fn sql_err(context: &str) -> impl Fn(rusqlite::Error) -> DataFusionError + '_ {
@@ -113,6 +117,7 @@ impl SqliteSink {
             rejects,
             write_lock: Mutex::new(()),
             carried: None,
+            float_targets: Mutex::new(Vec::new()),
         }
     }
 
@@ -135,6 +140,54 @@ impl SqliteSink {
         let conn = Connection::open(&self.path).map_err(sql_err(&format!("cannot open {}", self.path)))?;
         conn.busy_timeout(Duration::from_secs(300)).map_err(sql_err("busy timeout"))?;
         Ok(conn)
+    }
+
+    /// Refuses, before anything is read, a column whose values SQLite would change on the way
+    /// into an existing table: text into a column of INTEGER, REAL or NUMERIC affinity (SQLite
+    /// turns `'00123'` into `123`, keeps `'1,234.50'` as text in a number column), and decimals
+    /// of more than 15 digits into one (they become 8-byte floats). Affinity rules:
+    /// <https://sqlite.org/datatype3.html>, section 3.1.
+    fn check_affinities(&self, conn: &Connection) -> Result<()> {
+        let sql = match self.table.schema() {
+            Some(schema) => format!(
+                "SELECT name, type FROM pragma_table_info({}, {})",
+                D.string(self.table.table()),
+                D.string(schema)
+            ),
+            None => format!("SELECT name, type FROM pragma_table_info({})", D.string(self.table.table())),
+        };
+        let mut stmt = conn.prepare(&sql).map_err(sql_err("inspecting the target's column types"))?;
+        let declared: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())))
+            .and_then(|rows| rows.collect())
+            .map_err(sql_err("inspecting the target's column types"))?;
+        for (column, declared_type) in declared {
+            let Ok(field) = self.schema.field_with_name(&column) else { continue };
+            let affinity = affinity(&declared_type);
+            if !matches!(affinity, "INTEGER" | "REAL" | "NUMERIC") {
+                continue;
+            }
+            if matches!(field.data_type(), DataType::Decimal128(..) | DataType::Decimal256(..)) {
+                if let (Ok(index), Ok(mut floats)) = (self.schema.index_of(&column), self.float_targets.lock()) {
+                    floats.push((index, declared_type));
+                }
+                continue;
+            }
+            if !matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+                continue;
+            }
+            let why = "SQLite would store numeric-looking text as a number (`'00123'` becomes 123) and keep other \
+                       text as text";
+            return Err(DataFusionError::Execution(format!(
+                "column `{column}` of the existing table {} in {} is declared `{declared_type}` ({affinity} affinity) \
+                 and Flow writes {} into it: {why}; cast the column in a transform (e.g. `cast {column} as \
+                 bigint`), or write into a TEXT column (`mode replace` recreates the table with Flow's types)",
+                self.table,
+                self.path,
+                field.data_type()
+            )));
+        }
+        Ok(())
     }
 
     fn table_columns(conn: &Connection, table: &TableName) -> Result<Option<Vec<String>>> {
@@ -186,6 +239,7 @@ impl SqliteSink {
         {
             let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
             require_columns(&self.table, &self.schema, &cols)?;
+            self.check_affinities(&conn)?;
         }
         let ledger = ledger_table(&self.table);
         conn.execute_batch(&ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?))
@@ -261,10 +315,16 @@ impl SqliteSink {
         let mut stmt = conn.prepare_cached(&sql).map_err(sql_err("preparing the insert"))?;
         let mut row_values: Vec<Value> = Vec::with_capacity(names.len());
         let mut bad = Vec::new();
+        let floats = self.float_targets.lock().map(|f| f.clone()).unwrap_or_default();
         'rows: for row in 0..batch.num_rows() {
             row_values.clear();
             for (i, column) in batch.columns().iter().enumerate() {
-                match value_at(column.as_ref(), row) {
+                let value =
+                    value_at(column.as_ref(), row).and_then(|v| match (&v, floats.iter().find(|(c, _)| *c == i)) {
+                        (Value::Text(text), Some((_, declared))) => fits_float(text, declared).map(|_| v),
+                        _ => Ok(v),
+                    });
+                match value {
                     Ok(v) => row_values.push(v),
                     Err(e) => {
                         let name = self.schema.field(i).name();
@@ -369,6 +429,38 @@ impl SqliteSink {
     }
 }
 
+/// A decimal's text that an existing SQLite column of numeric affinity will store as a float:
+/// exact to the digit only up to 15 significant digits (an IEEE double's guaranteed decimal
+/// precision, which SQLite also prints with).
+fn fits_float(text: &str, declared: &str) -> std::result::Result<(), String> {
+    let digits = text.trim_start_matches('-').replace('.', "");
+    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+    if significant <= 15 {
+        return Ok(());
+    }
+    Err(format!(
+        "{text} has {significant} significant digits; the existing column is declared `{declared}`, which SQLite \
+         stores as an 8-byte float (15 digits)"
+    ))
+}
+
+/// The affinity SQLite gives a column declared `declared` (<https://sqlite.org/datatype3.html>,
+/// section 3.1, rules applied in order).
+fn affinity(declared: &str) -> &'static str {
+    let d = declared.to_ascii_uppercase();
+    if d.contains("INT") {
+        "INTEGER"
+    } else if d.contains("CHAR") || d.contains("CLOB") || d.contains("TEXT") {
+        "TEXT"
+    } else if d.contains("BLOB") || d.is_empty() {
+        "BLOB"
+    } else if d.contains("REAL") || d.contains("FLOA") || d.contains("DOUB") {
+        "REAL"
+    } else {
+        "NUMERIC"
+    }
+}
+
 /// One Arrow value as a SQLite value.
 fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String> {
     use arrow::datatypes::*;
@@ -387,7 +479,9 @@ fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String>
         DataType::UInt64 => {
             let v = array.as_primitive::<UInt64Type>().value(row);
             i64::try_from(v).map(Value::Integer).map_err(|_| {
-                format!("{v} is above 9223372036854775807, the largest integer SQLite stores (integers are signed 64-bit)")
+                format!(
+                    "{v} is above 9223372036854775807, the largest integer SQLite stores (integers are signed 64-bit)"
+                )
             })?
         }
         DataType::Float16 => Value::Real(array.as_primitive::<Float16Type>().value(row).to_f64()),
