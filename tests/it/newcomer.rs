@@ -403,3 +403,36 @@ fn text_into_a_number_column_of_an_existing_sqlite_table_is_refused() {
     );
     assert_eq!(sqlite_count(&db, "sheet"), 2);
 }
+
+/// A spreadsheet header with an empty name (a trailing comma) or two names that differ only in
+/// case is refused by `check`, naming the columns, instead of failing at run time with each
+/// target's own error.
+#[test]
+fn spreadsheet_headers_no_target_can_take_are_refused_at_check() {
+    let dir = temp_dir();
+    for (csv, expected) in [
+        (
+            "id,Name,total,\n1,a,2,\n",
+            "has no name for column 4; name it in the file, or read the file with header: false",
+        ),
+        (
+            "id,Name,name,total\n1,a,b,2\n",
+            "names column 3 `name` and column 2 `Name`: the same name to SQLite and MySQL",
+        ),
+    ] {
+        std::fs::write(dir.path().join("h.csv"), csv).unwrap();
+        let file = dir.path().join("h.flow");
+        std::fs::write(
+            &file,
+            format!(
+                "let db = sqlite(\"{0}/h.db\")\npipeline p {{\n  source s = csv(\"{0}/h.csv\", header: true)\n  \
+                 sink s -> db.table(\"h\")\n}}\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let (code, _, stderr) = flow_cli(&["check", file.to_str().unwrap()]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(unwrapped(&stderr).contains(expected), "{stderr}");
+    }
+}

@@ -522,6 +522,31 @@ impl Guess {
 const INFERRED_KEY: &str = "flow.csv_inferred";
 
 /// The header names (or `column_1`, ...) and types of one CSV file.
+/// Refuses a header no target could take as column names: an empty name (a spreadsheet's
+/// trailing comma) or two names that differ only in case (SQLite and MySQL compare column names
+/// without case, so `Name` and `name` would collide there). Columns are numbered from 1.
+fn check_header(names: &[String], shown: &str) -> Result<()> {
+    for (i, name) in names.iter().enumerate() {
+        if name.trim().is_empty() {
+            return Err(DataFusionError::Execution(format!(
+                "the header of {shown} has no name for column {}; name it in the file, or read the file with \
+                 header: false (columns are then column_1, column_2, ...)",
+                i + 1
+            )));
+        }
+        if let Some(j) = names[..i].iter().position(|earlier| earlier.to_lowercase() == name.to_lowercase()) {
+            return Err(DataFusionError::Execution(format!(
+                "the header of {shown} names column {} `{name}` and column {} `{}`: the same name to SQLite and \
+                 MySQL, which ignore case; rename one in the file",
+                i + 1,
+                j + 1,
+                names[j]
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn infer_schema(input: impl BufRead, options: &CsvOptions, shown: &str) -> Result<SchemaRef> {
     let mut reader = RecordReader::new(input, options.delimiter);
     let mut record = Record::default();
@@ -534,6 +559,7 @@ pub fn infer_schema(input: impl BufRead, options: &CsvOptions, shown: &str) -> R
             return Err(DataFusionError::Execution(format!("{shown} is empty: no header line")));
         }
         names = (0..record.count()).map(|i| String::from_utf8_lossy(record.field(i)).into_owned()).collect();
+        check_header(&names, shown)?;
     }
     while options.infer_rows.is_none_or(|n| rows < n) && reader.next_record(&mut record).map_err(io)? {
         rows += 1;
