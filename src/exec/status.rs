@@ -13,10 +13,13 @@ pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHis
     let key = LedgerKey { run_id: String::new(), pipeline: plan.name.clone(), sink: sink.name.clone() };
     let driver = driver_for(sink, Arc::new(arrow::datatypes::Schema::empty()), key)
         .map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
-    let rows = driver
-        .read_ledger()
-        .await
-        .map_err(|e| format!("sink `{}`: cannot read its ledger: {}", sink.name, strip_df_prefix(&e)))?;
+    let rows = driver.read_ledger().await.map_err(|e| {
+        // A target that cannot be reached is said as such, not as a ledger problem.
+        match crate::connect::connect_error::ConnectError::find(&e) {
+            Some(connect) => format!("sink `{}`: {connect}", sink.name),
+            None => format!("sink `{}`: cannot read its ledger: {}", sink.name, strip_df_prefix(&e)),
+        }
+    })?;
     Ok(ledger::runs_of(&rows, &sink.name))
 }
 

@@ -233,8 +233,13 @@ impl MysqlSink {
     /// silently truncated or clamped.
     pub fn connect(&self) -> Result<Conn> {
         let opts = Opts::from_url(&self.url).map_err(|e| self.err("bad URL for", &e))?;
-        let mut conn = super::connect(&opts)
-            .map_err(|f| self.err(&format!("cannot connect{} for", f.attempts_note()), &f.error))?;
+        let mut conn = super::connect(&opts).map_err(|f| {
+            use crate::connect::connect_error::{ConnectError, mysql_reach};
+            let detail = self.server_message(&super::error_text(&f.error));
+            let hint = crate::connect::connection_hint(&detail);
+            let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(&self.url), f.attempts_note());
+            ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
+        })?;
         conn.query_drop("SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))")
             .map_err(|e| self.err("cannot set strict mode for", &e))?;
         Ok(conn)
