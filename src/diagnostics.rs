@@ -103,10 +103,9 @@ impl FileProblems {
 
     /// Renders every problem as a terminal would show it (carets, no colours), `file:line:col` first.
     pub fn render_graphical(&self) -> String {
-        let handler =
-            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-                .with_width(100)
-                .with_word_separator(textwrap::WordSeparator::AsciiSpace);
+        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .with_word_separator(textwrap::WordSeparator::AsciiSpace);
         self.render_with(&handler)
     }
 

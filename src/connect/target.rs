@@ -74,12 +74,10 @@ fn lossy_mapping_warning(backend: Backend, field: &arrow::datatypes::Field) -> O
         (Backend::Sqlite, DataType::Float16 | DataType::Float32 | DataType::Float64) => {
             Some(format!("column `{column}`: SQLite stores NaN as NULL"))
         }
-        (Backend::Sqlite, DataType::UInt64) => {
-            Some(format!(
-                "column `{column}`: SQLite integers are signed 64-bit; a value above 9223372036854775807 is refused \
+        (Backend::Sqlite, DataType::UInt64) => Some(format!(
+            "column `{column}`: SQLite integers are signed 64-bit; a value above 9223372036854775807 is refused \
                  (by row, under `on error`)"
-            ))
-        }
+        )),
         _ => None,
     }
 }

@@ -158,9 +158,14 @@ fn input_frame(ctx: &SessionContext, output: StageOutput) -> Result<DataFrame> {
 /// only the reason.
 pub fn strip_df_prefix(e: &DataFusionError) -> String {
     let text = e.to_string();
-    for prefix in
-        ["Error during planning: ", "Schema error: ", "Execution error: ", "SQL error: ", "Arrow error: ", "External error: "]
-    {
+    for prefix in [
+        "Error during planning: ",
+        "Schema error: ",
+        "Execution error: ",
+        "SQL error: ",
+        "Arrow error: ",
+        "External error: ",
+    ] {
         if let Some(rest) = text.strip_prefix(prefix) {
             return rest.to_string();
         }

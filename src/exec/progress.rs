@@ -205,7 +205,11 @@ mod tests {
         assert_eq!(a.find(" rows "), b.find(" rows "), "{a:?} / {b:?}");
         assert_eq!(a.len(), b.len(), "{a:?} / {b:?}");
         large.publish_started();
-        assert!(rate_text(&large, started).starts_with("   12,345,678 rows  publishing… 0."), "{}", rate_text(&large, started));
+        assert!(
+            rate_text(&large, started).starts_with("   12,345,678 rows  publishing… 0."),
+            "{}",
+            rate_text(&large, started)
+        );
         large.publish_finished();
         assert!(!large.publishing());
     }

@@ -1,7 +1,6 @@
 //! A stage timeout or Ctrl-C stops the run's statements on the servers too: once `flow run` has
 //! exited, neither `pg_stat_activity` nor MariaDB's process list holds a statement of the run.
 
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

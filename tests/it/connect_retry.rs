@@ -1,7 +1,6 @@
 //! Connecting retries transient failures with backoff (`flow run --connect-retries N`), says how
 //! many attempts it made, and fails at once on errors that retrying cannot fix.
 
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,6 @@
 //! Connection failures: each is one clear error naming the connection (password redacted) and
 //! what to check; a missing table names the table.
 
-
 use std::process::Command;
 
 fn run_copy(source: &str) -> (i32, String) {

@@ -1,7 +1,6 @@
 //! `explain` output for the embedded examples: text and JSON, compared with snapshots. These
 //! sources need no server, so the schemas and partitions are the real ones.
 
-
 use flow::analyze::{Discover, analyze};
 use flow::explain::{Explained, text};
 

@@ -1,6 +1,5 @@
 //! `explain` against the real PostgreSQL and MariaDB: real schemas and real partition ranges.
 
-
 use flow::analyze::{Discover, analyze};
 use flow::explain::text;
 

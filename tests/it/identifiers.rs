@@ -2,7 +2,6 @@
 //! words in table and column names are quoted for each dialect, so they round-trip as names and
 //! are never read as SQL.
 
-
 use crate::common::{mariadb_available, postgres_available, run_flow, runtime};
 use flow::exec::RunStatus;
 use mysql::prelude::Queryable;
@@ -116,10 +115,7 @@ fn targets_with_a_long_common_prefix_keep_their_own_rows() {
     assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
     let lite = rusqlite::Connection::open(dir.path().join("names.db")).unwrap();
     for (name, rows) in [(long_a, 30i64), (long_b, 70), (&max_a, 30), (&max_b, 70)] {
-        let n: i64 = rt
-            .block_on(pg.query_one(&format!("SELECT count(*) FROM public.\"{name}\""), &[]))
-            .unwrap()
-            .get(0);
+        let n: i64 = rt.block_on(pg.query_one(&format!("SELECT count(*) FROM public.\"{name}\""), &[])).unwrap().get(0);
         assert_eq!(n, rows, "PostgreSQL {name}");
         let n: i64 = my.query_first(format!("SELECT count(*) FROM `{name}`")).unwrap().unwrap();
         assert_eq!(n, rows, "MariaDB {name}");

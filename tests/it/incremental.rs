@@ -2,7 +2,6 @@
 //! updated since the last published run, counted in the run report; the target equals the
 //! source after every run; a run killed with SIGKILL and run again moves each change once.
 
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 

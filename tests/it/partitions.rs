@@ -1,7 +1,6 @@
 //! A partitioned read returns exactly the rows of an unpartitioned one, whatever the partition
 //! count, including rows whose partition column is NULL (PostgreSQL and MariaDB sources).
 
-
 use crate::common::{mariadb_available, postgres_available, run_flow, runtime};
 use flow::exec::RunStatus;
 use mysql::prelude::Queryable;
@@ -116,8 +115,12 @@ fn wide_mariadb_partitions_are_read_as_one_streaming_query_each_without_loss() {
     conn.query_drop("INSERT INTO flow_wide_src VALUES (NULL, 'no key'), (-5, 'below')").unwrap();
     let text = copy_with(&format!("mysql(\"{MY}\")"), "flow_wide_src", 2, "public.flow_wide_dst");
     let rt = runtime();
-    let analysis =
-        rt.block_on(flow::analyze::analyze("wide.flow", &text, &crate::common::context(&[]), flow::analyze::Discover::Online));
+    let analysis = rt.block_on(flow::analyze::analyze(
+        "wide.flow",
+        &text,
+        &crate::common::context(&[]),
+        flow::analyze::Discover::Online,
+    ));
     let explained = flow::explain::text::render(&analysis.explained[0]);
     assert!(!explained.contains("chunks"), "{explained}");
     let report = rt.block_on(run_flow(&text, &[])).remove(0);
@@ -148,8 +151,12 @@ fn an_unpartitioned_mariadb_table_is_read_as_one_streaming_query() {
         pipeline p {{ source s = src.table("flow_wide_pk") sink s -> pg.table("public.flow_wide_pk_dst") {{ mode replace }} }}"#
     );
     let rt = runtime();
-    let analysis =
-        rt.block_on(flow::analyze::analyze("pk.flow", &text, &crate::common::context(&[]), flow::analyze::Discover::Online));
+    let analysis = rt.block_on(flow::analyze::analyze(
+        "pk.flow",
+        &text,
+        &crate::common::context(&[]),
+        flow::analyze::Discover::Online,
+    ));
     let explained = flow::explain::text::render(&analysis.explained[0]);
     assert!(!explained.contains("chunks"), "{explained}");
     let report = rt.block_on(run_flow(&text, &[])).remove(0);
@@ -183,8 +190,12 @@ fn a_large_table_with_an_integer_primary_key_is_partitioned_automatically() {
           sink s -> pg.table("public.flow_auto_parts_copy") {{ mode replace }}
         }}"#
     );
-    let analysis =
-        rt.block_on(flow::analyze::analyze("auto.flow", &text, &crate::common::context(&[]), flow::analyze::Discover::Online));
+    let analysis = rt.block_on(flow::analyze::analyze(
+        "auto.flow",
+        &text,
+        &crate::common::context(&[]),
+        flow::analyze::Discover::Online,
+    ));
     let spec = analysis.plans[0].sources[0].partition.clone().expect("partitioned automatically");
     assert_eq!((spec.column.as_str(), spec.count, spec.automatic), ("id", 2, true));
     let json = serde_json::to_value(&analysis.explained[0]).unwrap();

@@ -517,7 +517,11 @@ fn transforms_must_cast_unconstrained_numeric_before_comparing() {
     assert_eq!(
         sqlite_rows(&db, "SELECT id, n, copy FROM t ORDER BY id"),
         vec![
-            vec!["1".to_string(), "123456789012345678901234567890.123456789".into(), "123456789012345678901234567890.123456789".into()],
+            vec![
+                "1".to_string(),
+                "123456789012345678901234567890.123456789".into(),
+                "123456789012345678901234567890.123456789".into()
+            ],
             vec!["5".to_string(), "1.50".into(), "1.50".into()],
         ]
     );

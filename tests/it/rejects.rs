@@ -2,7 +2,6 @@
 //! into MySQL, a CHECK constraint) go to the reject table with their column, value and reason
 //! while the good rows load; `max rejects` stops the run; the default names the row and column.
 
-
 use crate::common::{flow_cli, mariadb_available, postgres_available, runtime, temp_dir};
 use mysql::prelude::Queryable;
 

@@ -2,7 +2,6 @@
 //! exactly the source rows in the target (SQLite, PostgreSQL and Parquet targets; PostgreSQL and
 //! MariaDB sources), and `flow status` says what an interrupted run left undone.
 
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 

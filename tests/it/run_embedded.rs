@@ -1,13 +1,12 @@
 //! The engine on embedded backends (synthetic source, SQLite, CSV, Parquet): values read back
 //! from the targets, every transform step, write modes, atomic replace, timeouts, concurrency.
 
-
 use std::fs::File;
 
+use crate::common::{run_flow, runtime, temp_dir};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Float64Type, Int64Type};
 use arrow::record_batch::RecordBatch;
-use crate::common::{run_flow, runtime, temp_dir};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use flow::exec::RunStatus;
 use flow::exec::metrics::StageKind;

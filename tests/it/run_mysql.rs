@@ -1,7 +1,6 @@
 //! MySQL/MariaDB as a sink and a source against the real server: every write mode with values
 //! read back, and copies between MariaDB and PostgreSQL checked row by row.
 
-
 use crate::common::{mariadb_available, postgres_available, run_flow, runtime};
 use flow::exec::RunStatus;
 use mysql::prelude::Queryable;

@@ -1,7 +1,6 @@
 //! PostgreSQL as a sink and as a source against the real server: every write mode, values read
 //! back, and a partitioned PostgreSQL → PostgreSQL copy.
 
-
 use crate::common::{postgres_available, run_flow, runtime};
 use flow::exec::RunStatus;
 

@@ -1,7 +1,6 @@
 //! Safety: names taken from a `.flow` file never become unquoted SQL, and a password in a URL
 //! appears in no output, report, ledger row, reject row or error message.
 
-
 use crate::common::{flow_cli, mariadb_available, postgres_available, runtime, temp_dir};
 use mysql::prelude::Queryable;
 

@@ -3,7 +3,6 @@
 //! and each target's own catalog is read back and checked; a MariaDB database goes the other
 //! way to PostgreSQL. Identities must continue after the loaded rows.
 
-
 use crate::common::{mariadb_available, postgres_available, runtime};
 use flow::plan::{Backend, Endpoint};
 use flow::schema::ddl::{SequenceReset, mysql_auto_increment_sql};

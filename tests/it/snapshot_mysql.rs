@@ -3,7 +3,6 @@
 //! without the `RELOAD` privilege gets a correct copy and a run report that says its partitions
 //! were read at different moments.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;

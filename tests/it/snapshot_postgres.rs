@@ -1,7 +1,6 @@
 //! The partitions of a PostgreSQL source read one snapshot: while a writer keeps changing the
 //! source, a partitioned copy ends with the source exactly as it was at one instant.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;

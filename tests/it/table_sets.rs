@@ -4,7 +4,6 @@
 //! indexes, foreign keys, enums and identity columns are read back from the target's catalog,
 //! and a new row gets the next id.
 
-
 use std::sync::OnceLock;
 
 use crate::common::{flow_cli, flow_cli_env, mariadb_available, postgres_available, runtime, temp_dir};

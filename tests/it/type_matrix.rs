@@ -5,11 +5,10 @@
 //! store booleans as integers and have no time-zone type; MySQL's TIME is a span of time;
 //! JSON is compared as JSON).
 
-
 use std::collections::BTreeMap;
 
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use crate::common::{mariadb_available, postgres_available, run_flow, runtime};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use flow::exec::RunStatus;
 

@@ -1,7 +1,6 @@
 //! `flow verify` compares targets with their sources partition by partition, and names the
 //! partition and the key of a changed value, a missing row and a duplicated row.
 
-
 use std::process::Command;
 
 use crate::common::{postgres_available, runtime, temp_dir};
