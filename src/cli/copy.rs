@@ -85,6 +85,13 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, String> {
         return emit_all_tables(args, src_backend, dst_backend, secrets);
     }
     let table = args.table.as_deref();
+    if !src_backend.is_database() && args.query.is_some() {
+        return Err(
+            "--query reads from a database source; a file is read whole (shape it with a transform in a .flow \
+                    file: `flow copy ... --emit` writes one to start from)"
+                .into(),
+        );
+    }
     if src_backend.is_database() && table.is_none() && args.query.is_none() {
         return Err("name what to read: --table NAME or --query SQL".into());
     }

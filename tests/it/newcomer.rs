@@ -436,3 +436,12 @@ fn spreadsheet_headers_no_target_can_take_are_refused_at_check() {
         assert!(unwrapped(&stderr).contains(expected), "{stderr}");
     }
 }
+
+/// `--query` on a file source was silently ignored (the whole file was copied): refused.
+#[test]
+fn a_query_on_a_file_source_is_refused() {
+    let (code, out, err) =
+        flow_cli(&["copy", "a.csv", "sqlite://x.db", "--table", "t", "--query", "SELECT 1", "--emit"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.starts_with("error: --query reads from a database source; a file is read whole"), "{err}");
+}
