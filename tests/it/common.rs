@@ -164,3 +164,93 @@ pub fn run_and_kill(file: &std::path::Path, resume: bool, delay: std::time::Dura
 pub fn unwrapped(stderr: &str) -> String {
     stderr.replace("\n  │ ", " ").replace("\n        ", " ")
 }
+
+// ---------------------------------------------------------------- values as text, per server
+//
+// The type tests compare what a target holds as text (NULL as "NULL"), so one assertion reads
+// the same on every server.
+
+/// The test database on each server.
+pub const PG_TEST_URL: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
+pub const MY_TEST_URL: &str = "mysql://root@127.0.0.1:3306/flow_test";
+
+/// Runs SQL (several statements) on PostgreSQL's `flow_test`; panics naming the SQL.
+pub fn pg_exec(sql: &str) {
+    runtime().block_on(async {
+        let client = flow::connect::postgres::connect(PG_TEST_URL).await.unwrap();
+        client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    });
+}
+
+/// Rows of a PostgreSQL query, each column as text (NULL as "NULL"); cast in the query.
+pub fn pg_rows(sql: &str) -> Vec<Vec<String>> {
+    runtime().block_on(async {
+        let client = flow::connect::postgres::connect(PG_TEST_URL).await.unwrap();
+        let rows = client.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i).unwrap_or_else(|| "NULL".into())).collect())
+            .collect()
+    })
+}
+
+/// A connection to MariaDB's `flow_test`, in utf8mb4.
+pub fn my_conn() -> mysql::Conn {
+    use mysql::prelude::Queryable;
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(MY_TEST_URL).unwrap()).unwrap();
+    conn.query_drop("SET NAMES utf8mb4").unwrap();
+    conn
+}
+
+/// Runs one statement on MariaDB's `flow_test`; panics naming the SQL.
+pub fn my_exec(sql: &str) {
+    use mysql::prelude::Queryable;
+    my_conn().query_drop(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Rows of a MySQL query, each column as text (NULL as "NULL").
+pub fn my_rows(sql: &str) -> Vec<Vec<String>> {
+    use mysql::prelude::Queryable;
+    let rows: Vec<mysql::Row> = my_conn().query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| match r.as_ref(i).unwrap() {
+                    mysql::Value::NULL => "NULL".to_string(),
+                    mysql::Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => other.as_sql(true),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Expected rows written as string slices.
+pub fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
+    expected.iter().map(|r| r.iter().map(|v| v.to_string()).collect()).collect()
+}
+
+/// Runs `flow ARGS`, which must succeed; returns stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let (code, out, err) = flow_cli(args);
+    assert_eq!(code, 0, "flow {args:?} failed:\n{out}\n{err}");
+    out
+}
+
+/// Runs `flow ARGS`, which must fail; returns stderr.
+pub fn run_err(args: &[&str]) -> String {
+    let (code, out, err) = flow_cli(args);
+    assert_ne!(code, 0, "flow {args:?} should fail:\n{out}\n{err}");
+    err
+}
+
+/// Writes `text` to `dir/name`; returns the path as text, for a command line.
+pub fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Output as one line: the renderer wraps long messages and draws boxes around them.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace().filter(|w| !w.chars().all(|c| "│├╰╭─┬┴×⚠!,".contains(c))).collect::<Vec<_>>().join(" ")
+}

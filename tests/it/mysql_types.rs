@@ -6,59 +6,16 @@
 //! Against the real servers: every value is read back from the target, refusals are checked by
 //! their text. Each test uses its own tables (`i14my_<test>_...`) and target databases/schemas.
 
-use mysql::prelude::Queryable;
-
-use crate::common::{flow_cli, mariadb_available, postgres_available, runtime, temp_dir};
+use crate::common::{
+    flat, flow_cli, mariadb_available, my_exec, my_rows, pg_exec, pg_rows, postgres_available, rows, run_err, run_ok,
+    temp_dir, write,
+};
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
 const MY: &str = "mysql://root@127.0.0.1:3306/flow_test";
 
 fn my_url(database: &str) -> String {
     format!("mysql://root@127.0.0.1:3306/{database}")
-}
-
-fn my_conn() -> mysql::Conn {
-    let mut conn = mysql::Conn::new(mysql::Opts::from_url(MY).unwrap()).unwrap();
-    conn.query_drop("SET NAMES utf8mb4").unwrap();
-    conn
-}
-
-fn my_exec(sql: &str) {
-    my_conn().query_drop(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-/// Rows of a MySQL query, each column as text (NULL as "NULL").
-fn my_rows(sql: &str) -> Vec<Vec<String>> {
-    let rows: Vec<mysql::Row> = my_conn().query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.iter()
-        .map(|r| {
-            (0..r.len())
-                .map(|i| match r.as_ref(i).unwrap() {
-                    mysql::Value::NULL => "NULL".to_string(),
-                    mysql::Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-                    other => other.as_sql(true),
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn pg_exec(sql: &str) {
-    runtime().block_on(async {
-        let client = flow::connect::postgres::connect(PG).await.unwrap();
-        client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-    });
-}
-
-/// Rows of a PostgreSQL query, each column as text (NULL as "NULL"); cast in the query.
-fn pg_rows(sql: &str) -> Vec<Vec<String>> {
-    runtime().block_on(async {
-        let client = flow::connect::postgres::connect(PG).await.unwrap();
-        let rows = client.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-        rows.iter()
-            .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i).unwrap_or_else(|| "NULL".into())).collect())
-            .collect()
-    })
 }
 
 fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
@@ -81,33 +38,6 @@ fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
     .unwrap()
     .map(Result::unwrap)
     .collect()
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let (code, out, err) = flow_cli(args);
-    assert_eq!(code, 0, "flow {args:?} failed:\n{out}\n{err}");
-    out
-}
-
-fn run_err(args: &[&str]) -> String {
-    let (code, out, err) = flow_cli(args);
-    assert_ne!(code, 0, "flow {args:?} should fail:\n{out}\n{err}");
-    err
-}
-
-fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-/// Output as one line: the renderer wraps long messages and draws boxes around them.
-fn flat(text: &str) -> String {
-    text.split_whitespace().filter(|w| !w.chars().all(|c| "│├╰╭─┬┴×⚠!,".contains(c))).collect::<Vec<_>>().join(" ")
-}
-
-fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
-    expected.iter().map(|r| r.iter().map(|v| v.to_string()).collect()).collect()
 }
 
 fn servers() -> bool {

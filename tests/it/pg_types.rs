@@ -6,7 +6,7 @@
 
 use mysql::prelude::Queryable;
 
-use crate::common::{flow_cli, mariadb_available, postgres_available, runtime, temp_dir};
+use crate::common::{flat, flow_cli, mariadb_available, pg_exec, pg_rows, postgres_available, run_ok, temp_dir, write};
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
 const MY: &str = "mysql://root@127.0.0.1:3306/flow_test";
@@ -19,24 +19,6 @@ fn fixture(sql: &'static str) {
         pg_exec(sql);
         done.push(sql);
     }
-}
-
-fn pg_exec(sql: &str) {
-    runtime().block_on(async {
-        let client = flow::connect::postgres::connect(PG).await.unwrap();
-        client.batch_execute(sql).await.unwrap();
-    });
-}
-
-/// Rows of a query, each column as text (NULL as "NULL").
-fn pg_rows(sql: &str) -> Vec<Vec<String>> {
-    runtime().block_on(async {
-        let client = flow::connect::postgres::connect(PG).await.unwrap();
-        let rows = client.query(sql, &[]).await.unwrap();
-        rows.iter()
-            .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i).unwrap_or_else(|| "NULL".into())).collect())
-            .collect()
-    })
 }
 
 fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
@@ -59,23 +41,6 @@ fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
     .unwrap()
     .map(Result::unwrap)
     .collect()
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let (code, out, err) = flow_cli(args);
-    assert_eq!(code, 0, "flow {args:?} failed:\n{out}\n{err}");
-    out
-}
-
-fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-/// Diagnostics as one line: the renderer wraps long messages and draws boxes around them.
-fn flat(text: &str) -> String {
-    text.split_whitespace().filter(|w| !w.chars().all(|c| "│├╰╭─┬┴×⚠!,".contains(c))).collect::<Vec<_>>().join(" ")
 }
 
 fn ids(rows: &[Vec<String>]) -> Vec<String> {

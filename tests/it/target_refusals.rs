@@ -14,62 +14,13 @@
 
 use mysql::prelude::Queryable;
 
-use crate::common::{context, flow_cli, mariadb_available, postgres_available, runtime, temp_dir, unwrapped};
+use crate::common::{
+    context, flow_cli, mariadb_available, my_conn, my_exec, my_rows, pg_exec, pg_rows, postgres_available, rows,
+    runtime, temp_dir, unwrapped, write,
+};
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
 const MY: &str = "mysql://root@127.0.0.1:3306/flow_test";
-
-fn pg_exec(sql: &str) {
-    runtime().block_on(async {
-        let client = flow::connect::postgres::connect(PG).await.unwrap();
-        client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-    });
-}
-
-/// Rows of a PostgreSQL query, each column as text (NULL as "NULL"); cast in the query.
-fn pg_rows(sql: &str) -> Vec<Vec<String>> {
-    runtime().block_on(async {
-        let client = flow::connect::postgres::connect(PG).await.unwrap();
-        let rows = client.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-        rows.iter()
-            .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i).unwrap_or_else(|| "NULL".into())).collect())
-            .collect()
-    })
-}
-
-fn my_conn() -> mysql::Conn {
-    mysql::Conn::new(mysql::Opts::from_url(MY).unwrap()).unwrap()
-}
-
-fn my_exec(sql: &str) {
-    my_conn().query_drop(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-/// Rows of a MySQL query, each column as text (NULL as "NULL").
-fn my_rows(sql: &str) -> Vec<Vec<String>> {
-    let rows: Vec<mysql::Row> = my_conn().query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.iter()
-        .map(|r| {
-            (0..r.len())
-                .map(|i| match r.as_ref(i).unwrap() {
-                    mysql::Value::NULL => "NULL".to_string(),
-                    mysql::Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-                    other => other.as_sql(true),
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
-    expected.iter().map(|r| r.iter().map(|v| v.to_string()).collect()).collect()
-}
-
-fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 /// Work tables (staging, old) left beside targets named `prefix...`, on PostgreSQL.
 fn pg_work_tables(prefix: &str) -> Vec<Vec<String>> {
