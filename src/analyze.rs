@@ -1,18 +1,24 @@
-//! The front half shared by `check`, `explain` and `run`: parse, lower, then (when sources may
-//! be contacted) discover schemas, check columns and plan every stage with DataFusion. Every
-//! problem found lands in one [`FileProblems`], errors and warnings apart.
+//! The front half shared by `check`, `explain` and `run`: parse, lower (offline checks: a
+//! checked plan), then, when sources may be contacted, resolve (`crate::resolve`: all the I/O
+//! of planning, once), check columns and plan every stage with DataFusion. Every problem found
+//! lands in one [`FileProblems`], errors and warnings apart.
 
 use std::collections::HashMap;
 
 use crate::diagnostics::{FileProblems, Problem};
-use crate::explain::{self, Discovery, ExplainedPipeline, SourceErrorKind};
+use crate::explain::{self, ExplainedPipeline};
 use crate::plan::PipelinePlan;
+use crate::resolve::{self, Discovery, ResolvedPipeline, SourceErrorKind};
 use crate::semantic::{self, CheckContext, columns::check_columns};
 use crate::syntax::{self, ast};
 
 pub struct Analysis {
     pub problems: FileProblems,
-    pub plans: Vec<PipelinePlan>,
+    /// The checked plans, one per pipeline, as the file says them (table sets not expanded).
+    pub checked: Vec<PipelinePlan>,
+    /// One per checked plan when sources were consulted (not `--offline`) and the file checked
+    /// cleanly so far; empty otherwise.
+    pub resolved: Vec<ResolvedPipeline>,
     /// One per plan when sources were consulted and the plan typed cleanly.
     pub explained: Vec<ExplainedPipeline>,
 }
@@ -20,6 +26,16 @@ pub struct Analysis {
 impl Analysis {
     pub fn ok(&self) -> bool {
         !self.problems.has_errors()
+    }
+
+    /// The plans as far as they were resolved: the resolved plans (table sets expanded) when
+    /// sources were consulted, the checked plans otherwise.
+    pub fn plans(&self) -> Vec<&PipelinePlan> {
+        if self.resolved.is_empty() {
+            self.checked.iter().collect()
+        } else {
+            self.resolved.iter().map(|r| &r.plan).collect()
+        }
     }
 }
 
@@ -36,39 +52,29 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
         Err(problem) => {
             return Analysis {
                 problems: FileProblems::new(file_name, text, vec![problem]),
-                plans: Vec::new(),
+                checked: Vec::new(),
+                resolved: Vec::new(),
                 explained: Vec::new(),
             };
         }
     };
-    let (mut plans, mut problems) = semantic::lower(&ast, ctx);
+    let (checked, mut problems) = semantic::lower(&ast, ctx);
+    let mut resolved = Vec::new();
     let mut explained = Vec::new();
     let lowered_cleanly = !problems.iter().any(|p| !p.warning);
     if lowered_cleanly && discover == Discover::Online {
-        for (plan, pipeline_ast) in plans.iter_mut().zip(&ast.pipelines) {
-            let expanded = crate::expand::expand(plan).await;
-            problems.extend(expansion_problems(pipeline_ast, expanded));
+        let resolutions = futures::future::join_all(checked.iter().map(resolve::resolve)).await;
+        for (resolution, pipeline_ast) in resolutions.into_iter().zip(&ast.pipelines) {
+            problems.extend(expansion_problems(pipeline_ast, resolution.expansion));
+            resolved.push(resolution.pipeline);
         }
         if problems.iter().any(|p| !p.warning) {
             problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
-            return Analysis { problems: FileProblems::new(file_name, text, problems), plans, explained };
+            return Analysis { problems: FileProblems::new(file_name, text, problems), checked, resolved, explained };
         }
-        for plan in plans.iter_mut() {
-            for source in plan.sources.iter_mut() {
-                if let Some(spec) = crate::connect::auto_partition(source, plan.parallelism).await {
-                    source.partition = Some(spec);
-                }
-            }
-        }
-        for (plan, pipeline_ast) in plans.iter_mut().zip(&ast.pipelines) {
-            let discovery = explain::discover(plan).await;
-            for source in plan.sources.iter_mut().filter(|s| s.batch_automatic) {
-                if let Some(Ok(shape)) = discovery.get(&source.name) {
-                    source.batch_size = crate::connect::batch_size::automatic(source, &shape.schema).await.0;
-                }
-            }
-            let plan = &*plan;
-            problems.extend(discovery_problems(pipeline_ast, &discovery));
+        for (pipeline, pipeline_ast) in resolved.iter().zip(&ast.pipelines) {
+            let discovery = &pipeline.sources;
+            problems.extend(discovery_problems(pipeline_ast, discovery));
             let schemas: HashMap<String, Vec<String>> = discovery
                 .iter()
                 .filter_map(|(name, shape)| {
@@ -91,9 +97,9 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
             if !columns_ok {
                 continue;
             }
-            match explain::explain_pipeline(plan, &discovery).await {
+            match explain::explain_pipeline(pipeline).await {
                 Ok(mut e) => {
-                    problems.extend(target_problems(pipeline_ast, plan, &mut e).await);
+                    problems.extend(target_problems(pipeline_ast, &pipeline.plan, &mut e).await);
                     explained.push(e);
                 }
                 Err((stage, message)) => problems.push(plan_problem(pipeline_ast, &stage, message)),
@@ -101,7 +107,7 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
         }
     }
     problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
-    Analysis { problems: FileProblems::new(file_name, text, problems), plans, explained }
+    Analysis { problems: FileProblems::new(file_name, text, problems), checked, resolved, explained }
 }
 
 /// A source whose server did not answer, or whose file is not there yet, is a warning at check

@@ -47,7 +47,7 @@ pub async fn expand(plan: &mut PipelinePlan) -> Expanded {
                         out.errors.push(format!(
                             "table set `{}`: cannot read the inheritance children of the source's tables: {}",
                             set.name,
-                            crate::exec::graph::strip_df_prefix(&e)
+                            crate::diagnostics::strip_df_prefix(&e)
                         ));
                         continue;
                     }

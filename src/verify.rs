@@ -1,6 +1,6 @@
 //! `flow verify`: compares each sink's target with what its pipeline reads from the source,
 //! partition by partition: row counts and an order-independent checksum over all columns
-//! (`crate::ledger::RowChecksum`). The target side is a DataFusion table over the target with
+//! (`crate::ledger::checksum::RowChecksum`). The target side is a DataFusion table over the target with
 //! the partition's range as a filter, which is pushed into the target database's query, so each
 //! database returns only that partition's rows. A partition that differs is compared row by row
 //! on its key to name a sample of missing, extra, duplicated and changed rows.
@@ -25,11 +25,12 @@ use crate::connect::{self, SourceShape};
 use crate::exec::graph::{self, strip_df_prefix};
 use crate::exec::metrics::{StageKind, StageMetrics};
 use crate::exec::tables::SourceTable;
+use crate::ledger::watermark::Since;
 use crate::ledger::{RowChecksum, row_hashes};
 use crate::plan::partition::{self, PartitionRange};
 use crate::plan::sql::Dialect;
 use crate::plan::{PipelinePlan, Relation, SinkPlan, SourcePlan, WriteMode};
-use crate::watermark::Since;
+use crate::resolve::ResolvedPipeline;
 
 /// How many differing keys of each kind a mismatching partition shows.
 const SAMPLE: usize = 5;
@@ -83,11 +84,13 @@ impl SinkCheck {
     }
 }
 
-/// Verifies every sink of a pipeline.
-pub async fn verify_pipeline(plan: &PipelinePlan) -> Result<Vec<SinkCheck>, String> {
+/// Verifies every sink of a resolved pipeline. Each source is read in the shape resolving
+/// described (for a partitioned PostgreSQL source, in the snapshot the run read), so verify
+/// describes no source again; an incremental source, compared whole, is the exception.
+pub async fn verify_pipeline(resolved: &ResolvedPipeline) -> Result<Vec<SinkCheck>, String> {
     let mut checks = Vec::new();
-    for sink in &plan.sinks {
-        checks.push(verify_sink(plan, sink).await.map_err(|e| format!("sink `{}`: {e}", sink.name))?);
+    for sink in &resolved.plan.sinks {
+        checks.push(verify_sink(resolved, sink).await.map_err(|e| format!("sink `{}`: {e}", sink.name))?);
     }
     Ok(checks)
 }
@@ -104,13 +107,16 @@ fn lineage_plan(plan: &PipelinePlan, sink: &SinkPlan) -> Option<PipelinePlan> {
     })
 }
 
-async fn verify_sink(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkCheck, String> {
-    let single = lineage_plan(plan, sink).ok_or("its input does not lead to a source")?;
+async fn verify_sink(resolved: &ResolvedPipeline, sink: &SinkPlan) -> Result<SinkCheck, String> {
+    let single = lineage_plan(&resolved.plan, sink).ok_or("its input does not lead to a source")?;
     let source = &single.sources[0];
     // An incremental source is compared whole: the target holds every run's rows.
-    let shape = connect::describe(source, single.parallelism, &Since::FirstRun)
-        .await
-        .map_err(|e| format!("source: {}", strip_df_prefix(&e)))?;
+    let shape = match resolved.shape(&source.name).filter(|_| source.incremental.is_none()) {
+        Some(shape) => shape.clone(),
+        None => connect::describe(source, single.parallelism, &Since::FirstRun)
+            .await
+            .map_err(|e| format!("source: {}", strip_df_prefix(&e)))?,
+    };
     let ranges = source_ranges(source, &shape);
     let key = key_columns(sink, source, &shape.schema);
     let target = TargetReader::open(sink).await?;

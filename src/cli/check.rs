@@ -8,7 +8,7 @@ pub async fn run(args: FileArgs) -> Exit {
     let discover = if args.offline { Discover::Offline } else { Discover::Online };
     match load(&args.file, &args.vars, args.profiles.as_deref(), discover).await {
         Ok(loaded) => {
-            let plans = &loaded.analysis.plans;
+            let plans = loaded.analysis.plans();
             let stages: usize = plans.iter().map(|p| p.sources.len() + p.transforms.len() + p.sinks.len()).sum();
             println!("{}: ok ({} pipeline(s), {stages} stage(s))", args.file.display(), plans.len());
             Exit::Ok

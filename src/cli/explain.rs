@@ -3,7 +3,8 @@
 use super::common::load;
 use super::{Exit, ExplainArgs, Format};
 use crate::analyze::Discover;
-use crate::explain::{Discovery, Explained, SourceError, explain_pipeline, text};
+use crate::explain::{Explained, explain_pipeline, text};
+use crate::resolve::ResolvedPipeline;
 
 pub async fn run(args: ExplainArgs) -> Exit {
     let f = &args.file;
@@ -15,10 +16,8 @@ pub async fn run(args: ExplainArgs) -> Exit {
     let mut pipelines = loaded.analysis.explained.clone();
     if discover == Discover::Offline {
         // Nothing was discovered: explain from the plan alone.
-        for plan in &loaded.analysis.plans {
-            let offline: Discovery =
-                plan.sources.iter().map(|s| (s.name.clone(), Err(SourceError::offline()))).collect();
-            match explain_pipeline(plan, &offline).await {
+        for plan in &loaded.analysis.checked {
+            match explain_pipeline(&ResolvedPipeline::offline(plan)).await {
                 Ok(e) => pipelines.push(e),
                 Err((_, message)) => {
                     eprintln!("error: {message}");

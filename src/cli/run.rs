@@ -8,7 +8,7 @@ use super::common::load;
 use super::{Exit, RunArgs};
 use crate::analyze::Discover;
 use crate::exec::{ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
-use crate::plan::PipelinePlan;
+use crate::resolve::{self, ResolvedPipeline};
 
 pub async fn run(args: RunArgs) -> Exit {
     crate::connect::retry::set_connect_retries(args.connect_retries);
@@ -17,22 +17,26 @@ pub async fn run(args: RunArgs) -> Exit {
         Err(exit) => return exit,
     };
     let resume_command = format!("`flow run {} --resume`", args.file.display());
-    let exit = run_plans(&loaded.analysis.plans, args.quiet, args.report.as_deref(), args.resume, resume_command).await;
+    let (exit, ran) =
+        run_plans(&loaded.analysis.resolved, args.quiet, args.report.as_deref(), args.resume, resume_command).await;
     if exit != Exit::Ok || !args.verify {
         return exit;
     }
-    super::verify::verify_plans(&loaded.analysis.plans).await
+    // Each pipeline is verified as it was run: the same source shapes (and snapshot).
+    super::verify::verify_plans(&ran).await
 }
 
-/// Runs plans in order, stopping at the first failure; prints each summary and writes the report.
-/// `resume_command` is what the error of a failed run names to continue it.
+/// Runs resolved pipelines in order, stopping at the first failure; prints each summary and
+/// writes the report. `resume_command` is what the error of a failed run names to continue it.
+/// Returns the exit code and the pipelines as they were run: the first as resolved, each later
+/// one described again just before it ran (see `resolve::refresh`).
 pub async fn run_plans(
-    plans: &[PipelinePlan],
+    pipelines: &[ResolvedPipeline],
     quiet: bool,
     report: Option<&Path>,
     resume: bool,
     resume_command: String,
-) -> Exit {
+) -> (Exit, Vec<ResolvedPipeline>) {
     let interrupt = Arc::new(tokio::sync::Notify::new());
     let on_signal = interrupt.clone();
     let signal_task = tokio::spawn(async move {
@@ -48,8 +52,12 @@ pub async fn run_plans(
     };
     let mut reports: Vec<RunReport> = Vec::new();
     let mut exit = Exit::Ok;
-    for plan in plans {
-        let report = run_pipeline(plan, &options).await;
+    let mut ran = Vec::new();
+    for (index, pipeline) in pipelines.iter().enumerate() {
+        // The pipelines before this one may have written its sources.
+        let pipeline = if index == 0 { pipeline.clone() } else { resolve::refresh(pipeline).await };
+        let report = run_pipeline(&pipeline, &options).await;
+        ran.push(pipeline);
         // A cancelled run's readers stop their statements on the servers in the background.
         crate::connect::cancel::settle(std::time::Duration::from_secs(5)).await;
         print!("{}", report.table());
@@ -74,8 +82,8 @@ pub async fn run_plans(
             json.map_err(|e| e.to_string()).and_then(|j| std::fs::write(path, j + "\n").map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!("error: cannot write the report to {}: {e}", path.display());
-            return Exit::Runtime;
+            return (Exit::Runtime, ran);
         }
     }
-    exit
+    (exit, ran)
 }

@@ -12,7 +12,7 @@ pub async fn run(args: FileArgs) -> Exit {
         Err(exit) => return exit,
     };
     let mut exit = Exit::Ok;
-    for plan in &loaded.analysis.plans {
+    for plan in loaded.analysis.plans() {
         let (text, ok) = render_status(plan).await;
         print!("{text}");
         if !ok {

@@ -4,21 +4,22 @@
 use super::common::load;
 use super::{Exit, FileArgs};
 use crate::analyze::Discover;
-use crate::plan::PipelinePlan;
+use crate::resolve::ResolvedPipeline;
 use crate::verify::verify_pipeline;
 
 pub async fn run(args: FileArgs) -> Exit {
     match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
-        Ok(loaded) => verify_plans(&loaded.analysis.plans).await,
+        Ok(loaded) => verify_plans(&loaded.analysis.resolved).await,
         Err(exit) => exit,
     }
 }
 
-pub async fn verify_plans(plans: &[PipelinePlan]) -> Exit {
+/// Verifies resolved pipelines in order, printing each sink's check; exit 1 when any differs.
+pub async fn verify_plans(pipelines: &[ResolvedPipeline]) -> Exit {
     let mut exit = Exit::Ok;
-    for plan in plans {
-        println!("verify pipeline {}", plan.name);
-        match verify_pipeline(plan).await {
+    for pipeline in pipelines {
+        println!("verify pipeline {}", pipeline.plan.name);
+        match verify_pipeline(pipeline).await {
             Ok(checks) => {
                 for check in &checks {
                     print!("{}", check.render());

@@ -18,6 +18,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod rejects;
 pub mod retry;
+pub mod sql_log;
 pub mod sqlite;
 pub mod staging;
 pub mod target;
@@ -30,30 +31,14 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use serde::{Deserialize, Serialize};
 
+use crate::ledger::watermark::{Since, Watermark};
 use crate::plan::sql::Dialect;
 use crate::plan::{Backend, PartitionBounds, PartitionSpec, Relation, SourcePlan, partition};
-use crate::watermark::{Since, Watermark};
 
 /// Keys per chunk query for SQLite sources, read through connectorx (each chunk is held whole).
 pub const CHUNK_KEYS: u64 = 65_536;
 
-/// What one partition of a source reads. Plain data: it can travel to a remote executor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ScanPartition {
-    /// Rows `[start, end)` of the synthetic table.
-    Rows { start: u64, end: u64 },
-    /// One whole file.
-    File { path: String },
-    /// A query on the source database; `predicate` is the partition's range, if any. `chunks`,
-    /// when not empty, split that range into consecutive bounded queries run one after another
-    /// (for readers that collect each query's result).
-    Query {
-        predicate: Option<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        chunks: Vec<String>,
-    },
-}
+pub use crate::plan::partition::ScanPartition;
 
 /// A source as discovered: its schema, the partition column's bounds and the partitions.
 #[derive(Debug, Clone)]
@@ -94,7 +79,7 @@ impl SourceSnapshot {
 
 /// Connects (or opens files) to learn the schema and plan the partitions. Reads no data rows
 /// beyond a `min`/`max` of the partition column (and of the incremental column, whose range
-/// this run reads from `since` on: see `crate::watermark`).
+/// this run reads from `since` on: see `crate::ledger::watermark`).
 pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) -> Result<SourceShape> {
     let endpoint = &source.endpoint;
     match (&source.relation, endpoint.backend) {

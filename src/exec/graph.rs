@@ -110,9 +110,7 @@ pub async fn build(
         };
         let t = pending.remove(ready);
         let df = input_frame(&ctx, take(&mut outputs, &t.input)?)?;
-        let df = apply_steps(&ctx, df, &t.steps)
-            .await
-            .map_err(|e| DataFusionError::Plan(format!("transform `{}`: {}", t.name, strip_df_prefix(&e))))?;
+        let df = apply_steps(&ctx, df, &t.steps).await.map_err(|e| TransformPlanError::wrap(&t.name, &e))?;
         let physical = df.create_physical_plan().await?;
         schemas.insert(t.name.clone(), physical.schema());
         let m = Arc::new(StageMetrics::new(&t.name, StageKind::Transform, run_start));
@@ -154,21 +152,27 @@ fn input_frame(ctx: &SessionContext, output: StageOutput) -> Result<DataFrame> {
     }
 }
 
-/// DataFusion prefixes messages with the error kind ("Error during planning: ..."); users need
-/// only the reason.
-pub fn strip_df_prefix(e: &DataFusionError) -> String {
-    let text = e.to_string();
-    for prefix in [
-        "Error during planning: ",
-        "Schema error: ",
-        "Execution error: ",
-        "SQL error: ",
-        "Arrow error: ",
-        "External error: ",
-    ] {
-        if let Some(rest) = text.strip_prefix(prefix) {
-            return rest.to_string();
-        }
-    }
-    text
+/// A transform's steps that DataFusion cannot plan (an unknown column or function, mismatched
+/// types): the stage, kept as a field so `check` can point at it, and DataFusion's reason.
+#[derive(Debug, thiserror::Error)]
+#[error("transform `{stage}`: {reason}")]
+pub struct TransformPlanError {
+    pub stage: String,
+    pub reason: String,
 }
+
+impl TransformPlanError {
+    fn wrap(stage: &str, e: &DataFusionError) -> DataFusionError {
+        DataFusionError::External(Box::new(Self { stage: stage.to_string(), reason: strip_df_prefix(e) }))
+    }
+}
+
+/// The transform whose planning failed, when `e` is a [`TransformPlanError`].
+pub fn failed_transform(e: &DataFusionError) -> Option<String> {
+    match e {
+        DataFusionError::External(inner) => inner.downcast_ref::<TransformPlanError>().map(|t| t.stage.clone()),
+        _ => None,
+    }
+}
+
+pub use crate::diagnostics::strip_df_prefix;

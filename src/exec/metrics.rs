@@ -186,7 +186,7 @@ impl StageMetrics {
 
 /// A stage ran past its `timeout`.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind} `{stage}` partition {partition} exceeded its timeout of {}", crate::semantic::values::format_duration(*.limit))]
+#[error("{kind} `{stage}` partition {partition} exceeded its timeout of {}", crate::plan::duration::format_duration(*.limit))]
 pub struct StageTimeout {
     pub stage: String,
     pub kind: StageKind,

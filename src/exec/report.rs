@@ -16,8 +16,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::metrics::{PartitionTiming, StageKind, StageMetrics, StageState};
+use crate::ledger::watermark::Watermark;
 use crate::plan::PipelinePlan;
-use crate::watermark::Watermark;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {

@@ -1,5 +1,7 @@
-//! Runs one pipeline: describe the sources, read the sinks' ledgers (to resume, or to clean up
-//! earlier runs), build the physical graph, prepare the sinks, execute every sink partition
+//! Runs one resolved pipeline: read the sinks' ledgers (to resume, or to clean up earlier runs),
+//! take the sources' shapes from resolving (describing again only a source that could not be
+//! described then, or whose incremental range the ledgers now place elsewhere), build the
+//! physical graph, prepare the sinks, execute every sink partition
 //! still to do concurrently (at most `parallelism` at a time) under the stage and pipeline
 //! timeouts and Ctrl-C, then publish every sink. A failure publishes nothing; what was
 //! committed stays for `--resume`.
@@ -20,11 +22,12 @@ use super::report::RunReport;
 use super::sink::{SinkDriver, driver_for};
 use super::sink_exec::SinkExec;
 use crate::connect::{self, ScanPartition};
+use crate::ledger::watermark::{PublishDetail, Since, Watermark};
 use crate::ledger::{self, Event, Layout, LedgerKey, LedgerRow, Preparation, Resume, SinkRunState};
 use crate::plan::PipelinePlan;
+use crate::plan::duration::format_duration;
 use crate::plan::endpoint::scrub_secret;
-use crate::semantic::values::format_duration;
-use crate::watermark::{PublishDetail, Since, Watermark};
+use crate::resolve::{self, ResolvedPipeline};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -66,13 +69,14 @@ pub struct RunIdentity {
     pub watermarks: BTreeMap<String, Watermark>,
 }
 
-/// Runs a pipeline to completion. The report comes back whether the run succeeded or not; a
-/// failed run has `status: failed` and the reason in `error`.
-pub async fn run_pipeline(plan: &PipelinePlan, options: &RunOptions) -> RunReport {
+/// Runs a resolved pipeline to completion. The report comes back whether the run succeeded or
+/// not; a failed run has `status: failed` and the reason in `error`.
+pub async fn run_pipeline(resolved: &ResolvedPipeline, options: &RunOptions) -> RunReport {
+    let plan = &resolved.plan;
     let run_start = Instant::now();
     let mut identity = RunIdentity { run_id: new_run_id(), ..RunIdentity::default() };
     let mut metrics: Vec<Arc<StageMetrics>> = Vec::new();
-    let outcome = run_inner(plan, options, &mut identity, run_start, &mut metrics).await;
+    let outcome = run_inner(resolved, options, &mut identity, run_start, &mut metrics).await;
     let error = outcome.err().map(|e| scrub_all(plan, &e));
     let mut report = RunReport::build(plan, &identity.run_id, &metrics, run_start.elapsed().as_secs_f64(), error);
     report.resumed = identity.resumed;
@@ -106,17 +110,18 @@ pub fn plan_fingerprint(plan: &PipelinePlan) -> String {
 }
 
 async fn run_inner(
-    plan: &PipelinePlan,
+    resolved: &ResolvedPipeline,
     options: &RunOptions,
     identity: &mut RunIdentity,
     run_start: Instant,
     metrics_out: &mut Vec<Arc<StageMetrics>>,
 ) -> Result<(), String> {
+    let plan = &resolved.plan;
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
         let histories = super::status::read_ledgers(plan).await?;
-        let marks = crate::watermark::since_marks(plan, &histories);
+        let marks = crate::ledger::watermark::since_marks(plan, &histories);
         let fingerprint = plan_fingerprint(plan);
         let resume = match options.resume.then(|| ledger::resume_point(&plan.name, &histories, &fingerprint)) {
             Some(Ok(Resume::Continue(point))) => Some(point),
@@ -134,7 +139,7 @@ async fn run_inner(
             (Some(_), Err(_)) => BTreeMap::new(),
             (None, Err(e)) => return Err(e),
         };
-        let mut shapes = describe_sources(plan, &marks, &mut identity.notes).await?;
+        let mut shapes = source_shapes(resolved, &marks, &mut identity.notes).await?;
         if let Some(point) = &resume {
             identity.run_id = point.run_id.clone();
             identity.resumed = true;
@@ -296,14 +301,16 @@ fn partition_details(
         .collect()
 }
 
-/// Describes every source and takes the snapshot its partitions share; `notes` gets what the
-/// run report should say about how they are read (partitions of a MySQL source read at
-/// different moments, when the user may not lock).
-async fn describe_sources(
-    plan: &PipelinePlan,
+/// Every source's shape for this run, and the snapshot its partitions share: the shape
+/// resolving described when there is one and the ledgers still agree on its incremental range,
+/// else described now. `notes` gets what the run report should say about how the sources are
+/// read (partitions of a MySQL source read at different moments, when the user may not lock).
+async fn source_shapes(
+    resolved: &ResolvedPipeline,
     marks: &BTreeMap<String, Since>,
     notes: &mut Vec<String>,
 ) -> Result<HashMap<String, connect::SourceShape>, String> {
+    let plan = &resolved.plan;
     let futures = plan.sources.iter().map(|s| async move {
         let since = marks.get(&s.name).cloned().unwrap_or(Since::FirstRun);
         let failed = |e: DataFusionError| {
@@ -315,7 +322,10 @@ async fn describe_sources(
                 strip_df_prefix(&e)
             )
         };
-        let mut shape = connect::describe(s, plan.parallelism, &since).await.map_err(failed)?;
+        let mut shape = match resolved.shape(&s.name).filter(|shape| resolve::described_since(shape, &since)) {
+            Some(shape) => shape.clone(),
+            None => connect::describe(s, plan.parallelism, &since).await.map_err(failed)?,
+        };
         let note = connect::hold_snapshot(s, &mut shape).await.map_err(failed)?;
         Ok::<_, String>((s.name.clone(), shape, note))
     });

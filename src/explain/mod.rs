@@ -23,11 +23,12 @@ use arrow::datatypes::SchemaRef;
 use serde::Serialize;
 
 use crate::connect::target::{ColumnMapping, plan_target};
-use crate::connect::{self, ScanPartition, SourceShape};
+use crate::connect::{self, ScanPartition};
 use crate::exec::graph;
 use crate::exec::metrics::StageKind;
-use crate::plan::{PartitionBounds, PipelinePlan, Relation, StepPlan};
-use crate::semantic::values::format_duration;
+use crate::plan::duration::format_duration;
+use crate::plan::{PartitionBounds, Relation, StepPlan};
+use crate::resolve::ResolvedPipeline;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Explained {
@@ -103,7 +104,7 @@ pub struct ExplainedStage {
     pub partition_by: Option<PartitionBy>,
     /// An incremental source's range for the next run: `column`, `previous` (null: first run),
     /// `current` (the column's maximum now). Null for a source read whole, and other stages.
-    pub incremental: Option<crate::watermark::Watermark>,
+    pub incremental: Option<crate::ledger::watermark::Watermark>,
     pub bounds: Option<PartitionBounds>,
     pub partitions: Vec<ExplainedPartition>,
     pub steps: Vec<String>,
@@ -150,105 +151,17 @@ const MYSQL_SNAPSHOT: &str = "partitions read one snapshot: Flow takes FLUSH TAB
      while each partition connection starts a consistent-snapshot transaction (needs the RELOAD privilege; \
      without it partitions are read at different moments, as the run report will say)";
 
-/// Source shapes as far as they could be discovered: a shape, or why not.
-pub type Discovery = HashMap<String, Result<SourceShape, SourceError>>;
-
-/// Why a source could not be described, and whether that may change by the time it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceError {
-    /// What went wrong, passwords redacted.
-    pub message: String,
-    pub kind: SourceErrorKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceErrorKind {
-    /// The server did not answer ([`connect::connect_error::Reach::NoAnswer`]).
-    Unreachable,
-    /// The source's file (CSV, Parquet, SQLite) is not there yet; an earlier job may write it.
-    Missing,
-    /// Not described on purpose (`--offline`).
-    Offline,
-    /// The server answered and refused the connection: credentials, an unknown database.
-    Refused,
-    /// The source answered but cannot be read as written: an unknown table or column, a bad
-    /// query or partition column.
-    Invalid,
-}
-
-impl SourceError {
-    pub fn offline() -> Self {
-        Self { message: "offline (--offline)".into(), kind: SourceErrorKind::Offline }
-    }
-
-    /// Classifies a failed description from the error's type and the source's plan: a typed
-    /// connection error says whether the server answered; a file source whose path does not
-    /// exist is missing.
-    fn of(source: &crate::plan::SourcePlan, e: &datafusion::error::DataFusionError) -> Self {
-        use connect::connect_error::{ConnectError, Reach};
-        let message = crate::plan::endpoint::scrub_secret(&graph::strip_df_prefix(e), &source.endpoint.url);
-        let kind = match ConnectError::find(e).map(|c| c.reach) {
-            Some(Reach::NoAnswer) => SourceErrorKind::Unreachable,
-            Some(Reach::Refused) => SourceErrorKind::Refused,
-            None if source_file_missing(source) => SourceErrorKind::Missing,
-            None => SourceErrorKind::Invalid,
-        };
-        Self { message, kind }
-    }
-}
-
-impl std::fmt::Display for SourceError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// A file-backed source (CSV, Parquet, SQLite) whose file or directory does not exist.
-fn source_file_missing(source: &crate::plan::SourcePlan) -> bool {
-    use crate::plan::Backend;
-    let path = match (&source.endpoint.backend, &source.relation) {
-        (Backend::Csv | Backend::Parquet, Relation::File { path }) => path.as_str(),
-        (Backend::Sqlite, _) => source.endpoint.file_path(),
-        _ => return false,
-    };
-    !std::path::Path::new(path).exists()
-}
-
-/// Describes every source of a pipeline (concurrently); failures are kept as notes. An
-/// incremental source starts where its sinks' ledgers say the last run stopped (from the
-/// beginning when they cannot be read).
-pub async fn discover(plan: &PipelinePlan) -> Discovery {
-    let marks = if plan.sources.iter().any(|s| s.incremental.is_some()) {
-        crate::exec::status::read_ledgers(plan)
-            .await
-            .and_then(|histories| crate::watermark::since_marks(plan, &histories))
-            .unwrap_or_default()
-    } else {
-        Default::default()
-    };
-    let marks = &marks;
-    let futures = plan.sources.iter().map(|s| async move {
-        let since = marks.get(&s.name).cloned().unwrap_or(crate::watermark::Since::FirstRun);
-        let shape = connect::describe(s, plan.parallelism, &since).await.map_err(|e| SourceError::of(s, &e));
-        (s.name.clone(), shape)
-    });
-    futures::future::join_all(futures).await.into_iter().collect()
-}
-
-/// Explains one pipeline given what discovery found. Planning errors of transforms come back as
-/// `Err((stage, message))` so `check` can point at the stage.
-pub async fn explain_pipeline(
-    plan: &PipelinePlan,
-    discovery: &Discovery,
-) -> Result<ExplainedPipeline, (String, String)> {
-    let shapes: HashMap<String, SourceShape> =
-        discovery.iter().filter_map(|(k, v)| v.as_ref().ok().map(|s| (k.clone(), s.clone()))).collect();
+/// Explains one resolved pipeline; no I/O beyond what DataFusion's planner does. Planning errors
+/// of transforms come back as `Err((stage, message))`, `stage` empty when the failure is not a
+/// transform's, so `check` can point at the stage.
+pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPipeline, (String, String)> {
+    let (plan, discovery) = (&resolved.plan, &resolved.sources);
+    let shapes = resolved.shapes();
     let graph = match graph::build(plan, &shapes, Instant::now(), true).await {
         Ok(g) => g,
         Err(e) => {
             let message = graph::strip_df_prefix(&e);
-            let stage =
-                message.strip_prefix("transform `").and_then(|r| r.split('`').next()).unwrap_or_default().to_string();
+            let stage = graph::failed_transform(&e).unwrap_or_default();
             return Err((stage, message));
         }
     };

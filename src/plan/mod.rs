@@ -8,6 +8,7 @@
 //!      └──────────────────────────────────▶ sink
 //! ```
 
+pub mod duration;
 pub mod endpoint;
 pub mod partition;
 pub mod sql;
@@ -392,7 +393,7 @@ pub mod duration_text {
 
         use serde::{Deserialize, Deserializer, Serializer};
 
-        use crate::semantic::values::{format_duration, parse_duration};
+        use crate::plan::duration::{format_duration, parse_duration};
 
         pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
             match value {

@@ -7,6 +7,24 @@ use serde::{Deserialize, Serialize};
 
 use super::sql::Dialect;
 
+/// What one partition of a source reads. Plain data: it can travel to a remote executor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScanPartition {
+    /// Rows `[start, end)` of the synthetic table.
+    Rows { start: u64, end: u64 },
+    /// One whole file.
+    File { path: String },
+    /// A query on the source database; `predicate` is the partition's range, if any. `chunks`,
+    /// when not empty, split that range into consecutive bounded queries run one after another
+    /// (for readers that collect each query's result).
+    Query {
+        predicate: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        chunks: Vec<String>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionSpec {
     pub column: String,

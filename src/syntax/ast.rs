@@ -4,24 +4,8 @@
 
 use serde::Serialize;
 
-/// A byte range in the source text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Span {
-    pub fn new(start: usize, end: usize) -> Self {
-        Self { start, end }
-    }
-}
-
-impl From<Span> for miette::SourceSpan {
-    fn from(span: Span) -> Self {
-        (span.start, span.end.saturating_sub(span.start)).into()
-    }
-}
+/// Spans are the diagnostics' type: a problem points into the text without knowing the tree.
+pub use crate::diagnostics::Span;
 
 /// A name as written, with where it was written.
 #[derive(Debug, Clone, PartialEq, Serialize)]

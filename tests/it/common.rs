@@ -20,8 +20,8 @@ pub async fn run_flow(text: &str, vars: &[(&str, &str)]) -> Vec<RunReport> {
     let analysis = analyze("test.flow", text, &context(vars), Discover::Online).await;
     assert!(analysis.ok(), "pipeline does not check:\n{}", analysis.problems.render_plain());
     let mut reports = Vec::new();
-    for plan in &analysis.plans {
-        reports.push(run_pipeline(plan, &RunOptions::default()).await);
+    for pipeline in &analysis.resolved {
+        reports.push(run_pipeline(pipeline, &RunOptions::default()).await);
     }
     reports
 }

@@ -16,6 +16,7 @@ mod incremental;
 mod newcomer;
 mod partitions;
 mod rejects;
+mod resolve_once;
 mod resume;
 mod run_embedded;
 mod run_mysql;

@@ -196,7 +196,7 @@ fn a_large_table_with_an_integer_primary_key_is_partitioned_automatically() {
         &crate::common::context(&[]),
         flow::analyze::Discover::Online,
     ));
-    let spec = analysis.plans[0].sources[0].partition.clone().expect("partitioned automatically");
+    let spec = analysis.resolved[0].plan.sources[0].partition.clone().expect("partitioned automatically");
     assert_eq!((spec.column.as_str(), spec.count, spec.automatic), ("id", 2, true));
     let json = serde_json::to_value(&analysis.explained[0]).unwrap();
     assert_eq!(

@@ -86,8 +86,9 @@ fn partitions_of_a_postgres_source_read_one_snapshot() {
         (report, before, after)
     });
     assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
-    // The run read for several seconds while the writer committed new states.
-    assert!(after >= before + 20, "the source barely changed during the run: states {before}..{after}");
+    // The run read for several seconds (four partitions of a second each) while the writer
+    // committed new states; each state updates every row, so a few states are a moving source.
+    assert!(after >= before + 5, "the source barely changed during the run: states {before}..{after}");
 
     let conn = rusqlite::Connection::open(dir.path().join("snap.db")).unwrap();
     let (count, lo, hi, v_lo, v_hi): (i64, i64, i64, i64, i64) = conn

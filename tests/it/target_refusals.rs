@@ -183,7 +183,7 @@ fn postgres_writes_the_target_cannot_take_are_refused_before_anything_is_staged(
     pg_exec(
         "ALTER TABLE i14tr_pgr_late ALTER COLUMN id SET NOT NULL, ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY",
     );
-    let report = rt.block_on(flow::exec::run_pipeline(&analysis.plans[0], &flow::exec::RunOptions::default()));
+    let report = rt.block_on(flow::exec::run_pipeline(&analysis.resolved[0], &flow::exec::RunOptions::default()));
     let error = report.error.unwrap_or_default();
     assert!(
         error.contains(

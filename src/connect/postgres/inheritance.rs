@@ -54,6 +54,7 @@ pub async fn descendants_of(client: &Client, url: &str, table: &TableName) -> Re
 }
 
 async fn descendants_on(client: &Client, url: &str, regclass: Option<&str>) -> Result<Descendants> {
+    crate::connect::sql_log::record("postgres", crate::connect::sql_log::StatementKind::Query, DESCENDANTS_SQL);
     let rows = client.query(DESCENDANTS_SQL, &[&regclass]).await.map_err(|e| {
         DataFusionError::Execution(format!(
             "PostgreSQL at {} refused to list inheritance children: {}",

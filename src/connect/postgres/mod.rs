@@ -19,6 +19,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
 use tokio_postgres::{Client, NoTls};
 
+use super::sql_log::{self, StatementKind};
 use super::{cancel, retry};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
@@ -103,6 +104,7 @@ fn query_error(url: &str, sql: &str, e: &tokio_postgres::Error) -> DataFusionErr
 
 /// The Arrow schema of a query's result, and the PostgreSQL types the decoder needs.
 async fn describe(client: &Client, url: &str, sql: &str) -> Result<(SchemaRef, Vec<tokio_postgres::types::Type>)> {
+    sql_log::record("postgres", StatementKind::Prepare, sql);
     let statement = client.prepare(sql).await.map_err(|e| query_error(url, sql, &e))?;
     let mut fields = Vec::new();
     let mut pg_types = Vec::new();
@@ -183,8 +185,10 @@ impl ExportedSnapshot {
     pub async fn export(url: &str) -> Result<Self> {
         let client = connect(url).await?;
         let begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+        sql_log::record("postgres", StatementKind::Execute, begin);
         client.batch_execute(begin).await.map_err(|e| query_error(url, begin, &e))?;
         let export = "SELECT pg_export_snapshot()";
+        sql_log::record("postgres", StatementKind::Query, export);
         let row = client.query_one(export, &[]).await.map_err(|e| query_error(url, export, &e))?;
         let client = Arc::new(client);
         // A server with `idle_in_transaction_session_timeout` would end an idle transaction, and
@@ -289,6 +293,7 @@ async fn copy_on(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
             Dialect::Postgres.string(id)
         );
+        sql_log::record("postgres", StatementKind::Execute, &import);
         client.batch_execute(&import).await.map_err(|e| {
             DataFusionError::Execution(format!(
                 "PostgreSQL at {} cannot import the snapshot shared by the source's partitions \
@@ -300,6 +305,7 @@ async fn copy_on(
     }
     let mut decoder = copy_binary::CopyDecoder::new(read.planned.clone().unwrap_or(schema), pg_types, read.batch_size)?;
     let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+    sql_log::record("postgres", StatementKind::Copy, &copy);
     let stream = client.copy_out(copy.as_str()).await.map_err(|e| query_error(url, sql, &e))?;
     futures::pin_mut!(stream);
     while let Some(chunk) = stream.next().await {

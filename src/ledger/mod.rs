@@ -16,20 +16,21 @@
 //! So after any crash the ledger says exactly which partitions are in the staging table and
 //! whether the target has them: `--resume` redoes only the rest.
 
+pub mod checksum;
+pub mod watermark;
+
+pub use checksum::{RowChecksum, row_hashes};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow::array::ArrayRef;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
-use datafusion::common::hash_utils::{RandomState, create_hashes};
-use datafusion::error::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::connect::ScanPartition;
 use crate::plan::TableName;
+use crate::plan::partition::ScanPartition;
 use crate::plan::sql::Dialect;
-use crate::watermark::{PublishDetail, Watermark};
+use watermark::{PublishDetail, Watermark};
 
 pub const LEDGER_TABLE: &str = "_flow_ledger";
 
@@ -113,7 +114,7 @@ pub fn now_text() -> String {
 pub struct Layout {
     pub fingerprint: String,
     pub sources: BTreeMap<String, Vec<ScanPartition>>,
-    /// The range each incremental source reads in this run (see `crate::watermark`).
+    /// The range each incremental source reads in this run (see `crate::ledger::watermark`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub watermarks: BTreeMap<String, Watermark>,
 }
@@ -361,42 +362,6 @@ pub fn describe_runs(history: &SinkHistory) -> Vec<String> {
         .collect()
 }
 
-/// An order-independent checksum of rows: the wrapping sum of a hash of every row over all
-/// columns. Equal multisets of rows give equal sums whatever the order or batching.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RowChecksum {
-    sum: u64,
-    rows: u64,
-}
-
-impl RowChecksum {
-    pub fn add_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        for hash in row_hashes(batch.columns())? {
-            self.sum = self.sum.wrapping_add(hash);
-        }
-        self.rows += batch.num_rows() as u64;
-        Ok(())
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    pub fn hex(&self) -> String {
-        format!("{:016x}", self.sum)
-    }
-}
-
-/// A hash per row over the given columns, stable within one build of Flow.
-pub fn row_hashes(columns: &[ArrayRef]) -> Result<Vec<u64>> {
-    let rows = columns.first().map_or(0, |c| c.len());
-    let mut hashes = vec![0u64; rows];
-    if rows > 0 {
-        create_hashes(columns, &RandomState::with_seed(0x666c6f77), &mut hashes)?;
-    }
-    Ok(hashes)
-}
-
 /// A short fingerprint of a value's JSON (the plan, minus nothing secret: URLs are redacted by
 /// the caller).
 pub fn fingerprint(json: &str) -> String {
@@ -412,29 +377,6 @@ pub fn fingerprint(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Int64Array, StringArray};
-
-    fn batch(ids: &[i64], names: &[&str]) -> RecordBatch {
-        RecordBatch::try_from_iter(vec![
-            ("id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
-            ("name", Arc::new(StringArray::from(names.to_vec())) as ArrayRef),
-        ])
-        .unwrap()
-    }
-
-    #[test]
-    fn checksum_ignores_order_and_batching_but_not_values() {
-        let mut a = RowChecksum::default();
-        a.add_batch(&batch(&[1, 2, 3], &["x", "y", "z"])).unwrap();
-        let mut b = RowChecksum::default();
-        b.add_batch(&batch(&[3], &["z"])).unwrap();
-        b.add_batch(&batch(&[2, 1], &["y", "x"])).unwrap();
-        assert_eq!(a.hex(), b.hex());
-        assert_eq!(b.rows(), 3);
-        let mut c = RowChecksum::default();
-        c.add_batch(&batch(&[1, 2, 3], &["x", "y", "Z"])).unwrap();
-        assert_ne!(a.hex(), c.hex());
-    }
 
     #[test]
     fn ledger_sql_quotes_every_value() {

@@ -1,0 +1,61 @@
+//! `FLOW_LOG_SQL=FILE`: every statement Flow sends to a source database, appended to `FILE`
+//! one per line, so a user (or a test) can see exactly what a command asked of the server:
+//! the schema probe, the bounds query, the snapshot export, each partition's `COPY`.
+//!
+//! A line is `<backend>\t<kind>\t<statement>`, the statement on one line (newlines and tabs
+//! become spaces). Statements carry no connection URL, so no password reaches the file.
+//! Nothing is written when the variable is unset or empty; a file that cannot be opened is
+//! reported once on stderr and logging stays off.
+
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+/// What a logged statement does on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// Parsed to learn its result's columns (PostgreSQL `Parse`/`Describe`), not executed.
+    Prepare,
+    /// Executed, its (small) result read whole.
+    Query,
+    /// Executed as a stream: PostgreSQL `COPY ... TO STDOUT`, a partition's read.
+    Copy,
+    /// Executed for its effect: `BEGIN`, `SET TRANSACTION SNAPSHOT`, `COMMIT`.
+    Execute,
+}
+
+impl StatementKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Prepare => "prepare",
+            Self::Query => "query",
+            Self::Copy => "copy",
+            Self::Execute => "execute",
+        }
+    }
+}
+
+fn log_file() -> Option<&'static Mutex<std::fs::File>> {
+    static FILE: OnceLock<Option<Mutex<std::fs::File>>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::var_os("FLOW_LOG_SQL").filter(|p| !p.is_empty())?;
+        match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+            Ok(file) => Some(Mutex::new(file)),
+            Err(e) => {
+                eprintln!("warning: FLOW_LOG_SQL: cannot open {}: {e}; statements are not logged", path.display());
+                None
+            }
+        }
+    })
+    .as_ref()
+}
+
+/// Appends one statement to the log, when `FLOW_LOG_SQL` is set. `backend` is the backend's
+/// name as the CLI spells it (`postgres`, `mysql`, `sqlite`). Never fails: a write error only
+/// loses the line.
+pub fn record(backend: &str, kind: StatementKind, sql: &str) {
+    let Some(file) = log_file() else { return };
+    let line: String = sql.chars().map(|c| if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c }).collect();
+    if let Ok(mut file) = file.lock() {
+        let _ = writeln!(file, "{backend}\t{}\t{line}", kind.name());
+    }
+}

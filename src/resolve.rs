@@ -1,0 +1,193 @@
+//! Resolve: all the I/O of planning, done once. A checked plan (what the file says, lowered by
+//! `semantic::lower`) becomes a [`ResolvedPipeline`]: table sets expanded into one source per
+//! table, large tables partitioned automatically, every source described (schema, partition
+//! bounds, the partitions it will read, an incremental source's range, the PostgreSQL snapshot
+//! its partitions share) and batch sizes chosen from the described schema.
+//!
+//! `explain` renders a resolved pipeline, `run` executes it and `verify` compares it with its
+//! targets: none of them describes a source that resolving already described, so a run sends
+//! each source's schema probe, bounds query and `pg_export_snapshot()` once. The one exception
+//! is a pipeline that runs after another one of the same file: it is described again just
+//! before it runs ([`refresh`]), because the pipelines before it may have written its sources.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::connect::{self, SourceShape};
+use crate::expand::Expanded;
+use crate::ledger::watermark::Since;
+use crate::plan::{PipelinePlan, Relation, SourcePlan};
+
+/// A pipeline whose sources have been looked at: the plan with its table sets expanded and its
+/// automatic partitions and batch sizes chosen, and what describing each source found.
+#[derive(Debug, Clone)]
+pub struct ResolvedPipeline {
+    pub plan: PipelinePlan,
+    /// One entry per source of `plan`, by name.
+    pub sources: Discovery,
+}
+
+impl ResolvedPipeline {
+    /// A pipeline resolved without contacting anything (`--offline`): every source is
+    /// [`SourceError::offline`].
+    pub fn offline(plan: &PipelinePlan) -> Self {
+        let sources = plan.sources.iter().map(|s| (s.name.clone(), Err(SourceError::offline()))).collect();
+        Self { plan: plan.clone(), sources }
+    }
+
+    /// The shapes of the sources that could be described, by source name.
+    pub fn shapes(&self) -> HashMap<String, SourceShape> {
+        self.sources.iter().filter_map(|(name, shape)| Some((name.clone(), shape.as_ref().ok()?.clone()))).collect()
+    }
+
+    /// The shape of source `name`, when it could be described.
+    pub fn shape(&self, name: &str) -> Option<&SourceShape> {
+        self.sources.get(name).and_then(|s| s.as_ref().ok())
+    }
+}
+
+/// Source shapes as far as they could be described: a shape, or why not.
+pub type Discovery = HashMap<String, Result<SourceShape, SourceError>>;
+
+/// Why a source could not be described, and whether that may change by the time it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    /// What went wrong, passwords redacted.
+    pub message: String,
+    pub kind: SourceErrorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceErrorKind {
+    /// The server did not answer ([`connect::connect_error::Reach::NoAnswer`]).
+    Unreachable,
+    /// The source's file (CSV, Parquet, SQLite) is not there yet; an earlier job may write it.
+    Missing,
+    /// Not described on purpose (`--offline`).
+    Offline,
+    /// The server answered and refused the connection: credentials, an unknown database.
+    Refused,
+    /// The source answered but cannot be read as written: an unknown table or column, a bad
+    /// query or partition column.
+    Invalid,
+}
+
+impl SourceError {
+    pub fn offline() -> Self {
+        Self { message: "offline (--offline)".into(), kind: SourceErrorKind::Offline }
+    }
+
+    /// Classifies a failed description from the error's type and the source's plan: a typed
+    /// connection error says whether the server answered; a file source whose path does not
+    /// exist is missing.
+    fn of(source: &SourcePlan, e: &datafusion::error::DataFusionError) -> Self {
+        use connect::connect_error::{ConnectError, Reach};
+        let message =
+            crate::plan::endpoint::scrub_secret(&crate::diagnostics::strip_df_prefix(e), &source.endpoint.url);
+        let kind = match ConnectError::find(e).map(|c| c.reach) {
+            Some(Reach::NoAnswer) => SourceErrorKind::Unreachable,
+            Some(Reach::Refused) => SourceErrorKind::Refused,
+            None if source_file_missing(source) => SourceErrorKind::Missing,
+            None => SourceErrorKind::Invalid,
+        };
+        Self { message, kind }
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A file-backed source (CSV, Parquet, SQLite) whose file or directory does not exist.
+fn source_file_missing(source: &SourcePlan) -> bool {
+    use crate::plan::Backend;
+    let path = match (&source.endpoint.backend, &source.relation) {
+        (Backend::Csv | Backend::Parquet, Relation::File { path }) => path.as_str(),
+        (Backend::Sqlite, _) => source.endpoint.file_path(),
+        _ => return false,
+    };
+    !std::path::Path::new(path).exists()
+}
+
+/// What resolving one pipeline found: the resolved pipeline, and what expanding its table
+/// sets found wrong. With expansion errors the pipeline's sources are not described (its
+/// `sources` is empty).
+#[derive(Debug)]
+pub struct Resolution {
+    pub pipeline: ResolvedPipeline,
+    pub expansion: Expanded,
+}
+
+/// Resolves a checked plan, in order: expand its table sets (`crate::expand`, reading the
+/// source catalogs), partition large tables automatically (`connect::auto_partition`, one
+/// catalog query per table source), describe every source concurrently ([`describe_sources`])
+/// and size the batches of sources without `batch N` (`connect::batch_size::automatic`, which
+/// may read the database's statistics). `checked` is left as it is.
+///
+/// Failures are data, not errors: a source that cannot be described is an `Err` in
+/// [`ResolvedPipeline::sources`]; a table set that cannot be expanded is in
+/// [`Resolution::expansion`].
+pub async fn resolve(checked: &PipelinePlan) -> Resolution {
+    let mut plan = checked.clone();
+    let expansion = crate::expand::expand(&mut plan).await;
+    if !expansion.errors.is_empty() {
+        return Resolution { pipeline: ResolvedPipeline { plan, sources: Discovery::new() }, expansion };
+    }
+    let parallelism = plan.parallelism;
+    let automatic =
+        futures::future::join_all(plan.sources.iter().map(|s| connect::auto_partition(s, parallelism))).await;
+    for (source, spec) in plan.sources.iter_mut().zip(automatic) {
+        if let Some(spec) = spec {
+            source.partition = Some(spec);
+        }
+    }
+    let sources = describe_sources(&plan).await;
+    for source in plan.sources.iter_mut().filter(|s| s.batch_automatic) {
+        if let Some(Ok(shape)) = sources.get(&source.name) {
+            source.batch_size = connect::batch_size::automatic(source, &shape.schema).await.0;
+        }
+    }
+    Resolution { pipeline: ResolvedPipeline { plan, sources }, expansion }
+}
+
+/// Describes every source of an already resolved pipeline again (its table sets, automatic
+/// partitions and batch sizes stay as they were chosen): for a pipeline that runs after other
+/// pipelines of the same file, whose sources those may have written.
+pub async fn refresh(resolved: &ResolvedPipeline) -> ResolvedPipeline {
+    ResolvedPipeline { plan: resolved.plan.clone(), sources: describe_sources(&resolved.plan).await }
+}
+
+/// Describes every source of a pipeline (concurrently); failures are kept, classified. An
+/// incremental source starts where its sinks' ledgers say the last run stopped (from the
+/// beginning when they cannot be read: the run reads them again and says so).
+pub async fn describe_sources(plan: &PipelinePlan) -> Discovery {
+    let marks = incremental_marks(plan).await.unwrap_or_default();
+    let marks = &marks;
+    let futures = plan.sources.iter().map(|s| async move {
+        let since = marks.get(&s.name).cloned().unwrap_or(Since::FirstRun);
+        let shape = connect::describe(s, plan.parallelism, &since).await.map_err(|e| SourceError::of(s, &e));
+        (s.name.clone(), shape)
+    });
+    futures::future::join_all(futures).await.into_iter().collect()
+}
+
+/// Where each incremental source's previous run stopped, from its sinks' ledgers; nothing to
+/// read when no source is incremental.
+async fn incremental_marks(plan: &PipelinePlan) -> Result<BTreeMap<String, Since>, String> {
+    if !plan.sources.iter().any(|s| s.incremental.is_some()) {
+        return Ok(BTreeMap::new());
+    }
+    let histories = crate::exec::status::read_ledgers(plan).await?;
+    crate::ledger::watermark::since_marks(plan, &histories)
+}
+
+/// True when `shape` was described reading from `since`: a shape described before a run may
+/// serve the run only if the ledgers still say the same about where the last run stopped.
+pub fn described_since(shape: &SourceShape, since: &Since) -> bool {
+    let previous = shape.watermark.as_ref().and_then(|w| w.previous.as_ref());
+    match since {
+        Since::FirstRun => previous.is_none(),
+        Since::Mark(mark) => previous == Some(mark),
+    }
+}
