@@ -32,7 +32,7 @@ pub async fn expand(plan: &mut PipelinePlan) -> Expanded {
     let sets = plan.table_sets.clone();
     for set in &sets {
         let filter = TableFilter { include: set.include.clone(), exclude: set.exclude.clone() };
-        let catalog = match schema::read_catalog(&set.endpoint, &filter).await {
+        let catalog = match crate::connect::catalog::read_catalog(&set.endpoint, &filter).await {
             Ok(c) => c,
             Err(e) => {
                 out.errors.push(format!("table set `{}`: cannot read the tables of the source: {e}", set.name));
@@ -174,7 +174,12 @@ fn expand_sink(
     out: &mut Expanded,
 ) {
     let renamed = rename_tables(catalog, sink);
-    let schema_plan = schema::plan_schema(&renamed, sink.endpoint.backend, sink.schema.as_deref());
+    let Some(target) = crate::connect::catalog::schema_backend(sink.endpoint.backend) else {
+        // `check` refuses a schema sink on a connection that is not a database.
+        out.errors.push(format!("sink `{}`: a {} connection has no schemas", sink.name, sink.endpoint.backend.name()));
+        return;
+    };
+    let schema_plan = schema::plan_schema(&renamed, target.dialect, sink.schema.as_deref());
     out.warnings.extend(schema_plan.warnings.iter().map(|w| format!("sink `{}`: {w}", sink.name)));
     for (table, ddl) in catalog.tables.iter().zip(&schema_plan.tables) {
         let member = sink.tables.get(&table.name).cloned().unwrap_or_default();

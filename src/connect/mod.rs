@@ -6,8 +6,11 @@ pub mod batch_size;
 pub mod blocking;
 pub mod bounds;
 pub mod cancel;
+pub mod catalog;
 pub mod connect_error;
 pub mod connectorx_reader;
+#[cfg(test)]
+mod ddl_tests;
 pub mod decimal_text;
 pub mod ffi_bridge;
 pub mod file;

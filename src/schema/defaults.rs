@@ -1,6 +1,10 @@
-//! Column defaults as each catalog prints them, turned into [`DefaultValue`]s: a literal any
+//! Column defaults as catalogs print them, turned into [`DefaultValue`]s: a literal any
 //! dialect accepts, the current timestamp, or the source's text kept for a warning. Sequence
 //! defaults are told apart so the readers can mark the column as an identity instead.
+//!
+//! This module holds what every catalog shares (`NULL`, numbers, booleans, the current
+//! timestamp, quoted strings); each backend's catalog reader (`connect::<backend>::catalog`)
+//! reads its own spelling on top of it, and the DDL planner re-quotes literals with [`quoted`].
 
 use super::model::DefaultValue;
 
@@ -14,67 +18,9 @@ pub enum ParsedDefault {
     Value(DefaultValue),
 }
 
-/// A PostgreSQL default as `pg_get_expr` prints it: `'abc'::text`, `'-1'::integer`, `0.5`,
-/// `true`, `now()`, `CURRENT_TIMESTAMP`, `nextval('t_id_seq'::regclass)`, ...
-pub fn postgres(expr: &str) -> ParsedDefault {
-    let text = strip_parens(expr.trim());
-    let lower = text.to_ascii_lowercase();
-    if lower.starts_with("nextval(") {
-        return ParsedDefault::Sequence;
-    }
-    if let Some(common) = common_default(text) {
-        return common;
-    }
-    if let Some((content, rest)) = quoted(text, false)
-        && let Some(cast) = casts_only(rest)
-    {
-        return ParsedDefault::Value(DefaultValue::Literal(typed_literal(&content, cast)));
-    }
-    ParsedDefault::Value(DefaultValue::Untranslatable(expr.trim().to_string()))
-}
-
-/// A MariaDB default as `information_schema.COLUMNS.COLUMN_DEFAULT` holds it (10.2.7+):
-/// literals quoted with MySQL escapes, `NULL` as text, `current_timestamp()`, expressions as
-/// written. MySQL 8 stores string literals unquoted instead; `quoted_literals` says which.
-pub fn mysql(column_default: Option<&str>, quoted_literals: bool, expression: bool) -> ParsedDefault {
-    let Some(raw) = column_default else { return ParsedDefault::None };
-    let text = raw.trim();
-    if !quoted_literals && !expression {
-        // MySQL 8: a literal, unquoted; numbers stay numbers.
-        return ParsedDefault::Value(DefaultValue::Literal(if is_number(text) {
-            normalise_number(text)
-        } else {
-            quote(text)
-        }));
-    }
-    if let Some(common) = common_default(text) {
-        return common;
-    }
-    if let Some((content, rest)) = quoted(text, true)
-        && rest.trim().is_empty()
-    {
-        return ParsedDefault::Value(DefaultValue::Literal(quote(&content)));
-    }
-    ParsedDefault::Value(DefaultValue::Untranslatable(text.to_string()))
-}
-
-/// A SQLite default as `PRAGMA table_info` shows it: the text of the `DEFAULT` clause.
-pub fn sqlite(dflt_value: Option<&str>) -> ParsedDefault {
-    let Some(raw) = dflt_value else { return ParsedDefault::None };
-    let text = raw.trim();
-    if let Some(common) = common_default(text) {
-        return common;
-    }
-    if let Some((content, rest)) = quoted(text, false)
-        && rest.trim().is_empty()
-    {
-        return ParsedDefault::Value(DefaultValue::Literal(quote(&content)));
-    }
-    ParsedDefault::Value(DefaultValue::Untranslatable(text.to_string()))
-}
-
 /// What reads the same in every catalog: `NULL`, numbers, booleans, the current timestamp.
-fn common_default(text: &str) -> Option<ParsedDefault> {
+/// `None` when the text is something else, for the catalog's own rules to read.
+pub fn common_default(text: &str) -> Option<ParsedDefault> {
     let lower = text.to_ascii_lowercase();
     let bare = lower.split("::").next().unwrap_or("").trim();
     if bare == "null" {
@@ -92,33 +38,6 @@ fn common_default(text: &str) -> Option<ParsedDefault> {
         return Some(ParsedDefault::Value(DefaultValue::Literal(normalise_number(text))));
     }
     None
-}
-
-/// `((x))` → `x`, only when the outer parentheses enclose everything.
-fn strip_parens(mut text: &str) -> &str {
-    while text.starts_with('(') && text.ends_with(')') && encloses_all(text) {
-        text = text[1..text.len() - 1].trim();
-    }
-    text
-}
-
-fn encloses_all(text: &str) -> bool {
-    let mut depth = 0i32;
-    let mut in_string = false;
-    for (i, c) in text.char_indices() {
-        match c {
-            '\'' => in_string = !in_string,
-            '(' if !in_string => depth += 1,
-            ')' if !in_string => {
-                depth -= 1;
-                if depth == 0 && i + 1 < text.len() {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    depth == 0
 }
 
 /// A leading single-quoted string: its content and the text after it. Quotes are doubled
@@ -156,43 +75,6 @@ pub fn quoted(text: &str, backslash_escapes: bool) -> Option<(String, &str)> {
     None
 }
 
-/// After a literal, only `::type` casts (`::character varying`, `::"My Type"`, `::numeric(5,2)`):
-/// the last cast's type, lower-cased. `Some("")` when there is nothing at all.
-fn casts_only(rest: &str) -> Option<String> {
-    let rest = rest.trim();
-    if rest.is_empty() {
-        return Some(String::new());
-    }
-    let mut last = None;
-    for segment in rest.strip_prefix("::")?.split("::") {
-        let ok = !segment.trim().is_empty() && segment.chars().all(|c| c.is_alphanumeric() || " _.\"(),[]".contains(c));
-        if !ok {
-            return None;
-        }
-        last = Some(segment.trim().to_ascii_lowercase());
-    }
-    last
-}
-
-/// A string literal cast to a type: numbers and booleans lose their quotes (`'-1'::integer`
-/// → `-1`), everything else stays a quoted string.
-fn typed_literal(content: &str, cast: String) -> String {
-    let numeric = ["smallint", "integer", "bigint", "numeric", "real", "double precision"]
-        .iter()
-        .any(|t| cast == *t || cast.starts_with(&format!("{t}(")));
-    if numeric && is_number(content) {
-        return normalise_number(content);
-    }
-    if cast == "boolean" {
-        match content.to_ascii_lowercase().as_str() {
-            "t" | "true" => return "TRUE".into(),
-            "f" | "false" => return "FALSE".into(),
-            _ => {}
-        }
-    }
-    quote(content)
-}
-
 /// A portable string literal: single quotes doubled, nothing else escaped.
 pub fn quote(content: &str) -> String {
     format!("'{}'", content.replace('\'', "''"))
@@ -215,76 +97,14 @@ pub fn is_number(text: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
-fn normalise_number(text: &str) -> String {
+/// A number as a portable literal: without a leading `+`.
+pub fn normalise_number(text: &str) -> String {
     text.strip_prefix('+').unwrap_or(text).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lit(s: &str) -> ParsedDefault {
-        ParsedDefault::Value(DefaultValue::Literal(s.into()))
-    }
-    fn untranslatable(s: &str) -> ParsedDefault {
-        ParsedDefault::Value(DefaultValue::Untranslatable(s.into()))
-    }
-    const NOW: ParsedDefault = ParsedDefault::Value(DefaultValue::CurrentTimestamp);
-
-    #[test]
-    fn postgres_defaults() {
-        assert_eq!(postgres("nextval('t_id_seq'::regclass)"), ParsedDefault::Sequence);
-        assert_eq!(postgres("'new'::text"), lit("'new'"));
-        assert_eq!(postgres("'it''s'::character varying"), lit("'it''s'"));
-        assert_eq!(postgres("'-1'::integer"), lit("-1"));
-        assert_eq!(postgres("0.5"), lit("0.5"));
-        assert_eq!(postgres("(-1)"), lit("-1"));
-        assert_eq!(postgres("'15000000000'::numeric"), lit("15000000000"));
-        assert_eq!(postgres("'2020-01-01'::date"), lit("'2020-01-01'"));
-        assert_eq!(postgres("'new'::\"Status\""), lit("'new'"));
-        assert_eq!(postgres("'{}'::jsonb"), lit("'{}'"));
-        assert_eq!(postgres("'a\\b'::text"), lit("'a\\b'"));
-        assert_eq!(postgres("true"), lit("TRUE"));
-        assert_eq!(postgres("now()"), NOW);
-        assert_eq!(postgres("CURRENT_TIMESTAMP"), NOW);
-        assert_eq!(postgres("NULL::text"), ParsedDefault::None);
-        assert_eq!(postgres("lower('X'::text)"), untranslatable("lower('X'::text)"));
-        assert_eq!(postgres("'a'::text || 'b'::text"), untranslatable("'a'::text || 'b'::text"));
-        assert_eq!(postgres("(b * 2)"), untranslatable("(b * 2)"));
-        assert_eq!(postgres("('now'::text)::date"), untranslatable("('now'::text)::date"));
-    }
-
-    #[test]
-    fn mariadb_defaults() {
-        assert_eq!(mysql(None, true, true), ParsedDefault::None);
-        assert_eq!(mysql(Some("NULL"), true, true), ParsedDefault::None);
-        assert_eq!(mysql(Some("'NULL'"), true, true), lit("'NULL'"));
-        assert_eq!(mysql(Some("'it''s'"), true, true), lit("'it''s'"));
-        assert_eq!(mysql(Some("'a\\\\b'"), true, true), lit("'a\\b'"));
-        assert_eq!(mysql(Some("-1"), true, true), lit("-1"));
-        assert_eq!(mysql(Some("current_timestamp()"), true, true), NOW);
-        assert_eq!(mysql(Some("current_timestamp(3)"), true, true), NOW);
-        assert_eq!(mysql(Some("uuid()"), true, true), untranslatable("uuid()"));
-        assert_eq!(mysql(Some("b'1'"), true, true), untranslatable("b'1'"));
-        assert_eq!(mysql(Some("(1 + 1)"), true, true), untranslatable("(1 + 1)"));
-    }
-
-    #[test]
-    fn mysql8_defaults() {
-        assert_eq!(mysql(Some("abc"), false, false), lit("'abc'"));
-        assert_eq!(mysql(Some("1.50"), false, false), lit("1.50"));
-        assert_eq!(mysql(Some("CURRENT_TIMESTAMP"), false, true), NOW);
-        assert_eq!(mysql(Some("(now() + 1)"), false, true), untranslatable("(now() + 1)"));
-    }
-
-    #[test]
-    fn sqlite_defaults() {
-        assert_eq!(sqlite(Some("'abc'")), lit("'abc'"));
-        assert_eq!(sqlite(Some("+3")), lit("3"));
-        assert_eq!(sqlite(Some("CURRENT_TIMESTAMP")), NOW);
-        assert_eq!(sqlite(Some("NULL")), ParsedDefault::None);
-        assert_eq!(sqlite(Some("(datetime('now'))")), untranslatable("(datetime('now'))"));
-    }
 
     #[test]
     fn numbers() {

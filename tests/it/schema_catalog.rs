@@ -4,11 +4,15 @@
 //! way to PostgreSQL. Identities must continue after the loaded rows.
 
 use crate::common::{mariadb_available, postgres_available, runtime};
+use flow::connect::catalog::read_catalog;
+use flow::connect::mysql::ddl::{MysqlDdl, auto_increment_sql};
+use flow::connect::postgres::ddl::PostgresDdl;
+use flow::connect::sqlite::ddl::SqliteDdl;
 use flow::plan::{Backend, Endpoint};
-use flow::schema::ddl::{SequenceReset, mysql_auto_increment_sql};
+use flow::schema::ddl::SequenceReset;
 use flow::schema::{
     Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, SchemaPlan, TableDef, TableFilter,
-    Untranslated, plan_schema, read_catalog,
+    Untranslated, plan_schema,
 };
 use mysql::prelude::Queryable;
 
@@ -324,7 +328,7 @@ fn postgres_schema_is_read_and_recreated_on_every_target() {
 /// reported as not carried over.
 async fn postgres_target(client: &tokio_postgres::Client, catalog: &Catalog) {
     pg_batch(client, "DROP SCHEMA IF EXISTS flow_cat_t1_copy CASCADE; CREATE SCHEMA flow_cat_t1_copy").await;
-    let plan = plan_schema(catalog, Backend::Postgres, Some("flow_cat_t1_copy"));
+    let plan = plan_schema(catalog, &PostgresDdl, Some("flow_cat_t1_copy"));
     assert_eq!(
         plan.all_warnings(),
         vec![
@@ -364,7 +368,7 @@ async fn mysql_target(catalog: &Catalog) {
     my_exec(&mut root, "CREATE DATABASE flow_cat_t1");
     let url = "mysql://root@127.0.0.1:3306/flow_cat_t1";
     let mut conn = my(url);
-    let plan = plan_schema(catalog, Backend::Mysql, None);
+    let plan = plan_schema(catalog, &MysqlDdl, None);
     let customers = &plan.tables[1];
     assert_eq!(
         customers.before_load,
@@ -390,7 +394,7 @@ async fn mysql_target(catalog: &Catalog) {
     for t in &plan.tables {
         if let Some(SequenceReset::MysqlAutoIncrement { next_value_sql }) = &t.sequence_reset {
             let next: u64 = conn.query_first(next_value_sql).expect("next value").expect("a row");
-            my_exec(&mut conn, &mysql_auto_increment_sql(&t.target, next));
+            my_exec(&mut conn, &auto_increment_sql(&t.target, next));
         }
     }
     assert!(after.iter().all(|s| !s.starts_with("SELECT setval")));
@@ -471,7 +475,7 @@ async fn sqlite_target(catalog: &Catalog) {
     let dir = crate::common::temp_dir();
     let path = dir.path().join("copy.db");
     let path = path.to_str().expect("utf-8 path").to_string();
-    let plan = plan_schema(catalog, Backend::Sqlite, None);
+    let plan = plan_schema(catalog, &SqliteDdl, None);
     assert!(plan.foreign_keys.is_empty(), "SQLite foreign keys live in CREATE TABLE");
     assert_eq!(
         plan.tables[3].before_load,
@@ -649,7 +653,7 @@ fn mysql_schema_is_read_and_recreated_on_postgres() {
     rt.block_on(async {
         let client = pg().await;
         pg_batch(&client, "DROP SCHEMA IF EXISTS flow_cat_t2 CASCADE; CREATE SCHEMA flow_cat_t2").await;
-        let plan = plan_schema(&catalog, Backend::Postgres, Some("flow_cat_t2"));
+        let plan = plan_schema(&catalog, &PostgresDdl, Some("flow_cat_t2"));
         assert_eq!(plan.all_warnings(), vec![
             "check constraint books.chk_price is not carried over: CHECK (`price` >= 0)",
             "default books.updated is not carried over: ON UPDATE CURRENT_TIMESTAMP()",
@@ -731,7 +735,7 @@ fn sqlite_schema_is_read_with_checks_triggers_and_foreign_keys() {
     )
     .expect("fixture");
     drop(conn);
-    let catalog = flow::schema::sqlite::read_catalog(&path, &TableFilter::all()).expect("catalog");
+    let catalog = flow::connect::sqlite::catalog::read_catalog(&path, &TableFilter::all()).expect("catalog");
 
     let mut child = table(
         None,
@@ -768,7 +772,7 @@ fn sqlite_schema_is_read_with_checks_triggers_and_foreign_keys() {
     assert_catalog(&catalog, &Catalog { tables: vec![child, parent] });
 
     // To PostgreSQL DDL: booleans' 0/1 defaults become FALSE/TRUE, the rowid an identity.
-    let plan = plan_schema(&catalog, Backend::Postgres, None);
+    let plan = plan_schema(&catalog, &PostgresDdl, None);
     assert_eq!(
         plan.tables[0].before_load,
         vec![

@@ -1,8 +1,11 @@
 //! MySQL/MariaDB, read and written with the `mysql` crate (the version connectorx links):
 //! `reader` turns query results into Arrow, `source` streams a partition (and holds the snapshot
-//! a partitioned source's connections share), `sink` writes. This module holds what they share:
-//! connecting with retries, and stopping a run's statements on the server.
+//! a partitioned source's connections share), `sink` writes; `catalog` reads a whole database's
+//! schema and `ddl` is MySQL's dialect as the target of a schema copy. This module holds what
+//! they share: connecting with retries, and stopping a run's statements on the server.
 
+pub mod catalog;
+pub mod ddl;
 pub mod reader;
 pub mod sink;
 pub mod source;

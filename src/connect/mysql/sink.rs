@@ -177,7 +177,7 @@ impl MysqlSink {
         if let Some(crate::schema::SequenceReset::MysqlAutoIncrement { next_value_sql }) = &carried.sequence_reset {
             let next: Option<u64> =
                 conn.query_first(next_value_sql).map_err(|e| self.err("cannot read the next id of", &e))?;
-            run(conn, &crate::schema::mysql_auto_increment_sql(&self.table, next.unwrap_or(1).max(1)))?;
+            run(conn, &super::ddl::auto_increment_sql(&self.table, next.unwrap_or(1).max(1)))?;
         }
         run(conn, &record)?;
         run(conn, &format!("DROP TABLE {staging}"))?;

@@ -1,10 +1,14 @@
 //! PostgreSQL through tokio-postgres. Reads use `COPY (query) TO STDOUT (FORMAT binary)` decoded
 //! straight into Arrow builders (`copy_binary`): async, cancellable, bounded memory, and no
-//! connectorx `src_postgres` (which would pull the AWS SDK and OpenSSL into the build).
+//! connectorx `src_postgres` (which would pull the AWS SDK and OpenSSL into the build). A whole
+//! database's schema is read by `catalog`; `ddl` is PostgreSQL's dialect as the target of a
+//! schema copy.
 
+pub mod catalog;
 pub mod copy_binary;
 #[cfg(test)]
 mod copy_binary_pg_test;
+pub mod ddl;
 pub mod inheritance;
 pub mod sink;
 pub mod types;

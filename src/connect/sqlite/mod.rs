@@ -1,5 +1,8 @@
 //! SQLite: read value by value by the column's declared type (`reader`) and written (`sink`) with
-//! rusqlite — the same libsqlite3 that connectorx links, so the build carries one SQLite.
+//! rusqlite — the same libsqlite3 that connectorx links, so the build carries one SQLite. A whole
+//! file's schema is read by `catalog`; `ddl` is SQLite's dialect as the target of a schema copy.
 
+pub mod catalog;
+pub mod ddl;
 pub mod reader;
 pub mod sink;

@@ -16,13 +16,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, Value};
 
-use super::defaults::{self, ParsedDefault};
-use super::model::{
-    Catalog, ColumnDef, ColumnType, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
-};
-use super::select::TableFilter;
-use crate::connect::mysql::reader::Tinyint1;
+use async_trait::async_trait;
+
+use super::reader::Tinyint1;
+use crate::connect::catalog::{CatalogReader, error_message};
+use crate::plan::Endpoint;
 use crate::plan::endpoint::{redact_url, scrub_secret};
+use crate::schema::defaults::{ParsedDefault, common_default, is_number, normalise_number, quote, quoted};
+use crate::schema::model::{
+    Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
+};
+use crate::schema::select::TableFilter;
 
 const TABLES_SQL: &str = "\
 SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES
@@ -71,6 +75,17 @@ SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION, ACTI
 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
 ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME";
 
+/// MySQL's side of the catalog contract. `TINYINT(1)` columns are read as the endpoint's
+/// `tinyint1` option says, as the reader reads them.
+pub struct MysqlCatalog;
+
+#[async_trait]
+impl CatalogReader for MysqlCatalog {
+    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
+        read_catalog(&endpoint.url, filter, Tinyint1::of(endpoint)).await
+    }
+}
+
 /// The selected tables of the database the URL names. Errors name the server with the password
 /// redacted.
 ///
@@ -85,8 +100,7 @@ pub async fn read_catalog(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -
 
 /// [`read_catalog`] on the calling thread.
 pub fn read_blocking(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, String> {
-    let mut conn = crate::connect::mysql::reader::open_session(url)
-        .map_err(|e| scrub_secret(&crate::schema::error_message(e), url))?;
+    let mut conn = super::reader::open_session(url).map_err(|e| scrub_secret(&error_message(e), url))?;
     let mut reader = Reader { conn: &mut conn, url, tinyint1 };
     reader.read(filter)
 }
@@ -104,7 +118,7 @@ impl Reader<'_> {
                 "MySQL at {} refused to list the schema ({}): {}",
                 redact_url(self.url),
                 sql.lines().next().unwrap_or(""),
-                scrub_secret(&crate::connect::mysql::error_text(&e), self.url)
+                scrub_secret(&super::error_text(&e), self.url)
             )
         })
     }
@@ -208,7 +222,7 @@ impl Reader<'_> {
                 ));
             } else {
                 let expression = mariadb || extra_lower.contains("default_generated");
-                match defaults::mysql(column_default.as_deref(), mariadb, expression) {
+                match parse_default(column_default.as_deref(), mariadb, expression) {
                     ParsedDefault::Value(v) => default = Some(v),
                     ParsedDefault::None | ParsedDefault::Sequence => {}
                 }
@@ -435,16 +449,73 @@ fn enum_values(column_type: &str) -> Vec<String> {
     let Some(open) = column_type.find('(') else { return Vec::new() };
     let mut rest = &column_type[open + 1..];
     let mut values = Vec::new();
-    while let Some((value, after)) = defaults::quoted(rest.trim_start(), true) {
+    while let Some((value, after)) = quoted(rest.trim_start(), true) {
         values.push(value);
         rest = after.trim_start().strip_prefix(',').unwrap_or(after);
     }
     values
 }
 
+/// A default as `information_schema.COLUMNS.COLUMN_DEFAULT` holds it. MariaDB (10.2.7+):
+/// literals quoted with MySQL escapes, `NULL` as text, `current_timestamp()`, expressions as
+/// written. MySQL 8 stores string literals unquoted instead; `quoted_literals` says which, and
+/// `expression` whether the server marks the default as an expression.
+fn parse_default(column_default: Option<&str>, quoted_literals: bool, expression: bool) -> ParsedDefault {
+    let Some(raw) = column_default else { return ParsedDefault::None };
+    let text = raw.trim();
+    if !quoted_literals && !expression {
+        // MySQL 8: a literal, unquoted; numbers stay numbers.
+        return ParsedDefault::Value(DefaultValue::Literal(if is_number(text) {
+            normalise_number(text)
+        } else {
+            quote(text)
+        }));
+    }
+    if let Some(common) = common_default(text) {
+        return common;
+    }
+    if let Some((content, rest)) = quoted(text, true)
+        && rest.trim().is_empty()
+    {
+        return ParsedDefault::Value(DefaultValue::Literal(quote(&content)));
+    }
+    ParsedDefault::Value(DefaultValue::Untranslatable(text.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lit(s: &str) -> ParsedDefault {
+        ParsedDefault::Value(DefaultValue::Literal(s.into()))
+    }
+    fn untranslatable(s: &str) -> ParsedDefault {
+        ParsedDefault::Value(DefaultValue::Untranslatable(s.into()))
+    }
+    const NOW: ParsedDefault = ParsedDefault::Value(DefaultValue::CurrentTimestamp);
+
+    #[test]
+    fn mariadb_defaults() {
+        assert_eq!(parse_default(None, true, true), ParsedDefault::None);
+        assert_eq!(parse_default(Some("NULL"), true, true), ParsedDefault::None);
+        assert_eq!(parse_default(Some("'NULL'"), true, true), lit("'NULL'"));
+        assert_eq!(parse_default(Some("'it''s'"), true, true), lit("'it''s'"));
+        assert_eq!(parse_default(Some("'a\\\\b'"), true, true), lit("'a\\b'"));
+        assert_eq!(parse_default(Some("-1"), true, true), lit("-1"));
+        assert_eq!(parse_default(Some("current_timestamp()"), true, true), NOW);
+        assert_eq!(parse_default(Some("current_timestamp(3)"), true, true), NOW);
+        assert_eq!(parse_default(Some("uuid()"), true, true), untranslatable("uuid()"));
+        assert_eq!(parse_default(Some("b'1'"), true, true), untranslatable("b'1'"));
+        assert_eq!(parse_default(Some("(1 + 1)"), true, true), untranslatable("(1 + 1)"));
+    }
+
+    #[test]
+    fn mysql8_defaults() {
+        assert_eq!(parse_default(Some("abc"), false, false), lit("'abc'"));
+        assert_eq!(parse_default(Some("1.50"), false, false), lit("1.50"));
+        assert_eq!(parse_default(Some("CURRENT_TIMESTAMP"), false, true), NOW);
+        assert_eq!(parse_default(Some("(now() + 1)"), false, true), untranslatable("(now() + 1)"));
+    }
 
     #[test]
     fn maps_mysql_types() {

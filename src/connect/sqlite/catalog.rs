@@ -13,11 +13,29 @@
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::defaults::{self, ParsedDefault};
-use super::model::{
-    Catalog, ColumnDef, ColumnType, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
+use async_trait::async_trait;
+
+use crate::connect::catalog::CatalogReader;
+use crate::plan::Endpoint;
+use crate::schema::defaults::{ParsedDefault, common_default, quote, quoted};
+use crate::schema::model::{
+    Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
 };
-use super::select::TableFilter;
+use crate::schema::select::TableFilter;
+
+/// SQLite's side of the catalog contract: the file the endpoint names, read on tokio's
+/// blocking pool.
+pub struct SqliteCatalog;
+
+#[async_trait]
+impl CatalogReader for SqliteCatalog {
+    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
+        let (path, filter) = (endpoint.file_path().to_string(), filter.clone());
+        tokio::task::spawn_blocking(move || read_catalog(&path, &filter))
+            .await
+            .unwrap_or_else(|e| Err(format!("reading the SQLite schema stopped: {e}")))
+    }
+}
 
 /// The selected tables of the SQLite file at `path`. Blocking.
 pub fn read_catalog(path: &str, filter: &TableFilter) -> Result<Catalog, String> {
@@ -92,7 +110,7 @@ fn read_table(conn: &Connection, name: &str, without_rowid: bool) -> rusqlite::R
                 format!("{name}.{column}"),
                 "GENERATED ALWAYS AS (...) (copied as a plain column)".into(),
             ));
-        } else if let ParsedDefault::Value(v) = defaults::sqlite(dflt.as_deref()) {
+        } else if let ParsedDefault::Value(v) = parse_default(dflt.as_deref()) {
             default = Some(v);
         }
         table.columns.push(ColumnDef {
@@ -402,9 +420,37 @@ pub fn column_type(declared: &str) -> ColumnType {
     }
 }
 
+/// A default as `PRAGMA table_info` shows it: the text of the `DEFAULT` clause.
+fn parse_default(dflt_value: Option<&str>) -> ParsedDefault {
+    let Some(raw) = dflt_value else { return ParsedDefault::None };
+    let text = raw.trim();
+    if let Some(common) = common_default(text) {
+        return common;
+    }
+    if let Some((content, rest)) = quoted(text, false)
+        && rest.trim().is_empty()
+    {
+        return ParsedDefault::Value(DefaultValue::Literal(quote(&content)));
+    }
+    ParsedDefault::Value(DefaultValue::Untranslatable(text.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_defaults() {
+        let lit = |s: &str| ParsedDefault::Value(DefaultValue::Literal(s.into()));
+        assert_eq!(parse_default(Some("'abc'")), lit("'abc'"));
+        assert_eq!(parse_default(Some("+3")), lit("3"));
+        assert_eq!(parse_default(Some("CURRENT_TIMESTAMP")), ParsedDefault::Value(DefaultValue::CurrentTimestamp));
+        assert_eq!(parse_default(Some("NULL")), ParsedDefault::None);
+        assert_eq!(
+            parse_default(Some("(datetime('now'))")),
+            ParsedDefault::Value(DefaultValue::Untranslatable("(datetime('now'))".into()))
+        );
+    }
 
     #[test]
     fn finds_check_clauses() {

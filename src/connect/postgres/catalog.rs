@@ -16,11 +16,17 @@ use std::collections::HashMap;
 
 use tokio_postgres::{Client, Row};
 
-use super::defaults::{self, ParsedDefault};
-use super::model::{Catalog, ColumnDef, ColumnType, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated};
-use super::select::TableFilter;
-use crate::connect::postgres::{connect, error_text, types::numeric_precision_scale};
+use async_trait::async_trait;
+
+use super::{connect, error_text, types::numeric_precision_scale};
+use crate::connect::catalog::{CatalogReader, error_message};
+use crate::plan::Endpoint;
 use crate::plan::endpoint::{redact_url, scrub_secret};
+use crate::schema::defaults::{ParsedDefault, common_default, is_number, normalise_number, quote, quoted};
+use crate::schema::model::{
+    Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated,
+};
+use crate::schema::select::TableFilter;
 
 const TABLES_SQL: &str = "\
 SELECT c.oid, n.nspname::text, c.relname::text,
@@ -89,10 +95,20 @@ SELECT t.tgrelid, t.tgname::text, pg_get_triggerdef(t.oid)
 FROM pg_trigger t WHERE t.tgrelid = ANY($1) AND NOT t.tgisinternal
 ORDER BY t.tgrelid, t.tgname";
 
+/// PostgreSQL's side of the catalog contract.
+pub struct PostgresCatalog;
+
+#[async_trait]
+impl CatalogReader for PostgresCatalog {
+    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
+        read_catalog(&endpoint.url, filter).await
+    }
+}
+
 /// The selected tables of the database at `url`. Errors name the server with the password
 /// redacted.
 pub async fn read_catalog(url: &str, filter: &TableFilter) -> Result<Catalog, String> {
-    let client = connect(url).await.map_err(|e| scrub_secret(&crate::schema::error_message(e), url))?;
+    let client = connect(url).await.map_err(|e| scrub_secret(&error_message(e), url))?;
     let reader = Reader { client: &client, url };
     reader.read(filter).await
 }
@@ -203,7 +219,7 @@ impl Reader<'_> {
                     ),
                 ));
             } else if let Some(expr) = default_expr {
-                match defaults::postgres(&expr) {
+                match parse_default(&expr) {
                     ParsedDefault::None => {}
                     ParsedDefault::Sequence => identity = true,
                     ParsedDefault::Value(v) => default = Some(v),
@@ -344,9 +360,121 @@ fn column_type(type_name: &str, category: &str, typmod: i32, source_type: &str) 
     }
 }
 
+/// A default as `pg_get_expr` prints it: `'abc'::text`, `'-1'::integer`, `0.5`, `true`,
+/// `now()`, `CURRENT_TIMESTAMP`, `nextval('t_id_seq'::regclass)`, ...
+fn parse_default(expr: &str) -> ParsedDefault {
+    let text = strip_parens(expr.trim());
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with("nextval(") {
+        return ParsedDefault::Sequence;
+    }
+    if let Some(common) = common_default(text) {
+        return common;
+    }
+    if let Some((content, rest)) = quoted(text, false)
+        && let Some(cast) = casts_only(rest)
+    {
+        return ParsedDefault::Value(DefaultValue::Literal(typed_literal(&content, cast)));
+    }
+    ParsedDefault::Value(DefaultValue::Untranslatable(expr.trim().to_string()))
+}
+
+/// `((x))` → `x`, only when the outer parentheses enclose everything.
+fn strip_parens(mut text: &str) -> &str {
+    while text.starts_with('(') && text.ends_with(')') && encloses_all(text) {
+        text = text[1..text.len() - 1].trim();
+    }
+    text
+}
+
+fn encloses_all(text: &str) -> bool {
+    let mut depth = 0i32;
+    let mut in_string = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '\'' => in_string = !in_string,
+            '(' if !in_string => depth += 1,
+            ')' if !in_string => {
+                depth -= 1;
+                if depth == 0 && i + 1 < text.len() {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// After a literal, only `::type` casts (`::character varying`, `::"My Type"`, `::numeric(5,2)`):
+/// the last cast's type, lower-cased. `Some("")` when there is nothing at all.
+fn casts_only(rest: &str) -> Option<String> {
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Some(String::new());
+    }
+    let mut last = None;
+    for segment in rest.strip_prefix("::")?.split("::") {
+        let ok = !segment.trim().is_empty() && segment.chars().all(|c| c.is_alphanumeric() || " _.\"(),[]".contains(c));
+        if !ok {
+            return None;
+        }
+        last = Some(segment.trim().to_ascii_lowercase());
+    }
+    last
+}
+
+/// A string literal cast to a type: numbers and booleans lose their quotes (`'-1'::integer`
+/// → `-1`), everything else stays a quoted string.
+fn typed_literal(content: &str, cast: String) -> String {
+    let numeric = ["smallint", "integer", "bigint", "numeric", "real", "double precision"]
+        .iter()
+        .any(|t| cast == *t || cast.starts_with(&format!("{t}(")));
+    if numeric && is_number(content) {
+        return normalise_number(content);
+    }
+    if cast == "boolean" {
+        match content.to_ascii_lowercase().as_str() {
+            "t" | "true" => return "TRUE".into(),
+            "f" | "false" => return "FALSE".into(),
+            _ => {}
+        }
+    }
+    quote(content)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lit(s: &str) -> ParsedDefault {
+        ParsedDefault::Value(DefaultValue::Literal(s.into()))
+    }
+
+    #[test]
+    fn postgres_defaults() {
+        let untranslatable = |s: &str| ParsedDefault::Value(DefaultValue::Untranslatable(s.into()));
+        const NOW: ParsedDefault = ParsedDefault::Value(DefaultValue::CurrentTimestamp);
+        assert_eq!(parse_default("nextval('t_id_seq'::regclass)"), ParsedDefault::Sequence);
+        assert_eq!(parse_default("'new'::text"), lit("'new'"));
+        assert_eq!(parse_default("'it''s'::character varying"), lit("'it''s'"));
+        assert_eq!(parse_default("'-1'::integer"), lit("-1"));
+        assert_eq!(parse_default("0.5"), lit("0.5"));
+        assert_eq!(parse_default("(-1)"), lit("-1"));
+        assert_eq!(parse_default("'15000000000'::numeric"), lit("15000000000"));
+        assert_eq!(parse_default("'2020-01-01'::date"), lit("'2020-01-01'"));
+        assert_eq!(parse_default("'new'::\"Status\""), lit("'new'"));
+        assert_eq!(parse_default("'{}'::jsonb"), lit("'{}'"));
+        assert_eq!(parse_default("'a\\b'::text"), lit("'a\\b'"));
+        assert_eq!(parse_default("true"), lit("TRUE"));
+        assert_eq!(parse_default("now()"), NOW);
+        assert_eq!(parse_default("CURRENT_TIMESTAMP"), NOW);
+        assert_eq!(parse_default("NULL::text"), ParsedDefault::None);
+        assert_eq!(parse_default("lower('X'::text)"), untranslatable("lower('X'::text)"));
+        assert_eq!(parse_default("'a'::text || 'b'::text"), untranslatable("'a'::text || 'b'::text"));
+        assert_eq!(parse_default("(b * 2)"), untranslatable("(b * 2)"));
+        assert_eq!(parse_default("('now'::text)::date"), untranslatable("('now'::text)::date"));
+    }
 
     #[test]
     fn maps_base_types() {
