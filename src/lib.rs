@@ -1,14 +1,4 @@
-//! Flow: a declarative dataflow/ETL engine.
-//!
-//! Data flows one way through the crate:
-//!
-//! ```text
-//! .flow text ─syntax::parse─▶ AST ─semantic::lower─▶ PipelinePlan ─exec::graph─▶ DataFusion plan ─exec::run─▶ RunReport
-//!                                                        └─explain─▶ text / JSON
-//! ```
-//!
-//! `analyze` strings the front half together for the commands; `connect` holds one folder per
-//! backend, source and sink side by side.
+#![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod analyze;
 pub mod cli;

@@ -92,12 +92,25 @@ pub struct CarriedTable {
     pub after_load: Vec<String>,
     /// Makes an identity / serial / `AUTO_INCREMENT` column continue after the loaded values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sequence_reset: Option<crate::schema::SequenceReset>,
+    pub sequence_reset: Option<SequenceReset>,
     /// Each column and its type on the target.
     pub column_types: Vec<(String, String)>,
     /// What could not be carried over, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Making an identity continue after `MAX(column)` once explicit values were loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SequenceReset {
+    /// One statement to run as is (PostgreSQL: `SELECT setval(...)` for each identity column).
+    Sql { sql: String },
+    /// MySQL cannot set `AUTO_INCREMENT` from a subquery: run `next_value_sql` (one row, one
+    /// integer), then `ALTER TABLE t AUTO_INCREMENT = n` with that value (the MySQL dialect's
+    /// `auto_increment_sql`). (InnoDB already moves the counter past explicitly inserted values;
+    /// this makes it certain for every engine.)
+    MysqlAutoIncrement { next_value_sql: String },
 }
 
 /// Foreign keys of a table set's schema sink, added once every table is published (so tables

@@ -64,18 +64,8 @@ pub struct TableDdl {
     pub warnings: Vec<String>,
 }
 
-/// Making an identity continue after `MAX(column)` once explicit values were loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SequenceReset {
-    /// One statement to run as is (PostgreSQL: `SELECT setval(...)` for each identity column).
-    Sql { sql: String },
-    /// MySQL cannot set `AUTO_INCREMENT` from a subquery: run `next_value_sql` (one row, one
-    /// integer), then `ALTER TABLE t AUTO_INCREMENT = n` with that value (the MySQL dialect's
-    /// `auto_increment_sql`). (InnoDB already moves the counter past explicitly inserted values;
-    /// this makes it certain for every engine.)
-    MysqlAutoIncrement { next_value_sql: String },
-}
+/// How an identity column continues after the loaded values; plain data carried in the plan.
+pub use crate::plan::table_set::SequenceReset;
 
 /// Parents before the tables whose foreign keys reference them (indexes into
 /// `catalog.tables`). Self-references are ignored. A cycle is broken at the lowest-index table
