@@ -5,7 +5,7 @@
 //! bindings and inline connection calls → endpoints), `stages` (a pipeline's sources,
 //! transforms and sinks → plans), `options` (the options of a stage block), `graph` (one
 //! namespace of stage names, inputs, cycles, unused stages) and `table_sets` (`tables(...)`
-//! sources and `schema(...)` sinks).
+//! sources and `schema(...)` sinks). Tests are in `tests`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,6 +21,8 @@ mod graph;
 mod options;
 mod stages;
 mod table_sets;
+#[cfg(test)]
+mod tests;
 
 /// What checking needs besides the file: variable values and connection profiles.
 #[derive(Debug, Clone, Default)]
