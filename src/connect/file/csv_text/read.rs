@@ -158,7 +158,7 @@ impl Builder {
     }
 }
 
-/// Reads the rows of one CSV file as batches of `schema` (from [`infer_schema`] on the same
+/// Reads the rows of one CSV file as batches of `schema` (from [`super::infer_schema`] on the same
 /// options, or the columns of it a pipeline reads, in any order), handing each to `emit`; stops
 /// early when `emit` returns false. Each field of `schema` is found by name: in the header, or
 /// as `column_N` (the N-th field) in a file without one.

@@ -26,7 +26,7 @@
 //! row within the batch for the encoder, within the whole stream for the
 //! decoder.
 //!
-//! Layout, one concern per file: [`encode`] (Arrow -> COPY), [`decode`] (COPY -> Arrow),
+//! Layout, one concern per file: `encode` (Arrow -> COPY), `decode` (COPY -> Arrow),
 //! `value` (Arrow arrays read as a few normalised value shapes for the encoder), `numeric`
 //! (PostgreSQL `numeric` <-> decimal and text, both ways) and `temporal` (epochs, valid ranges
 //! and ISO 8601 text for dates, times and timestamps). This file holds what both directions
@@ -35,8 +35,8 @@
 use bytes::{BufMut, BytesMut};
 use datafusion::error::DataFusionError;
 
-pub mod decode;
-pub mod encode;
+mod decode;
+mod encode;
 mod numeric;
 mod temporal;
 mod value;
