@@ -8,7 +8,7 @@ use arrow::record_batch::RecordBatch;
 use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use flow::connect::generate::{generate_batch, orders_schema};
-use flow::connect::postgres::copy_binary::{CopyDecoder, CopyEncoder};
+use flow::connect::postgres::copy::{CopyDecoder, CopyEncoder};
 use tokio_postgres::types::Type;
 
 const ROWS: u64 = 65_536;

@@ -1,13 +1,11 @@
 //! PostgreSQL through tokio-postgres. Reads use `COPY (query) TO STDOUT (FORMAT binary)` decoded
-//! straight into Arrow builders (`copy_binary`): async, cancellable, bounded memory, and no
+//! straight into Arrow builders (`copy`): async, cancellable, bounded memory, and no
 //! connectorx `src_postgres` (which would pull the AWS SDK and OpenSSL into the build). A whole
 //! database's schema is read by `catalog`; `ddl` is PostgreSQL's dialect as the target of a
 //! schema copy.
 
 pub mod catalog;
-pub mod copy_binary;
-#[cfg(test)]
-mod copy_binary_pg_test;
+pub mod copy;
 pub mod ddl;
 pub mod inheritance;
 pub mod sink;
@@ -307,7 +305,7 @@ async fn copy_on(
             ))
         })?;
     }
-    let mut decoder = copy_binary::CopyDecoder::new(read.planned.clone().unwrap_or(schema), pg_types, read.batch_size)?;
+    let mut decoder = copy::CopyDecoder::new(read.planned.clone().unwrap_or(schema), pg_types, read.batch_size)?;
     let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
     sql_log::record("postgres", StatementKind::Copy, &copy);
     let stream = client.copy_out(copy.as_str()).await.map_err(|e| query_error(url, sql, &e))?;

@@ -17,7 +17,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{SinkExt, StreamExt};
 use tokio_postgres::{GenericClient, SimpleQueryMessage};
 
-use super::copy_binary::CopyEncoder;
+use super::copy::CopyEncoder;
 use super::types::pg_type_for_field;
 use super::{connect, error_text};
 use crate::connect::rejects::{self, BadRow, RejectPolicy};

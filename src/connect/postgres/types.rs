@@ -1,7 +1,7 @@
 //! PostgreSQL <-> Arrow type mapping.
 //!
 //! Flow moves data in and out of PostgreSQL with binary `COPY` (see
-//! [`super::copy_binary`]). Binary COPY carries no type information, so both
+//! [`super::copy`]). Binary COPY carries no type information, so both
 //! sides of the conversion are planned from the column types up front:
 //!
 //! * [`arrow_type_for_pg`] / [`pg_field`] decide which Arrow type a PostgreSQL

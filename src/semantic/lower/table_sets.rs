@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Lowering, StageKindName, StageOpts, TargetUse};
+use super::Lowering;
+use super::graph::StageKindName;
+use super::options::{StageOpts, TargetUse};
 use crate::diagnostics::Problem;
 use crate::plan::table_set::{MemberSink, MemberSource, SchemaSinkPlan, TableSetPlan};
 use crate::plan::{Backend, IncrementalSpec, OnError, PartitionSpec, WriteMode};

@@ -32,7 +32,7 @@ async fn copy_binary_round_trip_against_real_postgres() {
     use futures::{FutureExt, SinkExt, StreamExt};
     use tokio_postgres::{Client, NoTls};
 
-    use crate::connect::postgres::copy_binary::{CopyDecoder, CopyEncoder};
+    use crate::connect::postgres::copy::{CopyDecoder, CopyEncoder};
     use crate::connect::postgres::types::pg_field;
 
     type TestResult<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;

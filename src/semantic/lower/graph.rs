@@ -1,0 +1,134 @@
+//! A pipeline as a graph: stage names share one namespace, every input names a source or
+//! transform of the pipeline (or one table of a table set), transforms form no cycle, and a
+//! stage nobody reads is a warning.
+
+use std::collections::HashMap;
+
+use super::{Lowering, undefined};
+use crate::diagnostics::Problem;
+use crate::syntax::ast::{self, Ident, Span};
+
+impl Lowering<'_> {
+    pub(super) fn check_graph(&mut self, p: &ast::Pipeline, names: &HashMap<String, (Span, StageKindName)>) {
+        if p.sinks.is_empty() {
+            self.problems.push(
+                Problem::error("flow::no_sink", format!("pipeline `{}` has no sink", p.name.name))
+                    .at(p.name.span, "nothing is written")
+                    .help("add `sink INPUT -> CONN.table(\"name\")`"),
+            );
+        }
+        // Cycles among transforms: follow inputs from each transform.
+        let inputs: HashMap<&str, &Ident> = p.transforms.iter().map(|t| (t.name.name.as_str(), &t.input)).collect();
+        let mut reported = std::collections::HashSet::new();
+        for t in &p.transforms {
+            let mut path = vec![t.name.name.as_str()];
+            let mut current = t.input.name.as_str();
+            while let Some(next) = inputs.get(current) {
+                if let Some(pos) = path.iter().position(|n| *n == current) {
+                    let mut cycle: Vec<&str> = path[pos..].to_vec();
+                    cycle.sort();
+                    if reported.insert(cycle.join(",")) {
+                        let mut shown: Vec<&str> = path[pos..].to_vec();
+                        shown.push(current);
+                        self.problems.push(
+                            Problem::error("flow::cycle", format!("transforms form a cycle: {}", shown.join(" <- ")))
+                                .at(t.input.span, "this input leads back here")
+                                .help("every transform must read, eventually, from a source"),
+                        );
+                    }
+                    break;
+                }
+                path.push(current);
+                current = next.name.as_str();
+            }
+        }
+        // Stages nobody reads are warnings: allowed, but probably a mistake.
+        let consumed: std::collections::HashSet<&str> = p
+            .transforms
+            .iter()
+            .map(|t| t.input.name.as_str())
+            .chain(p.sinks.iter().map(|s| s.input.name.as_str()))
+            .collect();
+        let consumed_sets: std::collections::HashSet<&str> =
+            consumed.iter().filter_map(|c| c.split_once('.').map(|(set, _)| set)).collect();
+        for (name, (span, kind)) in names {
+            if *kind != StageKindName::Sink
+                && !consumed.contains(name.as_str())
+                && !consumed_sets.contains(name.as_str())
+            {
+                self.problems.push(
+                    Problem::warning("flow::unused_stage", format!("{} `{name}` has no consumers", kind.word()))
+                        .at(*span, "its output goes nowhere")
+                        .help("send it to a sink, or remove it"),
+                );
+            }
+        }
+    }
+
+    pub(super) fn input_of(&mut self, input: &Ident, names: &HashMap<String, (Span, StageKindName)>) -> bool {
+        // `set.table`: one table of a table set; whether the set holds it is known once its
+        // catalog is read.
+        if let Some((set, _)) = input.name.split_once('.')
+            && let Some((_, StageKindName::TableSet)) = names.get(set)
+        {
+            return true;
+        }
+        match names.get(&input.name) {
+            Some((_, StageKindName::TableSet)) => {
+                self.problems.push(
+                    Problem::error(
+                        "flow::table_set_input",
+                        format!("`{}` is a set of tables; a transform or table sink reads one of them", input.name),
+                    )
+                    .at(input.span, "a set of tables")
+                    .help(format!(
+                        "read one table as `{0}.TABLE`, or write the whole set with `sink {0} -> CONN.schema(\"name\")`",
+                        input.name
+                    )),
+                );
+                false
+            }
+            Some((_, StageKindName::Sink)) => {
+                self.problems.push(
+                    Problem::error("flow::sink_as_input", format!("`{}` is a sink; sinks have no output", input.name))
+                        .at(input.span, "cannot read from a sink")
+                        .help("read from the sink's input instead"),
+                );
+                false
+            }
+            Some(_) => true,
+            None => {
+                let known: Vec<&str> =
+                    names.iter().filter(|(_, (_, k))| *k != StageKindName::Sink).map(|(n, _)| n.as_str()).collect();
+                self.problems.push(undefined(
+                    "stage",
+                    input,
+                    &known,
+                    "inputs name a source or a transform of this pipeline",
+                ));
+                false
+            }
+        }
+    }
+}
+
+/// What a name in a pipeline's stage namespace stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StageKindName {
+    Source,
+    /// A source that reads a set of tables (`conn.tables(...)`).
+    TableSet,
+    Transform,
+    Sink,
+}
+
+impl StageKindName {
+    pub(super) fn word(self) -> &'static str {
+        match self {
+            Self::Source => "source",
+            Self::TableSet => "table set",
+            Self::Transform => "transform",
+            Self::Sink => "sink",
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The options of a stage block (`partition`, `incremental`, `batch`, `timeout`, `mode`,
+//! `create`, `on error`, `max rejects`): each allowed only where it means something (a source,
+//! a transform or a sink, and a backend that supports it), each given at most once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::Lowering;
+use crate::diagnostics::{Problem, suggest};
+use crate::plan::{Backend, WriteMode};
+use crate::syntax::ast::{self, Span, StageOptionKind};
+
+impl Lowering<'_> {
+    pub(super) fn options(
+        &mut self,
+        options: &[ast::StageOption],
+        use_: TargetUse,
+        backend: Backend,
+        out: &mut StageOpts,
+    ) {
+        let mut seen: HashMap<&'static str, Span> = HashMap::new();
+        for opt in options {
+            let key = match &opt.kind {
+                StageOptionKind::Partition { .. } => "partition",
+                StageOptionKind::Incremental { .. } => "incremental",
+                StageOptionKind::Member { .. } => "table",
+                StageOptionKind::Batch(_) => "batch",
+                StageOptionKind::Timeout(_) => "timeout",
+                StageOptionKind::Mode(_) => "mode",
+                StageOptionKind::Create { .. } => "create",
+                StageOptionKind::OnError(_) => "on error",
+                StageOptionKind::MaxRejects(_) => "max rejects",
+                StageOptionKind::Unknown(name) => {
+                    let known: &[&str] = match use_ {
+                        TargetUse::Source => &["partition", "incremental", "batch", "timeout"],
+                        TargetUse::Transform => &["timeout"],
+                        TargetUse::Sink => &["mode", "create", "batch", "timeout", "on error", "max rejects"],
+                    };
+                    self.problems.push(
+                        Problem::error("flow::unknown_option", format!("unknown option `{}`", name.name))
+                            .at(name.span, "not an option")
+                            .help(
+                                suggest(&name.name, known)
+                                    .unwrap_or_else(|| format!("options here: {}", known.join(", "))),
+                            ),
+                    );
+                    continue;
+                }
+            };
+            if seen.insert(key, opt.span).is_some() {
+                self.problems.push(
+                    Problem::error("flow::duplicate_option", format!("option `{key}` is given twice"))
+                        .at(opt.span, "repeated")
+                        .help("give each option once"),
+                );
+                continue;
+            }
+            let wrong_place = |key: &str, only: &str| {
+                Problem::error("flow::misplaced_option", format!("`{key}` is an option of {only}"))
+                    .at(opt.span, "not allowed here")
+                    .help(format!("move it to a {only} block, or remove it"))
+            };
+            match &opt.kind {
+                StageOptionKind::Partition { column, count } => {
+                    if use_ != TargetUse::Source {
+                        self.problems.push(wrong_place("partition", "sources"));
+                    } else if !backend.is_database() {
+                        self.problems.push(
+                            Problem::error(
+                                "flow::partition_unsupported",
+                                format!("a {} source cannot be partitioned by a column", backend.name()),
+                            )
+                            .at(opt.span, "only database sources split by column")
+                            .help("files are split one partition per file; remove this option"),
+                        );
+                    } else if let Some(n) = self.ok(self.literals.count(count, "the partition count")) {
+                        out.partition = Some((column.name.clone(), n.min(4096) as usize));
+                    }
+                }
+                StageOptionKind::Member { .. } => {
+                    self.problems.push(
+                        Problem::error("flow::misplaced_table_block", "a `table` block belongs to a table set")
+                            .at(opt.span, "not a table set")
+                            .help("use it in the block of `source NAME = CONN.tables(...)` or of its schema sink"),
+                    );
+                }
+                StageOptionKind::Incremental { .. } if use_ != TargetUse::Source => {
+                    self.problems.push(wrong_place("incremental", "sources"));
+                }
+                StageOptionKind::Incremental { .. } if !backend.is_database() => {
+                    self.problems.push(
+                        Problem::error(
+                            "flow::incremental_unsupported",
+                            format!("a {} source cannot be read incrementally", backend.name()),
+                        )
+                        .at(opt.span, "only database sources keep a high-water mark")
+                        .help("read the whole source (remove this option), or load it into a database first"),
+                    );
+                }
+                StageOptionKind::Incremental { column } => out.incremental = Some(column.name.clone()),
+                StageOptionKind::Batch(_) if use_ == TargetUse::Transform => {
+                    self.problems.push(wrong_place("batch", "sources and sinks"));
+                }
+                StageOptionKind::Batch(l) => {
+                    out.batch = self.ok(self.literals.count(l, "the batch size")).map(|n| n.min(1 << 24) as usize);
+                }
+                StageOptionKind::Timeout(l) => out.timeout = self.ok(self.literals.duration(l, "the stage timeout")),
+                StageOptionKind::Mode(mode) => {
+                    if use_ != TargetUse::Sink {
+                        self.problems.push(wrong_place("mode", "sinks"));
+                        continue;
+                    }
+                    let mode = match mode {
+                        ast::ModeAst::Upsert { keys } => {
+                            WriteMode::Upsert { keys: keys.iter().map(|k| k.name.clone()).collect() }
+                        }
+                        ast::ModeAst::Named(n) => match n.name.to_ascii_lowercase().as_str() {
+                            "append" => WriteMode::Append,
+                            "replace" => WriteMode::Replace,
+                            "truncate" => WriteMode::Truncate,
+                            _ => {
+                                self.problems.push(
+                                    Problem::error("flow::unknown_mode", format!("unknown write mode `{}`", n.name))
+                                        .at(n.span, "not a mode")
+                                        .help("modes: append, replace, truncate, upsert on (KEY, ...)"),
+                                );
+                                continue;
+                            }
+                        },
+                    };
+                    if backend.is_file() && mode != WriteMode::Replace {
+                        self.problems.push(
+                            Problem::error(
+                                "flow::mode_unsupported",
+                                format!("a {} file can only be written whole (mode replace)", backend.name()),
+                            )
+                            .at(opt.span, format!("{mode} is not possible for files"))
+                            .help("use `mode replace` (the default for files)"),
+                        );
+                        continue;
+                    }
+                    out.mode = Some(mode);
+                }
+                StageOptionKind::Create { if_missing } => {
+                    if use_ != TargetUse::Sink {
+                        self.problems.push(wrong_place("create", "sinks"));
+                    } else {
+                        out.create_if_missing = Some(*if_missing);
+                    }
+                }
+                StageOptionKind::OnError(_) | StageOptionKind::MaxRejects(_) if use_ != TargetUse::Sink => {
+                    self.problems.push(wrong_place(key, "sinks"));
+                }
+                StageOptionKind::OnError(_) | StageOptionKind::MaxRejects(_) if !backend.is_database() => {
+                    self.problems.push(
+                        Problem::error(
+                            "flow::on_error_unsupported",
+                            format!("a {} file takes every value, so `{key}` does not apply", backend.name()),
+                        )
+                        .at(opt.span, "only database sinks refuse rows")
+                        .help("remove this option"),
+                    );
+                }
+                StageOptionKind::OnError(action) => out.on_error = Some(action.clone()),
+                StageOptionKind::MaxRejects(l) => {
+                    out.max_rejects = self.ok(self.literals.unsigned(l, "max rejects")).map(|n| (n, opt.span));
+                }
+                StageOptionKind::Unknown(_) => {}
+            }
+        }
+    }
+}
+
+/// Where a target or an option appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TargetUse {
+    Source,
+    Transform,
+    Sink,
+}
+
+/// The options of one stage block, as lowered.
+#[derive(Default)]
+pub(super) struct StageOpts {
+    pub(super) partition: Option<(String, usize)>,
+    pub(super) incremental: Option<String>,
+    pub(super) batch: Option<usize>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) mode: Option<WriteMode>,
+    pub(super) create_if_missing: Option<bool>,
+    pub(super) on_error: Option<ast::OnErrorAst>,
+    pub(super) max_rejects: Option<(u64, Span)>,
+}
