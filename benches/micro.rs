@@ -70,15 +70,17 @@ fn copy_binary(c: &mut Criterion) {
 /// Flow's SQLite sink for the generated orders into `path`, prepared for run `run_id`.
 fn sqlite_sink(path: &std::path::Path, run_id: &str) -> flow::connect::sqlite::sink::SqliteSink {
     let key = flow::ledger::LedgerKey { run_id: run_id.into(), pipeline: "p".into(), sink: "s".into() };
-    let sink = flow::connect::sqlite::sink::SqliteSink::new(
-        &path.display().to_string(),
+    let target = flow::connect::staged::StagedTarget::new(
         flow::plan::TableName::parse("orders"),
         flow::plan::WriteMode::Replace,
         true,
         orders_schema(),
         key.clone(),
         flow::connect::rejects::RejectPolicy::new("s", flow::plan::OnError::Fail, None),
+        None,
     );
+    let backend = flow::connect::sqlite::sink::SqliteBackend::new(&path.display().to_string());
+    let sink = flow::connect::staged::StagedSink::new(backend, target);
     let start = key.row(flow::ledger::Event::Start, -1, "{}", 1, "");
     sink.prepare(&flow::ledger::Preparation { start, resume_rows: None, abandon: Vec::new(), last_published: None })
         .expect("prepare");

@@ -23,7 +23,7 @@ pub mod rejects;
 pub mod retry;
 pub mod sql_log;
 pub mod sqlite;
-pub mod staging;
+pub mod staged;
 pub mod target;
 pub mod target_columns;
 

@@ -1,12 +1,15 @@
-//! What a sink will do to its target, for `explain`: the type each column gets and the DDL Flow
-//! would run when the table is missing. No connection is made.
+//! What a sink will do to its target, for `explain`: the type each column gets, the DDL Flow
+//! would run when the table is missing, and how the rows are published. A database sink is asked
+//! (`connect::staged::StagedBackend`); no connection is made.
 
 use arrow::datatypes::SchemaRef;
 use serde::Serialize;
 
-use super::sqlite::sink as sqlite_sink;
-use crate::plan::sql::Dialect;
-use crate::plan::{Backend, Relation, SinkPlan, WriteMode};
+use super::mysql::sink::MysqlBackend;
+use super::postgres::sink::PostgresBackend;
+use super::sqlite::sink::SqliteBackend;
+use super::staged::StagedBackend;
+use crate::plan::{Backend, Relation, SinkPlan, TableName, WriteMode};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ColumnMapping {
@@ -83,102 +86,61 @@ fn lossy_mapping_warning(backend: Backend, field: &arrow::datatypes::Field) -> O
 }
 
 pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, String> {
-    let mut mapping = Vec::new();
     let mut warnings = Vec::new();
     for f in schema.fields() {
         warnings.extend(lossy_mapping_warning(sink.endpoint.backend, f));
         if super::decimal_text::is_decimal_text(f) {
             warnings.extend(super::decimal_text::target_warning(sink.endpoint.backend, f.name()));
         }
-        let target_type = match sink.endpoint.backend {
-            Backend::Sqlite => {
-                sqlite_sink::sqlite_type(f.data_type()).map(str::to_string).map_err(|e| e.to_string())?
-            }
-            Backend::Postgres => {
-                super::postgres::types::pg_type_for_field(f).map(|t| t.to_string()).map_err(|e| e.to_string())?
-            }
-            Backend::Mysql => {
-                let is_key = matches!(&sink.mode, WriteMode::Upsert { keys } if keys.contains(f.name()));
-                super::mysql::sink::mysql_field_type(f, is_key).map_err(|e| e.to_string())?
-            }
+    }
+    let endpoint = &sink.endpoint;
+    let (mapping, ddl, publish) = match (&sink.relation, endpoint.backend) {
+        (Relation::Table { name }, Backend::Sqlite) => {
+            ask(&SqliteBackend::new(endpoint.file_path()), sink, name, schema)?
+        }
+        (Relation::Table { name }, Backend::Postgres) => ask(&PostgresBackend::new(&endpoint.url), sink, name, schema)?,
+        (Relation::Table { name }, Backend::Mysql) => ask(&MysqlBackend::new(&endpoint.url), sink, name, schema)?,
+        (Relation::File { path }, backend) => {
+            (file_mapping(backend, schema)?, Vec::new(), format!("write {path}.flow-tmp, then rename it to {path}"))
+        }
+        (_, backend) => (file_mapping(backend, schema)?, Vec::new(), "write".to_string()),
+    };
+    Ok(TargetPlan { mapping, ddl, publish, warnings })
+}
+
+/// What a database sink says of its table: each column's type, the `CREATE TABLE` it runs when
+/// the table is missing (none with `create never`), and how it publishes.
+fn ask<B: StagedBackend>(
+    backend: &B,
+    sink: &SinkPlan,
+    table: &TableName,
+    schema: &SchemaRef,
+) -> Result<(Vec<ColumnMapping>, Vec<String>, String), String> {
+    let keys = match &sink.mode {
+        WriteMode::Upsert { keys } => Some(keys.as_slice()),
+        _ => None,
+    };
+    let mut mapping = Vec::new();
+    for f in schema.fields() {
+        let is_key = keys.is_some_and(|k| k.contains(f.name()));
+        let target_type = backend.column_type(f, is_key).map_err(|e| e.to_string())?;
+        mapping.push(ColumnMapping { column: f.name().clone(), arrow_type: f.data_type().to_string(), target_type });
+    }
+    let create = backend.create_table_sql(table, schema, keys).map_err(|e| e.to_string())?;
+    let ddl = if sink.create_if_missing { vec![create] } else { Vec::new() };
+    Ok((mapping, ddl, backend.publish_summary(&sink.mode, &B::DIALECT.table(table))))
+}
+
+/// The columns of a file target.
+fn file_mapping(backend: Backend, schema: &SchemaRef) -> Result<Vec<ColumnMapping>, String> {
+    let mut mapping = Vec::new();
+    for f in schema.fields() {
+        let target_type = match backend {
             Backend::Parquet => format!("parquet {}", f.data_type()),
             Backend::Csv => "text".to_string(),
             other => return Err(format!("{} targets are not supported yet", other.name())),
         };
         mapping.push(ColumnMapping { column: f.name().clone(), arrow_type: f.data_type().to_string(), target_type });
     }
-    let (ddl, publish) = match (&sink.relation, sink.endpoint.backend) {
-        (Relation::Table { name }, Backend::Sqlite) => {
-            let keys = match &sink.mode {
-                WriteMode::Upsert { keys } => Some(keys.as_slice()),
-                _ => None,
-            };
-            let create = sqlite_sink::create_table_sql(name, schema, keys).map_err(|e| e.to_string())?;
-            let target = Dialect::Sqlite.table(name);
-            let publish = match &sink.mode {
-                WriteMode::Append => {
-                    format!("load a staging table, then INSERT INTO {target} in one transaction")
-                }
-                WriteMode::Replace => {
-                    format!("load a staging table, then empty {target} and insert, in one transaction")
-                }
-                WriteMode::Truncate => {
-                    format!("load a staging table, then DELETE FROM {target} and insert, in one transaction")
-                }
-                WriteMode::Upsert { .. } => format!(
-                    "load a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target}, in one transaction"
-                ),
-            };
-            (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)
-        }
-        (Relation::Table { name }, Backend::Postgres) => {
-            let keys = match &sink.mode {
-                WriteMode::Upsert { keys } => Some(keys.as_slice()),
-                _ => None,
-            };
-            let create = super::postgres::sink::create_table_sql(name, schema, keys).map_err(|e| e.to_string())?;
-            let target = Dialect::Postgres.table(name);
-            let publish = match &sink.mode {
-                WriteMode::Append => {
-                    format!("binary COPY into an unlogged staging table, then INSERT INTO {target} in one transaction")
-                }
-                WriteMode::Replace => format!(
-                    "binary COPY into a staging table, then drop {target} and rename the staging table, in one transaction"
-                ),
-                WriteMode::Truncate => {
-                    format!("binary COPY into a staging table, then TRUNCATE {target} and insert, in one transaction")
-                }
-                WriteMode::Upsert { .. } => format!(
-                    "binary COPY into a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target}, in one transaction"
-                ),
-            };
-            (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)
-        }
-        (Relation::Table { name }, Backend::Mysql) => {
-            let keys = match &sink.mode {
-                WriteMode::Upsert { keys } => Some(keys.as_slice()),
-                _ => None,
-            };
-            let create = super::mysql::sink::create_table_sql(name, schema, keys).map_err(|e| e.to_string())?;
-            let target = Dialect::Mysql.table(name);
-            let publish = match &sink.mode {
-                WriteMode::Append => {
-                    format!("multi-row INSERTs into a staging table, then INSERT INTO {target} SELECT ...")
-                }
-                WriteMode::Replace => {
-                    format!("multi-row INSERTs into a staging table, then RENAME TABLE it over {target} (atomic)")
-                }
-                WriteMode::Truncate => format!(
-                    "multi-row INSERTs into a staging table, then DELETE FROM {target} and insert, in one transaction"
-                ),
-                WriteMode::Upsert { .. } => format!(
-                    "multi-row INSERTs into a staging table, then INSERT ... ON DUPLICATE KEY UPDATE into {target}"
-                ),
-            };
-            (if sink.create_if_missing { vec![create] } else { Vec::new() }, publish)
-        }
-        (Relation::File { path }, _) => (Vec::new(), format!("write {path}.flow-tmp, then rename it to {path}")),
-        _ => (Vec::new(), "write".to_string()),
-    };
-    Ok(TargetPlan { mapping, ddl, publish, warnings })
+    Ok(mapping)
 }

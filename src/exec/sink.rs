@@ -3,6 +3,9 @@
 //! reads the ledger, calls `prepare` once, `write_partition` once per partition still to do
 //! (concurrently), then `publish` if every partition succeeded. A failed or killed run leaves
 //! the target as it was, and its committed partitions in the staging area for `--resume`.
+//!
+//! Every sink blocks (the database sinks run the staged-table protocol of `connect::staged`,
+//! files are written with `std::fs`): one [`BlockingDriver`] runs them on Tokio's blocking pool.
 
 use std::sync::Arc;
 
@@ -16,10 +19,11 @@ use tokio::sync::mpsc;
 
 use super::metrics::StageMetrics;
 use crate::connect::file_parts::PartedFileSink;
-use crate::connect::mysql::sink::MysqlSink;
-use crate::connect::postgres::sink::PostgresSink;
+use crate::connect::mysql::sink::MysqlBackend;
+use crate::connect::postgres::sink::PostgresBackend;
 use crate::connect::rejects::RejectPolicy;
-use crate::connect::sqlite::sink::SqliteSink;
+use crate::connect::sqlite::sink::SqliteBackend;
+use crate::connect::staged::{StagedBackend, StagedSink, StagedTarget};
 use crate::ledger::{LedgerKey, LedgerRow, Preparation};
 use crate::plan::{Backend, Relation, SinkPlan};
 
@@ -48,49 +52,31 @@ pub trait SinkDriver: Send + Sync {
 }
 
 pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<Arc<dyn SinkDriver>> {
-    let rejects = || RejectPolicy::new(&sink.name, sink.on_error.clone(), sink.max_rejects);
-    let blocking = |s: Arc<dyn BlockingSink>| -> Arc<dyn SinkDriver> {
-        Arc::new(BlockingDriver { sink: s, batch_rows: sink.batch_size })
+    let driver = |writer: Arc<dyn BlockingSink>, batch_rows: usize| -> Arc<dyn SinkDriver> {
+        Arc::new(BlockingDriver { sink: writer, batch_rows })
     };
+    let staged = |name: &crate::plan::TableName| {
+        let rejects = RejectPolicy::new(&sink.name, sink.on_error.clone(), sink.max_rejects);
+        let (mode, create) = (sink.mode.clone(), sink.create_if_missing);
+        StagedTarget::new(name.clone(), mode, create, schema.clone(), key.clone(), rejects, sink.carried.clone())
+    };
+    let batch_rows = sink.batch_size;
     match (&sink.relation, sink.endpoint.backend) {
-        (Relation::Table { name }, Backend::Sqlite) => Ok(blocking(Arc::new(
-            SqliteSink::new(
-                sink.endpoint.file_path(),
-                name.clone(),
-                sink.mode.clone(),
-                sink.create_if_missing,
-                schema,
-                key,
-                rejects(),
-            )
-            .with_carried(sink.carried.clone()),
-        ))),
-        (Relation::Table { name }, Backend::Postgres) => Ok(Arc::new(PostgresDriver(
-            PostgresSink::new(
-                &sink.endpoint.url,
-                name.clone(),
-                sink.mode.clone(),
-                sink.create_if_missing,
-                schema,
-                key,
-                rejects(),
-            )
-            .with_carried(sink.carried.clone()),
-        ))),
-        (Relation::Table { name }, Backend::Mysql) => Ok(blocking(Arc::new(
-            MysqlSink::new(
-                &sink.endpoint.url,
-                name.clone(),
-                sink.mode.clone(),
-                sink.create_if_missing,
-                schema,
-                key,
-                rejects(),
-            )
-            .with_carried(sink.carried.clone()),
-        ))),
+        (Relation::Table { name }, Backend::Sqlite) => {
+            let backend = SqliteBackend::new(sink.endpoint.file_path());
+            Ok(driver(Arc::new(StagedSink::new(backend, staged(name))), batch_rows))
+        }
+        // COPY streams the batches as they come: regrouping them would only copy them.
+        (Relation::Table { name }, Backend::Postgres) => {
+            let backend = PostgresBackend::new(&sink.endpoint.url);
+            Ok(driver(Arc::new(StagedSink::new(backend, staged(name))), 1))
+        }
+        (Relation::Table { name }, Backend::Mysql) => {
+            let backend = MysqlBackend::new(&sink.endpoint.url);
+            Ok(driver(Arc::new(StagedSink::new(backend, staged(name))), batch_rows))
+        }
         (Relation::File { path }, Backend::Csv | Backend::Parquet) => {
-            Ok(blocking(Arc::new(PartedFileSink::new(sink.endpoint.clone(), path, schema, key))))
+            Ok(driver(Arc::new(PartedFileSink::new(sink.endpoint.clone(), path, schema, key)), batch_rows))
         }
         (_, backend) => Err(DataFusionError::NotImplemented(format!(
             "writing to {} is not available yet in this build (sink `{}`)",
@@ -162,8 +148,8 @@ fn merge(pending: &mut Vec<RecordBatch>) -> Result<RecordBatch> {
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
-/// A sink whose driver blocks (rusqlite, the `mysql` crate, files): it runs on the blocking
-/// pool, one connection per writer.
+/// A sink whose driver blocks (the staged database sinks, files): it runs on the blocking pool,
+/// one connection per writer.
 pub trait BlockingSink: Send + Sync + 'static {
     fn read_ledger(&self) -> Result<Vec<LedgerRow>>;
     fn prepare(&self, prep: &Preparation) -> Result<bool>;
@@ -184,53 +170,53 @@ pub trait BlockingSink: Send + Sync + 'static {
     fn cancel(&self, _partition: usize) {}
 }
 
-/// The three blocking sinks share their method names; the trait is only the dispatch.
-macro_rules! blocking_sink {
-    ($t:ty, refused) => {
-        blocking_sink!($t, {
-            fn refused(&self) -> u64 {
-                <$t>::refused(self)
-            }
-        });
-    };
-    ($t:ty) => {
-        blocking_sink!($t, {});
-    };
-    ($t:ty, { $($extra:tt)* }) => {
-        impl BlockingSink for $t {
-            fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
-                <$t>::read_ledger(self)
-            }
-            fn prepare(&self, prep: &Preparation) -> Result<bool> {
-                <$t>::prepare(self, prep)
-            }
-            fn write_partition(
-                &self,
-                partition: usize,
-                detail: &str,
-                next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-                on_rows: &dyn Fn(u64),
-            ) -> Result<u64> {
-                <$t>::write_partition(self, partition, detail, next, on_rows)
-            }
-            fn publish(&self, record: &LedgerRow) -> Result<()> {
-                <$t>::publish(self, record)
-            }
-            $($extra)*
-        }
-    };
-}
-
-blocking_sink!(SqliteSink, refused);
-blocking_sink!(MysqlSink, {
+impl<B: StagedBackend> BlockingSink for StagedSink<B> {
+    fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
+        StagedSink::read_ledger(self)
+    }
+    fn prepare(&self, prep: &Preparation) -> Result<bool> {
+        StagedSink::prepare(self, prep)
+    }
+    fn write_partition(
+        &self,
+        partition: usize,
+        detail: &str,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<u64> {
+        StagedSink::write_partition(self, partition, detail, next, on_rows)
+    }
+    fn publish(&self, record: &LedgerRow) -> Result<()> {
+        StagedSink::publish(self, record)
+    }
     fn refused(&self) -> u64 {
-        MysqlSink::refused(self)
+        StagedSink::refused(self)
     }
     fn cancel(&self, partition: usize) {
-        MysqlSink::cancel(self, partition)
+        StagedSink::cancel(self, partition)
     }
-});
-blocking_sink!(PartedFileSink);
+}
+
+impl BlockingSink for PartedFileSink {
+    fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
+        PartedFileSink::read_ledger(self)
+    }
+    fn prepare(&self, prep: &Preparation) -> Result<bool> {
+        PartedFileSink::prepare(self, prep)
+    }
+    fn write_partition(
+        &self,
+        partition: usize,
+        detail: &str,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<u64> {
+        PartedFileSink::write_partition(self, partition, detail, next, on_rows)
+    }
+    fn publish(&self, record: &LedgerRow) -> Result<()> {
+        PartedFileSink::publish(self, record)
+    }
+}
 
 struct BlockingDriver {
     sink: Arc<dyn BlockingSink>,
@@ -290,37 +276,6 @@ impl Drop for CancelOnDrop {
         if let Some(sink) = self.sink.take() {
             sink.cancel(self.partition);
         }
-    }
-}
-
-struct PostgresDriver(PostgresSink);
-
-#[async_trait]
-impl SinkDriver for PostgresDriver {
-    async fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
-        self.0.read_ledger().await
-    }
-
-    async fn prepare(&self, prep: &Preparation) -> Result<bool> {
-        self.0.prepare(prep).await
-    }
-
-    async fn write_partition(
-        &self,
-        partition: usize,
-        detail: String,
-        input: SendableRecordBatchStream,
-        metrics: Arc<StageMetrics>,
-    ) -> Result<u64> {
-        self.0.write_partition(partition, &detail, input, |n| metrics.add_rows(n)).await
-    }
-
-    async fn publish(&self, record: LedgerRow) -> Result<()> {
-        self.0.publish(&record).await
-    }
-
-    fn refused(&self) -> u64 {
-        self.0.refused()
     }
 }
 

@@ -1,6 +1,7 @@
-//! MySQL/MariaDB sink (the `mysql` crate connectorx already links): each writer has its own
-//! connection and loads a staging table with multi-row prepared `INSERT`s, a transaction per
-//! partition (with its ledger row); the staging table is published at the end:
+//! MySQL/MariaDB sink: the staged-table protocol (`connect::staged`) on the `mysql` crate (the
+//! version connectorx links). What is MySQL's own is here: strict-mode sessions, multi-row
+//! prepared `INSERT`s into the staging table cut to the server's `max_allowed_packet`, a staging
+//! table made `LIKE` an existing target, and publishing:
 //!
 //! | mode     | publish                                                                  |
 //! |----------|--------------------------------------------------------------------------|
@@ -8,6 +9,10 @@
 //! | replace  | `RENAME TABLE target TO old, staging TO target` (atomic), drop `old`     |
 //! | truncate | `DELETE FROM target` and insert, in one transaction                      |
 //! | upsert   | `INSERT ... SELECT ... ON DUPLICATE KEY UPDATE c = VALUES(c)`            |
+//!
+//! MySQL commits each DDL statement on its own (the rename of `replace`, creating a table of a
+//! table set): a crash between it and the ledger row makes a resume start the sink over, which
+//! ends in the same target.
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, SchemaRef};
@@ -18,19 +23,13 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
 use crate::connect::decimal_text;
-use crate::connect::rejects::{self, BadRow, RejectPolicy};
-use crate::connect::staging::{
-    cleanup_sql, count_sql, ensure_ledger_sql, old_of, require_columns, restart_sql, staging_of,
-};
-use crate::connect::target_columns::{self, WritePlan};
-use crate::ledger::{
-    Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
-    select_sql,
-};
+use crate::connect::rejects::BadRow;
+use crate::connect::staged::{Canceller, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, old_of};
+use crate::connect::target_columns::{self, SpecialColumn, WritePlan};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
-use crate::plan::table_set::CarriedTable;
 use crate::plan::{TableName, WriteMode};
+use crate::schema::SequenceReset;
 
 const D: Dialect = Dialect::Mysql;
 
@@ -115,86 +114,30 @@ pub fn create_table_sql(table: &TableName, schema: &SchemaRef, keys: Option<&[St
     Ok(format!("CREATE TABLE {} ({}) {TABLE_OPTIONS}", D.table(table), cols.join(", ")))
 }
 
-pub struct MysqlSink {
-    pub url: String,
-    pub table: TableName,
-    pub mode: WriteMode,
-    pub create_if_missing: bool,
-    pub schema: SchemaRef,
-    pub staging: TableName,
-    key: LedgerKey,
-    rejects: RejectPolicy,
-    /// The connection id of each partition's writer while it runs, for `KILL QUERY`.
-    running: std::sync::Mutex<std::collections::HashMap<usize, u32>>,
-    /// The source table's definition, for a table of a table set (see `with_carried`).
-    carried: Option<CarriedTable>,
+/// The server a MySQL sink writes.
+pub struct MysqlBackend {
+    url: String,
 }
 
-impl MysqlSink {
-    pub fn new(
-        url: &str,
-        table: TableName,
-        mode: WriteMode,
-        create_if_missing: bool,
-        schema: SchemaRef,
-        key: LedgerKey,
-        rejects: RejectPolicy,
-    ) -> Self {
-        let staging = staging_of(&table, &key.run_id);
-        let url = url.replacen("mariadb://", "mysql://", 1);
-        let running = std::sync::Mutex::new(std::collections::HashMap::new());
-        Self { url, table, mode, create_if_missing, schema, staging, key, rejects, running, carried: None }
+impl MysqlBackend {
+    pub fn new(url: &str) -> Self {
+        Self { url: url.replacen("mariadb://", "mysql://", 1) }
     }
+}
 
-    /// A table of a table set: when Flow creates the target (missing, or `mode replace`), it is
-    /// created with the source's definition instead of from the Arrow schema.
-    pub fn with_carried(mut self, carried: Option<CarriedTable>) -> Self {
-        self.carried = carried;
-        self
-    }
+/// One strict-mode connection.
+pub struct MysqlSession {
+    conn: Conn,
+    url: String,
+    table: TableName,
+    staging: TableName,
+}
 
-    /// Creates the target with the source's definition and fills it from the staging table.
-    /// MySQL commits each DDL statement on its own, so unlike the other modes this is not one
-    /// transaction: a crash in the middle leaves the table for `--resume` to create again.
-    fn publish_carried(&self, conn: &mut Conn, carried: &CarriedTable, exists: bool, record: String) -> Result<()> {
-        let target = D.table(&self.table);
-        let staging = D.table(&self.staging);
-        let cols = self.schema.fields().iter().map(|f| D.ident(f.name())).collect::<Vec<_>>().join(", ");
-        let run = |conn: &mut Conn, sql: &str| conn.query_drop(sql).map_err(|e| self.err("cannot publish into", &e));
-        // Other tables' foreign keys may reference the old table; they are checked again when
-        // the set's foreign keys are added after every table is published.
-        run(conn, "SET SESSION FOREIGN_KEY_CHECKS = 0")?;
-        if exists {
-            run(conn, &format!("DROP TABLE {target}"))?;
-        }
-        for sql in &carried.create {
-            run(conn, sql)?;
-        }
-        run(conn, &format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}"))?;
-        for sql in &carried.after_load {
-            run(conn, sql)?;
-        }
-        if let Some(crate::schema::SequenceReset::MysqlAutoIncrement { next_value_sql }) = &carried.sequence_reset {
-            let next: Option<u64> =
-                conn.query_first(next_value_sql).map_err(|e| self.err("cannot read the next id of", &e))?;
-            run(conn, &super::ddl::auto_increment_sql(&self.table, next.unwrap_or(1).max(1)))?;
-        }
-        run(conn, &record)?;
-        run(conn, &format!("DROP TABLE {staging}"))?;
-        run(conn, "SET SESSION FOREIGN_KEY_CHECKS = 1")
-    }
-
-    pub fn refused(&self) -> u64 {
-        self.rejects.refused()
-    }
-
+impl MysqlSession {
     /// `MySQL at URL: WHAT TARGET: REASON`; a server error in the server's words and code
     /// ([`super::error_text`]), never the driver's `MySqlError { ... }` form.
-    fn err<E: std::fmt::Display + 'static>(&self, what: &str, e: &E) -> DataFusionError {
-        let text = match (e as &dyn std::any::Any).downcast_ref::<mysql::Error>() {
-            Some(e) => super::error_text(e),
-            None => e.to_string(),
-        };
+    fn err(&self, what: &str, e: &mysql::Error) -> DataFusionError {
+        let text = super::error_text(e);
         DataFusionError::Execution(format!(
             "MySQL at {}: {what} {}: {}",
             redact_url(&self.url),
@@ -229,208 +172,188 @@ impl MysqlSink {
         }
     }
 
-    /// A connection in strict mode: a value that does not fit its column is an error, never
-    /// silently truncated or clamped.
-    pub fn connect(&self) -> Result<Conn> {
-        let opts = Opts::from_url(&self.url).map_err(|e| self.err("bad URL for", &e))?;
-        let mut conn = super::connect(&opts).map_err(|f| {
-            use crate::connect::connect_error::{ConnectError, mysql_reach};
-            let detail = self.server_message(&super::error_text(&f.error));
-            let hint = crate::connect::connection_hint(&detail);
-            let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(&self.url), f.attempts_note());
-            ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
-        })?;
-        conn.query_drop("SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))")
-            .map_err(|e| self.err("cannot set strict mode for", &e))?;
-        Ok(conn)
-    }
-
-    /// The target's column names, when it exists.
-    fn target_columns(&self, conn: &mut Conn) -> Result<Vec<String>> {
-        let stmt = conn
-            .prep(format!("SELECT * FROM {} LIMIT 0", D.table(&self.table)))
-            .map_err(|e| self.err("cannot inspect", &e))?;
-        Ok(stmt.columns().iter().map(|c| c.name_str().to_string()).collect())
-    }
-
-    fn table_exists(&self, conn: &mut Conn, table: &TableName) -> Result<bool> {
-        let sql = format!("SELECT 1 FROM {} LIMIT 0", D.table(table));
-        match conn.query_drop(&sql) {
-            Ok(()) => Ok(true),
-            Err(mysql::Error::MySqlError(e)) if e.code == 1146 => Ok(false),
-            Err(e) => Err(self.err("cannot look up", &e)),
-        }
-    }
-
-    /// What is written into the target (see `connect::target_columns`): every column, unless
-    /// the target exists (and is not replaced) with generated columns, whose source values are
-    /// left out. `Err` when the target cannot take this write at all.
-    fn write_plan(&self, conn: &mut Conn) -> Result<WritePlan> {
-        if self.mode == WriteMode::Replace || !self.table_exists(conn, &self.table)? {
-            return Ok(WritePlan::all(&self.schema));
-        }
-        let special = target_columns::read_mysql(conn, &self.table).map_err(|e| self.err("cannot inspect", &e))?;
-        WritePlan::decide(&self.table, &target_columns::names(&self.schema), &self.mode, &special)
-            .map_err(|message| DataFusionError::Execution(format!("MySQL at {}: {message}", redact_url(&self.url))))
-    }
-
     /// The server's `max_allowed_packet`, in bytes: the largest statement (with its values) it
     /// takes, and so the largest row.
-    fn max_allowed_packet(&self, conn: &mut Conn) -> Result<usize> {
-        let bytes: Option<u64> = conn
+    fn max_allowed_packet(&mut self) -> Result<usize> {
+        let bytes: Option<u64> = self
+            .conn
             .query_first("SELECT @@max_allowed_packet")
             .map_err(|e| self.err("cannot read max_allowed_packet for", &e))?;
         Ok(bytes.map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX)))
     }
+}
 
-    fn keys(&self) -> Option<&[String]> {
-        match &self.mode {
-            WriteMode::Upsert { keys } => Some(keys.as_slice()),
-            _ => None,
-        }
+impl SqlSession for MysqlSession {
+    fn execute(&mut self, sql: &str, step: Step) -> Result<()> {
+        self.conn.query_drop(sql).map_err(|e| self.err(step.phrase(), &e))
     }
 
-    /// The ledger rows of a pipeline; none when the ledger does not exist yet.
-    pub fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
-        let mut conn = self.connect()?;
-        let ledger = ledger_table(&self.table);
-        if !self.table_exists(&mut conn, &ledger)? {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<mysql::Row> = conn
-            .query(select_sql(D, &ledger, &self.key.pipeline))
-            .map_err(|e| self.err("cannot read the ledger of", &e))?;
+    fn query_u64(&mut self, sql: &str, step: Step) -> Result<Option<u64>> {
+        let value: Option<Option<u64>> = self.conn.query_first(sql).map_err(|e| self.err(step.phrase(), &e))?;
+        Ok(value.flatten())
+    }
+
+    fn query_text(&mut self, sql: &str, step: Step) -> Result<Vec<Vec<Option<String>>>> {
+        let rows: Vec<mysql::Row> = self.conn.query(sql).map_err(|e| self.err(step.phrase(), &e))?;
         Ok(rows
             .iter()
-            .filter_map(|row| {
-                let cols: Vec<Option<String>> =
-                    (0..9).map(|i| row.get_opt::<Option<String>, usize>(i).and_then(|v| v.ok()).flatten()).collect();
-                parse_row(&cols)
+            .map(|row| {
+                (0..row.len()).map(|i| row.get_opt::<Option<String>, usize>(i).and_then(|v| v.ok()).flatten()).collect()
             })
             .collect())
     }
 
-    /// Checks the target, cleans up earlier runs and starts (or checks, on a resume) the
-    /// staging table. `false`: a resume found its staging table changed and starts over.
-    pub fn prepare(&self, prep: &Preparation) -> Result<bool> {
-        let mut conn = self.connect()?;
-        let exists = self.table_exists(&mut conn, &self.table)?;
-        if !exists && !self.create_if_missing {
-            return Err(DataFusionError::Execution(format!(
-                "table {} does not exist at {} and the sink says `create never`",
-                self.table,
-                redact_url(&self.url)
-            )));
+    fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>> {
+        match self.conn.prep(format!("SELECT * FROM {} LIMIT 0", D.table(table))) {
+            Ok(stmt) => Ok(Some(stmt.columns().iter().map(|c| c.name_str().to_string()).collect())),
+            Err(mysql::Error::MySqlError(e)) if e.code == 1146 => Ok(None),
+            Err(e) => Err(self.err(Step::Inspect.phrase(), &e)),
         }
-        let ledger = ledger_table(&self.table);
-        let run = |conn: &mut Conn, sql: &str, what: &str| conn.query_drop(sql).map_err(|e| self.err(what, &e));
-        // A write the target cannot take is refused before anything is created.
-        if exists {
-            self.write_plan(&mut conn)?;
-        }
-        if let Some(table) = self.rejects.table() {
-            let create = ensure_ledger_sql(&create_table_sql(table, &rejects::reject_schema(), None)?);
-            run(&mut conn, &create, "cannot create the reject table of")?;
-        }
-        run(
-            &mut conn,
-            &ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?),
-            "cannot create the ledger of",
-        )?;
-        for sql in cleanup_sql(D, &self.table, &self.key, prep) {
-            run(&mut conn, &sql, "cannot clean up earlier runs of")?;
-        }
-        if let Some(expected) = prep.resume_rows {
-            let held: std::result::Result<Option<u64>, _> = conn.query_first(count_sql(D, &self.staging));
-            if held.ok().flatten() == Some(expected) {
-                return Ok(true);
-            }
-        }
-        // Into an existing table, stage with the target's own columns, so a value that does not
-        // fit is refused while staging, row by row, rather than failing the whole publish. Its
-        // generated columns are generated in the staging table too (`LIKE` keeps them).
-        let create = if exists && self.mode != WriteMode::Replace {
-            let columns = self.target_columns(&mut conn)?;
-            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-            require_columns(&self.table, &self.schema, &columns)?;
-            format!("CREATE TABLE {} LIKE {}", D.table(&self.staging), D.table(&self.table))
-        } else {
-            create_table_sql(&self.staging, &self.schema, self.keys())?
-        };
-        for sql in restart_sql(D, &self.table, &self.key, prep, &create) {
-            run(&mut conn, &sql, "cannot create the staging table of")?;
-        }
-        Ok(prep.resume_rows.is_none())
     }
 
-    /// Writes one partition into the staging table and records it in the ledger, in one
-    /// transaction.
-    pub fn write_partition(
-        &self,
-        partition: usize,
-        detail: &str,
-        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-        on_rows: &dyn Fn(u64),
-    ) -> Result<u64> {
-        let mut conn = self.connect()?;
-        if let Ok(mut running) = self.running.lock() {
-            running.insert(partition, conn.connection_id());
-        }
-        let written = self.write_partition_on(&mut conn, partition, detail, next, on_rows);
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(&partition);
-        }
-        written
-    }
-
-    /// Stops the statement a partition's writer is running, with `KILL QUERY` from a second
-    /// connection; the writer then sees its input end and rolls back.
-    pub fn cancel(&self, partition: usize) {
-        let Some(id) = self.running.lock().ok().and_then(|r| r.get(&partition).copied()) else { return };
-        let pending = crate::connect::cancel::Pending::new();
+    /// `KILL QUERY` of this connection's statement, from a second connection.
+    fn canceller(&self) -> Option<Canceller> {
+        let id = self.conn.connection_id();
         let url = self.url.clone();
-        std::thread::spawn(move || {
-            let _pending = pending;
-            if let Ok(opts) = Opts::from_url(&url)
-                && let Ok(mut conn) = Conn::new(opts)
-            {
-                let _ = conn.query_drop(format!("KILL QUERY {id}"));
-            }
-        });
+        Some(Box::new(move || {
+            let pending = crate::connect::cancel::Pending::new();
+            std::thread::spawn(move || {
+                let _pending = pending;
+                if let Ok(opts) = Opts::from_url(&url)
+                    && let Ok(mut conn) = Conn::new(opts)
+                {
+                    let _ = conn.query_drop(format!("KILL QUERY {id}"));
+                }
+            });
+        }))
+    }
+}
+
+impl StagedBackend for MysqlBackend {
+    type Session = MysqlSession;
+    type Loader = MysqlLoader;
+    const DIALECT: Dialect = D;
+    const RENAMES: Renames = Renames::ToReplaceAndCreate;
+
+    fn name(&self) -> String {
+        format!("MySQL at {}", redact_url(&self.url))
     }
 
-    fn write_partition_on(
-        &self,
-        conn: &mut Conn,
-        partition: usize,
-        detail: &str,
-        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-        on_rows: &dyn Fn(u64),
-    ) -> Result<u64> {
-        // Read on the writer's own connection: the driver may run apart from `prepare`.
-        let write = self.write_plan(conn)?;
-        let packet = self.max_allowed_packet(conn)?;
-        let mut tx =
-            conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin writing", &e))?;
-        let mut checksum = RowChecksum::default();
-        let mut seen = 0u64;
-        while let Some(batch) = next()? {
-            let bad = self.insert_batch(&mut tx, &batch, partition, seen, &write, packet)?;
-            seen += batch.num_rows() as u64;
-            let (good, rejected) = self.rejects.settle(&batch, &bad, D, &self.key)?;
-            if let Some(sql) = rejected {
-                tx.query_drop(sql).map_err(|e| self.err("cannot write rejected rows of", &e))?;
+    fn location(&self) -> String {
+        format!("at {}", redact_url(&self.url))
+    }
+
+    /// A connection in strict mode: a value that does not fit its column is an error, never
+    /// silently truncated or clamped.
+    fn open(&self, target: &StagedTarget) -> Result<MysqlSession> {
+        let scrub =
+            |message: &str| scrub_secret(message, &self.url).replace(target.staging.table(), target.table.table());
+        let opts = Opts::from_url(&self.url).map_err(|e| {
+            DataFusionError::Execution(format!(
+                "MySQL at {}: bad URL for {}: {}",
+                redact_url(&self.url),
+                target.table,
+                scrub(&e.to_string())
+            ))
+        })?;
+        let conn = super::connect(&opts).map_err(|f| {
+            use crate::connect::connect_error::{ConnectError, mysql_reach};
+            let detail = scrub(&super::error_text(&f.error));
+            let hint = crate::connect::connection_hint(&detail);
+            let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(&self.url), f.attempts_note());
+            ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
+        })?;
+        let mut session =
+            MysqlSession { conn, url: self.url.clone(), table: target.table.clone(), staging: target.staging.clone() };
+        let strict = "SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))";
+        session.conn.query_drop(strict).map_err(|e| session.err("cannot set strict mode for", &e))?;
+        Ok(session)
+    }
+
+    fn create_table_sql(&self, table: &TableName, schema: &SchemaRef, keys: Option<&[String]>) -> Result<String> {
+        create_table_sql(table, schema, keys)
+    }
+
+    fn column_type(&self, field: &Field, is_key: bool) -> Result<String> {
+        mysql_field_type(field, is_key)
+    }
+
+    fn publish_summary(&self, mode: &WriteMode, target: &str) -> String {
+        match mode {
+            WriteMode::Append => {
+                format!("multi-row INSERTs into a staging table, then INSERT INTO {target} SELECT ...")
             }
-            checksum.add_batch(&good)?;
-            on_rows(good.num_rows() as u64);
+            WriteMode::Replace => {
+                format!("multi-row INSERTs into a staging table, then RENAME TABLE it over {target} (atomic)")
+            }
+            WriteMode::Truncate => format!(
+                "multi-row INSERTs into a staging table, then DELETE FROM {target} and insert, in one transaction"
+            ),
+            WriteMode::Upsert { .. } => {
+                format!("multi-row INSERTs into a staging table, then INSERT ... ON DUPLICATE KEY UPDATE into {target}")
+            }
         }
-        let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
-        tx.query_drop(insert_sql(D, &ledger_table(&self.table), &row))
-            .map_err(|e| self.err("cannot record a partition of", &e))?;
-        tx.commit().map_err(|e| self.err("cannot commit rows for", &e))?;
-        Ok(checksum.rows())
     }
 
+    fn special_columns(&self, s: &mut MysqlSession, table: &TableName) -> Result<Vec<SpecialColumn>> {
+        target_columns::read_mysql(&mut s.conn, table).map_err(|e| s.err("cannot inspect", &e))
+    }
+
+    /// Into an existing table, stage with the target's own columns, so a value that does not fit
+    /// is refused while staging, row by row, rather than failing the whole publish; its
+    /// generated columns are generated in the staging table too (`LIKE` keeps them). Otherwise
+    /// the staging table is created with the upsert key, as it is renamed into the target's place.
+    fn staging_sql(&self, _s: &mut MysqlSession, t: &StagedTarget, target_exists: bool) -> Result<String> {
+        if target_exists && t.mode != WriteMode::Replace {
+            return Ok(format!("CREATE TABLE {} LIKE {}", D.table(&t.staging), D.table(&t.table)));
+        }
+        create_table_sql(&t.staging, &t.schema, t.keys())
+    }
+
+    fn loader(&self, s: &mut MysqlSession, _t: &StagedTarget, write: WritePlan) -> Result<MysqlLoader> {
+        Ok(MysqlLoader { write, packet: s.max_allowed_packet()? })
+    }
+
+    /// Other tables' foreign keys may reference the old table; they are checked again when the
+    /// set's foreign keys are added after every table is published.
+    fn foreign_keys_off_sql(&self) -> Option<&'static str> {
+        Some("SET SESSION FOREIGN_KEY_CHECKS = 0")
+    }
+
+    fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String {
+        let set: Vec<String> = updates.iter().map(|c| format!("{c} = VALUES({c})")).collect();
+        let first = keys.first().map(|k| D.ident(k)).unwrap_or_default();
+        let action = if set.is_empty() { format!("{first} = {first}") } else { set.join(", ") };
+        format!("{insert} ON DUPLICATE KEY UPDATE {action}")
+    }
+
+    /// `RENAME TABLE` with several pairs is atomic: readers see the old or the new table.
+    fn rename_sql(&self, t: &StagedTarget, exists: bool) -> (Vec<String>, Vec<String>) {
+        let (target, staging) = (D.table(&t.table), D.table(&t.staging));
+        if !exists {
+            return (vec![format!("RENAME TABLE {staging} TO {target}")], Vec::new());
+        }
+        let old = D.table(&old_of(&t.table, &t.key.run_id));
+        (vec![format!("RENAME TABLE {target} TO {old}, {staging} TO {target}")], vec![format!("DROP TABLE {old}")])
+    }
+
+    /// MySQL cannot set `AUTO_INCREMENT` from a subquery: the next value is read first.
+    fn reset_sequence(&self, s: &mut MysqlSession, t: &StagedTarget, reset: &SequenceReset) -> Result<()> {
+        let SequenceReset::MysqlAutoIncrement { next_value_sql } = reset else { return Ok(()) };
+        let next = s.query_u64(next_value_sql, Step::ReadNextId)?;
+        s.execute(&super::ddl::auto_increment_sql(&t.table, next.unwrap_or(1).max(1)), Step::Publish)
+    }
+}
+
+/// Inserts a partition's rows with multi-row prepared statements.
+pub struct MysqlLoader {
+    /// The columns written (see `connect::target_columns`).
+    write: WritePlan,
+    /// The server's `max_allowed_packet`.
+    packet: usize,
+}
+
+impl RowLoader<MysqlSession> for MysqlLoader {
     /// Inserts one batch with multi-row statements; returns the rows that could not be
     /// converted or that MySQL refused. A refused statement changes nothing (strict mode), so
     /// its rows are retried one by one to find the bad ones. Only `write`'s columns are sent.
@@ -438,15 +361,15 @@ impl MysqlSink {
     /// A statement travels in one packet, which the server takes only up to its
     /// `max_allowed_packet` (`packet`, in bytes): statements are cut to fit it, and a row that
     /// cannot fit even alone is refused by row and by its largest column, with both sizes.
-    fn insert_batch(
-        &self,
-        conn: &mut impl Queryable,
+    fn load(
+        &mut self,
+        s: &mut MysqlSession,
+        t: &StagedTarget,
         batch: &RecordBatch,
         partition: usize,
         first_row: u64,
-        write: &WritePlan,
-        packet: usize,
     ) -> Result<Vec<BadRow>> {
+        let (write, packet) = (&self.write, self.packet);
         let width = write.columns.len().max(1);
         let rows_per_statement = (MAX_PLACEHOLDERS / width).clamp(1, 2000);
         let budget = packet.saturating_sub(PACKET_MARGIN);
@@ -454,7 +377,7 @@ impl MysqlSink {
         // Convert first: a value MySQL cannot hold (NaN, a year past 9999) never reaches it.
         // Decimal text is checked against DECIMAL(65,30) here because MySQL would round extra
         // fractional digits with only a note, even in strict mode.
-        let decimal_text: Vec<bool> = self.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
+        let decimal_text: Vec<bool> = t.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
         let (decimal_p, decimal_s) = decimal_text::MYSQL_DECIMAL;
         let mut rows: Vec<(usize, Vec<Value>, usize)> = Vec::with_capacity(batch.num_rows());
         'rows: for row in 0..batch.num_rows() {
@@ -470,9 +393,9 @@ impl MysqlSink {
                 match value {
                     Ok(v) => values.push(v),
                     Err(e) => {
-                        let name = self.schema.field(i).name();
+                        let name = t.schema.field(i).name();
                         bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e));
-                        if self.rejects.fails() {
+                        if t.rejects.fails() {
                             return Ok(bad);
                         }
                         continue 'rows;
@@ -485,9 +408,9 @@ impl MysqlSink {
                     .columns
                     .iter()
                     .zip(&values)
-                    .map(|(&i, v)| (self.schema.field(i).name(), value_bytes(v)))
+                    .map(|(&i, v)| (t.schema.field(i).name(), value_bytes(v)))
                     .max_by_key(|(_, bytes)| *bytes)
-                    .unwrap_or((self.schema.field(0).name(), 0));
+                    .unwrap_or((t.schema.field(0).name(), 0));
                 let message = format!(
                     "the row takes {} bytes in an INSERT packet, over the server's max_allowed_packet of {packet} \
                      bytes (Flow keeps {PACKET_MARGIN} of them for the statement); its column {largest} alone is \
@@ -496,14 +419,14 @@ impl MysqlSink {
                     EXECUTE_HEADER + size
                 );
                 bad.push(BadRow::new(batch, row, partition, first_row, Some(largest), &message));
-                if self.rejects.fails() {
+                if t.rejects.fails() {
                     return Ok(bad);
                 }
                 continue 'rows;
             }
             rows.push((row, values, size));
         }
-        let columns = write.column_list(&self.schema, D);
+        let columns = write.column_list(&t.schema, D);
         let mut start = 0;
         while start < rows.len() {
             // As many rows as fit the placeholders and the packet; one at least (it fits alone).
@@ -516,20 +439,20 @@ impl MysqlSink {
             let chunk = &rows[start..end];
             start = end;
             let params: Vec<Value> = chunk.iter().flat_map(|(_, v, _)| v.iter().cloned()).collect();
-            match conn.exec_drop(self.insert_sql(&columns, width, chunk.len()), params) {
+            match s.conn.exec_drop(insert_rows_sql(&t.staging, &columns, width, chunk.len()), params) {
                 Ok(()) => continue,
-                Err(e) if !refuses_the_row(&e) => return Err(self.err("cannot write rows for", &e)),
+                Err(e) if !refuses_the_row(&e) => return Err(s.err(Step::WriteRows.phrase(), &e)),
                 Err(_) => {}
             }
             for (row, values, _) in chunk {
-                if let Err(e) = conn.exec_drop(self.insert_sql(&columns, width, 1), values.clone()) {
+                if let Err(e) = s.conn.exec_drop(insert_rows_sql(&t.staging, &columns, width, 1), values.clone()) {
                     if !refuses_the_row(&e) {
-                        return Err(self.err("cannot write rows for", &e));
+                        return Err(s.err(Step::WriteRows.phrase(), &e));
                     }
-                    let message = self.row_refusal(&e);
+                    let message = s.row_refusal(&e);
                     let column = refused_column(&message);
                     bad.push(BadRow::new(batch, *row, partition, first_row, column.as_deref(), &message));
-                    if self.rejects.fails() {
+                    if t.rejects.fails() {
                         return Ok(bad);
                     }
                 }
@@ -537,69 +460,12 @@ impl MysqlSink {
         }
         Ok(bad)
     }
+}
 
-    /// A `rows`-row `INSERT` of `columns` (quoted, `width` of them) into the staging table.
-    fn insert_sql(&self, columns: &str, width: usize, rows: usize) -> String {
-        let row_marks = format!("({})", vec!["?"; width].join(", "));
-        format!(
-            "INSERT INTO {} ({columns}) VALUES {}",
-            D.table(&self.staging),
-            vec![row_marks.as_str(); rows].join(", ")
-        )
-    }
-
-    /// Moves the staging rows into the target and records `publish`. A crash between a
-    /// `RENAME` (which MySQL commits on its own) and the ledger row makes a resume start the
-    /// sink over, which ends in the same target.
-    pub fn publish(&self, row: &LedgerRow) -> Result<()> {
-        let mut conn = self.connect()?;
-        let exists = self.table_exists(&mut conn, &self.table)?;
-        let target = D.table(&self.table);
-        let staging = D.table(&self.staging);
-        let record = insert_sql(D, &ledger_table(&self.table), row);
-        let write = if exists { self.write_plan(&mut conn)? } else { WritePlan::all(&self.schema) };
-        let cols = write.column_list(&self.schema, D);
-        let run = |conn: &mut Conn, sql: String| conn.query_drop(sql).map_err(|e| self.err("cannot publish into", &e));
-        if let Some(carried) = self.carried.as_ref().filter(|_| !exists || self.mode == WriteMode::Replace) {
-            return self.publish_carried(&mut conn, carried, exists, record);
-        }
-        if !exists || self.mode == WriteMode::Replace {
-            // RENAME TABLE with several pairs is atomic: readers see the old or the new table.
-            if exists {
-                let old = D.table(&old_of(&self.table, &self.key.run_id));
-                run(&mut conn, format!("RENAME TABLE {target} TO {old}, {staging} TO {target}"))?;
-                run(&mut conn, record)?;
-                return run(&mut conn, format!("DROP TABLE {old}"));
-            }
-            run(&mut conn, format!("RENAME TABLE {staging} TO {target}"))?;
-            return run(&mut conn, record);
-        }
-        let insert = format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}");
-        let statement = match self.keys() {
-            Some(keys) => {
-                let updates: Vec<String> = self
-                    .schema
-                    .fields()
-                    .iter()
-                    .filter(|f| !keys.contains(f.name()) && write.writes(&self.schema, f.name()))
-                    .map(|f| format!("{0} = VALUES({0})", D.ident(f.name())))
-                    .collect();
-                let first = D.ident(&keys[0]);
-                let action = if updates.is_empty() { format!("{first} = {first}") } else { updates.join(", ") };
-                format!("{insert} ON DUPLICATE KEY UPDATE {action}")
-            }
-            None => insert,
-        };
-        let mut tx =
-            conn.start_transaction(mysql::TxOpts::default()).map_err(|e| self.err("cannot begin publishing", &e))?;
-        if self.mode == WriteMode::Truncate {
-            tx.query_drop(format!("DELETE FROM {target}")).map_err(|e| self.err("cannot empty", &e))?;
-        }
-        tx.query_drop(statement).map_err(|e| self.err("cannot publish into", &e))?;
-        tx.query_drop(record).map_err(|e| self.err("cannot record publishing", &e))?;
-        tx.commit().map_err(|e| self.err("cannot commit publishing", &e))?;
-        run(&mut conn, format!("DROP TABLE {staging}"))
-    }
+/// A `rows`-row `INSERT` of `columns` (quoted, `width` of them) into `staging`.
+fn insert_rows_sql(staging: &TableName, columns: &str, width: usize, rows: usize) -> String {
+    let row_marks = format!("({})", vec!["?"; width].join(", "));
+    format!("INSERT INTO {} ({columns}) VALUES {}", D.table(staging), vec![row_marks.as_str(); rows].join(", "))
 }
 
 /// Bytes of a `COM_STMT_EXECUTE` packet before its parameters: command, statement id, flags,

@@ -1,6 +1,7 @@
-//! SQLite sink. Every mode loads a staging table first (each partition one transaction, with
-//! its ledger row) and publishes it in a single transaction at the end, so a failed or
-//! cancelled run leaves the target exactly as it was:
+//! SQLite sink: the staged-table protocol (`connect::staged`) on rusqlite. What is SQLite's own
+//! is here: its column types, the affinity checks on an existing target (SQLite would change
+//! some values on the way in), and a prepared `INSERT` per row into the staging table. Publishing
+//! is one transaction:
 //!
 //! | mode     | publish                                                              |
 //! |----------|----------------------------------------------------------------------|
@@ -13,19 +14,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
-use rusqlite::{Connection, params_from_iter, types::Value};
+use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value};
 
-use crate::connect::rejects::{self, BadRow, RejectPolicy};
-use crate::connect::staging::{cleanup_sql, count_sql, ensure_ledger_sql, require_columns, restart_sql, staging_of};
-use crate::ledger::{
-    Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
-    select_sql,
-};
+use crate::connect::rejects::BadRow;
+use crate::connect::staged::{RowLoader, SqlSession, StagedBackend, StagedSink, StagedTarget, Step, on_conflict_sql};
+use crate::connect::target_columns::WritePlan;
 use crate::plan::sql::Dialect;
-use crate::plan::table_set::CarriedTable;
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Sqlite;
@@ -70,107 +67,155 @@ pub fn create_table_sql(table: &TableName, schema: &SchemaRef, unique_keys: Opti
     )
 }
 
-pub struct SqliteSink {
-    pub path: String,
-    pub table: TableName,
-    pub mode: WriteMode,
-    pub create_if_missing: bool,
-    pub schema: SchemaRef,
-    /// Unique per run, so concurrent runs never share a staging table.
-    pub staging: TableName,
-    key: LedgerKey,
-    rejects: RejectPolicy,
-    /// SQLite has one writer at a time: a partition holds this for its whole transaction, so
-    /// the others wait here rather than on the database's busy timeout.
-    write_lock: Mutex<()>,
-    /// The source table's definition, for a table of a table set (see `with_carried`).
-    carried: Option<CarriedTable>,
+/// A SQLite sink: the staged-table protocol on a database file.
+pub type SqliteSink = StagedSink<SqliteBackend>;
+
+/// The database file a SQLite sink writes.
+pub struct SqliteBackend {
+    path: String,
     /// Decimal columns that an existing target stores as numbers (INTEGER, REAL or NUMERIC
     /// affinity), with the declared type: a value of more than 15 significant digits would
-    /// become a rounded float there, so it is refused by row. Found by `prepare`.
+    /// become a rounded float there, so it is refused by row. Found by `check_target`.
     float_targets: Mutex<Vec<(usize, String)>>,
 }
 
-fn sql_err(context: &str) -> impl Fn(rusqlite::Error) -> DataFusionError + '_ {
-    move |e| DataFusionError::Execution(format!("SQLite: {context}: {e}"))
+impl SqliteBackend {
+    pub fn new(path: &str) -> Self {
+        Self { path: path.to_string(), float_targets: Mutex::new(Vec::new()) }
+    }
 }
 
-impl SqliteSink {
-    pub fn new(
-        path: &str,
-        table: TableName,
-        mode: WriteMode,
-        create_if_missing: bool,
-        schema: SchemaRef,
-        key: LedgerKey,
-        rejects: RejectPolicy,
-    ) -> Self {
-        let staging = staging_of(&table, &key.run_id);
-        Self {
-            path: path.to_string(),
-            table,
-            mode,
-            create_if_missing,
-            schema,
-            staging,
-            key,
-            rejects,
-            write_lock: Mutex::new(()),
-            carried: None,
-            float_targets: Mutex::new(Vec::new()),
+/// One connection to the database file.
+pub struct SqliteSession {
+    conn: Connection,
+    table: TableName,
+}
+
+impl SqliteSession {
+    fn fail(&self, step: Step, e: &rusqlite::Error) -> DataFusionError {
+        match step {
+            Step::Publish => DataFusionError::Execution(format!("SQLite: publishing into {}: {e}", self.table)),
+            _ => DataFusionError::Execution(format!("SQLite: {} {}: {e}", step.phrase(), self.table)),
+        }
+    }
+}
+
+impl SqlSession for SqliteSession {
+    fn execute(&mut self, sql: &str, step: Step) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|e| self.fail(step, &e))
+    }
+
+    fn query_u64(&mut self, sql: &str, step: Step) -> Result<Option<u64>> {
+        let value: Option<Option<i64>> =
+            self.conn.query_row(sql, [], |r| r.get(0)).optional().map_err(|e| self.fail(step, &e))?;
+        Ok(value.flatten().and_then(|v| u64::try_from(v).ok()))
+    }
+
+    fn query_text(&mut self, sql: &str, step: Step) -> Result<Vec<Vec<Option<String>>>> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.fail(step, &e))?;
+        let width = stmt.column_count();
+        let rows = stmt
+            .query_map([], |row| (0..width).map(|i| row.get::<_, Option<String>>(i)).collect())
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>());
+        drop(stmt);
+        rows.map_err(|e| self.fail(step, &e))
+    }
+
+    fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>> {
+        let sql = format!("SELECT * FROM {} LIMIT 0", D.table(table));
+        match self.conn.prepare(&sql) {
+            Ok(stmt) => Ok(Some(stmt.column_names().into_iter().map(String::from).collect())),
+            Err(e) if e.to_string().contains("no such table") => Ok(None),
+            Err(e) => Err(self.fail(Step::Inspect, &e)),
         }
     }
 
-    /// A table of a table set: when Flow creates the target (missing, or `mode replace`), it is
-    /// created with the source's definition (foreign keys included) instead of from the schema.
-    pub fn with_carried(mut self, carried: Option<CarriedTable>) -> Self {
-        self.carried = carried;
-        self
+    /// `IMMEDIATE`: the write lock is taken at once, so two writers wait on the busy timeout
+    /// instead of one failing when it first writes.
+    fn begin(&mut self, step: Step) -> Result<()> {
+        self.execute("BEGIN IMMEDIATE", step)
+    }
+}
+
+impl StagedBackend for SqliteBackend {
+    type Session = SqliteSession;
+    type Loader = SqliteLoader;
+    const DIALECT: Dialect = D;
+    const ONE_WRITER: bool = true;
+    const NO_UPSERT_KEY: Option<&'static str> = Some("ON CONFLICT clause does not match");
+
+    fn name(&self) -> String {
+        format!("SQLite {}", self.path)
     }
 
-    pub fn refused(&self) -> u64 {
-        self.rejects.refused()
+    fn location(&self) -> String {
+        format!("in {}", self.path)
     }
 
-    pub fn open(&self) -> Result<Connection> {
+    fn open(&self, target: &StagedTarget) -> Result<SqliteSession> {
         if let Some(dir) = std::path::Path::new(&self.path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| DataFusionError::Execution(format!("cannot create directory {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(&self.path).map_err(sql_err(&format!("cannot open {}", self.path)))?;
-        conn.busy_timeout(Duration::from_secs(300)).map_err(sql_err("busy timeout"))?;
-        Ok(conn)
+        let failed = |what: &str, e: rusqlite::Error| DataFusionError::Execution(format!("SQLite: {what}: {e}"));
+        let conn = Connection::open(&self.path).map_err(|e| failed(&format!("cannot open {}", self.path), e))?;
+        conn.busy_timeout(Duration::from_secs(300)).map_err(|e| failed("busy timeout", e))?;
+        Ok(SqliteSession { conn, table: target.table.clone() })
     }
 
-    /// Refuses, before anything is read, a column whose values SQLite would change on the way
-    /// into an existing table: text into a column of INTEGER, REAL or NUMERIC affinity (SQLite
-    /// turns `'00123'` into `123`, keeps `'1,234.50'` as text in a number column), and decimals
-    /// of more than 15 digits into one (they become 8-byte floats). Affinity rules:
+    fn open_existing(&self, target: &StagedTarget) -> Result<Option<SqliteSession>> {
+        if !std::path::Path::new(&self.path).exists() {
+            return Ok(None);
+        }
+        self.open(target).map(Some)
+    }
+
+    fn create_table_sql(&self, table: &TableName, schema: &SchemaRef, keys: Option<&[String]>) -> Result<String> {
+        create_table_sql(table, schema, keys)
+    }
+
+    fn column_type(&self, field: &Field, _is_key: bool) -> Result<String> {
+        sqlite_type(field.data_type()).map(str::to_string)
+    }
+
+    fn publish_summary(&self, mode: &WriteMode, target: &str) -> String {
+        match mode {
+            WriteMode::Append => format!("load a staging table, then INSERT INTO {target} in one transaction"),
+            WriteMode::Replace => format!("load a staging table, then empty {target} and insert, in one transaction"),
+            WriteMode::Truncate => {
+                format!("load a staging table, then DELETE FROM {target} and insert, in one transaction")
+            }
+            WriteMode::Upsert { .. } => {
+                format!("load a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target}, in one transaction")
+            }
+        }
+    }
+
+    /// Refuses a column whose values SQLite would change on the way into the existing table:
+    /// text into a column of INTEGER, REAL or NUMERIC affinity (SQLite turns `'00123'` into
+    /// `123`, keeps `'1,234.50'` as text in a number column); decimals into one are refused by
+    /// row when they have more than 15 digits (they become 8-byte floats). Affinity rules:
     /// <https://sqlite.org/datatype3.html>, section 3.1.
-    fn check_affinities(&self, conn: &Connection) -> Result<()> {
-        let sql = match self.table.schema() {
-            Some(schema) => format!(
-                "SELECT name, type FROM pragma_table_info({}, {})",
-                D.string(self.table.table()),
-                D.string(schema)
-            ),
-            None => format!("SELECT name, type FROM pragma_table_info({})", D.string(self.table.table())),
+    fn check_target(&self, s: &mut SqliteSession, target: &StagedTarget) -> Result<()> {
+        let table = &target.table;
+        let sql = match table.schema() {
+            Some(schema) => {
+                format!("SELECT name, type FROM pragma_table_info({}, {})", D.string(table.table()), D.string(schema))
+            }
+            None => format!("SELECT name, type FROM pragma_table_info({})", D.string(table.table())),
         };
-        let mut stmt = conn.prepare(&sql).map_err(sql_err("inspecting the target's column types"))?;
-        let declared: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())))
-            .and_then(|rows| rows.collect())
-            .map_err(sql_err("inspecting the target's column types"))?;
-        for (column, declared_type) in declared {
-            let Ok(field) = self.schema.field_with_name(&column) else { continue };
+        let mut floats = Vec::new();
+        for row in s.query_text(&sql, Step::Inspect)? {
+            let [Some(column), declared_type] = &row[..] else { continue };
+            let declared_type = declared_type.clone().unwrap_or_default();
+            let Ok(index) = target.schema.index_of(column) else { continue };
+            let field = target.schema.field(index);
             let affinity = affinity(&declared_type);
             if !matches!(affinity, "INTEGER" | "REAL" | "NUMERIC") {
                 continue;
             }
             if matches!(field.data_type(), DataType::Decimal128(..) | DataType::Decimal256(..)) {
-                if let (Ok(index), Ok(mut floats)) = (self.schema.index_of(&column), self.float_targets.lock()) {
-                    floats.push((index, declared_type));
-                }
+                floats.push((index, declared_type));
                 continue;
             }
             if !matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
@@ -179,155 +224,72 @@ impl SqliteSink {
             let why = "SQLite would store numeric-looking text as a number (`'00123'` becomes 123) and keep other \
                        text as text";
             return Err(DataFusionError::Execution(format!(
-                "column `{column}` of the existing table {} in {} is declared `{declared_type}` ({affinity} affinity) \
-                 and Flow writes {} into it: {why}; cast the column in a transform (e.g. `cast {column} as \
+                "column `{column}` of the existing table {table} in {} is declared `{declared_type}` ({affinity} \
+                 affinity) and Flow writes {} into it: {why}; cast the column in a transform (e.g. `cast {column} as \
                  bigint`), or write into a TEXT column (`mode replace` recreates the table with Flow's types)",
-                self.table,
                 self.path,
                 field.data_type()
             )));
         }
+        if let Ok(mut slot) = self.float_targets.lock() {
+            *slot = floats;
+        }
         Ok(())
     }
 
-    fn table_columns(conn: &Connection, table: &TableName) -> Result<Option<Vec<String>>> {
-        let sql = format!("SELECT * FROM {} LIMIT 0", D.table(table));
-        match conn.prepare(&sql) {
-            Ok(stmt) => Ok(Some(stmt.column_names().into_iter().map(String::from).collect())),
-            Err(e) if e.to_string().contains("no such table") => Ok(None),
-            Err(e) => Err(sql_err("inspecting the target")(e)),
-        }
+    fn staging_sql(&self, _s: &mut SqliteSession, target: &StagedTarget, _target_exists: bool) -> Result<String> {
+        create_table_sql(&target.staging, &target.schema, None)
     }
 
-    /// The ledger rows of a pipeline; none when the database or its ledger does not exist yet.
-    pub fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
-        if !std::path::Path::new(&self.path).exists() {
-            return Ok(Vec::new());
-        }
-        let conn = self.open()?;
-        let ledger = ledger_table(&self.table);
-        if Self::table_columns(&conn, &ledger)?.is_none() {
-            return Ok(Vec::new());
-        }
-        let mut stmt =
-            conn.prepare(&select_sql(D, &ledger, &self.key.pipeline)).map_err(sql_err("reading the ledger"))?;
-        let rows = stmt
-            .query_map([], |row| (0..9).map(|i| row.get::<_, Option<String>>(i)).collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(sql_err("reading the ledger"))?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Some(parsed) = parse_row(&row.map_err(sql_err("reading the ledger"))?) {
-                out.push(parsed);
-            }
-        }
-        Ok(out)
+    fn loader(&self, _s: &mut SqliteSession, target: &StagedTarget, _write: WritePlan) -> Result<SqliteLoader> {
+        let names: Vec<String> = target.schema.fields().iter().map(|f| D.ident(f.name())).collect();
+        let placeholders = vec!["?"; names.len()].join(", ");
+        let sql = format!("INSERT INTO {} ({}) VALUES ({placeholders})", D.table(&target.staging), names.join(", "));
+        let floats = self.float_targets.lock().map(|f| f.clone()).unwrap_or_default();
+        Ok(SqliteLoader { sql, floats })
     }
 
-    /// Checks the target, cleans up earlier runs and starts (or checks, on a resume) the
-    /// staging table. `false`: a resume found its staging table changed and starts over.
-    pub fn prepare(&self, prep: &Preparation) -> Result<bool> {
-        let mut conn = self.open()?;
-        let existing = Self::table_columns(&conn, &self.table)?;
-        if existing.is_none() && !self.create_if_missing {
-            return Err(DataFusionError::Execution(format!(
-                "table {} does not exist in {} and the sink says `create never`",
-                self.table, self.path
-            )));
-        }
-        if let (Some(cols), WriteMode::Append | WriteMode::Truncate | WriteMode::Upsert { .. }) =
-            (&existing, &self.mode)
-        {
-            let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-            require_columns(&self.table, &self.schema, &cols)?;
-            self.check_affinities(&conn)?;
-        }
-        let ledger = ledger_table(&self.table);
-        conn.execute_batch(&ensure_ledger_sql(&create_table_sql(&ledger, &ledger_schema(), None)?))
-            .map_err(sql_err("creating the ledger table"))?;
-        if let Some(table) = self.rejects.table() {
-            conn.execute_batch(&ensure_ledger_sql(&create_table_sql(table, &rejects::reject_schema(), None)?))
-                .map_err(sql_err("creating the reject table"))?;
-        }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
-        for sql in cleanup_sql(D, &self.table, &self.key, prep) {
-            tx.execute_batch(&sql).map_err(sql_err("cleaning up earlier runs"))?;
-        }
-        if let Some(expected) = prep.resume_rows {
-            let held: rusqlite::Result<i64> = tx.query_row(&count_sql(D, &self.staging), [], |r| r.get(0));
-            if held.ok().and_then(|n| u64::try_from(n).ok()) == Some(expected) {
-                tx.commit().map_err(sql_err("commit"))?;
-                return Ok(true);
-            }
-        }
-        let create = create_table_sql(&self.staging, &self.schema, None)?;
-        for sql in restart_sql(D, &self.table, &self.key, prep, &create) {
-            tx.execute_batch(&sql).map_err(sql_err("creating the staging table"))?;
-        }
-        tx.commit().map_err(sql_err("commit"))?;
-        Ok(prep.resume_rows.is_none())
+    /// `WHERE true`: without it, SQLite would read `ON` as the start of a join constraint of the
+    /// `SELECT` (<https://sqlite.org/lang_upsert.html>, "Parsing Ambiguity").
+    fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String {
+        format!("{insert} WHERE true {}", on_conflict_sql(D, keys, updates, "excluded"))
     }
+}
 
-    /// Writes one partition into the staging table and records it in the ledger, in one
-    /// transaction.
-    pub fn write_partition(
-        &self,
-        partition: usize,
-        detail: &str,
-        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-        on_rows: &dyn Fn(u64),
-    ) -> Result<u64> {
-        let _one_writer =
-            self.write_lock.lock().map_err(|_| DataFusionError::Execution("SQLite lock poisoned".into()))?;
-        let mut conn = self.open()?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
-        let mut checksum = RowChecksum::default();
-        let mut seen = 0u64;
-        while let Some(batch) = next()? {
-            let bad = self.insert_batch(&tx, &batch, partition, seen)?;
-            seen += batch.num_rows() as u64;
-            let (good, rejected) = self.rejects.settle(&batch, &bad, D, &self.key)?;
-            if let Some(sql) = rejected {
-                tx.execute_batch(&sql).map_err(sql_err("writing rejected rows"))?;
-            }
-            checksum.add_batch(&good)?;
-            on_rows(good.num_rows() as u64);
-        }
-        let row = self.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
-        tx.execute_batch(&insert_sql(D, &ledger_table(&self.table), &row))
-            .map_err(sql_err("recording the partition"))?;
-        tx.commit().map_err(sql_err("commit"))?;
-        Ok(checksum.rows())
-    }
+/// Inserts a partition's rows with one prepared statement.
+pub struct SqliteLoader {
+    sql: String,
+    /// See `SqliteBackend::float_targets`.
+    floats: Vec<(usize, String)>,
+}
 
-    /// Inserts one batch into the staging table with one prepared statement; returns the rows
-    /// that could not be converted or that SQLite refused (a failed statement leaves the
-    /// transaction intact).
-    fn insert_batch(
-        &self,
-        conn: &Connection,
+impl RowLoader<SqliteSession> for SqliteLoader {
+    /// Returns the rows that could not be converted or that SQLite refused (a failed statement
+    /// leaves the transaction intact).
+    fn load(
+        &mut self,
+        s: &mut SqliteSession,
+        target: &StagedTarget,
         batch: &RecordBatch,
         partition: usize,
         first_row: u64,
     ) -> Result<Vec<BadRow>> {
-        let names: Vec<String> = self.schema.fields().iter().map(|f| D.ident(f.name())).collect();
-        let placeholders = vec!["?"; names.len()].join(", ");
-        let sql = format!("INSERT INTO {} ({}) VALUES ({placeholders})", D.table(&self.staging), names.join(", "));
-        let mut stmt = conn.prepare_cached(&sql).map_err(sql_err("preparing the insert"))?;
-        let mut row_values: Vec<Value> = Vec::with_capacity(names.len());
+        let mut stmt = s.conn.prepare_cached(&self.sql).map_err(|e| s.fail(Step::WriteRows, &e))?;
+        let mut row_values: Vec<Value> = Vec::with_capacity(batch.num_columns());
         let mut bad = Vec::new();
-        let floats = self.float_targets.lock().map(|f| f.clone()).unwrap_or_default();
         'rows: for row in 0..batch.num_rows() {
             row_values.clear();
             for (i, column) in batch.columns().iter().enumerate() {
-                let value =
-                    value_at(column.as_ref(), row).and_then(|v| match (&v, floats.iter().find(|(c, _)| *c == i)) {
+                let value = value_at(column.as_ref(), row).and_then(|v| {
+                    match (&v, self.floats.iter().find(|(c, _)| *c == i)) {
                         (Value::Text(text), Some((_, declared))) => fits_float(text, declared).map(|_| v),
                         _ => Ok(v),
-                    });
+                    }
+                });
                 match value {
                     Ok(v) => row_values.push(v),
                     Err(e) => {
-                        let name = self.schema.field(i).name();
+                        let name = target.schema.field(i).name();
                         bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e));
                         continue 'rows;
                     }
@@ -341,91 +303,15 @@ impl SqliteSink {
                     Some(rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig)
                 );
                 if !the_rows_fault {
-                    return Err(sql_err("inserting into the staging table")(e));
+                    return Err(s.fail(Step::WriteRows, &e));
                 }
                 bad.push(BadRow::new(batch, row, partition, first_row, None, &format!("SQLite refused the row: {e}")));
             }
-            if self.rejects.fails() && !bad.is_empty() {
+            if target.rejects.fails() && !bad.is_empty() {
                 break;
             }
         }
         Ok(bad)
-    }
-
-    /// Moves the staging rows into the target in one transaction, per mode.
-    pub fn publish(&self, row: &LedgerRow) -> Result<()> {
-        let mut conn = self.open()?;
-        if self.carried.is_some() {
-            // The tables of a set are published one by one, in any order: their foreign keys are
-            // checked once all are in (`connect::foreign_keys`), not table by table.
-            conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(sql_err("turning off foreign key checks"))?;
-        }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err("begin"))?;
-        let existing = Self::table_columns(&tx, &self.table)?;
-        let cols: Vec<String> = self.schema.fields().iter().map(|f| D.ident(f.name())).collect();
-        let col_list = cols.join(", ");
-        let target = D.table(&self.table);
-        let staging = D.table(&self.staging);
-        let keys = match &self.mode {
-            WriteMode::Upsert { keys } => Some(keys.as_slice()),
-            _ => None,
-        };
-        let same_columns = existing.as_ref().is_some_and(|c| {
-            c.len() == self.schema.fields().len() && self.schema.fields().iter().all(|f| c.contains(f.name()))
-        });
-        let carried = self.carried.as_ref().filter(|_| existing.is_none() || self.mode == WriteMode::Replace);
-        let recreate = existing.is_none() || (self.mode == WriteMode::Replace && !same_columns);
-        if let Some(carried) = carried {
-            if existing.is_some() {
-                tx.execute_batch(&format!("DROP TABLE {target}")).map_err(sql_err("dropping the old target"))?;
-            }
-            for sql in &carried.create {
-                tx.execute_batch(sql).map_err(sql_err("creating the target"))?;
-            }
-        } else if recreate {
-            if existing.is_some() {
-                tx.execute_batch(&format!("DROP TABLE {target}")).map_err(sql_err("dropping the old target"))?;
-            }
-            tx.execute_batch(&create_table_sql(&self.table, &self.schema, keys)?)
-                .map_err(sql_err("creating the target"))?;
-        } else if matches!(self.mode, WriteMode::Replace | WriteMode::Truncate) {
-            tx.execute_batch(&format!("DELETE FROM {target}")).map_err(sql_err("emptying the target"))?;
-        }
-        let insert = match keys {
-            Some(keys) => {
-                let key_list = keys.iter().map(|k| D.ident(k)).collect::<Vec<_>>().join(", ");
-                let updates: Vec<String> = cols
-                    .iter()
-                    .filter(|c| !keys.iter().any(|k| &D.ident(k) == *c))
-                    .map(|c| format!("{c} = excluded.{c}"))
-                    .collect();
-                let action = if updates.is_empty() {
-                    "NOTHING".to_string()
-                } else {
-                    format!("UPDATE SET {}", updates.join(", "))
-                };
-                format!(
-                    "INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staging} WHERE true ON CONFLICT ({key_list}) DO {action}"
-                )
-            }
-            None => format!("INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staging}"),
-        };
-        tx.execute_batch(&insert).map_err(|e| {
-            let hint = if keys.is_some() && e.to_string().contains("ON CONFLICT clause does not match") {
-                "; the upsert keys need a PRIMARY KEY or UNIQUE constraint on the target table"
-            } else {
-                ""
-            };
-            DataFusionError::Execution(format!("SQLite: publishing into {}: {e}{hint}", self.table))
-        })?;
-        if let Some(carried) = carried {
-            for sql in &carried.after_load {
-                tx.execute_batch(sql).map_err(sql_err("creating the indexes of the target"))?;
-            }
-        }
-        tx.execute_batch(&format!("DROP TABLE {staging}")).map_err(sql_err("dropping the staging table"))?;
-        tx.execute_batch(&insert_sql(D, &ledger_table(&self.table), row)).map_err(sql_err("recording the publish"))?;
-        tx.commit().map_err(sql_err("commit"))
     }
 }
 

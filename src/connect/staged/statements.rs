@@ -1,5 +1,5 @@
-//! The statements every database sink runs around its staging table and its ledger, decided
-//! here once and executed by each backend's driver. See `crate::ledger` for the protocol.
+//! The statements of the staged-table protocol that are the same SQL on every backend, given
+//! its quoting ([`Dialect`]). See `crate::ledger` for what the ledger records.
 //!
 //! - before a fresh run: earlier unfinished runs of the sink are abandoned (their staging and
 //!   old tables dropped, an `abandon` row each), then the `start` row, then a new staging table;
@@ -67,8 +67,9 @@ pub fn count_sql(dialect: Dialect, table: &TableName) -> String {
     format!("SELECT COUNT(*) FROM {}", dialect.table(table))
 }
 
-/// `CREATE TABLE IF NOT EXISTS` for the ledger, from the backend's `CREATE TABLE`.
-pub fn ensure_ledger_sql(create_table: &str) -> String {
+/// `CREATE TABLE IF NOT EXISTS` for the ledger or the reject table, from the backend's
+/// `CREATE TABLE`.
+pub fn ensure_table_sql(create_table: &str) -> String {
     create_table.replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
 }
 
@@ -84,4 +85,16 @@ pub fn require_columns(table: &TableName, schema: &SchemaRef, existing: &[&str])
         "table {table} has no column(s) {}; add them, or use mode replace to recreate the table",
         missing.join(", ")
     )))
+}
+
+/// The `ON CONFLICT (keys) DO ...` clause of an upsert (PostgreSQL and SQLite share it): the
+/// non-key columns `updates` (quoted) take the incoming row's values, read through `excluded`
+/// (the pseudo-table's name as the backend spells it); with none to update, the row is kept.
+pub fn on_conflict_sql(dialect: Dialect, keys: &[String], updates: &[String], excluded: &str) -> String {
+    let key_list = keys.iter().map(|k| dialect.ident(k)).collect::<Vec<_>>().join(", ");
+    if updates.is_empty() {
+        return format!("ON CONFLICT ({key_list}) DO NOTHING");
+    }
+    let set: Vec<String> = updates.iter().map(|c| format!("{c} = {excluded}.{c}")).collect();
+    format!("ON CONFLICT ({key_list}) DO UPDATE SET {}", set.join(", "))
 }
