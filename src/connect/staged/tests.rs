@@ -163,13 +163,19 @@ fn create_never_refuses_a_missing_table_before_creating_anything() {
     assert_eq!(db.rows("t"), named(&[(1, "a")]));
 }
 
+/// Run `r1` of an append into `t` that committed partition 0 (2 rows) and stopped.
+fn stopped_run(db: &Db) -> StagedSink<SqliteBackend> {
+    let sink = db.sink("r1", WriteMode::Append);
+    sink.prepare(&fresh("r1")).unwrap();
+    write(&sink, 0, vec![batch(&[1, 2], &["a", "b"])]).unwrap();
+    sink
+}
+
 #[test]
 fn a_resume_keeps_a_staging_table_that_holds_what_the_ledger_says() {
     let db = Db::new();
-    let first = db.sink("r1", WriteMode::Append);
-    first.prepare(&fresh("r1")).unwrap();
-    write(&first, 0, vec![batch(&[1, 2], &["a", "b"])]).unwrap();
-    // The run stopped; `--resume` continues it with a new sink of the same run.
+    stopped_run(&db);
+    // `--resume` continues the run with a new sink of the same run.
     let again = db.sink("r1", WriteMode::Append);
     assert!(again.prepare(&resume("r1", 2)).unwrap(), "the staging table matches the ledger");
     assert_eq!(db.rows(again.target.staging.table()).len(), 2, "partition 0 is kept");
@@ -183,10 +189,7 @@ fn a_resume_keeps_a_staging_table_that_holds_what_the_ledger_says() {
 #[test]
 fn a_resume_starts_the_sink_over_when_its_staging_table_changed() {
     let db = Db::new();
-    let first = db.sink("r1", WriteMode::Append);
-    first.prepare(&fresh("r1")).unwrap();
-    write(&first, 0, vec![batch(&[1, 2], &["a", "b"])]).unwrap();
-    let staging = first.target.staging.table().to_string();
+    let staging = stopped_run(&db).target.staging.table().to_string();
     db.run(&format!("DELETE FROM \"{staging}\" WHERE id = 2"));
     let again = db.sink("r1", WriteMode::Append);
     assert!(!again.prepare(&resume("r1", 2)).unwrap(), "1 row staged, the ledger says 2");
