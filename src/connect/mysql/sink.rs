@@ -314,10 +314,11 @@ impl StagedBackend for MysqlBackend {
         Ok(MysqlLoader { write, packet: s.max_allowed_packet()? })
     }
 
-    /// Other tables' foreign keys may reference the old table; they are checked again when the
-    /// set's foreign keys are added after every table is published.
-    fn foreign_keys_off_sql(&self) -> Option<&'static str> {
-        Some("SET SESSION FOREIGN_KEY_CHECKS = 0")
+    /// When the table is created: other tables' foreign keys may reference the old one; they
+    /// are checked again when the set's foreign keys are added after every table is published.
+    /// Rows appended to a kept table are checked against its keys as they go in.
+    fn foreign_keys_off_sql(&self, created: bool) -> Option<&'static str> {
+        created.then_some("SET SESSION FOREIGN_KEY_CHECKS = 0")
     }
 
     fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String {

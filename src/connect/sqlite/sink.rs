@@ -249,6 +249,13 @@ impl StagedBackend for SqliteBackend {
         Ok(SqliteLoader { sql, floats })
     }
 
+    /// Always: SQLite declares a table's foreign keys in its `CREATE TABLE`, and the bundled
+    /// SQLite enforces them by default, so a table could otherwise only be published after the
+    /// ones it references.
+    fn foreign_keys_off_sql(&self, _created: bool) -> Option<&'static str> {
+        Some("PRAGMA foreign_keys = OFF")
+    }
+
     /// `WHERE true`: without it, SQLite would read `ON` as the start of a join constraint of the
     /// `SELECT` (<https://sqlite.org/lang_upsert.html>, "Parsing Ambiguity").
     fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String {

@@ -263,9 +263,10 @@ pub trait StagedBackend: Send + Sync + 'static {
     fn staging_sql(&self, session: &mut Self::Session, target: &StagedTarget, target_exists: bool) -> Result<String>;
     /// The loader of one partition, which writes `write`'s columns.
     fn loader(&self, session: &mut Self::Session, target: &StagedTarget, write: WritePlan) -> Result<Self::Loader>;
-    /// Run before publishing a table of a table set: its foreign keys are checked once every
-    /// table is in (`connect::foreign_keys`), so the tables can be published in any order.
-    fn foreign_keys_off_sql(&self) -> Option<&'static str> {
+    /// Run before publishing a table of a table set (`created`: from its source's definition,
+    /// replacing any old one), so that the tables can be published in any order: the set's
+    /// foreign keys are checked once every table is in (`connect::foreign_keys`).
+    fn foreign_keys_off_sql(&self, _created: bool) -> Option<&'static str> {
         None
     }
     /// Drops the target if it `exists` and creates it from its source's definition.
@@ -504,7 +505,8 @@ impl<B: StagedBackend> StagedSink<B> {
         let write = self.write_plan(&mut s)?;
         let how = Move::decide(t, existing.as_deref(), B::RENAMES);
         let (rows, after_record) = self.publish_sql(how, existing.is_some(), &write)?;
-        if let (Move::Carried(_), Some(sql)) = (how, b.foreign_keys_off_sql()) {
+        let created = matches!(how, Move::Carried(_));
+        if let Some(sql) = t.carried.as_ref().and_then(|_| b.foreign_keys_off_sql(created)) {
             // Outside the transaction: SQLite ignores the pragma inside one.
             s.execute(sql, Step::Publish)?;
         }

@@ -320,6 +320,42 @@ fn publishing_upserts_on_the_keys() {
 }
 
 #[test]
+fn a_table_of_a_set_is_created_from_its_source_and_published_before_the_table_it_references() {
+    let db = Db::new();
+    let carried = CarriedTable {
+        source: "app.t".into(),
+        create: vec![
+            "CREATE TABLE \"t\" (\"id\" INTEGER PRIMARY KEY, \"name\" TEXT REFERENCES \"parent\" (\"name\"))".into(),
+        ],
+        after_load: vec!["CREATE INDEX \"t_name\" ON \"t\" (\"name\")".into()],
+        sequence_reset: None,
+        column_types: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let set_run = |run: &str, mode: WriteMode, rows: &[(i64, &str)]| -> Result<()> {
+        let rejects = RejectPolicy::new("s", OnError::Fail, None);
+        let target =
+            StagedTarget::new(TableName::parse("t"), mode, true, schema(), key(run), rejects, Some(carried.clone()));
+        let sink = StagedSink::new(SqliteBackend::new(&db.path), target);
+        sink.prepare(&fresh(run))?;
+        let (ids, names): (Vec<i64>, Vec<&str>) = rows.iter().copied().unzip();
+        write(&sink, 0, vec![batch(&ids, &names)])?;
+        publish(&sink)
+    };
+    // `parent` does not exist yet: its table is published later, and the keys checked then.
+    set_run("r1", WriteMode::Replace, &[(1, "a")]).unwrap();
+    set_run("r2", WriteMode::Append, &[(2, "b")]).unwrap();
+    assert_eq!(db.rows("t"), named(&[(1, "a"), (2, "b")]));
+    let definition = "SELECT COUNT(*) FROM sqlite_master WHERE sql LIKE '%REFERENCES \"parent\"%'";
+    assert_eq!(db.count(definition), 1, "the source's definition, not one from the schema");
+    assert_eq!(db.count("SELECT COUNT(*) FROM sqlite_master WHERE name = 't_name'"), 1);
+    // `replace` creates it again from the definition.
+    set_run("r3", WriteMode::Replace, &[(3, "c")]).unwrap();
+    assert_eq!(db.rows("t"), named(&[(3, "c")]));
+    assert_eq!(db.count("SELECT COUNT(*) FROM pragma_table_info('t') WHERE pk > 0"), 1);
+}
+
+#[test]
 fn each_backend_moves_its_staged_rows_as_its_renames_allow() {
     let target = |mode: WriteMode| {
         let rejects = RejectPolicy::new("s", OnError::Fail, None);
