@@ -28,8 +28,8 @@ use crate::connect::staged::{Canceller, Renames, RowLoader, SqlSession, StagedBa
 use crate::connect::target_columns::{self, SpecialColumn, WritePlan};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
+use crate::plan::table_set::SequenceReset;
 use crate::plan::{TableName, WriteMode};
-use crate::schema::SequenceReset;
 
 const D: Dialect = Dialect::Mysql;
 

@@ -52,8 +52,8 @@ use crate::ledger::{
 };
 use crate::plan::sql::Dialect;
 use crate::plan::table_set::CarriedTable;
+use crate::plan::table_set::SequenceReset;
 use crate::plan::{TableName, WriteMode};
-use crate::schema::SequenceReset;
 
 /// What a staged sink writes: the target table, how, and for which run. Plain data, the same for
 /// every backend.
