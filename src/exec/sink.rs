@@ -5,7 +5,7 @@
 //! the target as it was, and its committed partitions in the staging area for `--resume`.
 //!
 //! Every sink blocks (the database sinks run the staged-table protocol of `connect::staged`,
-//! files are written with `std::fs`): one [`BlockingDriver`] runs them on Tokio's blocking pool.
+//! files are written with `std::fs`): one `BlockingDriver` runs them on Tokio's blocking pool.
 
 use std::sync::Arc;
 
