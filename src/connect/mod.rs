@@ -21,6 +21,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod rejects;
 pub mod retry;
+pub mod sink;
 pub mod sql_log;
 pub mod sqlite;
 pub mod staged;

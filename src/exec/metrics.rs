@@ -193,3 +193,9 @@ pub struct StageTimeout {
     pub partition: usize,
     pub limit: Duration,
 }
+
+impl crate::connect::sink::RowsWritten for StageMetrics {
+    fn add_rows(&self, rows: u64) {
+        StageMetrics::add_rows(self, rows);
+    }
+}

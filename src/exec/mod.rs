@@ -8,7 +8,6 @@ pub mod progress;
 pub mod pushdown;
 pub mod report;
 pub mod run;
-pub mod sink;
 pub mod sink_exec;
 pub mod status;
 pub mod tables;

@@ -21,7 +21,7 @@ use datafusion::physical_plan::{
 };
 
 use super::metrics::StageMetrics;
-use super::sink::SinkDriver;
+use crate::connect::sink::SinkDriver;
 use crate::plan::SinkPlan;
 
 pub struct SinkExec {

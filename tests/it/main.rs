@@ -4,6 +4,7 @@
 
 mod common;
 
+mod architecture;
 mod cancel_servers;
 mod cli;
 mod connect_retry;

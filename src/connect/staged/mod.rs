@@ -25,7 +25,7 @@
 //! Blocking, not async: two of the three drivers (rusqlite, `mysql`) block, and a partition's row
 //! loop must stay on one thread with its one connection; the rest of the protocol is a short
 //! sequence of statements, where async buys nothing. So a staged sink runs on Tokio's blocking
-//! pool (`exec::sink::BlockingDriver`, which also feeds it its batches), and PostgreSQL's session
+//! pool (`connect::sink::BlockingDriver`, which also feeds it its batches), and PostgreSQL's session
 //! drives its async client with `Handle::block_on` from there. The protocol is plain functions,
 //! unit-tested on SQLite without a runtime (`tests.rs`).
 

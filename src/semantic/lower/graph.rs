@@ -51,7 +51,10 @@ impl Lowering<'_> {
             .collect();
         let consumed_sets: std::collections::HashSet<&str> =
             consumed.iter().filter_map(|c| c.split_once('.').map(|(set, _)| set)).collect();
-        for (name, (span, kind)) in names {
+        // In the order the stages are written, so the warnings come out the same every time.
+        let mut declared: Vec<_> = names.iter().collect();
+        declared.sort_by_key(|(_, (span, _))| span.start);
+        for (name, (span, kind)) in declared {
             if *kind != StageKindName::Sink
                 && !consumed.contains(name.as_str())
                 && !consumed_sets.contains(name.as_str())
@@ -98,8 +101,9 @@ impl Lowering<'_> {
             }
             Some(_) => true,
             None => {
-                let known: Vec<&str> =
+                let mut known: Vec<&str> =
                     names.iter().filter(|(_, (_, k))| *k != StageKindName::Sink).map(|(n, _)| n.as_str()).collect();
+                known.sort_unstable();
                 self.problems.push(undefined(
                     "stage",
                     input,

@@ -396,9 +396,9 @@ fn targets_a_stage_cannot_use_are_refused() {
             problem("flow::sqlite_schema", "a SQLite file has no schema `public`"),
             problem("flow::unknown_step", "unknown transform step `explode`"),
             problem("flow::query_sink", "a sink cannot write to a query"),
-            problem("flow::unused_stage", "transform `t` has no consumers"),
             // Declared, though its target was refused; nothing reads it either.
             problem("flow::unused_stage", "source `q` has no consumers"),
+            problem("flow::unused_stage", "transform `t` has no consumers"),
         ]
     );
 }

@@ -1,5 +1,5 @@
-//! Sink drivers: how each backend prepares a target, writes one partition, and publishes the
-//! result, keeping the partition ledger (`crate::ledger`) in step with the data. The runner
+//! The sink contract and its registry: how each backend prepares a target, writes one
+//! partition, and publishes the result, keeping the partition ledger (`crate::ledger`) in step with the data. The runner
 //! reads the ledger, calls `prepare` once, `write_partition` once per partition still to do
 //! (concurrently), then `publish` if every partition succeeded. A failed or killed run leaves
 //! the target as it was, and its committed partitions in the staging area for `--resume`.
@@ -17,16 +17,22 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::metrics::StageMetrics;
 use crate::connect::file_parts::PartedFileSink;
 use crate::connect::mysql::sink::MysqlBackend;
 use crate::connect::postgres::sink::PostgresBackend;
 use crate::connect::rejects::RejectPolicy;
 use crate::connect::sqlite::sink::SqliteBackend;
 use crate::connect::staged::{StagedBackend, StagedSink, StagedTarget};
-use crate::ledger::{LedgerKey, LedgerRow, Preparation};
-use crate::plan::{Backend, Relation, SinkPlan};
+use crate::ledger::{LedgerKey, LedgerRow, Preparation, SinkHistory};
+use crate::plan::{Backend, PipelinePlan, Relation, SinkPlan};
 
+/// Where a partition's writer reports rows as they are written (the run's progress counters).
+pub trait RowsWritten: Send + Sync {
+    fn add_rows(&self, rows: u64);
+}
+
+/// A sink: one target of a pipeline, written partition by partition (see the module docs).
+/// Obtained from [`driver_for`], the registry of sink backends.
 #[async_trait]
 pub trait SinkDriver: Send + Sync {
     /// The ledger rows of this sink's pipeline (every run), oldest first.
@@ -41,7 +47,7 @@ pub trait SinkDriver: Send + Sync {
         partition: usize,
         detail: String,
         input: SendableRecordBatchStream,
-        metrics: Arc<StageMetrics>,
+        metrics: Arc<dyn RowsWritten>,
     ) -> Result<u64>;
     /// Moves everything staged into the target and records `record`, atomically.
     async fn publish(&self, record: LedgerRow) -> Result<()>;
@@ -51,6 +57,9 @@ pub trait SinkDriver: Send + Sync {
     }
 }
 
+/// The registry of sink backends: the sink that writes `sink`'s target, shaped for rows of
+/// `schema`, keeping its ledger under `key`. Errors when no backend writes that target (a
+/// query, or a backend without a sink).
 pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<Arc<dyn SinkDriver>> {
     let driver = |writer: Arc<dyn BlockingSink>, batch_rows: usize| -> Arc<dyn SinkDriver> {
         Arc::new(BlockingDriver { sink: writer, batch_rows })
@@ -84,6 +93,28 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
             sink.name
         ))),
     }
+}
+
+/// One sink's ledger history for a pipeline.
+pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHistory, String> {
+    let key = LedgerKey { run_id: String::new(), pipeline: plan.name.clone(), sink: sink.name.clone() };
+    let driver = driver_for(sink, Arc::new(arrow::datatypes::Schema::empty()), key)
+        .map_err(|e| format!("sink `{}`: {}", sink.name, crate::diagnostics::strip_df_prefix(&e)))?;
+    let rows = driver.read_ledger().await.map_err(|e| {
+        // A target that cannot be reached is said as such, not as a ledger problem.
+        match crate::connect::connect_error::ConnectError::find(&e) {
+            Some(connect) => format!("sink `{}`: {connect}", sink.name),
+            None => {
+                format!("sink `{}`: cannot read its ledger: {}", sink.name, crate::diagnostics::strip_df_prefix(&e))
+            }
+        }
+    })?;
+    Ok(crate::ledger::runs_of(&rows, &sink.name))
+}
+
+/// Every sink's ledger history for a pipeline, in plan order.
+pub async fn read_ledgers(plan: &PipelinePlan) -> Result<Vec<SinkHistory>, String> {
+    futures::future::try_join_all(plan.sinks.iter().map(|sink| read_ledger(plan, sink))).await
 }
 
 /// Feeds a stream into a blocking writer through a bounded channel, regrouping batches to
@@ -242,7 +273,7 @@ impl SinkDriver for BlockingDriver {
         partition: usize,
         detail: String,
         input: SendableRecordBatchStream,
-        metrics: Arc<StageMetrics>,
+        metrics: Arc<dyn RowsWritten>,
     ) -> Result<u64> {
         let sink = self.sink.clone();
         let mut on_drop = CancelOnDrop { sink: Some(self.sink.clone()), partition };
