@@ -2,6 +2,7 @@
 //! binary COPY encoding and back, SQLite reads through connectorx, the SQLite insert loop, and
 //! DataFusion evaluating the demo's filter and derived columns. `cargo bench --bench micro`.
 
+use flow::connect::sink::BlockingSink;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;

@@ -19,6 +19,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 
 use super::file::FileWriter;
+use super::sink::BlockingSink;
 use crate::ledger::{Event, LedgerKey, LedgerRow, Preparation, RowChecksum, runs_of};
 use crate::plan::{Backend, Endpoint};
 
@@ -52,17 +53,6 @@ impl PartedFileSink {
         self.parts_dir(&self.key.run_id).join(format!("part-{partition:05}.{}", self.endpoint.backend.name()))
     }
 
-    pub fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
-        let path = self.sidecar();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                io_err("read the ledger", &path, format!("{e}; move the file away to start over without resume"))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(io_err("read the ledger", &path, e)),
-        }
-    }
-
     /// Appends rows to the sidecar atomically (write a temporary file, rename it into place).
     fn append_ledger(&self, rows: &[LedgerRow], drop_partitions_of: Option<&str>) -> Result<()> {
         let _guard = self.sidecar_lock.lock().map_err(|_| DataFusionError::Execution("ledger lock poisoned".into()))?;
@@ -81,10 +71,23 @@ impl PartedFileSink {
         file.write_all(json.as_bytes()).and_then(|_| file.sync_all()).map_err(|e| io_err("write", &temp, e))?;
         std::fs::rename(&temp, &path).map_err(|e| io_err("move the ledger into place at", &path, e))
     }
+}
+
+impl BlockingSink for PartedFileSink {
+    fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
+        let path = self.sidecar();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                io_err("read the ledger", &path, format!("{e}; move the file away to start over without resume"))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err("read the ledger", &path, e)),
+        }
+    }
 
     /// Starts or resumes the run; returns `false` when a resume found its parts gone and starts
     /// this sink over.
-    pub fn prepare(&self, prep: &Preparation) -> Result<bool> {
+    fn prepare(&self, prep: &Preparation) -> Result<bool> {
         for run in prep.abandon.iter().chain(prep.last_published.iter()) {
             let _ = std::fs::remove_dir_all(self.parts_dir(run));
         }
@@ -120,7 +123,7 @@ impl PartedFileSink {
     }
 
     /// Writes one partition's part and records it.
-    pub fn write_partition(
+    fn write_partition(
         &self,
         partition: usize,
         detail: &str,
@@ -142,7 +145,7 @@ impl PartedFileSink {
     }
 
     /// Joins the recorded parts into the target and records `publish`.
-    pub fn publish(&self, row: &LedgerRow) -> Result<()> {
+    fn publish(&self, row: &LedgerRow) -> Result<()> {
         let ledger = self.read_ledger()?;
         let state = runs_of(&ledger, &self.key.sink)
             .into_iter()

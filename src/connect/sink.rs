@@ -22,7 +22,7 @@ use crate::connect::mysql::sink::MysqlBackend;
 use crate::connect::postgres::sink::PostgresBackend;
 use crate::connect::rejects::RejectPolicy;
 use crate::connect::sqlite::sink::SqliteBackend;
-use crate::connect::staged::{StagedBackend, StagedSink, StagedTarget};
+use crate::connect::staged::{StagedSink, StagedTarget};
 use crate::ledger::{LedgerKey, LedgerRow, Preparation, SinkHistory};
 use crate::plan::{Backend, PipelinePlan, Relation, SinkPlan};
 
@@ -199,54 +199,6 @@ pub trait BlockingSink: Send + Sync + 'static {
     /// Called when a partition's write is abandoned mid-way (a timeout, Ctrl-C): stop what the
     /// writer is running on the server. The writer itself rolls back once its input ends.
     fn cancel(&self, _partition: usize) {}
-}
-
-impl<B: StagedBackend> BlockingSink for StagedSink<B> {
-    fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
-        StagedSink::read_ledger(self)
-    }
-    fn prepare(&self, prep: &Preparation) -> Result<bool> {
-        StagedSink::prepare(self, prep)
-    }
-    fn write_partition(
-        &self,
-        partition: usize,
-        detail: &str,
-        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-        on_rows: &dyn Fn(u64),
-    ) -> Result<u64> {
-        StagedSink::write_partition(self, partition, detail, next, on_rows)
-    }
-    fn publish(&self, record: &LedgerRow) -> Result<()> {
-        StagedSink::publish(self, record)
-    }
-    fn refused(&self) -> u64 {
-        StagedSink::refused(self)
-    }
-    fn cancel(&self, partition: usize) {
-        StagedSink::cancel(self, partition)
-    }
-}
-
-impl BlockingSink for PartedFileSink {
-    fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
-        PartedFileSink::read_ledger(self)
-    }
-    fn prepare(&self, prep: &Preparation) -> Result<bool> {
-        PartedFileSink::prepare(self, prep)
-    }
-    fn write_partition(
-        &self,
-        partition: usize,
-        detail: &str,
-        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-        on_rows: &dyn Fn(u64),
-    ) -> Result<u64> {
-        PartedFileSink::write_partition(self, partition, detail, next, on_rows)
-    }
-    fn publish(&self, record: &LedgerRow) -> Result<()> {
-        PartedFileSink::publish(self, record)
-    }
 }
 
 struct BlockingDriver {

@@ -45,6 +45,7 @@ pub use statements::{
 };
 
 use crate::connect::rejects::{BadRow, RejectPolicy, reject_schema};
+use crate::connect::sink::BlockingSink;
 use crate::connect::target_columns::{self, SpecialColumn, WritePlan};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
@@ -367,15 +368,18 @@ impl<B: StagedBackend> StagedSink<B> {
     pub fn new(backend: B, target: StagedTarget) -> Self {
         Self { backend, target, one_writer: Mutex::new(()), running: Mutex::new(HashMap::new()) }
     }
+}
 
+/// The staged-table protocol, run on the blocking pool by `connect::sink`'s driver.
+impl<B: StagedBackend> BlockingSink for StagedSink<B> {
     /// Rows skipped or rejected so far in this run.
-    pub fn refused(&self) -> u64 {
+    fn refused(&self) -> u64 {
         self.target.rejects.refused()
     }
 
     /// The ledger rows of the sink's pipeline, oldest first; none when the database or its ledger
     /// does not exist yet.
-    pub fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
+    fn read_ledger(&self) -> Result<Vec<LedgerRow>> {
         let t = &self.target;
         let Some(mut s) = self.backend.open_existing(t)? else { return Ok(Vec::new()) };
         let ledger = ledger_table(&t.table);
@@ -389,7 +393,7 @@ impl<B: StagedBackend> StagedSink<B> {
     /// Checks the target, cleans up earlier runs and starts (or checks, on a resume) the staging
     /// table. `false`: a resume found its staging table changed (a PostgreSQL `UNLOGGED` table is
     /// emptied by a server crash; a table may have been dropped) and the sink starts over.
-    pub fn prepare(&self, prep: &Preparation) -> Result<bool> {
+    fn prepare(&self, prep: &Preparation) -> Result<bool> {
         let (b, t, d) = (&self.backend, &self.target, B::DIALECT);
         let mut s = b.open(t)?;
         let existing = s.table_columns(&t.table)?;
@@ -435,7 +439,7 @@ impl<B: StagedBackend> StagedSink<B> {
     /// Writes the batches `next` yields as partition `partition` into the staging table, with its
     /// ledger row (`detail`: what it read), in one transaction; returns the rows written.
     /// `on_rows` hears of rows as they are written.
-    pub fn write_partition(
+    fn write_partition(
         &self,
         partition: usize,
         detail: &str,
@@ -455,6 +459,47 @@ impl<B: StagedBackend> StagedSink<B> {
         written
     }
 
+    /// Stops the statement a partition's writer is running; the writer then sees its input end
+    /// and rolls back.
+    fn cancel(&self, partition: usize) {
+        if let Some(cancel) = self.running.lock().ok().and_then(|mut r| r.remove(&partition)) {
+            cancel();
+        }
+    }
+
+    /// Moves the staged rows into the target per mode and records `record`, in one transaction
+    /// (MySQL commits each DDL statement on its own; its statements are ordered so that the rows
+    /// and the ledger row still commit together).
+    fn publish(&self, record: &LedgerRow) -> Result<()> {
+        let (b, t) = (&self.backend, &self.target);
+        let mut s = b.open(t)?;
+        let existing = s.table_columns(&t.table)?;
+        let write = self.write_plan(&mut s)?;
+        let how = Move::decide(t, existing.as_deref(), B::RENAMES);
+        let (rows, after_record) = self.publish_sql(how, existing.is_some(), &write)?;
+        let created = matches!(how, Move::Carried(_));
+        if let Some(sql) = t.carried.as_ref().and_then(|_| b.foreign_keys_off_sql(created)) {
+            // Outside the transaction: SQLite ignores the pragma inside one.
+            s.execute(sql, Step::Publish)?;
+        }
+        in_transaction(&mut s, Step::BeginPublishing, Step::CommitPublishing, |s| {
+            for sql in &rows {
+                s.execute(sql, Step::Publish).map_err(|e| self.upsert_hint(e))?;
+            }
+            s.execute(&insert_sql(B::DIALECT, &ledger_table(&t.table), record), Step::RecordPublish)?;
+            // After the ledger row: MySQL's `ALTER TABLE` commits the rows and the row together.
+            if let Some(reset) = t.carried.as_ref().and_then(|c| c.sequence_reset.as_ref()) {
+                b.reset_sequence(s, t, reset)?;
+            }
+            for sql in &after_record {
+                s.execute(sql, Step::Publish)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<B: StagedBackend> StagedSink<B> {
     fn write_partition_on(
         &self,
         s: &mut B::Session,
@@ -484,45 +529,6 @@ impl<B: StagedBackend> StagedSink<B> {
             let row = t.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
             s.execute(&insert_sql(B::DIALECT, &ledger_table(&t.table), &row), Step::RecordPartition)?;
             Ok(checksum.rows())
-        })
-    }
-
-    /// Stops the statement a partition's writer is running; the writer then sees its input end
-    /// and rolls back.
-    pub fn cancel(&self, partition: usize) {
-        if let Some(cancel) = self.running.lock().ok().and_then(|mut r| r.remove(&partition)) {
-            cancel();
-        }
-    }
-
-    /// Moves the staged rows into the target per mode and records `record`, in one transaction
-    /// (MySQL commits each DDL statement on its own; its statements are ordered so that the rows
-    /// and the ledger row still commit together).
-    pub fn publish(&self, record: &LedgerRow) -> Result<()> {
-        let (b, t) = (&self.backend, &self.target);
-        let mut s = b.open(t)?;
-        let existing = s.table_columns(&t.table)?;
-        let write = self.write_plan(&mut s)?;
-        let how = Move::decide(t, existing.as_deref(), B::RENAMES);
-        let (rows, after_record) = self.publish_sql(how, existing.is_some(), &write)?;
-        let created = matches!(how, Move::Carried(_));
-        if let Some(sql) = t.carried.as_ref().and_then(|_| b.foreign_keys_off_sql(created)) {
-            // Outside the transaction: SQLite ignores the pragma inside one.
-            s.execute(sql, Step::Publish)?;
-        }
-        in_transaction(&mut s, Step::BeginPublishing, Step::CommitPublishing, |s| {
-            for sql in &rows {
-                s.execute(sql, Step::Publish).map_err(|e| self.upsert_hint(e))?;
-            }
-            s.execute(&insert_sql(B::DIALECT, &ledger_table(&t.table), record), Step::RecordPublish)?;
-            // After the ledger row: MySQL's `ALTER TABLE` commits the rows and the row together.
-            if let Some(reset) = t.carried.as_ref().and_then(|c| c.sequence_reset.as_ref()) {
-                b.reset_sequence(s, t, reset)?;
-            }
-            for sql in &after_record {
-                s.execute(sql, Step::Publish)?;
-            }
-            Ok(())
         })
     }
 
