@@ -5,6 +5,7 @@
 //! they share: connecting with retries, and stopping a run's statements on the server.
 
 pub mod catalog;
+pub mod convert;
 pub mod ddl;
 pub mod reader;
 pub mod sink;
