@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::expr::columns_read;
 use super::lower::suggest;
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 use crate::syntax::ast::{self, Ident, StageOptionKind, StepKind};
 
 /// A stage's columns: their names, and which of them hold exact decimal text (a PostgreSQL
@@ -151,7 +151,7 @@ fn transform_columns(t: &ast::Transform, input: Shape, problems: &mut Vec<Proble
 /// combine text (`'99' > '100'`), silently: refused, with the cast that makes it numeric.
 fn exact_text_in_expression(column: &Ident) -> Problem {
     Problem::error(
-        "flow::exact_text_expression",
+        codes::column::EXACT_TEXT,
         format!(
             "column `{}` is a PostgreSQL numeric without precision, carried as exact text; comparing or computing \
              with it would treat it as text",
@@ -174,7 +174,7 @@ fn unknown_column(column: &Ident, columns: &[String], context: &str) -> Problem 
         }
         format!("available columns: {}", shown.join(", "))
     });
-    Problem::error("flow::unknown_column", format!("no column `{}` in {context}", column.name))
+    Problem::error(codes::column::UNKNOWN, format!("no column `{}` in {context}", column.name))
         .at(column.span, "unknown column")
         .help(help)
 }

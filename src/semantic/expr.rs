@@ -3,7 +3,7 @@
 //! their case and no name is ever read as SQL.
 
 use super::values::LiteralResolver;
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 use crate::plan::sql::Dialect;
 use crate::syntax::ast::{Expr, ExprKind, Literal, LiteralKind, TypeName, UnaryOp};
 
@@ -45,7 +45,7 @@ pub fn sql_type(ty: &TypeName) -> Result<String, Problem> {
         None => (text.clone(), None),
     };
     let unknown = || {
-        Problem::error("flow::unknown_type", format!("unknown type `{}`", ty.text))
+        Problem::error(codes::transform::UNKNOWN_TYPE, format!("unknown type `{}`", ty.text))
             .at(ty.span, "not a type Flow knows")
             .help("use one of: boolean, smallint, int, bigint, real, double, decimal(p,s), text, date, time, timestamp, bytea")
     };
@@ -56,9 +56,11 @@ pub fn sql_type(ty: &TypeName) -> Result<String, Problem> {
         let scale = nums.next().map_or(Ok(0), |s| s).ok();
         return match (precision, scale) {
             (Some(p), Some(s)) if s <= p => Ok(format!("DECIMAL({p},{s})")),
-            _ => Err(Problem::error("flow::unknown_type", format!("bad precision or scale in `{}`", ty.text))
-                .at(ty.span, "precision must be 1..=76 and scale at most the precision")
-                .help("write decimal(precision, scale), e.g. decimal(12,2)")),
+            _ => {
+                Err(Problem::error(codes::transform::UNKNOWN_TYPE, format!("bad precision or scale in `{}`", ty.text))
+                    .at(ty.span, "precision must be 1..=76 and scale at most the precision")
+                    .help("write decimal(precision, scale), e.g. decimal(12,2)"))
+            }
         };
     }
     TYPES.iter().find(|(name, _)| *name == base).map(|(_, sql)| (*sql).to_string()).ok_or_else(unknown)
@@ -128,11 +130,12 @@ impl ExprRenderer<'_> {
             LiteralKind::String(t) => Ok(d.string(&self.literals.template(t)?)),
             LiteralKind::Number(n) => Ok(n.clone()),
             LiteralKind::Bool(b) => Ok(if *b { "TRUE".into() } else { "FALSE".into() }),
-            LiteralKind::Duration(text) => {
-                Err(Problem::error("flow::bad_literal", format!("`{text}` is not a value an expression can use"))
-                    .at(lit.span, "durations only go in `timeout`")
-                    .help("write a number, a 'string', true/false or NULL"))
-            }
+            LiteralKind::Duration(text) => Err(Problem::error(
+                codes::transform::BAD_LITERAL,
+                format!("`{text}` is not a value an expression can use"),
+            )
+            .at(lit.span, "durations only go in `timeout`")
+            .help("write a number, a 'string', true/false or NULL")),
             // A variable stands for the literal it expands to: a number stays a number.
             LiteralKind::Variable(v) => {
                 let text = self.literals.vars.lookup(v)?;

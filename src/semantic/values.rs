@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 pub use crate::plan::duration::{format_duration, parse_duration};
 use crate::syntax::ast::{Literal, LiteralKind, Span, Template, TemplatePart, VariableRef};
 
@@ -30,7 +30,7 @@ impl Variables {
             return Ok(v.clone());
         }
         var.default.clone().ok_or_else(|| {
-            Problem::error("flow::unresolved_variable", format!("variable `{}` has no value", var.name))
+            Problem::error(codes::value::UNRESOLVED_VARIABLE, format!("variable `{}` has no value", var.name))
                 .at(var.span, "not set")
                 .help(format!(
                     "pass `--var {0}=VALUE`, set the environment variable {0}, or write a default: `${{{0}:-value}}`",
@@ -91,7 +91,7 @@ impl LiteralResolver<'_> {
     pub fn string(&self, lit: &Literal, what: &str) -> Result<String, Problem> {
         match &lit.kind {
             LiteralKind::String(_) | LiteralKind::Variable(_) => self.text(lit),
-            _ => Err(Problem::error("flow::type_mismatch", format!("{what} must be a string"))
+            _ => Err(Problem::error(codes::value::TYPE_MISMATCH, format!("{what} must be a string"))
                 .at(lit.span, "not a string")
                 .help("put the value in quotes")),
         }
@@ -101,9 +101,12 @@ impl LiteralResolver<'_> {
     pub fn count(&self, lit: &Literal, what: &str) -> Result<u64, Problem> {
         let text = self.text(lit)?;
         let bad = || {
-            Problem::error("flow::bad_number", format!("{what} must be a whole number greater than 0, got `{text}`"))
-                .at(lit.span, "not a positive whole number")
-                .help(format!("write {what} as digits, e.g. 8"))
+            Problem::error(
+                codes::value::BAD_NUMBER,
+                format!("{what} must be a whole number greater than 0, got `{text}`"),
+            )
+            .at(lit.span, "not a positive whole number")
+            .help(format!("write {what} as digits, e.g. 8"))
         };
         let digits = text.trim().replace('_', "");
         match digits.parse::<u64>() {
@@ -116,7 +119,7 @@ impl LiteralResolver<'_> {
     pub fn unsigned(&self, lit: &Literal, what: &str) -> Result<u64, Problem> {
         let text = self.text(lit)?;
         text.trim().parse::<u64>().map_err(|_| {
-            Problem::error("flow::bad_number", format!("{what} must be a whole number, got `{text}`"))
+            Problem::error(codes::value::BAD_NUMBER, format!("{what} must be a whole number, got `{text}`"))
                 .at(lit.span, "not a whole number")
                 .help(format!("write {what} as digits, e.g. 42"))
         })
@@ -127,16 +130,18 @@ impl LiteralResolver<'_> {
         match text.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(true),
             "false" | "no" | "0" => Ok(false),
-            _ => Err(Problem::error("flow::type_mismatch", format!("{what} must be true or false, got `{text}`"))
-                .at(lit.span, "not a boolean")
-                .help("write true or false")),
+            _ => {
+                Err(Problem::error(codes::value::TYPE_MISMATCH, format!("{what} must be true or false, got `{text}`"))
+                    .at(lit.span, "not a boolean")
+                    .help("write true or false"))
+            }
         }
     }
 
     pub fn duration(&self, lit: &Literal, what: &str) -> Result<Duration, Problem> {
         let text = self.text(lit)?;
         parse_duration(&text).map_err(|reason| {
-            Problem::error("flow::bad_duration", format!("{what} `{text}` is not a duration: {reason}"))
+            Problem::error(codes::value::BAD_DURATION, format!("{what} `{text}` is not a duration: {reason}"))
                 .at(lit.span, "bad duration")
                 .help("write a number with a unit: 500ms, 30s, 5m, 2h, or combined like 1h30m")
         })

@@ -7,7 +7,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest_derive::Parser;
 
 use super::ast::*;
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 
 #[derive(Parser)]
 #[grammar = "../grammar/flow.pest"]
@@ -19,7 +19,7 @@ pub fn parse(text: &str) -> Result<File, Problem> {
     check_nesting(text)?;
     pest::set_error_detail(true);
     let mut pairs = FlowGrammar::parse(Rule::file, text).map_err(|e| syntax_problem(e, text))?;
-    let file = pairs.next().ok_or_else(|| Problem::error("flow::syntax", "empty parse"))?;
+    let file = pairs.next().ok_or_else(|| Problem::error(codes::parse::SYNTAX, "empty parse"))?;
     let mut connections = Vec::new();
     let mut pipelines = Vec::new();
     for item in file.into_inner() {
@@ -53,7 +53,7 @@ fn check_nesting(text: &str) -> Result<(), Problem> {
             (None, '(') => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(Problem::error("flow::too_deep", "parentheses are nested too deeply")
+                    return Err(Problem::error(codes::parse::TOO_DEEP, "parentheses are nested too deeply")
                         .at(Span::new(i, i + 1), format!("more than {MAX_NESTING} levels"))
                         .help("split the expression into several derive steps"));
                 }
@@ -662,12 +662,12 @@ fn syntax_problem(error: pest::error::Error<Rule>, text: &str) -> Problem {
                 Some(did_you_mean) => format!("{did_you_mean} connections are {kinds}"),
                 None => format!("connections are {kinds}"),
             };
-            return Problem::error("flow::syntax", format!("unknown connection kind `{word}`"))
+            return Problem::error(codes::parse::SYNTAX, format!("unknown connection kind `{word}`"))
                 .at(Span::new(start, start + word.len()), "not a connection kind")
                 .help(help);
         }
     }
-    Problem::error("flow::syntax", "syntax error").at(Span::new(start, end), label).help(help)
+    Problem::error(codes::parse::SYNTAX, "syntax error").at(Span::new(start, end), label).help(help)
 }
 
 fn syntax_help(expected: &[String]) -> String {

@@ -96,7 +96,10 @@ fn several_problems_are_reported_at_once() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let analysis = rt.block_on(analyze("case.flow", &source, &context(), Discover::Offline));
     let codes: Vec<&str> = analysis.problems.errors().map(|p| p.code).collect();
-    assert_eq!(codes, ["flow::undefined_name", "flow::undefined_name", "flow::unknown_step", "flow::unknown_mode"]);
+    assert_eq!(
+        codes,
+        ["flow::name::undefined", "flow::name::undefined", "flow::transform::unknown_step", "flow::sink::unknown_mode"]
+    );
 }
 
 #[test]

@@ -94,7 +94,7 @@ fn unreachable_source_is_explained_without_bounds() {
     let analysis = rt.block_on(analyze("db.flow", text, &crate::common::context(&[]), Discover::Online));
     assert!(analysis.ok(), "{}", analysis.problems.render_plain());
     let warnings: Vec<&str> = analysis.problems.warnings().map(|p| p.code).collect();
-    assert_eq!(warnings, ["flow::source_unreachable"]);
+    assert_eq!(warnings, ["flow::source::unreachable"]);
     let rendered = analysis.problems.render_plain() + &analysis.explained.iter().map(text::render).collect::<String>();
     assert!(!rendered.contains("secret"), "password leaked:\n{rendered}");
     assert!(rendered.contains("postgres://flow:***@127.0.0.1:1/nowhere"), "{rendered}");

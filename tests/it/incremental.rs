@@ -139,7 +139,7 @@ fn replacing_a_target_with_only_new_rows_is_refused() {
     .unwrap();
     let (code, _, err) = flow_cli(&["check", "--offline", file.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("flow::incremental_mode"), "{err}");
+    assert!(err.contains("flow::sink::incremental_mode"), "{err}");
     // The report wraps long lines; compare the words.
     let words = err.replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(

@@ -163,7 +163,7 @@ fn postgres_writes_the_target_cannot_take_are_refused_before_anything_is_staged(
             let (code, out, err) = flow_cli(&[command, &file]);
             assert_eq!(code, 2, "{command} {options}: {out}\n{err}");
             assert!(unwrapped(&err).contains(message), "{command} {options}:\n{err}");
-            assert!(err.contains("flow::target_refuses"), "{err}");
+            assert!(err.contains("flow::sink::refused"), "{err}");
         }
     }
     assert_eq!(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::super::values::parse_duration;
 use super::{Lowering, Resolved, undefined};
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 use crate::plan::{Backend, Endpoint, endpoint};
 use crate::syntax::ast::{self, ConnectionKind, Ident};
 
@@ -20,9 +20,12 @@ impl Lowering<'_> {
                 Some(n) => {
                     if named.insert(n.name.clone(), &arg.value).is_some() {
                         self.problems.push(
-                            Problem::error("flow::duplicate_argument", format!("argument `{}` is given twice", n.name))
-                                .at(n.span, "repeated here")
-                                .help("give each argument once"),
+                            Problem::error(
+                                codes::connection::DUPLICATE_ARGUMENT,
+                                format!("argument `{}` is given twice", n.name),
+                            )
+                            .at(n.span, "repeated here")
+                            .help("give each argument once"),
                         );
                     }
                 }
@@ -32,7 +35,7 @@ impl Lowering<'_> {
         if positional.len() > 1 {
             self.problems.push(
                 Problem::error(
-                    "flow::bad_argument",
+                    codes::connection::BAD_ARGUMENT,
                     format!("{}(...) takes one positional argument", call.kind.keyword()),
                 )
                 .at(positional[1].span, "unexpected argument")
@@ -66,9 +69,12 @@ impl Lowering<'_> {
                         format!("profiles in {}: {}", self.ctx.profiles.source_name(), known.join(", "))
                     };
                     self.problems.push(
-                        Problem::error("flow::unknown_profile", format!("no connection profile named `{pname}`"))
-                            .at(call.span, "unknown profile")
-                            .help(help),
+                        Problem::error(
+                            codes::connection::UNKNOWN_PROFILE,
+                            format!("no connection profile named `{pname}`"),
+                        )
+                        .at(call.span, "unknown profile")
+                        .help(help),
                     );
                     return None;
                 };
@@ -76,7 +82,7 @@ impl Lowering<'_> {
                     Ok(u) => u,
                     Err(msg) => {
                         self.problems.push(
-                            Problem::error("flow::unresolved_variable", format!("profile `{pname}`: {msg}"))
+                            Problem::error(codes::value::UNRESOLVED_VARIABLE, format!("profile `{pname}`: {msg}"))
                                 .at(call.span, "its URL needs a variable")
                                 .help("set the variable with --var NAME=VALUE or in the environment"),
                         );
@@ -104,11 +110,12 @@ impl Lowering<'_> {
                 Some(b) => b,
                 None => {
                     self.problems.push(
-                        Problem::error("flow::unknown_backend", "cannot tell which database the profile's URL names")
-                            .at(call.span, "unknown backend")
-                            .help(
-                                "start the URL with postgres://, mysql:// or sqlite://, or set `kind:` in the profile",
-                            ),
+                        Problem::error(
+                            codes::connection::UNKNOWN_BACKEND,
+                            "cannot tell which database the profile's URL names",
+                        )
+                        .at(call.span, "unknown backend")
+                        .help("start the URL with postgres://, mysql:// or sqlite://, or set `kind:` in the profile"),
                     );
                     return None;
                 }
@@ -120,7 +127,7 @@ impl Lowering<'_> {
         {
             self.problems.push(
                 Problem::error(
-                    "flow::backend_mismatch",
+                    codes::connection::BACKEND_MISMATCH,
                     format!("the profile names a {} connection, not {}", b.name(), backend.name()),
                 )
                 .at(call.kind_span, "backend differs")
@@ -147,7 +154,7 @@ impl Lowering<'_> {
                     format!("{}(...) accepts: {}", backend.name(), allowed.join(", "))
                 };
                 self.problems.push(
-                    Problem::error("flow::unknown_argument", format!("unknown argument `{key}`"))
+                    Problem::error(codes::connection::UNKNOWN_ARGUMENT, format!("unknown argument `{key}`"))
                         .at(span, "not an argument of this connection")
                         .help(help),
                 );
@@ -164,7 +171,7 @@ impl Lowering<'_> {
                         Ok(_) => Some(v),
                         Err(why) => {
                             self.problems.push(
-                                Problem::error("flow::bad_argument", why)
+                                Problem::error(codes::connection::BAD_ARGUMENT, why)
                                     .at(lit.span, "not a list of column types")
                                     .help("e.g. types: \"code text, amount decimal(12,2)\""),
                             );
@@ -179,9 +186,12 @@ impl Lowering<'_> {
                         Ok(all) if all == "all" => Some(all),
                         _ => {
                             self.problems.push(
-                                Problem::error("flow::bad_argument", "infer: takes \"all\" or a number of rows")
-                                    .at(lit.span, "not \"all\" or a row count")
-                                    .help("infer: \"all\" infers column types from every row"),
+                                Problem::error(
+                                    codes::connection::BAD_ARGUMENT,
+                                    "infer: takes \"all\" or a number of rows",
+                                )
+                                .at(lit.span, "not \"all\" or a row count")
+                                .help("infer: \"all\" infers column types from every row"),
                             );
                             None
                         }
@@ -193,7 +203,7 @@ impl Lowering<'_> {
                         Ok(_) => Some(v),
                         Err(why) => {
                             self.problems.push(
-                                Problem::error("flow::bad_argument", why)
+                                Problem::error(codes::connection::BAD_ARGUMENT, why)
                                     .at(lit.span, "not boolean or integer")
                                     .help("tinyint1: \"integer\" reads TINYINT(1) columns as integers"),
                             );
@@ -207,7 +217,7 @@ impl Lowering<'_> {
                         Some(d)
                     } else {
                         self.problems.push(
-                            Problem::error("flow::bad_argument", "the delimiter must be a single character")
+                            Problem::error(codes::connection::BAD_ARGUMENT, "the delimiter must be a single character")
                                 .at(lit.span, "not one character")
                                 .help("e.g. delimiter: \";\""),
                         );
@@ -234,7 +244,7 @@ impl Lowering<'_> {
     ) -> Option<Resolved> {
         if let Some(p) = positional.first() {
             self.problems.push(
-                Problem::error("flow::bad_argument", "generate(...) takes named arguments only")
+                Problem::error(codes::connection::BAD_ARGUMENT, "generate(...) takes named arguments only")
                     .at(p.span, "unexpected positional argument")
                     .help("write generate(rows: 1000000, seed: 42)"),
             );
@@ -253,7 +263,7 @@ impl Lowering<'_> {
                         .find_map(|a| a.name.as_ref().filter(|n| &n.name == key))
                         .map_or(call.span, |n| n.span);
                     self.problems.push(
-                        Problem::error("flow::unknown_argument", format!("unknown argument `{key}`"))
+                        Problem::error(codes::connection::UNKNOWN_ARGUMENT, format!("unknown argument `{key}`"))
                             .at(span, "not an argument of generate")
                             .help("generate(...) accepts: rows, seed, rate (rows per second)"),
                     );
@@ -282,9 +292,12 @@ impl Lowering<'_> {
             Some(l) => self.ok(self.literals.string(l, what)),
             None => {
                 self.problems.push(
-                    Problem::error("flow::missing_argument", format!("{}(...) needs {what}", call.kind.keyword()))
-                        .at(call.span, "argument missing")
-                        .help(format!("e.g. {}", example_call(call.kind))),
+                    Problem::error(
+                        codes::connection::MISSING_ARGUMENT,
+                        format!("{}(...) needs {what}", call.kind.keyword()),
+                    )
+                    .at(call.span, "argument missing")
+                    .help(format!("e.g. {}", example_call(call.kind))),
                 );
                 None
             }
@@ -293,8 +306,9 @@ impl Lowering<'_> {
 
     fn check_url(&mut self, backend: Backend, url: &str, call: &ast::ConnectionCall) -> Option<()> {
         let span = call.args.first().map_or(call.span, |a| a.value.span);
-        let problem =
-            |msg: String, help: &str| Problem::error("flow::bad_url", msg).at(span, "bad URL").help(help.to_string());
+        let problem = |msg: String, help: &str| {
+            Problem::error(codes::connection::BAD_URL, msg).at(span, "bad URL").help(help.to_string())
+        };
         let redacted = endpoint::redact_url(url);
         match backend {
             Backend::Postgres | Backend::Mysql => {

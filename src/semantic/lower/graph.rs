@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 
 use super::{Lowering, undefined};
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 use crate::syntax::ast::{self, Ident, Span};
 
 impl Lowering<'_> {
     pub(super) fn check_graph(&mut self, p: &ast::Pipeline, names: &HashMap<String, (Span, StageKindName)>) {
         if p.sinks.is_empty() {
             self.problems.push(
-                Problem::error("flow::no_sink", format!("pipeline `{}` has no sink", p.name.name))
+                Problem::error(codes::graph::NO_SINK, format!("pipeline `{}` has no sink", p.name.name))
                     .at(p.name.span, "nothing is written")
                     .help("add `sink INPUT -> CONN.table(\"name\")`"),
             );
@@ -31,9 +31,12 @@ impl Lowering<'_> {
                         let mut shown: Vec<&str> = path[pos..].to_vec();
                         shown.push(current);
                         self.problems.push(
-                            Problem::error("flow::cycle", format!("transforms form a cycle: {}", shown.join(" <- ")))
-                                .at(t.input.span, "this input leads back here")
-                                .help("every transform must read, eventually, from a source"),
+                            Problem::error(
+                                codes::graph::CYCLE,
+                                format!("transforms form a cycle: {}", shown.join(" <- ")),
+                            )
+                            .at(t.input.span, "this input leads back here")
+                            .help("every transform must read, eventually, from a source"),
                         );
                     }
                     break;
@@ -60,7 +63,7 @@ impl Lowering<'_> {
                 && !consumed_sets.contains(name.as_str())
             {
                 self.problems.push(
-                    Problem::warning("flow::unused_stage", format!("{} `{name}` has no consumers", kind.word()))
+                    Problem::warning(codes::graph::UNUSED_STAGE, format!("{} `{name}` has no consumers", kind.word()))
                         .at(*span, "its output goes nowhere")
                         .help("send it to a sink, or remove it"),
                 );
@@ -80,7 +83,7 @@ impl Lowering<'_> {
             Some((_, StageKindName::TableSet)) => {
                 self.problems.push(
                     Problem::error(
-                        "flow::table_set_input",
+                        codes::graph::TABLE_SET_INPUT,
                         format!("`{}` is a set of tables; a transform or table sink reads one of them", input.name),
                     )
                     .at(input.span, "a set of tables")
@@ -93,9 +96,12 @@ impl Lowering<'_> {
             }
             Some((_, StageKindName::Sink)) => {
                 self.problems.push(
-                    Problem::error("flow::sink_as_input", format!("`{}` is a sink; sinks have no output", input.name))
-                        .at(input.span, "cannot read from a sink")
-                        .help("read from the sink's input instead"),
+                    Problem::error(
+                        codes::graph::SINK_AS_INPUT,
+                        format!("`{}` is a sink; sinks have no output", input.name),
+                    )
+                    .at(input.span, "cannot read from a sink")
+                    .help("read from the sink's input instead"),
                 );
                 false
             }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::values::{LiteralResolver, Variables};
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 use crate::plan::{Endpoint, PipelinePlan};
 use crate::profiles::Profiles;
 use crate::syntax::ast::{self, Ident, Span};
@@ -79,7 +79,7 @@ impl<'a> Lowering<'a> {
         }
         if file.pipelines.is_empty() {
             self.problems.push(
-                Problem::error("flow::no_pipeline", "the file defines no pipeline")
+                Problem::error(codes::pipeline::MISSING, "the file defines no pipeline")
                     .at(Span::new(0, 0), "nothing to run")
                     .help("add `pipeline NAME { source ... sink ... }`"),
             );
@@ -89,14 +89,14 @@ impl<'a> Lowering<'a> {
 }
 
 fn duplicate(what: &str, ident: &Ident, _first: Span) -> Problem {
-    Problem::error("flow::duplicate_name", format!("{what} `{}` is defined twice", ident.name))
+    Problem::error(codes::name::DUPLICATE, format!("{what} `{}` is defined twice", ident.name))
         .at(ident.span, "defined again here")
         .help(format!("{what} names must be unique; rename one of them"))
 }
 
 fn undefined(what: &str, ident: &Ident, known: &[&str], fallback: &str) -> Problem {
     let help = suggest(&ident.name, known).unwrap_or_else(|| fallback.to_string());
-    Problem::error("flow::undefined_name", format!("no {what} named `{}`", ident.name))
+    Problem::error(codes::name::UNDEFINED, format!("no {what} named `{}`", ident.name))
         .at(ident.span, format!("undefined {what}"))
         .help(help)
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::Lowering;
-use crate::diagnostics::{Problem, suggest};
+use crate::diagnostics::{Problem, codes, suggest};
 use crate::plan::{Backend, WriteMode};
 use crate::syntax::ast::{self, Span, StageOptionKind};
 
@@ -37,7 +37,7 @@ impl Lowering<'_> {
                         TargetUse::Sink => &["mode", "create", "batch", "timeout", "on error", "max rejects"],
                     };
                     self.problems.push(
-                        Problem::error("flow::unknown_option", format!("unknown option `{}`", name.name))
+                        Problem::error(codes::option::UNKNOWN, format!("unknown option `{}`", name.name))
                             .at(name.span, "not an option")
                             .help(
                                 suggest(&name.name, known)
@@ -49,14 +49,14 @@ impl Lowering<'_> {
             };
             if seen.insert(key, opt.span).is_some() {
                 self.problems.push(
-                    Problem::error("flow::duplicate_option", format!("option `{key}` is given twice"))
+                    Problem::error(codes::option::DUPLICATE, format!("option `{key}` is given twice"))
                         .at(opt.span, "repeated")
                         .help("give each option once"),
                 );
                 continue;
             }
             let wrong_place = |key: &str, only: &str| {
-                Problem::error("flow::misplaced_option", format!("`{key}` is an option of {only}"))
+                Problem::error(codes::option::MISPLACED, format!("`{key}` is an option of {only}"))
                     .at(opt.span, "not allowed here")
                     .help(format!("move it to a {only} block, or remove it"))
             };
@@ -67,7 +67,7 @@ impl Lowering<'_> {
                     } else if !backend.is_database() {
                         self.problems.push(
                             Problem::error(
-                                "flow::partition_unsupported",
+                                codes::source::PARTITION_UNSUPPORTED,
                                 format!("a {} source cannot be partitioned by a column", backend.name()),
                             )
                             .at(opt.span, "only database sources split by column")
@@ -79,7 +79,7 @@ impl Lowering<'_> {
                 }
                 StageOptionKind::Member { .. } => {
                     self.problems.push(
-                        Problem::error("flow::misplaced_table_block", "a `table` block belongs to a table set")
+                        Problem::error(codes::option::MISPLACED_TABLE_BLOCK, "a `table` block belongs to a table set")
                             .at(opt.span, "not a table set")
                             .help("use it in the block of `source NAME = CONN.tables(...)` or of its schema sink"),
                     );
@@ -90,7 +90,7 @@ impl Lowering<'_> {
                 StageOptionKind::Incremental { .. } if !backend.is_database() => {
                     self.problems.push(
                         Problem::error(
-                            "flow::incremental_unsupported",
+                            codes::source::INCREMENTAL_UNSUPPORTED,
                             format!("a {} source cannot be read incrementally", backend.name()),
                         )
                         .at(opt.span, "only database sources keep a high-water mark")
@@ -120,9 +120,12 @@ impl Lowering<'_> {
                             "truncate" => WriteMode::Truncate,
                             _ => {
                                 self.problems.push(
-                                    Problem::error("flow::unknown_mode", format!("unknown write mode `{}`", n.name))
-                                        .at(n.span, "not a mode")
-                                        .help("modes: append, replace, truncate, upsert on (KEY, ...)"),
+                                    Problem::error(
+                                        codes::sink::UNKNOWN_MODE,
+                                        format!("unknown write mode `{}`", n.name),
+                                    )
+                                    .at(n.span, "not a mode")
+                                    .help("modes: append, replace, truncate, upsert on (KEY, ...)"),
                                 );
                                 continue;
                             }
@@ -131,7 +134,7 @@ impl Lowering<'_> {
                     if backend.is_file() && mode != WriteMode::Replace {
                         self.problems.push(
                             Problem::error(
-                                "flow::mode_unsupported",
+                                codes::sink::MODE_UNSUPPORTED,
                                 format!("a {} file can only be written whole (mode replace)", backend.name()),
                             )
                             .at(opt.span, format!("{mode} is not possible for files"))
@@ -154,7 +157,7 @@ impl Lowering<'_> {
                 StageOptionKind::OnError(_) | StageOptionKind::MaxRejects(_) if !backend.is_database() => {
                     self.problems.push(
                         Problem::error(
-                            "flow::on_error_unsupported",
+                            codes::sink::ON_ERROR_UNSUPPORTED,
                             format!("a {} file takes every value, so `{key}` does not apply", backend.name()),
                         )
                         .at(opt.span, "only database sinks refuse rows")

@@ -8,7 +8,7 @@ use super::super::expr::{ExprRenderer, sql_type};
 use super::graph::StageKindName;
 use super::options::{StageOpts, TargetUse};
 use super::{DEFAULT_BATCH_SIZE, Lowering, Resolved, duplicate};
-use crate::diagnostics::{Problem, suggest};
+use crate::diagnostics::{Problem, codes, suggest};
 use crate::plan::table_set::TableSetPlan;
 use crate::plan::*;
 use crate::syntax::ast::{self, Ident, Span, StageOptionKind, StepKind, Target};
@@ -25,7 +25,7 @@ impl Lowering<'_> {
             };
             if seen_settings.insert(key, lit.span).is_some() {
                 self.problems.push(
-                    Problem::error("flow::duplicate_setting", format!("`{key}` is set twice"))
+                    Problem::error(codes::pipeline::DUPLICATE_SETTING, format!("`{key}` is set twice"))
                         .at(lit.span, "set again here")
                         .help("keep one of them"),
                 );
@@ -38,7 +38,7 @@ impl Lowering<'_> {
         }
         for item in &p.unknown_items {
             self.problems.push(
-                Problem::error("flow::unknown_item", format!("unknown pipeline item `{}`", item.name))
+                Problem::error(codes::pipeline::UNKNOWN_ITEM, format!("unknown pipeline item `{}`", item.name))
                     .at(item.span, "not a pipeline item")
                     .help(
                         suggest(&item.name, &["source", "transform", "sink", "parallelism", "timeout"]).unwrap_or_else(
@@ -120,7 +120,7 @@ impl Lowering<'_> {
             .map_or(ast_sink.span, |o| o.span);
         self.problems.push(
             Problem::error(
-                "flow::incremental_mode",
+                codes::sink::INCREMENTAL_MODE,
                 format!(
                     "sink `{}` receives only the new rows of `{}` (incremental on {}), so mode {} would drop \
                      the rows copied by earlier runs",
@@ -176,7 +176,7 @@ impl Lowering<'_> {
                     Some(_) => {
                         self.problems.push(
                             Problem::error(
-                                "flow::reject_elsewhere",
+                                codes::sink::REJECT_ELSEWHERE,
                                 format!(
                                     "the reject table must be on the sink's own connection, not `{}`",
                                     connection.name
@@ -196,7 +196,7 @@ impl Lowering<'_> {
         };
         if let (Some((_, span)), OnError::Fail) = (&opts.max_rejects, &on_error) {
             self.problems.push(
-                Problem::warning("flow::max_rejects_unused", "`max rejects` has no effect with `on error fail`")
+                Problem::warning(codes::sink::MAX_REJECTS_UNUSED, "`max rejects` has no effect with `on error fail`")
                     .at(*span, "the first bad row fails the run")
                     .help("add `on error skip` or `on error reject to db.table(\"rejects\")`"),
             );
@@ -223,7 +223,7 @@ impl Lowering<'_> {
                 let name = self.ok(self.literals.string(table, "the table name"))?;
                 if name.trim().is_empty() {
                     self.problems.push(
-                        Problem::error("flow::bad_table", "the table name is empty")
+                        Problem::error(codes::target::BAD_TABLE, "the table name is empty")
                             .at(table.span, "empty name")
                             .help("name a table, e.g. \"public.orders\""),
                     );
@@ -233,7 +233,7 @@ impl Lowering<'_> {
                     Backend::Generate => {
                         if name != "orders" {
                             self.problems.push(
-                                Problem::error("flow::bad_table", format!("generate has no table `{name}`"))
+                                Problem::error(codes::target::BAD_TABLE, format!("generate has no table `{name}`"))
                                     .at(table.span, "unknown synthetic table")
                                     .help("the synthetic source offers one table: \"orders\""),
                             );
@@ -268,7 +268,7 @@ impl Lowering<'_> {
                 let text = self.ok(self.literals.string(sql, "the query"))?;
                 if use_ == TargetUse::Sink {
                     self.problems.push(
-                        Problem::error("flow::query_sink", "a sink cannot write to a query")
+                        Problem::error(codes::target::QUERY_SINK, "a sink cannot write to a query")
                             .at(target.span(), "not a table")
                             .help("write to CONN.table(\"name\")"),
                     );
@@ -277,7 +277,7 @@ impl Lowering<'_> {
                 if !resolved.endpoint.backend.is_database() {
                     self.problems.push(
                         Problem::error(
-                            "flow::query_on_file",
+                            codes::target::QUERY_ON_FILE,
                             format!("`{}` is not a database; it cannot run a query", connection.name),
                         )
                         .at(target.span(), "no SQL here")
@@ -287,7 +287,7 @@ impl Lowering<'_> {
                 }
                 if text.trim().is_empty() {
                     self.problems.push(
-                        Problem::error("flow::bad_query", "the query is empty")
+                        Problem::error(codes::target::BAD_QUERY, "the query is empty")
                             .at(sql.span, "empty")
                             .help("write a SELECT"),
                     );
@@ -297,7 +297,7 @@ impl Lowering<'_> {
             }
             Target::Tables { span, .. } => {
                 self.problems.push(
-                    Problem::error("flow::tables_sink", "a sink cannot write to `tables(...)`")
+                    Problem::error(codes::target::TABLES_SINK, "a sink cannot write to `tables(...)`")
                         .at(*span, "tables to read")
                         .help("write a table set with `sink SET -> CONN.schema(\"name\")`"),
                 );
@@ -305,7 +305,7 @@ impl Lowering<'_> {
             }
             Target::Schema { span, .. } => {
                 self.problems.push(
-                    Problem::error("flow::schema_source", "a source cannot read `schema(...)`")
+                    Problem::error(codes::target::SCHEMA_SOURCE, "a source cannot read `schema(...)`")
                         .at(*span, "where a table set is written")
                         .help("read tables with `CONN.tables(\"schema.*\")`"),
                 );
@@ -322,9 +322,12 @@ impl Lowering<'_> {
                     }
                     b => {
                         self.problems.push(
-                            Problem::error("flow::missing_table", format!("a {} target needs a table", b.name()))
-                                .at(call.span, "which table?")
-                                .help("bind the connection with `let db = ...` and write db.table(\"name\")"),
+                            Problem::error(
+                                codes::target::MISSING_TABLE,
+                                format!("a {} target needs a table", b.name()),
+                            )
+                            .at(call.span, "which table?")
+                            .help("bind the connection with `let db = ...` and write db.table(\"name\")"),
                         );
                         return None;
                     }
@@ -365,14 +368,15 @@ impl Lowering<'_> {
                     .collect::<Result<Vec<_>, _>>()
                     .map(|columns| StepPlan::Cast { columns }),
                 StepKind::Sql(lit) => self.literals.string(lit, "the sql step").map(|query| StepPlan::Sql { query }),
-                StepKind::Unknown(name) => {
-                    Err(Problem::error("flow::unknown_step", format!("unknown transform step `{}`", name.name))
-                        .at(name.span, "not a step")
-                        .help(
-                            suggest(&name.name, &["filter", "derive", "select", "drop", "rename", "cast", "sql"])
-                                .unwrap_or_else(|| "steps: filter, derive, select, drop, rename, cast, sql".into()),
-                        ))
-                }
+                StepKind::Unknown(name) => Err(Problem::error(
+                    codes::transform::UNKNOWN_STEP,
+                    format!("unknown transform step `{}`", name.name),
+                )
+                .at(name.span, "not a step")
+                .help(
+                    suggest(&name.name, &["filter", "derive", "select", "drop", "rename", "cast", "sql"])
+                        .unwrap_or_else(|| "steps: filter, derive, select, drop, rename, cast, sql".into()),
+                )),
             };
             match lowered {
                 Ok(s) => steps.push(s),
@@ -413,7 +417,7 @@ fn short_target(relation: &Relation) -> String {
 }
 
 fn not_writable(span: Span) -> Problem {
-    Problem::error("flow::not_writable", "the synthetic source cannot be written to")
+    Problem::error(codes::target::NOT_WRITABLE, "the synthetic source cannot be written to")
         .at(span, "read-only")
         .help("write to a database table or a csv/parquet file")
 }
@@ -425,7 +429,7 @@ const SQLITE_SCHEMAS: [&str; 2] = ["main", "temp"];
 /// A SQLite table named with a schema the file does not have (e.g. `public.orders` carried over
 /// from PostgreSQL): SQLite would answer `unknown database "public"` only when the run starts.
 fn sqlite_schema(span: Span, schema: &str, table: &str) -> Problem {
-    Problem::error("flow::sqlite_schema", format!("a SQLite file has no schema `{schema}`"))
+    Problem::error(codes::target::SQLITE_SCHEMA, format!("a SQLite file has no schema `{schema}`"))
         .at(span, "schema-qualified name")
         .help(format!("a SQLite file is one database: name the table without the schema, e.g. \"{table}\""))
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::Lowering;
 use super::graph::StageKindName;
 use super::options::{StageOpts, TargetUse};
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 use crate::plan::table_set::{MemberSink, MemberSource, SchemaSinkPlan, TableSetPlan};
 use crate::plan::{Backend, IncrementalSpec, OnError, PartitionSpec, WriteMode};
 use crate::syntax::ast::{self, Ident, Span, StageOption, StageOptionKind, Target};
@@ -21,7 +21,7 @@ impl Lowering<'_> {
         if !matches!(backend, Backend::Postgres | Backend::Mysql | Backend::Sqlite) {
             self.problems.push(
                 Problem::error(
-                    "flow::tables_unsupported",
+                    codes::table_set::TABLES_UNSUPPORTED,
                     format!("a {} connection has no tables to list", backend.name()),
                 )
                 .at(*span, "not a database")
@@ -38,9 +38,12 @@ impl Lowering<'_> {
                 Some("include") => &mut include,
                 Some(other) => {
                     self.problems.push(
-                        Problem::error("flow::unknown_argument", format!("tables() takes no argument `{other}`"))
-                            .at(arg.span, "unknown argument")
-                            .help("tables(\"PATTERN\", ..., exclude: [\"PATTERN\", ...])"),
+                        Problem::error(
+                            codes::table_set::UNKNOWN_ARGUMENT,
+                            format!("tables() takes no argument `{other}`"),
+                        )
+                        .at(arg.span, "unknown argument")
+                        .help("tables(\"PATTERN\", ..., exclude: [\"PATTERN\", ...])"),
                     );
                     continue;
                 }
@@ -56,7 +59,7 @@ impl Lowering<'_> {
         self.options(&set_options, TargetUse::Source, backend, &mut defaults);
         if let Some(option) = set_options.iter().find(|o| matches!(o.kind, StageOptionKind::Partition { .. })) {
             self.problems.push(
-                Problem::error("flow::partition_table_set", "`partition by` names a column of one table")
+                Problem::error(codes::table_set::SHARED_PARTITION, "`partition by` names a column of one table")
                     .at(option.span, "for every table of the set")
                     .help("put it in a block for that table: `table orders { partition by id into 8 }`; large tables with an integer primary key are partitioned automatically"),
             );
@@ -65,7 +68,7 @@ impl Lowering<'_> {
         for (table, rename, options, span) in members {
             if let Some(rename) = rename {
                 self.problems.push(
-                    Problem::error("flow::rename_in_source", "a table is renamed where it is written")
+                    Problem::error(codes::table_set::RENAME_IN_SOURCE, "a table is renamed where it is written")
                         .at(rename.span, "not in a source")
                         .help(format!("move `as ...` to the schema sink: `table {} as \"...\"`", table.name)),
                 );
@@ -106,7 +109,7 @@ impl Lowering<'_> {
                 None => format!("no table set `{}` in this pipeline", s.input.name),
             };
             self.problems.push(
-                Problem::error("flow::schema_sink_input", format!("a schema sink writes a table set: {what}"))
+                Problem::error(codes::table_set::SCHEMA_SINK_INPUT, format!("a schema sink writes a table set: {what}"))
                     .at(s.input.span, "not a table set")
                     .help("read a set with `source NAME = conn.tables(\"PATTERN\")`, or write one table with conn.table(\"name\")"),
             );
@@ -115,9 +118,12 @@ impl Lowering<'_> {
         let backend = resolved.endpoint.backend;
         if !matches!(backend, Backend::Postgres | Backend::Mysql | Backend::Sqlite) {
             self.problems.push(
-                Problem::error("flow::schema_unsupported", format!("a {} connection has no schemas", backend.name()))
-                    .at(*span, "not a database")
-                    .help("write a table set into PostgreSQL, MySQL/MariaDB or SQLite"),
+                Problem::error(
+                    codes::table_set::SCHEMA_UNSUPPORTED,
+                    format!("a {} connection has no schemas", backend.name()),
+                )
+                .at(*span, "not a database")
+                .help("write a table set into PostgreSQL, MySQL/MariaDB or SQLite"),
             );
             return;
         }
@@ -133,9 +139,12 @@ impl Lowering<'_> {
             _ => None,
         }) {
             self.problems.push(
-                Problem::error("flow::upsert_table_set", format!("`mode {mode} on (...)` names columns of one table"))
-                    .at(option.span, "for every table of the set")
-                    .help("put it in a block for that table: `table orders { mode upsert on (id) }`"),
+                Problem::error(
+                    codes::table_set::SHARED_UPSERT_KEYS,
+                    format!("`mode {mode} on (...)` names columns of one table"),
+                )
+                .at(option.span, "for every table of the set")
+                .help("put it in a block for that table: `table orders { mode upsert on (id) }`"),
             );
         }
         let mut tables = BTreeMap::new();
@@ -145,7 +154,7 @@ impl Lowering<'_> {
             }) {
                 self.problems.push(
                     Problem::error(
-                        "flow::member_option",
+                        codes::table_set::MEMBER_OPTION,
                         "a table of a set may differ only in mode, batch and timeout",
                     )
                     .at(other.span, "applies to the whole set")
@@ -165,7 +174,7 @@ impl Lowering<'_> {
             Some(ast::OnErrorAst::Skip) => OnError::Skip,
             Some(ast::OnErrorAst::Reject { span, .. }) => {
                 self.problems.push(
-                    Problem::error("flow::reject_table_set", "a table set cannot share one reject table")
+                    Problem::error(codes::table_set::SHARED_REJECT_TABLE, "a table set cannot share one reject table")
                         .at(span, "rows of different tables")
                         .help("use `on error skip` for the set, or write that table with its own sink"),
                 );
@@ -211,7 +220,7 @@ impl Lowering<'_> {
                 let which = table.map_or_else(|| "its tables".to_string(), |t| format!("table `{t}`"));
                 self.problems.push(
                     Problem::error(
-                        "flow::incremental_mode",
+                        codes::sink::INCREMENTAL_MODE,
                         format!(
                             "sink `{}` receives only the new rows of {which} (incremental on {column}), so mode {mode} \
                              would drop the rows copied by earlier runs",
@@ -254,7 +263,7 @@ fn member_source(opts: StageOpts) -> MemberSource {
 }
 
 fn duplicate_member(table: &Ident, span: Span) -> Problem {
-    Problem::error("flow::duplicate_table", format!("table `{}` has two blocks", table.name))
+    Problem::error(codes::table_set::DUPLICATE_TABLE, format!("table `{}` has two blocks", table.name))
         .at(span, "given again here")
         .help("merge the options into one `table` block")
 }

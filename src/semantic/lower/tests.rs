@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{CheckContext, DEFAULT_BATCH_SIZE};
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, codes};
 use crate::plan::{
     Backend, Endpoint, IncrementalSpec, OnError, PartitionSpec, PipelinePlan, Relation, StepPlan, TableName, WriteMode,
 };
@@ -138,7 +138,10 @@ fn a_profile_gives_the_url_and_the_connection_defaults() {
     assert_eq!(source.timeout, Some(Duration::from_secs(30)));
 
     // The same file without the profile: the one problem names it.
-    assert_eq!(problems_of(text), [problem("flow::unknown_profile", "no connection profile named `warehouse`")]);
+    assert_eq!(
+        problems_of(text),
+        [problem(codes::connection::UNKNOWN_PROFILE, "no connection profile named `warehouse`")]
+    );
 }
 
 #[test]
@@ -151,7 +154,7 @@ fn an_unknown_connection_is_named() {
         }"#;
     let (_, problems) = lower_with(text, &context());
     assert_eq!(problems.len(), 1, "{problems:#?}");
-    assert_eq!(problems[0].code, "flow::undefined_name");
+    assert_eq!(problems[0].code, codes::name::UNDEFINED);
     assert_eq!(problems[0].message, "no connection named `dbb`");
     assert_eq!(problems[0].help.as_deref(), Some("did you mean `db`?"));
 }
@@ -168,12 +171,12 @@ fn connection_arguments_and_urls_are_checked() {
             pipeline p { source s = generate() sink s -> generate(rows: 1) }"#
         ),
         [
-            problem("flow::bad_url", "`mysql://root@127.0.0.1/db` is not a postgres URL"),
-            problem("flow::bad_url", "`not a url` is not a valid mysql URL"),
-            problem("flow::unknown_argument", "unknown argument `colour`"),
-            problem("flow::type_mismatch", "header must be true or false, got `maybe`"),
-            problem("flow::bad_url", "the path is empty"),
-            problem("flow::not_writable", "the synthetic source cannot be written to"),
+            problem(codes::connection::BAD_URL, "`mysql://root@127.0.0.1/db` is not a postgres URL"),
+            problem(codes::connection::BAD_URL, "`not a url` is not a valid mysql URL"),
+            problem(codes::connection::UNKNOWN_ARGUMENT, "unknown argument `colour`"),
+            problem(codes::value::TYPE_MISMATCH, "header must be true or false, got `maybe`"),
+            problem(codes::connection::BAD_URL, "the path is empty"),
+            problem(codes::target::NOT_WRITABLE, "the synthetic source cannot be written to"),
         ]
     );
 }
@@ -187,7 +190,7 @@ fn a_connection_name_is_bound_once() {
             let db = sqlite("b.db")
             pipeline p { source s = db.table("t") sink s -> db.table("u") }"#
         ),
-        [problem("flow::duplicate_name", "connection `db` is defined twice")]
+        [problem(codes::name::DUPLICATE, "connection `db` is defined twice")]
     );
 }
 
@@ -229,11 +232,11 @@ fn bad_option_values_are_refused() {
             }"#
         ),
         [
-            problem("flow::bad_number", "the batch size must be a whole number greater than 0, got `0`"),
-            problem("flow::misplaced_option", "`mode` is an option of sinks"),
-            problem("flow::unknown_mode", "unknown write mode `sideways`"),
-            problem("flow::duplicate_option", "option `timeout` is given twice"),
-            problem("flow::unknown_option", "unknown option `colour`"),
+            problem(codes::value::BAD_NUMBER, "the batch size must be a whole number greater than 0, got `0`"),
+            problem(codes::option::MISPLACED, "`mode` is an option of sinks"),
+            problem(codes::sink::UNKNOWN_MODE, "unknown write mode `sideways`"),
+            problem(codes::option::DUPLICATE, "option `timeout` is given twice"),
+            problem(codes::option::UNKNOWN, "unknown option `colour`"),
         ]
     );
 }
@@ -251,10 +254,13 @@ fn options_a_backend_cannot_honour_are_refused() {
             }"#
         ),
         [
-            problem("flow::partition_unsupported", "a csv source cannot be partitioned by a column"),
-            problem("flow::incremental_unsupported", "a csv source cannot be read incrementally"),
-            problem("flow::mode_unsupported", "a parquet file can only be written whole (mode replace)"),
-            problem("flow::on_error_unsupported", "a parquet file takes every value, so `on error` does not apply"),
+            problem(codes::source::PARTITION_UNSUPPORTED, "a csv source cannot be partitioned by a column"),
+            problem(codes::source::INCREMENTAL_UNSUPPORTED, "a csv source cannot be read incrementally"),
+            problem(codes::sink::MODE_UNSUPPORTED, "a parquet file can only be written whole (mode replace)"),
+            problem(
+                codes::sink::ON_ERROR_UNSUPPORTED,
+                "a parquet file takes every value, so `on error` does not apply"
+            ),
         ]
     );
 }
@@ -273,7 +279,7 @@ fn a_stage_name_is_declared_once_per_pipeline() {
               sink s -> db.table("v")
             }"#
         ),
-        [problem("flow::duplicate_name", "stage `s` is defined twice")]
+        [problem(codes::name::DUPLICATE, "stage `s` is defined twice")]
     );
 }
 
@@ -289,11 +295,11 @@ fn transforms_that_read_each_other_form_a_cycle() {
           sink s -> db.table("v")
         }"#;
     let (_, problems) = lower_with(text, &context());
-    let cycles: Vec<&Problem> = problems.iter().filter(|p| p.code == "flow::cycle").collect();
+    let cycles: Vec<&Problem> = problems.iter().filter(|p| p.code == codes::graph::CYCLE).collect();
     // Reported once, from the first transform of the cycle.
     assert_eq!(cycles.len(), 1, "{problems:#?}");
     assert_eq!(cycles[0].message, "transforms form a cycle: a <- b <- a");
-    assert!(problems.iter().all(|p| p.code == "flow::cycle"), "{problems:#?}");
+    assert!(problems.iter().all(|p| p.code == codes::graph::CYCLE), "{problems:#?}");
 }
 
 #[test]
@@ -310,9 +316,9 @@ fn inputs_name_a_source_or_transform_of_the_pipeline() {
             }"#
         ),
         [
-            problem("flow::undefined_name", "no stage named `nowhere`"),
-            problem("flow::sink_as_input", "`out` is a sink; sinks have no output"),
-            problem("flow::unused_stage", "transform `t` has no consumers"),
+            problem(codes::name::UNDEFINED, "no stage named `nowhere`"),
+            problem(codes::graph::SINK_AS_INPUT, "`out` is a sink; sinks have no output"),
+            problem(codes::graph::UNUSED_STAGE, "transform `t` has no consumers"),
         ]
     );
 }
@@ -329,8 +335,8 @@ fn a_pipeline_without_a_sink_writes_nothing() {
     assert_eq!(
         found,
         [
-            ("flow::no_sink", "pipeline `p` has no sink", false),
-            ("flow::unused_stage", "source `s` has no consumers", true)
+            (codes::graph::NO_SINK, "pipeline `p` has no sink", false),
+            (codes::graph::UNUSED_STAGE, "source `s` has no consumers", true)
         ]
     );
 }
@@ -392,13 +398,13 @@ fn targets_a_stage_cannot_use_are_refused() {
             }"#
         ),
         [
-            problem("flow::query_on_file", "`files` is not a database; it cannot run a query"),
-            problem("flow::sqlite_schema", "a SQLite file has no schema `public`"),
-            problem("flow::unknown_step", "unknown transform step `explode`"),
-            problem("flow::query_sink", "a sink cannot write to a query"),
+            problem(codes::target::QUERY_ON_FILE, "`files` is not a database; it cannot run a query"),
+            problem(codes::target::SQLITE_SCHEMA, "a SQLite file has no schema `public`"),
+            problem(codes::transform::UNKNOWN_STEP, "unknown transform step `explode`"),
+            problem(codes::target::QUERY_SINK, "a sink cannot write to a query"),
             // Declared, though its target was refused; nothing reads it either.
-            problem("flow::unused_stage", "source `q` has no consumers"),
-            problem("flow::unused_stage", "transform `t` has no consumers"),
+            problem(codes::graph::UNUSED_STAGE, "source `q` has no consumers"),
+            problem(codes::graph::UNUSED_STAGE, "transform `t` has no consumers"),
         ]
     );
 }
@@ -416,7 +422,7 @@ fn an_incremental_source_cannot_feed_a_replacing_sink() {
             }"#
         ),
         [problem(
-            "flow::incremental_mode",
+            codes::sink::INCREMENTAL_MODE,
             "sink `s->orders` receives only the new rows of `s` (incremental on updated_at), so mode replace would \
              drop the rows copied by earlier runs"
         )]
@@ -427,7 +433,7 @@ fn an_incremental_source_cannot_feed_a_replacing_sink() {
 fn a_file_needs_a_pipeline_with_a_unique_name() {
     assert_eq!(
         problems_of(r#"let db = sqlite("out/x.db")"#),
-        [problem("flow::no_pipeline", "the file defines no pipeline")]
+        [problem(codes::pipeline::MISSING, "the file defines no pipeline")]
     );
     assert_eq!(
         problems_of(
@@ -436,7 +442,7 @@ fn a_file_needs_a_pipeline_with_a_unique_name() {
             pipeline p { source s = db.table("t") sink s -> db.table("u") }
             pipeline p { source s = db.table("t") sink s -> db.table("v") }"#
         ),
-        [problem("flow::duplicate_name", "pipeline `p` is defined twice")]
+        [problem(codes::name::DUPLICATE, "pipeline `p` is defined twice")]
     );
 }
 
@@ -457,8 +463,11 @@ fn a_table_set_reads_a_database_and_a_schema_sink_writes_one() {
             }"#
         ),
         [
-            problem("flow::tables_unsupported", "a csv connection has no tables to list"),
-            problem("flow::schema_sink_input", "a schema sink writes a table set: `s` is a source, not a table set"),
+            problem(codes::table_set::TABLES_UNSUPPORTED, "a csv connection has no tables to list"),
+            problem(
+                codes::table_set::SCHEMA_SINK_INPUT,
+                "a schema sink writes a table set: `s` is a source, not a table set"
+            ),
         ]
     );
 }

@@ -1,8 +1,11 @@
 //! Diagnostics: problems found in a `.flow` file, each with a stable code, the span it is about,
 //! a one-line label and a one-line help. They are plain values; rendering (caret, colours, JSON)
-//! happens once, at the edge, through miette.
+//! happens once, at the edge, through miette. Every code is a constant of [`codes`], the one
+//! registry of them.
 
 use std::fmt;
+
+pub mod codes;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode};
 use serde::Serialize;
@@ -29,7 +32,7 @@ impl From<Span> for miette::SourceSpan {
 /// One problem in a `.flow` file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
-    /// Stable code, e.g. `flow::undefined_name`.
+    /// Stable code from the registry [`codes`], e.g. `flow::name::undefined`.
     pub code: &'static str,
     pub message: String,
     pub span: Option<Span>,
@@ -40,10 +43,12 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// An error; `code` is one of the [`codes`] constants, e.g. [`codes::name::UNDEFINED`].
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), span: None, label: String::new(), help: None, warning: false }
     }
 
+    /// A warning: reported, but `check` still passes; `code` as for [`Problem::error`].
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
         Self { warning: true, ..Self::error(code, message) }
     }
