@@ -13,7 +13,11 @@ use async_trait::async_trait;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
 
-use crate::plan::{SourcePlan, TableName};
+use crate::plan::{Endpoint, SourcePlan, TableName};
+
+/// Tables with inheritance children: `schema.table` of the parent → `schema.table` of each
+/// descendant (children, then grandchildren, ...).
+pub type Descendants = std::collections::BTreeMap<String, Vec<String>>;
 
 /// What a database backend does to read a source. `source` is always a source of this backend.
 #[async_trait]
@@ -61,6 +65,18 @@ pub trait DatabaseSource: Send + Sync {
     /// column is the width. `only`: the source reads the table without its inheritance children.
     /// `None`: the backend keeps no such statistics.
     fn row_width_sql(&self, _table: &TableName, _only: bool) -> Option<String> {
+        None
+    }
+
+    /// The inheritance descendants of every table of the database (PostgreSQL), so that a table
+    /// set reads each row once. Empty for a backend without inheritance (the default).
+    async fn inheritance_descendants(&self, _endpoint: &Endpoint) -> Result<Descendants> {
+        Ok(Descendants::new())
+    }
+
+    /// The local file the database lives in (SQLite), whose absence `check` reports as a
+    /// missing file rather than a failed connection. `None` for a server (the default).
+    fn database_file<'a>(&self, _endpoint: &'a Endpoint) -> Option<&'a str> {
         None
     }
 

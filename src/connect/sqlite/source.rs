@@ -8,7 +8,7 @@ use datafusion::error::Result;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
 use crate::connect::source::{DatabaseSource, PartitionRead, run_blocking};
-use crate::plan::{Relation, SourcePlan};
+use crate::plan::{Endpoint, Relation, SourcePlan};
 
 /// SQLite as a source (see [`DatabaseSource`]).
 pub struct SqliteSource;
@@ -23,6 +23,10 @@ impl DatabaseSource for SqliteSource {
     async fn fetch_small(&self, source: &SourcePlan, sql: &str) -> Result<Vec<RecordBatch>> {
         let (url, sql) = (source.endpoint.url.clone(), sql.to_string());
         run_blocking(move || super::reader::fetch_all(&url, &sql)).await
+    }
+
+    fn database_file<'a>(&self, endpoint: &'a Endpoint) -> Option<&'a str> {
+        Some(endpoint.file_path())
     }
 
     fn chunked(&self) -> bool {
