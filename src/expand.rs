@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::connect::postgres::inheritance::Descendants;
+use crate::connect::source::Descendants;
 use crate::plan::table_set::{CarriedTable, ForeignKeyStep, SchemaSinkPlan, TableSetPlan, member_stage};
 use crate::plan::{Backend, PipelinePlan, Relation, SinkPlan, SourcePlan, TableName};
 use crate::schema::{self, Catalog, TableFilter};
@@ -39,21 +39,19 @@ pub async fn expand(plan: &mut PipelinePlan) -> Expanded {
                 continue;
             }
         };
-        let descendants = match set.endpoint.backend {
-            Backend::Postgres => {
-                match crate::connect::postgres::inheritance::all_descendants(&set.endpoint.url).await {
-                    Ok(d) => d,
-                    Err(e) => {
-                        out.errors.push(format!(
-                            "table set `{}`: cannot read the inheritance children of the source's tables: {}",
-                            set.name,
-                            crate::diagnostics::strip_df_prefix(&e)
-                        ));
-                        continue;
-                    }
+        let descendants = match crate::connect::registry::backend(set.endpoint.backend).source {
+            Some(db) => match db.inheritance_descendants(&set.endpoint).await {
+                Ok(d) => d,
+                Err(e) => {
+                    out.errors.push(format!(
+                        "table set `{}`: cannot read the inheritance children of the source's tables: {}",
+                        set.name,
+                        crate::diagnostics::strip_df_prefix(&e)
+                    ));
+                    continue;
                 }
-            }
-            _ => Descendants::new(),
+            },
+            None => Descendants::new(),
         };
         expand_set(plan, set, catalog, &descendants, &mut out);
     }

@@ -101,10 +101,13 @@ impl std::fmt::Display for SourceError {
 
 /// A file-backed source (CSV, Parquet, SQLite) whose file or directory does not exist.
 fn source_file_missing(source: &SourcePlan) -> bool {
-    use crate::plan::Backend;
-    let path = match (&source.endpoint.backend, &source.relation) {
-        (Backend::Csv | Backend::Parquet, Relation::File { path }) => path.as_str(),
-        (Backend::Sqlite, _) => source.endpoint.file_path(),
+    let database = crate::connect::registry::backend(source.endpoint.backend).source;
+    let path = match (&source.relation, database) {
+        (Relation::File { path }, _) if source.endpoint.backend.is_file() => path.as_str(),
+        (_, Some(db)) => match db.database_file(&source.endpoint) {
+            Some(path) => path,
+            None => return false,
+        },
         _ => return false,
     };
     !std::path::Path::new(path).exists()

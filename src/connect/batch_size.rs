@@ -9,9 +9,7 @@
 
 use arrow::datatypes::{DataType, SchemaRef};
 
-use super::fetch_small;
-use crate::plan::sql::Dialect;
-use crate::plan::{Backend, Relation, SourcePlan};
+use crate::plan::{Relation, SourcePlan};
 
 /// About this many bytes of Arrow data per batch.
 pub const TARGET_BATCH_BYTES: usize = 4 << 20;
@@ -48,32 +46,9 @@ fn type_width(dt: &DataType) -> usize {
 /// The database's average row width for a table source, when it keeps one.
 async fn statistics_row_width(source: &SourcePlan) -> Option<usize> {
     let Relation::Table { name } = &source.relation else { return None };
-    let dialect = Dialect::for_backend(source.endpoint.backend);
-    let sql = match source.endpoint.backend {
-        Backend::Postgres => format!(
-            // An inheritance parent may have two sets of statistics (`inherited`: with its
-            // children's rows, or without); take the set of the rows this source reads, when
-            // analysed. A partitioned table has only the inherited set.
-            "SELECT sum(s.avg_width)::bigint AS w, count(*) AS n FROM pg_stats s \
-             JOIN pg_class c ON c.relname = s.tablename JOIN pg_namespace n ON n.oid = c.relnamespace \
-               AND n.nspname = s.schemaname \
-             WHERE c.oid = to_regclass({}) AND s.inherited = (c.relkind = 'p' OR ({} AND EXISTS \
-               (SELECT 1 FROM pg_stats x WHERE x.schemaname = s.schemaname AND x.tablename = s.tablename \
-                AND x.inherited)))",
-            dialect.string(&dialect.table(name)),
-            !source.only
-        ),
-        Backend::Mysql => {
-            let schema = name.schema().map_or_else(|| "DATABASE()".to_string(), |s| dialect.string(s));
-            format!(
-                "SELECT CAST(AVG_ROW_LENGTH AS SIGNED) AS w, 1 AS n FROM information_schema.TABLES \
-                 WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
-                dialect.string(name.table())
-            )
-        }
-        _ => return None,
-    };
-    let batches = fetch_small(source, &sql).await.ok()?;
+    let db = super::registry::backend(source.endpoint.backend).source?;
+    let sql = db.row_width_sql(name, source.only)?;
+    let batches = db.fetch_small(source, &sql).await.ok()?;
     let batch = batches.iter().find(|b| b.num_rows() > 0)?;
     let column = arrow::compute::cast(batch.column(0), &DataType::Int64).ok()?;
     let widths = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&column);

@@ -2,7 +2,7 @@
 //! ([`CatalogReader`]) and writing DDL for one ([`TargetDialect`], defined beside the planner in
 //! `schema::dialect` so that `schema` needs nothing from here). Each database backend implements
 //! both in its own folder (`postgres/`, `mysql/`, `sqlite/`: `catalog.rs` and `ddl.rs`), and
-//! [`schema_backend`] is the one place that maps a [`Backend`] to them.
+//! [`schema_backend`] finds them in the registry of backends (`connect::registry`).
 //!
 //! How each target spells the portable types ([`ColumnType`](crate::schema::ColumnType)):
 //!
@@ -30,7 +30,6 @@
 use async_trait::async_trait;
 use datafusion::error::DataFusionError;
 
-use super::{mysql, postgres, sqlite};
 use crate::plan::endpoint::scrub_secret;
 use crate::plan::{Backend, Endpoint};
 use crate::schema::{Catalog, TableFilter, TargetDialect};
@@ -55,18 +54,7 @@ pub struct SchemaBackend {
 /// The schema side of `backend`; `None` for backends that are not databases (files,
 /// `generate`), which have no catalog and take no DDL.
 pub fn schema_backend(backend: Backend) -> Option<SchemaBackend> {
-    match backend {
-        Backend::Postgres => {
-            Some(SchemaBackend { catalog: &postgres::catalog::PostgresCatalog, dialect: &postgres::ddl::PostgresDdl })
-        }
-        Backend::Mysql => {
-            Some(SchemaBackend { catalog: &mysql::catalog::MysqlCatalog, dialect: &mysql::ddl::MysqlDdl })
-        }
-        Backend::Sqlite => {
-            Some(SchemaBackend { catalog: &sqlite::catalog::SqliteCatalog, dialect: &sqlite::ddl::SqliteDdl })
-        }
-        Backend::Csv | Backend::Parquet | Backend::Generate => None,
-    }
+    super::registry::backend(backend).schema
 }
 
 /// The selected tables of a database endpoint, with their schema. Errors never contain the

@@ -1,6 +1,8 @@
-//! Backends: one folder per database or file kind, source and sink side by side. This module
-//! is the dispatch: describe a source (schema, partition bounds, the partitions it will read),
-//! hold the snapshot its partitions share, and open one partition as a stream of Arrow batches.
+//! Backends: one folder per database or file kind, source and sink side by side, each found
+//! through `registry`. This module holds the backend-neutral side of reading a source: describe
+//! it (schema, partition bounds, the watermark, the partitions it will read, with their
+//! predicates), hold the snapshot its partitions share, and open one partition as a stream of
+//! Arrow batches; what differs per database is asked of its `source::DatabaseSource`.
 
 pub mod batch_size;
 pub mod blocking;
@@ -19,9 +21,11 @@ pub mod foreign_keys;
 pub mod generate;
 pub mod mysql;
 pub mod postgres;
+pub mod registry;
 pub mod rejects;
 pub mod retry;
 pub mod sink;
+pub mod source;
 pub mod sql_log;
 pub mod sqlite;
 pub mod staged;
@@ -37,9 +41,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::ledger::watermark::{Since, Watermark};
 use crate::plan::sql::Dialect;
-use crate::plan::{Backend, PartitionBounds, PartitionSpec, Relation, SourcePlan, partition};
+use crate::plan::{PartitionBounds, PartitionSpec, Relation, SourcePlan, partition};
+pub use source::SourceSnapshot;
+use source::{DatabaseSource, PartitionRead};
 
-/// Keys per chunk query for SQLite sources, read through connectorx (each chunk is held whole).
+/// Keys per chunk query for a chunked source (SQLite: its reader holds each chunk whole).
 pub const CHUNK_KEYS: u64 = 65_536;
 
 pub use crate::plan::partition::ScanPartition;
@@ -53,32 +59,12 @@ pub struct SourceShape {
     /// The snapshot every partition of a partitioned PostgreSQL or MySQL source reads, so that
     /// all of them see the source as of one instant. It is held open for as long as any clone of
     /// the shape lives: keep the shape until the run ends.
-    pub snapshot: Option<SourceSnapshot>,
+    pub snapshot: Option<Arc<dyn SourceSnapshot>>,
     /// The range an incremental source reads in this run; its predicate is in every partition.
     pub watermark: Option<Watermark>,
     /// What the source reads that its name alone does not say (a PostgreSQL table's inheritance
     /// children, read or left out), for `explain`.
     pub notes: Vec<String>,
-}
-
-/// What holds a partitioned source's snapshot open; partitions find it by [`Self::id`].
-#[derive(Debug, Clone)]
-pub enum SourceSnapshot {
-    /// An exported PostgreSQL snapshot that every partition connection imports (taken by
-    /// [`describe`], which reads the partition bounds in it).
-    Postgres(Arc<postgres::ExportedSnapshot>),
-    /// One MySQL connection per partition, in transactions started together (taken by
-    /// [`hold_snapshot`], only for a run).
-    Mysql(Arc<mysql::source::SharedSnapshot>),
-}
-
-impl SourceSnapshot {
-    pub fn id(&self) -> &str {
-        match self {
-            Self::Postgres(s) => &s.id,
-            Self::Mysql(s) => &s.id,
-        }
-    }
 }
 
 /// Connects (or opens files) to learn the schema and plan the partitions. Reads no data rows
@@ -110,26 +96,22 @@ pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) ->
                 notes: Vec::new(),
             })
         }
-        (relation, backend) if backend.is_database() => describe_database(source, relation, backend, since).await,
-        (_, backend) => Err(DataFusionError::Plan(format!("a {} source needs a file path", backend.name()))),
+        (relation, backend) => match registry::backend(backend).source {
+            Some(db) => describe_database(source, relation, db, since).await,
+            None => Err(DataFusionError::Plan(format!("a {} source needs a file path", backend.name()))),
+        },
     }
 }
 
 async fn describe_database(
     source: &SourcePlan,
     relation: &Relation,
-    backend: Backend,
+    db: &'static dyn DatabaseSource,
     since: &Since,
 ) -> Result<SourceShape> {
-    let dialect = Dialect::for_backend(backend);
+    let dialect = Dialect::for_backend(source.endpoint.backend);
     let probe = dialect.select_rows(relation, source.only, None, None);
-    let (schema, notes) = match relation {
-        Relation::Table { name } if backend == Backend::Postgres => {
-            let (schema, note) = postgres::query_table_schema(&source.endpoint.url, &probe, name, source.only).await?;
-            (schema, note.into_iter().collect())
-        }
-        _ => (database_schema(source, &probe).await?, Vec::new()),
-    };
+    let (schema, notes) = db.probe(source, &probe).await?;
     // A missing partition column is reported by the column check, with its span.
     let partition_field = source.partition.as_ref().and_then(|spec| schema.field_with_name(&spec.column).ok());
     if let (Some(spec), Some(field)) = (&source.partition, partition_field)
@@ -142,21 +124,16 @@ async fn describe_database(
             field.data_type()
         )));
     }
-    // PostgreSQL: the partitions will import one snapshot, exported here; the bounds (and the
-    // watermark) are read in it. MySQL: the run takes its snapshot later (`hold_snapshot`), so
-    // that `explain` takes no lock; the first and last ranges are open, so rows added meanwhile
-    // are read all the same. SQLite: one file, read at its own moments.
-    let snapshot = if backend == Backend::Postgres && partition_field.is_some() {
-        Some(Arc::new(postgres::ExportedSnapshot::export(&source.endpoint.url).await?))
-    } else {
-        None
-    };
+    // A backend with an exported snapshot (PostgreSQL) takes it here and reads the bounds (and
+    // the watermark) in it; one with a per-run snapshot (MySQL) takes it in `hold_snapshot`, so
+    // that `explain` takes no lock; others (SQLite, one file) are read at their own moments.
+    let snapshot = if partition_field.is_some() { db.export_snapshot(source).await? } else { None };
     let fetch = |sql: String| {
         let snapshot = snapshot.clone();
         async move {
             match snapshot {
                 Some(snapshot) => snapshot.fetch_all(&sql).await,
-                None => fetch_small(source, &sql).await,
+                None => db.fetch_small(source, &sql).await,
             }
         }
     };
@@ -166,11 +143,9 @@ async fn describe_database(
     };
     let base = watermark.as_ref().and_then(|w| w.predicate(dialect));
     let (Some(spec), Some(field)) = (&source.partition, partition_field) else {
-        // connectorx collects each query: read an unpartitioned SQLite table in chunks.
+        // A reader that collects each query reads an unpartitioned table in chunks.
         let chunks = match relation {
-            Relation::Table { name } if backend == Backend::Sqlite => {
-                unpartitioned_chunks(source, name, &schema).await?
-            }
+            Relation::Table { name } if db.chunked() => unpartitioned_chunks(source, db, name, &schema).await?,
             _ => Vec::new(),
         };
         return Ok(SourceShape {
@@ -193,9 +168,9 @@ async fn describe_database(
     let bounds_sql =
         format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({scanned}) AS {}", dialect.ident("_flow_b"));
     let bounds = bounds::from_batches(&fetch(bounds_sql).await?, field.data_type())?;
-    // PostgreSQL and MySQL stream a query; connectorx (SQLite) collects one, so its
-    // partitions are chunked.
-    let chunked = backend == Backend::Sqlite;
+    // PostgreSQL and MySQL stream a query; SQLite's reader collects one, so its partitions
+    // are chunked.
+    let chunked = db.chunked();
     let partitions: Vec<ScanPartition> = partition::split(bounds.as_ref(), spec.count)
         .iter()
         .map(|range| {
@@ -213,7 +188,7 @@ async fn describe_database(
             }
         })
         .collect();
-    let snapshot = snapshot.filter(|_| partitions.len() > 1).map(SourceSnapshot::Postgres);
+    let snapshot = snapshot.filter(|_| partitions.len() > 1);
     Ok(SourceShape { schema, bounds, partitions, snapshot, watermark, notes })
 }
 
@@ -279,34 +254,9 @@ pub async fn auto_partition(source: &SourcePlan, parallelism: usize) -> Option<P
     if source.partition.is_some() || parallelism < 2 {
         return None;
     }
-    let dialect = Dialect::for_backend(source.endpoint.backend);
-    let sql = match source.endpoint.backend {
-        Backend::Postgres => format!(
-            "SELECT max(a.attname::text) AS k, count(*) AS n, max(c.reltuples)::bigint AS r, \
-             max(format_type(a.atttypid, a.atttypmod)) AS t \
-             FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
-             WHERE i.indrelid = to_regclass({}) AND i.indisprimary",
-            dialect.string(&dialect.table(name))
-        ),
-        Backend::Mysql => {
-            let schema = match name.schema() {
-                Some(s) => dialect.string(s),
-                None => "DATABASE()".to_string(),
-            };
-            format!(
-                "SELECT MAX(k.COLUMN_NAME) AS k, COUNT(*) AS n, MAX(t.TABLE_ROWS) AS r, MAX(c.DATA_TYPE) AS t \
-                 FROM information_schema.KEY_COLUMN_USAGE k \
-                 JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = k.TABLE_SCHEMA AND t.TABLE_NAME = k.TABLE_NAME \
-                 JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME \
-                   AND c.COLUMN_NAME = k.COLUMN_NAME \
-                 WHERE k.TABLE_SCHEMA = {schema} AND k.TABLE_NAME = {} AND k.CONSTRAINT_NAME = 'PRIMARY'",
-                dialect.string(name.table())
-            )
-        }
-        _ => return None,
-    };
-    let batches = fetch_small(source, &sql).await.ok()?;
+    let db = registry::backend(source.endpoint.backend).source?;
+    let sql = db.auto_partition_sql(name)?;
+    let batches = db.fetch_small(source, &sql).await.ok()?;
     let batch = batches.iter().find(|b| b.num_rows() > 0)?;
     let text = |i: usize| -> Option<String> {
         let column = arrow::compute::cast(batch.column(i), &DataType::Utf8).ok()?;
@@ -332,11 +282,12 @@ pub struct Pushdown {
     pub filter: Option<String>,
 }
 
-/// Chunks for reading a whole SQLite table in bounded pieces, by its `rowid`. No rowid (a view,
-/// a `WITHOUT ROWID` table, a column named `rowid`): one query, and the README says to partition
-/// such sources.
+/// Chunks for reading a whole table of a chunked backend (SQLite) in bounded pieces, by its
+/// `rowid`. No rowid (a view, a `WITHOUT ROWID` table, a column named `rowid`): one query, and
+/// the README says to partition such sources.
 async fn unpartitioned_chunks(
     source: &SourcePlan,
+    db: &dyn DatabaseSource,
     table: &crate::plan::TableName,
     schema: &SchemaRef,
 ) -> Result<Vec<String>> {
@@ -347,7 +298,7 @@ async fn unpartitioned_chunks(
     let key = "rowid";
     let col = dialect.ident(key);
     let bounds_sql = format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM {}", dialect.table(table));
-    let Ok(batches) = fetch_small(source, &bounds_sql).await else { return Ok(Vec::new()) };
+    let Ok(batches) = db.fetch_small(source, &bounds_sql).await else { return Ok(Vec::new()) };
     let bounds = bounds::from_batches(&batches, &DataType::Int64)?;
     let chunks: Vec<String> = partition::chunk(&crate::plan::PartitionRange::whole(), bounds.as_ref(), CHUNK_KEYS)
         .iter()
@@ -356,22 +307,21 @@ async fn unpartitioned_chunks(
     Ok(if chunks.len() > 1 { chunks } else { Vec::new() })
 }
 
-/// For a MySQL source read in more than one partition: opens one connection per partition, all
-/// reading one snapshot (see `mysql::reader::consistent_connections`; `FLUSH TABLES WITH READ
-/// LOCK` is held for a moment), and keeps them in `shape` for `open_partition` to take. Returns
-/// the line for the run report when the user may not take the lock and each partition reads its
-/// own snapshot instead. Other sources: nothing to do (PostgreSQL's snapshot is taken by
-/// [`describe`]). Called by a run only, never by `explain` or `check`.
+/// For a source read in more than one partition whose backend shares a snapshot per run (MySQL:
+/// one connection per partition, all reading one snapshot, see
+/// `mysql::reader::consistent_connections`; `FLUSH TABLES WITH READ LOCK` is held for a moment):
+/// takes it and keeps it in `shape` for `open_partition` to find. Returns the line for the run
+/// report when the partitions read their own snapshots instead (the user may not take the
+/// lock). Other sources: nothing to do (PostgreSQL's snapshot is taken by [`describe`]). Called
+/// by a run only, never by `explain` or `check`.
 pub async fn hold_snapshot(source: &SourcePlan, shape: &mut SourceShape) -> Result<Option<String>> {
     let partitions = shape.partitions.len();
-    if source.endpoint.backend != Backend::Mysql || partitions < 2 {
+    let Some(db) = registry::backend(source.endpoint.backend).source else { return Ok(None) };
+    if partitions < 2 {
         return Ok(None);
     }
-    let url = source.endpoint.url.clone();
-    let snapshot = run_blocking(move || mysql::source::SharedSnapshot::take(&url, partitions)).await?;
-    let note = (snapshot.kind == mysql::reader::SnapshotKind::PerPartition)
-        .then(|| format!("source `{}`: {}", source.name, snapshot.kind.note()));
-    shape.snapshot = Some(SourceSnapshot::Mysql(snapshot));
+    let Some((snapshot, note)) = db.hold_snapshot(source, partitions).await? else { return Ok(None) };
+    shape.snapshot = Some(snapshot);
     Ok(note)
 }
 
@@ -392,44 +342,11 @@ pub fn partition_sql(source: &SourcePlan, pushdown: &Pushdown, predicate: Option
     )
 }
 
-async fn database_schema(source: &SourcePlan, probe_sql: &str) -> Result<SchemaRef> {
-    let url = source.endpoint.url.clone();
-    match source.endpoint.backend {
-        Backend::Postgres => postgres::query_schema(&url, probe_sql).await,
-        Backend::Mysql => {
-            let sql = probe_sql.to_string();
-            let tinyint1 = mysql::reader::Tinyint1::of(&source.endpoint);
-            run_blocking(move || mysql::source::query_schema(&url, &sql, tinyint1)).await
-        }
-        Backend::Sqlite => {
-            let sql = probe_sql.to_string();
-            run_blocking(move || sqlite::reader::query_schema(&url, &sql)).await
-        }
-        backend => {
-            let cx_url = cx_url(backend, &url)?;
-            let sql = probe_sql.to_string();
-            run_blocking(move || connectorx_reader::query_schema(&cx_url, &sql)).await
-        }
-    }
-}
-
-/// A small query's whole result (bounds, counts).
+/// A small query's whole result (bounds, counts), on a database source's own session.
 pub async fn fetch_small(source: &SourcePlan, sql: &str) -> Result<Vec<arrow::record_batch::RecordBatch>> {
-    let url = source.endpoint.url.clone();
-    match source.endpoint.backend {
-        Backend::Postgres => postgres::fetch_all(&url, sql).await,
-        Backend::Mysql => {
-            let sql = sql.to_string();
-            run_blocking(move || mysql::source::fetch_all(&url, &sql)).await
-        }
-        Backend::Sqlite => {
-            let sql = sql.to_string();
-            run_blocking(move || sqlite::reader::fetch_all(&url, &sql)).await
-        }
-        backend => {
-            let q = connectorx_reader::CxQuery { url: cx_url(backend, &url)?, sql: sql.to_string() };
-            run_blocking(move || connectorx_reader::fetch_all(&q)).await
-        }
+    match registry::backend(source.endpoint.backend).source {
+        Some(db) => db.fetch_small(source, sql).await,
+        None => Err(DataFusionError::Internal(format!("{} is not a database", source.endpoint.backend.name()))),
     }
 }
 
@@ -454,74 +371,20 @@ pub fn open_partition(
         }
         ScanPartition::File { path } => Ok(file::stream_file(&source.endpoint, path.into(), schema, batch)),
         ScanPartition::Query { predicate, chunks } => {
-            let url = source.endpoint.url.clone();
-            match source.endpoint.backend {
-                Backend::Postgres => Ok(postgres::stream_query(
-                    url,
-                    partition_sql(source, pushdown, predicate.as_deref()),
-                    schema,
-                    batch,
-                    snapshot.map(str::to_string),
-                )),
-                Backend::Mysql => {
-                    // The partition's connection of the shared snapshot; a plan executed again
-                    // (or a partition beyond the snapshot's) reads on a session of its own.
-                    let conn = snapshot.and_then(|id| mysql::source::SharedSnapshot::take_connection(id, index));
-                    Ok(mysql::source::stream_partition(
-                        url,
-                        partition_sql(source, pushdown, predicate.as_deref()),
-                        schema,
-                        batch,
-                        conn,
-                    ))
-                }
-                Backend::Sqlite => {
-                    let queries = if chunks.is_empty() {
-                        vec![partition_sql(source, pushdown, predicate.as_deref())]
-                    } else {
-                        chunks.iter().map(|c| partition_sql(source, pushdown, Some(c))).collect()
-                    };
-                    // A table's rowid names a refused value's row (unless a column shadows it).
-                    let with_rowid = matches!(source.relation, Relation::Table { .. })
-                        && !schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case("rowid"));
-                    Ok(sqlite::reader::stream_queries(url, queries, schema, batch, with_rowid))
-                }
-                backend => {
-                    let cx = cx_url(backend, &url)?;
-                    let queries = if chunks.is_empty() {
-                        vec![partition_sql(source, pushdown, predicate.as_deref())]
-                    } else {
-                        chunks.iter().map(|c| partition_sql(source, pushdown, Some(c))).collect()
-                    };
-                    let queries =
-                        queries.into_iter().map(|sql| connectorx_reader::CxQuery { url: cx.clone(), sql }).collect();
-                    Ok(connectorx_reader::stream_queries(queries, schema, blocking::CHANNEL_DEPTH))
-                }
-            }
+            let Some(db) = registry::backend(source.endpoint.backend).source else {
+                return Err(DataFusionError::Internal(format!(
+                    "a query partition on {}, which is not a database",
+                    source.endpoint.backend.name()
+                )));
+            };
+            let queries = if chunks.is_empty() || !db.chunked() {
+                vec![partition_sql(source, pushdown, predicate.as_deref())]
+            } else {
+                chunks.iter().map(|c| partition_sql(source, pushdown, Some(c))).collect()
+            };
+            db.open_partition(PartitionRead { source, schema, index, queries, batch_size: batch, snapshot })
         }
     }
-}
-
-/// connectorx wants `sqlite://` + an absolute path.
-fn cx_url(backend: Backend, url: &str) -> Result<String> {
-    match backend {
-        Backend::Sqlite => {
-            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-            let abs =
-                std::path::absolute(path).map_err(|e| DataFusionError::Execution(format!("bad path {path}: {e}")))?;
-            if !abs.exists() {
-                return Err(DataFusionError::Execution(format!("SQLite database {path} does not exist")));
-            }
-            Ok(format!("sqlite://{}", abs.display()))
-        }
-        _ => Ok(url.to_string()),
-    }
-}
-
-async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| DataFusionError::Execution(format!("database task failed: {e}")))?
 }
 
 /// What to check, in one line, for a failed connection, from the driver's message.

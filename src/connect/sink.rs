@@ -18,13 +18,10 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::connect::file_parts::PartedFileSink;
-use crate::connect::mysql::sink::MysqlBackend;
-use crate::connect::postgres::sink::PostgresBackend;
 use crate::connect::rejects::RejectPolicy;
-use crate::connect::sqlite::sink::SqliteBackend;
-use crate::connect::staged::{StagedSink, StagedTarget};
+use crate::connect::staged::StagedTarget;
 use crate::ledger::{LedgerKey, LedgerRow, Preparation, SinkHistory};
-use crate::plan::{Backend, PipelinePlan, Relation, SinkPlan};
+use crate::plan::{PipelinePlan, Relation, SinkPlan};
 
 /// Where a partition's writer reports rows as they are written (the run's progress counters).
 pub trait RowsWritten: Send + Sync {
@@ -69,27 +66,18 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
         let (mode, create) = (sink.mode.clone(), sink.create_if_missing);
         StagedTarget::new(name.clone(), mode, create, schema.clone(), key.clone(), rejects, sink.carried.clone())
     };
-    let batch_rows = sink.batch_size;
-    match (&sink.relation, sink.endpoint.backend) {
-        (Relation::Table { name }, Backend::Sqlite) => {
-            let backend = SqliteBackend::new(sink.endpoint.file_path());
-            Ok(driver(Arc::new(StagedSink::new(backend, staged(name))), batch_rows))
+    let entry = crate::connect::registry::backend(sink.endpoint.backend);
+    match (&sink.relation, entry.table_sink) {
+        (Relation::Table { name }, Some(table)) => {
+            let batch_rows = if table.regroup { sink.batch_size } else { 1 };
+            Ok(driver((table.open)(&sink.endpoint, staged(name)), batch_rows))
         }
-        // COPY streams the batches as they come: regrouping them would only copy them.
-        (Relation::Table { name }, Backend::Postgres) => {
-            let backend = PostgresBackend::new(&sink.endpoint.url);
-            Ok(driver(Arc::new(StagedSink::new(backend, staged(name))), 1))
+        (Relation::File { path }, _) if entry.file_sink => {
+            Ok(driver(Arc::new(PartedFileSink::new(sink.endpoint.clone(), path, schema, key)), sink.batch_size))
         }
-        (Relation::Table { name }, Backend::Mysql) => {
-            let backend = MysqlBackend::new(&sink.endpoint.url);
-            Ok(driver(Arc::new(StagedSink::new(backend, staged(name))), batch_rows))
-        }
-        (Relation::File { path }, Backend::Csv | Backend::Parquet) => {
-            Ok(driver(Arc::new(PartedFileSink::new(sink.endpoint.clone(), path, schema, key)), batch_rows))
-        }
-        (_, backend) => Err(DataFusionError::NotImplemented(format!(
+        _ => Err(DataFusionError::NotImplemented(format!(
             "writing to {} is not available yet in this build (sink `{}`)",
-            backend.name(),
+            sink.endpoint.backend.name(),
             sink.name
         ))),
     }

@@ -226,7 +226,10 @@ pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPi
                     })
                     .collect();
                 stage.warnings.extend(shape.notes.iter().cloned());
-                if s.endpoint.backend == crate::plan::Backend::Mysql && shape.partitions.len() > 1 {
+                let run_snapshot = crate::connect::registry::backend(s.endpoint.backend)
+                    .source
+                    .is_some_and(|db| db.holds_run_snapshot());
+                if run_snapshot && shape.partitions.len() > 1 {
                     stage.warnings.push(MYSQL_SNAPSHOT.to_string());
                 }
             }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
 use datafusion::error::Result;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -27,6 +28,79 @@ use mysql::Conn;
 use super::reader::{self, SnapshotKind};
 use crate::connect::blocking::blocking_stream;
 use crate::connect::cancel::Pending;
+use crate::connect::source::{DatabaseSource, PartitionRead, SourceSnapshot, run_blocking};
+use crate::plan::sql::Dialect;
+use crate::plan::{SourcePlan, TableName};
+
+/// MySQL/MariaDB as a source (see [`DatabaseSource`]).
+pub struct MysqlSource;
+
+#[async_trait]
+impl DatabaseSource for MysqlSource {
+    async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)> {
+        let (url, sql) = (source.endpoint.url.clone(), probe.to_string());
+        let tinyint1 = reader::Tinyint1::of(&source.endpoint);
+        Ok((run_blocking(move || query_schema(&url, &sql, tinyint1)).await?, Vec::new()))
+    }
+
+    async fn fetch_small(&self, source: &SourcePlan, sql: &str) -> Result<Vec<RecordBatch>> {
+        let (url, sql) = (source.endpoint.url.clone(), sql.to_string());
+        run_blocking(move || fetch_all(&url, &sql)).await
+    }
+
+    /// Taken by a run only, so that `explain` takes no lock; the first and last ranges are open,
+    /// so rows added between describing and the run are read all the same.
+    async fn hold_snapshot(
+        &self,
+        source: &SourcePlan,
+        partitions: usize,
+    ) -> Result<Option<(Arc<dyn SourceSnapshot>, Option<String>)>> {
+        let url = source.endpoint.url.clone();
+        let snapshot = run_blocking(move || SharedSnapshot::take(&url, partitions)).await?;
+        let note = (snapshot.kind == SnapshotKind::PerPartition)
+            .then(|| format!("source `{}`: {}", source.name, snapshot.kind.note()));
+        Ok(Some((snapshot, note)))
+    }
+
+    fn holds_run_snapshot(&self) -> bool {
+        true
+    }
+
+    fn auto_partition_sql(&self, table: &TableName) -> Option<String> {
+        let dialect = Dialect::Mysql;
+        let schema = match table.schema() {
+            Some(s) => dialect.string(s),
+            None => "DATABASE()".to_string(),
+        };
+        Some(format!(
+            "SELECT MAX(k.COLUMN_NAME) AS k, COUNT(*) AS n, MAX(t.TABLE_ROWS) AS r, MAX(c.DATA_TYPE) AS t \
+             FROM information_schema.KEY_COLUMN_USAGE k \
+             JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = k.TABLE_SCHEMA AND t.TABLE_NAME = k.TABLE_NAME \
+             JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME \
+               AND c.COLUMN_NAME = k.COLUMN_NAME \
+             WHERE k.TABLE_SCHEMA = {schema} AND k.TABLE_NAME = {} AND k.CONSTRAINT_NAME = 'PRIMARY'",
+            dialect.string(table.table())
+        ))
+    }
+
+    fn row_width_sql(&self, table: &TableName, _only: bool) -> Option<String> {
+        let dialect = Dialect::Mysql;
+        let schema = table.schema().map_or_else(|| "DATABASE()".to_string(), |s| dialect.string(s));
+        Some(format!(
+            "SELECT CAST(AVG_ROW_LENGTH AS SIGNED) AS w, 1 AS n FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
+            dialect.string(table.table())
+        ))
+    }
+
+    fn open_partition(&self, mut read: PartitionRead<'_>) -> Result<SendableRecordBatchStream> {
+        let sql = read.single_query()?;
+        // The partition's connection of the shared snapshot; a plan executed again (or a
+        // partition beyond the snapshot's) reads on a session of its own.
+        let conn = read.snapshot.and_then(|id| SharedSnapshot::take_connection(id, read.index));
+        Ok(stream_partition(read.source.endpoint.url.clone(), sql, read.schema, read.batch_size, conn))
+    }
+}
 
 /// Connections of a partitioned MySQL source that all read one instant (or, without the
 /// `RELOAD` privilege, each its own: see `kind`). Partition `i` takes connection `i` once; the
@@ -67,6 +141,13 @@ impl SharedSnapshot {
         let snapshot = registry().get(id).and_then(Weak::upgrade)?;
         let mut connections = snapshot.connections.lock().unwrap_or_else(|e| e.into_inner());
         connections.get_mut(index).and_then(Option::take)
+    }
+}
+
+#[async_trait]
+impl SourceSnapshot for SharedSnapshot {
+    fn id(&self) -> &str {
+        &self.id
     }
 }
 

@@ -9,8 +9,6 @@
 //! two (a partitioned table can neither inherit nor be inherited from), so following
 //! `pg_inherits` down from an ordinary table (`relkind = 'r'`) finds inheritance children only.
 
-use std::collections::BTreeMap;
-
 use datafusion::error::{DataFusionError, Result};
 use tokio_postgres::Client;
 
@@ -36,9 +34,7 @@ JOIN pg_class r ON r.oid = t.root JOIN pg_namespace rn ON rn.oid = r.relnamespac
 JOIN pg_class c ON c.oid = t.child JOIN pg_namespace cn ON cn.oid = c.relnamespace
 ORDER BY 1, 2, t.depth, 3, 4";
 
-/// Parents with inheritance children: `schema.table` of the parent → `schema.table` of each
-/// descendant (children, then grandchildren, ...).
-pub type Descendants = BTreeMap<String, Vec<String>>;
+pub use crate::connect::source::Descendants;
 
 /// The inheritance descendants of every ordinary table of the database at `url`.
 pub async fn all_descendants(url: &str) -> Result<Descendants> {

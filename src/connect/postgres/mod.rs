@@ -9,6 +9,7 @@ pub mod copy;
 pub mod ddl;
 pub mod inheritance;
 pub mod sink;
+pub mod source;
 pub mod types;
 
 use std::sync::Arc;

@@ -6,3 +6,4 @@ pub mod catalog;
 pub mod ddl;
 pub mod reader;
 pub mod sink;
+pub mod source;

@@ -10,7 +10,7 @@ use super::graph::StageKindName;
 use super::options::{StageOpts, TargetUse};
 use crate::diagnostics::{Problem, codes};
 use crate::plan::table_set::{MemberSink, MemberSource, SchemaSinkPlan, TableSetPlan};
-use crate::plan::{Backend, IncrementalSpec, OnError, PartitionSpec, WriteMode};
+use crate::plan::{IncrementalSpec, OnError, PartitionSpec, WriteMode};
 use crate::syntax::ast::{self, Ident, Span, StageOption, StageOptionKind, Target};
 
 impl Lowering<'_> {
@@ -18,7 +18,8 @@ impl Lowering<'_> {
         let Target::Tables { connection, args, span } = &s.target else { return None };
         let resolved = self.endpoint_for(connection)?;
         let backend = resolved.endpoint.backend;
-        if !matches!(backend, Backend::Postgres | Backend::Mysql | Backend::Sqlite) {
+        // Only a backend with a catalog has tables to list and takes a schema.
+        if crate::connect::registry::backend(backend).schema.is_none() {
             self.problems.push(
                 Problem::error(
                     codes::table_set::TABLES_UNSUPPORTED,
@@ -116,7 +117,7 @@ impl Lowering<'_> {
         }
         let Some(resolved) = self.endpoint_for(connection) else { return };
         let backend = resolved.endpoint.backend;
-        if !matches!(backend, Backend::Postgres | Backend::Mysql | Backend::Sqlite) {
+        if crate::connect::registry::backend(backend).schema.is_none() {
             self.problems.push(
                 Problem::error(
                     codes::table_set::SCHEMA_UNSUPPORTED,

@@ -1,0 +1,108 @@
+//! The registry of backends: the one place that maps a [`Backend`] to what it provides. Adding
+//! a backend is one folder under `src/connect/` and one entry here.
+//!
+//! | backend    | source (`DatabaseSource`)           | catalog and DDL dialect           | sink                      |
+//! |------------|-------------------------------------|-----------------------------------|---------------------------|
+//! | PostgreSQL | `postgres::source::PostgresSource`  | `postgres::{catalog, ddl}`        | staged table (COPY)       |
+//! | MySQL      | `mysql::source::MysqlSource`        | `mysql::{catalog, ddl}`           | staged table              |
+//! | SQLite     | `sqlite::source::SqliteSource`      | `sqlite::{catalog, ddl}`          | staged table              |
+//! | CSV, Parquet | files (`connect::file`)           | none                              | parted files              |
+//! | `generate` | generated rows (`connect::generate`)| none                              | none                      |
+
+use std::sync::Arc;
+
+use super::catalog::SchemaBackend;
+use super::sink::BlockingSink;
+use super::source::DatabaseSource;
+use super::staged::{StagedSink, StagedTarget};
+use super::{mysql, postgres, sqlite};
+use crate::plan::{Backend, Endpoint};
+
+/// What one backend provides; `None` where it provides nothing of that kind.
+pub struct BackendEntry {
+    /// How to read a source of this database backend (files and `generate` are read by
+    /// `connect::file` and `connect::generate`).
+    pub source: Option<&'static dyn DatabaseSource>,
+    /// Its catalog (for table sets) and its DDL dialect as the target of a schema copy.
+    pub schema: Option<SchemaBackend>,
+    /// The sink that writes a table of this backend.
+    pub table_sink: Option<TableSink>,
+    /// Whether the backend writes files (`connect::file_parts`).
+    pub file_sink: bool,
+}
+
+/// How a backend writes a table: through the staged-table protocol of `connect::staged`.
+#[derive(Clone, Copy)]
+pub struct TableSink {
+    /// The sink for one target table on `endpoint`.
+    pub open: fn(&Endpoint, StagedTarget) -> Arc<dyn BlockingSink>,
+    /// Whether incoming batches are regrouped to the sink's batch size first; PostgreSQL's COPY
+    /// streams batches as they come, so regrouping them would only copy them.
+    pub regroup: bool,
+}
+
+/// The entry of `backend`.
+pub fn backend(backend: Backend) -> &'static BackendEntry {
+    match backend {
+        Backend::Postgres => &POSTGRES,
+        Backend::Mysql => &MYSQL,
+        Backend::Sqlite => &SQLITE,
+        Backend::Csv | Backend::Parquet => &FILES,
+        Backend::Generate => &GENERATE,
+    }
+}
+
+static POSTGRES: BackendEntry = BackendEntry {
+    source: Some(&postgres::source::PostgresSource),
+    schema: Some(SchemaBackend { catalog: &postgres::catalog::PostgresCatalog, dialect: &postgres::ddl::PostgresDdl }),
+    table_sink: Some(TableSink { open: postgres_sink, regroup: false }),
+    file_sink: false,
+};
+
+static MYSQL: BackendEntry = BackendEntry {
+    source: Some(&mysql::source::MysqlSource),
+    schema: Some(SchemaBackend { catalog: &mysql::catalog::MysqlCatalog, dialect: &mysql::ddl::MysqlDdl }),
+    table_sink: Some(TableSink { open: mysql_sink, regroup: true }),
+    file_sink: false,
+};
+
+static SQLITE: BackendEntry = BackendEntry {
+    source: Some(&sqlite::source::SqliteSource),
+    schema: Some(SchemaBackend { catalog: &sqlite::catalog::SqliteCatalog, dialect: &sqlite::ddl::SqliteDdl }),
+    table_sink: Some(TableSink { open: sqlite_sink, regroup: true }),
+    file_sink: false,
+};
+
+static FILES: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: true };
+
+static GENERATE: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: false };
+
+fn postgres_sink(endpoint: &Endpoint, target: StagedTarget) -> Arc<dyn BlockingSink> {
+    Arc::new(StagedSink::new(postgres::sink::PostgresBackend::new(&endpoint.url), target))
+}
+
+fn mysql_sink(endpoint: &Endpoint, target: StagedTarget) -> Arc<dyn BlockingSink> {
+    Arc::new(StagedSink::new(mysql::sink::MysqlBackend::new(&endpoint.url), target))
+}
+
+fn sqlite_sink(endpoint: &Endpoint, target: StagedTarget) -> Arc<dyn BlockingSink> {
+    Arc::new(StagedSink::new(sqlite::sink::SqliteBackend::new(endpoint.file_path()), target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn databases_have_a_source_a_catalog_and_a_table_sink_and_files_do_not() {
+        for b in [Backend::Postgres, Backend::Mysql, Backend::Sqlite] {
+            let entry = backend(b);
+            assert!(entry.source.is_some() && entry.schema.is_some() && entry.table_sink.is_some(), "{b:?}");
+            assert!(!entry.file_sink);
+        }
+        for b in [Backend::Csv, Backend::Parquet] {
+            assert!(backend(b).source.is_none() && backend(b).file_sink);
+        }
+        assert!(backend(Backend::Generate).table_sink.is_none());
+    }
+}

@@ -1,0 +1,135 @@
+//! The source contract: what a database backend provides so that Flow can read a table or query
+//! from it. The backend-neutral steps (partition bounds, the watermark, splitting into partitions,
+//! predicates) are written once in `connect::describe`; each backend folder implements
+//! [`DatabaseSource`] in its `source.rs`, and `connect::registry` maps a [`Backend`] to it.
+//!
+//! [`Backend`]: crate::plan::Backend
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_plan::SendableRecordBatchStream;
+
+use crate::plan::{Endpoint, SourcePlan, TableName};
+
+/// Tables with inheritance children: `schema.table` of the parent → `schema.table` of each
+/// descendant (children, then grandchildren, ...).
+pub type Descendants = std::collections::BTreeMap<String, Vec<String>>;
+
+/// What a database backend does to read a source. `source` is always a source of this backend.
+#[async_trait]
+pub trait DatabaseSource: Send + Sync {
+    /// The Arrow schema of `probe` (the source's query, `probe` reads no rows), and what
+    /// `explain` should say that the source's name alone does not (a PostgreSQL table's
+    /// inheritance children, read or left out).
+    async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)>;
+
+    /// A small query's whole result (bounds, counts, catalog rows), on a session of its own.
+    async fn fetch_small(&self, source: &SourcePlan, sql: &str) -> Result<Vec<RecordBatch>>;
+
+    /// For a partitioned source: a snapshot taken while describing it, in which the bounds are
+    /// read and which every partition imports (PostgreSQL's `pg_export_snapshot`). `None`: the
+    /// backend has none, and the bounds are read with [`Self::fetch_small`].
+    async fn export_snapshot(&self, _source: &SourcePlan) -> Result<Option<Arc<dyn SourceSnapshot>>> {
+        Ok(None)
+    }
+
+    /// For a run of a source read in `partitions` (at least 2) partitions: a snapshot the
+    /// partitions share, taken now (MySQL: one connection per partition, see
+    /// `mysql::source::SharedSnapshot`), and the line for the run report when the partitions read
+    /// at different moments after all. `None`: nothing to take (the default).
+    async fn hold_snapshot(
+        &self,
+        _source: &SourcePlan,
+        _partitions: usize,
+    ) -> Result<Option<(Arc<dyn SourceSnapshot>, Option<String>)>> {
+        Ok(None)
+    }
+
+    /// Whether a run takes [`Self::hold_snapshot`] for a partitioned source; `explain` says so.
+    fn holds_run_snapshot(&self) -> bool {
+        false
+    }
+
+    /// The catalog query for automatic partitioning of `table`: one row of the primary key's
+    /// column name (`k`), the primary key's column count (`n`), the estimated row count (`r`)
+    /// and the key's type name (`t`). `None`: the backend is never partitioned automatically.
+    fn auto_partition_sql(&self, _table: &TableName) -> Option<String> {
+        None
+    }
+
+    /// The statistics query for `table`'s average row width in bytes: one row whose first
+    /// column is the width. `only`: the source reads the table without its inheritance children.
+    /// `None`: the backend keeps no such statistics.
+    fn row_width_sql(&self, _table: &TableName, _only: bool) -> Option<String> {
+        None
+    }
+
+    /// The inheritance descendants of every table of the database (PostgreSQL), so that a table
+    /// set reads each row once. Empty for a backend without inheritance (the default).
+    async fn inheritance_descendants(&self, _endpoint: &Endpoint) -> Result<Descendants> {
+        Ok(Descendants::new())
+    }
+
+    /// The local file the database lives in (SQLite), whose absence `check` reports as a
+    /// missing file rather than a failed connection. `None` for a server (the default).
+    fn database_file<'a>(&self, _endpoint: &'a Endpoint) -> Option<&'a str> {
+        None
+    }
+
+    /// Whether a partition's reader holds each query's whole result, so that reads are split
+    /// into chunks of keys (`connect::CHUNK_KEYS`), and an unpartitioned table is read in chunks
+    /// of its `rowid` (SQLite). Streaming readers: `false`.
+    fn chunked(&self) -> bool {
+        false
+    }
+
+    /// Opens one partition: its queries (one, or for a [`Self::chunked`] backend its chunks in
+    /// order), read as Arrow batches of `read.batch_size` rows typed by `read.schema`.
+    fn open_partition(&self, read: PartitionRead<'_>) -> Result<SendableRecordBatchStream>;
+}
+
+/// One partition to read (see [`DatabaseSource::open_partition`]).
+pub struct PartitionRead<'a> {
+    pub source: &'a SourcePlan,
+    pub schema: SchemaRef,
+    /// The partition's number within the source.
+    pub index: usize,
+    /// One query, or for a chunked backend one or more chunks read one after another.
+    pub queries: Vec<String>,
+    pub batch_size: usize,
+    /// The id of the source's snapshot ([`SourceSnapshot::id`]), if any.
+    pub snapshot: Option<&'a str>,
+}
+
+impl PartitionRead<'_> {
+    /// The partition's one query; a streaming backend is never given chunks.
+    pub fn single_query(&mut self) -> Result<String> {
+        match self.queries.len() {
+            1 => Ok(self.queries.remove(0)),
+            n => Err(DataFusionError::Internal(format!("a streamed partition was given {n} queries, not 1"))),
+        }
+    }
+}
+
+/// What holds a partitioned source's snapshot open; partitions find it by [`Self::id`] (the plan
+/// carries only the id). It is held open for as long as any clone of the `Arc` lives.
+#[async_trait]
+pub trait SourceSnapshot: std::fmt::Debug + Send + Sync {
+    fn id(&self) -> &str;
+
+    /// A small result, whole, as of the snapshot (the bounds of a source described in it).
+    async fn fetch_all(&self, _sql: &str) -> Result<Vec<RecordBatch>> {
+        Err(DataFusionError::Internal(format!("snapshot `{}` runs no queries", self.id())))
+    }
+}
+
+/// Runs blocking driver work on Tokio's blocking pool.
+pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("database task failed: {e}")))?
+}
