@@ -40,6 +40,21 @@ pub fn common_default(text: &str) -> Option<ParsedDefault> {
     None
 }
 
+/// The rules every catalog ends with, after its own: [`common_default`], then a whole
+/// single-quoted string (`backslash_escapes` as in [`quoted`]) as a literal; anything else is
+/// kept as untranslatable text (reported, never dropped).
+pub fn common_or_literal(text: &str, backslash_escapes: bool) -> ParsedDefault {
+    if let Some(common) = common_default(text) {
+        return common;
+    }
+    if let Some((content, rest)) = quoted(text, backslash_escapes)
+        && rest.trim().is_empty()
+    {
+        return ParsedDefault::Value(DefaultValue::Literal(quote(&content)));
+    }
+    ParsedDefault::Value(DefaultValue::Untranslatable(text.to_string()))
+}
+
 /// A leading single-quoted string: its content and the text after it. Quotes are doubled
 /// inside; with `backslash_escapes` (MySQL) `\x` escapes are read too.
 pub fn quoted(text: &str, backslash_escapes: bool) -> Option<(String, &str)> {

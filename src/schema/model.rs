@@ -43,6 +43,22 @@ pub struct TableDef {
 }
 
 impl TableDef {
+    /// A table with a name and the database's row estimate, before its columns, keys and
+    /// indexes are read.
+    pub fn named(schema: Option<String>, name: String, estimated_rows: u64) -> Self {
+        Self {
+            schema,
+            name,
+            columns: Vec::new(),
+            primary_key: None,
+            uniques: Vec::new(),
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+            untranslated: Vec::new(),
+            estimated_rows,
+        }
+    }
+
     /// `schema.name`, or `name` without a schema: how messages name the table.
     pub fn display_name(&self) -> String {
         match &self.schema {

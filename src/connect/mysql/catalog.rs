@@ -22,7 +22,7 @@ use super::reader::Tinyint1;
 use crate::connect::catalog::{CatalogReader, error_message};
 use crate::plan::Endpoint;
 use crate::plan::endpoint::{redact_url, scrub_secret};
-use crate::schema::defaults::{ParsedDefault, common_default, is_number, normalise_number, quote, quoted};
+use crate::schema::defaults::{ParsedDefault, common_or_literal, is_number, normalise_number, quote, quoted};
 use crate::schema::model::{
     Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
 };
@@ -137,20 +137,7 @@ impl Reader<'_> {
                 continue;
             }
             let estimated_rows = text(&row, 1)?.and_then(|n| n.parse().ok()).unwrap_or(0);
-            tables.insert(
-                name.clone(),
-                TableDef {
-                    schema: None,
-                    name,
-                    columns: Vec::new(),
-                    primary_key: None,
-                    uniques: Vec::new(),
-                    indexes: Vec::new(),
-                    foreign_keys: Vec::new(),
-                    untranslated: Vec::new(),
-                    estimated_rows,
-                },
-            );
+            tables.insert(name.clone(), TableDef::named(None, name, estimated_rows));
         }
         let json_columns = self.checks(mariadb, &mut tables)?;
         self.columns(mariadb, &json_columns, &mut tables)?;
@@ -471,15 +458,7 @@ fn parse_default(column_default: Option<&str>, quoted_literals: bool, expression
             quote(text)
         }));
     }
-    if let Some(common) = common_default(text) {
-        return common;
-    }
-    if let Some((content, rest)) = quoted(text, true)
-        && rest.trim().is_empty()
-    {
-        return ParsedDefault::Value(DefaultValue::Literal(quote(&content)));
-    }
-    ParsedDefault::Value(DefaultValue::Untranslatable(text.to_string()))
+    common_or_literal(text, true)
 }
 
 #[cfg(test)]

@@ -142,18 +142,8 @@ impl Reader<'_> {
             }
             let estimate: f64 = get(&row, 3)?;
             oids.push(get(&row, 0)?);
-            tables.push(TableDef {
-                schema: Some(schema),
-                name,
-                columns: Vec::new(),
-                primary_key: None,
-                uniques: Vec::new(),
-                indexes: Vec::new(),
-                foreign_keys: Vec::new(),
-                untranslated: Vec::new(),
-                // A float estimate; saturating conversion, never negative.
-                estimated_rows: estimate.max(0.0) as u64,
-            });
+            // A float estimate; saturating conversion, never negative.
+            tables.push(TableDef::named(Some(schema), name, estimate.max(0.0) as u64));
         }
         let by_oid: HashMap<u32, usize> = oids.iter().enumerate().map(|(i, oid)| (*oid, i)).collect();
         self.columns(&oids, &by_oid, &mut tables).await?;

@@ -17,9 +17,9 @@ use async_trait::async_trait;
 
 use crate::connect::catalog::CatalogReader;
 use crate::plan::Endpoint;
-use crate::schema::defaults::{ParsedDefault, common_default, quote, quoted};
+use crate::schema::defaults::{ParsedDefault, common_or_literal};
 use crate::schema::model::{
-    Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
+    Catalog, ColumnDef, ColumnType, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
 };
 use crate::schema::select::TableFilter;
 
@@ -69,17 +69,7 @@ pub fn read_catalog(path: &str, filter: &TableFilter) -> Result<Catalog, String>
 }
 
 fn read_table(conn: &Connection, name: &str, without_rowid: bool) -> rusqlite::Result<TableDef> {
-    let mut table = TableDef {
-        schema: None,
-        name: name.to_string(),
-        columns: Vec::new(),
-        primary_key: None,
-        uniques: Vec::new(),
-        indexes: Vec::new(),
-        foreign_keys: Vec::new(),
-        untranslated: Vec::new(),
-        estimated_rows: 0,
-    };
+    let mut table = TableDef::named(None, name.to_string(), 0);
     // (column, position in the primary key), hidden = 2/3 for generated columns.
     let mut pk: Vec<(i64, String)> = Vec::new();
     let mut stmt =
@@ -424,20 +414,13 @@ pub fn column_type(declared: &str) -> ColumnType {
 fn parse_default(dflt_value: Option<&str>) -> ParsedDefault {
     let Some(raw) = dflt_value else { return ParsedDefault::None };
     let text = raw.trim();
-    if let Some(common) = common_default(text) {
-        return common;
-    }
-    if let Some((content, rest)) = quoted(text, false)
-        && rest.trim().is_empty()
-    {
-        return ParsedDefault::Value(DefaultValue::Literal(quote(&content)));
-    }
-    ParsedDefault::Value(DefaultValue::Untranslatable(text.to_string()))
+    common_or_literal(text, false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::DefaultValue;
 
     #[test]
     fn sqlite_defaults() {
