@@ -309,7 +309,7 @@ async fn unpartitioned_chunks(
 
 /// For a source read in more than one partition whose backend shares a snapshot per run (MySQL:
 /// one connection per partition, all reading one snapshot, see
-/// `mysql::reader::consistent_connections`; `FLUSH TABLES WITH READ LOCK` is held for a moment):
+/// `mysql::session::consistent_connections`; `FLUSH TABLES WITH READ LOCK` is held for a moment):
 /// takes it and keeps it in `shape` for `open_partition` to find. Returns the line for the run
 /// report when the partitions read their own snapshots instead (the user may not take the
 /// lock). Other sources: nothing to do (PostgreSQL's snapshot is taken by [`describe`]). Called

@@ -33,9 +33,9 @@ pub struct TargetPlan {
 fn lossy_mapping_warning(backend: Backend, field: &arrow::datatypes::Field) -> Option<String> {
     use arrow::datatypes::DataType;
     let (column, dt) = (field.name(), field.data_type());
-    // A MySQL BIT(n) (see `connect::mysql::reader::bit_length`): only MySQL and PostgreSQL have
+    // A MySQL BIT(n) (see `connect::mysql::types::bit_length`): only MySQL and PostgreSQL have
     // bit strings.
-    if let Some(bits) = super::mysql::reader::bit_length(field)
+    if let Some(bits) = super::mysql::types::bit_length(field)
         && !matches!(backend, Backend::Mysql | Backend::Postgres)
     {
         let becomes = match (bits, backend) {

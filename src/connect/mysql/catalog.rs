@@ -18,7 +18,7 @@ use mysql::{Conn, Row, Value};
 
 use async_trait::async_trait;
 
-use super::reader::Tinyint1;
+use super::types::Tinyint1;
 use crate::connect::catalog::{CatalogReader, error_message};
 use crate::plan::Endpoint;
 use crate::plan::endpoint::{redact_url, scrub_secret};
@@ -90,7 +90,7 @@ impl CatalogReader for MysqlCatalog {
 /// redacted.
 ///
 /// `tinyint1` says whether `TINYINT(1)` columns are booleans (the default) or integers, as the
-/// reader reads them (`connect::mysql::reader::Tinyint1`): the DDL and the data agree.
+/// reader reads them (`connect::mysql::types::Tinyint1`): the DDL and the data agree.
 pub async fn read_catalog(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, String> {
     let (url, filter) = (url.to_string(), filter.clone());
     tokio::task::spawn_blocking(move || read_blocking(&url, &filter, tinyint1))
@@ -100,7 +100,7 @@ pub async fn read_catalog(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -
 
 /// [`read_catalog`] on the calling thread.
 pub fn read_blocking(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, String> {
-    let mut conn = super::reader::open_session(url).map_err(|e| scrub_secret(&error_message(e), url))?;
+    let mut conn = super::session::open_session(url).map_err(|e| scrub_secret(&error_message(e), url))?;
     let mut reader = Reader { conn: &mut conn, url, tinyint1 };
     reader.read(filter)
 }
@@ -380,7 +380,7 @@ fn required(row: &Row, i: usize) -> Result<String, String> {
 /// `enum('a','b')`, `decimal(10,2)`). `enum_name` names an `ENUM`'s type; `tinyint1` says
 /// whether `tinyint(1)` is a boolean. `BIT(n)` is a bit string and `TIME` a span (it holds
 /// `-838:59:59` to `838:59:59`), matching what the reader delivers (see
-/// `connect::mysql::reader`).
+/// `connect::mysql::types`).
 pub fn column_type(data_type: &str, column_type: &str, enum_name: &str, tinyint1: Tinyint1) -> ColumnType {
     let lower = column_type.to_ascii_lowercase();
     let unsigned = lower.contains(" unsigned");

@@ -1,7 +1,11 @@
-//! MySQL/MariaDB values into Arrow: one column builder per Arrow type, and the conversions of
-//! the binary protocol's values (integers, decimals from the server's exact text, dates and
-//! times, bits, `TINYINT(1)` booleans), each refusing a value that does not fit its type with a
-//! message naming the value (the caller adds the column and row).
+//! MySQL/MariaDB values into Arrow arrays: one builder per column ([`ColumnBuilder`]), fed the
+//! values of each row as they arrive.
+//!
+//! Values are accepted as the binary protocol sends them (integers, floats, date/time structs,
+//! decimal text) and as text (the text protocol), always checked, never rounded: a value that
+//! does not fit its Arrow type is an error (the caller names column and row), and nothing
+//! becomes NULL or loses digits silently. Zero dates (`0000-00-00`, also `2024-00-10`) have no
+//! Arrow value and are refused the same way.
 
 use std::sync::Arc;
 
@@ -15,11 +19,12 @@ use arrow::datatypes::{DataType, Field, TimeUnit, i256};
 use datafusion::error::{DataFusionError, Result};
 use mysql::Value;
 
-use super::reader::*;
+use super::types::{TINYINT1_OPTION, bit_length};
 
-/// An Arrow builder for one column, and how a MySQL value goes into it. Values are accepted as
-/// the binary protocol sends them (integers, floats, date/time structs, decimal text) and as
-/// text (the text protocol), always checked, never rounded.
+/// The largest number of digits a MySQL (65) or MariaDB decimal can have, with room for a sign.
+const MAX_DECIMAL_DIGITS: usize = 80;
+
+/// An Arrow builder for one column, and how a MySQL value goes into it (see the module docs).
 pub(super) enum ColumnBuilder {
     Int8(Int8Builder),
     Int16(Int16Builder),
@@ -62,6 +67,8 @@ pub(super) enum ColumnBuilder {
 pub(super) type Conv<T> = std::result::Result<T, String>;
 
 impl ColumnBuilder {
+    /// A builder for `field`'s type with room for `rows` values; an error for a type this
+    /// reader never plans (see `super::types`).
     pub(super) fn new(field: &Field, rows: usize) -> Result<Self> {
         Ok(match field.data_type() {
             DataType::Int8 => Self::Int8(Int8Builder::with_capacity(rows)),
@@ -102,6 +109,7 @@ impl ColumnBuilder {
         })
     }
 
+    /// Appends one value; the error is the reason, for the caller to prefix with column and row.
     pub(super) fn append(&mut self, value: &Value) -> Conv<()> {
         if matches!(value, Value::NULL) {
             self.append_null();
@@ -140,7 +148,7 @@ impl ColumnBuilder {
         Ok(())
     }
 
-    pub(super) fn append_null(&mut self) {
+    fn append_null(&mut self) {
         match self {
             Self::Int8(b) => b.append_null(),
             Self::Int16(b) => b.append_null(),
@@ -166,6 +174,7 @@ impl ColumnBuilder {
         }
     }
 
+    /// The values appended since the last call, as one array; the builder starts empty again.
     pub(super) fn finish(&mut self) -> Result<ArrayRef> {
         let array: ArrayRef = match self {
             Self::Int8(b) => Arc::new(b.finish()),
@@ -199,7 +208,7 @@ impl ColumnBuilder {
 }
 
 /// Shows a value in an error message, truncated.
-pub(super) fn shown(value: &Value) -> String {
+fn shown(value: &Value) -> String {
     let text = match value {
         Value::Bytes(bytes) => format!("'{}'", String::from_utf8_lossy(bytes)),
         other => other.as_sql(false),
@@ -210,15 +219,15 @@ pub(super) fn shown(value: &Value) -> String {
     }
 }
 
-pub(super) fn unexpected(value: &Value, wanted: &str) -> String {
+fn unexpected(value: &Value, wanted: &str) -> String {
     format!("the server sent {} where {wanted} was expected", shown(value))
 }
 
-pub(super) fn utf8(bytes: &[u8]) -> Conv<&str> {
+fn utf8(bytes: &[u8]) -> Conv<&str> {
     std::str::from_utf8(bytes).map_err(|e| format!("the text is not valid UTF-8 ({e})"))
 }
 
-pub(super) fn integer<T: TryFrom<i64> + TryFrom<u64> + TryFrom<i128>>(value: &Value) -> Conv<T> {
+fn integer<T: TryFrom<i64> + TryFrom<u64> + TryFrom<i128>>(value: &Value) -> Conv<T> {
     let converted = match value {
         Value::Int(v) => T::try_from(*v).ok(),
         Value::UInt(v) => T::try_from(*v).ok(),
@@ -231,7 +240,7 @@ pub(super) fn integer<T: TryFrom<i64> + TryFrom<u64> + TryFrom<i128>>(value: &Va
     converted.ok_or_else(|| format!("{} is out of range for {}", shown(value), std::any::type_name::<T>()))
 }
 
-pub(super) fn float32(value: &Value) -> Conv<f32> {
+fn float32(value: &Value) -> Conv<f32> {
     match value {
         Value::Float(v) => Ok(*v),
         // Narrowing only when nothing is lost (NaN compares unequal, but is kept as NaN).
@@ -241,7 +250,7 @@ pub(super) fn float32(value: &Value) -> Conv<f32> {
     }
 }
 
-pub(super) fn float64(value: &Value) -> Conv<f64> {
+fn float64(value: &Value) -> Conv<f64> {
     match value {
         Value::Double(v) => Ok(*v),
         Value::Float(v) => Ok(f64::from(*v)),
@@ -253,7 +262,7 @@ pub(super) fn float64(value: &Value) -> Conv<f64> {
 /// The unscaled integer of an exact decimal (the server's text, e.g. `-12.50`) at `scale`,
 /// accumulated digit by digit with `push`. Fails on anything that would lose a digit or not fit
 /// `precision`.
-pub(super) fn decimal<T: std::ops::Neg<Output = T>>(
+fn decimal<T: std::ops::Neg<Output = T>>(
     value: &Value,
     precision: u8,
     scale: i8,
@@ -293,14 +302,14 @@ pub(super) fn decimal<T: std::ops::Neg<Output = T>>(
     Ok(if negative { -unscaled } else { unscaled })
 }
 
-pub(super) fn text(value: &Value) -> Conv<&str> {
+fn text(value: &Value) -> Conv<&str> {
     match value {
         Value::Bytes(b) => utf8(b),
         _ => Err(unexpected(value, "text")),
     }
 }
 
-pub(super) fn bytes(value: &Value) -> Conv<&[u8]> {
+fn bytes(value: &Value) -> Conv<&[u8]> {
     match value {
         Value::Bytes(b) => Ok(b),
         _ => Err(unexpected(value, "bytes")),
@@ -309,7 +318,7 @@ pub(super) fn bytes(value: &Value) -> Conv<&[u8]> {
 
 /// A `DATE`/`DATETIME`/`TIMESTAMP` as the binary protocol sends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct DateTime {
+struct DateTime {
     year: u16,
     month: u8,
     day: u8,
@@ -322,7 +331,7 @@ pub(super) struct DateTime {
 pub(super) const MICROS_PER_SECOND: i64 = 1_000_000;
 pub(super) const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
-pub(super) fn date_time(value: &Value) -> Conv<DateTime> {
+fn date_time(value: &Value) -> Conv<DateTime> {
     let parsed = match value {
         &Value::Date(year, month, day, hour, minute, second, micros) => {
             DateTime { year, month, day, hour, minute, second, micros }
@@ -341,14 +350,14 @@ pub(super) fn date_time(value: &Value) -> Conv<DateTime> {
 }
 
 /// Days since 1970-01-01 of a validated calendar date.
-pub(super) fn epoch_days(value: &Value, dt: &DateTime) -> Conv<i32> {
+fn epoch_days(value: &Value, dt: &DateTime) -> Conv<i32> {
     let date = chrono::NaiveDate::from_ymd_opt(i32::from(dt.year), u32::from(dt.month), u32::from(dt.day))
         .ok_or_else(|| format!("{} is not a calendar date", shown(value)))?;
     // 719_163 is the day number of 1970-01-01 counted from 0001-01-01 (day 1).
     Ok(chrono::Datelike::num_days_from_ce(&date) - 719_163)
 }
 
-pub(super) fn date32(value: &Value) -> Conv<i32> {
+fn date32(value: &Value) -> Conv<i32> {
     let dt = date_time(value)?;
     if (dt.hour, dt.minute, dt.second, dt.micros) != (0, 0, 0, 0) {
         return Err(format!("{} has a time of day, which a DATE column cannot keep", shown(value)));
@@ -356,7 +365,7 @@ pub(super) fn date32(value: &Value) -> Conv<i32> {
     epoch_days(value, &dt)
 }
 
-pub(super) fn timestamp(value: &Value) -> Conv<i64> {
+fn timestamp(value: &Value) -> Conv<i64> {
     let dt = date_time(value)?;
     if dt.hour > 23 || dt.minute > 59 || dt.second > 59 || i64::from(dt.micros) >= MICROS_PER_SECOND {
         return Err(format!("{} is not a time of day", shown(value)));
@@ -368,7 +377,7 @@ pub(super) fn timestamp(value: &Value) -> Conv<i64> {
 
 /// A `TINYINT(1)` or `BIT(1)` value: 0 or 1 as an integer (binary protocol), as text (`0`/`1`,
 /// text protocol) or as one byte (`BIT`). Any other value is refused, never taken as "true".
-pub(super) fn boolean(value: &Value) -> Conv<bool> {
+fn boolean(value: &Value) -> Conv<bool> {
     match value {
         Value::Int(0) | Value::UInt(0) => return Ok(false),
         Value::Int(1) | Value::UInt(1) => return Ok(true),
@@ -392,7 +401,7 @@ pub(super) fn boolean(value: &Value) -> Conv<bool> {
 }
 
 /// A `BIT(n)` value: up to 8 big-endian bytes (both protocols send the raw bits).
-pub(super) fn bits(value: &Value) -> Conv<u64> {
+fn bits(value: &Value) -> Conv<u64> {
     match value {
         Value::Bytes(b) if b.len() <= 8 => Ok(b.iter().fold(0_u64, |v, &byte| (v << 8) | u64::from(byte))),
         Value::Int(_) | Value::UInt(_) => integer(value),
@@ -402,7 +411,7 @@ pub(super) fn bits(value: &Value) -> Conv<u64> {
 
 /// A `TIME` value as a signed number of microseconds: MySQL's `TIME` is a span from
 /// `-838:59:59.000000` to `838:59:59.000000`, of which a time of day is only a part.
-pub(super) fn duration(value: &Value) -> Conv<i64> {
+fn duration(value: &Value) -> Conv<i64> {
     let (negative, days, hour, minute, second, micros) = match value {
         &Value::Time(negative, days, hour, minute, second, micros) => {
             (negative, days, u32::from(hour), minute, second, micros)
@@ -434,7 +443,7 @@ pub fn duration_text(micros: i64) -> String {
     )
 }
 
-pub(super) fn time64(value: &Value) -> Conv<i64> {
+fn time64(value: &Value) -> Conv<i64> {
     let (negative, days, hour, minute, second, micros) = match value {
         &Value::Time(negative, days, hour, minute, second, micros) => {
             (negative, days, u32::from(hour), minute, second, micros)
@@ -456,7 +465,7 @@ pub(super) fn time64(value: &Value) -> Conv<i64> {
 }
 
 /// `YYYY-MM-DD[ HH:MM:SS[.ffffff]]`, as the text protocol sends dates and timestamps.
-pub(super) fn parse_date_time(text: &[u8]) -> Option<DateTime> {
+fn parse_date_time(text: &[u8]) -> Option<DateTime> {
     let date = text.get(..10)?;
     if date[4] != b'-' || date[7] != b'-' {
         return None;
@@ -486,7 +495,7 @@ pub(super) fn parse_date_time(text: &[u8]) -> Option<DateTime> {
 }
 
 /// `[-]H+:MM:SS[.f+]`, as the text protocol sends times (hours up to 838).
-pub(super) fn parse_time(text: &[u8]) -> Option<(bool, u32, u32, u8, u8, u32)> {
+fn parse_time(text: &[u8]) -> Option<(bool, u32, u32, u8, u8, u32)> {
     let (negative, text) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
@@ -510,9 +519,12 @@ pub(super) fn parse_time(text: &[u8]) -> Option<(bool, u32, u32, u8, u8, u32)> {
     Some((negative, hours / 24, hours % 24, minute, second, micros))
 }
 
-pub(super) fn digits(text: &[u8]) -> Option<u64> {
+fn digits(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 18 || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(text.iter().fold(0, |v, &c| v * 10 + u64::from(c - b'0')))
 }
+
+#[cfg(test)]
+mod tests;

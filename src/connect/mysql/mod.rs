@@ -1,15 +1,19 @@
-//! MySQL/MariaDB, read and written with the `mysql` crate (the version connectorx links):
-//! `reader` turns query results into Arrow, `source` streams a partition (and holds the snapshot
-//! a partitioned source's connections share), `sink` writes; `catalog` reads a whole database's
-//! schema and `ddl` is MySQL's dialect as the target of a schema copy. This module holds what
-//! they share: connecting with retries, and stopping a run's statements on the server.
+//! MySQL/MariaDB, read and written with the `mysql` crate: `session` opens reading sessions
+//! (and connections that share one snapshot), `types` maps result columns to Arrow fields,
+//! `convert` turns values into Arrow arrays, `reader` streams a query's rows as batches,
+//! `source` streams a partition (and holds the snapshot a partitioned source's connections
+//! share), `sink` writes; `catalog` reads a whole database's schema and `ddl` is MySQL's dialect
+//! as the target of a schema copy. This module holds what they share: connecting with retries,
+//! and stopping a run's statements on the server.
 
 pub mod catalog;
 pub mod convert;
 pub mod ddl;
 pub mod reader;
+pub mod session;
 pub mod sink;
 pub mod source;
+pub mod types;
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts};

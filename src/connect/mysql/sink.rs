@@ -44,7 +44,7 @@ const PACKET_MARGIN: usize = 1024;
 
 /// MySQL's column type for an Arrow field: [`mysql_type`] of its type, except that a column read
 /// from a MySQL `BIT(n)` (its `flow.source_type` says `bit(n)`, see
-/// `connect::mysql::reader::bit_length`) is `BIT(n)` again, so that `WHERE active = 1` means
+/// `connect::mysql::types::bit_length`) is `BIT(n)` again, so that `WHERE active = 1` means
 /// what it meant on the source.
 pub fn mysql_field_type(field: &Field, is_key: bool) -> Result<String> {
     // Exact decimal text (an unconstrained numeric): MySQL's widest decimal; `insert_batch`
@@ -53,7 +53,7 @@ pub fn mysql_field_type(field: &Field, is_key: bool) -> Result<String> {
         let (p, s) = decimal_text::MYSQL_DECIMAL;
         return Ok(format!("DECIMAL({p},{s})"));
     }
-    match super::reader::bit_length(field) {
+    match super::types::bit_length(field) {
         Some(bits) => Ok(format!("BIT({bits})")),
         None => mysql_type(field.data_type(), is_key),
     }
@@ -542,7 +542,7 @@ fn mysql_time(micros: i128) -> std::result::Result<Value, String> {
     let magnitude = micros.abs();
     let seconds = magnitude / 1_000_000;
     if magnitude > MYSQL_TIME_MAX_MICROS {
-        let shown = i64::try_from(micros).map_or_else(|_| format!("{micros} µs"), super::reader::duration_text);
+        let shown = i64::try_from(micros).map_or_else(|_| format!("{micros} µs"), super::convert::duration_text);
         return Err(format!("{shown} is outside MySQL TIME's range -838:59:59 to 838:59:59"));
     }
     let hours = seconds / 3600;

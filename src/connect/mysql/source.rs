@@ -8,7 +8,7 @@
 //!   failure elsewhere) stops the statement on the server with `KILL QUERY` from a second
 //!   connection, because the driver cannot interrupt a running statement from the client side.
 //! * [`SharedSnapshot`] holds one connection per partition, all in consistent-snapshot
-//!   transactions started together ([`super::reader::consistent_connections`]). The plan carries
+//!   transactions started together ([`super::session::consistent_connections`]). The plan carries
 //!   only its id (plain data); [`SharedSnapshot::take_connection`] finds it again through a
 //!   process-wide registry when a partition starts.
 
@@ -25,7 +25,9 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use mysql::Conn;
 
-use super::reader::{self, SnapshotKind};
+use super::reader;
+use super::session::{self, SnapshotKind};
+use super::types::Tinyint1;
 use crate::connect::blocking::blocking_stream;
 use crate::connect::cancel::Pending;
 use crate::connect::source::{DatabaseSource, PartitionRead, SourceSnapshot, run_blocking};
@@ -39,7 +41,7 @@ pub struct MysqlSource;
 impl DatabaseSource for MysqlSource {
     async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)> {
         let (url, sql) = (source.endpoint.url.clone(), probe.to_string());
-        let tinyint1 = reader::Tinyint1::of(&source.endpoint);
+        let tinyint1 = Tinyint1::of(&source.endpoint);
         Ok((run_blocking(move || query_schema(&url, &sql, tinyint1)).await?, Vec::new()))
     }
 
@@ -125,9 +127,9 @@ static NEXT_SNAPSHOT: AtomicU64 = AtomicU64::new(1);
 impl SharedSnapshot {
     /// Opens `partitions` connections on `url` that read one snapshot (blocking: run it on the
     /// blocking pool). Takes `FLUSH TABLES WITH READ LOCK` for a moment; see
-    /// [`reader::consistent_connections`].
+    /// [`session::consistent_connections`].
     pub fn take(url: &str, partitions: usize) -> Result<Arc<Self>> {
-        let (conns, kind) = reader::consistent_connections(url, partitions)?;
+        let (conns, kind) = session::consistent_connections(url, partitions)?;
         let id = format!("mysql-{}-{}", std::process::id(), NEXT_SNAPSHOT.fetch_add(1, Ordering::Relaxed));
         let snapshot =
             Arc::new(Self { id: id.clone(), kind, connections: Mutex::new(conns.into_iter().map(Some).collect()) });
@@ -179,7 +181,7 @@ pub fn stream_partition(
         let _done = SetOnDrop(done);
         let mut conn = match conn {
             Some(conn) => conn,
-            None => reader::open_session(&url)?,
+            None => session::open_session(&url)?,
         };
         // Gone while connecting: start nothing the kill could miss.
         if sender.is_closed() {
@@ -264,7 +266,7 @@ impl Drop for KillOnDrop {
 /// when the stream was dropped is caught on a later round), for at most [`KILL_PATIENCE`].
 fn kill_until_stopped(url: &str, tag: &str, producer_done: &AtomicBool) {
     let start = Instant::now();
-    let Ok(opts) = reader::opts_from_url(url) else { return };
+    let Ok(opts) = session::opts_from_url(url) else { return };
     let opts = mysql::OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(KILL_CONNECT_TIMEOUT));
     let Ok(mut conn) = Conn::new(opts) else { return };
     while start.elapsed() < KILL_PATIENCE {
@@ -278,15 +280,15 @@ fn kill_until_stopped(url: &str, tag: &str, producer_done: &AtomicBool) {
 
 /// The Arrow schema of `sql`'s rows, from the prepared statement's metadata (blocking);
 /// `tinyint1` says how `TINYINT(1)` columns are read.
-pub fn query_schema(url: &str, sql: &str, tinyint1: reader::Tinyint1) -> Result<SchemaRef> {
-    reader::query_schema(&mut reader::open_session(url)?, sql, tinyint1)
+pub fn query_schema(url: &str, sql: &str, tinyint1: Tinyint1) -> Result<SchemaRef> {
+    reader::query_schema(&mut session::open_session(url)?, sql, tinyint1)
 }
 
 /// A small query's whole result (blocking): bounds, counts. An empty result gives one empty
 /// batch that carries the schema.
 pub fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    let mut conn = reader::open_session(url)?;
-    let schema = reader::query_schema(&mut conn, sql, reader::Tinyint1::default())?;
+    let mut conn = session::open_session(url)?;
+    let schema = reader::query_schema(&mut conn, sql, Tinyint1::default())?;
     let mut batches = Vec::new();
     reader::stream_query(&mut conn, sql, &schema, 8192, &mut |batch| {
         batches.push(batch);

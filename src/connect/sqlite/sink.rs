@@ -403,7 +403,7 @@ fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String>
                 }
             }
             .ok_or_else(|| format!("the duration does not fit whole microseconds ({})", array.data_type()))?;
-            Value::Text(crate::connect::mysql::reader::duration_text(micros))
+            Value::Text(crate::connect::mysql::convert::duration_text(micros))
         }
         other => return Err(format!("type {other} cannot be written to SQLite")),
     })

@@ -139,7 +139,7 @@ impl Lowering<'_> {
         for (key, lit) in named {
             let allowed: &[&str] = match backend {
                 Backend::Csv => &["header", "delimiter", "null", "types", "infer"],
-                Backend::Mysql => &[crate::connect::mysql::reader::TINYINT1_OPTION],
+                Backend::Mysql => &[crate::connect::mysql::types::TINYINT1_OPTION],
                 _ => &[],
             };
             if !allowed.contains(&key.as_str()) {
@@ -197,9 +197,9 @@ impl Lowering<'_> {
                         }
                     },
                 }
-            } else if key == crate::connect::mysql::reader::TINYINT1_OPTION {
+            } else if key == crate::connect::mysql::types::TINYINT1_OPTION {
                 self.ok(self.literals.string(lit, &key)).and_then(|v| {
-                    match crate::connect::mysql::reader::Tinyint1::parse(&v) {
+                    match crate::connect::mysql::types::Tinyint1::parse(&v) {
                         Ok(_) => Some(v),
                         Err(why) => {
                             self.problems.push(

@@ -1,0 +1,183 @@
+//! How MySQL/MariaDB result columns become Arrow fields: the type map, decided from each
+//! column's metadata (type, flags, length, decimals, character set), never from the values, so
+//! every partition and the DDL of a target agree.
+//!
+//! | MySQL / MariaDB type                       | Arrow type                                        |
+//! |--------------------------------------------|---------------------------------------------------|
+//! | `TINYINT(1)` (= `BOOLEAN`)                 | `Boolean`; a value other than 0 and 1 is an error naming column, row and value. With `mysql(..., tinyint1: "integer")`: `Int8` |
+//! | `TINYINT`, `SMALLINT`, `MEDIUMINT`/`INT`, `BIGINT` | `Int8`, `Int16`, `Int32`, `Int64`         |
+//! | `… UNSIGNED` of those                      | `UInt8`, `UInt16`, `UInt32`, `UInt64`             |
+//! | `YEAR`                                     | `Int16`                                           |
+//! | `BIT(1)`                                   | `Boolean`                                         |
+//! | `BIT(n)`, n > 1                            | `UInt64` (the bits as an unsigned number, as `b'101' = 5` in MySQL) |
+//! | `DECIMAL(p,s)`                             | `Decimal128(p,s)`; `Decimal256(p,s)` when `p > 38`; parsed from the server's exact text |
+//! | `FLOAT`, `DOUBLE`                          | `Float32`, `Float64`                              |
+//! | `CHAR`, `VARCHAR`, `*TEXT`, `ENUM`, `SET`, `JSON` | `Utf8` (the server's text, as sent)        |
+//! | `BINARY`, `VARBINARY`, `*BLOB`             | `LargeBinary`                                     |
+//! | `DATE`                                     | `Date32`                                          |
+//! | `TIME`                                     | `Duration(µs)`: a MySQL `TIME` is a signed span (`-838:59:59` to `838:59:59`), not a time of day |
+//! | `DATETIME`                                 | `Timestamp(µs)`, wall-clock, no zone              |
+//! | `TIMESTAMP`                                | `Timestamp(µs, "+00:00")`: every session runs with `time_zone = '+00:00'` |
+//! | `GEOMETRY`, a bare `NULL`, …               | an error saying to cast the column in the query   |
+//!
+//! Before this reader, Flow read MySQL through connectorx: the map is what connectorx delivered,
+//! except for `TINYINT(1)`, `BIT(n)` and `TIME`, which it read as a small integer, bytes and a
+//! time of day. The types of those three are kept in the field's `flow.source_type` metadata
+//! (`tinyint(1)`, `bit(12)`, `time(6)`), so that a MySQL target gets `BIT(n)` back and
+//! PostgreSQL gets `bit(n)` (see `connect::mysql::sink::mysql_field_type` and
+//! `connect::postgres::types::pg_type_for_field`).
+//!
+//! Text and binary columns are told apart by the character set (63 is `binary`): `*_bin`
+//! collations are text. A column is nullable unless the server flags it `NOT NULL`.
+
+use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DECIMAL256_MAX_PRECISION, DataType, Field, TimeUnit};
+use datafusion::error::{DataFusionError, Result};
+use mysql::consts::{ColumnFlags, ColumnType};
+
+/// Time zone label of `TIMESTAMP` columns (the one DataFusion's `now()` uses): every reading
+/// session runs in UTC (see `super::session`).
+pub const UTC: &str = "+00:00";
+/// The `binary` pseudo character set: the column holds bytes, not text.
+const BINARY_CHARSET: u16 = 63;
+
+/// How `TINYINT(1)` columns are read: the connection option `tinyint1` (`"boolean"`, the
+/// default, or `"integer"`), e.g. `mysql("mysql://...", tinyint1: "integer")`.
+///
+/// MySQL has no boolean type: `BOOLEAN` is `TINYINT(1)`, and by convention (pgloader, DuckDB,
+/// the MySQL Connector/J `tinyInt1isBit` default) a `TINYINT(1)` column holds a boolean. A
+/// schema that uses `TINYINT(1)` for small numbers says `tinyint1: "integer"`, and the column is
+/// read, and created on targets, as an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tinyint1 {
+    #[default]
+    Boolean,
+    Integer,
+}
+
+/// The name of the connection option, and its values.
+pub const TINYINT1_OPTION: &str = "tinyint1";
+
+impl Tinyint1 {
+    /// The option's value as written (`"boolean"` or `"integer"`); anything else is an error
+    /// that lists both.
+    pub fn parse(value: &str) -> std::result::Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "boolean" | "bool" => Ok(Self::Boolean),
+            "integer" | "int" => Ok(Self::Integer),
+            _ => Err(format!("{TINYINT1_OPTION}: \"{value}\" is neither \"boolean\" nor \"integer\"")),
+        }
+    }
+
+    /// The option of a MySQL endpoint; the default when it is not given (checked when the
+    /// file is checked, so a bad value never gets here).
+    pub fn of(endpoint: &crate::plan::endpoint::Endpoint) -> Self {
+        endpoint.option(TINYINT1_OPTION).and_then(|v| Self::parse(v).ok()).unwrap_or_default()
+    }
+}
+
+/// The Arrow field of one result column (see the module docs).
+pub(super) fn arrow_field(column: &mysql::Column, tinyint1: Tinyint1) -> Result<Field> {
+    let name = column.name_str();
+    let flags = column.flags();
+    let unsigned = flags.contains(ColumnFlags::UNSIGNED_FLAG);
+    let binary = column.character_set() == BINARY_CHARSET;
+    let pick = |signed: DataType, unsigned_type: DataType| if unsigned { unsigned_type } else { signed };
+    // The column's own type, for the types whose Arrow type alone does not say it.
+    let mut source_type = None;
+    let data_type = match column.column_type() {
+        // The display width is the `(1)` of `TINYINT(1)`; expressions over such a column
+        // (`flag + 0`, `IF(...)`) come back wider and stay integers.
+        ColumnType::MYSQL_TYPE_TINY if !unsigned && column.column_length() == 1 && tinyint1 == Tinyint1::Boolean => {
+            source_type = Some("tinyint(1)".to_string());
+            DataType::Boolean
+        }
+        ColumnType::MYSQL_TYPE_TINY => pick(DataType::Int8, DataType::UInt8),
+        ColumnType::MYSQL_TYPE_SHORT => pick(DataType::Int16, DataType::UInt16),
+        ColumnType::MYSQL_TYPE_INT24 | ColumnType::MYSQL_TYPE_LONG => pick(DataType::Int32, DataType::UInt32),
+        ColumnType::MYSQL_TYPE_LONGLONG => pick(DataType::Int64, DataType::UInt64),
+        ColumnType::MYSQL_TYPE_YEAR => DataType::Int16,
+        ColumnType::MYSQL_TYPE_FLOAT => DataType::Float32,
+        ColumnType::MYSQL_TYPE_DOUBLE => DataType::Float64,
+        ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
+            let (precision, scale) = decimal_precision_scale(column);
+            decimal_type(precision, scale)
+        }
+        ColumnType::MYSQL_TYPE_BIT => {
+            // The column length of a BIT column is its number of bits, 1 to 64.
+            let bits = column.column_length().clamp(1, 64);
+            source_type = Some(format!("bit({bits})"));
+            if bits == 1 { DataType::Boolean } else { DataType::UInt64 }
+        }
+        ColumnType::MYSQL_TYPE_VARCHAR | ColumnType::MYSQL_TYPE_ENUM | ColumnType::MYSQL_TYPE_SET => DataType::Utf8,
+        ColumnType::MYSQL_TYPE_JSON => DataType::Utf8,
+        ColumnType::MYSQL_TYPE_STRING
+        | ColumnType::MYSQL_TYPE_VAR_STRING
+        | ColumnType::MYSQL_TYPE_TINY_BLOB
+        | ColumnType::MYSQL_TYPE_BLOB
+        | ColumnType::MYSQL_TYPE_MEDIUM_BLOB
+        | ColumnType::MYSQL_TYPE_LONG_BLOB => {
+            if binary {
+                DataType::LargeBinary
+            } else {
+                DataType::Utf8
+            }
+        }
+        ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => DataType::Date32,
+        ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => {
+            source_type = Some(match column.decimals() {
+                0 => "time".to_string(),
+                digits => format!("time({})", digits.min(6)),
+            });
+            DataType::Duration(TimeUnit::Microsecond)
+        }
+        ColumnType::MYSQL_TYPE_DATETIME | ColumnType::MYSQL_TYPE_DATETIME2 => {
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        }
+        ColumnType::MYSQL_TYPE_TIMESTAMP | ColumnType::MYSQL_TYPE_TIMESTAMP2 => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+        }
+        other => {
+            return Err(DataFusionError::Execution(format!(
+                "MySQL: column `{name}` has type {other:?}, which Flow cannot read; cast it in the query \
+                 (e.g. ST_AsText(col) for geometries, CAST(NULL AS CHAR) for a bare NULL)"
+            )));
+        }
+    };
+    let field = Field::new(name, data_type, !flags.contains(ColumnFlags::NOT_NULL_FLAG));
+    Ok(match source_type {
+        Some(source_type) => field.with_metadata(std::collections::HashMap::from([(
+            crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY.to_string(),
+            source_type,
+        )])),
+        None => field,
+    })
+}
+
+/// The number of bits of a `BIT(n)` column as recorded in a field's `flow.source_type`
+/// metadata (`bit(12)` → 12), whichever reader or transform carried it.
+pub fn bit_length(field: &Field) -> Option<u32> {
+    let source = field.metadata().get(crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY)?;
+    let bits: u32 = source.strip_prefix("bit(")?.strip_suffix(')')?.parse().ok()?;
+    matches!(field.data_type(), DataType::Boolean | DataType::UInt64).then_some(bits).filter(|b| (1..=64).contains(b))
+}
+
+/// Precision and scale of a decimal column. The server reports the display length: digits, plus
+/// one for the decimal point when there is a fraction, plus one for the sign unless unsigned.
+fn decimal_precision_scale(column: &mysql::Column) -> (u8, i8) {
+    let scale = column.decimals();
+    let unsigned = column.flags().contains(ColumnFlags::UNSIGNED_FLAG);
+    let overhead = u32::from(scale > 0) + u32::from(!unsigned);
+    let digits = column.column_length().saturating_sub(overhead);
+    let at_least = scale.clamp(1, DECIMAL256_MAX_PRECISION);
+    let precision = u8::try_from(digits).unwrap_or(DECIMAL256_MAX_PRECISION).clamp(at_least, DECIMAL256_MAX_PRECISION);
+    // MySQL scales are at most 30 (MariaDB 38), always within `i8`.
+    (precision, i8::try_from(scale).unwrap_or(i8::MAX))
+}
+
+fn decimal_type(precision: u8, scale: i8) -> DataType {
+    if precision <= DECIMAL128_MAX_PRECISION {
+        DataType::Decimal128(precision, scale)
+    } else {
+        DataType::Decimal256(precision, scale)
+    }
+}
