@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the hot paths a profile of the end-to-end runs shows: Arrow → PostgreSQL
-//! binary COPY encoding and back, SQLite reads through connectorx, the SQLite insert loop, and
+//! binary COPY encoding and back, SQLite reads (Flow's own reader), the SQLite insert loop, and
 //! DataFusion evaluating the demo's filter and derived columns. `cargo bench --bench micro`.
 
 use flow::connect::sink::BlockingSink;
@@ -105,12 +105,9 @@ fn sqlite_paths(c: &mut Criterion) {
     let mut group = c.benchmark_group("sqlite");
     group.throughput(Throughput::Elements(ROWS));
     group.sample_size(10);
-    let query = flow::connect::connectorx_reader::CxQuery {
-        url: format!("sqlite://{}", path.display()),
-        sql: "SELECT * FROM orders".to_string(),
-    };
-    group.bench_function("connectorx read 65536 orders", |b| {
-        b.iter(|| flow::connect::connectorx_reader::fetch_all(&query).expect("read"))
+    let url = path.display().to_string();
+    group.bench_function("reader read 65536 orders", |b| {
+        b.iter(|| flow::connect::sqlite::reader::fetch_all(&url, "SELECT * FROM orders").expect("read"))
     });
     let batch = orders();
     group.bench_function("sink insert loop 65536 orders", |b| {

@@ -10,11 +10,9 @@ pub mod bounds;
 pub mod cancel;
 pub mod catalog;
 pub mod connect_error;
-pub mod connectorx_reader;
 #[cfg(test)]
 mod ddl_tests;
 pub mod decimal_text;
-pub mod ffi_bridge;
 pub mod file;
 pub mod file_parts;
 pub mod foreign_keys;

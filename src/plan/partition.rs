@@ -138,8 +138,8 @@ pub fn split(bounds: Option<&PartitionBounds>, count: usize) -> Vec<PartitionRan
         .collect()
 }
 
-/// Splits one integer partition into consecutive chunks of at most `max_keys` keys, so a reader
-/// that must collect each query's whole result (connectorx) holds one chunk at a time. The open
+/// Splits one integer partition into consecutive chunks of at most `max_keys` keys, read as
+/// bounded queries one after another (SQLite sources; see `connect::CHUNK_KEYS`). The open
 /// ends and the NULLs of the partition stay with its first and last chunk. Other kinds of
 /// ranges come back whole.
 pub fn chunk(range: &PartitionRange, bounds: Option<&PartitionBounds>, max_keys: u64) -> Vec<PartitionRange> {

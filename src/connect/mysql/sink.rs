@@ -1,7 +1,7 @@
-//! MySQL/MariaDB sink: the staged-table protocol (`connect::staged`) on the `mysql` crate (the
-//! version connectorx links). What is MySQL's own is here: strict-mode sessions, multi-row
-//! prepared `INSERT`s into the staging table cut to the server's `max_allowed_packet`, a staging
-//! table made `LIKE` an existing target, and publishing:
+//! MySQL/MariaDB sink: the staged-table protocol (`connect::staged`) on the `mysql` crate. What
+//! is MySQL's own is here: strict-mode sessions, multi-row prepared `INSERT`s into the staging
+//! table cut to the server's `max_allowed_packet`, a staging table made `LIKE` an existing
+//! target, and publishing:
 //!
 //! | mode     | publish                                                                  |
 //! |----------|--------------------------------------------------------------------------|

@@ -228,10 +228,10 @@ const KILL_PATIENCE: Duration = Duration::from_secs(5);
 /// Bound for connecting to send `KILL QUERY`.
 const KILL_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Held by a MySQL stream (this reader's, or connectorx's): dropped before the stream ended, it stops the stream's statement on the
+/// Held by a MySQL stream: dropped before the stream ended, it stops the stream's statement on the
 /// server with `KILL QUERY`, from a new connection on a thread of its own, until the producer
 /// has stopped. The run waits for that work through `connect::cancel`.
-pub(crate) struct KillOnDrop {
+struct KillOnDrop {
     url: String,
     tag: String,
     producer_done: Arc<AtomicBool>,
@@ -239,11 +239,11 @@ pub(crate) struct KillOnDrop {
 }
 
 impl KillOnDrop {
-    pub(crate) fn new(url: &str, tag: &str, producer_done: Arc<AtomicBool>) -> Self {
+    fn new(url: &str, tag: &str, producer_done: Arc<AtomicBool>) -> Self {
         Self { url: url.to_string(), tag: tag.to_string(), producer_done, pending: Some(Pending::new()) }
     }
 
-    pub(crate) fn disarm(&mut self) {
+    fn disarm(&mut self) {
         self.pending = None;
     }
 }

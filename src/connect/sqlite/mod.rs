@@ -1,6 +1,6 @@
 //! SQLite: read value by value by the column's declared type (`reader`) and written (`sink`) with
-//! rusqlite — the same libsqlite3 that connectorx links, so the build carries one SQLite. A whole
-//! file's schema is read by `catalog`; `ddl` is SQLite's dialect as the target of a schema copy.
+//! rusqlite, whose bundled libsqlite3 is the one SQLite in the build. A whole file's schema is
+//! read by `catalog`; `ddl` is SQLite's dialect as the target of a schema copy.
 
 pub mod catalog;
 pub mod ddl;
