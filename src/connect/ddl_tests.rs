@@ -15,17 +15,7 @@ fn col(name: &str, column_type: ColumnType, nullable: bool) -> ColumnDef {
 }
 
 fn table(name: &str, columns: Vec<ColumnDef>) -> TableDef {
-    TableDef {
-        schema: Some("shop".into()),
-        name: name.into(),
-        columns,
-        primary_key: None,
-        uniques: vec![],
-        indexes: vec![],
-        foreign_keys: vec![],
-        untranslated: vec![],
-        estimated_rows: 0,
-    }
+    TableDef { columns, ..TableDef::named(Some("shop".into()), name.into(), 0) }
 }
 
 /// customers (identity, unique email, enum with a default, timestamptz, untranslatable

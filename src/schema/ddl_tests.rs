@@ -4,17 +4,7 @@
 use super::{Catalog, ForeignKeyDef, TableDef, load_order};
 
 fn table(name: &str) -> TableDef {
-    TableDef {
-        schema: Some("shop".into()),
-        name: name.into(),
-        columns: vec![],
-        primary_key: None,
-        uniques: vec![],
-        indexes: vec![],
-        foreign_keys: vec![],
-        untranslated: vec![],
-        estimated_rows: 0,
-    }
+    TableDef::named(Some("shop".into()), name.into(), 0)
 }
 
 #[test]

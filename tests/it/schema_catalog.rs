@@ -80,17 +80,7 @@ fn fk(
 }
 
 fn table(schema: Option<&str>, name: &str, columns: Vec<ColumnDef>) -> TableDef {
-    TableDef {
-        schema: schema.map(str::to_string),
-        name: name.into(),
-        columns,
-        primary_key: None,
-        uniques: vec![],
-        indexes: vec![],
-        foreign_keys: vec![],
-        untranslated: vec![],
-        estimated_rows: 0,
-    }
+    TableDef { columns, ..TableDef::named(schema.map(str::to_string), name.into(), 0) }
 }
 
 fn untranslated(kind: &str, object: &str, definition: &str) -> Untranslated {
