@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::connect::source::Descendants;
 use crate::plan::table_set::{CarriedTable, ForeignKeyStep, SchemaSinkPlan, TableSetPlan, member_stage};
-use crate::plan::{Backend, PipelinePlan, Relation, SinkPlan, SourcePlan, TableName};
+use crate::plan::{PipelinePlan, Relation, SinkPlan, SourcePlan, TableName};
 use crate::schema::{self, Catalog, TableFilter};
 use crate::semantic::lower::DEFAULT_BATCH_SIZE;
 
@@ -203,7 +203,10 @@ fn expand_sink(
         });
     }
     let has_foreign_keys = renamed.tables.iter().any(|t| !t.foreign_keys.is_empty());
-    if !schema_plan.foreign_keys.is_empty() || (sink.endpoint.backend == Backend::Sqlite && has_foreign_keys) {
+    // Where foreign keys go inside `CREATE TABLE` (SQLite), the step checks them once every table
+    // is in, instead of adding them.
+    let checked_inline = !target.dialect.alter_table_adds_constraints() && has_foreign_keys;
+    if !schema_plan.foreign_keys.is_empty() || checked_inline {
         plan.foreign_keys.push(ForeignKeyStep {
             sink: sink.name.clone(),
             endpoint: sink.endpoint.clone(),

@@ -143,8 +143,7 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, String> {
 
 /// `--all-tables`: a table set read from the source and written into the target's schema.
 fn emit_all_tables(args: &CopyArgs, src: Backend, dst: Backend, secrets: Secrets) -> Result<String, String> {
-    let databases = [Backend::Postgres, Backend::Mysql, Backend::Sqlite];
-    if !databases.contains(&src) || !databases.contains(&dst) {
+    if !src.is_database() || !dst.is_database() {
         return Err("--all-tables copies between databases (PostgreSQL, MySQL/MariaDB, SQLite)".into());
     }
     let mode = args.mode.to_ascii_lowercase();
@@ -173,7 +172,7 @@ fn emit_all_tables(args: &CopyArgs, src: Backend, dst: Backend, secrets: Secrets
 /// target's database is the one its URL names, so `public.orders` becomes `orders` there.
 fn target_table(name: &str, src: Backend, dst: Backend) -> String {
     let parsed = crate::plan::TableName::parse(name);
-    if parsed.parts.len() > 1 && !(src == Backend::Postgres && dst == Backend::Postgres) {
+    if parsed.parts.len() > 1 && !(src == dst && src.info().portable_schemas) {
         let table = parsed.table();
         // Written back in .flow's quoting: a name holding a dot stays one part.
         return if table.contains('.') { format!("\"{}\"", table.replace('"', "\"\"")) } else { table.to_string() };

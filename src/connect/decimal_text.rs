@@ -18,13 +18,12 @@
 //! | Parquet    | string             | none: the exact text (cast to `decimal(p,s)` for a decimal)     |
 //! | CSV        | text               | none                                                           |
 //!
-//! `explain` names each such column with what its target does.
+//! `explain` names each such column with what its target does (each backend's
+//! `StagedBackend::inexact`, or the file format's note).
 
 use std::collections::HashMap;
 
 use arrow::datatypes::{DataType, Field};
-
-use crate::plan::Backend;
 
 /// Field metadata key: `"true"` on a `Utf8` column whose values are exact decimal text.
 pub const METADATA_KEY: &str = "flow.decimal_text";
@@ -69,28 +68,6 @@ pub fn fits_decimal(text: &str, precision: u32, scale: u32) -> Result<(), String
         ));
     }
     Ok(())
-}
-
-/// What `explain` says about a decimal-text column written to `backend`, if anything.
-pub fn target_warning(backend: Backend, column: &str) -> Option<String> {
-    let (p, s) = MYSQL_DECIMAL;
-    match backend {
-        Backend::Mysql => Some(format!(
-            "column `{column}`: a numeric without precision becomes DECIMAL({p},{s}), MySQL's widest decimal; a \
-             value with more than {} integer or {s} fractional digits, NaN or Infinity is refused by column, row and \
-             value",
-            p - s
-        )),
-        Backend::Sqlite => Some(format!(
-            "column `{column}`: a numeric without precision is stored as its exact decimal text (TEXT), NaN and \
-             Infinity as the words"
-        )),
-        Backend::Parquet => Some(format!(
-            "column `{column}`: a numeric without precision is written as its exact decimal text (a Parquet string): \
-             no decimal(p,s) holds every such value; cast it (cast {column} as decimal(p,s)) for a decimal column"
-        )),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

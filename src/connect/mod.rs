@@ -14,7 +14,6 @@ pub mod connect_error;
 mod ddl_tests;
 pub mod decimal_text;
 pub mod file;
-pub mod file_parts;
 pub mod foreign_keys;
 pub mod generate;
 pub mod mysql;
@@ -38,7 +37,6 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::watermark::{Since, Watermark};
-use crate::plan::sql::Dialect;
 use crate::plan::{PartitionBounds, PartitionSpec, Relation, SourcePlan, partition};
 pub use source::SourceSnapshot;
 use source::{DatabaseSource, PartitionRead};
@@ -107,7 +105,7 @@ async fn describe_database(
     db: &'static dyn DatabaseSource,
     since: &Since,
 ) -> Result<SourceShape> {
-    let dialect = Dialect::for_backend(source.endpoint.backend);
+    let dialect = source.endpoint.backend.info().dialect;
     let probe = dialect.select_rows(relation, source.only, None, None);
     let (schema, notes) = db.probe(source, &probe).await?;
     // A missing partition column is reported by the column check, with its span.
@@ -225,7 +223,7 @@ where
             field.data_type()
         )));
     }
-    let dialect = Dialect::for_backend(source.endpoint.backend);
+    let dialect = source.endpoint.backend.info().dialect;
     let col = dialect.ident(&spec.column);
     let sql = format!("SELECT MAX({col}) AS lo, MAX({col}) AS hi FROM ({probe}) AS {}", dialect.ident("_flow_w"));
     let found = bounds::from_batches(&fetch(sql).await?, field.data_type())?.map(|b| b.max);
@@ -289,7 +287,7 @@ async fn unpartitioned_chunks(
     table: &crate::plan::TableName,
     schema: &SchemaRef,
 ) -> Result<Vec<String>> {
-    let dialect = Dialect::for_backend(source.endpoint.backend);
+    let dialect = source.endpoint.backend.info().dialect;
     if schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case("rowid")) {
         return Ok(Vec::new());
     }
@@ -332,7 +330,7 @@ pub fn partition_sql(source: &SourcePlan, pushdown: &Pushdown, predicate: Option
         (None, Some(f)) => Some(f.to_string()),
         (None, None) => None,
     };
-    Dialect::for_backend(source.endpoint.backend).select_rows(
+    source.endpoint.backend.info().dialect.select_rows(
         &source.relation,
         source.only,
         pushdown.columns.as_deref(),

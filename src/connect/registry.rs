@@ -11,12 +11,18 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
+
 use super::catalog::SchemaBackend;
+use super::file::target::{CSV, FileFormat, PARQUET};
+use super::foreign_keys::AddForeignKeys;
 use super::sink::BlockingSink;
 use super::source::DatabaseSource;
 use super::staged::{StagedSink, StagedTarget};
+use super::target::{TargetPlan, describe_table};
+use super::target_columns::ReadSpecials;
 use super::{mysql, postgres, sqlite};
-use crate::plan::{Backend, Endpoint};
+use crate::plan::{Backend, Endpoint, SinkPlan, TableName};
 
 /// What one backend provides; `None` where it provides nothing of that kind.
 pub struct BackendEntry {
@@ -27,8 +33,8 @@ pub struct BackendEntry {
     pub schema: Option<SchemaBackend>,
     /// The sink that writes a table of this backend.
     pub table_sink: Option<TableSink>,
-    /// Whether the backend writes files (`connect::file_parts`).
-    pub file_sink: bool,
+    /// How the backend's files take columns, when it writes files (`connect::file::parts`).
+    pub file_sink: Option<FileFormat>,
 }
 
 /// How a backend writes a table: through the staged-table protocol of `connect::staged`.
@@ -39,6 +45,14 @@ pub struct TableSink {
     /// Whether incoming batches are regrouped to the sink's batch size first; PostgreSQL's COPY
     /// streams batches as they come, so regrouping them would only copy them.
     pub regroup: bool,
+    /// What the sink will do to a table, for `explain` (`connect::target::describe_table`).
+    pub describe: fn(&SinkPlan, &TableName, &SchemaRef) -> Result<TargetPlan, String>,
+    /// Reads the columns of existing tables that take no values from outside (generated and
+    /// identity columns: `connect::target_columns`); `None` where the backend has none that
+    /// matter (SQLite).
+    pub special_columns: Option<ReadSpecials>,
+    /// Adds (or checks) a table set's foreign keys once every table is published.
+    pub foreign_keys: AddForeignKeys,
 }
 
 /// The entry of `backend`.
@@ -47,7 +61,8 @@ pub fn backend(backend: Backend) -> &'static BackendEntry {
         Backend::Postgres => &POSTGRES,
         Backend::Mysql => &MYSQL,
         Backend::Sqlite => &SQLITE,
-        Backend::Csv | Backend::Parquet => &FILES,
+        Backend::Csv => &CSV_FILES,
+        Backend::Parquet => &PARQUET_FILES,
         Backend::Generate => &GENERATE,
     }
 }
@@ -55,27 +70,54 @@ pub fn backend(backend: Backend) -> &'static BackendEntry {
 static POSTGRES: BackendEntry = BackendEntry {
     source: Some(&postgres::source::PostgresSource),
     schema: Some(SchemaBackend { catalog: &postgres::catalog::PostgresCatalog, dialect: &postgres::ddl::PostgresDdl }),
-    table_sink: Some(TableSink { open: postgres_sink, regroup: false }),
-    file_sink: false,
+    table_sink: Some(TableSink {
+        open: postgres_sink,
+        regroup: false,
+        describe: |sink, table, schema| {
+            describe_table(&postgres::sink::PostgresBackend::new(&sink.endpoint.url), sink, table, schema)
+        },
+        special_columns: Some(postgres::special_columns::read_for_planning),
+        foreign_keys: postgres::sink::add_foreign_keys,
+    }),
+    file_sink: None,
 };
 
 static MYSQL: BackendEntry = BackendEntry {
     source: Some(&mysql::source::MysqlSource),
     schema: Some(SchemaBackend { catalog: &mysql::catalog::MysqlCatalog, dialect: &mysql::ddl::MysqlDdl }),
-    table_sink: Some(TableSink { open: mysql_sink, regroup: true }),
-    file_sink: false,
+    table_sink: Some(TableSink {
+        open: mysql_sink,
+        regroup: true,
+        describe: |sink, table, schema| {
+            describe_table(&mysql::sink::MysqlBackend::new(&sink.endpoint.url), sink, table, schema)
+        },
+        special_columns: Some(mysql::special_columns::read_for_planning),
+        foreign_keys: mysql::sink::add_foreign_keys,
+    }),
+    file_sink: None,
 };
 
 static SQLITE: BackendEntry = BackendEntry {
     source: Some(&sqlite::source::SqliteSource),
     schema: Some(SchemaBackend { catalog: &sqlite::catalog::SqliteCatalog, dialect: &sqlite::ddl::SqliteDdl }),
-    table_sink: Some(TableSink { open: sqlite_sink, regroup: true }),
-    file_sink: false,
+    table_sink: Some(TableSink {
+        open: sqlite_sink,
+        regroup: true,
+        describe: |sink, table, schema| {
+            describe_table(&sqlite::sink::SqliteBackend::new(sink.endpoint.file_path()), sink, table, schema)
+        },
+        special_columns: None,
+        foreign_keys: sqlite::sink::add_foreign_keys,
+    }),
+    file_sink: None,
 };
 
-static FILES: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: true };
+static CSV_FILES: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: Some(CSV) };
 
-static GENERATE: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: false };
+static PARQUET_FILES: BackendEntry =
+    BackendEntry { source: None, schema: None, table_sink: None, file_sink: Some(PARQUET) };
+
+static GENERATE: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: None };
 
 fn postgres_sink(endpoint: &Endpoint, target: StagedTarget) -> Arc<dyn BlockingSink> {
     Arc::new(StagedSink::new(postgres::sink::PostgresBackend::new(&endpoint.url), target))
@@ -98,10 +140,10 @@ mod tests {
         for b in [Backend::Postgres, Backend::Mysql, Backend::Sqlite] {
             let entry = backend(b);
             assert!(entry.source.is_some() && entry.schema.is_some() && entry.table_sink.is_some(), "{b:?}");
-            assert!(!entry.file_sink);
+            assert!(entry.file_sink.is_none());
         }
         for b in [Backend::Csv, Backend::Parquet] {
-            assert!(backend(b).source.is_none() && backend(b).file_sink);
+            assert!(backend(b).source.is_none() && backend(b).file_sink.is_some());
         }
         assert!(backend(Backend::Generate).table_sink.is_none());
     }

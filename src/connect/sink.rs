@@ -17,7 +17,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::connect::file_parts::PartedFileSink;
+use crate::connect::file::parts::PartedFileSink;
 use crate::connect::rejects::RejectPolicy;
 use crate::connect::staged::StagedTarget;
 use crate::ledger::{LedgerKey, LedgerRow, Preparation, SinkHistory};
@@ -72,7 +72,7 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
             let batch_rows = if table.regroup { sink.batch_size } else { 1 };
             Ok(driver((table.open)(&sink.endpoint, staged(name)), batch_rows))
         }
-        (Relation::File { path }, _) if entry.file_sink => {
+        (Relation::File { path }, _) if entry.file_sink.is_some() => {
             Ok(driver(Arc::new(PartedFileSink::new(sink.endpoint.clone(), path, schema, key)), sink.batch_size))
         }
         _ => Err(DataFusionError::NotImplemented(format!(

@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::Result;
+use futures::future::BoxFuture;
 
 use crate::plan::sql::Dialect;
 use crate::plan::{Backend, PipelinePlan, Relation, SinkPlan, TableName, WriteMode};
@@ -191,76 +192,11 @@ impl WritePlan {
     }
 }
 
-/// The special columns of a PostgreSQL table (none when it does not exist). `attgenerated` is
-/// read through `to_jsonb` so servers before PostgreSQL 12, which lack it, answer too; `'s'` is
-/// stored, `'v'` virtual (PostgreSQL 18).
-pub const POSTGRES_SQL: &str = "SELECT a.attname::text, \
-       COALESCE(to_jsonb(a) ->> 'attidentity', '') AS identity, \
-       COALESCE(to_jsonb(a) ->> 'attgenerated', '') AS generated, \
-       COALESCE(pg_get_expr(d.adbin, d.adrelid), '') AS expression \
-     FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
-     ORDER BY a.attnum";
-
-/// Reads the special columns of a PostgreSQL table with [`POSTGRES_SQL`].
-pub async fn read_postgres(
-    client: &impl tokio_postgres::GenericClient,
-    table: &TableName,
-) -> std::result::Result<Vec<SpecialColumn>, tokio_postgres::Error> {
-    let rows = client.query(POSTGRES_SQL, &[&Dialect::Postgres.table(table)]).await?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (name, identity, generated, expression): (String, String, String, String) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-        let special = match (identity.as_str(), generated.as_str()) {
-            ("a", _) => Special::IdentityAlways,
-            (_, "s") => Special::Generated { expression, storage: "STORED".into() },
-            (_, "v") => Special::Generated { expression, storage: "VIRTUAL".into() },
-            _ => continue,
-        };
-        out.push(SpecialColumn { name, special });
-    }
-    Ok(out)
-}
-
-/// The generated columns of a MySQL/MariaDB table, from `information_schema.COLUMNS`: `EXTRA`
-/// says `STORED GENERATED` or `VIRTUAL GENERATED` (MariaDB before 10.2: `PERSISTENT`, and
-/// `VIRTUAL`); MySQL 8's `DEFAULT_GENERATED` marks an expression default, an ordinary column.
-pub fn read_mysql(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mysql::Result<Vec<SpecialColumn>> {
-    let schema = match table.schema() {
-        Some(s) => Dialect::Mysql.string(s),
-        None => "DATABASE()".to_string(),
-    };
-    let sql = format!(
-        "SELECT COLUMN_NAME, EXTRA, COALESCE(GENERATION_EXPRESSION, '') FROM information_schema.COLUMNS \
-         WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
-        Dialect::Mysql.string(table.table())
-    );
-    let rows: Vec<(String, String, String)> = conn.query(sql)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(name, extra, expression)| {
-            let extra = extra.to_ascii_uppercase();
-            if extra.contains("DEFAULT_GENERATED") {
-                return None;
-            }
-            let storage = if extra.contains("STORED") || extra.contains("PERSISTENT") {
-                "STORED"
-            } else if extra.contains("VIRTUAL") {
-                "VIRTUAL"
-            } else {
-                return None;
-            };
-            Some(SpecialColumn { name, special: Special::Generated { expression, storage: storage.into() } })
-        })
-        .collect())
-}
-
 /// Whether a sink writes into a table it may find existing, with its own columns: database
 /// sinks except `mode replace` (which writes a new table) and a table of a table set created
 /// from the source's definition.
 pub fn writes_existing_columns(sink: &SinkPlan) -> bool {
-    matches!(sink.endpoint.backend, Backend::Postgres | Backend::Mysql)
+    super::registry::backend(sink.endpoint.backend).table_sink.is_some_and(|t| t.special_columns.is_some())
         && matches!(sink.relation, Relation::Table { .. })
         && sink.mode != WriteMode::Replace
 }
@@ -269,6 +205,14 @@ pub fn writes_existing_columns(sink: &SinkPlan) -> bool {
 pub fn names(schema: &Schema) -> Vec<&str> {
     schema.fields().iter().map(|f| f.name().as_str()).collect()
 }
+
+/// Per table asked about: its special columns, or `None` when it does not exist; `None` overall
+/// when the server could not be reached or read in the time given.
+pub type SpecialsByTable = Option<Vec<Option<Vec<SpecialColumn>>>>;
+
+/// A backend's reader of [`SpecialsByTable`] for planning (`connect::registry::TableSink`):
+/// the target's URL, the tables, and how long to wait for the server.
+pub type ReadSpecials = fn(String, Vec<TableName>, std::time::Duration) -> BoxFuture<'static, SpecialsByTable>;
 
 /// What planning found about one sink's existing target.
 #[derive(Debug, Clone, PartialEq)]
@@ -299,11 +243,10 @@ pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>
     let mut found = HashMap::new();
     for ((url, backend), sinks) in by_url {
         let tables: Vec<TableName> = sinks.iter().map(|(_, t, _)| (*t).clone()).collect();
-        let specials = match backend {
-            Backend::Postgres => postgres_specials(&url, &tables).await,
-            _ => tokio::task::spawn_blocking(move || mysql_specials(&url, &tables)).await.ok().flatten(),
+        let Some(read) = super::registry::backend(backend).table_sink.and_then(|t| t.special_columns) else {
+            continue;
         };
-        let Some(specials) = specials else { continue };
+        let Some(specials) = read(url, tables, PLANNING_CONNECT).await else { continue };
         for ((sink, table, names), special) in sinks.into_iter().zip(specials) {
             let Some(special) = special else { continue };
             let finding = match WritePlan::decide(table, names, &sink.mode, &special) {
@@ -314,43 +257,6 @@ pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>
         }
     }
     found
-}
-
-/// Per table: its special columns, `None` when it does not exist. `None` overall when the
-/// server cannot be reached or read in [`PLANNING_CONNECT`].
-async fn postgres_specials(url: &str, tables: &[TableName]) -> Option<Vec<Option<Vec<SpecialColumn>>>> {
-    let mut config: tokio_postgres::Config = url.parse().ok()?;
-    config.connect_timeout(PLANNING_CONNECT);
-    let (client, connection) =
-        tokio::time::timeout(PLANNING_CONNECT, config.connect(tokio_postgres::NoTls)).await.ok()?.ok()?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut out = Vec::new();
-    for table in tables {
-        let exists: bool = client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&Dialect::Postgres.table(table)])
-            .await
-            .ok()?
-            .get(0);
-        out.push(if exists { Some(read_postgres(&client, table).await.ok()?) } else { None });
-    }
-    Some(out)
-}
-
-fn mysql_specials(url: &str, tables: &[TableName]) -> Option<Vec<Option<Vec<SpecialColumn>>>> {
-    let url = url.replacen("mariadb://", "mysql://", 1);
-    let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url).ok()?)
-        .tcp_connect_timeout(Some(PLANNING_CONNECT))
-        .read_timeout(Some(PLANNING_CONNECT));
-    let mut conn = mysql::Conn::new(opts).ok()?;
-    let mut out = Vec::new();
-    for table in tables {
-        let probe = format!("SELECT 1 FROM {} LIMIT 0", Dialect::Mysql.table(table));
-        let exists = mysql::prelude::Queryable::query_drop(&mut conn, probe).is_ok();
-        out.push(if exists { Some(read_mysql(&mut conn, table).ok()?) } else { None });
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub struct SourceTable {
 impl SourceTable {
     /// The dialect filters are pushed in; `None` for sources that take no SQL.
     fn dialect(&self) -> Option<Dialect> {
-        self.source.endpoint.backend.is_database().then(|| Dialect::for_backend(self.source.endpoint.backend))
+        self.source.endpoint.backend.is_database().then(|| self.source.endpoint.backend.info().dialect)
     }
 }
 

@@ -8,6 +8,7 @@
 //!      └──────────────────────────────────▶ sink
 //! ```
 
+pub mod backend;
 pub mod duration;
 pub mod endpoint;
 pub mod partition;
@@ -18,7 +19,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use endpoint::{Backend, Endpoint};
+pub use backend::{Backend, BackendKind};
+pub use endpoint::Endpoint;
 pub use partition::{PartitionBounds, PartitionRange, PartitionSpec};
 pub use table_set::TableSetPlan;
 

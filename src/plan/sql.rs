@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Backend, PartitionRange, Relation, TableName};
+use super::{PartitionRange, Relation, TableName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -17,15 +17,6 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    pub fn for_backend(backend: Backend) -> Self {
-        match backend {
-            Backend::Postgres => Self::Postgres,
-            Backend::Mysql => Self::Mysql,
-            Backend::Sqlite => Self::Sqlite,
-            Backend::Csv | Backend::Parquet | Backend::Generate => Self::DataFusion,
-        }
-    }
-
     /// A quoted identifier: `"a ""b"""` (standard), `` `a``b` `` (MySQL).
     pub fn ident(self, name: &str) -> String {
         match self {

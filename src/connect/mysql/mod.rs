@@ -13,6 +13,7 @@ pub mod reader;
 pub mod session;
 pub mod sink;
 pub mod source;
+pub mod special_columns;
 pub mod types;
 
 use mysql::prelude::Queryable;

@@ -22,13 +22,16 @@ use datafusion::error::{DataFusionError, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
+use futures::future::BoxFuture;
+
 use crate::connect::decimal_text;
+use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
 use crate::connect::staged::{Canceller, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, old_of};
-use crate::connect::target_columns::{self, SpecialColumn, WritePlan};
+use crate::connect::target_columns::{SpecialColumn, WritePlan};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
-use crate::plan::table_set::SequenceReset;
+use crate::plan::table_set::{ForeignKeyStep, SequenceReset};
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Mysql;
@@ -274,6 +277,28 @@ impl StagedBackend for MysqlBackend {
         create_table_sql(table, schema, keys)
     }
 
+    fn inexact(&self, field: &Field) -> Option<String> {
+        let column = field.name();
+        if decimal_text::is_decimal_text(field) {
+            let (p, s) = decimal_text::MYSQL_DECIMAL;
+            return Some(format!(
+                "column `{column}`: a numeric without precision becomes DECIMAL({p},{s}), MySQL's widest decimal; a \
+                 value with more than {} integer or {s} fractional digits, NaN or Infinity is refused by column, row \
+                 and value",
+                p - s
+            ));
+        }
+        match field.data_type() {
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => Some(format!(
+                "column `{column}`: MySQL cannot store NaN or infinities; a row holding one fails the run"
+            )),
+            DataType::Timestamp(_, Some(_)) => {
+                Some(format!("column `{column}`: MySQL DATETIME has no time zone; the UTC instant is stored"))
+            }
+            _ => None,
+        }
+    }
+
     fn column_type(&self, field: &Field, is_key: bool) -> Result<String> {
         mysql_field_type(field, is_key)
     }
@@ -296,7 +321,7 @@ impl StagedBackend for MysqlBackend {
     }
 
     fn special_columns(&self, s: &mut MysqlSession, table: &TableName) -> Result<Vec<SpecialColumn>> {
-        target_columns::read_mysql(&mut s.conn, table).map_err(|e| s.err("cannot inspect", &e))
+        super::special_columns::read(&mut s.conn, table).map_err(|e| s.err("cannot inspect", &e))
     }
 
     /// Into an existing table, stage with the target's own columns, so a value that does not fit
@@ -658,5 +683,32 @@ fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String>
             )
         }
         other => return Err(format!("type {other} cannot be written to MySQL")),
+    })
+}
+
+/// Adds a table set's foreign keys on MySQL/MariaDB (`connect::foreign_keys`); errors 1826
+/// (duplicate foreign key name) and 121/1022 (duplicate key on write) mean the key exists, from
+/// an earlier run: kept. The driver blocks, so this runs on tokio's blocking pool.
+pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Result<usize, KeyFailure>> {
+    let statements = step.statements.clone();
+    let url = step.endpoint.url.replacen("mariadb://", "mysql://", 1);
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || {
+            use mysql::prelude::Queryable;
+            let statement = |sql: &str, detail: String| KeyFailure::Statement { sql: sql.to_string(), detail };
+            let opts = mysql::Opts::from_url(&url).map_err(|e| statement("", e.to_string()))?;
+            let mut conn = super::connect(&opts).map_err(|f| statement("", f.error.to_string()))?;
+            let mut added = 0;
+            for sql in &statements {
+                match conn.query_drop(sql) {
+                    Ok(()) => added += 1,
+                    Err(mysql::Error::MySqlError(e)) if matches!(e.code, 121 | 1022 | 1826) => {}
+                    Err(e) => return Err(statement(sql, e.to_string())),
+                }
+            }
+            Ok(added)
+        })
+        .await
+        .map_err(|e| KeyFailure::Task(e.to_string()))?
     })
 }

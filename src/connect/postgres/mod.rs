@@ -10,6 +10,7 @@ pub mod ddl;
 pub mod inheritance;
 pub mod sink;
 pub mod source;
+pub mod special_columns;
 pub mod types;
 
 use std::sync::Arc;

@@ -27,15 +27,18 @@ use tokio_postgres::{Client, CopyInSink, NoTls, SimpleQueryMessage};
 use super::copy::CopyEncoder;
 use super::types::pg_type_for_field;
 use super::{connect, error_text};
+use futures::future::BoxFuture;
+
 use crate::connect::cancel::Pending;
+use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::{self, BadRow};
 use crate::connect::staged::{
     Canceller, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, on_conflict_sql,
 };
-use crate::connect::target_columns::{self, Special, SpecialColumn, WritePlan};
+use crate::connect::target_columns::{Special, SpecialColumn, WritePlan};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
-use crate::plan::table_set::CarriedTable;
+use crate::plan::table_set::{CarriedTable, ForeignKeyStep};
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Postgres;
@@ -190,7 +193,7 @@ impl StagedBackend for PostgresBackend {
     }
 
     fn special_columns(&self, s: &mut PgSession, table: &TableName) -> Result<Vec<SpecialColumn>> {
-        s.runtime.block_on(target_columns::read_postgres(&s.client, table)).map_err(|e| s.err("cannot inspect", &e))
+        s.runtime.block_on(super::special_columns::read(&s.client, table)).map_err(|e| s.err("cannot inspect", &e))
     }
 
     /// Into an existing table, stage with the target's own column types, defaults and CHECK /
@@ -468,4 +471,21 @@ fn refuses_the_row(e: &tokio_postgres::Error) -> bool {
 fn copy_column(context: Option<&str>) -> Option<String> {
     let rest = &context?[context?.find(", column ")? + ", column ".len()..];
     Some(rest.split(':').next()?.trim().to_string())
+}
+
+/// Adds a table set's foreign keys on PostgreSQL (`connect::foreign_keys`); SQLSTATE 42710
+/// `duplicate_object` means a constraint of that name exists, from an earlier run: kept.
+pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Result<usize, KeyFailure>> {
+    Box::pin(async move {
+        let client = super::connect(&step.endpoint.url).await.map_err(KeyFailure::Connect)?;
+        let mut added = 0;
+        for sql in &step.statements {
+            match client.batch_execute(sql).await {
+                Ok(()) => added += 1,
+                Err(e) if e.code().is_some_and(|c| c.code() == "42710") => {}
+                Err(e) => return Err(KeyFailure::Statement { sql: sql.clone(), detail: super::error_text(&e) }),
+            }
+        }
+        Ok(added)
+    })
 }

@@ -19,10 +19,15 @@ use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value};
 
+use futures::future::BoxFuture;
+
+use crate::connect::decimal_text;
+use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
 use crate::connect::staged::{RowLoader, SqlSession, StagedBackend, StagedSink, StagedTarget, Step, on_conflict_sql};
 use crate::connect::target_columns::WritePlan;
 use crate::plan::sql::Dialect;
+use crate::plan::table_set::ForeignKeyStep;
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Sqlite;
@@ -172,6 +177,40 @@ impl StagedBackend for SqliteBackend {
 
     fn create_table_sql(&self, table: &TableName, schema: &SchemaRef, keys: Option<&[String]>) -> Result<String> {
         create_table_sql(table, schema, keys)
+    }
+
+    fn inexact(&self, field: &Field) -> Option<String> {
+        let column = field.name();
+        let bits = crate::connect::target::bit_note(field, "sqlite", |bits| match bits {
+            1 => "a BOOLEAN (0 or 1)".to_string(),
+            64 => "an INTEGER holding the bits as a number (b'101' is 5); SQLite integers are signed 64-bit, so a \
+                   value above 9223372036854775807 is refused (by row, under `on error`)"
+                .to_string(),
+            _ => "an INTEGER holding the bits as a number (b'101' is 5)".to_string(),
+        });
+        if bits.is_some() {
+            return bits;
+        }
+        if decimal_text::is_decimal_text(field) {
+            return Some(format!(
+                "column `{column}`: a numeric without precision is stored as its exact decimal text (TEXT), NaN and \
+                 Infinity as the words"
+            ));
+        }
+        match field.data_type() {
+            DataType::Duration(_) => Some(format!(
+                "column `{column}`: SQLite has no type for a span of time (a MySQL TIME); it is stored as TEXT in \
+                 MySQL's notation [-]H:MM:SS.ffffff (e.g. 838:59:59.000000, -01:30:00.000000)"
+            )),
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+                Some(format!("column `{column}`: SQLite stores NaN as NULL"))
+            }
+            DataType::UInt64 => Some(format!(
+                "column `{column}`: SQLite integers are signed 64-bit; a value above 9223372036854775807 is refused \
+                 (by row, under `on error`)"
+            )),
+            _ => None,
+        }
     }
 
     fn column_type(&self, field: &Field, _is_key: bool) -> Result<String> {
@@ -443,5 +482,32 @@ fn temporal_text(array: &dyn Array, row: usize) -> std::result::Result<String, S
             }
         }
         _ => return Err(bad()),
+    })
+}
+
+/// Checks a table set's foreign keys on SQLite (`connect::foreign_keys`): SQLite declares them
+/// in `CREATE TABLE` (it has no `ALTER TABLE ... ADD CONSTRAINT`), so once every table is in,
+/// `PRAGMA foreign_key_check` lists the rows whose key finds no parent (SQLite docs, "PRAGMA
+/// foreign_key_check"). Adds nothing: returns 0.
+pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Result<usize, KeyFailure>> {
+    let path = step.endpoint.file_path().to_string();
+    Box::pin(async move {
+        let violations = tokio::task::spawn_blocking(move || -> rusqlite::Result<Vec<String>> {
+            let conn = rusqlite::Connection::open(&path)?;
+            let mut check = conn.prepare("PRAGMA foreign_key_check")?;
+            let rows = check.query_map([], |r| {
+                Ok(format!(
+                    "{} row {} -> {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1).unwrap_or(-1),
+                    r.get::<_, String>(2)?
+                ))
+            })?;
+            rows.take(5).collect()
+        })
+        .await
+        .map_err(|e| KeyFailure::Task(e.to_string()))?
+        .map_err(|e| KeyFailure::Statement { sql: "PRAGMA foreign_key_check".into(), detail: e.to_string() })?;
+        if violations.is_empty() { Ok(0) } else { Err(KeyFailure::Violations(violations)) }
     })
 }

@@ -244,6 +244,11 @@ pub trait StagedBackend: Send + Sync + 'static {
     fn create_table_sql(&self, table: &TableName, schema: &SchemaRef, keys: Option<&[String]>) -> Result<String>;
     /// The type a column Flow creates gets for `field` (`is_key`: an upsert key), for `explain`.
     fn column_type(&self, field: &Field, is_key: bool) -> Result<String>;
+    /// What this target cannot keep exactly of a column, in one line for `explain` (`column
+    /// `x`: ...`); `None` when every value is kept.
+    fn inexact(&self, _field: &Field) -> Option<String> {
+        None
+    }
     /// How `mode` makes the rows visible in `table` (quoted), in one line, for `explain`.
     fn publish_summary(&self, mode: &WriteMode, table: &str) -> String;
     /// Run before `CREATE TABLE IF NOT EXISTS` of the ledger, in the same transaction, where two

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::super::values::parse_duration;
 use super::{Lowering, Resolved, undefined};
 use crate::diagnostics::{Problem, codes};
-use crate::plan::{Backend, Endpoint, endpoint};
+use crate::plan::{Backend, BackendKind, Endpoint, endpoint};
 use crate::syntax::ast::{self, ConnectionKind, Ident};
 
 impl Lowering<'_> {
@@ -99,14 +99,10 @@ impl Lowering<'_> {
                 (url, None, None, None)
             }
         };
-        let backend = match kind {
-            ConnectionKind::Postgres => Backend::Postgres,
-            ConnectionKind::Mysql => Backend::Mysql,
-            ConnectionKind::Sqlite => Backend::Sqlite,
-            ConnectionKind::Csv => Backend::Csv,
-            ConnectionKind::Parquet => Backend::Parquet,
-            ConnectionKind::Generate => Backend::Generate,
-            ConnectionKind::Profile => match expected_backend {
+        // Every keyword but `profile` is a backend's name (grammar/flow.pest, `connection_kind`).
+        let backend = match Backend::from_name(kind.keyword()) {
+            Some(backend) => backend,
+            None => match expected_backend {
                 Some(b) => b,
                 None => {
                     self.problems.push(
@@ -137,11 +133,7 @@ impl Lowering<'_> {
         }
         self.check_url(backend, &url, call)?;
         for (key, lit) in named {
-            let allowed: &[&str] = match backend {
-                Backend::Csv => &["header", "delimiter", "null", "types", "infer"],
-                Backend::Mysql => &[crate::connect::mysql::types::TINYINT1_OPTION],
-                _ => &[],
-            };
+            let allowed = backend.info().options;
             if !allowed.contains(&key.as_str()) {
                 let span = call
                     .args
@@ -310,10 +302,10 @@ impl Lowering<'_> {
             Problem::error(codes::connection::BAD_URL, msg).at(span, "bad URL").help(help.to_string())
         };
         let redacted = endpoint::redact_url(url);
-        match backend {
-            Backend::Postgres | Backend::Mysql => {
-                let schemes: &[&str] =
-                    if backend == Backend::Postgres { &["postgres", "postgresql"] } else { &["mysql", "mariadb"] };
+        let info = backend.info();
+        match info.kind {
+            BackendKind::Server => {
+                let schemes = info.schemes;
                 match url::Url::parse(url) {
                     Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => Some(()),
                     Ok(u) if !schemes.contains(&u.scheme()) => {
@@ -332,21 +324,22 @@ impl Lowering<'_> {
                     }
                 }
             }
-            Backend::Sqlite | Backend::Csv | Backend::Parquet => {
+            BackendKind::FileDatabase | BackendKind::Files => {
                 if url.trim().is_empty() {
                     self.problems.push(problem("the path is empty".into(), "name a file, e.g. out/data.db"));
                     return None;
                 }
-                if backend == Backend::Sqlite && url.contains("://") && !url.starts_with("sqlite://") {
+                let scheme = info.schemes.first().map(|s| format!("{s}://"));
+                if let Some(scheme) = scheme.filter(|s| url.contains("://") && !url.starts_with(s.as_str())) {
                     self.problems.push(problem(
-                        format!("`{redacted}` is not a SQLite path"),
-                        "write a file path or sqlite://PATH",
+                        format!("`{redacted}` is not a {} path", backend.info().title),
+                        &format!("write a file path or {scheme}PATH"),
                     ));
                     return None;
                 }
                 Some(())
             }
-            Backend::Generate => Some(()),
+            BackendKind::Generated => Some(()),
         }
     }
 

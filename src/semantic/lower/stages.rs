@@ -229,8 +229,9 @@ impl Lowering<'_> {
                     );
                     return None;
                 }
-                let relation = match resolved.endpoint.backend {
-                    Backend::Generate => {
+                let backend = resolved.endpoint.backend;
+                let relation = match backend.info().kind {
+                    BackendKind::Generated => {
                         if name != "orders" {
                             self.problems.push(
                                 Problem::error(codes::target::BAD_TABLE, format!("generate has no table `{name}`"))
@@ -245,21 +246,21 @@ impl Lowering<'_> {
                         }
                         generated_relation(&resolved.endpoint)
                     }
-                    Backend::Csv | Backend::Parquet => {
-                        let ext = resolved.endpoint.backend.name();
+                    BackendKind::Files => {
+                        let ext = backend.name();
                         let dir = resolved.endpoint.url.trim_end_matches('/');
                         let file = if name.ends_with(&format!(".{ext}")) { name } else { format!("{name}.{ext}") };
                         Relation::File { path: format!("{dir}/{file}") }
                     }
-                    Backend::Sqlite => {
+                    BackendKind::Server | BackendKind::FileDatabase => {
                         let parsed = TableName::parse(&name);
-                        if let Some(schema) = parsed.schema().filter(|s| !SQLITE_SCHEMAS.contains(s)) {
+                        let fixed = backend.info().fixed_schemas;
+                        if let Some(schema) = parsed.schema().filter(|s| fixed.is_some_and(|f| !f.contains(s))) {
                             self.problems.push(sqlite_schema(table.span, schema, parsed.table()));
                             return None;
                         }
                         Relation::Table { name: parsed }
                     }
-                    _ => Relation::Table { name: TableName::parse(&name) },
                 };
                 Some((resolved, relation))
             }
@@ -313,18 +314,19 @@ impl Lowering<'_> {
             }
             Target::Inline(call) => {
                 let resolved = self.connection(call, "")?;
-                let relation = match resolved.endpoint.backend {
-                    Backend::Csv | Backend::Parquet => Relation::File { path: resolved.endpoint.url.clone() },
-                    Backend::Generate if use_ == TargetUse::Source => generated_relation(&resolved.endpoint),
-                    Backend::Generate => {
+                let backend = resolved.endpoint.backend;
+                let relation = match backend.info().kind {
+                    BackendKind::Files => Relation::File { path: resolved.endpoint.url.clone() },
+                    BackendKind::Generated if use_ == TargetUse::Source => generated_relation(&resolved.endpoint),
+                    BackendKind::Generated => {
                         self.problems.push(not_writable(call.span));
                         return None;
                     }
-                    b => {
+                    BackendKind::Server | BackendKind::FileDatabase => {
                         self.problems.push(
                             Problem::error(
                                 codes::target::MISSING_TABLE,
-                                format!("a {} target needs a table", b.name()),
+                                format!("a {} target needs a table", backend.name()),
                             )
                             .at(call.span, "which table?")
                             .help("bind the connection with `let db = ...` and write db.table(\"name\")"),
@@ -421,10 +423,6 @@ fn not_writable(span: Span) -> Problem {
         .at(span, "read-only")
         .help("write to a database table or a csv/parquet file")
 }
-
-/// The schema names a SQLite connection knows without `ATTACH` (SQLite's "schema-name": `main`,
-/// `temp`; <https://sqlite.org/lang_naming.html>). Flow attaches no other database.
-const SQLITE_SCHEMAS: [&str; 2] = ["main", "temp"];
 
 /// A SQLite table named with a schema the file does not have (e.g. `public.orders` carried over
 /// from PostgreSQL): SQLite would answer `unknown database "public"` only when the run starts.

@@ -18,8 +18,8 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 
-use super::file::FileWriter;
-use super::sink::BlockingSink;
+use super::FileWriter;
+use crate::connect::sink::BlockingSink;
 use crate::ledger::{Event, LedgerKey, LedgerRow, Preparation, RowChecksum, runs_of};
 use crate::plan::{Backend, Endpoint};
 

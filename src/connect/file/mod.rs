@@ -14,10 +14,12 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
-use super::blocking::blocking_stream;
+use crate::connect::blocking::blocking_stream;
 use crate::plan::{Backend, Endpoint};
 
 pub mod csv_text;
+pub mod parts;
+pub mod target;
 
 /// The files a file source reads: the path itself, or the matching files of a directory, sorted.
 pub fn list_files(path: &str, backend: Backend) -> Result<Vec<PathBuf>> {
