@@ -17,9 +17,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// A profiles file (`flow.yaml`): named connections a `.flow` file uses as
+/// `profile("NAME")` or `KIND(profile: "NAME")`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profiles {
+    /// The connections, by name.
     #[serde(default)]
     pub connections: BTreeMap<String, Profile>,
     /// Where the profiles were read from, for messages.
@@ -27,6 +30,7 @@ pub struct Profiles {
     pub path: Option<PathBuf>,
 }
 
+/// One named connection.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -34,12 +38,18 @@ pub struct Profile {
     pub url: String,
     /// Backend, when the URL does not say it (e.g. a file path without an extension).
     pub kind: Option<String>,
+    /// Default batch size (rows) for stages on this connection.
     pub batch: Option<u64>,
+    /// Default stage timeout: a duration such as `30s`, `10m`, `1h30m`.
     pub timeout: Option<String>,
     /// Backend options such as `header` or `delimiter` for CSV.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
 }
+
+/// The values `kind:` takes: every backend name and alias (`plan::BackendInfo::aliases`; a
+/// unit test keeps the two equal).
+pub const KINDS: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite", "csv", "parquet", "generate"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -74,6 +84,21 @@ impl Profiles {
         let mut profiles: Profiles = serde_saphyr::from_str(text)
             .map_err(|e| ProfileError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
         profiles.path = Some(path.to_path_buf());
+        let invalid = |message: String| ProfileError::Invalid { path: path.to_path_buf(), message };
+        for (name, profile) in &profiles.connections {
+            if let Some(kind) = profile.kind.as_deref().filter(|k| !KINDS.contains(&k.to_ascii_lowercase().as_str())) {
+                return Err(invalid(format!("connection `{name}`: kind `{kind}` is none of {}", KINDS.join(", "))));
+            }
+            if profile.batch == Some(0) {
+                return Err(invalid(format!("connection `{name}`: batch must be at least 1 row")));
+            }
+            if let Some(Err(why)) = profile.timeout.as_deref().map(crate::plan::duration::parse_duration) {
+                let timeout = profile.timeout.as_deref().unwrap_or_default();
+                return Err(invalid(format!(
+                    "connection `{name}`: timeout `{timeout}` is not a duration ({why}); write e.g. 30s, 10m, 1h30m"
+                )));
+            }
+        }
         Ok(profiles)
     }
 
@@ -98,6 +123,51 @@ mod tests {
         assert_eq!(wh.url, "postgres://u:p@h/db");
         assert_eq!(wh.batch, Some(500));
         assert_eq!(wh.timeout.as_deref(), Some("5m"));
+    }
+
+    /// The examples under `schemas/examples/`: each valid one parses, each invalid one is
+    /// refused with a message naming what is wrong.
+    #[test]
+    fn the_schema_examples_parse_or_are_refused_as_the_schema_says() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples");
+        for entry in std::fs::read_dir(dir.join("valid")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            Profiles::parse(&text, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+        let refused = |file: &str| {
+            let path = dir.join("invalid").join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let message = Profiles::parse(&text, Path::new(file)).unwrap_err().to_string();
+            message.strip_prefix(&format!("profiles file {file} is not valid: ")).unwrap_or(&message).to_string()
+        };
+        assert!(
+            refused("misspelled-field.yaml").contains("unknown field `uri`"),
+            "{}",
+            refused("misspelled-field.yaml")
+        );
+        assert_eq!(
+            refused("unknown-kind.yaml"),
+            "connection `warehouse`: kind `oracle` is none of postgres, postgresql, mysql, mariadb, sqlite, csv, \
+             parquet, generate"
+        );
+        assert_eq!(
+            refused("bad-timeout.yaml"),
+            "connection `warehouse`: timeout `10 minutes` is not a duration (unknown unit ` minutes` (use ms, s, m, \
+             h or d)); write e.g. 30s, 10m, 1h30m"
+        );
+        assert_eq!(refused("zero-batch.yaml"), "connection `warehouse`: batch must be at least 1 row");
+        assert_eq!(std::fs::read_dir(dir.join("invalid")).unwrap().count(), 4, "each invalid example is asserted");
+    }
+
+    #[test]
+    fn kinds_are_the_backend_names_and_aliases() {
+        let mut all: Vec<&str> =
+            crate::plan::Backend::ALL.iter().flat_map(|b| b.info().aliases.iter().copied()).collect();
+        all.sort_unstable();
+        let mut kinds = KINDS.to_vec();
+        kinds.sort_unstable();
+        assert_eq!(kinds, all);
     }
 
     #[test]

@@ -86,11 +86,14 @@ impl SinkCheck {
 
 /// Verifies every sink of a resolved pipeline. Each source is read in the shape resolving
 /// described (for a partitioned PostgreSQL source, in the snapshot the run read), so verify
-/// describes no source again; an incremental source, compared whole, is the exception.
+/// describes no source again. An incremental source is the exception: the target holds every
+/// run's rows, so it is compared whole, and described whole once (for all its sinks).
 pub async fn verify_pipeline(resolved: &ResolvedPipeline) -> Result<Vec<SinkCheck>, String> {
     let mut checks = Vec::new();
+    let mut whole = HashMap::new();
     for sink in &resolved.plan.sinks {
-        checks.push(verify_sink(resolved, sink).await.map_err(|e| format!("sink `{}`: {e}", sink.name))?);
+        let check = verify_sink(resolved, sink, &mut whole).await;
+        checks.push(check.map_err(|e| format!("sink `{}`: {e}", sink.name))?);
     }
     Ok(checks)
 }
@@ -107,15 +110,27 @@ fn lineage_plan(plan: &PipelinePlan, sink: &SinkPlan) -> Option<PipelinePlan> {
     })
 }
 
-async fn verify_sink(resolved: &ResolvedPipeline, sink: &SinkPlan) -> Result<SinkCheck, String> {
+/// `whole`: the whole-source shapes of incremental sources described so far, by source name.
+async fn verify_sink(
+    resolved: &ResolvedPipeline,
+    sink: &SinkPlan,
+    whole: &mut HashMap<String, SourceShape>,
+) -> Result<SinkCheck, String> {
     let single = lineage_plan(&resolved.plan, sink).ok_or("its input does not lead to a source")?;
     let source = &single.sources[0];
     // An incremental source is compared whole: the target holds every run's rows.
     let shape = match resolved.shape(&source.name).filter(|_| source.incremental.is_none()) {
         Some(shape) => shape.clone(),
-        None => connect::describe(source, single.parallelism, &Since::FirstRun)
-            .await
-            .map_err(|e| format!("source: {}", strip_df_prefix(&e)))?,
+        None => match whole.get(&source.name) {
+            Some(shape) => shape.clone(),
+            None => {
+                let shape = connect::describe(source, single.parallelism, &Since::FirstRun)
+                    .await
+                    .map_err(|e| format!("source: {}", strip_df_prefix(&e)))?;
+                whole.insert(source.name.clone(), shape.clone());
+                shape
+            }
+        },
     };
     let ranges = source_ranges(source, &shape);
     let key = key_columns(sink, source, &shape.schema);

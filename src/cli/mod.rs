@@ -4,6 +4,7 @@
 mod check;
 mod common;
 mod copy;
+mod docs;
 mod explain;
 mod run;
 mod status;
@@ -46,6 +47,14 @@ pub enum Command {
     Status(FileArgs),
     /// Compare each target with its source, partition by partition (counts and checksums); exit 1 if they differ.
     Verify(FileArgs),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `flow man > flow.1 && man -l flow.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +184,8 @@ pub fn main_with(cli: Cli) -> Exit {
             Command::Copy(args) => copy::run(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Verify(args) => verify::run(args).await,
+            Command::Completions { shell } => docs::completions(shell),
+            Command::Man => docs::man(),
         }
     })
 }

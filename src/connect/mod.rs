@@ -16,6 +16,7 @@ pub mod decimal_text;
 pub mod file;
 pub mod foreign_keys;
 pub mod generate;
+pub mod metadata;
 pub mod mysql;
 pub mod postgres;
 pub mod registry;

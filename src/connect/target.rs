@@ -79,9 +79,9 @@ fn mapping(field: &Field, target_type: String) -> ColumnMapping {
 }
 
 /// For a target without bit strings: what a MySQL `BIT(n)` column (see
-/// `connect::mysql::types::bit_length`) becomes there, said as `explain` says it; `None` for
+/// `connect::metadata::bit_length`) becomes there, said as `explain` says it; `None` for
 /// any other column. `becomes` words the stored value from the number of bits.
 pub fn bit_note(field: &Field, target: &str, becomes: impl Fn(u32) -> String) -> Option<String> {
-    let bits = super::mysql::types::bit_length(field)?;
+    let bits = super::metadata::bit_length(field)?;
     Some(format!("column `{}`: {target} has no bit(n) type; BIT({bits}) becomes {}", field.name(), becomes(bits)))
 }

@@ -6,6 +6,7 @@
 use std::fmt;
 
 pub mod codes;
+pub mod secret;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode};
 use serde::Serialize;
@@ -101,8 +102,11 @@ pub struct FileProblems {
 }
 
 impl FileProblems {
+    /// The problems of `text`, read from `name`. The text kept for quoting has every inline
+    /// URL's password masked (`secret::mask_url_passwords`): a diagnostic quotes the lines
+    /// around its span, which may hold `postgres://user:password@...`.
     pub fn new(name: &str, text: &str, problems: Vec<Problem>) -> Self {
-        Self { source: NamedSource::new(name, text.to_string()), problems }
+        Self { source: NamedSource::new(name, secret::mask_url_passwords(text)), problems }
     }
 
     pub fn has_errors(&self) -> bool {

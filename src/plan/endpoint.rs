@@ -46,19 +46,7 @@ pub fn redact_url(url: &str) -> String {
     redact_key_values(&out)
 }
 
-/// The byte range of the password in `scheme://user:password@host/...`, if there is one.
-///
-/// The user info ends at the last `@` before the query (`?`) or fragment (`#`), not at the first
-/// `/`: a password written without percent-encoding may hold `/` or `@`
-/// (`postgres://u:pa/ss@h/db`), and every URL Flow prints or scrubs goes through this one reading,
-/// so a password is never shown in part. Redacting too much of an odd URL is the safe side.
-pub fn password_span(url: &str) -> Option<std::ops::Range<usize>> {
-    let rest_start = url.find("://")? + 3;
-    let before_query = url[rest_start..].find(['?', '#']).map_or(url.len(), |i| rest_start + i);
-    let at = rest_start + url[rest_start..before_query].rfind('@')?;
-    let colon = rest_start + url[rest_start..at].find(':')?;
-    Some(colon + 1..at)
-}
+pub use crate::diagnostics::secret::password_span;
 
 /// Masks `password=secret` (and `pwd=`) in query strings and key-value connection strings.
 fn redact_key_values(text: &str) -> String {

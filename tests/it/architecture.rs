@@ -29,40 +29,103 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
     (name != "lib" && name != "main").then(|| name.to_string())
 }
 
-/// The modules a line names after `crate::`, including each item of `crate::{a, b::c}`.
-fn referenced(line: &str) -> Vec<String> {
+/// The modules a text names after `crate::`, including each item of `crate::{a, b::c}` (over
+/// several lines too). Whitespace around `::` is ignored (`crate :: exec`).
+fn referenced(text: &str) -> Vec<String> {
+    let text = squeeze_paths(text);
     let mut out = Vec::new();
-    let mut rest = line;
+    let mut rest = text.as_str();
     while let Some(at) = rest.find("crate::") {
         rest = &rest[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            // Top-level items of the group: split at commas outside nested braces.
-            let mut depth = 0;
-            let mut item = String::new();
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        out.push(std::mem::take(&mut item));
-                        continue;
-                    }
-                    _ => {}
-                }
-                if depth == 0 {
-                    item.push(c);
-                }
+        out.extend(heads(rest));
+    }
+    out
+}
+
+/// The first name of the path that `text` starts with, or of each item when it starts with a
+/// group (`{a, b::c}` → `a`, `b`); `self` is left out.
+fn heads(text: &str) -> Vec<String> {
+    let Some(group) = text.strip_prefix('{') else {
+        return [first_ident(text)].into_iter().filter(|s| !s.is_empty() && s != "self").collect();
+    };
+    // Top-level items of the group: split at commas outside nested braces.
+    let mut items = Vec::new();
+    let (mut depth, mut item) = (0, String::new());
+    for c in group.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(std::mem::take(&mut item));
+                continue;
             }
-            out.push(item);
-        } else {
-            out.push(rest.to_string());
+            _ => {}
+        }
+        if depth == 0 {
+            item.push(c);
         }
     }
-    out.iter()
-        .map(|s| s.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>())
-        .filter(|s| !s.is_empty() && s != "self")
-        .collect()
+    items.push(item);
+    items.iter().map(|s| first_ident(s)).filter(|s| !s.is_empty() && s != "self").collect()
+}
+
+/// The top-level modules a file's `super::` paths reach: from a file whose module path is
+/// `module` (`src/plan/mod.rs` → `["plan"]`, `src/plan/sql.rs` → `["plan", "sql"]`), a chain of
+/// as many `super::` as the path is deep leaves the top-level module, and what follows names
+/// another.
+fn reached_through_super(text: &str, module: &[String]) -> Vec<String> {
+    let text = squeeze_paths(text);
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("super::") {
+        let start = from + at;
+        let inside_word =
+            text[..start].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+        let mut rest = &text[start..];
+        let mut supers = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            rest = r;
+            supers += 1;
+        }
+        from = text.len() - rest.len();
+        if !inside_word && !module.is_empty() && supers >= module.len() {
+            out.extend(heads(rest));
+        }
+    }
+    out
+}
+
+fn first_ident(text: &str) -> String {
+    text.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+}
+
+/// `text` with the whitespace (spaces, tabs, line breaks) around every `::` removed.
+fn squeeze_paths(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("::") {
+        out.push_str(rest[..at].trim_end());
+        out.push_str("::");
+        rest = rest[at + 2..].trim_start();
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A file's module path: `src/connect/postgres/sink.rs` → `["connect", "postgres", "sink"]`,
+/// `src/plan/mod.rs` → `["plan"]`.
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src).unwrap_or(file);
+    let mut parts: Vec<String> = relative
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .map(|s| s.trim_end_matches(".rs").to_string())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib" || p == "main") {
+        parts.pop();
+    }
+    parts
 }
 
 fn module_edges() -> Edges {
@@ -74,13 +137,20 @@ fn module_edges() -> Edges {
     for file in &files {
         let Some(from) = module_of(&src, file) else { continue };
         let text = std::fs::read_to_string(file).expect("source file is readable");
-        for (number, line) in text.lines().enumerate() {
-            if line.trim_start().starts_with("//") {
-                continue;
-            }
-            for to in referenced(line) {
+        let module = module_path(&src, file);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+        let numbers: Vec<usize> =
+            (text.lines().enumerate()).filter(|(_, l)| !l.trim_start().starts_with("//")).map(|(n, _)| n + 1).collect();
+        for (i, line) in lines.iter().enumerate() {
+            // A path or group may go on over the next lines (`use crate::{` ... `};`).
+            let trimmed = line.trim_end();
+            let continues = ["{", "::", ",", "crate", "super"].iter().any(|end| trimmed.ends_with(end));
+            let text = if continues { lines[i..(i + 20).min(lines.len())].join("\n") } else { line.to_string() };
+            let mut names = referenced(&text);
+            names.extend(reached_through_super(&text, &module));
+            for to in names {
                 if to != from {
-                    let place = format!("{}:{}", file.strip_prefix(&src).unwrap_or(file).display(), number + 1);
+                    let place = format!("{}:{}", file.strip_prefix(&src).unwrap_or(file).display(), numbers[i]);
                     edges.entry((from.clone(), to)).or_insert(place);
                 }
             }
@@ -183,6 +253,12 @@ fn the_module_graph_has_no_cycles() {
 fn the_checker_finds_a_cycle_and_reads_grouped_imports() {
     assert_eq!(referenced("use crate::{plan::{A, B}, schema, self};"), ["plan", "schema"]);
     assert_eq!(referenced("let x = crate::ledger::now(); // crate::exec"), ["ledger", "exec"]);
+    assert_eq!(referenced("use crate::{\n    exec::graph,\n    plan::Plan,\n};"), ["exec", "plan"]);
+    assert_eq!(referenced("let x = crate :: exec\n    ::graph::build();"), ["exec"]);
+    let plan = |path: &[&str]| path.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(reached_through_super("use super::exec::graph;", &plan(&["plan"])), ["exec"]);
+    assert_eq!(reached_through_super("use super::sql::Dialect;", &plan(&["plan", "backend"])), Vec::<String>::new());
+    assert_eq!(reached_through_super("use super::super::{exec, ledger};", &plan(&["plan", "x"])), ["exec", "ledger"]);
     let edge = |a: &str, b: &str| ((a.to_string(), b.to_string()), String::new());
     let edges: Edges = [edge("a", "b"), edge("b", "c"), edge("c", "a"), edge("c", "d")].into_iter().collect();
     assert_eq!(cycles(&edges), vec![vec!["a".to_string(), "b".to_string(), "c".to_string()]]);

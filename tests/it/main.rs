@@ -29,6 +29,7 @@ mod snapshot_postgres;
 mod syntax;
 mod table_sets;
 mod target_refusals;
+mod tooling;
 mod type_matrix;
 mod verify;
 

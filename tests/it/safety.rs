@@ -118,3 +118,35 @@ pipeline p {{
     assert!(!everything.contains(SECRET), "the password leaked:\n{everything}");
     assert!(everything.contains("***"), "URLs are shown redacted");
 }
+
+/// A URL written inline in a `.flow` file holds its password in the text that diagnostics
+/// quote; the quoted lines show it masked, whatever the password holds (`/`, `?`, `#`, `@`).
+#[test]
+fn diagnostics_quote_inline_urls_with_the_password_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    for password in ["S3cret", "pa/ss", "Xy#9?tq", "p@ss"] {
+        let text = format!(
+            "let src = postgres(\"postgres://postgres:{password}@127.0.0.1:1/test\")\n\
+             let dst = sqlite(\"out.db\", bogus: 1)\n"
+        );
+        let path = crate::common::write(dir.path(), "inline.flow", &text);
+        for args in [vec!["check", path.as_str()], vec!["explain", "--format", "json", path.as_str()]] {
+            let (code, out, err) = flow_cli(&args);
+            assert_eq!(code, 2, "{args:?}: {err}");
+            let masked = format!("postgres://postgres:{}@127.0.0.1:1/test", "*".repeat(password.len()));
+            assert!(err.contains(&masked) || out.contains(&masked), "{args:?} with {password}: {err}");
+            assert!(!err.contains(password) && !out.contains(password), "{args:?} shows {password}: {err}{out}");
+        }
+    }
+    // `flow copy` writes a pipeline from its URLs; an error about it quotes none of the password.
+    let target = dir.path().join("x.db");
+    let (code, out, err) = flow_cli(&[
+        "copy",
+        "postgres://postgres:S3cr/t?x@127.0.0.1:99999/test",
+        target.to_str().unwrap(),
+        "--table",
+        "t",
+    ]);
+    assert_ne!(code, 0);
+    assert!(!err.contains("S3cr/t?x") && !out.contains("S3cr/t?x"), "{err}{out}");
+}

@@ -25,15 +25,18 @@ pub mod target;
 pub fn list_files(path: &str, backend: Backend) -> Result<Vec<PathBuf>> {
     let p = Path::new(path);
     if p.is_dir() {
-        let ext = backend.name();
+        let exts: Vec<&str> = backend.info().extensions.iter().map(|e| e.trim_start_matches('.')).collect();
         let mut files: Vec<PathBuf> = std::fs::read_dir(p)
             .map_err(|e| io_error(path, "read the directory", e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|f| f.extension().is_some_and(|x| x.eq_ignore_ascii_case(ext)))
+            .filter(|f| f.extension().is_some_and(|x| exts.iter().any(|e| x.eq_ignore_ascii_case(e))))
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(DataFusionError::Execution(format!("directory {path} holds no .{ext} files")));
+            return Err(DataFusionError::Execution(format!(
+                "directory {path} holds no {} files",
+                backend.info().extensions.join(" or ")
+            )));
         }
         Ok(files)
     } else if p.exists() {
@@ -61,12 +64,18 @@ pub fn read_schema(endpoint: &Endpoint, path: &str) -> Result<SchemaRef> {
             let options = csv_text::CsvOptions::of(endpoint)?;
             csv_text::infer_schema(std::io::BufReader::with_capacity(1 << 16, file), &options, &shown)
         }
-        _ => {
+        Backend::Parquet => {
             let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                 .map_err(|e| DataFusionError::Execution(format!("{shown} is not a readable Parquet file: {e}")))?;
             Ok(builder.schema().clone())
         }
+        other => Err(not_a_format(other)),
     }
+}
+
+/// A backend that is not one of this folder's formats was sent here: a bug of the caller.
+fn not_a_format(backend: Backend) -> DataFusionError {
+    DataFusionError::Internal(format!("{} is not a file format (CSV or Parquet)", backend.name()))
 }
 
 /// Streams one file in batches.
@@ -82,9 +91,13 @@ pub fn stream_file(
     blocking_stream(out_schema, move |tx| {
         let shown = file.display().to_string();
         let handle = File::open(&file).map_err(|e| io_error(&shown, "open", e))?;
-        if backend == Backend::Csv {
-            let input = std::io::BufReader::with_capacity(1 << 16, handle);
-            return csv_text::read_batches(input, &options?, &schema, batch_size, &shown, &mut |b| tx.send(b));
+        match backend {
+            Backend::Csv => {
+                let input = std::io::BufReader::with_capacity(1 << 16, handle);
+                return csv_text::read_batches(input, &options?, &schema, batch_size, &shown, &mut |b| tx.send(b));
+            }
+            Backend::Parquet => {}
+            other => return Err(not_a_format(other)),
         }
         let batches = ParquetRecordBatchReaderBuilder::try_new(handle)
             .and_then(|b| b.with_batch_size(batch_size).build())
@@ -173,7 +186,8 @@ impl FileWriter {
                 let out = std::io::BufWriter::with_capacity(1 << 16, file);
                 Inner::Csv(Box::new(csv_text::CsvWriter::new(out, options.delimiter, options.null, header)))
             }
-            _ => Inner::ParquetPending(file),
+            Backend::Parquet => Inner::ParquetPending(file),
+            other => return Err(not_a_format(other)),
         };
         Ok(Self { target, temp, schema: schema.clone(), inner: Some(inner) })
     }

@@ -173,7 +173,7 @@ impl BlockingSink for PartedFileSink {
                     let bytes = std::fs::read(part).map_err(|e| io_err("read", part, e))?;
                     writer.write_raw_csv(&bytes)?;
                 }
-                _ => {
+                Backend::Parquet => {
                     let file = File::open(part).map_err(|e| io_err("open", part, e))?;
                     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
                         .and_then(|b| b.build())
@@ -181,6 +181,9 @@ impl BlockingSink for PartedFileSink {
                     for batch in reader {
                         writer.write(&batch.map_err(|e| io_err("read", part, e))?)?;
                     }
+                }
+                other => {
+                    return Err(DataFusionError::Internal(format!("{} parts cannot be joined", other.name())));
                 }
             }
         }

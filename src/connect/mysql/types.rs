@@ -146,20 +146,14 @@ pub(super) fn arrow_field(column: &mysql::Column, tinyint1: Tinyint1) -> Result<
     let field = Field::new(name, data_type, !flags.contains(ColumnFlags::NOT_NULL_FLAG));
     Ok(match source_type {
         Some(source_type) => field.with_metadata(std::collections::HashMap::from([(
-            crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY.to_string(),
+            crate::connect::metadata::SOURCE_TYPE.to_string(),
             source_type,
         )])),
         None => field,
     })
 }
 
-/// The number of bits of a `BIT(n)` column as recorded in a field's `flow.source_type`
-/// metadata (`bit(12)` → 12), whichever reader or transform carried it.
-pub fn bit_length(field: &Field) -> Option<u32> {
-    let source = field.metadata().get(crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY)?;
-    let bits: u32 = source.strip_prefix("bit(")?.strip_suffix(')')?.parse().ok()?;
-    matches!(field.data_type(), DataType::Boolean | DataType::UInt64).then_some(bits).filter(|b| (1..=64).contains(b))
-}
+pub use crate::connect::metadata::bit_length;
 
 /// Precision and scale of a decimal column. The server reports the display length: digits, plus
 /// one for the decimal point when there is a fraction, plus one for the sign unless unsigned.

@@ -21,10 +21,8 @@ use arrow::datatypes::{DataType, Field, TimeUnit};
 use datafusion::error::{DataFusionError, Result};
 use tokio_postgres::types::{Kind, Type};
 
-/// Field metadata key holding the PostgreSQL type a column came from, e.g.
-/// `numeric(12,2)` or `varchar(20)`. Kept so that later stages (and error
-/// messages, and table creation on the way back) can see the original type.
-pub const SOURCE_TYPE_METADATA_KEY: &str = "flow.source_type";
+/// Field metadata key holding the type a column came from (`connect::metadata::SOURCE_TYPE`).
+pub use crate::connect::metadata::SOURCE_TYPE as SOURCE_TYPE_METADATA_KEY;
 
 /// PostgreSQL stores a type modifier with the 4-byte varlena header size added
 /// (`VARHDRSZ`); every typmod decoding below subtracts it.

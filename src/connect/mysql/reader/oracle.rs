@@ -17,7 +17,7 @@ use arrow::datatypes::{
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
-use crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY;
+use crate::connect::metadata::SOURCE_TYPE as SOURCE_TYPE_METADATA_KEY;
 
 /// The rows of `sql` on the test MariaDB (`root@127.0.0.1:3306`, database `test`) as the
 /// `mariadb` client prints them in batch mode: each value's bytes, `None` for NULL. The session

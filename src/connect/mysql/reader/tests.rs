@@ -241,8 +241,7 @@ fn every_type_reads_exactly_as_the_mariadb_client_reads_it() {
     let flag = column("flag");
     let flag = flag.as_boolean();
     assert_eq!((flag.value(0), flag.value(1), flag.value(3)), (false, true, true));
-    let source_type =
-        |name: &str| field(name).metadata().get(crate::connect::postgres::types::SOURCE_TYPE_METADATA_KEY).cloned();
+    let source_type = |name: &str| field(name).metadata().get(crate::connect::metadata::SOURCE_TYPE).cloned();
     assert_eq!(
         (source_type("flag"), source_type("bits"), source_type("tm")),
         (Some("tinyint(1)".into()), Some("bit(12)".into()), Some("time(6)".into()))

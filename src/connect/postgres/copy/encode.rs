@@ -198,7 +198,7 @@ impl CopyEncoder {
                         ))
                     },
                 )?;
-                let bits = crate::connect::mysql::types::bit_length(field);
+                let bits = crate::connect::metadata::bit_length(field);
                 if target == PgScalar::Bit && bits.is_none() {
                     return Err(exec_err(format!(
                         "COPY to PostgreSQL: column \"{name}\": a {} column takes only the bits of a MySQL BIT(n) \
