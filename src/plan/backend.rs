@@ -40,6 +40,8 @@ pub struct BackendInfo {
     pub name: &'static str,
     /// The name in prose (`PostgreSQL`), for messages.
     pub title: &'static str,
+    /// A connection call to show in a hint (`sqlite("out/data.db")`).
+    pub example: &'static str,
     /// Every name a profile's `kind:` may give (lower case).
     pub aliases: &'static [&'static str],
     pub kind: BackendKind,
@@ -62,6 +64,7 @@ pub struct BackendInfo {
 
 static POSTGRES: BackendInfo = BackendInfo {
     name: "postgres",
+    example: "postgres(\"postgres://user@127.0.0.1:5432/db\")",
     title: "PostgreSQL",
     aliases: &["postgres", "postgresql"],
     kind: BackendKind::Server,
@@ -75,6 +78,7 @@ static POSTGRES: BackendInfo = BackendInfo {
 
 static MYSQL: BackendInfo = BackendInfo {
     name: "mysql",
+    example: "mysql(\"mysql://root@127.0.0.1:3306/db\")",
     title: "MySQL",
     aliases: &["mysql", "mariadb"],
     kind: BackendKind::Server,
@@ -89,6 +93,7 @@ static MYSQL: BackendInfo = BackendInfo {
 
 static SQLITE: BackendInfo = BackendInfo {
     name: "sqlite",
+    example: "sqlite(\"out/data.db\")",
     title: "SQLite",
     aliases: &["sqlite"],
     kind: BackendKind::FileDatabase,
@@ -104,6 +109,7 @@ static SQLITE: BackendInfo = BackendInfo {
 
 static CSV: BackendInfo = BackendInfo {
     name: "csv",
+    example: "csv(\"data/orders.csv\", header: true)",
     title: "CSV",
     aliases: &["csv"],
     kind: BackendKind::Files,
@@ -118,6 +124,7 @@ static CSV: BackendInfo = BackendInfo {
 
 static PARQUET: BackendInfo = BackendInfo {
     name: "parquet",
+    example: "parquet(\"out/orders.parquet\")",
     title: "Parquet",
     aliases: &["parquet"],
     kind: BackendKind::Files,
@@ -131,6 +138,7 @@ static PARQUET: BackendInfo = BackendInfo {
 
 static GENERATE: BackendInfo = BackendInfo {
     name: "generate",
+    example: "generate(rows: 1000000, seed: 42)",
     title: "generate",
     aliases: &["generate"],
     kind: BackendKind::Generated,

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::plan::Backend;
+
 /// Spans are the diagnostics' type: a problem points into the text without knowing the tree.
 pub use crate::diagnostics::Span;
 
@@ -36,30 +38,33 @@ pub struct ConnectionCall {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What a connection call names: a backend by its keyword (`postgres(...)`, `csv(...)`), or a
+/// profile. Serialised as the keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionKind {
-    Postgres,
-    Mysql,
-    Sqlite,
-    Csv,
-    Parquet,
-    Generate,
+    Backend(Backend),
     /// A named connection from the profiles file; its URL decides the backend.
     Profile,
 }
 
 impl ConnectionKind {
+    /// The kind a keyword of the grammar's `connection_kind` rule names: a backend's name or alias
+    /// (`plan::BackendInfo::aliases`), else `profile`.
+    pub fn from_keyword(keyword: &str) -> Self {
+        Backend::from_name(keyword).map_or(Self::Profile, Self::Backend)
+    }
+
     pub fn keyword(self) -> &'static str {
         match self {
-            Self::Postgres => "postgres",
-            Self::Mysql => "mysql",
-            Self::Sqlite => "sqlite",
-            Self::Csv => "csv",
-            Self::Parquet => "parquet",
-            Self::Generate => "generate",
+            Self::Backend(backend) => backend.name(),
             Self::Profile => "profile",
         }
+    }
+}
+
+impl Serialize for ConnectionKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.keyword())
     }
 }
 

@@ -8,6 +8,7 @@ use pest_derive::Parser;
 
 use super::ast::*;
 use crate::diagnostics::{Problem, codes};
+use crate::plan::Backend;
 
 #[derive(Parser)]
 #[grammar = "../grammar/flow.pest"]
@@ -106,15 +107,7 @@ fn connection_call(pair: Pair<Rule>) -> ConnectionCall {
     let span = span_of(&pair);
     let mut inner = pair.into_inner();
     let kind_pair = inner.next().expect("grammar: call has a kind");
-    let kind = match kind_pair.as_str() {
-        "postgres" | "postgresql" => ConnectionKind::Postgres,
-        "mysql" => ConnectionKind::Mysql,
-        "sqlite" => ConnectionKind::Sqlite,
-        "csv" => ConnectionKind::Csv,
-        "parquet" => ConnectionKind::Parquet,
-        "generate" => ConnectionKind::Generate,
-        _ => ConnectionKind::Profile,
-    };
+    let kind = ConnectionKind::from_keyword(kind_pair.as_str());
     let args = inner.map(arg).collect();
     ConnectionCall { kind, kind_span: span_of(&kind_pair), args, span }
 }
@@ -600,8 +593,11 @@ fn primary(pair: Pair<Rule>) -> Expr {
 
 // ---------------------------------------------------------------- syntax errors
 
-/// The connection kinds of the grammar's `connection_kind` rule.
-const CONNECTION_KINDS: [&str; 7] = ["postgres", "mysql", "sqlite", "csv", "parquet", "generate", "profile"];
+/// The connection kinds of the grammar's `connection_kind` rule: every backend's name, and
+/// `profile` (a test holds the grammar to the backends).
+fn connection_kinds() -> Vec<&'static str> {
+    Backend::ALL.iter().map(|b| b.name()).chain(["profile"]).collect()
+}
 
 fn syntax_problem(error: pest::error::Error<Rule>, text: &str) -> Problem {
     let text_len = text.len();
@@ -657,10 +653,10 @@ fn syntax_problem(error: pest::error::Error<Rule>, text: &str) -> Problem {
     if expected.iter().any(|e| e == "`csv`") {
         let word: String = text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         if word.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            let kinds = CONNECTION_KINDS.join(", ");
-            let help = match crate::diagnostics::suggest(&word, &CONNECTION_KINDS) {
-                Some(did_you_mean) => format!("{did_you_mean} connections are {kinds}"),
-                None => format!("connections are {kinds}"),
+            let kinds = connection_kinds();
+            let help = match crate::diagnostics::suggest(&word, &kinds) {
+                Some(did_you_mean) => format!("{did_you_mean} connections are {}", kinds.join(", ")),
+                None => format!("connections are {}", kinds.join(", ")),
             };
             return Problem::error(codes::parse::SYNTAX, format!("unknown connection kind `{word}`"))
                 .at(Span::new(start, start + word.len()), "not a connection kind")
@@ -762,5 +758,23 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::op_not_between => "an operator",
         Rule::variable => "a variable `${NAME}`",
         _ => "more input",
+    }
+}
+
+#[cfg(test)]
+mod grammar_tests {
+    use super::*;
+
+    /// Adding a backend means adding its keyword to `grammar/flow.pest`: this says so when it is
+    /// missing, rather than a parse error in the first file that uses it.
+    #[test]
+    fn the_grammar_has_a_connection_keyword_for_every_backend() {
+        let grammar = include_str!("../../grammar/flow.pest");
+        let rule = grammar.lines().find(|l| l.starts_with("connection_kind")).expect("the connection_kind rule");
+        for name in connection_kinds() {
+            assert!(rule.contains(&format!("\"{name}\"")), "grammar/flow.pest's connection_kind lacks \"{name}\"");
+        }
+        assert_eq!(ConnectionKind::from_keyword("postgresql"), ConnectionKind::Backend(Backend::Postgres));
+        assert_eq!(ConnectionKind::from_keyword("profile"), ConnectionKind::Profile);
     }
 }

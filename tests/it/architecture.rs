@@ -133,6 +133,9 @@ fn module_edges() -> Edges {
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
+    // Only top-level modules count: a `super::super::Item` from an inline module (`mod tests`)
+    // reaches an item of the file's own module, not another module.
+    let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(&src, f)).collect();
     let mut edges = Edges::new();
     for file in &files {
         let Some(from) = module_of(&src, file) else { continue };
@@ -149,7 +152,7 @@ fn module_edges() -> Edges {
             let mut names = referenced(&text);
             names.extend(reached_through_super(&text, &module));
             for to in names {
-                if to != from {
+                if to != from && modules.contains(&to) {
                     let place = format!("{}:{}", file.strip_prefix(&src).unwrap_or(file).display(), numbers[i]);
                     edges.entry((from.clone(), to)).or_insert(place);
                 }
@@ -247,6 +250,40 @@ fn the_module_graph_has_no_cycles() {
         }
     }
     assert!(found.is_empty(), "modules of src/ that use each other:\n{report}");
+}
+
+/// The layers of ARCHITECTURE.md's "Modules, bottom to top" table: each module and its row.
+fn documented_layers() -> BTreeMap<String, usize> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md")).unwrap();
+    let table =
+        doc.split("## Modules, bottom to top").nth(1).expect("the modules table").split("\n## ").next().unwrap();
+    let mut layers = BTreeMap::new();
+    let rows = table.lines().filter(|l| l.starts_with("| `"));
+    for (row, line) in rows.enumerate() {
+        let first = line.split('|').nth(1).unwrap_or_default();
+        for name in first.split('`').skip(1).step_by(2) {
+            layers.insert(name.to_string(), row);
+        }
+    }
+    layers
+}
+
+/// Every module is in the table, and uses no module of a row below its own.
+#[test]
+fn modules_use_only_the_layers_the_architecture_puts_under_them() {
+    let layers = documented_layers();
+    let mut wrong = Vec::new();
+    for ((from, to), place) in module_edges() {
+        match (layers.get(&from), layers.get(&to)) {
+            (Some(a), Some(b)) if b > a => wrong.push(format!("{from} uses {to}, a later row ({place})")),
+            (None, _) => wrong.push(format!("{from} is not in ARCHITECTURE.md's modules table ({place})")),
+            (_, None) => wrong.push(format!("{to} is not in ARCHITECTURE.md's modules table ({place})")),
+            _ => {}
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(wrong.is_empty(), "against ARCHITECTURE.md's layers:\n{}", wrong.join("\n"));
 }
 
 #[test]

@@ -44,7 +44,7 @@ impl Lowering<'_> {
             return None;
         }
         let kind = call.kind;
-        if kind == ConnectionKind::Generate {
+        if kind == ConnectionKind::Backend(Backend::Generate) {
             return self.generate_connection(call, &positional, &named, name);
         }
         // A profile: `profile("name")` or `postgres(profile: "name")`.
@@ -362,12 +362,7 @@ impl Lowering<'_> {
 
 fn example_call(kind: ConnectionKind) -> &'static str {
     match kind {
-        ConnectionKind::Postgres => "postgres(\"postgres://user@127.0.0.1:5432/db\")",
-        ConnectionKind::Mysql => "mysql(\"mysql://root@127.0.0.1:3306/db\")",
-        ConnectionKind::Sqlite => "sqlite(\"out/data.db\")",
-        ConnectionKind::Csv => "csv(\"data/orders.csv\", header: true)",
-        ConnectionKind::Parquet => "parquet(\"out/orders.parquet\")",
-        ConnectionKind::Generate => "generate(rows: 1000000, seed: 42)",
+        ConnectionKind::Backend(backend) => backend.info().example,
         ConnectionKind::Profile => "profile(\"warehouse\")",
     }
 }
