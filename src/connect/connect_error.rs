@@ -5,6 +5,8 @@
 
 use datafusion::error::DataFusionError;
 
+use crate::diagnostics::{Failure, codes, strip_df_prefix};
+
 /// Whether the server answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
@@ -43,6 +45,28 @@ impl ConnectError {
             _ => None,
         }
     }
+
+    /// The code of a run that failed on this connection: [`codes::connection::UNREACHABLE`] or
+    /// [`codes::connection::REFUSED`].
+    pub fn code(&self) -> &'static str {
+        match self.reach {
+            Reach::NoAnswer => codes::connection::UNREACHABLE,
+            Reach::Refused => codes::connection::REFUSED,
+        }
+    }
+}
+
+/// What `e` says as a [`Failure`]: the failure it carries (its code and location), a connection
+/// error as [`ConnectError::code`] says, else `fallback` (a code of [`codes`]: what the caller
+/// was doing). The message is `e`'s text as users read it today (`strip_df_prefix`), whatever
+/// wrappers it went through.
+pub fn failure_of(e: &DataFusionError, fallback: &'static str) -> Failure {
+    let message = strip_df_prefix(e);
+    if let Some(failure) = Failure::find(e) {
+        return failure.reworded(message);
+    }
+    let code = ConnectError::find(e).map_or(fallback, ConnectError::code);
+    Failure::new(code, message)
 }
 
 /// PostgreSQL: the server refused (SQLSTATE class 28, invalid authorization, or 3D000, invalid
@@ -75,5 +99,20 @@ mod tests {
         let shared = DataFusionError::Shared(std::sync::Arc::new(wrapped));
         assert_eq!(ConnectError::find(&shared).map(|c| c.reach), Some(Reach::Refused));
         assert!(ConnectError::find(&DataFusionError::Execution("x".into())).is_none());
+    }
+
+    #[test]
+    fn a_failure_keeps_its_code_a_connection_error_gets_one_and_the_rest_the_fallback() {
+        let refused = ConnectError::new(Reach::Refused, "password authentication failed").into_datafusion();
+        let failure = failure_of(&refused, codes::run::FAILED);
+        assert_eq!(
+            (failure.code, failure.message.as_str()),
+            (codes::connection::REFUSED, "password authentication failed")
+        );
+        let decode = Failure::new(codes::source::DECODE, "column `a`, row 3: 7 is not a date").row(3).column("a");
+        let failure = failure_of(&decode.clone().into_datafusion(), codes::run::FAILED);
+        assert_eq!(failure, decode);
+        let other = failure_of(&DataFusionError::Execution("cut off".into()), codes::run::FAILED);
+        assert_eq!((other.code, other.message.as_str()), (codes::run::FAILED, "cut off"));
     }
 }

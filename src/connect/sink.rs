@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::connect::file_parts::PartedFileSink;
 use crate::connect::rejects::RejectPolicy;
 use crate::connect::staged::StagedTarget;
+use crate::diagnostics::{Failure, codes};
 use crate::ledger::{LedgerKey, LedgerRow, Preparation, SinkHistory};
 use crate::plan::{PipelinePlan, Relation, SinkPlan};
 
@@ -151,7 +152,9 @@ where
         let _ = tx.send(None).await;
     }
     drop(tx);
-    let written = handle.await.map_err(|e| DataFusionError::Execution(format!("writer task failed: {e}")))?;
+    let written = handle
+        .await
+        .map_err(|e| Failure::new(codes::run::INTERNAL, format!("writer task failed: {e}")).into_datafusion())?;
     match input_error {
         Some(e) => Err(e),
         None => written,
@@ -251,5 +254,7 @@ impl Drop for CancelOnDrop {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| DataFusionError::Execution(format!("sink task failed: {e}")))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Failure::new(codes::run::INTERNAL, format!("sink task failed: {e}")).into_datafusion())?
 }
