@@ -264,9 +264,9 @@ impl StagedBackend for MysqlBackend {
             Failure::new(codes::connection::BAD_URL, message).into_datafusion()
         })?;
         let conn = super::connect(&opts).map_err(|f| {
-            use crate::connect::connect_error::{ConnectError, mysql_reach};
+            use crate::connect::connect_error::{ConnectError, mysql_check, mysql_reach};
             let detail = scrub(&super::error_text(&f.error));
-            let hint = crate::connect::connection_hint(&detail);
+            let hint = mysql_check(&f.error, &self.url).hint();
             let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(&self.url), f.attempts_note());
             ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
         })?;

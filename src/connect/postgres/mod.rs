@@ -70,7 +70,7 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 
 fn connect_error(url: &str, e: &tokio_postgres::Error, attempts: &str) -> DataFusionError {
     let detail = scrub_secret(&error_text(e), url);
-    let hint = super::connection_hint(&detail);
+    let hint = super::connect_error::postgres_check(e, url).hint();
     let message = format!("cannot connect to PostgreSQL at {}{attempts}: {detail}; {hint}", redact_url(url));
     super::connect_error::ConnectError::new(super::connect_error::postgres_reach(e), message).into_datafusion()
 }
