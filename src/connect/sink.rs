@@ -84,25 +84,31 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
     }
 }
 
-/// One sink's ledger history for a pipeline.
-pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHistory, String> {
+/// One sink's ledger history for a pipeline. A failure names the sink (its `stage`) and says
+/// `sink `NAME`: ...`; its code is the connection's when the target cannot be reached, else
+/// [`codes::run::LEDGER`].
+pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHistory, Failure> {
     let key = LedgerKey { run_id: String::new(), pipeline: plan.name.clone(), sink: sink.name.clone() };
-    let driver = driver_for(sink, Arc::new(arrow::datatypes::Schema::empty()), key)
-        .map_err(|e| format!("sink `{}`: {}", sink.name, crate::diagnostics::strip_df_prefix(&e)))?;
+    let failed =
+        |code: &'static str, message: String| Failure { stage: Some(sink.name.clone()), ..Failure::new(code, message) };
+    let driver = driver_for(sink, Arc::new(arrow::datatypes::Schema::empty()), key).map_err(|e| {
+        failed(codes::run::LEDGER, format!("sink `{}`: {}", sink.name, crate::diagnostics::strip_df_prefix(&e)))
+    })?;
     let rows = driver.read_ledger().await.map_err(|e| {
         // A target that cannot be reached is said as such, not as a ledger problem.
         match crate::connect::connect_error::ConnectError::find(&e) {
-            Some(connect) => format!("sink `{}`: {connect}", sink.name),
-            None => {
-                format!("sink `{}`: cannot read its ledger: {}", sink.name, crate::diagnostics::strip_df_prefix(&e))
-            }
+            Some(connect) => failed(connect.code(), format!("sink `{}`: {connect}", sink.name)),
+            None => failed(
+                codes::run::LEDGER,
+                format!("sink `{}`: cannot read its ledger: {}", sink.name, crate::diagnostics::strip_df_prefix(&e)),
+            ),
         }
     })?;
     Ok(crate::ledger::runs_of(&rows, &sink.name))
 }
 
 /// Every sink's ledger history for a pipeline, in plan order.
-pub async fn read_ledgers(plan: &PipelinePlan) -> Result<Vec<SinkHistory>, String> {
+pub async fn read_ledgers(plan: &PipelinePlan) -> Result<Vec<SinkHistory>, Failure> {
     futures::future::try_join_all(plan.sinks.iter().map(|sink| read_ledger(plan, sink))).await
 }
 

@@ -4,7 +4,8 @@
 //!   row range of the generator). Its configuration is the serialisable [`SourcePlan`] plus the
 //!   [`ScanPartition`]s, so a codec can ship it to a remote executor.
 //! - [`StageExec`]: a pass-through at the output of every stage that counts rows, records when
-//!   each partition ran, and enforces the stage's timeout.
+//!   each partition ran, enforces the stage's timeout, and names the stage and partition in the
+//!   [`Failure`] a partition of the stage raised.
 //!
 //! ```text
 //! SinkExec ── StageExec(clean) ── Filter/Projection ── StageExec(raw) ── SourceExec
@@ -32,6 +33,7 @@ use std::future::Future as _;
 
 use super::metrics::{StageMetrics, StageTimeout};
 use crate::connect::{self, ScanPartition};
+use crate::diagnostics::Failure;
 use crate::plan::SourcePlan;
 
 /// Properties of a Flow node: `partitions` unordered partitions, streaming, bounded.
@@ -273,7 +275,8 @@ impl Stream for StageStream {
             Poll::Ready(Some(Err(e))) => {
                 self.done = true;
                 self.metrics.partition_finished(self.partition, false);
-                Poll::Ready(Some(Err(e)))
+                // The first stage a failure passes is the one it happened in.
+                Poll::Ready(Some(Err(Failure::locate(e, &self.metrics.name, self.partition))))
             }
             Poll::Ready(None) => {
                 self.done = true;
