@@ -11,7 +11,8 @@
 //! ```text
 //! backend: Failure::new(codes::sink::VALUE_REFUSED, "cannot write row 2, column name = NULL: ...")
 //!              .row(2).column("name").into_datafusion()
-//!   └▶ StageExec (a source's or transform's errors): stage and partition filled in
+//!   └▶ StageExec (a source's or transform's errors): stage and partition filled in;
+//!      DataFusion's own errors (a division by zero) become `flow::run::failed` there
 //!        └▶ runner: stage and partition of the sink when still unset,
 //!                   message prefixed "sink `out` partition 0: ..."
 //!             └▶ RunReport { error: message, failure: { code, stage, partition, row, column } }
