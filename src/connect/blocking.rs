@@ -7,7 +7,7 @@ use std::panic::AssertUnwindSafe;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use tokio::sync::mpsc;
@@ -43,10 +43,13 @@ where
         let error = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),
-            Err(panic) => Some(DataFusionError::Execution(format!(
-                "reader failed unexpectedly: {}",
-                panic_message(panic.as_ref())
-            ))),
+            Err(panic) => {
+                let message = format!("reader failed unexpectedly: {}", panic_message(panic.as_ref()));
+                Some(
+                    crate::diagnostics::Failure::new(crate::diagnostics::codes::run::INTERNAL, message)
+                        .into_datafusion(),
+                )
+            }
         };
         if let Some(e) = error {
             let _ = tx.blocking_send(Err(e));

@@ -7,8 +7,15 @@ use arrow::record_batch::RecordBatch;
 use chrono::{NaiveDate, NaiveDateTime};
 use datafusion::error::{DataFusionError, Result};
 
+use crate::diagnostics::{Failure, codes};
 use crate::plan::PartitionBounds;
 use crate::plan::partition::BoundValue;
+
+/// Bounds that cannot be read as written: the source's partition column does not work
+/// (`flow::source::invalid`).
+fn invalid(message: String) -> DataFusionError {
+    Failure::new(codes::source::INVALID, message).into_datafusion()
+}
 
 pub fn is_partitionable(dt: &DataType) -> bool {
     dt.is_integer() || matches!(dt, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _))
@@ -22,7 +29,7 @@ pub fn from_batches(batches: &[RecordBatch], column_type: &DataType) -> Result<O
         return Ok(None);
     };
     if batch.num_columns() < 2 {
-        return Err(DataFusionError::Execution("bounds query returned fewer than two columns".into()));
+        return Err(invalid("bounds query returned fewer than two columns".into()));
     }
     let lo = value(batch.column(0).as_ref(), column_type)?;
     let hi = value(batch.column(1).as_ref(), column_type)?;
@@ -39,7 +46,7 @@ fn value(array: &dyn Array, column_type: &DataType) -> Result<Option<BoundValue>
     let int = |v: i128| {
         i64::try_from(v)
             .map(BoundValue::Int)
-            .map_err(|_| DataFusionError::Execution(format!("partition bound {v} does not fit in 64 bits")))
+            .map_err(|_| invalid(format!("partition bound {v} does not fit in 64 bits")))
     };
     let v = match array.data_type() {
         DataType::Int8 => int(array.as_primitive::<Int8Type>().value(0).into())?,
@@ -76,19 +83,18 @@ fn value(array: &dyn Array, column_type: &DataType) -> Result<Option<BoundValue>
             parse_text(&text)?
         }
         other => {
-            return Err(DataFusionError::Execution(format!("cannot partition by a column of type {other}")));
+            return Err(invalid(format!("cannot partition by a column of type {other}")));
         }
     };
     Ok(Some(v))
 }
 
 fn date(d: Option<NaiveDate>) -> Result<BoundValue> {
-    d.map(BoundValue::Date).ok_or_else(|| DataFusionError::Execution("partition bound is not a valid date".into()))
+    d.map(BoundValue::Date).ok_or_else(|| invalid("partition bound is not a valid date".into()))
 }
 
 fn timestamp(t: Option<NaiveDateTime>) -> Result<BoundValue> {
-    t.map(BoundValue::Timestamp)
-        .ok_or_else(|| DataFusionError::Execution("partition bound is not a valid timestamp".into()))
+    t.map(BoundValue::Timestamp).ok_or_else(|| invalid("partition bound is not a valid timestamp".into()))
 }
 
 fn parse_text(text: &str) -> Result<BoundValue> {
@@ -104,5 +110,5 @@ fn parse_text(text: &str) -> Result<BoundValue> {
             return Ok(BoundValue::Timestamp(ts));
         }
     }
-    Err(DataFusionError::Execution(format!("partition bound `{text}` is not an integer, a date or a timestamp")))
+    Err(invalid(format!("partition bound `{text}` is not an integer, a date or a timestamp")))
 }

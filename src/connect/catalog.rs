@@ -30,6 +30,7 @@
 use async_trait::async_trait;
 use datafusion::error::DataFusionError;
 
+use crate::diagnostics::Failure;
 use crate::plan::endpoint::scrub_secret;
 use crate::plan::{Backend, Endpoint};
 use crate::schema::{Catalog, TableFilter, TargetDialect};
@@ -71,8 +72,14 @@ pub async fn read_catalog(endpoint: &Endpoint, filter: &TableFilter) -> Result<C
     result.map_err(|e| scrub_secret(&e, &endpoint.url))
 }
 
-/// A connection error's own text, without DataFusion's `Execution error: ` prefix.
+/// A connection error's own text, without DataFusion's `Execution error: ` prefix or the
+/// `External error: ` of a [`Failure`].
 pub(crate) fn error_message(e: DataFusionError) -> String {
+    if let DataFusionError::External(inner) = &e
+        && let Some(failure) = inner.downcast_ref::<Failure>()
+    {
+        return failure.message.clone();
+    }
     match e {
         DataFusionError::Execution(message) => message,
         other => other.to_string(),

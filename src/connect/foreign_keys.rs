@@ -7,6 +7,7 @@ use datafusion::error::{DataFusionError, Result};
 use futures::future::BoxFuture;
 
 use super::registry;
+use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::table_set::ForeignKeyStep;
 
@@ -38,20 +39,29 @@ pub async fn add(step: &ForeignKeyStep) -> Result<usize> {
     };
     let url = &step.endpoint.url;
     add(step).await.map_err(|failure| {
-        DataFusionError::Execution(match failure {
+        let (code, message) = match failure {
             KeyFailure::Connect(e) => return e,
-            KeyFailure::Statement { sql, detail } => format!(
-                "sink `{}` at {}: cannot add a foreign key ({sql}): {}; the tables are published, the key is not",
-                step.sink,
-                redact_url(url),
-                scrub_secret(&detail, url)
+            KeyFailure::Statement { sql, detail } => (
+                codes::sink::WRITE_FAILED,
+                format!(
+                    "sink `{}` at {}: cannot add a foreign key ({sql}): {}; the tables are published, the key is not",
+                    step.sink,
+                    redact_url(url),
+                    scrub_secret(&detail, url)
+                ),
             ),
-            KeyFailure::Violations(rows) => format!(
-                "sink `{}`: rows whose foreign key finds no row in the referenced table: {}",
-                step.sink,
-                rows.join("; ")
+            KeyFailure::Violations(rows) => (
+                codes::sink::VALUE_REFUSED,
+                format!(
+                    "sink `{}`: rows whose foreign key finds no row in the referenced table: {}",
+                    step.sink,
+                    rows.join("; ")
+                ),
             ),
-            KeyFailure::Task(e) => format!("sink `{}`: adding foreign keys failed: {e}", step.sink),
-        })
+            KeyFailure::Task(e) => {
+                (codes::run::INTERNAL, format!("sink `{}`: adding foreign keys failed: {e}", step.sink))
+            }
+        };
+        Failure { stage: Some(step.sink.clone()), ..Failure::new(code, message) }.into_datafusion()
     })
 }

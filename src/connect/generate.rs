@@ -129,9 +129,10 @@ pub fn stream_rows(seed: u64, start: u64, end: u64, batch_size: usize, rate: Opt
         if let Some(rate) = rate.filter(|r| *r > 0) {
             tokio::time::sleep(Duration::from_secs_f64((e - s) as f64 / rate as f64)).await;
         }
-        tokio::task::spawn_blocking(move || generate_batch(seed, s, e))
-            .await
-            .map_err(|e| DataFusionError::Execution(format!("generator task failed: {e}")))?
+        tokio::task::spawn_blocking(move || generate_batch(seed, s, e)).await.map_err(|e| {
+            let message = format!("generator task failed: {e}");
+            crate::diagnostics::Failure::new(crate::diagnostics::codes::run::INTERNAL, message).into_datafusion()
+        })?
     });
     Box::pin(RecordBatchStreamAdapter::new(orders_schema(), stream))
 }

@@ -384,26 +384,6 @@ pub fn open_partition(
     }
 }
 
-/// What to check, in one line, for a failed connection, from the driver's message.
-pub fn connection_hint(detail: &str) -> &'static str {
-    let d = detail.to_ascii_lowercase();
-    if d.contains("refused") {
-        "is the server running and listening on that host and port?"
-    } else if d.contains("password") || d.contains("authentication") || d.contains("access denied") {
-        "check the user name and password"
-    } else if d.contains("role") && d.contains("does not exist") {
-        "check the user name"
-    } else if d.contains("database") && (d.contains("does not exist") || d.contains("unknown")) {
-        "check the database name at the end of the URL"
-    } else if d.contains("lookup") || d.contains("resolve") || d.contains("name or service not known") {
-        "check the host name"
-    } else if d.contains("timed out") || d.contains("timeout") {
-        "is the host reachable from here (network, firewall)?"
-    } else {
-        "check the URL, the server and the network"
-    }
-}
-
 /// True for the types a source may be partitioned by.
 pub fn is_partitionable(dt: &DataType) -> bool {
     bounds::is_partitionable(dt)

@@ -11,9 +11,10 @@ use arrow::array::Array;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use std::sync::Arc;
 
+use crate::diagnostics::{Failure, codes};
 use crate::ledger::LedgerKey;
 use crate::plan::sql::Dialect;
 use crate::plan::{OnError, TableName};
@@ -69,6 +70,15 @@ impl BadRow {
         match &self.column {
             Some(c) => format!("row {}, column {c} = {}: {}", self.row, self.value, self.message),
             None => format!("row {} ({}): {}", self.row, self.row_text, self.message),
+        }
+    }
+
+    /// `failure` at this row (and its column, when known).
+    fn located(&self, failure: Failure) -> Failure {
+        let failure = failure.row(self.row);
+        match &self.column {
+            Some(column) => failure.column(column),
+            None => failure,
         }
     }
 
@@ -153,22 +163,27 @@ impl RejectPolicy {
         let Some(last) = rows.last() else { return Ok(()) };
         if self.fails() {
             // The runner prefixes the sink and partition (`sink `s` partition 0: `).
-            return Err(DataFusionError::Execution(format!(
+            let first = &rows[0];
+            let message = format!(
                 "cannot write {}; add `on error skip` or `on error reject to db.table(\"rejects\")` to load the \
                  other rows",
-                rows[0].describe_in_partition()
-            )));
+                first.describe_in_partition()
+            );
+            return Err(first.located(Failure::new(codes::sink::VALUE_REFUSED, message)).into_datafusion());
         }
         if let Ok(mut slot) = self.last.lock() {
             *slot = Some(last.describe());
         }
         let total = self.refused.fetch_add(rows.len() as u64, Ordering::Relaxed) + rows.len() as u64;
         match self.max {
-            Some(max) if total > max => Err(DataFusionError::Execution(format!(
-                "sink `{}`: {total} rows refused, more than `max rejects {max}`; the last: {}",
-                self.sink,
-                last.describe()
-            ))),
+            Some(max) if total > max => {
+                let message = format!(
+                    "sink `{}`: {total} rows refused, more than `max rejects {max}`; the last: {}",
+                    self.sink,
+                    last.describe()
+                );
+                Err(last.located(Failure::new(codes::sink::TOO_MANY_REJECTS, message)).into_datafusion())
+            }
             _ => Ok(()),
         }
     }
@@ -284,11 +299,19 @@ mod tests {
     fn the_policy_fails_skips_and_caps() {
         let bad = vec![BadRow::new(&batch(), 1, 0, 0, Some("name"), "NULL not allowed")];
         let fail = RejectPolicy::new("s", OnError::Fail, None);
-        let e = fail.admit(&bad).unwrap_err().to_string();
+        let e = fail.admit(&bad).unwrap_err();
+        let failure = Failure::find(&e).expect("a typed failure");
+        assert_eq!(
+            (failure.code, failure.row, failure.column.as_deref()),
+            (codes::sink::VALUE_REFUSED, Some(2), Some("name"))
+        );
+        let e = e.to_string();
         assert!(e.contains("cannot write row 2, column name = NULL: NULL not allowed"), "{e}");
         let skip = RejectPolicy::new("s", OnError::Skip, Some(1));
         skip.admit(&bad).unwrap();
-        let e = skip.admit(&bad).unwrap_err().to_string();
+        let e = skip.admit(&bad).unwrap_err();
+        assert_eq!(Failure::find(&e).map(|f| f.code), Some(codes::sink::TOO_MANY_REJECTS));
+        let e = e.to_string();
         assert!(e.contains("2 rows refused, more than `max rejects 1`"), "{e}");
         assert_eq!(skip.refused(), 2);
         let two = [BadRow::new(&batch(), 0, 0, 0, None, "x"), BadRow::new(&batch(), 2, 0, 0, None, "y")];

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::connect::file::parts::PartedFileSink;
 use crate::connect::rejects::RejectPolicy;
 use crate::connect::staged::StagedTarget;
+use crate::diagnostics::{Failure, codes};
 use crate::ledger::{LedgerKey, LedgerRow, Preparation, SinkHistory};
 use crate::plan::{PipelinePlan, Relation, SinkPlan};
 
@@ -83,25 +84,31 @@ pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
     }
 }
 
-/// One sink's ledger history for a pipeline.
-pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHistory, String> {
+/// One sink's ledger history for a pipeline. A failure names the sink (its `stage`) and says
+/// `sink `NAME`: ...`; its code is the connection's when the target cannot be reached, else
+/// [`codes::run::LEDGER`].
+pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHistory, Failure> {
     let key = LedgerKey { run_id: String::new(), pipeline: plan.name.clone(), sink: sink.name.clone() };
-    let driver = driver_for(sink, Arc::new(arrow::datatypes::Schema::empty()), key)
-        .map_err(|e| format!("sink `{}`: {}", sink.name, crate::diagnostics::strip_df_prefix(&e)))?;
+    let failed =
+        |code: &'static str, message: String| Failure { stage: Some(sink.name.clone()), ..Failure::new(code, message) };
+    let driver = driver_for(sink, Arc::new(arrow::datatypes::Schema::empty()), key).map_err(|e| {
+        failed(codes::run::LEDGER, format!("sink `{}`: {}", sink.name, crate::diagnostics::strip_df_prefix(&e)))
+    })?;
     let rows = driver.read_ledger().await.map_err(|e| {
         // A target that cannot be reached is said as such, not as a ledger problem.
         match crate::connect::connect_error::ConnectError::find(&e) {
-            Some(connect) => format!("sink `{}`: {connect}", sink.name),
-            None => {
-                format!("sink `{}`: cannot read its ledger: {}", sink.name, crate::diagnostics::strip_df_prefix(&e))
-            }
+            Some(connect) => failed(connect.code(), format!("sink `{}`: {connect}", sink.name)),
+            None => failed(
+                codes::run::LEDGER,
+                format!("sink `{}`: cannot read its ledger: {}", sink.name, crate::diagnostics::strip_df_prefix(&e)),
+            ),
         }
     })?;
     Ok(crate::ledger::runs_of(&rows, &sink.name))
 }
 
 /// Every sink's ledger history for a pipeline, in plan order.
-pub async fn read_ledgers(plan: &PipelinePlan) -> Result<Vec<SinkHistory>, String> {
+pub async fn read_ledgers(plan: &PipelinePlan) -> Result<Vec<SinkHistory>, Failure> {
     futures::future::try_join_all(plan.sinks.iter().map(|sink| read_ledger(plan, sink))).await
 }
 
@@ -151,7 +158,9 @@ where
         let _ = tx.send(None).await;
     }
     drop(tx);
-    let written = handle.await.map_err(|e| DataFusionError::Execution(format!("writer task failed: {e}")))?;
+    let written = handle
+        .await
+        .map_err(|e| Failure::new(codes::run::INTERNAL, format!("writer task failed: {e}")).into_datafusion())?;
     match input_error {
         Some(e) => Err(e),
         None => written,
@@ -251,5 +260,7 @@ impl Drop for CancelOnDrop {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| DataFusionError::Execution(format!("sink task failed: {e}")))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Failure::new(codes::run::INTERNAL, format!("sink task failed: {e}")).into_datafusion())?
 }

@@ -129,7 +129,8 @@ pub trait SourceSnapshot: std::fmt::Debug + Send + Sync {
 
 /// Runs blocking driver work on Tokio's blocking pool.
 pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| DataFusionError::Execution(format!("database task failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        crate::diagnostics::Failure::new(crate::diagnostics::codes::run::INTERNAL, format!("database task failed: {e}"))
+            .into_datafusion()
+    })?
 }

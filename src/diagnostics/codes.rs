@@ -6,8 +6,9 @@
 //! place that raises a problem names the constant (`Problem::error(codes::name::UNDEFINED, ...)`)
 //! rather than spelling the text. The groups follow the stages a file goes through: the grammar,
 //! the pipeline's items and names, values, connections and what they point at, stage options,
-//! sources, sinks, table sets, the stage graph, transforms and their columns, and finally the
-//! DataFusion plan.
+//! sources, sinks, table sets, the stage graph, transforms and their columns, the DataFusion
+//! plan, and finally the run. The failures of a run ([`super::Failure`]) carry codes of the
+//! same registry: mostly of the `source`, `sink` and `run` groups.
 //!
 //! [`ALL`] lists every code with its meaning, in the order declared here; the README's
 //! "Diagnostic codes" table is that list, and a test below keeps the two equal.
@@ -109,6 +110,12 @@ registry! {
         pub const BACKEND_MISMATCH = "flow::connection::backend_mismatch";
         /// A URL or path is malformed, empty, or has another backend's scheme.
         pub const BAD_URL = "flow::connection::bad_url";
+        /// A server did not answer when the run connected: connection refused or reset, a timeout,
+        /// a host name that does not resolve.
+        pub const UNREACHABLE = "flow::connection::unreachable";
+        /// A server answered and refused the run's connection (user, password, database or
+        /// grants).
+        pub const REFUSED = "flow::connection::refused";
     }
 
     /// Targets: what a source reads or a sink writes (`CONN.table(...)`, `.query(...)`,
@@ -146,25 +153,39 @@ registry! {
         pub const MISPLACED_TABLE_BLOCK = "flow::option::misplaced_table_block";
     }
 
-    /// Sources: what they may be asked, and what they answered when `check` described them.
+    /// Sources: what they may be asked, what they answered when `check` described them, and how
+    /// reading them failed during a run.
     pub mod source {
         /// A warning: the source's server does not answer now; its schema and bounds are checked
         /// when it does.
         pub const UNREACHABLE = "flow::source::unreachable";
-        /// A warning: the source's file does not exist yet; it is checked once it does.
+        /// The source's file does not exist (or its directory holds no file of its format): a
+        /// warning from `check`, as an earlier pipeline may write it; an error when a run reads it.
         pub const MISSING = "flow::source::missing";
         /// The source's server refuses the connection (user, password, database or grants).
         pub const REFUSED = "flow::source::refused";
         /// The source answered but cannot be read as written (unknown table, bad query or partition
-        /// column).
+        /// column, a CSV header without a name or with one twice).
         pub const INVALID = "flow::source::invalid";
         /// `partition by` is given to a file source, which is split one partition per file.
         pub const PARTITION_UNSUPPORTED = "flow::source::partition_unsupported";
         /// `incremental on` is given to a file source, which keeps no high-water mark.
         pub const INCREMENTAL_UNSUPPORTED = "flow::source::incremental_unsupported";
+        /// A source column has a type Flow cannot read; the message says which cast reads it.
+        pub const UNSUPPORTED_TYPE = "flow::source::unsupported_type";
+        /// The source no longer matches what was described before the run: its query returns
+        /// another number of columns, or a column is gone.
+        pub const CHANGED = "flow::source::changed";
+        /// A row read from the source does not fit its columns: a value that does not convert to
+        /// its column's type, text that is not UTF-8, a CSV line with another number of fields.
+        pub const DECODE = "flow::source::decode";
+        /// Reading the source failed: the server refused or lost the query, or the file cannot be
+        /// read.
+        pub const READ_FAILED = "flow::source::read_failed";
     }
 
-    /// Sinks: write modes, bad-row handling, and what the existing target table allows.
+    /// Sinks: write modes, bad-row handling, what the existing target table allows, and how
+    /// writing failed during a run.
     pub mod sink {
         /// `mode` names no write mode (append, replace, truncate, upsert on (...)).
         pub const UNKNOWN_MODE = "flow::sink::unknown_mode";
@@ -182,9 +203,22 @@ registry! {
         /// A warning: the existing target computes a column the source has, so the source's values
         /// are not written.
         pub const GENERATED_COLUMN = "flow::sink::generated_column";
-        /// The existing target cannot take the write: an upsert keyed on a generated column, or one
-        /// that would update an identity `ALWAYS` column.
+        /// The existing target cannot take the write: it is missing under `create never`, lacks a
+        /// column, would change text into numbers (SQLite affinity), or an upsert is keyed on a
+        /// generated column or would update an identity `ALWAYS` column.
         pub const REFUSED = "flow::sink::refused";
+        /// A column's type has no column type in the target; cast it first.
+        pub const UNSUPPORTED_TYPE = "flow::sink::unsupported_type";
+        /// The target refused a row (a value out of range or too long, a NULL, a constraint) under
+        /// `on error fail`, or while publishing; row and column say which when known.
+        pub const VALUE_REFUSED = "flow::sink::value_refused";
+        /// More rows were refused than the sink's `max rejects` allows.
+        pub const TOO_MANY_REJECTS = "flow::sink::too_many_rejects";
+        /// An upsert's keys match no PRIMARY KEY or UNIQUE constraint of the target table.
+        pub const NO_UPSERT_KEY = "flow::sink::no_upsert_key";
+        /// The target failed a write that no single row caused: a lost connection, a full disk, a
+        /// lock, a statement refused.
+        pub const WRITE_FAILED = "flow::sink::write_failed";
     }
 
     /// Table sets: `CONN.tables(...)` sources, `CONN.schema(...)` sinks and their `table` blocks.
@@ -258,6 +292,23 @@ registry! {
         /// DataFusion cannot plan a stage, e.g. an unknown function, mismatched types or bad SQL in
         /// a transform.
         pub const FAILED = "flow::plan::failed";
+    }
+
+    /// The run itself: limits, interruptions, the ledgers it resumes from, and what no stage's
+    /// code says.
+    pub mod run {
+        /// A stage's partition or the whole pipeline ran past its `timeout`; nothing was published.
+        pub const TIMEOUT = "flow::run::timeout";
+        /// The run was stopped with Ctrl-C; nothing was published.
+        pub const INTERRUPTED = "flow::run::interrupted";
+        /// A sink's ledger cannot be read, or its runs do not allow this one (`--resume` of a
+        /// changed pipeline, the sinks of an incremental source at different marks).
+        pub const LEDGER = "flow::run::ledger";
+        /// A task of the run panicked or ended unexpectedly: a bug in Flow; the message says where.
+        pub const INTERNAL = "flow::run::internal";
+        /// A stage failed with an error Flow does not classify (DataFusion's or Arrow's, e.g. a
+        /// cast in a transform); the message says why.
+        pub const FAILED = "flow::run::failed";
     }
 }
 

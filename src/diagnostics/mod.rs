@@ -1,12 +1,16 @@
 //! Diagnostics: problems found in a `.flow` file, each with a stable code, the span it is about,
 //! a one-line label and a one-line help. They are plain values; rendering (caret, colours, JSON)
 //! happens once, at the edge, through miette. Every code is a constant of [`codes`], the one
-//! registry of them.
+//! registry of them; the failures of a run carry one too ([`Failure`], with the stage, partition,
+//! row and column where it happened).
 
 use std::fmt;
 
 pub mod codes;
+pub mod failure;
 pub mod secret;
+
+pub use failure::Failure;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode};
 use serde::Serialize;

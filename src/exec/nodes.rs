@@ -4,7 +4,8 @@
 //!   row range of the generator). Its configuration is the serialisable [`SourcePlan`] plus the
 //!   [`ScanPartition`]s, so a codec can ship it to a remote executor.
 //! - [`StageExec`]: a pass-through at the output of every stage that counts rows, records when
-//!   each partition ran, and enforces the stage's timeout.
+//!   each partition ran, enforces the stage's timeout, and names the stage and partition in the
+//!   [`Failure`] a partition of the stage raised.
 //!
 //! ```text
 //! SinkExec ── StageExec(clean) ── Filter/Projection ── StageExec(raw) ── SourceExec
@@ -32,6 +33,7 @@ use std::future::Future as _;
 
 use super::metrics::{StageMetrics, StageTimeout};
 use crate::connect::{self, ScanPartition};
+use crate::diagnostics::{Failure, codes, strip_df_prefix};
 use crate::plan::SourcePlan;
 
 /// Properties of a Flow node: `partitions` unordered partitions, streaming, bounded.
@@ -273,7 +275,7 @@ impl Stream for StageStream {
             Poll::Ready(Some(Err(e))) => {
                 self.done = true;
                 self.metrics.partition_finished(self.partition, false);
-                Poll::Ready(Some(Err(e)))
+                Poll::Ready(Some(Err(claim(e, &self.metrics.name, self.partition))))
             }
             Poll::Ready(None) => {
                 self.done = true;
@@ -282,6 +284,18 @@ impl Stream for StageStream {
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// `e` as a failure of partition `partition` of stage `stage`: the first stage a failure passes
+/// is the one it happened in. An error of DataFusion's or Arrow's own (a division by zero, a
+/// cast that fails) becomes a [`Failure`] of code `flow::run::failed` with the same text; errors
+/// that wrap another type (a timeout, a connection error) are left as they are.
+fn claim(e: DataFusionError, stage: &str, partition: usize) -> DataFusionError {
+    match e {
+        _ if Failure::find(&e).is_some() => Failure::locate(e, stage, partition),
+        DataFusionError::External(_) | DataFusionError::Context(..) | DataFusionError::Shared(_) => e,
+        other => Failure::new(codes::run::FAILED, strip_df_prefix(&other)).at(stage, partition).into_datafusion(),
     }
 }
 

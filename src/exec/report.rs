@@ -2,7 +2,10 @@
 //! ended. Printed as a table at the end of `flow run` and written as JSON with `--report`.
 //!
 //! JSON fields (stable): `pipeline`, `run_id`, `status` (`ok` | `failed`), `seconds`, `error`
-//! (null when ok), `resumed`, `partitions_skipped`, `already_complete`, `notes[]` (lines on how
+//! (null when ok), `failure` (only when the run failed: `code`, a code of
+//! `diagnostics::codes` such as `flow::sink::value_refused`, and where it happened as far as it
+//! is known: `stage`, `partition` (0-based), `row` (1-based within the partition), `column`;
+//! each left out when unknown), `resumed`, `partitions_skipped`, `already_complete`, `notes[]` (lines on how
 //! the sources were read, e.g. partitions read at different moments), `watermarks` (per
 //! incremental source: `column`, `previous`, `current`), `tables[]` (with table sets: `table`,
 //! `rows`, `seconds`, `done`, `published`), and `stages[]` with
@@ -16,6 +19,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::metrics::{PartitionTiming, StageKind, StageMetrics, StageState};
+use crate::diagnostics::Failure;
 use crate::ledger::watermark::Watermark;
 use crate::plan::PipelinePlan;
 
@@ -25,7 +29,12 @@ pub struct RunReport {
     pub run_id: String,
     pub status: RunStatus,
     pub seconds: f64,
+    /// Why the run failed, as printed; null when it succeeded.
     pub error: Option<String>,
+    /// The failure's code and location (see [`Failure`]); left out of the JSON when the run
+    /// succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
     /// True when this run continued an interrupted one (`--resume`).
     pub resumed: bool,
     /// Sink partitions an earlier attempt of this run had committed, not written again.
@@ -90,7 +99,7 @@ impl RunReport {
         run_id: &str,
         metrics: &[Arc<StageMetrics>],
         seconds: f64,
-        error: Option<String>,
+        failure: Option<Failure>,
     ) -> Self {
         let rows_of = |name: &str| metrics.iter().find(|m| m.name == name).map_or(0, |m| m.rows());
         let stages = metrics
@@ -142,9 +151,10 @@ impl RunReport {
             tables,
             pipeline: plan.name.clone(),
             run_id: run_id.to_string(),
-            status: if error.is_none() { RunStatus::Ok } else { RunStatus::Failed },
+            status: if failure.is_none() { RunStatus::Ok } else { RunStatus::Failed },
             seconds: round3(seconds),
-            error,
+            error: failure.as_ref().map(|f| f.message.clone()),
+            failure,
             resumed: false,
             partitions_skipped: 0,
             already_complete: false,
@@ -294,6 +304,7 @@ mod tests {
             status,
             seconds: 1.5,
             error: None,
+            failure: None,
             resumed: false,
             partitions_skipped: 0,
             already_complete: false,
@@ -349,6 +360,22 @@ mod tests {
         let end_of = |line: &str, cell: &str| line.find(cell).map(|i| line[..i].chars().count() + cell.len());
         assert_eq!(end_of(table[0], "rows in"), end_of(table[1], "12,345,678,901"), "{text}");
         assert_eq!(end_of(table[0], "rows/s"), end_of(table[2], " 50"), "{text}");
+    }
+
+    #[test]
+    fn the_json_carries_the_failure_only_when_the_run_failed() {
+        let ok = serde_json::to_value(report(RunStatus::Ok, vec![], vec![])).expect("serialises");
+        assert_eq!((ok.get("failure"), &ok["error"]), (None, &serde_json::Value::Null));
+        let failure =
+            Failure::new(crate::diagnostics::codes::run::TIMEOUT, "sink `out` partition 0 exceeded ...").at("out", 0);
+        let failed = RunReport {
+            error: Some(failure.message.clone()),
+            failure: Some(failure),
+            ..report(RunStatus::Failed, vec![], vec![])
+        };
+        let json = serde_json::to_value(failed).expect("serialises");
+        assert_eq!(json["error"], "sink `out` partition 0 exceeded ...");
+        assert_eq!(json["failure"], serde_json::json!({"code": "flow::run::timeout", "stage": "out", "partition": 0}));
     }
 
     #[test]

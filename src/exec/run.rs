@@ -5,6 +5,11 @@
 //! still to do concurrently (at most `parallelism` at a time) under the stage and pipeline
 //! timeouts and Ctrl-C, then publish every sink. A failure publishes nothing; what was
 //! committed stays for `--resume`.
+//!
+//! A run that fails ends with one [`Failure`]: the code and location the failing stage gave it
+//! (or the runner's own code, for a timeout, Ctrl-C or the ledgers), the stage and partition
+//! filled in where the stage left them unset, and the message prefixed with what the runner
+//! was doing (`sink `out` partition 2: ...`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -15,13 +20,15 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::graph::{self, strip_df_prefix};
+use super::graph;
 use super::metrics::{StageKind, StageMetrics, StageTimeout};
 use super::progress::{Progress, ProgressMode};
 use super::report::RunReport;
 use super::sink_exec::SinkExec;
+use crate::connect::connect_error::failure_of;
 use crate::connect::sink::{SinkDriver, driver_for};
 use crate::connect::{self, ScanPartition};
+use crate::diagnostics::{Failure, codes};
 use crate::ledger::watermark::{PublishDetail, Since, Watermark};
 use crate::ledger::{self, Event, Layout, LedgerKey, LedgerRow, Preparation, Resume, SinkRunState};
 use crate::plan::PipelinePlan;
@@ -70,15 +77,19 @@ pub struct RunIdentity {
 }
 
 /// Runs a resolved pipeline to completion. The report comes back whether the run succeeded or
-/// not; a failed run has `status: failed` and the reason in `error`.
+/// not; a failed run has `status: failed`, the reason in `error` and its code and location in
+/// `failure`.
 pub async fn run_pipeline(resolved: &ResolvedPipeline, options: &RunOptions) -> RunReport {
     let plan = &resolved.plan;
     let run_start = Instant::now();
     let mut identity = RunIdentity { run_id: new_run_id(), ..RunIdentity::default() };
     let mut metrics: Vec<Arc<StageMetrics>> = Vec::new();
     let outcome = run_inner(resolved, options, &mut identity, run_start, &mut metrics).await;
-    let error = outcome.err().map(|e| scrub_all(plan, &e));
-    let mut report = RunReport::build(plan, &identity.run_id, &metrics, run_start.elapsed().as_secs_f64(), error);
+    let failure = outcome.err().map(|f| {
+        let message = scrub_all(plan, &f.message);
+        f.reworded(message)
+    });
+    let mut report = RunReport::build(plan, &identity.run_id, &metrics, run_start.elapsed().as_secs_f64(), failure);
     report.resumed = identity.resumed;
     report.partitions_skipped = identity.partitions_skipped;
     report.already_complete = identity.already_complete;
@@ -115,7 +126,7 @@ async fn run_inner(
     identity: &mut RunIdentity,
     run_start: Instant,
     metrics_out: &mut Vec<Arc<StageMetrics>>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let plan = &resolved.plan;
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
@@ -130,14 +141,14 @@ async fn run_inner(
                 identity.already_complete = true;
                 return Ok(());
             }
-            Some(Err(e)) => return Err(e),
+            Some(Err(e)) => return Err(Failure::new(codes::run::LEDGER, e)),
             Some(Ok(Resume::NothingRecorded)) | None => None,
         };
         // A resumed run reads the range recorded at its start, so marks need not agree now.
         let marks = match (&resume, marks) {
             (_, Ok(marks)) => marks,
             (Some(_), Err(_)) => BTreeMap::new(),
-            (None, Err(e)) => return Err(e),
+            (None, Err(e)) => return Err(Failure::new(codes::run::LEDGER, e)),
         };
         let mut shapes = source_shapes(resolved, &marks, &mut identity.notes).await?;
         if let Some(point) = &resume {
@@ -147,7 +158,9 @@ async fn run_inner(
             // Read exactly what the interrupted run read, even if the source has grown since.
             for (name, shape) in shapes.iter_mut() {
                 let partitions = point.layout.sources.get(name).ok_or_else(|| {
-                    format!("cannot resume run {}: its layout does not name source `{name}`", point.run_id)
+                    let message =
+                        format!("cannot resume run {}: its layout does not name source `{name}`", point.run_id);
+                    Failure::new(codes::run::LEDGER, message)
                 })?;
                 shape.partitions = partitions.clone();
                 if let Some(watermark) = point.layout.watermarks.get(name) {
@@ -165,15 +178,22 @@ async fn run_inner(
                 .collect(),
         };
         identity.watermarks = layout.watermarks.clone();
-        let layout_json = serde_json::to_string(&layout).map_err(|e| e.to_string())?;
-        let graph = graph::build(plan, &shapes, run_start, false).await.map_err(|e| strip_df_prefix(&e))?;
+        let layout_json =
+            serde_json::to_string(&layout).map_err(|e| Failure::new(codes::run::INTERNAL, e.to_string()))?;
+        let graph = graph::build(plan, &shapes, run_start, false).await.map_err(|e| {
+            let failure = failure_of(&e, codes::plan::FAILED);
+            match graph::failed_transform(&e) {
+                Some(stage) => Failure { stage: Some(stage), ..failure },
+                None => failure,
+            }
+        })?;
         metrics_out.extend(graph.metrics.iter().cloned());
         let mut sinks: Vec<SinkEntry> = Vec::new();
         for (index, (sink, input, m)) in graph.sinks.iter().enumerate() {
             let key = LedgerKey { run_id: run_id.clone(), pipeline: plan.name.clone(), sink: sink.name.clone() };
             let partitions = input.properties().partitioning.partition_count();
             let driver = driver_for(sink, input.schema(), key.clone())
-                .map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
+                .map_err(|e| sink_failure(&sink.name, &e, codes::run::FAILED))?;
             let earlier = resume.as_ref().and_then(|p| p.sinks[index].clone());
             let (abandon, last_published) = match &resume {
                 Some(_) => (Vec::new(), None),
@@ -230,11 +250,13 @@ async fn run_inner(
                 ..record
             };
             sink.metrics.publish_started();
-            sink.driver.publish(record).await.map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
+            sink.driver.publish(record).await.map_err(|e| sink_failure(&sink.name, &e, codes::sink::WRITE_FAILED))?;
             sink.metrics.publish_finished();
         }
         for step in &plan.foreign_keys {
-            connect::foreign_keys::add(step).await.map_err(|e| strip_df_prefix(&e))?;
+            connect::foreign_keys::add(step)
+                .await
+                .map_err(|e| claimed(failure_of(&e, codes::sink::WRITE_FAILED), "", &step.sink, None))?;
         }
         progress.finish();
         Ok(())
@@ -255,21 +277,42 @@ async fn run_inner(
     // open transaction. Committed partitions stay in the staging area for `--resume`.
     let outcome = tokio::select! {
         r = work => r,
-        _ = interrupted => Err("interrupted by Ctrl-C; nothing was published".to_string()),
-        _ = timed_out => Err(format!(
+        _ = interrupted => Err(Failure::new(codes::run::INTERRUPTED, "interrupted by Ctrl-C; nothing was published")),
+        _ = timed_out => Err(Failure::new(codes::run::TIMEOUT, format!(
             "pipeline `{}` exceeded its timeout of {}; nothing was published",
             plan.name,
             plan.timeout.map(format_duration).unwrap_or_default()
-        )),
+        ))),
     };
     // Once a sink recorded the run's start, a failure leaves a run that can be continued.
-    outcome.map_err(|e| {
+    outcome.map_err(|f| {
         if identity.started {
-            format!("{e}; the partitions committed so far are kept: {} continues this run", options.resume_command)
+            let message = format!(
+                "{}; the partitions committed so far are kept: {} continues this run",
+                f.message, options.resume_command
+            );
+            f.reworded(message)
         } else {
-            e
+            f
         }
     })
+}
+
+/// `found` as a failure of `stage`: its message after `prefix`, and located in `stage` (with
+/// `partition`, when known) unless a stage it passed through first already claimed it.
+fn claimed(found: Failure, prefix: &str, stage: &str, partition: Option<usize>) -> Failure {
+    let message = format!("{prefix}{}", found.message);
+    match (&found.stage, partition) {
+        (Some(_), _) => found.reworded(message),
+        (None, Some(p)) => found.reworded(message).at(stage, p),
+        (None, None) => Failure { stage: Some(stage.to_string()), ..found.reworded(message) },
+    }
+}
+
+/// What sink `sink` failed at outside its partitions (its driver, preparing, publishing):
+/// `sink `out`: REASON`, with `fallback` as the code when the error carries none.
+fn sink_failure(sink: &str, e: &DataFusionError, fallback: &'static str) -> Failure {
+    claimed(failure_of(e, fallback), &format!("sink `{sink}`: "), sink, None)
 }
 
 /// Each table of the pipeline's table sets with the metrics of the sinks that write it.
@@ -309,25 +352,20 @@ async fn source_shapes(
     resolved: &ResolvedPipeline,
     marks: &BTreeMap<String, Since>,
     notes: &mut Vec<String>,
-) -> Result<HashMap<String, connect::SourceShape>, String> {
+) -> Result<HashMap<String, connect::SourceShape>, Failure> {
     let plan = &resolved.plan;
     let futures = plan.sources.iter().map(|s| async move {
         let since = marks.get(&s.name).cloned().unwrap_or(Since::FirstRun);
         let failed = |e: DataFusionError| {
-            format!(
-                "source `{}` ({} {}): {}",
-                s.name,
-                s.endpoint.backend.name(),
-                s.endpoint.redacted(),
-                strip_df_prefix(&e)
-            )
+            let prefix = format!("source `{}` ({} {}): ", s.name, s.endpoint.backend.name(), s.endpoint.redacted());
+            claimed(failure_of(&e, codes::source::INVALID), &prefix, &s.name, None)
         };
         let mut shape = match resolved.shape(&s.name).filter(|shape| resolve::described_since(shape, &since)) {
             Some(shape) => shape.clone(),
             None => connect::describe(s, plan.parallelism, &since).await.map_err(failed)?,
         };
         let note = connect::hold_snapshot(s, &mut shape).await.map_err(failed)?;
-        Ok::<_, String>((s.name.clone(), shape, note))
+        Ok::<_, Failure>((s.name.clone(), shape, note))
     });
     let described = futures::future::try_join_all(futures).await?;
     notes.extend(described.iter().filter_map(|(_, _, note)| note.clone()));
@@ -355,13 +393,13 @@ impl SinkEntry {
 }
 
 /// Cleans up earlier runs and starts (or checks) each unpublished sink's staging area.
-async fn prepare_sinks(sinks: &mut [SinkEntry], started: &mut bool) -> Result<(), String> {
+async fn prepare_sinks(sinks: &mut [SinkEntry], started: &mut bool) -> Result<(), Failure> {
     for sink in sinks.iter_mut().filter(|s| !s.published) {
         let kept = sink
             .driver
             .prepare(&sink.prep)
             .await
-            .map_err(|e| format!("sink `{}`: {}", sink.name, strip_df_prefix(&e)))?;
+            .map_err(|e| sink_failure(&sink.name, &e, codes::sink::WRITE_FAILED))?;
         *started = true;
         if !kept {
             // The staging area no longer holds what the ledger says: this sink starts over.
@@ -377,12 +415,13 @@ async fn prepare_sinks(sinks: &mut [SinkEntry], started: &mut bool) -> Result<()
 /// permit held by another one blocked on it. Sinks of different sources never wait on each other
 /// and run as groups of their own. Groups start in order (the order of `plan.sources`), each as
 /// soon as a permit is free.
-async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), String> {
+async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), Failure> {
     let permits = Arc::new(Semaphore::new(plan.parallelism.max(1)));
     let mut tasks = JoinSet::new();
     let source_of = |sink: &SinkEntry| plan.lineage(&sink.exec.sink.input).map(|(source, _)| source.name.as_str());
     if let Some(orphan) = sinks.iter().find(|s| source_of(s).is_none()) {
-        return Err(format!("sink `{}` does not lead back to a source", orphan.name));
+        let message = format!("sink `{}` does not lead back to a source", orphan.name);
+        return Err(Failure { stage: Some(orphan.name.clone()), ..Failure::new(codes::run::INTERNAL, message) });
     }
     let mut groups: Vec<(usize, Vec<SinkEntry>)> = Vec::new();
     for source in &plan.sources {
@@ -395,12 +434,15 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
             }
         }
     }
-    let mut first_error: Option<String> = None;
+    let mut first_error: Option<Failure> = None;
+    let task_failed =
+        |e: tokio::task::JoinError| Err(Failure::new(codes::run::INTERNAL, format!("a writer task failed: {e}")));
     for (partition, group) in groups {
         // Taking the permit before spawning starts groups strictly in order.
-        let permit = permits.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        let permit =
+            permits.clone().acquire_owned().await.map_err(|e| Failure::new(codes::run::INTERNAL, e.to_string()))?;
         while let Some(joined) = tasks.try_join_next() {
-            if let Err(e) = joined.unwrap_or_else(|e| Err(format!("a writer task failed: {e}"))) {
+            if let Err(e) = joined.unwrap_or_else(task_failed) {
                 first_error.get_or_insert(e);
             }
         }
@@ -418,7 +460,10 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
                     } else {
                         // Done earlier, but fed by a fan-out another sink reads: take this
                         // sink's share and drop it, so the others are not held up.
-                        drop(sink.exec.input.execute(partition, task_ctx).map_err(|e| strip_df_prefix(&e))?);
+                        let input = sink.exec.input.execute(partition, task_ctx);
+                        drop(input.map_err(|e| {
+                            claimed(failure_of(&e, codes::run::FAILED), "", &sink.name, Some(partition))
+                        })?);
                         Ok(())
                     }
                 }
@@ -431,7 +476,7 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
         tasks.abort_all();
     }
     while let Some(joined) = tasks.join_next().await {
-        let result = joined.unwrap_or_else(|e| Err(format!("a writer task failed: {e}")));
+        let result = joined.unwrap_or_else(task_failed);
         if let Err(e) = result
             && first_error.is_none()
         {
@@ -448,7 +493,7 @@ async fn write_partition(
     sink: &SinkEntry,
     partition: usize,
     task_ctx: Arc<datafusion::execution::TaskContext>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let SinkEntry { exec, metrics, timeout, name, .. } = sink;
     metrics.partition_started(partition);
     let write = async {
@@ -471,16 +516,19 @@ async fn write_partition(
         None => write.await,
     };
     metrics.partition_finished(partition, result.is_ok());
-    result.map(|_| ()).map_err(|e| describe_failure(name, partition, &e))
+    result.map_err(|e| partition_failure(name, partition, &e))
 }
 
-/// A partition's failure as one line: a stage timeout names itself; other errors are prefixed
-/// with the sink and partition that saw them.
-fn describe_failure(sink: &str, partition: usize, e: &DataFusionError) -> String {
+/// A partition's failure: a stage timeout names itself (its stage and partition); other errors
+/// are prefixed with the sink and partition that saw them, and located there unless the source
+/// or transform they came from already claimed them.
+fn partition_failure(sink: &str, partition: usize, e: &DataFusionError) -> Failure {
     if let Some(timeout) = find_timeout(e) {
-        return format!("{timeout}; the target was left unchanged");
+        let message = format!("{timeout}; the target was left unchanged");
+        return Failure::new(codes::run::TIMEOUT, message).at(&timeout.stage, timeout.partition);
     }
-    format!("sink `{sink}` partition {partition}: {}", strip_df_prefix(e))
+    let prefix = format!("sink `{sink}` partition {partition}: ");
+    claimed(failure_of(e, codes::run::FAILED), &prefix, sink, Some(partition))
 }
 
 fn find_timeout(e: &DataFusionError) -> Option<&StageTimeout> {

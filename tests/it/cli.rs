@@ -56,9 +56,12 @@ fn runtime_failure_exits_1_and_the_report_says_why() {
     assert_eq!(json["pipeline"], "p");
     assert_eq!(json["status"], "failed");
     assert!(json["error"].as_str().unwrap().contains("Divide by zero"));
+    // DataFusion's own error, named after the transform it happened in.
+    assert_eq!((&json["failure"]["code"], &json["failure"]["stage"]), (&"flow::run::failed".into(), &"t".into()));
+    assert!(json["failure"]["partition"].is_u64(), "{json:#}");
     let kinds: Vec<&str> = json["stages"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["source", "transform", "sink"]);
-    // Every documented key is there, whether it applies or not.
+    // Every documented key is there, whether it applies or not (`failure`: the run failed).
     let keys: std::collections::BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
     let documented = [
         "pipeline",
@@ -66,6 +69,7 @@ fn runtime_failure_exits_1_and_the_report_says_why() {
         "status",
         "seconds",
         "error",
+        "failure",
         "resumed",
         "partitions_skipped",
         "already_complete",

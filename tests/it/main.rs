@@ -20,6 +20,7 @@ mod rejects;
 mod resolve_once;
 mod resume;
 mod run_embedded;
+mod run_failures;
 mod run_mysql;
 mod run_postgres;
 mod safety;

@@ -224,8 +224,10 @@ fn a_source_timeout_cancels_within_the_limit_and_names_the_stage() {
     let report = runtime().block_on(run_flow(text, &[("OUT", out)])).remove(0);
     let elapsed = started.elapsed();
     assert_eq!(report.status, RunStatus::Failed);
+    let failure = report.failure.expect("a failed run has a failure");
+    assert_eq!((failure.code, failure.stage.as_deref()), ("flow::run::timeout", Some("slow")));
     let error = report.error.unwrap_or_default();
-    assert!(error.starts_with("source `slow` partition "), "{error}");
+    assert!(error.starts_with(&format!("source `slow` partition {} ", failure.partition.unwrap())), "{error}");
     assert!(error.contains("exceeded its timeout of 1s"), "{error}");
     assert!(elapsed < std::time::Duration::from_secs(4), "took {elapsed:?}");
     let conn = sqlite(&dir.path().join("t.db"));

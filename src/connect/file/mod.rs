@@ -15,6 +15,7 @@ use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
 use crate::connect::blocking::blocking_stream;
+use crate::diagnostics::{Failure, codes};
 use crate::plan::{Backend, Endpoint};
 
 pub mod csv_text;
@@ -27,29 +28,27 @@ pub fn list_files(path: &str, backend: Backend) -> Result<Vec<PathBuf>> {
     if p.is_dir() {
         let exts: Vec<&str> = backend.info().extensions.iter().map(|e| e.trim_start_matches('.')).collect();
         let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-            .map_err(|e| io_error(path, "read the directory", e))?
+            .map_err(|e| io_error(codes::source::READ_FAILED, path, "read the directory", e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|f| f.extension().is_some_and(|x| exts.iter().any(|e| x.eq_ignore_ascii_case(e))))
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(DataFusionError::Execution(format!(
-                "directory {path} holds no {} files",
-                backend.info().extensions.join(" or ")
-            )));
+            let message = format!("directory {path} holds no {} files", backend.info().extensions.join(" or "));
+            return Err(Failure::new(codes::source::MISSING, message).into_datafusion());
         }
         Ok(files)
     } else if p.exists() {
         Ok(vec![p.to_path_buf()])
     } else {
-        Err(DataFusionError::Execution(format!(
-            "file {path} does not exist (paths are relative to the directory flow runs in)"
-        )))
+        let message = format!("file {path} does not exist (paths are relative to the directory flow runs in)");
+        Err(Failure::new(codes::source::MISSING, message).into_datafusion())
     }
 }
 
-fn io_error(path: &str, action: &str, e: std::io::Error) -> DataFusionError {
-    DataFusionError::Execution(format!("cannot {action} {path}: {e}"))
+/// `cannot ACTION PATH: REASON`; `code` says whether a source's read or a sink's write failed.
+fn io_error(code: &'static str, path: &str, action: &str, e: std::io::Error) -> DataFusionError {
+    Failure::new(code, format!("cannot {action} {path}: {e}")).into_datafusion()
 }
 
 /// The schema of the first file (CSV: header names and types inferred as `csv_text` says, or
@@ -58,15 +57,17 @@ pub fn read_schema(endpoint: &Endpoint, path: &str) -> Result<SchemaRef> {
     let files = list_files(path, endpoint.backend)?;
     let first = &files[0];
     let shown = first.display().to_string();
-    let file = File::open(first).map_err(|e| io_error(&shown, "open", e))?;
+    let file = File::open(first).map_err(|e| io_error(codes::source::READ_FAILED, &shown, "open", e))?;
     match endpoint.backend {
         Backend::Csv => {
             let options = csv_text::CsvOptions::of(endpoint)?;
             csv_text::infer_schema(std::io::BufReader::with_capacity(1 << 16, file), &options, &shown)
         }
         Backend::Parquet => {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| DataFusionError::Execution(format!("{shown} is not a readable Parquet file: {e}")))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                Failure::new(codes::source::READ_FAILED, format!("{shown} is not a readable Parquet file: {e}"))
+                    .into_datafusion()
+            })?;
             Ok(builder.schema().clone())
         }
         other => Err(not_a_format(other)),
@@ -90,7 +91,7 @@ pub fn stream_file(
     let out_schema = schema.clone();
     blocking_stream(out_schema, move |tx| {
         let shown = file.display().to_string();
-        let handle = File::open(&file).map_err(|e| io_error(&shown, "open", e))?;
+        let handle = File::open(&file).map_err(|e| io_error(codes::source::READ_FAILED, &shown, "open", e))?;
         match backend {
             Backend::Csv => {
                 let input = std::io::BufReader::with_capacity(1 << 16, handle);
@@ -99,11 +100,13 @@ pub fn stream_file(
             Backend::Parquet => {}
             other => return Err(not_a_format(other)),
         }
+        let unreadable =
+            |e: &dyn std::fmt::Display| Failure::new(codes::source::READ_FAILED, format!("cannot read {shown}: {e}"));
         let batches = ParquetRecordBatchReaderBuilder::try_new(handle)
             .and_then(|b| b.with_batch_size(batch_size).build())
-            .map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?;
+            .map_err(|e| unreadable(&e).into_datafusion())?;
         for batch in batches {
-            let batch = batch.map_err(|e| DataFusionError::Execution(format!("cannot read {shown}: {e}")))?;
+            let batch = batch.map_err(|e| unreadable(&e).into_datafusion())?;
             if !tx.send(batch) {
                 break;
             }
@@ -175,11 +178,13 @@ impl FileWriter {
     fn create_with_header(endpoint: &Endpoint, path: &str, schema: &SchemaRef, header: bool) -> Result<Self> {
         let target = PathBuf::from(path);
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| io_error(&dir.display().to_string(), "create the directory", e))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                io_error(codes::sink::WRITE_FAILED, &dir.display().to_string(), "create the directory", e)
+            })?;
         }
         let temp = PathBuf::from(format!("{path}.flow-tmp"));
-        let file = File::create(&temp).map_err(|e| io_error(&temp.display().to_string(), "create", e))?;
+        let file = File::create(&temp)
+            .map_err(|e| io_error(codes::sink::WRITE_FAILED, &temp.display().to_string(), "create", e))?;
         let inner = match endpoint.backend {
             Backend::Csv => {
                 let options = csv_text::CsvOptions::of(endpoint)?;
@@ -194,7 +199,9 @@ impl FileWriter {
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let shown = self.target.display().to_string();
-        let err = |e: &dyn std::fmt::Display| DataFusionError::Execution(format!("cannot write {shown}: {e}"));
+        let err = |e: &dyn std::fmt::Display| {
+            Failure::new(codes::sink::WRITE_FAILED, format!("cannot write {shown}: {e}")).into_datafusion()
+        };
         match self.inner.as_mut() {
             Some(Inner::Csv(w)) => w.write(batch).map_err(|e| err(&e)),
             Some(Inner::Parquet(w)) => w.write(batch).map_err(|e| err(&e)),
@@ -209,7 +216,7 @@ impl FileWriter {
                 self.inner = Some(Inner::Parquet(Box::new(writer)));
                 written
             }
-            None => Err(DataFusionError::Execution(format!("{shown}: write after commit"))),
+            None => Err(Failure::new(codes::run::INTERNAL, format!("{shown}: write after commit")).into_datafusion()),
         }
     }
 
@@ -218,7 +225,9 @@ impl FileWriter {
     pub fn write_raw_csv(&mut self, bytes: &[u8]) -> Result<()> {
         let shown = self.target.display().to_string();
         match self.inner.as_mut() {
-            Some(Inner::Csv(w)) => w.write_raw(&self.schema, bytes).map_err(|e| io_error(&shown, "write", e)),
+            Some(Inner::Csv(w)) => {
+                w.write_raw(&self.schema, bytes).map_err(|e| io_error(codes::sink::WRITE_FAILED, &shown, "write", e))
+            }
             _ => Err(DataFusionError::Internal(format!("{shown}: raw CSV bytes for a non-CSV file"))),
         }
     }
@@ -226,19 +235,22 @@ impl FileWriter {
     /// Finishes the temporary file; it replaces the target only on [`StagedFile::publish`].
     pub fn close(mut self) -> Result<StagedFile> {
         let shown = self.target.display().to_string();
+        let unfinished = |e: &dyn std::fmt::Display| {
+            Failure::new(codes::sink::WRITE_FAILED, format!("cannot finish {shown}: {e}")).into_datafusion()
+        };
         match self.inner.take() {
             Some(Inner::Csv(w)) => {
                 let mut out = w.into_inner();
-                std::io::Write::flush(&mut out).map_err(|e| io_error(&shown, "write", e))?;
+                std::io::Write::flush(&mut out).map_err(|e| io_error(codes::sink::WRITE_FAILED, &shown, "write", e))?;
             }
             Some(Inner::Parquet(w)) => {
-                w.close().map_err(|e| DataFusionError::Execution(format!("cannot finish {shown}: {e}")))?;
+                w.close().map_err(|e| unfinished(&e))?;
             }
             Some(Inner::ParquetPending(file)) => {
                 // No rows: a file with the schema alone.
                 ArrowWriter::try_new(file, self.schema.clone(), Some(parquet_properties(None)))
                     .and_then(|w| w.close())
-                    .map_err(|e| DataFusionError::Execution(format!("cannot finish {shown}: {e}")))?;
+                    .map_err(|e| unfinished(&e))?;
             }
             None => {}
         }
@@ -258,7 +270,7 @@ impl StagedFile {
         let shown = self.target.display().to_string();
         match self.temp.take() {
             Some(temp) => std::fs::rename(&temp, &self.target)
-                .map_err(|e| io_error(&shown, "move the finished file into place at", e)),
+                .map_err(|e| io_error(codes::sink::WRITE_FAILED, &shown, "move the finished file into place at", e)),
             None => Ok(()),
         }
     }

@@ -32,8 +32,10 @@ pub struct PartedFileSink {
     sidecar_lock: Mutex<()>,
 }
 
+/// `cannot WHAT PATH: REASON`: a file sink's write that failed (`flow::sink::write_failed`).
 fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> DataFusionError {
-    DataFusionError::Execution(format!("cannot {what} {}: {e}", path.display()))
+    let message = format!("cannot {what} {}: {e}", path.display());
+    crate::diagnostics::Failure::new(crate::diagnostics::codes::sink::WRITE_FAILED, message).into_datafusion()
 }
 
 impl PartedFileSink {
@@ -55,7 +57,10 @@ impl PartedFileSink {
 
     /// Appends rows to the sidecar atomically (write a temporary file, rename it into place).
     fn append_ledger(&self, rows: &[LedgerRow], drop_partitions_of: Option<&str>) -> Result<()> {
-        let _guard = self.sidecar_lock.lock().map_err(|_| DataFusionError::Execution("ledger lock poisoned".into()))?;
+        let _guard = self.sidecar_lock.lock().map_err(|_| {
+            crate::diagnostics::Failure::new(crate::diagnostics::codes::run::INTERNAL, "ledger lock poisoned")
+                .into_datafusion()
+        })?;
         let mut all = self.read_ledger()?;
         if let Some(run) = drop_partitions_of {
             all.retain(|r| !(r.run_id == run && r.sink == self.key.sink && r.event == Event::Partition));

@@ -16,10 +16,11 @@ use arrow::array::{
     UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, TimeUnit, i256};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use mysql::Value;
 
 use super::types::{TINYINT1_OPTION, bit_length};
+use crate::diagnostics::{Failure, codes};
 
 /// The largest number of digits a MySQL (65) or MariaDB decimal can have, with room for a sign.
 const MAX_DECIMAL_DIGITS: usize = 80;
@@ -101,10 +102,11 @@ impl ColumnBuilder {
                 Self::Timestamp { builder: TimestampMicrosecondBuilder::with_capacity(rows), zone: zone.clone() }
             }
             other => {
-                return Err(DataFusionError::Execution(format!(
+                let message = format!(
                     "MySQL: column `{}` is planned as {other}, which the MySQL reader does not produce",
                     field.name()
-                )));
+                );
+                return Err(Failure::new(codes::source::CHANGED, message).column(field.name()).into_datafusion());
             }
         })
     }

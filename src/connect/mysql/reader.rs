@@ -22,13 +22,18 @@ use mysql::{Conn, QueryResult, Value};
 
 use super::convert::ColumnBuilder;
 use super::types::{Tinyint1, arrow_field};
+use crate::diagnostics::{Failure, codes};
+
+/// A read of the source that failed (`flow::source::read_failed`).
+fn read_failed(message: String) -> DataFusionError {
+    Failure::new(codes::source::READ_FAILED, message).into_datafusion()
+}
 
 /// The Arrow schema the rows of `sql` get, from the prepared statement's column metadata: no row
 /// is read. See `super::types` for the mapping.
 pub fn query_schema(conn: &mut Conn, sql: &str, tinyint1: Tinyint1) -> Result<SchemaRef> {
-    let statement = conn
-        .prep(sql)
-        .map_err(|e| DataFusionError::Execution(format!("MySQL rejected the query: {}", super::error_text(&e))))?;
+    let statement =
+        conn.prep(sql).map_err(|e| read_failed(format!("MySQL rejected the query: {}", super::error_text(&e))))?;
     let fields = statement.columns().iter().map(|c| arrow_field(c, tinyint1)).collect::<Result<Vec<_>>>()?;
     Ok(Arc::new(Schema::new(fields)))
 }
@@ -53,13 +58,12 @@ pub fn stream_query(
     batch_size: usize,
     emit: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> Result<()> {
-    let statement = conn
-        .prep(sql)
-        .map_err(|e| DataFusionError::Execution(format!("MySQL rejected the query: {}", super::error_text(&e))))?;
+    let statement =
+        conn.prep(sql).map_err(|e| read_failed(format!("MySQL rejected the query: {}", super::error_text(&e))))?;
     check_width(statement.columns().len(), schema)?;
     let result = conn
         .exec_iter(&statement, ())
-        .map_err(|e| DataFusionError::Execution(format!("the query failed on MySQL: {}", super::error_text(&e))))?;
+        .map_err(|e| read_failed(format!("the query failed on MySQL: {}", super::error_text(&e))))?;
     convert_rows(result, schema, batch_size, emit)
 }
 
@@ -75,7 +79,7 @@ fn stream_query_text(
 ) -> Result<()> {
     let result = conn
         .query_iter(sql)
-        .map_err(|e| DataFusionError::Execution(format!("the query failed on MySQL: {}", super::error_text(&e))))?;
+        .map_err(|e| read_failed(format!("the query failed on MySQL: {}", super::error_text(&e))))?;
     check_width(result.columns().as_ref().len(), schema)?;
     convert_rows(result, schema, batch_size, emit)
 }
@@ -84,10 +88,9 @@ fn check_width(columns: usize, schema: &SchemaRef) -> Result<()> {
     if columns == schema.fields().len() {
         return Ok(());
     }
-    Err(DataFusionError::Execution(format!(
-        "MySQL: the query returns {columns} columns, the planned schema has {}",
-        schema.fields().len()
-    )))
+    let message =
+        format!("MySQL: the query returns {columns} columns, the planned schema has {}", schema.fields().len());
+    Err(Failure::new(codes::source::CHANGED, message).into_datafusion())
 }
 
 fn convert_rows<P: Protocol>(
@@ -102,22 +105,23 @@ fn convert_rows<P: Protocol>(
     let mut rows_in_batch = 0;
     for (row_number, row) in (1_u64..).zip(result.by_ref()) {
         let row = row.map_err(|e| {
-            DataFusionError::Execution(format!("MySQL: reading row {row_number}: {}", super::error_text(&e)))
+            let message = format!("MySQL: reading row {row_number}: {}", super::error_text(&e));
+            Failure::new(codes::source::READ_FAILED, message).row(row_number).into_datafusion()
         })?;
         if row.len() != columns.len() {
-            return Err(DataFusionError::Execution(format!(
+            let message = format!(
                 "MySQL: row {row_number} has {} values, the planned schema {} columns",
                 row.len(),
                 columns.len()
-            )));
+            );
+            return Err(Failure::new(codes::source::CHANGED, message).row(row_number).into_datafusion());
         }
         for (index, column) in columns.iter_mut().enumerate() {
             let value = row.as_ref(index).unwrap_or(&Value::NULL);
             column.append(value).map_err(|reason| {
-                DataFusionError::Execution(format!(
-                    "MySQL: column `{}`, row {row_number}: {reason}",
-                    schema.field(index).name()
-                ))
+                let name = schema.field(index).name();
+                let message = format!("MySQL: column `{name}`, row {row_number}: {reason}");
+                Failure::new(codes::source::DECODE, message).row(row_number).column(name).into_datafusion()
             })?;
         }
         rows_in_batch += 1;
@@ -136,8 +140,10 @@ fn convert_rows<P: Protocol>(
 
 fn finish_batch(schema: &SchemaRef, columns: &mut [ColumnBuilder]) -> Result<RecordBatch> {
     let arrays: Vec<ArrayRef> = columns.iter_mut().map(ColumnBuilder::finish).collect::<Result<_>>()?;
-    RecordBatch::try_new(Arc::clone(schema), arrays)
-        .map_err(|e| DataFusionError::Execution(format!("MySQL: the rows do not match the planned schema: {e}")))
+    RecordBatch::try_new(Arc::clone(schema), arrays).map_err(|e| {
+        let message = format!("MySQL: the rows do not match the planned schema: {e}");
+        Failure::new(codes::source::CHANGED, message).into_datafusion()
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use datafusion::error::{DataFusionError, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, SslOpts};
 
+use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 
 /// Settings every reading session gets. `TIMESTAMP`s are sent in the session time zone, which
@@ -101,13 +102,14 @@ pub fn consistent_connections(url: &str, n: usize) -> Result<(Vec<Conn>, Snapsho
             SnapshotKind::PerPartition
         }
         Err(mysql::Error::MySqlError(e)) if e.code == LOCK_WAIT_TIMEOUT => {
-            return Err(DataFusionError::Execution(format!(
-                "MySQL at {}: FLUSH TABLES WITH READ LOCK waited {LOCK_WAIT_SECONDS}s for running \
-                 statements to finish (it holds back writers meanwhile), so no consistent snapshot \
-                 was taken; retry when long statements are done: {}",
+            let message = format!(
+                "MySQL at {}: FLUSH TABLES WITH READ LOCK waited {LOCK_WAIT_SECONDS}s for running statements to \
+                 finish (it holds back writers meanwhile), so no consistent snapshot was taken; retry when long \
+                 statements are done: {}",
                 redact_url(url),
                 scrub_secret(&e.to_string(), url)
-            )));
+            );
+            return Err(Failure::new(codes::source::READ_FAILED, message).into_datafusion());
         }
         Err(e) => return Err(sql_error(url, "FLUSH TABLES WITH READ LOCK", &e)),
     };
@@ -132,11 +134,8 @@ fn start_snapshots(conns: &mut [Conn], url: &str) -> Result<()> {
 /// `mysql` crate, which refuses the ones it does not know. Errors show the URL redacted.
 pub(crate) fn opts_from_url(url: &str) -> Result<Opts> {
     let bad = |e: &dyn std::fmt::Display| {
-        DataFusionError::Execution(format!(
-            "invalid MySQL URL {}: {}",
-            redact_url(url),
-            scrub_secret(&e.to_string(), url)
-        ))
+        let message = format!("invalid MySQL URL {}: {}", redact_url(url), scrub_secret(&e.to_string(), url));
+        Failure::new(codes::connection::BAD_URL, message).into_datafusion()
     };
     let mut parsed = url::Url::parse(&url.replacen("mariadb://", "mysql://", 1)).map_err(|e| bad(&e))?;
     let parameter = |name: &str| {
@@ -179,9 +178,9 @@ fn ssl_opts(mode: Option<&str>, root_cert: Option<PathBuf>) -> std::result::Resu
 
 fn open_with(opts: &Opts, url: &str) -> Result<Conn> {
     let mut conn = super::connect(opts).map_err(|f| {
-        use crate::connect::connect_error::{ConnectError, mysql_reach};
+        use crate::connect::connect_error::{ConnectError, mysql_check, mysql_reach};
         let detail = scrub_secret(&super::error_text(&f.error), url);
-        let hint = crate::connect::connection_hint(&detail);
+        let hint = mysql_check(&f.error, url).hint();
         let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(url), f.attempts_note());
         ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
     })?;
@@ -195,12 +194,10 @@ fn run(conn: &mut Conn, url: &str, sql: &str) -> Result<()> {
     conn.query_drop(sql).map_err(|e| sql_error(url, sql, &e))
 }
 
+/// A statement of a source's session (its settings, its snapshot) that failed.
 fn sql_error(url: &str, sql: &str, e: &mysql::Error) -> DataFusionError {
-    DataFusionError::Execution(format!(
-        "MySQL at {}: {sql}: {}",
-        redact_url(url),
-        scrub_secret(&super::error_text(e), url)
-    ))
+    let message = format!("MySQL at {}: {sql}: {}", redact_url(url), scrub_secret(&super::error_text(e), url));
+    Failure::new(codes::source::READ_FAILED, message).into_datafusion()
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
 use crate::connect::staged::{Canceller, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, old_of};
 use crate::connect::target_columns::{SpecialColumn, WritePlan};
+use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
 use crate::plan::table_set::{ForeignKeyStep, SequenceReset};
@@ -97,9 +98,8 @@ pub fn mysql_type(dt: &DataType, is_key: bool) -> Result<String> {
         DataType::Time32(_) | DataType::Time64(_) | DataType::Duration(_) => "TIME(6)".into(),
         DataType::Timestamp(_, _) => "DATETIME(6)".into(),
         other => {
-            return Err(DataFusionError::Execution(format!(
-                "cannot create a MySQL column for Arrow type {other}; cast it first"
-            )));
+            let message = format!("cannot create a MySQL column for Arrow type {other}; cast it first");
+            return Err(Failure::new(codes::sink::UNSUPPORTED_TYPE, message).into_datafusion());
         }
     })
 }
@@ -138,15 +138,25 @@ pub struct MysqlSession {
 
 impl MysqlSession {
     /// `MySQL at URL: WHAT TARGET: REASON`; a server error in the server's words and code
-    /// ([`super::error_text`]), never the driver's `MySqlError { ... }` form.
+    /// ([`super::error_text`]), never the driver's `MySqlError { ... }` form. A [`Failure`] whose
+    /// code is the SQLSTATE's: class 22 (data exception) and 23 (integrity constraint) refuse a
+    /// row (`flow::sink::value_refused`, with the column the server names); the rest is
+    /// `flow::sink::write_failed`. MySQL has no error for an upsert without a unique key: `ON
+    /// DUPLICATE KEY UPDATE` then inserts.
     fn err(&self, what: &str, e: &mysql::Error) -> DataFusionError {
-        let text = super::error_text(e);
-        DataFusionError::Execution(format!(
-            "MySQL at {}: {what} {}: {}",
-            redact_url(&self.url),
-            self.table,
-            self.server_message(&text)
-        ))
+        let text = self.server_message(&super::error_text(e));
+        let message = format!("MySQL at {}: {what} {}: {text}", redact_url(&self.url), self.table);
+        match e {
+            mysql::Error::MySqlError(m) if m.state.starts_with("22") || m.state.starts_with("23") => {
+                let failure = Failure::new(codes::sink::VALUE_REFUSED, message);
+                match refused_column(&text) {
+                    Some(column) => failure.column(column),
+                    None => failure,
+                }
+            }
+            _ => Failure::new(codes::sink::WRITE_FAILED, message),
+        }
+        .into_datafusion()
     }
 
     /// A server message as the user should read it: no password, and the target's name where
@@ -252,17 +262,14 @@ impl StagedBackend for MysqlBackend {
         let scrub =
             |message: &str| scrub_secret(message, &self.url).replace(target.staging.table(), target.table.table());
         let opts = Opts::from_url(&self.url).map_err(|e| {
-            DataFusionError::Execution(format!(
-                "MySQL at {}: bad URL for {}: {}",
-                redact_url(&self.url),
-                target.table,
-                scrub(&e.to_string())
-            ))
+            let message =
+                format!("MySQL at {}: bad URL for {}: {}", redact_url(&self.url), target.table, scrub(&e.to_string()));
+            Failure::new(codes::connection::BAD_URL, message).into_datafusion()
         })?;
         let conn = super::connect(&opts).map_err(|f| {
-            use crate::connect::connect_error::{ConnectError, mysql_reach};
+            use crate::connect::connect_error::{ConnectError, mysql_check, mysql_reach};
             let detail = scrub(&super::error_text(&f.error));
-            let hint = crate::connect::connection_hint(&detail);
+            let hint = mysql_check(&f.error, &self.url).hint();
             let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(&self.url), f.attempts_note());
             ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
         })?;

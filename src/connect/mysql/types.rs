@@ -31,8 +31,10 @@
 //! collations are text. A column is nullable unless the server flags it `NOT NULL`.
 
 use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DECIMAL256_MAX_PRECISION, DataType, Field, TimeUnit};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use mysql::consts::{ColumnFlags, ColumnType};
+
+use crate::diagnostics::{Failure, codes};
 
 /// Time zone label of `TIMESTAMP` columns (the one DataFusion's `now()` uses): every reading
 /// session runs in UTC (see `super::session`).
@@ -137,10 +139,11 @@ pub(super) fn arrow_field(column: &mysql::Column, tinyint1: Tinyint1) -> Result<
             DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
         }
         other => {
-            return Err(DataFusionError::Execution(format!(
+            let message = format!(
                 "MySQL: column `{name}` has type {other:?}, which Flow cannot read; cast it in the query \
                  (e.g. ST_AsText(col) for geometries, CAST(NULL AS CHAR) for a bare NULL)"
-            )));
+            );
+            return Err(Failure::new(codes::source::UNSUPPORTED_TYPE, message).column(name).into_datafusion());
         }
     };
     let field = Field::new(name, data_type, !flags.contains(ColumnFlags::NOT_NULL_FLAG));

@@ -9,9 +9,10 @@
 //! two (a partitioned table can neither inherit nor be inherited from), so following
 //! `pg_inherits` down from an ordinary table (`relkind = 'r'`) finds inheritance children only.
 
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use tokio_postgres::Client;
 
+use crate::diagnostics::{Failure, codes};
 use crate::plan::TableName;
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
@@ -52,17 +53,20 @@ pub async fn descendants_of(client: &Client, url: &str, table: &TableName) -> Re
 async fn descendants_on(client: &Client, url: &str, regclass: Option<&str>) -> Result<Descendants> {
     crate::connect::sql_log::record("postgres", crate::connect::sql_log::StatementKind::Query, DESCENDANTS_SQL);
     let rows = client.query(DESCENDANTS_SQL, &[&regclass]).await.map_err(|e| {
-        DataFusionError::Execution(format!(
+        let message = format!(
             "PostgreSQL at {} refused to list inheritance children: {}",
             redact_url(url),
             scrub_secret(&super::error_text(&e), url)
-        ))
+        );
+        Failure::new(codes::source::READ_FAILED, message).into_datafusion()
     })?;
     let mut out = Descendants::new();
     for row in rows {
         let text = |i: usize| -> Result<String> {
-            row.try_get::<_, String>(i)
-                .map_err(|e| DataFusionError::Execution(format!("unexpected pg_inherits value in column {i}: {e}")))
+            row.try_get::<_, String>(i).map_err(|e| {
+                let message = format!("unexpected pg_inherits value in column {i}: {e}");
+                Failure::new(codes::source::READ_FAILED, message).into_datafusion()
+            })
         };
         out.entry(format!("{}.{}", text(0)?, text(1)?)).or_default().push(format!("{}.{}", text(2)?, text(3)?));
     }

@@ -25,6 +25,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::sql_log::{self, StatementKind};
 use super::{cancel, retry};
+use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
 
@@ -70,7 +71,7 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 
 fn connect_error(url: &str, e: &tokio_postgres::Error, attempts: &str) -> DataFusionError {
     let detail = scrub_secret(&error_text(e), url);
-    let hint = super::connection_hint(&detail);
+    let hint = super::connect_error::postgres_check(e, url).hint();
     let message = format!("cannot connect to PostgreSQL at {}{attempts}: {detail}; {hint}", redact_url(url));
     super::connect_error::ConnectError::new(super::connect_error::postgres_reach(e), message).into_datafusion()
 }
@@ -99,11 +100,8 @@ pub fn error_text(e: &tokio_postgres::Error) -> String {
 }
 
 fn query_error(url: &str, sql: &str, e: &tokio_postgres::Error) -> DataFusionError {
-    DataFusionError::Execution(format!(
-        "PostgreSQL at {} rejected `{sql}`: {}",
-        redact_url(url),
-        scrub_secret(&error_text(e), url)
-    ))
+    let message = format!("PostgreSQL at {} rejected `{sql}`: {}", redact_url(url), scrub_secret(&error_text(e), url));
+    Failure::new(codes::source::READ_FAILED, message).into_datafusion()
 }
 
 /// The Arrow schema of a query's result, and the PostgreSQL types the decoder needs.
@@ -113,10 +111,10 @@ async fn describe(client: &Client, url: &str, sql: &str) -> Result<(SchemaRef, V
     let mut fields = Vec::new();
     let mut pg_types = Vec::new();
     for column in statement.columns() {
-        fields.push(
-            types::pg_field(column.name(), column.type_(), column.type_modifier())
-                .map_err(|e| DataFusionError::Execution(format!("column `{}` of `{sql}`: {e}", column.name())))?,
-        );
+        fields.push(types::pg_field(column.name(), column.type_(), column.type_modifier()).map_err(|e| {
+            let failure = crate::connect::connect_error::failure_of(&e, codes::source::UNSUPPORTED_TYPE);
+            failure.reworded(format!("column `{}` of `{sql}`: {}", column.name(), failure.message)).into_datafusion()
+        })?);
         pg_types.push(column.type_().clone());
     }
     Ok((Arc::new(Schema::new(fields)), pg_types))
@@ -286,11 +284,12 @@ async fn copy_on(
     if let Some(p) = &read.planned
         && p.fields().len() != schema.fields().len()
     {
-        return Err(DataFusionError::Execution(format!(
+        let message = format!(
             "the source changed since planning: `{sql}` now returns {} columns, not {}",
             schema.fields().len(),
             p.fields().len()
-        )));
+        );
+        return Err(Failure::new(codes::source::CHANGED, message).into_datafusion());
     }
     if let Some(id) = read.snapshot {
         let import = format!(
@@ -299,12 +298,13 @@ async fn copy_on(
         );
         sql_log::record("postgres", StatementKind::Execute, &import);
         client.batch_execute(&import).await.map_err(|e| {
-            DataFusionError::Execution(format!(
-                "PostgreSQL at {} cannot import the snapshot shared by the source's partitions \
-                 (was its coordinating connection lost?): {}",
+            let message = format!(
+                "PostgreSQL at {} cannot import the snapshot shared by the source's partitions (was its coordinating \
+                 connection lost?): {}",
                 redact_url(url),
                 scrub_secret(&error_text(&e), url)
-            ))
+            );
+            Failure::new(codes::source::READ_FAILED, message).into_datafusion()
         })?;
     }
     let mut decoder = copy::CopyDecoder::new(read.planned.clone().unwrap_or(schema), pg_types, read.batch_size)?;

@@ -36,6 +36,7 @@ use crate::connect::staged::{
     Canceller, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, on_conflict_sql,
 };
 use crate::connect::target_columns::{Special, SpecialColumn, WritePlan};
+use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
 use crate::plan::table_set::{CarriedTable, ForeignKeyStep};
@@ -71,14 +72,16 @@ pub struct PgSession {
 }
 
 impl PgSession {
-    /// `PostgreSQL at URL: WHAT TARGET: REASON`, password redacted.
+    /// `PostgreSQL at URL: WHAT TARGET: REASON`, password redacted, as a [`Failure`] classified
+    /// by [`failure_of`].
     fn err(&self, what: &str, e: &tokio_postgres::Error) -> DataFusionError {
-        DataFusionError::Execution(format!(
+        let message = format!(
             "PostgreSQL at {}: {what} {}: {}",
             redact_url(&self.url),
             self.table,
             scrub_secret(&error_text(e), &self.url)
-        ))
+        );
+        failure_of(e, message).into_datafusion()
     }
 
     fn simple_query(&self, sql: &str, step: Step) -> Result<Vec<tokio_postgres::SimpleQueryRow>> {
@@ -146,7 +149,6 @@ impl StagedBackend for PostgresBackend {
     type Loader = CopyLoader;
     const DIALECT: Dialect = D;
     const RENAMES: Renames = Renames::ToReplace;
-    const NO_UPSERT_KEY: Option<&'static str> = Some("no unique or exclusion constraint");
 
     fn name(&self) -> String {
         format!("PostgreSQL at {}", redact_url(&self.url))
@@ -157,8 +159,10 @@ impl StagedBackend for PostgresBackend {
     }
 
     fn open(&self, target: &StagedTarget) -> Result<PgSession> {
-        let runtime = Handle::try_current()
-            .map_err(|e| DataFusionError::Execution(format!("the PostgreSQL sink needs the Tokio runtime: {e}")))?;
+        let runtime = Handle::try_current().map_err(|e| {
+            Failure::new(codes::run::INTERNAL, format!("the PostgreSQL sink needs the Tokio runtime: {e}"))
+                .into_datafusion()
+        })?;
         let client = runtime.block_on(connect(&self.url))?;
         Ok(PgSession { client, runtime, url: self.url.clone(), table: target.table.clone() })
     }
@@ -467,6 +471,31 @@ fn refuses_the_row(e: &tokio_postgres::Error) -> bool {
     e.as_db_error().is_some_and(|d| matches!(&d.code().code()[..2], "22" | "23"))
 }
 
+/// A statement PostgreSQL refused, as a [`Failure`] with `message`, its code from the SQLSTATE
+/// (PostgreSQL docs, Appendix A): classes 22 and 23 refuse a row (`flow::sink::value_refused`,
+/// with the column the error names and, inside the partition's one `COPY`, its row: the COPY's
+/// line N is the partition's row N); 42P10 (invalid column reference) is what an `ON CONFLICT`
+/// whose columns match no unique constraint raises (`flow::sink::no_upsert_key`); the rest is
+/// `flow::sink::write_failed`.
+fn failure_of(e: &tokio_postgres::Error, message: String) -> Failure {
+    let Some(db) = e.as_db_error() else { return Failure::new(codes::sink::WRITE_FAILED, message) };
+    if db.code() == &tokio_postgres::error::SqlState::INVALID_COLUMN_REFERENCE {
+        return Failure::new(codes::sink::NO_UPSERT_KEY, message);
+    }
+    if !refuses_the_row(e) {
+        return Failure::new(codes::sink::WRITE_FAILED, message);
+    }
+    let failure = Failure::new(codes::sink::VALUE_REFUSED, message);
+    let failure = match copy_line(db.where_()) {
+        Some(line) => failure.row(line),
+        None => failure,
+    };
+    match db.column().map(str::to_string).or_else(|| copy_column(db.where_())) {
+        Some(column) => failure.column(column),
+        None => failure,
+    }
+}
+
 /// The column a COPY error's context names: `COPY t, line 1, column amount: "..."`.
 fn copy_column(context: Option<&str>) -> Option<String> {
     let rest = &context?[context?.find(", column ")? + ", column ".len()..];
@@ -488,4 +517,26 @@ pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Res
         }
         Ok(added)
     })
+}
+
+/// The line a COPY error's context names (`COPY t, line 3: ...`, `COPY t, line 3, column a:
+/// ...`), 1-based: the row of the COPY's input.
+fn copy_line(context: Option<&str>) -> Option<u64> {
+    let rest = context?.strip_prefix("COPY ")?;
+    let rest = &rest[rest.find(", line ")? + ", line ".len()..];
+    rest.split([',', ':']).next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{copy_column, copy_line};
+
+    #[test]
+    fn a_copy_errors_context_gives_its_line_and_column() {
+        let context = Some("COPY flow_t_stage_1, line 3, column name: \"x\"");
+        assert_eq!((copy_line(context), copy_column(context).as_deref()), (Some(3), Some("name")));
+        assert_eq!(copy_line(Some("COPY t, line 12: \"12,\\N\"")), Some(12));
+        assert_eq!(copy_line(Some("SQL statement \"INSERT ...\"")), None);
+        assert_eq!(copy_line(None), None);
+    }
 }

@@ -18,8 +18,10 @@
 use std::collections::HashMap;
 
 use arrow::datatypes::{DataType, Field, TimeUnit};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use tokio_postgres::types::{Kind, Type};
+
+use crate::diagnostics::{Failure, codes};
 
 /// Field metadata key holding the type a column came from (`connect::metadata::SOURCE_TYPE`).
 pub use crate::connect::metadata::SOURCE_TYPE as SOURCE_TYPE_METADATA_KEY;
@@ -128,7 +130,9 @@ pub fn numeric_precision_scale(type_modifier: i32) -> Option<(i32, i32)> {
 /// The Arrow type a PostgreSQL column of type `ty` (with the given type
 /// modifier, -1 if none) is decoded into.
 pub fn arrow_type_for_pg(ty: &Type, type_modifier: i32) -> Result<DataType> {
-    let scalar = PgScalar::of(ty).ok_or_else(|| DataFusionError::Execution(unsupported_pg_type_message(ty)))?;
+    let unsupported =
+        || Failure::new(codes::source::UNSUPPORTED_TYPE, unsupported_pg_type_message(ty)).into_datafusion();
+    let scalar = PgScalar::of(ty).ok_or_else(unsupported)?;
     let data_type = match scalar {
         PgScalar::Bool => DataType::Boolean,
         PgScalar::Int2 => DataType::Int16,
@@ -146,7 +150,7 @@ pub fn arrow_type_for_pg(ty: &Type, type_modifier: i32) -> Result<DataType> {
         PgScalar::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         PgScalar::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         PgScalar::Interval => DataType::Duration(TimeUnit::Microsecond),
-        PgScalar::Bit => return Err(DataFusionError::Execution(unsupported_pg_type_message(ty))),
+        PgScalar::Bit => return Err(unsupported()),
     };
     Ok(data_type)
 }
@@ -166,11 +170,14 @@ fn numeric_arrow_type(ty: &Type, type_modifier: i32) -> Result<DataType> {
     match (arrow_precision, scale_i8) {
         (1..=38, Some(s)) => Ok(DataType::Decimal128(arrow_precision as u8, s)),
         (39..=76, Some(s)) => Ok(DataType::Decimal256(arrow_precision as u8, s)),
-        _ => Err(DataFusionError::Execution(format!(
-            "unsupported PostgreSQL type {}({precision},{scale}): Arrow decimals hold at most 76 \
-             digits; cast it in the source query, e.g. col::text",
-            ty.name()
-        ))),
+        _ => {
+            let message = format!(
+                "unsupported PostgreSQL type {}({precision},{scale}): Arrow decimals hold at most 76 digits; cast it \
+                 in the source query, e.g. col::text",
+                ty.name()
+            );
+            Err(Failure::new(codes::source::UNSUPPORTED_TYPE, message).into_datafusion())
+        }
     }
 }
 
@@ -199,9 +206,11 @@ pub fn pg_type_display(ty: &Type, type_modifier: i32) -> String {
 /// type recorded in the `flow.source_type` metadata; an unconstrained `numeric`
 /// is also marked as exact decimal text (`crate::connect::decimal_text`).
 pub fn pg_field(name: &str, ty: &Type, typmod: i32) -> Result<Field> {
-    let data_type = arrow_type_for_pg(ty, typmod).map_err(|e| match e {
-        DataFusionError::Execution(msg) => DataFusionError::Execution(format!("column \"{name}\": {msg}")),
-        other => other,
+    let data_type = arrow_type_for_pg(ty, typmod).map_err(|e| match Failure::find(&e) {
+        Some(failure) => {
+            failure.reworded(format!("column \"{name}\": {}", failure.message)).column(name).into_datafusion()
+        }
+        None => e,
     })?;
     let metadata = HashMap::from([(SOURCE_TYPE_METADATA_KEY.to_string(), pg_type_display(ty, typmod))]);
     let field = Field::new(name, data_type, true).with_metadata(metadata);
@@ -253,10 +262,9 @@ pub fn pg_type_for_arrow(dt: &DataType) -> Result<String> {
         // A dictionary is only an encoding; the column holds its values.
         DataType::Dictionary(_, value_type) => return pg_type_for_arrow(value_type),
         other => {
-            return Err(DataFusionError::Execution(format!(
-                "cannot create a PostgreSQL column for Arrow type {other}; cast it first, \
-                 e.g. to a string"
-            )));
+            let message =
+                format!("cannot create a PostgreSQL column for Arrow type {other}; cast it first, e.g. to a string");
+            return Err(Failure::new(codes::sink::UNSUPPORTED_TYPE, message).into_datafusion());
         }
     };
     Ok(name.to_string())

@@ -55,6 +55,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::connect::blocking::blocking_stream;
+use crate::diagnostics::{Failure, codes};
 
 /// Field metadata: the column's declared SQLite type, as written in the table definition.
 pub const SOURCE_TYPE_KEY: &str = "flow.source_type";
@@ -200,9 +201,12 @@ struct ColumnPlan {
 /// opening it would create an empty database.
 pub fn database_path(url: &str) -> Result<PathBuf> {
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-    let abs = std::path::absolute(path).map_err(|e| DataFusionError::Execution(format!("bad path {path}: {e}")))?;
+    let abs = std::path::absolute(path)
+        .map_err(|e| Failure::new(codes::connection::BAD_URL, format!("bad path {path}: {e}")).into_datafusion())?;
     if !abs.is_file() {
-        return Err(DataFusionError::Execution(format!("SQLite database {path} does not exist")));
+        return Err(
+            Failure::new(codes::source::MISSING, format!("SQLite database {path} does not exist")).into_datafusion()
+        );
     }
     Ok(abs)
 }
@@ -211,12 +215,14 @@ fn open(url: &str) -> Result<(Connection, String)> {
     let path = database_path(url)?;
     let shown = path.display().to_string();
     let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| DataFusionError::Execution(format!("cannot open SQLite file {shown}: {e}")))?;
+        .map_err(|e| {
+        Failure::new(codes::source::READ_FAILED, format!("cannot open SQLite file {shown}: {e}")).into_datafusion()
+    })?;
     Ok((conn, shown))
 }
 
 fn sql_error(shown: &str, e: rusqlite::Error) -> DataFusionError {
-    DataFusionError::Execution(format!("SQLite {shown}: {e}"))
+    Failure::new(codes::source::READ_FAILED, format!("SQLite {shown}: {e}")).into_datafusion()
 }
 
 /// Plans the columns of `sql`: declared types first; the first rows' values for the rest.
@@ -290,7 +296,7 @@ pub fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
     let plans = plan_columns(&conn, &shown, sql)?;
     let schema = schema_of(&plans);
     let mut batches = Vec::new();
-    read_query(&conn, &shown, sql, &plans, &schema, false, 65_536, &mut |b| {
+    read_query(&conn, &shown, sql, &plans, &schema, false, 65_536, &mut 0, &mut |b| {
         batches.push(b);
         true
     })?;
@@ -323,9 +329,12 @@ pub fn stream_queries(
                 kind: kind_of(f.data_type()),
             })
             .collect();
+        let mut read = 0;
         for sql in &queries {
-            let open =
-                read_query(&conn, &shown, sql, &plans, &schema, with_rowid, batch_size.max(1), &mut |b| tx.send(b))?;
+            let batch_size = batch_size.max(1);
+            let open = read_query(&conn, &shown, sql, &plans, &schema, with_rowid, batch_size, &mut read, &mut |b| {
+                tx.send(b)
+            })?;
             if !open {
                 break;
             }
@@ -356,7 +365,8 @@ fn with_rowid_sql(sql: &str) -> Option<String> {
 }
 
 /// Runs one query and hands its rows to `emit` in batches; returns false when `emit` said the
-/// consumer is gone.
+/// consumer is gone. `read` counts the partition's rows read so far, over its consecutive
+/// queries: a value that does not convert is a [`Failure`] at row `read + 1` of the partition.
 #[allow(clippy::too_many_arguments)]
 fn read_query(
     conn: &Connection,
@@ -366,6 +376,7 @@ fn read_query(
     schema: &SchemaRef,
     with_rowid: bool,
     batch_size: usize,
+    read: &mut u64,
     emit: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> Result<bool> {
     let rowid_stmt = if with_rowid { with_rowid_sql(sql).and_then(|s| conn.prepare(&s).ok()) } else { None };
@@ -374,11 +385,12 @@ fn read_query(
         None => (conn.prepare(sql).map_err(|e| sql_error(shown, e))?, 0),
     };
     if stmt.column_count() != plans.len() + offset {
-        return Err(DataFusionError::Execution(format!(
+        let message = format!(
             "SQLite {shown}: the query returns {} columns, the source's schema has {}",
             stmt.column_count() - offset,
             plans.len()
-        )));
+        );
+        return Err(Failure::new(codes::source::CHANGED, message).into_datafusion());
     }
     let mut rows = stmt.query([]).map_err(|e| sql_error(shown, e))?;
     let mut builders: Vec<Builder> = plans.iter().map(|p| Builder::new(p.kind, batch_size)).collect();
@@ -386,6 +398,7 @@ fn read_query(
     let mut row_number: u64 = 0;
     while let Some(row) = rows.next().map_err(|e| sql_error(shown, e))? {
         row_number += 1;
+        *read += 1;
         for (i, (builder, plan)) in builders.iter_mut().zip(plans).enumerate() {
             let value = row.get_ref(i + offset).map_err(|e| sql_error(shown, e))?;
             if let Err(why) = builder.append(value) {
@@ -398,11 +411,12 @@ fn read_query(
                     format!("row {row_number} of the query")
                 };
                 let declared = plan.declared.as_deref().map(|d| format!(" (declared {d})")).unwrap_or_default();
-                return Err(DataFusionError::Execution(format!(
-                    "SQLite {shown}: column `{}`{declared}, {at}: {} {why}",
-                    plan.name,
-                    describe_value(value)
-                )));
+                let message =
+                    format!("SQLite {shown}: column `{}`{declared}, {at}: {} {why}", plan.name, describe_value(value));
+                return Err(Failure::new(codes::source::DECODE, message)
+                    .row(*read)
+                    .column(&plan.name)
+                    .into_datafusion());
             }
         }
         in_batch += 1;

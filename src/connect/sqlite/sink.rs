@@ -17,7 +17,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
-use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params_from_iter, types::Value};
 
 use futures::future::BoxFuture;
 
@@ -26,6 +26,7 @@ use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
 use crate::connect::staged::{RowLoader, SqlSession, StagedBackend, StagedSink, StagedTarget, Step, on_conflict_sql};
 use crate::connect::target_columns::WritePlan;
+use crate::diagnostics::{Failure, codes};
 use crate::plan::sql::Dialect;
 use crate::plan::table_set::ForeignKeyStep;
 use crate::plan::{TableName, WriteMode};
@@ -55,9 +56,8 @@ pub fn sqlite_type(dt: &DataType) -> Result<&'static str> {
         DataType::Timestamp(_, None) => "TIMESTAMP",
         DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ",
         other => {
-            return Err(DataFusionError::Execution(format!(
-                "cannot store Arrow type {other} in SQLite; cast the column first"
-            )));
+            let message = format!("cannot store Arrow type {other} in SQLite; cast the column first");
+            return Err(Failure::new(codes::sink::UNSUPPORTED_TYPE, message).into_datafusion());
         }
     })
 }
@@ -98,10 +98,42 @@ pub struct SqliteSession {
 
 impl SqliteSession {
     fn fail(&self, step: Step, e: &rusqlite::Error) -> DataFusionError {
-        match step {
-            Step::Publish => DataFusionError::Execution(format!("SQLite: publishing into {}: {e}", self.table)),
-            _ => DataFusionError::Execution(format!("SQLite: {} {}: {e}", step.phrase(), self.table)),
+        let message = match step {
+            Step::Publish => format!("SQLite: publishing into {}: {e}", self.table),
+            _ => format!("SQLite: {} {}: {e}", step.phrase(), self.table),
+        };
+        Failure::new(refusal_code(step, e), message).into_datafusion()
+    }
+
+    /// Whether `table` exists (a table or a view), from the schema's catalog: SQLite reports a
+    /// missing table as a plain `SQLITE_ERROR`, which says nothing the code could test.
+    fn exists(&self, table: &TableName) -> Result<bool> {
+        let catalog = match table.schema() {
+            Some(schema) => format!("{}.sqlite_master", D.ident(schema)),
+            None => "sqlite_master".to_string(),
+        };
+        let sql =
+            format!("SELECT count(*) FROM {catalog} WHERE type IN ('table', 'view') AND name = ?1 COLLATE NOCASE");
+        let count: i64 =
+            self.conn.query_row(&sql, [table.table()], |r| r.get(0)).map_err(|e| self.fail(Step::Inspect, &e))?;
+        Ok(count > 0)
+    }
+}
+
+/// The code of a statement SQLite refused, from its result code (<https://sqlite.org/rescode.html>):
+/// a constraint (`SQLITE_CONSTRAINT_*`) refuses a row. An upsert whose `ON CONFLICT` columns
+/// match no unique index is a plain `SQLITE_ERROR` that only its message tells apart
+/// (`ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint`): it is recognised
+/// here, once, so that nothing past this folder reads SQLite's messages.
+fn refusal_code(step: Step, e: &rusqlite::Error) -> &'static str {
+    match e {
+        _ if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => codes::sink::VALUE_REFUSED,
+        rusqlite::Error::SqliteFailure(_, Some(message))
+            if step == Step::Publish && message.starts_with("ON CONFLICT clause does not match") =>
+        {
+            codes::sink::NO_UPSERT_KEY
         }
+        _ => codes::sink::WRITE_FAILED,
     }
 }
 
@@ -127,12 +159,12 @@ impl SqlSession for SqliteSession {
     }
 
     fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>> {
-        let sql = format!("SELECT * FROM {} LIMIT 0", D.table(table));
-        match self.conn.prepare(&sql) {
-            Ok(stmt) => Ok(Some(stmt.column_names().into_iter().map(String::from).collect())),
-            Err(e) if e.to_string().contains("no such table") => Ok(None),
-            Err(e) => Err(self.fail(Step::Inspect, &e)),
+        if !self.exists(table)? {
+            return Ok(None);
         }
+        let sql = format!("SELECT * FROM {} LIMIT 0", D.table(table));
+        let stmt = self.conn.prepare(&sql).map_err(|e| self.fail(Step::Inspect, &e))?;
+        Ok(Some(stmt.column_names().into_iter().map(String::from).collect()))
     }
 
     /// `IMMEDIATE`: the write lock is taken at once, so two writers wait on the busy timeout
@@ -147,7 +179,6 @@ impl StagedBackend for SqliteBackend {
     type Loader = SqliteLoader;
     const DIALECT: Dialect = D;
     const ONE_WRITER: bool = true;
-    const NO_UPSERT_KEY: Option<&'static str> = Some("ON CONFLICT clause does not match");
 
     fn name(&self) -> String {
         format!("SQLite {}", self.path)
@@ -159,10 +190,14 @@ impl StagedBackend for SqliteBackend {
 
     fn open(&self, target: &StagedTarget) -> Result<SqliteSession> {
         if let Some(dir) = std::path::Path::new(&self.path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| DataFusionError::Execution(format!("cannot create directory {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                let message = format!("cannot create directory {}: {e}", dir.display());
+                Failure::new(codes::sink::WRITE_FAILED, message).into_datafusion()
+            })?;
         }
-        let failed = |what: &str, e: rusqlite::Error| DataFusionError::Execution(format!("SQLite: {what}: {e}"));
+        let failed = |what: &str, e: rusqlite::Error| {
+            Failure::new(codes::sink::WRITE_FAILED, format!("SQLite: {what}: {e}")).into_datafusion()
+        };
         let conn = Connection::open(&self.path).map_err(|e| failed(&format!("cannot open {}", self.path), e))?;
         conn.busy_timeout(Duration::from_secs(300)).map_err(|e| failed("busy timeout", e))?;
         Ok(SqliteSession { conn, table: target.table.clone() })
@@ -262,13 +297,14 @@ impl StagedBackend for SqliteBackend {
             }
             let why = "SQLite would store numeric-looking text as a number (`'00123'` becomes 123) and keep other \
                        text as text";
-            return Err(DataFusionError::Execution(format!(
+            let message = format!(
                 "column `{column}` of the existing table {table} in {} is declared `{declared_type}` ({affinity} \
                  affinity) and Flow writes {} into it: {why}; cast the column in a transform (e.g. `cast {column} as \
                  bigint`), or write into a TEXT column (`mode replace` recreates the table with Flow's types)",
                 self.path,
                 field.data_type()
-            )));
+            );
+            return Err(Failure::new(codes::sink::REFUSED, message).column(column).into_datafusion());
         }
         if let Ok(mut slot) = self.float_targets.lock() {
             *slot = floats;

@@ -47,6 +47,7 @@ pub use statements::{
 use crate::connect::rejects::{BadRow, RejectPolicy, reject_schema};
 use crate::connect::sink::BlockingSink;
 use crate::connect::target_columns::{self, SpecialColumn, WritePlan};
+use crate::diagnostics::{Failure, codes};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
     select_sql,
@@ -157,7 +158,10 @@ impl Step {
 pub type Canceller = Box<dyn FnOnce() + Send>;
 
 /// One connection to the target database, used from one thread. Errors name the target and the
-/// [`Step`]; the session knows both.
+/// [`Step`]; the session knows both. Each is a [`Failure`] whose code the backend takes from its
+/// driver's error (SQLSTATE, error number, result code): `flow::sink::value_refused` for a
+/// constraint or a bad value, `flow::sink::no_upsert_key` for an upsert whose keys match no
+/// unique constraint, else `flow::sink::write_failed`.
 pub trait SqlSession {
     /// Runs `sql`: one or more statements that return no rows.
     fn execute(&mut self, sql: &str, step: Step) -> Result<()>;
@@ -228,8 +232,6 @@ pub trait StagedBackend: Send + Sync + 'static {
     /// wait on the sink rather than on the database's busy timeout).
     const ONE_WRITER: bool = false;
     const RENAMES: Renames = Renames::Never;
-    /// Words of the database's error for an upsert whose keys have no unique constraint.
-    const NO_UPSERT_KEY: Option<&'static str> = None;
 
     /// The server for messages, password redacted: `PostgreSQL at postgres://u:***@h/db`.
     fn name(&self) -> String;
@@ -403,11 +405,8 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
         let mut s = b.open(t)?;
         let existing = s.table_columns(&t.table)?;
         if existing.is_none() && !t.create_if_missing {
-            return Err(DataFusionError::Execution(format!(
-                "table {} does not exist {} and the sink says `create never`",
-                t.table,
-                b.location()
-            )));
+            let message = format!("table {} does not exist {} and the sink says `create never`", t.table, b.location());
+            return Err(Failure::new(codes::sink::REFUSED, message).into_datafusion());
         }
         // A write the kept target cannot take is refused before anything is created.
         if let Some(columns) = existing.as_ref().filter(|_| t.mode != WriteMode::Replace) {
@@ -451,7 +450,7 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
         next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
         on_rows: &dyn Fn(u64),
     ) -> Result<u64> {
-        let poisoned = |_| DataFusionError::Execution("the sink's writer lock is poisoned".into());
+        let poisoned = |_| Failure::new(codes::run::INTERNAL, "the sink's writer lock is poisoned").into_datafusion();
         let _one_writer = if B::ONE_WRITER { Some(self.one_writer.lock().map_err(poisoned)?) } else { None };
         let mut s = self.backend.open(&self.target)?;
         if let (Some(canceller), Ok(mut running)) = (s.canceller(), self.running.lock()) {
@@ -579,16 +578,17 @@ impl<B: StagedBackend> StagedSink<B> {
         self.backend.upsert_sql(insert, keys, &updates)
     }
 
+    /// `e` with what to do about it, when the backend found the upsert's keys match no unique
+    /// constraint of the target.
     fn upsert_hint(&self, e: DataFusionError) -> DataFusionError {
-        match (e, B::NO_UPSERT_KEY) {
-            (DataFusionError::Execution(message), Some(words))
-                if self.target.keys().is_some() && message.contains(words) =>
-            {
-                DataFusionError::Execution(format!(
-                    "{message}; the upsert keys need a PRIMARY KEY or UNIQUE constraint on the target table"
+        match Failure::find(&e) {
+            Some(failure) if failure.code == codes::sink::NO_UPSERT_KEY && self.target.keys().is_some() => failure
+                .reworded(format!(
+                    "{}; the upsert keys need a PRIMARY KEY or UNIQUE constraint on the target table",
+                    failure.message
                 ))
-            }
-            (e, _) => e,
+                .into_datafusion(),
+            _ => e,
         }
     }
 
@@ -601,8 +601,9 @@ impl<B: StagedBackend> StagedSink<B> {
             return Ok(WritePlan::all(&t.schema));
         }
         let special = self.backend.special_columns(s, &t.table)?;
-        WritePlan::decide(&t.table, &target_columns::names(&t.schema), &t.mode, &special)
-            .map_err(|message| DataFusionError::Execution(format!("{}: {message}", self.backend.name())))
+        WritePlan::decide(&t.table, &target_columns::names(&t.schema), &t.mode, &special).map_err(|message| {
+            Failure::new(codes::sink::REFUSED, format!("{}: {message}", self.backend.name())).into_datafusion()
+        })
     }
 }
 

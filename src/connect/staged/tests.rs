@@ -313,7 +313,10 @@ fn publishing_upserts_on_the_keys() {
     assert_eq!(db.rows("t"), named(&[(1, "a"), (2, "B"), (3, "c")]));
     // Keys without a unique constraint: the database's refusal, and what to do.
     db.run("DROP TABLE t; CREATE TABLE t (id INTEGER, name TEXT)");
-    let e = run(&db, "r3", upsert(), &[(1, "x")]).unwrap_err().to_string();
+    let e = run(&db, "r3", upsert(), &[(1, "x")]).unwrap_err();
+    let code = crate::diagnostics::Failure::find(&e).map(|f| f.code);
+    assert_eq!(code, Some(crate::diagnostics::codes::sink::NO_UPSERT_KEY));
+    let e = e.to_string();
     assert!(e.contains("SQLite: publishing into t: ON CONFLICT clause does not match"), "{e}");
     assert!(e.contains("the upsert keys need a PRIMARY KEY or UNIQUE constraint on the target table"), "{e}");
     assert_eq!(db.rows("t"), Vec::new(), "the failed publish changed nothing");

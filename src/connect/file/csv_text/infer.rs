@@ -15,6 +15,7 @@ use super::values::{
     canonical_decimal, date_days, exact_float, is_canonical_integer, naive_timestamp, normal_number, zoned_timestamp,
 };
 use crate::connect::sqlite::reader::READ_NOTE_KEY;
+use crate::diagnostics::{Failure, codes};
 
 /// What the values of one column allow so far.
 struct Guess {
@@ -123,20 +124,22 @@ pub(super) const INFERRED_KEY: &str = "flow.csv_inferred";
 fn check_header(names: &[String], shown: &str) -> Result<()> {
     for (i, name) in names.iter().enumerate() {
         if name.trim().is_empty() {
-            return Err(DataFusionError::Execution(format!(
+            let message = format!(
                 "the header of {shown} has no name for column {}; name it in the file, or read the file with \
                  header: false (columns are then column_1, column_2, ...)",
                 i + 1
-            )));
+            );
+            return Err(Failure::new(codes::source::INVALID, message).into_datafusion());
         }
         if let Some(j) = names[..i].iter().position(|earlier| earlier.to_lowercase() == name.to_lowercase()) {
-            return Err(DataFusionError::Execution(format!(
+            let message = format!(
                 "the header of {shown} names column {} `{name}` and column {} `{}`: the same name to SQLite and \
                  MySQL, which ignore case; rename one in the file",
                 i + 1,
                 j + 1,
                 names[j]
-            )));
+            );
+            return Err(Failure::new(codes::source::INVALID, message).column(name).into_datafusion());
         }
     }
     Ok(())
@@ -145,13 +148,17 @@ fn check_header(names: &[String], shown: &str) -> Result<()> {
 pub fn infer_schema(input: impl BufRead, options: &CsvOptions, shown: &str) -> Result<SchemaRef> {
     let mut reader = RecordReader::new(input, options.delimiter);
     let mut record = Record::default();
-    let io = |e: std::io::Error| DataFusionError::Execution(format!("cannot read {shown}: {e}"));
+    let io = |e: std::io::Error| {
+        Failure::new(codes::source::READ_FAILED, format!("cannot read {shown}: {e}")).into_datafusion()
+    };
     let mut names: Vec<String> = Vec::new();
     let mut guesses: Vec<Guess> = Vec::new();
     let mut rows = 0usize;
     if options.header {
         if !reader.next_record(&mut record).map_err(io)? {
-            return Err(DataFusionError::Execution(format!("{shown} is empty: no header line")));
+            return Err(
+                Failure::new(codes::source::INVALID, format!("{shown} is empty: no header line")).into_datafusion()
+            );
         }
         names = (0..record.count()).map(|i| String::from_utf8_lossy(record.field(i)).into_owned()).collect();
         check_header(&names, shown)?;
@@ -182,9 +189,8 @@ pub fn infer_schema(input: impl BufRead, options: &CsvOptions, shown: &str) -> R
     let columns = names.len().max(guesses.len());
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
-            return Err(DataFusionError::Execution(format!(
-                "{shown}: column name `{name}` appears twice in the header"
-            )));
+            let message = format!("{shown}: column name `{name}` appears twice in the header");
+            return Err(Failure::new(codes::source::INVALID, message).column(name).into_datafusion());
         }
     }
     let declared: HashMap<&str, &DataType> = options.types.iter().map(|(n, t)| (n.as_str(), t)).collect();

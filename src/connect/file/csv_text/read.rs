@@ -21,6 +21,7 @@ use super::values::{
     canonical_decimal, date_days, exact_float, is_canonical_integer, naive_timestamp, normal_number, zoned_timestamp,
 };
 use crate::connect::sqlite::reader::parse_decimal;
+use crate::diagnostics::{Failure, codes};
 
 enum Builder {
     Boolean(BooleanBuilder),
@@ -164,8 +165,9 @@ impl Builder {
 /// as `column_N` (the N-th field) in a file without one.
 ///
 /// Errors: a line with another number of fields than the file's first line, a value that does
-/// not parse as its column's type (naming line, column and value), a field `schema` names that
-/// the file does not have.
+/// not parse as its column's type (naming line, column and value; a [`Failure`] of code
+/// `flow::source::decode` whose `row` is the record's number after the header), a field `schema`
+/// names that the file does not have (`flow::source::changed`).
 pub fn read_batches(
     input: impl BufRead,
     options: &CsvOptions,
@@ -176,7 +178,9 @@ pub fn read_batches(
 ) -> Result<()> {
     let mut reader = RecordReader::new(input, options.delimiter);
     let mut record = Record::default();
-    let io = |e: std::io::Error| DataFusionError::Execution(format!("cannot read {shown}: {e}"));
+    let io = |e: std::io::Error| {
+        Failure::new(codes::source::READ_FAILED, format!("cannot read {shown}: {e}")).into_datafusion()
+    };
     // The file's own columns: the header's names, or `column_N` once the first line is read.
     let mut names: Option<Vec<String>> = None;
     if options.header {
@@ -191,6 +195,8 @@ pub fn read_batches(
     let mut positions: Option<Vec<usize>> = None;
     let mut columns = 0;
     let mut rows = 0;
+    // Records read so far, the header not counted: the current one is `read + 1`.
+    let mut read: u64 = 0;
     let finish = |builders: &mut Vec<Builder>, rows: usize| -> Result<RecordBatch> {
         let arrays: Vec<ArrayRef> = builders.iter_mut().map(Builder::finish).collect();
         Ok(RecordBatch::try_new_with_options(
@@ -209,34 +215,41 @@ pub fn read_batches(
                     .iter()
                     .map(|f| {
                         names.iter().position(|n| n == f.name()).ok_or_else(|| {
-                            DataFusionError::Execution(format!(
+                            let message = format!(
                                 "cannot read {shown}: it has no column `{}` (its columns: {})",
                                 f.name(),
                                 names.join(", ")
-                            ))
+                            );
+                            Failure::new(codes::source::CHANGED, message).column(f.name()).into_datafusion()
                         })
                     })
                     .collect::<Result<_>>()?,
             );
         }
         let positions = positions.as_deref().unwrap_or_default();
+        read += 1;
         if record.count() != columns {
             let first = if options.header { "the header" } else { "the first line" };
-            return Err(DataFusionError::Execution(format!(
+            let message = format!(
                 "cannot read {shown}: line {} has {} fields, {first} has {columns}",
                 record.line,
                 record.count()
-            )));
+            );
+            return Err(Failure::new(codes::source::DECODE, message).row(read).into_datafusion());
         }
         for (i, builder) in builders.iter_mut().enumerate() {
             let field = schema.field(i);
             let at = positions[i];
             let Ok(text) = std::str::from_utf8(record.field(at)) else {
-                return Err(DataFusionError::Execution(format!(
+                let message = format!(
                     "cannot read {shown}: line {}, column `{}`: the value is not valid UTF-8",
                     record.line,
                     field.name()
-                )));
+                );
+                return Err(Failure::new(codes::source::DECODE, message)
+                    .row(read)
+                    .column(field.name())
+                    .into_datafusion());
             };
             if !record.quoted[at] && text == options.null {
                 builder.null();
@@ -257,11 +270,15 @@ pub fn read_batches(
                 if value.len() < text.len() {
                     value.push('…');
                 }
-                return Err(DataFusionError::Execution(format!(
+                let message = format!(
                     "cannot read {shown}: line {}, column `{}`: value '{value}' {why}{fix}",
                     record.line,
                     field.name()
-                )));
+                );
+                return Err(Failure::new(codes::source::DECODE, message)
+                    .row(read)
+                    .column(field.name())
+                    .into_datafusion());
             }
         }
         rows += 1;

@@ -333,12 +333,17 @@ fn values_without_an_arrow_value_are_errors_naming_column_and_row() {
     // A TINYINT(1) holding something else than 0 or 1 is refused, with the way out.
     let flags = Table::create("id INT PRIMARY KEY, f TINYINT(1)", &["INSERT INTO {t} VALUES (1, 1), (2, 0), (3, 2)"])
         .expect("table");
-    let err = error_text(read_all(&mut conn, &flags.sql("SELECT f FROM {t} ORDER BY id"), 10));
+    let err = read_all(&mut conn, &flags.sql("SELECT f FROM {t} ORDER BY id"), 10).expect_err("refused");
     assert_eq!(
-        err,
-        "Execution error: MySQL: column `f`, row 3: 2 is not a boolean (0 or 1), and a TINYINT(1) column is \
+        crate::diagnostics::strip_df_prefix(&err),
+        "MySQL: column `f`, row 3: 2 is not a boolean (0 or 1), and a TINYINT(1) column is \
          read as a boolean; read the column as an integer with mysql(\"...\", tinyint1: \"integer\"), or \
          convert it in the query"
+    );
+    let failure = crate::diagnostics::Failure::find(&err).expect("a typed failure");
+    assert_eq!(
+        (failure.code, failure.row, failure.column.as_deref()),
+        (crate::diagnostics::codes::source::DECODE, Some(3), Some("f"))
     );
     let sql = flags.sql("SELECT f FROM {t} ORDER BY id");
     let schema = query_schema(&mut conn, &sql, Tinyint1::Integer).expect("schema");

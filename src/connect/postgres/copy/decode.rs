@@ -17,8 +17,9 @@ use tokio_postgres::types::Type;
 
 use super::numeric::{decode_numeric, numeric_text};
 use super::temporal::{MICROS_PER_DAY, PG_EPOCH_DAYS, PG_EPOCH_MICROS, PG_TIME_MAX};
-use super::{JSONB_VERSION, SIGNATURE, exec_err};
+use super::{JSONB_VERSION, SIGNATURE, column_err, exec_err};
 use crate::connect::postgres::types::{PgScalar, unsupported_pg_type_message};
+use crate::diagnostics::codes;
 
 /// Signature, 32-bit flags field and 32-bit header-extension length.
 const HEADER_FIXED_LEN: usize = 19;
@@ -340,7 +341,9 @@ impl CopyDecoder {
             .map(|(field, ty)| {
                 let name = field.name();
                 let scalar = PgScalar::of(ty).ok_or_else(|| {
-                    exec_err(format!("COPY from PostgreSQL: column \"{name}\": {}", unsupported_pg_type_message(ty)))
+                    let message =
+                        format!("COPY from PostgreSQL: column \"{name}\": {}", unsupported_pg_type_message(ty));
+                    column_err(codes::source::UNSUPPORTED_TYPE, message, name, None)
                 })?;
                 let builder = ColumnBuilder::new(scalar, field.data_type(), batch_size).ok_or_else(|| {
                     exec_err(format!(
@@ -503,7 +506,8 @@ impl CopyDecoder {
             let end = pos + len as usize;
             let data = frame.get(pos..end).ok_or_else(|| truncated_row(row))?;
             column.builder.append(data).map_err(|msg| {
-                exec_err(format!("COPY from PostgreSQL: column \"{}\", row {row}: {msg}", column.name))
+                let message = format!("COPY from PostgreSQL: column \"{}\", row {row}: {msg}", column.name);
+                column_err(codes::source::DECODE, message, &column.name, Some(row))
             })?;
             pos = end;
         }

@@ -19,8 +19,9 @@ use super::temporal::{
     PG_TIMESTAMP_MIN, parse_date, parse_time, parse_timestamp,
 };
 use super::value::{Reader, Value, value_reader};
-use super::{JSONB_VERSION, SIGNATURE, exec_err, preview, put_len};
+use super::{JSONB_VERSION, SIGNATURE, column_err, exec_err, preview, put_len};
 use crate::connect::postgres::types::{PgScalar, unsupported_pg_type_message};
+use crate::diagnostics::codes;
 
 /// Writes Arrow record batches as a PostgreSQL binary COPY stream for
 /// `COPY t (cols) FROM STDIN (FORMAT binary)`.
@@ -147,8 +148,12 @@ struct ColumnPlan {
 }
 
 impl ColumnPlan {
+    /// A value of row `row` (0-based in its batch) the target cannot take; the failure has no
+    /// row, as the batch's place in the partition is not known here.
     fn error(&self, row: usize, msg: &str) -> DataFusionError {
-        exec_err(format!("COPY to PostgreSQL: column \"{}\" ({}), row {}: {msg}", self.name, self.target_name, row + 1))
+        let message =
+            format!("COPY to PostgreSQL: column \"{}\" ({}), row {}: {msg}", self.name, self.target_name, row + 1);
+        column_err(codes::sink::VALUE_REFUSED, message, &self.name, None)
     }
 }
 
@@ -186,7 +191,8 @@ impl CopyEncoder {
             .map(|(field, ty)| {
                 let name = field.name();
                 let target = PgScalar::of(ty).ok_or_else(|| {
-                    exec_err(format!("COPY to PostgreSQL: column \"{name}\": {}", unsupported_pg_type_message(ty)))
+                    let message = format!("COPY to PostgreSQL: column \"{name}\": {}", unsupported_pg_type_message(ty));
+                    column_err(codes::sink::UNSUPPORTED_TYPE, message, name, None)
                 })?;
                 let mode = SourceClass::of(field.data_type()).and_then(|class| write_mode(class, target)).ok_or_else(
                     || {

@@ -59,6 +59,17 @@ fn exec_err(msg: String) -> DataFusionError {
     DataFusionError::Execution(msg)
 }
 
+/// A failure of one column (and row, when known: 1-based in the partition) as a
+/// [`crate::diagnostics::Failure`] of `code`.
+fn column_err(code: &'static str, message: String, column: &str, row: Option<u64>) -> DataFusionError {
+    let failure = crate::diagnostics::Failure::new(code, message).column(column);
+    match row {
+        Some(row) => failure.row(row),
+        None => failure,
+    }
+    .into_datafusion()
+}
+
 /// At most 40 characters of a value for an error message, so a 10 MB string
 /// does not end up in a log line.
 fn preview(s: &str) -> String {

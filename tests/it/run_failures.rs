@@ -1,0 +1,188 @@
+//! A failed run says what failed as data: the `--report` JSON's `failure` object holds the
+//! stable code and the stage, partition, row and column it happened at, beside the unchanged
+//! `error` text (the line `flow run` prints). Each test runs a real pipeline that fails: a value
+//! a CSV source cannot read, a value an existing SQLite column would round, a NULL into a
+//! PostgreSQL `NOT NULL` column, a target missing under `create never`, an upsert on keys no
+//! PostgreSQL constraint matches. The sources are directories of two CSV files, one partition
+//! each, with the bad value in row 2 of the second file: partition 1, row 2.
+
+use serde_json::{Value, json};
+
+use crate::common::{PG_TEST_URL, flow_cli, pg_exec, pg_rows, postgres_available, rows, temp_dir, write};
+
+/// Runs `flow run -q FILE --report REPORT`, which must fail; returns the report and the error
+/// line `flow run` printed (without `error: `).
+fn failed_run(dir: &std::path::Path, flow: &str) -> (Value, String) {
+    let file = write(dir, "p.flow", flow);
+    let report = dir.join("report.json");
+    let (code, _, stderr) = flow_cli(&["run", "-q", &file, "--report", report.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    let printed = stderr.lines().find_map(|l| l.strip_prefix("error: ")).unwrap_or_default().to_string();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    (report, printed)
+}
+
+/// Two CSV files in `dir/in`: `a.csv` is fine, `b.csv` has `bad` in row 2's `amount`.
+fn csv_parts(dir: &std::path::Path, bad: &str) -> String {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("a.csv"), "id,name,amount\n1,a,1.50\n2,b,2.50\n").unwrap();
+    std::fs::write(input.join("b.csv"), format!("id,name,amount\n3,c,3.50\n4,d,{bad}\n")).unwrap();
+    input.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_value_the_source_cannot_read_is_a_decode_failure_of_the_source_at_its_row_and_column() {
+    let dir = temp_dir();
+    let input = csv_parts(dir.path(), "abc");
+    let out = dir.path().join("out.parquet");
+    let (report, printed) = failed_run(
+        dir.path(),
+        &format!(
+            "pipeline p {{\n  source orders = csv(\"{input}\")\n  sink out = orders -> parquet(\"{}\")\n}}\n",
+            out.display()
+        ),
+    );
+    assert_eq!(
+        report["failure"],
+        json!({"code": "flow::source::decode", "stage": "orders", "partition": 1, "row": 2, "column": "amount"}),
+        "{report:#}"
+    );
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["error"], printed.as_str());
+    let expected = format!("sink `out` partition 1: cannot read {input}/b.csv: line 3, column `amount`: value 'abc' ");
+    assert!(printed.starts_with(&expected), "{printed}\nexpected it to start with\n{expected}");
+}
+
+#[test]
+fn a_row_an_existing_sqlite_column_would_change_is_refused_by_the_sink_at_its_row_and_column() {
+    let dir = temp_dir();
+    let input = csv_parts(dir.path(), "123456789012345678.90");
+    let db = dir.path().join("out.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE orders (id INTEGER, name TEXT, amount REAL)")
+        .unwrap();
+    let flow = format!(
+        "let lite = sqlite(\"{}\")\npipeline p {{\n  source orders = csv(\"{input}\", types: \"amount decimal(20,2)\")\n  \
+         sink out = orders -> lite.table(\"orders\") {{ mode append }}\n}}\n",
+        db.display()
+    );
+    let (report, printed) = failed_run(dir.path(), &flow);
+    assert_eq!(
+        report["failure"],
+        json!({"code": "flow::sink::value_refused", "stage": "out", "partition": 1, "row": 2, "column": "amount"}),
+        "{report:#}"
+    );
+    assert_eq!(report["error"], printed.as_str());
+    assert!(
+        printed.starts_with(
+            "sink `out` partition 1: cannot write row 2, column amount = 123456789012345678.90: 123456789012345678.90 \
+             has 19 significant digits; the existing column is declared `REAL`"
+        ),
+        "{printed}"
+    );
+    let count: i64 =
+        rusqlite::Connection::open(&db).unwrap().query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
+    assert_eq!(count, 0, "nothing is published");
+
+    // Once the data is right, the run succeeds and its report has no `failure`.
+    let input = csv_parts(dir.path(), "4.50");
+    let file = write(dir.path(), "p.flow", &flow);
+    let report = dir.path().join("report.json");
+    let (code, _, stderr) = flow_cli(&["run", "-q", &file, "--report", report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr} ({input})");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!((report.get("failure"), &report["error"]), (None, &Value::Null), "{report:#}");
+}
+
+#[test]
+fn a_null_into_a_postgres_not_null_column_is_refused_at_its_row_and_column() {
+    if !postgres_available() {
+        return;
+    }
+    pg_exec(
+        "DROP TABLE IF EXISTS public.flow_failure_nn;
+         CREATE TABLE public.flow_failure_nn (id bigint, name text NOT NULL, amount numeric(12,2));",
+    );
+    let dir = temp_dir();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("a.csv"), "id,name,amount\n1,a,1.50\n2,b,2.50\n").unwrap();
+    std::fs::write(input.join("b.csv"), "id,name,amount\n3,c,3.50\n4,,4.50\n").unwrap();
+    let (report, printed) = failed_run(
+        dir.path(),
+        &format!(
+            "let pg = postgres(\"{PG_TEST_URL}\")\npipeline p {{\n  source orders = csv(\"{}\")\n  \
+             sink out = orders -> pg.table(\"public.flow_failure_nn\") {{ mode append }}\n}}\n",
+            input.display()
+        ),
+    );
+    assert_eq!(
+        report["failure"],
+        json!({"code": "flow::sink::value_refused", "stage": "out", "partition": 1, "row": 2, "column": "name"}),
+        "{report:#}"
+    );
+    assert_eq!(report["error"], printed.as_str());
+    assert!(
+        printed.starts_with(&format!(
+            "sink `out` partition 1: PostgreSQL at {PG_TEST_URL}: COPY failed for public.flow_failure_nn: null value \
+             in column \"name\""
+        )),
+        "{printed}"
+    );
+    assert_eq!(pg_rows("SELECT count(*)::text FROM public.flow_failure_nn"), rows(&[&["0"]]));
+}
+
+#[test]
+fn a_missing_sqlite_target_under_create_never_is_refused_by_the_sink() {
+    let dir = temp_dir();
+    let input = csv_parts(dir.path(), "4.50");
+    let db = dir.path().join("out.db");
+    rusqlite::Connection::open(&db).unwrap().execute_batch("CREATE TABLE other (id INTEGER)").unwrap();
+    let (report, printed) = failed_run(
+        dir.path(),
+        &format!(
+            "let lite = sqlite(\"{}\")\npipeline p {{\n  source orders = csv(\"{input}\")\n  \
+             sink out = orders -> lite.table(\"orders\") {{ create never }}\n}}\n",
+            db.display()
+        ),
+    );
+    assert_eq!(report["failure"], json!({"code": "flow::sink::refused", "stage": "out"}), "{report:#}");
+    assert_eq!(report["error"], printed.as_str());
+    assert_eq!(
+        printed,
+        format!("sink `out`: table orders does not exist in {} and the sink says `create never`", db.display())
+    );
+}
+
+#[test]
+fn an_upsert_on_keys_no_postgres_constraint_matches_is_a_no_upsert_key_failure_of_the_sink() {
+    if !postgres_available() {
+        return;
+    }
+    pg_exec(
+        "DROP TABLE IF EXISTS public.flow_failure_upsert;
+         CREATE TABLE public.flow_failure_upsert (id bigint, name text, amount numeric(12,2));",
+    );
+    let dir = temp_dir();
+    let input = csv_parts(dir.path(), "4.50");
+    let (report, printed) = failed_run(
+        dir.path(),
+        &format!(
+            "let pg = postgres(\"{PG_TEST_URL}\")\npipeline p {{\n  source orders = csv(\"{input}\")\n  \
+             sink out = orders -> pg.table(\"public.flow_failure_upsert\") {{ mode upsert on (id) }}\n}}\n"
+        ),
+    );
+    assert_eq!(report["failure"], json!({"code": "flow::sink::no_upsert_key", "stage": "out"}), "{report:#}");
+    assert_eq!(report["error"], printed.as_str());
+    assert!(
+        printed.starts_with(&format!(
+            "sink `out`: PostgreSQL at {PG_TEST_URL}: cannot publish into public.flow_failure_upsert: there is no \
+             unique or exclusion constraint matching the ON CONFLICT specification; the upsert keys need a PRIMARY \
+             KEY or UNIQUE constraint on the target table"
+        )),
+        "{printed}"
+    );
+    assert_eq!(pg_rows("SELECT count(*)::text FROM public.flow_failure_upsert"), rows(&[&["0"]]));
+}
