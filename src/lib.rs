@@ -2,6 +2,8 @@
 
 pub mod analyze;
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod connect;
 pub mod diagnostics;
 pub mod exec;

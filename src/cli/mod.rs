@@ -2,6 +2,8 @@
 //! [`Exit`] so `main` alone decides the process exit code.
 
 mod check;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod common;
 mod copy;
 mod docs;
@@ -47,6 +49,12 @@ pub enum Command {
     Status(FileArgs),
     /// Compare each target with its source, partition by partition (counts and checksums); exit 1 if they differ.
     Verify(FileArgs),
+    /// Start a Ballista scheduler that runs Flow's pipelines (`flow run --engine ballista://ADDR`).
+    #[cfg(feature = "cluster")]
+    Scheduler(SchedulerArgs),
+    /// Start a Ballista executor that runs Flow's partitions for a scheduler.
+    #[cfg(feature = "cluster")]
+    Executor(ExecutorArgs),
     /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
     Completions {
         /// The shell to complete for.
@@ -55,6 +63,42 @@ pub enum Command {
     },
     /// Print the manual page (roff): `flow man > flow.1 && man -l flow.1`.
     Man,
+}
+
+#[cfg(feature = "cluster")]
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to serve gRPC on; port 0 picks a free one (printed as `listening on ADDR`).
+    #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+    pub bind: String,
+    /// Seconds without a heartbeat after which an executor counts as lost and its partitions
+    /// run again elsewhere.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub executor_timeout: u64,
+}
+
+#[cfg(feature = "cluster")]
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to register with.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// The executor's data (Arrow Flight) address; its gRPC port is the next one unless
+    /// --grpc-port says otherwise.
+    #[arg(long, default_value = "127.0.0.1:50051", value_name = "IP:PORT")]
+    pub bind: String,
+    /// The executor's gRPC port (task launch, cancellation).
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+    /// Partitions run at once.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub slots: usize,
+    /// The id to register under; default `executor-PORT`. Unique in the cluster.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Seconds between heartbeats (keep well under the scheduler's --executor-timeout).
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub heartbeat: u64,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +158,10 @@ pub struct RunArgs {
     /// After a successful run, compare every target with its source (as `flow verify` does).
     #[arg(long)]
     pub verify: bool,
+    /// Run the partitions on a Ballista cluster: ballista://HOST:PORT names its scheduler
+    /// (`flow scheduler`). Without it, the run stays in this process.
+    #[arg(long, value_name = "ballista://HOST:PORT")]
+    pub engine: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +232,10 @@ pub fn main_with(cli: Cli) -> Exit {
             Command::Copy(args) => copy::run(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Verify(args) => verify::run(args).await,
+            #[cfg(feature = "cluster")]
+            Command::Scheduler(args) => cluster::scheduler(args).await,
+            #[cfg(feature = "cluster")]
+            Command::Executor(args) => cluster::executor(args).await,
             Command::Completions { shell } => docs::completions(shell),
             Command::Man => docs::man(),
         }

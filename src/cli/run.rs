@@ -7,23 +7,43 @@ use std::sync::Arc;
 use super::common::load;
 use super::{Exit, RunArgs};
 use crate::analyze::Discover;
-use crate::exec::{ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
+use crate::exec::{PartitionEngine, ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
 use crate::resolve::{self, ResolvedPipeline};
 
 pub async fn run(args: RunArgs) -> Exit {
     crate::connect::retry::set_connect_retries(args.connect_retries);
+    let engine = match engine_for(args.engine.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     let loaded = match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
         Ok(l) => l,
         Err(exit) => return exit,
     };
     let resume_command = format!("`flow run {} --resume`", args.file.display());
     let (exit, ran) =
-        run_plans(&loaded.analysis.resolved, args.quiet, args.report.as_deref(), args.resume, resume_command).await;
+        run_plans(&loaded.analysis.resolved, args.quiet, args.report.as_deref(), args.resume, resume_command, engine)
+            .await;
     if exit != Exit::Ok || !args.verify {
         return exit;
     }
     // Each pipeline is verified as it was run: the same source shapes (and snapshot).
     super::verify::verify_plans(&ran).await
+}
+
+/// The engine an `--engine` value names; `None` runs in this process.
+pub fn engine_for(engine: Option<&str>) -> Result<Option<Arc<dyn PartitionEngine>>, String> {
+    let Some(engine) = engine else { return Ok(None) };
+    #[cfg(feature = "cluster")]
+    {
+        let scheduler = crate::cluster::parse_engine(engine)?;
+        Ok(Some(Arc::new(crate::cluster::BallistaEngine::new(&scheduler))))
+    }
+    #[cfg(not(feature = "cluster"))]
+    Err(format!("--engine {engine}: this flow was built without the `cluster` feature"))
 }
 
 /// Runs resolved pipelines in order, stopping at the first failure; prints each summary and
@@ -36,6 +56,7 @@ pub async fn run_plans(
     report: Option<&Path>,
     resume: bool,
     resume_command: String,
+    engine: Option<Arc<dyn PartitionEngine>>,
 ) -> (Exit, Vec<ResolvedPipeline>) {
     let interrupt = Arc::new(tokio::sync::Notify::new());
     let on_signal = interrupt.clone();
@@ -49,6 +70,7 @@ pub async fn run_plans(
         interrupt: Some(interrupt),
         resume,
         resume_command,
+        engine,
     };
     let mut reports: Vec<RunReport> = Vec::new();
     let mut exit = Exit::Ok;

@@ -1,5 +1,6 @@
 //! Execution: logical plan → DataFusion physical graph → run report.
 
+pub mod engine;
 pub mod fanout;
 pub mod graph;
 pub mod metrics;
@@ -13,6 +14,7 @@ pub mod status;
 pub mod tables;
 pub mod transform;
 
+pub use engine::{PartitionEngine, SinkJob};
 pub use progress::ProgressMode;
 pub use report::{RunReport, RunStatus};
 pub use run::{RunOptions, run_pipeline};

@@ -145,23 +145,28 @@ impl ExecutionPlan for SourceExec {
             &self.pushdown,
             self.snapshot.as_deref(),
         )?;
-        // Drivers may deliver their own schema (e.g. the full one for files); project by name.
-        let want = self.schema.clone();
-        let projected = futures::StreamExt::map(stream, move |batch| {
-            let batch = batch?;
-            if batch.schema().fields() == want.fields() {
-                return Ok(batch);
-            }
-            let indices = want
-                .fields()
-                .iter()
-                .map(|f| batch.schema().index_of(f.name()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            let projected = batch.project(&indices)?;
-            Ok(RecordBatch::try_new(want.clone(), projected.columns().to_vec())?)
-        });
-        Ok(Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(self.schema.clone(), projected)))
+        Ok(project_by_name(stream, self.schema.clone()))
     }
+}
+
+/// `stream` with its batches projected by column name onto `want`: drivers may deliver their
+/// own schema (e.g. the full one for files).
+pub fn project_by_name(stream: SendableRecordBatchStream, want: SchemaRef) -> SendableRecordBatchStream {
+    let schema = want.clone();
+    let projected = futures::StreamExt::map(stream, move |batch| {
+        let batch = batch?;
+        if batch.schema().fields() == want.fields() {
+            return Ok(batch);
+        }
+        let indices = want
+            .fields()
+            .iter()
+            .map(|f| batch.schema().index_of(f.name()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let projected = batch.project(&indices)?;
+        Ok(RecordBatch::try_new(want.clone(), projected.columns().to_vec())?)
+    });
+    Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, projected))
 }
 
 /// Counts, times and bounds the output of one stage.

@@ -20,6 +20,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::engine::{PartitionEngine, SinkJob};
 use super::graph;
 use super::metrics::{StageKind, StageMetrics, StageTimeout};
 use super::progress::{Progress, ProgressMode};
@@ -46,6 +47,9 @@ pub struct RunOptions {
     /// The command that continues an interrupted run, for the error of a failed one (e.g.
     /// ``flow run orders.flow --resume``); it depends on the command that was run.
     pub resume_command: String,
+    /// Where the sink partitions run: `None` in this process, else on that engine (a Ballista
+    /// cluster, `crate::cluster`). Everything before and after writing stays here.
+    pub engine: Option<Arc<dyn PartitionEngine>>,
 }
 
 impl Default for RunOptions {
@@ -55,6 +59,7 @@ impl Default for RunOptions {
             interrupt: None,
             resume: false,
             resume_command: "`flow run FILE --resume`".to_string(),
+            engine: None,
         }
     }
 }
@@ -224,7 +229,10 @@ async fn run_inner(
         let progress = Progress::start(&plan.name, &graph.metrics, table_stages(plan, &graph), options.progress);
         // The progress display stays up through the publish phase, which shows as
         // "publishing" on each sink's line; it is taken down when `progress` drops.
-        let result = execute(plan, &graph, &sinks).await;
+        let result = match &options.engine {
+            None => execute(plan, &graph, &sinks).await,
+            Some(engine) => execute_remote(engine.as_ref(), &sinks).await,
+        };
         for sink in &sinks {
             sink.metrics.set_refused(sink.driver.refused());
         }
@@ -486,6 +494,64 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Runs every sink partition still to do on `engine`, then reads each sink's ledger: every
+/// partition handed over must have its row for this run (the ledger, not the engine, says what
+/// was written), and the rows they record count as the sink's rows written.
+async fn execute_remote(engine: &dyn PartitionEngine, sinks: &[SinkEntry]) -> Result<(), Failure> {
+    let jobs: Vec<SinkJob> = sinks
+        .iter()
+        .map(|s| SinkJob {
+            sink: s.exec.sink.clone(),
+            key: LedgerKey {
+                run_id: s.exec.run_id.clone(),
+                pipeline: s.prep.start.pipeline.clone(),
+                sink: s.exec.sink.name.clone(),
+            },
+            input: s.exec.input.clone(),
+            parts: (0..s.exec.partitions())
+                .filter(|p| s.needs(*p))
+                .map(|p| (p, s.exec.details.get(p).cloned().unwrap_or_default()))
+                .collect(),
+        })
+        .filter(|job| !job.parts.is_empty())
+        .collect();
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    for sink in sinks {
+        for p in (0..sink.exec.partitions()).filter(|p| sink.needs(*p)) {
+            sink.metrics.partition_started(p);
+        }
+    }
+    engine.write_all(jobs).await.map_err(|e| Failure::new(codes::run::FAILED, e))?;
+    for sink in sinks.iter().filter(|s| !s.published) {
+        let rows = sink.driver.read_ledger().await.map_err(|e| {
+            let reason = crate::diagnostics::strip_df_prefix(&e);
+            Failure::new(
+                codes::run::LEDGER,
+                format!("sink `{}`: cannot read its ledger after the cluster run: {reason}", sink.name),
+            )
+        })?;
+        let this_run: BTreeMap<usize, u64> = rows
+            .iter()
+            .filter(|r| r.run_id == sink.exec.run_id && r.sink == sink.name && r.event == Event::Partition)
+            .filter_map(|r| Some((usize::try_from(r.part).ok()?, u64::try_from(r.rows).unwrap_or(0))))
+            .collect();
+        for p in (0..sink.exec.partitions()).filter(|p| sink.needs(*p)) {
+            let Some(rows) = this_run.get(&p) else {
+                let message = format!(
+                    "sink `{}` partition {p}: the cluster reported success but the ledger has no row for it",
+                    sink.name
+                );
+                return Err(Failure::new(codes::run::LEDGER, message).at(&sink.name, p));
+            };
+            sink.metrics.add_rows(*rows);
+            sink.metrics.partition_finished(p, true);
+        }
+    }
+    Ok(())
 }
 
 /// Writes one partition of one sink, under the sink's timeout.

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Backend;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` shows the URL redacted ([`Endpoint::redacted`]): plans are printed with `{:?}` by
+/// `derive(Debug)` on every type that holds an endpoint, and by libraries (datafusion-proto puts
+/// a plan node's `Debug` in its codec errors, which Ballista logs).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     /// The `let` name, or the backend name for an inline connection.
     pub name: String,
@@ -17,6 +20,28 @@ pub struct Endpoint {
     /// Backend options (`header`, `delimiter` for CSV, `rows`, `seed` for generate).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("backend", &self.backend)
+            .field("url", &self.redacted())
+            .field("options", &RedactedOptions(&self.options))
+            .finish()
+    }
+}
+
+/// Backend options as `Debug` shows them: the value of any key that names a secret is `***`.
+struct RedactedOptions<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for RedactedOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret =
+            |k: &str| ["password", "pwd", "secret", "token"].iter().any(|s| k.to_ascii_lowercase().contains(s));
+        f.debug_map().entries(self.0.iter().map(|(k, v)| (k, if secret(k) { "***" } else { v.as_str() }))).finish()
+    }
 }
 
 impl Endpoint {
@@ -136,5 +161,20 @@ mod tests {
     fn scrubs_decoded_password_from_messages() {
         let url = "postgres://u:p%40ss@h/db";
         assert_eq!(scrub_secret("auth failed for p@ss", url), "auth failed for ***");
+    }
+
+    #[test]
+    fn debug_shows_the_url_redacted() {
+        let e = Endpoint {
+            name: "warehouse".into(),
+            backend: Backend::Postgres,
+            url: "postgres://u:hunter2@h/db?password=hunter2".into(),
+            options: [("password".to_string(), "hunter2".to_string()), ("header".to_string(), "true".to_string())]
+                .into(),
+        };
+        let text = format!("{e:?} {e:#?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("postgres://u:***@h/db?password=***"), "{text}");
+        assert!(text.contains("\"header\": \"true\""), "{text}");
     }
 }

@@ -7,6 +7,8 @@ mod common;
 mod architecture;
 mod cancel_servers;
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod connect_retry;
 mod connection_errors;
 mod diagnostics;

@@ -1,0 +1,70 @@
+//! `flow scheduler` and `flow executor`: the two halves of a Ballista cluster that knows Flow's
+//! sources and sinks (see `crate::cluster`).
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use super::{ExecutorArgs, Exit, SchedulerArgs};
+use crate::cluster::executor::{ExecutorSettings, serve_executor};
+use crate::cluster::scheduler::{SchedulerSettings, serve_scheduler};
+
+/// Binds, prints `listening on ADDR` (first line of stdout: tests and scripts read the port from
+/// it when `--bind` names port 0), then serves until the process ends.
+pub async fn scheduler(args: SchedulerArgs) -> Exit {
+    let listener = match tokio::net::TcpListener::bind(&args.bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.bind);
+            return Exit::Runtime;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("listening on {addr}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Runtime;
+        }
+    }
+    let _ = std::io::stdout().flush();
+    let settings =
+        SchedulerSettings { executor_timeout: Duration::from_secs(args.executor_timeout), ..Default::default() };
+    match serve_scheduler(listener, &settings).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Runtime
+        }
+    }
+}
+
+/// Runs an executor until SIGTERM or Ctrl-C.
+pub async fn executor(args: ExecutorArgs) -> Exit {
+    let bind: std::net::SocketAddr = match args.bind.parse() {
+        Ok(b) => b,
+        Err(_) => {
+            eprintln!("error: --bind `{}`: expected IP:PORT, e.g. 127.0.0.1:50051", args.bind);
+            return Exit::Usage;
+        }
+    };
+    let Some(grpc_port) = args.grpc_port.or_else(|| bind.port().checked_add(1)) else {
+        eprintln!("error: --bind {bind}: no port follows it for the executor's gRPC service; give --grpc-port");
+        return Exit::Usage;
+    };
+    let settings = ExecutorSettings {
+        scheduler: args.scheduler.clone(),
+        bind,
+        grpc_port,
+        slots: args.slots,
+        id: args.id.unwrap_or_else(|| format!("executor-{}", bind.port())),
+        heartbeat_seconds: args.heartbeat,
+    };
+    println!("executor {} on {bind} (gRPC port {grpc_port}), scheduler {}", settings.id, settings.scheduler);
+    let _ = std::io::stdout().flush();
+    match serve_executor(&settings).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Runtime
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Running pipelines on an Apache DataFusion Ballista cluster (feature `cluster`).
+//!
+//! What runs where:
+//!
+//! ```text
+//!  flow run FILE --engine ballista://HOST:PORT                    (the client)
+//!    parse → check → resolve → read ledgers → snapshot → prepare sinks
+//!    per sink: plan (cluster::plan) ─ encode (cluster::codec) ─▶ submit (cluster::client)
+//!                                                                  │ gRPC
+//!  flow scheduler                                                  ▼
+//!    decode the plan, one stage per sink, one task per partition (work lists restricted)
+//!                                                                  │ push
+//!  flow executor × N                                               ▼
+//!    decode the task's plan; ScanExec reads its partition from the source,
+//!    WriteExec commits rows + ledger row on the target (skipped if the ledger has it)
+//!                                                                  │
+//!  the client, once every job succeeded:                            ▼
+//!    check the ledger has every partition, publish each sink once, foreign keys, report
+//! ```
+//!
+//! The client keeps everything before and after writing (`exec::run`, through
+//! [`crate::exec::PartitionEngine`]), so the ledger, `--resume` and publishing behave as in a
+//! local run. The source's exported snapshot (PostgreSQL) is held by the client for the whole
+//! run and imported by each executor's reader.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `nodes.rs` | [`ScanExec`], [`WriteExec`]: Flow's source and sink nodes over work lists |
+//! | `codec.rs` | [`FlowPhysicalCodec`]: Flow's nodes on the wire, Ballista's for the rest |
+//! | `plan.rs` | a sink's job → its cluster plan |
+//! | `client.rs` | [`BallistaEngine`]: submit, poll, cancel |
+//! | `scheduler.rs`, `executor.rs` | `flow scheduler`, `flow executor` |
+//! | `standalone.rs` | scheduler + executor in this process, for tests |
+
+pub mod client;
+pub mod codec;
+pub mod executor;
+pub mod nodes;
+pub mod plan;
+pub mod scheduler;
+pub mod standalone;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::BallistaEngine;
+pub use codec::FlowPhysicalCodec;
+pub use nodes::{ScanExec, WriteExec};
+
+/// The scheduler an `--engine` value names: `ballista://HOST:PORT` → `HOST:PORT`. The port
+/// defaults to Ballista's, 50050. Errors on another scheme or a bad port.
+pub fn parse_engine(engine: &str) -> Result<String, String> {
+    let rest = engine.strip_prefix("ballista://").ok_or_else(|| {
+        format!("--engine `{engine}`: expected ballista://HOST:PORT (the address of `flow scheduler`)")
+    })?;
+    let rest = rest.trim_end_matches('/');
+    if rest.is_empty() {
+        return Err(format!("--engine `{engine}` names no host"));
+    }
+    let with_port = if rest.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit())) {
+        rest.to_string()
+    } else {
+        format!("{rest}:50050")
+    };
+    executor::split_host_port(&with_port).map_err(|e| format!("--engine: {e}"))?;
+    Ok(with_port)
+}

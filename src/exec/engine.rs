@@ -1,0 +1,53 @@
+//! Where sink partitions run when they do not run in this process: the seam between the runner
+//! (`exec::run`, which keeps reading ledgers, preparing and publishing) and an engine that
+//! executes the partition writes elsewhere (`crate::cluster`, on a Ballista cluster).
+//!
+//! The runner hands over one [`SinkJob`] per sink with partitions still to do and waits; the
+//! engine returns once every partition's rows and ledger row are committed on the target, or
+//! with the first failure. The runner then checks the ledger itself (it is the authority for
+//! what was written) and publishes, exactly as after a local run.
+//!
+//! The trait lives here, not in `cluster`, so that `exec` does not depend on `cluster` (which
+//! builds on `exec`'s plan nodes).
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::ledger::LedgerKey;
+use crate::plan::SinkPlan;
+
+/// One sink's share of a run, for a remote engine: the sink, the ledger key its partitions are
+/// recorded under (run id, pipeline, sink), the physical plan of its input (as built by
+/// `exec::graph`, one partition per source partition), and the partitions to write with what
+/// each reads (its source predicate, for the ledger's `detail`), in ascending partition order.
+#[derive(Clone)]
+pub struct SinkJob {
+    pub sink: SinkPlan,
+    pub key: LedgerKey,
+    pub input: Arc<dyn ExecutionPlan>,
+    pub parts: Vec<(usize, String)>,
+}
+
+impl fmt::Debug for SinkJob {
+    // By names only: the sink's endpoint URL may hold a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SinkJob")
+            .field("sink", &self.sink.name)
+            .field("run_id", &self.key.run_id)
+            .field("parts", &self.parts.iter().map(|(p, _)| p).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Runs sink partitions somewhere else (see the module docs).
+#[async_trait]
+pub trait PartitionEngine: Send + Sync + fmt::Debug {
+    /// Writes every partition of every job, each in one transaction with its ledger row, and
+    /// returns when all are committed. An error is one line, already free of passwords; what
+    /// was committed before it stays for `--resume`. Dropping the future must stop the work
+    /// (the engine cancels what it started).
+    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<(), String>;
+}
