@@ -8,9 +8,26 @@ use super::{ExecutorArgs, Exit, SchedulerArgs};
 use crate::cluster::executor::{ExecutorSettings, serve_executor};
 use crate::cluster::scheduler::{SchedulerSettings, serve_scheduler};
 
+/// Installs the server log (`cli::logging`); `Err` when `FLOW_LOG` names no level.
+fn start_logging() -> Result<(), Exit> {
+    match super::logging::level_from_env() {
+        Ok(level) => {
+            super::logging::install(level);
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(Exit::Usage)
+        }
+    }
+}
+
 /// Binds, prints `listening on ADDR` (first line of stdout: tests and scripts read the port from
 /// it when `--bind` names port 0), then serves until the process ends.
 pub async fn scheduler(args: SchedulerArgs) -> Exit {
+    if let Err(exit) = start_logging() {
+        return exit;
+    }
     let listener = match tokio::net::TcpListener::bind(&args.bind).await {
         Ok(l) => l,
         Err(e) => {
@@ -39,6 +56,9 @@ pub async fn scheduler(args: SchedulerArgs) -> Exit {
 
 /// Runs an executor until SIGTERM or Ctrl-C.
 pub async fn executor(args: ExecutorArgs) -> Exit {
+    if let Err(exit) = start_logging() {
+        return exit;
+    }
     let bind: std::net::SocketAddr = match args.bind.parse() {
         Ok(b) => b,
         Err(_) => {

@@ -47,7 +47,14 @@ pub async fn run(args: CopyArgs) -> Exit {
     }
     // The same copy command with --resume plans the same pipeline, so it continues the run.
     let resume_command = "the same `flow copy` command with `--resume`".to_string();
-    run_plans(&analysis.resolved, args.quiet, args.report.as_deref(), args.resume, resume_command, None).await.0
+    let engine = match super::run::engine_for(args.engine.as_deref()) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    run_plans(&analysis.resolved, args.quiet, args.report.as_deref(), args.resume, resume_command, engine).await.0
 }
 
 /// Where the passwords of the URLs go in the .flow text.

@@ -8,6 +8,9 @@ mod common;
 mod copy;
 mod docs;
 mod explain;
+mod fmt;
+#[cfg(feature = "cluster")]
+mod logging;
 mod run;
 mod status;
 mod verify;
@@ -55,6 +58,8 @@ pub enum Command {
     /// Start a Ballista executor that runs Flow's partitions for a scheduler.
     #[cfg(feature = "cluster")]
     Executor(ExecutorArgs),
+    /// Rewrite .flow files in the canonical layout (`--check`: only name the files that would change, exit 1).
+    Fmt(FmtArgs),
     /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
     Completions {
         /// The shell to complete for.
@@ -63,6 +68,16 @@ pub enum Command {
     },
     /// Print the manual page (roff): `flow man > flow.1 && man -l flow.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Files or directories (searched for *.flow); none: the current directory; `-`: standard
+    /// input to standard output.
+    pub paths: Vec<PathBuf>,
+    /// Write nothing; name each file that would change and exit 1 if any would (for CI).
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[cfg(feature = "cluster")]
@@ -214,6 +229,9 @@ pub struct CopyArgs {
     /// Write the run report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Run the partitions on a Ballista cluster (`ballista://HOST:PORT`, see `flow run --engine`).
+    #[arg(long, value_name = "ballista://HOST:PORT", conflicts_with = "emit")]
+    pub engine: Option<String>,
 }
 
 pub fn main_with(cli: Cli) -> Exit {
@@ -236,6 +254,7 @@ pub fn main_with(cli: Cli) -> Exit {
             Command::Scheduler(args) => cluster::scheduler(args).await,
             #[cfg(feature = "cluster")]
             Command::Executor(args) => cluster::executor(args).await,
+            Command::Fmt(args) => fmt::run(args),
             Command::Completions { shell } => docs::completions(shell),
             Command::Man => docs::man(),
         }

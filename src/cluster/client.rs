@@ -26,7 +26,7 @@ use tonic::transport::Channel;
 
 use super::codec::FlowPhysicalCodec;
 use super::plan::job_plan;
-use crate::exec::{PartitionEngine, SinkJob};
+use crate::exec::{PartitionEngine, Placement, SinkJob};
 use crate::plan::endpoint::scrub_secret;
 
 /// How often a running job's status is asked for.
@@ -62,6 +62,8 @@ struct Submitted {
     client: SchedulerGrpcClient<Channel>,
     job_id: String,
     sink: String,
+    /// The ledger partition each task partition writes (the job's work list, in order).
+    parts: Vec<usize>,
     urls: Vec<String>,
     finished: bool,
 }
@@ -127,7 +129,8 @@ async fn submit(mut client: SchedulerGrpcClient<Channel>, job: &SinkJob) -> Resu
         client.execute_query(request).await.map_err(|e| failed("the scheduler refused the job", &e.message()))?;
     match response.into_inner().result {
         Some(execute_query_result::Result::Success(ok)) => {
-            Ok(Submitted { client, job_id: ok.job_id, sink: job.sink.name.clone(), urls, finished: false })
+            let parts = job.parts.iter().map(|(part, _)| *part).collect();
+            Ok(Submitted { client, job_id: ok.job_id, sink: job.sink.name.clone(), parts, urls, finished: false })
         }
         Some(execute_query_result::Result::Failure(f)) => {
             Err(failed("the scheduler refused the job", &format!("{:?}", f.failure)))
@@ -136,15 +139,29 @@ async fn submit(mut client: SchedulerGrpcClient<Channel>, job: &SinkJob) -> Resu
     }
 }
 
+/// Where each partition of a finished job ran: the final stage's output partition `k` is the
+/// writer's task partition `k`, which wrote the job's `k`-th work item.
+fn placements_of(job: &Submitted, done: &ballista_core::serde::protobuf::SuccessfulJob) -> Vec<Placement> {
+    done.partition_location
+        .iter()
+        .filter_map(|location| {
+            let k = location.partition_id.as_ref()?.partition_id as usize;
+            let executor = location.executor_meta.as_ref()?.id.clone();
+            Some(Placement { sink: job.sink.clone(), partition: *job.parts.get(k)?, executor })
+        })
+        .collect()
+}
+
 #[async_trait::async_trait]
 impl PartitionEngine for BallistaEngine {
-    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<(), String> {
+    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Vec<Placement>, String> {
         let client = self.connect().await?;
         let mut submitted = Vec::new();
         for job in &jobs {
             // Dropping `submitted` on an error cancels the jobs submitted before.
             submitted.push(submit(client.clone(), job).await?);
         }
+        let mut placements = Vec::new();
         loop {
             for job in submitted.iter_mut().filter(|j| !j.finished) {
                 let status = job
@@ -158,7 +175,10 @@ impl PartitionEngine for BallistaEngine {
                     .status
                     .and_then(|s| s.status);
                 match status {
-                    Some(job_status::Status::Successful(_)) => job.finished = true,
+                    Some(job_status::Status::Successful(done)) => {
+                        job.finished = true;
+                        placements.extend(placements_of(job, &done));
+                    }
                     Some(job_status::Status::Failed(f)) => {
                         job.finished = true;
                         return Err(format!(
@@ -171,7 +191,7 @@ impl PartitionEngine for BallistaEngine {
                 }
             }
             if submitted.iter().all(|j| j.finished) {
-                return Ok(());
+                return Ok(placements);
             }
             tokio::time::sleep(POLL).await;
         }

@@ -42,12 +42,22 @@ impl fmt::Debug for SinkJob {
     }
 }
 
+/// Where one partition of a sink was written: the executor's id as it registered with the
+/// scheduler (`flow executor --id`, or the id Ballista generated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub sink: String,
+    pub partition: usize,
+    pub executor: String,
+}
+
 /// Runs sink partitions somewhere else (see the module docs).
 #[async_trait]
 pub trait PartitionEngine: Send + Sync + fmt::Debug {
     /// Writes every partition of every job, each in one transaction with its ledger row, and
-    /// returns when all are committed. An error is one line, already free of passwords; what
-    /// was committed before it stays for `--resume`. Dropping the future must stop the work
-    /// (the engine cancels what it started).
-    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<(), String>;
+    /// returns when all are committed, with where each partition ran (for the report; a
+    /// partition the engine cannot place is left out). An error is one line, already free of
+    /// passwords; what was committed before it stays for `--resume`. Dropping the future must
+    /// stop the work (the engine cancels what it started).
+    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Vec<Placement>, String>;
 }

@@ -26,13 +26,16 @@ impl std::fmt::Display for StageKind {
     }
 }
 
-/// When one partition of a stage ran, relative to the start of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// When one partition of a stage ran, relative to the start of the run, and where.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PartitionTiming {
     pub partition: usize,
     pub started_s: f64,
     pub finished_s: Option<f64>,
     pub ok: bool,
+    /// The Ballista executor that wrote the partition (`flow run --engine`); absent in a local run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +144,7 @@ impl StageMetrics {
     pub fn partition_started(&self, partition: usize) {
         let t = self.run_start.elapsed().as_secs_f64();
         if let Ok(mut timings) = self.timings.lock() {
-            timings.push(PartitionTiming { partition, started_s: t, finished_s: None, ok: false });
+            timings.push(PartitionTiming { partition, started_s: t, finished_s: None, ok: false, executor: None });
         }
     }
 
@@ -152,6 +155,15 @@ impl StageMetrics {
         {
             entry.finished_s = Some(t);
             entry.ok = ok;
+        }
+    }
+
+    /// Records which executor ran `partition` (its last attempt), for the run report.
+    pub fn partition_ran_on(&self, partition: usize, executor: &str) {
+        if let Ok(mut timings) = self.timings.lock()
+            && let Some(entry) = timings.iter_mut().rev().find(|e| e.partition == partition)
+        {
+            entry.executor = Some(executor.to_string());
         }
     }
 

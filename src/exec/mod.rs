@@ -14,7 +14,7 @@ pub mod status;
 pub mod tables;
 pub mod transform;
 
-pub use engine::{PartitionEngine, SinkJob};
+pub use engine::{PartitionEngine, Placement, SinkJob};
 pub use progress::ProgressMode;
 pub use report::{RunReport, RunStatus};
 pub use run::{RunOptions, run_pipeline};

@@ -20,7 +20,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::engine::{PartitionEngine, SinkJob};
+use super::engine::{PartitionEngine, Placement, SinkJob};
 use super::graph;
 use super::metrics::{StageKind, StageMetrics, StageTimeout};
 use super::progress::{Progress, ProgressMode};
@@ -525,7 +525,7 @@ async fn execute_remote(engine: &dyn PartitionEngine, sinks: &[SinkEntry]) -> Re
             sink.metrics.partition_started(p);
         }
     }
-    engine.write_all(jobs).await.map_err(|e| Failure::new(codes::run::FAILED, e))?;
+    let placements: Vec<Placement> = engine.write_all(jobs).await.map_err(|e| Failure::new(codes::run::FAILED, e))?;
     for sink in sinks.iter().filter(|s| !s.published) {
         let rows = sink.driver.read_ledger().await.map_err(|e| {
             let reason = crate::diagnostics::strip_df_prefix(&e);
@@ -549,6 +549,9 @@ async fn execute_remote(engine: &dyn PartitionEngine, sinks: &[SinkEntry]) -> Re
             };
             sink.metrics.add_rows(*rows);
             sink.metrics.partition_finished(p, true);
+            if let Some(placed) = placements.iter().find(|pl| pl.sink == sink.name && pl.partition == p) {
+                sink.metrics.partition_ran_on(p, &placed.executor);
+            }
         }
     }
     Ok(())

@@ -17,10 +17,7 @@ struct FlowGrammar;
 /// Parses a whole `.flow` file. pest stops at the first syntax error, so this returns one problem;
 /// every semantic problem is collected later by the checker.
 pub fn parse(text: &str) -> Result<File, Problem> {
-    check_nesting(text)?;
-    pest::set_error_detail(true);
-    let mut pairs = FlowGrammar::parse(Rule::file, text).map_err(|e| syntax_problem(e, text))?;
-    let file = pairs.next().ok_or_else(|| Problem::error(codes::parse::SYNTAX, "empty parse"))?;
+    let file = parse_tree(text)?;
     let mut connections = Vec::new();
     let mut pipelines = Vec::new();
     for item in file.into_inner() {
@@ -64,6 +61,18 @@ fn check_nesting(text: &str) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// The pest tree of a whole file (the `file` rule), for the AST builder above and the formatter
+/// (`super::format`), which needs the concrete syntax the AST drops.
+///
+/// # Errors
+/// One [`Problem`]: parentheses nested too deeply, or the first syntax error.
+pub(super) fn parse_tree(text: &str) -> Result<Pair<'_, Rule>, Problem> {
+    check_nesting(text)?;
+    pest::set_error_detail(true);
+    let mut pairs = FlowGrammar::parse(Rule::file, text).map_err(|e| syntax_problem(e, text))?;
+    pairs.next().ok_or_else(|| Problem::error(codes::parse::SYNTAX, "empty parse"))
 }
 
 fn span_of(pair: &Pair<Rule>) -> Span {

@@ -9,11 +9,14 @@ mod cancel_servers;
 mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
+#[cfg(feature = "cluster")]
+mod cluster_processes;
 mod connect_retry;
 mod connection_errors;
 mod diagnostics;
 mod explain;
 mod explain_databases;
+mod fmt;
 mod identifiers;
 mod incremental;
 mod newcomer;

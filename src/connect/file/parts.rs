@@ -56,21 +56,34 @@ impl PartedFileSink {
     }
 
     /// Appends rows to the sidecar atomically (write a temporary file, rename it into place).
+    ///
+    /// The read-modify-write holds an exclusive lock on `PATH.flow-ledger.lock` (`flock`), so
+    /// that executors in other processes (`flow run --engine`) writing partitions of the same
+    /// file never lose each other's rows; threads of this process also take `sidecar_lock`.
     fn append_ledger(&self, rows: &[LedgerRow], drop_partitions_of: Option<&str>) -> Result<()> {
         let _guard = self.sidecar_lock.lock().map_err(|_| {
             crate::diagnostics::Failure::new(crate::diagnostics::codes::run::INTERNAL, "ledger lock poisoned")
                 .into_datafusion()
         })?;
+        let path = self.sidecar();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| io_err("create the directory", dir, e))?;
+        }
+        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_err("open the ledger lock", &lock_path, e))?;
+        // Released when `lock` is closed at the end of this function.
+        lock.lock().map_err(|e| io_err("lock the ledger", &lock_path, e))?;
         let mut all = self.read_ledger()?;
         if let Some(run) = drop_partitions_of {
             all.retain(|r| !(r.run_id == run && r.sink == self.key.sink && r.event == Event::Partition));
         }
         all.extend_from_slice(rows);
-        let path = self.sidecar();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| io_err("create the directory", dir, e))?;
-        }
-        let temp = PathBuf::from(format!("{}.tmp", path.display()));
+        let temp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
         let json = serde_json::to_string_pretty(&all).map_err(|e| io_err("write the ledger", &path, e))?;
         let mut file = File::create(&temp).map_err(|e| io_err("write the ledger", &temp, e))?;
         file.write_all(json.as_bytes()).and_then(|_| file.sync_all()).map_err(|e| io_err("write", &temp, e))?;

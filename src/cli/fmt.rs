@@ -1,0 +1,137 @@
+//! `flow fmt [--check] [PATH...]`: rewrite `.flow` files in the canonical layout
+//! ([`crate::syntax::format`]).
+//!
+//! Paths may be files or directories (searched for `*.flow`, skipping hidden directories,
+//! `target` and `node_modules`); no path means the current directory; `-` reads standard input
+//! and writes the formatted text to standard output. A file is rewritten only when its text
+//! changes, through a temporary file renamed over it, so an interrupted `fmt` never leaves half a
+//! file. Exit codes: 0 when every file is (now) formatted; 1 with `--check` when some file would
+//! change (each is named); 2 when a file cannot be read or does not parse (its syntax error is
+//! printed, the other files are still formatted).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::{Exit, FmtArgs};
+use crate::diagnostics::FileProblems;
+use crate::syntax::format::format;
+
+/// Directories never searched for `.flow` files: build output and dependencies.
+const SKIPPED_DIRS: &[&str] = &["target", "node_modules"];
+
+pub fn run(args: FmtArgs) -> Exit {
+    if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        return stdin(&args);
+    }
+    let roots = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let mut files = Vec::new();
+    let mut unusable = false;
+    for root in &roots {
+        if let Err(e) = collect(root, root == Path::new(".") || root.is_dir(), &mut files) {
+            eprintln!("error: cannot read {}: {e}", root.display());
+            unusable = true;
+        }
+    }
+    let mut changed = Vec::new();
+    for file in &files {
+        match format_file(file, args.check) {
+            Ok(true) => changed.push(file),
+            Ok(false) => {}
+            Err(()) => unusable = true,
+        }
+    }
+    for file in &changed {
+        if args.check {
+            println!("would reformat {}", file.display());
+        } else {
+            println!("formatted {}", file.display());
+        }
+    }
+    if unusable {
+        Exit::Usage
+    } else if args.check && !changed.is_empty() {
+        eprintln!("{} file(s) would be reformatted; run `flow fmt` to format them", changed.len());
+        Exit::Runtime
+    } else {
+        Exit::Ok
+    }
+}
+
+fn stdin(args: &FmtArgs) -> Exit {
+    if args.paths.len() > 1 {
+        eprintln!("error: `-` (standard input) cannot be mixed with other paths");
+        return Exit::Usage;
+    }
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        eprintln!("error: cannot read standard input: {e}");
+        return Exit::Usage;
+    }
+    match format(&text) {
+        Ok(formatted) if args.check && formatted != text => {
+            eprintln!("<stdin> would be reformatted");
+            Exit::Runtime
+        }
+        Ok(_) if args.check => Exit::Ok,
+        Ok(formatted) => {
+            print!("{formatted}");
+            Exit::Ok
+        }
+        Err(problem) => {
+            eprint!("{}", FileProblems::new("<stdin>", &text, vec![problem]).render_graphical());
+            Exit::Usage
+        }
+    }
+}
+
+/// `.flow` files under `path` (itself when a file), sorted, so output order is stable.
+fn collect(path: &Path, search: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !search {
+        std::fs::metadata(path)?;
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if entry.is_dir() {
+            if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_str()) {
+                collect(&entry, true, out)?;
+            }
+        } else if name.ends_with(".flow") {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Formats one file; `Ok(true)` when its text changes (and, unless `check`, was rewritten).
+/// Problems are printed here; `Err(())` says the file could not be used.
+fn format_file(file: &Path, check: bool) -> Result<bool, ()> {
+    let text = std::fs::read_to_string(file).map_err(|e| eprintln!("error: cannot read {}: {e}", file.display()))?;
+    let formatted = format(&text).map_err(|problem| {
+        eprint!("{}", FileProblems::new(&file.display().to_string(), &text, vec![problem]).render_graphical());
+    })?;
+    if formatted == text {
+        return Ok(false);
+    }
+    if !check {
+        replace(file, &formatted).map_err(|e| eprintln!("error: cannot write {}: {e}", file.display()))?;
+    }
+    Ok(true)
+}
+
+/// Writes `text` beside `file` and renames it over `file`, keeping the file's permissions.
+fn replace(file: &Path, text: &str) -> std::io::Result<()> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.fmt-{}", std::process::id()));
+    std::fs::write(&temp, text)?;
+    if let Ok(meta) = std::fs::metadata(file) {
+        let _ = std::fs::set_permissions(&temp, meta.permissions());
+    }
+    std::fs::rename(&temp, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}

@@ -1,0 +1,335 @@
+//! Issue 16: a scheduler and two executors as separate `flow` processes on loopback ports, and
+//! `flow run --engine` against them. Each cluster target must equal the local run's target
+//! exactly (a digest over every column), `flow verify` must agree, the report must show
+//! partitions on both executors, and no password may reach any process's output. An executor
+//! killed with SIGKILL mid-run loses and doubles no row.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{flow_command, mariadb_available, my_exec, pg_exec, pg_rows, postgres_available, temp_dir, write};
+
+/// PostgreSQL with a password: trust authentication accepts any, so the URL carries a secret
+/// the test can look for in every output.
+const PG: &str = "postgres://postgres:s3cret-pw@127.0.0.1:5432/flow_test";
+const MY: &str = "mysql://root@127.0.0.1:3306/flow_test";
+const SECRET: &str = "s3cret-pw";
+
+/// A scheduler and its executors, killed on drop. Their stdout and stderr go to files in `logs`.
+struct Cluster {
+    address: String,
+    children: Vec<(String, Child)>,
+    logs: PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A port `p` with `p + 1` free too (an executor's Flight and gRPC ports).
+fn free_port_pair() -> u16 {
+    loop {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = first.local_addr().expect("addr").port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn log_file(dir: &Path, name: &str) -> std::fs::File {
+    std::fs::File::create(dir.join(name)).expect("log file")
+}
+
+impl Cluster {
+    /// Starts `flow scheduler` on a free port and one `flow executor` per id, and waits until
+    /// every executor has registered (its log says so).
+    fn start(logs: &Path, executor_ids: &[&str], slots: usize) -> Cluster {
+        let mut scheduler = flow_command(&["scheduler", "--bind", "127.0.0.1:0", "--executor-timeout", "3"])
+            .env("FLOW_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log_file(logs, "scheduler.err"))
+            .spawn()
+            .expect("flow scheduler starts");
+        let mut first_line = String::new();
+        BufReader::new(scheduler.stdout.take().expect("stdout")).read_line(&mut first_line).expect("reads");
+        let address =
+            first_line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{first_line}")).to_string();
+        let mut cluster =
+            Cluster { address, children: vec![("scheduler".into(), scheduler)], logs: logs.to_path_buf() };
+        for id in executor_ids {
+            let bind = format!("127.0.0.1:{}", free_port_pair());
+            let slots = slots.to_string();
+            let args = ["executor", "--scheduler", &cluster.address, "--bind", &bind, "--slots", &slots, "--id", id];
+            let child = flow_command(&args)
+                .args(["--heartbeat", "1"])
+                .env("FLOW_LOG", "info")
+                .stdout(log_file(logs, &format!("{id}.out")))
+                .stderr(log_file(logs, &format!("{id}.err")))
+                .spawn()
+                .expect("flow executor starts");
+            cluster.children.push((id.to_string(), child));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for id in executor_ids {
+            let log = logs.join(format!("{id}.err"));
+            while !std::fs::read_to_string(&log).unwrap_or_default().contains("Executor registration succeed") {
+                assert!(Instant::now() < deadline, "executor {id} did not register:\n{}", cluster.all_output());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        cluster
+    }
+
+    fn engine(&self) -> String {
+        format!("ballista://{}", self.address)
+    }
+
+    fn kill(&mut self, id: &str) {
+        let (_, child) = self.children.iter_mut().find(|(name, _)| name == id).expect("known executor");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+    }
+
+    /// Everything the cluster's processes wrote.
+    fn all_output(&self) -> String {
+        let mut out = String::new();
+        let mut names: Vec<_> =
+            std::fs::read_dir(&self.logs).expect("logs").map(|e| e.expect("entry").path()).collect();
+        names.sort();
+        for path in names {
+            out.push_str(&format!("== {}\n{}\n", path.display(), std::fs::read_to_string(&path).unwrap_or_default()));
+        }
+        out
+    }
+}
+
+/// Runs `flow` to its end (at most 5 minutes); returns exit code, stdout, stderr.
+fn flow(args: &[&str]) -> (i32, String, String) {
+    let mut child = flow_command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("flow starts");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("flow {args:?} did not finish in 5 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Count and md5 over every column of every row of a PostgreSQL table, in a stable order.
+fn pg_digest(table: &str) -> (String, String) {
+    let rows = pg_rows(&format!(
+        "SELECT count(*)::text, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
+    ));
+    (rows[0][0].clone(), rows[0][1].clone())
+}
+
+/// The executors the report's sink `sink` ran its partitions on, sorted and deduplicated, and
+/// the number of partitions it reports.
+fn executors_of(report: &Path, sink: &str) -> (Vec<String>, usize) {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).expect("report")).expect("report is JSON");
+    let stage = report["stages"].as_array().expect("stages").iter().find(|s| s["name"] == sink).expect("sink stage");
+    let partitions = stage["partitions"].as_array().expect("partitions");
+    let mut executors: Vec<String> =
+        partitions.iter().filter_map(|p| p["executor"].as_str().map(str::to_string)).collect();
+    executors.sort();
+    executors.dedup();
+    (executors, partitions.len())
+}
+
+/// Runs `file` locally and on the cluster (`--report`), asserting both succeed; returns the
+/// report path of the cluster run.
+fn run_both(dir: &Path, cluster: &Cluster, local: &str, on_cluster: &str) -> PathBuf {
+    let (code, _, stderr) = flow(&["run", "-q", local]);
+    assert_eq!(code, 0, "local run: {stderr}");
+    let report = dir.join(format!("{}.report.json", Path::new(on_cluster).file_stem().unwrap().to_string_lossy()));
+    let report_arg = report.to_str().expect("utf-8").to_string();
+    let (code, stdout, stderr) =
+        flow(&["run", "-q", on_cluster, "--engine", &cluster.engine(), "--report", &report_arg]);
+    assert_eq!(code, 0, "cluster run: {stdout}{stderr}\n{}", cluster.all_output());
+    assert!(!format!("{stdout}{stderr}").contains(SECRET), "the client printed the password:\n{stdout}{stderr}");
+    report
+}
+
+#[test]
+fn separate_process_cluster_moves_equal_local_runs() {
+    if !postgres_available() || !mariadb_available() {
+        return;
+    }
+    let id = std::process::id();
+    let dir = temp_dir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let cluster = Cluster::start(&logs, &["exec-a", "exec-b"], 2);
+
+    // PostgreSQL → PostgreSQL, 8 partitions, every common type, NULLs and empty values.
+    let src = format!("cp_src_{id}");
+    pg_exec(&format!(
+        "DROP TABLE IF EXISTS public.{src}; \
+         CREATE TABLE public.{src} (id bigint, v text, amount numeric(14,4), big numeric, at timestamptz, d date, ok boolean, raw bytea, j jsonb); \
+         INSERT INTO public.{src} SELECT g, 'v' || g || ' 😀', g / 7.0, (g::numeric ^ 3) / 3, \
+           timestamptz '2024-01-01 00:00:00+00' - g * interval '1 minute', date '2000-01-01' + g, g % 2 = 0, \
+           decode(md5(g::text), 'hex'), jsonb_build_object('g', g) FROM generate_series(1, 20000) g; \
+         INSERT INTO public.{src} VALUES (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), (4, '', 0, 0, NULL, NULL, NULL, '', '{{}}');"
+    ));
+    let pipeline = |name: &str, target: &str| {
+        format!(
+            "let pg = postgres(\"{PG}\")\npipeline {name} {{\n  source s = pg.table(\"public.{src}\") {{ partition by id into 8 }}\n  \
+             sink out = s -> pg.table(\"public.{target}\") {{ mode replace }}\n}}\n"
+        )
+    };
+    let local = write(dir.path(), "pg_local.flow", &pipeline("pg_local", &format!("cp_local_{id}")));
+    let remote = write(dir.path(), "pg_cluster.flow", &pipeline("pg_cluster", &format!("cp_cluster_{id}")));
+    let report = run_both(dir.path(), &cluster, &local, &remote);
+    assert_eq!(pg_digest(&format!("public.cp_cluster_{id}")), pg_digest(&format!("public.cp_local_{id}")));
+    assert_eq!(pg_digest(&format!("public.cp_cluster_{id}")).0, "20002");
+    let (executors, partitions) = executors_of(&report, "out");
+    assert_eq!((executors, partitions), (vec!["exec-a".to_string(), "exec-b".to_string()], 8));
+    let (code, stdout, stderr) = flow(&["verify", &remote]);
+    assert_eq!(code, 0, "verify: {stdout}{stderr}");
+
+    // MySQL (MariaDB) → PostgreSQL, 4 partitions.
+    my_exec(&format!(
+        "DROP TABLE IF EXISTS flow_test.cm_src_{id}; \
+         CREATE TABLE flow_test.cm_src_{id} (id INT PRIMARY KEY, name VARCHAR(40), price DECIMAL(12,3), at DATETIME(6), flag TINYINT(1), note TEXT); \
+         INSERT INTO flow_test.cm_src_{id} SELECT seq, CONCAT('n', seq), seq / 3, TIMESTAMP '2024-02-29 12:00:00' + INTERVAL seq SECOND, seq % 2, \
+           IF(seq % 5 = 0, NULL, REPEAT('x', seq % 17)) FROM seq_1_to_5000;"
+    ));
+    let pipeline = |name: &str, target: &str| {
+        format!(
+            "let my = mysql(\"{MY}\")\nlet pg = postgres(\"{PG}\")\npipeline {name} {{\n  \
+             source s = my.table(\"cm_src_{id}\") {{ partition by id into 4 }}\n  \
+             sink out = s -> pg.table(\"public.{target}\") {{ mode replace }}\n}}\n"
+        )
+    };
+    let local = write(dir.path(), "my_local.flow", &pipeline("my_local", &format!("cm_local_{id}")));
+    let remote = write(dir.path(), "my_cluster.flow", &pipeline("my_cluster", &format!("cm_cluster_{id}")));
+    let report = run_both(dir.path(), &cluster, &local, &remote);
+    assert_eq!(pg_digest(&format!("public.cm_cluster_{id}")), pg_digest(&format!("public.cm_local_{id}")));
+    assert_eq!(pg_digest(&format!("public.cm_cluster_{id}")).0, "5000");
+    let (executors, partitions) = executors_of(&report, "out");
+    assert_eq!((executors, partitions), (vec!["exec-a".to_string(), "exec-b".to_string()], 4));
+    let (code, stdout, stderr) = flow(&["verify", &remote]);
+    assert_eq!(code, 0, "verify: {stdout}{stderr}");
+
+    // PostgreSQL → Parquet, 8 partitions: the executors write part files the client publishes.
+    let lake = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
+    let pipeline = |name: &str, out: &str| {
+        format!(
+            "let pg = postgres(\"{PG}\")\nlet lake = parquet(\"{out}\")\npipeline {name} {{\n  \
+             source s = pg.table(\"public.{src}\") {{ partition by id into 8 }}\n  sink out = s -> lake.table(\"t\")\n}}\n"
+        )
+    };
+    let local = write(dir.path(), "pq_local.flow", &pipeline("pq_local", &lake("lake_local")));
+    let remote = write(dir.path(), "pq_cluster.flow", &pipeline("pq_cluster", &lake("lake_cluster")));
+    let report = run_both(dir.path(), &cluster, &local, &remote);
+    let (executors, partitions) = executors_of(&report, "out");
+    assert_eq!((executors, partitions), (vec!["exec-a".to_string(), "exec-b".to_string()], 8));
+    // Both Parquet files loaded back into PostgreSQL by Flow itself, then compared there.
+    for (name, table) in
+        [("lake_local", format!("pq_back_local_{id}")), ("lake_cluster", format!("pq_back_cluster_{id}"))]
+    {
+        let file = dir.path().join(name).join("t.parquet");
+        let url = PG.to_string();
+        let (code, _, stderr) =
+            flow(&["copy", "-q", file.to_str().expect("utf-8"), &url, "--table", &format!("public.{table}")]);
+        assert_eq!(code, 0, "loading {name} back: {stderr}");
+    }
+    assert_eq!(pg_digest(&format!("public.pq_back_cluster_{id}")), pg_digest(&format!("public.pq_back_local_{id}")));
+    assert_eq!(pg_digest(&format!("public.pq_back_cluster_{id}")).0, "20002");
+    let (code, stdout, stderr) = flow(&["verify", &remote]);
+    assert_eq!(code, 0, "verify: {stdout}{stderr}");
+
+    let output = cluster.all_output();
+    assert!(output.contains("Execute task"), "the executors logged their tasks:\n{output}");
+    assert!(!output.contains(SECRET), "a cluster process printed the password:\n{output}");
+
+    pg_exec(&format!(
+        "DROP TABLE public.{src}; DROP TABLE public.cp_local_{id}; DROP TABLE public.cp_cluster_{id}; \
+         DROP TABLE public.cm_local_{id}; DROP TABLE public.cm_cluster_{id}; \
+         DROP TABLE public.pq_back_local_{id}; DROP TABLE public.pq_back_cluster_{id};"
+    ));
+    my_exec(&format!("DROP TABLE flow_test.cm_src_{id}"));
+}
+
+#[test]
+fn an_executor_killed_mid_run_loses_and_doubles_no_row() {
+    if !postgres_available() {
+        return;
+    }
+    let id = std::process::id();
+    let dir = temp_dir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let mut cluster = Cluster::start(&logs, &["exec-a", "exec-b"], 1);
+    let (src, dst) = (format!("kill_src_{id}"), format!("kill_dst_{id}"));
+    pg_exec(&format!(
+        "DROP TABLE IF EXISTS public.{src}; DROP TABLE IF EXISTS public.{dst}; \
+         CREATE TABLE public.{src} (id bigint, payload text, n numeric); \
+         INSERT INTO public.{src} SELECT g, repeat(md5(g::text), 8), g * 1.5 FROM generate_series(1, 400000) g;"
+    ));
+    let text = format!(
+        "let pg = postgres(\"{PG}\")\npipeline killed_{id} {{\n  source s = pg.table(\"public.{src}\") {{ partition by id into 16 }}\n  \
+         sink out = s -> pg.table(\"public.{dst}\") {{ mode replace }}\n}}\n"
+    );
+    let file = write(dir.path(), "killed.flow", &text);
+    let engine = cluster.engine();
+    let mut run = flow_command(&["run", "-q", &file, "--engine", &engine])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flow run starts");
+    // Kill exec-b once the first partition is committed and while most are still to do.
+    let committed = |pipeline: &str| -> usize {
+        pg_rows(&format!(
+            "SELECT count(*)::text FROM public._flow_ledger WHERE pipeline = '{pipeline}' AND event = 'partition' \
+             AND run_id = (SELECT max(run_id) FROM public._flow_ledger WHERE pipeline = '{pipeline}')"
+        ))
+        .first()
+        .map_or(0, |r| r[0].parse().unwrap_or(0))
+    };
+    let pipeline = format!("killed_{id}");
+    let ledger_exists = || !pg_rows("SELECT 'x' FROM pg_tables WHERE tablename = '_flow_ledger'").is_empty();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !(ledger_exists() && committed(&pipeline) >= 1) {
+        assert!(run.try_wait().expect("wait").is_none(), "the run ended before any kill");
+        assert!(Instant::now() < deadline, "no partition committed in 2 minutes:\n{}", cluster.all_output());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.kill("exec-b");
+    let at_kill = committed(&pipeline);
+    assert!(at_kill < 16, "every partition was committed before the kill");
+    let out = run.wait_with_output().expect("run ends");
+    let first = String::from_utf8_lossy(&out.stderr).into_owned();
+    println!(
+        "exec-b killed with {at_kill} of 16 partitions committed; the run {}",
+        if out.status.success() { "finished on exec-a" } else { "failed cleanly and --resume finished it" }
+    );
+    if !out.status.success() {
+        // Failed cleanly: `--resume` on the surviving executor finishes it.
+        let (code, stdout, stderr) = flow(&["run", "-q", "--resume", &file, "--engine", &engine]);
+        assert_eq!(code, 0, "resume after the kill: {stdout}{stderr}\nfirst run: {first}\n{}", cluster.all_output());
+    }
+    let rows = pg_rows(&format!(
+        "SELECT count(*)::text, count(DISTINCT id)::text, (SELECT count(*) FROM public.{src})::text FROM public.{dst}"
+    ));
+    assert_eq!(rows[0], vec!["400000".to_string(), "400000".to_string(), "400000".to_string()], "first run: {first}");
+    assert_eq!(pg_digest(&format!("public.{dst}")), pg_digest(&format!("public.{src}")));
+    assert!(!cluster.all_output().contains(SECRET));
+    pg_exec(&format!("DROP TABLE public.{src}; DROP TABLE public.{dst};"));
+}
