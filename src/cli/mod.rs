@@ -118,8 +118,14 @@ pub struct FileArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Stage by stage, for people.
     Text,
+    /// The same, as stable JSON.
     Json,
+    /// The pipeline graph for Graphviz: `flow explain FILE --format dot | dot -Tsvg > graph.svg`.
+    Dot,
+    /// The pipeline graph as a Mermaid flowchart (`flowchart LR`), for Markdown `mermaid` blocks.
+    Mermaid,
 }
 
 #[derive(Debug, Args)]
