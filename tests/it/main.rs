@@ -14,6 +14,7 @@ mod connection_errors;
 mod diagnostics;
 mod explain;
 mod explain_databases;
+mod graphs;
 mod identifiers;
 mod incremental;
 mod newcomer;
