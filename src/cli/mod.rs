@@ -9,6 +9,7 @@ mod copy;
 mod docs;
 mod explain;
 mod run;
+mod schema;
 mod status;
 mod verify;
 
@@ -63,6 +64,12 @@ pub enum Command {
     },
     /// Print the manual page (roff): `flow man > flow.1 && man -l flow.1`.
     Man,
+    /// Print the JSON Schema of connection profiles (flow.yaml), for editors.
+    Schema {
+        /// The schema to print.
+        #[arg(value_enum, default_value_t = schema::SchemaKind::Profiles)]
+        kind: schema::SchemaKind,
+    },
 }
 
 #[cfg(feature = "cluster")]
@@ -244,6 +251,7 @@ pub fn main_with(cli: Cli) -> Exit {
             Command::Executor(args) => cluster::executor(args).await,
             Command::Completions { shell } => docs::completions(shell),
             Command::Man => docs::man(),
+            Command::Schema { kind } => schema::run(kind),
         }
     })
 }

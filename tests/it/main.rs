@@ -19,6 +19,7 @@ mod identifiers;
 mod incremental;
 mod newcomer;
 mod partitions;
+mod profile_schema;
 mod rejects;
 mod resolve_once;
 mod resume;
