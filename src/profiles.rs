@@ -11,16 +11,23 @@
 //!     url: out/exports.parquet
 //!     kind: parquet
 //! ```
+//!
+//! The file's JSON Schema ([`json_schema`], `flow schema`, committed as
+//! `schemas/flow.schema.json`) is derived from these types: their doc comments are its
+//! descriptions, and what the loader checks beyond the types (the `kind` names, `batch` at least
+//! 1, `timeout` as a duration) is written into it, so editors refuse what `flow` refuses.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A profiles file (`flow.yaml`): named connections a `.flow` file uses as
 /// `profile("NAME")` or `KIND(profile: "NAME")`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Flow connection profiles (flow.yaml)")]
 pub struct Profiles {
     /// The connections, by name.
     #[serde(default)]
@@ -31,25 +38,69 @@ pub struct Profiles {
 }
 
 /// One named connection.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// A database URL or a file path; `${VAR}` is expanded (environment, `--var`).
     pub url: String,
-    /// Backend, when the URL does not say it (e.g. a file path without an extension).
+    /// Backend, when the URL does not say it (e.g. a file path without an extension); any case.
+    #[serde(default)]
+    #[schemars(schema_with = "kind_schema")]
     pub kind: Option<String>,
     /// Default batch size (rows) for stages on this connection.
+    #[schemars(range(min = 1))]
     pub batch: Option<u64>,
-    /// Default stage timeout: a duration such as `30s`, `10m`, `1h30m`.
+    /// Default stage timeout: a duration such as `30s`, `10m`, `1h30m` (units ms, s, m, h, d).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
     pub timeout: Option<String>,
-    /// Backend options such as `header` or `delimiter` for CSV.
+    /// Backend options such as `header` or `delimiter` for CSV; values are read as text
+    /// (`header: true` and `header: "true"` are the same).
     #[serde(default)]
+    #[schemars(schema_with = "options_schema")]
     pub options: BTreeMap<String, String>,
 }
 
 /// The values `kind:` takes: every backend name and alias (`plan::BackendInfo::aliases`; a
 /// unit test keeps the two equal).
 pub const KINDS: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite", "csv", "parquet", "generate"];
+
+/// A duration as `plan::duration::parse_duration` reads it: numbers with units, surrounding
+/// spaces allowed, and a non-zero digit somewhere (units hold no digits, so it is not zero).
+const DURATION_PATTERN: &str = r"^(?=.*[1-9])\s*(?:[0-9]+(?:ms|s|m|h|d))+\s*$";
+
+/// `kind`: one of [`KINDS`] in any case. The `enum` is what editors offer; the pattern accepts
+/// the other cases, as the loader does.
+fn kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let any_case: Vec<String> = KINDS
+        .iter()
+        .map(|kind| kind.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect())
+        .collect();
+    schemars::json_schema!({
+        "anyOf": [
+            { "enum": KINDS },
+            { "type": "string", "pattern": format!("^(?:{})$", any_case.join("|")) },
+            { "type": "null" },
+        ]
+    })
+}
+
+/// `options`: the YAML reader takes any scalar as text, so numbers and booleans are values too.
+fn options_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "additionalProperties": { "type": ["string", "number", "boolean"] },
+    })
+}
+
+/// The JSON Schema (draft 7, which editors' YAML support reads) of a profiles file, as pretty
+/// JSON ending in a newline: what `flow schema` prints and `schemas/flow.schema.json` holds.
+pub fn json_schema() -> String {
+    let schema = schemars::generate::SchemaSettings::draft07().into_generator().into_root_schema_for::<Profiles>();
+    // Serialising a `serde_json::Value` cannot fail.
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -158,6 +209,18 @@ mod tests {
         );
         assert_eq!(refused("zero-batch.yaml"), "connection `warehouse`: batch must be at least 1 row");
         assert_eq!(std::fs::read_dir(dir.join("invalid")).unwrap().count(), 4, "each invalid example is asserted");
+    }
+
+    /// `schemas/flow.schema.json` is what the types generate; regenerate it after changing them.
+    #[test]
+    fn the_committed_schema_is_the_generated_one() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/flow.schema.json");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == json_schema(),
+            "schemas/flow.schema.json differs from the profile types: regenerate it with \
+             `cargo run -- schema > schemas/flow.schema.json`"
+        );
     }
 
     #[test]

@@ -100,7 +100,7 @@ fn roff_text(text: &str) -> String {
         .join("\n")
 }
 
-fn write_stdout(bytes: &[u8]) -> Exit {
+pub(super) fn write_stdout(bytes: &[u8]) -> Exit {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Exit::Ok,

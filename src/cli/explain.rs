@@ -1,9 +1,10 @@
-//! `flow explain FILE [--format text|json]`: the plan, without writing anything.
+//! `flow explain FILE [--format text|json|dot|mermaid]`: the plan, without writing anything.
 
 use super::common::load;
+use super::docs::write_stdout;
 use super::{Exit, ExplainArgs, Format};
-use crate::analyze::Discover;
-use crate::explain::{Explained, explain_pipeline, text};
+use crate::analyze::{Analysis, Discover};
+use crate::explain::{Explained, explain_pipeline, graph, text};
 use crate::resolve::ResolvedPipeline;
 
 pub async fn run(args: ExplainArgs) -> Exit {
@@ -13,10 +14,31 @@ pub async fn run(args: ExplainArgs) -> Exit {
         Ok(l) => l,
         Err(exit) => return exit,
     };
-    let mut pipelines = loaded.analysis.explained.clone();
+    match args.format {
+        Format::Text | Format::Json => explain(&loaded.analysis, discover, args.format).await,
+        Format::Dot | Format::Mermaid => {
+            // The graph needs the resolved plans only, not DataFusion's planning of the transforms.
+            let graphs: Vec<graph::StageGraph> = if discover == Discover::Offline {
+                loaded
+                    .analysis
+                    .checked
+                    .iter()
+                    .map(|plan| graph::stage_graph(&ResolvedPipeline::offline(plan)))
+                    .collect()
+            } else {
+                loaded.analysis.resolved.iter().map(graph::stage_graph).collect()
+            };
+            let render = if args.format == Format::Dot { graph::to_dot } else { graph::to_mermaid };
+            write_stdout(render(&graphs).as_bytes())
+        }
+    }
+}
+
+async fn explain(analysis: &Analysis, discover: Discover, format: Format) -> Exit {
+    let mut pipelines = analysis.explained.clone();
     if discover == Discover::Offline {
         // Nothing was discovered: explain from the plan alone.
-        for plan in &loaded.analysis.checked {
+        for plan in &analysis.checked {
             match explain_pipeline(&ResolvedPipeline::offline(plan)).await {
                 Ok(e) => pipelines.push(e),
                 Err((_, message)) => {
@@ -26,18 +48,17 @@ pub async fn run(args: ExplainArgs) -> Exit {
             }
         }
     }
-    match args.format {
-        Format::Text => {
-            let blocks: Vec<String> = pipelines.iter().map(text::render).collect();
-            print!("{}", blocks.join("\n"));
-        }
-        Format::Json => match serde_json::to_string_pretty(&Explained { pipelines }) {
+    if format == Format::Json {
+        match serde_json::to_string_pretty(&Explained { pipelines }) {
             Ok(json) => println!("{json}"),
             Err(e) => {
                 eprintln!("error: cannot render JSON: {e}");
                 return Exit::Runtime;
             }
-        },
+        }
+    } else {
+        let blocks: Vec<String> = pipelines.iter().map(text::render).collect();
+        print!("{}", blocks.join("\n"));
     }
     Exit::Ok
 }

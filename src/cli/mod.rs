@@ -12,6 +12,7 @@ mod fmt;
 #[cfg(feature = "cluster")]
 mod logging;
 mod run;
+mod schema;
 mod status;
 mod verify;
 
@@ -68,6 +69,12 @@ pub enum Command {
     },
     /// Print the manual page (roff): `flow man > flow.1 && man -l flow.1`.
     Man,
+    /// Print the JSON Schema of connection profiles (flow.yaml), for editors.
+    Schema {
+        /// The schema to print.
+        #[arg(value_enum, default_value_t = schema::SchemaKind::Profiles)]
+        kind: schema::SchemaKind,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -133,8 +140,14 @@ pub struct FileArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Stage by stage, for people.
     Text,
+    /// The same, as stable JSON.
     Json,
+    /// The pipeline graph for Graphviz: `flow explain FILE --format dot | dot -Tsvg > graph.svg`.
+    Dot,
+    /// The pipeline graph as a Mermaid flowchart (`flowchart LR`), for Markdown `mermaid` blocks.
+    Mermaid,
 }
 
 #[derive(Debug, Args)]
@@ -257,6 +270,7 @@ pub fn main_with(cli: Cli) -> Exit {
             Command::Fmt(args) => fmt::run(args),
             Command::Completions { shell } => docs::completions(shell),
             Command::Man => docs::man(),
+            Command::Schema { kind } => schema::run(kind),
         }
     })
 }

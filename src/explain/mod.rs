@@ -2,7 +2,8 @@
 //! reached are described (real schema, partition bounds, the SQL each partition sends); the
 //! transforms are planned by DataFusion to show the schema flowing out of each stage; each sink
 //! shows its type mapping and DDL. Rendered as text (`text`) or as stable JSON (this module's
-//! types, serialised as they are).
+//! types, serialised as they are); `graph` draws the resolved pipeline's stages and edges
+//! instead (DOT, Mermaid).
 //!
 //! JSON shape (every key is always present; `null`, `false` or `[]` where it does not apply):
 //! `{ "pipelines": [ { "pipeline", "parallelism", "timeout", "stages": [...], "edges": [ {
@@ -14,6 +15,7 @@
 //! "type_mapping", "ddl", "publish", "warnings" }`. [`STAGE_KEYS`] lists the stage keys; a
 //! test holds the output to it.
 
+pub mod graph;
 pub mod text;
 
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use serde::Serialize;
 
 use crate::connect::target::{ColumnMapping, plan_target};
 use crate::connect::{self, ScanPartition};
-use crate::exec::graph;
+use crate::exec::graph as exec_graph;
 use crate::exec::metrics::StageKind;
 use crate::plan::duration::format_duration;
 use crate::plan::{PartitionBounds, Relation, StepPlan};
@@ -157,11 +159,11 @@ const MYSQL_SNAPSHOT: &str = "partitions read one snapshot: Flow takes FLUSH TAB
 pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPipeline, (String, String)> {
     let (plan, discovery) = (&resolved.plan, &resolved.sources);
     let shapes = resolved.shapes();
-    let graph = match graph::build(plan, &shapes, Instant::now(), true).await {
+    let graph = match exec_graph::build(plan, &shapes, Instant::now(), true).await {
         Ok(g) => g,
         Err(e) => {
-            let message = graph::strip_df_prefix(&e);
-            let stage = graph::failed_transform(&e).unwrap_or_default();
+            let message = exec_graph::strip_df_prefix(&e);
+            let stage = exec_graph::failed_transform(&e).unwrap_or_default();
             return Err((stage, message));
         }
     };
@@ -327,7 +329,7 @@ fn apply_carried(stage: &mut ExplainedStage, carried: &crate::plan::table_set::C
 
 /// The SQL each source partition really sends (with the projection DataFusion pushed into it),
 /// read from the `SourceExec` nodes of the planned graph.
-fn pushed_sql(graph: &graph::PipelineGraph) -> HashMap<String, Vec<Option<String>>> {
+fn pushed_sql(graph: &exec_graph::PipelineGraph) -> HashMap<String, Vec<Option<String>>> {
     use datafusion::physical_plan::ExecutionPlan;
     use std::sync::Arc;
     fn walk(plan: &Arc<dyn ExecutionPlan>, out: &mut HashMap<String, Vec<Option<String>>>) {
