@@ -178,7 +178,7 @@ impl BlockingSink for PartedFileSink {
             std::fs::rename(&temp, &self.target)
                 .map_err(|e| io_err("move the finished file into place at", &self.target, e))?;
             self.append_ledger(std::slice::from_ref(row), None)?;
-            let _ = std::fs::remove_dir_all(self.parts_dir(&self.key.run_id));
+            self.remove_work_files();
             return Ok(());
         }
         let mut writer = FileWriter::create(&self.endpoint, &target, &self.schema)?;
@@ -207,8 +207,27 @@ impl BlockingSink for PartedFileSink {
         }
         writer.close()?.publish()?;
         self.append_ledger(std::slice::from_ref(row), None)?;
-        let _ = std::fs::remove_dir_all(self.parts_dir(&self.key.run_id));
+        self.remove_work_files();
         Ok(())
+    }
+}
+
+impl PartedFileSink {
+    /// After publishing: the run's parts, the ledger's lock file and the temporary ledgers of
+    /// writers killed between writing and renaming one. Best effort: leftovers only cost space.
+    fn remove_work_files(&self) {
+        let _ = std::fs::remove_dir_all(self.parts_dir(&self.key.run_id));
+        let sidecar = self.sidecar();
+        let _ = std::fs::remove_file(format!("{}.lock", sidecar.display()));
+        let (Some(dir), Some(name)) = (sidecar.parent(), sidecar.file_name()) else { return };
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let prefix = format!("{}.", name.to_string_lossy());
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&prefix) && file.ends_with(".tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

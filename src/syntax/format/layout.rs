@@ -1,382 +1,16 @@
-//! `flow fmt`: one canonical layout for `.flow` text, comments kept where they were.
-//!
-//! The formatter walks pest's concrete tree (the AST drops keywords' spelling, quotes and
-//! comments) and prints every token again with canonical spacing:
-//!
-//! - two-space indentation; a blank line around each `pipeline`; the author's blank lines
-//!   between items kept (at most one);
-//! - keywords, booleans, write modes and type names in lower case; `<>` as `!=`;
-//! - a transform's steps one per line, `| step` indented under it;
-//! - an option block on one line (`{ mode replace; batch 50000 }`) when it fits in
-//!   [`WIDTH`] columns and holds no comment and no per-table block, else one option per line;
-//!   a connection's arguments likewise (broken: one per line, trailing comma); the lists of
-//!   `derive`, `select`, `drop`, `rename` and `cast` broken one per line, aligned under the first;
-//! - strings in double quotes, except in expressions where SQL's single quotes are canonical; a
-//!   string keeps its quotes when changing them would need an escape;
-//! - back-quoted names that need no quotes lose them.
-//!
-//! Comments are not in pest's tree (the grammar's `COMMENT` is silent): they are found in the
-//! gaps between tokens and printed before the next token: as a trailing comment (with the
-//! author's spaces before it, which align comments) when the author wrote no line break between
-//! it and the previous token, on its own line otherwise.
-//!
-//! Formatting never changes meaning: a formatted file parses to the same checked plan
-//! (tests/it/fmt.rs checks every example and hundreds of mutated files), and formatting is
-//! idempotent.
+//! The layout of each construct of grammar/flow.pest: where `flow fmt` puts spaces and line
+//! breaks, and how tokens are spelled (see the module docs of `super`).
 
 use pest::iterators::Pair;
 
-use super::parser::{Rule, parse_tree};
-use crate::diagnostics::Problem;
-
-/// The line width the formatter fills before breaking a list or block (columns, in chars).
-pub const WIDTH: usize = 100;
-
-/// Extra indentation of a line that continues an expression a comment has broken (columns).
-const CONTINUATION: usize = 4;
-
-/// Formats a whole `.flow` file.
-///
-/// Returns the canonical text, ending in exactly one newline.
-///
-/// # Errors
-/// The file's syntax error (as `flow check` reports it): only text that parses is formatted.
-pub fn format(text: &str) -> Result<String, Problem> {
-    let file = parse_tree(text)?;
-    let mut leaves = Vec::new();
-    collect_leaves(file.clone(), &mut leaves);
-    let comments = comments_of(&leaves, text);
-    let mut printer = Printer::new(text, comments, leaves.iter().map(|(start, _)| *start).collect());
-    printer.file(file);
-    Ok(printer.finish())
-}
-
-/// A `# ...` comment: its byte range in the source and its text (trailing blanks removed).
-#[derive(Debug, Clone, Copy)]
-struct Comment<'a> {
-    start: usize,
-    end: usize,
-    text: &'a str,
-}
-
-/// Tokens printed verbatim: their inside is not re-spaced, and may hold a `#` that is not a
-/// comment (strings, back-quoted names, the rest of an unknown line).
-fn is_atom(rule: Rule) -> bool {
-    matches!(
-        rule,
-        Rule::string
-            | Rule::variable
-            | Rule::quoted_ident
-            | Rule::stage_ref
-            | Rule::type_name
-            | Rule::unknown_item
-            | Rule::step_unknown
-            | Rule::unknown_option
-    )
-}
-
-/// Every comment of the file. Between two tokens the text holds only blanks, punctuation and
-/// comments, so there a `#` always starts one.
-fn comments_of<'a>(leaves: &[(usize, usize)], text: &'a str) -> Vec<Comment<'a>> {
-    let mut gaps = Vec::with_capacity(leaves.len() + 1);
-    let mut at = 0;
-    for &(start, end) in leaves {
-        gaps.push((at, start));
-        at = at.max(end);
-    }
-    gaps.push((at, text.len()));
-    let mut comments = Vec::new();
-    for (from, to) in gaps {
-        let mut i = from;
-        while i < to {
-            match text[i..to].find('#') {
-                None => break,
-                Some(offset) => {
-                    let start = i + offset;
-                    let end = text[start..].find('\n').map_or(text.len(), |n| start + n);
-                    comments.push(Comment { start, end, text: text[start..end].trim_end() });
-                    i = end;
-                }
-            }
-        }
-    }
-    comments
-}
-
-fn collect_leaves(pair: Pair<Rule>, out: &mut Vec<(usize, usize)>) {
-    let span = pair.as_span();
-    let mut inner = pair.clone().into_inner().peekable();
-    if is_atom(pair.as_rule()) || inner.peek().is_none() {
-        if span.start() < span.end() {
-            out.push((span.start(), span.end()));
-        }
-        return;
-    }
-    for child in inner {
-        collect_leaves(child, out);
-    }
-}
-
-/// Whitespace owed before the next token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pending {
-    Nothing,
-    Space,
-    /// A line break the layout chose; `blank` says whether a blank line may or must precede.
-    Newline(Blank),
-    /// A line break a comment forced in the middle of a construct: the next line is indented
-    /// [`CONTINUATION`] further.
-    Break,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Blank {
-    No,
-    /// Kept when the author left one.
-    Keep,
-    Always,
-}
-
-struct Printer<'a> {
-    src: &'a str,
-    comments: Vec<Comment<'a>>,
-    /// Where each token of the source starts, in order: punctuation is looked for between the
-    /// last token printed and the next.
-    leaf_starts: Vec<usize>,
-    next_comment: usize,
-    out: String,
-    /// Indentation of lines the layout starts (columns).
-    indent: usize,
-    pending: Pending,
-    /// Source offset after the last token or comment printed: blank lines and trailing
-    /// comments are judged from the source between it and the next one.
-    last_end: usize,
-}
+use super::Rule;
+use super::printer::{Blank, Printer};
+use super::{Quotes, is_infix, is_postfix, only_child, plain_name, requote, type_name};
 
 impl<'a> Printer<'a> {
-    fn new(src: &'a str, comments: Vec<Comment<'a>>, leaf_starts: Vec<usize>) -> Self {
-        Self {
-            src,
-            comments,
-            leaf_starts,
-            next_comment: 0,
-            out: String::new(),
-            indent: 0,
-            pending: Pending::Nothing,
-            last_end: 0,
-        }
-    }
-
-    /// A printer for trying a construct on one line: same source, no comments.
-    fn scratch(&self) -> Printer<'a> {
-        let mut scratch = Printer::new(self.src, Vec::new(), Vec::new());
-        scratch.last_end = self.last_end;
-        scratch
-    }
-
-    fn finish(mut self) -> String {
-        self.newline(Blank::Keep);
-        self.flush_comments_before(usize::MAX);
-        let trimmed = self.out.trim_end().len();
-        self.out.truncate(trimmed);
-        self.out.push('\n');
-        self.out
-    }
-
-    /// The column the next token would start at.
-    fn column(&self) -> usize {
-        match self.pending {
-            Pending::Newline(_) if !self.out.is_empty() => self.indent,
-            Pending::Break => self.indent + CONTINUATION,
-            _ => {
-                let line = self.out.rsplit('\n').next().unwrap_or("");
-                line.chars().count() + usize::from(self.pending == Pending::Space && !self.at_line_start())
-            }
-        }
-    }
-
-    fn at_line_start(&self) -> bool {
-        self.out.is_empty() || self.out.ends_with('\n')
-    }
-
-    fn space(&mut self) {
-        if self.pending == Pending::Nothing {
-            self.pending = Pending::Space;
-        }
-    }
-
-    fn newline(&mut self, blank: Blank) {
-        self.pending = match self.pending {
-            Pending::Newline(old) => Pending::Newline(stronger(old, blank)),
-            _ => Pending::Newline(blank),
-        };
-    }
-
-    /// Writes the owed whitespace before a token starting at `start` in the source (`None` for
-    /// punctuation the printer supplies).
-    fn settle(&mut self, start: Option<usize>) {
-        let pending = std::mem::replace(&mut self.pending, Pending::Nothing);
-        match pending {
-            Pending::Nothing => {}
-            Pending::Space => {
-                if !self.at_line_start() {
-                    self.out.push(' ');
-                }
-            }
-            Pending::Newline(blank) => {
-                if self.out.is_empty() {
-                    return;
-                }
-                let authored = start.is_some_and(|s| self.blank_line_before(s));
-                self.line_break();
-                if blank == Blank::Always || (blank == Blank::Keep && authored) {
-                    self.out.push('\n');
-                }
-                self.push_indent(self.indent);
-            }
-            Pending::Break => {
-                self.line_break();
-                self.push_indent(self.indent + CONTINUATION);
-            }
-        }
-    }
-
-    fn line_break(&mut self) {
-        let trimmed = self.out.trim_end_matches(' ').len();
-        self.out.truncate(trimmed);
-        if !self.at_line_start() {
-            self.out.push('\n');
-        }
-    }
-
-    fn push_indent(&mut self, columns: usize) {
-        self.out.extend(std::iter::repeat_n(' ', columns));
-    }
-
-    fn blank_line_before(&self, start: usize) -> bool {
-        let from = self.last_end.min(start);
-        self.src[from..start].matches('\n').count() >= 2
-    }
-
-    /// Prints a token of the source (its text given, canonicalised by the caller).
-    fn token(&mut self, pair: &Pair<'a, Rule>, text: &str) {
-        let span = pair.as_span();
-        self.flush_comments_before(span.start());
-        self.settle(Some(span.start()));
-        self.out.push_str(text);
-        self.last_end = span.end();
-    }
-
-    /// Prints punctuation the grammar matches without a token of its own. When the source has
-    /// it before the next token, comments written before it are printed first, so they stay on
-    /// its side (`| filter a  # note` keeps the note on the filter's line, not after the next `|`).
-    fn punct(&mut self, text: &str) {
-        if let Some(at) = self.find_punct(text) {
-            self.flush_comments_before(at);
-            self.settle(None);
-            self.out.push_str(text);
-            self.last_end = at + text.len();
-            return;
-        }
-        self.settle(None);
-        self.out.push_str(text);
-    }
-
-    /// Where `text` stands in the source between the last token printed and the next, outside
-    /// comments.
-    fn find_punct(&self, text: &str) -> Option<usize> {
-        let next_leaf = self.leaf_starts.partition_point(|&start| start < self.last_end);
-        let limit = self.leaf_starts.get(next_leaf).copied().unwrap_or(self.src.len());
-        let mut from = self.last_end;
-        while from < limit {
-            let at = from + self.src.get(from..limit)?.find(text)?;
-            match self.comments.iter().find(|c| c.start <= at && at < c.end) {
-                Some(comment) => from = comment.end,
-                None => return Some(at),
-            }
-        }
-        None
-    }
-
-    /// Prints every comment that starts before `pos` and is not yet printed.
-    fn flush_comments_before(&mut self, pos: usize) {
-        while let Some(comment) = self.comments.get(self.next_comment).copied() {
-            if comment.start >= pos {
-                break;
-            }
-            self.next_comment += 1;
-            self.comment(comment);
-        }
-    }
-
-    fn comment(&mut self, comment: Comment<'a>) {
-        let from = self.last_end.min(comment.start);
-        let trailing = !self.src[from..comment.start].contains('\n') && !self.at_line_start();
-        let after = match self.pending {
-            Pending::Newline(blank) => Pending::Newline(stronger(blank, Blank::Keep)),
-            // The file's first lines: what follows starts a line of its own.
-            _ if self.out.is_empty() => Pending::Newline(Blank::Keep),
-            _ => Pending::Break,
-        };
-        if trailing {
-            // The author's spacing before a trailing comment is kept: it aligns comments.
-            let gap = &self.src[from..comment.start];
-            let spaces = if !gap.is_empty() && gap.chars().all(|c| c == ' ') { gap.len() } else { 1 };
-            self.out.truncate(self.out.trim_end_matches(' ').len());
-            self.push_indent(spaces);
-        } else {
-            if !matches!(self.pending, Pending::Newline(_)) {
-                self.pending = if self.at_line_start() { Pending::Newline(Blank::No) } else { Pending::Break };
-            }
-            self.settle(Some(comment.start));
-        }
-        self.out.push_str(comment.text);
-        self.last_end = comment.end;
-        self.pending = after;
-    }
-
-    /// Closes a block at the source offset of its closing bracket: comments inside the block
-    /// stay inside, at the block's indentation.
-    fn close(&mut self, close_at: usize, inner_indent: usize, bracket: &str) {
-        self.indent = inner_indent;
-        if self.comments.get(self.next_comment).is_some_and(|c| c.start < close_at) {
-            self.newline(Blank::No);
-            self.flush_comments_before(close_at);
-        }
-        self.indent = inner_indent.saturating_sub(2);
-        self.newline(Blank::No);
-        self.punct(bracket);
-    }
-
-    /// Whether the source of `pair` holds a comment: such a construct is never put on one line.
-    fn has_comment(&self, pair: &Pair<'a, Rule>) -> bool {
-        let span = pair.as_span();
-        self.comments[self.next_comment..].iter().any(|c| c.start >= span.start() && c.start < span.end())
-    }
-
-    /// `render` on one line, if it fits from the current column with `reserve` columns to spare
-    /// and `pair` holds no comment.
-    fn try_flat(&self, pair: &Pair<'a, Rule>, reserve: usize, render: impl FnOnce(&mut Printer<'a>)) -> Option<String> {
-        if self.has_comment(pair) {
-            return None;
-        }
-        let mut scratch = self.scratch();
-        render(&mut scratch);
-        let text = scratch.out;
-        let fits = !text.contains('\n') && self.column() + text.chars().count() + reserve <= WIDTH;
-        fits.then_some(text)
-    }
-
-    /// Prints text rendered by [`Self::try_flat`] for `pair`, consuming its source.
-    fn flat(&mut self, pair: &Pair<'a, Rule>, text: &str) {
-        self.settle(Some(pair.as_span().start()));
-        self.out.push_str(text);
-        self.last_end = pair.as_span().end();
-    }
-
     // ------------------------------------------------------------ file and connections
 
-    fn file(&mut self, file: Pair<'a, Rule>) {
+    pub(super) fn file(&mut self, file: Pair<'a, Rule>) {
         let mut previous: Option<Rule> = None;
         for item in file.into_inner() {
             let rule = item.as_rule();
@@ -396,7 +30,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn let_binding(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn let_binding(&mut self, pair: Pair<'a, Rule>) {
         for child in pair.into_inner() {
             match child.as_rule() {
                 Rule::kw_let => self.word(&child),
@@ -414,7 +48,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn connection_call(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn connection_call(&mut self, pair: Pair<'a, Rule>) {
         let close_at = pair.as_span().end() - 1;
         let mut inner = pair.clone().into_inner();
         let kind = inner.next().expect("grammar: connection kind");
@@ -446,7 +80,7 @@ impl<'a> Printer<'a> {
         self.indent = outer;
     }
 
-    fn arg(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn arg(&mut self, pair: Pair<'a, Rule>) {
         for child in pair.into_inner() {
             match child.as_rule() {
                 Rule::ident => {
@@ -459,7 +93,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn separated(
+    pub(super) fn separated(
         &mut self,
         items: &[Pair<'a, Rule>],
         separator: &str,
@@ -478,7 +112,7 @@ impl<'a> Printer<'a> {
 
     // ------------------------------------------------------------ pipelines
 
-    fn pipeline(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn pipeline(&mut self, pair: Pair<'a, Rule>) {
         let close_at = pair.as_span().end() - 1;
         let outer = self.indent;
         let mut first_item = true;
@@ -503,7 +137,7 @@ impl<'a> Printer<'a> {
         self.indent = outer;
     }
 
-    fn pipeline_item(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn pipeline_item(&mut self, pair: Pair<'a, Rule>) {
         match pair.as_rule() {
             Rule::setting => {
                 let setting = pair.into_inner().next().expect("grammar: setting kind");
@@ -516,7 +150,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn source(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn source(&mut self, pair: Pair<'a, Rule>) {
         for child in pair.into_inner() {
             match child.as_rule() {
                 Rule::kw_source => self.word(&child),
@@ -535,7 +169,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn sink(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn sink(&mut self, pair: Pair<'a, Rule>) {
         for child in pair.into_inner() {
             match child.as_rule() {
                 Rule::kw_sink => self.word(&child),
@@ -560,7 +194,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn transform(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn transform(&mut self, pair: Pair<'a, Rule>) {
         let outer = self.indent;
         for child in pair.into_inner() {
             match child.as_rule() {
@@ -590,7 +224,7 @@ impl<'a> Printer<'a> {
 
     // ------------------------------------------------------------ targets and options
 
-    fn target(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn target(&mut self, pair: Pair<'a, Rule>) {
         let target = pair.into_inner().next().expect("grammar: target kind");
         match target.as_rule() {
             Rule::connection_call => self.connection_call(target),
@@ -599,7 +233,7 @@ impl<'a> Printer<'a> {
     }
 
     /// `conn.table("x")`, `conn.query("...")`, `conn.schema("x")`, `conn.tables("a.*", exclude: [...])`.
-    fn method_target(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn method_target(&mut self, pair: Pair<'a, Rule>) {
         let mut inner = pair.into_inner();
         let conn = inner.next().expect("grammar: target connection");
         self.token(&conn, conn.as_str());
@@ -615,7 +249,7 @@ impl<'a> Printer<'a> {
         self.punct(")");
     }
 
-    fn tables_arg(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn tables_arg(&mut self, pair: Pair<'a, Rule>) {
         for child in pair.into_inner() {
             match child.as_rule() {
                 Rule::ident => {
@@ -634,7 +268,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn options(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn options(&mut self, pair: Pair<'a, Rule>) {
         let close_at = pair.as_span().end() - 1;
         let options: Vec<Pair<'a, Rule>> = pair.clone().into_inner().map(only_child).collect();
         self.space();
@@ -666,7 +300,7 @@ impl<'a> Printer<'a> {
         self.indent = outer;
     }
 
-    fn option(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn option(&mut self, pair: Pair<'a, Rule>) {
         match pair.as_rule() {
             Rule::opt_member => self.member(pair),
             Rule::opt_mode => {
@@ -721,7 +355,7 @@ impl<'a> Printer<'a> {
     }
 
     /// `table orders as "orders_v2" { mode upsert on (id) }` in a table set's block.
-    fn member(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn member(&mut self, pair: Pair<'a, Rule>) {
         for (i, child) in pair.into_inner().enumerate() {
             if i > 0 && child.as_rule() != Rule::options {
                 self.space();
@@ -743,7 +377,7 @@ impl<'a> Printer<'a> {
 
     // ------------------------------------------------------------ steps
 
-    fn step(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn step(&mut self, pair: Pair<'a, Rule>) {
         let step = only_child(pair);
         match step.as_rule() {
             Rule::step_filter => {
@@ -779,7 +413,7 @@ impl<'a> Printer<'a> {
     }
 
     /// `a = expr` (derive), `a as b` (rename), `a as type` (cast).
-    fn list_item(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn list_item(&mut self, pair: Pair<'a, Rule>) {
         let rule = pair.as_rule();
         for (i, child) in pair.into_inner().enumerate() {
             if i > 0 {
@@ -802,7 +436,7 @@ impl<'a> Printer<'a> {
 
     /// Items separated by `, ` on one line when they fit, else one per line aligned under the
     /// first.
-    fn aligned_list(
+    pub(super) fn aligned_list(
         &mut self,
         whole: &Pair<'a, Rule>,
         items: &[Pair<'a, Rule>],
@@ -827,14 +461,14 @@ impl<'a> Printer<'a> {
         self.indent = outer;
     }
 
-    fn column_list(&mut self, pair: Pair<'a, Rule>, separator: &str) {
+    pub(super) fn column_list(&mut self, pair: Pair<'a, Rule>, separator: &str) {
         let names: Vec<Pair<'a, Rule>> = pair.into_inner().collect();
         self.separated(&names, separator, |p, name| p.column_name(name.clone()));
     }
 
     // ------------------------------------------------------------ expressions
 
-    fn expr(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn expr(&mut self, pair: Pair<'a, Rule>) {
         let mut after_prefix = true;
         for child in pair.into_inner() {
             let rule = child.as_rule();
@@ -884,7 +518,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn primary(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn primary(&mut self, pair: Pair<'a, Rule>) {
         match pair.as_rule() {
             Rule::expr => {
                 self.punct("(");
@@ -925,7 +559,7 @@ impl<'a> Printer<'a> {
 
     /// `case [operand] when a then b ... [else c] end`: on one line when it fits, else each
     /// `when` and the `else` on a line of its own, aligned under the first `when`.
-    fn case(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn case(&mut self, pair: Pair<'a, Rule>) {
         let parts: Vec<Pair<'a, Rule>> = pair.clone().into_inner().collect();
         let flat = self.try_flat(&pair, 0, |p| p.case_parts(&parts, false));
         match flat {
@@ -934,7 +568,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn case_parts(&mut self, parts: &[Pair<'a, Rule>], broken: bool) {
+    pub(super) fn case_parts(&mut self, parts: &[Pair<'a, Rule>], broken: bool) {
         let outer = self.indent;
         let mut aligned = false;
         for (i, child) in parts.iter().cloned().enumerate() {
@@ -970,7 +604,7 @@ impl<'a> Printer<'a> {
     }
 
     /// `is null`, `is not null`, `[not] in (a, b)`, `[not] between a and b`.
-    fn postfix(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn postfix(&mut self, pair: Pair<'a, Rule>) {
         let rule = pair.as_rule();
         let mut in_list = false;
         let mut first_value = true;
@@ -1025,13 +659,13 @@ impl<'a> Printer<'a> {
     // ------------------------------------------------------------ tokens
 
     /// A keyword (or any token printed in lower case).
-    fn word(&mut self, pair: &Pair<'a, Rule>) {
+    pub(super) fn word(&mut self, pair: &Pair<'a, Rule>) {
         self.token(pair, &pair.as_str().to_ascii_lowercase());
     }
 
     /// The keywords and names of a construct, separated by single spaces: `batch 50000`,
     /// `partition by id into 8`, `create if missing`, `max rejects 100`.
-    fn words(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn words(&mut self, pair: Pair<'a, Rule>) {
         let children: Vec<Pair<'a, Rule>> = pair.clone().into_inner().collect();
         if children.is_empty() {
             self.word(&pair);
@@ -1050,7 +684,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn column_name(&mut self, pair: Pair<'a, Rule>) {
+    pub(super) fn column_name(&mut self, pair: Pair<'a, Rule>) {
         let name = if pair.as_rule() == Rule::column_name { only_child(pair) } else { pair };
         let text = name.as_str();
         match name.as_rule() {
@@ -1059,7 +693,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn literal(&mut self, pair: Pair<'a, Rule>, quotes: Quotes) {
+    pub(super) fn literal(&mut self, pair: Pair<'a, Rule>, quotes: Quotes) {
         let value = if pair.as_rule() == Rule::literal_value { only_child(pair) } else { pair };
         match value.as_rule() {
             Rule::string => self.string(&value, quotes),
@@ -1068,161 +702,9 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn string(&mut self, pair: &Pair<'a, Rule>, quotes: Quotes) {
+    pub(super) fn string(&mut self, pair: &Pair<'a, Rule>, quotes: Quotes) {
         let raw = pair.as_str();
         let text = requote(raw, quotes);
         self.token(pair, &text);
     }
 }
-
-/// Which quotes a string takes where it stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quotes {
-    /// Connection arguments, table names, SQL text: `"..."`.
-    Double,
-    /// Values in expressions, as in SQL: `'...'`.
-    Single,
-}
-
-/// `raw` (a string token with its quotes) in the preferred quotes, when its text needs no escape
-/// in them; otherwise unchanged. Double-quoted text unescapes `\x`, single-quoted text `''`, so
-/// text holding `\`, `'` or `"` keeps the quotes it was written in.
-fn requote(raw: &str, quotes: Quotes) -> String {
-    let inner = &raw[1..raw.len() - 1];
-    let plain = !inner.contains(['\\', '\'', '"']);
-    match quotes {
-        Quotes::Double if plain => format!("\"{inner}\""),
-        Quotes::Single if plain => format!("'{inner}'"),
-        _ => raw.to_string(),
-    }
-}
-
-/// `numeric( 12 ,2 )` → `numeric(12, 2)`; type names are case-insensitive (`semantic::expr`).
-fn type_name(raw: &str) -> String {
-    let compact: String = raw.chars().filter(|c| *c != ' ').collect::<String>().to_ascii_lowercase();
-    compact.replace(',', ", ")
-}
-
-/// Whether a back-quoted name can be written bare: an identifier that is no keyword of the
-/// language (bare keywords would read as syntax).
-fn plain_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let identifier = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    identifier && !KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(name))
-}
-
-/// Every keyword of grammar/flow.pest (the `kw_*` and `reserved` rules, `boolean`, and the
-/// connection kinds); a unit test holds this list to the grammar.
-const KEYWORDS: &[&str] = &[
-    "and",
-    "as",
-    "batch",
-    "between",
-    "by",
-    "case",
-    "cast",
-    "create",
-    "csv",
-    "derive",
-    "drop",
-    "else",
-    "end",
-    "error",
-    "fail",
-    "false",
-    "filter",
-    "generate",
-    "if",
-    "in",
-    "incremental",
-    "into",
-    "is",
-    "let",
-    "like",
-    "max",
-    "missing",
-    "mode",
-    "mysql",
-    "never",
-    "not",
-    "null",
-    "on",
-    "or",
-    "parallelism",
-    "parquet",
-    "partition",
-    "pipeline",
-    "postgres",
-    "postgresql",
-    "profile",
-    "query",
-    "reject",
-    "rejects",
-    "rename",
-    "schema",
-    "select",
-    "sink",
-    "skip",
-    "source",
-    "sql",
-    "sqlite",
-    "table",
-    "tables",
-    "then",
-    "timeout",
-    "to",
-    "transform",
-    "true",
-    "upsert",
-    "when",
-];
-
-fn stronger(a: Blank, b: Blank) -> Blank {
-    match (a, b) {
-        (Blank::Always, _) | (_, Blank::Always) => Blank::Always,
-        (Blank::Keep, _) | (_, Blank::Keep) => Blank::Keep,
-        _ => Blank::No,
-    }
-}
-
-fn only_child(pair: Pair<Rule>) -> Pair<Rule> {
-    pair.into_inner().next().expect("grammar: one child")
-}
-
-fn is_infix(rule: Rule) -> bool {
-    matches!(
-        rule,
-        Rule::op_or
-            | Rule::op_and
-            | Rule::op_eq
-            | Rule::op_neq
-            | Rule::op_le
-            | Rule::op_ge
-            | Rule::op_lt
-            | Rule::op_gt
-            | Rule::op_concat
-            | Rule::op_add
-            | Rule::op_sub
-            | Rule::op_mul
-            | Rule::op_div
-            | Rule::op_mod
-            | Rule::op_like
-            | Rule::op_not_like
-    )
-}
-
-fn is_postfix(rule: Rule) -> bool {
-    matches!(
-        rule,
-        Rule::op_is_null
-            | Rule::op_is_not_null
-            | Rule::op_in
-            | Rule::op_not_in
-            | Rule::op_between
-            | Rule::op_not_between
-    )
-}
-
-#[cfg(test)]
-mod tests;
