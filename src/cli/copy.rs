@@ -6,6 +6,7 @@ use super::common::context;
 use super::run::run_plans;
 use super::{CopyArgs, Exit};
 use crate::analyze::{Discover, analyze};
+use crate::exec::ProgressMode;
 use crate::plan::Backend;
 
 pub async fn run(args: CopyArgs) -> Exit {
@@ -47,7 +48,8 @@ pub async fn run(args: CopyArgs) -> Exit {
     }
     // The same copy command with --resume plans the same pipeline, so it continues the run.
     let resume_command = "the same `flow copy` command with `--resume`".to_string();
-    run_plans(&analysis.resolved, args.quiet, args.report.as_deref(), args.resume, resume_command, None).await.0
+    let progress = if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto };
+    run_plans(&analysis.resolved, progress, args.report.as_deref(), args.resume, resume_command, None).await.0
 }
 
 /// Where the passwords of the URLs go in the .flow text.

@@ -18,6 +18,7 @@ mod identifiers;
 mod incremental;
 mod newcomer;
 mod partitions;
+mod progress;
 mod rejects;
 mod resolve_once;
 mod resume;
