@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::common::{
-    PG_TEST_URL, context, flow_cli, flow_cli_env, pg_exec, postgres_available, runtime, temp_dir, write,
+    MY_TEST_URL, PG_TEST_URL, context, flow_cli, flow_cli_env, mariadb_available, my_exec, pg_exec, postgres_available,
+    runtime, temp_dir, write,
 };
 
 /// Every stderr line as JSON; panics on a line that is not.
@@ -354,4 +355,32 @@ pipeline p {{
     let shape = |s: &str| analysis.resolved[0].shape(s).and_then(|shape| shape.rows);
     assert_eq!(shape("s"), Some(flow::connect::RowCount { rows: 12345, exact: false }));
     assert_eq!(shape("q"), None, "a query has no statistics");
+}
+
+#[test]
+fn a_mysql_table_is_estimated_from_its_table_rows() {
+    if !mariadb_available() {
+        return;
+    }
+    let dir = temp_dir();
+    my_exec(
+        "DROP TABLE IF EXISTS flow_progress_est;
+         CREATE TABLE flow_progress_est (id BIGINT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO flow_progress_est SELECT seq, CONCAT('v', seq) FROM seq_1_to_5000;
+         ANALYZE TABLE flow_progress_est;",
+    );
+    let text = format!(
+        r#"let my = mysql("{MY_TEST_URL}")
+pipeline p {{
+  source s = my.table("flow_progress_est")
+  sink s -> csv("{dir}/s.csv")
+}}"#,
+        dir = dir.path().display()
+    );
+    let analysis =
+        runtime().block_on(flow::analyze::analyze("p.flow", &text, &context(&[]), flow::analyze::Discover::Online));
+    assert!(analysis.ok(), "{}", analysis.problems.render_plain());
+    let rows = analysis.resolved[0].shape("s").and_then(|shape| shape.rows).expect("TABLE_ROWS");
+    // InnoDB's TABLE_ROWS is sampled: near the truth, not equal to it.
+    assert!(!rows.exact && (2_500..=10_000).contains(&rows.rows), "{rows:?}");
 }
