@@ -43,11 +43,11 @@ pub async fn load(
     discover: Discover,
 ) -> Result<Loaded, Exit> {
     let text = std::fs::read_to_string(file).map_err(|e| {
-        eprintln!("error: cannot read {}: {e}", file.display());
+        tracing::error!("cannot read {}: {e}", file.display());
         Exit::Usage
     })?;
     let ctx = context(vars, profiles, Some(file)).map_err(|e| {
-        eprintln!("error: {e}");
+        tracing::error!("{e}");
         Exit::Usage
     })?;
     let analysis = analyze(&file.display().to_string(), &text, &ctx, discover).await;
@@ -55,8 +55,14 @@ pub async fn load(
     if analysis.ok() { Ok(Loaded { analysis }) } else { Err(Exit::Usage) }
 }
 
+/// Prints the problems of the file: rendered with their source lines, or with `--log-format
+/// json` one log line each (code, location, help).
 pub fn print_problems(analysis: &Analysis) {
     if analysis.problems.problems.is_empty() {
+        return;
+    }
+    if super::log_format::json() {
+        super::log_format::problems(&analysis.problems);
         return;
     }
     eprint!("{}", analysis.problems.render_graphical());

@@ -6,6 +6,7 @@ use super::common::context;
 use super::run::run_plans;
 use super::{CopyArgs, Exit};
 use crate::analyze::{Discover, analyze};
+use crate::exec::ProgressMode;
 use crate::plan::Backend;
 
 pub async fn run(args: CopyArgs) -> Exit {
@@ -50,11 +51,12 @@ pub async fn run(args: CopyArgs) -> Exit {
     let engine = match super::run::engine_for(args.engine.as_deref()) {
         Ok(engine) => engine,
         Err(e) => {
-            eprintln!("error: {e}");
+            tracing::error!("{e}");
             return Exit::Usage;
         }
     };
-    run_plans(&analysis.resolved, args.quiet, args.report.as_deref(), args.resume, resume_command, engine).await.0
+    let progress = if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto };
+    run_plans(&analysis.resolved, progress, args.report.as_deref(), args.resume, resume_command, engine).await.0
 }
 
 /// Where the passwords of the URLs go in the .flow text.

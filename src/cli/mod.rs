@@ -9,6 +9,7 @@ mod copy;
 mod docs;
 mod explain;
 mod fmt;
+pub mod log_format;
 #[cfg(feature = "cluster")]
 mod logging;
 mod run;
@@ -150,6 +151,19 @@ pub enum Format {
     Mermaid,
 }
 
+/// `flow run --progress`: what a run shows on stderr while it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressFormat {
+    /// Bars on a terminal; a plain line every few seconds when stderr is not a terminal.
+    Auto,
+    /// A plain line every few seconds (`FLOW_PROGRESS_INTERVAL` seconds, default 5).
+    Lines,
+    /// One JSON event per line: run, stage and partition started and finished, rows so far, failed.
+    Json,
+    /// Nothing (as --quiet).
+    None,
+}
+
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
@@ -175,6 +189,14 @@ pub struct RunArgs {
     /// No progress output; only the summary and errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Progress on stderr: bars on a terminal or plain lines (auto), plain lines, JSON events
+    /// (one per line, for orchestrators) or none.
+    #[arg(long, value_enum, default_value_t = ProgressFormat::Auto, conflicts_with = "quiet")]
+    pub progress: ProgressFormat,
+    /// Log lines (warnings, errors, problems of the file) as text or as JSON objects, one per
+    /// line. Default: json with --progress json, else text.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<log_format::LogFormat>,
     /// Retry a connection this many times (with backoff) when it fails for a transient reason:
     /// refused, reset, too many connections, server starting up or shutting down.
     #[arg(long, value_name = "N", default_value_t = crate::connect::retry::DEFAULT_CONNECT_RETRIES)]
@@ -251,7 +273,7 @@ pub fn main_with(cli: Cli) -> Exit {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            tracing::error!("cannot start the runtime: {e}");
             return Exit::Runtime;
         }
     };

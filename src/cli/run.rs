@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::common::load;
-use super::{Exit, RunArgs};
+use super::{Exit, ProgressFormat, RunArgs};
 use crate::analyze::Discover;
 use crate::exec::{PartitionEngine, ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
 use crate::resolve::{self, ResolvedPipeline};
@@ -15,7 +15,7 @@ pub async fn run(args: RunArgs) -> Exit {
     let engine = match engine_for(args.engine.as_deref()) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: {e}");
+            tracing::error!("{e}");
             return Exit::Usage;
         }
     };
@@ -24,14 +24,25 @@ pub async fn run(args: RunArgs) -> Exit {
         Err(exit) => return exit,
     };
     let resume_command = format!("`flow run {} --resume`", args.file.display());
+    let progress = if args.quiet { ProgressMode::Quiet } else { progress_mode(args.progress) };
     let (exit, ran) =
-        run_plans(&loaded.analysis.resolved, args.quiet, args.report.as_deref(), args.resume, resume_command, engine)
+        run_plans(&loaded.analysis.resolved, progress, args.report.as_deref(), args.resume, resume_command, engine)
             .await;
     if exit != Exit::Ok || !args.verify {
         return exit;
     }
     // Each pipeline is verified as it was run: the same source shapes (and snapshot).
     super::verify::verify_plans(&ran).await
+}
+
+/// The progress a `--progress` value asks for.
+fn progress_mode(format: ProgressFormat) -> ProgressMode {
+    match format {
+        ProgressFormat::Auto => ProgressMode::Auto,
+        ProgressFormat::Lines => ProgressMode::Lines,
+        ProgressFormat::Json => ProgressMode::Json,
+        ProgressFormat::None => ProgressMode::Quiet,
+    }
 }
 
 /// The engine an `--engine` value names; `None` runs in this process.
@@ -52,7 +63,7 @@ pub fn engine_for(engine: Option<&str>) -> Result<Option<Arc<dyn PartitionEngine
 /// one described again just before it ran (see `resolve::refresh`).
 pub async fn run_plans(
     pipelines: &[ResolvedPipeline],
-    quiet: bool,
+    progress: ProgressMode,
     report: Option<&Path>,
     resume: bool,
     resume_command: String,
@@ -65,13 +76,7 @@ pub async fn run_plans(
             on_signal.notify_one();
         }
     });
-    let options = RunOptions {
-        progress: if quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
-        interrupt: Some(interrupt),
-        resume,
-        resume_command,
-        engine,
-    };
+    let options = RunOptions { progress, interrupt: Some(interrupt), resume, resume_command, engine };
     let mut reports: Vec<RunReport> = Vec::new();
     let mut exit = Exit::Ok;
     let mut ran = Vec::new();
@@ -85,7 +90,8 @@ pub async fn run_plans(
         print!("{}", report.table());
         let failed = report.status == RunStatus::Failed;
         if let Some(e) = &report.error {
-            eprintln!("error: {e}");
+            let code = report.failure.as_ref().map(|f| f.code);
+            tracing::error!(pipeline = %report.pipeline, run_id = %report.run_id, code, "{e}");
         }
         reports.push(report);
         if failed {
@@ -103,7 +109,7 @@ pub async fn run_plans(
         let written =
             json.map_err(|e| e.to_string()).and_then(|j| std::fs::write(path, j + "\n").map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!("error: cannot write the report to {}: {e}", path.display());
+            tracing::error!("cannot write the report to {}: {e}", path.display());
             return (Exit::Runtime, ran);
         }
     }

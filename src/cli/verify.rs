@@ -29,7 +29,7 @@ pub async fn verify_plans(pipelines: &[ResolvedPipeline]) -> Exit {
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                tracing::error!("{e}");
                 exit = Exit::Runtime;
             }
         }

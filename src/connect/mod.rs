@@ -62,6 +62,18 @@ pub struct SourceShape {
     /// What the source reads that its name alone does not say (a PostgreSQL table's inheritance
     /// children, read or left out), for `explain`.
     pub notes: Vec<String>,
+    /// How many rows the source holds, as far as describing it learnt without reading them;
+    /// progress shows how far a run is from it. `None`: unknown (a query, an incremental run
+    /// that reads only new rows, a database without statistics).
+    pub rows: Option<RowCount>,
+}
+
+/// A number of rows known before reading them: exact (a generated source, Parquet footers) or
+/// the database's or the file size's estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowCount {
+    pub rows: u64,
+    pub exact: bool,
 }
 
 /// Connects (or opens files) to learn the schema and plan the partitions. Reads no data rows
@@ -80,10 +92,12 @@ pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) ->
             snapshot: None,
             watermark: None,
             notes: Vec::new(),
+            rows: Some(RowCount { rows: *rows, exact: true }),
         }),
         (Relation::File { path }, _) => {
             let files = file::list_files(path, endpoint.backend)?;
             let schema = file::read_schema(endpoint, path)?;
+            let rows = file::count_rows(endpoint.backend, &files);
             Ok(SourceShape {
                 schema,
                 bounds: None,
@@ -91,6 +105,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) ->
                 snapshot: None,
                 watermark: None,
                 notes: Vec::new(),
+                rows,
             })
         }
         (relation, backend) => match registry::backend(backend).source {
@@ -139,6 +154,13 @@ async fn describe_database(
         None => None,
     };
     let base = watermark.as_ref().and_then(|w| w.predicate(dialect));
+    // An incremental run after the first reads only the new rows, which no statistic counts.
+    let rows = match relation {
+        Relation::Table { name } if watermark.as_ref().is_none_or(|w| w.previous.is_none()) => {
+            estimate_rows(source, db, name).await
+        }
+        _ => None,
+    };
     let (Some(spec), Some(field)) = (&source.partition, partition_field) else {
         // A reader that collects each query reads an unpartitioned table in chunks.
         let chunks = match relation {
@@ -155,6 +177,7 @@ async fn describe_database(
             snapshot: None,
             watermark,
             notes,
+            rows,
         });
     };
     let col = dialect.ident(&spec.column);
@@ -186,7 +209,26 @@ async fn describe_database(
         })
         .collect();
     let snapshot = snapshot.filter(|_| partitions.len() > 1);
-    Ok(SourceShape { schema, bounds, partitions, snapshot, watermark, notes })
+    Ok(SourceShape { schema, bounds, partitions, snapshot, watermark, notes, rows })
+}
+
+/// The database's own count of `table`'s rows (`DatabaseSource::row_estimate_sql`); `None` when
+/// it has none or the query fails (progress then counts without a total).
+async fn estimate_rows(
+    source: &SourcePlan,
+    db: &'static dyn DatabaseSource,
+    table: &crate::plan::TableName,
+) -> Option<RowCount> {
+    let sql = db.row_estimate_sql(table, source.only)?;
+    let batches = db.fetch_small(source, &sql).await.ok()?;
+    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
+    let column = arrow::compute::cast(batch.column(0), &DataType::Int64).ok()?;
+    let column = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&column);
+    if arrow::array::Array::is_null(column, 0) {
+        return None;
+    }
+    let rows = u64::try_from(column.value(0)).ok()?;
+    Some(RowCount { rows, exact: false })
 }
 
 /// `a AND b`, either side optional.

@@ -61,6 +61,14 @@ pub trait DatabaseSource: Send + Sync {
         None
     }
 
+    /// The query for the number of rows of `table` as the database knows it without reading
+    /// them (progress shows it as an estimate): one row whose first column is the count, NULL
+    /// when the database does not know. `only`: without its inheritance children. `None`: the
+    /// backend has no such number (the default).
+    fn row_estimate_sql(&self, _table: &TableName, _only: bool) -> Option<String> {
+        None
+    }
+
     /// The statistics query for `table`'s average row width in bytes: one row whose first
     /// column is the width. `only`: the source reads the table without its inheritance children.
     /// `None`: the backend keeps no such statistics.

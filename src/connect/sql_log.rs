@@ -5,7 +5,8 @@
 //! A line is `<backend>\t<kind>\t<statement>`, the statement on one line (newlines and tabs
 //! become spaces). Statements carry no connection URL, so no password reaches the file.
 //! Nothing is written when the variable is unset or empty; a file that cannot be opened is
-//! reported once on stderr and logging stays off.
+//! reported once on stderr and logging stays off. Each statement is also a debug log line
+//! (target `flow::sql`: `FLOW_LOG=flow::sql=debug`), with `--log-format json` a JSON object.
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -41,7 +42,7 @@ fn log_file() -> Option<&'static Mutex<std::fs::File>> {
         match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
             Ok(file) => Some(Mutex::new(file)),
             Err(e) => {
-                eprintln!("warning: FLOW_LOG_SQL: cannot open {}: {e}; statements are not logged", path.display());
+                tracing::warn!("FLOW_LOG_SQL: cannot open {}: {e}; statements are not logged", path.display());
                 None
             }
         }
@@ -53,9 +54,17 @@ fn log_file() -> Option<&'static Mutex<std::fs::File>> {
 /// name as the CLI spells it (`postgres`, `mysql`, `sqlite`). Never fails: a write error only
 /// loses the line.
 pub fn record(backend: &str, kind: StatementKind, sql: &str) {
+    // Also a debug log line (`FLOW_LOG=flow::sql=debug`); its arguments are built only when
+    // that level is on.
+    tracing::debug!(target: "flow::sql", backend, kind = kind.name(), "{}", one_line(sql));
     let Some(file) = log_file() else { return };
-    let line: String = sql.chars().map(|c| if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c }).collect();
+    let line = one_line(sql);
     if let Ok(mut file) = file.lock() {
         let _ = writeln!(file, "{backend}\t{}\t{line}", kind.name());
     }
+}
+
+/// The statement on one line: newlines and tabs become spaces.
+fn one_line(sql: &str) -> String {
+    sql.chars().map(|c| if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c }).collect()
 }

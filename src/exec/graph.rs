@@ -88,6 +88,8 @@ pub async fn build(
         };
         schemas.insert(source.name.clone(), shape.schema.clone());
         let m = Arc::new(StageMetrics::new(&source.name, StageKind::Source, run_start));
+        // `SourceExec` has one partition per scan partition, and at least one.
+        m.set_partitions(shape.partitions.len().max(1));
         metrics.push(m.clone());
         let table = Arc::new(SourceTable { source: source.clone(), shape: shape.clone(), metrics: m });
         let k = consumers.get(source.name.as_str()).copied().unwrap_or(0);
@@ -115,6 +117,7 @@ pub async fn build(
         schemas.insert(t.name.clone(), physical.schema());
         let m = Arc::new(StageMetrics::new(&t.name, StageKind::Transform, run_start));
         metrics.push(m.clone());
+        m.set_partitions(physical.properties().partitioning.partition_count());
         let staged: Arc<dyn ExecutionPlan> = Arc::new(StageExec::new(physical, m, t.timeout));
         let k = consumers.get(t.name.as_str()).copied().unwrap_or(0);
         outputs.insert(t.name.clone(), fan_out(staged, k));

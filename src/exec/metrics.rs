@@ -1,9 +1,10 @@
 //! Live counters of a run, one [`StageMetrics`] per stage: rows, and when each partition started
-//! and finished. Progress output reads them while the run goes; the run report is built from them
-//! at the end.
+//! and finished with how many rows. Progress output reads them while the run goes (and a
+//! [`StageObserver`] hears of each partition as it starts and ends); the run report is built
+//! from them at the end.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -26,16 +27,26 @@ impl std::fmt::Display for StageKind {
     }
 }
 
-/// When one partition of a stage ran, relative to the start of the run, and where.
+/// When one partition of a stage ran, relative to the start of the run, the rows it passed
+/// (read, or written for a sink) so far, and where it ran.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PartitionTiming {
     pub partition: usize,
     pub started_s: f64,
     pub finished_s: Option<f64>,
     pub ok: bool,
+    pub rows: u64,
     /// The Ballista executor that wrote the partition (`flow run --engine`); absent in a local run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub executor: Option<String>,
+}
+
+/// Hears of each partition of a stage as it starts and ends (the JSON progress events). Called
+/// on the thread that runs the partition, after the counters are updated; keep it short.
+pub trait StageObserver: Send + Sync + std::fmt::Debug {
+    fn partition_started(&self, stage: &StageMetrics, partition: usize);
+    /// `rows`: what the partition passed, the sum of its rows in [`StageMetrics::rows`].
+    fn partition_finished(&self, stage: &StageMetrics, partition: usize, ok: bool, rows: u64);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +83,7 @@ pub struct StageMetrics {
     timings: Mutex<Vec<PartitionTiming>>,
     /// A sink's publish: seconds from the run's start when it began and, once done, ended.
     publish: Mutex<Option<(f64, Option<f64>)>>,
+    observer: OnceLock<Arc<dyn StageObserver>>,
 }
 
 impl StageMetrics {
@@ -85,7 +97,14 @@ impl StageMetrics {
             partitions: AtomicU64::new(0),
             timings: Mutex::new(Vec::new()),
             publish: Mutex::new(None),
+            observer: OnceLock::new(),
         }
+    }
+
+    /// Tells `observer` of every partition that starts or ends from now on (one observer per
+    /// stage; a second call is ignored).
+    pub fn observe(&self, observer: Arc<dyn StageObserver>) {
+        let _ = self.observer.set(observer);
     }
 
     /// A sink starts publishing its staged rows (rename, swap, or part files joined).
@@ -117,8 +136,20 @@ impl StageMetrics {
         publish.map(|(start, end)| (end.unwrap_or(now) - start).max(0.0))
     }
 
+    /// Rows the stage passed, partition unknown (they count in no partition's `rows`).
     pub fn add_rows(&self, n: u64) {
         self.rows.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Rows partition `partition` passed: they count in the stage's rows and in the partition's
+    /// running attempt.
+    pub fn add_partition_rows(&self, partition: usize, n: u64) {
+        self.rows.fetch_add(n, Ordering::Relaxed);
+        if let Ok(mut timings) = self.timings.lock()
+            && let Some(entry) = timings.iter_mut().rev().find(|e| e.partition == partition && e.finished_s.is_none())
+        {
+            entry.rows += n;
+        }
     }
 
     pub fn rows(&self) -> u64 {
@@ -144,18 +175,49 @@ impl StageMetrics {
     pub fn partition_started(&self, partition: usize) {
         let t = self.run_start.elapsed().as_secs_f64();
         if let Ok(mut timings) = self.timings.lock() {
-            timings.push(PartitionTiming { partition, started_s: t, finished_s: None, ok: false, executor: None });
+            timings.push(PartitionTiming {
+                partition,
+                started_s: t,
+                finished_s: None,
+                ok: false,
+                rows: 0,
+                executor: None,
+            });
+        }
+        if let Some(observer) = self.observer.get() {
+            observer.partition_started(self, partition);
         }
     }
 
     pub fn partition_finished(&self, partition: usize, ok: bool) {
         let t = self.run_start.elapsed().as_secs_f64();
+        let mut rows = None;
         if let Ok(mut timings) = self.timings.lock()
             && let Some(entry) = timings.iter_mut().rev().find(|e| e.partition == partition && e.finished_s.is_none())
         {
             entry.finished_s = Some(t);
             entry.ok = ok;
+            rows = Some(entry.rows);
         }
+        if let (Some(observer), Some(rows)) = (self.observer.get(), rows) {
+            observer.partition_finished(self, partition, ok, rows);
+        }
+    }
+
+    /// Partitions that ran to their end (successfully or not).
+    pub fn partitions_finished(&self) -> usize {
+        self.timings.lock().map_or(0, |t| t.iter().filter(|e| e.finished_s.is_some()).count())
+    }
+
+    /// Seconds from the run's start to the stage's first partition start; `None` before it.
+    pub fn started_s(&self) -> Option<f64> {
+        let timings = self.timings.lock().ok()?;
+        timings.iter().map(|t| t.started_s).reduce(f64::min)
+    }
+
+    /// Seconds from the run's start until now.
+    pub fn run_seconds(&self) -> f64 {
+        self.run_start.elapsed().as_secs_f64()
     }
 
     /// Records which executor ran `partition` (its last attempt), for the run report.
@@ -209,5 +271,17 @@ pub struct StageTimeout {
 impl crate::connect::sink::RowsWritten for StageMetrics {
     fn add_rows(&self, rows: u64) {
         StageMetrics::add_rows(self, rows);
+    }
+}
+
+/// The rows a sink's writer reports for one partition (see [`StageMetrics::add_partition_rows`]).
+pub struct PartitionRows {
+    pub metrics: Arc<StageMetrics>,
+    pub partition: usize,
+}
+
+impl crate::connect::sink::RowsWritten for PartitionRows {
+    fn add_rows(&self, rows: u64) {
+        self.metrics.add_partition_rows(self.partition, rows);
     }
 }

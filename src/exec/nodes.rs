@@ -274,7 +274,7 @@ impl Stream for StageStream {
         }
         match self.input.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(batch))) => {
-                self.metrics.add_rows(batch.num_rows() as u64);
+                self.metrics.add_partition_rows(self.partition, batch.num_rows() as u64);
                 Poll::Ready(Some(Ok(batch)))
             }
             Poll::Ready(Some(Err(e))) => {

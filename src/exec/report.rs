@@ -11,7 +11,7 @@
 //! `rows`, `seconds`, `done`, `published`), and `stages[]` with
 //! `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`, `rows_rejected`, `seconds`,
 //! `rows_per_second`, `target` (sinks: where they wrote), `publish_seconds`, `published`,
-//! `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`).
+//! `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`, `rows`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

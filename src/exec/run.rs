@@ -23,7 +23,8 @@ use tokio::task::JoinSet;
 use super::engine::{PartitionEngine, Placement, SinkJob};
 use super::graph;
 use super::metrics::{StageKind, StageMetrics, StageTimeout};
-use super::progress::{Progress, ProgressMode};
+use super::progress::events::EventLog;
+use super::progress::{Board, Progress, ProgressMode};
 use super::report::RunReport;
 use super::sink_exec::SinkExec;
 use crate::connect::connect_error::failure_of;
@@ -89,7 +90,8 @@ pub async fn run_pipeline(resolved: &ResolvedPipeline, options: &RunOptions) -> 
     let run_start = Instant::now();
     let mut identity = RunIdentity { run_id: new_run_id(), ..RunIdentity::default() };
     let mut metrics: Vec<Arc<StageMetrics>> = Vec::new();
-    let outcome = run_inner(resolved, options, &mut identity, run_start, &mut metrics).await;
+    let events = (options.progress == ProgressMode::Json).then(|| EventLog::stderr(&plan.name));
+    let outcome = run_inner(resolved, options, &mut identity, run_start, &mut metrics, events.clone()).await;
     let failure = outcome.err().map(|f| {
         let message = scrub_all(plan, &f.message);
         f.reworded(message)
@@ -100,6 +102,9 @@ pub async fn run_pipeline(resolved: &ResolvedPipeline, options: &RunOptions) -> 
     report.already_complete = identity.already_complete;
     report.notes = identity.notes;
     report.watermarks = identity.watermarks;
+    if let Some(events) = events {
+        events.finish(&report, &metrics);
+    }
     report
 }
 
@@ -131,6 +136,7 @@ async fn run_inner(
     identity: &mut RunIdentity,
     run_start: Instant,
     metrics_out: &mut Vec<Arc<StageMetrics>>,
+    events: Option<Arc<EventLog>>,
 ) -> Result<(), Failure> {
     let plan = &resolved.plan;
     // Everything below, including describing sources, counts against the pipeline timeout.
@@ -226,7 +232,8 @@ async fn run_inner(
             });
         }
         prepare_sinks(&mut sinks, &mut identity.started).await?;
-        let progress = Progress::start(&plan.name, &graph.metrics, table_stages(plan, &graph), options.progress);
+        let board = Board::new(plan, &shapes, &graph.metrics, table_stages(plan, &graph));
+        let progress = Progress::start(board, options.progress, events);
         // The progress display stays up through the publish phase, which shows as
         // "publishing" on each sink's line; it is taken down when `progress` drops.
         let result = match &options.engine {
@@ -547,7 +554,7 @@ async fn execute_remote(engine: &dyn PartitionEngine, sinks: &[SinkEntry]) -> Re
                 );
                 return Err(Failure::new(codes::run::LEDGER, message).at(&sink.name, p));
             };
-            sink.metrics.add_rows(*rows);
+            sink.metrics.add_partition_rows(p, *rows);
             sink.metrics.partition_finished(p, true);
             if let Some(placed) = placements.iter().find(|pl| pl.sink == sink.name && pl.partition == p) {
                 sink.metrics.partition_ran_on(p, &placed.executor);

@@ -20,7 +20,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream,
 };
 
-use super::metrics::StageMetrics;
+use super::metrics::{PartitionRows, StageMetrics};
 use crate::connect::sink::SinkDriver;
 use crate::plan::SinkPlan;
 
@@ -116,7 +116,7 @@ impl ExecutionPlan for SinkExec {
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
         let driver = self.driver.clone();
-        let metrics = self.metrics.clone();
+        let metrics = Arc::new(PartitionRows { metrics: self.metrics.clone(), partition });
         let detail = self.details.get(partition).cloned().unwrap_or_default();
         let written = async move {
             let n = driver.write_partition(partition, detail, input, metrics).await?;

@@ -423,6 +423,7 @@ mod tests {
             snapshot: None,
             watermark: None,
             notes: vec![],
+            rows: None,
         };
         let mut resolved = ResolvedPipeline::offline(plan);
         resolved.sources.insert("orders".into(), Ok(shape));

@@ -23,6 +23,7 @@ mod incremental;
 mod newcomer;
 mod partitions;
 mod profile_schema;
+mod progress;
 mod rejects;
 mod resolve_once;
 mod resume;

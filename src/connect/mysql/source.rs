@@ -85,6 +85,15 @@ impl DatabaseSource for MysqlSource {
         ))
     }
 
+    fn row_estimate_sql(&self, table: &TableName, _only: bool) -> Option<String> {
+        let dialect = Dialect::Mysql;
+        let schema = table.schema().map_or_else(|| "DATABASE()".to_string(), |s| dialect.string(s));
+        Some(format!(
+            "SELECT TABLE_ROWS AS r FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
+            dialect.string(table.table())
+        ))
+    }
+
     fn row_width_sql(&self, table: &TableName, _only: bool) -> Option<String> {
         let dialect = Dialect::Mysql;
         let schema = table.schema().map_or_else(|| "DATABASE()".to_string(), |s| dialect.string(s));

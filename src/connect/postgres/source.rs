@@ -56,6 +56,23 @@ impl DatabaseSource for PostgresSource {
         ))
     }
 
+    fn row_estimate_sql(&self, table: &TableName, only: bool) -> Option<String> {
+        let dialect = Dialect::Postgres;
+        // `reltuples` of the table and, unless `only`, of every descendant (inheritance children,
+        // a partitioned table's partitions); -1 means never analysed and counts as unknown.
+        let descendants = if only {
+            ""
+        } else {
+            " UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid"
+        };
+        Some(format!(
+            "WITH RECURSIVE tree(oid) AS (SELECT to_regclass({})::oid{descendants}) \
+             SELECT (sum(c.reltuples) FILTER (WHERE c.reltuples >= 0))::bigint AS r \
+             FROM tree JOIN pg_class c ON c.oid = tree.oid",
+            dialect.string(&dialect.table(table))
+        ))
+    }
+
     fn row_width_sql(&self, table: &TableName, only: bool) -> Option<String> {
         let dialect = Dialect::Postgres;
         Some(format!(

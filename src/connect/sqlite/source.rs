@@ -8,7 +8,7 @@ use datafusion::error::Result;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
 use crate::connect::source::{DatabaseSource, PartitionRead, run_blocking};
-use crate::plan::{Endpoint, Relation, SourcePlan};
+use crate::plan::{Endpoint, Relation, SourcePlan, TableName};
 
 /// SQLite as a source (see [`DatabaseSource`]).
 pub struct SqliteSource;
@@ -23,6 +23,11 @@ impl DatabaseSource for SqliteSource {
     async fn fetch_small(&self, source: &SourcePlan, sql: &str) -> Result<Vec<RecordBatch>> {
         let (url, sql) = (source.endpoint.url.clone(), sql.to_string());
         run_blocking(move || super::reader::fetch_all(&url, &sql)).await
+    }
+
+    /// SQLite keeps no row count: it counts (a walk of the table's smallest b-tree).
+    fn row_estimate_sql(&self, table: &TableName, _only: bool) -> Option<String> {
+        Some(format!("SELECT count(*) AS r FROM {}", crate::plan::sql::Dialect::Sqlite.table(table)))
     }
 
     fn database_file<'a>(&self, endpoint: &'a Endpoint) -> Option<&'a str> {
