@@ -21,6 +21,7 @@ mod graphs;
 mod identifiers;
 mod incremental;
 mod newcomer;
+mod partition_lock;
 mod partitions;
 mod profile_schema;
 mod progress;

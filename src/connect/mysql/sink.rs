@@ -27,7 +27,9 @@ use futures::future::BoxFuture;
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
-use crate::connect::staged::{Canceller, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, old_of};
+use crate::connect::staged::{
+    Canceller, PartitionLock, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, old_of,
+};
 use crate::connect::target_columns::{SpecialColumn, WritePlan};
 use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
@@ -308,6 +310,16 @@ impl StagedBackend for MysqlBackend {
 
     fn column_type(&self, field: &Field, is_key: bool) -> Result<String> {
         mysql_field_type(field, is_key)
+    }
+
+    /// `GET_LOCK` is held by the connection, not the transaction (MySQL has no transaction-scoped
+    /// named lock), so it is taken before `BEGIN` and released after the commit. Waits up to a
+    /// day: the other writer of the partition ends by then or its connection is gone.
+    fn partition_lock_sql(&self, name: &str) -> PartitionLock {
+        PartitionLock::Session {
+            acquire: format!("SELECT GET_LOCK({}, 86400)", D.string(name)),
+            release: format!("DO RELEASE_LOCK({})", D.string(name)),
+        }
     }
 
     fn publish_summary(&self, mode: &WriteMode, target: &str) -> String {

@@ -33,7 +33,7 @@ use crate::connect::cancel::Pending;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::{self, BadRow};
 use crate::connect::staged::{
-    Canceller, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, on_conflict_sql,
+    Canceller, PartitionLock, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, on_conflict_sql,
 };
 use crate::connect::target_columns::{Special, SpecialColumn, WritePlan};
 use crate::diagnostics::{Failure, codes};
@@ -194,6 +194,10 @@ impl StagedBackend for PostgresBackend {
 
     fn lock_ledger_sql(&self, ledger: &TableName) -> Option<String> {
         Some(format!("SELECT pg_advisory_xact_lock(hashtext({}))", D.string(&D.table(ledger))))
+    }
+
+    fn partition_lock_sql(&self, name: &str) -> PartitionLock {
+        PartitionLock::Transaction(format!("SELECT pg_advisory_xact_lock(hashtext({}))", D.string(name)))
     }
 
     fn special_columns(&self, s: &mut PgSession, table: &TableName) -> Result<Vec<SpecialColumn>> {

@@ -41,7 +41,8 @@ use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 
 pub use statements::{
-    cleanup_sql, count_sql, ensure_table_sql, old_of, on_conflict_sql, require_columns, restart_sql, staging_of,
+    cleanup_sql, committed_partition_sql, count_sql, ensure_table_sql, old_of, on_conflict_sql, require_columns,
+    restart_sql, staging_of,
 };
 
 use crate::connect::rejects::{BadRow, RejectPolicy, reject_schema};
@@ -116,6 +117,7 @@ pub enum Step {
     BeginWriting,
     WriteRows,
     WriteRejects,
+    LockPartition,
     RecordPartition,
     CommitRows,
     BeginPublishing,
@@ -142,6 +144,7 @@ impl Step {
             Self::BeginWriting => "cannot begin writing",
             Self::WriteRows => "cannot write rows for",
             Self::WriteRejects => "cannot write rejected rows of",
+            Self::LockPartition => "cannot lock the ledger of",
             Self::RecordPartition => "cannot record a partition of",
             Self::CommitRows => "cannot commit rows for",
             Self::BeginPublishing => "cannot begin publishing",
@@ -257,6 +260,14 @@ pub trait StagedBackend: Send + Sync + 'static {
     /// sinks creating it at once could race.
     fn lock_ledger_sql(&self, _ledger: &TableName) -> Option<String> {
         None
+    }
+    /// How two writers of the same partition of the same run exclude each other, so that the
+    /// second finds the first's ledger row and writes nothing. On a cluster Ballista re-runs a
+    /// task whose executor it lost, and the first attempt may still be writing. `name` is at
+    /// most 64 bytes. Default: nothing, for a backend whose write transactions already exclude
+    /// each other (SQLite: one writer per file).
+    fn partition_lock_sql(&self, _name: &str) -> PartitionLock {
+        PartitionLock::None
     }
     /// The target's columns that take no values from outside (see `connect::target_columns`).
     fn special_columns(&self, _session: &mut Self::Session, _table: &TableName) -> Result<Vec<SpecialColumn>> {
@@ -503,7 +514,32 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
     }
 }
 
+/// A backend's lock around one partition's write ([`StagedBackend::partition_lock_sql`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionLock {
+    None,
+    /// Taken first in the write transaction and released by its end (PostgreSQL's
+    /// `pg_advisory_xact_lock`).
+    Transaction(String),
+    /// Taken before the transaction begins and released after it ends (MySQL's `GET_LOCK`, which
+    /// the server also releases when the connection ends); `acquire` returns 1 once held.
+    Session {
+        acquire: String,
+        release: String,
+    },
+}
+
+/// The name of the lock on partition `partition` of `key`'s run and sink, writing `table`:
+/// `flow:` and a 64-bit FNV-1a hash in hex, short enough for MySQL's 64-byte lock names.
+fn partition_lock_name(table: &TableName, key: &LedgerKey, partition: usize) -> String {
+    let text = format!("{table}\u{1f}{}\u{1f}{}\u{1f}{partition}", key.run_id, key.sink);
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("flow:{hash:016x}")
+}
+
 impl<B: StagedBackend> StagedSink<B> {
+    /// Writes one partition under its lock (see [`PartitionLock`]): when the ledger already
+    /// records it for this run, the rows it records are returned and nothing is written.
     fn write_partition_on(
         &self,
         s: &mut B::Session,
@@ -513,9 +549,43 @@ impl<B: StagedBackend> StagedSink<B> {
         on_rows: &dyn Fn(u64),
     ) -> Result<u64> {
         let t = &self.target;
+        let lock = self.backend.partition_lock_sql(&partition_lock_name(&t.table, &t.key, partition));
+        if let PartitionLock::Session { acquire, .. } = &lock
+            && s.query_u64(acquire, Step::LockPartition)? != Some(1)
+        {
+            let message = format!("partition {partition}: its ledger lock on {} was not granted", t.table);
+            return Err(Failure::new(codes::sink::WRITE_FAILED, message).into_datafusion());
+        }
+        let written = self.write_locked_partition(s, &lock, partition, detail, next, on_rows);
+        if let PartitionLock::Session { release, .. } = &lock {
+            // Best effort: the server releases it with the connection anyway.
+            let _ = s.execute(release, Step::CommitRows);
+        }
+        written
+    }
+
+    fn write_locked_partition(
+        &self,
+        s: &mut B::Session,
+        lock: &PartitionLock,
+        partition: usize,
+        detail: &str,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<u64> {
+        let t = &self.target;
         // Read on the writer's own connection: the driver may run apart from `prepare`.
         let write = self.write_plan(s)?;
         in_transaction(s, Step::BeginWriting, Step::CommitRows, |s| {
+            if let PartitionLock::Transaction(sql) = lock {
+                s.execute(sql, Step::LockPartition)?;
+            }
+            // The first read of the transaction, after the lock: it sees the other attempt's
+            // commit (MySQL's snapshot is taken here, PostgreSQL reads committed).
+            let recorded = committed_partition_sql(B::DIALECT, &ledger_table(&t.table), &t.key, partition);
+            if let Some(rows) = s.query_u64(&recorded, Step::ReadLedger)? {
+                return Ok(rows);
+            }
             let mut loader = self.backend.loader(s, t, write)?;
             let mut checksum = RowChecksum::default();
             let mut seen = 0u64;

@@ -64,6 +64,18 @@ pub fn restart_sql(
     statements
 }
 
+/// The rows the ledger `ledger` records for partition `partition` of `key`'s run and sink; no
+/// row when it records none.
+pub fn committed_partition_sql(dialect: Dialect, ledger: &TableName, key: &LedgerKey, partition: usize) -> String {
+    format!(
+        "SELECT row_count FROM {} WHERE run_id = {} AND sink = {} AND event = {} AND part = {partition}",
+        dialect.table(ledger),
+        dialect.string(&key.run_id),
+        dialect.string(&key.sink),
+        dialect.string(Event::Partition.as_str()),
+    )
+}
+
 pub fn count_sql(dialect: Dialect, table: &TableName) -> String {
     format!("SELECT COUNT(*) FROM {}", dialect.table(table))
 }
