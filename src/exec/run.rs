@@ -616,7 +616,14 @@ fn find_timeout(e: &DataFusionError) -> Option<&StageTimeout> {
     }
 }
 
+/// A run id unique across runs: the start time (UTC, to the second, so ids sort by time), the
+/// process id, and a counter of the runs this process started. Without the counter two runs of
+/// one pipeline started in the same second by one process (a test, an orchestrator's worker)
+/// would share an id, and the second would find the first's partitions in the ledger as its
+/// own. 20 characters: staging table names carry it within identifier limits.
 fn new_run_id() -> String {
+    static STARTED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
     let now = chrono::Utc::now();
-    format!("{}{:04x}", now.format("%Y%m%d%H%M%S"), std::process::id() & 0xffff)
+    let seq = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}{:04x}{seq:02x}", now.format("%Y%m%d%H%M%S"), std::process::id() & 0xffff)
 }
