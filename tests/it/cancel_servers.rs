@@ -139,7 +139,8 @@ fn ctrl_c_stops_a_postgres_to_postgres_copy_on_both_sides() {
         return;
     }
     let marker = "flow_cancel_marker_pgpg";
-    let target = "flow_cancel_pgpg_target";
+    // Short enough to appear whole in the staging table's name, which the wait below looks for.
+    let target = "flow_cancel_pgpg";
     let dir = crate::common::temp_dir();
     let file = write_flow(
         dir.path(),
