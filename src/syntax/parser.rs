@@ -741,33 +741,47 @@ fn describe(rule: Rule) -> &'static str {
         Rule::create_if_missing | Rule::kw_if => "`if missing`",
         Rule::create_never | Rule::kw_never => "`never`",
         Rule::kw_missing => "`missing`",
-        Rule::infix_op
-        | Rule::op_or
-        | Rule::op_and
-        | Rule::op_eq
-        | Rule::op_neq
-        | Rule::op_le
-        | Rule::op_ge
-        | Rule::op_lt
-        | Rule::op_gt
-        | Rule::op_concat
-        | Rule::op_add
-        | Rule::op_sub
-        | Rule::op_mul
-        | Rule::op_div
-        | Rule::op_mod
-        | Rule::op_like
-        | Rule::op_not_like => "an operator",
-        Rule::postfix_op
-        | Rule::op_is_null
-        | Rule::op_is_not_null
-        | Rule::op_in
-        | Rule::op_not_in
-        | Rule::op_between
-        | Rule::op_not_between => "an operator",
+        Rule::infix_op | Rule::postfix_op => "an operator",
+        r if is_infix(r) || is_postfix(r) => "an operator",
         Rule::variable => "a variable `${NAME}`",
         _ => "more input",
     }
+}
+
+/// The binary operators of `expr` (the grammar's silent `infix_op`).
+pub(super) fn is_infix(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::op_or
+            | Rule::op_and
+            | Rule::op_eq
+            | Rule::op_neq
+            | Rule::op_le
+            | Rule::op_ge
+            | Rule::op_lt
+            | Rule::op_gt
+            | Rule::op_concat
+            | Rule::op_add
+            | Rule::op_sub
+            | Rule::op_mul
+            | Rule::op_div
+            | Rule::op_mod
+            | Rule::op_like
+            | Rule::op_not_like
+    )
+}
+
+/// The postfix operators of `expr` (the grammar's silent `postfix_op`).
+pub(super) fn is_postfix(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::op_is_null
+            | Rule::op_is_not_null
+            | Rule::op_in
+            | Rule::op_not_in
+            | Rule::op_between
+            | Rule::op_not_between
+    )
 }
 
 #[cfg(test)]

@@ -143,23 +143,19 @@ impl<'a> Printer<'a> {
                 let setting = pair.into_inner().next().expect("grammar: setting kind");
                 self.words(setting);
             }
-            Rule::source => self.source(pair),
-            Rule::sink => self.sink(pair),
+            Rule::source | Rule::sink => self.source_or_sink(pair),
             Rule::transform => self.transform(pair),
             _ => self.token(&pair, pair.as_str().trim_end()),
         }
     }
 
-    pub(super) fn source(&mut self, pair: Pair<'a, Rule>) {
+    /// `source NAME = TARGET {..}` and `sink [NAME =] STAGE -> TARGET {..}`.
+    pub(super) fn source_or_sink(&mut self, pair: Pair<'a, Rule>) {
         for child in pair.into_inner() {
             match child.as_rule() {
-                Rule::kw_source => self.word(&child),
-                Rule::ident => {
-                    self.space();
-                    self.token(&child, child.as_str());
-                    self.space();
-                    self.punct("=");
-                }
+                Rule::kw_source | Rule::kw_sink => self.word(&child),
+                Rule::ident => self.name_then(&child, "="),
+                Rule::stage_ref => self.name_then(&child, "->"),
                 Rule::target => {
                     self.space();
                     self.target(child);
@@ -169,29 +165,12 @@ impl<'a> Printer<'a> {
         }
     }
 
-    pub(super) fn sink(&mut self, pair: Pair<'a, Rule>) {
-        for child in pair.into_inner() {
-            match child.as_rule() {
-                Rule::kw_sink => self.word(&child),
-                Rule::ident => {
-                    self.space();
-                    self.token(&child, child.as_str());
-                    self.space();
-                    self.punct("=");
-                }
-                Rule::stage_ref => {
-                    self.space();
-                    self.token(&child, child.as_str());
-                    self.space();
-                    self.punct("->");
-                }
-                Rule::target => {
-                    self.space();
-                    self.target(child);
-                }
-                _ => self.options(child),
-            }
-        }
+    /// ` NAME =` (or ` STAGE ->`) after a keyword.
+    fn name_then(&mut self, name: &Pair<'a, Rule>, punct: &str) {
+        self.space();
+        self.token(name, name.as_str());
+        self.space();
+        self.punct(punct);
     }
 
     pub(super) fn transform(&mut self, pair: Pair<'a, Rule>) {
@@ -199,12 +178,7 @@ impl<'a> Printer<'a> {
         for child in pair.into_inner() {
             match child.as_rule() {
                 Rule::kw_transform => self.word(&child),
-                Rule::ident => {
-                    self.space();
-                    self.token(&child, child.as_str());
-                    self.space();
-                    self.punct("=");
-                }
+                Rule::ident => self.name_then(&child, "="),
                 Rule::stage_ref => {
                     self.space();
                     self.token(&child, child.as_str());

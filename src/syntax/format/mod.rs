@@ -26,7 +26,7 @@
 
 use pest::iterators::Pair;
 
-use super::parser::{Rule, parse_tree};
+use super::parser::{Rule, is_infix, is_postfix, parse_tree};
 use crate::diagnostics::Problem;
 use printer::Printer;
 
@@ -224,40 +224,6 @@ const KEYWORDS: &[&str] = &[
 
 fn only_child(pair: Pair<Rule>) -> Pair<Rule> {
     pair.into_inner().next().expect("grammar: one child")
-}
-
-fn is_infix(rule: Rule) -> bool {
-    matches!(
-        rule,
-        Rule::op_or
-            | Rule::op_and
-            | Rule::op_eq
-            | Rule::op_neq
-            | Rule::op_le
-            | Rule::op_ge
-            | Rule::op_lt
-            | Rule::op_gt
-            | Rule::op_concat
-            | Rule::op_add
-            | Rule::op_sub
-            | Rule::op_mul
-            | Rule::op_div
-            | Rule::op_mod
-            | Rule::op_like
-            | Rule::op_not_like
-    )
-}
-
-fn is_postfix(rule: Rule) -> bool {
-    matches!(
-        rule,
-        Rule::op_is_null
-            | Rule::op_is_not_null
-            | Rule::op_in
-            | Rule::op_not_in
-            | Rule::op_between
-            | Rule::op_not_between
-    )
 }
 
 mod layout;
