@@ -7,16 +7,18 @@ use std::ops::Range;
 /// The byte range of the password in `scheme://user:password@host/...`, if there is one.
 ///
 /// A password written without percent-encoding may hold `/`, `?`, `#`, `:` or `@`
-/// (`postgres://u:pa/ss@h/db`, `mysql://u:a?b@h/db`), so the user info is not cut at the first
-/// of those: it ends at the last `@` before the first `/` that follows an `@` (the path). The
-/// password starts after the first `:` of the user info. When a URL has no user info but an `@`
-/// in its query, more than a password may be masked; masking too much is the safe side.
+/// (`postgres://u:pa/ss@h/db`, `mysql://u:a?b@h/db`, `postgres://u:p@x/y@h/db`), and a host
+/// never holds `@`, so the user info ends at the last `@` of the URL, unless that `@` stands in
+/// a query parameter's value (`?application_name=a@b`). The password starts after the first `:`
+/// of the user info. When a URL has no user info but an `@` in its query, more than a password
+/// may be masked; masking too much is the safe side.
 pub fn password_span(url: &str) -> Option<Range<usize>> {
     let rest_start = url.find("://")? + 3;
     let rest = &url[rest_start..];
-    let first_at = rest.find('@')?;
-    let path = rest[first_at..].find('/').map_or(rest.len(), |i| first_at + i);
-    let at = rest[..path].rfind('@')?;
+    // An `@` inside a query parameter's value (`?application_name=a@b`) ends no user info.
+    let in_query = |at: usize| rest[..at].rfind('?').is_some_and(|q| rest[q..at].contains('='));
+    let ats: Vec<usize> = rest.match_indices('@').map(|(i, _)| i).collect();
+    let at = *ats.iter().rev().find(|&&at| !in_query(at)).or(ats.last())?;
     let colon = rest[..at].find(':')?;
     Some(rest_start + colon + 1..rest_start + at)
 }
@@ -58,6 +60,8 @@ mod tests {
         assert_eq!(password("postgres://u:Xy#9?tq@h:5432/db?sslmode=disable"), Some("Xy#9?tq"));
         assert_eq!(password("mysql://u:p@ss@h/db?x=1"), Some("p@ss"));
         assert_eq!(password("mysql://u:a:b@h"), Some("a:b"));
+        assert_eq!(password("postgres://postgres:Tr0ub4dor@x/Horse@127.0.0.1/test"), Some("Tr0ub4dor@x/Horse"));
+        assert_eq!(password("postgres://u:x?a=b@h/db"), Some("x?a=b"));
         assert_eq!(password("postgres://u:p%40ss@h/db?application_name=a@b"), Some("p%40ss"));
         assert_eq!(password("mysql://root@h/db"), None);
         assert_eq!(password("sqlite://out/a@b.db"), None);

@@ -92,25 +92,28 @@ fn redact_key_values(text: &str) -> String {
     }
 }
 
-/// Replaces every occurrence of a URL's password in `text` (e.g. a driver's error message).
+/// Passwords shorter than this (characters) are masked where they stand in a URL, but not
+/// searched for in free text: replacing every `e` or `0` of a message would garble it and, by
+/// the pattern of the masks, give the password away.
+const SHORTEST_SCRUBBED: usize = 5;
+
+/// `text` (e.g. a driver's error message) without `url`'s password: the URL itself redacted,
+/// every URL's password in it masked, and the password's occurrences elsewhere replaced by `***`
+/// (its percent-encoded and decoded forms) when it is at least [`SHORTEST_SCRUBBED`] long.
 pub fn scrub_secret(text: &str, url: &str) -> String {
-    let mut out = text.to_string();
-    if let Some(password) = password_of(url)
-        && !password.is_empty()
-    {
-        out = out.replace(url, &redact_url(url));
-        out = out.replace(&password, "***");
-        if let Some(span) = password_span(url) {
-            out = out.replace(&url[span], "***");
+    let mut out = text.replace(url, &redact_url(url));
+    if let Some(span) = password_span(url) {
+        let encoded = &url[span];
+        let decoded = percent_decode(encoded);
+        for password in [decoded.as_str(), encoded] {
+            if password.chars().count() >= SHORTEST_SCRUBBED {
+                out = out.replace(password, "***");
+            }
         }
     }
-    out
+    crate::diagnostics::secret::mask_url_passwords(&out)
 }
 
-/// The password as drivers may print it: percent-decoded (the URL form is encoded).
-fn password_of(url: &str) -> Option<String> {
-    password_span(url).map(|span| percent_decode(&url[span]))
-}
 
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -158,9 +161,21 @@ mod tests {
     }
 
     #[test]
+    fn short_passwords_are_masked_in_urls_but_not_searched_for_in_text() {
+        let url = "postgres://postgres:e@127.0.0.1:5999/test";
+        let text = format!("source `s`: cannot connect to {url}: Connection refused at 127.0.0.1");
+        assert_eq!(
+            scrub_secret(&text, url),
+            "source `s`: cannot connect to postgres://postgres:***@127.0.0.1:5999/test: Connection refused at 127.0.0.1"
+        );
+        let other = "postgres://postgres:0@127.0.0.1/test";
+        assert_eq!(scrub_secret("at 127.0.0.1 via postgres://u:0@h/db", other), "at 127.0.0.1 via postgres://u:*@h/db");
+    }
+
+    #[test]
     fn scrubs_decoded_password_from_messages() {
-        let url = "postgres://u:p%40ss@h/db";
-        assert_eq!(scrub_secret("auth failed for p@ss", url), "auth failed for ***");
+        let url = "postgres://u:p%40ssw@h/db";
+        assert_eq!(scrub_secret("auth failed for p@ssw", url), "auth failed for ***");
     }
 
     #[test]
