@@ -95,6 +95,11 @@ fn collect(path: &Path, search: bool, out: &mut Vec<PathBuf>) -> std::io::Result
     entries.sort();
     for entry in entries {
         let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // Symbolic links to directories are not followed: a link back up would loop.
+        let linked = std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
+        if entry.is_dir() && linked {
+            continue;
+        }
         if entry.is_dir() {
             if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_str()) {
                 collect(&entry, true, out)?;
@@ -122,14 +127,34 @@ fn format_file(file: &Path, check: bool) -> Result<bool, ()> {
     Ok(true)
 }
 
-/// Writes `text` beside `file` and renames it over `file`, keeping the file's permissions.
+/// Writes `text` into `file`. Through a temporary file renamed over the file (so an interrupted
+/// `fmt` leaves the old text or the new, never half), keeping its permissions and, where this
+/// process may, its owner; a symbolic link is followed (the file it names is formatted, the
+/// link stays). A file with several hard links is rewritten in place instead, so the links keep
+/// sharing it. A read-only file is refused.
 fn replace(file: &Path, text: &str) -> std::io::Result<()> {
+    let file = &std::fs::canonicalize(file)?;
+    let meta = std::fs::metadata(file)?;
+    if meta.permissions().readonly() {
+        return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "the file is read-only; not formatted"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return std::fs::write(file, text);
+        }
+    }
     let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.fmt-{}", std::process::id()));
     std::fs::write(&temp, text)?;
-    if let Ok(meta) = std::fs::metadata(file) {
-        let _ = std::fs::set_permissions(&temp, meta.permissions());
+    let _ = std::fs::set_permissions(&temp, meta.permissions());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // Only root may give a file away; for anyone else the owner is already theirs.
+        let _ = std::os::unix::fs::chown(&temp, Some(meta.uid()), Some(meta.gid()));
     }
     std::fs::rename(&temp, file).inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);

@@ -114,7 +114,6 @@ pub fn scrub_secret(text: &str, url: &str) -> String {
     crate::diagnostics::secret::mask_url_passwords(&out)
 }
 
-
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

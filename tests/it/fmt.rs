@@ -411,3 +411,39 @@ fn fmt_reads_standard_input() {
         (Some(0), "let g = generate(rows: 1)\n")
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn fmt_keeps_links_and_refuses_read_only_files() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    let dir = temp_dir();
+    let messy = "let g = generate(rows: 3)\npipeline p {source s=g.table(\"t\")\nsink s->g.table('u')}\n";
+    let tidy = format(messy).expect("formats");
+    // A symbolic link: the file it names is formatted, the link stays a link.
+    let real = write(dir.path(), "real.flow", messy);
+    let link = dir.path().join("link.flow");
+    symlink(&real, &link).expect("symlink");
+    assert_eq!(flow_cli(&["fmt", link.to_str().expect("utf-8")]).0, 0);
+    assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&real).expect("read"), tidy);
+    // A hard link keeps sharing the formatted text.
+    let first = write(dir.path(), "first.flow", messy);
+    let second = dir.path().join("second.flow");
+    std::fs::hard_link(&first, &second).expect("hard link");
+    assert_eq!(flow_cli(&["fmt", &first]).0, 0);
+    assert_eq!(std::fs::read_to_string(&second).expect("read"), tidy);
+    assert_eq!(std::fs::metadata(&second).expect("meta").nlink(), 2);
+    // A read-only file is refused and left alone.
+    let locked = write(dir.path(), "locked.flow", messy);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let (code, _, stderr) = flow_cli(&["fmt", &locked]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("the file is read-only; not formatted"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&locked).expect("read"), messy);
+    // A link back up the tree is not followed.
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    symlink(dir.path(), sub.join("up")).expect("symlink");
+    let (code, stdout, stderr) = flow_cli(&["fmt", "--check", sub.to_str().expect("utf-8")]);
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
+}

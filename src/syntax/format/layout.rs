@@ -451,6 +451,9 @@ impl<'a> Printer<'a> {
                     if !after_prefix {
                         self.space();
                     }
+                    if self.out.ends_with('-') {
+                        self.space(); // `- -x`, not `--x`
+                    }
                     self.token(&child, "-");
                     after_prefix = true;
                     continue;
@@ -602,7 +605,12 @@ impl<'a> Printer<'a> {
                     let mut after_prefix = true;
                     for part in child.into_inner() {
                         match part.as_rule() {
-                            Rule::op_neg => self.token(&part, "-"),
+                            Rule::op_neg => {
+                                if self.out.ends_with('-') {
+                                    self.space();
+                                }
+                                self.token(&part, "-");
+                            }
                             Rule::op_not => {
                                 self.words(part);
                                 self.space();

@@ -38,12 +38,16 @@ pub(super) const CONTINUATION: usize = 4;
 
 /// Formats a whole `.flow` file.
 ///
-/// Returns the canonical text, ending in exactly one newline.
+/// Returns the canonical text, ending in exactly one newline (empty for a blank file; a leading
+/// byte-order mark is dropped).
 ///
 /// # Errors
 /// The file's syntax error (as `flow check` reports it): only text that parses is formatted.
 pub fn format(text: &str) -> Result<String, Problem> {
     let file = parse_tree(text)?;
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+        return Ok(String::new());
+    }
     let mut leaves = Vec::new();
     collect_leaves(file.clone(), &mut leaves);
     let comments = comments_of(&leaves, text);
@@ -107,7 +111,9 @@ fn comments_of<'a>(leaves: &[(usize, usize)], text: &'a str) -> Vec<Comment<'a>>
 fn collect_leaves(pair: Pair<Rule>, out: &mut Vec<(usize, usize)>) {
     let span = pair.as_span();
     let mut inner = pair.clone().into_inner().peekable();
-    if is_atom(pair.as_rule()) || inner.peek().is_none() {
+    // An empty block or list is punctuation, not a token: a comment inside it is in a gap.
+    let container = matches!(pair.as_rule(), Rule::options | Rule::value_list);
+    if is_atom(pair.as_rule()) || (inner.peek().is_none() && !container) {
         if span.start() < span.end() {
             out.push((span.start(), span.end()));
         }

@@ -40,6 +40,9 @@ pub(super) struct Printer<'a> {
     /// Source offset after the last token or comment printed: blank lines and trailing
     /// comments are judged from the source between it and the next one.
     pub(super) last_end: usize,
+    /// A printer trying a construct on one line: nested constructs go flat at once, without
+    /// trying (else nested `case`s would be tried once per level: exponential).
+    pub(super) flat_only: bool,
 }
 
 impl<'a> Printer<'a> {
@@ -53,6 +56,7 @@ impl<'a> Printer<'a> {
             indent: 0,
             pending: Pending::Nothing,
             last_end: 0,
+            flat_only: false,
         }
     }
 
@@ -60,6 +64,7 @@ impl<'a> Printer<'a> {
     pub(super) fn scratch(&self) -> Printer<'a> {
         let mut scratch = Printer::new(self.src, Vec::new(), Vec::new());
         scratch.last_end = self.last_end;
+        scratch.flat_only = true;
         scratch
     }
 
@@ -202,6 +207,9 @@ impl<'a> Printer<'a> {
         let from = self.last_end.min(comment.start);
         let trailing = !self.src[from..comment.start].contains('\n') && !self.at_line_start();
         let after = match self.pending {
+            // A comment on its own line before a pipeline belongs to it: the blank line the
+            // pipeline takes goes before the comment, not between them.
+            Pending::Newline(_) if !trailing => Pending::Newline(Blank::Keep),
             Pending::Newline(blank) => Pending::Newline(stronger(blank, Blank::Keep)),
             // The file's first lines: what follows starts a line of its own.
             _ if self.out.is_empty() => Pending::Newline(Blank::Keep),
@@ -257,6 +265,10 @@ impl<'a> Printer<'a> {
         let mut scratch = self.scratch();
         render(&mut scratch);
         let text = scratch.out;
+        if self.flat_only {
+            // Inside a one-line attempt: the outer attempt judges the width.
+            return Some(text);
+        }
         let fits = !text.contains('\n') && self.column() + text.chars().count() + reserve <= WIDTH;
         fits.then_some(text)
     }

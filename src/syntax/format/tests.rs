@@ -201,3 +201,47 @@ fn keywords_are_the_grammars() {
     ours.sort();
     assert_eq!(ours, from_grammar);
 }
+
+#[test]
+fn comments_in_empty_blocks_and_lists_are_kept() {
+    let text = "let g = generate(rows: 1)\npipeline p {\n  source o = g.table(\"orders\") {\n    # TODO: add batch 50000\n  }\n  \
+                source t = g.tables(\"*\", exclude: [ # none yet\n ])\n  sink o -> g.table(\"x\") { # open\n  }\n}\n";
+    assert_eq!(
+        fmt(text),
+        "let g = generate(rows: 1)\n\npipeline p {\n  source o = g.table(\"orders\") {\n    # TODO: add batch 50000\n  }\n  \
+         source t = g.tables(\"*\", exclude: [ # none yet\n      ])\n  sink o -> g.table(\"x\") { # open\n  }\n}\n"
+    );
+}
+
+#[test]
+fn a_comment_before_a_pipeline_stays_with_it() {
+    assert_eq!(
+        fmt("let a = csv(\"x.csv\")\n# the main job\npipeline p {}\n# the next\npipeline q {}"),
+        "let a = csv(\"x.csv\")\n\n# the main job\npipeline p {\n}\n\n# the next\npipeline q {\n}\n"
+    );
+}
+
+#[test]
+fn deeply_nested_cases_format_in_linear_time() {
+    // Each level tried flat and then broken would take 2^30 renderings.
+    let mut expr = "1".to_string();
+    for depth in 0..30 {
+        expr = format!("case when a > {depth} then {expr} else 0 end");
+    }
+    let text = format!(
+        "let g = generate(rows: 1)\npipeline p {{ source s = g.table(\"t\")\ntransform t = s | derive x = {expr}\nsink t -> g.table(\"u\") }}"
+    );
+    let formatted = fmt(&text);
+    assert_eq!(formatted.matches("case when").count(), 30);
+}
+
+#[test]
+fn odd_inputs() {
+    assert_eq!(fmt(""), "");
+    assert_eq!(fmt("\u{feff}  \n"), "");
+    assert_eq!(fmt("\u{feff}# only a comment"), "# only a comment\n");
+    let negated = fmt(
+        "let g = generate(rows: 1)\npipeline p { source s = g.table(\"t\")\ntransform t = s | derive x = - - id\nsink t -> g.table(\"u\") }",
+    );
+    assert!(negated.contains("| derive x = - -id\n"), "{negated}");
+}
