@@ -69,6 +69,14 @@ pub async fn run_plans(
     resume_command: String,
     engine: Option<Arc<dyn PartitionEngine>>,
 ) -> (Exit, Vec<ResolvedPipeline>) {
+    // A report that cannot be written must stop the run before it publishes anything: found
+    // afterwards, a retried append would write its rows twice.
+    if let Some(path) = report
+        && let Err(e) = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)
+    {
+        tracing::error!("cannot write the report to {}: {e}; nothing was run", path.display());
+        return (Exit::Usage, Vec::new());
+    }
     let interrupt = Arc::new(tokio::sync::Notify::new());
     let on_signal = interrupt.clone();
     let signal_task = tokio::spawn(async move {

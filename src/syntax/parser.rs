@@ -18,6 +18,7 @@ struct FlowGrammar;
 /// every semantic problem is collected later by the checker.
 pub fn parse(text: &str) -> Result<File, Problem> {
     let file = parse_tree(text)?;
+    check_expression_sizes(&file)?;
     let mut connections = Vec::new();
     let mut pipelines = Vec::new();
     for item in file.into_inner() {
@@ -73,6 +74,41 @@ pub(super) fn parse_tree(text: &str) -> Result<Pair<'_, Rule>, Problem> {
     pest::set_error_detail(true);
     let mut pairs = FlowGrammar::parse(Rule::file, text).map_err(|e| syntax_problem(e, text))?;
     pairs.next().ok_or_else(|| Problem::error(codes::parse::SYNTAX, "empty parse"))
+}
+
+/// Operators one expression may chain (`a or b or ...`): each is a level of the expression tree
+/// the checker and DataFusion walk recursively, so an unbounded chain could exhaust the stack.
+const MAX_OPERATORS: usize = 256;
+
+/// Refuses an expression that chains more than [`MAX_OPERATORS`] operators or nests (through
+/// `case`, calls and parentheses) deeper than [`MAX_NESTING`], before anything walks it
+/// recursively. Walks pest's tree iteratively (`flatten`).
+fn check_expression_sizes(file: &Pair<Rule>) -> Result<(), Problem> {
+    let mut open_ends: Vec<usize> = Vec::new();
+    for pair in file.clone().into_inner().flatten() {
+        let span = pair.as_span();
+        while open_ends.last().is_some_and(|&end| end <= span.start()) {
+            open_ends.pop();
+        }
+        if pair.as_rule() != Rule::expr {
+            continue;
+        }
+        let operators = pair.clone().into_inner().filter(|p| is_infix(p.as_rule()) || is_postfix(p.as_rule())).count();
+        if operators > MAX_OPERATORS {
+            return Err(Problem::error(codes::parse::TOO_DEEP, "an expression chains too many operators")
+                .at(span_of(&pair), format!("more than {MAX_OPERATORS} operators"))
+                .help(
+                    "split it over several steps (several `filter`s are combined with `and`), or use `| sql \"...\"`",
+                ));
+        }
+        open_ends.push(span.end());
+        if open_ends.len() > MAX_NESTING {
+            return Err(Problem::error(codes::parse::TOO_DEEP, "expressions are nested too deeply")
+                .at(span_of(&pair), format!("more than {MAX_NESTING} levels"))
+                .help("split the expression into several derive steps"));
+        }
+    }
+    Ok(())
 }
 
 fn span_of(pair: &Pair<Rule>) -> Span {

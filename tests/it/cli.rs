@@ -279,3 +279,48 @@ fn pipeline_timeout_cancels_cleanly() {
     assert!(stderr.contains("error: pipeline `p` exceeded its timeout of 1s; nothing was published"), "{stderr}");
     assert_target_untouched(dir.path());
 }
+
+/// Issue 18 review: an unwritable `--report` was found only after the targets were published.
+#[test]
+fn an_unwritable_report_stops_the_run_before_anything_is_written() {
+    let dir = crate::common::temp_dir();
+    let out = dir.path().join("out");
+    let file = crate::common::write(
+        dir.path(),
+        "r.flow",
+        &format!(
+            "let g = generate(rows: 10)\nlet lake = csv(\"{}\")\n\npipeline p {{\n  source s = g.table(\"orders\")\n  sink s -> lake.table(\"o\")\n}}\n",
+            out.display()
+        ),
+    );
+    let report = dir.path().join("missing-dir").join("r.json");
+    let (code, stdout, stderr) = crate::common::flow_cli(&["run", "-q", &file, "--report", report.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains(&format!("cannot write the report to {}", report.display())), "{stderr}");
+    assert!(stderr.contains("nothing was run"), "{stderr}");
+    assert!(!out.join("o.csv").exists(), "the target was written");
+}
+
+/// Issue 18 review: `flow explain ... | head` panicked on the closed pipe (exit 101).
+#[test]
+#[cfg(unix)]
+fn a_closed_output_pipe_ends_flow_quietly() {
+    use std::io::Read;
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/demo.flow");
+    let mut child = crate::common::flow_command(&["explain", demo, "--offline", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flow explain");
+    drop(child.stdout.take()); // the reader goes away at once
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read");
+    let status = child.wait().expect("exit");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(status.code() == Some(0) || status.signal() == Some(libc_sigpipe()), "{status:?} {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn libc_sigpipe() -> i32 {
+    13
+}

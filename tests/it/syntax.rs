@@ -181,3 +181,41 @@ fn profiles_supply_urls_and_defaults_with_variables() {
     assert_eq!((a.batch_size, a.timeout), (50000, Some(std::time::Duration::from_secs(600))));
     assert_eq!(plans[0].sources[1].batch_size, 10, "a stage option wins over the profile default");
 }
+
+/// Issue 18 review: 800 chained `or`s overflowed the stack (exit 134, no message).
+#[test]
+fn expressions_too_long_or_too_deep_are_refused_with_a_diagnostic() {
+    let chain: Vec<String> = (0..800).map(|i| format!("status = 's{i}'")).collect();
+    let text = format!(
+        "let g = generate(rows: 1)\npipeline p {{\n  source s = g.table(\"orders\")\n  transform t = s\n    | filter {}\n  sink t -> g.table(\"x\")\n}}\n",
+        chain.join(" or ")
+    );
+    let problem = flow::syntax::parse(&text).expect_err("refused");
+    assert_eq!(
+        (problem.code, problem.message.as_str()),
+        ("flow::parse::too_deep", "an expression chains too many operators")
+    );
+    let mut expr = "1".to_string();
+    for _ in 0..300 {
+        expr = format!("case when a > 1 then {expr} else 0 end");
+    }
+    let text = format!(
+        "let g = generate(rows: 1)\npipeline p {{\n  source s = g.table(\"orders\")\n  transform t = s\n    | derive x = {expr}\n  sink t -> g.table(\"x\")\n}}\n"
+    );
+    let problem = flow::syntax::parse(&text).expect_err("refused");
+    assert_eq!(problem.message, "expressions are nested too deeply");
+    // At the limit (128 comparisons and 127 `or`s: 255 operators) the checker walks it whole.
+    let chain: Vec<String> = (0..128).map(|i| format!("status = 's{i}'")).collect();
+    let dir = crate::common::temp_dir();
+    let file = crate::common::write(
+        dir.path(),
+        "long.flow",
+        &format!(
+            "let g = generate(rows: 10)\nlet out = csv(\"{}\")\npipeline p {{\n  source s = g.table(\"orders\")\n  transform t = s\n    | filter {}\n  sink t -> out.table(\"x\")\n}}\n",
+            dir.path().display(),
+            chain.join(" or ")
+        ),
+    );
+    let (code, _, stderr) = crate::common::flow_cli(&["check", "--offline", &file]);
+    assert_eq!(code, 0, "{stderr}");
+}
