@@ -101,15 +101,21 @@ pub async fn run_plans(
             let code = report.failure.as_ref().map(|f| f.code);
             tracing::error!(pipeline = %report.pipeline, run_id = %report.run_id, code, "{e}");
         }
+        let name = report.pipeline.clone();
         reports.push(report);
         if failed {
             exit = Exit::Runtime;
+            for skipped in &pipelines[index + 1..] {
+                tracing::warn!("pipeline `{}` was not run: pipeline `{name}` failed before it", skipped.plan.name);
+            }
             break;
         }
     }
     signal_task.abort();
     if let Some(path) = report {
-        let json = if reports.len() == 1 {
+        // One object for a file of one pipeline, an array for a file of several (even when a
+        // failure stopped the run after the first): the shape follows the file, not the outcome.
+        let json = if pipelines.len() == 1 {
             serde_json::to_string_pretty(&reports[0])
         } else {
             serde_json::to_string_pretty(&reports)

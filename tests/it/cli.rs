@@ -324,3 +324,26 @@ fn a_closed_output_pipe_ends_flow_quietly() {
 fn libc_sigpipe() -> i32 {
     13
 }
+
+/// Issue 18 review: when a pipeline fails, the later ones of the file are named as not run, and
+/// the report of a file of several pipelines is an array whatever the outcome.
+#[test]
+fn pipelines_after_a_failed_one_are_named_as_not_run() {
+    let dir = crate::common::temp_dir();
+    let out = dir.path().join("out");
+    let file = crate::common::write(
+        dir.path(),
+        "two.flow",
+        &format!(
+            "let g = generate(rows: 10)\nlet out = csv(\"{}\")\n\npipeline a {{\n  source s = g.table(\"orders\")\n  transform t = s\n    | filter 1 / (id - id) > 0\n  sink t -> out.table(\"a\")\n}}\n\npipeline b {{\n  source s = g.table(\"orders\")\n  sink s -> out.table(\"b\")\n}}\n",
+            out.display()
+        ),
+    );
+    let report = dir.path().join("r.json");
+    let (code, _, stderr) = crate::common::flow_cli(&["run", "-q", &file, "--report", report.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.ends_with("warning: pipeline `b` was not run: pipeline `a` failed before it\n"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let runs = json.as_array().expect("an array for a file of two pipelines");
+    assert_eq!((runs.len(), runs[0]["pipeline"].as_str(), runs[0]["status"].as_str()), (1, Some("a"), Some("failed")));
+}
