@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::Exit;
 use crate::analyze::{Analysis, Discover, analyze};
+use crate::diagnostics::{FileProblems, Problem, codes};
 use crate::profiles::Profiles;
 use crate::semantic::{CheckContext, Variables};
 
@@ -34,6 +35,18 @@ pub struct Loaded {
     pub analysis: Analysis,
 }
 
+/// What a command does about the sources that did not answer while it was checked (a server
+/// that does not answer, a file not there yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unanswered {
+    /// Warn about them: the command will not contact them again (`check`, `explain`, `status`).
+    Warn,
+    /// Say nothing yet: the command describes them again when it gets to them and reports
+    /// what it finds then, as its error (`run`, `copy`, `verify`). Warning now as well would
+    /// say the same thing twice.
+    LeaveToCommand,
+}
+
 /// Reads and analyses a .flow file, printing its problems to stderr. `Err` carries the exit
 /// code when the file cannot be used.
 pub async fn load(
@@ -41,6 +54,7 @@ pub async fn load(
     vars: &[String],
     profiles: Option<&Path>,
     discover: Discover,
+    unanswered: Unanswered,
 ) -> Result<Loaded, Exit> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         tracing::error!("cannot read {}: {e}", file.display());
@@ -51,23 +65,34 @@ pub async fn load(
         Exit::Usage
     })?;
     let analysis = analyze(&file.display().to_string(), &text, &ctx, discover).await;
-    print_problems(&analysis);
+    print_problems(&analysis, unanswered);
     if analysis.ok() { Ok(Loaded { analysis }) } else { Err(Exit::Usage) }
 }
 
 /// Prints the problems of the file: rendered with their source lines, or with `--log-format
-/// json` one log line each (code, location, help).
-pub fn print_problems(analysis: &Analysis) {
-    if analysis.problems.problems.is_empty() {
+/// json` one log line each (code, location, help). With [`Unanswered::LeaveToCommand`] and a
+/// file that checked cleanly, the warnings about sources that did not answer are left out: the
+/// command itself reports what it finds when it contacts them again.
+pub fn print_problems(analysis: &Analysis, unanswered: Unanswered) {
+    let leave_out = |p: &Problem| {
+        unanswered == Unanswered::LeaveToCommand
+            && analysis.ok()
+            && [codes::source::UNREACHABLE, codes::source::MISSING].contains(&p.code)
+    };
+    let problems = FileProblems {
+        source: analysis.problems.source.clone(),
+        problems: analysis.problems.problems.iter().filter(|p| !leave_out(p)).cloned().collect(),
+    };
+    if problems.problems.is_empty() {
         return;
     }
     if super::log_format::json() {
-        super::log_format::problems(&analysis.problems);
+        super::log_format::problems(&problems);
         return;
     }
-    eprint!("{}", analysis.problems.render_graphical());
-    let errors = analysis.problems.errors().count();
-    let warnings = analysis.problems.warnings().count();
+    eprint!("{}", problems.render_graphical());
+    let errors = problems.errors().count();
+    let warnings = problems.warnings().count();
     if errors > 0 {
         eprintln!("{errors} error(s), {warnings} warning(s)");
     }

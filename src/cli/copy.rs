@@ -42,7 +42,7 @@ pub async fn run(args: CopyArgs) -> Exit {
         }
     };
     let analysis = analyze("<flow copy>", &text, &ctx, Discover::Online).await;
-    super::common::print_problems(&analysis);
+    super::common::print_problems(&analysis, super::common::Unanswered::LeaveToCommand);
     if !analysis.ok() {
         return Exit::Usage;
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::common::load;
+use super::common::{Unanswered, load};
 use super::{Exit, ProgressFormat, RunArgs};
 use crate::analyze::Discover;
 use crate::exec::{PartitionEngine, ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
@@ -19,7 +19,15 @@ pub async fn run(args: RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let loaded = match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
+    let loaded = match load(
+        &args.file,
+        &args.vars,
+        args.profiles.as_deref(),
+        Discover::Online,
+        Unanswered::LeaveToCommand,
+    )
+    .await
+    {
         Ok(l) => l,
         Err(exit) => return exit,
     };
