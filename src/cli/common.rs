@@ -10,6 +10,42 @@ use crate::diagnostics::{FileProblems, Problem, codes};
 use crate::profiles::Profiles;
 use crate::semantic::{CheckContext, Variables};
 
+/// A command line as a shell reads it: each argument as it is when it needs no quoting
+/// (letters, digits and `_ - . / = : @ % + ,`), else in single quotes.
+pub fn shell_words<S: AsRef<str>>(args: &[S]) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c);
+    args.iter()
+        .map(|a| {
+            let a = a.as_ref();
+            if !a.is_empty() && a.chars().all(plain) {
+                a.to_string()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `flow run ... --resume` that continues a run of `file` started with these variables,
+/// profiles and engine (what the run's plan depends on), in backquotes: what a failed run and
+/// `flow status` tell people to type. A password among the values is masked where the message
+/// is printed (`exec::run` scrubs every URL's password from it).
+pub fn resume_command(file: &Path, vars: &[String], profiles: Option<&Path>, engine: Option<&str>) -> String {
+    let mut args = vec!["flow".to_string(), "run".to_string(), file.display().to_string()];
+    if let Some(profiles) = profiles {
+        args.extend(["--profiles".to_string(), profiles.display().to_string()]);
+    }
+    for var in vars {
+        args.extend(["--var".to_string(), var.clone()]);
+    }
+    if let Some(engine) = engine {
+        args.extend(["--engine".to_string(), engine.to_string()]);
+    }
+    args.push("--resume".to_string());
+    format!("`{}`", shell_words(&args))
+}
+
 /// `NAME=VALUE` pairs from `--var`.
 pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
     pairs
@@ -95,5 +131,21 @@ pub fn print_problems(analysis: &Analysis, unanswered: Unanswered) {
     let warnings = problems.warnings().count();
     if errors > 0 {
         eprintln!("{errors} error(s), {warnings} warning(s)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resume_command_keeps_what_the_plan_depends_on_and_quotes_for_the_shell() {
+        let vars = ["OUT=out dir".to_string(), "N=3".to_string()];
+        assert_eq!(
+            resume_command(Path::new("a.flow"), &vars, Some(Path::new("p.yaml")), Some("ballista://h:50050")),
+            "`flow run a.flow --profiles p.yaml --var 'OUT=out dir' --var N=3 --engine ballista://h:50050 --resume`"
+        );
+        assert_eq!(resume_command(Path::new("it's.flow"), &[], None, None), r"`flow run 'it'\''s.flow' --resume`");
+        assert_eq!(shell_words(&["a", "", "$HOME"]), "a '' '$HOME'");
     }
 }

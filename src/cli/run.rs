@@ -31,7 +31,8 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(l) => l,
         Err(exit) => return exit,
     };
-    let resume_command = format!("`flow run {} --resume`", args.file.display());
+    let resume_command =
+        super::common::resume_command(&args.file, &args.vars, args.profiles.as_deref(), args.engine.as_deref());
     let progress = if args.quiet { ProgressMode::Quiet } else { progress_mode(args.progress) };
     let (exit, ran) =
         run_plans(&loaded.analysis.resolved, progress, args.report.as_deref(), args.resume, resume_command, engine)

@@ -13,8 +13,9 @@ pub async fn run(args: FileArgs) -> Exit {
         Err(exit) => return exit,
     };
     let mut exit = Exit::Ok;
+    let resume = super::common::resume_command(&args.file, &args.vars, args.profiles.as_deref(), None);
     for plan in loaded.analysis.plans() {
-        let (text, ok) = render_status(plan).await;
+        let (text, ok) = render_status(plan, &plan.scrub_secrets(&resume)).await;
         print!("{text}");
         if !ok {
             exit = Exit::Runtime;

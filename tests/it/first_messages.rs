@@ -122,3 +122,97 @@ fn a_run_that_moved_no_row_prints_no_table() {
         assert!(lines[1].starts_with("pipeline p: FAILED in "), "{stdout}");
     }
 }
+
+/// A failed run names the `flow run` that continues it with the same variables and profiles (the
+/// plan depends on them; a resume of another plan is refused), `flow status` names the same
+/// command, and that command works: once the bad row is fixed it finishes the run.
+#[test]
+fn the_resume_hint_keeps_the_variables_and_profiles_and_works() {
+    let dir = temp_dir();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("a.csv"), "id,amount\n1,10\n2,20\n").unwrap();
+    std::fs::write(input.join("b.csv"), "id,amount\n3,30\n4,x\n").unwrap();
+    let profiles = write(dir.path(), "profiles.yaml", "connections:\n  out:\n    url: sqlite://${OUT}/out.db\n");
+    let file = write(
+        dir.path(),
+        "r.flow",
+        "let out = profile(\"out\")\npipeline p {\n  source s = csv(\"${IN}\", types: \"id bigint, amount \
+         bigint\")\n  sink s -> out.table(\"t\")\n}\n",
+    );
+    let (in_var, out_var) = (format!("IN={}", input.display()), format!("OUT={}", dir.path().display()));
+    let args = ["--profiles", &profiles, "--var", &in_var, "--var", &out_var];
+    let resume = format!("`flow run {file} --profiles {profiles} --var {in_var} --var {out_var} --resume`");
+
+    let (code, _, stderr) = flow_cli(&[&["run", "-q", &file][..], &args].concat());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.ends_with(&format!("; the partitions committed so far are kept: {resume} continues this run\n")),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) = flow_cli(&[&["status", &file][..], &args].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("; continue with {resume}\n")), "{stdout}");
+
+    std::fs::write(input.join("b.csv"), "id,amount\n3,30\n4,40\n").unwrap();
+    let command: Vec<&str> = resume.trim_matches('`').split(' ').skip(1).collect();
+    let (code, stdout, stderr) = flow_cli(&command);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("partition(s) committed earlier were kept)"), "{stdout}");
+    let db = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
+    let sum: i64 = db.query_row("SELECT sum(amount) FROM t", [], |r| r.get(0)).unwrap();
+    assert_eq!(sum, 100);
+}
+
+/// A value with a space or a quote is quoted for the shell, so the hint still runs as printed.
+#[test]
+fn the_resume_hint_quotes_what_the_shell_would_split() {
+    let dir = temp_dir();
+    let file = write(
+        dir.path(),
+        "q.flow",
+        "let g = generate(rows: 100)\nlet db = sqlite(\"${OUT}/q.db\")\npipeline p {\n  source s = \
+         g.table(\"orders\")\n  transform t = s | derive x = 1 / (id - 50)\n  sink t -> db.table(\"${TABLE}\")\n}\n",
+    );
+    let out = format!("OUT={}", dir.path().display());
+    let (code, _, stderr) = flow_cli(&["run", "-q", &file, "--var", &out, "--var", "TABLE=it's x"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("`flow run {file} --var {out} --var 'TABLE=it'\\''s x' --resume` continues this run")),
+        "{stderr}"
+    );
+}
+
+/// The help of a table set's warning names `flow explain` for a file, and for `flow copy` (which
+/// has no file) the `--emit` that writes one.
+#[test]
+fn a_table_set_warning_names_a_command_that_works_for_copy_and_for_a_file() {
+    let dir = temp_dir();
+    let src = dir.path().join("src.db");
+    rusqlite::Connection::open(&src).unwrap().execute_batch("CREATE TABLE a (id INTEGER PRIMARY KEY)").unwrap();
+    let dst = dir.path().join("dst.db");
+    let (src_url, dst_url) = (format!("sqlite://{}", src.display()), format!("sqlite://{}", dst.display()));
+    let copy = ["copy", "-q", &src_url, &dst_url, "--all-tables", "--include", "nomatch*"];
+    let (code, _, stderr) = flow_cli(&copy);
+    assert_eq!(code, 0, "{stderr}");
+    let text = unwrapped(&stderr).replace("\n        ", " ");
+    assert!(text.contains("⚠ table set `tables` matches no table (include: nomatch*; exclude: none)"), "{text}");
+    assert!(
+        text.contains(
+            "help: the same `flow copy` command with `--emit` writes this copy as a .flow file; `flow explain` of that \
+             file shows what is carried over to each target table"
+        ),
+        "{text}"
+    );
+    let (code, emitted, _) = flow_cli(&[&copy[..], &["--emit"]].concat());
+    assert_eq!(code, 0);
+    let file = write(dir.path(), "copy.flow", &emitted);
+    let (code, _, stderr) = flow_cli(&["check", &file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        unwrapped(&stderr)
+            .contains("help: `flow explain` of this file shows what is carried over to each target table"),
+        "{stderr}"
+    );
+}
