@@ -143,6 +143,9 @@ fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Pr
     out
 }
 
+/// The help of a table set's expansion warnings: where to see what is carried over.
+pub const EXPLAIN_THE_SET: &str = "`flow explain` of this file shows what is carried over to each target table";
+
 /// What expanding the table sets found, pointed at the first table set of the pipeline (the
 /// messages name the set).
 fn expansion_problems(pipeline: &ast::Pipeline, expanded: crate::expand::Expanded) -> Vec<Problem> {
@@ -157,9 +160,7 @@ fn expansion_problems(pipeline: &ast::Pipeline, expanded: crate::expand::Expande
             .help("check the patterns and the `table` blocks against the source's tables")
     });
     let warnings = expanded.warnings.into_iter().map(|message| {
-        Problem::warning(codes::table_set::EXPANSION_WARNING, message)
-            .at(span, "this table set")
-            .help("`flow explain` shows what is carried over to each target table")
+        Problem::warning(codes::table_set::EXPANSION_WARNING, message).at(span, "this table set").help(EXPLAIN_THE_SET)
     });
     errors.chain(warnings).collect()
 }

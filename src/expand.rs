@@ -99,8 +99,8 @@ fn expand_set(
         out.warnings.push(format!(
             "table set `{}` matches no table (include: {}; exclude: {})",
             set.name,
-            list_or_all(&set.include),
-            list_or_all(&set.exclude)
+            list_or(&set.include, "all"),
+            list_or(&set.exclude, "none")
         ));
     }
     let mut seen = HashSet::new();
@@ -234,6 +234,7 @@ fn rename_tables(catalog: &Catalog, sink: &SchemaSinkPlan) -> Catalog {
     renamed
 }
 
-fn list_or_all(patterns: &[String]) -> String {
-    if patterns.is_empty() { "all".to_string() } else { patterns.join(", ") }
+/// The patterns, or what no pattern means (`all` tables included, `none` excluded).
+fn list_or(patterns: &[String], none: &str) -> String {
+    if patterns.is_empty() { none.to_string() } else { patterns.join(", ") }
 }

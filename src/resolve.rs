@@ -182,7 +182,7 @@ async fn incremental_marks(plan: &PipelinePlan) -> Result<BTreeMap<String, Since
         return Ok(BTreeMap::new());
     }
     let histories = crate::connect::sink::read_ledgers(plan).await.map_err(|f| f.message)?;
-    crate::ledger::watermark::since_marks(plan, &histories)
+    crate::ledger::watermark::since_marks(plan, &histories).map_err(|e| e.to_string())
 }
 
 /// True when `shape` was described reading from `since`: a shape described before a run may

@@ -21,7 +21,9 @@ use datafusion::error::DataFusionError;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use futures::StreamExt;
 
+use crate::connect::connect_error::failure_of;
 use crate::connect::{self, SourceShape};
+use crate::diagnostics::{Failure, codes};
 use crate::exec::graph::{self, strip_df_prefix};
 use crate::exec::metrics::{StageKind, StageMetrics};
 use crate::exec::tables::SourceTable;
@@ -88,14 +90,25 @@ impl SinkCheck {
 /// described (for a partitioned PostgreSQL source, in the snapshot the run read), so verify
 /// describes no source again. An incremental source is the exception: the target holds every
 /// run's rows, so it is compared whole, and described whole once (for all its sinks).
-pub async fn verify_pipeline(resolved: &ResolvedPipeline) -> Result<Vec<SinkCheck>, String> {
+///
+/// A sink that cannot be compared fails the whole verification with a [`Failure`] naming it
+/// (`sink `out`: ...`): the code of a connection that failed, else `flow::run::failed`.
+pub async fn verify_pipeline(resolved: &ResolvedPipeline) -> Result<Vec<SinkCheck>, Failure> {
     let mut checks = Vec::new();
     let mut whole = HashMap::new();
     for sink in &resolved.plan.sinks {
         let check = verify_sink(resolved, sink, &mut whole).await;
-        checks.push(check.map_err(|e| format!("sink `{}`: {e}", sink.name))?);
+        checks.push(check.map_err(|f| {
+            let message = format!("sink `{}`: {}", sink.name, f.message);
+            Failure { stage: Some(sink.name.clone()), ..f.reworded(message) }
+        })?);
     }
     Ok(checks)
+}
+
+/// A failure of verify's own work (reading, hashing), with no code of its own.
+fn failed(message: String) -> Failure {
+    Failure::new(codes::run::FAILED, message)
 }
 
 /// The pipeline reduced to one sink's lineage, so no fan-out waits for a consumer verify does
@@ -115,8 +128,9 @@ async fn verify_sink(
     resolved: &ResolvedPipeline,
     sink: &SinkPlan,
     whole: &mut HashMap<String, SourceShape>,
-) -> Result<SinkCheck, String> {
-    let single = lineage_plan(&resolved.plan, sink).ok_or("its input does not lead to a source")?;
+) -> Result<SinkCheck, Failure> {
+    let single =
+        lineage_plan(&resolved.plan, sink).ok_or_else(|| failed("its input does not lead to a source".into()))?;
     let source = &single.sources[0];
     // An incremental source is compared whole: the target holds every run's rows.
     let shape = match resolved.shape(&source.name).filter(|_| source.incremental.is_none()) {
@@ -124,9 +138,10 @@ async fn verify_sink(
         None => match whole.get(&source.name) {
             Some(shape) => shape.clone(),
             None => {
-                let shape = connect::describe(source, single.parallelism, &Since::FirstRun)
-                    .await
-                    .map_err(|e| format!("source: {}", strip_df_prefix(&e)))?;
+                let shape = connect::describe(source, single.parallelism, &Since::FirstRun).await.map_err(|e| {
+                    let found = failure_of(&e, codes::source::INVALID);
+                    found.reworded(format!("source: {}", found.message))
+                })?;
                 whole.insert(source.name.clone(), shape.clone());
                 shape
             }
@@ -134,7 +149,7 @@ async fn verify_sink(
     };
     let ranges = source_ranges(source, &shape);
     let key = key_columns(sink, source, &shape.schema);
-    let target = TargetReader::open(sink).await?;
+    let target = TargetReader::open(sink).await.map_err(failed)?;
     let mut partitions = Vec::new();
     // Each pass runs the source side afresh: a physical plan's partition is read once.
     let build = |shape: SourceShape| {
@@ -146,7 +161,7 @@ async fn verify_sink(
             Ok::<_, String>((graph.ctx, input))
         }
     };
-    let (ctx, input) = build(shape.clone()).await?;
+    let (ctx, input) = build(shape.clone()).await.map_err(failed)?;
     let columns: Vec<String> = input.schema().fields().iter().map(|f| f.name().clone()).collect();
     // The ranges hold only when the partition column reaches the sink unchanged.
     let ranged = ranges.len() == input.properties().partitioning.partition_count()
@@ -158,17 +173,21 @@ async fn verify_sink(
         vec![((0..input.properties().partitioning.partition_count()).collect(), None)]
     };
     for (index, (parts, predicate)) in groups.iter().enumerate() {
-        let source_side = summarize(source_stream(&ctx, &input, parts)?, &input.schema(), None).await?;
-        let target_side = summarize(target.read(&columns, predicate.as_deref()).await?, &input.schema(), None).await?;
+        let source_side = summarize(source_stream(&ctx, &input, parts).map_err(failed)?, &input.schema(), None)
+            .await
+            .map_err(failed)?;
+        let target_rows = target.read(&columns, predicate.as_deref()).await.map_err(failed)?;
+        let target_side = summarize(target_rows, &input.schema(), None).await.map_err(failed)?;
         let equal = source_side.0 == target_side.0;
         let differences = if equal {
             Vec::new()
         } else {
-            let (ctx2, input2) = build(shape.clone()).await?;
+            let (ctx2, input2) = build(shape.clone()).await.map_err(failed)?;
             let key_ix: Vec<usize> = key.iter().filter_map(|k| columns.iter().position(|c| c == k)).collect();
-            let source_rows = summarize(source_stream(&ctx2, &input2, parts)?, &input2.schema(), Some(&key_ix)).await?;
-            let target_rows =
-                summarize(target.read(&columns, predicate.as_deref()).await?, &input.schema(), Some(&key_ix)).await?;
+            let source_stream = source_stream(&ctx2, &input2, parts).map_err(failed)?;
+            let source_rows = summarize(source_stream, &input2.schema(), Some(&key_ix)).await.map_err(failed)?;
+            let target_stream = target.read(&columns, predicate.as_deref()).await.map_err(failed)?;
+            let target_rows = summarize(target_stream, &input.schema(), Some(&key_ix)).await.map_err(failed)?;
             differences(&key, &source_rows.1, &target_rows.1)
         };
         partitions.push(PartitionCheck {

@@ -5,7 +5,7 @@
 use super::common::context;
 use super::run::run_plans;
 use super::{CopyArgs, Exit};
-use crate::analyze::{Discover, analyze};
+use crate::analyze::{Discover, EXPLAIN_THE_SET, analyze};
 use crate::exec::ProgressMode;
 use crate::plan::Backend;
 
@@ -41,8 +41,16 @@ pub async fn run(args: CopyArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let analysis = analyze("<flow copy>", &text, &ctx, Discover::Online).await;
-    super::common::print_problems(&analysis);
+    let mut analysis = analyze("<flow copy>", &text, &ctx, Discover::Online).await;
+    for problem in analysis.problems.problems.iter_mut().filter(|p| p.help.as_deref() == Some(EXPLAIN_THE_SET)) {
+        // A copy has no file to explain until `--emit` writes one.
+        problem.help = Some(
+            "the same `flow copy` command with `--emit` writes this copy as a .flow file; `flow explain` of that \
+             file shows what is carried over to each target table"
+                .into(),
+        );
+    }
+    super::common::print_problems(&analysis, super::common::Unanswered::LeaveToCommand);
     if !analysis.ok() {
         return Exit::Usage;
     }

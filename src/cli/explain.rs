@@ -1,6 +1,6 @@
 //! `flow explain FILE [--format text|json|dot|mermaid]`: the plan, without writing anything.
 
-use super::common::load;
+use super::common::{Unanswered, load};
 use super::docs::write_stdout;
 use super::{Exit, ExplainArgs, Format};
 use crate::analyze::{Analysis, Discover};
@@ -10,7 +10,7 @@ use crate::resolve::ResolvedPipeline;
 pub async fn run(args: ExplainArgs) -> Exit {
     let f = &args.file;
     let discover = if f.offline { Discover::Offline } else { Discover::Online };
-    let loaded = match load(&f.file, &f.vars, f.profiles.as_deref(), discover).await {
+    let loaded = match load(&f.file, &f.vars, f.profiles.as_deref(), discover, Unanswered::Warn).await {
         Ok(l) => l,
         Err(exit) => return exit,
     };

@@ -50,7 +50,13 @@ pub fn run(args: FmtArgs) -> Exit {
     if unusable {
         Exit::Usage
     } else if args.check && !changed.is_empty() {
-        eprintln!("{} file(s) would be reformatted; run `flow fmt` to format them", changed.len());
+        let mut command = vec!["flow".to_string(), "fmt".to_string()];
+        command.extend(args.paths.iter().map(|p| p.display().to_string()));
+        eprintln!(
+            "{} file(s) would be reformatted; run `{}` to format them",
+            changed.len(),
+            super::common::shell_words(&command)
+        );
         Exit::Runtime
     } else {
         Exit::Ok

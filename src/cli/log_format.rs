@@ -2,8 +2,8 @@
 //! statements sent to sources) go through `tracing`, so that one switch makes them machine
 //! readable: `flow run --log-format json` writes one JSON object per line on stderr
 //! (`timestamp` RFC 3339, `level`, `message`, `target` and the event's fields, e.g. `code`,
-//! `pipeline`, `run_id`). As text (the default) a line reads as it always has: `error: …`,
-//! `warning: …`.
+//! `pipeline`, `run_id`). As text (the default) a line reads `error: …`, `warning: …`, or, when
+//! it carries a diagnostic code, `error[flow::source::decode]: …`.
 //!
 //! `FLOW_LOG` filters them: a level (`debug`) applies to Flow's lines, anything else is read as
 //! `RUST_LOG` directives (`flow::sql=debug`); default `flow=info`, nothing of the libraries.
@@ -94,8 +94,9 @@ pub fn problems(problems: &FileProblems) {
     }
 }
 
-/// A text line: `error: MESSAGE`, `warning: MESSAGE`, `MESSAGE` (info), `debug: MESSAGE`; the
-/// event's other fields are for JSON only.
+/// A text line: `error: MESSAGE`, `warning: MESSAGE`, `MESSAGE` (info), `debug: MESSAGE`; an
+/// event with a `code` field names it as the compilers do, `error[flow::sink::value_refused]:
+/// MESSAGE`. The event's other fields are for JSON only.
 struct PlainLine;
 
 impl<S, N> FormatEvent<S, N> for PlainLine
@@ -111,25 +112,36 @@ where
             Level::DEBUG => "debug: ",
             Level::TRACE => "trace: ",
         };
-        let mut message = Message(String::new());
+        let mut message = Message::default();
         event.record(&mut message);
-        writeln!(writer, "{prefix}{}", message.0)
+        match (&message.code, prefix.strip_suffix(": ")) {
+            (Some(code), Some(level)) => writeln!(writer, "{level}[{code}]: {}", message.text),
+            _ => writeln!(writer, "{prefix}{}", message.text),
+        }
     }
 }
 
-/// The `message` field of an event.
-struct Message(String);
+/// The `message` and `code` fields of an event.
+#[derive(Default)]
+struct Message {
+    text: String,
+    code: Option<String>,
+}
 
 impl Visit for Message {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.0 = value.to_string();
+        match field.name() {
+            "message" => self.text = value.to_string(),
+            "code" => self.code = Some(value.to_string()),
+            _ => {}
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
+        match field.name() {
+            "message" => self.text = format!("{value:?}"),
+            "code" => self.code = Some(format!("{value:?}")),
+            _ => {}
         }
     }
 }

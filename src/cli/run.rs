@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::common::load;
+use super::common::{Unanswered, load};
 use super::{Exit, ProgressFormat, RunArgs};
 use crate::analyze::Discover;
 use crate::exec::{PartitionEngine, ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
@@ -19,11 +19,20 @@ pub async fn run(args: RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let loaded = match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
+    let loaded = match load(
+        &args.file,
+        &args.vars,
+        args.profiles.as_deref(),
+        Discover::Online,
+        Unanswered::LeaveToCommand,
+    )
+    .await
+    {
         Ok(l) => l,
         Err(exit) => return exit,
     };
-    let resume_command = format!("`flow run {} --resume`", args.file.display());
+    let resume_command =
+        super::common::resume_command(&args.file, &args.vars, args.profiles.as_deref(), args.engine.as_deref());
     let progress = if args.quiet { ProgressMode::Quiet } else { progress_mode(args.progress) };
     let (exit, ran) =
         run_plans(&loaded.analysis.resolved, progress, args.report.as_deref(), args.resume, resume_command, engine)

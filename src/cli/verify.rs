@@ -1,14 +1,14 @@
 //! `flow verify FILE`: compare every sink's target with its source, partition by partition.
 //! Exit 0 when all are equal, 1 when any differs or cannot be read, 2 for a bad file.
 
-use super::common::load;
+use super::common::{Unanswered, load};
 use super::{Exit, FileArgs};
 use crate::analyze::Discover;
 use crate::resolve::ResolvedPipeline;
 use crate::verify::verify_pipeline;
 
 pub async fn run(args: FileArgs) -> Exit {
-    match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online).await {
+    match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online, Unanswered::LeaveToCommand).await {
         Ok(loaded) => verify_plans(&loaded.analysis.resolved).await,
         Err(exit) => exit,
     }
@@ -28,8 +28,8 @@ pub async fn verify_plans(pipelines: &[ResolvedPipeline]) -> Exit {
                     }
                 }
             }
-            Err(e) => {
-                tracing::error!("{e}");
+            Err(failure) => {
+                tracing::error!(code = failure.code, "{}", failure.message);
                 exit = Exit::Runtime;
             }
         }

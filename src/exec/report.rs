@@ -164,12 +164,14 @@ impl RunReport {
         }
     }
 
-    /// The summary printed at the end of a run: a table of the stages (no table when the run
-    /// failed before any stage ran), where each sink wrote and whether it was published, then
-    /// how the run ended.
+    /// The summary printed at the end of a run: a table of the stages, where each sink wrote
+    /// and whether it was published, then how the run ended. A failed run that moved no row
+    /// (it failed before any stage ran, or before a first row went through) has no table: a
+    /// header over rows of zeros says nothing the error does not.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        if !self.stages.is_empty() {
+        let moved = self.stages.iter().any(|s| s.rows_in > 0 || s.rows_out > 0);
+        if !self.stages.is_empty() && (self.status == RunStatus::Ok || moved) {
             out.push_str(&self.stage_table());
         }
         let sinks: Vec<&StageReport> = self.stages.iter().filter(|s| s.target.is_some()).collect();
@@ -382,5 +384,15 @@ mod tests {
     fn a_run_that_ran_no_stage_prints_no_table_header() {
         let text = report(RunStatus::Failed, vec![], vec![]).table();
         assert_eq!(text, "pipeline p: FAILED in 1.50s\n");
+    }
+
+    #[test]
+    fn a_failed_run_that_moved_no_row_prints_no_table_of_zeros() {
+        let idle = || StageReport { rows_in: 0, rows_out: 0, rows_per_second: 0.0, ..sink("a", false) };
+        let text = report(RunStatus::Failed, vec![idle()], vec![]).table();
+        assert_eq!(text, "sink a -> table a in sqlite out/x.db (not published)\npipeline p: FAILED in 1.50s\n");
+        // An empty source that ran to the end is a table of zeros worth showing.
+        let text = report(RunStatus::Ok, vec![StageReport { published: true, ..idle() }], vec![]).table();
+        assert!(text.starts_with("stage kind rows in rows out"), "{text}");
     }
 }

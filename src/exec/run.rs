@@ -35,7 +35,6 @@ use crate::ledger::watermark::{PublishDetail, Since, Watermark};
 use crate::ledger::{self, Event, Layout, LedgerKey, LedgerRow, Preparation, Resume, SinkRunState};
 use crate::plan::PipelinePlan;
 use crate::plan::duration::format_duration;
-use crate::plan::endpoint::scrub_secret;
 use crate::resolve::{self, ResolvedPipeline};
 
 #[derive(Debug, Clone)]
@@ -109,11 +108,7 @@ pub async fn run_pipeline(resolved: &ResolvedPipeline, options: &RunOptions) -> 
 }
 
 fn scrub_all(plan: &PipelinePlan, message: &str) -> String {
-    let mut text = message.to_string();
-    for e in plan.sources.iter().map(|s| &s.endpoint).chain(plan.sinks.iter().map(|s| &s.endpoint)) {
-        text = scrub_secret(&text, &e.url);
-    }
-    text
+    plan.scrub_secrets(message)
 }
 
 /// A fingerprint of what the plan reads and writes, with every URL's password removed first.
@@ -159,7 +154,7 @@ async fn run_inner(
         let marks = match (&resume, marks) {
             (_, Ok(marks)) => marks,
             (Some(_), Err(_)) => BTreeMap::new(),
-            (None, Err(e)) => return Err(Failure::new(codes::run::LEDGER, e)),
+            (None, Err(e)) => return Err(Failure::new(codes::run::LEDGER, e.message(&options.resume_command))),
         };
         let mut shapes = source_shapes(resolved, &marks, &mut identity.notes).await?;
         if let Some(point) = &resume {

@@ -6,8 +6,9 @@ pub use crate::connect::sink::read_ledgers;
 use crate::ledger;
 use crate::plan::{PipelinePlan, Relation};
 
-/// `flow status` for one pipeline: per sink, where its ledger is and one line per run.
-pub async fn render_status(plan: &PipelinePlan) -> (String, bool) {
+/// `flow status` for one pipeline: per sink, where its ledger is and one line per run; an
+/// unfinished run names `resume_command` as the way to continue it.
+pub async fn render_status(plan: &PipelinePlan, resume_command: &str) -> (String, bool) {
     let mut out = format!("pipeline {}\n", plan.name);
     let mut ok = true;
     for sink in &plan.sinks {
@@ -20,7 +21,7 @@ pub async fn render_status(plan: &PipelinePlan) -> (String, bool) {
         match read_ledger(plan, sink).await {
             Ok(history) if history.is_empty() => out.push_str("    no runs recorded\n"),
             Ok(history) => {
-                for line in ledger::describe_runs(&history) {
+                for line in ledger::describe_runs(&history, resume_command) {
                     out.push_str(&format!("    {line}\n"));
                 }
             }

@@ -336,8 +336,9 @@ pub fn cleanup_for_fresh_run(history: &SinkHistory) -> (Vec<String>, Option<Stri
     (abandon, last_published)
 }
 
-/// One line per run of one sink, for `flow status`.
-pub fn describe_runs(history: &SinkHistory) -> Vec<String> {
+/// One line per run of one sink, for `flow status`; an unfinished run names `resume_command`
+/// (e.g. ``flow run orders.flow --resume``) as the way to continue it.
+pub fn describe_runs(history: &SinkHistory, resume_command: &str) -> Vec<String> {
     history
         .iter()
         .map(|(id, s)| {
@@ -350,7 +351,7 @@ pub fn describe_runs(history: &SinkHistory) -> Vec<String> {
                     (0..s.partitions).filter(|p| !s.committed.contains_key(p)).map(|p| p.to_string()).collect();
                 format!(
                     "UNFINISHED: {} of {} partition(s) committed ({} rows); left undone: partition(s) {}; \
-                     continue with `flow run FILE --resume`",
+                     continue with {resume_command}",
                     s.committed.len(),
                     s.partitions,
                     s.committed_rows(),

@@ -118,10 +118,38 @@ impl PublishDetail {
     }
 }
 
+/// The sinks of one incremental source stopped at different marks (an interrupted run published
+/// some of them): the source cannot be read once for all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarksDiverge {
+    pub source: String,
+    /// A sink and where it stopped (`nothing yet`, or its mark), and another that stopped elsewhere.
+    pub first: (String, String),
+    pub other: (String, String),
+}
+
+impl MarksDiverge {
+    /// What to say, naming `resume_command` (e.g. ``flow run orders.flow --resume``: it depends
+    /// on the command that was run) as the way to finish the interrupted run.
+    pub fn message(&self, resume_command: &str) -> String {
+        format!(
+            "the sinks of incremental source `{}` have copied different ranges (`{}` up to {}, `{}` up to {}): \
+             finish the interrupted run with {resume_command}, or give each sink its own pipeline",
+            self.source, self.first.0, self.first.1, self.other.0, self.other.1
+        )
+    }
+}
+
+impl std::fmt::Display for MarksDiverge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message("`--resume`"))
+    }
+}
+
 /// Where each incremental source of `plan` starts, from the sinks' ledger histories (in plan
 /// order): the mark of the last run each sink published. Every sink fed by a source must agree,
 /// since the source is read once for all of them.
-pub fn since_marks(plan: &PipelinePlan, histories: &[SinkHistory]) -> Result<BTreeMap<String, Since>, String> {
+pub fn since_marks(plan: &PipelinePlan, histories: &[SinkHistory]) -> Result<BTreeMap<String, Since>, MarksDiverge> {
     let mut out = BTreeMap::new();
     for source in plan.sources.iter().filter(|s| s.incremental.is_some()) {
         let mut seen: Vec<(&str, Since)> = Vec::new();
@@ -143,14 +171,11 @@ pub fn since_marks(plan: &PipelinePlan, histories: &[SinkHistory]) -> Result<BTr
                 Since::FirstRun => "nothing yet".to_string(),
                 Since::Mark(m) => m.to_string(),
             };
-            return Err(format!(
-                "the sinks of incremental source `{}` have copied different ranges (`{first_sink}` up to {}, \
-                 `{other_sink}` up to {}): finish the interrupted run with `flow run FILE --resume`, or give \
-                 each sink its own pipeline",
-                source.name,
-                show(first),
-                show(other)
-            ));
+            return Err(MarksDiverge {
+                source: source.name.clone(),
+                first: (first_sink.to_string(), show(first)),
+                other: (other_sink.to_string(), show(other)),
+            });
         }
         out.insert(source.name.clone(), seen.into_iter().next().map_or(Since::FirstRun, |(_, s)| s));
     }

@@ -73,6 +73,16 @@ impl PipelinePlan {
             .filter(|s| s.name.split_once('.').is_some_and(|(set, _)| self.table_sets.iter().any(|t| t.name == set)))
     }
 
+    /// `text` with the password of every source's and sink's URL masked (`***`): for messages
+    /// that may quote a URL or a variable's value.
+    pub fn scrub_secrets(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for e in self.sources.iter().map(|s| &s.endpoint).chain(self.sinks.iter().map(|s| &s.endpoint)) {
+            out = endpoint::scrub_secret(&out, &e.url);
+        }
+        out
+    }
+
     /// The sinks whose input leads back to the source named `source`.
     pub fn sinks_fed_by<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a SinkPlan> {
         self.sinks.iter().filter(move |sink| self.lineage(&sink.input).is_some_and(|(s, _)| s.name == source))

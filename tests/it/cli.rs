@@ -258,7 +258,7 @@ fn ctrl_c_cancels_cleanly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(&format!(
-            "error: interrupted by Ctrl-C; nothing was published; the partitions committed so far are kept: \
+            "error[flow::run::interrupted]: interrupted by Ctrl-C; nothing was published; the partitions committed so far are kept: \
              `flow run {} --resume` continues this run",
             file.display()
         )),
@@ -276,7 +276,10 @@ fn pipeline_timeout_cancels_cleanly() {
         flow(&["run", "-q", file.to_str().unwrap(), "--var", &format!("OUT={}", dir.path().display())]);
     assert!(started.elapsed() < std::time::Duration::from_secs(4), "took {:?}", started.elapsed());
     assert_eq!(code, 1);
-    assert!(stderr.contains("error: pipeline `p` exceeded its timeout of 1s; nothing was published"), "{stderr}");
+    assert!(
+        stderr.contains("error[flow::run::timeout]: pipeline `p` exceeded its timeout of 1s; nothing was published"),
+        "{stderr}"
+    );
     assert_target_untouched(dir.path());
 }
 

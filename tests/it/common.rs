@@ -250,6 +250,21 @@ pub fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// The error lines of a command's stderr as `(code, message)`: `error[CODE]: MESSAGE` gives
+/// `(CODE, MESSAGE)`, a line without a code (`error: MESSAGE`) an empty code.
+pub fn error_lines(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            if let Some(message) = l.strip_prefix("error: ") {
+                return Some((String::new(), message.to_string()));
+            }
+            let (code, message) = l.strip_prefix("error[")?.split_once("]: ")?;
+            Some((code.to_string(), message.to_string()))
+        })
+        .collect()
+}
+
 /// Output as one line: the renderer wraps long messages and draws boxes around them.
 pub fn flat(text: &str) -> String {
     text.split_whitespace().filter(|w| !w.chars().all(|c| "│├╰╭─┬┴×⚠!,".contains(c))).collect::<Vec<_>>().join(" ")

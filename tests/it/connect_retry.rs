@@ -27,8 +27,11 @@ fn run(url: &str, table: &str, retries: &str) -> (i32, String, Duration) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned(), elapsed)
 }
 
+/// The error lines' messages; each names the connection code.
 fn error_line(stderr: &str) -> String {
-    stderr.lines().filter(|l| l.starts_with("error: ")).collect::<Vec<_>>().join("\n")
+    let errors = crate::common::error_lines(stderr);
+    assert!(errors.iter().all(|(code, _)| code == "flow::connection::unreachable"), "{stderr}");
+    errors.into_iter().map(|(_, message)| message).collect::<Vec<_>>().join("\n")
 }
 
 #[test]

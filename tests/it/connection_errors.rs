@@ -13,8 +13,9 @@ fn run_copy(source: &str) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// The error lines, as printed.
 fn error_line(stderr: &str) -> String {
-    stderr.lines().filter(|l| l.starts_with("error: ")).collect::<Vec<_>>().join("\n")
+    stderr.lines().filter(|l| l.starts_with("error")).collect::<Vec<_>>().join("\n")
 }
 
 /// A server that does not answer fails the run (exit 1); a server that answers and refuses
@@ -33,7 +34,7 @@ fn assert_connection_error(url: &str, shown: &str, hint: &str, refused: bool) {
     } else {
         assert_eq!(code, 1, "{url}: {stderr}");
         let error = error_line(&stderr);
-        assert!(error.starts_with("error: source `data` ("), "{error}");
+        assert!(error.starts_with("error[flow::connection::unreachable]: source `data` ("), "{error}");
         assert!(error.contains(&format!("cannot connect to {shown}")), "{error}");
         assert!(error.ends_with(hint), "{error}");
     }

@@ -375,7 +375,8 @@ fn fmt_rewrites_checks_and_refuses() {
 
     let (code, stdout, stderr) = flow_cli(&["fmt", "--check", dir_arg]);
     assert_eq!((code, stdout.as_str()), (1, format!("would reformat {messy_path}\n").as_str()), "{stderr}");
-    assert_eq!(stderr, "1 file(s) would be reformatted; run `flow fmt` to format them\n");
+    // The command that formats them is the one that checked them, without --check.
+    assert_eq!(stderr, format!("1 file(s) would be reformatted; run `flow fmt {dir_arg}` to format them\n"));
     assert_eq!(std::fs::read_to_string(&messy_path).expect("read"), messy, "--check writes nothing");
 
     let (code, stdout, _) = flow_cli(&["fmt", dir_arg]);

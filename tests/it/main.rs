@@ -16,6 +16,7 @@ mod connection_errors;
 mod diagnostics;
 mod explain;
 mod explain_databases;
+mod first_messages;
 mod fmt;
 mod graphs;
 mod identifiers;

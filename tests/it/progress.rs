@@ -248,7 +248,7 @@ fn json_logs_give_each_problem_its_code_and_never_a_password() {
     let file = write(
         dir.path(),
         "p.flow",
-        "let pg = postgres(\"postgres://flow:s3cr3t-pw@127.0.0.1:9/shop\")\npipeline p {\n  source s = pg.table(\"t\")\n  sink s -> csv(\"out.csv\")\n}\n",
+        "let pg = postgres(\"postgres://flow:s3cr3t-pw@127.0.0.1:9/shop\")\npipeline p {\n  source s = pg.table(\"t\")\n  transform unused = s | filter true\n  sink s -> csv(\"out.csv\")\n}\n",
     );
     for args in [vec!["run", &file, "--log-format", "json"], vec!["run", &file, "--progress", "json"]] {
         let (code, _, stderr) = flow_cli(&args);
@@ -265,13 +265,14 @@ fn json_logs_give_each_problem_its_code_and_never_a_password() {
                 "{line}"
             );
         }
-        let warning = lines.iter().find(|l| l["level"] == "WARN").expect("the unreachable source's warning");
-        assert_eq!(warning["code"], "flow::source::unreachable");
-        assert_eq!(warning["location"], format!("{file}:3:14"));
-        assert!(
-            lines.iter().any(|l| l["level"] == "ERROR" && l["code"].as_str().is_some_and(|c| c.starts_with("flow::"))),
-            "{stderr}"
-        );
+        let warnings: Vec<&Value> = lines.iter().filter(|l| l["level"] == "WARN").collect();
+        assert_eq!(warnings.len(), 1, "only the unused transform's warning: {stderr}");
+        assert_eq!(warnings[0]["code"], "flow::graph::unused_stage");
+        assert_eq!(warnings[0]["location"], format!("{file}:4:13"));
+        // The source that does not answer is said once, by the run's error.
+        let errors: Vec<&Value> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert_eq!(errors[0]["code"], "flow::connection::unreachable");
     }
     // As text, the same problems are rendered for people, still without the password.
     let (_, _, stderr) = flow_cli(&["run", &file]);

@@ -303,7 +303,7 @@ fn sqlite_target_resumes_after_sigkill_and_status_shows_the_undone_partitions() 
     assert!(text.contains("pipeline gen\n  sink o->orders -> "), "{text}");
     assert!(text.contains("UNFINISHED: "), "{text}");
     assert!(text.contains(" of 4 partition(s) committed"), "{text}");
-    assert!(text.contains("continue with `flow run FILE --resume`"), "{text}");
+    assert!(text.contains(&format!("continue with `flow run {} --resume`", file.display())), "{text}");
     run_to_end(&file, true);
     // The same data as an uninterrupted run writes.
     let reference = dir.path().join("ref.flow");

@@ -8,17 +8,20 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{PG_TEST_URL, flow_cli, pg_exec, pg_rows, postgres_available, rows, temp_dir, write};
+use crate::common::{PG_TEST_URL, error_lines, flow_cli, pg_exec, pg_rows, postgres_available, rows, temp_dir, write};
 
 /// Runs `flow run -q FILE --report REPORT`, which must fail; returns the report and the error
-/// line `flow run` printed (without `error: `).
+/// line `flow run` printed (without `error[CODE]: `; the code printed is the report's).
 fn failed_run(dir: &std::path::Path, flow: &str) -> (Value, String) {
     let file = write(dir, "p.flow", flow);
     let report = dir.join("report.json");
     let (code, _, stderr) = flow_cli(&["run", "-q", &file, "--report", report.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
-    let printed = stderr.lines().find_map(|l| l.strip_prefix("error: ")).unwrap_or_default().to_string();
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let errors = error_lines(&stderr);
+    assert_eq!(errors.len(), 1, "one error line: {stderr}");
+    let (printed_code, printed) = errors.into_iter().next().unwrap();
+    assert_eq!(report["failure"]["code"], printed_code.as_str(), "{stderr}");
     (report, printed)
 }
 
