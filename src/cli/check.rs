@@ -10,7 +10,7 @@ pub async fn run(args: FileArgs) -> Exit {
         Ok(loaded) => {
             let plans = loaded.analysis.plans();
             let stages: usize = plans.iter().map(|p| p.sources.len() + p.transforms.len() + p.sinks.len()).sum();
-            println!("{}: ok ({} pipeline(s), {stages} stage(s))", args.file.display(), plans.len());
+            super::say!("{}: ok ({} pipeline(s), {stages} stage(s))\n", args.file.display(), plans.len());
             Exit::Ok
         }
         Err(exit) => exit,

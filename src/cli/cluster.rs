@@ -36,7 +36,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Exit {
         }
     };
     match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
+        Ok(addr) => super::say!("listening on {addr}\n"),
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Runtime;
@@ -78,7 +78,7 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
         id: args.id.unwrap_or_else(|| format!("executor-{}", bind.port())),
         heartbeat_seconds: args.heartbeat,
     };
-    println!("executor {} on {bind} (gRPC port {grpc_port}), scheduler {}", settings.id, settings.scheduler);
+    super::say!("executor {} on {bind} (gRPC port {grpc_port}), scheduler {}\n", settings.id, settings.scheduler);
     let _ = std::io::stdout().flush();
     match serve_executor(&settings).await {
         Ok(()) => Exit::Ok,

@@ -19,7 +19,7 @@ pub async fn run(args: CopyArgs) -> Exit {
         }
     };
     if args.emit {
-        print!("{text}");
+        super::say!("{text}");
         let vars: Vec<&str> = [(&args.source, SOURCE_PASSWORD), (&args.target, TARGET_PASSWORD)]
             .into_iter()
             .filter(|(url, _)| crate::plan::endpoint::password_span(url).is_some())

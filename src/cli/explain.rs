@@ -50,7 +50,7 @@ async fn explain(analysis: &Analysis, discover: Discover, format: Format) -> Exi
     }
     if format == Format::Json {
         match serde_json::to_string_pretty(&Explained { pipelines }) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => super::say!("{json}\n"),
             Err(e) => {
                 eprintln!("error: cannot render JSON: {e}");
                 return Exit::Runtime;
@@ -58,7 +58,7 @@ async fn explain(analysis: &Analysis, discover: Discover, format: Format) -> Exi
         }
     } else {
         let blocks: Vec<String> = pipelines.iter().map(text::render).collect();
-        print!("{}", blocks.join("\n"));
+        super::say!("{}", blocks.join("\n"));
     }
     Exit::Ok
 }

@@ -42,9 +42,9 @@ pub fn run(args: FmtArgs) -> Exit {
     }
     for file in &changed {
         if args.check {
-            println!("would reformat {}", file.display());
+            super::say!("would reformat {}\n", file.display());
         } else {
-            println!("formatted {}", file.display());
+            super::say!("formatted {}\n", file.display());
         }
     }
     if unusable {
@@ -80,7 +80,7 @@ fn stdin(args: &FmtArgs) -> Exit {
         }
         Ok(_) if args.check => Exit::Ok,
         Ok(formatted) => {
-            print!("{formatted}");
+            super::say!("{formatted}");
             Exit::Ok
         }
         Err(problem) => {

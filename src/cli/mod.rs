@@ -269,6 +269,24 @@ pub struct CopyArgs {
     pub engine: Option<String>,
 }
 
+/// `print!` for the commands' output: a closed stdout (`flow explain ... | head`) means the
+/// reader has gone, which is not an error of Flow's, so it neither panics (as `print!` does) nor
+/// fails the command. SIGPIPE stays ignored: a server or database closing its socket must give
+/// an error, not kill the process.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(&format!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// Writes `text` to stdout, ignoring a closed pipe (see [`say!`]).
+pub(crate) fn write_out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
 pub fn main_with(cli: Cli) -> Exit {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -104,7 +104,7 @@ pub async fn run_plans(
         ran.push(pipeline);
         // A cancelled run's readers stop their statements on the servers in the background.
         crate::connect::cancel::settle(std::time::Duration::from_secs(5)).await;
-        print!("{}", report.table());
+        super::say!("{}", report.table());
         let failed = report.status == RunStatus::Failed;
         if let Some(e) = &report.error {
             let code = report.failure.as_ref().map(|f| f.code);

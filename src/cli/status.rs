@@ -16,7 +16,7 @@ pub async fn run(args: FileArgs) -> Exit {
     let resume = super::common::resume_command(&args.file, &args.vars, args.profiles.as_deref(), None);
     for plan in loaded.analysis.plans() {
         let (text, ok) = render_status(plan, &plan.scrub_secrets(&resume)).await;
-        print!("{text}");
+        super::say!("{text}");
         if !ok {
             exit = Exit::Runtime;
         }

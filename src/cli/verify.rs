@@ -18,11 +18,11 @@ pub async fn run(args: FileArgs) -> Exit {
 pub async fn verify_plans(pipelines: &[ResolvedPipeline]) -> Exit {
     let mut exit = Exit::Ok;
     for pipeline in pipelines {
-        println!("verify pipeline {}", pipeline.plan.name);
+        super::say!("verify pipeline {}\n", pipeline.plan.name);
         match verify_pipeline(pipeline).await {
             Ok(checks) => {
                 for check in &checks {
-                    print!("{}", check.render());
+                    super::say!("{}", check.render());
                     if !check.equal() {
                         exit = Exit::Runtime;
                     }

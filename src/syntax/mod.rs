@@ -3,6 +3,7 @@
 
 pub mod ast;
 pub mod format;
+mod limits;
 mod parser;
 
 pub use parser::parse;

@@ -259,8 +259,9 @@ fn ctrl_c_cancels_cleanly() {
     assert!(
         stderr.contains(&format!(
             "error[flow::run::interrupted]: interrupted by Ctrl-C; nothing was published; the partitions committed so far are kept: \
-             `flow run {} --resume` continues this run",
-            file.display()
+             `flow run {} --var OUT={} --resume` continues this run",
+            file.display(),
+            dir.path().display()
         )),
         "{stderr}"
     );
@@ -304,9 +305,9 @@ fn an_unwritable_report_stops_the_run_before_anything_is_written() {
     assert!(!out.join("o.csv").exists(), "the target was written");
 }
 
-/// Issue 18 review: `flow explain ... | head` panicked on the closed pipe (exit 101).
+/// Issue 18 review: `flow explain ... | head` panicked on the closed pipe (exit 101). The reader
+/// going away is not a failure; and SIGPIPE stays ignored (servers and database sockets).
 #[test]
-#[cfg(unix)]
 fn a_closed_output_pipe_ends_flow_quietly() {
     use std::io::Read;
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/demo.flow");
@@ -319,13 +320,8 @@ fn a_closed_output_pipe_ends_flow_quietly() {
     let mut stderr = String::new();
     child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read");
     let status = child.wait().expect("exit");
-    use std::os::unix::process::ExitStatusExt;
-    assert!(status.code() == Some(0) || status.signal() == Some(libc_sigpipe()), "{status:?} {stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-fn libc_sigpipe() -> i32 {
-    13
 }
 
 /// Issue 18 review: when a pipeline fails, the later ones of the file are named as not run, and

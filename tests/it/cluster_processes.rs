@@ -52,7 +52,7 @@ impl Cluster {
     /// Starts `flow scheduler` on a free port and one `flow executor` per id, and waits until
     /// every executor has registered (its log says so).
     fn start(logs: &Path, executor_ids: &[&str], slots: usize) -> Cluster {
-        let mut scheduler = flow_command(&["scheduler", "--bind", "127.0.0.1:0", "--executor-timeout", "3"])
+        let mut scheduler = flow_command(&["scheduler", "--bind", "127.0.0.1:0", "--executor-timeout", "10"])
             .env("FLOW_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(log_file(logs, "scheduler.err"))
