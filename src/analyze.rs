@@ -75,6 +75,7 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
         for (pipeline, pipeline_ast) in resolved.iter().zip(&ast.pipelines) {
             let discovery = &pipeline.sources;
             problems.extend(discovery_problems(pipeline_ast, discovery));
+            problems.extend(keep_last_problems(pipeline_ast, pipeline));
             let schemas: HashMap<String, Vec<String>> = discovery
                 .iter()
                 .filter_map(|(name, shape)| {
@@ -146,6 +147,40 @@ fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Pr
 /// The help of a table set's expansion warnings: where to see what is carried over.
 pub const EXPLAIN_THE_SET: &str = "`flow explain` of this file shows what is carried over to each target table";
 
+/// A `keep last by` sink whose source was described in more partitions than the file says (the
+/// files of a directory) and not by a key: it could not keep one row per key. (The splits the
+/// file asks for are checked offline, by `semantic::lower`; Flow does not choose one that
+/// would split a key, `resolve`.)
+fn keep_last_problems(pipeline: &ast::Pipeline, resolved: &ResolvedPipeline) -> Vec<Problem> {
+    let plan = &resolved.plan;
+    let mut out = Vec::new();
+    for sink in &plan.sinks {
+        let crate::plan::WriteMode::Upsert { keep: Some(keep), .. } = &sink.mode else { continue };
+        let Some((source, _)) = plan.lineage(&sink.input) else { continue };
+        let Some(shape) = resolved.shape(&source.name) else { continue };
+        let declared = source.partition.as_ref().filter(|p| !p.automatic).map_or(1, |p| p.count);
+        let partitions = shape.partitions.len();
+        if partitions <= declared {
+            continue;
+        }
+        let Some(reason) = crate::plan::upsert::key_split(plan, sink, partitions) else { continue };
+        let span = ast_sink(pipeline, &sink.name).map_or(pipeline.name.span, |s| {
+            s.options.iter().find(|o| matches!(o.kind, ast::StageOptionKind::Mode(_))).map_or(s.span, |o| o.span)
+        });
+        let files = source.endpoint.backend.is_file();
+        out.push(semantic::lower::keep_last_split(&sink.name, keep, &reason, span, files));
+    }
+    out
+}
+
+/// The sink of the file that `name` (a sink of the plan) comes from: the sink of that name, or
+/// an unnamed sink whose default name (`INPUT->TARGET`) starts with its input.
+fn ast_sink<'a>(pipeline: &'a ast::Pipeline, name: &str) -> Option<&'a ast::Sink> {
+    pipeline.sinks.iter().find(|s| s.name.as_ref().is_some_and(|n| n.name == name)).or_else(|| {
+        pipeline.sinks.iter().find(|s| s.name.is_none() && name.starts_with(&format!("{}->", s.input.name)))
+    })
+}
+
 /// What expanding the table sets found, pointed at the first table set of the pipeline (the
 /// messages name the set).
 fn expansion_problems(pipeline: &ast::Pipeline, expanded: crate::expand::Expanded) -> Vec<Problem> {
@@ -184,13 +219,7 @@ async fn target_problems(
     for stage in &mut explained.stages {
         let Some(finding) = found.get(&stage.name) else { continue };
         // The sink's own target in the file, or (a table of a table set) the sink that wrote it.
-        let sink =
-            pipeline.sinks.iter().find(|s| s.name.as_ref().is_some_and(|n| n.name == stage.name)).or_else(|| {
-                pipeline
-                    .sinks
-                    .iter()
-                    .find(|s| s.name.is_none() && stage.name.starts_with(&format!("{}->", s.input.name)))
-            });
+        let sink = ast_sink(pipeline, &stage.name);
         let span = sink.map_or(pipeline.name.span, |s| s.target.span());
         match finding {
             TargetFinding::Writes(write) => {

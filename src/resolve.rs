@@ -140,9 +140,14 @@ pub async fn resolve(checked: &PipelinePlan) -> Resolution {
     let parallelism = plan.parallelism;
     let automatic =
         futures::future::join_all(plan.sources.iter().map(|s| connect::auto_partition(s, parallelism))).await;
-    for (source, spec) in plan.sources.iter_mut().zip(automatic) {
+    for (index, spec) in automatic.into_iter().enumerate() {
         if let Some(spec) = spec {
-            source.partition = Some(spec);
+            plan.sources[index].partition = Some(spec);
+            // A split that would send one key to two partitions of a `keep last by` sink is not
+            // worth its speed: the sink could not keep one row per key.
+            if splits_kept_keys(&plan, &plan.sources[index].name) {
+                plan.sources[index].partition = None;
+            }
         }
     }
     let sources = describe_sources(&plan).await;
@@ -152,6 +157,16 @@ pub async fn resolve(checked: &PipelinePlan) -> Resolution {
         }
     }
     Resolution { pipeline: ResolvedPipeline { plan, sources }, expansion }
+}
+
+/// Whether the partitions of source `source` may send the rows of one key to two partitions of
+/// a sink that keeps the last row of each key.
+fn splits_kept_keys(plan: &PipelinePlan, source: &str) -> bool {
+    let partitions = plan.source(source).and_then(|s| s.partition.as_ref()).map_or(1, |p| p.count);
+    plan.sinks_fed_by(source).any(|sink| {
+        matches!(&sink.mode, crate::plan::WriteMode::Upsert { keep: Some(_), .. })
+            && crate::plan::upsert::key_split(plan, sink, partitions).is_some()
+    })
 }
 
 /// Describes every source of an already resolved pipeline again (its table sets, automatic

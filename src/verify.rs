@@ -173,7 +173,7 @@ async fn verify_sink(
         vec![((0..input.properties().partitioning.partition_count()).collect(), None)]
     };
     for (index, (parts, predicate)) in groups.iter().enumerate() {
-        let source_side = summarize(source_stream(&ctx, &input, parts).map_err(failed)?, &input.schema(), None)
+        let source_side = summarize(source_stream(&ctx, &input, parts, sink).map_err(failed)?, &input.schema(), None)
             .await
             .map_err(failed)?;
         let target_rows = target.read(&columns, predicate.as_deref()).await.map_err(failed)?;
@@ -184,7 +184,7 @@ async fn verify_sink(
         } else {
             let (ctx2, input2) = build(shape.clone()).await.map_err(failed)?;
             let key_ix: Vec<usize> = key.iter().filter_map(|k| columns.iter().position(|c| c == k)).collect();
-            let source_stream = source_stream(&ctx2, &input2, parts).map_err(failed)?;
+            let source_stream = source_stream(&ctx2, &input2, parts, sink).map_err(failed)?;
             let source_rows = summarize(source_stream, &input2.schema(), Some(&key_ix)).await.map_err(failed)?;
             let target_stream = target.read(&columns, predicate.as_deref()).await.map_err(failed)?;
             let target_rows = summarize(target_stream, &input.schema(), Some(&key_ix)).await.map_err(failed)?;
@@ -213,7 +213,7 @@ fn source_ranges(source: &SourcePlan, shape: &SourceShape) -> Vec<PartitionRange
 /// The columns that identify a row in the sample of differences: the upsert keys, else the
 /// partition column, else the first column.
 fn key_columns(sink: &SinkPlan, source: &SourcePlan, schema: &SchemaRef) -> Vec<String> {
-    if let WriteMode::Upsert { keys } = &sink.mode {
+    if let WriteMode::Upsert { keys, .. } = &sink.mode {
         return keys.clone();
     }
     if let Some(spec) = &source.partition {
@@ -222,14 +222,23 @@ fn key_columns(sink: &SinkPlan, source: &SourcePlan, schema: &SchemaRef) -> Vec<
     schema.fields().first().map(|f| vec![f.name().clone()]).unwrap_or_default()
 }
 
+/// The rows `sink` receives from `partitions` of its input: with `keep last by`, the last row of
+/// each key of each partition, as the run wrote them (`connect::unique_keys`).
 fn source_stream(
     ctx: &datafusion::prelude::SessionContext,
     input: &Arc<dyn ExecutionPlan>,
     partitions: &[usize],
+    sink: &SinkPlan,
 ) -> Result<SendableRecordBatchStream, String> {
     let streams = partitions
         .iter()
-        .map(|p| input.execute(*p, ctx.task_ctx()))
+        .map(|p| {
+            let stream = input.execute(*p, ctx.task_ctx())?;
+            match &sink.mode {
+                WriteMode::Upsert { keys, keep: Some(keep) } => connect::unique_keys::keep_last(stream, keys, &keep.by),
+                _ => Ok(stream),
+            }
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| strip_df_prefix(&e))?;
     let schema = input.schema();

@@ -6,7 +6,7 @@ use super::common::context;
 use super::run::run_plans;
 use super::{CopyArgs, Exit};
 use crate::analyze::{Discover, EXPLAIN_THE_SET, analyze};
-use crate::exec::ProgressMode;
+use crate::exec::{ProgressMode, RunHints};
 use crate::plan::Backend;
 
 pub async fn run(args: CopyArgs) -> Exit {
@@ -54,8 +54,11 @@ pub async fn run(args: CopyArgs) -> Exit {
     if !analysis.ok() {
         return Exit::Usage;
     }
-    // The same copy command with --resume plans the same pipeline, so it continues the run.
-    let resume_command = "the same `flow copy` command with `--resume`".to_string();
+    let hints = RunHints {
+        // The same copy command with --resume plans the same pipeline, so it continues the run.
+        resume: "the same `flow copy` command with `--resume`".to_string(),
+        keep_last: "add `--keep-last-by COLUMN` to write the last row of each key".to_string(),
+    };
     let engine = match super::run::engine_for(args.engine.as_deref()) {
         Ok(engine) => engine,
         Err(e) => {
@@ -64,7 +67,7 @@ pub async fn run(args: CopyArgs) -> Exit {
         }
     };
     let progress = if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto };
-    run_plans(&analysis.resolved, progress, args.report.as_deref(), args.resume, resume_command, engine).await.0
+    run_plans(&analysis.resolved, progress, args.report.as_deref(), args.resume, hints, engine).await.0
 }
 
 /// Where the passwords of the URLs go in the .flow text.
@@ -115,10 +118,17 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, String> {
     if dst_backend.is_database() && table.is_none() {
         return Err("name the target table: --table NAME".into());
     }
+    if args.keep_last_by.is_some() && !args.mode.eq_ignore_ascii_case("upsert") {
+        return Err("--keep-last-by keeps the last row of each key of an upsert: give --mode upsert --keys COL".into());
+    }
     let mode = match args.mode.to_ascii_lowercase().as_str() {
         m @ ("append" | "replace" | "truncate") => m.to_string(),
         "upsert" if !args.keys.is_empty() => {
-            format!("upsert on ({})", args.keys.iter().map(|k| name(k)).collect::<Vec<_>>().join(", "))
+            let keys = args.keys.iter().map(|k| name(k)).collect::<Vec<_>>().join(", ");
+            match &args.keep_last_by {
+                Some(by) => format!("upsert on ({keys}) keep last by {}", name(by)),
+                None => format!("upsert on ({keys})"),
+            }
         }
         "upsert" => return Err("--mode upsert needs --keys COL[,COL...]".into()),
         other => {

@@ -232,6 +232,10 @@ pub struct CopyArgs {
     /// Key columns for --mode upsert, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub keys: Vec<String>,
+    /// With --mode upsert: of the rows sharing a key, write the one with the largest value of
+    /// this column (rows that tie on it are refused); without it, a key seen twice is refused.
+    #[arg(long, value_name = "COLUMN")]
+    pub keep_last_by: Option<String>,
     /// Partition the source read by this integer, date or timestamp column.
     #[arg(long, value_name = "COLUMN", requires = "partitions")]
     pub partition_by: Option<String>,
@@ -240,7 +244,7 @@ pub struct CopyArgs {
     pub partitions: Option<u32>,
     /// Copy every table of the source (narrowed by --include/--exclude), with keys, indexes,
     /// foreign keys and identities, into the target's --schema.
-    #[arg(long, conflicts_with_all = ["table", "query", "keys"])]
+    #[arg(long, conflicts_with_all = ["table", "query", "keys", "keep_last_by"])]
     pub all_tables: bool,
     /// With --all-tables: copy only tables matching this pattern (`*`, `?`; `schema.table` or `table`); repeatable.
     #[arg(long, value_name = "PATTERN", requires = "all_tables")]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::common::{Unanswered, load};
 use super::{Exit, ProgressFormat, RunArgs};
 use crate::analyze::Discover;
-use crate::exec::{PartitionEngine, ProgressMode, RunOptions, RunReport, RunStatus, run_pipeline};
+use crate::exec::{PartitionEngine, ProgressMode, RunHints, RunOptions, RunReport, RunStatus, run_pipeline};
 use crate::resolve::{self, ResolvedPipeline};
 
 pub async fn run(args: RunArgs) -> Exit {
@@ -31,12 +31,13 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(l) => l,
         Err(exit) => return exit,
     };
-    let resume_command =
-        super::common::resume_command(&args.file, &args.vars, args.profiles.as_deref(), args.engine.as_deref());
+    let hints = RunHints {
+        resume: super::common::resume_command(&args.file, &args.vars, args.profiles.as_deref(), args.engine.as_deref()),
+        ..RunHints::default()
+    };
     let progress = if args.quiet { ProgressMode::Quiet } else { progress_mode(args.progress) };
     let (exit, ran) =
-        run_plans(&loaded.analysis.resolved, progress, args.report.as_deref(), args.resume, resume_command, engine)
-            .await;
+        run_plans(&loaded.analysis.resolved, progress, args.report.as_deref(), args.resume, hints, engine).await;
     if exit != Exit::Ok || !args.verify {
         return exit;
     }
@@ -67,7 +68,7 @@ pub fn engine_for(engine: Option<&str>) -> Result<Option<Arc<dyn PartitionEngine
 }
 
 /// Runs resolved pipelines in order, stopping at the first failure; prints each summary and
-/// writes the report. `resume_command` is what the error of a failed run names to continue it.
+/// writes the report. `hints` are what the error of a failed run tells people to do.
 /// Returns the exit code and the pipelines as they were run: the first as resolved, each later
 /// one described again just before it ran (see `resolve::refresh`).
 pub async fn run_plans(
@@ -75,7 +76,7 @@ pub async fn run_plans(
     progress: ProgressMode,
     report: Option<&Path>,
     resume: bool,
-    resume_command: String,
+    hints: RunHints,
     engine: Option<Arc<dyn PartitionEngine>>,
 ) -> (Exit, Vec<ResolvedPipeline>) {
     // A report that cannot be written must stop the run before it publishes anything: found
@@ -93,7 +94,7 @@ pub async fn run_plans(
             on_signal.notify_one();
         }
     });
-    let options = RunOptions { progress, interrupt: Some(interrupt), resume, resume_command, engine };
+    let options = RunOptions { progress, interrupt: Some(interrupt), resume, hints, engine };
     let mut reports: Vec<RunReport> = Vec::new();
     let mut exit = Exit::Ok;
     let mut ran = Vec::new();

@@ -29,6 +29,7 @@ pub mod sqlite;
 pub mod staged;
 pub mod target;
 pub mod target_columns;
+pub mod unique_keys;
 
 use std::sync::Arc;
 

@@ -56,9 +56,15 @@ pub trait SinkDriver: Send + Sync {
 }
 
 /// The registry of sink backends: the sink that writes `sink`'s target, shaped for rows of
-/// `schema`, keeping its ledger under `key`. Errors when no backend writes that target (a
-/// query, or a backend without a sink).
+/// `schema`, keeping its ledger under `key`; an upsert's hands its backend one row per key
+/// (`connect::unique_keys`). Errors when no backend writes that target (a query, or a backend
+/// without a sink).
 pub fn driver_for(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<Arc<dyn SinkDriver>> {
+    backend_driver(sink, schema, key).map(|driver| crate::connect::unique_keys::wrap(sink, driver))
+}
+
+/// The backend's own driver for `sink` (see [`driver_for`]).
+fn backend_driver(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<Arc<dyn SinkDriver>> {
     let driver = |writer: Arc<dyn BlockingSink>, batch_rows: usize| -> Arc<dyn SinkDriver> {
         Arc::new(BlockingDriver { sink: writer, batch_rows })
     };

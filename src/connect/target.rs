@@ -57,7 +57,7 @@ pub fn describe_table<B: StagedBackend>(
     schema: &SchemaRef,
 ) -> Result<TargetPlan, String> {
     let keys = match &sink.mode {
-        WriteMode::Upsert { keys } => Some(keys.as_slice()),
+        WriteMode::Upsert { keys, .. } => Some(keys.as_slice()),
         _ => None,
     };
     let mut columns = Vec::new();

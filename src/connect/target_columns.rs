@@ -108,7 +108,7 @@ impl WritePlan {
         special: &[SpecialColumn],
     ) -> std::result::Result<Self, String> {
         let keys: &[String] = match mode {
-            WriteMode::Upsert { keys } => keys,
+            WriteMode::Upsert { keys, .. } => keys,
             _ => &[],
         };
         let mut plan = Self { columns: Vec::new(), skipped: Vec::new(), identities: Vec::new() };
@@ -300,7 +300,7 @@ mod tests {
     #[test]
     fn upserts_the_target_cannot_take_are_refused() {
         let table = TableName::parse("t");
-        let keyed = |k: &str| WriteMode::Upsert { keys: vec![k.to_string()] };
+        let keyed = |k: &str| WriteMode::upsert(vec![k.to_string()]);
         let schema = schema();
         let names = names(&schema);
         // Without `id`, whose identity an upsert on other keys would update (refused first).

@@ -216,6 +216,15 @@ registry! {
         pub const TOO_MANY_REJECTS = "flow::sink::too_many_rejects";
         /// An upsert's keys match no PRIMARY KEY or UNIQUE constraint of the target table.
         pub const NO_UPSERT_KEY = "flow::sink::no_upsert_key";
+        /// `keep last by` cannot pick one row per key as written: its column is a key, or the rows
+        /// of one key may reach the sink through several partitions.
+        pub const KEEP_LAST = "flow::sink::keep_last";
+        /// An upsert's rows hold a key more than once and the sink has no `keep last by`; a
+        /// sample of the keys is named and nothing was published.
+        pub const DUPLICATE_KEYS = "flow::sink::duplicate_keys";
+        /// Rows of one key tie on the largest `keep last by` value and differ in another column;
+        /// nothing was published.
+        pub const KEEP_LAST_TIE = "flow::sink::keep_last_tie";
         /// The target failed a write that no single row caused: a lost connection, a full disk, a
         /// lock, a statement refused.
         pub const WRITE_FAILED = "flow::sink::write_failed";
@@ -280,7 +289,7 @@ registry! {
 
     /// Columns, checked against the schemas of the sources that answered.
     pub mod column {
-        /// A partition, incremental or transform column is not among its input's columns.
+        /// A partition, incremental, transform or upsert key column is not among its input's columns.
         pub const UNKNOWN = "flow::column::unknown";
         /// A transform compares or computes with a PostgreSQL `numeric` without precision, carried
         /// as exact text.

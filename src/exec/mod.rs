@@ -17,4 +17,4 @@ pub mod transform;
 pub use engine::{PartitionEngine, Placement, SinkJob};
 pub use progress::ProgressMode;
 pub use report::{RunReport, RunStatus};
-pub use run::{RunOptions, run_pipeline};
+pub use run::{RunHints, RunOptions, run_pipeline};

@@ -44,9 +44,8 @@ pub struct RunOptions {
     pub interrupt: Option<Arc<tokio::sync::Notify>>,
     /// Continue the pipeline's last unfinished run instead of starting a new one.
     pub resume: bool,
-    /// The command that continues an interrupted run, for the error of a failed one (e.g.
-    /// ``flow run orders.flow --resume``); it depends on the command that was run.
-    pub resume_command: String,
+    /// What a failed run's error tells people to do, in the terms of the command that was run.
+    pub hints: RunHints,
     /// Where the sink partitions run: `None` in this process, else on that engine (a Ballista
     /// cluster, `crate::cluster`). Everything before and after writing stays here.
     pub engine: Option<Arc<dyn PartitionEngine>>,
@@ -54,12 +53,25 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
+        Self { progress: ProgressMode::Quiet, interrupt: None, resume: false, hints: RunHints::default(), engine: None }
+    }
+}
+
+/// What the error of a failed run tells people to do; the words depend on the command that was
+/// run (`flow run FILE` or `flow copy`).
+#[derive(Debug, Clone)]
+pub struct RunHints {
+    /// The command that continues an interrupted run (e.g. ``flow run orders.flow --resume``).
+    pub resume: String,
+    /// How to keep the last row of each key, for an upsert whose input repeats keys.
+    pub keep_last: String,
+}
+
+impl Default for RunHints {
+    fn default() -> Self {
         Self {
-            progress: ProgressMode::Quiet,
-            interrupt: None,
-            resume: false,
-            resume_command: "`flow run FILE --resume`".to_string(),
-            engine: None,
+            resume: "`flow run FILE --resume`".to_string(),
+            keep_last: "add `keep last by COLUMN` after the keys to write the last row of each key".to_string(),
         }
     }
 }
@@ -154,7 +166,7 @@ async fn run_inner(
         let marks = match (&resume, marks) {
             (_, Ok(marks)) => marks,
             (Some(_), Err(_)) => BTreeMap::new(),
-            (None, Err(e)) => return Err(Failure::new(codes::run::LEDGER, e.message(&options.resume_command))),
+            (None, Err(e)) => return Err(Failure::new(codes::run::LEDGER, e.message(&options.hints.resume))),
         };
         let mut shapes = source_shapes(resolved, &marks, &mut identity.notes).await?;
         if let Some(point) = &resume {
@@ -294,17 +306,19 @@ async fn run_inner(
             plan.timeout.map(format_duration).unwrap_or_default()
         ))),
     };
-    // Once a sink recorded the run's start, a failure leaves a run that can be continued.
     outcome.map_err(|f| {
-        if identity.started {
-            let message = format!(
-                "{}; the partitions committed so far are kept: {} continues this run",
-                f.message, options.resume_command
-            );
-            f.reworded(message)
-        } else {
-            f
+        let mut message = f.message.clone();
+        if f.code == codes::sink::DUPLICATE_KEYS {
+            message = format!("{message}; {}", options.hints.keep_last);
         }
+        // Once a sink recorded the run's start, a failure leaves a run that can be continued.
+        if identity.started {
+            message = format!(
+                "{message}; the partitions committed so far are kept: {} continues this run",
+                options.hints.resume
+            );
+        }
+        f.reworded(message)
     })
 }
 

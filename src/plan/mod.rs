@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod partition;
 pub mod sql;
 pub mod table_set;
+pub mod upsert;
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ pub use backend::{Backend, BackendKind};
 pub use endpoint::Endpoint;
 pub use partition::{PartitionBounds, PartitionRange, PartitionSpec};
 pub use table_set::TableSetPlan;
+pub use upsert::KeepLast;
 
 /// One pipeline, ready to explain or run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -382,9 +384,20 @@ pub enum WriteMode {
     /// Atomic: write a staging table, swap it in at the end.
     Replace,
     Truncate,
+    /// One row per key (see [`upsert`]): inserted, or updating the target's row of that key.
     Upsert {
         keys: Vec<String>,
+        /// Which row of a key to keep when the input holds several; `None`: they are refused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keep: Option<KeepLast>,
     },
+}
+
+impl WriteMode {
+    /// An upsert on `keys` that refuses a key seen twice.
+    pub fn upsert(keys: Vec<String>) -> Self {
+        Self::Upsert { keys, keep: None }
+    }
 }
 
 impl std::fmt::Display for WriteMode {
@@ -393,7 +406,8 @@ impl std::fmt::Display for WriteMode {
             Self::Append => f.write_str("append"),
             Self::Replace => f.write_str("replace"),
             Self::Truncate => f.write_str("truncate"),
-            Self::Upsert { keys } => write!(f, "upsert on ({})", keys.join(", ")),
+            Self::Upsert { keys, keep: None } => write!(f, "upsert on ({})", keys.join(", ")),
+            Self::Upsert { keys, keep: Some(keep) } => write!(f, "upsert on ({}) {keep}", keys.join(", ")),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Column checks that need the source schemas: a partition or incremental column missing from its
-//! source, and columns a transform reads that its input does not have. Runs on the AST (for
+//! source, columns a transform reads that its input does not have, and an upsert's key or `keep
+//! last by` column missing from the sink's input. Runs on the AST (for
 //! spans) with the column names discovered from reachable sources; a stage whose input is unknown
 //! is skipped.
 
@@ -57,6 +58,16 @@ pub fn check_columns(
         });
         if pending.len() == before {
             break;
+        }
+    }
+    for sink in &pipeline.sinks {
+        let Some(input) = known.get(sink.input.name.as_str()) else { continue };
+        for opt in &sink.options {
+            let StageOptionKind::Mode(ast::ModeAst::Upsert { keys, keep_last_by }) = &opt.kind else { continue };
+            let context = format!("`{}`, the input of this sink", sink.input.name);
+            for column in keys.iter().chain(keep_last_by).filter(|c| !input.columns.contains(&c.name)) {
+                problems.push(unknown_column(column, &input.columns, &context));
+            }
         }
     }
     problems

@@ -267,6 +267,9 @@ pub enum ModeAst {
     Named(Ident),
     Upsert {
         keys: Vec<Ident>,
+        /// `keep last by COLUMN`: of the rows sharing a key, the one with the largest value.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        keep_last_by: Option<Ident>,
     },
 }
 

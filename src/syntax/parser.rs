@@ -296,8 +296,10 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
             let mode = parts.next().expect("grammar: mode");
             match mode.as_rule() {
                 Rule::mode_upsert => {
-                    let keys = meaningful(mode.into_inner()).next().map(column_list).unwrap_or_default();
-                    StageOptionKind::Mode(ModeAst::Upsert { keys })
+                    let mut parts = meaningful(mode.into_inner());
+                    let keys = parts.next().map(column_list).unwrap_or_default();
+                    let keep_last_by = parts.next().and_then(|keep| meaningful(keep.into_inner()).next()).map(ident);
+                    StageOptionKind::Mode(ModeAst::Upsert { keys, keep_last_by })
                 }
                 _ => StageOptionKind::Mode(ModeAst::Named(ident(mode))),
             }

@@ -42,6 +42,7 @@ mod table_sets;
 mod target_refusals;
 mod tooling;
 mod type_matrix;
+mod upsert_keys;
 mod verify;
 
 // Issue 14: real-world values arrive exactly.

@@ -94,7 +94,7 @@ impl StagedTarget {
     /// The upsert keys, in `mode upsert`.
     pub fn keys(&self) -> Option<&[String]> {
         match &self.mode {
-            WriteMode::Upsert { keys } => Some(keys),
+            WriteMode::Upsert { keys, .. } => Some(keys),
             _ => None,
         }
     }

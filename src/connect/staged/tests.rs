@@ -306,7 +306,7 @@ fn publishing_appends_truncates_and_replaces() {
 #[test]
 fn publishing_upserts_on_the_keys() {
     let db = Db::new();
-    let upsert = || WriteMode::Upsert { keys: vec!["id".into()] };
+    let upsert = || WriteMode::upsert(vec!["id".into()]);
     // A missing target is created with the key.
     run(&db, "r1", upsert(), &[(1, "a"), (2, "b")]).unwrap();
     run(&db, "r2", upsert(), &[(2, "B"), (3, "c")]).unwrap();

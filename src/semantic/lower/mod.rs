@@ -102,3 +102,4 @@ fn undefined(what: &str, ident: &Ident, known: &[&str], fallback: &str) -> Probl
 }
 
 pub use crate::diagnostics::suggest;
+pub use stages::keep_last_split;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::Lowering;
 use crate::diagnostics::{Problem, codes, suggest};
-use crate::plan::{Backend, WriteMode};
+use crate::plan::{Backend, KeepLast, WriteMode};
 use crate::syntax::ast::{self, Span, StageOptionKind};
 
 impl Lowering<'_> {
@@ -30,6 +30,15 @@ impl Lowering<'_> {
                 StageOptionKind::Create { .. } => "create",
                 StageOptionKind::OnError(_) => "on error",
                 StageOptionKind::MaxRejects(_) => "max rejects",
+                StageOptionKind::Unknown(name) if use_ == TargetUse::Sink && name.name.eq_ignore_ascii_case("keep") => {
+                    // `keep` that is not `keep last by COLUMN` right after an upsert's keys.
+                    self.problems.push(
+                        Problem::error(codes::option::UNKNOWN, "`keep` belongs to an upsert mode".to_string())
+                            .at(name.span, "not an option")
+                            .help("write it after the keys: `mode upsert on (id) keep last by updated_at`"),
+                    );
+                    continue;
+                }
                 StageOptionKind::Unknown(name) => {
                     let known: &[&str] = match use_ {
                         TargetUse::Source => &["partition", "incremental", "batch", "timeout"],
@@ -111,8 +120,28 @@ impl Lowering<'_> {
                         continue;
                     }
                     let mode = match mode {
-                        ast::ModeAst::Upsert { keys } => {
-                            WriteMode::Upsert { keys: keys.iter().map(|k| k.name.clone()).collect() }
+                        ast::ModeAst::Upsert { keys, keep_last_by } => {
+                            let keys: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                            let keep = match keep_last_by {
+                                Some(by) if keys.contains(&by.name) => {
+                                    self.problems.push(
+                                        Problem::error(
+                                            codes::sink::KEEP_LAST,
+                                            format!(
+                                                "`keep last by {0}`: `{0}` is a key, so every row of a key has the \
+                                                 same value there and none of them is the last",
+                                                by.name
+                                            ),
+                                        )
+                                        .at(by.span, "a key column")
+                                        .help("name the column that orders the rows of a key, e.g. `keep last by updated_at`"),
+                                    );
+                                    continue;
+                                }
+                                Some(by) => Some(KeepLast { by: by.name.clone() }),
+                                None => None,
+                            };
+                            WriteMode::Upsert { keys, keep }
                         }
                         ast::ModeAst::Named(n) => match n.name.to_ascii_lowercase().as_str() {
                             "append" => WriteMode::Append,

@@ -100,6 +100,7 @@ impl Lowering<'_> {
         };
         for (ast_sink, sink) in &lowered {
             self.check_incremental_mode(&plan, ast_sink, sink);
+            self.check_keep_last(&plan, ast_sink, sink);
         }
         plan.sinks = lowered.into_iter().map(|(_, sink)| sink).collect();
         plan
@@ -130,6 +131,22 @@ impl Lowering<'_> {
             .at(span, "replaces the target with the new rows only")
             .help("use `mode append` for rows that are only inserted, or `mode upsert on (KEY)` for rows that change"),
         );
+    }
+
+    /// `keep last by` keeps the last row of each key per partition, so a source split into
+    /// partitions by a column that is not a key (as the file says it: a split Flow chooses, or
+    /// files, are checked once the sources are described) could send one key through two.
+    fn check_keep_last(&mut self, plan: &PipelinePlan, ast_sink: &ast::Sink, sink: &SinkPlan) {
+        let WriteMode::Upsert { keep: Some(keep), .. } = &sink.mode else { return };
+        let Some((source, _)) = plan.lineage(&sink.input) else { return };
+        let partitions = source.partition.as_ref().map_or(1, |p| p.count);
+        let Some(reason) = crate::plan::upsert::key_split(plan, sink, partitions) else { return };
+        let span = ast_sink
+            .options
+            .iter()
+            .find(|o| matches!(o.kind, StageOptionKind::Mode(_)))
+            .map_or(ast_sink.span, |o| o.span);
+        self.problems.push(keep_last_split(&sink.name, keep, &reason, span, source.endpoint.backend.is_file()));
     }
 
     fn source(&mut self, s: &ast::Source) -> Option<SourcePlan> {
@@ -430,4 +447,21 @@ fn sqlite_schema(span: Span, schema: &str, table: &str) -> Problem {
     Problem::error(codes::target::SQLITE_SCHEMA, format!("a SQLite file has no schema `{schema}`"))
         .at(span, "schema-qualified name")
         .help(format!("a SQLite file is one database: name the table without the schema, e.g. \"{table}\""))
+}
+
+/// The problem of a `keep last by` whose key may reach the sink through several partitions:
+/// `reason` says why (`plan::upsert::key_split`); `files`: the source is a directory of files,
+/// read one partition per file.
+pub fn keep_last_split(sink: &str, keep: &crate::plan::KeepLast, reason: &str, span: Span, files: bool) -> Problem {
+    let help = if files {
+        "read one file per pipeline, or load the files into a database table and read that table"
+    } else {
+        "split the source by a key column (`partition by id into 8`), or remove its `partition by`"
+    };
+    Problem::error(
+        codes::sink::KEEP_LAST,
+        format!("sink `{sink}`: `{keep}` keeps the last row of each key per partition, and {reason}"),
+    )
+    .at(span, "the rows of one key may be in two partitions")
+    .help(help)
 }

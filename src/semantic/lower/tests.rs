@@ -213,7 +213,7 @@ fn stage_options_land_in_the_plan() {
     assert_eq!(source.timeout, Some(Duration::from_secs(300)));
     assert_eq!(source.incremental, Some(IncrementalSpec { column: "updated_at".into() }));
     let sink = &plan.sinks[0];
-    assert_eq!(sink.mode, WriteMode::Upsert { keys: vec!["id".into(), "region".into()] });
+    assert_eq!(sink.mode, WriteMode::upsert(vec!["id".into(), "region".into()]));
     assert!(!sink.create_if_missing);
     assert_eq!(sink.on_error, OnError::Reject { table: TableName::parse("rejects") });
     assert_eq!(sink.max_rejects, Some(10));

@@ -292,6 +292,11 @@ impl<'a> Printer<'a> {
                         self.punct("(");
                         self.column_list(parts.next().expect("grammar: upsert keys"), ", ");
                         self.punct(")");
+                        // `keep last by COLUMN`
+                        if let Some(keep) = parts.next() {
+                            self.space();
+                            self.words(keep);
+                        }
                     }
                     _ => {
                         let name = mode.as_str();

@@ -188,6 +188,8 @@ const KEYWORDS: &[&str] = &[
     "incremental",
     "into",
     "is",
+    "keep",
+    "last",
     "let",
     "like",
     "max",

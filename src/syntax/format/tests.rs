@@ -245,3 +245,24 @@ fn odd_inputs() {
     );
     assert!(negated.contains("| derive x = - -id\n"), "{negated}");
 }
+
+#[test]
+fn an_upsert_that_keeps_the_last_row_of_each_key() {
+    let text = "let db = sqlite('d.db')\npipeline p { source s = db.table('events')\n\
+                sink s -> db.table('latest') { MODE Upsert ON ( id,`Order Key` )   KEEP  Last\n BY `updated_at` ;batch 10}\n\
+                sink s -> db.table('last') { mode upsert on (id) keep last by `last` } }";
+    assert_eq!(
+        fmt(text),
+        r#"let db = sqlite("d.db")
+
+pipeline p {
+  source s = db.table("events")
+  sink s -> db.table("latest") {
+    mode upsert on (id, `Order Key`) keep last by updated_at
+    batch 10
+  }
+  sink s -> db.table("last") { mode upsert on (id) keep last by `last` }
+}
+"#
+    );
+}
