@@ -57,6 +57,9 @@ pub async fn run(args: CopyArgs) -> Exit {
     let hints = RunHints {
         // The same copy command with --resume plans the same pipeline, so it continues the run.
         resume: "the same `flow copy` command with `--resume`".to_string(),
+        on_error: "to load the other rows, write this copy as a .flow file (the same `flow copy` command with \
+                   `--emit`) and give its sink `on error skip` or `on error reject to dst.table(\"rejects\")`"
+            .to_string(),
         keep_last: "add `--keep-last-by COLUMN` to write the last row of each key".to_string(),
     };
     let engine = match super::run::engine_for(args.engine.as_deref()) {

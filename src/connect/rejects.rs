@@ -14,7 +14,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::Result;
 use std::sync::Arc;
 
-use crate::diagnostics::{Failure, codes};
+use crate::diagnostics::{Failure, Remedy, codes};
 use crate::ledger::LedgerKey;
 use crate::plan::sql::Dialect;
 use crate::plan::{OnError, TableName};
@@ -164,12 +164,10 @@ impl RejectPolicy {
         if self.fails() {
             // The runner prefixes the sink and partition (`sink `s` partition 0: `).
             let first = &rows[0];
-            let message = format!(
-                "cannot write {}; add `on error skip` or `on error reject to db.table(\"rejects\")` to load the \
-                 other rows",
-                first.describe_in_partition()
-            );
-            return Err(first.located(Failure::new(codes::sink::VALUE_REFUSED, message)).into_datafusion());
+            // The runner adds how to load the other rows, in the words of the command run.
+            let message = format!("cannot write {}", first.describe_in_partition());
+            let failure = Failure::new(codes::sink::VALUE_REFUSED, message).remedy(Remedy::OnError);
+            return Err(first.located(failure).into_datafusion());
         }
         if let Ok(mut slot) = self.last.lock() {
             *slot = Some(last.describe());

@@ -46,15 +46,36 @@ pub struct Failure {
     /// the record's number after the header (the message prints the file's line).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row: Option<u64>,
-    /// The column's name, as the stage's schema spells it.
+    /// The column's name, as the stage's schema spells it. (A `Box<str>` keeps a `Failure`
+    /// within the 128 bytes clippy allows an error.)
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
+    pub column: Option<Box<str>>,
+    /// What the person who ran the command can change so the run gets past this, when there is
+    /// such a thing; the runner says it in the words of the command that was run (a `.flow`
+    /// option for `flow run`, an option of `flow copy`). Not serialised.
+    #[serde(skip)]
+    pub remedy: Option<Remedy>,
+}
+
+/// A change to the pipeline that gets a run past a failure (see [`Failure::remedy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Leave refused rows out or send them to a reject table (`on error skip | reject to`).
+    OnError,
+    /// Keep the last row of each key of an upsert (`keep last by COLUMN`).
+    KeepLast,
 }
 
 impl Failure {
     /// A failure with no location yet; `code` is a constant of [`super::codes`].
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), stage: None, partition: None, row: None, column: None }
+        Self { code, message: message.into(), stage: None, partition: None, row: None, column: None, remedy: None }
+    }
+
+    /// What gets a run past this failure (see [`Failure::remedy`]).
+    pub fn remedy(mut self, remedy: Remedy) -> Self {
+        self.remedy = Some(remedy);
+        self
     }
 
     /// The row, 1-based within the partition.
@@ -64,7 +85,7 @@ impl Failure {
     }
 
     pub fn column(mut self, column: impl Into<String>) -> Self {
-        self.column = Some(column.into());
+        self.column = Some(column.into().into_boxed_str());
         self
     }
 

@@ -10,7 +10,7 @@ pub mod codes;
 pub mod failure;
 pub mod secret;
 
-pub use failure::Failure;
+pub use failure::{Failure, Remedy};
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode};
 use serde::Serialize;

@@ -30,7 +30,7 @@ use super::sink_exec::SinkExec;
 use crate::connect::connect_error::failure_of;
 use crate::connect::sink::{SinkDriver, driver_for};
 use crate::connect::{self, ScanPartition};
-use crate::diagnostics::{Failure, codes};
+use crate::diagnostics::{Failure, Remedy, codes};
 use crate::ledger::watermark::{PublishDetail, Since, Watermark};
 use crate::ledger::{self, Event, Layout, LedgerKey, LedgerRow, Preparation, Resume, SinkRunState};
 use crate::plan::PipelinePlan;
@@ -63,15 +63,31 @@ impl Default for RunOptions {
 pub struct RunHints {
     /// The command that continues an interrupted run (e.g. ``flow run orders.flow --resume``).
     pub resume: String,
-    /// How to keep the last row of each key, for an upsert whose input repeats keys.
+    /// How to load the other rows when the target refuses one ([`Remedy::OnError`]).
+    pub on_error: String,
+    /// How to keep the last row of each key, for an upsert whose input repeats keys
+    /// ([`Remedy::KeepLast`]).
     pub keep_last: String,
 }
 
 impl Default for RunHints {
+    /// The words of `flow run FILE`: options of the `.flow` file.
     fn default() -> Self {
         Self {
             resume: "`flow run FILE --resume`".to_string(),
+            on_error: "add `on error skip` or `on error reject to db.table(\"rejects\")` to load the other rows"
+                .to_string(),
             keep_last: "add `keep last by COLUMN` after the keys to write the last row of each key".to_string(),
+        }
+    }
+}
+
+impl RunHints {
+    /// What gets past `remedy`, in these words.
+    fn remedy(&self, remedy: Remedy) -> &str {
+        match remedy {
+            Remedy::OnError => &self.on_error,
+            Remedy::KeepLast => &self.keep_last,
         }
     }
 }
@@ -308,8 +324,8 @@ async fn run_inner(
     };
     outcome.map_err(|f| {
         let mut message = f.message.clone();
-        if f.code == codes::sink::DUPLICATE_KEYS {
-            message = format!("{message}; {}", options.hints.keep_last);
+        if let Some(remedy) = f.remedy {
+            message = format!("{message}; {}", options.hints.remedy(remedy));
         }
         // Once a sink recorded the run's start, a failure leaves a run that can be continued.
         if identity.started {

@@ -198,6 +198,14 @@ fn a_failed_copy_names_a_resume_command_that_works() {
         "{stderr}"
     );
     assert!(!stderr.contains("flow run FILE"), "{stderr}");
+    // `flow copy` has no `on error`: the hint says how to get one (issue 18).
+    assert!(
+        stderr.contains(
+            "; to load the other rows, write this copy as a .flow file (the same `flow copy` command with `--emit`) \
+             and give its sink `on error skip` or `on error reject to dst.table(\"rejects\")`; the partitions"
+        ),
+        "{stderr}"
+    );
     rt.block_on(pg.batch_execute("UPDATE public.i13_resume SET n = 99 WHERE id = 990")).unwrap();
     let mut resumed = args.to_vec();
     resumed.push("--resume");

@@ -62,6 +62,31 @@ pub fn key_hash(bytes: &[u8]) -> u128 {
     (u128::from(half(0)) << 64) | u128::from(half(1))
 }
 
+/// A set of [`key_hash`]es. They are hashes already, so the set takes their low 64 bits as its
+/// own hash instead of hashing them again.
+pub type KeySet = std::collections::HashSet<u128, std::hash::BuildHasherDefault<Prehashed>>;
+
+/// The [`Hasher`] of [`KeySet`]: a `u128` written to it is its hash.
+#[derive(Default)]
+pub struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u128`s are hashed with it; anything else still gets a usable hash.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
 /// One value as messages quote it: text in single quotes, NULL, anything else as Arrow
 /// displays it.
 pub fn value_text(column: &ArrayRef, row: usize) -> String {

@@ -4,8 +4,8 @@
 //!
 //! - With `keep last by COLUMN`, a partition is read whole and only the last row of each key
 //!   goes on ([`keep_last`]).
-//! - Then every key is remembered (a 128-bit hash, about 32 bytes of memory per row the sink
-//!   writes in the run) across the sink's partitions, and a key seen twice fails the partition
+//! - Then every key is remembered (a 128-bit hash, some 35 MB per million rows the sink writes
+//!   in the run) across the sink's partitions, and a key seen twice fails the partition
 //!   with [`codes::sink::DUPLICATE_KEYS`], naming up to five such keys (the rest of the
 //!   partition is read to find them, not written). The partition's transaction rolls back and
 //!   the run publishes nothing. On a cluster (`--engine`) each partition remembers its own keys
@@ -29,10 +29,10 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
 
 pub use keep_last::keep_last;
-use key::{KeyColumns, key_hash};
+use key::{KeyColumns, KeySet, key_hash};
 
 use crate::connect::sink::{RowsWritten, SinkDriver};
-use crate::diagnostics::{Failure, codes};
+use crate::diagnostics::{Failure, Remedy, codes};
 use crate::ledger::{LedgerRow, Preparation};
 use crate::plan::{KeepLast, SinkPlan, WriteMode};
 
@@ -56,7 +56,7 @@ pub struct UpsertDriver {
     keys: Vec<String>,
     keep: Option<KeepLast>,
     /// The hashes of the keys written so far in this run, by every partition.
-    seen: Arc<Mutex<HashSet<u128>>>,
+    seen: Arc<Mutex<KeySet>>,
 }
 
 #[async_trait]
@@ -98,7 +98,7 @@ struct Check {
     input: SendableRecordBatchStream,
     keys: KeyColumns,
     kept_last: bool,
-    seen: Arc<Mutex<HashSet<u128>>>,
+    seen: Arc<Mutex<KeySet>>,
 }
 
 /// `input` as it is, failing at the first batch that holds a key seen before in `seen` (which
@@ -108,7 +108,7 @@ fn refuse_repeated(
     input: SendableRecordBatchStream,
     keys: &[String],
     kept_last: bool,
-    seen: Arc<Mutex<HashSet<u128>>>,
+    seen: Arc<Mutex<KeySet>>,
 ) -> Result<SendableRecordBatchStream> {
     let schema = input.schema();
     let check = Check { keys: KeyColumns::new(&schema, keys)?, input, kept_last, seen };
@@ -162,7 +162,7 @@ async fn repeated_keys(mut check: Check, mut repeated: Vec<String>) -> datafusio
          sample of up to {SAMPLE})",
         repeated.join("; ")
     );
-    Failure::new(codes::sink::DUPLICATE_KEYS, message).into_datafusion()
+    Failure::new(codes::sink::DUPLICATE_KEYS, message).remedy(Remedy::KeepLast).into_datafusion()
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ fn a_repeated_key_fails_naming_a_sample_of_the_keys() {
 
 #[test]
 fn keys_are_remembered_across_the_partitions_of_a_sink() {
-    let seen: Arc<Mutex<HashSet<u128>>> = Arc::default();
+    let seen: Arc<Mutex<KeySet>> = Arc::default();
     let first = refuse_repeated(stream(vec![batch(&[(1, "a", Some(1))])]), &keys(), true, seen.clone()).unwrap();
     assert_eq!(drain(first).unwrap().len(), 1);
     let second = refuse_repeated(stream(vec![batch(&[(1, "b", Some(2))])]), &keys(), true, seen).unwrap();
