@@ -10,6 +10,8 @@ reported), and prints a markdown table with the ratio Flow / reference.
 
     benches/run.sh [--rows N] [--out FILE] [--only NAME[,NAME...]]
 
+`--only scaling` and `--only cluster` run the partition-scaling and the cluster-overhead rows.
+
 Data: a deterministic `orders` table (id bigint primary key, customer_id int, status text of 5
 values, total numeric(12,2), created_at timestamp, paid boolean, note text ~30% NULL else 20-60
 characters, weight double precision, ship_date date ~25% NULL), built in PostgreSQL, MariaDB and
@@ -120,6 +122,80 @@ def verify(flow_bin, file):
     out = subprocess.run([flow_bin, "verify", file], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"verification failed for {file}:\n{out.stdout}{out.stderr}")
+
+
+class Cluster:
+    """`flow scheduler` and `flow executor` processes on free loopback ports, stopped on exit."""
+
+    def __init__(self, flow_bin, executors, slots, logs):
+        self.procs = []
+        sched = subprocess.Popen([flow_bin, "scheduler", "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                                 stderr=open(os.path.join(logs, "scheduler.err"), "w"), text=True)
+        self.procs.append(sched)
+        line = sched.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            sys.exit(f"flow scheduler did not start: {line!r}")
+        self.address = line.removeprefix("listening on ")
+        for i in range(executors):
+            port = free_port_pair()
+            err = os.path.join(logs, f"executor{i}.err")
+            self.procs.append(subprocess.Popen(
+                [flow_bin, "executor", "--scheduler", self.address, "--bind", f"127.0.0.1:{port}",
+                 "--slots", str(slots), "--id", f"exec-{i}", "--heartbeat", "1"],
+                stdout=subprocess.DEVNULL, stderr=open(err, "w"), env={**os.environ, "FLOW_LOG": "info"}))
+            deadline = time.time() + 60
+            while "Executor registration succeed" not in open(err).read():
+                if time.time() > deadline:
+                    sys.exit(f"executor {i} did not register:\n{open(err).read()}")
+                time.sleep(0.1)
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.terminate()
+            p.wait()
+
+
+def free_port_pair():
+    """A port p with p + 1 free too (an executor's Flight and gRPC ports)."""
+    import socket
+    while True:
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                    return port
+                except OSError:
+                    continue
+
+
+def cluster_rows(flow_bin, work, pg, rows, volume):
+    """PostgreSQL -> Parquet in 2 partitions: local, then on 1 executor (2 slots), then on 2
+    executors (1 slot each): the same parallelism everywhere, so the ratios are the cluster's
+    overhead (this machine has 2 cores; more executors on it add no cores)."""
+    logs = os.path.join(work, "cluster-logs")
+    os.makedirs(logs, exist_ok=True)
+    f = flow_file(os.path.join(work, "cluster.flow"), pg,
+                  (f'parquet("{work}")', 'dst.table("cluster")', "public.bench_orders"), parallelism=2, partitions=2)
+    local, _ = timed(f"{shlex.quote(flow_bin)} run -q {shlex.quote(f)}")
+    verify(flow_bin, f)
+    out = []
+    for executors, slots in ((1, 2), (2, 1)):
+        cluster = Cluster(flow_bin, executors, slots, logs)
+        try:
+            engine = f"ballista://{cluster.address}"
+            seconds, rss = timed(f"{shlex.quote(flow_bin)} run -q {shlex.quote(f)} --engine {engine}")
+            verify(flow_bin, f)
+        finally:
+            cluster.close()
+        out.append(
+            f"| postgres->parquet on {executors} executor(s) vs local | {seconds:.2f} | {rows / seconds:,.0f} | "
+            f"{(volume / 1e6) / seconds:,.1f} | {rss:,.0f} (client) | {local:.2f} | - | **{seconds / local:.2f}** | "
+            f"`flow run` in one process, same file, 2 partitions |"
+        )
+        print(out[-1], file=sys.stderr)
+    return out
 
 
 def main():
@@ -267,6 +343,10 @@ def main():
             f"{(volume / 1e6) / times[2][0]:,.1f} | {times[2][1]:,.0f} | {times[1][0]:.2f} | {times[1][1]:,.0f} | "
             f"**{times[1][0] / times[2][0]:.2f}x faster** | the same with `partition ... into 1`, `parallelism 1` |"
         )
+    # Cluster overhead: the same PostgreSQL -> Parquet move in this process, then on a Ballista
+    # cluster of `flow scheduler` and one, then two, `flow executor` processes on loopback.
+    if not only or "cluster" in only:
+        rows_md.extend(cluster_rows(flow_bin, work, pg, args.rows, volume))
     header = (
         f"Rows: {args.rows:,}; data volume (as CSV): {volume / 1e6:,.0f} MB; machine: {os.cpu_count()} cores.\n\n"
         "| move | flow s | flow rows/s | flow MB/s | flow peak RSS MiB | reference s | reference peak RSS MiB "

@@ -1,12 +1,14 @@
 //! `flow check FILE`: validate, print every problem, exit 0 or 2.
 
 use super::common::{Unanswered, load};
-use super::{Exit, FileArgs};
+use super::{CheckArgs, Exit};
 use crate::analyze::Discover;
 
-pub async fn run(args: FileArgs) -> Exit {
+pub async fn run(check: CheckArgs) -> Exit {
+    let args = &check.file;
     let discover = if args.offline { Discover::Offline } else { Discover::Online };
-    match load(&args.file, &args.vars, args.profiles.as_deref(), discover, Unanswered::Warn).await {
+    let engine = check.engine.as_deref();
+    match load(&args.file, &args.vars, args.profiles.as_deref(), discover, Unanswered::Warn, engine).await {
         Ok(loaded) => {
             let plans = loaded.analysis.plans();
             let stages: usize = plans.iter().map(|p| p.sources.len() + p.transforms.len() + p.sinks.len()).sum();

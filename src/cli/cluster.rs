@@ -45,13 +45,47 @@ pub async fn scheduler(args: SchedulerArgs) -> Exit {
     let _ = std::io::stdout().flush();
     let settings =
         SchedulerSettings { executor_timeout: Duration::from_secs(args.executor_timeout), ..Default::default() };
-    match serve_scheduler(listener, &settings).await {
-        Ok(()) => Exit::Ok,
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Runtime
+    tokio::select! {
+        served = serve_scheduler(listener, &settings) => match served {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Runtime
+            }
+        },
+        signal = stop_signal() => {
+            log::info!("scheduler stopped by {signal}");
+            Exit::Ok
         }
     }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what `kill` and service managers send), naming it. Ballista's
+/// scheduler does not stop on SIGTERM by itself.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return "Ctrl-C";
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+/// Refuses a port another process holds, before Ballista starts: its executor would log the
+/// failure and return as if stopped normally.
+fn port_free(address: std::net::SocketAddr, what: &str) -> Result<(), String> {
+    std::net::TcpListener::bind(address).map(drop).map_err(|e| format!("cannot listen on {address} ({what}): {e}"))
 }
 
 /// Runs an executor until SIGTERM or Ctrl-C.
@@ -70,18 +104,36 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
         eprintln!("error: --bind {bind}: no port follows it for the executor's gRPC service; give --grpc-port");
         return Exit::Usage;
     };
+    let grpc = std::net::SocketAddr::new(bind.ip(), grpc_port);
+    if let Err(e) = port_free(bind, "the executor's Flight data port").and_then(|()| port_free(grpc, "its gRPC port")) {
+        eprintln!("error: {e}; give another --bind (or --grpc-port)");
+        return Exit::Runtime;
+    }
     let settings = ExecutorSettings {
         scheduler: args.scheduler.clone(),
         bind,
         grpc_port,
         slots: args.slots,
-        id: args.id.unwrap_or_else(|| format!("executor-{}", bind.port())),
+        // The process id keeps a restarted executor from taking the id of the one it replaces,
+        // which the scheduler still holds until that one's heartbeat times out.
+        id: args.id.unwrap_or_else(|| format!("executor-{}-{}", bind.port(), std::process::id())),
         heartbeat_seconds: args.heartbeat,
     };
     super::say!("executor {} on {bind} (gRPC port {grpc_port}), scheduler {}\n", settings.id, settings.scheduler);
     let _ = std::io::stdout().flush();
+    // Ballista's executor returns `Ok` however it stopped; only a signal is a normal stop.
+    let signalled = tokio::spawn(stop_signal());
     match serve_executor(&settings).await {
-        Ok(()) => Exit::Ok,
+        Ok(()) if signalled.is_finished() => Exit::Ok,
+        Ok(()) => {
+            signalled.abort();
+            eprintln!(
+                "error: executor {} stopped: it lost its scheduler at {} or one of its services failed (see the log \
+                 above)",
+                settings.id, settings.scheduler
+            );
+            Exit::Runtime
+        }
         Err(e) => {
             eprintln!("error: {e}");
             Exit::Runtime

@@ -64,6 +64,7 @@ pub fn context(vars: &[String], profiles: Option<&Path>, file: Option<&Path>) ->
         vars: Variables::from_cli_and_env(cli_vars),
         profiles,
         default_parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        cluster: false,
     })
 }
 
@@ -85,21 +86,31 @@ pub enum Unanswered {
 
 /// Reads and analyses a .flow file, printing its problems to stderr. `Err` carries the exit
 /// code when the file cannot be used.
+/// `engine` is the `--engine` the command was given: a pipeline is then checked for a cluster
+/// run (`CheckContext::cluster`), and the value must name a scheduler.
 pub async fn load(
     file: &PathBuf,
     vars: &[String],
     profiles: Option<&Path>,
     discover: Discover,
     unanswered: Unanswered,
+    engine: Option<&str>,
 ) -> Result<Loaded, Exit> {
+    if let Some(engine) = engine
+        && let Err(e) = super::run::engine_for(Some(engine))
+    {
+        tracing::error!("{e}");
+        return Err(Exit::Usage);
+    }
     let text = std::fs::read_to_string(file).map_err(|e| {
         tracing::error!("cannot read {}: {e}", file.display());
         Exit::Usage
     })?;
-    let ctx = context(vars, profiles, Some(file)).map_err(|e| {
+    let mut ctx = context(vars, profiles, Some(file)).map_err(|e| {
         tracing::error!("{e}");
         Exit::Usage
     })?;
+    ctx.cluster = engine.is_some();
     let analysis = analyze(&file.display().to_string(), &text, &ctx, discover).await;
     print_problems(&analysis, unanswered);
     if analysis.ok() { Ok(Loaded { analysis }) } else { Err(Exit::Usage) }

@@ -8,6 +8,7 @@ use super::{CopyArgs, Exit};
 use crate::analyze::{Discover, EXPLAIN_THE_SET, analyze};
 use crate::exec::{ProgressMode, RunHints};
 use crate::plan::Backend;
+use crate::semantic::CheckContext;
 
 pub async fn run(args: CopyArgs) -> Exit {
     let secrets = if args.emit { Secrets::AsVariables } else { Secrets::InText };
@@ -35,7 +36,7 @@ pub async fn run(args: CopyArgs) -> Exit {
         return Exit::Ok;
     }
     let ctx = match context(&[], None, None) {
-        Ok(c) => c,
+        Ok(c) => CheckContext { cluster: args.engine.is_some(), ..c },
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Usage;

@@ -10,10 +10,11 @@ use crate::resolve::ResolvedPipeline;
 pub async fn run(args: ExplainArgs) -> Exit {
     let f = &args.file;
     let discover = if f.offline { Discover::Offline } else { Discover::Online };
-    let loaded = match load(&f.file, &f.vars, f.profiles.as_deref(), discover, Unanswered::Warn).await {
-        Ok(l) => l,
-        Err(exit) => return exit,
-    };
+    let loaded =
+        match load(&f.file, &f.vars, f.profiles.as_deref(), discover, Unanswered::Warn, args.engine.as_deref()).await {
+            Ok(l) => l,
+            Err(exit) => return exit,
+        };
     match args.format {
         Format::Text | Format::Json => explain(&loaded.analysis, discover, args.format).await,
         Format::Dot | Format::Mermaid => {

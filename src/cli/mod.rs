@@ -43,7 +43,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate a .flow file: syntax, names, options, and (when sources answer) columns.
-    Check(FileArgs),
+    Check(CheckArgs),
     /// Show what a pipeline will do — stages, partitions, SQL, schemas, type mappings, DDL — without writing anything.
     Explain(ExplainArgs),
     /// Run the pipelines of a .flow file.
@@ -116,7 +116,7 @@ pub struct ExecutorArgs {
     /// Partitions run at once.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub slots: usize,
-    /// The id to register under; default `executor-PORT`. Unique in the cluster.
+    /// The id to register under; default `executor-PORT-PID`. Unique in the cluster.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
     /// Seconds between heartbeats (keep well under the scheduler's --executor-timeout).
@@ -165,12 +165,26 @@ pub enum ProgressFormat {
 }
 
 #[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Check for a run on this Ballista cluster (ballista://HOST:PORT): what only runs in one
+    /// process is refused, as `flow run --engine` would refuse it.
+    #[arg(long, value_name = "ballista://HOST:PORT")]
+    pub engine: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
     pub file: FileArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Explain a run on this Ballista cluster (ballista://HOST:PORT): what only runs in one
+    /// process is refused, as `flow run --engine` would refuse it.
+    #[arg(long, value_name = "ballista://HOST:PORT")]
+    pub engine: Option<String>,
 }
 
 #[derive(Debug, Args)]

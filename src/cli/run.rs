@@ -25,6 +25,7 @@ pub async fn run(args: RunArgs) -> Exit {
         args.profiles.as_deref(),
         Discover::Online,
         Unanswered::LeaveToCommand,
+        args.engine.as_deref(),
     )
     .await
     {

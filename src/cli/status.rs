@@ -7,11 +7,11 @@ use crate::analyze::Discover;
 use crate::exec::status::render_status;
 
 pub async fn run(args: FileArgs) -> Exit {
-    let loaded = match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Offline, Unanswered::Warn).await
-    {
-        Ok(l) => l,
-        Err(exit) => return exit,
-    };
+    let loaded =
+        match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Offline, Unanswered::Warn, None).await {
+            Ok(l) => l,
+            Err(exit) => return exit,
+        };
     let mut exit = Exit::Ok;
     let resume = super::common::resume_command(&args.file, &args.vars, args.profiles.as_deref(), None);
     for plan in loaded.analysis.plans() {

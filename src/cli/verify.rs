@@ -8,7 +8,9 @@ use crate::resolve::ResolvedPipeline;
 use crate::verify::verify_pipeline;
 
 pub async fn run(args: FileArgs) -> Exit {
-    match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online, Unanswered::LeaveToCommand).await {
+    match load(&args.file, &args.vars, args.profiles.as_deref(), Discover::Online, Unanswered::LeaveToCommand, None)
+        .await
+    {
         Ok(loaded) => verify_plans(&loaded.analysis.resolved).await,
         Err(exit) => exit,
     }

@@ -17,20 +17,34 @@ use std::time::Duration;
 use ballista_core::config::{BALLISTA_JOB_NAME, BALLISTA_SCHEDULER_MAX_PARTITIONS_PER_TASK};
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use ballista_core::serde::protobuf::{
-    CancelJobParams, ExecuteQueryParams, GetJobStatusParams, KeyValuePair, execute_query_params::Query,
-    execute_query_result, job_status,
+    CancelJobParams, ExecuteQueryParams, GetJobMetricsParams, GetJobStatusParams, KeyValuePair,
+    execute_query_params::Query, execute_query_result, job_status, operator_metric,
 };
 use datafusion_proto::physical_plan::AsExecutionPlan;
 use datafusion_proto::protobuf::PhysicalPlanNode;
-use tonic::transport::Channel;
+use tonic::codegen::{Body as _, Service as _};
+use tonic::transport::{Channel, Endpoint};
 
 use super::codec::FlowPhysicalCodec;
 use super::plan::job_plan;
-use crate::exec::{PartitionEngine, Placement, SinkJob};
+use super::wire;
+use crate::connect::cancel::Pending;
+use crate::connect::connect_error::failure_of;
+use crate::diagnostics::{Failure, codes};
+use crate::exec::{PartitionEngine, Placement, SinkJob, Written};
 use crate::plan::endpoint::scrub_secret;
 
 /// How often a running job's status is asked for.
 const POLL: Duration = Duration::from_millis(100);
+/// How long connecting to the scheduler may take (TCP and HTTP/2 handshake).
+const CONNECT: Duration = Duration::from_secs(10);
+/// How long one request to the scheduler may take: a scheduler that holds a request longer
+/// (stopped, overloaded, not a scheduler at all) is taken as gone. Submitting a job includes
+/// planning it, so it gets longer.
+const REQUEST: Duration = Duration::from_secs(30);
+const SUBMIT: Duration = Duration::from_secs(120);
+/// How long a run waits for a first executor to register before giving up.
+const EXECUTORS_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs sink partitions on the Ballista scheduler at `scheduler` (`host:port`).
 #[derive(Debug, Clone)]
@@ -43,18 +57,93 @@ impl BallistaEngine {
         Self { scheduler: scheduler.to_string() }
     }
 
-    async fn connect(&self) -> Result<SchedulerGrpcClient<Channel>, String> {
-        let url = format!("http://{}", self.scheduler);
-        let endpoint = ballista_core::utils::create_grpc_client_endpoint(url, None)
-            .map_err(|e| format!("Ballista scheduler at {}: {e}", self.scheduler))?;
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| format!("cannot reach the Ballista scheduler at {}: {e}", self.scheduler))?;
-        Ok(SchedulerGrpcClient::new(channel)
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX))
+    fn unreachable(&self, why: impl std::fmt::Display) -> Failure {
+        Failure::new(codes::cluster::UNREACHABLE, format!("the Ballista scheduler at {} {why}", self.scheduler))
     }
+
+    /// A channel to the scheduler, its HTTP/2 connection established. Errors
+    /// (`flow::cluster::unreachable`) when nothing answers within [`CONNECT`].
+    async fn channel(&self) -> Result<Channel, Failure> {
+        let endpoint = Endpoint::new(format!("http://{}", self.scheduler))
+            .map_err(|e| self.unreachable(format_args!("is not an address: {e}")))?
+            .connect_timeout(CONNECT)
+            .timeout(REQUEST)
+            .tcp_nodelay(true)
+            // A scheduler that stops answering mid-run is noticed within 30 s, not never.
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .keep_alive_while_idle(true);
+        match tokio::time::timeout(CONNECT, endpoint.connect()).await {
+            Ok(Ok(channel)) => Ok(channel),
+            Ok(Err(e)) => Err(self.unreachable(format_args!("does not answer: {}", error_chain(&e)))),
+            Err(_) => Err(self.unreachable(format_args!("does not answer within {} s", CONNECT.as_secs()))),
+        }
+    }
+
+    fn client(channel: Channel) -> SchedulerGrpcClient<Channel> {
+        SchedulerGrpcClient::new(channel).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX)
+    }
+
+    /// The scheduler's readiness probe, `GET /readyz` on its gRPC port (Ballista's health
+    /// routes): `200 ready: N executors registered` or `503 not ready: 0/1 executors
+    /// registered`. Returns N, or `None` when the scheduler has no such route (then the job's
+    /// own progress is all there is to go by).
+    async fn executors(&self, mut channel: Channel) -> Result<Option<usize>, Failure> {
+        let request = tonic::codegen::http::Request::get(format!("http://{}/readyz", self.scheduler))
+            .body(tonic::body::Body::empty())
+            .map_err(|e| self.unreachable(e))?;
+        let asked = async {
+            futures::future::poll_fn(|cx| channel.poll_ready(cx)).await?;
+            let response = channel.call(request).await?;
+            let status = response.status().as_u16();
+            let mut body = std::pin::pin!(response.into_body());
+            let mut text = Vec::new();
+            while let Some(frame) = futures::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+                if let Ok(data) = frame?.into_data() {
+                    text.extend_from_slice(&data);
+                }
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, String::from_utf8_lossy(&text).into_owned()))
+        };
+        let (status, text) = match tokio::time::timeout(REQUEST, asked).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => return Err(self.unreachable(format_args!("does not answer as a Ballista scheduler: {e}"))),
+            Err(_) => {
+                return Err(self.unreachable(format_args!(
+                    "does not answer within {} s (is it stopped, or another server on that port?)",
+                    REQUEST.as_secs()
+                )));
+            }
+        };
+        match status {
+            200 => Ok(text.split_whitespace().nth(1).and_then(|n| n.parse().ok())),
+            503 => Err(Failure::new(
+                codes::cluster::NO_EXECUTORS,
+                format!(
+                    "the Ballista scheduler at {} has no executor registered ({}); start one with \
+                     `flow executor --scheduler {}`",
+                    self.scheduler,
+                    text.trim(),
+                    self.scheduler
+                ),
+            )),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// An error and its causes on one line (tonic's transport errors say little at the top).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        next = cause.source();
+    }
+    text
 }
 
 /// One submitted job, cancelled on drop unless it finished.
@@ -66,6 +155,9 @@ struct Submitted {
     parts: Vec<usize>,
     urls: Vec<String>,
     finished: bool,
+    /// Keeps the process from exiting before the cancellation reached the scheduler
+    /// (`connect::cancel::settle`, which every command waits on after a run).
+    pending: Option<Pending>,
 }
 
 impl Drop for Submitted {
@@ -73,11 +165,17 @@ impl Drop for Submitted {
         if self.finished {
             return;
         }
-        let (mut client, job_id) = (self.client.clone(), self.job_id.clone());
-        // Best effort: the run is failing or being stopped anyway.
+        let (mut client, job_id, pending) = (self.client.clone(), self.job_id.clone(), self.pending.take());
+        // Best effort: the run is failing or being stopped anyway. The scheduler aborts the
+        // job's running tasks on their executors, whose writers roll back.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                let _ = client.cancel_job(CancelJobParams { job_id }).await;
+                let cancelled =
+                    tokio::time::timeout(REQUEST, client.cancel_job(CancelJobParams { job_id: job_id.clone() }));
+                if !matches!(cancelled.await, Ok(Ok(_))) {
+                    tracing::warn!("could not cancel cluster job {job_id}; its tasks may run on until they end");
+                }
+                drop(pending);
             });
         }
     }
@@ -100,17 +198,26 @@ fn scrub(text: &str, urls: &[String]) -> String {
     urls.iter().fold(text.to_string(), |t, url| scrub_secret(&t, url))
 }
 
-async fn submit(mut client: SchedulerGrpcClient<Channel>, job: &SinkJob) -> Result<Submitted, String> {
+async fn submit(
+    engine: &BallistaEngine,
+    mut client: SchedulerGrpcClient<Channel>,
+    job: &SinkJob,
+) -> Result<Submitted, Failure> {
     let urls = urls_of(job);
-    let failed = |what: &str, e: &dyn std::fmt::Display| {
-        format!("sink `{}`: {what}: {}", job.sink.name, scrub(&e.to_string(), &urls))
+    let sink = &job.sink.name;
+    let failed = |code: &'static str, what: &str, e: &dyn std::fmt::Display| Failure {
+        stage: Some(sink.clone()),
+        ..Failure::new(code, format!("sink `{sink}`: {what}: {}", scrub(&e.to_string(), &urls)))
     };
-    let plan = job_plan(job).map_err(|e| failed("cannot plan it for the cluster", &e))?;
+    let plan = job_plan(job).map_err(|e| {
+        let found = failure_of(&e, codes::run::INTERNAL);
+        Failure { stage: Some(sink.clone()), ..found }
+    })?;
     let codec = FlowPhysicalCodec::default();
     let mut bytes = Vec::new();
     PhysicalPlanNode::try_from_physical_plan(plan, &codec)
         .and_then(|node| node.try_encode(&mut bytes))
-        .map_err(|e| failed("cannot encode its plan", &e))?;
+        .map_err(|e| failed(codes::run::INTERNAL, "cannot encode its plan", &e))?;
     let setting = |key: &str, value: String| KeyValuePair { key: key.to_string(), value: Some(value) };
     let job_name = format!("flow:{}:{}:{}", job.key.pipeline, job.key.sink, job.key.run_id);
     let params = ExecuteQueryParams {
@@ -123,20 +230,83 @@ async fn submit(mut client: SchedulerGrpcClient<Channel>, job: &SinkJob) -> Resu
         query: Some(Query::PhysicalPlan(bytes)),
     };
     let mut request = tonic::Request::new(params);
+    request.set_timeout(SUBMIT);
     // Schedulers from 55.0.0 on refuse submissions without the client's version.
     ballista_core::version::insert_version_header(request.metadata_mut());
-    let response =
-        client.execute_query(request).await.map_err(|e| failed("the scheduler refused the job", &e.message()))?;
+    let response = client.execute_query(request).await.map_err(|e| {
+        engine.unreachable(format_args!("did not take sink `{sink}`'s job: {}", scrub(e.message(), &urls)))
+    })?;
     match response.into_inner().result {
         Some(execute_query_result::Result::Success(ok)) => {
             let parts = job.parts.iter().map(|(part, _)| *part).collect();
-            Ok(Submitted { client, job_id: ok.job_id, sink: job.sink.name.clone(), parts, urls, finished: false })
+            Ok(Submitted {
+                client,
+                job_id: ok.job_id,
+                sink: sink.clone(),
+                parts,
+                urls,
+                finished: false,
+                pending: Some(Pending::new()),
+            })
         }
         Some(execute_query_result::Result::Failure(f)) => {
-            Err(failed("the scheduler refused the job", &format!("{:?}", f.failure)))
+            Err(failed(codes::cluster::JOB_FAILED, "the scheduler refused the job", &format!("{:?}", f.failure)))
         }
-        None => Err(failed("the scheduler refused the job", &"no result")),
+        None => Err(failed(codes::cluster::JOB_FAILED, "the scheduler refused the job", &"no result")),
     }
+}
+
+/// The failure a failed job reports: the one its writer tagged (`cluster::wire`), with its
+/// code and location, or else Ballista's own reason (a task lost with its executor).
+fn job_failure(job: &Submitted, error: &str) -> Failure {
+    let error = scrub(error, &job.urls);
+    match wire::decode(&error) {
+        Some(failure) => failure,
+        None => Failure {
+            stage: Some(job.sink.clone()),
+            ..Failure::new(
+                codes::cluster::JOB_FAILED,
+                format!("sink `{}`: the cluster job failed: {}", job.sink, wire::ballista_reason(&error)),
+            )
+        },
+    }
+}
+
+/// The rows each of Flow's source and transform stages passed in a finished job: the
+/// `output_rows` its executors reported for each `StageExec` (`StageExec: KIND NAME`), summed over
+/// the job's tasks by the scheduler. Empty when the scheduler cannot say (the report then shows
+/// no rows for them, as before): these are counts for the report, not what was written.
+async fn stage_rows_of(job: &Submitted) -> Vec<(String, u64)> {
+    let mut client = job.client.clone();
+    let asked = client.get_job_metrics(GetJobMetricsParams { job_id: job.job_id.clone() });
+    let stages = match tokio::time::timeout(REQUEST, asked).await {
+        Ok(Ok(answer)) => answer.into_inner().stages,
+        _ => {
+            tracing::debug!("no metrics for cluster job {}", job.job_id);
+            return Vec::new();
+        }
+    };
+    let mut rows: Vec<(String, u64)> = Vec::new();
+    for operator in stages.iter().flat_map(|stage| &stage.operators).filter(|op| op.operator_type == "StageExec") {
+        let Some(name) =
+            operator.operator_desc.strip_prefix("StageExec: ").and_then(|d| d.split_once(' ')).map(|(_, n)| n)
+        else {
+            continue;
+        };
+        let n: u64 = operator
+            .metrics
+            .iter()
+            .filter_map(|m| match m.metric {
+                Some(operator_metric::Metric::OutputRows(n)) => Some(n),
+                _ => None,
+            })
+            .sum();
+        match rows.iter_mut().find(|(stage, _)| stage == name) {
+            Some((_, total)) => *total += n,
+            None => rows.push((name.to_string(), n)),
+        }
+    }
+    rows
 }
 
 /// Where each partition of a finished job ran: the final stage's output partition `k` is the
@@ -154,14 +324,36 @@ fn placements_of(job: &Submitted, done: &ballista_core::serde::protobuf::Success
 
 #[async_trait::async_trait]
 impl PartitionEngine for BallistaEngine {
-    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Vec<Placement>, String> {
-        let client = self.connect().await?;
+    async fn ready(&self) -> Result<String, Failure> {
+        let channel = self.channel().await?;
+        // Executors started with the scheduler register within a heartbeat or two.
+        let give_up = tokio::time::Instant::now() + EXECUTORS_WAIT;
+        let executors = loop {
+            match self.executors(channel.clone()).await {
+                Err(f) if f.code == codes::cluster::NO_EXECUTORS && tokio::time::Instant::now() < give_up => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                answer => break answer?,
+            }
+        };
+        Ok(match executors {
+            Some(n) => format!(
+                "Ballista scheduler {} ({n} executor{} registered)",
+                self.scheduler,
+                if n == 1 { "" } else { "s" }
+            ),
+            None => format!("Ballista scheduler {}", self.scheduler),
+        })
+    }
+
+    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Written, Failure> {
+        let client = Self::client(self.channel().await?);
         let mut submitted = Vec::new();
         for job in &jobs {
             // Dropping `submitted` on an error cancels the jobs submitted before.
-            submitted.push(submit(client.clone(), job).await?);
+            submitted.push(submit(self, client.clone(), job).await?);
         }
-        let mut placements = Vec::new();
+        let (mut placements, mut stage_rows) = (Vec::new(), Vec::new());
         loop {
             for job in submitted.iter_mut().filter(|j| !j.finished) {
                 let status = job
@@ -169,7 +361,12 @@ impl PartitionEngine for BallistaEngine {
                     .get_job_status(GetJobStatusParams { job_id: job.job_id.clone() })
                     .await
                     .map_err(|e| {
-                        format!("sink `{}`: cannot ask the scheduler for job {}: {}", job.sink, job.job_id, e.message())
+                        self.unreachable(format_args!(
+                            "stopped answering about sink `{}`'s job {}: {}",
+                            job.sink,
+                            job.job_id,
+                            e.message()
+                        ))
                     })?
                     .into_inner()
                     .status
@@ -177,21 +374,20 @@ impl PartitionEngine for BallistaEngine {
                 match status {
                     Some(job_status::Status::Successful(done)) => {
                         job.finished = true;
+                        job.pending = None;
                         placements.extend(placements_of(job, &done));
+                        stage_rows.extend(stage_rows_of(job).await);
                     }
                     Some(job_status::Status::Failed(f)) => {
                         job.finished = true;
-                        return Err(format!(
-                            "sink `{}`: the cluster job failed: {}",
-                            job.sink,
-                            scrub(&f.error, &job.urls)
-                        ));
+                        job.pending = None;
+                        return Err(job_failure(job, &f.error));
                     }
                     _ => {}
                 }
             }
             if submitted.iter().all(|j| j.finished) {
-                return Ok(placements);
+                return Ok(Written { placements, stage_rows });
             }
             tokio::time::sleep(POLL).await;
         }

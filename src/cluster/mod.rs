@@ -28,7 +28,8 @@
 //! | `nodes.rs` | [`ScanExec`], [`WriteExec`]: Flow's source and sink nodes over work lists |
 //! | `codec.rs` | [`FlowPhysicalCodec`]: Flow's nodes on the wire, Ballista's for the rest |
 //! | `plan.rs` | a sink's job → its cluster plan |
-//! | `client.rs` | [`BallistaEngine`]: submit, poll, cancel |
+//! | `client.rs` | [`BallistaEngine`]: readiness, submit, poll, cancel |
+//! | `wire.rs` | a partition's failure (code, location) from an executor to the client |
 //! | `scheduler.rs`, `executor.rs` | `flow scheduler`, `flow executor` |
 //! | `standalone.rs` | scheduler + executor in this process, for tests |
 
@@ -39,6 +40,7 @@ pub mod nodes;
 pub mod plan;
 pub mod scheduler;
 pub mod standalone;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -43,10 +43,14 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
+use super::wire;
+use crate::connect::connect_error::failure_of;
 use crate::connect::sink::{SinkDriver, driver_for};
 use crate::connect::{self, Pushdown, ScanPartition};
+use crate::diagnostics::codes;
 use crate::exec::metrics::{StageKind, StageMetrics, StageTimeout};
 use crate::exec::nodes::project_by_name;
+use crate::exec::run::partition_failure;
 use crate::exec::sink_exec::count_schema;
 use crate::ledger::{Event, LedgerKey};
 use crate::plan::endpoint::scrub_secret;
@@ -226,9 +230,12 @@ impl ExecutionPlan for ScanExec {
     }
 }
 
-/// `e` as text without the password of `url` (Ballista keeps only the text of a task's error).
+/// `e` as a [`Failure`] (its code and location kept, or `flow::run::failed`) whose message
+/// holds no password of `url`: Ballista keeps only the text of a task's error, which the
+/// scheduler logs.
 fn scrubbed(e: &DataFusionError, url: &str) -> DataFusionError {
-    DataFusionError::Execution(scrub_secret(&crate::diagnostics::strip_df_prefix(e), url))
+    let failure = failure_of(e, codes::run::FAILED);
+    failure.reworded(scrub_secret(&failure.message, url)).into_datafusion()
 }
 
 /// A sink's writer on an executor: partition `k` writes input partition `k` as the ledger
@@ -364,7 +371,12 @@ impl ExecutionPlan for WriteExec {
                 }),
                 None => write.await,
             }
-            .map_err(|e| scrubbed(&e, &sink.endpoint.url))?;
+            .map_err(|e| {
+                // As a local run words it (`sink `out` partition 3: ...`), tagged so the client
+                // gets the code and location back (`cluster::wire`).
+                let failure = partition_failure(&sink.name, part, &scrubbed(&e, &sink.endpoint.url));
+                DataFusionError::Execution(wire::encode(&failure))
+            })?;
             Ok(RecordBatch::try_new(count_schema(), vec![Arc::new(UInt64Array::from(vec![n]))])?)
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(count_schema(), futures::stream::once(written))))

@@ -23,6 +23,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use super::nodes::{ScanExec, WriteExec, worklist};
 use crate::connect::ScanPartition;
+use crate::diagnostics::{Failure, codes};
 use crate::exec::SinkJob;
 use crate::exec::nodes::SourceExec;
 
@@ -45,10 +46,12 @@ pub fn job_plan(job: &SinkJob) -> Result<Arc<dyn ExecutionPlan>> {
         .clone()
         .transform_up(|node| {
             if node.name() == "FanOutExec" {
-                return Err(DataFusionError::NotImplemented(format!(
-                    "sink `{}`: a stage read by several consumers cannot run on a cluster yet",
+                // `check --engine` refuses this first (`semantic::lower::graph`).
+                let message = format!(
+                    "sink `{}`: its input is a stage read by several consumers, which a cluster run cannot share",
                     job.sink.name
-                )));
+                );
+                return Err(Failure::new(codes::cluster::FAN_OUT, message).into_datafusion());
             }
             let Some(source) = node.downcast_ref::<SourceExec>() else {
                 return Ok(Transformed::no(node));

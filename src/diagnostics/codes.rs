@@ -319,6 +319,21 @@ registry! {
         /// cast in a transform); the message says why.
         pub const FAILED = "flow::run::failed";
     }
+
+    /// Running on a Ballista cluster (`--engine ballista://HOST:PORT`).
+    pub mod cluster {
+        /// The scheduler `--engine` names does not answer, is not a Ballista scheduler, or stopped
+        /// answering during the run; nothing was started, or what was committed stays for `--resume`.
+        pub const UNREACHABLE = "flow::cluster::unreachable";
+        /// The scheduler answers but no executor is registered with it: no task could run.
+        pub const NO_EXECUTORS = "flow::cluster::no_executors";
+        /// The pipeline reads one stage from several consumers (a fan-out), which runs in one
+        /// process and cannot be split over executors; refused before anything runs.
+        pub const FAN_OUT = "flow::cluster::fan_out";
+        /// A cluster job failed for a reason of the cluster's own (a task lost with its executor,
+        /// no executor left); the message gives Ballista's reason.
+        pub const JOB_FAILED = "flow::cluster::job_failed";
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::diagnostics::Failure;
 use crate::ledger::LedgerKey;
 use crate::plan::SinkPlan;
 
@@ -51,13 +52,29 @@ pub struct Placement {
     pub executor: String,
 }
 
+/// What an engine reports of a finished write: where each partition ran (a partition the engine
+/// cannot place is left out), and the rows each source and transform stage passed, by stage name
+/// (summed over its partitions; a stage the engine cannot count is left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    pub placements: Vec<Placement>,
+    pub stage_rows: Vec<(String, u64)>,
+}
+
 /// Runs sink partitions somewhere else (see the module docs).
 #[async_trait]
 pub trait PartitionEngine: Send + Sync + fmt::Debug {
+    /// Checks that the engine can take work before the run reads a ledger or writes anything:
+    /// it answers, and has somewhere to run tasks. Returns one line for the run report naming
+    /// it (`Ballista scheduler h:50050 (2 executors registered)`); errors carry the
+    /// `flow::cluster` codes.
+    async fn ready(&self) -> Result<String, Failure>;
+
     /// Writes every partition of every job, each in one transaction with its ledger row, and
-    /// returns when all are committed, with where each partition ran (for the report; a
-    /// partition the engine cannot place is left out). An error is one line, already free of
-    /// passwords; what was committed before it stays for `--resume`. Dropping the future must
-    /// stop the work (the engine cancels what it started).
-    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Vec<Placement>, String>;
+    /// returns when all are committed, with where each partition ran and the rows of the stages
+    /// before the sinks (for the report). A failure carries the code and location
+    /// the failing partition gave it and is already free of passwords; what was committed
+    /// before it stays for `--resume`. Dropping the future must stop the work (the engine
+    /// cancels what it started).
+    async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Written, Failure>;
 }

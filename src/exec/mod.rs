@@ -14,7 +14,7 @@ pub mod status;
 pub mod tables;
 pub mod transform;
 
-pub use engine::{PartitionEngine, Placement, SinkJob};
+pub use engine::{PartitionEngine, Placement, SinkJob, Written};
 pub use progress::ProgressMode;
 pub use report::{RunReport, RunStatus};
 pub use run::{RunHints, RunOptions, run_pipeline};

@@ -24,6 +24,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{Count, Metric, MetricValue, MetricsSet};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, RecordBatchStream,
     SendableRecordBatchStream,
@@ -217,6 +218,17 @@ impl ExecutionPlan for StageExec {
         let input =
             children.into_iter().next().ok_or_else(|| DataFusionError::Internal("StageExec needs one child".into()))?;
         Ok(Arc::new(StageExec::new(input, self.metrics.clone(), self.timeout)))
+    }
+
+    /// The rows the stage passed, as DataFusion's `output_rows`: how a cluster's executors
+    /// report them back (Ballista ships each operator's metrics to the scheduler, which sums
+    /// them over a stage's tasks; `cluster::client` reads them after the job).
+    fn metrics(&self) -> Option<MetricsSet> {
+        let rows = Count::new();
+        rows.add(usize::try_from(self.metrics.rows()).unwrap_or(usize::MAX));
+        let mut set = MetricsSet::new();
+        set.push(Arc::new(Metric::new(MetricValue::OutputRows(rows), None)));
+        Some(set)
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {

@@ -20,7 +20,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::engine::{PartitionEngine, Placement, SinkJob};
+use super::engine::{PartitionEngine, SinkJob, Written};
 use super::graph;
 use super::metrics::{StageKind, StageMetrics, StageTimeout};
 use super::progress::events::EventLog;
@@ -165,6 +165,11 @@ async fn run_inner(
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
+        if let Some(engine) = &options.engine {
+            // Before any ledger is read or staging area written: a cluster that cannot take the
+            // work must leave nothing behind.
+            identity.notes.push(format!("sink partitions ran on {}", engine.ready().await?));
+        }
         let histories = super::status::read_ledgers(plan).await?;
         let marks = crate::ledger::watermark::since_marks(plan, &histories);
         let fingerprint = plan_fingerprint(plan);
@@ -260,12 +265,15 @@ async fn run_inner(
         // The progress display stays up through the publish phase, which shows as
         // "publishing" on each sink's line; it is taken down when `progress` drops.
         let result = match &options.engine {
-            None => execute(plan, &graph, &sinks).await,
-            Some(engine) => execute_remote(engine.as_ref(), &sinks).await,
+            None => {
+                let result = execute(plan, &graph, &sinks).await;
+                for sink in &sinks {
+                    sink.metrics.set_refused(sink.driver.refused());
+                }
+                result
+            }
+            Some(engine) => execute_remote(engine.as_ref(), &sinks, &graph.metrics).await,
         };
-        for sink in &sinks {
-            sink.metrics.set_refused(sink.driver.refused());
-        }
         identity.partitions_skipped = sinks.iter().map(|s| s.committed.len()).sum();
         result?;
         for sink in sinks.iter().filter(|s| !s.published) {
@@ -530,8 +538,14 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
 
 /// Runs every sink partition still to do on `engine`, then reads each sink's ledger: every
 /// partition handed over must have its row for this run (the ledger, not the engine, says what
-/// was written), and the rows they record count as the sink's rows written.
-async fn execute_remote(engine: &dyn PartitionEngine, sinks: &[SinkEntry]) -> Result<(), Failure> {
+/// was written), and the rows they record count as the sink's rows written and refused. The
+/// executors enforce `max rejects` partition by partition; the sum over the run's partitions is
+/// checked here, before anything is published.
+async fn execute_remote(
+    engine: &dyn PartitionEngine,
+    sinks: &[SinkEntry],
+    stages: &[Arc<StageMetrics>],
+) -> Result<(), Failure> {
     let jobs: Vec<SinkJob> = sinks
         .iter()
         .map(|s| SinkJob {
@@ -549,15 +563,28 @@ async fn execute_remote(engine: &dyn PartitionEngine, sinks: &[SinkEntry]) -> Re
         })
         .filter(|job| !job.parts.is_empty())
         .collect();
-    if jobs.is_empty() {
-        return Ok(());
-    }
     for sink in sinks {
         for p in (0..sink.exec.partitions()).filter(|p| sink.needs(*p)) {
             sink.metrics.partition_started(p);
         }
     }
-    let placements: Vec<Placement> = engine.write_all(jobs).await.map_err(|e| Failure::new(codes::run::FAILED, e))?;
+    let written = if jobs.is_empty() { Ok(Written::default()) } else { engine.write_all(jobs).await };
+    let Written { placements, stage_rows } = match written {
+        Ok(written) => written,
+        Err(failure) => {
+            for sink in sinks {
+                for p in (0..sink.exec.partitions()).filter(|p| sink.needs(*p)) {
+                    sink.metrics.partition_finished(p, false);
+                }
+            }
+            return Err(failure);
+        }
+    };
+    for (name, rows) in stage_rows {
+        if let Some(stage) = stages.iter().find(|m| m.name == name && m.kind != StageKind::Sink) {
+            stage.add_rows(rows);
+        }
+    }
     for sink in sinks.iter().filter(|s| !s.published) {
         let rows = sink.driver.read_ledger().await.map_err(|e| {
             let reason = crate::diagnostics::strip_df_prefix(&e);
@@ -566,13 +593,12 @@ async fn execute_remote(engine: &dyn PartitionEngine, sinks: &[SinkEntry]) -> Re
                 format!("sink `{}`: cannot read its ledger after the cluster run: {reason}", sink.name),
             )
         })?;
-        let this_run: BTreeMap<usize, u64> = rows
-            .iter()
-            .filter(|r| r.run_id == sink.exec.run_id && r.sink == sink.name && r.event == Event::Partition)
-            .filter_map(|r| Some((usize::try_from(r.part).ok()?, u64::try_from(r.rows).unwrap_or(0))))
-            .collect();
+        let state = ledger::runs_of(&rows, &sink.name)
+            .into_iter()
+            .find_map(|(id, state)| (id == sink.exec.run_id).then_some(state))
+            .unwrap_or_default();
         for p in (0..sink.exec.partitions()).filter(|p| sink.needs(*p)) {
-            let Some(rows) = this_run.get(&p) else {
+            let Some((rows, _)) = state.committed.get(&p) else {
                 let message = format!(
                     "sink `{}` partition {p}: the cluster reported success but the ledger has no row for it",
                     sink.name
@@ -584,6 +610,21 @@ async fn execute_remote(engine: &dyn PartitionEngine, sinks: &[SinkEntry]) -> Re
             if let Some(placed) = placements.iter().find(|pl| pl.sink == sink.name && pl.partition == p) {
                 sink.metrics.partition_ran_on(p, &placed.executor);
             }
+        }
+        let refused: u64 = state.refused.values().sum();
+        sink.metrics.set_refused(refused);
+        if let Some(max) = sink.exec.sink.max_rejects.filter(|max| refused > *max) {
+            let by_partition: Vec<String> =
+                state.refused.iter().map(|(p, n)| format!("{n} in partition {p}")).collect();
+            let message = format!(
+                "sink `{}`: {refused} rows refused, more than `max rejects {max}` ({}); nothing was published",
+                sink.name,
+                by_partition.join(", ")
+            );
+            return Err(Failure {
+                stage: Some(sink.name.clone()),
+                ..Failure::new(codes::sink::TOO_MANY_REJECTS, message)
+            });
         }
     }
     Ok(())
@@ -622,8 +663,9 @@ async fn write_partition(
 
 /// A partition's failure: a stage timeout names itself (its stage and partition); other errors
 /// are prefixed with the sink and partition that saw them, and located there unless the source
-/// or transform they came from already claimed them.
-fn partition_failure(sink: &str, partition: usize, e: &DataFusionError) -> Failure {
+/// or transform they came from already claimed them. Also how an executor words a partition's
+/// failure on a cluster (`cluster::nodes::WriteExec`).
+pub fn partition_failure(sink: &str, partition: usize, e: &DataFusionError) -> Failure {
     if let Some(timeout) = find_timeout(e) {
         let message = format!("{timeout}; the target was left unchanged");
         return Failure::new(codes::run::TIMEOUT, message).at(&timeout.stage, timeout.partition);

@@ -39,6 +39,10 @@ pub const LEDGER_TABLE: &str = "_flow_ledger";
 pub enum Event {
     Start,
     Partition,
+    /// Rows of a partition the target refused and `on error` skipped or rejected, committed
+    /// with the partition (`rows` is their count; only written when there were any). The run
+    /// sums them for `max rejects` when the partitions were written elsewhere (a cluster).
+    Refused,
     Publish,
     Abandon,
 }
@@ -48,6 +52,7 @@ impl Event {
         match self {
             Self::Start => "start",
             Self::Partition => "partition",
+            Self::Refused => "refused",
             Self::Publish => "publish",
             Self::Abandon => "abandon",
         }
@@ -57,6 +62,7 @@ impl Event {
         Some(match text {
             "start" => Self::Start,
             "partition" => Self::Partition,
+            "refused" => Self::Refused,
             "publish" => Self::Publish,
             "abandon" => Self::Abandon,
             _ => return None,
@@ -219,6 +225,9 @@ pub struct SinkRunState {
     pub partitions: usize,
     /// Committed partitions: rows and checksum of each.
     pub committed: BTreeMap<usize, (u64, String)>,
+    /// Rows refused by committed partitions (`on error skip` or `reject to`), by partition;
+    /// partitions that refused none are absent.
+    pub refused: BTreeMap<usize, u64>,
     pub published: bool,
     pub abandoned: bool,
     /// The marks of incremental sources this run published up to.
@@ -257,6 +266,11 @@ pub fn runs_of(rows: &[LedgerRow], sink: &str) -> Vec<(String, SinkRunState)> {
             Event::Partition => {
                 if let Ok(p) = usize::try_from(row.part) {
                     state.committed.insert(p, (u64::try_from(row.rows).unwrap_or(0), row.checksum.clone()));
+                }
+            }
+            Event::Refused => {
+                if let Ok(p) = usize::try_from(row.part) {
+                    state.refused.insert(p, u64::try_from(row.rows).unwrap_or(0));
                 }
             }
             Event::Publish => {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::common::{context, postgres_available, runtime};
+use crate::common::{context, flow_cli, postgres_available, runtime};
 use flow::analyze::{Discover, analyze};
 use flow::exec::{RunOptions, RunStatus, run_pipeline};
 
@@ -58,18 +58,29 @@ fn postgres_to_postgres_in_8_partitions_on_an_in_process_cluster() {
             engine: Some(Arc::new(flow::cluster::BallistaEngine::new(&cluster.scheduler))),
             ..RunOptions::default()
         };
-        // The same run against a scheduler that is not there fails on the engine's path.
+        // The same run against a scheduler that is not there fails before it touches the target:
+        // no ledger row and no staging table for its run.
         let nowhere = RunOptions {
             engine: Some(Arc::new(flow::cluster::BallistaEngine::new("127.0.0.1:1"))),
             ..RunOptions::default()
         };
         let failed = run_pipeline(&analysis.resolved[0], &nowhere).await;
         assert_eq!(failed.status, RunStatus::Failed);
+        assert_eq!(failed.failure.as_ref().map(|f| f.code), Some("flow::cluster::unreachable"));
         let error = failed.error.unwrap_or_default();
-        assert!(error.contains("cannot reach the Ballista scheduler at 127.0.0.1:1"), "{error}");
+        assert!(error.starts_with("the Ballista scheduler at 127.0.0.1:1 does not answer: "), "{error}");
+        assert!(!error.contains("continues this run"), "nothing was started: {error}");
+        let staged =
+            query(&format!("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%{}%'", failed.run_id.to_lowercase()))
+                .await;
+        assert_eq!(staged[0].get::<_, i64>(0), 0, "no staging table for the failed run");
         run_pipeline(&analysis.resolved[0], &options).await
     });
     assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+    // The executors' counts reach the report: the source's rows as read, the sink's as written.
+    let rows: Vec<(String, u64, u64)> = report.stages.iter().map(|s| (s.name.clone(), s.rows_in, s.rows_out)).collect();
+    let sink = format!("s->{dst}");
+    assert_eq!(rows, [("s".to_string(), 8002, 8002), (sink, 8002, 8002)]);
     let (source, target) =
         rt.block_on(async { (contents(&format!("public.{src}")).await, contents(&format!("public.{dst}")).await) });
     assert_eq!(source.0, 8002);
@@ -91,4 +102,133 @@ fn postgres_to_postgres_in_8_partitions_on_an_in_process_cluster() {
         let client = flow::connect::postgres::connect(PG).await.unwrap();
         client.batch_execute(&format!("DROP TABLE public.{dst}; DROP TABLE public.{src};")).await.unwrap();
     });
+}
+
+/// Ten rows in two partitions (ids 1-5 and 6-10); rows 3 and 5, 7 and 9 do not fit the target
+/// (`small` out of smallint's range, `code` too long): two refusals in each partition.
+const REFUSING_SOURCE: &str =
+    "DROP TABLE IF EXISTS public.cluster_rej_src, public.cluster_rej_dst, public.cluster_rej_rejects;
+    CREATE TABLE public.cluster_rej_src (id bigint, small bigint, code text);
+    INSERT INTO public.cluster_rej_src
+    SELECT g, CASE WHEN g IN (3, 7) THEN 40000 ELSE g END, CASE WHEN g IN (5, 9) THEN 'toolong' ELSE 'c' || g END
+    FROM generate_series(1, 10) g;
+    CREATE TABLE public.cluster_rej_dst (id bigint, small smallint, code varchar(5));";
+
+async fn run_refusing(cluster: &flow::cluster::standalone::Standalone, options: &str) -> flow::exec::RunReport {
+    let text = format!(
+        r#"let pg = postgres("{PG}")
+        pipeline cluster_rej {{
+          source s = pg.table("public.cluster_rej_src") {{ partition by id into 2 }}
+          sink out = s -> pg.table("public.cluster_rej_dst") {{ mode append; {options} }}
+        }}"#
+    );
+    let analysis = analyze("cluster_rej.flow", &text, &context(&[]), Discover::Online).await;
+    assert!(analysis.ok(), "{}", analysis.problems.render_plain());
+    let engine = Arc::new(flow::cluster::BallistaEngine::new(&cluster.scheduler));
+    run_pipeline(&analysis.resolved[0], &RunOptions { engine: Some(engine), ..RunOptions::default() }).await
+}
+
+#[test]
+fn refused_rows_on_a_cluster_keep_their_code_location_and_count_toward_max_rejects() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client.batch_execute(REFUSING_SOURCE).await.unwrap();
+        let cluster = flow::cluster::standalone::start(2).await.expect("the in-process cluster starts");
+        let ids = || async {
+            let rows = query("SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM public.cluster_rej_dst").await;
+            rows[0].get::<_, String>(0)
+        };
+
+        // The default: the executor's failure reaches the client with its code and location.
+        let failed = run_refusing(&cluster, "").await;
+        assert_eq!(failed.status, RunStatus::Failed);
+        let failure = failed.failure.clone().expect("a failure");
+        assert_eq!(failure.code, "flow::sink::value_refused");
+        assert_eq!(failure.stage.as_deref(), Some("out"));
+        // Whichever partition failed first: id 3 is row 3 of partition 0, id 7 row 2 of partition 1.
+        let partition = failure.partition.expect("a partition");
+        let row = if partition == 0 { 3 } else { 2 };
+        assert_eq!(failure.row, Some(row), "{failure:?}");
+        assert_eq!(failure.column.as_deref(), Some("small"), "{failure:?}");
+        let error = failed.error.unwrap_or_default();
+        let expected = format!(
+            "sink `out` partition {partition}: cannot write row {row}, column small = 40000: 40000 is out of range \
+             for type smallint; add `on error skip` or `on error reject to"
+        );
+        assert!(error.starts_with(&expected), "{error}");
+        assert!(error.contains("add `on error skip` or `on error reject to"), "{error}");
+        assert!(!error.contains("flow-failure"), "the tag is taken off: {error}");
+        assert_eq!(ids().await, "", "nothing is published");
+
+        // Two refusals per partition pass each executor's count, not the run's.
+        let failed = run_refusing(&cluster, "on error reject to pg.table(\"public.cluster_rej_rejects\"); max rejects 2").await;
+        assert_eq!(failed.failure.as_ref().map(|f| f.code), Some("flow::sink::too_many_rejects"), "{:?}", failed.error);
+        let error = failed.error.unwrap_or_default();
+        assert!(
+            error.starts_with(
+                "sink `out`: 4 rows refused, more than `max rejects 2` (2 in partition 0, 2 in partition 1); nothing \
+                 was published"
+            ),
+            "{error}"
+        );
+        assert_eq!(ids().await, "", "nothing is published");
+
+        // Within the limit, the good rows load and the report counts the refused ones.
+        let report = run_refusing(&cluster, "on error skip").await;
+        assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
+        let sink = report.stages.iter().find(|s| s.name == "out").expect("the sink's stage");
+        assert_eq!((sink.rows_in, sink.rows_out, sink.rows_rejected), (10, 6, 4));
+        assert_eq!(ids().await, "1,2,4,6,8,10");
+        let refused = query(&format!(
+            "SELECT part, row_count FROM public._flow_ledger WHERE run_id = '{}' AND event = 'refused' \
+             ORDER BY part",
+            report.run_id
+        ))
+        .await;
+        let refused: Vec<(i64, i64)> = refused.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(refused, [(0, 2), (1, 2)]);
+        client
+            .batch_execute("DROP TABLE public.cluster_rej_src, public.cluster_rej_dst; DROP TABLE IF EXISTS public.cluster_rej_rejects")
+            .await
+            .unwrap();
+    });
+}
+
+/// A stage with two consumers runs once, fanned out inside one process: with `--engine`,
+/// `check`, `explain` and `run` refuse it before anything runs (no scheduler is contacted).
+#[test]
+fn a_fan_out_is_refused_for_a_cluster_before_anything_runs() {
+    let expected = "flow::cluster::fan_out
+
+  × `clean` is read by more than one stage, which a cluster run cannot share (each sink runs as
+  │ its own job)
+    ╭─[pipelines/demo.flow:29:8]
+ 28 │   sink clean -> warehouse.table(\"orders\") { mode replace; batch 50000 }
+ 29 │   sink clean -> lake.table(\"orders\")
+    ·        ──┬──
+    ·          ╰── a second consumer
+ 30 │ }
+    ╰────
+  help: split the pipeline so that each stage has one consumer, or run it without --engine
+1 error(s), 0 warning(s)
+";
+    let engine = "ballista://127.0.0.1:1";
+    let out = tempfile::tempdir().expect("temp dir");
+    let var = format!("OUT={}", out.path().display());
+    for args in [
+        vec!["check", "pipelines/demo.flow", "--offline", "--engine", engine],
+        vec!["explain", "pipelines/demo.flow", "--engine", engine, "--var", &var],
+        vec!["run", "pipelines/demo.flow", "--engine", engine, "--var", &var],
+    ] {
+        let (code, stdout, stderr) = flow_cli(&args);
+        assert_eq!((code, stdout.as_str(), stderr.as_str()), (2, "", expected), "{args:?}");
+    }
+    assert_eq!(std::fs::read_dir(out.path()).expect("dir").count(), 0, "the run wrote nothing");
+    // Without --engine the same file checks cleanly.
+    let (code, _, stderr) = flow_cli(&["check", "pipelines/demo.flow", "--offline"]);
+    assert_eq!(code, 0, "{stderr}");
 }

@@ -333,3 +333,172 @@ fn an_executor_killed_mid_run_loses_and_doubles_no_row() {
     assert!(!cluster.all_output().contains(SECRET));
     pg_exec(&format!("DROP TABLE public.{src}; DROP TABLE public.{dst};"));
 }
+
+/// Sends SIGINT (what Ctrl-C sends) or SIGTERM to a child.
+fn signal(child: &Child, name: &str) {
+    let status = std::process::Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status();
+    assert!(status.expect("kill runs").success(), "kill -{name}");
+}
+
+/// How many partitions of `pipeline`'s latest run the ledger records.
+fn committed(pipeline: &str) -> usize {
+    let ledger = pg_rows("SELECT 'x' FROM pg_tables WHERE schemaname = 'public' AND tablename = '_flow_ledger'");
+    if ledger.is_empty() {
+        return 0;
+    }
+    pg_rows(&format!(
+        "SELECT count(*)::text FROM public._flow_ledger WHERE pipeline = '{pipeline}' AND event = 'partition' \
+         AND run_id = (SELECT max(run_id) FROM public._flow_ledger WHERE pipeline = '{pipeline}')"
+    ))
+    .first()
+    .map_or(0, |r| r[0].parse().unwrap_or(0))
+}
+
+#[test]
+fn ctrl_c_on_the_client_cancels_the_tasks_on_the_executors_and_resume_finishes_exactly() {
+    if !postgres_available() {
+        return;
+    }
+    let id = std::process::id();
+    let dir = temp_dir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let cluster = Cluster::start(&logs, &["exec-a", "exec-b"], 1);
+    let (src, dst) = (format!("cancel_src_{id}"), format!("cancel_dst_{id}"));
+    pg_exec(&format!(
+        "DROP TABLE IF EXISTS public.{src}; DROP TABLE IF EXISTS public.{dst}; \
+         CREATE TABLE public.{src} (id bigint, payload text); \
+         INSERT INTO public.{src} SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g;"
+    ));
+    let pipeline = format!("cancelled_{id}");
+    let text = format!(
+        "let pg = postgres(\"{PG}\")\npipeline {pipeline} {{\n  source s = pg.table(\"public.{src}\") {{ partition by id into 16 }}\n  \
+         sink out = s -> pg.table(\"public.{dst}\") {{ mode replace }}\n}}\n"
+    );
+    let file = write(dir.path(), "cancelled.flow", &text);
+    let engine = cluster.engine();
+    let run = flow_command(&["run", "-q", &file, "--engine", &engine])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flow run starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while committed(&pipeline) < 1 {
+        assert!(Instant::now() < deadline, "no partition committed in 2 minutes:\n{}", cluster.all_output());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&run, "INT");
+    let out = run.wait_with_output().expect("run ends");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted by Ctrl-C; nothing was published"), "{stderr}");
+    // The client waited for the cancellation to reach the scheduler, which aborted the tasks:
+    // no more partitions are committed and no executor still reads the source.
+    std::thread::sleep(Duration::from_secs(1));
+    let after = committed(&pipeline);
+    assert!(after < 16, "the run was not stopped: {after} of 16 partitions committed");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(committed(&pipeline), after, "partitions were committed after the run was cancelled");
+    let reading = pg_rows(&format!(
+        "SELECT count(*)::text FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%{src}%' \
+         AND pid <> pg_backend_pid()"
+    ));
+    assert_eq!(reading[0][0], "0", "an executor still reads the source:\n{}", cluster.all_output());
+    assert!(cluster.all_output().contains("Cancelling tasks"), "{}", cluster.all_output());
+    // What was committed stays; --resume writes the rest exactly once.
+    let (code, stdout, stderr) = flow(&["run", "-q", "--resume", &file, "--engine", &engine]);
+    assert_eq!(code, 0, "{stdout}{stderr}\n{}", cluster.all_output());
+    assert_eq!(pg_digest(&format!("public.{dst}")), pg_digest(&format!("public.{src}")));
+    pg_exec(&format!("DROP TABLE public.{src}; DROP TABLE public.{dst};"));
+}
+
+#[test]
+fn a_cluster_that_cannot_take_the_run_fails_it_before_anything_is_written() {
+    if !postgres_available() {
+        return;
+    }
+    let id = std::process::id();
+    let dir = temp_dir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let (src, dst) = (format!("ready_src_{id}"), format!("ready_dst_{id}"));
+    pg_exec(&format!(
+        "DROP TABLE IF EXISTS public.{src}; CREATE TABLE public.{src} AS SELECT g AS id FROM generate_series(1, 10) g;"
+    ));
+    let text = format!(
+        "let pg = postgres(\"{PG}\")\npipeline ready_{id} {{\n  source s = pg.table(\"public.{src}\")\n  \
+         sink out = s -> pg.table(\"public.{dst}\") {{ mode replace }}\n}}\n"
+    );
+    let file = write(dir.path(), "ready.flow", &text);
+    let nothing_written = || {
+        let tables = pg_rows(&format!("SELECT count(*)::text FROM pg_tables WHERE tablename LIKE '%{dst}%'"));
+        assert_eq!(tables[0][0], "0", "a staging or target table was written");
+        assert_eq!(committed(&format!("ready_{id}")), 0);
+    };
+
+    // A scheduler with no executor: refused after a short wait for one to register.
+    let cluster = Cluster::start(&logs, &[], 1);
+    let (code, stdout, stderr) = flow(&["run", "-q", &file, "--engine", &cluster.engine()]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let expected = format!(
+        "the Ballista scheduler at {0} has no executor registered (not ready: 0/1 executors registered); start one \
+         with `flow executor --scheduler {0}`",
+        cluster.address
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains("flow::cluster::no_executors") || !stderr.contains("continues this run"), "{stderr}");
+    nothing_written();
+
+    // SIGTERM stops the scheduler, with exit 0.
+    let mut cluster = cluster;
+    let (_, scheduler) = cluster.children.iter_mut().find(|(name, _)| name == "scheduler").expect("scheduler");
+    signal(scheduler, "TERM");
+    let stopped = Instant::now();
+    while scheduler.try_wait().expect("wait").is_none() {
+        assert!(stopped.elapsed() < Duration::from_secs(10), "the scheduler ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(scheduler.wait().expect("status").code(), Some(0));
+
+    // Nothing listening, and a server that is not a scheduler (PostgreSQL's port).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    for (address, why) in [(format!("127.0.0.1:{closed}"), "does not answer: "), ("127.0.0.1:5432".to_string(), "")] {
+        let started = Instant::now();
+        let (code, stdout, stderr) = flow(&["run", "-q", &file, "--engine", &format!("ballista://{address}")]);
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        assert!(stderr.contains(&format!("the Ballista scheduler at {address} {why}")), "{stderr}");
+        assert!(started.elapsed() < Duration::from_secs(45), "took {:?}", started.elapsed());
+        nothing_written();
+    }
+    pg_exec(&format!("DROP TABLE public.{src};"));
+}
+
+#[test]
+fn an_executor_refuses_a_taken_port_and_fails_when_its_scheduler_goes() {
+    let dir = temp_dir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let mut cluster = Cluster::start(&logs, &["exec-a"], 1);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let bind = format!("127.0.0.1:{port}");
+    let (code, _, stderr) = flow(&["executor", "--scheduler", &cluster.address, "--bind", &bind]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: cannot listen on {bind} (the executor's Flight data port): ")),
+        "{stderr}"
+    );
+    drop(taken);
+
+    // The scheduler goes away: the executor stops with an error, not as if asked to.
+    cluster.kill("scheduler");
+    let (_, executor) = cluster.children.iter_mut().find(|(name, _)| name == "exec-a").expect("exec-a");
+    let gone = Instant::now();
+    while executor.try_wait().expect("wait").is_none() {
+        assert!(gone.elapsed() < Duration::from_secs(90), "the executor outlived its scheduler by 90 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(executor.wait().expect("status").code(), Some(1));
+    let err = std::fs::read_to_string(logs.join("exec-a.err")).expect("log");
+    assert!(err.contains("error: executor exec-a stopped: it lost its scheduler at"), "{err}");
+}

@@ -15,6 +15,7 @@ fn context() -> CheckContext {
         )
         .expect("profiles parse"),
         default_parallelism: 2,
+        cluster: false,
     }
 }
 

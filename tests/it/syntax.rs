@@ -169,6 +169,7 @@ fn profiles_supply_urls_and_defaults_with_variables() {
         vars: Variables { cli: [("PW".to_string(), "s3cret".to_string())].into(), environment: None },
         profiles,
         default_parallelism: 2,
+        cluster: false,
     };
     let text = "let wh = profile(\"wh\")\nlet pg = postgres(profile: \"wh\")\nlet db = sqlite(\"x.db\")\npipeline p {\n  source a = wh.table(\"t\")\n  source b = pg.table(\"u\") { batch 10 }\n  sink a -> db.table(\"t\")\n  sink b -> db.table(\"u\")\n}\n";
     let ast = flow::syntax::parse(text).expect("parses");

@@ -588,7 +588,7 @@ impl<B: StagedBackend> StagedSink<B> {
             }
             let mut loader = self.backend.loader(s, t, write)?;
             let mut checksum = RowChecksum::default();
-            let mut seen = 0u64;
+            let (mut seen, mut refused) = (0u64, 0u64);
             while let Some(batch) = next()? {
                 let bad = loader.load(s, t, &batch, partition, seen)?;
                 seen += batch.num_rows() as u64;
@@ -596,12 +596,18 @@ impl<B: StagedBackend> StagedSink<B> {
                 if let Some(sql) = rejected {
                     s.execute(&sql, Step::WriteRejects)?;
                 }
+                refused += (batch.num_rows() - good.num_rows()) as u64;
                 checksum.add_batch(&good)?;
                 on_rows(good.num_rows() as u64);
             }
             loader.finish(s)?;
+            let ledger = ledger_table(&t.table);
             let row = t.key.row(Event::Partition, partition as i64, detail, checksum.rows(), &checksum.hex());
-            s.execute(&insert_sql(B::DIALECT, &ledger_table(&t.table), &row), Step::RecordPartition)?;
+            s.execute(&insert_sql(B::DIALECT, &ledger, &row), Step::RecordPartition)?;
+            if refused > 0 {
+                let row = t.key.row(Event::Refused, partition as i64, detail, refused, "");
+                s.execute(&insert_sql(B::DIALECT, &ledger, &row), Step::RecordPartition)?;
+            }
             Ok(checksum.rows())
         })
     }

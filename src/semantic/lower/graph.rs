@@ -45,6 +45,9 @@ impl Lowering<'_> {
                 current = next.name.as_str();
             }
         }
+        if self.ctx.cluster {
+            self.check_cluster_fan_out(p);
+        }
         // Stages nobody reads are warnings: allowed, but probably a mistake.
         let consumed: std::collections::HashSet<&str> = p
             .transforms
@@ -67,6 +70,48 @@ impl Lowering<'_> {
                         .at(*span, "its output goes nowhere")
                         .help("send it to a sink, or remove it"),
                 );
+            }
+        }
+    }
+
+    /// On a cluster each sink is its own job, so a stage read by several consumers (run once
+    /// and fanned out in one process) cannot be shared: refused at the second consumer. A table
+    /// set written whole and one of its tables read elsewhere (`SET.TABLE`) count as two.
+    fn check_cluster_fan_out(&mut self, p: &ast::Pipeline) {
+        let inputs: Vec<&Ident> =
+            p.transforms.iter().map(|t| &t.input).chain(p.sinks.iter().map(|s| &s.input)).collect();
+        let mut first: HashMap<&str, &Ident> = HashMap::new();
+        for input in &inputs {
+            let name = input.name.as_str();
+            let earlier = first.get(name).copied().or_else(|| {
+                // `SET.TABLE` beside a sink of the whole set, in either order.
+                let set = name.split_once('.').map(|(set, _)| set);
+                set.and_then(|set| first.get(set).copied()).or_else(|| {
+                    first
+                        .iter()
+                        .find(|(other, _)| other.split_once('.').is_some_and(|(set, _)| set == name))
+                        .map(|(_, i)| *i)
+                })
+            });
+            match earlier {
+                Some(earlier) => {
+                    self.problems.push(
+                        Problem::error(
+                            codes::cluster::FAN_OUT,
+                            format!(
+                                "`{}` is read by more than one stage, which a cluster run cannot share (each sink \
+                                 runs as its own job)",
+                                earlier.name
+                            ),
+                        )
+                        .at(input.span, "a second consumer")
+                        .help("split the pipeline so that each stage has one consumer, or run it without --engine"),
+                    );
+                    return;
+                }
+                None => {
+                    first.insert(name, input);
+                }
             }
         }
     }

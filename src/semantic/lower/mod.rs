@@ -31,6 +31,9 @@ pub struct CheckContext {
     pub profiles: Profiles,
     /// Default parallelism when a pipeline does not set one.
     pub default_parallelism: usize,
+    /// The command runs (or checks for) a cluster (`--engine`): what only runs in one process
+    /// is refused (`flow::cluster::*`).
+    pub cluster: bool,
 }
 
 pub const DEFAULT_BATCH_SIZE: usize = 8192;

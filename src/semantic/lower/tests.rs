@@ -341,6 +341,47 @@ fn a_pipeline_without_a_sink_writes_nothing() {
     );
 }
 
+#[test]
+fn a_stage_with_two_consumers_is_refused_only_for_a_cluster() {
+    let cluster = CheckContext { cluster: true, ..context() };
+    let fanned = r#"
+        let db = sqlite("out/x.db")
+        pipeline p {
+          source s = db.table("t")
+          transform t = s | select a
+          sink s -> db.table("u")
+          sink t -> db.table("v")
+        }"#;
+    assert_eq!(problems_of(fanned), []);
+    let refused =
+        "`s` is read by more than one stage, which a cluster run cannot share (each sink runs as its own job)";
+    assert_eq!(problems_with(fanned, &cluster), [problem(codes::cluster::FAN_OUT, refused)]);
+    // One table of a set read on its own while the whole set is written: two readers, in either order.
+    for sinks in [
+        "sink all -> db.schema(\"main\")\n sink all.t -> db.table(\"copy\")",
+        "sink all.t -> db.table(\"copy\")\n sink all -> db.schema(\"main\")",
+    ] {
+        let text = format!(
+            "let src = postgres(\"postgres://u@h/d\")\nlet db = sqlite(\"out/x.db\")\npipeline p {{\n source all = src.tables(\"public.*\")\n {sinks}\n}}"
+        );
+        let found = problems_with(&text, &cluster);
+        assert_eq!(
+            found.iter().map(|(code, _)| *code).collect::<Vec<_>>(),
+            [codes::cluster::FAN_OUT],
+            "{text}\n{found:#?}"
+        );
+    }
+    // Each stage read once is fine.
+    let chain = r#"
+        let db = sqlite("out/x.db")
+        pipeline p {
+          source s = db.table("t")
+          transform t = s | select a
+          sink t -> db.table("v")
+        }"#;
+    assert_eq!(problems_with(chain, &cluster), []);
+}
+
 // ------------------------------------------------------------------ stages
 
 #[test]
