@@ -22,6 +22,14 @@ pub type Descendants = std::collections::BTreeMap<String, Vec<String>>;
 /// What a database backend does to read a source. `source` is always a source of this backend.
 #[async_trait]
 pub trait DatabaseSource: Send + Sync {
+    /// Whether the backend's driver takes `url` as written (its options and their values),
+    /// without connecting: `flow check` refuses a URL the run could never use
+    /// (`flow::connection::bad_url`) instead of reporting its server as unreachable. The error
+    /// is one line naming what is wrong, with no password in it.
+    fn check_url(&self, _url: &str) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
     /// The Arrow schema of `probe` (the source's query, `probe` reads no rows), and what
     /// `explain` should say that the source's name alone does not (a PostgreSQL table's
     /// inheritance children, read or left out).

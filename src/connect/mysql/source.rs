@@ -39,6 +39,17 @@ pub struct MysqlSource;
 
 #[async_trait]
 impl DatabaseSource for MysqlSource {
+    /// The options `connect` builds from the URL (`ssl-mode` and the `mysql` crate's own
+    /// parameters, which it refuses when unknown).
+    fn check_url(&self, url: &str) -> std::result::Result<(), String> {
+        super::session::opts_from_url(url).map(drop).map_err(|e| {
+            let text = crate::diagnostics::strip_df_prefix(&e);
+            // The caller names the URL already.
+            let named = format!("invalid MySQL URL {}: ", crate::plan::endpoint::redact_url(url));
+            text.strip_prefix(&named).map_or(text.clone(), str::to_string)
+        })
+    }
+
     async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)> {
         let (url, sql) = (source.endpoint.url.clone(), probe.to_string());
         let tinyint1 = Tinyint1::of(&source.endpoint);

@@ -19,6 +19,14 @@ pub struct PostgresSource;
 
 #[async_trait]
 impl DatabaseSource for PostgresSource {
+    /// tokio-postgres's own parse of the URL (`sslmode`, `target_session_attrs`, ports, ...),
+    /// the one `connect` runs.
+    fn check_url(&self, url: &str) -> std::result::Result<(), String> {
+        url.parse::<tokio_postgres::Config>()
+            .map(drop)
+            .map_err(|e| crate::plan::endpoint::scrub_secret(&super::error_text(&e), url))
+    }
+
     async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)> {
         let url = &source.endpoint.url;
         match &source.relation {

@@ -307,7 +307,21 @@ impl Lowering<'_> {
             BackendKind::Server => {
                 let schemes = info.schemes;
                 match url::Url::parse(url) {
-                    Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => Some(()),
+                    Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => {
+                        // The driver's own reading of the options: a value it refuses would
+                        // otherwise surface as an unreachable server.
+                        let driver = crate::connect::registry::backend(backend).source.map(|s| s.check_url(url));
+                        match driver {
+                            Some(Err(why)) => {
+                                self.problems.push(problem(
+                                    format!("`{redacted}` is not a usable {} URL: {why}", backend.name()),
+                                    "fix the URL's options (after `?`) or its port",
+                                ));
+                                None
+                            }
+                            _ => Some(()),
+                        }
+                    }
                     Ok(u) if !schemes.contains(&u.scheme()) => {
                         self.problems.push(problem(
                             format!("`{redacted}` is not a {} URL", backend.name()),

@@ -182,6 +182,37 @@ fn connection_arguments_and_urls_are_checked() {
 }
 
 #[test]
+fn a_url_the_driver_refuses_is_a_bad_url_not_an_unreachable_server() {
+    assert_eq!(
+        problems_of(
+            r#"
+            let pg = postgres("postgres://u:pw1234567@127.0.0.1/db?sslmode=bogus")
+            let my = mysql("mysql://root@127.0.0.1/db?bogus=1")
+            let tls = mysql("mysql://root@127.0.0.1/db?ssl-mode=sometimes")
+            let ok = postgres("postgres://u@127.0.0.1:5432/db?sslmode=disable&connect_timeout=3")
+            let ok2 = mysql("mysql://root@127.0.0.1/db?ssl-mode=REQUIRED")
+            pipeline p { source s = generate() sink s -> ok.table("t") sink s -> ok2.table("t") }"#
+        ),
+        [
+            problem(
+                codes::connection::BAD_URL,
+                "`postgres://u:***@127.0.0.1/db?sslmode=bogus` is not a usable postgres URL: invalid connection string: \
+                 invalid value for option `sslmode`"
+            ),
+            problem(
+                codes::connection::BAD_URL,
+                "`mysql://root@127.0.0.1/db?bogus=1` is not a usable mysql URL: Unknown URL parameter `bogus'"
+            ),
+            problem(
+                codes::connection::BAD_URL,
+                "`mysql://root@127.0.0.1/db?ssl-mode=sometimes` is not a usable mysql URL: unsupported ssl-mode value: \
+                 sometimes"
+            ),
+        ]
+    );
+}
+
+#[test]
 fn a_connection_name_is_bound_once() {
     assert_eq!(
         problems_of(
