@@ -173,3 +173,39 @@ fn mysql_target_rejects_nan_out_of_range_too_long_and_invalid_dates() {
     assert!(find("day").4.contains("Incorrect date value: '2024-02-30'"), "{rejects:#?}");
     assert!(find("weight").4.contains("NaN cannot be stored in MySQL"), "{rejects:#?}");
 }
+
+#[test]
+fn a_null_into_a_mysql_not_null_column_is_refused_by_its_column() {
+    if !postgres_available() || !mariadb_available() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(pg_exec(
+        "DROP TABLE IF EXISTS public.rej_null_src;
+         CREATE TABLE public.rej_null_src (id bigint, code text);
+         INSERT INTO public.rej_null_src VALUES (1, 'a'), (2, NULL), (3, 'c');",
+    ));
+    let mut my = mysql::Conn::new(mysql::Opts::from_url(MY).unwrap()).unwrap();
+    my.query_drop("DROP TABLE IF EXISTS rej_null_dst, rej_null_rejects").unwrap();
+    my.query_drop("CREATE TABLE rej_null_dst (id BIGINT, code VARCHAR(5) NOT NULL)").unwrap();
+    let dir = temp_dir();
+    // Refused by default, naming the row and the column.
+    let file = pipeline(dir.path(), "public.rej_null_src", "my.table(\"rej_null_dst\")", "");
+    let (code, _, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cannot write row 2, column code = NULL: MySQL error 1048: Column 'code' cannot be null"), "{stderr}");
+    // Rejected with its column.
+    let file = pipeline(
+        dir.path(),
+        "public.rej_null_src",
+        "my.table(\"rej_null_dst\")",
+        "on error reject to my.table(\"rej_null_rejects\")",
+    );
+    let (code, _, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let loaded: Vec<i64> = my.query("SELECT id FROM rej_null_dst ORDER BY id").unwrap();
+    assert_eq!(loaded, [1, 3]);
+    let rejects: Vec<(Option<String>, String)> = my.query("SELECT column_name, message FROM rej_null_rejects").unwrap();
+    assert_eq!(rejects, [(Some("code".to_string()), "MySQL error 1048: Column 'code' cannot be null".to_string())]);
+    my.query_drop("DROP TABLE rej_null_dst, rej_null_rejects").unwrap();
+}

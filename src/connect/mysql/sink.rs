@@ -564,10 +564,12 @@ fn refuses_the_row(e: &mysql::Error) -> bool {
     }
 }
 
-/// The column a MySQL error names: `... for column 'x' at row 1`, or
-/// `... for column `db`.`t`.`x` at row 1`.
+/// The column a MySQL error names: `... for column 'x' at row 1`, `... for column `db`.`t`.`x`
+/// at row 1`, or `Column 'x' cannot be null` (ER_BAD_NULL_ERROR, 1048: MySQL's error message
+/// reference gives the column only in the text).
 fn refused_column(message: &str) -> Option<String> {
-    let rest = &message[message.find("column ")? + "column ".len()..];
+    let at = message.find("column ").or_else(|| message.find("Column "))?;
+    let rest = &message[at + "column ".len()..];
     let name = match rest.chars().next()? {
         '\'' => rest[1..].split('\'').next()?,
         '`' => rest.split(" at row").next()?.rsplit('.').next()?.trim_matches('`'),
@@ -730,4 +732,20 @@ pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Res
         .await
         .map_err(|e| KeyFailure::Task(e.to_string()))?
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_column;
+
+    #[test]
+    fn the_refused_column_is_read_from_each_message_form() {
+        assert_eq!(refused_column("Out of range value for column 'small' at row 1").as_deref(), Some("small"));
+        assert_eq!(
+            refused_column("Incorrect date value: '2024-02-30' for column `db`.`t`.`day` at row 1").as_deref(),
+            Some("day")
+        );
+        assert_eq!(refused_column("Column 'code' cannot be null").as_deref(), Some("code"));
+        assert_eq!(refused_column("Duplicate entry '1' for key 'PRIMARY'"), None);
+    }
 }
