@@ -94,6 +94,13 @@ fn backend_driver(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
 /// `sink `NAME`: ...`; its code is the connection's when the target cannot be reached, else
 /// [`codes::run::LEDGER`].
 pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHistory, Failure> {
+    Ok(crate::ledger::runs_of(&read_ledger_rows(plan, sink).await?, &sink.name))
+}
+
+/// Every row of the ledger `sink` writes to (the ledger table beside its target, or its files'
+/// sidecar), whichever sink of `plan` recorded it: how `flow status` finds the tables of a
+/// table set, which the ledger names but the file does not. Errors as [`read_ledger`].
+pub async fn read_ledger_rows(plan: &PipelinePlan, sink: &SinkPlan) -> Result<Vec<crate::ledger::LedgerRow>, Failure> {
     let key = LedgerKey { run_id: String::new(), pipeline: plan.name.clone(), sink: sink.name.clone() };
     let failed =
         |code: &'static str, message: String| Failure { stage: Some(sink.name.clone()), ..Failure::new(code, message) };
@@ -110,7 +117,7 @@ pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHis
             ),
         }
     })?;
-    Ok(crate::ledger::runs_of(&rows, &sink.name))
+    Ok(rows.into_iter().filter(|r| r.pipeline == plan.name).collect())
 }
 
 /// Every sink's ledger history for a pipeline, in plan order.

@@ -193,7 +193,10 @@ fn a_null_into_a_mysql_not_null_column_is_refused_by_its_column() {
     let file = pipeline(dir.path(), "public.rej_null_src", "my.table(\"rej_null_dst\")", "");
     let (code, _, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("cannot write row 2, column code = NULL: MySQL error 1048: Column 'code' cannot be null"), "{stderr}");
+    assert!(
+        stderr.contains("cannot write row 2, column code = NULL: MySQL error 1048: Column 'code' cannot be null"),
+        "{stderr}"
+    );
     // Rejected with its column.
     let file = pipeline(
         dir.path(),

@@ -469,3 +469,39 @@ fn a_table_set_syncs_incrementally() {
     assert_eq!((count("SELECT COUNT(*) FROM a"), count("SELECT COUNT(DISTINCT id) FROM a")), (103, 103));
     assert_eq!((count("SELECT COUNT(*) FROM b"), count("SELECT COUNT(DISTINCT id) FROM b")), (52, 52));
 }
+
+/// `flow status` of a table-set pipeline lists each table the ledger recorded under the set's
+/// sink, with its runs, though the file names no table.
+#[test]
+fn status_lists_the_tables_of_a_table_set_from_the_ledger() {
+    if !crate::common::postgres_available() {
+        return;
+    }
+    crate::common::pg_exec(
+        "DROP SCHEMA IF EXISTS st_src CASCADE; DROP SCHEMA IF EXISTS st_dst CASCADE; CREATE SCHEMA st_src; \
+         CREATE SCHEMA st_dst; CREATE TABLE st_src.a (id int PRIMARY KEY); INSERT INTO st_src.a SELECT generate_series(1, 5); \
+         CREATE TABLE st_src.b (id int); INSERT INTO st_src.b VALUES (1);",
+    );
+    let dir = crate::common::temp_dir();
+    let file = crate::common::write(
+        dir.path(),
+        "st.flow",
+        "let pg = postgres(\"postgres://postgres:secretpw1@127.0.0.1:5432/flow_test\")\n\
+         pipeline copyall {\n  source all = pg.tables(\"st_src.*\")\n  sink out = all -> pg.schema(\"st_dst\") { mode replace }\n}\n",
+    );
+    let (code, stdout, stderr) = crate::common::flow_cli(&["status", &file]);
+    assert_eq!(code, 0, "{stderr}");
+    let header = "pipeline copyall\n  sink out -> postgres://postgres:***@127.0.0.1:5432/flow_test schema st_dst (a table set)\n";
+    assert_eq!(stdout, format!("{header}    no runs recorded\n"));
+    let (code, _, stderr) = crate::common::flow_cli(&["run", "-q", &file]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = crate::common::flow_cli(&["status", &file]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[..2].join("\n") + "\n", header);
+    assert_eq!((lines[2], lines[4]), ("    table sink out.a", "    table sink out.b"), "{stdout}");
+    assert!(lines[3].starts_with("      run ") && lines[3].ends_with(": published, 5 rows"), "{stdout}");
+    assert!(lines[5].ends_with(": published, 1 rows"), "{stdout}");
+    assert!(!stdout.contains("secretpw1"));
+    crate::common::pg_exec("DROP SCHEMA st_src CASCADE; DROP SCHEMA st_dst CASCADE;");
+}
