@@ -9,7 +9,8 @@
 //! the sources were read, e.g. partitions read at different moments), `watermarks` (per
 //! incremental source: `column`, `previous`, `current`), `tables[]` (with table sets: `table`,
 //! `rows`, `seconds`, `done`, `published`), and `stages[]` with
-//! `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered`, `rows_rejected`, `seconds`,
+//! `name`, `kind`, `rows_in`, `rows_out`, `rows_filtered` (a transform's rows in minus out; 0 in
+//! a failed run, where rows in flight would count), `rows_rejected`, `seconds`,
 //! `rows_per_second`, `target` (sinks: where they wrote), `publish_seconds`, `published`,
 //! `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`, `rows`).
 
@@ -122,7 +123,12 @@ impl RunReport {
                     kind: m.kind,
                     rows_in,
                     rows_out,
-                    rows_filtered: if m.kind == StageKind::Transform { rows_in.saturating_sub(rows_out) } else { 0 },
+                    // In a failed run, rows in flight when it stopped would count as filtered.
+                    rows_filtered: if m.kind == StageKind::Transform && failure.is_none() {
+                        rows_in.saturating_sub(rows_out)
+                    } else {
+                        0
+                    },
                     rows_rejected: m.refused(),
                     seconds: round3(secs),
                     rows_per_second: if secs > 0.0 { (rows_out as f64 / secs).round() } else { 0.0 },

@@ -190,6 +190,18 @@ fn a_failed_run_ends_its_json_progress_with_the_failure_code() {
     assert_eq!(failed["failure"]["column"], "amount");
     assert!(failed["error"].as_str().unwrap().contains("'abc'"), "{failed}");
     assert!(!events.iter().any(|e| kind(e) == "run_finished"));
+    // Every stage and partition that started is closed before `failed`, the failed ones with
+    // `ok: false`.
+    let key = |e: &Value| format!("{}/{}", e["stage"].as_str().unwrap_or_default(), e["partition"]);
+    for (start, end) in [("stage_started", "stage_finished"), ("partition_started", "partition_finished")] {
+        let mut started: Vec<String> = events.iter().filter(|e| kind(e) == start).map(|e| key(e)).collect();
+        let mut ended: Vec<String> = events.iter().filter(|e| kind(e) == end).map(|e| key(e)).collect();
+        started.sort();
+        ended.sort();
+        assert_eq!(started, ended, "{start} without {end}:\n{stderr}");
+    }
+    let orders = events.iter().find(|e| kind(e) == "stage_finished" && e["stage"] == "orders").unwrap();
+    assert_eq!(orders["ok"], false, "{orders}");
     // The error is also a JSON log line, with its code.
     let logged = lines.iter().find(|l| l["level"] == "ERROR").expect("an error log line");
     assert_eq!(logged["code"], "flow::source::decode");

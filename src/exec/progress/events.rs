@@ -9,13 +9,15 @@
 //! | `partition_started` | `stage`, `kind`, `partition` (0-based) |
 //! | `partition_finished` | `stage`, `kind`, `partition`, `rows`, `ok` |
 //! | `rows` | `stage`, `kind`, `rows` so far, `total_rows` (null when unknown), `estimated`; at most once a second per running stage |
-//! | `stage_finished` | `stage`, `kind`, `rows`, `seconds` |
+//! | `stage_finished` | `stage`, `kind`, `rows`, `seconds`, `ok` (false when the run failed before the stage finished) |
 //! | `run_finished` | `run_id`, `status` (`ok`), `seconds`, `rows_written` (all sinks) |
 //! | `failed` | `run_id`, `error` (the message), `failure` (`code`, and as far as known `stage`, `partition`, `row`, `column`) |
 //!
 //! A stage starts before any of its partitions and finishes after all of them; its `rows` is
 //! the sum of its partitions' `rows`, and the same number as the run report's (`rows_out`). A
-//! run ends with exactly one `run_finished` or `failed`; nothing follows it.
+//! run ends with exactly one `run_finished` or `failed`; nothing follows it. Before `failed`,
+//! every partition and stage that started and was not said to finish is closed, with `ok`
+//! false and the rows it had passed, so every `*_started` has its `*_finished`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -37,7 +39,7 @@ pub enum Event<'a> {
     PartitionStarted { stage: &'a str, kind: StageKind, partition: usize },
     PartitionFinished { stage: &'a str, kind: StageKind, partition: usize, rows: u64, ok: bool },
     Rows { stage: &'a str, kind: StageKind, rows: u64, total_rows: Option<u64>, estimated: bool },
-    StageFinished { stage: &'a str, kind: StageKind, rows: u64, seconds: f64 },
+    StageFinished { stage: &'a str, kind: StageKind, rows: u64, seconds: f64, ok: bool },
     RunFinished { run_id: &'a str, status: RunStatus, seconds: f64, rows_written: u64 },
     Failed { run_id: &'a str, error: &'a str, failure: &'a Failure },
 }
@@ -126,6 +128,32 @@ impl EventLog {
     pub fn finish(&self, report: &RunReport, stages: &[Arc<StageMetrics>]) {
         let Ok(mut state) = self.state.lock() else { return };
         if let Some(failure) = &report.failure {
+            for m in stages {
+                let open = state.stages.get(&m.name).is_some_and(|s| s.started && !s.finished);
+                if !open {
+                    continue;
+                }
+                let timings = m.timings();
+                for t in timings.iter().filter(|t| t.finished_s.is_none()) {
+                    let event = Event::PartitionFinished {
+                        stage: &m.name,
+                        kind: m.kind,
+                        partition: t.partition,
+                        rows: t.rows,
+                        ok: false,
+                    };
+                    self.write(&mut state, &event);
+                }
+                let rows = m.rows();
+                let event = Event::StageFinished {
+                    stage: &m.name,
+                    kind: m.kind,
+                    rows,
+                    seconds: round3(m.seconds()),
+                    ok: false,
+                };
+                self.write(&mut state, &event);
+            }
             let error = report.error.as_deref().unwrap_or(&failure.message);
             self.write(&mut state, &Event::Failed { run_id: &report.run_id, error, failure });
         } else {
@@ -137,6 +165,7 @@ impl EventLog {
                         kind: m.kind,
                         rows: m.rows(),
                         seconds: round3(m.seconds()),
+                        ok: true,
                     };
                     self.write(&mut state, &event);
                 }
@@ -187,8 +216,8 @@ impl StageObserver for EventLog {
         if ok && !said.finished && said.partitions_ok >= stage.partitions() {
             said.finished = true;
             let rows = said.rows;
-            let event =
-                Event::StageFinished { stage: &stage.name, kind: stage.kind, rows, seconds: round3(stage.seconds()) };
+            let seconds = round3(stage.seconds());
+            let event = Event::StageFinished { stage: &stage.name, kind: stage.kind, rows, seconds, ok: true };
             self.write(&mut state, &event);
         }
     }
@@ -314,9 +343,17 @@ mod tests {
         let events = buffer.events();
         assert_eq!(
             summary(&events),
-            ["run_started", "stage_started out null", "partition_started out/3 null", "failed"]
+            [
+                "run_started",
+                "stage_started out null",
+                "partition_started out/3 null",
+                "partition_finished out/3 9",
+                "stage_finished out 9",
+                "failed"
+            ]
         );
-        let failed = &events[3];
+        assert_eq!((events[3]["ok"].as_bool(), events[4]["ok"].as_bool()), (Some(false), Some(false)));
+        let failed = &events[5];
         assert_eq!(failed["run_id"], "r2");
         assert_eq!(failed["error"], "too slow");
         assert_eq!(failed["failure"]["code"], codes::run::TIMEOUT);
