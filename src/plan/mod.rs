@@ -70,9 +70,13 @@ impl PipelinePlan {
 
     /// The sources that are tables of the pipeline's table sets (stages `SET.TABLE`).
     pub fn table_set_members(&self) -> impl Iterator<Item = &SourcePlan> {
-        self.sources
-            .iter()
-            .filter(|s| s.name.split_once('.').is_some_and(|(set, _)| self.table_sets.iter().any(|t| t.name == set)))
+        self.sources.iter().filter(|s| self.table_sets.iter().any(|set| set.member_table(&s.name).is_some()))
+    }
+
+    /// The table sets resolving did not expand into one source per table (`--offline`: their
+    /// catalogs were not read); `explain` lists them as written.
+    pub fn unexpanded_table_sets(&self) -> impl Iterator<Item = &TableSetPlan> {
+        self.table_sets.iter().filter(|set| !self.sources.iter().any(|s| set.member_table(&s.name).is_some()))
     }
 
     /// `text` with the password of every source's and sink's URL masked (`***`): for messages
