@@ -231,6 +231,10 @@ impl TableName {
     }
 }
 
+/// The largest batch (rows) a stage reads or writes at once; a larger `batch`, in a `.flow` file
+/// or a profile, is this.
+pub const MAX_BATCH_SIZE: usize = 1 << 24;
+
 /// The longest identifier, in bytes, that every target dialect accepts: PostgreSQL truncates
 /// names beyond 63 bytes (`NAMEDATALEN` 64, PostgreSQL docs §4.1.1), MySQL refuses beyond 64
 /// characters (MySQL docs, "Identifier Length Limits").
