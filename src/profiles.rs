@@ -14,8 +14,10 @@
 //!
 //! The file's JSON Schema ([`json_schema`], `flow schema`, committed as
 //! `schemas/flow.schema.json`) is derived from these types: their doc comments are its
-//! descriptions, and what the loader checks beyond the types (the `kind` names, `batch` at least
-//! 1, `timeout` as a duration) is written into it, so editors refuse what `flow` refuses.
+//! descriptions, and what the loader checks beyond the types (the `kind` names, `batch` a whole
+//! number at least 1, `timeout` as a duration) and what its YAML reader takes as text (any
+//! scalar for `url` and `options` values) is written into it, so editors accept what `flow`
+//! accepts and refuse what it refuses (`tests/it/profile_schema.rs` holds the two together).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,14 +43,19 @@ pub struct Profiles {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    /// A database URL or a file path; `${VAR}` is expanded (environment, `--var`).
+    /// A database URL or a file path; `${VAR}` is expanded (environment, `--var`). Any
+    /// scalar is read as text.
+    #[schemars(schema_with = "scalar_text_schema")]
     pub url: String,
     /// Backend, when the URL does not say it (e.g. a file path without an extension); any case.
     #[serde(default)]
     #[schemars(schema_with = "kind_schema")]
     pub kind: Option<String>,
-    /// Default batch size (rows) for stages on this connection.
-    #[schemars(range(min = 1))]
+    /// Default batch size (rows) for stages on this connection: a whole number, at least 1,
+    /// written as a number or as decimal digits in quotes; above 16777216 it is 16777216, as in
+    /// a `.flow` file.
+    #[serde(default, deserialize_with = "batch_rows")]
+    #[schemars(schema_with = "batch_schema")]
     pub batch: Option<u64>,
     /// Default stage timeout: a duration such as `30s`, `10m`, `1h30m` (units ms, s, m, h, d).
     #[schemars(regex(pattern = DURATION_PATTERN))]
@@ -84,12 +91,78 @@ fn kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     })
 }
 
-/// `options`: the YAML reader takes any scalar as text, so numbers and booleans are values too.
-fn options_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+/// A text field: the YAML reader takes any scalar as text, so numbers and booleans are values too.
+fn scalar_text_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["string", "number", "boolean"] })
+}
+
+/// `options`: names to text values, each any scalar (see [`scalar_text_schema`]).
+fn options_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
-        "additionalProperties": { "type": ["string", "number", "boolean"] },
+        "additionalProperties": scalar_text_schema(generator),
     })
+}
+
+/// `batch` as [`batch_rows`] reads it. JSON Schema's `integer` is any number without a
+/// fraction (`1.0` too), which the loader therefore takes as well; the loader's check that it is
+/// not 0 is `minimum` for numbers and the pattern for quoted digits (each keyword applies to
+/// its own type only).
+fn batch_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["integer", "string", "null"],
+        "minimum": 1,
+        "pattern": BATCH_DIGITS,
+    })
+}
+
+/// A batch size in quotes: decimal digits, not all zeros.
+const BATCH_DIGITS: &str = "^[0-9]*[1-9][0-9]*$";
+
+/// `batch`: a whole number (an integer, a number without a fraction, or decimal digits in
+/// quotes), at most [`MAX_BATCH_SIZE`](crate::plan::MAX_BATCH_SIZE) (larger ones are that);
+/// `None` for null. Zero passes here and is refused by [`Profiles::parse`] with its own message.
+fn batch_rows<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::{Error, Unexpected, Visitor};
+    struct Rows;
+    const EXPECTED: &str = "a whole number of rows (e.g. 50000)";
+    impl<'de> Visitor<'de> for Rows {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(EXPECTED)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_u64<E: Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(n.min(crate::plan::MAX_BATCH_SIZE as u64)))
+        }
+        fn visit_i64<E: Error>(self, n: i64) -> Result<Self::Value, E> {
+            let n = u64::try_from(n).map_err(|_| E::invalid_value(Unexpected::Signed(n), &EXPECTED))?;
+            self.visit_u64(n)
+        }
+        fn visit_f64<E: Error>(self, n: f64) -> Result<Self::Value, E> {
+            if !n.is_finite() || n.fract() != 0.0 || n < 0.0 {
+                return Err(E::invalid_value(Unexpected::Float(n), &EXPECTED));
+            }
+            // In range: the cap is far below 2^53, where every whole f64 is exact.
+            self.visit_u64(if n >= crate::plan::MAX_BATCH_SIZE as f64 { u64::MAX } else { n as u64 })
+        }
+        fn visit_str<E: Error>(self, text: &str) -> Result<Self::Value, E> {
+            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(E::invalid_value(Unexpected::Str(text), &EXPECTED));
+            }
+            // Digits only: a parse fails only by overflow.
+            self.visit_u64(text.parse::<u64>().unwrap_or(u64::MAX))
+        }
+    }
+    deserializer.deserialize_any(Rows)
 }
 
 /// The JSON Schema (draft 7, which editors' YAML support reads) of a profiles file, as pretty
@@ -231,6 +304,44 @@ mod tests {
         let mut kinds = KINDS.to_vec();
         kinds.sort_unstable();
         assert_eq!(kinds, all);
+    }
+
+    /// `batch` as a number, quoted digits or a number without a fraction; capped as in a
+    /// `.flow` file; anything else refused, naming what it is.
+    #[test]
+    fn batch_is_a_whole_number_of_rows() {
+        let parse = |value: &str| {
+            let text = format!("connections:\n  c:\n    url: x.db\n    batch: {value}\n");
+            Profiles::parse(&text, Path::new("flow.yaml")).map(|p| p.connections["c"].batch).map_err(|e| e.to_string())
+        };
+        assert_eq!(parse("50000"), Ok(Some(50_000)));
+        assert_eq!(parse("\"50000\""), Ok(Some(50_000)));
+        assert_eq!(parse("'007'"), Ok(Some(7)));
+        assert_eq!(parse("2.0"), Ok(Some(2)));
+        assert_eq!(parse("99999999999999999999"), Ok(Some(1 << 24)));
+        assert_eq!(parse("\"99999999999999999999\""), Ok(Some(1 << 24)));
+        assert_eq!(parse("~"), Ok(None));
+        let refused = "profiles file flow.yaml is not valid: ";
+        assert_eq!(parse("\"0\""), Err(format!("{refused}connection `c`: batch must be at least 1 row")));
+        for (value, what) in [
+            ("\"0x10\"", "string \"0x10\""),
+            ("\" 100\"", "string \" 100\""),
+            ("-1", "integer `-1`"),
+            ("1.5", "floating point `1.5`"),
+        ] {
+            let message = parse(value).unwrap_err();
+            assert!(
+                message.starts_with(refused)
+                    && message
+                        .ends_with(&format!("invalid value: {what}, expected a whole number of rows (e.g. 50000)")),
+                "{value}: {message}"
+            );
+        }
+        let message = parse("true").unwrap_err();
+        assert!(
+            message.ends_with("invalid type: boolean `true`, expected a whole number of rows (e.g. 50000)"),
+            "{message}"
+        );
     }
 
     #[test]

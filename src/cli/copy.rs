@@ -204,9 +204,9 @@ fn emit_all_tables(args: &CopyArgs, src: Backend, dst: Backend, secrets: Secrets
 fn target_table(name: &str, src: Backend, dst: Backend) -> String {
     let parsed = crate::plan::TableName::parse(name);
     if parsed.parts.len() > 1 && !(src == dst && src.info().portable_schemas) {
-        let table = parsed.table();
-        // Written back in .flow's quoting: a name holding a dot stays one part.
-        return if table.contains('.') { format!("\"{}\"", table.replace('"', "\"\"")) } else { table.to_string() };
+        // Written back in .flow's quoting: a name holding a dot or beginning with `"` stays one part.
+        let table = crate::plan::TableName { parts: vec![parsed.table().to_string()] };
+        return table.flow_text();
     }
     name.to_string()
 }

@@ -93,7 +93,7 @@ pub fn stage_graph(resolved: &ResolvedPipeline) -> StageGraph {
         inputs.push((sink.input.clone(), node));
     }
     // A set not expanded (`--offline`): the set itself, and its schema sinks.
-    for set in plan.table_sets.iter().filter(|set| !expanded(plan, set)) {
+    for set in plan.unexpanded_table_sets() {
         let tables = "tables not listed (the catalog was not read)".to_string();
         builder.add(&set.name, NodeKind::Source, vec![set.name.clone(), tables]);
         for sink in &set.sinks {
@@ -142,27 +142,20 @@ impl Builder {
     }
 }
 
-/// Whether resolving expanded `set` into sources, one per table (`SET.TABLE`).
-fn expanded(plan: &PipelinePlan, set: &TableSetPlan) -> bool {
-    plan.table_set_members().any(|s| member_of(set, &s.name))
-}
-
 /// Whether stage `node` belongs to table set `set`: one of its tables, the set itself (not
 /// expanded), a sink writing a table of it to a `.schema(...)` target, or a schema sink.
 fn in_set(plan: &PipelinePlan, set: &TableSetPlan, node: &Node) -> bool {
     match node.kind {
-        NodeKind::Source => node.stage == set.name || member_of(set, &node.stage),
+        NodeKind::Source => node.stage == set.name || set.member_table(&node.stage).is_some(),
         NodeKind::Transform => false,
         NodeKind::Sink => {
             set.sinks.iter().any(|s| s.name == node.stage)
-                || plan.sinks.iter().any(|s| s.name == node.stage && s.carried.is_some() && member_of(set, &s.input))
+                || plan
+                    .sinks
+                    .iter()
+                    .any(|s| s.name == node.stage && s.carried.is_some() && set.member_table(&s.input).is_some())
         }
     }
-}
-
-/// Whether `stage` names a table of `set` (`SET.TABLE`).
-fn member_of(set: &TableSetPlan, stage: &str) -> bool {
-    stage.split_once('.').is_some_and(|(name, _)| name == set.name)
 }
 
 fn set_cluster(set: &TableSetPlan) -> Cluster {

@@ -17,6 +17,7 @@
 
 pub mod graph;
 pub mod text;
+mod unexpanded;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -242,6 +243,8 @@ pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPi
         }
         stages.push(stage);
     }
+    let (set_sources, set_sinks, set_edges) = unexpanded::stages(plan);
+    stages.extend(set_sources);
     for t in &plan.transforms {
         let schema = graph.schemas.get(&t.name);
         stages.push(ExplainedStage {
@@ -292,13 +295,14 @@ pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPi
         }
         stages.push(stage);
     }
+    stages.extend(set_sinks);
     Ok(ExplainedPipeline {
         pipeline: plan.name.clone(),
         parallelism: plan.parallelism,
         timeout: plan.timeout.map(format_duration),
         foreign_keys: plan.foreign_keys.iter().flat_map(|step| step.statements.iter().cloned()).collect(),
         stages,
-        edges: plan.edges().into_iter().map(|(from, to)| Edge { from, to }).collect(),
+        edges: plan.edges().into_iter().map(|(from, to)| Edge { from, to }).chain(set_edges).collect(),
     })
 }
 

@@ -70,9 +70,13 @@ impl PipelinePlan {
 
     /// The sources that are tables of the pipeline's table sets (stages `SET.TABLE`).
     pub fn table_set_members(&self) -> impl Iterator<Item = &SourcePlan> {
-        self.sources
-            .iter()
-            .filter(|s| s.name.split_once('.').is_some_and(|(set, _)| self.table_sets.iter().any(|t| t.name == set)))
+        self.sources.iter().filter(|s| self.table_sets.iter().any(|set| set.member_table(&s.name).is_some()))
+    }
+
+    /// The table sets resolving did not expand into one source per table (`--offline`: their
+    /// catalogs were not read); `explain` lists them as written.
+    pub fn unexpanded_table_sets(&self) -> impl Iterator<Item = &TableSetPlan> {
+        self.table_sets.iter().filter(|set| !self.sources.iter().any(|s| set.member_table(&s.name).is_some()))
     }
 
     /// `text` with the password of every source's and sink's URL masked (`***`): for messages
@@ -172,25 +176,53 @@ pub struct TableName {
 }
 
 impl TableName {
-    /// Splits `schema.table` on dots outside double quotes; `"my.table"` stays one part.
+    /// Splits `schema.table` into parts at dots, as SQL reads a qualified name: a part that
+    /// begins with `"` is quoted (it may hold dots, and `""` in it is one `"`) up to its closing
+    /// quote; any other part is taken as written up to the next dot, a `"` in it included
+    /// (`we"ird` is one part `we"ird`). [`Self::flow_text`] writes a name back.
     pub fn parse(text: &str) -> Self {
         let mut parts = Vec::new();
         let mut current = String::new();
-        let mut quoted = false;
         let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' if quoted && chars.peek() == Some(&'"') => {
-                    current.push('"');
-                    chars.next();
+        loop {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' if chars.peek() == Some(&'"') => {
+                            current.push('"');
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => current.push(c),
+                    }
                 }
-                '"' => quoted = !quoted,
-                '.' if !quoted => parts.push(std::mem::take(&mut current)),
-                _ => current.push(c),
+            }
+            // The rest of the part, up to the next dot.
+            while let Some(c) = chars.next_if(|c| *c != '.') {
+                current.push(c);
+            }
+            parts.push(std::mem::take(&mut current));
+            if chars.next().is_none() {
+                return Self { parts };
             }
         }
-        parts.push(current);
-        Self { parts }
+    }
+
+    /// The name as a `.flow` file writes it (inside the string of `conn.table("...")`), so that
+    /// [`Self::parse`] reads it back: a part holding a dot or beginning with `"` is quoted.
+    pub fn flow_text(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| {
+                if p.contains('.') || p.starts_with('"') {
+                    format!("\"{}\"", p.replace('"', "\"\""))
+                } else {
+                    p.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// The last part: the table's own name.
@@ -226,6 +258,10 @@ impl TableName {
         (self.parts.len() > 1).then(|| self.parts[self.parts.len() - 2].as_str())
     }
 }
+
+/// The largest batch (rows) a stage reads or writes at once; a larger `batch`, in a `.flow` file
+/// or a profile, is this.
+pub const MAX_BATCH_SIZE: usize = 1 << 24;
 
 /// The longest identifier, in bytes, that every target dialect accepts: PostgreSQL truncates
 /// names beyond 63 bytes (`NAMEDATALEN` 64, PostgreSQL docs §4.1.1), MySQL refuses beyond 64
@@ -472,5 +508,26 @@ mod sibling_tests {
         let s = wide.sibling("stage", RUN);
         assert!(s.table().len() <= IDENTIFIER_LIMIT);
         assert_eq!(s, wide.sibling("stage", RUN), "stable, so a resume finds its work tables");
+    }
+
+    /// A quote opens a quoted part only at the part's start; elsewhere it is part of the name.
+    /// `flow_text` writes back what `parse` reads.
+    #[test]
+    fn table_names_keep_their_double_quotes() {
+        let parts = |text: &str| TableName::parse(text).parts;
+        assert_eq!(parts(r#"public."we""ird""#), ["public", "we\"ird"]);
+        assert_eq!(parts(r#"we"ird"#), ["we\"ird"]);
+        assert_eq!(parts(r#"s.we"ird.x"#), ["s", "we\"ird", "x"]);
+        assert_eq!(parts(r#""my.table""#), ["my.table"]);
+        assert_eq!(parts(r#""""lead""#), ["\"lead"]);
+        assert_eq!(parts(r#""a"b.c"#), ["ab", "c"]);
+        assert_eq!(parts(r#""open.end"#), ["open.end"]);
+        assert_eq!(parts("a..b"), ["a", "", "b"]);
+        for names in [&["public", "we\"ird"][..], &["\"lead"], &["s", "my.table"], &["a\"\"b", "\".\""]] {
+            let name = TableName { parts: names.iter().map(|p| p.to_string()).collect() };
+            assert_eq!(TableName::parse(&name.flow_text()), name, "{}", name.flow_text());
+        }
+        assert_eq!(TableName::parse(r#""""lead""#).flow_text(), r#""""lead""#);
+        assert_eq!(TableName::parse(r#"public.we"ird"#).flow_text(), r#"public.we"ird"#);
     }
 }

@@ -29,6 +29,13 @@ pub struct TableSetPlan {
     pub sinks: Vec<SchemaSinkPlan>,
 }
 
+impl TableSetPlan {
+    /// The table named by stage `stage` when it is one of this set's (`SET.TABLE`).
+    pub fn member_table<'a>(&self, stage: &'a str) -> Option<&'a str> {
+        stage.split_once('.').filter(|(set, _)| *set == self.name).map(|(_, table)| table)
+    }
+}
+
 /// What a table of a set is read with.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemberSource {

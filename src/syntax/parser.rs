@@ -329,15 +329,23 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
     StageOption { kind, span }
 }
 
-/// A table set member's name, written as a name or a string; a string's variables are not
-/// expanded (a table name is not configuration).
+/// A table set member's name, written as a name or a string; a string's escapes are read as
+/// in any string (`\"`, `''`), its variables are not expanded (a table name is not
+/// configuration): `${X}` stays as written.
 fn member_name(pair: Pair<Rule>) -> Ident {
     let inner = pair.into_inner().next().expect("grammar: member name has one child");
     match inner.as_rule() {
         Rule::string => {
             let span = span_of(&inner);
-            let raw = inner.as_str();
-            Ident { name: raw[1..raw.len() - 1].to_string(), span }
+            let name = inner
+                .into_inner()
+                .map(|part| match part.as_rule() {
+                    Rule::variable => part.as_str().to_string(),
+                    Rule::dq_text => unescape_double_quoted(part.as_str()),
+                    _ => part.as_str().replace("''", "'"),
+                })
+                .collect();
+            Ident { name, span }
         }
         _ => ident(inner),
     }

@@ -99,3 +99,70 @@ fn explain_json_has_every_documented_key_on_every_stage() {
         assert!(readme.contains(&format!("`{key}`")), "README does not document the explain key `{key}`");
     }
 }
+
+/// Offline no catalog is read, so a table set is not expanded: `explain` lists the set, the
+/// table of it a transform reads, and its schema sink, each marked as not expanded, in text and
+/// JSON, with the edges the graph formats draw.
+#[test]
+fn table_sets_are_listed_offline_as_not_expanded() {
+    let dir = crate::common::temp_dir();
+    let text = "let src = sqlite(\"in.db\")\nlet dst = sqlite(\"out.db\")\npipeline m {\n  \
+                source app = src.tables(\"shop.*\", \"*_log\", exclude: [\"tmp_*\"]) { batch 500; table orders { partition by id into 4 } }\n  \
+                transform paid = app.orders | filter status = 'paid'\n  \
+                sink paid -> dst.table(\"paid\")\n  \
+                sink copy = app -> dst.schema() { mode replace; timeout 5m }\n}\n";
+    let file = crate::common::write(dir.path(), "set.flow", text);
+    let out = crate::common::run_ok(&["explain", "--offline", &file]);
+    let block = |name: &str| -> String {
+        let start = out.find(&format!("\n{name}\n")).or_else(|| out.find(&format!("\n{name}  <-")));
+        let block = &out[start.unwrap_or_else(|| panic!("no {name} in\n{out}")) + 1..];
+        block[..block.find("\n\n").unwrap_or(block.len())].to_string()
+    };
+    assert_eq!(
+        block("source app"),
+        "source app\n  connection  src (sqlite) in.db\n  reads       tables shop.*, *_log, exclude tmp_*\n  \
+         batch       500 rows\n  timeout     none\n  note        table set not expanded: its catalog is not read \
+         offline, so its tables are not listed"
+    );
+    assert_eq!(
+        block("source app.orders"),
+        "source app.orders\n  connection  src (sqlite) in.db\n  reads       table orders of table set app\n  \
+         batch       500 rows\n  timeout     none\n  partition   by id into 4 (bounds unknown)\n  \
+         note        table set `app` not expanded: its catalog is not read offline, so this table's schema is unknown"
+    );
+    assert_eq!(
+        block("sink copy"),
+        "sink copy  <- app\n  connection  dst (sqlite) out.db\n  writes      the connection's schema, a table per \
+         table of the set\n  mode        replace, create if missing\n  on error    fail\n  timeout     5m\n  \
+         note        table set not expanded: its catalog is not read offline, so its tables are not listed"
+    );
+    assert!(out.ends_with("edges\n  app.orders -> paid\n  paid -> paid->paid\n  app -> copy\n"), "{out}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::common::run_ok(&["explain", "--offline", "--format", "json", &file])).unwrap();
+    let stages = json["pipelines"][0]["stages"].as_array().unwrap();
+    let names: Vec<(&str, &str)> =
+        stages.iter().map(|s| (s["name"].as_str().unwrap(), s["kind"].as_str().unwrap())).collect();
+    assert_eq!(
+        names,
+        [("app", "source"), ("app.orders", "source"), ("paid", "transform"), ("paid->paid", "sink"), ("copy", "sink")]
+    );
+    let expected: std::collections::BTreeSet<&str> = flow::explain::STAGE_KEYS.into_iter().collect();
+    for stage in stages {
+        assert_eq!(
+            stage.as_object().unwrap().keys().map(String::as_str).collect::<std::collections::BTreeSet<_>>(),
+            expected
+        );
+    }
+    assert_eq!(stages[0]["batch_size"], 500);
+    assert_eq!(stages[1]["partition_by"], serde_json::json!({"column": "id", "requested": 4, "automatic": false}));
+    assert_eq!(stages[4]["input"], "app");
+    assert_eq!(stages[4]["mode"], "replace");
+    let edges: Vec<(&str, &str)> = json["pipelines"][0]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["from"].as_str().unwrap(), e["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(edges, [("app.orders", "paid"), ("paid", "paid->paid"), ("app", "copy")]);
+}

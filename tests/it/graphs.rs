@@ -140,6 +140,7 @@ fn a_table_set_is_a_cluster_of_its_tables_and_their_sinks() {
     // Offline the catalog is not read: the set is one node, its schema sink another, and the
     // table `paid` reads gets a node in the set.
     let dot = explain(&[file, "--offline"], "dot");
+    assert_eq!(plan_counts(&[file, "--offline"]), (5, 3), "the JSON lists the same stages and edges");
     assert_eq!(svg_counts(&render_svg(&dot)), (5, 3, 2), "{dot}");
     let set = cluster_body(&dot, "cluster_p0_set0");
     for stage in ["app", "copy", "app.orders"] {

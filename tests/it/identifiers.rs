@@ -143,3 +143,85 @@ fn targets_with_a_long_common_prefix_keep_their_own_rows() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// A `"` in a table name reaches every dialect's SQL as written: quoted (`"we""ird"`, `""`
+/// doubled), bare in a part that does not begin with a quote (`we"ird`, once read as quoting and
+/// dropped), at the start of a name `flow copy` writes back (`"lead`), and in a table set's
+/// `table "..."` block (whose `\"` was once kept as a backslash and a quote).
+#[test]
+fn double_quotes_in_table_names_round_trip() {
+    if !postgres_available() || !mariadb_available() {
+        return;
+    }
+    let (pg_rows, pg_exec) = (crate::common::pg_rows, crate::common::pg_exec);
+    let read_pg = |table: &str| pg_rows(&format!("SELECT id::text, \"na\"\"me\" FROM {table} ORDER BY id"));
+    let expected = crate::common::rows(&[&["1", "a\"b"], &["2", "NULL"]]);
+    pg_exec(
+        r#"DROP SCHEMA IF EXISTS i18q_src CASCADE; DROP SCHEMA IF EXISTS i18q_dst CASCADE;
+           CREATE SCHEMA i18q_src; CREATE SCHEMA i18q_dst;
+           CREATE TABLE i18q_src."we""ird" (id int PRIMARY KEY, "na""me" text);
+           INSERT INTO i18q_src."we""ird" VALUES (1, 'a"b'), (2, NULL);
+           CREATE TABLE i18q_src."""lead" (id int PRIMARY KEY, "na""me" text);
+           INSERT INTO i18q_src."""lead" VALUES (1, 'a"b'), (2, NULL);"#,
+    );
+    let mut my = mysql::Pool::new(MY).unwrap().get_conn().unwrap();
+    for table in ["`we``ird\"x`", "`\"lead`", "`we\"ird`"] {
+        my.query_drop(format!("DROP TABLE IF EXISTS {table}")).unwrap();
+    }
+    let read_my = |my: &mut mysql::PooledConn, table: &str| -> Vec<(i32, Option<String>)> {
+        my.query(format!("SELECT id, `na\"me` FROM {table} ORDER BY id")).unwrap()
+    };
+    let my_expected: Vec<(i32, Option<String>)> = vec![(1, Some("a\"b".into())), (2, None)];
+    let dir = crate::common::temp_dir();
+    let lite = dir.path().join("q.db");
+    let read_lite = |table: &str| -> Vec<(i64, Option<String>)> {
+        let conn = rusqlite::Connection::open(&lite).unwrap();
+        let mut statement = conn.prepare(&format!("SELECT id, \"na\"\"me\" FROM {table} ORDER BY id")).unwrap();
+        statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    let lite_expected: Vec<(i64, Option<String>)> = vec![(1, Some("a\"b".into())), (2, None)];
+
+    // Names in `conn.table("...")`, quoted and bare.
+    let text = format!(
+        r#"let pg = postgres("{PG}")
+        let my = mysql("{MY}")
+        let lite = sqlite("{}")
+        pipeline p {{
+          source s = pg.table("i18q_src.\"we\"\"ird\"") {{ partition by id into 2 }}
+          sink s -> pg.table("i18q_dst.we\"ird") {{ mode replace }}
+          sink s -> my.table("we`ird\"x") {{ mode replace }}
+          sink s -> lite.table("we\"ird") {{ mode replace }}
+        }}"#,
+        lite.display()
+    );
+    let file = crate::common::write(dir.path(), "q.flow", &text);
+    crate::common::run_ok(&["run", "-q", &file]);
+    assert_eq!(read_pg(r#"i18q_dst."we""ird""#), expected);
+    assert_eq!(read_my(&mut my, "`we``ird\"x`"), my_expected);
+    assert_eq!(read_lite(r#""we""ird""#), lite_expected);
+
+    // `flow copy --table` writes the table's own name back into the .flow it runs.
+    let source = r#"i18q_src."""lead""#;
+    let target = format!("sqlite://{}", lite.display());
+    crate::common::run_ok(&["copy", PG, &target, "--table", source, "-q"]);
+    crate::common::run_ok(&["copy", PG, MY, "--table", source, "-q"]);
+    assert_eq!(read_lite(r#""""lead""#), lite_expected);
+    assert_eq!(read_my(&mut my, "`\"lead`"), my_expected);
+
+    // A table set's per-table block and rename name the table with its quote.
+    let text = format!(
+        r#"let pg = postgres("{PG}")
+        let my = mysql("{MY}")
+        pipeline p {{
+          source app = pg.tables("i18q_src.we*") {{ table "we\"ird" {{ partition by id into 2 }} }}
+          sink app -> pg.schema("i18q_dst") {{ mode replace; table "we\"ird" as "we\"ird2" }}
+          sink app -> my.schema() {{ mode replace }}
+        }}"#
+    );
+    let file = crate::common::write(dir.path(), "set.flow", &text);
+    let explained = crate::common::run_ok(&["explain", &file]);
+    assert!(explained.contains("  partition   by id into 2 (bounds 1 ..= 2)"), "{explained}");
+    crate::common::run_ok(&["run", "-q", &file]);
+    assert_eq!(read_pg(r#"i18q_dst."we""ird2""#), expected);
+    assert_eq!(read_my(&mut my, "`we\"ird`"), my_expected);
+}

@@ -26,6 +26,7 @@ mod partition_lock;
 mod partitions;
 mod profile_schema;
 mod progress;
+mod query_comments;
 mod rejects;
 mod resolve_once;
 mod resume;

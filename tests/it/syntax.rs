@@ -220,3 +220,18 @@ fn expressions_too_long_or_too_deep_are_refused_with_a_diagnostic() {
     let (code, _, stderr) = crate::common::flow_cli(&["check", "--offline", &file]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// A table set's `table "..."` block names its table as any string does (`\"` is a quote, `''`
+/// in single quotes one `'`), only without expanding variables.
+#[test]
+fn table_set_member_names_read_escapes_as_strings_do() {
+    let text = "let src = sqlite(\"in.db\")\npipeline p {\n  source app = src.tables(\"*\") { \
+                table \"we\\\"ird\" { batch 10 }; table 'it''s' { batch 20 }; table \"${X}\" { batch 30 }; \
+                table plain { batch 40 } }\n  sink app -> src.schema()\n}\n";
+    let ast = flow::syntax::parse(text).expect("parses");
+    let (plans, problems) = flow::semantic::lower(&ast, &crate::common::context(&[("X", "expanded")]));
+    assert!(problems.is_empty(), "{problems:?}");
+    let tables: Vec<(&str, Option<usize>)> =
+        plans[0].table_sets[0].tables.iter().map(|(name, member)| (name.as_str(), member.batch_size)).collect();
+    assert_eq!(tables, [("${X}", Some(30)), ("it's", Some(20)), ("plain", Some(40)), ("we\"ird", Some(10))]);
+}

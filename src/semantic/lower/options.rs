@@ -111,7 +111,9 @@ impl Lowering<'_> {
                     self.problems.push(wrong_place("batch", "sources and sinks"));
                 }
                 StageOptionKind::Batch(l) => {
-                    out.batch = self.ok(self.literals.count(l, "the batch size")).map(|n| n.min(1 << 24) as usize);
+                    out.batch = self
+                        .ok(self.literals.count(l, "the batch size"))
+                        .map(|n| n.min(crate::plan::MAX_BATCH_SIZE as u64) as usize);
                 }
                 StageOptionKind::Timeout(l) => out.timeout = self.ok(self.literals.duration(l, "the stage timeout")),
                 StageOptionKind::Mode(mode) => {

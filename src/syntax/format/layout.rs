@@ -80,17 +80,10 @@ impl<'a> Printer<'a> {
         self.indent = outer;
     }
 
+    /// A connection's argument (`arg`): `[name: ]value`, as [`Self::tables_arg`] lays it out
+    /// (an `arg` holds no list).
     pub(super) fn arg(&mut self, pair: Pair<'a, Rule>) {
-        for child in pair.into_inner() {
-            match child.as_rule() {
-                Rule::ident => {
-                    self.token(&child, child.as_str());
-                    self.punct(":");
-                    self.space();
-                }
-                _ => self.literal(child, Quotes::Double),
-            }
-        }
+        self.tables_arg(pair);
     }
 
     pub(super) fn separated(
@@ -223,6 +216,8 @@ impl<'a> Printer<'a> {
         self.punct(")");
     }
 
+    /// A `tables(...)` argument (`tables_arg`), or a connection's (`arg`): `[name: ]value`, the
+    /// value a literal or a `[...]` list of them.
     pub(super) fn tables_arg(&mut self, pair: Pair<'a, Rule>) {
         for child in pair.into_inner() {
             match child.as_rule() {
