@@ -13,6 +13,7 @@ use std::sync::Arc;
 use ballista_core::config::TaskSchedulingPolicy;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 
+use super::cancel::CancellableEngine;
 use super::codec::FlowPhysicalCodec;
 
 /// Where an executor listens and whom it serves.
@@ -50,6 +51,8 @@ pub async fn serve_executor(settings: &ExecutorSettings) -> Result<(), String> {
         task_scheduling_policy: TaskSchedulingPolicy::PushStaged,
         executor_heartbeat_interval_seconds: settings.heartbeat_seconds.max(1),
         override_physical_codec: Some(Arc::new(FlowPhysicalCodec::default())),
+        // So that a cancelled task stops Flow's writer (`cluster::cancel`).
+        override_execution_engine: Some(Arc::new(CancellableEngine::default())),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config))

@@ -29,10 +29,12 @@
 //! | `codec.rs` | [`FlowPhysicalCodec`]: Flow's nodes on the wire, Ballista's for the rest |
 //! | `plan.rs` | a sink's job → its cluster plan |
 //! | `client.rs` | [`BallistaEngine`]: readiness, submit, poll, cancel |
+//! | `cancel.rs` | a cancelled task's token, which stops Flow's writer on an executor |
 //! | `wire.rs` | a partition's failure (code, location) from an executor to the client |
 //! | `scheduler.rs`, `executor.rs` | `flow scheduler`, `flow executor` |
 //! | `standalone.rs` | scheduler + executor in this process, for tests |
 
+pub mod cancel;
 pub mod client;
 pub mod codec;
 pub mod executor;

@@ -43,11 +43,12 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
+use super::cancel::TaskCancel;
 use super::wire;
 use crate::connect::connect_error::failure_of;
 use crate::connect::sink::{SinkDriver, driver_for};
 use crate::connect::{self, Pushdown, ScanPartition};
-use crate::diagnostics::codes;
+use crate::diagnostics::{Failure, codes};
 use crate::exec::metrics::{StageKind, StageMetrics, StageTimeout};
 use crate::exec::nodes::project_by_name;
 use crate::exec::run::partition_failure;
@@ -346,6 +347,7 @@ impl ExecutionPlan for WriteExec {
         let written = async move {
             let driver = driver?;
             let items = read_worklist(&list, partition, context.clone()).await?;
+            let cancel = TaskCancel::of(&context);
             let [(part, detail)]: [(usize, String); 1] = items.try_into().map_err(|items: Vec<_>| {
                 DataFusionError::Internal(format!(
                     "sink {}: task partition {partition} has {} work items",
@@ -359,6 +361,21 @@ impl ExecutionPlan for WriteExec {
                 }
                 let stream = input.execute(partition, context)?;
                 driver.write_partition(part, detail, stream, metrics).await
+            };
+            // A task the scheduler cancelled stops here: dropping `write` rolls its transaction
+            // back and cancels the source's query (`cluster::cancel`).
+            let write = async {
+                match cancel {
+                    Some(cancel) => tokio::select! {
+                        written = write => written,
+                        () = cancel.cancelled() => Err(Failure::new(
+                            codes::run::INTERRUPTED,
+                            format!("partition {part}: the task was cancelled; nothing of it was committed"),
+                        )
+                        .into_datafusion()),
+                    },
+                    None => write.await,
+                }
             };
             let n = match sink.timeout {
                 Some(limit) => tokio::time::timeout(limit, write).await.unwrap_or_else(|_| {

@@ -375,9 +375,9 @@ fn ctrl_c_on_the_client_cancels_the_tasks_on_the_executors_and_resume_finishes_e
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted by Ctrl-C; nothing was published"), "{stderr}");
-    // The client waited for the cancellation to reach the scheduler, which aborted the tasks:
-    // no more partitions are committed and no executor still reads the source.
-    std::thread::sleep(Duration::from_secs(1));
+    // The client waited for the cancellation to reach the scheduler, which aborted the tasks
+    // (`cluster::cancel`): no partition is committed after the client exits, and no executor
+    // still reads the source.
     let after = committed(&pipeline);
     assert!(after < 16, "the run was not stopped: {after} of 16 partitions committed");
     std::thread::sleep(Duration::from_secs(4));
