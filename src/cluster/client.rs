@@ -86,8 +86,8 @@ impl BallistaEngine {
 
     /// The scheduler's readiness probe, `GET /readyz` on its gRPC port (Ballista's health
     /// routes): `200 ready: N executors registered` or `503 not ready: 0/1 executors
-    /// registered`. Returns N, or `None` when the scheduler has no such route (then the job's
-    /// own progress is all there is to go by).
+    /// registered`. Returns N. Any other answer (an executor's `ready`) means the address is
+    /// not a scheduler.
     async fn executors(&self, mut channel: Channel) -> Result<Option<usize>, Failure> {
         let request = tonic::codegen::http::Request::get(format!("http://{}/readyz", self.scheduler))
             .body(tonic::body::Body::empty())
@@ -115,9 +115,13 @@ impl BallistaEngine {
                 )));
             }
         };
+        // The scheduler's answers (`ballista_scheduler::api::health::readyz`); an executor's
+        // port answers `ready` / `not ready: no successful heartbeat yet` on the same route.
+        let executors = text.strip_prefix("ready: ").and_then(|rest| rest.strip_suffix(" executors registered\n"));
+        let none = text.starts_with("not ready: ") && text.trim_end().ends_with(" executors registered");
         match status {
-            200 => Ok(text.split_whitespace().nth(1).and_then(|n| n.parse().ok())),
-            503 => Err(Failure::new(
+            200 if executors.is_some() => Ok(executors.and_then(|n| n.parse().ok())),
+            503 if none => Err(Failure::new(
                 codes::cluster::NO_EXECUTORS,
                 format!(
                     "the Ballista scheduler at {} has no executor registered ({}); start one with \
@@ -127,7 +131,17 @@ impl BallistaEngine {
                     self.scheduler
                 ),
             )),
-            _ => Ok(None),
+            // Flow's scheduler always has the route; an executor's port or another gRPC server
+            // answers HTTP/2 too, but not this.
+            _ => {
+                let said = if text.trim().is_empty() { String::new() } else { format!(" `{}`", text.trim()) };
+                let message = format!(
+                    "{} is not a Ballista scheduler (`GET /readyz` answered HTTP {status}{said}): is it an executor's \
+                     port? `flow scheduler` prints the address to give --engine",
+                    self.scheduler
+                );
+                Err(Failure::new(codes::cluster::UNREACHABLE, message))
+            }
         }
     }
 }
@@ -234,7 +248,11 @@ async fn submit(
     // Schedulers from 55.0.0 on refuse submissions without the client's version.
     ballista_core::version::insert_version_header(request.metadata_mut());
     let response = client.execute_query(request).await.map_err(|e| {
-        engine.unreachable(format_args!("did not take sink `{sink}`'s job: {}", scrub(e.message(), &urls)))
+        let why = match scrub(e.message(), &urls) {
+            message if message.is_empty() => format!("{:?}", e.code()),
+            message => message,
+        };
+        engine.unreachable(format_args!("did not take sink `{sink}`'s job: {why}"))
     })?;
     match response.into_inner().result {
         Some(execute_query_result::Result::Success(ok)) => {

@@ -232,3 +232,31 @@ fn a_fan_out_is_refused_for_a_cluster_before_anything_runs() {
     let (code, _, stderr) = flow_cli(&["check", "pipelines/demo.flow", "--offline"]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// Executors open files in their own working directory: for a cluster run, relative file and
+/// SQLite paths are made absolute against the client's directory when the file is checked.
+#[test]
+fn relative_file_paths_are_made_absolute_for_a_cluster() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cwd = dir.path().canonicalize().expect("canonical");
+    std::fs::write(cwd.join("in.csv"), "id,v\n1,a\n").expect("csv");
+    std::fs::write(
+        cwd.join("rel.flow"),
+        "let db = sqlite(\"sqlite://out.db\")\npipeline rel {\n  source c = csv(\"in.csv\", header: true)\n  \
+         sink c -> db.table(\"t\")\n}\n",
+    )
+    .expect("flow file");
+    let explain = |engine: Option<&str>| {
+        let mut args = vec!["explain", "rel.flow", "--offline"];
+        args.extend(engine.map(|e| ["--engine", e]).into_iter().flatten());
+        let out = crate::common::flow_command(&args).current_dir(&cwd).output().expect("flow runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let local = explain(None);
+    assert!(local.contains("reads       file in.csv\n"), "{local}");
+    let cluster = explain(Some("ballista://127.0.0.1:1"));
+    let csv = format!("reads       file {}\n", cwd.join("in.csv").display());
+    let sqlite = format!("connection  db (sqlite) sqlite://{}\n", cwd.join("out.db").display());
+    assert!(cluster.contains(&csv) && cluster.contains(&sqlite), "{cluster}");
+}

@@ -21,6 +21,8 @@ const SECRET: &str = "s3cret-pw";
 struct Cluster {
     address: String,
     children: Vec<(String, Child)>,
+    /// Each executor's `--bind` (its Flight data address), by id.
+    binds: Vec<(String, String)>,
     logs: PathBuf,
 }
 
@@ -62,8 +64,12 @@ impl Cluster {
         BufReader::new(scheduler.stdout.take().expect("stdout")).read_line(&mut first_line).expect("reads");
         let address =
             first_line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{first_line}")).to_string();
-        let mut cluster =
-            Cluster { address, children: vec![("scheduler".into(), scheduler)], logs: logs.to_path_buf() };
+        let mut cluster = Cluster {
+            address,
+            children: vec![("scheduler".into(), scheduler)],
+            binds: Vec::new(),
+            logs: logs.to_path_buf(),
+        };
         for id in executor_ids {
             let bind = format!("127.0.0.1:{}", free_port_pair());
             let slots = slots.to_string();
@@ -76,6 +82,7 @@ impl Cluster {
                 .spawn()
                 .expect("flow executor starts");
             cluster.children.push((id.to_string(), child));
+            cluster.binds.push((id.to_string(), bind));
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         for id in executor_ids {
@@ -462,6 +469,17 @@ fn an_executor_refuses_a_taken_port_and_fails_when_its_scheduler_goes() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");
     let mut cluster = Cluster::start(&logs, &["exec-a"], 1);
+    // An executor's address given as --engine: refused before anything runs.
+    let executor = cluster.binds[0].1.clone();
+    let file =
+        write(dir.path(), "g.flow", "pipeline g {\n  source s = generate(rows: 3)\n  sink s -> csv(\"out.csv\")\n}\n");
+    let (code, _, stderr) = flow(&["run", "-q", &file, "--engine", &format!("ballista://{executor}")]);
+    assert_eq!(code, 1, "{stderr}");
+    let refused = format!(
+        "error[flow::cluster::unreachable]: {executor} is not a Ballista scheduler (`GET /readyz` answered HTTP 200): \
+         is it an executor's port? `flow scheduler` prints the address to give --engine"
+    );
+    assert!(stderr.contains(&refused), "{stderr}");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();
     let bind = format!("127.0.0.1:{port}");

@@ -220,6 +220,7 @@ impl Lowering<'_> {
             options.extend(value.map(|v| (key, v)));
         }
         let display_name = if name.is_empty() { backend.name().to_string() } else { name.to_string() };
+        let url = if self.ctx.cluster { absolute_file_url(backend, url) } else { url };
         Some(Resolved {
             endpoint: Endpoint { name: display_name, backend, url, options },
             default_batch,
@@ -378,5 +379,29 @@ fn example_call(kind: ConnectionKind) -> &'static str {
     match kind {
         ConnectionKind::Backend(backend) => backend.info().example,
         ConnectionKind::Profile => "profile(\"warehouse\")",
+    }
+}
+
+/// A file backend's URL with its path made absolute against this process's working directory
+/// (for a cluster run: each executor would read a relative path in its own directory, another
+/// file or none). A scheme prefix (`sqlite://`) is kept; servers' URLs are returned as given.
+fn absolute_file_url(backend: Backend, url: String) -> String {
+    if !matches!(backend.info().kind, BackendKind::FileDatabase | BackendKind::Files) {
+        return url;
+    }
+    let prefix = backend
+        .info()
+        .schemes
+        .iter()
+        .flat_map(|s| [format!("{s}://"), format!("{s}:")])
+        .find(|p| url.starts_with(p.as_str()))
+        .unwrap_or_default();
+    let path = std::path::Path::new(&url[prefix.len()..]);
+    if path.is_absolute() || path.as_os_str().is_empty() {
+        return url;
+    }
+    match std::env::current_dir() {
+        Ok(dir) => format!("{prefix}{}", dir.join(path).display()),
+        Err(_) => url,
     }
 }
