@@ -51,7 +51,7 @@ use crate::connect::{self, Pushdown, ScanPartition};
 use crate::diagnostics::{Failure, codes};
 use crate::exec::metrics::{StageKind, StageMetrics, StageTimeout};
 use crate::exec::nodes::project_by_name;
-use crate::exec::run::partition_failure;
+use crate::exec::run::{find_timeout, partition_failure};
 use crate::exec::sink_exec::count_schema;
 use crate::ledger::{Event, LedgerKey};
 use crate::plan::endpoint::scrub_secret;
@@ -391,7 +391,17 @@ impl ExecutionPlan for WriteExec {
             .map_err(|e| {
                 // As a local run words it (`sink `out` partition 3: ...`), tagged so the client
                 // gets the code and location back (`cluster::wire`).
-                let failure = partition_failure(&sink.name, part, &scrubbed(&e, &sink.endpoint.url));
+                // The task's plan holds this one partition, which its stages number 0: located
+                // here, it is the sink's partition `part` (a stage timeout names it too).
+                let e = match find_timeout(&e) {
+                    Some(t) => DataFusionError::External(Box::new(StageTimeout { partition: part, ..t.clone() })),
+                    None => e,
+                };
+                let found = partition_failure(&sink.name, part, &e);
+                let failure = Failure {
+                    partition: found.partition.map(|_| part),
+                    ..found.reworded(scrub_secret(&found.message, &sink.endpoint.url))
+                };
                 DataFusionError::Execution(wire::encode(&failure))
             })?;
             Ok(RecordBatch::try_new(count_schema(), vec![Arc::new(UInt64Array::from(vec![n]))])?)

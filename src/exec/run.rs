@@ -674,7 +674,8 @@ pub fn partition_failure(sink: &str, partition: usize, e: &DataFusionError) -> F
     claimed(failure_of(e, codes::run::FAILED), &prefix, sink, Some(partition))
 }
 
-fn find_timeout(e: &DataFusionError) -> Option<&StageTimeout> {
+/// The stage timeout inside `e`, through DataFusion's wrappers.
+pub fn find_timeout(e: &DataFusionError) -> Option<&StageTimeout> {
     match e {
         DataFusionError::External(inner) => inner.downcast_ref::<StageTimeout>(),
         DataFusionError::Context(_, inner) => find_timeout(inner),

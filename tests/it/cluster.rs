@@ -260,3 +260,34 @@ fn relative_file_paths_are_made_absolute_for_a_cluster() {
     let sqlite = format!("connection  db (sqlite) sqlite://{}\n", cwd.join("out.db").display());
     assert!(cluster.contains(&csv) && cluster.contains(&sqlite), "{cluster}");
 }
+
+/// A stage's `timeout` on an executor fails the run as locally: `flow::run::timeout`, located at
+/// the stage and partition.
+#[test]
+fn a_stage_timeout_on_a_cluster_keeps_its_code() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = runtime();
+    let report = rt.block_on(async {
+        let cluster = flow::cluster::standalone::start(2).await.expect("the in-process cluster starts");
+        let text = format!(
+            r#"let pg = postgres("{PG}")
+            pipeline cluster_timeout {{
+              source s = pg.query("SELECT g AS id, pg_sleep(0.2) IS NULL AS slow FROM generate_series(1, 50) g") {{ timeout 500ms }}
+              sink s -> pg.table("public.cluster_timeout_dst") {{ mode replace }}
+            }}"#
+        );
+        let analysis = analyze("cluster_timeout.flow", &text, &context(&[]), Discover::Online).await;
+        assert!(analysis.ok(), "{}", analysis.problems.render_plain());
+        let engine = Arc::new(flow::cluster::BallistaEngine::new(&cluster.scheduler));
+        run_pipeline(&analysis.resolved[0], &RunOptions { engine: Some(engine), ..RunOptions::default() }).await
+    });
+    let failure = report.failure.expect("the run fails");
+    assert_eq!((failure.code, failure.stage.as_deref(), failure.partition), ("flow::run::timeout", Some("s"), Some(0)));
+    let error = report.error.unwrap_or_default();
+    assert!(
+        error.starts_with("source `s` partition 0 exceeded its timeout of 500ms; the target was left unchanged"),
+        "{error}"
+    );
+}
