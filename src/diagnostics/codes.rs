@@ -330,6 +330,9 @@ registry! {
         /// The pipeline reads one stage from several consumers (a fan-out), which runs in one
         /// process and cannot be split over executors; refused before anything runs.
         pub const FAN_OUT = "flow::cluster::fan_out";
+        /// An upsert's keys may span partitions, which on a cluster are written by different
+        /// executors that cannot see each other's keys; refused before anything runs.
+        pub const UPSERT_SPLIT = "flow::cluster::upsert_split";
         /// A cluster job failed for a reason of the cluster's own (a task lost with its executor,
         /// no executor left); the message gives Ballista's reason.
         pub const JOB_FAILED = "flow::cluster::job_failed";

@@ -190,6 +190,9 @@ async fn run_inner(
             (None, Err(e)) => return Err(Failure::new(codes::run::LEDGER, e.message(&options.hints.resume))),
         };
         let mut shapes = source_shapes(resolved, &marks, &mut identity.notes).await?;
+        if options.engine.is_some() {
+            refuse_split_upserts(plan, &shapes)?;
+        }
         if let Some(point) = &resume {
             identity.run_id = point.run_id.clone();
             identity.resumed = true;
@@ -418,6 +421,28 @@ async fn source_shapes(
     let described = futures::future::try_join_all(futures).await?;
     notes.extend(described.iter().filter_map(|(_, _, note)| note.clone()));
     Ok(described.into_iter().map(|(name, shape, _)| (name, shape)).collect())
+}
+
+/// On a cluster each partition is written by its own task, which sees only its own rows: an
+/// upsert whose keys may span partitions could neither refuse a repeated key nor keep the last
+/// row of one (locally the sink sees every partition), so it is refused before anything runs.
+fn refuse_split_upserts(plan: &PipelinePlan, shapes: &HashMap<String, connect::SourceShape>) -> Result<(), Failure> {
+    for sink in &plan.sinks {
+        let partitions =
+            plan.lineage(&sink.input).and_then(|(s, _)| shapes.get(&s.name)).map_or(1, |s| s.partitions.len());
+        if let Some(reason) = crate::plan::upsert::key_split(plan, sink, partitions) {
+            let message = format!(
+                "sink `{}`: an upsert on a cluster needs each key's rows in one partition, and {reason}; partition the \
+                 source by a key column, or run without --engine",
+                sink.name
+            );
+            return Err(Failure {
+                stage: Some(sink.name.clone()),
+                ..Failure::new(codes::cluster::UPSERT_SPLIT, message)
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A sink ready to run: its driver, its plan, counters, timeout, name, what `prepare` is told,

@@ -291,3 +291,50 @@ fn a_stage_timeout_on_a_cluster_keeps_its_code() {
         "{error}"
     );
 }
+
+/// An upsert whose keys span partitions cannot be checked for repeated keys by tasks that each
+/// see one partition: refused before anything is written.
+#[test]
+fn an_upsert_whose_keys_span_partitions_is_refused_on_a_cluster() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = runtime();
+    let report = rt.block_on(async {
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client
+            .batch_execute(
+                "DROP TABLE IF EXISTS public.cluster_ups_src, public.cluster_ups_dst;
+                 CREATE TABLE public.cluster_ups_src AS SELECT g AS id, g % 25 AS k FROM generate_series(1, 100) g;",
+            )
+            .await
+            .unwrap();
+        let cluster = flow::cluster::standalone::start(2).await.expect("the in-process cluster starts");
+        let text = format!(
+            r#"let pg = postgres("{PG}")
+            pipeline cluster_ups {{
+              source s = pg.table("public.cluster_ups_src") {{ partition by id into 4 }}
+              sink out = s -> pg.table("public.cluster_ups_dst") {{ mode upsert on (k) }}
+            }}"#
+        );
+        let analysis = analyze("cluster_ups.flow", &text, &context(&[]), Discover::Online).await;
+        assert!(analysis.ok(), "{}", analysis.problems.render_plain());
+        let engine = Arc::new(flow::cluster::BallistaEngine::new(&cluster.scheduler));
+        let report =
+            run_pipeline(&analysis.resolved[0], &RunOptions { engine: Some(engine), ..RunOptions::default() }).await;
+        // The resolved source holds its snapshot's transaction (and a lock on the table) until dropped.
+        drop(analysis);
+        let staged = query("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%cluster_ups_dst%'").await;
+        assert_eq!(staged[0].get::<_, i64>(0), 0, "nothing was written");
+        client.batch_execute("DROP TABLE public.cluster_ups_src").await.unwrap();
+        report
+    });
+    assert_eq!(report.failure.as_ref().map(|f| f.code), Some("flow::cluster::upsert_split"));
+    assert_eq!(
+        report.error.as_deref(),
+        Some(
+            "sink `out`: an upsert on a cluster needs each key's rows in one partition, and source `s` is read in 4 \
+             partitions split by `id`, which is not a key; partition the source by a key column, or run without --engine"
+        )
+    );
+}
