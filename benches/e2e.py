@@ -226,16 +226,39 @@ def column_types(kind, target):
     return [(f.name, str(f.type)) for f in pq.read_schema(target)]
 
 
-def comparable(a, b):
-    """Two declared types hold the same values (PostgreSQL's varchar without a length is text)."""
-    norm = lambda t: {"character varying": "text", "varchar": "text"}.get(t.lower(), t.lower())
-    return norm(a) == norm(b)
+def sqlite_affinity(declared):
+    """SQLite's type affinity of a declared type (https://sqlite.org/datatype3.html, 3.1)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "INTEGER"
+    if any(k in t for k in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not t or "BLOB" in t:
+        return "BLOB"
+    if any(k in t for k in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
 
 
-def type_changes(base, other):
+def comparable(a, b, kind="pg"):
+    """Two declared types hold the same values and tell a reader the same: PostgreSQL's varchar
+    without a length is text; MariaDB's text types differ only in their length limit; SQLite's
+    BIGINT and INTEGER, DOUBLE and REAL, VARCHAR and TEXT share an affinity (but a column declared
+    BOOLEAN, DATE, TIMESTAMP or NUMERIC(p,s) says something VARCHAR or BIGINT does not)."""
+    a, b = a.lower(), b.lower()
+    if kind == "pg":
+        a, b = ({"character varying": "text"}.get(t, t) for t in (a, b))
+    elif kind == "my":
+        a, b = ("text" if t in ("tinytext", "text", "mediumtext", "longtext") else t for t in (a, b))
+    elif kind == "sqlite":
+        return a == b or sqlite_affinity(a) == sqlite_affinity(b) != "NUMERIC"
+    return a == b
+
+
+def type_changes(kind, base, other):
     """The columns whose type differs from the baseline's: ['total double precision for numeric(12,2)']."""
     want = dict(base)
-    return [f"{c} {t} for {want[c]}" for c, t in other if c in want and not comparable(t, want[c])]
+    return [f"{c} {t} for {want[c]}" for c, t in other if c in want and not comparable(t, want[c], kind)]
 
 
 def same_rows_pg(a, b, cols=None):
@@ -494,7 +517,7 @@ def single_table_moves(args, flow_bin, work, ext, only, volume):
             if count != m["expect"] or not same:
                 sys.exit(f"{name}: the {label} target holds {count} rows (expected {m['expect']}), "
                          f"same rows as {base}: {same}")
-            changes = type_changes(base_types, column_types(kind, target)) if base_types else []
+            changes = type_changes(kind, base_types, column_types(kind, target)) if base_types else []
             return seconds, rss, changes, "ok"
 
         ref_s, ref_rss, _, ref_state = peer("reference", m["prepare"], m["reference"], m["ref_target"], m.get("ref_cols"))

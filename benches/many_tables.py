@@ -70,7 +70,8 @@ VACUUM ANALYZE;""")
 
 def pg_summary(db, tables=None):
     """{table: (rows, md5 of its rows in id order)} of the public schema, and the numbers of
-    primary keys, foreign keys and indexes there. `tables` limits the fingerprints to those."""
+    primary keys, foreign keys and indexes there. `tables` limits both to those tables (Flow's
+    `_flow_ledger` is left out)."""
     only = "" if tables is None else "AND table_name IN (" + ", ".join(f"'{t}'" for t in tables) + ")"
     out = psql(db, f"""SELECT table_name,
   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM public.%I', table_name), false, true, '')))[1]::text,
@@ -81,10 +82,12 @@ FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'B
     for line in out.splitlines():
         name, count, digest = line.split("|")
         rows[name] = (int(count), digest)
-    keys = psql(db, "SELECT (SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
-                    "WHERE n.nspname = 'public' AND contype = 'p'), (SELECT count(*) FROM pg_constraint c JOIN "
-                    "pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public' AND contype = 'f'), "
-                    "(SELECT count(*) FROM pg_indexes WHERE schemaname = 'public');").strip().split("|")
+    on = "" if tables is None else "AND c.conrelid::regclass::text IN (" + ", ".join(f"'{t}'" for t in tables) + ")"
+    on_index = "" if tables is None else "AND tablename IN (" + ", ".join(f"'{t}'" for t in tables) + ")"
+    constraints = "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'"
+    keys = psql(db, f"SELECT (SELECT count(*) {constraints} AND contype = 'p' {on}), "
+                    f"(SELECT count(*) {constraints} AND contype = 'f' {on}), "
+                    f"(SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' {on_index});").strip().split("|")
     return rows, tuple(int(k) for k in keys)
 
 
