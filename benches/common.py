@@ -25,12 +25,18 @@ def timed(cmd):
 
 def attempt(cmd):
     """Wall seconds and peak RSS (MiB, the largest process of the tree, from wait4) of a shell
-    command; a failure is a result: (seconds, rss, None) or (None, None, the error's text)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    err = proc.stderr.read().decode(errors="replace").strip()
+    command; a failure is a result: (seconds, rss, None) or (None, None, the error's text).
+    stderr goes to a file, not a pipe: a chatty tool (pgcopydb logs every table) would block on a
+    full pipe that nobody reads until it exits."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as err_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd], stdout=subprocess.DEVNULL, stderr=err_file)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        err_file.seek(0)
+        err = err_file.read().decode(errors="replace").strip()
     if os.waitstatus_to_exitcode(status) != 0:
         return None, None, err or f"exit code {os.waitstatus_to_exitcode(status)}"
     return seconds, usage.ru_maxrss / 1024.0, None
