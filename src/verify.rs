@@ -5,6 +5,10 @@
 //! database returns only that partition's rows. A partition that differs is compared row by row
 //! on its key to name a sample of missing, extra, duplicated and changed rows.
 //!
+//! With an engine (`flow verify --engine`), the checksums of every partition are computed where
+//! the engine runs (each executor reads its partitions of the source and of the target); only a
+//! partition that differs is read again here, to sample its differences.
+//!
 //! Values are compared as the pipeline produces them: target columns are cast to the pipeline's
 //! types first (a SQLite `TEXT` timestamp, a wider integer), so a faithful copy compares equal.
 
@@ -27,6 +31,7 @@ use crate::diagnostics::{Failure, codes};
 use crate::exec::graph::{self, strip_df_prefix};
 use crate::exec::metrics::{StageKind, StageMetrics};
 use crate::exec::tables::SourceTable;
+use crate::exec::{DigestJob, PartitionDigest, PartitionEngine, TargetRead};
 use crate::ledger::watermark::Since;
 use crate::ledger::{RowChecksum, row_hashes};
 use crate::plan::partition::{self, PartitionRange};
@@ -86,20 +91,27 @@ impl SinkCheck {
     }
 }
 
-/// Verifies every sink of a resolved pipeline. Each source is read in the shape resolving
+/// Verifies every sink of a resolved pipeline, here or, with `engine`, where the engine runs.
+/// Each source is read in the shape resolving
 /// described (for a partitioned PostgreSQL source, in the snapshot the run read), so verify
 /// describes no source again. An incremental source is the exception: the target holds every
 /// run's rows, so it is compared whole, and described whole once (for all its sinks).
 ///
 /// A sink that cannot be compared fails the whole verification with a [`Failure`] naming it
 /// (`sink `out`: ...`): the code of a connection that failed, else `flow::run::failed`.
-pub async fn verify_pipeline(resolved: &ResolvedPipeline) -> Result<Vec<SinkCheck>, Failure> {
+pub async fn verify_pipeline(
+    resolved: &ResolvedPipeline,
+    engine: Option<&dyn PartitionEngine>,
+) -> Result<Vec<SinkCheck>, Failure> {
     let mut checks = Vec::new();
     let mut whole = HashMap::new();
     for sink in &resolved.plan.sinks {
-        let check = verify_sink(resolved, sink, &mut whole).await;
+        let check = verify_sink(resolved, sink, &mut whole, engine).await;
         checks.push(check.map_err(|f| {
-            let message = format!("sink `{}`: {}", sink.name, f.message);
+            // An engine's errors may name the sink already.
+            let named = format!("sink `{}`", sink.name);
+            let message =
+                if f.message.starts_with(&named) { f.message.clone() } else { format!("{named}: {}", f.message) };
             Failure { stage: Some(sink.name.clone()), ..f.reworded(message) }
         })?);
     }
@@ -128,6 +140,7 @@ async fn verify_sink(
     resolved: &ResolvedPipeline,
     sink: &SinkPlan,
     whole: &mut HashMap<String, SourceShape>,
+    engine: Option<&dyn PartitionEngine>,
 ) -> Result<SinkCheck, Failure> {
     let single =
         lineage_plan(&resolved.plan, sink).ok_or_else(|| failed("its input does not lead to a source".into()))?;
@@ -149,7 +162,8 @@ async fn verify_sink(
     };
     let ranges = source_ranges(source, &shape);
     let key = key_columns(sink, source, &shape.schema);
-    let target = TargetReader::open(sink).await.map_err(failed)?;
+    // Opened here only when this process reads the target.
+    let mut target: Option<TargetReader> = None;
     let mut partitions = Vec::new();
     // Each pass runs the source side afresh: a physical plan's partition is read once.
     let build = |shape: SourceShape| {
@@ -172,16 +186,30 @@ async fn verify_sink(
     } else {
         vec![((0..input.properties().partitioning.partition_count()).collect(), None)]
     };
+    let partition_count = input.properties().partitioning.partition_count();
+    let digests = match engine.filter(|_| partition_count > 0) {
+        Some(engine) => {
+            let job = DigestJob { sink: sink.clone(), input: input.clone(), targets: target_reads(&groups) };
+            Some(engine.digest(job).await?)
+        }
+        None => None,
+    };
     for (index, (parts, predicate)) in groups.iter().enumerate() {
-        let source_side = summarize(source_stream(&ctx, &input, parts, sink).map_err(failed)?, &input.schema(), None)
-            .await
-            .map_err(failed)?;
-        let target_rows = target.read(&columns, predicate.as_deref()).await.map_err(failed)?;
-        let target_side = summarize(target_rows, &input.schema(), None).await.map_err(failed)?;
-        let equal = source_side.0 == target_side.0;
+        let (source_side, target_side) = match &digests {
+            Some(digests) => group_digest(digests, parts).map_err(failed)?,
+            None => {
+                let source_stream = source_stream(&ctx, &input, parts, sink).map_err(failed)?;
+                let source_side = summarize(source_stream, &input.schema(), None).await.map_err(failed)?.0;
+                let target = opened(&mut target, sink).await?;
+                let target_rows = target.read(&columns, predicate.as_deref()).await.map_err(failed)?;
+                (source_side, summarize(target_rows, &input.schema(), None).await.map_err(failed)?.0)
+            }
+        };
+        let equal = source_side == target_side;
         let differences = if equal {
             Vec::new()
         } else {
+            let target = opened(&mut target, sink).await?;
             let (ctx2, input2) = build(shape.clone()).await.map_err(failed)?;
             let key_ix: Vec<usize> = key.iter().filter_map(|k| columns.iter().position(|c| c == k)).collect();
             let source_stream = source_stream(&ctx2, &input2, parts, sink).map_err(failed)?;
@@ -193,13 +221,52 @@ async fn verify_sink(
         partitions.push(PartitionCheck {
             partition: index,
             predicate: predicate.clone(),
-            source_rows: source_side.0.rows(),
-            target_rows: target_side.0.rows(),
+            source_rows: source_side.rows(),
+            target_rows: target_side.rows(),
             equal,
             differences,
         });
     }
-    Ok(SinkCheck { sink: sink.name.clone(), target: target.describe.clone(), key, partitions })
+    Ok(SinkCheck { sink: sink.name.clone(), target: target_description(sink), key, partitions })
+}
+
+/// The target reader in `slot`, opened on first use.
+async fn opened<'a>(slot: &'a mut Option<TargetReader>, sink: &SinkPlan) -> Result<&'a TargetReader, Failure> {
+    if slot.is_none() {
+        *slot = Some(TargetReader::open(sink).await.map_err(failed)?);
+    }
+    Ok(slot.as_ref().expect("opened above"))
+}
+
+/// What each input partition's task reads of the target, for groups of partitions that cover
+/// every partition once: the first partition of a group reads the group's target rows.
+fn target_reads(groups: &[(Vec<usize>, Option<String>)]) -> Vec<TargetRead> {
+    let count = groups.iter().map(|(parts, _)| parts.len()).sum();
+    let mut reads = vec![TargetRead::Nothing; count];
+    for (parts, predicate) in groups {
+        if let Some(first) = parts.first().and_then(|p| reads.get_mut(*p)) {
+            *first = TargetRead::Rows { predicate: predicate.clone() };
+        }
+    }
+    reads
+}
+
+/// The source and target checksums of a group of partitions, from an engine's digests (see
+/// [`target_reads`]). Errors when a digest the group needs did not come back.
+fn group_digest(digests: &[PartitionDigest], parts: &[usize]) -> Result<(RowChecksum, RowChecksum), String> {
+    let digest = |p: usize| {
+        digests
+            .iter()
+            .find(|d| d.partition == p)
+            .ok_or_else(|| format!("the engine returned no digest of partition {p}"))
+    };
+    let mut source = RowChecksum::default();
+    for p in parts {
+        source = source.merge(digest(*p)?.source);
+    }
+    let first = parts.first().ok_or("a group of no partitions")?;
+    let target = digest(*first)?.target.ok_or_else(|| format!("partition {first}'s task read no target rows"))?;
+    Ok((source, target))
 }
 
 /// The ranges the source's partitions read, or one open range.
@@ -222,6 +289,39 @@ fn key_columns(sink: &SinkPlan, source: &SourcePlan, schema: &SchemaRef) -> Vec<
     schema.fields().first().map(|f| vec![f.name().clone()]).unwrap_or_default()
 }
 
+/// The rows `sink` receives from partition `partition` of `input`, as the run wrote them (see
+/// [`source_stream`]): what an engine's task checksums (`flow verify --engine`).
+pub fn written_rows(
+    input: &Arc<dyn ExecutionPlan>,
+    partition: usize,
+    context: Arc<datafusion::execution::TaskContext>,
+    sink: &SinkPlan,
+) -> datafusion::error::Result<SendableRecordBatchStream> {
+    let stream = input.execute(partition, context)?;
+    match &sink.mode {
+        WriteMode::Upsert { keys, keep: Some(keep) } => connect::unique_keys::keep_last(stream, keys, &keep.by),
+        _ => Ok(stream),
+    }
+}
+
+/// The checksum of `stream`'s rows, cast to `schema` (the pipeline's columns and types).
+/// Errors (as text) when the stream fails or a column is missing or cannot be cast.
+pub async fn checksum(stream: SendableRecordBatchStream, schema: &SchemaRef) -> Result<RowChecksum, String> {
+    Ok(summarize(stream, schema, None).await?.0)
+}
+
+/// The checksum of the rows of `sink`'s target matching `predicate` (all without one), read with
+/// `schema`'s columns and cast to its types. Errors (as text) when the target cannot be read.
+pub async fn target_checksum(
+    sink: &SinkPlan,
+    schema: &SchemaRef,
+    predicate: Option<&str>,
+) -> Result<RowChecksum, String> {
+    let target = TargetReader::open(sink).await?;
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    checksum(target.read(&columns, predicate).await?, schema).await
+}
+
 /// The rows `sink` receives from `partitions` of its input: with `keep last by`, the last row of
 /// each key of each partition, as the run wrote them (`connect::unique_keys`).
 fn source_stream(
@@ -232,13 +332,7 @@ fn source_stream(
 ) -> Result<SendableRecordBatchStream, String> {
     let streams = partitions
         .iter()
-        .map(|p| {
-            let stream = input.execute(*p, ctx.task_ctx())?;
-            match &sink.mode {
-                WriteMode::Upsert { keys, keep: Some(keep) } => connect::unique_keys::keep_last(stream, keys, &keep.by),
-                _ => Ok(stream),
-            }
-        })
+        .map(|p| written_rows(input, *p, ctx.task_ctx(), sink))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| strip_df_prefix(&e))?;
     let schema = input.schema();
@@ -351,6 +445,15 @@ fn differences(key: &[String], source: &KeyedRows, target: &KeyedRows) -> Vec<St
     out
 }
 
+/// How a sink's target is named in verify's output and errors (no password).
+fn target_description(sink: &SinkPlan) -> String {
+    match &sink.relation {
+        Relation::Table { name } => format!("{} {name}", sink.endpoint.redacted()),
+        Relation::File { path } => path.clone(),
+        _ => sink.endpoint.redacted(),
+    }
+}
+
 /// The target as a DataFusion table, filters pushed into its database.
 struct TargetReader {
     ctx: datafusion::prelude::SessionContext,
@@ -359,11 +462,7 @@ struct TargetReader {
 
 impl TargetReader {
     async fn open(sink: &SinkPlan) -> Result<Self, String> {
-        let describe = match &sink.relation {
-            Relation::Table { name } => format!("{} {name}", sink.endpoint.redacted()),
-            Relation::File { path } => path.clone(),
-            _ => sink.endpoint.redacted(),
-        };
+        let describe = target_description(sink);
         let as_source = SourcePlan {
             name: format!("{}_target", sink.name),
             endpoint: sink.endpoint.clone(),
@@ -401,6 +500,33 @@ impl TargetReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_engine_reads_each_group_of_partitions_target_once_and_sums_its_sources() {
+        let ranged = vec![(vec![0], Some("id < 5".to_string())), (vec![1], Some("id >= 5".to_string()))];
+        let rows = |predicate: &str| TargetRead::Rows { predicate: Some(predicate.to_string()) };
+        assert_eq!(target_reads(&ranged), [rows("id < 5"), rows("id >= 5")]);
+        let whole = vec![(vec![0, 1, 2], None)];
+        let reads = target_reads(&whole);
+        assert_eq!(reads, [TargetRead::Rows { predicate: None }, TargetRead::Nothing, TargetRead::Nothing]);
+
+        let digest = |partition, sum, rows, target: Option<(u64, u64)>| PartitionDigest {
+            partition,
+            source: RowChecksum::from_parts(sum, rows),
+            target: target.map(|(sum, rows)| RowChecksum::from_parts(sum, rows)),
+        };
+        let digests = [digest(0, 10, 1, Some((31, 3))), digest(1, 20, 1, None), digest(2, 1, 1, None)];
+        assert_eq!(
+            group_digest(&digests, &[0, 1, 2]),
+            Ok((RowChecksum::from_parts(31, 3), RowChecksum::from_parts(31, 3)))
+        );
+        assert_eq!(
+            group_digest(&digests, &[1]),
+            Err("partition 1's task read no target rows".to_string()),
+            "a group's first partition reads its target"
+        );
+        assert_eq!(group_digest(&digests, &[3]), Err("the engine returned no digest of partition 3".to_string()));
+    }
 
     #[test]
     fn differences_name_each_kind_with_its_key() {

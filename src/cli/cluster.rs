@@ -53,32 +53,35 @@ pub async fn scheduler(args: SchedulerArgs) -> Exit {
                 Exit::Runtime
             }
         },
-        signal = stop_signal() => {
+        signal = super::stop_signal() => {
             log::info!("scheduler stopped by {signal}");
             Exit::Ok
         }
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what `kill` and service managers send), naming it. Ballista's
-/// scheduler does not stop on SIGTERM by itself.
-async fn stop_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return "Ctrl-C";
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = term.recv() => "SIGTERM",
+/// How long an executor waits for its scheduler to listen, as Ballista's own retries do.
+const SCHEDULER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Returns once something accepts TCP connections at `address` (`host:port`), trying every
+/// half second. Errors after [`SCHEDULER_WAIT`] without an answer.
+async fn scheduler_listens(address: &str) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + SCHEDULER_WAIT;
+    loop {
+        let attempt = tokio::time::timeout(std::time::Duration::from_secs(2), tokio::net::TcpStream::connect(address));
+        match attempt.await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) if tokio::time::Instant::now() >= deadline => {
+                return Err(format!(
+                    "no scheduler answers at {address} ({e}) after {} s; start `flow scheduler` first",
+                    SCHEDULER_WAIT.as_secs()
+                ));
+            }
+            Err(_) if tokio::time::Instant::now() >= deadline => {
+                return Err(format!("no scheduler answers at {address} after {} s", SCHEDULER_WAIT.as_secs()));
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
     }
 }
 
@@ -122,7 +125,22 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
     super::say!("executor {} on {bind} (gRPC port {grpc_port}), scheduler {}\n", settings.id, settings.scheduler);
     let _ = std::io::stdout().flush();
     // Ballista's executor returns `Ok` however it stopped; only a signal is a normal stop.
-    let signalled = tokio::spawn(stop_signal());
+    let mut signalled = tokio::spawn(super::stop_signal());
+    // Ballista retries its scheduler for a minute without listening for signals: wait for it
+    // here, where a signal stops the wait.
+    tokio::select! {
+        reached = scheduler_listens(&settings.scheduler) => {
+            if let Err(e) = reached {
+                eprintln!("error: executor {}: {e}", settings.id);
+                return Exit::Runtime;
+            }
+        }
+        signal = &mut signalled => {
+            let signal = signal.unwrap_or("a signal");
+            eprintln!("executor {} stopped by {signal} before it reached its scheduler", settings.id);
+            return Exit::Ok;
+        }
+    }
     match serve_executor(&settings).await {
         Ok(()) if signalled.is_finished() => Exit::Ok,
         Ok(()) => {

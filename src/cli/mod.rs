@@ -53,7 +53,7 @@ pub enum Command {
     /// Show the runs recorded in the targets' ledgers, and what each left undone.
     Status(FileArgs),
     /// Compare each target with its source, partition by partition (counts and checksums); exit 1 if they differ.
-    Verify(FileArgs),
+    Verify(VerifyArgs),
     /// Start a Ballista scheduler that runs Flow's pipelines (`flow run --engine ballista://ADDR`).
     #[cfg(feature = "cluster")]
     Scheduler(SchedulerArgs),
@@ -170,6 +170,17 @@ pub struct CheckArgs {
     pub file: FileArgs,
     /// Check for a run on this Ballista cluster (ballista://HOST:PORT): what only runs in one
     /// process is refused, as `flow run --engine` would refuse it.
+    #[arg(long, value_name = "ballista://HOST:PORT")]
+    pub engine: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Compare on this Ballista cluster (ballista://HOST:PORT): each executor reads its
+    /// partitions of the source and the target and returns their checksums; only a partition
+    /// that differs is read again here, to show its differences.
     #[arg(long, value_name = "ballista://HOST:PORT")]
     pub engine: Option<String>,
 }
@@ -297,6 +308,28 @@ macro_rules! say {
     };
 }
 pub(crate) use say;
+
+/// Resolves on Ctrl-C or SIGTERM (what `kill` and service managers send), naming it. A run stops on
+/// either (`flow::run::interrupted`); Ballista's scheduler does not stop on SIGTERM by itself.
+pub(crate) async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return "Ctrl-C";
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
 
 /// Writes `text` to stdout, ignoring a closed pipe (see [`say!`]).
 pub(crate) fn write_out(text: &str) {

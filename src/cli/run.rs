@@ -38,12 +38,14 @@ pub async fn run(args: RunArgs) -> Exit {
     };
     let progress = if args.quiet { ProgressMode::Quiet } else { progress_mode(args.progress) };
     let (exit, ran) =
-        run_plans(&loaded.analysis.resolved, progress, args.report.as_deref(), args.resume, hints, engine).await;
+        run_plans(&loaded.analysis.resolved, progress, args.report.as_deref(), args.resume, hints, engine.clone())
+            .await;
     if exit != Exit::Ok || !args.verify {
         return exit;
     }
-    // Each pipeline is verified as it was run: the same source shapes (and snapshot).
-    super::verify::verify_plans(&ran).await
+    // Each pipeline is verified as it was run: the same source shapes (and snapshot), on the
+    // same engine.
+    super::verify::verify_plans(&ran, engine).await
 }
 
 /// The progress a `--progress` value asks for.
@@ -88,12 +90,13 @@ pub async fn run_plans(
         tracing::error!("cannot write the report to {}: {e}; nothing was run", path.display());
         return (Exit::Usage, Vec::new());
     }
-    let interrupt = Arc::new(tokio::sync::Notify::new());
-    let on_signal = interrupt.clone();
+    // Ctrl-C and SIGTERM (what `kill`, `timeout` and service managers send) stop the run alike.
+    let (on_signal, interrupt) = tokio::sync::watch::channel(None);
     let signal_task = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_signal.notify_one();
-        }
+        let cause = super::stop_signal().await;
+        let _ = on_signal.send(Some(cause));
+        // Keep the sender, so the value stays for every pipeline still to check it.
+        std::future::pending::<()>().await;
     });
     let options = RunOptions { progress, interrupt: Some(interrupt), resume, hints, engine };
     let mut reports: Vec<RunReport> = Vec::new();

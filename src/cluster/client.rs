@@ -8,30 +8,42 @@
 //! submitted together and polled until every one succeeded, or one failed: then the others are
 //! cancelled and the failure returned. Dropping the future cancels every job still running.
 //!
+//! A sink's comparison (`flow verify --engine`) is one job the same way ([`digest_plan`]); its
+//! result, one row of checksums per partition, is fetched from the executors that hold it over
+//! Arrow Flight, as Ballista's own client fetches a query's result.
+//!
 //! Ballista's own client (`execute_physical_plan`) is not used: it keeps the job id to itself,
 //! so a Ctrl-C or a timeout could not cancel the job, and it fetches every output partition,
 //! which Flow does not need (the ledger says what was written).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use arrow::record_batch::RecordBatch;
+use ballista_core::client::BallistaClient;
 use ballista_core::config::{BALLISTA_JOB_NAME, BALLISTA_SCHEDULER_MAX_PARTITIONS_PER_TASK};
+use ballista_core::serde::protobuf::SuccessfulJob;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use ballista_core::serde::protobuf::{
     CancelJobParams, ExecuteQueryParams, GetJobMetricsParams, GetJobStatusParams, KeyValuePair,
     execute_query_params::Query, execute_query_result, job_status, operator_metric,
 };
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::AsExecutionPlan;
 use datafusion_proto::protobuf::PhysicalPlanNode;
+use futures::TryStreamExt;
 use tonic::codegen::{Body as _, Service as _};
 use tonic::transport::{Channel, Endpoint};
 
 use super::codec::FlowPhysicalCodec;
-use super::plan::job_plan;
+use super::digest::digests_of;
+use super::plan::{digest_plan, job_plan};
 use super::wire;
 use crate::connect::cancel::Pending;
 use crate::connect::connect_error::failure_of;
 use crate::diagnostics::{Failure, codes};
-use crate::exec::{PartitionEngine, Placement, SinkJob, Written};
+use crate::exec::{DigestJob, PartitionDigest, PartitionEngine, Placement, SinkJob, Written};
+use crate::plan::SinkPlan;
 use crate::plan::endpoint::scrub_secret;
 
 /// How often a running job's status is asked for.
@@ -196,9 +208,9 @@ impl Drop for Submitted {
 }
 
 /// Every URL a job's plan names (its sink's and its sources'), to scrub error texts with.
-fn urls_of(job: &SinkJob) -> Vec<String> {
-    let mut urls = vec![job.sink.endpoint.url.clone()];
-    let mut stack = vec![job.input.clone()];
+fn urls_of(sink: &SinkPlan, input: &Arc<dyn ExecutionPlan>) -> Vec<String> {
+    let mut urls = vec![sink.endpoint.url.clone()];
+    let mut stack = vec![input.clone()];
     while let Some(node) = stack.pop() {
         if let Some(source) = node.downcast_ref::<crate::exec::nodes::SourceExec>() {
             urls.push(source.source.endpoint.url.clone());
@@ -212,28 +224,66 @@ fn scrub(text: &str, urls: &[String]) -> String {
     urls.iter().fold(text.to_string(), |t, url| scrub_secret(&t, url))
 }
 
+/// A job to submit: its plan, its name (in the scheduler's logs and UI), the sink it serves,
+/// the ledger partition each of its task partitions stands for, and the URLs its errors must
+/// not show.
+struct Submission {
+    plan: Arc<dyn ExecutionPlan>,
+    name: String,
+    sink: String,
+    parts: Vec<usize>,
+    urls: Vec<String>,
+}
+
+impl Submission {
+    /// A sink's write job.
+    fn write(job: &SinkJob) -> Result<Self, Failure> {
+        let plan = job_plan(job).map_err(|e| {
+            let found = failure_of(&e, codes::run::INTERNAL);
+            Failure { stage: Some(job.sink.name.clone()), ..found }
+        })?;
+        Ok(Self {
+            plan,
+            name: format!("flow:{}:{}:{}", job.key.pipeline, job.key.sink, job.key.run_id),
+            sink: job.sink.name.clone(),
+            parts: job.parts.iter().map(|(part, _)| *part).collect(),
+            urls: urls_of(&job.sink, &job.input),
+        })
+    }
+
+    /// A sink's comparison (`flow verify --engine`).
+    fn digest(job: &DigestJob) -> Result<Self, Failure> {
+        let plan = digest_plan(job).map_err(|e| {
+            let found = failure_of(&e, codes::run::INTERNAL);
+            Failure { stage: Some(job.sink.name.clone()), ..found }
+        })?;
+        Ok(Self {
+            plan,
+            name: format!("flow:verify:{}", job.sink.name),
+            sink: job.sink.name.clone(),
+            parts: (0..job.targets.len()).collect(),
+            urls: urls_of(&job.sink, &job.input),
+        })
+    }
+}
+
 async fn submit(
     engine: &BallistaEngine,
     mut client: SchedulerGrpcClient<Channel>,
-    job: &SinkJob,
+    job: Submission,
 ) -> Result<Submitted, Failure> {
-    let urls = urls_of(job);
-    let sink = &job.sink.name;
+    let Submission { plan, name: job_name, sink, parts, urls } = job;
+    let sink = &sink;
     let failed = |code: &'static str, what: &str, e: &dyn std::fmt::Display| Failure {
         stage: Some(sink.clone()),
         ..Failure::new(code, format!("sink `{sink}`: {what}: {}", scrub(&e.to_string(), &urls)))
     };
-    let plan = job_plan(job).map_err(|e| {
-        let found = failure_of(&e, codes::run::INTERNAL);
-        Failure { stage: Some(sink.clone()), ..found }
-    })?;
     let codec = FlowPhysicalCodec::default();
     let mut bytes = Vec::new();
     PhysicalPlanNode::try_from_physical_plan(plan, &codec)
         .and_then(|node| node.try_encode(&mut bytes))
         .map_err(|e| failed(codes::run::INTERNAL, "cannot encode its plan", &e))?;
     let setting = |key: &str, value: String| KeyValuePair { key: key.to_string(), value: Some(value) };
-    let job_name = format!("flow:{}:{}:{}", job.key.pipeline, job.key.sink, job.key.run_id);
     let params = ExecuteQueryParams {
         session_id: job_name.clone(),
         settings: vec![
@@ -255,18 +305,15 @@ async fn submit(
         engine.unreachable(format_args!("did not take sink `{sink}`'s job: {why}"))
     })?;
     match response.into_inner().result {
-        Some(execute_query_result::Result::Success(ok)) => {
-            let parts = job.parts.iter().map(|(part, _)| *part).collect();
-            Ok(Submitted {
-                client,
-                job_id: ok.job_id,
-                sink: sink.clone(),
-                parts,
-                urls,
-                finished: false,
-                pending: Some(Pending::new()),
-            })
-        }
+        Some(execute_query_result::Result::Success(ok)) => Ok(Submitted {
+            client,
+            job_id: ok.job_id,
+            sink: sink.clone(),
+            parts,
+            urls,
+            finished: false,
+            pending: Some(Pending::new()),
+        }),
         Some(execute_query_result::Result::Failure(f)) => {
             Err(failed(codes::cluster::JOB_FAILED, "the scheduler refused the job", &format!("{:?}", f.failure)))
         }
@@ -369,39 +416,14 @@ impl PartitionEngine for BallistaEngine {
         let mut submitted = Vec::new();
         for job in &jobs {
             // Dropping `submitted` on an error cancels the jobs submitted before.
-            submitted.push(submit(self, client.clone(), job).await?);
+            submitted.push(submit(self, client.clone(), Submission::write(job)?).await?);
         }
         let (mut placements, mut stage_rows) = (Vec::new(), Vec::new());
         loop {
             for job in submitted.iter_mut().filter(|j| !j.finished) {
-                let status = job
-                    .client
-                    .get_job_status(GetJobStatusParams { job_id: job.job_id.clone() })
-                    .await
-                    .map_err(|e| {
-                        self.unreachable(format_args!(
-                            "stopped answering about sink `{}`'s job {}: {}",
-                            job.sink,
-                            job.job_id,
-                            e.message()
-                        ))
-                    })?
-                    .into_inner()
-                    .status
-                    .and_then(|s| s.status);
-                match status {
-                    Some(job_status::Status::Successful(done)) => {
-                        job.finished = true;
-                        job.pending = None;
-                        placements.extend(placements_of(job, &done));
-                        stage_rows.extend(stage_rows_of(job).await);
-                    }
-                    Some(job_status::Status::Failed(f)) => {
-                        job.finished = true;
-                        job.pending = None;
-                        return Err(job_failure(job, &f.error));
-                    }
-                    _ => {}
+                if let Some(done) = self.poll(job).await? {
+                    placements.extend(placements_of(job, &done));
+                    stage_rows.extend(stage_rows_of(job).await);
                 }
             }
             if submitted.iter().all(|j| j.finished) {
@@ -410,4 +432,92 @@ impl PartitionEngine for BallistaEngine {
             tokio::time::sleep(POLL).await;
         }
     }
+
+    async fn digest(&self, job: DigestJob) -> Result<Vec<PartitionDigest>, Failure> {
+        let client = Self::client(self.channel().await?);
+        let mut submitted = submit(self, client, Submission::digest(&job)?).await?;
+        let done = loop {
+            match self.poll(&mut submitted).await? {
+                Some(done) => break done,
+                None => tokio::time::sleep(POLL).await,
+            }
+        };
+        let batches = fetch_results(&done).await.map_err(|why| Failure {
+            stage: Some(job.sink.name.clone()),
+            ..Failure::new(codes::cluster::JOB_FAILED, scrub(&why, &submitted.urls))
+        })?;
+        let digests = digests_of(&batches).map_err(|e| failure_of(&e, codes::run::INTERNAL))?;
+        if digests.iter().map(|d| d.partition).ne(0..job.targets.len()) {
+            let got: Vec<usize> = digests.iter().map(|d| d.partition).collect();
+            return Err(Failure::new(
+                codes::run::INTERNAL,
+                format!("the cluster returned digests of partitions {got:?}, not of 0..{}", job.targets.len()),
+            ));
+        }
+        Ok(digests)
+    }
+}
+
+impl BallistaEngine {
+    /// Asks the scheduler once how `job` is doing: the finished job's result, or `None` while it
+    /// runs. Errors with the job's failure (its code and location, `cluster::wire`), or
+    /// `flow::cluster::unreachable` when the scheduler stops answering.
+    async fn poll(&self, job: &mut Submitted) -> Result<Option<SuccessfulJob>, Failure> {
+        let status = job
+            .client
+            .get_job_status(GetJobStatusParams { job_id: job.job_id.clone() })
+            .await
+            .map_err(|e| {
+                self.unreachable(format_args!(
+                    "stopped answering about sink `{}`'s job {}: {}",
+                    job.sink,
+                    job.job_id,
+                    e.message()
+                ))
+            })?
+            .into_inner()
+            .status
+            .and_then(|s| s.status);
+        match status {
+            Some(job_status::Status::Successful(done)) => {
+                job.finished = true;
+                job.pending = None;
+                Ok(Some(done))
+            }
+            Some(job_status::Status::Failed(f)) => {
+                job.finished = true;
+                job.pending = None;
+                Err(job_failure(job, &f.error))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The largest message a result fetch accepts (Ballista's default for its gRPC clients).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// Every output partition of a finished job, fetched over Arrow Flight from the executor that
+/// holds it (`partition_location`). Errors (as text) name the executor that could not serve.
+async fn fetch_results(done: &SuccessfulJob) -> Result<Vec<RecordBatch>, String> {
+    let mut batches = Vec::new();
+    for location in &done.partition_location {
+        let (Some(meta), Some(id)) = (&location.executor_meta, &location.partition_id) else {
+            return Err("the scheduler named a result partition without its executor".into());
+        };
+        let cannot = |e: &dyn std::fmt::Display| {
+            format!("cannot fetch a result from executor {} at {}:{}: {e}", meta.id, meta.host, meta.port)
+        };
+        let port = u16::try_from(meta.port).map_err(|e| cannot(&e))?;
+        let mut client = BallistaClient::try_new(&meta.host, port, MAX_MESSAGE, false, None, 3, 100, 0, 0)
+            .await
+            .map_err(|e| cannot(&e))?;
+        let stream = client
+            .fetch_partition(&meta.id, &id.clone().into(), location.file_id, location.layout(), true)
+            .await
+            .map_err(|e| cannot(&e))?;
+        let fetched: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| cannot(&e))?;
+        batches.extend(fetched);
+    }
+    Ok(batches)
 }

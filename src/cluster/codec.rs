@@ -7,7 +7,7 @@
 //! (`BallistaPhysicalExtensionCodec`, which encodes the shuffle readers and writers), so this
 //! codec wraps it and hands it every node that is not Flow's.
 //!
-//! Flow's nodes ([`ScanExec`], [`StageExec`], [`WriteExec`]) are written as the magic prefix
+//! Flow's nodes ([`ScanExec`], [`StageExec`], [`WriteExec`], [`DigestExec`]) are written as the magic prefix
 //! `FLOW1` and a JSON [`FlowNode`]. Ballista's payloads are protobuf messages, whose first byte
 //! is a field tag; `F` (0x46) would be wire type 6, which protobuf does not have, so the prefix
 //! can never be mistaken for one of them.
@@ -32,6 +32,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
 
+use super::digest::DigestExec;
 use super::nodes::{ScanExec, WriteExec};
 use crate::connect::Pushdown;
 use crate::exec::metrics::{StageKind, StageMetrics};
@@ -58,6 +59,8 @@ pub enum FlowNode {
     Stage { name: String, kind: StageKind, timeout_ms: Option<u64> },
     /// [`WriteExec`]; children: the input and the work list.
     Write { sink: SinkPlan, key: LedgerKey },
+    /// [`DigestExec`]; children: the input and the work list.
+    Digest { sink: SinkPlan },
 }
 
 /// Flow's physical extension codec (see the module docs). Stateless.
@@ -112,6 +115,9 @@ impl FlowPhysicalCodec {
         if let Some(write) = node.downcast_ref::<WriteExec>() {
             return Ok(Some(FlowNode::Write { sink: write.sink.clone(), key: write.key.clone() }));
         }
+        if let Some(digest) = node.downcast_ref::<DigestExec>() {
+            return Ok(Some(FlowNode::Digest { sink: digest.sink.clone() }));
+        }
         Ok(None)
     }
 
@@ -133,6 +139,7 @@ impl FlowPhysicalCodec {
             FlowNode::Write { sink, key } => {
                 Arc::new(WriteExec::try_new(sink, key, child(0, "write")?, child(1, "write")?)?)
             }
+            FlowNode::Digest { sink } => Arc::new(DigestExec::try_new(sink, child(0, "digest")?, child(1, "digest")?)?),
         })
     }
 }

@@ -37,7 +37,12 @@ pub struct ExecutorSettings {
 /// `host:port` or the executor cannot start.
 pub async fn serve_executor(settings: &ExecutorSettings) -> Result<(), String> {
     let (host, port) = split_host_port(&settings.scheduler)?;
+    // The executor's shuffle files. Ballista's default is a temporary directory it deletes at
+    // once and then recreates piecemeal, so nothing removes it; this one is removed when the
+    // executor stops (not after SIGKILL).
+    let work_dir = WorkDir::create(settings.bind.port())?;
     let config = ExecutorProcessConfig {
+        work_dir: Some(work_dir.0.to_string_lossy().into_owned()),
         executor_id: settings.id.clone(),
         bind_host: settings.bind.ip().to_string(),
         external_host: Some(settings.bind.ip().to_string()),
@@ -58,6 +63,28 @@ pub async fn serve_executor(settings: &ExecutorSettings) -> Result<(), String> {
     start_executor_process(Arc::new(config))
         .await
         .map_err(|e| format!("Ballista executor {} (scheduler {}): {e}", settings.id, settings.scheduler))
+}
+
+/// An executor's work directory, `$TMPDIR/flow-executor-PORT-PID`, removed with everything in
+/// it on drop.
+struct WorkDir(std::path::PathBuf);
+
+impl WorkDir {
+    /// Errors when the directory cannot be created.
+    fn create(port: u16) -> Result<Self, String> {
+        let path = std::env::temp_dir().join(format!("flow-executor-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&path)
+            .map_err(|e| format!("cannot create the executor's work directory {}: {e}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            log::warn!("cannot remove the executor's work directory {}: {e}", self.0.display());
+        }
+    }
 }
 
 /// `host:port` → its parts. Errors on a missing or non-numeric port.

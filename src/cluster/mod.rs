@@ -27,7 +27,8 @@
 //! |---|---|
 //! | `nodes.rs` | [`ScanExec`], [`WriteExec`]: Flow's source and sink nodes over work lists |
 //! | `codec.rs` | [`FlowPhysicalCodec`]: Flow's nodes on the wire, Ballista's for the rest |
-//! | `plan.rs` | a sink's job → its cluster plan |
+//! | `digest.rs` | [`digest::DigestExec`]: a sink's partitions checksummed on the executors (`flow verify --engine`) |
+//! | `plan.rs` | a sink's job (or comparison) → its cluster plan |
 //! | `client.rs` | [`BallistaEngine`]: readiness, submit, poll, cancel |
 //! | `cancel.rs` | a cancelled task's token, which stops Flow's writer on an executor |
 //! | `wire.rs` | a partition's failure (code, location) from an executor to the client |
@@ -37,6 +38,7 @@
 pub mod cancel;
 pub mod client;
 pub mod codec;
+pub mod digest;
 pub mod executor;
 pub mod nodes;
 pub mod plan;
@@ -60,6 +62,13 @@ pub fn parse_engine(engine: &str) -> Result<String, String> {
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() {
         return Err(format!("--engine `{engine}` names no host"));
+    }
+    // A scheduler is an address, nothing more: a path, query, user or fragment would be dropped.
+    if let Some(extra) = rest.chars().find(|c| matches!(c, '/' | '?' | '#' | '@')) {
+        return Err(format!(
+            "--engine `{engine}`: `{extra}` has no meaning here; give only ballista://HOST:PORT (the address of \
+             `flow scheduler`)"
+        ));
     }
     let with_port = if rest.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit())) {
         rest.to_string()

@@ -82,7 +82,11 @@ pub fn worklist(items: &[(usize, String)]) -> Result<Arc<dyn ExecutionPlan>> {
 }
 
 /// The items of partition `k` of a work list, read on the executor.
-async fn read_worklist(list: &Arc<dyn ExecutionPlan>, k: usize, ctx: Arc<TaskContext>) -> Result<Vec<(usize, String)>> {
+pub(super) async fn read_worklist(
+    list: &Arc<dyn ExecutionPlan>,
+    k: usize,
+    ctx: Arc<TaskContext>,
+) -> Result<Vec<(usize, String)>> {
     let batches: Vec<RecordBatch> = list.execute(k, ctx)?.try_collect().await?;
     let mut items = Vec::new();
     for batch in &batches {
@@ -99,7 +103,7 @@ async fn read_worklist(list: &Arc<dyn ExecutionPlan>, k: usize, ctx: Arc<TaskCon
     Ok(items)
 }
 
-fn properties(schema: SchemaRef, partitions: usize, emission: EmissionType) -> Arc<PlanProperties> {
+pub(super) fn properties(schema: SchemaRef, partitions: usize, emission: EmissionType) -> Arc<PlanProperties> {
     Arc::new(PlanProperties::new(
         EquivalenceProperties::new(schema),
         // Not `max(1)`: a task's slice of a work list may be empty, and the count must follow it.
@@ -109,7 +113,7 @@ fn properties(schema: SchemaRef, partitions: usize, emission: EmissionType) -> A
     ))
 }
 
-fn partitions_of(plan: &Arc<dyn ExecutionPlan>) -> usize {
+pub(super) fn partitions_of(plan: &Arc<dyn ExecutionPlan>) -> usize {
     plan.properties().partitioning.partition_count()
 }
 

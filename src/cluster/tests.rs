@@ -207,3 +207,50 @@ async fn no_flow_node_prints_a_password() {
     }
     assert!(texts.iter().any(|t| t.contains("flow:***@127.0.0.1")), "the redacted URL is shown");
 }
+
+/// `flow verify --engine`'s plan: the same input under a `DigestExec`, whose work list says what
+/// each task reads of the target; it crosses the codec and Ballista's restriction like a write.
+#[tokio::test]
+async fn a_digest_plan_crosses_the_codec_and_each_task_reads_its_own_target_range() {
+    use crate::exec::{DigestJob, TargetRead};
+    let write = job(&[0, 1, 2, 3]).await;
+    let targets: Vec<TargetRead> =
+        (0..4).map(|p| TargetRead::Rows { predicate: Some(format!("id >= {}", p * 10)) }).collect();
+    let digest = DigestJob { sink: write.sink.clone(), input: write.input.clone(), targets };
+    let plan = super::plan::digest_plan(&digest).expect("plans");
+    let bytes = encode(plan.clone());
+    assert_eq!(encode(decode(&bytes)), bytes, "encode → decode → encode gives the same bytes");
+    let tagged = [MAGIC, b"{\"node\":\"digest\"".as_slice()].concat();
+    assert!(bytes.windows(tagged.len()).any(|w| w == tagged), "a `digest` payload");
+    let task =
+        ballista_scheduler::state::task_builder::restrict_plan_to_partitions(decode(&bytes), &[2]).expect("restricts");
+    let task = decode(&encode(task));
+    assert_eq!(task.name(), "DigestExec");
+    assert_eq!(task.properties().partitioning.partition_count(), 1);
+    assert_eq!(worklist_items(&task, 0).await, vec![(2, r#"{"rows":{"predicate":"id >= 20"}}"#.to_string())]);
+    let scan = find(&task, "ScanExec").cloned().expect("a scan");
+    assert_eq!(worklist_items(&scan, 0).await.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![2]);
+    let shown = [format!("{plan:?}"), displayable(plan.as_ref()).indent(true).to_string()].concat();
+    assert!(shown.contains("DigestExec: clean->cluster_dst, partitions=4"), "{shown}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
+    // A job whose target reads do not match its input's partitions is refused.
+    let short = DigestJob { targets: vec![TargetRead::Nothing], ..digest };
+    let err = super::plan::digest_plan(&short).expect_err("refused").to_string();
+    assert!(err.contains("its input has 4 partition(s) but its digest work list 1"), "{err}");
+}
+
+#[test]
+fn an_engine_is_a_scheduler_address_and_nothing_more() {
+    assert_eq!(super::parse_engine("ballista://h:50051"), Ok("h:50051".to_string()));
+    assert_eq!(super::parse_engine("ballista://h/"), Ok("h:50050".to_string()));
+    for (engine, extra) in [("ballista://h:1?x=1", '?'), ("ballista://h:1/db", '/'), ("ballista://u@h:1", '@')] {
+        assert_eq!(
+            super::parse_engine(engine),
+            Err(format!(
+                "--engine `{engine}`: `{extra}` has no meaning here; give only ballista://HOST:PORT (the address of \
+                 `flow scheduler`)"
+            ))
+        );
+    }
+    assert!(super::parse_engine("http://h:1").is_err());
+}

@@ -308,7 +308,7 @@ registry! {
     pub mod run {
         /// A stage's partition or the whole pipeline ran past its `timeout`; nothing was published.
         pub const TIMEOUT = "flow::run::timeout";
-        /// The run was stopped with Ctrl-C; nothing was published.
+        /// The run was stopped with Ctrl-C or SIGTERM; nothing was published.
         pub const INTERRUPTED = "flow::run::interrupted";
         /// A sink's ledger cannot be read, or its runs do not allow this one (`--resume` of a
         /// changed pipeline, the sinks of an incremental source at different marks).

@@ -7,6 +7,11 @@
 //! with the first failure. The runner then checks the ledger itself (it is the authority for
 //! what was written) and publishes, exactly as after a local run.
 //!
+//! `flow verify --engine` hands over one [`DigestJob`] per sink the same way: the engine reads
+//! each partition of the source side and of the target where it runs and returns their
+//! checksums ([`PartitionDigest`]); verify compares them, and samples a differing partition's
+//! rows itself.
+//!
 //! The trait lives here, not in `cluster`, so that `exec` does not depend on `cluster` (which
 //! builds on `exec`'s plan nodes).
 
@@ -17,7 +22,7 @@ use async_trait::async_trait;
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::diagnostics::Failure;
-use crate::ledger::LedgerKey;
+use crate::ledger::{LedgerKey, RowChecksum};
 use crate::plan::SinkPlan;
 
 /// One sink's share of a run, for a remote engine: the sink, the ledger key its partitions are
@@ -61,6 +66,47 @@ pub struct Written {
     pub stage_rows: Vec<(String, u64)>,
 }
 
+/// What the task of one input partition of a [`DigestJob`] reads of the target besides its
+/// source rows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetRead {
+    /// Nothing: another partition's task reads the target rows this partition's are compared
+    /// with (a source whose ranges do not reach the sink is compared whole).
+    Nothing,
+    /// The target's rows matching `predicate` (a DataFusion predicate over the target's columns,
+    /// pushed into its database), or all of them.
+    Rows { predicate: Option<String> },
+}
+
+/// One sink's comparison, for a remote engine (`flow verify --engine`): the sink (whose target
+/// is read), the physical plan of the rows the sink receives (as `exec::graph` builds it, one
+/// partition per source partition), and for each of its partitions, in order, what that
+/// partition's task reads of the target.
+#[derive(Clone)]
+pub struct DigestJob {
+    pub sink: SinkPlan,
+    pub input: Arc<dyn ExecutionPlan>,
+    pub targets: Vec<TargetRead>,
+}
+
+impl fmt::Debug for DigestJob {
+    // By names only: the sink's endpoint URL may hold a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DigestJob").field("sink", &self.sink.name).field("targets", &self.targets).finish()
+    }
+}
+
+/// The checksums of one input partition of a [`DigestJob`]: of the rows the sink receives from
+/// it (after `keep last by`, as the run wrote them), and of the target rows its task read
+/// (`None` for [`TargetRead::Nothing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionDigest {
+    pub partition: usize,
+    pub source: RowChecksum,
+    pub target: Option<RowChecksum>,
+}
+
 /// Runs sink partitions somewhere else (see the module docs).
 #[async_trait]
 pub trait PartitionEngine: Send + Sync + fmt::Debug {
@@ -77,4 +123,9 @@ pub trait PartitionEngine: Send + Sync + fmt::Debug {
     /// before it stays for `--resume`. Dropping the future must stop the work (the engine
     /// cancels what it started).
     async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Written, Failure>;
+
+    /// Reads every partition of `job` where the engine runs and returns one digest per input
+    /// partition, in partition order. Errors (already free of passwords) name the sink; dropping
+    /// the future stops the work.
+    async fn digest(&self, job: DigestJob) -> Result<Vec<PartitionDigest>, Failure>;
 }

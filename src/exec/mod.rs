@@ -14,7 +14,7 @@ pub mod status;
 pub mod tables;
 pub mod transform;
 
-pub use engine::{PartitionEngine, Placement, SinkJob, Written};
+pub use engine::{DigestJob, PartitionDigest, PartitionEngine, Placement, SinkJob, TargetRead, Written};
 pub use progress::ProgressMode;
 pub use report::{RunReport, RunStatus};
 pub use run::{RunHints, RunOptions, run_pipeline};

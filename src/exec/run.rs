@@ -40,8 +40,9 @@ use crate::resolve::{self, ResolvedPipeline};
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub progress: ProgressMode,
-    /// Resolves when the user asks to stop (Ctrl-C); `None` never interrupts.
-    pub interrupt: Option<Arc<tokio::sync::Notify>>,
+    /// Holds what made the user stop the run (`"Ctrl-C"`, `"SIGTERM"`) once they do; the run
+    /// then fails with `flow::run::interrupted` naming it. `None` never interrupts.
+    pub interrupt: Option<tokio::sync::watch::Receiver<Option<&'static str>>>,
     /// Continue the pipeline's last unfinished run instead of starting a new one.
     pub resume: bool,
     /// What a failed run's error tells people to do, in the terms of the command that was run.
@@ -311,8 +312,13 @@ async fn run_inner(
         Ok(())
     };
     let interrupted = async {
-        match &options.interrupt {
-            Some(n) => n.notified().await,
+        let cause = match options.interrupt.clone() {
+            Some(mut stop) => stop.wait_for(Option::is_some).await.ok().and_then(|cause| *cause),
+            None => None,
+        };
+        // No interrupt, or its sender gone without one: never.
+        match cause {
+            Some(cause) => cause,
             None => std::future::pending().await,
         }
     };
@@ -326,7 +332,9 @@ async fn run_inner(
     // open transaction. Committed partitions stay in the staging area for `--resume`.
     let outcome = tokio::select! {
         r = work => r,
-        _ = interrupted => Err(Failure::new(codes::run::INTERRUPTED, "interrupted by Ctrl-C; nothing was published")),
+        cause = interrupted => {
+            Err(Failure::new(codes::run::INTERRUPTED, format!("interrupted by {cause}; nothing was published")))
+        }
         _ = timed_out => Err(Failure::new(codes::run::TIMEOUT, format!(
             "pipeline `{}` exceeded its timeout of {}; nothing was published",
             plan.name,

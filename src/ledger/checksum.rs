@@ -28,6 +28,23 @@ impl RowChecksum {
         self.rows
     }
 
+    /// The wrapping sum of the row hashes (what [`RowChecksum::hex`] prints).
+    pub fn sum(&self) -> u64 {
+        self.sum
+    }
+
+    /// The checksum whose sum and row count are these: one computed elsewhere (on a cluster
+    /// executor) and sent back as two numbers.
+    pub fn from_parts(sum: u64, rows: u64) -> Self {
+        Self { sum, rows }
+    }
+
+    /// The checksum of the rows of `self` and `other` together: the checksum of a multiset of
+    /// rows is the sum of its parts' (the partitions of a source read in several tasks).
+    pub fn merge(self, other: Self) -> Self {
+        Self { sum: self.sum.wrapping_add(other.sum), rows: self.rows + other.rows }
+    }
+
     pub fn hex(&self) -> String {
         format!("{:016x}", self.sum)
     }
@@ -71,5 +88,17 @@ mod tests {
         let mut c = RowChecksum::default();
         c.add_batch(&batch(&[1, 2, 3], &["x", "y", "Z"])).unwrap();
         assert_ne!(a.hex(), c.hex());
+    }
+
+    #[test]
+    fn merged_parts_equal_the_whole() {
+        let mut whole = RowChecksum::default();
+        whole.add_batch(&batch(&[1, 2, 3], &["x", "y", "z"])).unwrap();
+        let (mut first, mut second) = (RowChecksum::default(), RowChecksum::default());
+        first.add_batch(&batch(&[2], &["y"])).unwrap();
+        second.add_batch(&batch(&[3, 1], &["z", "x"])).unwrap();
+        let sent = RowChecksum::from_parts(second.sum(), second.rows());
+        assert_eq!(first.merge(sent), whole);
+        assert_eq!(first.merge(RowChecksum::default()), first);
     }
 }

@@ -81,8 +81,9 @@ fn assert_nothing_left(server: &str, probe: impl Fn() -> Vec<String>) {
     }
 }
 
-fn interrupt(child: Child) -> (Option<i32>, String) {
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+/// Sends `signal` (`INT`, as Ctrl-C does, or `TERM`, as `kill` does) and waits for the exit.
+fn interrupt(child: Child, signal: &str) -> (Option<i32>, String) {
+    let status = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -154,15 +155,16 @@ fn ctrl_c_stops_a_postgres_to_postgres_copy_on_both_sides() {
         pg_statements(target).into_iter().filter(|s| s.contains("COPY") && s.contains("FROM STDIN")).collect()
     });
     wait_for(Duration::from_secs(10), "the source's COPY", || pg_statements(marker));
-    let (code, stderr) = interrupt(child);
+    let (code, stderr) = interrupt(child, "INT");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("interrupted by Ctrl-C"), "{stderr}");
     assert_nothing_left("PostgreSQL", || pg_statements(marker));
     assert_nothing_left("PostgreSQL", || pg_statements(target));
 }
 
+/// SIGTERM stops a run as Ctrl-C does (it is what `kill`, `timeout` and service managers send).
 #[test]
-fn ctrl_c_stops_a_mariadb_to_postgres_copy_on_both_sides() {
+fn sigterm_stops_a_mariadb_to_postgres_copy_on_both_sides() {
     if !crate::common::postgres_available() || !crate::common::mariadb_available() {
         return;
     }
@@ -178,9 +180,12 @@ fn ctrl_c_stops_a_mariadb_to_postgres_copy_on_both_sides() {
     let started = Instant::now();
     let child = spawn_flow(&file);
     wait_for(Duration::from_secs(60), "the source's query", || mariadb_statements(marker));
-    let (code, stderr) = interrupt(child);
+    let (code, stderr) = interrupt(child, "TERM");
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("interrupted by Ctrl-C"), "{stderr}");
+    assert!(
+        stderr.contains("error[flow::run::interrupted]: interrupted by SIGTERM; nothing was published"),
+        "{stderr}"
+    );
     // Without `KILL QUERY` the process could only end with the query, two minutes later.
     assert!(started.elapsed() < Duration::from_secs(100), "flow waited for the query: {:?}", started.elapsed());
     assert_nothing_left("MariaDB", || mariadb_statements(marker));

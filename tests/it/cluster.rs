@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::common::{context, flow_cli, postgres_available, runtime};
 use flow::analyze::{Discover, analyze};
 use flow::exec::{RunOptions, RunStatus, run_pipeline};
+use flow::verify::verify_pipeline;
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/flow_test";
 
@@ -74,7 +75,43 @@ fn postgres_to_postgres_in_8_partitions_on_an_in_process_cluster() {
             query(&format!("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%{}%'", failed.run_id.to_lowercase()))
                 .await;
         assert_eq!(staged[0].get::<_, i64>(0), 0, "no staging table for the failed run");
-        run_pipeline(&analysis.resolved[0], &options).await
+        let report = run_pipeline(&analysis.resolved[0], &options).await;
+        // `flow verify --engine`: the executors checksum each partition of the source and the
+        // target; the result is the local verify's, equal and then with a row changed, one
+        // deleted and one added.
+        let engine = options.engine.as_deref();
+        let render = |checks: Vec<flow::verify::SinkCheck>| checks.iter().map(|c| c.render()).collect::<String>();
+        let on_cluster = verify_pipeline(&analysis.resolved[0], engine).await.expect("verifies on the cluster");
+        assert!(on_cluster.iter().all(|c| c.equal()), "{}", render(on_cluster.clone()));
+        assert_eq!(render(on_cluster), render(verify_pipeline(&analysis.resolved[0], None).await.expect("verifies")));
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client
+            .batch_execute(&format!(
+                "UPDATE public.{dst} SET v = 'changed' WHERE id = 1500; DELETE FROM public.{dst} WHERE id = 7001;
+                 INSERT INTO public.{dst} (id, v) VALUES (7002, 'extra');"
+            ))
+            .await
+            .unwrap();
+        let on_cluster = render(verify_pipeline(&analysis.resolved[0], engine).await.expect("verifies on the cluster"));
+        let here = render(verify_pipeline(&analysis.resolved[0], None).await.expect("verifies"));
+        assert_eq!(on_cluster, here);
+        for line in [
+            "      changed: id=1500\n",
+            "      missing in target: id=7001\n",
+            "      duplicated in target: id=7002 (2 times)\n",
+            "  DIFFERENT: 2 of 8 partition(s)\n",
+        ] {
+            assert!(on_cluster.contains(line), "{line:?} in:\n{on_cluster}");
+        }
+        client
+            .batch_execute(&format!(
+                "UPDATE public.{dst} t SET v = s.v FROM public.{src} s WHERE t.id = 1500 AND s.id = 1500;
+                 INSERT INTO public.{dst} SELECT * FROM public.{src} WHERE id = 7001;
+                 DELETE FROM public.{dst} WHERE id = 7002 AND v = 'extra';"
+            ))
+            .await
+            .unwrap();
+        report
     });
     assert_eq!(report.status, RunStatus::Ok, "{:?}", report.error);
     // The executors' counts reach the report: the source's rows as read, the sink's as written.

@@ -77,6 +77,8 @@ impl Cluster {
             let child = flow_command(&args)
                 .args(["--heartbeat", "1"])
                 .env("FLOW_LOG", "info")
+                // The statements the executor sends to PostgreSQL sources (what verify reads).
+                .env("FLOW_LOG_SQL", logs.join(format!("{id}.sql")))
                 .stdout(log_file(logs, &format!("{id}.out")))
                 .stderr(log_file(logs, &format!("{id}.err")))
                 .spawn()
@@ -116,11 +118,26 @@ impl Cluster {
         }
         out
     }
+
+    /// The statements each executor sent to PostgreSQL sources so far (`FLOW_LOG_SQL`).
+    fn executor_statements(&self) -> Vec<String> {
+        let log = |id: &str| std::fs::read_to_string(self.logs.join(format!("{id}.sql"))).unwrap_or_default();
+        self.binds.iter().map(|(id, _)| log(id)).collect()
+    }
 }
 
 /// Runs `flow` to its end (at most 5 minutes); returns exit code, stdout, stderr.
 fn flow(args: &[&str]) -> (i32, String, String) {
-    let mut child = flow_command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("flow starts");
+    flow_env(args, &[])
+}
+
+/// [`flow`] with environment variables set.
+fn flow_env(args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String) {
+    let mut command = flow_command(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("flow starts");
     let deadline = Instant::now() + Duration::from_secs(300);
     while child.try_wait().expect("wait").is_none() {
         if Instant::now() > deadline {
@@ -159,16 +176,55 @@ fn executors_of(report: &Path, sink: &str) -> (Vec<String>, usize) {
     (executors, partitions.len())
 }
 
-/// Runs `file` locally and on the cluster (`--report`), asserting both succeed; returns the
+/// `flow verify FILE` here and with `--engine` on the cluster: both exit `code` and print the
+/// same. The cluster's verify reads the rows of each table in `read` (PostgreSQL tables of the
+/// source or the target, each partition by its range) on the executors; the client reads only
+/// the `sampled` partitions that differ, again, to name their differences.
+fn verify_both(dir: &Path, cluster: &Cluster, file: &str, code: i32, read: &[String], sampled: usize) -> String {
+    let (local_code, here, stderr) = flow(&["verify", file]);
+    assert_eq!(local_code, code, "verify: {here}{stderr}");
+    let client_log = dir.join("verify-client.sql");
+    let _ = std::fs::remove_file(&client_log);
+    let before = cluster.executor_statements();
+    let engine = cluster.engine();
+    let (remote_code, there, stderr) =
+        flow_env(&["verify", file, "--engine", &engine], &[("FLOW_LOG_SQL", client_log.as_path())]);
+    assert_eq!(
+        (remote_code, &there),
+        (code, &here),
+        "verify --engine: {stderr}
+{}",
+        cluster.all_output()
+    );
+    let client = std::fs::read_to_string(&client_log).unwrap_or_default();
+    // What the executors sent since `before` (each log only grows).
+    let executors: String = cluster
+        .executor_statements()
+        .iter()
+        .zip(&before)
+        .map(|(now, then)| now.get(then.len()..).unwrap_or_default().to_string())
+        .collect();
+    for table in read {
+        let reading = format!("FROM \"public\".\"{table}\" WHERE");
+        let here = client.lines().filter(|l| l.starts_with("postgres\tcopy\t") && l.contains(&reading)).count();
+        assert_eq!(here, sampled, "the client's reads of {table}'s partitions:\n{client}");
+        assert!(executors.contains(&reading), "no executor read {table}'s partitions:\n{executors}");
+    }
+    there
+}
+
+/// Runs `file` locally and on the cluster (`--report --verify`), asserting both succeed; returns the
 /// report path of the cluster run.
 fn run_both(dir: &Path, cluster: &Cluster, local: &str, on_cluster: &str) -> PathBuf {
     let (code, _, stderr) = flow(&["run", "-q", local]);
     assert_eq!(code, 0, "local run: {stderr}");
     let report = dir.join(format!("{}.report.json", Path::new(on_cluster).file_stem().unwrap().to_string_lossy()));
     let report_arg = report.to_str().expect("utf-8").to_string();
+    // `--verify` compares on the cluster too, right after the run.
     let (code, stdout, stderr) =
-        flow(&["run", "-q", on_cluster, "--engine", &cluster.engine(), "--report", &report_arg]);
+        flow(&["run", "-q", on_cluster, "--engine", &cluster.engine(), "--report", &report_arg, "--verify"]);
     assert_eq!(code, 0, "cluster run: {stdout}{stderr}\n{}", cluster.all_output());
+    assert!(stdout.contains("\n  equal: "), "{stdout}");
     assert!(!format!("{stdout}{stderr}").contains(SECRET), "the client printed the password:\n{stdout}{stderr}");
     report
 }
@@ -207,8 +263,14 @@ fn separate_process_cluster_moves_equal_local_runs() {
     assert_eq!(pg_digest(&format!("public.cp_cluster_{id}")).0, "20002");
     let (executors, partitions) = executors_of(&report, "out");
     assert_eq!((executors, partitions), (vec!["exec-a".to_string(), "exec-b".to_string()], 8));
-    let (code, stdout, stderr) = flow(&["verify", &remote]);
-    assert_eq!(code, 0, "verify: {stdout}{stderr}");
+    let target = format!("cp_cluster_{id}");
+    let equal = verify_both(dir.path(), &cluster, &remote, 0, &[src.clone(), target.clone()], 0);
+    assert!(equal.ends_with("  equal: 8 partition(s)\n"), "{equal}");
+    // A changed row is found the same way, and sampled by the client.
+    pg_exec(&format!("UPDATE public.{target} SET v = 'changed' WHERE id = 12345"));
+    let differing = verify_both(dir.path(), &cluster, &remote, 1, &[src.clone(), target.clone()], 1);
+    assert!(differing.contains("  DIFFERENT\n      changed: id=12345\n  partition   5"), "{differing}");
+    assert!(differing.ends_with("  DIFFERENT: 1 of 8 partition(s)\n"), "{differing}");
 
     // MySQL (MariaDB) → PostgreSQL, 4 partitions.
     my_exec(&format!(
@@ -231,8 +293,8 @@ fn separate_process_cluster_moves_equal_local_runs() {
     assert_eq!(pg_digest(&format!("public.cm_cluster_{id}")).0, "5000");
     let (executors, partitions) = executors_of(&report, "out");
     assert_eq!((executors, partitions), (vec!["exec-a".to_string(), "exec-b".to_string()], 4));
-    let (code, stdout, stderr) = flow(&["verify", &remote]);
-    assert_eq!(code, 0, "verify: {stdout}{stderr}");
+    let equal = verify_both(dir.path(), &cluster, &remote, 0, &[format!("cm_cluster_{id}")], 0);
+    assert!(equal.ends_with("  equal: 4 partition(s)\n"), "{equal}");
 
     // PostgreSQL → Parquet, 8 partitions: the executors write part files the client publishes.
     let lake = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
@@ -259,8 +321,8 @@ fn separate_process_cluster_moves_equal_local_runs() {
     }
     assert_eq!(pg_digest(&format!("public.pq_back_cluster_{id}")), pg_digest(&format!("public.pq_back_local_{id}")));
     assert_eq!(pg_digest(&format!("public.pq_back_cluster_{id}")).0, "20002");
-    let (code, stdout, stderr) = flow(&["verify", &remote]);
-    assert_eq!(code, 0, "verify: {stdout}{stderr}");
+    let equal = verify_both(dir.path(), &cluster, &remote, 0, std::slice::from_ref(&src), 0);
+    assert!(equal.ends_with("  equal: 8 partition(s)\n"), "{equal}");
 
     let output = cluster.all_output();
     assert!(output.contains("Execute task"), "the executors logged their tasks:\n{output}");
@@ -459,6 +521,14 @@ fn a_cluster_that_cannot_take_the_run_fails_it_before_anything_is_written() {
         assert!(stderr.contains(&format!("the Ballista scheduler at {address} {why}")), "{stderr}");
         assert!(started.elapsed() < Duration::from_secs(45), "took {:?}", started.elapsed());
         nothing_written();
+        // `flow check --engine` asks the cluster too: a warning, as for a source that does not
+        // answer.
+        let (code, stdout, stderr) = flow(&["check", &file, "--engine", &format!("ballista://{address}")]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("[flow::cluster::unreachable]: the Ballista scheduler at {address} {why}")),
+            "{stderr}"
+        );
     }
     pg_exec(&format!("DROP TABLE public.{src};"));
 }
@@ -491,9 +561,32 @@ fn an_executor_refuses_a_taken_port_and_fails_when_its_scheduler_goes() {
     );
     drop(taken);
 
+    // An executor whose scheduler never answers still stops at once on SIGTERM.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let bind = format!("127.0.0.1:{}", free_port_pair());
+    let mut waiting = flow_command(&["executor", "--scheduler", &format!("127.0.0.1:{closed}"), "--bind", &bind])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flow executor starts");
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&waiting, "TERM");
+    let stopped = Instant::now();
+    while waiting.try_wait().expect("wait").is_none() {
+        assert!(stopped.elapsed() < Duration::from_secs(10), "the waiting executor ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = waiting.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM before it reached its scheduler"), "{stderr}");
+
     // The scheduler goes away: the executor stops with an error, not as if asked to.
     cluster.kill("scheduler");
     let (_, executor) = cluster.children.iter_mut().find(|(name, _)| name == "exec-a").expect("exec-a");
+    let port = cluster.binds[0].1.rsplit_once(':').expect("port").1.to_string();
+    let work_dir = std::env::temp_dir().join(format!("flow-executor-{port}-{}", executor.id()));
+    assert!(work_dir.is_dir(), "the executor works in {}", work_dir.display());
     let gone = Instant::now();
     while executor.try_wait().expect("wait").is_none() {
         assert!(gone.elapsed() < Duration::from_secs(90), "the executor outlived its scheduler by 90 s");
@@ -502,4 +595,5 @@ fn an_executor_refuses_a_taken_port_and_fails_when_its_scheduler_goes() {
     assert_eq!(executor.wait().expect("status").code(), Some(1));
     let err = std::fs::read_to_string(logs.join("exec-a.err")).expect("log");
     assert!(err.contains("error: executor exec-a stopped: it lost its scheduler at"), "{err}");
+    assert!(!work_dir.exists(), "the executor left its work directory {}", work_dir.display());
 }
