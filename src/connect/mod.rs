@@ -354,11 +354,23 @@ async fn unpartitioned_chunks(
 /// report when the partitions read their own snapshots instead (the user may not take the
 /// lock). Other sources: nothing to do (PostgreSQL's snapshot is taken by [`describe`]). Called
 /// by a run only, never by `explain` or `check`.
-pub async fn hold_snapshot(source: &SourcePlan, shape: &mut SourceShape) -> Result<Option<String>> {
+///
+/// `cluster`: the partitions are read by a cluster's executors, which cannot use connections
+/// held by this process; nothing is taken, and the line says the partitions are read at
+/// different moments.
+pub async fn hold_snapshot(source: &SourcePlan, shape: &mut SourceShape, cluster: bool) -> Result<Option<String>> {
     let partitions = shape.partitions.len();
     let Some(db) = registry::backend(source.endpoint.backend).source else { return Ok(None) };
     if partitions < 2 {
         return Ok(None);
+    }
+    if cluster && db.holds_run_snapshot() {
+        return Ok(Some(format!(
+            "source `{}`: partitions are read at different moments: on a cluster each executor reads its partition \
+             on a connection of its own, and {} snapshots cannot be shared between processes",
+            source.name,
+            source.endpoint.backend.name()
+        )));
     }
     let Some((snapshot, note)) = db.hold_snapshot(source, partitions).await? else { return Ok(None) };
     shape.snapshot = Some(snapshot);

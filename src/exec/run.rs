@@ -190,7 +190,8 @@ async fn run_inner(
             (Some(_), Err(_)) => BTreeMap::new(),
             (None, Err(e)) => return Err(Failure::new(codes::run::LEDGER, e.message(&options.hints.resume))),
         };
-        let mut shapes = source_shapes(resolved, &marks, &mut identity.notes).await?;
+        let cluster = options.engine.is_some();
+        let mut shapes = source_shapes(resolved, &marks, &mut identity.notes, cluster).await?;
         if options.engine.is_some() {
             refuse_split_upserts(plan, &shapes)?;
         }
@@ -406,11 +407,13 @@ fn partition_details(
 /// Every source's shape for this run, and the snapshot its partitions share: the shape
 /// resolving described when there is one and the ledgers still agree on its incremental range,
 /// else described now. `notes` gets what the run report should say about how the sources are
-/// read (partitions of a MySQL source read at different moments, when the user may not lock).
+/// read (partitions of a MySQL source read at different moments, when the user may not lock or
+/// the run is on a `cluster`).
 async fn source_shapes(
     resolved: &ResolvedPipeline,
     marks: &BTreeMap<String, Since>,
     notes: &mut Vec<String>,
+    cluster: bool,
 ) -> Result<HashMap<String, connect::SourceShape>, Failure> {
     let plan = &resolved.plan;
     let futures = plan.sources.iter().map(|s| async move {
@@ -423,7 +426,7 @@ async fn source_shapes(
             Some(shape) => shape.clone(),
             None => connect::describe(s, plan.parallelism, &since).await.map_err(failed)?,
         };
-        let note = connect::hold_snapshot(s, &mut shape).await.map_err(failed)?;
+        let note = connect::hold_snapshot(s, &mut shape, cluster).await.map_err(failed)?;
         Ok::<_, Failure>((s.name.clone(), shape, note))
     });
     let described = futures::future::try_join_all(futures).await?;

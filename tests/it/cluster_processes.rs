@@ -28,9 +28,16 @@ struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for (_, child) in &mut self.children {
+        for (name, child) in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
+            // A killed executor cannot remove its work directory (`flow-executor-PORT-PID`).
+            if let Some((_, bind)) = self.binds.iter().find(|(id, _)| id == name)
+                && let Some((_, port)) = bind.rsplit_once(':')
+            {
+                let _ =
+                    std::fs::remove_dir_all(std::env::temp_dir().join(format!("flow-executor-{port}-{}", child.id())));
+            }
         }
     }
 }
@@ -293,6 +300,16 @@ fn separate_process_cluster_moves_equal_local_runs() {
     assert_eq!(pg_digest(&format!("public.cm_cluster_{id}")).0, "5000");
     let (executors, partitions) = executors_of(&report, "out");
     assert_eq!((executors, partitions), (vec!["exec-a".to_string(), "exec-b".to_string()], 4));
+    // A MySQL snapshot is connections of one process: on a cluster the report says it is not
+    // shared.
+    let notes: serde_json::Value = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(&report).expect("report"),
+    )
+    .expect("JSON")["notes"]
+        .clone();
+    let different = "source `s`: partitions are read at different moments: on a cluster each executor reads its \
+                     partition on a connection of its own, and mysql snapshots cannot be shared between processes";
+    assert_eq!(notes.as_array().map(|n| n.iter().filter(|n| n == &different).count()), Some(1), "{notes}");
     let equal = verify_both(dir.path(), &cluster, &remote, 0, &[format!("cm_cluster_{id}")], 0);
     assert!(equal.ends_with("  equal: 4 partition(s)\n"), "{equal}");
 
