@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod nodes;
 pub mod progress;
 pub mod pushdown;
+mod remote;
 pub mod report;
 pub mod run;
 pub mod sink_exec;

@@ -20,7 +20,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::engine::{PartitionEngine, SinkJob, Written};
+use super::engine::PartitionEngine;
 use super::graph;
 use super::metrics::{StageKind, StageMetrics, StageTimeout};
 use super::progress::events::EventLog;
@@ -277,7 +277,7 @@ async fn run_inner(
                 }
                 result
             }
-            Some(engine) => execute_remote(engine.as_ref(), &sinks, &graph.metrics).await,
+            Some(engine) => super::remote::execute_remote(engine.as_ref(), &sinks, &graph.metrics).await,
         };
         identity.partitions_skipped = sinks.iter().map(|s| s.committed.len()).sum();
         result?;
@@ -459,19 +459,19 @@ fn refuse_split_upserts(plan: &PipelinePlan, shapes: &HashMap<String, connect::S
 /// A sink ready to run: its driver, its plan, counters, timeout, name, what `prepare` is told,
 /// and what an earlier attempt of this run already committed.
 #[derive(Clone)]
-struct SinkEntry {
-    driver: Arc<dyn SinkDriver>,
-    exec: Arc<SinkExec>,
-    metrics: Arc<StageMetrics>,
+pub(super) struct SinkEntry {
+    pub(super) driver: Arc<dyn SinkDriver>,
+    pub(super) exec: Arc<SinkExec>,
+    pub(super) metrics: Arc<StageMetrics>,
     timeout: Option<Duration>,
-    name: String,
-    prep: Preparation,
+    pub(super) name: String,
+    pub(super) prep: Preparation,
     committed: BTreeMap<usize, (u64, String)>,
-    published: bool,
+    pub(super) published: bool,
 }
 
 impl SinkEntry {
-    fn needs(&self, partition: usize) -> bool {
+    pub(super) fn needs(&self, partition: usize) -> bool {
         !self.published && partition < self.exec.partitions() && !self.committed.contains_key(&partition)
     }
 }
@@ -570,100 +570,6 @@ async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[Sin
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// Runs every sink partition still to do on `engine`, then reads each sink's ledger: every
-/// partition handed over must have its row for this run (the ledger, not the engine, says what
-/// was written), and the rows they record count as the sink's rows written and refused. The
-/// executors enforce `max rejects` partition by partition; the sum over the run's partitions is
-/// checked here, before anything is published.
-async fn execute_remote(
-    engine: &dyn PartitionEngine,
-    sinks: &[SinkEntry],
-    stages: &[Arc<StageMetrics>],
-) -> Result<(), Failure> {
-    let jobs: Vec<SinkJob> = sinks
-        .iter()
-        .map(|s| SinkJob {
-            sink: s.exec.sink.clone(),
-            key: LedgerKey {
-                run_id: s.exec.run_id.clone(),
-                pipeline: s.prep.start.pipeline.clone(),
-                sink: s.exec.sink.name.clone(),
-            },
-            input: s.exec.input.clone(),
-            parts: (0..s.exec.partitions())
-                .filter(|p| s.needs(*p))
-                .map(|p| (p, s.exec.details.get(p).cloned().unwrap_or_default()))
-                .collect(),
-        })
-        .filter(|job| !job.parts.is_empty())
-        .collect();
-    for sink in sinks {
-        for p in (0..sink.exec.partitions()).filter(|p| sink.needs(*p)) {
-            sink.metrics.partition_started(p);
-        }
-    }
-    let written = if jobs.is_empty() { Ok(Written::default()) } else { engine.write_all(jobs).await };
-    let Written { placements, stage_rows } = match written {
-        Ok(written) => written,
-        Err(failure) => {
-            for sink in sinks {
-                for p in (0..sink.exec.partitions()).filter(|p| sink.needs(*p)) {
-                    sink.metrics.partition_finished(p, false);
-                }
-            }
-            return Err(failure);
-        }
-    };
-    for (name, rows) in stage_rows {
-        if let Some(stage) = stages.iter().find(|m| m.name == name && m.kind != StageKind::Sink) {
-            stage.add_rows(rows);
-        }
-    }
-    for sink in sinks.iter().filter(|s| !s.published) {
-        let rows = sink.driver.read_ledger().await.map_err(|e| {
-            let reason = crate::diagnostics::strip_df_prefix(&e);
-            Failure::new(
-                codes::run::LEDGER,
-                format!("sink `{}`: cannot read its ledger after the cluster run: {reason}", sink.name),
-            )
-        })?;
-        let state = ledger::runs_of(&rows, &sink.name)
-            .into_iter()
-            .find_map(|(id, state)| (id == sink.exec.run_id).then_some(state))
-            .unwrap_or_default();
-        for p in (0..sink.exec.partitions()).filter(|p| sink.needs(*p)) {
-            let Some((rows, _)) = state.committed.get(&p) else {
-                let message = format!(
-                    "sink `{}` partition {p}: the cluster reported success but the ledger has no row for it",
-                    sink.name
-                );
-                return Err(Failure::new(codes::run::LEDGER, message).at(&sink.name, p));
-            };
-            sink.metrics.add_partition_rows(p, *rows);
-            sink.metrics.partition_finished(p, true);
-            if let Some(placed) = placements.iter().find(|pl| pl.sink == sink.name && pl.partition == p) {
-                sink.metrics.partition_ran_on(p, &placed.executor);
-            }
-        }
-        let refused: u64 = state.refused.values().sum();
-        sink.metrics.set_refused(refused);
-        if let Some(max) = sink.exec.sink.max_rejects.filter(|max| refused > *max) {
-            let by_partition: Vec<String> =
-                state.refused.iter().map(|(p, n)| format!("{n} in partition {p}")).collect();
-            let message = format!(
-                "sink `{}`: {refused} rows refused, more than `max rejects {max}` ({}); nothing was published",
-                sink.name,
-                by_partition.join(", ")
-            );
-            return Err(Failure {
-                stage: Some(sink.name.clone()),
-                ..Failure::new(codes::sink::TOO_MANY_REJECTS, message)
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Writes one partition of one sink, under the sink's timeout.

@@ -360,10 +360,25 @@ struct BigMove {
     pipeline: String,
     file: String,
     run: Child,
+    /// The run's stderr so far: its `--progress json` events and log lines.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
-/// Creates the source of a [`BigMove`] named after `name` and the process, starts `flow run`
-/// on `cluster` in the background and returns once the ledger records a first partition.
+impl BigMove {
+    /// Waits for the run to end; returns its exit code and everything it wrote on stderr.
+    fn wait(self) -> (Option<i32>, String) {
+        let status = { self.run }.wait().expect("run ends");
+        // The reader ends with the pipe, just after the process.
+        std::thread::sleep(Duration::from_millis(200));
+        let stderr = self.stderr.lock().expect("stderr").clone();
+        (status.code(), stderr)
+    }
+}
+
+/// Creates the source of a [`BigMove`] named after `name` and the process, starts `flow run
+/// --progress json` on `cluster` in the background and returns once the client's progress shows
+/// a first sink partition done, with its rows: progress on a cluster follows the ledger while
+/// the executors write, before the run ends.
 fn start_big_move(dir: &Path, cluster: &Cluster, name: &str) -> BigMove {
     let id = std::process::id();
     let (src, dst, pipeline) = (format!("{name}_src_{id}"), format!("{name}_dst_{id}"), format!("{name}_{id}"));
@@ -377,18 +392,32 @@ fn start_big_move(dir: &Path, cluster: &Cluster, name: &str) -> BigMove {
          sink out = s -> pg.table(\"public.{dst}\") {{ mode replace }}\n}}\n"
     );
     let file = write(dir, &format!("{name}.flow"), &text);
-    let mut run = flow_command(&["run", "-q", &file, "--engine", &cluster.engine()])
-        .stdout(Stdio::piped())
+    let mut run = flow_command(&["run", "--progress", "json", &file, "--engine", &cluster.engine()])
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("flow run starts");
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (pipe, lines) = (run.stderr.take().expect("stderr"), stderr.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            lines.lock().expect("stderr").push_str(&(line + "\n"));
+        }
+    });
     let deadline = Instant::now() + Duration::from_secs(120);
-    while committed(&pipeline) < 1 {
-        assert!(run.try_wait().expect("wait").is_none(), "the run ended before its first partition was seen");
-        assert!(Instant::now() < deadline, "no partition committed in 2 minutes:\n{}", cluster.all_output());
+    let shown = |text: &str| {
+        text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).any(|e| {
+            e["event"] == "partition_finished" && e["stage"] == "out" && e["ok"] == true && e["rows"].as_u64() > Some(0)
+        })
+    };
+    while !shown(&stderr.lock().expect("stderr")) {
+        let text = stderr.lock().expect("stderr").clone();
+        assert!(run.try_wait().expect("wait").is_none(), "the run ended before its first partition was shown:\n{text}");
+        assert!(Instant::now() < deadline, "no partition shown in 2 minutes:\n{text}\n{}", cluster.all_output());
         std::thread::sleep(Duration::from_millis(20));
     }
-    BigMove { src, dst, pipeline, file, run }
+    assert!(committed(&pipeline) >= 1, "a partition is shown done only once the ledger has it");
+    BigMove { src, dst, pipeline, file, run, stderr }
 }
 
 #[test]
@@ -400,18 +429,18 @@ fn an_executor_killed_mid_run_loses_and_doubles_no_row() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");
     let mut cluster = Cluster::start(&logs, &["exec-a", "exec-b"], 1);
-    let BigMove { src, dst, pipeline, file, run } = start_big_move(dir.path(), &cluster, "killed");
+    let big = start_big_move(dir.path(), &cluster, "killed");
+    let (src, dst, pipeline, file) = (big.src.clone(), big.dst.clone(), big.pipeline.clone(), big.file.clone());
     let engine = cluster.engine();
     cluster.kill("exec-b");
     let at_kill = committed(&pipeline);
     assert!(at_kill < 16, "every partition was committed before the kill");
-    let out = run.wait_with_output().expect("run ends");
-    let first = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (code, first) = big.wait();
     println!(
         "exec-b killed with {at_kill} of 16 partitions committed; the run {}",
-        if out.status.success() { "finished on exec-a" } else { "failed cleanly and --resume finished it" }
+        if code == Some(0) { "finished on exec-a" } else { "failed cleanly and --resume finished it" }
     );
-    if !out.status.success() {
+    if code != Some(0) {
         // Failed cleanly: `--resume` on the surviving executor finishes it.
         let (code, stdout, stderr) = flow(&["run", "-q", "--resume", &file, "--engine", &engine]);
         assert_eq!(code, 0, "resume after the kill: {stdout}{stderr}\nfirst run: {first}\n{}", cluster.all_output());
@@ -454,12 +483,12 @@ fn ctrl_c_on_the_client_cancels_the_tasks_on_the_executors_and_resume_finishes_e
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");
     let cluster = Cluster::start(&logs, &["exec-a", "exec-b"], 1);
-    let BigMove { src, dst, pipeline, file, run } = start_big_move(dir.path(), &cluster, "cancelled");
+    let big = start_big_move(dir.path(), &cluster, "cancelled");
+    let (src, dst, pipeline, file) = (big.src.clone(), big.dst.clone(), big.pipeline.clone(), big.file.clone());
     let engine = cluster.engine();
-    signal(&run, "INT");
-    let out = run.wait_with_output().expect("run ends");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    signal(&big.run, "INT");
+    let (code, stderr) = big.wait();
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("interrupted by Ctrl-C; nothing was published"), "{stderr}");
     // The client waited for the cancellation to reach the scheduler, which aborted the tasks
     // (`cluster::cancel`): no partition is committed after the client exits, and no executor
