@@ -412,7 +412,9 @@ impl PartitionEngine for BallistaEngine {
     }
 
     async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Written, Failure> {
-        let client = Self::client(self.channel().await?);
+        let channel = self.channel().await?;
+        let mut watch = ExecutorWatch::new(channel.clone());
+        let client = Self::client(channel);
         let mut submitted = Vec::new();
         for job in &jobs {
             // Dropping `submitted` on an error cancels the jobs submitted before.
@@ -429,17 +431,22 @@ impl PartitionEngine for BallistaEngine {
             if submitted.iter().all(|j| j.finished) {
                 return Ok(Written { placements, stage_rows });
             }
+            watch.check(self).await?;
             tokio::time::sleep(POLL).await;
         }
     }
 
     async fn digest(&self, job: DigestJob) -> Result<Vec<PartitionDigest>, Failure> {
-        let client = Self::client(self.channel().await?);
-        let mut submitted = submit(self, client, Submission::digest(&job)?).await?;
+        let channel = self.channel().await?;
+        let mut watch = ExecutorWatch::new(channel.clone());
+        let mut submitted = submit(self, Self::client(channel), Submission::digest(&job)?).await?;
         let done = loop {
             match self.poll(&mut submitted).await? {
                 Some(done) => break done,
-                None => tokio::time::sleep(POLL).await,
+                None => {
+                    watch.check(self).await?;
+                    tokio::time::sleep(POLL).await;
+                }
             }
         };
         let batches = fetch_results(&done).await.map_err(|why| Failure {
@@ -491,6 +498,53 @@ impl BallistaEngine {
             }
             _ => Ok(None),
         }
+    }
+}
+
+/// How often the scheduler of running jobs is asked whether it still has executors.
+const EXECUTORS_CHECK: Duration = Duration::from_secs(5);
+
+/// Notices a scheduler left without executors while jobs run: Ballista keeps their tasks queued
+/// until an executor comes, so without this the run would wait forever. The scheduler forgets a
+/// lost executor after its `--executor-timeout`; the run fails [`EXECUTORS_WAIT`] after the last
+/// one is gone.
+struct ExecutorWatch {
+    channel: Channel,
+    next: tokio::time::Instant,
+    none_since: Option<tokio::time::Instant>,
+}
+
+impl ExecutorWatch {
+    fn new(channel: Channel) -> Self {
+        Self { channel, next: tokio::time::Instant::now() + EXECUTORS_CHECK, none_since: None }
+    }
+
+    /// Asks at most every [`EXECUTORS_CHECK`]. Errors (`flow::cluster::no_executors`) once the
+    /// scheduler has had no executor for [`EXECUTORS_WAIT`]; any other answer (or none: the job
+    /// polls notice a scheduler that is gone) counts as having executors.
+    async fn check(&mut self, engine: &BallistaEngine) -> Result<(), Failure> {
+        let now = tokio::time::Instant::now();
+        if now < self.next {
+            return Ok(());
+        }
+        self.next = now + EXECUTORS_CHECK;
+        match engine.executors(self.channel.clone()).await {
+            Err(f) if f.code == codes::cluster::NO_EXECUTORS => {
+                let since = *self.none_since.get_or_insert(now);
+                if now.duration_since(since) >= EXECUTORS_WAIT {
+                    let message = format!(
+                        "the Ballista scheduler at {} has had no executor for {} s: the executors it had are gone, so \
+                         the run's remaining tasks cannot run; start one with `flow executor --scheduler {}`",
+                        engine.scheduler,
+                        EXECUTORS_WAIT.as_secs(),
+                        engine.scheduler
+                    );
+                    return Err(Failure::new(codes::cluster::NO_EXECUTORS, message));
+                }
+            }
+            _ => self.none_since = None,
+        }
+        Ok(())
     }
 }
 

@@ -78,30 +78,41 @@ impl Cluster {
             logs: logs.to_path_buf(),
         };
         for id in executor_ids {
-            let bind = format!("127.0.0.1:{}", free_port_pair());
-            let slots = slots.to_string();
-            let args = ["executor", "--scheduler", &cluster.address, "--bind", &bind, "--slots", &slots, "--id", id];
-            let child = flow_command(&args)
-                .args(["--heartbeat", "1"])
-                .env("FLOW_LOG", "info")
-                // The statements the executor sends to PostgreSQL sources (what verify reads).
-                .env("FLOW_LOG_SQL", logs.join(format!("{id}.sql")))
-                .stdout(log_file(logs, &format!("{id}.out")))
-                .stderr(log_file(logs, &format!("{id}.err")))
-                .spawn()
-                .expect("flow executor starts");
-            cluster.children.push((id.to_string(), child));
-            cluster.binds.push((id.to_string(), bind));
+            cluster.spawn_executor(id, slots);
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
         for id in executor_ids {
-            let log = logs.join(format!("{id}.err"));
-            while !std::fs::read_to_string(&log).unwrap_or_default().contains("Executor registration succeed") {
-                assert!(Instant::now() < deadline, "executor {id} did not register:\n{}", cluster.all_output());
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            cluster.registered(id);
         }
         cluster
+    }
+
+    /// Starts `flow executor --id ID` for this cluster's scheduler, without waiting.
+    fn spawn_executor(&mut self, id: &str, slots: usize) {
+        let bind = format!("127.0.0.1:{}", free_port_pair());
+        let slots = slots.to_string();
+        let args = ["executor", "--scheduler", &self.address, "--bind", &bind, "--slots", &slots, "--id", id];
+        let logs = &self.logs;
+        let child = flow_command(&args)
+            .args(["--heartbeat", "1"])
+            .env("FLOW_LOG", "info")
+            // The statements the executor sends to PostgreSQL sources (what verify reads).
+            .env("FLOW_LOG_SQL", logs.join(format!("{id}.sql")))
+            .stdout(log_file(logs, &format!("{id}.out")))
+            .stderr(log_file(logs, &format!("{id}.err")))
+            .spawn()
+            .expect("flow executor starts");
+        self.children.push((id.to_string(), child));
+        self.binds.push((id.to_string(), bind));
+    }
+
+    /// Waits (at most a minute) until executor `id` has registered: its log says so.
+    fn registered(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let log = self.logs.join(format!("{id}.err"));
+        while !std::fs::read_to_string(&log).unwrap_or_default().contains("Executor registration succeed") {
+            assert!(Instant::now() < deadline, "executor {id} did not register:\n{}", self.all_output());
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn engine(&self) -> String {
@@ -451,6 +462,47 @@ fn an_executor_killed_mid_run_loses_and_doubles_no_row() {
     assert_eq!(rows[0], vec!["400000".to_string(), "400000".to_string(), "400000".to_string()], "first run: {first}");
     assert_eq!(pg_digest(&format!("public.{dst}")), pg_digest(&format!("public.{src}")));
     assert!(!cluster.all_output().contains(SECRET));
+    pg_exec(&format!("DROP TABLE public.{src}; DROP TABLE public.{dst};"));
+}
+
+/// With every executor gone mid-run, Ballista would keep the job's tasks queued forever: the run
+/// fails once the scheduler has had none for 10 s, and `--resume` on a new executor finishes it.
+#[test]
+fn losing_every_executor_fails_the_run_and_resume_finishes_it() {
+    if !postgres_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let mut cluster = Cluster::start(&logs, &["exec-a"], 1);
+    let big = start_big_move(dir.path(), &cluster, "orphaned");
+    let (src, dst, file) = (big.src.clone(), big.dst.clone(), big.file.clone());
+    cluster.kill("exec-a");
+    let killed = Instant::now();
+    let (code, stderr) = big.wait();
+    assert_eq!(code, Some(1), "{stderr}");
+    // The scheduler forgets the executor after its --executor-timeout (10 s here), the run
+    // fails 10 s later.
+    assert!(killed.elapsed() < Duration::from_secs(60), "the run waited {:?} without executors", killed.elapsed());
+    let lost = format!(
+        "the Ballista scheduler at {} has had no executor for 10 s: the executors it had are gone, so the run's \
+         remaining tasks cannot run; start one with `flow executor --scheduler {}`; the partitions committed so far \
+         are kept: ",
+        cluster.address, cluster.address
+    );
+    let failed = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "failed")
+        .unwrap_or_else(|| panic!("no `failed` event:\n{stderr}"));
+    assert_eq!(failed["failure"]["code"], "flow::cluster::no_executors", "{failed}");
+    assert!(failed["error"].as_str().is_some_and(|e| e.starts_with(&lost)), "{failed}");
+    cluster.spawn_executor("exec-b", 2);
+    cluster.registered("exec-b");
+    let (code, stdout, stderr) = flow(&["run", "-q", "--resume", &file, "--engine", &cluster.engine()]);
+    assert_eq!(code, 0, "{stdout}{stderr}\n{}", cluster.all_output());
+    assert_eq!(pg_digest(&format!("public.{dst}")), pg_digest(&format!("public.{src}")));
     pg_exec(&format!("DROP TABLE public.{src}; DROP TABLE public.{dst};"));
 }
 
