@@ -29,7 +29,7 @@ use datafusion::physical_plan::{
 };
 
 use super::cancel::TaskCancel;
-use super::nodes::{partitions_of, properties, read_worklist};
+use super::nodes::{only_item, partitions_of, properties};
 use super::wire;
 use crate::diagnostics::{Failure, codes};
 use crate::exec::{PartitionDigest, TargetRead};
@@ -146,14 +146,8 @@ impl ExecutionPlan for DigestExec {
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let (input, list, sink) = (self.input.clone(), self.worklist.clone(), self.sink.clone());
         let digest = async move {
-            let items = read_worklist(&list, partition, context.clone()).await?;
-            let [(part, text)]: [(usize, String); 1] = items.try_into().map_err(|items: Vec<_>| {
-                DataFusionError::Internal(format!(
-                    "sink {}: digest task partition {partition} has {} work items",
-                    sink.name,
-                    items.len()
-                ))
-            })?;
+            let what = format!("sink {} (digest)", sink.name);
+            let (part, text) = only_item(&list, partition, context.clone(), &what).await?;
             let read: TargetRead = serde_json::from_str(&text).map_err(|e| DataFusionError::External(e.into()))?;
             let cancel = TaskCancel::of(&context);
             let schema = input.schema();

@@ -103,6 +103,22 @@ pub(super) async fn read_worklist(
     Ok(items)
 }
 
+/// The one item of partition `k` of a work list that Ballista restricted to one partition per
+/// task (a writer's or a digest's). Errors when the task got another number of items; `what`
+/// names the node (`sink out`).
+pub(super) async fn only_item(
+    list: &Arc<dyn ExecutionPlan>,
+    k: usize,
+    ctx: Arc<TaskContext>,
+    what: &str,
+) -> Result<(usize, String)> {
+    let items = read_worklist(list, k, ctx).await?;
+    let [item]: [(usize, String); 1] = items.try_into().map_err(|items: Vec<_>| {
+        DataFusionError::Internal(format!("{what}: task partition {k} has {} work items", items.len()))
+    })?;
+    Ok(item)
+}
+
 pub(super) fn properties(schema: SchemaRef, partitions: usize, emission: EmissionType) -> Arc<PlanProperties> {
     Arc::new(PlanProperties::new(
         EquivalenceProperties::new(schema),
@@ -350,15 +366,8 @@ impl ExecutionPlan for WriteExec {
         let driver = self.driver();
         let written = async move {
             let driver = driver?;
-            let items = read_worklist(&list, partition, context.clone()).await?;
+            let (part, detail) = only_item(&list, partition, context.clone(), &format!("sink {}", sink.name)).await?;
             let cancel = TaskCancel::of(&context);
-            let [(part, detail)]: [(usize, String); 1] = items.try_into().map_err(|items: Vec<_>| {
-                DataFusionError::Internal(format!(
-                    "sink {}: task partition {partition} has {} work items",
-                    sink.name,
-                    items.len()
-                ))
-            })?;
             let write = async {
                 if let Some(rows) = committed_rows(driver.as_ref(), &key, part).await? {
                     return Ok(rows);
