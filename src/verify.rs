@@ -372,10 +372,15 @@ async fn summarize(
 }
 
 /// A batch with `schema`'s columns (by name) and types: the target's types are cast to the
-/// pipeline's, so equal values hash equally.
+/// pipeline's, so equal values hash equally. A cast that changes a number (a target column
+/// wider than the source's: `numeric(14,4)` holding 13.7049 where the pipeline has
+/// `numeric(12,2)`) must not make it look equal, so the batch gets one more column,
+/// `_flow_inexact`: true for a row with a number the cast changed (read back to the target's
+/// type, it differs), false everywhere else; the source's rows, never cast, are all false.
 fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
     let options = CastOptions { safe: true, ..CastOptions::default() };
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len() + 1);
+    let mut inexact = vec![false; batch.num_rows()];
     for field in schema.fields() {
         let column = batch
             .column_by_name(field.name())
@@ -388,17 +393,47 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Strin
         let column = if column.data_type() == field.data_type() {
             column.clone()
         } else {
-            arrow::compute::cast_with_options(column, field.data_type(), &options).map_err(|e| e.to_string())?
+            let cast =
+                arrow::compute::cast_with_options(column, field.data_type(), &options).map_err(|e| e.to_string())?;
+            mark_changed_numbers(column, &cast, &mut inexact)?;
+            cast
         };
         columns.push(column);
     }
-    let fields: Vec<_> = schema
+    let mut fields: Vec<arrow::datatypes::Field> = schema
         .fields()
         .iter()
         .zip(&columns)
         .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()).with_nullable(true))
         .collect();
+    fields.push(arrow::datatypes::Field::new("_flow_inexact", arrow::datatypes::DataType::Boolean, false));
+    columns.push(Arc::new(arrow::array::BooleanArray::from(inexact)));
     RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
+
+/// Sets `inexact[row]` where `cast`, an integer or decimal column cast from numbers
+/// (`original`), does not give `original`'s value back: rounded, or out of range (null). Casts to
+/// floating point are left alone (a decimal read back from a float is rarely its digits), and so
+/// are other types (text read as a timestamp: text forms differ without the values differing).
+fn mark_changed_numbers(original: &ArrayRef, cast: &ArrayRef, inexact: &mut [bool]) -> Result<(), String> {
+    use arrow::datatypes::DataType;
+    let exact = |t: &DataType| {
+        t.is_integer()
+            || matches!(
+                t,
+                DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..)
+            )
+    };
+    if !original.data_type().is_numeric() || !exact(cast.data_type()) {
+        return Ok(());
+    }
+    let options = CastOptions { safe: true, ..CastOptions::default() };
+    let back = arrow::compute::cast_with_options(cast, original.data_type(), &options).map_err(|e| e.to_string())?;
+    let differ = arrow::compute::kernels::cmp::distinct(original, &back).map_err(|e| e.to_string())?;
+    for (row, flag) in inexact.iter_mut().enumerate() {
+        *flag |= differ.value(row);
+    }
+    Ok(())
 }
 
 /// A sample of what differs between the source's and the target's rows of one partition.

@@ -67,6 +67,7 @@ const SCHEDULER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// half second. Errors after [`SCHEDULER_WAIT`] without an answer.
 async fn scheduler_listens(address: &str) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + SCHEDULER_WAIT;
+    let mut said = false;
     loop {
         let attempt = tokio::time::timeout(std::time::Duration::from_secs(2), tokio::net::TcpStream::connect(address));
         match attempt.await {
@@ -80,7 +81,13 @@ async fn scheduler_listens(address: &str) -> Result<(), String> {
             Err(_) if tokio::time::Instant::now() >= deadline => {
                 return Err(format!("no scheduler answers at {address} after {} s", SCHEDULER_WAIT.as_secs()));
             }
-            _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            _ => {
+                if !said {
+                    eprintln!("waiting for the scheduler at {address} (up to {} s)", SCHEDULER_WAIT.as_secs());
+                    said = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
         }
     }
 }

@@ -46,23 +46,39 @@ pub async fn verify_plans(pipelines: &[ResolvedPipeline], engine: Option<Arc<dyn
         tracing::error!(code = failure.code, "{}", failure.message);
         return Exit::Runtime;
     }
-    let mut exit = Exit::Ok;
-    for pipeline in pipelines {
-        super::say!("verify pipeline {}\n", pipeline.plan.name);
-        match verify_pipeline(pipeline, engine.as_deref()).await {
-            Ok(checks) => {
-                for check in &checks {
-                    super::say!("{}", check.render());
-                    if !check.equal() {
-                        exit = Exit::Runtime;
+    let verify_all = async {
+        let mut exit = Exit::Ok;
+        for pipeline in pipelines {
+            super::say!("verify pipeline {}\n", pipeline.plan.name);
+            match verify_pipeline(pipeline, engine.as_deref()).await {
+                Ok(checks) => {
+                    for check in &checks {
+                        super::say!("{}", check.render());
+                        if !check.equal() {
+                            exit = Exit::Runtime;
+                        }
                     }
                 }
-            }
-            Err(failure) => {
-                tracing::error!(code = failure.code, "{}", failure.message);
-                exit = Exit::Runtime;
+                Err(failure) => {
+                    tracing::error!(code = failure.code, "{}", failure.message);
+                    exit = Exit::Runtime;
+                }
             }
         }
+        exit
+    };
+    // Ctrl-C or SIGTERM stops the comparison: dropping it stops the reads (and cancels a
+    // cluster's job), which the process waits for before it exits.
+    let stopped = tokio::select! {
+        exit = verify_all => Ok(exit),
+        cause = super::stop_signal() => Err(cause),
+    };
+    match stopped {
+        Ok(exit) => exit,
+        Err(cause) => {
+            crate::connect::cancel::settle(std::time::Duration::from_secs(5)).await;
+            tracing::error!(code = crate::diagnostics::codes::run::INTERRUPTED, "verify interrupted by {cause}");
+            Exit::Runtime
+        }
     }
-    exit
 }

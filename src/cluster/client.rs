@@ -117,13 +117,15 @@ impl BallistaEngine {
             }
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, String::from_utf8_lossy(&text).into_owned()))
         };
-        let (status, text) = match tokio::time::timeout(REQUEST, asked).await {
+        // As long as connecting may take: a server that takes the connection and then says
+        // nothing is no scheduler (the README promises an answer within 10 s).
+        let (status, text) = match tokio::time::timeout(CONNECT, asked).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(e)) => return Err(self.unreachable(format_args!("does not answer as a Ballista scheduler: {e}"))),
             Err(_) => {
                 return Err(self.unreachable(format_args!(
                     "does not answer within {} s (is it stopped, or another server on that port?)",
-                    REQUEST.as_secs()
+                    CONNECT.as_secs()
                 )));
             }
         };

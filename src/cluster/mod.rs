@@ -56,17 +56,23 @@ pub use nodes::{ScanExec, WriteExec};
 /// The scheduler an `--engine` value names: `ballista://HOST:PORT` → `HOST:PORT`. The port
 /// defaults to Ballista's, 50050. Errors on another scheme or a bad port.
 pub fn parse_engine(engine: &str) -> Result<String, String> {
+    // A user and password have no place here, but errors must not print them either.
+    let shown = match (engine.split_once("://"), engine.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+        (None, Some((_, host))) => format!("***@{host}"),
+        _ => engine.to_string(),
+    };
     let rest = engine.strip_prefix("ballista://").ok_or_else(|| {
-        format!("--engine `{engine}`: expected ballista://HOST:PORT (the address of `flow scheduler`)")
+        format!("--engine `{shown}`: expected ballista://HOST:PORT (the address of `flow scheduler`)")
     })?;
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() {
-        return Err(format!("--engine `{engine}` names no host"));
+        return Err(format!("--engine `{shown}` names no host"));
     }
     // A scheduler is an address, nothing more: a path, query, user or fragment would be dropped.
     if let Some(extra) = rest.chars().find(|c| matches!(c, '/' | '?' | '#' | '@')) {
         return Err(format!(
-            "--engine `{engine}`: `{extra}` has no meaning here; give only ballista://HOST:PORT (the address of \
+            "--engine `{shown}`: `{extra}` has no meaning here; give only ballista://HOST:PORT (the address of \
              `flow scheduler`)"
         ));
     }

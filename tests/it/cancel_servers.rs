@@ -191,3 +191,33 @@ fn sigterm_stops_a_mariadb_to_postgres_copy_on_both_sides() {
     assert_nothing_left("MariaDB", || mariadb_statements(marker));
     assert_nothing_left("PostgreSQL", || pg_statements(target));
 }
+
+/// `flow verify` stops on SIGTERM (and Ctrl-C) as a run does: it says so, exits 1, and leaves no
+/// statement of its own running on the server.
+#[test]
+fn sigterm_stops_a_verify_and_its_queries() {
+    if !crate::common::postgres_available() || !crate::common::mariadb_available() {
+        return;
+    }
+    let marker = "flow_cancel_marker_verify";
+    let dir = crate::common::temp_dir();
+    let file = write_flow(
+        dir.path(),
+        &format!(
+            "  source s = pg.query(\"SELECT 1 AS id, '{marker}' AS m FROM (SELECT count(*) FROM pg_sleep(120)) AS z\")\n  sink s -> pg.table(\"public.flow_cancel_verify\") {{ mode replace }}"
+        ),
+    );
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_flow"))
+        .args(["verify", file.to_str().expect("utf-8")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flow verify starts");
+    wait_for(Duration::from_secs(60), "verify's source query", || pg_statements(marker));
+    let (code, stderr) = interrupt(child, "TERM");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("error[flow::run::interrupted]: verify interrupted by SIGTERM"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60), "verify waited for the query: {:?}", started.elapsed());
+    assert_nothing_left("PostgreSQL", || pg_statements(marker));
+}

@@ -71,3 +71,63 @@ fn verify_finds_a_changed_value_a_missing_row_and_a_duplicate_in_their_partition
     ];
     assert_eq!(lines, expected, "{text}");
 }
+
+/// A target column wider than the source's (`numeric(14,4)` for `numeric(10,2)`, `bigint` for
+/// `integer`) is read back at the pipeline's type for the comparison; a value that the cast would
+/// round or overflow is a changed row, not an equal one. PostgreSQL and MariaDB targets.
+#[test]
+fn verify_finds_a_value_that_differs_beyond_the_sources_scale() {
+    if !postgres_available() || !crate::common::mariadb_available() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(pg_exec(
+        "DROP TABLE IF EXISTS public.verify_scale_src, public.verify_scale_dst;
+         CREATE TABLE public.verify_scale_src AS
+           SELECT g AS id, (g * 0.25)::numeric(10,2) AS amount, g::integer AS n FROM generate_series(1, 100) g;",
+    ));
+    crate::common::my_exec("DROP TABLE IF EXISTS flow_test.verify_scale_dst");
+    let dir = temp_dir();
+    for (target, widen, damage) in [
+        (
+            "pg.table(\"public.verify_scale_dst\")",
+            "ALTER TABLE public.verify_scale_dst ALTER amount TYPE numeric(14,4), ALTER n TYPE bigint",
+            "UPDATE public.verify_scale_dst SET amount = amount + 0.0031 WHERE id = 10; \
+             UPDATE public.verify_scale_dst SET n = 5000000000 WHERE id = 90",
+        ),
+        (
+            "my.table(\"verify_scale_dst\")",
+            "ALTER TABLE flow_test.verify_scale_dst MODIFY amount DECIMAL(14,4), MODIFY n BIGINT",
+            "UPDATE flow_test.verify_scale_dst SET amount = amount + 0.0031 WHERE id = 10; \
+             UPDATE flow_test.verify_scale_dst SET n = 5000000000 WHERE id = 90",
+        ),
+    ] {
+        let file = dir.path().join("scale.flow");
+        std::fs::write(
+            &file,
+            format!(
+                "let pg = postgres(\"{PG}\")\nlet my = mysql(\"mysql://root@127.0.0.1:3306/flow_test\")\n\
+                 pipeline scale {{\n  source s = pg.table(\"public.verify_scale_src\") {{ partition by id into 2 }}\n  \
+                 sink out = s -> {target} {{ mode replace }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let run = flow(&["run", "-q", path]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let on_my = target.starts_with("my.");
+        let exec = |sql: &str| if on_my { crate::common::my_exec(sql) } else { rt.block_on(pg_exec(sql)) };
+        exec(widen);
+        let same = flow(&["verify", path]);
+        assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));
+        exec(damage);
+        let out = flow(&["verify", path]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{target}: {text}");
+        assert!(text.contains("DIFFERENT\n      changed: id=10\n"), "{target}: {text}");
+        assert!(text.contains("DIFFERENT\n      changed: id=90\n"), "{target}: {text}");
+        assert!(text.ends_with("  DIFFERENT: 2 of 2 partition(s)\n"), "{target}: {text}");
+    }
+    rt.block_on(pg_exec("DROP TABLE public.verify_scale_src, public.verify_scale_dst"));
+    crate::common::my_exec("DROP TABLE flow_test.verify_scale_dst");
+}
