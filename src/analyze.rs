@@ -1,7 +1,8 @@
 //! The front half shared by `check`, `explain` and `run`: parse, lower (offline checks: a
 //! checked plan), then, when sources may be contacted, resolve (`crate::resolve`: all the I/O
 //! of planning, once), check columns and plan every stage with DataFusion. Every problem found
-//! lands in one [`FileProblems`], errors and warnings apart.
+//! lands in one [`FileProblems`], errors and warnings apart. `run` resolves each pipeline when
+//! its turn comes ([`Discover::InTurn`]), so that each source is described once per run.
 
 use std::collections::HashMap;
 
@@ -16,11 +17,16 @@ pub struct Analysis {
     pub problems: FileProblems,
     /// The checked plans, one per pipeline, as the file says them (table sets not expanded).
     pub checked: Vec<PipelinePlan>,
-    /// One per checked plan when sources were consulted (not `--offline`) and the file checked
-    /// cleanly so far; empty otherwise.
+    /// The first checked plans, resolved, when sources were consulted and the file checked
+    /// cleanly so far: every plan with [`Discover::Online`], the first with
+    /// [`Discover::InTurn`] (the others are resolved by [`Analysis::resolve_in_turn`]), none
+    /// otherwise.
     pub resolved: Vec<ResolvedPipeline>,
-    /// One per plan when sources were consulted and the plan typed cleanly.
+    /// One per resolved plan that typed cleanly.
     pub explained: Vec<ExplainedPipeline>,
+    /// The file's pipelines, one per checked plan: what a pipeline resolved later is checked
+    /// against.
+    pipelines: Vec<ast::Pipeline>,
 }
 
 impl Analysis {
@@ -28,22 +34,40 @@ impl Analysis {
         !self.problems.has_errors()
     }
 
-    /// The plans as far as they were resolved: the resolved plans (table sets expanded) when
-    /// sources were consulted, the checked plans otherwise.
+    /// The plans as far as they were resolved: the resolved plans (table sets expanded) where
+    /// sources were consulted, the checked plans for the rest.
     pub fn plans(&self) -> Vec<&PipelinePlan> {
-        if self.resolved.is_empty() {
-            self.checked.iter().collect()
-        } else {
-            self.resolved.iter().map(|r| &r.plan).collect()
-        }
+        let resolved = self.resolved.iter().map(|r| &r.plan);
+        resolved.chain(self.checked.iter().skip(self.resolved.len())).collect()
+    }
+
+    /// Resolves checked plan `index` now and checks what that found, as [`analyze`] does for
+    /// the plans it resolves: for a pipeline of a file analysed with [`Discover::InTurn`], when
+    /// its turn to run comes. The answer is an analysis of that one pipeline: its problems
+    /// (quoting this file), and the resolved pipeline when nothing stopped resolving (table
+    /// sets that could not be expanded). `None` when there is no plan `index`.
+    pub async fn resolve_in_turn(&self, index: usize) -> Option<Analysis> {
+        let checked = vec![self.checked.get(index)?.clone()];
+        let pipelines = vec![self.pipelines.get(index)?.clone()];
+        let (resolved, explained, mut problems) = resolve_and_check(&pipelines, &checked).await;
+        problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
+        let problems = FileProblems { source: self.problems.source.clone(), problems };
+        Some(Analysis { problems, checked, resolved, explained, pipelines })
     }
 }
 
-/// Whether `analyze` may connect to sources (`--offline` says no).
+/// Whether `analyze` may connect to sources, and for which pipelines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discover {
+    /// Every pipeline is resolved and checked (`check`, `explain`, `verify`).
     Online,
+    /// Only the offline checks (`--offline`, `status`).
     Offline,
+    /// The first pipeline is resolved and checked; each later one when its turn to run comes
+    /// ([`Analysis::resolve_in_turn`]), after the pipelines before it ran (`run`). Those may
+    /// write its sources, so a description taken earlier would have to be taken again, and a
+    /// PostgreSQL snapshot exported for it would stay open across their runs.
+    InTurn,
 }
 
 pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: Discover) -> Analysis {
@@ -55,60 +79,86 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
                 checked: Vec::new(),
                 resolved: Vec::new(),
                 explained: Vec::new(),
+                pipelines: Vec::new(),
             };
         }
     };
     let (checked, mut problems) = semantic::lower(&ast, ctx);
+    let pipelines = ast.pipelines;
+    let lowered_cleanly = !problems.iter().any(|p| !p.warning);
+    let now = match discover {
+        _ if !lowered_cleanly => 0,
+        Discover::Online => checked.len(),
+        Discover::InTurn => checked.len().min(1),
+        Discover::Offline => 0,
+    };
+    let (resolved, explained) = if now > 0 {
+        let (resolved, explained, found) = resolve_and_check(&pipelines[..now], &checked[..now]).await;
+        problems.extend(found);
+        (resolved, explained)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
+    Analysis { problems: FileProblems::new(file_name, text, problems), checked, resolved, explained, pipelines }
+}
+
+/// Resolves `checked` (concurrently; `crate::resolve`: all the I/O of planning, once) and
+/// checks what that found against `pipelines` of the file (one per plan): the table sets'
+/// expansion, the sources' descriptions, `keep last by` splits, columns, DataFusion's planning
+/// of every stage and the existing targets. A table set that cannot be expanded, in any of
+/// them, stops the checks that need descriptions. Returns the resolved plans (one per plan),
+/// the explained ones (those that planned) and every problem found.
+async fn resolve_and_check(
+    pipelines: &[ast::Pipeline],
+    checked: &[PipelinePlan],
+) -> (Vec<ResolvedPipeline>, Vec<ExplainedPipeline>, Vec<Problem>) {
+    let mut problems = Vec::new();
     let mut resolved = Vec::new();
     let mut explained = Vec::new();
-    let lowered_cleanly = !problems.iter().any(|p| !p.warning);
-    if lowered_cleanly && discover == Discover::Online {
-        let resolutions = futures::future::join_all(checked.iter().map(resolve::resolve)).await;
-        for (resolution, pipeline_ast) in resolutions.into_iter().zip(&ast.pipelines) {
-            problems.extend(expansion_problems(pipeline_ast, resolution.expansion));
-            resolved.push(resolution.pipeline);
+    let resolutions = futures::future::join_all(checked.iter().map(resolve::resolve)).await;
+    for (resolution, pipeline_ast) in resolutions.into_iter().zip(pipelines) {
+        problems.extend(expansion_problems(pipeline_ast, resolution.expansion));
+        resolved.push(resolution.pipeline);
+    }
+    if problems.iter().any(|p| !p.warning) {
+        return (resolved, explained, problems);
+    }
+    for (pipeline, pipeline_ast) in resolved.iter().zip(pipelines) {
+        let discovery = &pipeline.sources;
+        problems.extend(discovery_problems(pipeline_ast, discovery));
+        problems.extend(keep_last_problems(pipeline_ast, pipeline));
+        let schemas: HashMap<String, Vec<String>> = discovery
+            .iter()
+            .filter_map(|(name, shape)| {
+                let shape = shape.as_ref().ok()?;
+                Some((name.clone(), shape.schema.fields().iter().map(|f| f.name().clone()).collect()))
+            })
+            .collect();
+        let exact_text: HashMap<String, Vec<String>> = discovery
+            .iter()
+            .filter_map(|(name, shape)| {
+                let fields = shape.as_ref().ok()?.schema.fields().iter();
+                let text =
+                    fields.filter(|f| crate::connect::decimal_text::is_decimal_text(f)).map(|f| f.name().clone());
+                Some((name.clone(), text.collect()))
+            })
+            .collect();
+        let column_problems = check_columns(pipeline_ast, &schemas, &exact_text);
+        let columns_ok = column_problems.is_empty();
+        problems.extend(column_problems);
+        if !columns_ok {
+            continue;
         }
-        if problems.iter().any(|p| !p.warning) {
-            problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
-            return Analysis { problems: FileProblems::new(file_name, text, problems), checked, resolved, explained };
-        }
-        for (pipeline, pipeline_ast) in resolved.iter().zip(&ast.pipelines) {
-            let discovery = &pipeline.sources;
-            problems.extend(discovery_problems(pipeline_ast, discovery));
-            problems.extend(keep_last_problems(pipeline_ast, pipeline));
-            let schemas: HashMap<String, Vec<String>> = discovery
-                .iter()
-                .filter_map(|(name, shape)| {
-                    let shape = shape.as_ref().ok()?;
-                    Some((name.clone(), shape.schema.fields().iter().map(|f| f.name().clone()).collect()))
-                })
-                .collect();
-            let exact_text: HashMap<String, Vec<String>> = discovery
-                .iter()
-                .filter_map(|(name, shape)| {
-                    let fields = shape.as_ref().ok()?.schema.fields().iter();
-                    let text =
-                        fields.filter(|f| crate::connect::decimal_text::is_decimal_text(f)).map(|f| f.name().clone());
-                    Some((name.clone(), text.collect()))
-                })
-                .collect();
-            let column_problems = check_columns(pipeline_ast, &schemas, &exact_text);
-            let columns_ok = column_problems.is_empty();
-            problems.extend(column_problems);
-            if !columns_ok {
-                continue;
+        match explain::explain_pipeline(pipeline).await {
+            Ok(mut e) => {
+                problems.extend(target_problems(pipeline_ast, &pipeline.plan, &mut e).await);
+                explained.push(e);
             }
-            match explain::explain_pipeline(pipeline).await {
-                Ok(mut e) => {
-                    problems.extend(target_problems(pipeline_ast, &pipeline.plan, &mut e).await);
-                    explained.push(e);
-                }
-                Err((stage, message)) => problems.push(plan_problem(pipeline_ast, &stage, message)),
-            }
+            Err((stage, message)) => problems.push(plan_problem(pipeline_ast, &stage, message)),
         }
     }
-    problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
-    Analysis { problems: FileProblems::new(file_name, text, problems), checked, resolved, explained }
+    (resolved, explained, problems)
 }
 
 /// A source whose server did not answer, or whose file is not there yet, is a warning at check

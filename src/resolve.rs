@@ -6,9 +6,10 @@
 //!
 //! `explain` renders a resolved pipeline, `run` executes it and `verify` compares it with its
 //! targets: none of them describes a source that resolving already described, so a run sends
-//! each source's schema probe, bounds query and `pg_export_snapshot()` once. The one exception
-//! is a pipeline that runs after another one of the same file: it is described again just
-//! before it runs ([`refresh`]), because the pipelines before it may have written its sources.
+//! each source's schema probe, bounds query and `pg_export_snapshot()` once. `run` resolves
+//! each pipeline of a file when its turn comes (`analyze::Discover::InTurn`), after the
+//! pipelines before it, which may write its sources: a later pipeline is described once too,
+//! as its sources are when it runs, and no snapshot stays open across another pipeline's run.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -167,13 +168,6 @@ fn splits_kept_keys(plan: &PipelinePlan, source: &str) -> bool {
         matches!(&sink.mode, crate::plan::WriteMode::Upsert { keep: Some(_), .. })
             && crate::plan::upsert::key_split(plan, sink, partitions).is_some()
     })
-}
-
-/// Describes every source of an already resolved pipeline again (its table sets, automatic
-/// partitions and batch sizes stay as they were chosen): for a pipeline that runs after other
-/// pipelines of the same file, whose sources those may have written.
-pub async fn refresh(resolved: &ResolvedPipeline) -> ResolvedPipeline {
-    ResolvedPipeline { plan: resolved.plan.clone(), sources: describe_sources(&resolved.plan).await }
 }
 
 /// Describes every source of a pipeline (concurrently); failures are kept, classified. An

@@ -3,7 +3,7 @@
 //! never a second code path.
 
 use super::common::context;
-use super::run::run_plans;
+use super::run::{Verify, run_plans};
 use super::{CopyArgs, Exit};
 use crate::analyze::{Discover, EXPLAIN_THE_SET, analyze};
 use crate::exec::{ProgressMode, RunHints};
@@ -71,7 +71,7 @@ pub async fn run(args: CopyArgs) -> Exit {
         }
     };
     let progress = if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto };
-    run_plans(&analysis.resolved, progress, args.report.as_deref(), args.resume, hints, engine).await.0
+    run_plans(analysis, progress, args.report.as_deref(), args.resume, hints, engine, Verify::No).await
 }
 
 /// Where the passwords of the URLs go in the .flow text.

@@ -3,6 +3,7 @@
 //! (`common::postgres_available`), and fail instead when `FLOW_REQUIRE_DBS=1`.
 
 mod common;
+mod wire_proxy;
 
 mod architecture;
 mod cancel_servers;
