@@ -24,6 +24,7 @@ pub mod rejects;
 pub mod retry;
 pub mod sink;
 pub mod source;
+pub mod span;
 pub mod sql_log;
 pub mod sqlite;
 pub mod staged;

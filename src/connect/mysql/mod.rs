@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod convert;
 pub mod ddl;
+pub mod params;
 pub mod reader;
 pub mod session;
 pub mod sink;

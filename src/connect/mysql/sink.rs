@@ -14,16 +14,16 @@
 //! table set): a crash between it and the ledger row makes a resume start the sink over, which
 //! ends in the same target.
 
-use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use chrono::{Datelike, Timelike};
 use datafusion::error::{DataFusionError, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
 use futures::future::BoxFuture;
 
+use super::params::value_at;
+use super::types::MYSQL_DECIMAL;
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
@@ -56,7 +56,7 @@ pub fn mysql_field_type(field: &Field, is_key: bool) -> Result<String> {
     // Exact decimal text (an unconstrained numeric): MySQL's widest decimal; `insert_batch`
     // refuses the values it would not keep exactly.
     if decimal_text::is_decimal_text(field) {
-        let (p, s) = decimal_text::MYSQL_DECIMAL;
+        let (p, s) = MYSQL_DECIMAL;
         return Ok(format!("DECIMAL({p},{s})"));
     }
     match super::types::bit_length(field) {
@@ -289,7 +289,7 @@ impl StagedBackend for MysqlBackend {
     fn inexact(&self, field: &Field) -> Option<String> {
         let column = field.name();
         if decimal_text::is_decimal_text(field) {
-            let (p, s) = decimal_text::MYSQL_DECIMAL;
+            let (p, s) = MYSQL_DECIMAL;
             return Some(format!(
                 "column `{column}`: a numeric without precision becomes DECIMAL({p},{s}), MySQL's widest decimal; a \
                  value with more than {} integer or {s} fractional digits, NaN or Infinity is refused by column, row \
@@ -423,7 +423,7 @@ impl RowLoader<MysqlSession> for MysqlLoader {
         // Decimal text is checked against DECIMAL(65,30) here because MySQL would round extra
         // fractional digits with only a note, even in strict mode.
         let decimal_text: Vec<bool> = t.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
-        let (decimal_p, decimal_s) = decimal_text::MYSQL_DECIMAL;
+        let (decimal_p, decimal_s) = MYSQL_DECIMAL;
         let mut rows: Vec<(usize, Vec<Value>, usize)> = Vec::with_capacity(batch.num_rows());
         'rows: for row in 0..batch.num_rows() {
             let mut values = Vec::with_capacity(width);
@@ -431,7 +431,8 @@ impl RowLoader<MysqlSession> for MysqlLoader {
                 let column = batch.column(i);
                 let value = value_at(column.as_ref(), row).and_then(|v| match &v {
                     Value::Bytes(text) if decimal_text.get(i).copied().unwrap_or(false) => {
-                        decimal_text::fits_decimal(&String::from_utf8_lossy(text), decimal_p, decimal_s).map(|()| v)
+                        decimal_text::fits_decimal(&String::from_utf8_lossy(text), decimal_p, decimal_s)?;
+                        Ok(v)
                     }
                     _ => Ok(v),
                 });
@@ -439,7 +440,7 @@ impl RowLoader<MysqlSession> for MysqlLoader {
                     Ok(v) => values.push(v),
                     Err(e) => {
                         let name = t.schema.field(i).name();
-                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e));
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e.to_string()));
                         if t.rejects.fails() {
                             return Ok(bad);
                         }
@@ -576,135 +577,6 @@ fn refused_column(message: &str) -> Option<String> {
         _ => return None,
     };
     Some(name.to_string())
-}
-
-/// The largest span a MySQL `TIME` holds, in microseconds: `838:59:59` (the fraction cannot
-/// go beyond it: `838:59:59.000001` is out of range).
-const MYSQL_TIME_MAX_MICROS: i128 = 3_020_399 * 1_000_000;
-
-/// A signed span in microseconds as a MySQL `TIME` parameter; beyond ±838:59:59 is refused
-/// (MySQL would clamp it).
-fn mysql_time(micros: i128) -> std::result::Result<Value, String> {
-    let magnitude = micros.abs();
-    let seconds = magnitude / 1_000_000;
-    if magnitude > MYSQL_TIME_MAX_MICROS {
-        let shown = i64::try_from(micros).map_or_else(|_| format!("{micros} µs"), super::convert::duration_text);
-        return Err(format!("{shown} is outside MySQL TIME's range -838:59:59 to 838:59:59"));
-    }
-    let hours = seconds / 3600;
-    Ok(Value::Time(
-        micros < 0,
-        (hours / 24) as u32,
-        (hours % 24) as u8,
-        (seconds / 60 % 60) as u8,
-        (seconds % 60) as u8,
-        (magnitude % 1_000_000) as u32,
-    ))
-}
-
-/// One Arrow value as a MySQL parameter. NaN and infinities have no MySQL representation.
-fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String> {
-    use arrow::datatypes::*;
-    if array.is_null(row) {
-        return Ok(Value::NULL);
-    }
-    let float = |v: f64| {
-        if v.is_finite() {
-            Ok(Value::Double(v))
-        } else {
-            Err(format!("{v} cannot be stored in MySQL (no NaN or infinity)"))
-        }
-    };
-    Ok(match array.data_type() {
-        DataType::Boolean => Value::Int(i64::from(array.as_boolean().value(row))),
-        DataType::Int8 => Value::Int(array.as_primitive::<Int8Type>().value(row).into()),
-        DataType::Int16 => Value::Int(array.as_primitive::<Int16Type>().value(row).into()),
-        DataType::Int32 => Value::Int(array.as_primitive::<Int32Type>().value(row).into()),
-        DataType::Int64 => Value::Int(array.as_primitive::<Int64Type>().value(row)),
-        DataType::UInt8 => Value::UInt(array.as_primitive::<UInt8Type>().value(row).into()),
-        DataType::UInt16 => Value::UInt(array.as_primitive::<UInt16Type>().value(row).into()),
-        DataType::UInt32 => Value::UInt(array.as_primitive::<UInt32Type>().value(row).into()),
-        DataType::UInt64 => Value::UInt(array.as_primitive::<UInt64Type>().value(row)),
-        DataType::Float16 => float(array.as_primitive::<Float16Type>().value(row).to_f64())?,
-        DataType::Float32 => float(array.as_primitive::<Float32Type>().value(row).into())?,
-        DataType::Float64 => float(array.as_primitive::<Float64Type>().value(row))?,
-        DataType::Decimal128(_, _) => {
-            Value::Bytes(array.as_primitive::<Decimal128Type>().value_as_string(row).into_bytes())
-        }
-        DataType::Decimal256(_, _) => {
-            Value::Bytes(array.as_primitive::<Decimal256Type>().value_as_string(row).into_bytes())
-        }
-        DataType::Utf8 => Value::Bytes(array.as_string::<i32>().value(row).as_bytes().to_vec()),
-        DataType::LargeUtf8 => Value::Bytes(array.as_string::<i64>().value(row).as_bytes().to_vec()),
-        DataType::Utf8View => Value::Bytes(array.as_string_view().value(row).as_bytes().to_vec()),
-        DataType::Binary => Value::Bytes(array.as_binary::<i32>().value(row).to_vec()),
-        DataType::LargeBinary => Value::Bytes(array.as_binary::<i64>().value(row).to_vec()),
-        DataType::BinaryView => Value::Bytes(array.as_binary_view().value(row).to_vec()),
-        DataType::FixedSizeBinary(_) => Value::Bytes(array.as_fixed_size_binary().value(row).to_vec()),
-        DataType::Date32 | DataType::Date64 => {
-            let d = match array.data_type() {
-                DataType::Date32 => array.as_primitive::<Date32Type>().value_as_date(row),
-                _ => array.as_primitive::<Date64Type>().value_as_date(row),
-            }
-            .ok_or("date out of range")?;
-            let year =
-                u16::try_from(d.year()).map_err(|_| format!("year {} is outside MySQL's DATE range", d.year()))?;
-            Value::Date(year, d.month() as u8, d.day() as u8, 0, 0, 0, 0)
-        }
-        DataType::Time32(_) | DataType::Time64(_) => {
-            let micros: i64 = match array.data_type() {
-                DataType::Time32(TimeUnit::Second) => {
-                    i64::from(array.as_primitive::<Time32SecondType>().value(row)) * 1_000_000
-                }
-                DataType::Time32(_) => i64::from(array.as_primitive::<Time32MillisecondType>().value(row)) * 1_000,
-                DataType::Time64(TimeUnit::Nanosecond) => {
-                    array.as_primitive::<Time64NanosecondType>().value(row) / 1_000
-                }
-                _ => array.as_primitive::<Time64MicrosecondType>().value(row),
-            };
-            let (secs, us) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
-            Value::Time(false, 0, (secs / 3600) as u8, ((secs / 60) % 60) as u8, (secs % 60) as u8, us as u32)
-        }
-        DataType::Duration(unit) => {
-            let v = match unit {
-                TimeUnit::Second => i128::from(array.as_primitive::<DurationSecondType>().value(row)) * 1_000_000,
-                TimeUnit::Millisecond => i128::from(array.as_primitive::<DurationMillisecondType>().value(row)) * 1_000,
-                TimeUnit::Microsecond => i128::from(array.as_primitive::<DurationMicrosecondType>().value(row)),
-                TimeUnit::Nanosecond => {
-                    let nanos = array.as_primitive::<DurationNanosecondType>().value(row);
-                    if nanos % 1_000 != 0 {
-                        return Err(format!(
-                            "{nanos} ns has a fraction of a microsecond, which MySQL TIME cannot keep"
-                        ));
-                    }
-                    i128::from(nanos / 1_000)
-                }
-            };
-            mysql_time(v)?
-        }
-        DataType::Timestamp(unit, _) => {
-            let micros = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).checked_mul(1_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row).checked_mul(1_000),
-                TimeUnit::Microsecond => Some(array.as_primitive::<TimestampMicrosecondType>().value(row)),
-                TimeUnit::Nanosecond => Some(array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000),
-            }
-            .ok_or("timestamp out of range")?;
-            let t = chrono::DateTime::from_timestamp_micros(micros).ok_or("timestamp out of range")?.naive_utc();
-            let year =
-                u16::try_from(t.year()).map_err(|_| format!("year {} is outside MySQL's DATETIME range", t.year()))?;
-            Value::Date(
-                year,
-                t.month() as u8,
-                t.day() as u8,
-                t.hour() as u8,
-                t.minute() as u8,
-                t.second() as u8,
-                t.nanosecond() / 1_000,
-            )
-        }
-        other => return Err(format!("type {other} cannot be written to MySQL")),
-    })
 }
 
 /// Adds a table set's foreign keys on MySQL/MariaDB (`connect::foreign_keys`); errors 1826

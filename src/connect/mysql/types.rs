@@ -59,6 +59,10 @@ pub enum Tinyint1 {
 /// The name of the connection option, and its values.
 pub const TINYINT1_OPTION: &str = "tinyint1";
 
+/// MySQL's widest `DECIMAL`: 65 digits, 30 of them after the point (MySQL docs, "Fixed-Point
+/// Types"); what an exact decimal text column (`connect::decimal_text`) becomes on MySQL.
+pub const MYSQL_DECIMAL: (u32, u32) = (65, 30);
+
 impl Tinyint1 {
     /// The option's value as written (`"boolean"` or `"integer"`); anything else is an error
     /// that lists both.

@@ -13,7 +13,6 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
@@ -21,6 +20,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params_from_iter, types
 
 use futures::future::BoxFuture;
 
+use super::params::{fits_float, value_at};
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
@@ -364,7 +364,7 @@ impl RowLoader<SqliteSession> for SqliteLoader {
             for (i, column) in batch.columns().iter().enumerate() {
                 let value = value_at(column.as_ref(), row).and_then(|v| {
                     match (&v, self.floats.iter().find(|(c, _)| *c == i)) {
-                        (Value::Text(text), Some((_, declared))) => fits_float(text, declared).map(|_| v),
+                        (Value::Text(text), Some((_, declared))) => fits_float(text, declared).map(|()| v),
                         _ => Ok(v),
                     }
                 });
@@ -372,7 +372,7 @@ impl RowLoader<SqliteSession> for SqliteLoader {
                     Ok(v) => row_values.push(v),
                     Err(e) => {
                         let name = target.schema.field(i).name();
-                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e));
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e.to_string()));
                         continue 'rows;
                     }
                 }
@@ -397,21 +397,6 @@ impl RowLoader<SqliteSession> for SqliteLoader {
     }
 }
 
-/// A decimal's text that an existing SQLite column of numeric affinity will store as a float:
-/// exact to the digit only up to 15 significant digits (an IEEE double's guaranteed decimal
-/// precision, which SQLite also prints with).
-fn fits_float(text: &str, declared: &str) -> std::result::Result<(), String> {
-    let digits = text.trim_start_matches('-').replace('.', "");
-    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-    if significant <= 15 {
-        return Ok(());
-    }
-    Err(format!(
-        "{text} has {significant} significant digits; the existing column is declared `{declared}`, which SQLite \
-         stores as an 8-byte float (15 digits)"
-    ))
-}
-
 /// The affinity SQLite gives a column declared `declared` (<https://sqlite.org/datatype3.html>,
 /// section 3.1, rules applied in order).
 fn affinity(declared: &str) -> &'static str {
@@ -427,98 +412,6 @@ fn affinity(declared: &str) -> &'static str {
     } else {
         "NUMERIC"
     }
-}
-
-/// One Arrow value as a SQLite value.
-fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String> {
-    use arrow::datatypes::*;
-    if array.is_null(row) {
-        return Ok(Value::Null);
-    }
-    Ok(match array.data_type() {
-        DataType::Boolean => Value::Integer(i64::from(array.as_boolean().value(row))),
-        DataType::Int8 => Value::Integer(array.as_primitive::<Int8Type>().value(row).into()),
-        DataType::Int16 => Value::Integer(array.as_primitive::<Int16Type>().value(row).into()),
-        DataType::Int32 => Value::Integer(array.as_primitive::<Int32Type>().value(row).into()),
-        DataType::Int64 => Value::Integer(array.as_primitive::<Int64Type>().value(row)),
-        DataType::UInt8 => Value::Integer(array.as_primitive::<UInt8Type>().value(row).into()),
-        DataType::UInt16 => Value::Integer(array.as_primitive::<UInt16Type>().value(row).into()),
-        DataType::UInt32 => Value::Integer(array.as_primitive::<UInt32Type>().value(row).into()),
-        DataType::UInt64 => {
-            let v = array.as_primitive::<UInt64Type>().value(row);
-            i64::try_from(v).map(Value::Integer).map_err(|_| {
-                format!(
-                    "{v} is above 9223372036854775807, the largest integer SQLite stores (integers are signed 64-bit)"
-                )
-            })?
-        }
-        DataType::Float16 => Value::Real(array.as_primitive::<Float16Type>().value(row).to_f64()),
-        DataType::Float32 => Value::Real(array.as_primitive::<Float32Type>().value(row).into()),
-        DataType::Float64 => Value::Real(array.as_primitive::<Float64Type>().value(row)),
-        DataType::Decimal128(_, _) => Value::Text(array.as_primitive::<Decimal128Type>().value_as_string(row)),
-        DataType::Decimal256(_, _) => Value::Text(array.as_primitive::<Decimal256Type>().value_as_string(row)),
-        DataType::Utf8 => Value::Text(array.as_string::<i32>().value(row).to_string()),
-        DataType::LargeUtf8 => Value::Text(array.as_string::<i64>().value(row).to_string()),
-        DataType::Utf8View => Value::Text(array.as_string_view().value(row).to_string()),
-        DataType::Binary => Value::Blob(array.as_binary::<i32>().value(row).to_vec()),
-        DataType::LargeBinary => Value::Blob(array.as_binary::<i64>().value(row).to_vec()),
-        DataType::BinaryView => Value::Blob(array.as_binary_view().value(row).to_vec()),
-        DataType::FixedSizeBinary(_) => Value::Blob(array.as_fixed_size_binary().value(row).to_vec()),
-        DataType::Date32 | DataType::Date64 | DataType::Time32(_) | DataType::Time64(_) | DataType::Timestamp(_, _) => {
-            Value::Text(temporal_text(array, row)?)
-        }
-        DataType::Duration(unit) => {
-            let micros = match unit {
-                TimeUnit::Second => array.as_primitive::<DurationSecondType>().value(row).checked_mul(1_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<DurationMillisecondType>().value(row).checked_mul(1_000),
-                TimeUnit::Microsecond => Some(array.as_primitive::<DurationMicrosecondType>().value(row)),
-                TimeUnit::Nanosecond => {
-                    let nanos = array.as_primitive::<DurationNanosecondType>().value(row);
-                    (nanos % 1_000 == 0).then_some(nanos / 1_000)
-                }
-            }
-            .ok_or_else(|| format!("the duration does not fit whole microseconds ({})", array.data_type()))?;
-            Value::Text(crate::connect::mysql::convert::duration_text(micros))
-        }
-        other => return Err(format!("type {other} cannot be written to SQLite")),
-    })
-}
-
-/// ISO-8601 text for dates, times and timestamps (UTC offset kept for zoned timestamps).
-fn temporal_text(array: &dyn Array, row: usize) -> std::result::Result<String, String> {
-    use arrow::datatypes::*;
-    let bad = || format!("value out of range for {}", array.data_type());
-    Ok(match array.data_type() {
-        DataType::Date32 => array.as_primitive::<Date32Type>().value_as_date(row).ok_or_else(bad)?.to_string(),
-        DataType::Date64 => array.as_primitive::<Date64Type>().value_as_date(row).ok_or_else(bad)?.to_string(),
-        DataType::Time32(TimeUnit::Second) => {
-            array.as_primitive::<Time32SecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
-        }
-        DataType::Time32(_) => {
-            array.as_primitive::<Time32MillisecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
-        }
-        DataType::Time64(TimeUnit::Nanosecond) => {
-            array.as_primitive::<Time64NanosecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
-        }
-        DataType::Time64(_) => {
-            array.as_primitive::<Time64MicrosecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
-        }
-        DataType::Timestamp(unit, tz) => {
-            let v = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).checked_mul(1_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row).checked_mul(1_000),
-                TimeUnit::Microsecond => Some(array.as_primitive::<TimestampMicrosecondType>().value(row)),
-                TimeUnit::Nanosecond => Some(array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000),
-            }
-            .ok_or_else(bad)?;
-            let dt = chrono::DateTime::from_timestamp_micros(v).ok_or_else(bad)?;
-            match tz {
-                Some(_) => dt.format("%Y-%m-%d %H:%M:%S%.f+00:00").to_string(),
-                None => dt.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string(),
-            }
-        }
-        _ => return Err(bad()),
-    })
 }
 
 /// Checks a table set's foreign keys on SQLite (`connect::foreign_keys`): SQLite declares them
