@@ -19,7 +19,7 @@ use super::foreign_keys::AddForeignKeys;
 use super::sink::BlockingSink;
 use super::source::DatabaseSource;
 use super::staged::{StagedSink, StagedTarget};
-use super::target::{TargetPlan, describe_table};
+use super::target::{TargetError, TargetPlan, describe_table};
 use super::target_columns::ReadSpecials;
 use super::{mysql, postgres, sqlite};
 use crate::plan::{Backend, Endpoint, SinkPlan, TableName};
@@ -46,7 +46,7 @@ pub struct TableSink {
     /// streams batches as they come, so regrouping them would only copy them.
     pub regroup: bool,
     /// What the sink will do to a table, for `explain` (`connect::target::describe_table`).
-    pub describe: fn(&SinkPlan, &TableName, &SchemaRef) -> Result<TargetPlan, String>,
+    pub describe: fn(&SinkPlan, &TableName, &SchemaRef) -> Result<TargetPlan, TargetError>,
     /// Reads the columns of existing tables that take no values from outside (generated and
     /// identity columns: `connect::target_columns`); `None` where the backend has none that
     /// matter (SQLite).

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::registry;
 use super::staged::StagedBackend;
+use crate::diagnostics::{Failure, codes};
 use crate::plan::{Relation, SinkPlan, TableName, WriteMode};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,9 +29,42 @@ pub struct TargetPlan {
     pub warnings: Vec<String>,
 }
 
+/// Why a sink cannot say what it will do to its target.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// The backend writes no target of this kind.
+    #[error("{backend} targets are not supported yet")]
+    Unsupported { backend: &'static str },
+    /// A column has no type on the target, or the table no `CREATE TABLE` (the failure names
+    /// the column; `flow::sink::unsupported_type`).
+    #[error("{0}")]
+    Column(Failure),
+}
+
+impl TargetError {
+    /// The diagnostic code: `flow::target::not_writable` for a target the backend does not
+    /// write, the column's failure's code otherwise.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unsupported { .. } => codes::target::NOT_WRITABLE,
+            Self::Column(failure) => failure.code,
+        }
+    }
+
+    /// A backend's refusal (a `Failure` inside `e`, else `flow::sink::unsupported_type` with
+    /// DataFusion's text).
+    fn column(e: &datafusion::error::DataFusionError) -> Self {
+        Self::Column(
+            Failure::find(e)
+                .cloned()
+                .unwrap_or_else(|| Failure::new(codes::sink::UNSUPPORTED_TYPE, crate::diagnostics::strip_df_prefix(e))),
+        )
+    }
+}
+
 /// What `sink` will do with rows of `schema`. `Err` when its backend cannot write that target,
-/// or a column has no type there (the message names the column).
-pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, String> {
+/// or a column has no type there.
+pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, TargetError> {
     let entry = registry::backend(sink.endpoint.backend);
     match (&sink.relation, entry.table_sink, entry.file_sink) {
         (Relation::Table { name }, Some(table), _) => (table.describe)(sink, name, schema),
@@ -43,7 +77,7 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
             let warnings = schema.fields().iter().filter_map(|f| (file.inexact)(f)).collect();
             Ok(TargetPlan { mapping, ddl: Vec::new(), publish, warnings })
         }
-        _ => Err(format!("{} targets are not supported yet", sink.endpoint.backend.name())),
+        _ => Err(TargetError::Unsupported { backend: sink.endpoint.backend.name() }),
     }
 }
 
@@ -55,7 +89,7 @@ pub fn describe_table<B: StagedBackend>(
     sink: &SinkPlan,
     table: &TableName,
     schema: &SchemaRef,
-) -> Result<TargetPlan, String> {
+) -> Result<TargetPlan, TargetError> {
     let keys = match &sink.mode {
         WriteMode::Upsert { keys, .. } => Some(keys.as_slice()),
         _ => None,
@@ -63,9 +97,9 @@ pub fn describe_table<B: StagedBackend>(
     let mut columns = Vec::new();
     for f in schema.fields() {
         let is_key = keys.is_some_and(|k| k.contains(f.name()));
-        columns.push(mapping(f, backend.column_type(f, is_key).map_err(|e| e.to_string())?));
+        columns.push(mapping(f, backend.column_type(f, is_key).map_err(|e| TargetError::column(&e))?));
     }
-    let create = backend.create_table_sql(table, schema, keys).map_err(|e| e.to_string())?;
+    let create = backend.create_table_sql(table, schema, keys).map_err(|e| TargetError::column(&e))?;
     Ok(TargetPlan {
         mapping: columns,
         ddl: if sink.create_if_missing { vec![create] } else { Vec::new() },

@@ -285,7 +285,7 @@ pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPi
                         stage.publish = Some(target.publish);
                         stage.warnings = target.warnings;
                     }
-                    Err(e) => stage.note = Some(e),
+                    Err(e) => stage.note = Some(e.to_string()),
                 }
                 if let Some(carried) = &sink.carried {
                     apply_carried(&mut stage, carried);

@@ -30,7 +30,7 @@ use super::session::{self, SnapshotKind};
 use super::types::Tinyint1;
 use crate::connect::blocking::blocking_stream;
 use crate::connect::cancel::Pending;
-use crate::connect::source::{DatabaseSource, PartitionRead, SourceSnapshot, run_blocking};
+use crate::connect::source::{BadUrl, DatabaseSource, PartitionRead, SourceSnapshot, run_blocking};
 use crate::plan::sql::Dialect;
 use crate::plan::{SourcePlan, TableName};
 
@@ -41,13 +41,8 @@ pub struct MysqlSource;
 impl DatabaseSource for MysqlSource {
     /// The options `connect` builds from the URL (`ssl-mode` and the `mysql` crate's own
     /// parameters, which it refuses when unknown).
-    fn check_url(&self, url: &str) -> std::result::Result<(), String> {
-        super::session::opts_from_url(url).map(drop).map_err(|e| {
-            let text = crate::diagnostics::strip_df_prefix(&e);
-            // The caller names the URL already.
-            let named = format!("invalid MySQL URL {}: ", crate::plan::endpoint::redact_url(url));
-            text.strip_prefix(&named).map_or(text.clone(), str::to_string)
-        })
+    fn check_url(&self, url: &str) -> std::result::Result<(), BadUrl> {
+        super::session::parse_opts(url).map(drop)
     }
 
     async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)> {

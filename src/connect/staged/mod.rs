@@ -677,8 +677,8 @@ impl<B: StagedBackend> StagedSink<B> {
             return Ok(WritePlan::all(&t.schema));
         }
         let special = self.backend.special_columns(s, &t.table)?;
-        WritePlan::decide(&t.table, &target_columns::names(&t.schema), &t.mode, &special).map_err(|message| {
-            Failure::new(codes::sink::REFUSED, format!("{}: {message}", self.backend.name())).into_datafusion()
+        WritePlan::decide(&t.table, &target_columns::names(&t.schema), &t.mode, &special).map_err(|refused| {
+            Failure::new(codes::sink::REFUSED, format!("{}: {refused}", self.backend.name())).into_datafusion()
         })
     }
 }

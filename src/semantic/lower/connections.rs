@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::values::parse_duration;
+use super::super::values::{ExpandError, parse_duration};
 use super::{Lowering, Resolved, undefined};
 use crate::diagnostics::{Problem, codes};
 use crate::plan::{Backend, BackendKind, Endpoint, endpoint};
@@ -80,11 +80,19 @@ impl Lowering<'_> {
                 };
                 let url = match self.ctx.vars.expand_text(&profile.url) {
                     Ok(u) => u,
-                    Err(msg) => {
+                    Err(e @ ExpandError::Unset { .. }) => {
                         self.problems.push(
-                            Problem::error(codes::value::UNRESOLVED_VARIABLE, format!("profile `{pname}`: {msg}"))
+                            Problem::error(codes::value::UNRESOLVED_VARIABLE, format!("profile `{pname}`: {e}"))
                                 .at(call.span, "its URL needs a variable")
                                 .help("set the variable with --var NAME=VALUE or in the environment"),
+                        );
+                        return None;
+                    }
+                    Err(e @ ExpandError::Unclosed { .. }) => {
+                        self.problems.push(
+                            Problem::error(codes::connection::BAD_URL, format!("profile `{pname}`: {e}"))
+                                .at(call.span, "its URL is not complete")
+                                .help("write a variable as ${NAME} or ${NAME:-default}"),
                         );
                         return None;
                     }
@@ -163,7 +171,7 @@ impl Lowering<'_> {
                         Ok(_) => Some(v),
                         Err(why) => {
                             self.problems.push(
-                                Problem::error(codes::connection::BAD_ARGUMENT, why)
+                                Problem::error(codes::connection::BAD_ARGUMENT, why.to_string())
                                     .at(lit.span, "not a list of column types")
                                     .help("e.g. types: \"code text, amount decimal(12,2)\""),
                             );
