@@ -55,6 +55,12 @@ pub struct TableSink {
     pub foreign_keys: AddForeignKeys,
 }
 
+/// The titles of the backends whose whole databases Flow reads and writes (those with a catalog
+/// and a DDL dialect), in the order Flow lists backends: `PostgreSQL`, `MySQL/MariaDB`, `SQLite`.
+pub fn catalog_titles() -> Vec<&'static str> {
+    Backend::ALL.into_iter().filter(|b| backend(*b).schema.is_some()).map(|b| b.info().title).collect()
+}
+
 /// The entry of `backend`.
 pub fn backend(backend: Backend) -> &'static BackendEntry {
     match backend {

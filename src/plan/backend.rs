@@ -79,7 +79,7 @@ static POSTGRES: BackendInfo = BackendInfo {
 static MYSQL: BackendInfo = BackendInfo {
     name: "mysql",
     example: "mysql(\"mysql://root@127.0.0.1:3306/db\")",
-    title: "MySQL",
+    title: "MySQL/MariaDB",
     aliases: &["mysql", "mariadb"],
     kind: BackendKind::Server,
     schemes: &["mysql", "mariadb"],
