@@ -94,6 +94,8 @@ impl SqliteBackend {
 pub struct SqliteSession {
     conn: Connection,
     table: TableName,
+    /// The sink's upsert keys, in `mode upsert`.
+    upsert_keys: Option<Vec<String>>,
 }
 
 impl SqliteSession {
@@ -102,7 +104,64 @@ impl SqliteSession {
             Step::Publish => format!("SQLite: publishing into {}: {e}", self.table),
             _ => format!("SQLite: {} {}: {e}", step.phrase(), self.table),
         };
-        Failure::new(refusal_code(step, e), message).into_datafusion()
+        Failure::new(self.refusal_code(step, e), message).into_datafusion()
+    }
+
+    /// The code of a statement SQLite refused, from its result code
+    /// (<https://sqlite.org/rescode.html>): a constraint (`SQLITE_CONSTRAINT_*`) refuses a row.
+    /// An upsert whose `ON CONFLICT` columns match no unique index fails with a plain
+    /// `SQLITE_ERROR`, as many other statements do; so when publishing an upsert fails that way,
+    /// the target's unique keys are read ([`Self::unique_keys`]) and none equal to the sink's
+    /// keys means `flow::sink::no_upsert_key`.
+    fn refusal_code(&self, step: Step, e: &rusqlite::Error) -> &'static str {
+        match (e.sqlite_error_code(), &self.upsert_keys) {
+            (Some(ErrorCode::ConstraintViolation), _) => codes::sink::VALUE_REFUSED,
+            (Some(ErrorCode::Unknown), Some(keys)) if step == Step::Publish => {
+                let wanted = key_set(keys);
+                match self.unique_keys() {
+                    Ok(unique) if !unique.iter().any(|k| key_set(k) == wanted) => codes::sink::NO_UPSERT_KEY,
+                    _ => codes::sink::WRITE_FAILED,
+                }
+            }
+            _ => codes::sink::WRITE_FAILED,
+        }
+    }
+
+    /// The column sets an `ON CONFLICT` may name on the target table: each unique index that is
+    /// not partial (a primary key or `UNIQUE` constraint has one), and an `INTEGER PRIMARY KEY`,
+    /// the rowid, which has none (<https://sqlite.org/lang_upsert.html>,
+    /// <https://sqlite.org/pragma.html#pragma_index_list>).
+    fn unique_keys(&self) -> rusqlite::Result<Vec<Vec<String>>> {
+        let table = D.string(self.table.table());
+        let schema = self.table.schema().map(|s| format!(", {}", D.string(s))).unwrap_or_default();
+        let indexes: Vec<String> = self
+            .conn
+            .prepare(&format!(
+                "SELECT name FROM pragma_index_list({table}{schema}) WHERE \"unique\" = 1 AND partial = 0"
+            ))?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut keys = Vec::new();
+        for index in indexes {
+            let columns = self
+                .conn
+                .prepare(&format!("SELECT name FROM pragma_index_info({}{schema}) ORDER BY seqno", D.string(&index)))?
+                .query_map([], |r| r.get::<_, Option<String>>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // An index on an expression has a NULL name, and no column list can match it.
+            keys.extend(columns.into_iter().collect::<Option<Vec<String>>>());
+        }
+        let rowid: Vec<(String, String)> = self
+            .conn
+            .prepare(&format!("SELECT name, type FROM pragma_table_info({table}{schema}) WHERE pk > 0"))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if let [(column, declared)] = &rowid[..]
+            && declared.eq_ignore_ascii_case("INTEGER")
+        {
+            keys.push(vec![column.clone()]);
+        }
+        Ok(keys)
     }
 
     /// Whether `table` exists (a table or a view), from the schema's catalog: SQLite reports a
@@ -120,21 +179,9 @@ impl SqliteSession {
     }
 }
 
-/// The code of a statement SQLite refused, from its result code (<https://sqlite.org/rescode.html>):
-/// a constraint (`SQLITE_CONSTRAINT_*`) refuses a row. An upsert whose `ON CONFLICT` columns
-/// match no unique index is a plain `SQLITE_ERROR` that only its message tells apart
-/// (`ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint`): it is recognised
-/// here, once, so that nothing past this folder reads SQLite's messages.
-fn refusal_code(step: Step, e: &rusqlite::Error) -> &'static str {
-    match e {
-        _ if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => codes::sink::VALUE_REFUSED,
-        rusqlite::Error::SqliteFailure(_, Some(message))
-            if step == Step::Publish && message.starts_with("ON CONFLICT clause does not match") =>
-        {
-            codes::sink::NO_UPSERT_KEY
-        }
-        _ => codes::sink::WRITE_FAILED,
-    }
+/// Column names as SQLite compares them: without regard to ASCII case, in any order.
+fn key_set(columns: &[String]) -> std::collections::BTreeSet<String> {
+    columns.iter().map(|c| c.to_ascii_lowercase()).collect()
 }
 
 impl SqlSession for SqliteSession {
@@ -200,7 +247,8 @@ impl StagedBackend for SqliteBackend {
         };
         let conn = Connection::open(&self.path).map_err(|e| failed(&format!("cannot open {}", self.path), e))?;
         conn.busy_timeout(Duration::from_secs(300)).map_err(|e| failed("busy timeout", e))?;
-        Ok(SqliteSession { conn, table: target.table.clone() })
+        let upsert_keys = target.keys().map(<[String]>::to_vec);
+        Ok(SqliteSession { conn, table: target.table.clone(), upsert_keys })
     }
 
     fn open_existing(&self, target: &StagedTarget) -> Result<Option<SqliteSession>> {
@@ -439,4 +487,37 @@ pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Res
         .map_err(|e| KeyFailure::Statement { sql: "PRAGMA foreign_key_check".into(), detail: e.to_string() })?;
         if violations.is_empty() { Ok(0) } else { Err(KeyFailure::Violations(violations)) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(sql: &str, table: &str) -> SqliteSession {
+        let conn = Connection::open_in_memory().expect("in memory");
+        conn.execute_batch(sql).expect("schema");
+        SqliteSession { conn, table: TableName::parse(table), upsert_keys: None }
+    }
+
+    /// What an `ON CONFLICT` may name, read from the catalog: unique indexes that are not
+    /// partial and name only columns, and the rowid of an `INTEGER PRIMARY KEY`.
+    #[test]
+    fn the_keys_an_upsert_may_name_are_read_from_the_catalog() {
+        let s = session(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT, UNIQUE (a, b));
+             CREATE UNIQUE INDEX t_lower ON t (lower(c));
+             CREATE UNIQUE INDEX t_partial ON t (c) WHERE c IS NOT NULL;
+             CREATE INDEX t_plain ON t (b)",
+            "t",
+        );
+        let mut keys = s.unique_keys().expect("catalog");
+        keys.sort();
+        assert_eq!(keys, [vec!["a".to_string(), "b".to_string()], vec!["id".to_string()]]);
+        let s = session("CREATE TABLE u (x TEXT, y BIGINT, PRIMARY KEY (y, x))", "u");
+        assert_eq!(s.unique_keys().expect("catalog"), [vec!["y".to_string(), "x".to_string()]]);
+        // A single-column primary key that is not the rowid has an index of its own.
+        let s = session("CREATE TABLE v (k BIGINT PRIMARY KEY)", "v");
+        assert_eq!(s.unique_keys().expect("catalog"), [vec!["k".to_string()]]);
+        assert_eq!(key_set(&["Y".into(), "x".into()]), key_set(&["x".into(), "y".into()]));
+    }
 }
