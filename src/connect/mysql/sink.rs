@@ -167,24 +167,41 @@ impl MysqlSession {
         scrub_secret(message, &self.url).replace(self.staging.table(), self.table.table())
     }
 
-    /// Why MySQL refused one row, from its message: what the message says with the target
-    /// named, and for text the column's character set cannot hold (error 1366, `Incorrect
-    /// string value`, e.g. an emoji into a `utf8mb3` column) the way out.
-    fn row_refusal(&self, e: &mysql::Error) -> String {
+    /// Why MySQL refused one row: what the server says with the target named, and the column
+    /// it names. Error 1366 (ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: a value the column cannot take)
+    /// on a column whose character set is not utf8mb4 ([`Self::narrow_charset`]) is text that
+    /// character set cannot store (e.g. an emoji into a `utf8mb3` column): the way out is said.
+    fn row_refusal(&mut self, e: &mysql::Error) -> (String, Option<String>) {
         let message = match e {
             mysql::Error::MySqlError(m) => self.server_message(&format!("MySQL error {}: {}", m.code, m.message)),
             other => self.server_message(&super::error_text(other)),
         };
-        match e {
-            mysql::Error::MySqlError(m) if m.code == 1366 && m.message.starts_with("Incorrect string value") => {
-                format!(
-                    "{message}; the column's character set cannot store this text (4-byte UTF-8 characters \
-                     such as emoji need utf8mb4): convert the table with ALTER TABLE {} CONVERT TO CHARACTER SET utf8mb4",
-                    D.table(&self.table)
-                )
-            }
-            _ => message,
+        let column = refused_column(&message);
+        let narrow = match (e, &column) {
+            (mysql::Error::MySqlError(m), Some(column)) if m.code == 1366 => self.narrow_charset(column),
+            _ => false,
+        };
+        if !narrow {
+            return (message, column);
         }
+        let message = format!(
+            "{message}; the column's character set cannot store this text (4-byte UTF-8 characters such as emoji need \
+             utf8mb4): convert the table with ALTER TABLE {} CONVERT TO CHARACTER SET utf8mb4",
+            D.table(&self.table)
+        );
+        (message, column)
+    }
+
+    /// Whether `column` of the staging table (made `LIKE` an existing target, so with its
+    /// character sets) holds text in a character set other than utf8mb4, the one that stores
+    /// every UTF-8 character Flow sends. `false` for a column without a character set (not
+    /// text) or one that cannot be looked up.
+    fn narrow_charset(&mut self, column: &str) -> bool {
+        let sql = "SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS \
+                   WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = ?";
+        let staging = (self.staging.schema(), self.staging.table(), column);
+        let charset: Option<Option<String>> = self.conn.exec_first(sql, staging).ok().flatten();
+        matches!(charset, Some(Some(set)) if !set.eq_ignore_ascii_case("utf8mb4"))
     }
 
     /// The server's `max_allowed_packet`, in bytes: the largest statement (with its values) it
@@ -495,8 +512,7 @@ impl RowLoader<MysqlSession> for MysqlLoader {
                     if !refuses_the_row(&e) {
                         return Err(s.err(Step::WriteRows.phrase(), &e));
                     }
-                    let message = s.row_refusal(&e);
-                    let column = refused_column(&message);
+                    let (message, column) = s.row_refusal(&e);
                     bad.push(BadRow::new(batch, *row, partition, first_row, column.as_deref(), &message));
                     if t.rejects.fails() {
                         return Ok(bad);
