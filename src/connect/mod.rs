@@ -10,6 +10,7 @@ pub mod bounds;
 pub mod cancel;
 pub mod catalog;
 pub mod connect_error;
+pub mod connection_options;
 #[cfg(test)]
 mod ddl_tests;
 pub mod decimal_text;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 
 use super::catalog::SchemaBackend;
+use super::connection_options::ConnectionOption;
 use super::file::target::{CSV, FileFormat, PARQUET};
 use super::foreign_keys::AddForeignKeys;
 use super::sink::BlockingSink;
@@ -21,11 +22,14 @@ use super::source::DatabaseSource;
 use super::staged::{StagedSink, StagedTarget};
 use super::target::{TargetError, TargetPlan, describe_table};
 use super::target_columns::ReadSpecials;
-use super::{mysql, postgres, sqlite};
+use super::{file, generate, mysql, postgres, sqlite};
 use crate::plan::{Backend, Endpoint, SinkPlan, TableName};
 
 /// What one backend provides; `None` where it provides nothing of that kind.
 pub struct BackendEntry {
+    /// The named arguments its connection call takes besides `profile:`, checked when the file
+    /// is checked (`connect::connection_options`).
+    pub options: &'static [ConnectionOption],
     /// How to read a source of this database backend (files and `generate` are read by
     /// `connect::file` and `connect::generate`).
     pub source: Option<&'static dyn DatabaseSource>,
@@ -74,6 +78,7 @@ pub fn backend(backend: Backend) -> &'static BackendEntry {
 }
 
 static POSTGRES: BackendEntry = BackendEntry {
+    options: &[],
     source: Some(&postgres::source::PostgresSource),
     schema: Some(SchemaBackend { catalog: &postgres::catalog::PostgresCatalog, dialect: &postgres::ddl::PostgresDdl }),
     table_sink: Some(TableSink {
@@ -89,6 +94,7 @@ static POSTGRES: BackendEntry = BackendEntry {
 };
 
 static MYSQL: BackendEntry = BackendEntry {
+    options: mysql::types::CONNECTION_OPTIONS,
     source: Some(&mysql::source::MysqlSource),
     schema: Some(SchemaBackend { catalog: &mysql::catalog::MysqlCatalog, dialect: &mysql::ddl::MysqlDdl }),
     table_sink: Some(TableSink {
@@ -104,6 +110,7 @@ static MYSQL: BackendEntry = BackendEntry {
 };
 
 static SQLITE: BackendEntry = BackendEntry {
+    options: &[],
     source: Some(&sqlite::source::SqliteSource),
     schema: Some(SchemaBackend { catalog: &sqlite::catalog::SqliteCatalog, dialect: &sqlite::ddl::SqliteDdl }),
     table_sink: Some(TableSink {
@@ -118,12 +125,24 @@ static SQLITE: BackendEntry = BackendEntry {
     file_sink: None,
 };
 
-static CSV_FILES: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: Some(CSV) };
+static CSV_FILES: BackendEntry = BackendEntry {
+    options: file::csv_text::CONNECTION_OPTIONS,
+    source: None,
+    schema: None,
+    table_sink: None,
+    file_sink: Some(CSV),
+};
 
 static PARQUET_FILES: BackendEntry =
-    BackendEntry { source: None, schema: None, table_sink: None, file_sink: Some(PARQUET) };
+    BackendEntry { options: &[], source: None, schema: None, table_sink: None, file_sink: Some(PARQUET) };
 
-static GENERATE: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: None };
+static GENERATE: BackendEntry = BackendEntry {
+    options: generate::CONNECTION_OPTIONS,
+    source: None,
+    schema: None,
+    table_sink: None,
+    file_sink: None,
+};
 
 fn postgres_sink(endpoint: &Endpoint, target: StagedTarget) -> Arc<dyn BlockingSink> {
     Arc::new(StagedSink::new(postgres::sink::PostgresBackend::new(&endpoint.url), target))

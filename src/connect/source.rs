@@ -65,9 +65,10 @@ pub trait DatabaseSource: Send + Sync {
         Ok(None)
     }
 
-    /// Whether a run takes [`Self::hold_snapshot`] for a partitioned source; `explain` says so.
-    fn holds_run_snapshot(&self) -> bool {
-        false
+    /// What a run does, in [`Self::hold_snapshot`], to give a partitioned source's partitions
+    /// one snapshot, as `explain` says it; `None`: nothing (the default).
+    fn run_snapshot_note(&self) -> Option<&'static str> {
+        None
     }
 
     /// The catalog query for automatic partitioning of `table`: one row of the primary key's

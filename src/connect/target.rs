@@ -9,7 +9,8 @@ use serde::Serialize;
 use super::registry;
 use super::staged::StagedBackend;
 use crate::diagnostics::{Failure, codes};
-use crate::plan::{Relation, SinkPlan, TableName, WriteMode};
+use crate::plan::table_set::SequenceReset;
+use crate::plan::{Backend, Relation, SinkPlan, TableName, WriteMode};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ColumnMapping {
@@ -106,6 +107,20 @@ pub fn describe_table<B: StagedBackend>(
         publish: backend.publish_summary(&sink.mode, &B::DIALECT.table(table)),
         warnings: schema.fields().iter().filter_map(|f| backend.inexact(f)).collect(),
     })
+}
+
+/// How `explain` shows the statement that makes a table of a set continue its identity on a
+/// `backend` target: the statement itself, or, where the value is read first
+/// ([`SequenceReset::NextValue`]), the target's statement with `...` for the table and the
+/// reading query in place of the value. `None` when the backend's dialect has no such statement.
+pub fn sequence_reset_text(backend: Backend, reset: &SequenceReset) -> Option<String> {
+    match reset {
+        SequenceReset::Sql { sql } => Some(sql.clone()),
+        SequenceReset::NextValue { next_value_sql } => {
+            let dialect = registry::backend(backend).schema.as_ref()?.dialect;
+            dialect.set_next_value_sql("...", &format!("({next_value_sql})"))
+        }
+    }
 }
 
 fn mapping(field: &Field, target_type: String) -> ColumnMapping {

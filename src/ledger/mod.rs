@@ -188,10 +188,7 @@ pub fn insert_sql(dialect: Dialect, table: &TableName, row: &LedgerRow) -> Strin
 
 /// The query that reads a pipeline's rows, every column as text, oldest first.
 pub fn select_sql(dialect: Dialect, table: &TableName, pipeline: &str) -> String {
-    let (part, rows) = match dialect {
-        Dialect::Mysql => ("CAST(part AS CHAR)", "CAST(row_count AS CHAR)"),
-        _ => ("CAST(part AS TEXT)", "CAST(row_count AS TEXT)"),
-    };
+    let (part, rows) = (dialect.cast_to_text("part"), dialect.cast_to_text("row_count"));
     format!(
         "SELECT run_id, pipeline, sink, event, {part}, detail, {rows}, checksum, recorded_at FROM {} \
          WHERE pipeline = {} ORDER BY recorded_at, run_id, part",

@@ -130,6 +130,13 @@ pub trait TargetDialect: Send + Sync {
 
     /// How to make the identity columns (in column order) continue after the loaded values.
     fn sequence_reset(&self, table: &TableName, identity_columns: &[String]) -> Option<SequenceReset>;
+
+    /// The statement that makes the identity of `table` (quoted; `...` where `explain` shows it)
+    /// continue at `next` (a number; in `explain`, the query that reads it, in parentheses): the
+    /// second half of a [`SequenceReset::NextValue`]. `None` for a dialect that plans none.
+    fn set_next_value_sql(&self, _table: &str, _next: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Where a kind of name must be unique on a target.

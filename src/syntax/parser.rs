@@ -666,8 +666,8 @@ fn syntax_help(expected: &[String], rules: &[Rule]) -> String {
     let has = |t: &str| expected.iter().any(|e| e == t);
     let expects = |wanted: fn(Rule) -> bool| rules.iter().any(|r| wanted(*r));
     if has("`csv`") {
-        "connections are postgres(...), mysql(...), sqlite(...), csv(...), parquet(...), generate(...) or profile(...)"
-            .into()
+        let calls: Vec<String> = connection_kinds().iter().map(|k| format!("{k}(...)")).collect();
+        format!("connections are {}", crate::diagnostics::one_of(&calls))
     } else if has("`->`") {
         "a sink is written `sink INPUT -> CONN.table(\"name\")`".into()
     } else if has("`case`") || expects(|r| matches!(r, Rule::expr | Rule::between_bound)) {
@@ -704,15 +704,17 @@ fn is_step(rule: Rule) -> bool {
     )
 }
 
+/// How the label names a connection call: `a connection (postgres, mysql, ..., profile)`.
+static CONNECTION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("a connection ({})", connection_kinds().join(", ")));
+
 fn describe(rule: Rule) -> &'static str {
     match rule {
         Rule::EOI => "end of file",
         Rule::let_binding | Rule::kw_let => "`let`",
         Rule::pipeline | Rule::kw_pipeline => "`pipeline`",
         Rule::ident | Rule::column_name | Rule::column_ref => "a name",
-        Rule::connection_call | Rule::connection_kind => {
-            "a connection (postgres, mysql, sqlite, csv, parquet, generate, profile)"
-        }
+        Rule::connection_call | Rule::connection_kind => CONNECTION.as_str(),
         Rule::arg | Rule::literal_value => "a value",
         Rule::string => "a string",
         Rule::number => "a number",

@@ -73,15 +73,22 @@ impl TargetDialect for MysqlDdl {
         Some(TABLE_OPTIONS)
     }
 
+    /// MySQL cannot set `AUTO_INCREMENT` from a subquery: the next value is read first. (InnoDB
+    /// already moves the counter past explicitly inserted values; this makes it certain for every
+    /// engine.)
     fn sequence_reset(&self, table: &TableName, identity_columns: &[String]) -> Option<SequenceReset> {
-        identity_columns.first().map(|c| SequenceReset::MysqlAutoIncrement {
+        identity_columns.first().map(|c| SequenceReset::NextValue {
             next_value_sql: format!("SELECT GREATEST(COALESCE(MAX({}), 0) + 1, 1) FROM {}", D.ident(c), D.table(table)),
         })
     }
+
+    fn set_next_value_sql(&self, table: &str, next: &str) -> Option<String> {
+        Some(format!("ALTER TABLE {table} AUTO_INCREMENT = {next}"))
+    }
 }
 
-/// `ALTER TABLE t AUTO_INCREMENT = n`: the second half of [`SequenceReset::MysqlAutoIncrement`],
-/// with `next_value` read by its `next_value_sql`.
+/// `ALTER TABLE t AUTO_INCREMENT = n`: the second half of a [`SequenceReset::NextValue`], with
+/// `next_value` read by its `next_value_sql`.
 pub fn auto_increment_sql(table: &TableName, next_value: u64) -> String {
     format!("ALTER TABLE {} AUTO_INCREMENT = {next_value}", D.table(table))
 }

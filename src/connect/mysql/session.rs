@@ -186,11 +186,11 @@ fn ssl_opts(mode: Option<&str>, root_cert: Option<PathBuf>) -> std::result::Resu
 
 fn open_with(opts: &Opts, url: &str) -> Result<Conn> {
     let mut conn = super::connect(opts).map_err(|f| {
-        use crate::connect::connect_error::{ConnectError, mysql_check, mysql_reach};
+        use crate::connect::connect_error::ConnectError;
         let detail = scrub_secret(&super::error_text(&f.error), url);
-        let hint = mysql_check(&f.error, url).hint();
+        let hint = super::check(&f.error, url).hint();
         let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(url), f.attempts_note());
-        ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
+        ConnectError::new(super::reach(&f.error), message).into_datafusion()
     })?;
     for setting in SESSION_SETTINGS {
         run(&mut conn, url, setting)?;

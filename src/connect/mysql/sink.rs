@@ -34,7 +34,7 @@ use crate::connect::target_columns::{SpecialColumn, WritePlan};
 use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
-use crate::plan::table_set::{ForeignKeyStep, SequenceReset};
+use crate::plan::table_set::ForeignKeyStep;
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Mysql;
@@ -286,11 +286,11 @@ impl StagedBackend for MysqlBackend {
             Failure::new(codes::connection::BAD_URL, message).into_datafusion()
         })?;
         let conn = super::connect(&opts).map_err(|f| {
-            use crate::connect::connect_error::{ConnectError, mysql_check, mysql_reach};
+            use crate::connect::connect_error::ConnectError;
             let detail = scrub(&super::error_text(&f.error));
-            let hint = mysql_check(&f.error, &self.url).hint();
+            let hint = super::check(&f.error, &self.url).hint();
             let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(&self.url), f.attempts_note());
-            ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
+            ConnectError::new(super::reach(&f.error), message).into_datafusion()
         })?;
         let mut session =
             MysqlSession { conn, url: self.url.clone(), table: target.table.clone(), staging: target.staging.clone() };
@@ -399,11 +399,8 @@ impl StagedBackend for MysqlBackend {
         (vec![format!("RENAME TABLE {target} TO {old}, {staging} TO {target}")], vec![format!("DROP TABLE {old}")])
     }
 
-    /// MySQL cannot set `AUTO_INCREMENT` from a subquery: the next value is read first.
-    fn reset_sequence(&self, s: &mut MysqlSession, t: &StagedTarget, reset: &SequenceReset) -> Result<()> {
-        let SequenceReset::MysqlAutoIncrement { next_value_sql } = reset else { return Ok(()) };
-        let next = s.query_u64(next_value_sql, Step::ReadNextId)?;
-        s.execute(&super::ddl::auto_increment_sql(&t.table, next.unwrap_or(1).max(1)), Step::Publish)
+    fn set_next_value_sql(&self, table: &TableName, next: u64) -> Option<String> {
+        Some(super::ddl::auto_increment_sql(table, next))
     }
 }
 

@@ -70,8 +70,13 @@ impl DatabaseSource for MysqlSource {
         Ok(Some((snapshot, note)))
     }
 
-    fn holds_run_snapshot(&self) -> bool {
-        true
+    /// `explain` takes no lock itself: it says what the run will do.
+    fn run_snapshot_note(&self) -> Option<&'static str> {
+        Some(
+            "partitions read one snapshot: Flow takes FLUSH TABLES WITH READ LOCK for a moment while each partition \
+             connection starts a consistent-snapshot transaction (needs the RELOAD privilege; without it partitions \
+             are read at different moments, as the run report will say)",
+        )
     }
 
     fn auto_partition_sql(&self, table: &TableName) -> Option<String> {

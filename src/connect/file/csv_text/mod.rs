@@ -49,7 +49,7 @@ mod tests;
 
 pub use fields::{Record, RecordReader};
 pub use infer::infer_schema;
-pub use options::{CsvOptions, INFER_ROWS, TypesError, parse_types};
+pub use options::{CONNECTION_OPTIONS, CsvOptions, INFER_ROWS, TypesError, parse_types};
 pub use read::read_batches;
 pub use write::{CsvWriteError, CsvWriter};
 

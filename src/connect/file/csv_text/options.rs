@@ -5,8 +5,51 @@ use arrow::datatypes::{DataType, TimeUnit};
 use datafusion::error::Result;
 
 use super::UTC;
+use crate::connect::connection_options::{BadOption, ConnectionOption, OptionValue, any_text};
 use crate::diagnostics::{Failure, codes};
 use crate::plan::Endpoint;
+
+/// The named arguments of `csv(...)`, checked when the file is checked.
+pub static CONNECTION_OPTIONS: &[ConnectionOption] = &[
+    ConnectionOption { name: "header", meaning: None, value: OptionValue::Boolean, default: None },
+    ConnectionOption { name: "delimiter", meaning: None, value: OptionValue::Text(one_character), default: None },
+    // The unquoted text that means NULL.
+    ConnectionOption { name: "null", meaning: None, value: OptionValue::Text(any_text), default: None },
+    ConnectionOption { name: "types", meaning: None, value: OptionValue::Text(column_types), default: None },
+    ConnectionOption {
+        name: "infer",
+        meaning: None,
+        value: OptionValue::CountOr { word: "all", refused: infer_refused },
+        default: None,
+    },
+];
+
+fn one_character(delimiter: &str) -> std::result::Result<(), BadOption> {
+    if delimiter.len() == 1 {
+        return Ok(());
+    }
+    Err(BadOption {
+        message: "the delimiter must be a single character".into(),
+        label: "not one character",
+        help: "e.g. delimiter: \";\"",
+    })
+}
+
+fn column_types(text: &str) -> std::result::Result<(), BadOption> {
+    parse_types(text).map(drop).map_err(|why| BadOption {
+        message: why.to_string(),
+        label: "not a list of column types",
+        help: "e.g. types: \"code text, amount decimal(12,2)\"",
+    })
+}
+
+fn infer_refused() -> BadOption {
+    BadOption {
+        message: "infer: takes \"all\" or a number of rows".into(),
+        label: "not \"all\" or a row count",
+        help: "infer: \"all\" infers column types from every row",
+    }
+}
 
 /// Rows inferred from unless `infer:` says otherwise.
 pub const INFER_ROWS: usize = 1000;
