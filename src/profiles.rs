@@ -67,24 +67,27 @@ pub struct Profile {
     pub options: BTreeMap<String, String>,
 }
 
-/// The values `kind:` takes: every backend name and alias (`plan::BackendInfo::aliases`; a
-/// unit test keeps the two equal).
-pub const KINDS: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite", "csv", "parquet", "generate"];
+/// The values `kind:` takes: every backend's names and aliases (`plan::BackendInfo::aliases`),
+/// in the order Flow lists backends.
+pub fn kinds() -> Vec<&'static str> {
+    crate::plan::Backend::ALL.iter().flat_map(|b| b.info().aliases.iter().copied()).collect()
+}
 
 /// A duration as `plan::duration::parse_duration` reads it: numbers with units, surrounding
 /// spaces allowed, and a non-zero digit somewhere (units hold no digits, so it is not zero).
 const DURATION_PATTERN: &str = r"^(?=.*[1-9])\s*(?:[0-9]+(?:ms|s|m|h|d))+\s*$";
 
-/// `kind`: one of [`KINDS`] in any case. The `enum` is what editors offer; the pattern accepts
+/// `kind`: one of [`kinds`] in any case. The `enum` is what editors offer; the pattern accepts
 /// the other cases, as the loader does.
 fn kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let any_case: Vec<String> = KINDS
+    let kinds = kinds();
+    let any_case: Vec<String> = kinds
         .iter()
         .map(|kind| kind.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect())
         .collect();
     schemars::json_schema!({
         "anyOf": [
-            { "enum": KINDS },
+            { "enum": kinds },
             { "type": "string", "pattern": format!("^(?:{})$", any_case.join("|")) },
             { "type": "null" },
         ]
@@ -210,8 +213,9 @@ impl Profiles {
         profiles.path = Some(path.to_path_buf());
         let invalid = |message: String| ProfileError::Invalid { path: path.to_path_buf(), message };
         for (name, profile) in &profiles.connections {
-            if let Some(kind) = profile.kind.as_deref().filter(|k| !KINDS.contains(&k.to_ascii_lowercase().as_str())) {
-                return Err(invalid(format!("connection `{name}`: kind `{kind}` is none of {}", KINDS.join(", "))));
+            if let Some(kind) = profile.kind.as_deref().filter(|k| !kinds().contains(&k.to_ascii_lowercase().as_str()))
+            {
+                return Err(invalid(format!("connection `{name}`: kind `{kind}` is none of {}", kinds().join(", "))));
             }
             if profile.batch == Some(0) {
                 return Err(invalid(format!("connection `{name}`: batch must be at least 1 row")));
@@ -298,12 +302,7 @@ mod tests {
 
     #[test]
     fn kinds_are_the_backend_names_and_aliases() {
-        let mut all: Vec<&str> =
-            crate::plan::Backend::ALL.iter().flat_map(|b| b.info().aliases.iter().copied()).collect();
-        all.sort_unstable();
-        let mut kinds = KINDS.to_vec();
-        kinds.sort_unstable();
-        assert_eq!(kinds, all);
+        assert_eq!(kinds(), ["postgres", "postgresql", "mysql", "mariadb", "sqlite", "csv", "parquet", "generate"]);
     }
 
     /// `batch` as a number, quoted digits or a number without a fraction; capped as in a

@@ -16,7 +16,7 @@ fn start_logging() -> Result<(), Exit> {
             Ok(())
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            super::command_error(crate::diagnostics::codes::usage::BAD_VALUE, &e);
             Err(Exit::Usage)
         }
     }
@@ -31,7 +31,8 @@ pub async fn scheduler(args: SchedulerArgs) -> Exit {
     let listener = match tokio::net::TcpListener::bind(&args.bind).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", args.bind);
+            let message = format!("cannot listen on {}: {e}", args.bind);
+            super::command_error(crate::diagnostics::codes::cluster::PORT_IN_USE, &message);
             return Exit::Runtime;
         }
     };
@@ -92,10 +93,19 @@ async fn scheduler_listens(address: &str) -> Result<(), String> {
     }
 }
 
+/// A port the executor cannot listen on (`flow::cluster::port_in_use`); `what` says which.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address} ({what}): {source}")]
+struct PortInUse {
+    address: std::net::SocketAddr,
+    what: &'static str,
+    source: std::io::Error,
+}
+
 /// Refuses a port another process holds, before Ballista starts: its executor would log the
 /// failure and return as if stopped normally.
-fn port_free(address: std::net::SocketAddr, what: &str) -> Result<(), String> {
-    std::net::TcpListener::bind(address).map(drop).map_err(|e| format!("cannot listen on {address} ({what}): {e}"))
+fn port_free(address: std::net::SocketAddr, what: &'static str) -> Result<(), PortInUse> {
+    std::net::TcpListener::bind(address).map(drop).map_err(|source| PortInUse { address, what, source })
 }
 
 /// Runs an executor until SIGTERM or Ctrl-C.
@@ -106,17 +116,20 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
     let bind: std::net::SocketAddr = match args.bind.parse() {
         Ok(b) => b,
         Err(_) => {
-            eprintln!("error: --bind `{}`: expected IP:PORT, e.g. 127.0.0.1:50051", args.bind);
+            let message = format!("--bind `{}`: expected IP:PORT, e.g. 127.0.0.1:50051", args.bind);
+            super::command_error(crate::diagnostics::codes::usage::BAD_VALUE, &message);
             return Exit::Usage;
         }
     };
     let Some(grpc_port) = args.grpc_port.or_else(|| bind.port().checked_add(1)) else {
-        eprintln!("error: --bind {bind}: no port follows it for the executor's gRPC service; give --grpc-port");
+        let message = format!("--bind {bind}: no port follows it for the executor's gRPC service; give --grpc-port");
+        super::command_error(crate::diagnostics::codes::usage::MISSING, &message);
         return Exit::Usage;
     };
     let grpc = std::net::SocketAddr::new(bind.ip(), grpc_port);
     if let Err(e) = port_free(bind, "the executor's Flight data port").and_then(|()| port_free(grpc, "its gRPC port")) {
-        eprintln!("error: {e}; give another --bind (or --grpc-port)");
+        let message = format!("{e}; give another --bind (or --grpc-port)");
+        super::command_error(crate::diagnostics::codes::cluster::PORT_IN_USE, &message);
         return Exit::Runtime;
     }
     let settings = ExecutorSettings {

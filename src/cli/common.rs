@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Exit;
 use crate::analyze::{Analysis, Discover, analyze};
 use crate::diagnostics::{FileProblems, Problem, codes};
-use crate::profiles::Profiles;
+use crate::profiles::{ProfileError, Profiles};
 use crate::semantic::{CheckContext, Variables};
 
 /// A command line as a shell reads it: each argument as it is when it needs no quoting
@@ -46,20 +46,42 @@ pub fn resume_command(file: &Path, vars: &[String], profiles: Option<&Path>, eng
     format!("`{}`", shell_words(&args))
 }
 
+/// Why the variables and profiles a command is given cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// A `--var` without `NAME=` (`flow::usage::bad_value`).
+    #[error("--var expects NAME=VALUE, got `{pair}`")]
+    Var { pair: String },
+    /// The profiles file cannot be read or is not valid (`flow::usage::profiles`).
+    #[error(transparent)]
+    Profiles(#[from] ProfileError),
+}
+
+impl ContextError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Var { .. } => codes::usage::BAD_VALUE,
+            Self::Profiles(_) => codes::usage::PROFILES,
+        }
+    }
+}
+
 /// `NAME=VALUE` pairs from `--var`.
-pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, ContextError> {
     pairs
         .iter()
         .map(|p| match p.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => Err(format!("--var expects NAME=VALUE, got `{p}`")),
+            _ => Err(ContextError::Var { pair: p.clone() }),
         })
         .collect()
 }
 
-pub fn context(vars: &[String], profiles: Option<&Path>, file: Option<&Path>) -> Result<CheckContext, String> {
+/// What the checker needs besides the file: `--var` values over the environment, and the
+/// profiles file (`--profiles`, else `flow.yaml` beside `file`).
+pub fn context(vars: &[String], profiles: Option<&Path>, file: Option<&Path>) -> Result<CheckContext, ContextError> {
     let cli_vars = parse_vars(vars)?;
-    let profiles = Profiles::discover(profiles, file).map_err(|e| e.to_string())?;
+    let profiles = Profiles::discover(profiles, file)?;
     Ok(CheckContext {
         vars: Variables::from_cli_and_env(cli_vars),
         profiles,
@@ -99,7 +121,7 @@ pub async fn load(
     if let Some(engine) = engine
         && let Err(e) = super::run::engine_for(Some(engine))
     {
-        tracing::error!("{e}");
+        super::command_error(e.code(), &e);
         return Err(Exit::Usage);
     }
     let text = std::fs::read_to_string(file).map_err(|e| {
@@ -107,7 +129,7 @@ pub async fn load(
         Exit::Usage
     })?;
     let mut ctx = context(vars, profiles, Some(file)).map_err(|e| {
-        tracing::error!("{e}");
+        super::command_error(e.code(), &e);
         Exit::Usage
     })?;
     ctx.cluster = engine.is_some();

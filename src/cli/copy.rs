@@ -6,8 +6,9 @@ use super::common::context;
 use super::run::{Verify, run_plans};
 use super::{CopyArgs, Exit};
 use crate::analyze::{Discover, EXPLAIN_THE_SET, analyze};
+use crate::diagnostics::codes;
 use crate::exec::{ProgressMode, RunHints};
-use crate::plan::Backend;
+use crate::plan::{Backend, BackendKind};
 use crate::semantic::CheckContext;
 
 pub async fn run(args: CopyArgs) -> Exit {
@@ -15,7 +16,7 @@ pub async fn run(args: CopyArgs) -> Exit {
     let text = match emit(&args, secrets) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
+            super::command_error(e.code(), &e);
             return Exit::Usage;
         }
     };
@@ -38,7 +39,7 @@ pub async fn run(args: CopyArgs) -> Exit {
     let ctx = match context(&[], None, None) {
         Ok(c) => CheckContext { cluster: args.engine.is_some(), ..c },
         Err(e) => {
-            eprintln!("error: {e}");
+            super::command_error(e.code(), &e);
             return Exit::Usage;
         }
     };
@@ -66,12 +67,76 @@ pub async fn run(args: CopyArgs) -> Exit {
     let engine = match super::run::engine_for(args.engine.as_deref()) {
         Ok(engine) => engine,
         Err(e) => {
-            tracing::error!("{e}");
+            super::command_error(e.code(), &e);
             return Exit::Usage;
         }
     };
     let progress = if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto };
     run_plans(analysis, progress, args.report.as_deref(), args.resume, hints, engine, Verify::No).await
+}
+
+/// Why a `flow copy` command line names no copy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CopyError {
+    /// A source or target that names no backend (shown with its password masked).
+    #[error("cannot tell what `{shown}` is: use {}", url_forms())]
+    UnknownBackend { shown: String },
+    #[error(
+        "--query reads from a database source; a file is read whole (shape it with a transform in a .flow file: \
+         `flow copy ... --emit` writes one to start from)"
+    )]
+    QueryOfFile,
+    #[error("name what to read: --table NAME or --query SQL")]
+    NothingToRead,
+    #[error("name the target table: --table NAME")]
+    NoTargetTable,
+    #[error("--keep-last-by keeps the last row of each key of an upsert: give --mode upsert --keys COL")]
+    KeepLastWithoutUpsert,
+    #[error("--mode upsert needs --keys COL[,COL...]")]
+    UpsertWithoutKeys,
+    #[error("unknown --mode `{mode}`: use append, replace, truncate or upsert")]
+    UnknownMode { mode: String },
+    #[error("--partition-by works only for database sources")]
+    PartitionOfFile,
+    /// `--all-tables` between backends of which one has no catalog of tables.
+    #[error("--all-tables copies between databases ({})", catalog_titles())]
+    AllTablesOfFiles,
+    #[error("--all-tables takes --mode append, replace or truncate, not `{mode}`")]
+    AllTablesMode { mode: String },
+}
+
+impl CopyError {
+    /// The diagnostic code, of the `flow::usage` group.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownBackend { .. } => codes::usage::UNKNOWN_BACKEND,
+            Self::NothingToRead | Self::NoTargetTable | Self::UpsertWithoutKeys => codes::usage::MISSING,
+            Self::UnknownMode { .. } | Self::AllTablesMode { .. } => codes::usage::BAD_VALUE,
+            Self::QueryOfFile | Self::KeepLastWithoutUpsert | Self::PartitionOfFile | Self::AllTablesOfFiles => {
+                codes::usage::CONFLICT
+            }
+        }
+    }
+}
+
+/// How a URL or path names each backend: `postgres://, mysql://, sqlite://PATH, or a path
+/// ending .csv or .parquet`.
+fn url_forms() -> String {
+    let (mut forms, mut endings) = (Vec::new(), Vec::new());
+    for info in Backend::ALL.map(Backend::info) {
+        match info.kind {
+            BackendKind::Server => forms.push(format!("{}://", info.schemes[0])),
+            BackendKind::FileDatabase => forms.push(format!("{}://PATH", info.schemes[0])),
+            BackendKind::Files => endings.extend(info.extensions.iter().copied()),
+            BackendKind::Generated => {}
+        }
+    }
+    format!("{}, or a path ending {}", forms.join(", "), endings.join(" or "))
+}
+
+/// The backends whose whole databases can be copied, by title.
+fn catalog_titles() -> String {
+    crate::connect::registry::catalog_titles().join(", ")
 }
 
 /// Where the passwords of the URLs go in the .flow text.
@@ -102,7 +167,7 @@ fn url_literal(url: &str, var: &str, secrets: Secrets) -> String {
 }
 
 /// The .flow text equivalent to a copy command.
-pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, String> {
+pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, CopyError> {
     let src_backend = backend_of(&args.source)?;
     let dst_backend = backend_of(&args.target)?;
     if args.all_tables {
@@ -110,20 +175,16 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, String> {
     }
     let table = args.table.as_deref();
     if !src_backend.is_database() && args.query.is_some() {
-        return Err(
-            "--query reads from a database source; a file is read whole (shape it with a transform in a .flow \
-                    file: `flow copy ... --emit` writes one to start from)"
-                .into(),
-        );
+        return Err(CopyError::QueryOfFile);
     }
     if src_backend.is_database() && table.is_none() && args.query.is_none() {
-        return Err("name what to read: --table NAME or --query SQL".into());
+        return Err(CopyError::NothingToRead);
     }
     if dst_backend.is_database() && table.is_none() {
-        return Err("name the target table: --table NAME".into());
+        return Err(CopyError::NoTargetTable);
     }
     if args.keep_last_by.is_some() && !args.mode.eq_ignore_ascii_case("upsert") {
-        return Err("--keep-last-by keeps the last row of each key of an upsert: give --mode upsert --keys COL".into());
+        return Err(CopyError::KeepLastWithoutUpsert);
     }
     let mode = match args.mode.to_ascii_lowercase().as_str() {
         m @ ("append" | "replace" | "truncate") => m.to_string(),
@@ -134,10 +195,8 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, String> {
                 None => format!("upsert on ({keys})"),
             }
         }
-        "upsert" => return Err("--mode upsert needs --keys COL[,COL...]".into()),
-        other => {
-            return Err(format!("unknown --mode `{other}`: use append, replace, truncate or upsert"));
-        }
+        "upsert" => return Err(CopyError::UpsertWithoutKeys),
+        other => return Err(CopyError::UnknownMode { mode: other.to_string() }),
     };
     let mut out = String::from("# Generated by `flow copy`.\n");
     let source_target = match src_backend {
@@ -161,7 +220,7 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, String> {
         (Some(col), Some(n)) if src_backend.is_database() => {
             format!(" {{ partition by {} into {n} }}", name(col))
         }
-        (Some(_), _) => return Err("--partition-by works only for database sources".into()),
+        (Some(_), _) => return Err(CopyError::PartitionOfFile),
         _ => String::new(),
     };
     let sink_mode =
@@ -173,13 +232,13 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, String> {
 }
 
 /// `--all-tables`: a table set read from the source and written into the target's schema.
-fn emit_all_tables(args: &CopyArgs, src: Backend, dst: Backend, secrets: Secrets) -> Result<String, String> {
+fn emit_all_tables(args: &CopyArgs, src: Backend, dst: Backend, secrets: Secrets) -> Result<String, CopyError> {
     if !src.is_database() || !dst.is_database() {
-        return Err("--all-tables copies between databases (PostgreSQL, MySQL/MariaDB, SQLite)".into());
+        return Err(CopyError::AllTablesOfFiles);
     }
     let mode = args.mode.to_ascii_lowercase();
     if !matches!(mode.as_str(), "append" | "replace" | "truncate") {
-        return Err(format!("--all-tables takes --mode append, replace or truncate, not `{mode}`"));
+        return Err(CopyError::AllTablesMode { mode });
     }
     let mut patterns: Vec<String> = args.include.iter().map(|p| quote(p)).collect();
     if !args.exclude.is_empty() {
@@ -211,13 +270,8 @@ fn target_table(name: &str, src: Backend, dst: Backend) -> String {
     name.to_string()
 }
 
-fn backend_of(url: &str) -> Result<Backend, String> {
-    Backend::from_url(url).ok_or_else(|| {
-        format!(
-            "cannot tell what `{}` is: use postgres://, mysql://, sqlite://PATH, or a path ending .csv or .parquet",
-            crate::plan::endpoint::redact_url(url)
-        )
-    })
+fn backend_of(url: &str) -> Result<Backend, CopyError> {
+    Backend::from_url(url).ok_or_else(|| CopyError::UnknownBackend { shown: crate::plan::endpoint::redact_url(url) })
 }
 
 /// A .flow string literal: `\`, `"` and `$` escaped so nothing is read as a variable.

@@ -37,14 +37,18 @@ impl log::Log for ServerLogger {
     fn flush(&self) {}
 }
 
+/// A `FLOW_LOG` that names no level (`flow::usage::bad_value`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("FLOW_LOG=`{value}`: expected one of off, error, warn, info, debug, trace")]
+pub struct LevelError {
+    pub value: String,
+}
+
 /// The level `FLOW_LOG` names (default `info`). Errors with the accepted names.
-pub fn level_from_env() -> Result<log::LevelFilter, String> {
+pub fn level_from_env() -> Result<log::LevelFilter, LevelError> {
     match std::env::var("FLOW_LOG") {
         Err(_) => Ok(log::LevelFilter::Info),
-        Ok(value) => value
-            .trim()
-            .parse()
-            .map_err(|_| format!("FLOW_LOG=`{value}`: expected one of off, error, warn, info, debug, trace")),
+        Ok(value) => value.trim().parse().map_err(|_| LevelError { value }),
     }
 }
 

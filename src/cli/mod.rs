@@ -338,6 +338,18 @@ pub(crate) fn write_out(text: &str) {
     let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
+/// Prints an error a command meets before it checks or runs anything (its command line, its
+/// environment, a port it cannot take): `error: MESSAGE` on stderr, as such errors of every
+/// command read, whatever `FLOW_LOG` filters (it may be what is wrong); with `--log-format json`
+/// a JSON log line whose `code` field is `code` (mostly of the `flow::usage` group).
+pub(crate) fn command_error(code: &'static str, message: &dyn std::fmt::Display) {
+    if log_format::json() {
+        tracing::error!(code, "{message}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
 pub fn main_with(cli: Cli) -> Exit {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -15,7 +15,7 @@ pub async fn run(args: RunArgs) -> Exit {
     let engine = match engine_for(args.engine.as_deref()) {
         Ok(e) => e,
         Err(e) => {
-            tracing::error!("{e}");
+            super::command_error(e.code(), &e);
             return Exit::Usage;
         }
     };
@@ -61,16 +61,41 @@ fn progress_mode(format: ProgressFormat) -> ProgressMode {
     }
 }
 
+/// Why an `--engine` value names no engine this Flow can run on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// Not `ballista://HOST:PORT`, in `crate::cluster::parse_engine`'s words.
+    #[cfg(feature = "cluster")]
+    #[error("{0}")]
+    Address(String),
+    /// This Flow was built without the `cluster` feature.
+    #[cfg(not(feature = "cluster"))]
+    #[error("--engine {engine}: this flow was built without the `cluster` feature")]
+    NoCluster { engine: String },
+}
+
+impl EngineError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "cluster")]
+            Self::Address(_) => crate::diagnostics::codes::usage::BAD_VALUE,
+            #[cfg(not(feature = "cluster"))]
+            Self::NoCluster { .. } => crate::diagnostics::codes::usage::NO_CLUSTER,
+        }
+    }
+}
+
 /// The engine an `--engine` value names; `None` runs in this process.
-pub fn engine_for(engine: Option<&str>) -> Result<Option<Arc<dyn PartitionEngine>>, String> {
+pub fn engine_for(engine: Option<&str>) -> Result<Option<Arc<dyn PartitionEngine>>, EngineError> {
     let Some(engine) = engine else { return Ok(None) };
     #[cfg(feature = "cluster")]
     {
-        let scheduler = crate::cluster::parse_engine(engine)?;
+        // `cluster::parse_engine` words its refusal as text.
+        let scheduler = crate::cluster::parse_engine(engine).map_err(EngineError::Address)?;
         Ok(Some(Arc::new(crate::cluster::BallistaEngine::new(&scheduler))))
     }
     #[cfg(not(feature = "cluster"))]
-    Err(format!("--engine {engine}: this flow was built without the `cluster` feature"))
+    Err(EngineError::NoCluster { engine: engine.to_string() })
 }
 
 /// Runs the pipelines of `analysis` in order, stopping at the first failure; prints each

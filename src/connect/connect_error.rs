@@ -1,8 +1,8 @@
 //! Why a connection could not be opened, as a type: `flow check` warns when a server did not
 //! answer (it may be up when the pipeline runs) and fails when it answered and refused (wrong
 //! password, unknown database), which no waiting will fix; and what the user should check
-//! ([`Check`]). Each backend classifies its own driver's error here once; nobody downstream
-//! reads the message to decide.
+//! ([`Check`]). Each backend classifies its own driver's error, in its folder, into these types;
+//! nobody downstream reads the message to decide.
 
 use datafusion::error::DataFusionError;
 
@@ -70,27 +70,8 @@ pub fn failure_of(e: &DataFusionError, fallback: &'static str) -> Failure {
     Failure::new(code, message)
 }
 
-/// PostgreSQL: the server refused (SQLSTATE class 28, invalid authorization, or 3D000, invalid
-/// catalog name: PostgreSQL docs, Appendix A) or did not answer at all.
-pub fn postgres_reach(e: &tokio_postgres::Error) -> Reach {
-    match e.code().map(|c| c.code()) {
-        Some(code) if code.starts_with("28") || code == "3D000" => Reach::Refused,
-        _ => Reach::NoAnswer,
-    }
-}
-
-/// MySQL/MariaDB: 1044 (access denied to the database), 1045 (access denied for the user) and
-/// 1049 (unknown database) are refusals (MySQL server error reference); the rest, including
-/// "too many connections", may pass.
-pub fn mysql_reach(e: &mysql::Error) -> Reach {
-    match e {
-        mysql::Error::MySqlError(e) if matches!(e.code, 1044 | 1045 | 1049) => Reach::Refused,
-        _ => Reach::NoAnswer,
-    }
-}
-
 /// What a failed connection should make the user check, decided from the driver's error by
-/// its type (SQLSTATE, MySQL error number, I/O error kind), never from its message.
+/// its type (SQLSTATE, server error number, I/O error kind), never from its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
     /// Nothing listens on that host and port (connection refused).
@@ -126,7 +107,7 @@ impl Check {
     /// From the I/O error kind a connection to `url` failed with (`None`: no I/O error). Name
     /// resolution failures have no stable `ErrorKind`, so a host name that does not resolve is
     /// found by resolving it again, here.
-    fn of_io(kind: Option<std::io::ErrorKind>, url: &str) -> Self {
+    pub fn of_io(kind: Option<std::io::ErrorKind>, url: &str) -> Self {
         use std::io::ErrorKind;
         match kind {
             Some(ErrorKind::ConnectionRefused) => Self::Listening,
@@ -139,41 +120,11 @@ impl Check {
 
 /// True when `url` names a host whose name does not resolve to any address.
 fn host_does_not_resolve(url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(&url.replacen("mariadb://", "mysql://", 1)) else { return false };
+    let Ok(parsed) = url::Url::parse(url) else { return false };
     match parsed.host() {
         Some(url::Host::Domain(name)) => std::net::ToSocketAddrs::to_socket_addrs(&(name, 0)).is_err(),
         _ => false,
     }
-}
-
-/// PostgreSQL: SQLSTATE 28P01 (invalid password) and the rest of class 28 (invalid
-/// authorization; 28000 is an unknown role) and 3D000 (invalid catalog name), PostgreSQL docs,
-/// Appendix A; else the I/O error under the client's.
-pub fn postgres_check(e: &tokio_postgres::Error, url: &str) -> Check {
-    match e.code().map(|c| c.code()) {
-        Some("28000") => Check::UserName,
-        Some(code) if code.starts_with("28") => Check::Credentials,
-        Some("3D000") => Check::Database,
-        Some(_) => Check::Everything,
-        None => Check::of_io(super::retry::io_kind(e), url),
-    }
-}
-
-/// MySQL/MariaDB: 1044 (access denied to the database), 1045 (access denied for the user),
-/// 1698 (access denied, socket authentication) and 1049 (unknown database), MySQL server error
-/// reference; else the I/O error kind of the client's error.
-pub fn mysql_check(e: &mysql::Error, url: &str) -> Check {
-    use mysql::{DriverError, Error};
-    let kind = match e {
-        Error::MySqlError(e) if matches!(e.code, 1044 | 1045 | 1698) => return Check::Credentials,
-        Error::MySqlError(e) if e.code == 1049 => return Check::Database,
-        Error::MySqlError(_) => return Check::Everything,
-        Error::IoError(io) => Some(io.kind()),
-        Error::DriverError(DriverError::CouldNotConnect(Some((_, _, kind)))) => Some(*kind),
-        Error::DriverError(DriverError::ConnectTimeout) => Some(std::io::ErrorKind::TimedOut),
-        _ => None,
-    };
-    Check::of_io(kind, url)
 }
 
 #[cfg(test)]

@@ -151,11 +151,17 @@ fn mysql_ddl() {
     );
     assert_eq!(
         customers.sequence_reset,
-        Some(SequenceReset::MysqlAutoIncrement {
+        Some(SequenceReset::NextValue {
             next_value_sql: "SELECT GREATEST(COALESCE(MAX(`id`), 0) + 1, 1) FROM `customers`".into()
         })
     );
     assert_eq!(auto_increment_sql(&customers.target, 42), "ALTER TABLE `customers` AUTO_INCREMENT = 42");
+    // What `explain` shows for it: the statement with the reading query in place of the value.
+    let reset = customers.sequence_reset.as_ref().expect("a reset");
+    assert_eq!(
+        crate::connect::target::sequence_reset_text(crate::plan::Backend::Mysql, reset).as_deref(),
+        Some("ALTER TABLE ... AUTO_INCREMENT = (SELECT GREATEST(COALESCE(MAX(`id`), 0) + 1, 1) FROM `customers`)")
+    );
     assert_eq!(
         customers.warnings,
         vec![

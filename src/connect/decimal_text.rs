@@ -28,10 +28,6 @@ use arrow::datatypes::{DataType, Field};
 /// Field metadata key: `"true"` on a `Utf8` column whose values are exact decimal text.
 pub const METADATA_KEY: &str = "flow.decimal_text";
 
-/// MySQL's widest `DECIMAL`: 65 digits, 30 of them after the point (MySQL docs, "Fixed-Point
-/// Types").
-pub const MYSQL_DECIMAL: (u32, u32) = (65, 30);
-
 /// `field` marked as holding exact decimal text.
 pub fn mark(field: Field) -> Field {
     let mut metadata: HashMap<String, String> = field.metadata().clone();
@@ -45,27 +41,43 @@ pub fn is_decimal_text(field: &Field) -> bool {
         && field.metadata().get(METADATA_KEY).is_some_and(|v| v == "true")
 }
 
+/// Why decimal text does not fit a `DECIMAL(precision, scale)` exactly ([`fits_decimal`]); its
+/// text is the reason, for a message naming the column and row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalMisfit {
+    /// `NaN` or `±Infinity`, which no `DECIMAL` holds.
+    #[error("{text} has no DECIMAL({precision},{scale}) equivalent (no NaN or infinity)")]
+    NotFinite { text: String, precision: u32, scale: u32 },
+    /// Not `[+-]digits[.digits]`.
+    #[error("{text} is not a decimal number")]
+    NotDecimal { text: String },
+    /// More integer or fractional digits than the type keeps.
+    #[error(
+        "{text} has {int_digits} integer and {frac_digits} fractional digits; DECIMAL({precision},{scale}) holds at \
+         most {} and {scale}, and would not keep it exactly",
+        .precision.saturating_sub(*.scale)
+    )]
+    TooManyDigits { text: String, int_digits: usize, frac_digits: usize, precision: u32, scale: u32 },
+}
+
 /// Checks that decimal text `text` is held exactly by `DECIMAL(precision, scale)`: at most
 /// `precision - scale` integer digits (leading zeros aside) and `scale` fractional digits
-/// (trailing zeros aside). The error says why, for a message naming the column and row.
-pub fn fits_decimal(text: &str, precision: u32, scale: u32) -> Result<(), String> {
+/// (trailing zeros aside).
+pub fn fits_decimal(text: &str, precision: u32, scale: u32) -> Result<(), DecimalMisfit> {
     let t = text.trim();
     let unsigned = t.strip_prefix(['-', '+']).unwrap_or(t);
     if unsigned.eq_ignore_ascii_case("nan") || unsigned.eq_ignore_ascii_case("infinity") {
-        return Err(format!("{t} has no DECIMAL({precision},{scale}) equivalent (no NaN or infinity)"));
+        return Err(DecimalMisfit::NotFinite { text: t.to_string(), precision, scale });
     }
     let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        return Err(format!("{t} is not a decimal number"));
+        return Err(DecimalMisfit::NotDecimal { text: t.to_string() });
     }
     let int_digits = int.trim_start_matches('0').len();
     let frac_digits = frac.trim_end_matches('0').len();
     let int_max = precision.saturating_sub(scale) as usize;
     if int_digits > int_max || frac_digits > scale as usize {
-        return Err(format!(
-            "{t} has {int_digits} integer and {frac_digits} fractional digits; DECIMAL({precision},{scale}) holds at \
-             most {int_max} and {scale}, and would not keep it exactly"
-        ));
+        return Err(DecimalMisfit::TooManyDigits { text: t.to_string(), int_digits, frac_digits, precision, scale });
     }
     Ok(())
 }
@@ -83,21 +95,24 @@ mod tests {
         // Trailing fractional zeros and leading integer zeros cost nothing.
         assert_eq!(fits_decimal(&format!("1.{}", "0".repeat(40)), 65, 30), Ok(()));
         assert_eq!(
-            fits_decimal(&format!("0.{}1", "0".repeat(29)), 65, 29),
+            fits_decimal(&format!("0.{}1", "0".repeat(29)), 65, 29).map_err(|e| e.to_string()),
             Err(format!(
                 "0.{}1 has 0 integer and 30 fractional digits; DECIMAL(65,29) holds at most 36 and 29, and would \
                  not keep it exactly",
                 "0".repeat(29)
             ))
         );
-        assert!(fits_decimal(&"9".repeat(36), 65, 30).is_err());
+        assert!(matches!(
+            fits_decimal(&"9".repeat(36), 65, 30),
+            Err(DecimalMisfit::TooManyDigits { int_digits: 36, frac_digits: 0, .. })
+        ));
         assert_eq!(
-            fits_decimal("NaN", 65, 30),
+            fits_decimal("NaN", 65, 30).map_err(|e| e.to_string()),
             Err("NaN has no DECIMAL(65,30) equivalent (no NaN or infinity)".to_string())
         );
-        assert!(fits_decimal("-Infinity", 65, 30).is_err());
-        assert!(fits_decimal("1e5", 65, 30).is_err());
-        assert!(fits_decimal(".", 65, 30).is_err());
+        assert!(matches!(fits_decimal("-Infinity", 65, 30), Err(DecimalMisfit::NotFinite { .. })));
+        assert_eq!(fits_decimal("1e5", 65, 30), Err(DecimalMisfit::NotDecimal { text: "1e5".into() }));
+        assert!(matches!(fits_decimal(".", 65, 30), Err(DecimalMisfit::NotDecimal { .. })));
     }
 
     #[test]

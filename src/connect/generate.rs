@@ -17,6 +17,16 @@ use futures::stream::{self, StreamExt};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 
+use super::connection_options::{ConnectionOption, OptionValue};
+
+/// The named arguments of `generate(...)`: how many rows, the seed they are made from, and an
+/// optional pace.
+pub static CONNECTION_OPTIONS: &[ConnectionOption] = &[
+    ConnectionOption { name: "rows", meaning: None, value: OptionValue::Unsigned, default: Some("100000") },
+    ConnectionOption { name: "seed", meaning: None, value: OptionValue::Unsigned, default: Some("42") },
+    ConnectionOption { name: "rate", meaning: Some("rows per second"), value: OptionValue::Count, default: None },
+];
+
 pub const STATUSES: [&str; 5] = ["pending", "paid", "shipped", "delivered", "cancelled"];
 
 /// 2024-01-01T00:00:00Z in microseconds.

@@ -10,6 +10,7 @@ pub mod bounds;
 pub mod cancel;
 pub mod catalog;
 pub mod connect_error;
+pub mod connection_options;
 #[cfg(test)]
 mod ddl_tests;
 pub mod decimal_text;
@@ -24,6 +25,7 @@ pub mod rejects;
 pub mod retry;
 pub mod sink;
 pub mod source;
+pub mod span;
 pub mod sql_log;
 pub mod sqlite;
 pub mod staged;
@@ -364,7 +366,7 @@ pub async fn hold_snapshot(source: &SourcePlan, shape: &mut SourceShape, cluster
     if partitions < 2 {
         return Ok(None);
     }
-    if cluster && db.holds_run_snapshot() {
+    if cluster && db.run_snapshot_note().is_some() {
         return Ok(Some(format!(
             "source `{}`: partitions are read at different moments: on a cluster each executor reads its partition \
              on a connection of its own, and {} snapshots cannot be shared between processes",

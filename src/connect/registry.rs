@@ -14,18 +14,22 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 
 use super::catalog::SchemaBackend;
+use super::connection_options::ConnectionOption;
 use super::file::target::{CSV, FileFormat, PARQUET};
 use super::foreign_keys::AddForeignKeys;
 use super::sink::BlockingSink;
 use super::source::DatabaseSource;
 use super::staged::{StagedSink, StagedTarget};
-use super::target::{TargetPlan, describe_table};
+use super::target::{TargetError, TargetPlan, describe_table};
 use super::target_columns::ReadSpecials;
-use super::{mysql, postgres, sqlite};
+use super::{file, generate, mysql, postgres, sqlite};
 use crate::plan::{Backend, Endpoint, SinkPlan, TableName};
 
 /// What one backend provides; `None` where it provides nothing of that kind.
 pub struct BackendEntry {
+    /// The named arguments its connection call takes besides `profile:`, checked when the file
+    /// is checked (`connect::connection_options`).
+    pub options: &'static [ConnectionOption],
     /// How to read a source of this database backend (files and `generate` are read by
     /// `connect::file` and `connect::generate`).
     pub source: Option<&'static dyn DatabaseSource>,
@@ -46,13 +50,19 @@ pub struct TableSink {
     /// streams batches as they come, so regrouping them would only copy them.
     pub regroup: bool,
     /// What the sink will do to a table, for `explain` (`connect::target::describe_table`).
-    pub describe: fn(&SinkPlan, &TableName, &SchemaRef) -> Result<TargetPlan, String>,
+    pub describe: fn(&SinkPlan, &TableName, &SchemaRef) -> Result<TargetPlan, TargetError>,
     /// Reads the columns of existing tables that take no values from outside (generated and
     /// identity columns: `connect::target_columns`); `None` where the backend has none that
     /// matter (SQLite).
     pub special_columns: Option<ReadSpecials>,
     /// Adds (or checks) a table set's foreign keys once every table is published.
     pub foreign_keys: AddForeignKeys,
+}
+
+/// The titles of the backends whose whole databases Flow reads and writes (those with a catalog
+/// and a DDL dialect), in the order Flow lists backends: `PostgreSQL`, `MySQL/MariaDB`, `SQLite`.
+pub fn catalog_titles() -> Vec<&'static str> {
+    Backend::ALL.into_iter().filter(|b| backend(*b).schema.is_some()).map(|b| b.info().title).collect()
 }
 
 /// The entry of `backend`.
@@ -68,6 +78,7 @@ pub fn backend(backend: Backend) -> &'static BackendEntry {
 }
 
 static POSTGRES: BackendEntry = BackendEntry {
+    options: &[],
     source: Some(&postgres::source::PostgresSource),
     schema: Some(SchemaBackend { catalog: &postgres::catalog::PostgresCatalog, dialect: &postgres::ddl::PostgresDdl }),
     table_sink: Some(TableSink {
@@ -83,6 +94,7 @@ static POSTGRES: BackendEntry = BackendEntry {
 };
 
 static MYSQL: BackendEntry = BackendEntry {
+    options: mysql::types::CONNECTION_OPTIONS,
     source: Some(&mysql::source::MysqlSource),
     schema: Some(SchemaBackend { catalog: &mysql::catalog::MysqlCatalog, dialect: &mysql::ddl::MysqlDdl }),
     table_sink: Some(TableSink {
@@ -98,6 +110,7 @@ static MYSQL: BackendEntry = BackendEntry {
 };
 
 static SQLITE: BackendEntry = BackendEntry {
+    options: &[],
     source: Some(&sqlite::source::SqliteSource),
     schema: Some(SchemaBackend { catalog: &sqlite::catalog::SqliteCatalog, dialect: &sqlite::ddl::SqliteDdl }),
     table_sink: Some(TableSink {
@@ -112,12 +125,24 @@ static SQLITE: BackendEntry = BackendEntry {
     file_sink: None,
 };
 
-static CSV_FILES: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: Some(CSV) };
+static CSV_FILES: BackendEntry = BackendEntry {
+    options: file::csv_text::CONNECTION_OPTIONS,
+    source: None,
+    schema: None,
+    table_sink: None,
+    file_sink: Some(CSV),
+};
 
 static PARQUET_FILES: BackendEntry =
-    BackendEntry { source: None, schema: None, table_sink: None, file_sink: Some(PARQUET) };
+    BackendEntry { options: &[], source: None, schema: None, table_sink: None, file_sink: Some(PARQUET) };
 
-static GENERATE: BackendEntry = BackendEntry { source: None, schema: None, table_sink: None, file_sink: None };
+static GENERATE: BackendEntry = BackendEntry {
+    options: generate::CONNECTION_OPTIONS,
+    source: None,
+    schema: None,
+    table_sink: None,
+    file_sink: None,
+};
 
 fn postgres_sink(endpoint: &Endpoint, target: StagedTarget) -> Arc<dyn BlockingSink> {
     Arc::new(StagedSink::new(postgres::sink::PostgresBackend::new(&endpoint.url), target))

@@ -96,20 +96,6 @@ pub fn retryable_io(kind: ErrorKind) -> bool {
     )
 }
 
-/// PostgreSQL SQLSTATEs worth retrying: too many connections (53300), the server starting up or
-/// shutting down (57P01, 57P02, 57P03), and connection exceptions (class 08, except 08P01, a
-/// protocol violation).
-pub fn retryable_sqlstate(code: &str) -> bool {
-    matches!(code, "53300" | "57P01" | "57P02" | "57P03") || (code.starts_with("08") && code != "08P01")
-}
-
-/// MySQL/MariaDB error codes worth retrying: too many connections (1040, 1203), server shutdown
-/// in progress (1053), and the client's cannot-connect / server-gone / lost-connection errors
-/// (2002, 2003, 2006, 2013).
-pub fn retryable_mysql_code(code: u16) -> bool {
-    matches!(code, 1040 | 1053 | 1203 | 2002 | 2003 | 2006 | 2013)
-}
-
 /// The first `std::io::Error` in an error's source chain, if any.
 pub fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
     let mut current = Some(e);
@@ -140,20 +126,6 @@ mod tests {
         }
         for kind in [ErrorKind::TimedOut, ErrorKind::PermissionDenied, ErrorKind::NotFound, ErrorKind::Other] {
             assert!(!retryable_io(kind), "{kind:?}");
-        }
-        for code in ["53300", "57P03", "57P01", "08006", "08001"] {
-            assert!(retryable_sqlstate(code), "{code}");
-        }
-        // Bad password, unknown role/database, missing table, syntax error, protocol violation.
-        for code in ["28P01", "28000", "3D000", "42P01", "42601", "08P01"] {
-            assert!(!retryable_sqlstate(code), "{code}");
-        }
-        for code in [1040, 1053, 2002, 2003, 2013] {
-            assert!(retryable_mysql_code(code), "{code}");
-        }
-        // Access denied, unknown database, missing table, syntax error.
-        for code in [1045, 1049, 1146, 1064] {
-            assert!(!retryable_mysql_code(code), "{code}");
         }
     }
 

@@ -19,14 +19,22 @@ use crate::plan::{Endpoint, SourcePlan, TableName};
 /// descendant (children, then grandchildren, ...).
 pub type Descendants = std::collections::BTreeMap<String, Vec<String>>;
 
+/// Why a backend's driver would refuse a URL ([`DatabaseSource::check_url`]): one line, in the
+/// driver's words or the backend's (`unsupported ssl-mode value: bogus`), with no password in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct BadUrl {
+    pub reason: String,
+}
+
 /// What a database backend does to read a source. `source` is always a source of this backend.
 #[async_trait]
 pub trait DatabaseSource: Send + Sync {
     /// Whether the backend's driver takes `url` as written (its options and their values),
     /// without connecting: `flow check` refuses a URL the run could never use
     /// (`flow::connection::bad_url`) instead of reporting its server as unreachable. The error
-    /// is one line naming what is wrong, with no password in it.
-    fn check_url(&self, _url: &str) -> std::result::Result<(), String> {
+    /// says what is wrong.
+    fn check_url(&self, _url: &str) -> std::result::Result<(), BadUrl> {
         Ok(())
     }
 
@@ -57,9 +65,10 @@ pub trait DatabaseSource: Send + Sync {
         Ok(None)
     }
 
-    /// Whether a run takes [`Self::hold_snapshot`] for a partitioned source; `explain` says so.
-    fn holds_run_snapshot(&self) -> bool {
-        false
+    /// What a run does, in [`Self::hold_snapshot`], to give a partitioned source's partitions
+    /// one snapshot, as `explain` says it; `None`: nothing (the default).
+    fn run_snapshot_note(&self) -> Option<&'static str> {
+        None
     }
 
     /// The catalog query for automatic partitioning of `table`: one row of the primary key's

@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::registry;
 use super::staged::StagedBackend;
-use crate::plan::{Relation, SinkPlan, TableName, WriteMode};
+use crate::diagnostics::{Failure, codes};
+use crate::plan::table_set::SequenceReset;
+use crate::plan::{Backend, Relation, SinkPlan, TableName, WriteMode};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ColumnMapping {
@@ -28,9 +30,42 @@ pub struct TargetPlan {
     pub warnings: Vec<String>,
 }
 
+/// Why a sink cannot say what it will do to its target.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// The backend writes no target of this kind.
+    #[error("{backend} targets are not supported yet")]
+    Unsupported { backend: &'static str },
+    /// A column has no type on the target, or the table no `CREATE TABLE` (the failure names
+    /// the column; `flow::sink::unsupported_type`).
+    #[error("{0}")]
+    Column(Failure),
+}
+
+impl TargetError {
+    /// The diagnostic code: `flow::target::not_writable` for a target the backend does not
+    /// write, the column's failure's code otherwise.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unsupported { .. } => codes::target::NOT_WRITABLE,
+            Self::Column(failure) => failure.code,
+        }
+    }
+
+    /// A backend's refusal (a `Failure` inside `e`, else `flow::sink::unsupported_type` with
+    /// DataFusion's text).
+    fn column(e: &datafusion::error::DataFusionError) -> Self {
+        Self::Column(
+            Failure::find(e)
+                .cloned()
+                .unwrap_or_else(|| Failure::new(codes::sink::UNSUPPORTED_TYPE, crate::diagnostics::strip_df_prefix(e))),
+        )
+    }
+}
+
 /// What `sink` will do with rows of `schema`. `Err` when its backend cannot write that target,
-/// or a column has no type there (the message names the column).
-pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, String> {
+/// or a column has no type there.
+pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, TargetError> {
     let entry = registry::backend(sink.endpoint.backend);
     match (&sink.relation, entry.table_sink, entry.file_sink) {
         (Relation::Table { name }, Some(table), _) => (table.describe)(sink, name, schema),
@@ -43,7 +78,7 @@ pub fn plan_target(sink: &SinkPlan, schema: &SchemaRef) -> Result<TargetPlan, St
             let warnings = schema.fields().iter().filter_map(|f| (file.inexact)(f)).collect();
             Ok(TargetPlan { mapping, ddl: Vec::new(), publish, warnings })
         }
-        _ => Err(format!("{} targets are not supported yet", sink.endpoint.backend.name())),
+        _ => Err(TargetError::Unsupported { backend: sink.endpoint.backend.name() }),
     }
 }
 
@@ -55,7 +90,7 @@ pub fn describe_table<B: StagedBackend>(
     sink: &SinkPlan,
     table: &TableName,
     schema: &SchemaRef,
-) -> Result<TargetPlan, String> {
+) -> Result<TargetPlan, TargetError> {
     let keys = match &sink.mode {
         WriteMode::Upsert { keys, .. } => Some(keys.as_slice()),
         _ => None,
@@ -63,15 +98,29 @@ pub fn describe_table<B: StagedBackend>(
     let mut columns = Vec::new();
     for f in schema.fields() {
         let is_key = keys.is_some_and(|k| k.contains(f.name()));
-        columns.push(mapping(f, backend.column_type(f, is_key).map_err(|e| e.to_string())?));
+        columns.push(mapping(f, backend.column_type(f, is_key).map_err(|e| TargetError::column(&e))?));
     }
-    let create = backend.create_table_sql(table, schema, keys).map_err(|e| e.to_string())?;
+    let create = backend.create_table_sql(table, schema, keys).map_err(|e| TargetError::column(&e))?;
     Ok(TargetPlan {
         mapping: columns,
         ddl: if sink.create_if_missing { vec![create] } else { Vec::new() },
         publish: backend.publish_summary(&sink.mode, &B::DIALECT.table(table)),
         warnings: schema.fields().iter().filter_map(|f| backend.inexact(f)).collect(),
     })
+}
+
+/// How `explain` shows the statement that makes a table of a set continue its identity on a
+/// `backend` target: the statement itself, or, where the value is read first
+/// ([`SequenceReset::NextValue`]), the target's statement with `...` for the table and the
+/// reading query in place of the value. `None` when the backend's dialect has no such statement.
+pub fn sequence_reset_text(backend: Backend, reset: &SequenceReset) -> Option<String> {
+    match reset {
+        SequenceReset::Sql { sql } => Some(sql.clone()),
+        SequenceReset::NextValue { next_value_sql } => {
+            let dialect = registry::backend(backend).schema.as_ref()?.dialect;
+            dialect.set_next_value_sql("...", &format!("({next_value_sql})"))
+        }
+    }
 }
 
 fn mapping(field: &Field, target_type: String) -> ColumnMapping {

@@ -320,6 +320,28 @@ registry! {
         pub const FAILED = "flow::run::failed";
     }
 
+    /// The command line and the environment a command reads, before any file is checked:
+    /// `--var`, `--engine`, the profiles file, `FLOW_LOG`, and the options of `flow copy`.
+    pub mod usage {
+        /// An option's value is not one the command takes: a `--var` without `NAME=`, an unknown
+        /// `--mode`, an `--engine` that is not `ballista://HOST:PORT`, a `FLOW_LOG` that names no
+        /// level.
+        pub const BAD_VALUE = "flow::usage::bad_value";
+        /// A command lacks an option it needs: `flow copy` without `--table` or `--query`, or an
+        /// upsert without `--keys`.
+        pub const MISSING = "flow::usage::missing";
+        /// An option does not go with the others, or with the source or target: `--query` or
+        /// `--partition-by` of a file, `--keep-last-by` without an upsert, `--all-tables` between
+        /// files.
+        pub const CONFLICT = "flow::usage::conflict";
+        /// `flow copy` cannot tell which backend a URL or path names.
+        pub const UNKNOWN_BACKEND = "flow::usage::unknown_backend";
+        /// The profiles file cannot be read, or is not a valid file of connection profiles.
+        pub const PROFILES = "flow::usage::profiles";
+        /// `--engine` is given to a Flow built without the `cluster` feature.
+        pub const NO_CLUSTER = "flow::usage::no_cluster";
+    }
+
     /// Running on a Ballista cluster (`--engine ballista://HOST:PORT`).
     pub mod cluster {
         /// The scheduler `--engine` names does not answer, is not a Ballista scheduler, or stopped
@@ -336,6 +358,9 @@ registry! {
         /// A cluster job failed for a reason of the cluster's own (a task lost with its executor,
         /// no executor left); the message gives Ballista's reason.
         pub const JOB_FAILED = "flow::cluster::job_failed";
+        /// `flow scheduler` or `flow executor` cannot listen on its address (or the executor on its
+        /// gRPC port): another process holds it.
+        pub const PORT_IN_USE = "flow::cluster::port_in_use";
     }
 }
 

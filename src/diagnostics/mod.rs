@@ -252,6 +252,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// DataFusion prefixes messages with the error kind ("Error during planning: ..."); users need
 /// only the reason.
+/// Items as a message lists alternatives: `a`, `a or b`, `a, b or c`.
+pub fn one_of<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("{} or {}", init.join(", "), last.as_ref())
+        }
+    }
+}
+
 pub fn strip_df_prefix(e: &datafusion::error::DataFusionError) -> String {
     let text = e.to_string();
     for prefix in [

@@ -56,10 +56,7 @@ pub fn render(expr: &Expr, dialect: Dialect) -> Option<String> {
                 {
                     dialect.string(s)
                 }
-                ScalarValue::Boolean(Some(b)) if op == Operator::Eq => match dialect {
-                    Dialect::Sqlite | Dialect::Mysql => i32::from(*b).to_string(),
-                    _ => b.to_string().to_uppercase(),
-                },
+                ScalarValue::Boolean(Some(b)) if op == Operator::Eq => dialect.boolean(*b),
                 _ => return None,
             };
             Some(format!("{col} {sym} {literal}"))

@@ -30,7 +30,7 @@ use crate::connect::{self, ScanPartition};
 use crate::exec::graph as exec_graph;
 use crate::exec::metrics::StageKind;
 use crate::plan::duration::format_duration;
-use crate::plan::{PartitionBounds, Relation, StepPlan};
+use crate::plan::{Backend, PartitionBounds, Relation, StepPlan};
 use crate::resolve::ResolvedPipeline;
 
 #[derive(Debug, Clone, Serialize)]
@@ -148,12 +148,6 @@ pub struct Column {
     pub nullable: bool,
 }
 
-/// What a run does to give a partitioned MySQL source's partitions one snapshot (explain takes
-/// no lock itself).
-const MYSQL_SNAPSHOT: &str = "partitions read one snapshot: Flow takes FLUSH TABLES WITH READ LOCK for a moment \
-     while each partition connection starts a consistent-snapshot transaction (needs the RELOAD privilege; \
-     without it partitions are read at different moments, as the run report will say)";
-
 /// Explains one resolved pipeline; no I/O beyond what DataFusion's planner does. Planning errors
 /// of transforms come back as `Err((stage, message))`, `stage` empty when the failure is not a
 /// transform's, so `check` can point at the stage.
@@ -229,11 +223,11 @@ pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPi
                     })
                     .collect();
                 stage.warnings.extend(shape.notes.iter().cloned());
-                let run_snapshot = crate::connect::registry::backend(s.endpoint.backend)
-                    .source
-                    .is_some_and(|db| db.holds_run_snapshot());
-                if run_snapshot && shape.partitions.len() > 1 {
-                    stage.warnings.push(MYSQL_SNAPSHOT.to_string());
+                // What a run does to give the partitions one snapshot (explain takes none itself).
+                let run_snapshot =
+                    connect::registry::backend(s.endpoint.backend).source.and_then(|db| db.run_snapshot_note());
+                if let Some(note) = run_snapshot.filter(|_| shape.partitions.len() > 1) {
+                    stage.warnings.push(note.to_string());
                 }
             }
             Some(Err(reason)) => {
@@ -285,10 +279,10 @@ pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPi
                         stage.publish = Some(target.publish);
                         stage.warnings = target.warnings;
                     }
-                    Err(e) => stage.note = Some(e),
+                    Err(e) => stage.note = Some(e.to_string()),
                 }
                 if let Some(carried) = &sink.carried {
-                    apply_carried(&mut stage, carried);
+                    apply_carried(&mut stage, carried, sink.endpoint.backend);
                 }
             }
             None => stage.note = Some("type mapping unknown: the input's schema could not be determined".into()),
@@ -308,19 +302,15 @@ pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPi
 
 /// A table of a table set is created with its source's definition: that DDL, the target
 /// types it gives, and what it could not carry over.
-fn apply_carried(stage: &mut ExplainedStage, carried: &crate::plan::table_set::CarriedTable) {
+fn apply_carried(stage: &mut ExplainedStage, carried: &crate::plan::table_set::CarriedTable, backend: Backend) {
     for mapping in &mut stage.type_mapping {
         if let Some((_, ty)) = carried.column_types.iter().find(|(name, _)| *name == mapping.column) {
             mapping.target_type.clone_from(ty);
         }
     }
     stage.ddl = carried.create.iter().chain(&carried.after_load).cloned().collect();
-    match &carried.sequence_reset {
-        Some(crate::schema::SequenceReset::Sql { sql }) => stage.ddl.push(sql.clone()),
-        Some(crate::schema::SequenceReset::MysqlAutoIncrement { next_value_sql }) => {
-            stage.ddl.push(format!("ALTER TABLE ... AUTO_INCREMENT = ({next_value_sql})"));
-        }
-        None => {}
+    if let Some(reset) = &carried.sequence_reset {
+        stage.ddl.extend(connect::target::sequence_reset_text(backend, reset));
     }
     stage.publish = Some(format!(
         "{}; the table is created with the definition of {} when it is missing or replaced; indexes after \

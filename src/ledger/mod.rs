@@ -188,10 +188,7 @@ pub fn insert_sql(dialect: Dialect, table: &TableName, row: &LedgerRow) -> Strin
 
 /// The query that reads a pipeline's rows, every column as text, oldest first.
 pub fn select_sql(dialect: Dialect, table: &TableName, pipeline: &str) -> String {
-    let (part, rows) = match dialect {
-        Dialect::Mysql => ("CAST(part AS CHAR)", "CAST(row_count AS CHAR)"),
-        _ => ("CAST(part AS TEXT)", "CAST(row_count AS TEXT)"),
-    };
+    let (part, rows) = (dialect.cast_to_text("part"), dialect.cast_to_text("row_count"));
     format!(
         "SELECT run_id, pipeline, sink, event, {part}, detail, {rows}, checksum, recorded_at FROM {} \
          WHERE pipeline = {} ORDER BY recorded_at, run_id, part",
@@ -307,13 +304,35 @@ pub enum Resume {
     Continue(ResumePoint),
 }
 
+/// Why the latest run cannot be resumed (`flow::run::ledger`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResumeError {
+    /// No sink's ledger holds the run's `start` row, which records its partitions.
+    #[error("cannot resume run {run_id}: its start is not recorded; run without --resume")]
+    NoStart { run_id: String },
+    /// The run was started from another pipeline (file, variables or connections).
+    #[error(
+        "cannot resume run {run_id}: pipeline `{pipeline}` changed since (its file, variables or connections); a \
+         resume must run the same pipeline, or run without --resume to start over"
+    )]
+    Changed { run_id: String, pipeline: String },
+}
+
+/// The message, for a `diagnostics::Failure` of code `flow::run::ledger` (the runner makes one
+/// from any text).
+impl From<ResumeError> for String {
+    fn from(e: ResumeError) -> Self {
+        e.to_string()
+    }
+}
+
 /// The latest run recorded by any sink of the pipeline, if it is unfinished in one of them.
 /// `histories` has one entry per sink, in plan order.
 pub fn resume_point(
     pipeline: &str,
     histories: &[SinkHistory],
     fingerprint: &str,
-) -> std::result::Result<Resume, String> {
+) -> std::result::Result<Resume, ResumeError> {
     let Some(latest) = histories
         .iter()
         .flatten()
@@ -332,12 +351,9 @@ pub fn resume_point(
         .iter()
         .flatten()
         .find_map(|s| s.layout.clone())
-        .ok_or_else(|| format!("cannot resume run {latest}: its start is not recorded; run without --resume"))?;
+        .ok_or_else(|| ResumeError::NoStart { run_id: latest.clone() })?;
     if layout.fingerprint != fingerprint {
-        return Err(format!(
-            "cannot resume run {latest}: pipeline `{pipeline}` changed since (its file, variables or connections); \
-             a resume must run the same pipeline, or run without --resume to start over"
-        ));
+        return Err(ResumeError::Changed { run_id: latest, pipeline: pipeline.to_string() });
     }
     Ok(Resume::Continue(ResumePoint { run_id: latest, layout, sinks }))
 }
@@ -437,7 +453,9 @@ mod tests {
         let Resume::Continue(point) = resume_point("p", &history(&rows), "f").unwrap() else { panic!("no resume") };
         assert_eq!(point.run_id, "r2");
         assert_eq!(point.sinks[0].as_ref().unwrap().committed_set(), BTreeSet::from([1]));
-        assert!(resume_point("p", &history(&rows), "g").unwrap_err().contains("changed since"));
+        let changed = resume_point("p", &history(&rows), "g").unwrap_err();
+        assert_eq!(changed, ResumeError::Changed { run_id: "r2".into(), pipeline: "p".into() });
+        assert!(changed.to_string().contains("changed since"));
         assert_eq!(cleanup_for_fresh_run(&runs_of(&rows, "s")), (vec!["r2".to_string()], Some("r1".to_string())));
         assert_eq!(resume_point("p", &[vec![]], "f").unwrap(), Resume::NothingRecorded);
     }

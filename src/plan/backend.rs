@@ -1,9 +1,9 @@
 //! The backends a connection may name, and what planning knows of each: its names, how a URL or
-//! path names it, what kind of thing it is, the named arguments its connection takes and the SQL
-//! dialect its queries are written in. This table ([`Backend::info`]) is the planning half of the
-//! backend registry; `connect::registry` is the other half (how each backend is read and written).
-//! Adding a backend is one variant here, one [`BackendInfo`] and one folder under `src/connect/`
-//! with its `connect::registry` entry.
+//! path names it, what kind of thing it is and the SQL dialect its queries are written in. This
+//! table ([`Backend::info`]) is the planning half of the backend registry; `connect::registry` is
+//! the other half (how each backend is read and written, and the named arguments its connection
+//! call takes). Adding a backend is one variant here, one [`BackendInfo`] and one folder under
+//! `src/connect/` with its `connect::registry` entry.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +49,6 @@ pub struct BackendInfo {
     pub schemes: &'static [&'static str],
     /// File name endings that name it (`.db`), lower case.
     pub extensions: &'static [&'static str],
-    /// Named arguments its connection call takes besides `profile:` (`csv("x.csv", header: false)`).
-    pub options: &'static [&'static str],
     /// The SQL its queries are written in; DataFusion's own for files and generated rows.
     pub dialect: Dialect,
     /// For a database whose tables live in a fixed set of schemas (SQLite's `main` and `temp`),
@@ -70,7 +68,6 @@ static POSTGRES: BackendInfo = BackendInfo {
     kind: BackendKind::Server,
     schemes: &["postgres", "postgresql"],
     extensions: &[],
-    options: &[],
     dialect: Dialect::Postgres,
     fixed_schemas: None,
     portable_schemas: true,
@@ -79,13 +76,11 @@ static POSTGRES: BackendInfo = BackendInfo {
 static MYSQL: BackendInfo = BackendInfo {
     name: "mysql",
     example: "mysql(\"mysql://root@127.0.0.1:3306/db\")",
-    title: "MySQL",
+    title: "MySQL/MariaDB",
     aliases: &["mysql", "mariadb"],
     kind: BackendKind::Server,
     schemes: &["mysql", "mariadb"],
     extensions: &[],
-    // `tinyint1` (connect::mysql::types::TINYINT1_OPTION): how TINYINT(1) is read.
-    options: &["tinyint1"],
     dialect: Dialect::Mysql,
     fixed_schemas: None,
     portable_schemas: false,
@@ -99,7 +94,6 @@ static SQLITE: BackendInfo = BackendInfo {
     kind: BackendKind::FileDatabase,
     schemes: &["sqlite"],
     extensions: &[".db", ".sqlite"],
-    options: &[],
     dialect: Dialect::Sqlite,
     // The schema names a SQLite connection knows without `ATTACH` (SQLite's "schema-name":
     // <https://sqlite.org/lang_naming.html>); Flow attaches no other database.
@@ -115,8 +109,6 @@ static CSV: BackendInfo = BackendInfo {
     kind: BackendKind::Files,
     schemes: &[],
     extensions: &[".csv"],
-    // See connect::file::csv_text.
-    options: &["header", "delimiter", "null", "types", "infer"],
     dialect: Dialect::DataFusion,
     fixed_schemas: None,
     portable_schemas: false,
@@ -130,7 +122,6 @@ static PARQUET: BackendInfo = BackendInfo {
     kind: BackendKind::Files,
     schemes: &[],
     extensions: &[".parquet"],
-    options: &[],
     dialect: Dialect::DataFusion,
     fixed_schemas: None,
     portable_schemas: false,
@@ -144,7 +135,6 @@ static GENERATE: BackendInfo = BackendInfo {
     kind: BackendKind::Generated,
     schemes: &[],
     extensions: &[],
-    options: &[],
     dialect: Dialect::DataFusion,
     fixed_schemas: None,
     portable_schemas: false,

@@ -37,6 +37,24 @@ impl Dialect {
         }
     }
 
+    /// A boolean literal: `1`/`0` where booleans are integers (SQLite, MySQL's `BOOLEAN` is a
+    /// `TINYINT(1)`), `TRUE`/`FALSE` elsewhere.
+    pub fn boolean(self, value: bool) -> String {
+        match self {
+            Self::Sqlite | Self::Mysql => i32::from(value).to_string(),
+            _ => value.to_string().to_uppercase(),
+        }
+    }
+
+    /// `expr` cast to text: `CAST(expr AS CHAR)` in MySQL, which has no `TEXT` cast target,
+    /// `CAST(expr AS TEXT)` elsewhere.
+    pub fn cast_to_text(self, expr: &str) -> String {
+        match self {
+            Self::Mysql => format!("CAST({expr} AS CHAR)"),
+            _ => format!("CAST({expr} AS TEXT)"),
+        }
+    }
+
     /// The query a source sends for a relation, optionally restricted to one partition.
     pub fn select(self, relation: &Relation, columns: Option<&[String]>, where_clause: Option<&str>) -> String {
         self.select_rows(relation, false, columns, where_clause)

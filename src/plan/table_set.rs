@@ -113,11 +113,10 @@ pub struct CarriedTable {
 pub enum SequenceReset {
     /// One statement to run as is (PostgreSQL: `SELECT setval(...)` for each identity column).
     Sql { sql: String },
-    /// MySQL cannot set `AUTO_INCREMENT` from a subquery: run `next_value_sql` (one row, one
-    /// integer), then `ALTER TABLE t AUTO_INCREMENT = n` with that value (the MySQL dialect's
-    /// `auto_increment_sql`). (InnoDB already moves the counter past explicitly inserted values;
-    /// this makes it certain for every engine.)
-    MysqlAutoIncrement { next_value_sql: String },
+    /// For a target that cannot set its counter from a subquery (MySQL's `AUTO_INCREMENT`): run
+    /// `next_value_sql` (one row, one integer), then the target's statement that sets the counter
+    /// to that value (`TargetDialect::set_next_value_sql` of its dialect).
+    NextValue { next_value_sql: String },
 }
 
 /// Foreign keys of a table set's schema sink, added once every table is published (so tables

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::defaults;
-use super::dialect::{ColumnUse, EnumStyle, NameScope, TargetDialect};
+use super::dialect::{ColumnUse, EnumStyle, NameScope, NotCarried, TargetDialect};
 use super::model::{Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, TableDef};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
@@ -485,11 +485,11 @@ impl Planner<'_> {
         qualified
     }
 
-    fn default_sql(&self, column: &ColumnDef, default: &DefaultValue) -> Result<String, String> {
+    fn default_sql(&self, column: &ColumnDef, default: &DefaultValue) -> Result<String, NotCarried> {
         match default {
             DefaultValue::Literal(literal) => Ok(self.literal(column, literal)),
             DefaultValue::CurrentTimestamp => self.target.current_timestamp_default(&column.column_type),
-            DefaultValue::Untranslatable(expression) => Err(expression.clone()),
+            DefaultValue::Untranslatable(expression) => Err(NotCarried::Expression(expression.clone())),
         }
     }
 

@@ -45,7 +45,7 @@ pub mod model;
 pub mod select;
 
 pub use ddl::{SchemaPlan, SequenceReset, TableDdl, load_order, plan_schema};
-pub use dialect::{ColumnUse, EnumStyle, NameScope, TargetDialect};
+pub use dialect::{ColumnUse, EnumStyle, NameScope, NotCarried, TargetDialect};
 pub use model::{
     Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated,
 };

@@ -9,6 +9,17 @@ use crate::diagnostics::{Problem, codes};
 pub use crate::plan::duration::{format_duration, parse_duration};
 use crate::syntax::ast::{Literal, LiteralKind, Span, Template, TemplatePart, VariableRef};
 
+/// Why text from a profile cannot be expanded ([`Variables::expand_text`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// `${` without its `}`.
+    #[error("unclosed `${{` in `{text}`")]
+    Unclosed { text: String },
+    /// A variable with no value and no default.
+    #[error("variable `{name}` has no value")]
+    Unset { name: String },
+}
+
 /// Where variable values come from, in priority order: `--var`, then the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
@@ -40,20 +51,20 @@ impl Variables {
     }
 
     /// Expands `${VAR}` parts in text that has no spans (profile files).
-    pub fn expand_text(&self, text: &str) -> Result<String, String> {
+    pub fn expand_text(&self, text: &str) -> Result<String, ExpandError> {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
+            let end = after.find('}').ok_or_else(|| ExpandError::Unclosed { text: text.to_string() })?;
             let body = &after[..end];
             let (name, default) = match body.split_once(":-") {
                 Some((n, d)) => (n, Some(d.to_string())),
                 None => (body, None),
             };
             let var = VariableRef { name: name.to_string(), default, span: Span::default() };
-            out.push_str(&self.lookup(&var).map_err(|p| p.message)?);
+            out.push_str(&self.lookup(&var).map_err(|_| ExpandError::Unset { name: var.name.clone() })?);
             rest = &after[end + 1..];
         }
         out.push_str(rest);
@@ -159,6 +170,8 @@ mod tests {
             environment: Some([("A".to_string(), "env".to_string()), ("B".to_string(), "env".to_string())].into()),
         };
         assert_eq!(vars.expand_text("${A}-${B}-${C:-dflt}").unwrap(), "cli-env-dflt");
-        assert_eq!(vars.expand_text("${D}").unwrap_err(), "variable `D` has no value");
+        assert_eq!(vars.expand_text("${D}").unwrap_err(), ExpandError::Unset { name: "D".into() });
+        assert_eq!(vars.expand_text("${D}").unwrap_err().to_string(), "variable `D` has no value");
+        assert_eq!(vars.expand_text("x${D").unwrap_err().to_string(), "unclosed `${` in `x${D`");
     }
 }

@@ -593,6 +593,11 @@ fn syntax_problem(error: pest::error::Error<Rule>, text: &str) -> Problem {
         pest::error::InputLocation::Pos(p) => (p, p),
         pest::error::InputLocation::Span((s, e)) => (s, e),
     };
+    // The grammar rules expected here, for the help; `expected` is what the label lists.
+    let mut rules: Vec<Rule> = match &error.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+    };
     let mut expected: Vec<String> = match &error.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
             positives.iter().map(|r| describe(*r).to_string()).collect()
@@ -614,6 +619,7 @@ fn syntax_problem(error: pest::error::Error<Rule>, text: &str) -> Problem {
         if attempts.max_position > start {
             start = attempts.max_position;
             expected = tokens;
+            rules.clear();
         } else {
             expected.extend(tokens);
         }
@@ -634,7 +640,7 @@ fn syntax_problem(error: pest::error::Error<Rule>, text: &str) -> Problem {
     let help = if at_end || expected.is_empty() {
         "check for an unclosed string, `(` or `{` before this point".to_string()
     } else {
-        syntax_help(&expected)
+        syntax_help(&expected, &rules)
     };
     // A misspelled connection kind (`sqlit(...)`): one message naming the word, a suggestion
     // when one is close, and the kinds listed once.
@@ -654,25 +660,53 @@ fn syntax_problem(error: pest::error::Error<Rule>, text: &str) -> Problem {
     Problem::error(codes::parse::SYNTAX, "syntax error").at(Span::new(start, end), label).help(help)
 }
 
-fn syntax_help(expected: &[String]) -> String {
+/// The help for a syntax error, from the literal tokens (`expected`, as the label shows them) and
+/// the grammar rules (`rules`) that would have been accepted.
+fn syntax_help(expected: &[String], rules: &[Rule]) -> String {
     let has = |t: &str| expected.iter().any(|e| e == t);
+    let expects = |wanted: fn(Rule) -> bool| rules.iter().any(|r| wanted(*r));
     if has("`csv`") {
-        "connections are postgres(...), mysql(...), sqlite(...), csv(...), parquet(...), generate(...) or profile(...)"
-            .into()
+        let calls: Vec<String> = connection_kinds().iter().map(|k| format!("{k}(...)")).collect();
+        format!("connections are {}", crate::diagnostics::one_of(&calls))
     } else if has("`->`") {
         "a sink is written `sink INPUT -> CONN.table(\"name\")`".into()
-    } else if has("`case`") || has("an expression") {
+    } else if has("`case`") || expects(|r| matches!(r, Rule::expr | Rule::between_bound)) {
         "expressions are SQL-like: columns, literals, + - * / %, = != < <= > >=, and/or/not, case, cast(x as type), f(x)".into()
     } else if has("`=`") {
         "name a stage with `=`: `source NAME = CONN.table(\"t\")`, `transform NAME = INPUT | step`".into()
-    } else if expected.iter().any(|e| e == "a pipeline item (source, transform, sink, parallelism, timeout)") {
+    } else if expects(is_pipeline_item) {
         "a pipeline holds `source`, `transform`, `sink`, `parallelism` and `timeout` items".into()
-    } else if expected.iter().any(|e| e.starts_with("a transform step")) {
+    } else if expects(is_step) {
         "chain steps with `|`: filter, derive, select, drop, rename, cast, sql".into()
     } else {
         "see the grammar reference in README.md".into()
     }
 }
+
+/// The rules of a pipeline's items.
+fn is_pipeline_item(rule: Rule) -> bool {
+    matches!(rule, Rule::setting | Rule::source | Rule::transform | Rule::sink | Rule::unknown_item)
+}
+
+/// The rules of a transform's steps.
+fn is_step(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::step
+            | Rule::step_filter
+            | Rule::step_derive
+            | Rule::step_select
+            | Rule::step_drop
+            | Rule::step_rename
+            | Rule::step_cast
+            | Rule::step_sql
+            | Rule::step_unknown
+    )
+}
+
+/// How the label names a connection call: `a connection (postgres, mysql, ..., profile)`.
+static CONNECTION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("a connection ({})", connection_kinds().join(", ")));
 
 fn describe(rule: Rule) -> &'static str {
     match rule {
@@ -680,9 +714,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::let_binding | Rule::kw_let => "`let`",
         Rule::pipeline | Rule::kw_pipeline => "`pipeline`",
         Rule::ident | Rule::column_name | Rule::column_ref => "a name",
-        Rule::connection_call | Rule::connection_kind => {
-            "a connection (postgres, mysql, sqlite, csv, parquet, generate, profile)"
-        }
+        Rule::connection_call | Rule::connection_kind => CONNECTION.as_str(),
         Rule::arg | Rule::literal_value => "a value",
         Rule::string => "a string",
         Rule::number => "a number",

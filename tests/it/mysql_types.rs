@@ -554,3 +554,39 @@ fn mysql_tables_flow_creates_hold_any_text() {
         rows(&[&["1", "plain", "a"], &["4", "NULL", "NULL"]])
     );
 }
+
+/// Error 1366 is MySQL's for any value a column cannot take; the utf8mb4 hint is decided from
+/// the refused column's character set, not from the message: a latin1 column that cannot store
+/// the text gets it, an integer column that refuses text does not.
+#[test]
+fn the_utf8mb4_hint_follows_the_refused_columns_character_set() {
+    if !mariadb_available() {
+        return;
+    }
+    let url = fresh_database("typed_charset", "utf8mb4");
+    my_exec("CREATE TABLE typed_charset.latin (id INT PRIMARY KEY, body VARCHAR(40) CHARACTER SET latin1)");
+    my_exec("CREATE TABLE typed_charset.numbers (id INT PRIMARY KEY, n INT)");
+    let copy = |query: &str, table: &str| {
+        flat(&run_err(&["copy", "-q", MY, url.as_str(), "--query", query, "--table", table, "--mode", "append"]))
+    };
+    let err = copy("SELECT 1 AS id, '中文' AS body", "latin");
+    assert!(
+        err.contains(
+            "sink `data->latin` partition 0: cannot write row 1, column body = '中文': MySQL error 1366: Incorrect \
+             string value: '\\xE4\\xB8\\xAD\\xE6\\x96\\x87' for column `typed_charset`.`latin`.`body` at row 1; the \
+             column's character set cannot store this text (4-byte UTF-8 characters such as emoji need utf8mb4): \
+             convert the table with ALTER TABLE `latin` CONVERT TO CHARACTER SET utf8mb4"
+        ),
+        "{err}"
+    );
+    let err = copy("SELECT 1 AS id, 'abc' AS n", "numbers");
+    assert!(
+        err.contains(
+            "sink `data->numbers` partition 0: cannot write row 1, column n = 'abc': MySQL error 1366: Incorrect \
+             integer value: 'abc' for column `typed_charset`.`numbers`.`n` at row 1"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("utf8mb4"), "an integer column gets no character-set hint: {err}");
+    assert_eq!(my_rows("SELECT COUNT(*) FROM typed_charset.latin"), rows(&[&["0"]]), "nothing is published");
+}

@@ -382,7 +382,7 @@ async fn mysql_target(catalog: &Catalog) {
         my_exec(&mut conn, sql);
     }
     for t in &plan.tables {
-        if let Some(SequenceReset::MysqlAutoIncrement { next_value_sql }) = &t.sequence_reset {
+        if let Some(SequenceReset::NextValue { next_value_sql }) = &t.sequence_reset {
             let next: u64 = conn.query_first(next_value_sql).expect("next value").expect("a row");
             my_exec(&mut conn, &auto_increment_sql(&t.target, next));
         }

@@ -65,7 +65,52 @@ pub(super) enum ColumnBuilder {
 }
 
 /// Result of converting one value; the error is the reason, without column and row.
-pub(super) type Conv<T> = std::result::Result<T, String>;
+pub(super) type Conv<T> = std::result::Result<T, ValueError>;
+
+/// Why one value the server sent does not fit its Arrow column, with the value as shown in the
+/// message ([`shown`]: truncated). Its text follows `column `c`, row N: ` in the reader's error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// A value of another kind than the column's type (or text that does not read as it).
+    #[error("the server sent {shown} where {wanted} was expected")]
+    Unexpected { shown: String, wanted: &'static str },
+    #[error("the text is not valid UTF-8 ({0})")]
+    NotUtf8(std::str::Utf8Error),
+    /// An integer outside the Arrow type (named as Rust names it, `i8`).
+    #[error("{shown} is out of range for {ty}")]
+    OutOfRange { shown: String, ty: &'static str },
+    #[error("a negative decimal scale ({scale}) is not supported")]
+    NegativeScale { scale: i8 },
+    /// A decimal with more fractional digits than the column's scale keeps.
+    #[error("{shown} has more than {scale} fractional digits")]
+    Rounded { shown: String, scale: usize },
+    #[error("{shown} does not fit DECIMAL({precision},{scale})")]
+    DecimalOverflow { shown: String, precision: u8, scale: usize },
+    /// `0000-00-00` or a date with a zero month or day.
+    #[error(
+        "{shown} is a zero date, which has no Arrow value; turn it into NULL in the query (e.g. NULLIF(col, \
+         '0000-00-00'))"
+    )]
+    ZeroDate { shown: String },
+    #[error("{shown} is not a calendar date")]
+    NotCalendarDate { shown: String },
+    #[error("{shown} has a time of day, which a DATE column cannot keep")]
+    TimeInDate { shown: String },
+    #[error("{shown} is not a time of day")]
+    NotTimeOfDay { shown: String },
+    /// A `TINYINT(1)` value other than 0 or 1, in a column read as booleans.
+    #[error(
+        "{shown} is not a boolean (0 or 1), and a TINYINT(1) column is read as a boolean; read the column as an \
+         integer with mysql(\"...\", {TINYINT1_OPTION}: \"integer\"), or convert it in the query"
+    )]
+    NotBoolean { shown: String },
+    /// A `TIME` span outside one day, for a column read as a time of day.
+    #[error(
+        "TIME {shown} is outside 00:00:00..24:00:00, which Arrow's time of day cannot hold; convert it in the \
+         query (e.g. TIME_TO_SEC(col))"
+    )]
+    TimeOutsideDay { shown: String },
+}
 
 impl ColumnBuilder {
     /// A builder for `field`'s type with room for `rows` values; an error for a type this
@@ -221,12 +266,12 @@ fn shown(value: &Value) -> String {
     }
 }
 
-fn unexpected(value: &Value, wanted: &str) -> String {
-    format!("the server sent {} where {wanted} was expected", shown(value))
+fn unexpected(value: &Value, wanted: &'static str) -> ValueError {
+    ValueError::Unexpected { shown: shown(value), wanted }
 }
 
 fn utf8(bytes: &[u8]) -> Conv<&str> {
-    std::str::from_utf8(bytes).map_err(|e| format!("the text is not valid UTF-8 ({e})"))
+    std::str::from_utf8(bytes).map_err(ValueError::NotUtf8)
 }
 
 fn integer<T: TryFrom<i64> + TryFrom<u64> + TryFrom<i128>>(value: &Value) -> Conv<T> {
@@ -239,7 +284,7 @@ fn integer<T: TryFrom<i64> + TryFrom<u64> + TryFrom<i128>>(value: &Value) -> Con
         }
         _ => return Err(unexpected(value, "an integer")),
     };
-    converted.ok_or_else(|| format!("{} is out of range for {}", shown(value), std::any::type_name::<T>()))
+    converted.ok_or_else(|| ValueError::OutOfRange { shown: shown(value), ty: std::any::type_name::<T>() })
 }
 
 fn float32(value: &Value) -> Conv<f32> {
@@ -290,14 +335,14 @@ fn decimal<T: std::ops::Neg<Output = T>>(
     if whole.is_empty() && fraction.is_empty() || !whole.iter().chain(fraction).all(u8::is_ascii_digit) {
         return Err(invalid());
     }
-    let scale = usize::try_from(scale).map_err(|_| format!("a negative decimal scale ({scale}) is not supported"))?;
+    let scale = usize::try_from(scale).map_err(|_| ValueError::NegativeScale { scale })?;
     let (kept, dropped) = fraction.split_at(fraction.len().min(scale));
     if dropped.iter().any(|&c| c != b'0') {
-        return Err(format!("{} has more than {scale} fractional digits", shown(value)));
+        return Err(ValueError::Rounded { shown: shown(value), scale });
     }
     let whole = &whole[whole.iter().position(|&c| c != b'0').unwrap_or(whole.len())..];
     if whole.len() + scale > usize::from(precision) || whole.len() + scale > MAX_DECIMAL_DIGITS {
-        return Err(format!("{} does not fit DECIMAL({precision},{scale})", shown(value)));
+        return Err(ValueError::DecimalOverflow { shown: shown(value), precision, scale });
     }
     let padding = std::iter::repeat_n(&b'0', scale - kept.len());
     let unscaled = whole.iter().chain(kept).chain(padding).fold(zero, |v, &c| push(v, c - b'0'));
@@ -342,11 +387,7 @@ fn date_time(value: &Value) -> Conv<DateTime> {
         _ => return Err(unexpected(value, "a date")),
     };
     if parsed.month == 0 || parsed.day == 0 {
-        return Err(format!(
-            "{} is a zero date, which has no Arrow value; turn it into NULL in the query \
-             (e.g. NULLIF(col, '0000-00-00'))",
-            shown(value)
-        ));
+        return Err(ValueError::ZeroDate { shown: shown(value) });
     }
     Ok(parsed)
 }
@@ -354,7 +395,7 @@ fn date_time(value: &Value) -> Conv<DateTime> {
 /// Days since 1970-01-01 of a validated calendar date.
 fn epoch_days(value: &Value, dt: &DateTime) -> Conv<i32> {
     let date = chrono::NaiveDate::from_ymd_opt(i32::from(dt.year), u32::from(dt.month), u32::from(dt.day))
-        .ok_or_else(|| format!("{} is not a calendar date", shown(value)))?;
+        .ok_or_else(|| ValueError::NotCalendarDate { shown: shown(value) })?;
     // 719_163 is the day number of 1970-01-01 counted from 0001-01-01 (day 1).
     Ok(chrono::Datelike::num_days_from_ce(&date) - 719_163)
 }
@@ -362,7 +403,7 @@ fn epoch_days(value: &Value, dt: &DateTime) -> Conv<i32> {
 fn date32(value: &Value) -> Conv<i32> {
     let dt = date_time(value)?;
     if (dt.hour, dt.minute, dt.second, dt.micros) != (0, 0, 0, 0) {
-        return Err(format!("{} has a time of day, which a DATE column cannot keep", shown(value)));
+        return Err(ValueError::TimeInDate { shown: shown(value) });
     }
     epoch_days(value, &dt)
 }
@@ -370,7 +411,7 @@ fn date32(value: &Value) -> Conv<i32> {
 fn timestamp(value: &Value) -> Conv<i64> {
     let dt = date_time(value)?;
     if dt.hour > 23 || dt.minute > 59 || dt.second > 59 || i64::from(dt.micros) >= MICROS_PER_SECOND {
-        return Err(format!("{} is not a time of day", shown(value)));
+        return Err(ValueError::NotTimeOfDay { shown: shown(value) });
     }
     let time = (i64::from(dt.hour) * 3600 + i64::from(dt.minute) * 60 + i64::from(dt.second)) * MICROS_PER_SECOND
         + i64::from(dt.micros);
@@ -396,10 +437,7 @@ fn boolean(value: &Value) -> Conv<bool> {
         }
         other => shown(other),
     };
-    Err(format!(
-        "{shown} is not a boolean (0 or 1), and a TINYINT(1) column is read as a boolean; read the column as \
-         an integer with mysql(\"...\", {TINYINT1_OPTION}: \"integer\"), or convert it in the query"
-    ))
+    Err(ValueError::NotBoolean { shown })
 }
 
 /// A `BIT(n)` value: up to 8 big-endian bytes (both protocols send the raw bits).
@@ -429,22 +467,6 @@ fn duration(value: &Value) -> Conv<i64> {
     Ok(if negative { -magnitude } else { magnitude })
 }
 
-/// A span of `micros` microseconds as MySQL writes a `TIME`: `[-]H:MM:SS.ffffff`, hours
-/// unbounded (`838:59:59.000000`, `-01:30:00.000000`). Targets without a span type (SQLite,
-/// CSV) get this text, which MySQL reads back as the same `TIME`.
-pub fn duration_text(micros: i64) -> String {
-    let magnitude = micros.unsigned_abs();
-    let seconds = magnitude / 1_000_000;
-    format!(
-        "{}{:02}:{:02}:{:02}.{:06}",
-        if micros < 0 { "-" } else { "" },
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60,
-        magnitude % 1_000_000
-    )
-}
-
 fn time64(value: &Value) -> Conv<i64> {
     let (negative, days, hour, minute, second, micros) = match value {
         &Value::Time(negative, days, hour, minute, second, micros) => {
@@ -457,11 +479,7 @@ fn time64(value: &Value) -> Conv<i64> {
     let micros_total =
         (hours * 3600 + i64::from(minute) * 60 + i64::from(second)) * MICROS_PER_SECOND + i64::from(micros);
     if negative && micros_total != 0 || micros_total >= MICROS_PER_DAY || minute > 59 || second > 59 {
-        return Err(format!(
-            "TIME {} is outside 00:00:00..24:00:00, which Arrow's time of day cannot hold; \
-             convert it in the query (e.g. TIME_TO_SEC(col))",
-            shown(value)
-        ));
+        return Err(ValueError::TimeOutsideDay { shown: shown(value) });
     }
     Ok(micros_total)
 }

@@ -8,7 +8,7 @@
 use super::sink::TABLE_OPTIONS;
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
-use crate::schema::dialect::{ColumnUse, EnumStyle, NameScope, TargetDialect, no_equivalent};
+use crate::schema::dialect::{ColumnUse, EnumStyle, NameScope, NotCarried, TargetDialect, no_equivalent};
 use crate::schema::{ColumnDef, ColumnType, SequenceReset};
 
 /// MySQL's side of the DDL contract.
@@ -41,13 +41,13 @@ impl TargetDialect for MysqlDdl {
         column_type(&column.column_type, usage.keyed, warn)
     }
 
-    fn identity_clause(&self, integer: bool, first: bool, type_sql: &str) -> Result<&'static str, String> {
+    fn identity_clause(&self, integer: bool, first: bool, type_sql: &str) -> Result<&'static str, NotCarried> {
         if first {
             Ok(" AUTO_INCREMENT")
         } else if integer {
-            Err("MySQL allows one AUTO_INCREMENT column per table".into())
+            Err(NotCarried::SecondIdentity { target: "MySQL", keyword: "AUTO_INCREMENT" })
         } else {
-            Err(format!("mysql identities must be integers, the column is {type_sql}"))
+            Err(NotCarried::NonIntegerIdentity { target: "mysql", type_sql: type_sql.to_string() })
         }
     }
 
@@ -56,15 +56,15 @@ impl TargetDialect for MysqlDdl {
         true
     }
 
-    fn current_timestamp_default(&self, column_type: &ColumnType) -> Result<String, String> {
+    fn current_timestamp_default(&self, column_type: &ColumnType) -> Result<String, NotCarried> {
         match column_type {
             ColumnType::Timestamp | ColumnType::TimestampTz => Ok("CURRENT_TIMESTAMP(6)".into()),
-            _ => Err("CURRENT_TIMESTAMP (MySQL takes it only on DATETIME and TIMESTAMP columns)".into()),
+            _ => Err(NotCarried::CurrentTimestamp("MySQL takes it only on DATETIME and TIMESTAMP columns")),
         }
     }
 
-    fn foreign_key_action(&self, action: &str) -> Result<(), String> {
-        if action == "SET DEFAULT" { Err("not supported by MySQL/InnoDB".into()) } else { Ok(()) }
+    fn foreign_key_action(&self, action: &str) -> Result<(), NotCarried> {
+        if action == "SET DEFAULT" { Err(NotCarried::Action("MySQL/InnoDB")) } else { Ok(()) }
     }
 
     /// `utf8mb4` whatever the database's default (often `utf8mb3` on older servers), so every
@@ -73,15 +73,22 @@ impl TargetDialect for MysqlDdl {
         Some(TABLE_OPTIONS)
     }
 
+    /// MySQL cannot set `AUTO_INCREMENT` from a subquery: the next value is read first. (InnoDB
+    /// already moves the counter past explicitly inserted values; this makes it certain for every
+    /// engine.)
     fn sequence_reset(&self, table: &TableName, identity_columns: &[String]) -> Option<SequenceReset> {
-        identity_columns.first().map(|c| SequenceReset::MysqlAutoIncrement {
+        identity_columns.first().map(|c| SequenceReset::NextValue {
             next_value_sql: format!("SELECT GREATEST(COALESCE(MAX({}), 0) + 1, 1) FROM {}", D.ident(c), D.table(table)),
         })
     }
+
+    fn set_next_value_sql(&self, table: &str, next: &str) -> Option<String> {
+        Some(format!("ALTER TABLE {table} AUTO_INCREMENT = {next}"))
+    }
 }
 
-/// `ALTER TABLE t AUTO_INCREMENT = n`: the second half of [`SequenceReset::MysqlAutoIncrement`],
-/// with `next_value` read by its `next_value_sql`.
+/// `ALTER TABLE t AUTO_INCREMENT = n`: the second half of a [`SequenceReset::NextValue`], with
+/// `next_value` read by its `next_value_sql`.
 pub fn auto_increment_sql(table: &TableName, next_value: u64) -> String {
     format!("ALTER TABLE {} AUTO_INCREMENT = {next_value}", D.table(table))
 }

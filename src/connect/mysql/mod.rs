@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod convert;
 pub mod ddl;
+pub mod params;
 pub mod reader;
 pub mod session;
 pub mod sink;
@@ -19,6 +20,7 @@ pub mod types;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts};
 
+use super::connect_error::{Check, Reach};
 use super::retry::{self, Failed};
 
 /// Opens a connection, retrying transient failures (see `connect::retry`).
@@ -44,13 +46,48 @@ pub fn error_text(e: &mysql::Error) -> String {
 
 pub fn retryable(e: &mysql::Error) -> bool {
     match e {
-        mysql::Error::MySqlError(e) => retry::retryable_mysql_code(e.code),
+        mysql::Error::MySqlError(e) => retryable_code(e.code),
         mysql::Error::IoError(e) => retry::retryable_io(e.kind()),
         mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(Some((_, _, kind)))) => {
             retry::retryable_io(*kind)
         }
         _ => false,
     }
+}
+
+/// Server error codes worth retrying: too many connections (1040, 1203), server shutdown in
+/// progress (1053), and the client's cannot-connect / server-gone / lost-connection errors
+/// (2002, 2003, 2006, 2013).
+fn retryable_code(code: u16) -> bool {
+    matches!(code, 1040 | 1053 | 1203 | 2002 | 2003 | 2006 | 2013)
+}
+
+/// Whether the server answered a failed connection: 1044 (access denied to the database), 1045
+/// (access denied for the user) and 1049 (unknown database) are refusals (MySQL server error
+/// reference); the rest, including "too many connections", may pass.
+pub fn reach(e: &mysql::Error) -> Reach {
+    match e {
+        mysql::Error::MySqlError(e) if matches!(e.code, 1044 | 1045 | 1049) => Reach::Refused,
+        _ => Reach::NoAnswer,
+    }
+}
+
+/// What a failed connection to `url` should make the user check: 1044 (access denied to the
+/// database), 1045 (access denied for the user), 1698 (access denied, socket authentication)
+/// and 1049 (unknown database), MySQL server error reference; else the I/O error kind of the
+/// client's error.
+pub fn check(e: &mysql::Error, url: &str) -> Check {
+    use mysql::{DriverError, Error};
+    let kind = match e {
+        Error::MySqlError(e) if matches!(e.code, 1044 | 1045 | 1698) => return Check::Credentials,
+        Error::MySqlError(e) if e.code == 1049 => return Check::Database,
+        Error::MySqlError(_) => return Check::Everything,
+        Error::IoError(io) => Some(io.kind()),
+        Error::DriverError(DriverError::CouldNotConnect(Some((_, _, kind)))) => Some(*kind),
+        Error::DriverError(DriverError::ConnectTimeout) => Some(std::io::ErrorKind::TimedOut),
+        _ => None,
+    };
+    Check::of_io(kind, url)
 }
 
 /// Stops every running statement whose text contains `tag` (except this connection's own), with
@@ -67,4 +104,20 @@ pub fn kill_queries_tagged(conn: &mut Conn, tag: &str) -> mysql::Result<usize> {
         let _ = conn.query_drop(format!("KILL QUERY {id}"));
     }
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retryable_code;
+
+    #[test]
+    fn transient_server_errors_are_retried_and_others_are_not() {
+        for code in [1040, 1053, 2002, 2003, 2013] {
+            assert!(retryable_code(code), "{code}");
+        }
+        // Access denied, unknown database, missing table, syntax error.
+        for code in [1045, 1049, 1146, 1064] {
+            assert!(!retryable_code(code), "{code}");
+        }
+    }
 }

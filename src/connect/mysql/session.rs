@@ -12,6 +12,7 @@ use datafusion::error::{DataFusionError, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, SslOpts};
 
+use crate::connect::source::BadUrl;
 use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 
@@ -131,19 +132,26 @@ fn start_snapshots(conns: &mut [Conn], url: &str) -> Result<()> {
 /// `VERIFY_CA`, the chain is verified against `ssl-ca` (a file path) or the system roots;
 /// `VERIFY_IDENTITY`, the host name too. These are the rules connectorx 0.4.6 applied when it
 /// read MySQL for Flow, kept so URLs mean what they meant. Every other parameter goes to the
-/// `mysql` crate, which refuses the ones it does not know. Errors show the URL redacted.
+/// `mysql` crate, which refuses the ones it does not know. Errors show the URL redacted
+/// (`flow::connection::bad_url`).
 pub(crate) fn opts_from_url(url: &str) -> Result<Opts> {
-    let bad = |e: &dyn std::fmt::Display| {
-        let message = format!("invalid MySQL URL {}: {}", redact_url(url), scrub_secret(&e.to_string(), url));
+    parse_opts(url).map_err(|e| {
+        let message = format!("invalid MySQL URL {}: {e}", redact_url(url));
         Failure::new(codes::connection::BAD_URL, message).into_datafusion()
-    };
+    })
+}
+
+/// [`opts_from_url`]'s reading of `url`; the error is why the URL cannot be used, without the
+/// password.
+pub(crate) fn parse_opts(url: &str) -> std::result::Result<Opts, BadUrl> {
+    let bad = |e: &dyn std::fmt::Display| BadUrl { reason: scrub_secret(&e.to_string(), url) };
     let mut parsed = url::Url::parse(&url.replacen("mariadb://", "mysql://", 1)).map_err(|e| bad(&e))?;
     let parameter = |name: &str| {
         // The last occurrence wins, as it did under connectorx.
         parsed.query_pairs().filter(|(k, _)| k.eq_ignore_ascii_case(name)).last().map(|(_, v)| v.into_owned())
     };
     let mode = parameter("ssl-mode").or_else(|| parameter("sslmode"));
-    let ssl = ssl_opts(mode.as_deref(), parameter("ssl-ca").map(PathBuf::from)).map_err(|e| bad(&e))?;
+    let ssl = ssl_opts(mode.as_deref(), parameter("ssl-ca").map(PathBuf::from))?;
     let kept: Vec<(String, String)> = parsed
         .query_pairs()
         .filter(|(k, _)| !OWN_PARAMETERS.iter().any(|own| k.eq_ignore_ascii_case(own)))
@@ -158,7 +166,7 @@ pub(crate) fn opts_from_url(url: &str) -> Result<Opts> {
 }
 
 /// The TLS settings of an `ssl-mode` value (see [`opts_from_url`]); `None` is no TLS.
-fn ssl_opts(mode: Option<&str>, root_cert: Option<PathBuf>) -> std::result::Result<Option<SslOpts>, String> {
+fn ssl_opts(mode: Option<&str>, root_cert: Option<PathBuf>) -> std::result::Result<Option<SslOpts>, BadUrl> {
     let Some(mode) = mode else { return Ok(None) };
     let (accept_invalid_certs, skip_domain_validation) =
         match mode.trim().to_ascii_uppercase().replace('-', "_").as_str() {
@@ -166,7 +174,7 @@ fn ssl_opts(mode: Option<&str>, root_cert: Option<PathBuf>) -> std::result::Resu
             "PREFERRED" | "REQUIRED" => (true, true),
             "VERIFY_CA" => (false, true),
             "VERIFY_IDENTITY" => (false, false),
-            _ => return Err(format!("unsupported ssl-mode value: {mode}")),
+            _ => return Err(BadUrl { reason: format!("unsupported ssl-mode value: {mode}") }),
         };
     Ok(Some(
         SslOpts::default()
@@ -178,11 +186,11 @@ fn ssl_opts(mode: Option<&str>, root_cert: Option<PathBuf>) -> std::result::Resu
 
 fn open_with(opts: &Opts, url: &str) -> Result<Conn> {
     let mut conn = super::connect(opts).map_err(|f| {
-        use crate::connect::connect_error::{ConnectError, mysql_check, mysql_reach};
+        use crate::connect::connect_error::ConnectError;
         let detail = scrub_secret(&super::error_text(&f.error), url);
-        let hint = mysql_check(&f.error, url).hint();
+        let hint = super::check(&f.error, url).hint();
         let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(url), f.attempts_note());
-        ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
+        ConnectError::new(super::reach(&f.error), message).into_datafusion()
     })?;
     for setting in SESSION_SETTINGS {
         run(&mut conn, url, setting)?;

@@ -14,16 +14,16 @@
 //! table set): a crash between it and the ledger row makes a resume start the sink over, which
 //! ends in the same target.
 
-use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use chrono::{Datelike, Timelike};
 use datafusion::error::{DataFusionError, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
 use futures::future::BoxFuture;
 
+use super::params::value_at;
+use super::types::MYSQL_DECIMAL;
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
@@ -34,7 +34,7 @@ use crate::connect::target_columns::{SpecialColumn, WritePlan};
 use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
-use crate::plan::table_set::{ForeignKeyStep, SequenceReset};
+use crate::plan::table_set::ForeignKeyStep;
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Mysql;
@@ -56,7 +56,7 @@ pub fn mysql_field_type(field: &Field, is_key: bool) -> Result<String> {
     // Exact decimal text (an unconstrained numeric): MySQL's widest decimal; `insert_batch`
     // refuses the values it would not keep exactly.
     if decimal_text::is_decimal_text(field) {
-        let (p, s) = decimal_text::MYSQL_DECIMAL;
+        let (p, s) = MYSQL_DECIMAL;
         return Ok(format!("DECIMAL({p},{s})"));
     }
     match super::types::bit_length(field) {
@@ -167,24 +167,41 @@ impl MysqlSession {
         scrub_secret(message, &self.url).replace(self.staging.table(), self.table.table())
     }
 
-    /// Why MySQL refused one row, from its message: what the message says with the target
-    /// named, and for text the column's character set cannot hold (error 1366, `Incorrect
-    /// string value`, e.g. an emoji into a `utf8mb3` column) the way out.
-    fn row_refusal(&self, e: &mysql::Error) -> String {
+    /// Why MySQL refused one row: what the server says with the target named, and the column
+    /// it names. Error 1366 (ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: a value the column cannot take)
+    /// on a column whose character set is not utf8mb4 ([`Self::narrow_charset`]) is text that
+    /// character set cannot store (e.g. an emoji into a `utf8mb3` column): the way out is said.
+    fn row_refusal(&mut self, e: &mysql::Error) -> (String, Option<String>) {
         let message = match e {
             mysql::Error::MySqlError(m) => self.server_message(&format!("MySQL error {}: {}", m.code, m.message)),
             other => self.server_message(&super::error_text(other)),
         };
-        match e {
-            mysql::Error::MySqlError(m) if m.code == 1366 && m.message.starts_with("Incorrect string value") => {
-                format!(
-                    "{message}; the column's character set cannot store this text (4-byte UTF-8 characters \
-                     such as emoji need utf8mb4): convert the table with ALTER TABLE {} CONVERT TO CHARACTER SET utf8mb4",
-                    D.table(&self.table)
-                )
-            }
-            _ => message,
+        let column = refused_column(&message);
+        let narrow = match (e, &column) {
+            (mysql::Error::MySqlError(m), Some(column)) if m.code == 1366 => self.narrow_charset(column),
+            _ => false,
+        };
+        if !narrow {
+            return (message, column);
         }
+        let message = format!(
+            "{message}; the column's character set cannot store this text (4-byte UTF-8 characters such as emoji need \
+             utf8mb4): convert the table with ALTER TABLE {} CONVERT TO CHARACTER SET utf8mb4",
+            D.table(&self.table)
+        );
+        (message, column)
+    }
+
+    /// Whether `column` of the staging table (made `LIKE` an existing target, so with its
+    /// character sets) holds text in a character set other than utf8mb4, the one that stores
+    /// every UTF-8 character Flow sends. `false` for a column without a character set (not
+    /// text) or one that cannot be looked up.
+    fn narrow_charset(&mut self, column: &str) -> bool {
+        let sql = "SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS \
+                   WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = ?";
+        let staging = (self.staging.schema(), self.staging.table(), column);
+        let charset: Option<Option<String>> = self.conn.exec_first(sql, staging).ok().flatten();
+        matches!(charset, Some(Some(set)) if !set.eq_ignore_ascii_case("utf8mb4"))
     }
 
     /// The server's `max_allowed_packet`, in bytes: the largest statement (with its values) it
@@ -269,11 +286,11 @@ impl StagedBackend for MysqlBackend {
             Failure::new(codes::connection::BAD_URL, message).into_datafusion()
         })?;
         let conn = super::connect(&opts).map_err(|f| {
-            use crate::connect::connect_error::{ConnectError, mysql_check, mysql_reach};
+            use crate::connect::connect_error::ConnectError;
             let detail = scrub(&super::error_text(&f.error));
-            let hint = mysql_check(&f.error, &self.url).hint();
+            let hint = super::check(&f.error, &self.url).hint();
             let message = format!("cannot connect to {}{}: {detail}; {hint}", redact_url(&self.url), f.attempts_note());
-            ConnectError::new(mysql_reach(&f.error), message).into_datafusion()
+            ConnectError::new(super::reach(&f.error), message).into_datafusion()
         })?;
         let mut session =
             MysqlSession { conn, url: self.url.clone(), table: target.table.clone(), staging: target.staging.clone() };
@@ -289,7 +306,7 @@ impl StagedBackend for MysqlBackend {
     fn inexact(&self, field: &Field) -> Option<String> {
         let column = field.name();
         if decimal_text::is_decimal_text(field) {
-            let (p, s) = decimal_text::MYSQL_DECIMAL;
+            let (p, s) = MYSQL_DECIMAL;
             return Some(format!(
                 "column `{column}`: a numeric without precision becomes DECIMAL({p},{s}), MySQL's widest decimal; a \
                  value with more than {} integer or {s} fractional digits, NaN or Infinity is refused by column, row \
@@ -382,11 +399,8 @@ impl StagedBackend for MysqlBackend {
         (vec![format!("RENAME TABLE {target} TO {old}, {staging} TO {target}")], vec![format!("DROP TABLE {old}")])
     }
 
-    /// MySQL cannot set `AUTO_INCREMENT` from a subquery: the next value is read first.
-    fn reset_sequence(&self, s: &mut MysqlSession, t: &StagedTarget, reset: &SequenceReset) -> Result<()> {
-        let SequenceReset::MysqlAutoIncrement { next_value_sql } = reset else { return Ok(()) };
-        let next = s.query_u64(next_value_sql, Step::ReadNextId)?;
-        s.execute(&super::ddl::auto_increment_sql(&t.table, next.unwrap_or(1).max(1)), Step::Publish)
+    fn set_next_value_sql(&self, table: &TableName, next: u64) -> Option<String> {
+        Some(super::ddl::auto_increment_sql(table, next))
     }
 }
 
@@ -423,7 +437,7 @@ impl RowLoader<MysqlSession> for MysqlLoader {
         // Decimal text is checked against DECIMAL(65,30) here because MySQL would round extra
         // fractional digits with only a note, even in strict mode.
         let decimal_text: Vec<bool> = t.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
-        let (decimal_p, decimal_s) = decimal_text::MYSQL_DECIMAL;
+        let (decimal_p, decimal_s) = MYSQL_DECIMAL;
         let mut rows: Vec<(usize, Vec<Value>, usize)> = Vec::with_capacity(batch.num_rows());
         'rows: for row in 0..batch.num_rows() {
             let mut values = Vec::with_capacity(width);
@@ -431,7 +445,8 @@ impl RowLoader<MysqlSession> for MysqlLoader {
                 let column = batch.column(i);
                 let value = value_at(column.as_ref(), row).and_then(|v| match &v {
                     Value::Bytes(text) if decimal_text.get(i).copied().unwrap_or(false) => {
-                        decimal_text::fits_decimal(&String::from_utf8_lossy(text), decimal_p, decimal_s).map(|()| v)
+                        decimal_text::fits_decimal(&String::from_utf8_lossy(text), decimal_p, decimal_s)?;
+                        Ok(v)
                     }
                     _ => Ok(v),
                 });
@@ -439,7 +454,7 @@ impl RowLoader<MysqlSession> for MysqlLoader {
                     Ok(v) => values.push(v),
                     Err(e) => {
                         let name = t.schema.field(i).name();
-                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e));
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e.to_string()));
                         if t.rejects.fails() {
                             return Ok(bad);
                         }
@@ -494,8 +509,7 @@ impl RowLoader<MysqlSession> for MysqlLoader {
                     if !refuses_the_row(&e) {
                         return Err(s.err(Step::WriteRows.phrase(), &e));
                     }
-                    let message = s.row_refusal(&e);
-                    let column = refused_column(&message);
+                    let (message, column) = s.row_refusal(&e);
                     bad.push(BadRow::new(batch, *row, partition, first_row, column.as_deref(), &message));
                     if t.rejects.fails() {
                         return Ok(bad);
@@ -576,135 +590,6 @@ fn refused_column(message: &str) -> Option<String> {
         _ => return None,
     };
     Some(name.to_string())
-}
-
-/// The largest span a MySQL `TIME` holds, in microseconds: `838:59:59` (the fraction cannot
-/// go beyond it: `838:59:59.000001` is out of range).
-const MYSQL_TIME_MAX_MICROS: i128 = 3_020_399 * 1_000_000;
-
-/// A signed span in microseconds as a MySQL `TIME` parameter; beyond ±838:59:59 is refused
-/// (MySQL would clamp it).
-fn mysql_time(micros: i128) -> std::result::Result<Value, String> {
-    let magnitude = micros.abs();
-    let seconds = magnitude / 1_000_000;
-    if magnitude > MYSQL_TIME_MAX_MICROS {
-        let shown = i64::try_from(micros).map_or_else(|_| format!("{micros} µs"), super::convert::duration_text);
-        return Err(format!("{shown} is outside MySQL TIME's range -838:59:59 to 838:59:59"));
-    }
-    let hours = seconds / 3600;
-    Ok(Value::Time(
-        micros < 0,
-        (hours / 24) as u32,
-        (hours % 24) as u8,
-        (seconds / 60 % 60) as u8,
-        (seconds % 60) as u8,
-        (magnitude % 1_000_000) as u32,
-    ))
-}
-
-/// One Arrow value as a MySQL parameter. NaN and infinities have no MySQL representation.
-fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String> {
-    use arrow::datatypes::*;
-    if array.is_null(row) {
-        return Ok(Value::NULL);
-    }
-    let float = |v: f64| {
-        if v.is_finite() {
-            Ok(Value::Double(v))
-        } else {
-            Err(format!("{v} cannot be stored in MySQL (no NaN or infinity)"))
-        }
-    };
-    Ok(match array.data_type() {
-        DataType::Boolean => Value::Int(i64::from(array.as_boolean().value(row))),
-        DataType::Int8 => Value::Int(array.as_primitive::<Int8Type>().value(row).into()),
-        DataType::Int16 => Value::Int(array.as_primitive::<Int16Type>().value(row).into()),
-        DataType::Int32 => Value::Int(array.as_primitive::<Int32Type>().value(row).into()),
-        DataType::Int64 => Value::Int(array.as_primitive::<Int64Type>().value(row)),
-        DataType::UInt8 => Value::UInt(array.as_primitive::<UInt8Type>().value(row).into()),
-        DataType::UInt16 => Value::UInt(array.as_primitive::<UInt16Type>().value(row).into()),
-        DataType::UInt32 => Value::UInt(array.as_primitive::<UInt32Type>().value(row).into()),
-        DataType::UInt64 => Value::UInt(array.as_primitive::<UInt64Type>().value(row)),
-        DataType::Float16 => float(array.as_primitive::<Float16Type>().value(row).to_f64())?,
-        DataType::Float32 => float(array.as_primitive::<Float32Type>().value(row).into())?,
-        DataType::Float64 => float(array.as_primitive::<Float64Type>().value(row))?,
-        DataType::Decimal128(_, _) => {
-            Value::Bytes(array.as_primitive::<Decimal128Type>().value_as_string(row).into_bytes())
-        }
-        DataType::Decimal256(_, _) => {
-            Value::Bytes(array.as_primitive::<Decimal256Type>().value_as_string(row).into_bytes())
-        }
-        DataType::Utf8 => Value::Bytes(array.as_string::<i32>().value(row).as_bytes().to_vec()),
-        DataType::LargeUtf8 => Value::Bytes(array.as_string::<i64>().value(row).as_bytes().to_vec()),
-        DataType::Utf8View => Value::Bytes(array.as_string_view().value(row).as_bytes().to_vec()),
-        DataType::Binary => Value::Bytes(array.as_binary::<i32>().value(row).to_vec()),
-        DataType::LargeBinary => Value::Bytes(array.as_binary::<i64>().value(row).to_vec()),
-        DataType::BinaryView => Value::Bytes(array.as_binary_view().value(row).to_vec()),
-        DataType::FixedSizeBinary(_) => Value::Bytes(array.as_fixed_size_binary().value(row).to_vec()),
-        DataType::Date32 | DataType::Date64 => {
-            let d = match array.data_type() {
-                DataType::Date32 => array.as_primitive::<Date32Type>().value_as_date(row),
-                _ => array.as_primitive::<Date64Type>().value_as_date(row),
-            }
-            .ok_or("date out of range")?;
-            let year =
-                u16::try_from(d.year()).map_err(|_| format!("year {} is outside MySQL's DATE range", d.year()))?;
-            Value::Date(year, d.month() as u8, d.day() as u8, 0, 0, 0, 0)
-        }
-        DataType::Time32(_) | DataType::Time64(_) => {
-            let micros: i64 = match array.data_type() {
-                DataType::Time32(TimeUnit::Second) => {
-                    i64::from(array.as_primitive::<Time32SecondType>().value(row)) * 1_000_000
-                }
-                DataType::Time32(_) => i64::from(array.as_primitive::<Time32MillisecondType>().value(row)) * 1_000,
-                DataType::Time64(TimeUnit::Nanosecond) => {
-                    array.as_primitive::<Time64NanosecondType>().value(row) / 1_000
-                }
-                _ => array.as_primitive::<Time64MicrosecondType>().value(row),
-            };
-            let (secs, us) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
-            Value::Time(false, 0, (secs / 3600) as u8, ((secs / 60) % 60) as u8, (secs % 60) as u8, us as u32)
-        }
-        DataType::Duration(unit) => {
-            let v = match unit {
-                TimeUnit::Second => i128::from(array.as_primitive::<DurationSecondType>().value(row)) * 1_000_000,
-                TimeUnit::Millisecond => i128::from(array.as_primitive::<DurationMillisecondType>().value(row)) * 1_000,
-                TimeUnit::Microsecond => i128::from(array.as_primitive::<DurationMicrosecondType>().value(row)),
-                TimeUnit::Nanosecond => {
-                    let nanos = array.as_primitive::<DurationNanosecondType>().value(row);
-                    if nanos % 1_000 != 0 {
-                        return Err(format!(
-                            "{nanos} ns has a fraction of a microsecond, which MySQL TIME cannot keep"
-                        ));
-                    }
-                    i128::from(nanos / 1_000)
-                }
-            };
-            mysql_time(v)?
-        }
-        DataType::Timestamp(unit, _) => {
-            let micros = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).checked_mul(1_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row).checked_mul(1_000),
-                TimeUnit::Microsecond => Some(array.as_primitive::<TimestampMicrosecondType>().value(row)),
-                TimeUnit::Nanosecond => Some(array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000),
-            }
-            .ok_or("timestamp out of range")?;
-            let t = chrono::DateTime::from_timestamp_micros(micros).ok_or("timestamp out of range")?.naive_utc();
-            let year =
-                u16::try_from(t.year()).map_err(|_| format!("year {} is outside MySQL's DATETIME range", t.year()))?;
-            Value::Date(
-                year,
-                t.month() as u8,
-                t.day() as u8,
-                t.hour() as u8,
-                t.minute() as u8,
-                t.second() as u8,
-                t.nanosecond() / 1_000,
-            )
-        }
-        other => return Err(format!("type {other} cannot be written to MySQL")),
-    })
 }
 
 /// Adds a table set's foreign keys on MySQL/MariaDB (`connect::foreign_keys`); errors 1826

@@ -30,7 +30,7 @@ use super::session::{self, SnapshotKind};
 use super::types::Tinyint1;
 use crate::connect::blocking::blocking_stream;
 use crate::connect::cancel::Pending;
-use crate::connect::source::{DatabaseSource, PartitionRead, SourceSnapshot, run_blocking};
+use crate::connect::source::{BadUrl, DatabaseSource, PartitionRead, SourceSnapshot, run_blocking};
 use crate::plan::sql::Dialect;
 use crate::plan::{SourcePlan, TableName};
 
@@ -41,13 +41,8 @@ pub struct MysqlSource;
 impl DatabaseSource for MysqlSource {
     /// The options `connect` builds from the URL (`ssl-mode` and the `mysql` crate's own
     /// parameters, which it refuses when unknown).
-    fn check_url(&self, url: &str) -> std::result::Result<(), String> {
-        super::session::opts_from_url(url).map(drop).map_err(|e| {
-            let text = crate::diagnostics::strip_df_prefix(&e);
-            // The caller names the URL already.
-            let named = format!("invalid MySQL URL {}: ", crate::plan::endpoint::redact_url(url));
-            text.strip_prefix(&named).map_or(text.clone(), str::to_string)
-        })
+    fn check_url(&self, url: &str) -> std::result::Result<(), BadUrl> {
+        super::session::parse_opts(url).map(drop)
     }
 
     async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)> {
@@ -75,8 +70,13 @@ impl DatabaseSource for MysqlSource {
         Ok(Some((snapshot, note)))
     }
 
-    fn holds_run_snapshot(&self) -> bool {
-        true
+    /// `explain` takes no lock itself: it says what the run will do.
+    fn run_snapshot_note(&self) -> Option<&'static str> {
+        Some(
+            "partitions read one snapshot: Flow takes FLUSH TABLES WITH READ LOCK for a moment while each partition \
+             connection starts a consistent-snapshot transaction (needs the RELOAD privilege; without it partitions \
+             are read at different moments, as the run report will say)",
+        )
     }
 
     fn auto_partition_sql(&self, table: &TableName) -> Option<String> {

@@ -34,6 +34,7 @@ use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DECIMAL256_MAX_PRECISION, DataT
 use datafusion::error::Result;
 use mysql::consts::{ColumnFlags, ColumnType};
 
+use crate::connect::connection_options::{BadOption, ConnectionOption, OptionValue};
 use crate::diagnostics::{Failure, codes};
 
 /// Time zone label of `TIMESTAMP` columns (the one DataFusion's `now()` uses): every reading
@@ -59,14 +60,41 @@ pub enum Tinyint1 {
 /// The name of the connection option, and its values.
 pub const TINYINT1_OPTION: &str = "tinyint1";
 
+/// The named arguments of `mysql(...)`, checked when the file is checked.
+pub static CONNECTION_OPTIONS: &[ConnectionOption] = &[ConnectionOption {
+    name: TINYINT1_OPTION,
+    meaning: None,
+    value: OptionValue::Text(tinyint1_value),
+    default: None,
+}];
+
+fn tinyint1_value(value: &str) -> std::result::Result<(), BadOption> {
+    Tinyint1::parse(value).map(drop).map_err(|why| BadOption {
+        message: why.to_string(),
+        label: "not boolean or integer",
+        help: "tinyint1: \"integer\" reads TINYINT(1) columns as integers",
+    })
+}
+
+/// A `tinyint1:` value that is neither `boolean` nor `integer`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{TINYINT1_OPTION}: \"{value}\" is neither \"boolean\" nor \"integer\"")]
+pub struct Tinyint1Error {
+    pub value: String,
+}
+
+/// MySQL's widest `DECIMAL`: 65 digits, 30 of them after the point (MySQL docs, "Fixed-Point
+/// Types"); what an exact decimal text column (`connect::decimal_text`) becomes on MySQL.
+pub const MYSQL_DECIMAL: (u32, u32) = (65, 30);
+
 impl Tinyint1 {
     /// The option's value as written (`"boolean"` or `"integer"`); anything else is an error
     /// that lists both.
-    pub fn parse(value: &str) -> std::result::Result<Self, String> {
+    pub fn parse(value: &str) -> std::result::Result<Self, Tinyint1Error> {
         match value.to_ascii_lowercase().as_str() {
             "boolean" | "bool" => Ok(Self::Boolean),
             "integer" | "int" => Ok(Self::Integer),
-            _ => Err(format!("{TINYINT1_OPTION}: \"{value}\" is neither \"boolean\" nor \"integer\"")),
+            _ => Err(Tinyint1Error { value: value.to_string() }),
         }
     }
 

@@ -23,6 +23,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
 use tokio_postgres::{Client, NoTls};
 
+use super::connect_error::{Check, ConnectError, Reach};
 use super::sql_log::{self, StatementKind};
 use super::{cancel, retry};
 use crate::diagnostics::{Failure, codes};
@@ -64,16 +65,47 @@ pub async fn connect(url: &str) -> Result<Client> {
 /// or a refused / reset / closed socket.
 fn retryable(e: &tokio_postgres::Error) -> bool {
     if let Some(code) = e.code() {
-        return retry::retryable_sqlstate(code.code());
+        return retryable_sqlstate(code.code());
     }
     e.is_closed() || retry::io_kind(e).is_some_and(retry::retryable_io)
 }
 
+/// SQLSTATEs worth retrying: too many connections (53300), the server starting up or shutting
+/// down (57P01, 57P02, 57P03), and connection exceptions (class 08, except 08P01, a protocol
+/// violation).
+fn retryable_sqlstate(code: &str) -> bool {
+    matches!(code, "53300" | "57P01" | "57P02" | "57P03") || (code.starts_with("08") && code != "08P01")
+}
+
+/// Whether the server answered a failed connection: it refused (SQLSTATE class 28, invalid
+/// authorization, or 3D000, invalid catalog name: PostgreSQL docs, Appendix A) or did not
+/// answer at all.
+fn reach(e: &tokio_postgres::Error) -> Reach {
+    match e.code().map(|c| c.code()) {
+        Some(code) if code.starts_with("28") || code == "3D000" => Reach::Refused,
+        _ => Reach::NoAnswer,
+    }
+}
+
+/// What a failed connection to `url` should make the user check: SQLSTATE 28P01 (invalid
+/// password) and the rest of class 28 (invalid authorization; 28000 is an unknown role) and
+/// 3D000 (invalid catalog name), PostgreSQL docs, Appendix A; else the I/O error under the
+/// client's.
+fn check(e: &tokio_postgres::Error, url: &str) -> Check {
+    match e.code().map(|c| c.code()) {
+        Some("28000") => Check::UserName,
+        Some(code) if code.starts_with("28") => Check::Credentials,
+        Some("3D000") => Check::Database,
+        Some(_) => Check::Everything,
+        None => Check::of_io(retry::io_kind(e), url),
+    }
+}
+
 fn connect_error(url: &str, e: &tokio_postgres::Error, attempts: &str) -> DataFusionError {
     let detail = scrub_secret(&error_text(e), url);
-    let hint = super::connect_error::postgres_check(e, url).hint();
+    let hint = check(e, url).hint();
     let message = format!("cannot connect to PostgreSQL at {}{attempts}: {detail}; {hint}", redact_url(url));
-    super::connect_error::ConnectError::new(super::connect_error::postgres_reach(e), message).into_datafusion()
+    ConnectError::new(reach(e), message).into_datafusion()
 }
 
 /// The server's message when there is one (`ERROR: relation "x" does not exist`), else the
@@ -324,4 +356,20 @@ async fn copy_on(
         let _ = tx.send(Ok(batch)).await;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retryable_sqlstate;
+
+    #[test]
+    fn transient_sqlstates_are_retried_and_others_are_not() {
+        for code in ["53300", "57P03", "57P01", "08006", "08001"] {
+            assert!(retryable_sqlstate(code), "{code}");
+        }
+        // Bad password, unknown role/database, missing table, syntax error, protocol violation.
+        for code in ["28P01", "28000", "3D000", "42P01", "42601", "08P01"] {
+            assert!(!retryable_sqlstate(code), "{code}");
+        }
+    }
 }

@@ -462,10 +462,15 @@ fn carried_select(schema: &SchemaRef, carried: &CarriedTable) -> String {
 }
 
 /// The rows the encoder refused, as bad rows of `batch`.
-fn bad_rows(batch: &RecordBatch, partition: usize, seen: u64, refused: Vec<(usize, String, String)>) -> Vec<BadRow> {
+fn bad_rows(
+    batch: &RecordBatch,
+    partition: usize,
+    seen: u64,
+    refused: Vec<(usize, String, super::copy::ValueError)>,
+) -> Vec<BadRow> {
     refused
         .into_iter()
-        .map(|(row, column, message)| BadRow::new(batch, row, partition, seen, Some(&column), &message))
+        .map(|(row, column, e)| BadRow::new(batch, row, partition, seen, Some(&column), &e.to_string()))
         .collect()
 }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use datafusion::error::Result;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
-use crate::connect::source::{DatabaseSource, Descendants, PartitionRead, SourceSnapshot};
+use crate::connect::source::{BadUrl, DatabaseSource, Descendants, PartitionRead, SourceSnapshot};
 use crate::plan::sql::Dialect;
 use crate::plan::{Endpoint, Relation, SourcePlan, TableName};
 
@@ -21,10 +21,10 @@ pub struct PostgresSource;
 impl DatabaseSource for PostgresSource {
     /// tokio-postgres's own parse of the URL (`sslmode`, `target_session_attrs`, ports, ...),
     /// the one `connect` runs.
-    fn check_url(&self, url: &str) -> std::result::Result<(), String> {
+    fn check_url(&self, url: &str) -> std::result::Result<(), BadUrl> {
         url.parse::<tokio_postgres::Config>()
             .map(drop)
-            .map_err(|e| crate::plan::endpoint::scrub_secret(&super::error_text(&e), url))
+            .map_err(|e| BadUrl { reason: crate::plan::endpoint::scrub_secret(&super::error_text(&e), url) })
     }
 
     async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)> {

@@ -227,7 +227,7 @@ pub fn pg_type_for_field(field: &Field) -> Result<String> {
     if crate::connect::decimal_text::is_decimal_text(field) {
         return Ok("numeric".to_string());
     }
-    match crate::connect::mysql::types::bit_length(field) {
+    match crate::connect::metadata::bit_length(field) {
         Some(bits) if bits > 1 => Ok(format!("bit({bits})")),
         _ => pg_type_for_arrow(field.data_type()),
     }

@@ -9,7 +9,7 @@
 
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
-use crate::schema::dialect::{ColumnUse, EnumStyle, TargetDialect, no_equivalent};
+use crate::schema::dialect::{ColumnUse, EnumStyle, NotCarried, TargetDialect, no_equivalent};
 use crate::schema::{ColumnDef, ColumnType, SequenceReset};
 
 /// SQLite's side of the DDL contract.
@@ -42,8 +42,8 @@ impl TargetDialect for SqliteDdl {
         Some("INTEGER")
     }
 
-    fn identity_clause(&self, _integer: bool, _first: bool, _type_sql: &str) -> Result<&'static str, String> {
-        Err("SQLite assigns values only to a single-column INTEGER PRIMARY KEY".into())
+    fn identity_clause(&self, _integer: bool, _first: bool, _type_sql: &str) -> Result<&'static str, NotCarried> {
+        Err(NotCarried::NoIdentity("SQLite assigns values only to a single-column INTEGER PRIMARY KEY"))
     }
 
     /// SQLite puts the schema on the index's name, never on its table.

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod ddl;
+pub mod params;
 pub mod reader;
 pub mod sink;
 pub mod source;

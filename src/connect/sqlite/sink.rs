@@ -13,7 +13,6 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
@@ -21,6 +20,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params_from_iter, types
 
 use futures::future::BoxFuture;
 
+use super::params::{fits_float, value_at};
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
@@ -94,6 +94,8 @@ impl SqliteBackend {
 pub struct SqliteSession {
     conn: Connection,
     table: TableName,
+    /// The sink's upsert keys, in `mode upsert`.
+    upsert_keys: Option<Vec<String>>,
 }
 
 impl SqliteSession {
@@ -102,7 +104,64 @@ impl SqliteSession {
             Step::Publish => format!("SQLite: publishing into {}: {e}", self.table),
             _ => format!("SQLite: {} {}: {e}", step.phrase(), self.table),
         };
-        Failure::new(refusal_code(step, e), message).into_datafusion()
+        Failure::new(self.refusal_code(step, e), message).into_datafusion()
+    }
+
+    /// The code of a statement SQLite refused, from its result code
+    /// (<https://sqlite.org/rescode.html>): a constraint (`SQLITE_CONSTRAINT_*`) refuses a row.
+    /// An upsert whose `ON CONFLICT` columns match no unique index fails with a plain
+    /// `SQLITE_ERROR`, as many other statements do; so when publishing an upsert fails that way,
+    /// the target's unique keys are read ([`Self::unique_keys`]) and none equal to the sink's
+    /// keys means `flow::sink::no_upsert_key`.
+    fn refusal_code(&self, step: Step, e: &rusqlite::Error) -> &'static str {
+        match (e.sqlite_error_code(), &self.upsert_keys) {
+            (Some(ErrorCode::ConstraintViolation), _) => codes::sink::VALUE_REFUSED,
+            (Some(ErrorCode::Unknown), Some(keys)) if step == Step::Publish => {
+                let wanted = key_set(keys);
+                match self.unique_keys() {
+                    Ok(unique) if !unique.iter().any(|k| key_set(k) == wanted) => codes::sink::NO_UPSERT_KEY,
+                    _ => codes::sink::WRITE_FAILED,
+                }
+            }
+            _ => codes::sink::WRITE_FAILED,
+        }
+    }
+
+    /// The column sets an `ON CONFLICT` may name on the target table: each unique index that is
+    /// not partial (a primary key or `UNIQUE` constraint has one), and an `INTEGER PRIMARY KEY`,
+    /// the rowid, which has none (<https://sqlite.org/lang_upsert.html>,
+    /// <https://sqlite.org/pragma.html#pragma_index_list>).
+    fn unique_keys(&self) -> rusqlite::Result<Vec<Vec<String>>> {
+        let table = D.string(self.table.table());
+        let schema = self.table.schema().map(|s| format!(", {}", D.string(s))).unwrap_or_default();
+        let indexes: Vec<String> = self
+            .conn
+            .prepare(&format!(
+                "SELECT name FROM pragma_index_list({table}{schema}) WHERE \"unique\" = 1 AND partial = 0"
+            ))?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut keys = Vec::new();
+        for index in indexes {
+            let columns = self
+                .conn
+                .prepare(&format!("SELECT name FROM pragma_index_info({}{schema}) ORDER BY seqno", D.string(&index)))?
+                .query_map([], |r| r.get::<_, Option<String>>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // An index on an expression has a NULL name, and no column list can match it.
+            keys.extend(columns.into_iter().collect::<Option<Vec<String>>>());
+        }
+        let rowid: Vec<(String, String)> = self
+            .conn
+            .prepare(&format!("SELECT name, type FROM pragma_table_info({table}{schema}) WHERE pk > 0"))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if let [(column, declared)] = &rowid[..]
+            && declared.eq_ignore_ascii_case("INTEGER")
+        {
+            keys.push(vec![column.clone()]);
+        }
+        Ok(keys)
     }
 
     /// Whether `table` exists (a table or a view), from the schema's catalog: SQLite reports a
@@ -120,21 +179,9 @@ impl SqliteSession {
     }
 }
 
-/// The code of a statement SQLite refused, from its result code (<https://sqlite.org/rescode.html>):
-/// a constraint (`SQLITE_CONSTRAINT_*`) refuses a row. An upsert whose `ON CONFLICT` columns
-/// match no unique index is a plain `SQLITE_ERROR` that only its message tells apart
-/// (`ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint`): it is recognised
-/// here, once, so that nothing past this folder reads SQLite's messages.
-fn refusal_code(step: Step, e: &rusqlite::Error) -> &'static str {
-    match e {
-        _ if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => codes::sink::VALUE_REFUSED,
-        rusqlite::Error::SqliteFailure(_, Some(message))
-            if step == Step::Publish && message.starts_with("ON CONFLICT clause does not match") =>
-        {
-            codes::sink::NO_UPSERT_KEY
-        }
-        _ => codes::sink::WRITE_FAILED,
-    }
+/// Column names as SQLite compares them: without regard to ASCII case, in any order.
+fn key_set(columns: &[String]) -> std::collections::BTreeSet<String> {
+    columns.iter().map(|c| c.to_ascii_lowercase()).collect()
 }
 
 impl SqlSession for SqliteSession {
@@ -200,7 +247,8 @@ impl StagedBackend for SqliteBackend {
         };
         let conn = Connection::open(&self.path).map_err(|e| failed(&format!("cannot open {}", self.path), e))?;
         conn.busy_timeout(Duration::from_secs(300)).map_err(|e| failed("busy timeout", e))?;
-        Ok(SqliteSession { conn, table: target.table.clone() })
+        let upsert_keys = target.keys().map(<[String]>::to_vec);
+        Ok(SqliteSession { conn, table: target.table.clone(), upsert_keys })
     }
 
     fn open_existing(&self, target: &StagedTarget) -> Result<Option<SqliteSession>> {
@@ -364,7 +412,7 @@ impl RowLoader<SqliteSession> for SqliteLoader {
             for (i, column) in batch.columns().iter().enumerate() {
                 let value = value_at(column.as_ref(), row).and_then(|v| {
                     match (&v, self.floats.iter().find(|(c, _)| *c == i)) {
-                        (Value::Text(text), Some((_, declared))) => fits_float(text, declared).map(|_| v),
+                        (Value::Text(text), Some((_, declared))) => fits_float(text, declared).map(|()| v),
                         _ => Ok(v),
                     }
                 });
@@ -372,7 +420,7 @@ impl RowLoader<SqliteSession> for SqliteLoader {
                     Ok(v) => row_values.push(v),
                     Err(e) => {
                         let name = target.schema.field(i).name();
-                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e));
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e.to_string()));
                         continue 'rows;
                     }
                 }
@@ -397,21 +445,6 @@ impl RowLoader<SqliteSession> for SqliteLoader {
     }
 }
 
-/// A decimal's text that an existing SQLite column of numeric affinity will store as a float:
-/// exact to the digit only up to 15 significant digits (an IEEE double's guaranteed decimal
-/// precision, which SQLite also prints with).
-fn fits_float(text: &str, declared: &str) -> std::result::Result<(), String> {
-    let digits = text.trim_start_matches('-').replace('.', "");
-    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-    if significant <= 15 {
-        return Ok(());
-    }
-    Err(format!(
-        "{text} has {significant} significant digits; the existing column is declared `{declared}`, which SQLite \
-         stores as an 8-byte float (15 digits)"
-    ))
-}
-
 /// The affinity SQLite gives a column declared `declared` (<https://sqlite.org/datatype3.html>,
 /// section 3.1, rules applied in order).
 fn affinity(declared: &str) -> &'static str {
@@ -427,98 +460,6 @@ fn affinity(declared: &str) -> &'static str {
     } else {
         "NUMERIC"
     }
-}
-
-/// One Arrow value as a SQLite value.
-fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, String> {
-    use arrow::datatypes::*;
-    if array.is_null(row) {
-        return Ok(Value::Null);
-    }
-    Ok(match array.data_type() {
-        DataType::Boolean => Value::Integer(i64::from(array.as_boolean().value(row))),
-        DataType::Int8 => Value::Integer(array.as_primitive::<Int8Type>().value(row).into()),
-        DataType::Int16 => Value::Integer(array.as_primitive::<Int16Type>().value(row).into()),
-        DataType::Int32 => Value::Integer(array.as_primitive::<Int32Type>().value(row).into()),
-        DataType::Int64 => Value::Integer(array.as_primitive::<Int64Type>().value(row)),
-        DataType::UInt8 => Value::Integer(array.as_primitive::<UInt8Type>().value(row).into()),
-        DataType::UInt16 => Value::Integer(array.as_primitive::<UInt16Type>().value(row).into()),
-        DataType::UInt32 => Value::Integer(array.as_primitive::<UInt32Type>().value(row).into()),
-        DataType::UInt64 => {
-            let v = array.as_primitive::<UInt64Type>().value(row);
-            i64::try_from(v).map(Value::Integer).map_err(|_| {
-                format!(
-                    "{v} is above 9223372036854775807, the largest integer SQLite stores (integers are signed 64-bit)"
-                )
-            })?
-        }
-        DataType::Float16 => Value::Real(array.as_primitive::<Float16Type>().value(row).to_f64()),
-        DataType::Float32 => Value::Real(array.as_primitive::<Float32Type>().value(row).into()),
-        DataType::Float64 => Value::Real(array.as_primitive::<Float64Type>().value(row)),
-        DataType::Decimal128(_, _) => Value::Text(array.as_primitive::<Decimal128Type>().value_as_string(row)),
-        DataType::Decimal256(_, _) => Value::Text(array.as_primitive::<Decimal256Type>().value_as_string(row)),
-        DataType::Utf8 => Value::Text(array.as_string::<i32>().value(row).to_string()),
-        DataType::LargeUtf8 => Value::Text(array.as_string::<i64>().value(row).to_string()),
-        DataType::Utf8View => Value::Text(array.as_string_view().value(row).to_string()),
-        DataType::Binary => Value::Blob(array.as_binary::<i32>().value(row).to_vec()),
-        DataType::LargeBinary => Value::Blob(array.as_binary::<i64>().value(row).to_vec()),
-        DataType::BinaryView => Value::Blob(array.as_binary_view().value(row).to_vec()),
-        DataType::FixedSizeBinary(_) => Value::Blob(array.as_fixed_size_binary().value(row).to_vec()),
-        DataType::Date32 | DataType::Date64 | DataType::Time32(_) | DataType::Time64(_) | DataType::Timestamp(_, _) => {
-            Value::Text(temporal_text(array, row)?)
-        }
-        DataType::Duration(unit) => {
-            let micros = match unit {
-                TimeUnit::Second => array.as_primitive::<DurationSecondType>().value(row).checked_mul(1_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<DurationMillisecondType>().value(row).checked_mul(1_000),
-                TimeUnit::Microsecond => Some(array.as_primitive::<DurationMicrosecondType>().value(row)),
-                TimeUnit::Nanosecond => {
-                    let nanos = array.as_primitive::<DurationNanosecondType>().value(row);
-                    (nanos % 1_000 == 0).then_some(nanos / 1_000)
-                }
-            }
-            .ok_or_else(|| format!("the duration does not fit whole microseconds ({})", array.data_type()))?;
-            Value::Text(crate::connect::mysql::convert::duration_text(micros))
-        }
-        other => return Err(format!("type {other} cannot be written to SQLite")),
-    })
-}
-
-/// ISO-8601 text for dates, times and timestamps (UTC offset kept for zoned timestamps).
-fn temporal_text(array: &dyn Array, row: usize) -> std::result::Result<String, String> {
-    use arrow::datatypes::*;
-    let bad = || format!("value out of range for {}", array.data_type());
-    Ok(match array.data_type() {
-        DataType::Date32 => array.as_primitive::<Date32Type>().value_as_date(row).ok_or_else(bad)?.to_string(),
-        DataType::Date64 => array.as_primitive::<Date64Type>().value_as_date(row).ok_or_else(bad)?.to_string(),
-        DataType::Time32(TimeUnit::Second) => {
-            array.as_primitive::<Time32SecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
-        }
-        DataType::Time32(_) => {
-            array.as_primitive::<Time32MillisecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
-        }
-        DataType::Time64(TimeUnit::Nanosecond) => {
-            array.as_primitive::<Time64NanosecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
-        }
-        DataType::Time64(_) => {
-            array.as_primitive::<Time64MicrosecondType>().value_as_time(row).ok_or_else(bad)?.to_string()
-        }
-        DataType::Timestamp(unit, tz) => {
-            let v = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).checked_mul(1_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row).checked_mul(1_000),
-                TimeUnit::Microsecond => Some(array.as_primitive::<TimestampMicrosecondType>().value(row)),
-                TimeUnit::Nanosecond => Some(array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000),
-            }
-            .ok_or_else(bad)?;
-            let dt = chrono::DateTime::from_timestamp_micros(v).ok_or_else(bad)?;
-            match tz {
-                Some(_) => dt.format("%Y-%m-%d %H:%M:%S%.f+00:00").to_string(),
-                None => dt.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string(),
-            }
-        }
-        _ => return Err(bad()),
-    })
 }
 
 /// Checks a table set's foreign keys on SQLite (`connect::foreign_keys`): SQLite declares them
@@ -546,4 +487,37 @@ pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Res
         .map_err(|e| KeyFailure::Statement { sql: "PRAGMA foreign_key_check".into(), detail: e.to_string() })?;
         if violations.is_empty() { Ok(0) } else { Err(KeyFailure::Violations(violations)) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(sql: &str, table: &str) -> SqliteSession {
+        let conn = Connection::open_in_memory().expect("in memory");
+        conn.execute_batch(sql).expect("schema");
+        SqliteSession { conn, table: TableName::parse(table), upsert_keys: None }
+    }
+
+    /// What an `ON CONFLICT` may name, read from the catalog: unique indexes that are not
+    /// partial and name only columns, and the rowid of an `INTEGER PRIMARY KEY`.
+    #[test]
+    fn the_keys_an_upsert_may_name_are_read_from_the_catalog() {
+        let s = session(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT, UNIQUE (a, b));
+             CREATE UNIQUE INDEX t_lower ON t (lower(c));
+             CREATE UNIQUE INDEX t_partial ON t (c) WHERE c IS NOT NULL;
+             CREATE INDEX t_plain ON t (b)",
+            "t",
+        );
+        let mut keys = s.unique_keys().expect("catalog");
+        keys.sort();
+        assert_eq!(keys, [vec!["a".to_string(), "b".to_string()], vec!["id".to_string()]]);
+        let s = session("CREATE TABLE u (x TEXT, y BIGINT, PRIMARY KEY (y, x))", "u");
+        assert_eq!(s.unique_keys().expect("catalog"), [vec!["y".to_string(), "x".to_string()]]);
+        // A single-column primary key that is not the rowid has an index of its own.
+        let s = session("CREATE TABLE v (k BIGINT PRIMARY KEY)", "v");
+        assert_eq!(s.unique_keys().expect("catalog"), [vec!["k".to_string()]]);
+        assert_eq!(key_set(&["Y".into(), "x".into()]), key_set(&["x".into(), "y".into()]));
+    }
 }

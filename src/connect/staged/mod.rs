@@ -319,11 +319,23 @@ pub trait StagedBackend: Send + Sync + 'static {
     fn rename_sql(&self, _target: &StagedTarget, _exists: bool) -> (Vec<String>, Vec<String>) {
         (Vec::new(), Vec::new())
     }
+    /// The statement that makes `table`'s identity continue at `next`, for a
+    /// [`SequenceReset::NextValue`] (its dialect's `TargetDialect::set_next_value_sql`); `None`
+    /// where the backend's dialect plans no such reset.
+    fn set_next_value_sql(&self, _table: &TableName, _next: u64) -> Option<String> {
+        None
+    }
     /// Makes the identity of a table of a set continue after the loaded values.
-    fn reset_sequence(&self, session: &mut Self::Session, _target: &StagedTarget, reset: &SequenceReset) -> Result<()> {
+    fn reset_sequence(&self, session: &mut Self::Session, target: &StagedTarget, reset: &SequenceReset) -> Result<()> {
         match reset {
             SequenceReset::Sql { sql } => session.execute(sql, Step::Publish),
-            SequenceReset::MysqlAutoIncrement { .. } => Ok(()),
+            SequenceReset::NextValue { next_value_sql } => {
+                let next = session.query_u64(next_value_sql, Step::ReadNextId)?.unwrap_or(1).max(1);
+                match self.set_next_value_sql(&target.table, next) {
+                    Some(sql) => session.execute(&sql, Step::Publish),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -677,8 +689,8 @@ impl<B: StagedBackend> StagedSink<B> {
             return Ok(WritePlan::all(&t.schema));
         }
         let special = self.backend.special_columns(s, &t.table)?;
-        WritePlan::decide(&t.table, &target_columns::names(&t.schema), &t.mode, &special).map_err(|message| {
-            Failure::new(codes::sink::REFUSED, format!("{}: {message}", self.backend.name())).into_datafusion()
+        WritePlan::decide(&t.table, &target_columns::names(&t.schema), &t.mode, &special).map_err(|refused| {
+            Failure::new(codes::sink::REFUSED, format!("{}: {refused}", self.backend.name())).into_datafusion()
         })
     }
 }

@@ -5,11 +5,21 @@
 
 use std::collections::BTreeMap;
 
-use super::super::values::parse_duration;
+use super::super::values::{ExpandError, parse_duration};
 use super::{Lowering, Resolved, undefined};
-use crate::diagnostics::{Problem, codes};
+use crate::connect::connection_options::{self, BadOption, ConnectionOption, OptionValue};
+use crate::diagnostics::{Problem, codes, one_of};
 use crate::plan::{Backend, BackendKind, Endpoint, endpoint};
 use crate::syntax::ast::{self, ConnectionKind, Ident};
+
+/// How a URL names each database backend: `postgres://`, `mysql://`, `sqlite://`.
+fn database_schemes() -> Vec<String> {
+    Backend::ALL
+        .into_iter()
+        .filter(|b| b.is_database())
+        .filter_map(|b| b.info().schemes.first().map(|s| format!("{s}://")))
+        .collect()
+}
 
 impl Lowering<'_> {
     pub(super) fn connection(&mut self, call: &ast::ConnectionCall, name: &str) -> Option<Resolved> {
@@ -44,8 +54,10 @@ impl Lowering<'_> {
             return None;
         }
         let kind = call.kind;
-        if kind == ConnectionKind::Backend(Backend::Generate) {
-            return self.generate_connection(call, &positional, &named, name);
+        if let ConnectionKind::Backend(backend) = kind
+            && backend.info().kind == BackendKind::Generated
+        {
+            return self.generated_connection(backend, call, &positional, named, name);
         }
         // A profile: `profile("name")` or `postgres(profile: "name")`.
         let profile_name = match (kind, named.remove("profile")) {
@@ -80,11 +92,19 @@ impl Lowering<'_> {
                 };
                 let url = match self.ctx.vars.expand_text(&profile.url) {
                     Ok(u) => u,
-                    Err(msg) => {
+                    Err(e @ ExpandError::Unset { .. }) => {
                         self.problems.push(
-                            Problem::error(codes::value::UNRESOLVED_VARIABLE, format!("profile `{pname}`: {msg}"))
+                            Problem::error(codes::value::UNRESOLVED_VARIABLE, format!("profile `{pname}`: {e}"))
                                 .at(call.span, "its URL needs a variable")
                                 .help("set the variable with --var NAME=VALUE or in the environment"),
+                        );
+                        return None;
+                    }
+                    Err(e @ ExpandError::Unclosed { .. }) => {
+                        self.problems.push(
+                            Problem::error(codes::connection::BAD_URL, format!("profile `{pname}`: {e}"))
+                                .at(call.span, "its URL is not complete")
+                                .help("write a variable as ${NAME} or ${NAME:-default}"),
                         );
                         return None;
                     }
@@ -111,7 +131,10 @@ impl Lowering<'_> {
                             "cannot tell which database the profile's URL names",
                         )
                         .at(call.span, "unknown backend")
-                        .help("start the URL with postgres://, mysql:// or sqlite://, or set `kind:` in the profile"),
+                        .help(format!(
+                            "start the URL with {}, or set `kind:` in the profile",
+                            one_of(&database_schemes())
+                        )),
                     );
                     return None;
                 }
@@ -132,93 +155,8 @@ impl Lowering<'_> {
             return None;
         }
         self.check_url(backend, &url, call)?;
-        for (key, lit) in named {
-            let allowed = backend.info().options;
-            if !allowed.contains(&key.as_str()) {
-                let span = call
-                    .args
-                    .iter()
-                    .find_map(|a| a.name.as_ref().filter(|n| n.name == key))
-                    .map_or(call.span, |n| n.span);
-                let help = if allowed.is_empty() {
-                    format!("{}(...) takes no named arguments besides `profile`", backend.name())
-                } else {
-                    format!("{}(...) accepts: {}", backend.name(), allowed.join(", "))
-                };
-                self.problems.push(
-                    Problem::error(codes::connection::UNKNOWN_ARGUMENT, format!("unknown argument `{key}`"))
-                        .at(span, "not an argument of this connection")
-                        .help(help),
-                );
-                continue;
-            }
-            let value = if key == "header" {
-                self.ok(self.literals.boolean(lit, "header")).map(|b| b.to_string())
-            } else if key == "null" {
-                // CSV: the unquoted text that means NULL (see connect::file::csv_text).
-                self.ok(self.literals.string(lit, &key))
-            } else if key == "types" {
-                self.ok(self.literals.string(lit, &key)).and_then(
-                    |v| match crate::connect::file::csv_text::parse_types(&v) {
-                        Ok(_) => Some(v),
-                        Err(why) => {
-                            self.problems.push(
-                                Problem::error(codes::connection::BAD_ARGUMENT, why)
-                                    .at(lit.span, "not a list of column types")
-                                    .help("e.g. types: \"code text, amount decimal(12,2)\""),
-                            );
-                            None
-                        }
-                    },
-                )
-            } else if key == "infer" {
-                match self.literals.count(lit, &key) {
-                    Ok(rows) => Some(rows.to_string()),
-                    Err(_) => match self.literals.string(lit, &key) {
-                        Ok(all) if all == "all" => Some(all),
-                        _ => {
-                            self.problems.push(
-                                Problem::error(
-                                    codes::connection::BAD_ARGUMENT,
-                                    "infer: takes \"all\" or a number of rows",
-                                )
-                                .at(lit.span, "not \"all\" or a row count")
-                                .help("infer: \"all\" infers column types from every row"),
-                            );
-                            None
-                        }
-                    },
-                }
-            } else if key == crate::connect::mysql::types::TINYINT1_OPTION {
-                self.ok(self.literals.string(lit, &key)).and_then(|v| {
-                    match crate::connect::mysql::types::Tinyint1::parse(&v) {
-                        Ok(_) => Some(v),
-                        Err(why) => {
-                            self.problems.push(
-                                Problem::error(codes::connection::BAD_ARGUMENT, why)
-                                    .at(lit.span, "not boolean or integer")
-                                    .help("tinyint1: \"integer\" reads TINYINT(1) columns as integers"),
-                            );
-                            None
-                        }
-                    }
-                })
-            } else {
-                self.ok(self.literals.string(lit, &key)).and_then(|d| {
-                    if d.len() == 1 {
-                        Some(d)
-                    } else {
-                        self.problems.push(
-                            Problem::error(codes::connection::BAD_ARGUMENT, "the delimiter must be a single character")
-                                .at(lit.span, "not one character")
-                                .help("e.g. delimiter: \";\""),
-                        );
-                        None
-                    }
-                })
-            };
-            options.extend(value.map(|v| (key, v)));
-        }
+        let label = "not an argument of this connection";
+        self.connection_options(backend, call, named, label, &mut options);
         let display_name = if name.is_empty() { backend.name().to_string() } else { name.to_string() };
         let url = if self.ctx.cluster { absolute_file_url(backend, url) } else { url };
         Some(Resolved {
@@ -228,51 +166,107 @@ impl Lowering<'_> {
         })
     }
 
-    fn generate_connection(
+    /// A connection to rows Flow makes up (`generate(rows: 1000)`): named arguments only, and no
+    /// URL (the endpoint's is the backend's name).
+    fn generated_connection(
         &mut self,
+        backend: Backend,
         call: &ast::ConnectionCall,
         positional: &[&ast::Literal],
-        named: &BTreeMap<String, &ast::Literal>,
+        named: BTreeMap<String, &ast::Literal>,
         name: &str,
     ) -> Option<Resolved> {
+        let keyword = backend.name();
         if let Some(p) = positional.first() {
             self.problems.push(
-                Problem::error(codes::connection::BAD_ARGUMENT, "generate(...) takes named arguments only")
+                Problem::error(codes::connection::BAD_ARGUMENT, format!("{keyword}(...) takes named arguments only"))
                     .at(p.span, "unexpected positional argument")
-                    .help("write generate(rows: 1000000, seed: 42)"),
+                    .help(format!("write {}", backend.info().example)),
             );
             return None;
         }
         let mut options = BTreeMap::new();
-        for (key, lit) in named {
-            let value = match key.as_str() {
-                "rows" => self.ok(self.literals.unsigned(lit, "rows")),
-                "seed" => self.ok(self.literals.unsigned(lit, "seed")),
-                "rate" => self.ok(self.literals.count(lit, "rate")),
-                _ => {
-                    let span = call
-                        .args
-                        .iter()
-                        .find_map(|a| a.name.as_ref().filter(|n| &n.name == key))
-                        .map_or(call.span, |n| n.span);
-                    self.problems.push(
-                        Problem::error(codes::connection::UNKNOWN_ARGUMENT, format!("unknown argument `{key}`"))
-                            .at(span, "not an argument of generate")
-                            .help("generate(...) accepts: rows, seed, rate (rows per second)"),
-                    );
-                    None
-                }
-            };
-            options.extend(value.map(|v| (key.clone(), v.to_string())));
-        }
-        options.entry("rows".into()).or_insert_with(|| "100000".into());
-        options.entry("seed".into()).or_insert_with(|| "42".into());
-        let display_name = if name.is_empty() { "generate".to_string() } else { name.to_string() };
+        self.connection_options(backend, call, named, &format!("not an argument of {keyword}"), &mut options);
+        let display_name = if name.is_empty() { keyword.to_string() } else { name.to_string() };
         Some(Resolved {
-            endpoint: Endpoint { name: display_name, backend: Backend::Generate, url: "generate".into(), options },
+            endpoint: Endpoint { name: display_name, backend, url: keyword.into(), options },
             default_batch: None,
             default_timeout: None,
         })
+    }
+
+    /// Checks `named` (each argument and its value) against the arguments `backend`'s registry
+    /// entry declares (`connect::connection_options`), adding each value's text to `options`
+    /// and each declared default the call does not give; every refusal is a problem, `label`
+    /// under an unknown argument's name.
+    fn connection_options(
+        &mut self,
+        backend: Backend,
+        call: &ast::ConnectionCall,
+        named: BTreeMap<String, &ast::Literal>,
+        label: &str,
+        options: &mut BTreeMap<String, String>,
+    ) {
+        let declared = crate::connect::registry::backend(backend).options;
+        for (key, lit) in named {
+            let Some(option) = declared.iter().find(|o| o.name == key) else {
+                let span = call
+                    .args
+                    .iter()
+                    .find_map(|a| a.name.as_ref().filter(|n| n.name == key))
+                    .map_or(call.span, |n| n.span);
+                let help = if declared.is_empty() {
+                    format!("{}(...) takes no named arguments besides `profile`", backend.name())
+                } else {
+                    format!("{}(...) accepts: {}", backend.name(), connection_options::listed(declared))
+                };
+                self.problems.push(
+                    Problem::error(codes::connection::UNKNOWN_ARGUMENT, format!("unknown argument `{key}`"))
+                        .at(span, label)
+                        .help(help),
+                );
+                continue;
+            };
+            options.extend(self.option_value(option, lit).map(|v| (key, v)));
+        }
+        for option in declared {
+            if let Some(default) = option.default {
+                options.entry(option.name.to_string()).or_insert_with(|| default.to_string());
+            }
+        }
+    }
+
+    /// The text of `lit` as the value of `option`, or `None` with the problem pushed.
+    fn option_value(&mut self, option: &ConnectionOption, lit: &ast::Literal) -> Option<String> {
+        let key = option.name;
+        let refused = |bad: BadOption| {
+            Problem::error(codes::connection::BAD_ARGUMENT, bad.message).at(lit.span, bad.label).help(bad.help)
+        };
+        match option.value {
+            OptionValue::Boolean => self.ok(self.literals.boolean(lit, key)).map(|b| b.to_string()),
+            OptionValue::Unsigned => self.ok(self.literals.unsigned(lit, key)).map(|n| n.to_string()),
+            OptionValue::Count => self.ok(self.literals.count(lit, key)).map(|n| n.to_string()),
+            OptionValue::Text(check) => {
+                let text = self.ok(self.literals.string(lit, key))?;
+                match check(&text) {
+                    Ok(()) => Some(text),
+                    Err(bad) => {
+                        self.problems.push(refused(bad));
+                        None
+                    }
+                }
+            }
+            OptionValue::CountOr { word, refused: why } => match self.literals.count(lit, key) {
+                Ok(n) => Some(n.to_string()),
+                Err(_) => match self.literals.string(lit, key) {
+                    Ok(text) if text == word => Some(text),
+                    _ => {
+                        self.problems.push(refused(why()));
+                        None
+                    }
+                },
+            },
+        }
     }
 
     fn required_string(

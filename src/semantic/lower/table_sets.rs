@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::Lowering;
 use super::graph::StageKindName;
 use super::options::{StageOpts, TargetUse};
-use crate::diagnostics::{Problem, codes};
+use crate::connect::registry;
+use crate::diagnostics::{Problem, codes, one_of};
 use crate::plan::table_set::{MemberSink, MemberSource, SchemaSinkPlan, TableSetPlan};
 use crate::plan::{IncrementalSpec, OnError, PartitionSpec, WriteMode};
 use crate::syntax::ast::{self, Ident, Span, StageOption, StageOptionKind, Target};
@@ -19,14 +20,14 @@ impl Lowering<'_> {
         let resolved = self.endpoint_for(connection)?;
         let backend = resolved.endpoint.backend;
         // Only a backend with a catalog has tables to list and takes a schema.
-        if crate::connect::registry::backend(backend).schema.is_none() {
+        if registry::backend(backend).schema.is_none() {
             self.problems.push(
                 Problem::error(
                     codes::table_set::TABLES_UNSUPPORTED,
                     format!("a {} connection has no tables to list", backend.name()),
                 )
                 .at(*span, "not a database")
-                .help("table sets read PostgreSQL, MySQL/MariaDB or SQLite; read a file with .table(...)"),
+                .help(format!("table sets read {}; read a file with .table(...)", one_of(&registry::catalog_titles()))),
             );
             return None;
         }
@@ -117,14 +118,14 @@ impl Lowering<'_> {
         }
         let Some(resolved) = self.endpoint_for(connection) else { return };
         let backend = resolved.endpoint.backend;
-        if crate::connect::registry::backend(backend).schema.is_none() {
+        if registry::backend(backend).schema.is_none() {
             self.problems.push(
                 Problem::error(
                     codes::table_set::SCHEMA_UNSUPPORTED,
                     format!("a {} connection has no schemas", backend.name()),
                 )
                 .at(*span, "not a database")
-                .help("write a table set into PostgreSQL, MySQL/MariaDB or SQLite"),
+                .help(format!("write a table set into {}", one_of(&registry::catalog_titles()))),
             );
             return;
         }

@@ -49,9 +49,9 @@ mod tests;
 
 pub use fields::{Record, RecordReader};
 pub use infer::infer_schema;
-pub use options::{CsvOptions, INFER_ROWS, parse_types};
+pub use options::{CONNECTION_OPTIONS, CsvOptions, INFER_ROWS, TypesError, parse_types};
 pub use read::read_batches;
-pub use write::CsvWriter;
+pub use write::{CsvWriteError, CsvWriter};
 
 /// UTC, as DataFusion labels it.
 const UTC: &str = "+00:00";

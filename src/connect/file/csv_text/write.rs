@@ -8,6 +8,18 @@ use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
+/// Why a batch could not be written as CSV: the file refused the bytes, or Arrow could not
+/// display a value.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvWriteError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Format(#[from] arrow::error::ArrowError),
+    #[error(transparent)]
+    Display(#[from] std::fmt::Error),
+}
+
 /// Writes CSV as the reader reads it: NULL as the marker, the empty string as `""`, values that
 /// hold the delimiter, a quote, a line break or equal the marker quoted. Values are formatted as
 /// arrow's CSV writer formats them (ISO dates and times, shortest floats).
@@ -69,15 +81,15 @@ impl<W: Write> CsvWriter<W> {
         Ok(())
     }
 
-    pub fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), String> {
-        self.start(&batch.schema()).map_err(|e| e.to_string())?;
+    /// Appends `batch`'s rows (the header first, once).
+    pub fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), CsvWriteError> {
+        self.start(&batch.schema())?;
         let options = FormatOptions::default();
         let formatters = batch
             .columns()
             .iter()
             .map(|a| ArrayFormatter::try_new(a.as_ref(), &options))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         for row in 0..batch.num_rows() {
             self.line.clear();
             for (i, (column, formatter)) in batch.columns().iter().zip(&formatters).enumerate() {
@@ -89,14 +101,13 @@ impl<W: Write> CsvWriter<W> {
                 } else {
                     let mut text = std::mem::take(&mut self.text);
                     text.clear();
-                    std::fmt::Write::write_fmt(&mut text, format_args!("{}", formatter.value(row)))
-                        .map_err(|e| e.to_string())?;
+                    std::fmt::Write::write_fmt(&mut text, format_args!("{}", formatter.value(row)))?;
                     self.field(Some(&text));
                     self.text = text;
                 }
             }
             self.line.push(b'\n');
-            self.out.write_all(&self.line).map_err(|e| e.to_string())?;
+            self.out.write_all(&self.line)?;
         }
         Ok(())
     }

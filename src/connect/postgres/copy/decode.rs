@@ -17,7 +17,7 @@ use tokio_postgres::types::Type;
 
 use super::numeric::{decode_numeric, numeric_text};
 use super::temporal::{MICROS_PER_DAY, PG_EPOCH_DAYS, PG_EPOCH_MICROS, PG_TIME_MAX};
-use super::{JSONB_VERSION, SIGNATURE, column_err, exec_err};
+use super::{JSONB_VERSION, Malformed, SIGNATURE, ValueError, column_err, failure};
 use crate::connect::postgres::types::{PgScalar, unsupported_pg_type_message};
 use crate::diagnostics::codes;
 
@@ -180,7 +180,7 @@ impl ColumnBuilder {
     }
 
     /// Decodes one non-NULL field's bytes and appends the value.
-    fn append(&mut self, data: &[u8]) -> std::result::Result<(), String> {
+    fn append(&mut self, data: &[u8]) -> std::result::Result<(), ValueError> {
         match self {
             ColumnBuilder::Bool(b) => b.append_value(fixed::<1>(data)?[0] != 0),
             ColumnBuilder::Int2(b) => b.append_value(i16::from_be_bytes(fixed(data)?)),
@@ -199,10 +199,8 @@ impl ColumnBuilder {
             ColumnBuilder::Text(b) => b.append_value(utf8(data)?),
             ColumnBuilder::Jsonb(b) => match data.split_first() {
                 Some((&JSONB_VERSION, text)) => b.append_value(utf8(text)?),
-                Some((version, _)) => {
-                    return Err(format!("unsupported jsonb format version {version}"));
-                }
-                None => return Err("empty jsonb value".to_string()),
+                Some((&version, _)) => return Err(ValueError::JsonbVersion { version }),
+                None => return Err(ValueError::EmptyJsonb),
             },
             ColumnBuilder::Uuid(b) => {
                 let bytes: [u8; 16] = fixed(data)?;
@@ -215,46 +213,40 @@ impl ColumnBuilder {
             ColumnBuilder::Date(b) => {
                 let days = i32::from_be_bytes(fixed(data)?);
                 if days == i32::MAX || days == i32::MIN {
-                    return Err("date is ±infinity, which Arrow cannot represent; filter it out or \
-                         cast it in the query, e.g. col::text"
-                        .to_string());
+                    return Err(ValueError::Infinite { what: "date" });
                 }
                 let days = i64::from(days) + PG_EPOCH_DAYS;
-                let days = i32::try_from(days).map_err(|_| format!("date {days} days from 1970 is out of range"))?;
+                let days = i32::try_from(days).map_err(|_| ValueError::ArrowDateRange { days })?;
                 b.append_value(days);
             }
             ColumnBuilder::Time(b) => {
                 let micros = i64::from_be_bytes(fixed(data)?);
                 if !(0..=PG_TIME_MAX).contains(&micros) {
-                    return Err(format!("malformed time value ({micros} µs)"));
+                    return Err(Malformed::Time(micros).into());
                 }
                 b.append_value(micros);
             }
             ColumnBuilder::Timestamp(b) => {
                 let micros = i64::from_be_bytes(fixed(data)?);
                 if micros == i64::MAX || micros == i64::MIN {
-                    return Err("timestamp is ±infinity, which Arrow cannot represent; filter it out \
-                         or cast it in the query, e.g. col::text"
-                        .to_string());
+                    return Err(ValueError::Infinite { what: "timestamp" });
                 }
-                let micros = micros.checked_add(PG_EPOCH_MICROS).ok_or_else(|| "timestamp out of range".to_string())?;
+                let micros = micros.checked_add(PG_EPOCH_MICROS).ok_or(ValueError::ArrowTimestampRange)?;
                 b.append_value(micros);
             }
             ColumnBuilder::Interval(b) => {
                 let data: [u8; 16] = fixed(data)?;
-                let micros = i64::from_be_bytes(data[..8].try_into().map_err(|_| "malformed interval")?);
-                let days = i32::from_be_bytes(data[8..12].try_into().map_err(|_| "malformed interval")?);
-                let months = i32::from_be_bytes(data[12..].try_into().map_err(|_| "malformed interval")?);
+                let malformed = |_| Malformed::Interval;
+                let micros = i64::from_be_bytes(data[..8].try_into().map_err(malformed)?);
+                let days = i32::from_be_bytes(data[8..12].try_into().map_err(malformed)?);
+                let months = i32::from_be_bytes(data[12..].try_into().map_err(malformed)?);
                 if months != 0 {
-                    return Err(format!(
-                        "interval of {months} months has no fixed length in microseconds; cast it in the query, \
-                         e.g. col::text or extract(epoch from col)"
-                    ));
+                    return Err(ValueError::IntervalMonths { months });
                 }
                 let total = i64::from(days)
                     .checked_mul(MICROS_PER_DAY)
                     .and_then(|d| d.checked_add(micros))
-                    .ok_or_else(|| "interval out of range".to_string())?;
+                    .ok_or(ValueError::IntervalOverflow)?;
                 b.append_value(total);
             }
         }
@@ -296,12 +288,12 @@ impl ColumnBuilder {
     }
 }
 
-fn fixed<const N: usize>(data: &[u8]) -> std::result::Result<[u8; N], String> {
-    data.try_into().map_err(|_| format!("malformed value: expected {N} bytes, got {}", data.len()))
+fn fixed<const N: usize>(data: &[u8]) -> std::result::Result<[u8; N], ValueError> {
+    data.try_into().map_err(|_| Malformed::Length { expected: N, got: data.len() }.into())
 }
 
-fn utf8(data: &[u8]) -> std::result::Result<&str, String> {
-    std::str::from_utf8(data).map_err(|e| format!("text is not valid UTF-8: {e}"))
+fn utf8(data: &[u8]) -> std::result::Result<&str, ValueError> {
+    std::str::from_utf8(data).map_err(ValueError::NotUtf8)
 }
 
 /// Canonical lowercase hyphenated form, as PostgreSQL's `uuid_out` prints it.
@@ -325,14 +317,20 @@ impl CopyDecoder {
     /// [`crate::connect::postgres::types::pg_field`]) of at most `batch_size` rows.
     pub fn new(schema: SchemaRef, pg_types: Vec<Type>, batch_size: usize) -> Result<Self> {
         if batch_size == 0 {
-            return Err(exec_err("COPY from PostgreSQL: batch size must be at least 1".to_string()));
+            return Err(failure(
+                codes::run::INTERNAL,
+                "COPY from PostgreSQL: batch size must be at least 1".to_string(),
+            ));
         }
         if schema.fields().len() != pg_types.len() {
-            return Err(exec_err(format!(
-                "COPY from PostgreSQL: schema has {} columns but {} PostgreSQL types were given",
-                schema.fields().len(),
-                pg_types.len()
-            )));
+            return Err(failure(
+                codes::source::CHANGED,
+                format!(
+                    "COPY from PostgreSQL: schema has {} columns but {} PostgreSQL types were given",
+                    schema.fields().len(),
+                    pg_types.len()
+                ),
+            ));
         }
         let columns = schema
             .fields()
@@ -346,12 +344,15 @@ impl CopyDecoder {
                     column_err(codes::source::UNSUPPORTED_TYPE, message, name, None)
                 })?;
                 let builder = ColumnBuilder::new(scalar, field.data_type(), batch_size).ok_or_else(|| {
-                    exec_err(format!(
-                        "COPY from PostgreSQL: column \"{name}\": cannot decode PostgreSQL \
+                    failure(
+                        codes::source::CHANGED,
+                        format!(
+                            "COPY from PostgreSQL: column \"{name}\": cannot decode PostgreSQL \
                              type {} into Arrow type {}",
-                        ty.name(),
-                        field.data_type()
-                    ))
+                            ty.name(),
+                            field.data_type()
+                        ),
+                    )
                 })?;
                 Ok(ColumnDecoder { name: name.clone(), builder })
             })
@@ -398,10 +399,10 @@ impl CopyDecoder {
         };
         if let Some(problem) = problem {
             self.failed = true;
-            return Err(exec_err(format!(
-                "COPY from PostgreSQL: truncated data after row {}: {problem}",
-                self.rows_total
-            )));
+            return Err(failure(
+                codes::source::READ_FAILED,
+                format!("COPY from PostgreSQL: truncated data after row {}: {problem}", self.rows_total),
+            ));
         }
         if self.rows_in_batch == 0 {
             return Ok(None);
@@ -410,7 +411,7 @@ impl CopyDecoder {
     }
 
     fn poisoned() -> DataFusionError {
-        exec_err("COPY from PostgreSQL: decoder used after an error".to_string())
+        failure(codes::run::INTERNAL, "COPY from PostgreSQL: decoder used after an error".to_string())
     }
 
     fn push_inner(&mut self, mut chunk: &[u8]) -> Result<Vec<RecordBatch>> {
@@ -456,10 +457,10 @@ impl CopyDecoder {
         match self.state {
             StreamState::Header => scan_header(buf),
             StreamState::Tuples => scan_tuple(buf, self.columns.len(), self.rows_total + 1),
-            StreamState::Done => Err(exec_err(format!(
-                "COPY from PostgreSQL: {} bytes of unexpected data after the end marker",
-                buf.len()
-            ))),
+            StreamState::Done => Err(failure(
+                codes::source::READ_FAILED,
+                format!("COPY from PostgreSQL: {} bytes of unexpected data after the end marker", buf.len()),
+            )),
         }
     }
 
@@ -488,7 +489,9 @@ impl CopyDecoder {
                 }
                 Ok(())
             }
-            StreamState::Done => Err(exec_err("COPY from PostgreSQL: data after the end marker".to_string())),
+            StreamState::Done => {
+                Err(failure(codes::source::READ_FAILED, "COPY from PostgreSQL: data after the end marker".to_string()))
+            }
         }
     }
 
@@ -505,8 +508,8 @@ impl CopyDecoder {
             }
             let end = pos + len as usize;
             let data = frame.get(pos..end).ok_or_else(|| truncated_row(row))?;
-            column.builder.append(data).map_err(|msg| {
-                let message = format!("COPY from PostgreSQL: column \"{}\", row {row}: {msg}", column.name);
+            column.builder.append(data).map_err(|e| {
+                let message = format!("COPY from PostgreSQL: column \"{}\", row {row}: {e}", column.name);
                 column_err(codes::source::DECODE, message, &column.name, Some(row))
             })?;
             pos = end;
@@ -549,27 +552,37 @@ fn read_i32(buf: &[u8], at: usize) -> Option<i32> {
 }
 
 fn truncated_row(row: u64) -> DataFusionError {
-    exec_err(format!("COPY from PostgreSQL: row {row} is truncated"))
+    failure(codes::source::READ_FAILED, format!("COPY from PostgreSQL: row {row} is truncated"))
 }
 
 fn scan_header(buf: &[u8]) -> Result<Scan> {
     let signature_part = &buf[..buf.len().min(SIGNATURE.len())];
     if !SIGNATURE.starts_with(signature_part) {
-        return Err(exec_err("COPY from PostgreSQL: not a binary COPY stream (bad signature)".to_string()));
+        return Err(failure(
+            codes::source::READ_FAILED,
+            "COPY from PostgreSQL: not a binary COPY stream (bad signature)".to_string(),
+        ));
     }
     if buf.len() < HEADER_FIXED_LEN {
         return Ok(Scan::Need(HEADER_FIXED_LEN));
     }
     let flags = read_i32(buf, 11).unwrap_or_default() as u32;
     if flags & FLAG_HAS_OIDS != 0 {
-        return Err(exec_err("COPY from PostgreSQL: rows with OIDs are not supported".to_string()));
+        return Err(failure(
+            codes::source::READ_FAILED,
+            "COPY from PostgreSQL: rows with OIDs are not supported".to_string(),
+        ));
     }
     if flags & FLAGS_CRITICAL != 0 {
-        return Err(exec_err(format!("COPY from PostgreSQL: unknown critical header flags {flags:#010x}")));
+        return Err(failure(
+            codes::source::READ_FAILED,
+            format!("COPY from PostgreSQL: unknown critical header flags {flags:#010x}"),
+        ));
     }
     let extension_len = read_i32(buf, 15).unwrap_or_default();
-    let extension_len = usize::try_from(extension_len)
-        .map_err(|_| exec_err("COPY from PostgreSQL: negative header extension length".to_string()))?;
+    let extension_len = usize::try_from(extension_len).map_err(|_| {
+        failure(codes::source::READ_FAILED, "COPY from PostgreSQL: negative header extension length".to_string())
+    })?;
     let total = HEADER_FIXED_LEN + extension_len;
     Ok(if buf.len() < total { Scan::Need(total) } else { Scan::Complete(total) })
 }
@@ -584,7 +597,10 @@ fn scan_tuple(buf: &[u8], columns: usize, row: u64) -> Result<Scan> {
         return Ok(Scan::Complete(2));
     }
     if usize::try_from(count).ok() != Some(columns) {
-        return Err(exec_err(format!("COPY from PostgreSQL: row {row} has {count} fields, expected {columns}")));
+        return Err(failure(
+            codes::source::READ_FAILED,
+            format!("COPY from PostgreSQL: row {row} has {count} fields, expected {columns}"),
+        ));
     }
     let mut pos: usize = 2;
     for _ in 0..columns {
@@ -595,7 +611,10 @@ fn scan_tuple(buf: &[u8], columns: usize, row: u64) -> Result<Scan> {
         match len {
             -1 => {}
             len if len < 0 => {
-                return Err(exec_err(format!("COPY from PostgreSQL: row {row} has a field of negative length {len}")));
+                return Err(failure(
+                    codes::source::READ_FAILED,
+                    format!("COPY from PostgreSQL: row {row} has a field of negative length {len}"),
+                ));
             }
             len => {
                 pos += len as usize;

@@ -19,7 +19,7 @@ use super::temporal::{
     PG_TIMESTAMP_MIN, parse_date, parse_time, parse_timestamp,
 };
 use super::value::{Reader, Value, value_reader};
-use super::{JSONB_VERSION, SIGNATURE, column_err, exec_err, preview, put_len};
+use super::{JSONB_VERSION, SIGNATURE, ValueError, column_err, failure, put_len};
 use crate::connect::postgres::types::{PgScalar, unsupported_pg_type_message};
 use crate::diagnostics::codes;
 
@@ -149,11 +149,13 @@ struct ColumnPlan {
 
 impl ColumnPlan {
     /// A value of row `row` (0-based in its batch) the target cannot take; the failure has no
-    /// row, as the batch's place in the partition is not known here.
-    fn error(&self, row: usize, msg: &str) -> DataFusionError {
+    /// row, as the batch's place in the partition is not known here. A value the plan did not
+    /// expect is Flow's error (`flow::run::internal`), not the value's.
+    fn error(&self, row: usize, error: &ValueError) -> DataFusionError {
         let message =
-            format!("COPY to PostgreSQL: column \"{}\" ({}), row {}: {msg}", self.name, self.target_name, row + 1);
-        column_err(codes::sink::VALUE_REFUSED, message, &self.name, None)
+            format!("COPY to PostgreSQL: column \"{}\" ({}), row {}: {error}", self.name, self.target_name, row + 1);
+        let code = if error.is_internal() { codes::run::INTERNAL } else { codes::sink::VALUE_REFUSED };
+        column_err(code, message, &self.name, None)
     }
 }
 
@@ -172,18 +174,21 @@ impl CopyEncoder {
     pub fn new(schema: &SchemaRef, target_types: &[Type]) -> Result<Self> {
         let fields = schema.fields();
         if fields.len() != target_types.len() {
-            return Err(exec_err(format!(
-                "COPY to PostgreSQL: the data has {} columns but {} target column types were given",
-                fields.len(),
-                target_types.len()
-            )));
+            return Err(failure(
+                codes::run::INTERNAL,
+                format!(
+                    "COPY to PostgreSQL: the data has {} columns but {} target column types were given",
+                    fields.len(),
+                    target_types.len()
+                ),
+            ));
         }
         // Each tuple starts with its field count as an int16.
         if i16::try_from(fields.len()).is_err() {
-            return Err(exec_err(format!(
-                "COPY to PostgreSQL: {} columns is more than the binary COPY format allows",
-                fields.len()
-            )));
+            return Err(failure(
+                codes::run::INTERNAL,
+                format!("COPY to PostgreSQL: {} columns is more than the binary COPY format allows", fields.len()),
+            ));
         }
         let columns = fields
             .iter()
@@ -196,21 +201,23 @@ impl CopyEncoder {
                 })?;
                 let mode = SourceClass::of(field.data_type()).and_then(|class| write_mode(class, target)).ok_or_else(
                     || {
-                        exec_err(format!(
-                            "COPY to PostgreSQL: column \"{name}\": cannot write Arrow type {} \
-                             into a PostgreSQL {} column",
+                        let message = format!(
+                            "COPY to PostgreSQL: column \"{name}\": cannot write Arrow type {} into a PostgreSQL {} \
+                             column",
                             field.data_type(),
                             ty.name()
-                        ))
+                        );
+                        column_err(codes::sink::UNSUPPORTED_TYPE, message, name, None)
                     },
                 )?;
                 let bits = crate::connect::metadata::bit_length(field);
                 if target == PgScalar::Bit && bits.is_none() {
-                    return Err(exec_err(format!(
+                    let message = format!(
                         "COPY to PostgreSQL: column \"{name}\": a {} column takes only the bits of a MySQL BIT(n) \
                          column; cast it in the query (e.g. CAST(col AS bit(8)) on the target)",
                         ty.name()
-                    )));
+                    );
+                    return Err(column_err(codes::sink::UNSUPPORTED_TYPE, message, name, None));
                 }
                 Ok(ColumnPlan {
                     name: name.clone(),
@@ -251,12 +258,13 @@ impl CopyEncoder {
     }
 
     /// Like [`CopyEncoder::encode_batch`], but a row with a value that cannot be converted is
-    /// left out and reported as `(row index, column, reason)` instead of failing the batch.
+    /// left out and reported as `(row index, column, reason)` instead of failing the batch. A
+    /// value the plan did not expect ([`ValueError::is_internal`]) still fails it.
     pub fn encode_batch_lenient(
         &mut self,
         batch: &RecordBatch,
         out: &mut BytesMut,
-        refused: &mut Vec<(usize, String, String)>,
+        refused: &mut Vec<(usize, String, ValueError)>,
     ) -> Result<()> {
         let start = out.len();
         let result = self.encode_rows(batch, out, Some(refused));
@@ -270,14 +278,17 @@ impl CopyEncoder {
         &mut self,
         batch: &RecordBatch,
         out: &mut BytesMut,
-        mut refused: Option<&mut Vec<(usize, String, String)>>,
+        mut refused: Option<&mut Vec<(usize, String, ValueError)>>,
     ) -> Result<()> {
         if batch.num_columns() != self.columns.len() {
-            return Err(exec_err(format!(
-                "COPY to PostgreSQL: batch has {} columns, the encoder was planned for {}",
-                batch.num_columns(),
-                self.columns.len()
-            )));
+            return Err(failure(
+                codes::run::INTERNAL,
+                format!(
+                    "COPY to PostgreSQL: batch has {} columns, the encoder was planned for {}",
+                    batch.num_columns(),
+                    self.columns.len()
+                ),
+            ));
         }
         // Dictionary-encoded columns are expanded once per batch, so the row
         // loop only ever sees plain arrays.
@@ -287,12 +298,15 @@ impl CopyEncoder {
             .zip(batch.columns())
             .map(|(plan, array)| {
                 if array.data_type() != &plan.source {
-                    return Err(exec_err(format!(
-                        "COPY to PostgreSQL: column \"{}\" is {} in this batch but {} in the schema",
-                        plan.name,
-                        array.data_type(),
-                        plan.source
-                    )));
+                    return Err(failure(
+                        codes::run::INTERNAL,
+                        format!(
+                            "COPY to PostgreSQL: column \"{}\" is {} in this batch but {} in the schema",
+                            plan.name,
+                            array.data_type(),
+                            plan.source
+                        ),
+                    ));
                 }
                 match array.data_type() {
                     DataType::Dictionary(_, value_type) => Ok(arrow::compute::cast(array, value_type)?),
@@ -315,14 +329,14 @@ impl CopyEncoder {
             let row_start = out.len();
             out.put_i16(field_count);
             for (plan, column) in self.columns.iter().zip(&bound) {
-                if let Err(msg) = write_field(plan.target, plan.bits, column, row, out, &mut self.scratch) {
+                if let Err(e) = write_field(plan.target, plan.bits, column, row, out, &mut self.scratch) {
                     match refused.as_deref_mut() {
-                        Some(refused) => {
+                        Some(refused) if !e.is_internal() => {
                             out.truncate(row_start);
-                            refused.push((row, plan.name.clone(), msg));
+                            refused.push((row, plan.name.clone(), e));
                             continue 'rows;
                         }
-                        None => return Err(plan.error(row, &msg)),
+                        _ => return Err(plan.error(row, &e)),
                     }
                 }
             }
@@ -338,11 +352,14 @@ fn bind_column<'a>(plan: &ColumnPlan, array: &'a dyn Array, options: &FormatOpti
         WriteMode::Display => Ok(BoundColumn::Display { nulls, formatter: ArrayFormatter::try_new(array, options)? }),
         WriteMode::Convert => {
             let read = value_reader(array).ok_or_else(|| {
-                exec_err(format!(
-                    "COPY to PostgreSQL: column \"{}\": cannot read Arrow type {}",
-                    plan.name,
-                    array.data_type()
-                ))
+                failure(
+                    codes::run::INTERNAL,
+                    format!(
+                        "COPY to PostgreSQL: column \"{}\": cannot read Arrow type {}",
+                        plan.name,
+                        array.data_type()
+                    ),
+                )
             })?;
             Ok(BoundColumn::Values { nulls, read })
         }
@@ -357,7 +374,7 @@ fn write_field(
     row: usize,
     out: &mut BytesMut,
     scratch: &mut String,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), ValueError> {
     let is_null = |nulls: &Option<&NullBuffer>| nulls.is_some_and(|n| n.is_null(row));
     match column {
         BoundColumn::AllNull => {
@@ -375,9 +392,9 @@ fn write_field(
             // word and patch it afterwards, so nothing is allocated per row.
             let len_at = out.len();
             out.put_i32(0);
-            formatter.value(row).write(out).map_err(|e| format!("cannot format value: {e}"))?;
+            formatter.value(row).write(out).map_err(|e| ValueError::Unformattable { reason: e.to_string() })?;
             let len = out.len() - len_at - 4;
-            let len = i32::try_from(len).map_err(|_| "value is too long".to_string())?;
+            let len = i32::try_from(len).map_err(|_| ValueError::DisplayTooLong)?;
             out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
             Ok(())
         }
@@ -387,9 +404,9 @@ fn write_field(
 /// PostgreSQL rejects NUL in text (its strings are C strings internally);
 /// catching it here names the column and row instead of failing the COPY with
 /// a server error.
-fn check_no_nul(s: &str) -> std::result::Result<(), String> {
+fn check_no_nul(s: &str) -> std::result::Result<(), ValueError> {
     match s.bytes().position(|b| b == 0) {
-        Some(at) => Err(format!("text contains a NUL byte at byte offset {at}, which PostgreSQL does not accept")),
+        Some(offset) => Err(ValueError::Nul { offset }),
         None => Ok(()),
     }
 }
@@ -402,9 +419,8 @@ fn write_value(
     value: Value<'_>,
     out: &mut BytesMut,
     scratch: &mut String,
-) -> std::result::Result<(), String> {
-    let mismatch =
-        |value: Value<'_>| Err(format!("internal error: cannot write a {} value as {target:?}", value.kind()));
+) -> std::result::Result<(), ValueError> {
+    let mismatch = |value: Value<'_>| Err(ValueError::Mismatch { kind: value.kind(), target: format!("{target:?}") });
     match target {
         PgScalar::Bool => {
             let b = match value {
@@ -418,10 +434,10 @@ fn write_value(
         PgScalar::Int2 | PgScalar::Int4 | PgScalar::Int8 | PgScalar::Oid => {
             let v = match value {
                 Value::Int(v) => v,
-                Value::Str(s) => s.trim().parse::<i128>().map_err(|_| format!("invalid integer {}", preview(s)))?,
+                Value::Str(s) => s.trim().parse::<i128>().map_err(|_| ValueError::invalid("integer", s))?,
                 other => return mismatch(other),
             };
-            let range_err = |ty: &str| format!("{v} is out of range for type {ty}");
+            let range_err = |ty: &'static str| ValueError::OutOfRange { value: v, ty };
             match target {
                 PgScalar::Int2 => {
                     let v = i16::try_from(v).map_err(|_| range_err("smallint"))?;
@@ -453,11 +469,11 @@ fn write_value(
                     // Exact only if it converts back: PostgreSQL would round
                     // silently, but a loader must not change the data.
                     if f as i128 != i || !f.is_finite() {
-                        return Err(format!("{i} cannot be represented exactly as real"));
+                        return Err(ValueError::Inexact { value: i, ty: "real" });
                     }
                     f
                 }
-                Value::Str(s) => s.trim().parse::<f32>().map_err(|_| format!("invalid real number {}", preview(s)))?,
+                Value::Str(s) => s.trim().parse::<f32>().map_err(|_| ValueError::invalid("real number", s))?,
                 other => return mismatch(other),
             };
             out.put_i32(4);
@@ -469,12 +485,12 @@ fn write_value(
                 Value::Int(i) => {
                     let f = i as f64;
                     if f as i128 != i {
-                        return Err(format!("{i} cannot be represented exactly as double precision"));
+                        return Err(ValueError::Inexact { value: i, ty: "double precision" });
                     }
                     f
                 }
                 Value::Str(s) => {
-                    s.trim().parse::<f64>().map_err(|_| format!("invalid double precision number {}", preview(s)))?
+                    s.trim().parse::<f64>().map_err(|_| ValueError::invalid("double precision number", s))?
                 }
                 other => return mismatch(other),
             };
@@ -502,7 +518,7 @@ fn write_value(
         PgScalar::Uuid => {
             let bytes: [u8; 16] = match value {
                 Value::Str(s) => parse_uuid(s)?,
-                Value::Bytes(b) => b.try_into().map_err(|_| format!("a uuid needs 16 bytes, got {}", b.len()))?,
+                Value::Bytes(b) => b.try_into().map_err(|_| ValueError::UuidLength { bytes: b.len() })?,
                 other => return mismatch(other),
             };
             out.put_i32(16);
@@ -523,7 +539,7 @@ fn write_value(
             };
             let pg_days = days - PG_EPOCH_DAYS;
             if !(PG_DATE_MIN..PG_DATE_END).contains(&pg_days) {
-                return Err(format!("date {days} days from 1970-01-01 is outside PostgreSQL's date range"));
+                return Err(ValueError::DateRange { days });
             }
             out.put_i32(4);
             // In range by the check above.
@@ -536,7 +552,7 @@ fn write_value(
                 other => return mismatch(other),
             };
             if !(0..=PG_TIME_MAX).contains(&micros) {
-                return Err(format!("time of {micros} µs is outside 00:00:00..24:00:00"));
+                return Err(ValueError::TimeRange { micros });
             }
             out.put_i32(8);
             out.put_i64(micros);
@@ -556,7 +572,7 @@ fn write_value(
             };
             let pg_micros = micros - i128::from(PG_EPOCH_MICROS);
             if !(PG_TIMESTAMP_MIN..PG_TIMESTAMP_END).contains(&pg_micros) {
-                return Err(format!("timestamp {micros} µs from 1970-01-01 is outside PostgreSQL's timestamp range"));
+                return Err(ValueError::TimestampRange { micros });
             }
             out.put_i32(8);
             // In range by the check above.
@@ -568,10 +584,9 @@ fn write_value(
                 other => return mismatch(other),
             };
             if micros == i128::MAX {
-                return Err("the duration has a fraction of a microsecond, which an interval cannot keep".into());
+                return Err(ValueError::SubMicrosecond);
             }
-            let micros =
-                i64::try_from(micros).map_err(|_| format!("a span of {micros} µs does not fit an interval"))?;
+            let micros = i64::try_from(micros).map_err(|_| ValueError::IntervalRange { micros })?;
             // All in the microseconds field: days and months would make the value depend on
             // calendars and daylight-saving changes when added to a timestamp.
             out.put_i32(16);
@@ -588,14 +603,14 @@ fn write_value(
 /// Writes a `bit(n)` value: the bit count, then the bits, most significant
 /// first, padded to whole bytes (PostgreSQL's `bit_send` format). A number
 /// that needs more than `n` bits is refused, as MySQL refuses it for `BIT(n)`.
-fn write_bits(bits: u32, value: Value<'_>, out: &mut BytesMut) -> std::result::Result<(), String> {
+fn write_bits(bits: u32, value: Value<'_>, out: &mut BytesMut) -> std::result::Result<(), ValueError> {
     let v = match value {
         Value::Bool(b) => u64::from(b),
-        Value::Int(v) => u64::try_from(v).map_err(|_| format!("{v} is not a bit string (negative)"))?,
-        other => return Err(format!("internal error: cannot write a {} value as bit", other.kind())),
+        Value::Int(v) => u64::try_from(v).map_err(|_| ValueError::NegativeBits { value: v })?,
+        other => return Err(ValueError::Mismatch { kind: other.kind(), target: "bit".into() }),
     };
     if bits < 64 && v >> bits != 0 {
-        return Err(format!("{v} needs more than the {bits} bits of bit({bits})"));
+        return Err(ValueError::TooManyBits { value: v, bits });
     }
     let bytes = bits.div_ceil(8) as usize;
     // Left-aligned: the first bit of the string is the most significant bit of the first byte.
@@ -610,18 +625,18 @@ fn write_bits(bits: u32, value: Value<'_>, out: &mut BytesMut) -> std::result::R
 /// f64 -> f32 as PostgreSQL's float8 -> float4 cast does it: rounding is
 /// inherent to `real`, but overflow to infinity and underflow to zero are
 /// errors.
-fn narrow_to_f32(f: f64) -> std::result::Result<f32, String> {
+fn narrow_to_f32(f: f64) -> std::result::Result<f32, ValueError> {
     let narrowed = f as f32;
     if f.is_finite() && narrowed.is_infinite() {
-        return Err(format!("{f} is out of range for type real (overflow)"));
+        return Err(ValueError::RealRange { value: f, underflow: false });
     }
     if f != 0.0 && narrowed == 0.0 {
-        return Err(format!("{f} is out of range for type real (underflow)"));
+        return Err(ValueError::RealRange { value: f, underflow: true });
     }
     Ok(narrowed)
 }
 
-fn parse_bool(s: &str) -> std::result::Result<bool, String> {
+fn parse_bool(s: &str) -> std::result::Result<bool, ValueError> {
     let t = s.trim();
     const TRUE: [&str; 6] = ["t", "true", "y", "yes", "on", "1"];
     const FALSE: [&str; 6] = ["f", "false", "n", "no", "off", "0"];
@@ -630,15 +645,15 @@ fn parse_bool(s: &str) -> std::result::Result<bool, String> {
     } else if FALSE.iter().any(|w| t.eq_ignore_ascii_case(w)) {
         Ok(false)
     } else {
-        Err(format!("invalid boolean {}", preview(s)))
+        Err(ValueError::invalid("boolean", s))
     }
 }
 
 /// Parses a UUID the way PostgreSQL's `uuid_in` does: 32 hex digits, upper or
 /// lower case, optionally in braces, with an optional hyphen after any group
 /// of four digits.
-pub(super) fn parse_uuid(s: &str) -> std::result::Result<[u8; 16], String> {
-    let invalid = || format!("invalid uuid {}", preview(s));
+pub(super) fn parse_uuid(s: &str) -> std::result::Result<[u8; 16], ValueError> {
+    let invalid = || ValueError::invalid("uuid", s);
     let t = s.trim();
     let inner = match t.strip_prefix('{') {
         Some(rest) => rest.strip_suffix('}').ok_or_else(invalid)?,

@@ -30,13 +30,15 @@
 //! `value` (Arrow arrays read as a few normalised value shapes for the encoder), `numeric`
 //! (PostgreSQL `numeric` <-> decimal and text, both ways) and `temporal` (epochs, valid ranges
 //! and ISO 8601 text for dates, times and timestamps). This file holds what both directions
-//! share: the stream signature, the jsonb version byte and the error helpers.
+//! share: the stream signature, the jsonb version byte and the error helpers; `error` says why a
+//! value cannot cross ([`ValueError`]).
 
 use bytes::{BufMut, BytesMut};
 use datafusion::error::DataFusionError;
 
 mod decode;
 mod encode;
+mod error;
 mod numeric;
 mod temporal;
 mod value;
@@ -48,6 +50,7 @@ mod tests;
 
 pub use decode::CopyDecoder;
 pub use encode::CopyEncoder;
+pub use error::{Malformed, ValueError};
 
 /// The 11-byte signature every binary COPY stream starts with.
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
@@ -55,8 +58,10 @@ const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 /// jsonb's binary format is this version byte followed by the JSON text.
 const JSONB_VERSION: u8 = 1;
 
-fn exec_err(msg: String) -> DataFusionError {
-    DataFusionError::Execution(msg)
+/// A failure of the stream or of the plan of its columns, as a [`crate::diagnostics::Failure`]
+/// of `code` (Flow's own mismatches are `flow::run::internal`).
+fn failure(code: &'static str, message: String) -> DataFusionError {
+    crate::diagnostics::Failure::new(code, message).into_datafusion()
 }
 
 /// A failure of one column (and row, when known: 1-based in the partition) as a
@@ -81,8 +86,8 @@ fn preview(s: &str) -> String {
 }
 
 /// Appends a field's length word; a value longer than a COPY field can hold (i32) is an error.
-fn put_len(out: &mut BytesMut, len: usize) -> std::result::Result<(), String> {
-    let len = i32::try_from(len).map_err(|_| format!("value of {len} bytes is too large for a COPY field"))?;
+fn put_len(out: &mut BytesMut, len: usize) -> std::result::Result<(), ValueError> {
+    let len = i32::try_from(len).map_err(|_| ValueError::TooLarge { bytes: len })?;
     out.put_i32(len);
     Ok(())
 }

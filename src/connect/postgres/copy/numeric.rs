@@ -10,7 +10,7 @@ use arrow::datatypes::{Decimal128Type, Decimal256Type, DecimalType, i256};
 use bytes::{BufMut, BytesMut};
 
 use super::value::Value;
-use super::{preview, put_len};
+use super::{Malformed, ValueError, put_len};
 
 /// `numeric` sign words and limits (src/backend/utils/adt/numeric.c).
 pub(super) const NUMERIC_POS: u16 = 0x0000;
@@ -43,7 +43,7 @@ pub(super) fn write_numeric_value(
     value: Value<'_>,
     out: &mut BytesMut,
     scratch: &mut String,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), ValueError> {
     // Stack buffers for the digits of integers and decimals; 96 bytes hold
     // the 77 digits of the largest i256.
     let mut buf = [0u8; 96];
@@ -59,7 +59,7 @@ pub(super) fn write_numeric_value(
             exponent: -i64::from(scale),
         }),
         Value::Decimal256 { unscaled, scale } => {
-            let magnitude = unscaled.checked_abs().ok_or_else(|| "decimal value out of range".to_string())?;
+            let magnitude = unscaled.checked_abs().ok_or(ValueError::DecimalRange)?;
             NumericText::Finite(DecimalDigits {
                 negative: unscaled.is_negative(),
                 digits: [i256_digits(magnitude, &mut buf), b""],
@@ -79,12 +79,12 @@ pub(super) fn write_numeric_value(
             // the same float, and never uses exponent notation: exactly the
             // decimal a user sees for the value.
             scratch.clear();
-            write!(scratch, "{f}").map_err(|e| e.to_string())?;
+            write!(scratch, "{f}").map_err(|e| ValueError::Unformattable { reason: e.to_string() })?;
             parse_numeric(scratch)?
         }
         Value::Str(s) => parse_numeric(s)?,
         other => {
-            return Err(format!("internal error: cannot write a {} value as numeric", other.kind()));
+            return Err(ValueError::Mismatch { kind: other.kind(), target: "numeric".into() });
         }
     };
     match number {
@@ -139,8 +139,8 @@ fn i256_digits(mut v: i256, buf: &mut [u8; 96]) -> &[u8] {
 /// Parses numeric text the way `numeric_in` accepts it: optional sign,
 /// digits with an optional decimal point, optional exponent, or
 /// NaN / [+-]Infinity (case-insensitive).
-pub(super) fn parse_numeric(s: &str) -> std::result::Result<NumericText<'_>, String> {
-    let invalid = || format!("invalid numeric {}", preview(s));
+pub(super) fn parse_numeric(s: &str) -> std::result::Result<NumericText<'_>, ValueError> {
+    let invalid = || ValueError::invalid("numeric", s);
     let t = s.trim();
     let (negative, unsigned) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -185,7 +185,7 @@ pub(super) fn parse_numeric(s: &str) -> std::result::Result<NumericText<'_>, Str
     }))
 }
 
-fn write_numeric_special(out: &mut BytesMut, sign: u16) -> std::result::Result<(), String> {
+fn write_numeric_special(out: &mut BytesMut, sign: u16) -> std::result::Result<(), ValueError> {
     out.put_i32(8);
     out.put_u16(0); // ndigits
     out.put_i16(0); // weight
@@ -197,7 +197,7 @@ fn write_numeric_special(out: &mut BytesMut, sign: u16) -> std::result::Result<(
 /// Writes a finite number in `numeric`'s binary format: ndigits, weight (of
 /// the first base-10000 digit), sign, display scale, then base-10000 digits
 /// aligned so that the decimal point falls between two of them.
-fn write_numeric(out: &mut BytesMut, n: &DecimalDigits<'_>) -> std::result::Result<(), String> {
+fn write_numeric(out: &mut BytesMut, n: &DecimalDigits<'_>) -> std::result::Result<(), ValueError> {
     let [head, tail] = n.digits;
     let len = head.len() + tail.len();
     let digit = |k: usize| -> u16 {
@@ -208,9 +208,7 @@ fn write_numeric(out: &mut BytesMut, n: &DecimalDigits<'_>) -> std::result::Resu
     // ("1.50" keeps scale 2), exactly as numeric_in computes it.
     let dscale = (-n.exponent).max(0);
     if dscale > NUMERIC_DSCALE_MAX {
-        return Err(format!(
-            "numeric value has {dscale} fractional digits; PostgreSQL allows at most {NUMERIC_DSCALE_MAX}"
-        ));
+        return Err(ValueError::NumericScale { digits: dscale, max: NUMERIC_DSCALE_MAX });
     }
     let dscale = dscale as u16;
     let (Some(first), Some(last)) = ((0..len).find(|&k| digit(k) != 0), (0..len).rev().find(|&k| digit(k) != 0)) else {
@@ -229,9 +227,8 @@ fn write_numeric(out: &mut BytesMut, n: &DecimalDigits<'_>) -> std::result::Resu
     let bottom = exponent_of(last);
     let weight = top.div_euclid(DEC_DIGITS);
     let lowest_group = bottom.div_euclid(DEC_DIGITS);
-    let weight = i16::try_from(weight).map_err(|_| "numeric value is out of PostgreSQL's numeric range".to_string())?;
-    let ndigits = u16::try_from(i64::from(weight) - lowest_group + 1)
-        .map_err(|_| "numeric value has too many digits".to_string())?;
+    let weight = i16::try_from(weight).map_err(|_| ValueError::NumericRange)?;
+    let ndigits = u16::try_from(i64::from(weight) - lowest_group + 1).map_err(|_| ValueError::NumericDigits)?;
 
     put_len(out, 8 + 2 * usize::from(ndigits))?;
     out.put_u16(ndigits);
@@ -297,17 +294,14 @@ const POW10: [i32; 5] = [1, 10, 100, 1_000, 10_000];
 /// Decodes a `numeric` into an Arrow decimal's unscaled integer at `scale`,
 /// exactly: digits beyond the scale, or a value beyond the precision, are
 /// errors rather than rounded away.
-pub(super) fn decode_numeric<T: Unscaled>(data: &[u8], precision: u8, scale: i8) -> std::result::Result<T, String> {
-    let header: [u8; 8] = data
-        .get(..8)
-        .and_then(|h| h.try_into().ok())
-        .ok_or_else(|| "malformed numeric: shorter than its header".to_string())?;
+pub(super) fn decode_numeric<T: Unscaled>(data: &[u8], precision: u8, scale: i8) -> std::result::Result<T, ValueError> {
+    let header: [u8; 8] = data.get(..8).and_then(|h| h.try_into().ok()).ok_or(Malformed::NumericHeader)?;
     let ndigits = usize::from(u16::from_be_bytes([header[0], header[1]]));
     let weight = i64::from(i16::from_be_bytes([header[2], header[3]]));
     let sign = u16::from_be_bytes([header[4], header[5]]);
     let digits = &data[8..];
     if digits.len() != 2 * ndigits {
-        return Err(format!("malformed numeric: {ndigits} digits announced, {} bytes present", digits.len()));
+        return Err(Malformed::NumericLength { digits: ndigits, bytes: digits.len() }.into());
     }
     let negative = match sign {
         NUMERIC_POS => false,
@@ -318,39 +312,21 @@ pub(super) fn decode_numeric<T: Unscaled>(data: &[u8], precision: u8, scale: i8)
                 NUMERIC_PINF => "Infinity",
                 _ => "-Infinity",
             };
-            return Err(format!(
-                "numeric {what} cannot be stored in an Arrow decimal; filter it out or cast \
-                 it in the query, e.g. col::float8 or col::text"
-            ));
+            return Err(ValueError::NumericSpecial { what });
         }
-        other => return Err(format!("malformed numeric: sign word {other:#06x}")),
+        other => return Err(Malformed::NumericSign(other).into()),
     };
-    let digit = |i: usize| -> std::result::Result<i32, String> {
+    let digit = |i: usize| -> std::result::Result<i32, ValueError> {
         let d = i32::from(u16::from_be_bytes([digits[2 * i], digits[2 * i + 1]]));
         if d >= NBASE {
-            return Err(format!("malformed numeric: digit {d} is not base 10000"));
+            return Err(Malformed::NumericDigit(d).into());
         }
         Ok(d)
     };
     // Errors are rare; only then is the value rendered for the message.
-    let describe = || numeric_to_string(data);
-    let lossy = || {
-        format!(
-            "numeric {} has more than {scale} fractional digits and would be rounded in \
-             {}({precision},{scale}); cast it in the query, e.g. col::numeric(38,{}) or col::text",
-            describe(),
-            T::ARROW_TYPE,
-            scale.max(0) + 2
-        )
-    };
-    let overflow = || {
-        format!(
-            "numeric {} does not fit in {}({precision},{scale}); cast it in the query, e.g. \
-             col::text",
-            describe(),
-            T::ARROW_TYPE
-        )
-    };
+    let arrow_type = T::ARROW_TYPE;
+    let lossy = || ValueError::Rounded { value: numeric_to_string(data), arrow_type, precision, scale };
+    let overflow = || ValueError::DecimalOverflow { value: numeric_to_string(data), arrow_type, precision, scale };
 
     // Digit i has base-10000 weight (weight - i): it covers decimal exponents
     // 4*(weight-i) .. 4*(weight-i)+3. The unscaled value needs every decimal
@@ -393,8 +369,8 @@ pub(super) fn decode_numeric<T: Unscaled>(data: &[u8], precision: u8, scale: i8)
 /// down to the value's display scale (`1.50` stays `1.50`), or `NaN`, `Infinity`, `-Infinity`.
 /// Malformed input (a short header, a digit count the bytes do not hold, a digit not below
 /// 10000, an unknown sign word) is an error, never a guess.
-pub(super) fn numeric_text(data: &[u8]) -> std::result::Result<String, String> {
-    let header = data.get(..8).ok_or_else(|| "malformed numeric: shorter than its header".to_string())?;
+pub(super) fn numeric_text(data: &[u8]) -> std::result::Result<String, ValueError> {
+    let header = data.get(..8).ok_or(Malformed::NumericHeader)?;
     let ndigits = usize::from(u16::from_be_bytes([header[0], header[1]]));
     let sign = u16::from_be_bytes([header[4], header[5]]);
     match sign {
@@ -402,14 +378,14 @@ pub(super) fn numeric_text(data: &[u8]) -> std::result::Result<String, String> {
         NUMERIC_PINF => return Ok("Infinity".to_string()),
         NUMERIC_NINF => return Ok("-Infinity".to_string()),
         NUMERIC_POS | NUMERIC_NEG => {}
-        other => return Err(format!("malformed numeric: sign word {other:#06x}")),
+        other => return Err(Malformed::NumericSign(other).into()),
     }
     let digits = &data[8..];
     if digits.len() != 2 * ndigits {
-        return Err(format!("malformed numeric: {ndigits} digits announced, {} bytes present", digits.len()));
+        return Err(Malformed::NumericLength { digits: ndigits, bytes: digits.len() }.into());
     }
     if let Some(d) = digits.chunks_exact(2).map(|c| i32::from(u16::from_be_bytes([c[0], c[1]]))).find(|d| *d >= NBASE) {
-        return Err(format!("malformed numeric: digit {d} is not base 10000"));
+        return Err(Malformed::NumericDigit(d).into());
     }
     Ok(numeric_to_string(data))
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
-use super::preview;
+use super::{ValueError, preview};
 
 /// PostgreSQL dates and timestamps count from 2000-01-01, Arrow's from
 /// 1970-01-01.
@@ -28,18 +28,21 @@ pub(super) const PG_TIME_MAX: i64 = MICROS_PER_DAY;
 pub(super) const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
 
 /// ISO 8601 date `YYYY-MM-DD` -> days since 1970-01-01.
-pub(super) fn parse_date(s: &str) -> std::result::Result<i64, String> {
-    let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("invalid date {} (expected YYYY-MM-DD)", preview(s)))?;
+pub(super) fn parse_date(s: &str) -> std::result::Result<i64, ValueError> {
+    let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| ValueError::Invalid {
+        what: "date",
+        shown: preview(s),
+        expected: Some("YYYY-MM-DD"),
+    })?;
     Ok(i64::from(date.num_days_from_ce()) - UNIX_EPOCH_DAYS_FROM_CE)
 }
 
 /// `HH:MM[:SS[.ffffff]]` -> µs since midnight.
-pub(super) fn parse_time(s: &str) -> std::result::Result<i64, String> {
+pub(super) fn parse_time(s: &str) -> std::result::Result<i64, ValueError> {
     let t = s.trim();
     let time = NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
         .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
-        .map_err(|_| format!("invalid time {} (expected HH:MM:SS[.ffffff])", preview(s)))?;
+        .map_err(|_| ValueError::Invalid { what: "time", shown: preview(s), expected: Some("HH:MM:SS[.ffffff]") })?;
     // Sub-microsecond digits are dropped, as for Arrow nanosecond times.
     Ok(i64::from(time.num_seconds_from_midnight()) * 1_000_000 + i64::from(time.nanosecond() / 1_000))
 }
@@ -47,14 +50,16 @@ pub(super) fn parse_time(s: &str) -> std::result::Result<i64, String> {
 /// ISO 8601 timestamp -> µs since 1970-01-01 00:00 UTC. A UTC offset is
 /// honoured only for timestamptz targets; a timestamp without an offset is
 /// taken as UTC there (the binary protocol has no session time zone to apply).
-pub(super) fn parse_timestamp(s: &str, with_tz: bool) -> std::result::Result<i128, String> {
+pub(super) fn parse_timestamp(s: &str, with_tz: bool) -> std::result::Result<i128, ValueError> {
     let t = s.trim();
-    let invalid = || {
-        format!(
-            "invalid timestamp {} (expected YYYY-MM-DD[ HH:MM:SS[.ffffff]]{})",
-            preview(s),
-            if with_tz { "[+HH:MM]" } else { "" }
-        )
+    let invalid = || ValueError::Invalid {
+        what: "timestamp",
+        shown: preview(s),
+        expected: Some(if with_tz {
+            "YYYY-MM-DD[ HH:MM:SS[.ffffff]][+HH:MM]"
+        } else {
+            "YYYY-MM-DD[ HH:MM:SS[.ffffff]]"
+        }),
     };
     let naive = if with_tz {
         DateTime::parse_from_rfc3339(t)

@@ -1,6 +1,7 @@
 //! Unit tests of the SQLite reader's value conversions: declared types by affinity, every time
 //! value form SQLite stores, and decimals that are exact or refused.
 
+use super::values::*;
 use super::*;
 
 fn ts(s: &str) -> i64 {

@@ -5,6 +5,7 @@ use arrow::datatypes::i256;
 use bytes::BytesMut;
 
 use super::numeric_bytes;
+use crate::connect::postgres::copy::ValueError;
 use crate::connect::postgres::copy::numeric::{
     NUMERIC_NAN, NUMERIC_NEG, NUMERIC_NINF, NUMERIC_PINF, NUMERIC_POS, decode_numeric, numeric_to_string,
     parse_numeric, write_numeric_value,
@@ -83,15 +84,20 @@ fn numeric_decoding_is_exact_or_an_error() {
     // 1.00000000001 (11 fractional digits) into scale 10.
     let too_fine = numeric_bytes(0, NUMERIC_POS, 11, &[1, 0, 0, 10]);
     let err = decode_numeric::<i128>(&too_fine, 38, 10).unwrap_err();
-    assert!(err.contains("1.00000000001"), "{err}");
-    assert!(err.contains("fractional digits"), "{err}");
+    assert!(matches!(&err, ValueError::Rounded { value, scale: 10, .. } if value == "1.00000000001"), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "numeric 1.00000000001 has more than 10 fractional digits and would be rounded in Decimal128(38,10); cast \
+         it in the query, e.g. col::numeric(38,12) or col::text"
+    );
     // ... but trailing zeros beyond the scale are fine.
     let zeros = numeric_bytes(0, NUMERIC_POS, 12, &[1, 2000]);
     assert_eq!(decode_numeric::<i128>(&zeros, 38, 10), Ok(12_000_000_000));
     // 10^28 has 29 integer digits: too large for Decimal128(38,10).
     let too_big = numeric_bytes(7, NUMERIC_POS, 0, &[1]);
     let err = decode_numeric::<i128>(&too_big, 38, 10).unwrap_err();
-    assert!(err.contains("does not fit"), "{err}");
+    assert!(matches!(err, ValueError::DecimalOverflow { precision: 38, scale: 10, .. }), "{err:?}");
+    assert!(err.to_string().contains("does not fit"), "{err}");
     // Far too large: overflow is detected, not wrapped.
     let huge = numeric_bytes(100, NUMERIC_NEG, 0, &[9999]);
     assert!(decode_numeric::<i128>(&huge, 38, 10).is_err());
@@ -99,7 +105,8 @@ fn numeric_decoding_is_exact_or_an_error() {
     for sign in [NUMERIC_NAN, NUMERIC_PINF, NUMERIC_NINF] {
         let special = numeric_bytes(0, sign, 0, &[]);
         let err = decode_numeric::<i128>(&special, 38, 10).unwrap_err();
-        assert!(err.contains("cannot be stored"), "{err}");
+        assert!(matches!(err, ValueError::NumericSpecial { .. }), "{err:?}");
+        assert!(err.to_string().contains("cannot be stored"), "{err}");
     }
     // Malformed: bad digit, bad sign, wrong length.
     assert!(decode_numeric::<i128>(&numeric_bytes(0, 0, 0, &[10_000]), 38, 0).is_err());
