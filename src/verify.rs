@@ -28,7 +28,7 @@ use futures::StreamExt;
 use crate::connect::connect_error::failure_of;
 use crate::connect::{self, SourceShape};
 use crate::diagnostics::{Failure, codes};
-use crate::exec::graph::{self, strip_df_prefix};
+use crate::exec::graph;
 use crate::exec::metrics::{StageKind, StageMetrics};
 use crate::exec::tables::SourceTable;
 use crate::exec::{DigestJob, PartitionDigest, PartitionEngine, TargetRead};
@@ -119,8 +119,14 @@ pub async fn verify_pipeline(
 }
 
 /// A failure of verify's own work (reading, hashing), with no code of its own.
-fn failed(message: String) -> Failure {
+fn failed(message: impl Into<String>) -> Failure {
     Failure::new(codes::run::FAILED, message)
+}
+
+/// A DataFusion error of verify's reading: the failure it carries (a connection's code, a
+/// source's), else `flow::run::failed`.
+fn read_failed(e: &DataFusionError) -> Failure {
+    failure_of(e, codes::run::FAILED)
 }
 
 /// The pipeline reduced to one sink's lineage, so no fan-out waits for a consumer verify does
@@ -142,8 +148,7 @@ async fn verify_sink(
     whole: &mut HashMap<String, SourceShape>,
     engine: Option<&dyn PartitionEngine>,
 ) -> Result<SinkCheck, Failure> {
-    let single =
-        lineage_plan(&resolved.plan, sink).ok_or_else(|| failed("its input does not lead to a source".into()))?;
+    let single = lineage_plan(&resolved.plan, sink).ok_or_else(|| failed("its input does not lead to a source"))?;
     let source = &single.sources[0];
     // An incremental source is compared whole: the target holds every run's rows.
     let shape = match resolved.shape(&source.name).filter(|_| source.incremental.is_none()) {
@@ -170,12 +175,12 @@ async fn verify_sink(
         let single = single.clone();
         async move {
             let shapes = HashMap::from([(single.sources[0].name.clone(), shape)]);
-            let graph = graph::build(&single, &shapes, Instant::now(), false).await.map_err(|e| strip_df_prefix(&e))?;
-            let (_, input, _) = graph.sinks.into_iter().next().ok_or("no sink in the graph")?;
-            Ok::<_, String>((graph.ctx, input))
+            let graph = graph::build(&single, &shapes, Instant::now(), false).await.map_err(|e| read_failed(&e))?;
+            let (_, input, _) = graph.sinks.into_iter().next().ok_or_else(|| failed("no sink in the graph"))?;
+            Ok::<_, Failure>((graph.ctx, input))
         }
     };
-    let (ctx, input) = build(shape.clone()).await.map_err(failed)?;
+    let (ctx, input) = build(shape.clone()).await?;
     let columns: Vec<String> = input.schema().fields().iter().map(|f| f.name().clone()).collect();
     // The ranges hold only when the partition column reaches the sink unchanged.
     let ranged = ranges.len() == input.properties().partitioning.partition_count()
@@ -196,13 +201,13 @@ async fn verify_sink(
     };
     for (index, (parts, predicate)) in groups.iter().enumerate() {
         let (source_side, target_side) = match &digests {
-            Some(digests) => group_digest(digests, parts).map_err(failed)?,
+            Some(digests) => group_digest(digests, parts)?,
             None => {
-                let source_stream = source_stream(&ctx, &input, parts, sink).map_err(failed)?;
-                let source_side = summarize(source_stream, &input.schema(), None).await.map_err(failed)?.0;
+                let source_stream = source_stream(&ctx, &input, parts, sink)?;
+                let source_side = summarize(source_stream, &input.schema(), None).await?.0;
                 let target = opened(&mut target, sink).await?;
-                let target_rows = target.read(&columns, predicate.as_deref()).await.map_err(failed)?;
-                (source_side, summarize(target_rows, &input.schema(), None).await.map_err(failed)?.0)
+                let target_rows = target.read(&columns, predicate.as_deref()).await?;
+                (source_side, summarize(target_rows, &input.schema(), None).await?.0)
             }
         };
         let equal = source_side == target_side;
@@ -210,12 +215,12 @@ async fn verify_sink(
             Vec::new()
         } else {
             let target = opened(&mut target, sink).await?;
-            let (ctx2, input2) = build(shape.clone()).await.map_err(failed)?;
+            let (ctx2, input2) = build(shape.clone()).await?;
             let key_ix: Vec<usize> = key.iter().filter_map(|k| columns.iter().position(|c| c == k)).collect();
-            let source_stream = source_stream(&ctx2, &input2, parts, sink).map_err(failed)?;
-            let source_rows = summarize(source_stream, &input2.schema(), Some(&key_ix)).await.map_err(failed)?;
-            let target_stream = target.read(&columns, predicate.as_deref()).await.map_err(failed)?;
-            let target_rows = summarize(target_stream, &input.schema(), Some(&key_ix)).await.map_err(failed)?;
+            let source_stream = source_stream(&ctx2, &input2, parts, sink)?;
+            let source_rows = summarize(source_stream, &input2.schema(), Some(&key_ix)).await?;
+            let target_stream = target.read(&columns, predicate.as_deref()).await?;
+            let target_rows = summarize(target_stream, &input.schema(), Some(&key_ix)).await?;
             differences(&key, &source_rows.1, &target_rows.1)
         };
         partitions.push(PartitionCheck {
@@ -233,7 +238,7 @@ async fn verify_sink(
 /// The target reader in `slot`, opened on first use.
 async fn opened<'a>(slot: &'a mut Option<TargetReader>, sink: &SinkPlan) -> Result<&'a TargetReader, Failure> {
     if slot.is_none() {
-        *slot = Some(TargetReader::open(sink).await.map_err(failed)?);
+        *slot = Some(TargetReader::open(sink).await?);
     }
     Ok(slot.as_ref().expect("opened above"))
 }
@@ -253,19 +258,20 @@ fn target_reads(groups: &[(Vec<usize>, Option<String>)]) -> Vec<TargetRead> {
 
 /// The source and target checksums of a group of partitions, from an engine's digests (see
 /// [`target_reads`]). Errors when a digest the group needs did not come back.
-fn group_digest(digests: &[PartitionDigest], parts: &[usize]) -> Result<(RowChecksum, RowChecksum), String> {
+fn group_digest(digests: &[PartitionDigest], parts: &[usize]) -> Result<(RowChecksum, RowChecksum), Failure> {
     let digest = |p: usize| {
         digests
             .iter()
             .find(|d| d.partition == p)
-            .ok_or_else(|| format!("the engine returned no digest of partition {p}"))
+            .ok_or_else(|| failed(format!("the engine returned no digest of partition {p}")))
     };
     let mut source = RowChecksum::default();
     for p in parts {
         source = source.merge(digest(*p)?.source);
     }
-    let first = parts.first().ok_or("a group of no partitions")?;
-    let target = digest(*first)?.target.ok_or_else(|| format!("partition {first}'s task read no target rows"))?;
+    let first = parts.first().ok_or_else(|| failed("a group of no partitions"))?;
+    let target =
+        digest(*first)?.target.ok_or_else(|| failed(format!("partition {first}'s task read no target rows")))?;
     Ok((source, target))
 }
 
@@ -305,18 +311,20 @@ pub fn written_rows(
 }
 
 /// The checksum of `stream`'s rows, cast to `schema` (the pipeline's columns and types).
-/// Errors (as text) when the stream fails or a column is missing or cannot be cast.
-pub async fn checksum(stream: SendableRecordBatchStream, schema: &SchemaRef) -> Result<RowChecksum, String> {
+/// Errors when the stream fails (with the failure it carries, e.g. a connection's code) or a
+/// column is missing or cannot be cast (`flow::run::failed`).
+pub async fn checksum(stream: SendableRecordBatchStream, schema: &SchemaRef) -> Result<RowChecksum, Failure> {
     Ok(summarize(stream, schema, None).await?.0)
 }
 
 /// The checksum of the rows of `sink`'s target matching `predicate` (all without one), read with
-/// `schema`'s columns and cast to its types. Errors (as text) when the target cannot be read.
+/// `schema`'s columns and cast to its types. Errors when the target cannot be read: the
+/// failure of its connection (its code kept), else `flow::run::failed`.
 pub async fn target_checksum(
     sink: &SinkPlan,
     schema: &SchemaRef,
     predicate: Option<&str>,
-) -> Result<RowChecksum, String> {
+) -> Result<RowChecksum, Failure> {
     let target = TargetReader::open(sink).await?;
     let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     checksum(target.read(&columns, predicate).await?, schema).await
@@ -329,12 +337,12 @@ fn source_stream(
     input: &Arc<dyn ExecutionPlan>,
     partitions: &[usize],
     sink: &SinkPlan,
-) -> Result<SendableRecordBatchStream, String> {
+) -> Result<SendableRecordBatchStream, Failure> {
     let streams = partitions
         .iter()
         .map(|p| written_rows(input, *p, ctx.task_ctx(), sink))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| strip_df_prefix(&e))?;
+        .map_err(|e| read_failed(&e))?;
     let schema = input.schema();
     let merged = futures::stream::iter(streams).flatten();
     Ok(Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, merged)))
@@ -348,20 +356,20 @@ async fn summarize(
     mut stream: SendableRecordBatchStream,
     schema: &SchemaRef,
     key: Option<&[usize]>,
-) -> Result<(RowChecksum, KeyedRows), String> {
+) -> Result<(RowChecksum, KeyedRows), Failure> {
     let mut checksum = RowChecksum::default();
     let mut keyed = KeyedRows::new();
     while let Some(batch) = stream.next().await {
-        let batch = conform(&batch.map_err(|e| strip_df_prefix(&e))?, schema)?;
-        checksum.add_batch(&batch).map_err(|e| e.to_string())?;
+        let batch = conform(&batch.map_err(|e| read_failed(&e))?, schema)?;
+        checksum.add_batch(&batch).map_err(|e| failed(e.to_string()))?;
         if let Some(key) = key {
-            let hashes = row_hashes(batch.columns()).map_err(|e| e.to_string())?;
+            let hashes = row_hashes(batch.columns()).map_err(|e| failed(e.to_string()))?;
             let options = FormatOptions::default().with_null("NULL");
             let formatters = key
                 .iter()
                 .map(|&i| ArrayFormatter::try_new(batch.column(i).as_ref(), &options))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| failed(e.to_string()))?;
             for (row, hash) in hashes.into_iter().enumerate() {
                 let text = formatters.iter().map(|f| f.value(row).to_string()).collect::<Vec<_>>().join(", ");
                 keyed.entry(text).or_default().push(hash);
@@ -377,7 +385,7 @@ async fn summarize(
 /// `numeric(12,2)`) must not make it look equal, so the batch gets one more column,
 /// `_flow_inexact`: true for a row with a number the cast changed (read back to the target's
 /// type, it differs), false everywhere else; the source's rows, never cast, are all false.
-fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Failure> {
     let options = CastOptions { safe: true, ..CastOptions::default() };
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len() + 1);
     let mut inexact = vec![false; batch.num_rows()];
@@ -389,12 +397,12 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Strin
                 let i = names.fields().iter().position(|f| f.name().eq_ignore_ascii_case(field.name()))?;
                 Some(batch.column(i))
             })
-            .ok_or_else(|| format!("the target has no column `{}`", field.name()))?;
+            .ok_or_else(|| failed(format!("the target has no column `{}`", field.name())))?;
         let column = if column.data_type() == field.data_type() {
             column.clone()
         } else {
-            let cast =
-                arrow::compute::cast_with_options(column, field.data_type(), &options).map_err(|e| e.to_string())?;
+            let cast = arrow::compute::cast_with_options(column, field.data_type(), &options)
+                .map_err(|e| failed(e.to_string()))?;
             mark_changed_numbers(column, &cast, &mut inexact)?;
             cast
         };
@@ -408,14 +416,14 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Strin
         .collect();
     fields.push(arrow::datatypes::Field::new("_flow_inexact", arrow::datatypes::DataType::Boolean, false));
     columns.push(Arc::new(arrow::array::BooleanArray::from(inexact)));
-    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).map_err(|e| e.to_string())
+    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).map_err(|e| failed(e.to_string()))
 }
 
 /// Sets `inexact[row]` where `cast`, an integer or decimal column cast from numbers
 /// (`original`), does not give `original`'s value back: rounded, or out of range (null). Casts to
 /// floating point are left alone (a decimal read back from a float is rarely its digits), and so
 /// are other types (text read as a timestamp: text forms differ without the values differing).
-fn mark_changed_numbers(original: &ArrayRef, cast: &ArrayRef, inexact: &mut [bool]) -> Result<(), String> {
+fn mark_changed_numbers(original: &ArrayRef, cast: &ArrayRef, inexact: &mut [bool]) -> Result<(), Failure> {
     use arrow::datatypes::DataType;
     let exact = |t: &DataType| {
         t.is_integer()
@@ -428,8 +436,9 @@ fn mark_changed_numbers(original: &ArrayRef, cast: &ArrayRef, inexact: &mut [boo
         return Ok(());
     }
     let options = CastOptions { safe: true, ..CastOptions::default() };
-    let back = arrow::compute::cast_with_options(cast, original.data_type(), &options).map_err(|e| e.to_string())?;
-    let differ = arrow::compute::kernels::cmp::distinct(original, &back).map_err(|e| e.to_string())?;
+    let back =
+        arrow::compute::cast_with_options(cast, original.data_type(), &options).map_err(|e| failed(e.to_string()))?;
+    let differ = arrow::compute::kernels::cmp::distinct(original, &back).map_err(|e| failed(e.to_string()))?;
     for (row, flag) in inexact.iter_mut().enumerate() {
         *flag |= differ.value(row);
     }
@@ -496,7 +505,9 @@ struct TargetReader {
 }
 
 impl TargetReader {
-    async fn open(sink: &SinkPlan) -> Result<Self, String> {
+    /// Errors: the target's description failed (its connection's code kept, the message saying
+    /// `cannot read the target ...`).
+    async fn open(sink: &SinkPlan) -> Result<Self, Failure> {
         let describe = target_description(sink);
         let as_source = SourcePlan {
             name: format!("{}_target", sink.name),
@@ -509,26 +520,28 @@ impl TargetReader {
             incremental: None,
             only: false,
         };
-        let shape = connect::describe(&as_source, 1, &Since::FirstRun)
-            .await
-            .map_err(|e| format!("cannot read the target {describe}: {}", strip_df_prefix(&e)))?;
+        let shape = connect::describe(&as_source, 1, &Since::FirstRun).await.map_err(|e| {
+            let found = read_failed(&e);
+            found.reworded(format!("cannot read the target {describe}: {}", found.message))
+        })?;
         let ctx = graph::session(1);
         let metrics = Arc::new(StageMetrics::new(&as_source.name, StageKind::Source, Instant::now()));
         ctx.register_table("target", Arc::new(SourceTable { source: as_source, shape, metrics }))
-            .map_err(|e| strip_df_prefix(&e))?;
+            .map_err(|e| read_failed(&e))?;
         Ok(Self { ctx, describe })
     }
 
-    async fn read(&self, columns: &[String], predicate: Option<&str>) -> Result<SendableRecordBatchStream, String> {
+    async fn read(&self, columns: &[String], predicate: Option<&str>) -> Result<SendableRecordBatchStream, Failure> {
         let projection = columns.iter().map(|c| Dialect::DataFusion.ident(c)).collect::<Vec<_>>().join(", ");
         let sql = match predicate {
             Some(p) => format!("SELECT {projection} FROM target WHERE {p}"),
             None => format!("SELECT {projection} FROM target"),
         };
         let frame = self.ctx.sql(&sql).await.map_err(|e: DataFusionError| {
-            format!("cannot read the target {}: {}", self.describe, strip_df_prefix(&e))
+            let found = read_failed(&e);
+            found.reworded(format!("cannot read the target {}: {}", self.describe, found.message))
         })?;
-        frame.execute_stream().await.map_err(|e| strip_df_prefix(&e))
+        frame.execute_stream().await.map_err(|e| read_failed(&e))
     }
 }
 
@@ -552,15 +565,18 @@ mod tests {
         };
         let digests = [digest(0, 10, 1, Some((31, 3))), digest(1, 20, 1, None), digest(2, 1, 1, None)];
         assert_eq!(
-            group_digest(&digests, &[0, 1, 2]),
+            group_digest(&digests, &[0, 1, 2]).map_err(|f| f.message),
             Ok((RowChecksum::from_parts(31, 3), RowChecksum::from_parts(31, 3)))
         );
         assert_eq!(
-            group_digest(&digests, &[1]),
-            Err("partition 1's task read no target rows".to_string()),
+            group_digest(&digests, &[1]).map_err(|f| (f.code, f.message)),
+            Err((codes::run::FAILED, "partition 1's task read no target rows".to_string())),
             "a group's first partition reads its target"
         );
-        assert_eq!(group_digest(&digests, &[3]), Err("the engine returned no digest of partition 3".to_string()));
+        assert_eq!(
+            group_digest(&digests, &[3]).map_err(|f| f.message),
+            Err("the engine returned no digest of partition 3".to_string())
+        );
     }
 
     #[test]

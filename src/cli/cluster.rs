@@ -113,6 +113,7 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
     if let Err(exit) = start_logging() {
         return exit;
     }
+    crate::connect::retry::set_connect_retries(args.connect_retries);
     let bind: std::net::SocketAddr = match args.bind.parse() {
         Ok(b) => b,
         Err(_) => {

@@ -122,6 +122,11 @@ pub struct ExecutorArgs {
     /// Seconds between heartbeats (keep well under the scheduler's --executor-timeout).
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub heartbeat: u64,
+    /// Retry a source or target connection of a task this many times (with backoff) when it
+    /// fails for a transient reason, as `flow run --connect-retries` does locally; the client's
+    /// own setting does not reach the executors.
+    #[arg(long, value_name = "N", default_value_t = crate::connect::retry::DEFAULT_CONNECT_RETRIES)]
+    pub connect_retries: u32,
 }
 
 #[derive(Debug, Args)]

@@ -153,7 +153,7 @@ impl ExecutionPlan for DigestExec {
             let schema = input.schema();
             let source = async {
                 let stream = crate::verify::written_rows(&input, partition, context, &sink)
-                    .map_err(|e| crate::exec::graph::strip_df_prefix(&e))?;
+                    .map_err(|e| crate::connect::connect_error::failure_of(&e, codes::run::FAILED))?;
                 crate::verify::checksum(stream, &schema).await
             };
             let target = async {
@@ -168,20 +168,15 @@ impl ExecutionPlan for DigestExec {
             let both = match cancel {
                 Some(cancel) => tokio::select! {
                     done = both => done,
-                    () = cancel.cancelled() => Err(format!("partition {part}: the task was cancelled")),
+                    () = cancel.cancelled() => Err(Failure::new(codes::run::INTERRUPTED, "the task was cancelled")),
                 },
                 None => both.await,
             };
-            let (source, target) = both.map_err(|message| {
+            let (source, target) = both.map_err(|found| {
                 // Located at the sink's partition, tagged so the client gets code and place back.
-                let failure = Failure {
-                    stage: Some(sink.name.clone()),
-                    partition: Some(part),
-                    ..Failure::new(
-                        codes::run::FAILED,
-                        format!("partition {part}: {}", scrub_secret(&message, &sink.endpoint.url)),
-                    )
-                };
+                let message = format!("partition {part}: {}", scrub_secret(&found.message, &sink.endpoint.url));
+                let failure =
+                    Failure { stage: Some(sink.name.clone()), partition: Some(part), ..found.reworded(message) };
                 DataFusionError::Execution(wire::encode(&failure))
             })?;
             let part = u32::try_from(part).map_err(|_| DataFusionError::Internal(format!("partition {part}")))?;

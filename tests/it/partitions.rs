@@ -211,3 +211,63 @@ fn a_large_table_with_an_integer_primary_key_is_partitioned_automatically() {
         rt.block_on(pg_one(&checksum("public.flow_auto_parts")))
     );
 }
+
+/// A pipeline that reads a table in partitions and replaces that same table with what it read
+/// (here, cleaned by a filter): the source's snapshot must not hold a lock that the publish
+/// waits for. Before, the bounds were read inside the transaction that exports the PostgreSQL
+/// snapshot, whose `AccessShareLock` lasted until the run ended: the publish's `ALTER TABLE`
+/// waited on it forever. The pipeline's timeout turns such a wait into a failure.
+fn rewrite_in_place(conn: &str, table: &str) -> String {
+    format!(
+        r#"let db = {conn}
+        pipeline p {{
+          parallelism 2
+          timeout 60s
+          source s = db.table("{table}") {{ partition by k into 4 }}
+          transform even = s | filter k % 2 = 0
+          sink even -> db.table("{table}") {{ mode replace }}
+        }}"#
+    )
+}
+
+#[test]
+fn a_partitioned_postgres_table_is_rewritten_in_place() {
+    if !postgres_available() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        let client = flow::connect::postgres::connect(PG).await.unwrap();
+        client
+            .batch_execute(
+                "DROP TABLE IF EXISTS public.flow_in_place;
+                 CREATE TABLE public.flow_in_place AS SELECT g AS k, 'v' || g AS v FROM generate_series(1, 5000) g;",
+            )
+            .await
+            .unwrap();
+    });
+    let expected = rt.block_on(pg_one(&checksum("(SELECT * FROM public.flow_in_place WHERE k % 2 = 0)")));
+    let report = rt.block_on(run_flow(&rewrite_in_place(&format!("postgres(\"{PG}\")"), "public.flow_in_place"), &[]));
+    assert_eq!(report[0].status, RunStatus::Ok, "{:?}", report[0].error);
+    assert_eq!(rt.block_on(pg_one(&checksum("public.flow_in_place"))), expected);
+    assert_eq!(expected.0, 2500);
+}
+
+#[test]
+fn a_partitioned_mariadb_table_is_rewritten_in_place() {
+    if !mariadb_available() {
+        return;
+    }
+    let mut conn = mysql::Pool::new(MY).unwrap().get_conn().unwrap();
+    conn.query_drop("DROP TABLE IF EXISTS flow_in_place").unwrap();
+    conn.query_drop("CREATE TABLE flow_in_place (k INT PRIMARY KEY, v VARCHAR(20)) AS SELECT seq AS k, CONCAT('v', seq) AS v FROM seq_1_to_5000")
+        .unwrap();
+    let summary = "SELECT COUNT(*), CAST(SUM(k) AS SIGNED), MIN(k), MAX(v) FROM flow_in_place";
+    let expected: (i64, i64, i64, String) = conn.query_first(format!("{summary} WHERE k % 2 = 0")).unwrap().unwrap();
+    let rt = runtime();
+    let report = rt.block_on(run_flow(&rewrite_in_place(&format!("mysql(\"{MY}\")"), "flow_in_place"), &[]));
+    assert_eq!(report[0].status, RunStatus::Ok, "{:?}", report[0].error);
+    let after: (i64, i64, i64, String) = conn.query_first(summary).unwrap().unwrap();
+    assert_eq!(after, expected);
+    assert_eq!(after.0, 2500);
+}

@@ -120,6 +120,12 @@ fn pg_compare(source: &str, target: &str) -> String {
 
 const ROWS: i64 = 300_000;
 
+/// `base` made unique to this test process, so that two checkouts running the suite at once
+/// against the same servers never share a source, target or ledger entry.
+fn own(base: &str) -> String {
+    format!("{base}_{}", std::process::id())
+}
+
 fn pg_source_sql(table: &str) -> String {
     format!(
         "DROP TABLE IF EXISTS {table};
@@ -155,27 +161,28 @@ fn postgres_to_postgres_survives_20_sigkills() {
         return;
     }
     let rt = runtime();
-    rt.block_on(pg_exec(&pg_source_sql("public.chaos_pg_src")));
+    let (src, dst) = (format!("public.{}", own("chaos_pg_src")), format!("public.{}", own("chaos_pg_dst")));
+    rt.block_on(pg_exec(&pg_source_sql(&src)));
     let dir = temp_dir();
-    let file = pipeline_file(
-        dir.path(),
-        &format!("postgres(\"{PG}\")"),
-        "public.chaos_pg_src",
-        &pg_sink("public.chaos_pg_dst"),
-    );
+    let file = pipeline_file(dir.path(), &format!("postgres(\"{PG}\")"), &src, &pg_sink(&dst));
+    let drop_target = || rt.block_on(pg_exec(&format!("DROP TABLE IF EXISTS {dst}")));
     chaos(
         &file,
         20,
-        || rt.block_on(pg_exec("DROP TABLE IF EXISTS public.chaos_pg_dst")),
+        drop_target,
         || {
-            let counts = rt.block_on(pg_counts(&pg_compare("public.chaos_pg_src", "public.chaos_pg_dst")));
+            let counts = rt.block_on(pg_counts(&pg_compare(&src, &dst)));
             assert_eq!(counts, [ROWS, 0, 0], "target rows, missing, extra");
         },
-        || pg_starts(&rt, "s->chaos_pg_dst"),
+        || pg_starts(&rt, &format!("s->{}", own("chaos_pg_dst"))),
     );
-    let staging =
-        rt.block_on(pg_counts("SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_flow\\_stage\\_chaos\\_pg%'"));
+    let staging = rt.block_on(pg_counts(&format!(
+        "SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_flow\\_stage\\_{}%'",
+        own("chaos_pg_dst").replace('_', "\\_")
+    )));
     assert_eq!(staging, [0], "the finished runs' staging tables are gone");
+    drop_target();
+    rt.block_on(pg_exec(&format!("DROP TABLE {src}")));
 }
 
 #[test]
@@ -184,29 +191,34 @@ fn mysql_to_postgres_survives_20_sigkills() {
         return;
     }
     let rt = runtime();
-    rt.block_on(pg_exec(&pg_source_sql("public.chaos_my_ref")));
+    let (reference, src, dst) = (format!("public.{}", own("chaos_my_ref")), own("chaos_my_src"), own("chaos_my_dst"));
+    rt.block_on(pg_exec(&pg_source_sql(&reference)));
     let mut my = mysql::Conn::new(mysql::Opts::from_url(MY).unwrap()).unwrap();
-    my.query_drop("DROP TABLE IF EXISTS chaos_my_src").unwrap();
+    my.query_drop(format!("DROP TABLE IF EXISTS {src}")).unwrap();
     my.query_drop(format!(
-        "CREATE TABLE chaos_my_src (id BIGINT PRIMARY KEY, customer_id BIGINT, note TEXT, total DECIMAL(12,2), created_at DATETIME) \
+        "CREATE TABLE {src} (id BIGINT PRIMARY KEY, customer_id BIGINT, note TEXT, total DECIMAL(12,2), created_at DATETIME) \
          AS SELECT seq AS id, seq % 1000 AS customer_id, md5(seq) AS note, CAST(seq * 1.5 AS DECIMAL(12,2)) AS total, \
          TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq SECOND AS created_at FROM seq_1_to_{ROWS}"
     ))
     .unwrap();
     let dir = temp_dir();
-    let file = pipeline_file(dir.path(), &format!("mysql(\"{MY}\")"), "chaos_my_src", &pg_sink("public.chaos_my_dst"));
+    let file = pipeline_file(dir.path(), &format!("mysql(\"{MY}\")"), &src, &pg_sink(&format!("public.{dst}")));
     // The reference holds the same rows, built by PostgreSQL from the same formulas.
     let compare = pg_compare(
-        "(SELECT id::bigint, customer_id::bigint, note, total, created_at FROM public.chaos_my_ref) r",
-        "(SELECT id, customer_id, note, total, created_at FROM public.chaos_my_dst) t",
+        &format!("(SELECT id::bigint, customer_id::bigint, note, total, created_at FROM {reference}) r"),
+        &format!("(SELECT id, customer_id, note, total, created_at FROM public.{dst}) t"),
     );
+    let drop_target = || rt.block_on(pg_exec(&format!("DROP TABLE IF EXISTS public.{dst}")));
     chaos(
         &file,
         20,
-        || rt.block_on(pg_exec("DROP TABLE IF EXISTS public.chaos_my_dst")),
+        drop_target,
         || assert_eq!(rt.block_on(pg_counts(&compare)), [ROWS, 0, 0], "target rows, missing, extra"),
-        || pg_starts(&rt, "s->chaos_my_dst"),
+        || pg_starts(&rt, &format!("s->{dst}")),
     );
+    drop_target();
+    rt.block_on(pg_exec(&format!("DROP TABLE {reference}")));
+    my.query_drop(format!("DROP TABLE {src}")).unwrap();
 }
 
 #[test]
@@ -215,19 +227,20 @@ fn postgres_to_parquet_survives_20_sigkills() {
         return;
     }
     let rt = runtime();
-    rt.block_on(pg_exec(&pg_source_sql("public.chaos_pq_src")));
+    let src = format!("public.{}", own("chaos_pq_src"));
+    rt.block_on(pg_exec(&pg_source_sql(&src)));
     let dir = temp_dir();
     let out = dir.path().join("out.parquet");
     let file = pipeline_file(
         dir.path(),
         &format!("postgres(\"{PG}\")"),
-        "public.chaos_pq_src",
+        &src,
         &format!("let dst = parquet(\"{}\")\nsink s -> dst.table(\"out\")", dir.path().display()),
     );
     let sample: Vec<(i64, String)> = rt.block_on(async {
         let client = flow::connect::postgres::connect(PG).await.unwrap();
         client
-            .query("SELECT id::bigint, note FROM public.chaos_pq_src WHERE id % 9973 = 0 ORDER BY id", &[])
+            .query(&format!("SELECT id::bigint, note FROM {src} WHERE id % 9973 = 0 ORDER BY id"), &[])
             .await
             .unwrap()
             .iter()
@@ -256,6 +269,7 @@ fn postgres_to_parquet_survives_20_sigkills() {
         .filter(|n| n.contains(".flow-") && !n.ends_with(".flow-ledger.json"))
         .collect();
     assert!(leftovers.is_empty(), "work files left: {leftovers:?}");
+    rt.block_on(pg_exec(&format!("DROP TABLE {src}")));
 }
 
 /// `(id, note)` of every row of a Parquet file, sorted.

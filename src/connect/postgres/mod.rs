@@ -174,14 +174,15 @@ pub async fn query_table_schema(
 /// A small result, whole (bounds, counts).
 pub async fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
     let client = connect(url).await?;
-    fetch_all_on(&client, url, sql).await
+    fetch_all_on(&client, url, sql, None).await
 }
 
-/// A small result, whole, on an open connection (and inside its transaction, if any).
-async fn fetch_all_on(client: &Client, url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+/// A small result, whole, on an open connection; with `snapshot`, in a transaction that imports
+/// that exported snapshot (left open: close the connection to end it).
+async fn fetch_all_on(client: &Client, url: &str, sql: &str, snapshot: Option<&str>) -> Result<Vec<RecordBatch>> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(crate::connect::blocking::CHANNEL_DEPTH);
     let produce = async move {
-        let read = ReadSpec { url, sql, planned: None, batch_size: 8192, snapshot: None };
+        let read = ReadSpec { url, sql, planned: None, batch_size: 8192, snapshot };
         copy_on(client, &read, &tx).await.map(drop)
     };
     let collect = async {
@@ -205,7 +206,9 @@ const SNAPSHOT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1
 /// Dropping it closes the connection, which ends the transaction.
 pub struct ExportedSnapshot {
     pub id: String,
-    client: Arc<Client>,
+    /// The exporting session, held and never queried (but for its keep-alive): it reads nothing,
+    /// so it holds no lock on any table.
+    _exporter: Arc<Client>,
     url: String,
 }
 
@@ -237,12 +240,16 @@ impl ExportedSnapshot {
                 }
             }
         });
-        Ok(Self { id: row.get(0), client, url: url.to_string() })
+        Ok(Self { id: row.get(0), _exporter: client, url: url.to_string() })
     }
 
-    /// A small result, whole, as of the snapshot.
+    /// A small result, whole, as of the snapshot. It is read on a connection of its own that
+    /// imports the snapshot and is closed at once, never inside the exporting transaction: a
+    /// lock taken there (`AccessShareLock` on the table read) would be held until the run ends,
+    /// and a run whose sink replaces the very table it reads would wait forever to publish.
     pub async fn fetch_all(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        fetch_all_on(&self.client, &self.url, sql).await
+        let client = connect(&self.url).await?;
+        fetch_all_on(&client, &self.url, sql, Some(&self.id)).await
     }
 }
 
