@@ -27,6 +27,9 @@ pub struct Analysis {
     /// The file's pipelines, one per checked plan: what a pipeline resolved later is checked
     /// against.
     pipelines: Vec<ast::Pipeline>,
+    /// Whether the plans run on a cluster (`CheckContext::cluster`), which `explain` says where
+    /// it changes what a run does.
+    pub cluster: bool,
 }
 
 impl Analysis {
@@ -49,10 +52,10 @@ impl Analysis {
     pub async fn resolve_in_turn(&self, index: usize) -> Option<Analysis> {
         let checked = vec![self.checked.get(index)?.clone()];
         let pipelines = vec![self.pipelines.get(index)?.clone()];
-        let (resolved, explained, mut problems) = resolve_and_check(&pipelines, &checked).await;
+        let (resolved, explained, mut problems) = resolve_and_check(&pipelines, &checked, self.cluster).await;
         problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
         let problems = FileProblems { source: self.problems.source.clone(), problems };
-        Some(Analysis { problems, checked, resolved, explained, pipelines })
+        Some(Analysis { problems, checked, resolved, explained, pipelines, cluster: self.cluster })
     }
 }
 
@@ -80,6 +83,7 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
                 resolved: Vec::new(),
                 explained: Vec::new(),
                 pipelines: Vec::new(),
+                cluster: ctx.cluster,
             };
         }
     };
@@ -93,14 +97,15 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
         Discover::Offline => 0,
     };
     let (resolved, explained) = if now > 0 {
-        let (resolved, explained, found) = resolve_and_check(&pipelines[..now], &checked[..now]).await;
+        let (resolved, explained, found) = resolve_and_check(&pipelines[..now], &checked[..now], ctx.cluster).await;
         problems.extend(found);
         (resolved, explained)
     } else {
         (Vec::new(), Vec::new())
     };
     problems.sort_by_key(|p| (p.span.map_or(0, |s| s.start), p.warning));
-    Analysis { problems: FileProblems::new(file_name, text, problems), checked, resolved, explained, pipelines }
+    let problems = FileProblems::new(file_name, text, problems);
+    Analysis { problems, checked, resolved, explained, pipelines, cluster: ctx.cluster }
 }
 
 /// Resolves `checked` (concurrently; `crate::resolve`: all the I/O of planning, once) and
@@ -108,10 +113,12 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
 /// expansion, the sources' descriptions, `keep last by` splits, columns, DataFusion's planning
 /// of every stage and the existing targets. A table set that cannot be expanded, in any of
 /// them, stops the checks that need descriptions. Returns the resolved plans (one per plan),
-/// the explained ones (those that planned) and every problem found.
+/// the explained ones (those that planned, for a `cluster` run when it is one) and every
+/// problem found.
 async fn resolve_and_check(
     pipelines: &[ast::Pipeline],
     checked: &[PipelinePlan],
+    cluster: bool,
 ) -> (Vec<ResolvedPipeline>, Vec<ExplainedPipeline>, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut resolved = Vec::new();
@@ -150,7 +157,7 @@ async fn resolve_and_check(
         if !columns_ok {
             continue;
         }
-        match explain::explain_pipeline(pipeline).await {
+        match explain::explain_pipeline(pipeline, cluster).await {
             Ok(mut e) => {
                 problems.extend(target_problems(pipeline_ast, &pipeline.plan, &mut e).await);
                 explained.push(e);

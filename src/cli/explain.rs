@@ -40,7 +40,7 @@ async fn explain(analysis: &Analysis, discover: Discover, format: Format) -> Exi
     if discover == Discover::Offline {
         // Nothing was discovered: explain from the plan alone.
         for plan in &analysis.checked {
-            match explain_pipeline(&ResolvedPipeline::offline(plan)).await {
+            match explain_pipeline(&ResolvedPipeline::offline(plan), analysis.cluster).await {
                 Ok(e) => pipelines.push(e),
                 Err((_, message)) => {
                     eprintln!("error: {message}");

@@ -367,16 +367,22 @@ pub async fn hold_snapshot(source: &SourcePlan, shape: &mut SourceShape, cluster
         return Ok(None);
     }
     if cluster && db.run_snapshot_note().is_some() {
-        return Ok(Some(format!(
-            "source `{}`: partitions are read at different moments: on a cluster each executor reads its partition \
-             on a connection of its own, and {} snapshots cannot be shared between processes",
-            source.name,
-            source.endpoint.backend.name()
-        )));
+        return Ok(Some(format!("source `{}`: {}", source.name, cluster_snapshot_note(source))));
     }
     let Some((snapshot, note)) = db.hold_snapshot(source, partitions).await? else { return Ok(None) };
     shape.snapshot = Some(snapshot);
     Ok(note)
+}
+
+/// What a partitioned source of a backend whose run holds a snapshot in this process
+/// ([`source::DatabaseSource::run_snapshot_note`], MySQL) gets on a cluster instead: the run
+/// report's and `explain --engine`'s words.
+pub fn cluster_snapshot_note(source: &SourcePlan) -> String {
+    format!(
+        "partitions are read at different moments: on a cluster each executor reads its partition on a connection \
+         of its own, and {} snapshots cannot be shared between processes",
+        source.endpoint.backend.name()
+    )
 }
 
 /// The SQL a database partition sends: the relation, the projection, the partition range and

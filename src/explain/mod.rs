@@ -150,8 +150,12 @@ pub struct Column {
 
 /// Explains one resolved pipeline; no I/O beyond what DataFusion's planner does. Planning errors
 /// of transforms come back as `Err((stage, message))`, `stage` empty when the failure is not a
-/// transform's, so `check` can point at the stage.
-pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPipeline, (String, String)> {
+/// transform's, so `check` can point at the stage. `cluster`: the run goes to a cluster
+/// (`--engine`), where a MySQL source's partitions cannot share one snapshot, as it then says.
+pub async fn explain_pipeline(
+    resolved: &ResolvedPipeline,
+    cluster: bool,
+) -> Result<ExplainedPipeline, (String, String)> {
     let (plan, discovery) = (&resolved.plan, &resolved.sources);
     let shapes = resolved.shapes();
     let graph = match exec_graph::build(plan, &shapes, Instant::now(), true).await {
@@ -223,11 +227,12 @@ pub async fn explain_pipeline(resolved: &ResolvedPipeline) -> Result<ExplainedPi
                     })
                     .collect();
                 stage.warnings.extend(shape.notes.iter().cloned());
-                // What a run does to give the partitions one snapshot (explain takes none itself).
+                // What a run does to give the partitions one snapshot (explain takes none itself),
+                // which a cluster's executors cannot share.
                 let run_snapshot =
                     connect::registry::backend(s.endpoint.backend).source.and_then(|db| db.run_snapshot_note());
                 if let Some(note) = run_snapshot.filter(|_| shape.partitions.len() > 1) {
-                    stage.warnings.push(note.to_string());
+                    stage.warnings.push(if cluster { connect::cluster_snapshot_note(s) } else { note.to_string() });
                 }
             }
             Some(Err(reason)) => {

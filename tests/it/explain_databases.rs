@@ -19,8 +19,15 @@ fn my_exec(sql: &str) {
 }
 
 fn explain_text(flow_text: &str) -> String {
+    explain_text_in(flow_text, false)
+}
+
+/// `explain`'s text, for a run on a cluster (`--engine`) when `cluster`.
+fn explain_text_in(flow_text: &str, cluster: bool) -> String {
     let rt = crate::common::runtime();
-    let analysis = rt.block_on(analyze("db.flow", flow_text, &crate::common::context(&[]), Discover::Online));
+    let mut ctx = crate::common::context(&[]);
+    ctx.cluster = cluster;
+    let analysis = rt.block_on(analyze("db.flow", flow_text, &ctx, Discover::Online));
     assert!(analysis.ok(), "{}", analysis.problems.render_plain());
     analysis.explained.iter().map(text::render).collect()
 }
@@ -65,21 +72,37 @@ fn mariadb_explain_shows_real_schema_and_partition_ranges() {
          SELECT n, CONCAT('n', n), n * 1.5, DATE_ADD('2024-01-01', INTERVAL n DAY) FROM seq",
     );
     my_exec("INSERT INTO flow_explain_my VALUES (NULL, 'no id', NULL, NULL)");
-    let text = explain_text(&format!(
+    let file = format!(
         r#"let my = mysql("{MY}")
         let db = sqlite("out/never.db")
         pipeline p {{
           source s = my.table("flow_explain_my") {{ partition by id into 3 }}
           sink s -> db.table("t")
         }}"#
-    ));
-    let source_block: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("source s"))
-        .take_while(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n");
-    insta::assert_snapshot!("explain_mariadb_source", source_block);
+    );
+    let source_block = |text: String| -> String {
+        text.lines()
+            .skip_while(|l| !l.starts_with("source s"))
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let local = source_block(explain_text(&file));
+    insta::assert_snapshot!("explain_mariadb_source", local);
+    // On a cluster the executors cannot share the snapshot the client would hold: explain says
+    // what the run will do there instead, and nothing else changes.
+    let cluster = source_block(explain_text_in(&file, true));
+    let warning = |block: &str| block.lines().find(|l| l.trim_start().starts_with("warning")).map(str::to_string);
+    assert_eq!(
+        warning(&cluster).as_deref(),
+        Some(
+            "  warning     partitions are read at different moments: on a cluster each executor reads its partition \
+             on a connection of its own, and mysql snapshots cannot be shared between processes"
+        )
+    );
+    let without =
+        |block: &str| block.lines().filter(|l| !l.trim_start().starts_with("warning")).collect::<Vec<_>>().join("\n");
+    assert_eq!(without(&cluster), without(&local));
 }
 
 #[test]
