@@ -39,7 +39,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Exit {
     match listener.local_addr() {
         Ok(addr) => super::say!("listening on {addr}\n"),
         Err(e) => {
-            eprintln!("error: {e}");
+            super::command_error(crate::diagnostics::codes::run::FAILED, &e);
             return Exit::Runtime;
         }
     }
@@ -50,7 +50,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Exit {
         served = serve_scheduler(listener, &settings) => match served {
             Ok(()) => Exit::Ok,
             Err(e) => {
-                eprintln!("error: {e}");
+                super::command_error(crate::diagnostics::codes::run::FAILED, &e);
                 Exit::Runtime
             }
         },
@@ -64,9 +64,22 @@ pub async fn scheduler(args: SchedulerArgs) -> Exit {
 /// How long an executor waits for its scheduler to listen, as Ballista's own retries do.
 const SCHEDULER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// No scheduler accepted a connection within [`SCHEDULER_WAIT`]; `last` is the last attempt's
+/// error (`None`: it timed out).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no scheduler answers at {address}{} after {} s; start `flow scheduler` first",
+    last.as_ref().map(|e| format!(" ({e})")).unwrap_or_default(),
+    SCHEDULER_WAIT.as_secs()
+)]
+struct NoScheduler {
+    address: String,
+    last: Option<std::io::Error>,
+}
+
 /// Returns once something accepts TCP connections at `address` (`host:port`), trying every
 /// half second. Errors after [`SCHEDULER_WAIT`] without an answer.
-async fn scheduler_listens(address: &str) -> Result<(), String> {
+async fn scheduler_listens(address: &str) -> Result<(), NoScheduler> {
     let deadline = tokio::time::Instant::now() + SCHEDULER_WAIT;
     let mut said = false;
     loop {
@@ -74,13 +87,10 @@ async fn scheduler_listens(address: &str) -> Result<(), String> {
         match attempt.await {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(e)) if tokio::time::Instant::now() >= deadline => {
-                return Err(format!(
-                    "no scheduler answers at {address} ({e}) after {} s; start `flow scheduler` first",
-                    SCHEDULER_WAIT.as_secs()
-                ));
+                return Err(NoScheduler { address: address.to_string(), last: Some(e) });
             }
             Err(_) if tokio::time::Instant::now() >= deadline => {
-                return Err(format!("no scheduler answers at {address} after {} s", SCHEDULER_WAIT.as_secs()));
+                return Err(NoScheduler { address: address.to_string(), last: None });
             }
             _ => {
                 if !said {
@@ -114,6 +124,11 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
         return exit;
     }
     crate::connect::retry::set_connect_retries(args.connect_retries);
+    // Refused at once: the wait for the scheduler below would otherwise retry it for a minute.
+    if let Err(e) = crate::cluster::executor::split_host_port(&args.scheduler) {
+        super::command_error(crate::diagnostics::codes::usage::BAD_VALUE, &format!("--scheduler {e}"));
+        return Exit::Usage;
+    }
     let bind: std::net::SocketAddr = match args.bind.parse() {
         Ok(b) => b,
         Err(_) => {
@@ -152,7 +167,8 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
     tokio::select! {
         reached = scheduler_listens(&settings.scheduler) => {
             if let Err(e) = reached {
-                eprintln!("error: executor {}: {e}", settings.id);
+                let message = format!("executor {}: {e}", settings.id);
+                super::command_error(crate::diagnostics::codes::cluster::UNREACHABLE, &message);
                 return Exit::Runtime;
             }
         }
@@ -174,7 +190,7 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
             Exit::Runtime
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            super::command_error(crate::diagnostics::codes::run::FAILED, &e);
             Exit::Runtime
         }
     }

@@ -64,10 +64,10 @@ fn progress_mode(format: ProgressFormat) -> ProgressMode {
 /// Why an `--engine` value names no engine this Flow can run on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
-    /// Not `ballista://HOST:PORT`, in `crate::cluster::parse_engine`'s words.
+    /// Not `ballista://HOST:PORT` (`crate::cluster::parse_engine`).
     #[cfg(feature = "cluster")]
-    #[error("{0}")]
-    Address(String),
+    #[error(transparent)]
+    Address(#[from] crate::cluster::EngineAddressError),
     /// This Flow was built without the `cluster` feature.
     #[cfg(not(feature = "cluster"))]
     #[error("--engine {engine}: this flow was built without the `cluster` feature")]
@@ -90,8 +90,7 @@ pub fn engine_for(engine: Option<&str>) -> Result<Option<Arc<dyn PartitionEngine
     let Some(engine) = engine else { return Ok(None) };
     #[cfg(feature = "cluster")]
     {
-        // `cluster::parse_engine` words its refusal as text.
-        let scheduler = crate::cluster::parse_engine(engine).map_err(EngineError::Address)?;
+        let scheduler = crate::cluster::parse_engine(engine)?;
         Ok(Some(Arc::new(crate::cluster::BallistaEngine::new(&scheduler))))
     }
     #[cfg(not(feature = "cluster"))]

@@ -453,7 +453,7 @@ impl PartitionEngine for BallistaEngine {
         };
         let batches = fetch_results(&done).await.map_err(|why| Failure {
             stage: Some(job.sink.name.clone()),
-            ..Failure::new(codes::cluster::JOB_FAILED, scrub(&why, &submitted.urls))
+            ..why.reworded(scrub(&why.message, &submitted.urls))
         })?;
         let digests = digests_of(&batches).map_err(|e| failure_of(&e, codes::run::INTERNAL))?;
         if digests.iter().map(|d| d.partition).ne(0..job.targets.len()) {
@@ -554,15 +554,19 @@ impl ExecutorWatch {
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 /// Every output partition of a finished job, fetched over Arrow Flight from the executor that
-/// holds it (`partition_location`). Errors (as text) name the executor that could not serve.
-async fn fetch_results(done: &SuccessfulJob) -> Result<Vec<RecordBatch>, String> {
+/// holds it (`partition_location`). Errors (`flow::cluster::job_failed`) name the executor that
+/// could not serve.
+async fn fetch_results(done: &SuccessfulJob) -> Result<Vec<RecordBatch>, Failure> {
     let mut batches = Vec::new();
     for location in &done.partition_location {
         let (Some(meta), Some(id)) = (&location.executor_meta, &location.partition_id) else {
-            return Err("the scheduler named a result partition without its executor".into());
+            let message = "the scheduler named a result partition without its executor";
+            return Err(Failure::new(codes::cluster::JOB_FAILED, message));
         };
         let cannot = |e: &dyn std::fmt::Display| {
-            format!("cannot fetch a result from executor {} at {}:{}: {e}", meta.id, meta.host, meta.port)
+            let message =
+                format!("cannot fetch a result from executor {} at {}:{}: {e}", meta.id, meta.host, meta.port);
+            Failure::new(codes::cluster::JOB_FAILED, message)
         };
         let port = u16::try_from(meta.port).map_err(|e| cannot(&e))?;
         let mut client = BallistaClient::try_new(&meta.host, port, MAX_MESSAGE, false, None, 3, 100, 0, 0)

@@ -33,9 +33,22 @@ pub struct ExecutorSettings {
     pub heartbeat_seconds: u64,
 }
 
+/// Why an executor could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// `--scheduler` is not `HOST:PORT`.
+    #[error("--scheduler {0}")]
+    Scheduler(#[from] AddressError),
+    #[error("cannot create the executor's work directory {}: {source}", path.display())]
+    WorkDir { path: std::path::PathBuf, source: std::io::Error },
+    /// Ballista's executor failed to start or stopped with an error.
+    #[error("Ballista executor {id} (scheduler {scheduler}): {source}")]
+    Ballista { id: String, scheduler: String, source: ballista_core::error::BallistaError },
+}
+
 /// Runs an executor until SIGTERM or Ctrl-C. Errors when the scheduler address is not
 /// `host:port` or the executor cannot start.
-pub async fn serve_executor(settings: &ExecutorSettings) -> Result<(), String> {
+pub async fn serve_executor(settings: &ExecutorSettings) -> Result<(), ExecutorError> {
     let (host, port) = split_host_port(&settings.scheduler)?;
     // The executor's shuffle files. Ballista's default is a temporary directory it deletes at
     // once and then recreates piecemeal, so nothing removes it; this one is removed when the
@@ -60,9 +73,11 @@ pub async fn serve_executor(settings: &ExecutorSettings) -> Result<(), String> {
         override_execution_engine: Some(Arc::new(CancellableEngine::default())),
         ..ExecutorProcessConfig::default()
     };
-    start_executor_process(Arc::new(config))
-        .await
-        .map_err(|e| format!("Ballista executor {} (scheduler {}): {e}", settings.id, settings.scheduler))
+    start_executor_process(Arc::new(config)).await.map_err(|source| ExecutorError::Ballista {
+        id: settings.id.clone(),
+        scheduler: settings.scheduler.clone(),
+        source,
+    })
 }
 
 /// An executor's work directory, `$TMPDIR/flow-executor-PORT-PID`, removed with everything in
@@ -71,11 +86,12 @@ struct WorkDir(std::path::PathBuf);
 
 impl WorkDir {
     /// Errors when the directory cannot be created.
-    fn create(port: u16) -> Result<Self, String> {
+    fn create(port: u16) -> Result<Self, ExecutorError> {
         let path = std::env::temp_dir().join(format!("flow-executor-{port}-{}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .map_err(|e| format!("cannot create the executor's work directory {}: {e}", path.display()))?;
-        Ok(Self(path))
+        match std::fs::create_dir_all(&path) {
+            Ok(()) => Ok(Self(path)),
+            Err(source) => Err(ExecutorError::WorkDir { path, source }),
+        }
     }
 }
 
@@ -87,12 +103,26 @@ impl Drop for WorkDir {
     }
 }
 
-/// `host:port` → its parts. Errors on a missing or non-numeric port.
-pub fn split_host_port(address: &str) -> Result<(String, u16), String> {
-    let (host, port) = address.rsplit_once(':').ok_or_else(|| format!("`{address}` is not HOST:PORT"))?;
-    let port = port.parse::<u16>().map_err(|_| format!("`{address}`: `{port}` is not a port number"))?;
+/// Why an address is not `HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("`{0}` is not HOST:PORT")]
+    NoPort(String),
+    #[error("`{address}`: `{port}` is not a port number")]
+    BadPort { address: String, port: String },
+    #[error("`{0}` has no host")]
+    NoHost(String),
+}
+
+/// `host:port` → its parts (an IPv6 host without its brackets). Errors on a missing or
+/// non-numeric port, or an empty host.
+pub fn split_host_port(address: &str) -> Result<(String, u16), AddressError> {
+    let (host, port) = address.rsplit_once(':').ok_or_else(|| AddressError::NoPort(address.to_string()))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| AddressError::BadPort { address: address.to_string(), port: port.to_string() })?;
     if host.is_empty() {
-        return Err(format!("`{address}` has no host"));
+        return Err(AddressError::NoHost(address.to_string()));
     }
     Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
 }

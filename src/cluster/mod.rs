@@ -53,34 +53,48 @@ pub use client::BallistaEngine;
 pub use codec::FlowPhysicalCodec;
 pub use nodes::{ScanExec, WriteExec};
 
+/// Why an `--engine` value names no scheduler. `shown` is the value with any user and password
+/// masked (`ballista://***@h:1`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineAddressError {
+    #[error("--engine `{shown}`: expected ballista://HOST:PORT (the address of `flow scheduler`)")]
+    Scheme { shown: String },
+    #[error("--engine `{shown}` names no host")]
+    NoHost { shown: String },
+    /// A path, query, user or fragment, which would be dropped.
+    #[error(
+        "--engine `{shown}`: `{extra}` has no meaning here; give only ballista://HOST:PORT (the address of `flow \
+         scheduler`)"
+    )]
+    Extra { shown: String, extra: char },
+    #[error("--engine: {0}")]
+    Address(#[from] executor::AddressError),
+}
+
 /// The scheduler an `--engine` value names: `ballista://HOST:PORT` → `HOST:PORT`. The port
-/// defaults to Ballista's, 50050. Errors on another scheme or a bad port.
-pub fn parse_engine(engine: &str) -> Result<String, String> {
+/// defaults to Ballista's, 50050. Errors on another scheme, anything beyond the address, or a
+/// bad port.
+pub fn parse_engine(engine: &str) -> Result<String, EngineAddressError> {
     // A user and password have no place here, but errors must not print them either.
     let shown = match (engine.split_once("://"), engine.rsplit_once('@')) {
         (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
         (None, Some((_, host))) => format!("***@{host}"),
         _ => engine.to_string(),
     };
-    let rest = engine.strip_prefix("ballista://").ok_or_else(|| {
-        format!("--engine `{shown}`: expected ballista://HOST:PORT (the address of `flow scheduler`)")
-    })?;
+    let rest = engine.strip_prefix("ballista://").ok_or_else(|| EngineAddressError::Scheme { shown: shown.clone() })?;
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() {
-        return Err(format!("--engine `{shown}` names no host"));
+        return Err(EngineAddressError::NoHost { shown });
     }
     // A scheduler is an address, nothing more: a path, query, user or fragment would be dropped.
     if let Some(extra) = rest.chars().find(|c| matches!(c, '/' | '?' | '#' | '@')) {
-        return Err(format!(
-            "--engine `{shown}`: `{extra}` has no meaning here; give only ballista://HOST:PORT (the address of \
-             `flow scheduler`)"
-        ));
+        return Err(EngineAddressError::Extra { shown, extra });
     }
     let with_port = if rest.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit())) {
         rest.to_string()
     } else {
         format!("{rest}:50050")
     };
-    executor::split_host_port(&with_port).map_err(|e| format!("--engine: {e}"))?;
+    executor::split_host_port(&with_port)?;
     Ok(with_port)
 }

@@ -35,11 +35,22 @@ impl Default for SchedulerSettings {
     }
 }
 
+/// Why a scheduler could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("scheduler listener: {0}")]
+    Listener(#[from] std::io::Error),
+    /// Ballista's scheduler failed to start (its state, its gRPC service) or stopped with an
+    /// error.
+    #[error("Ballista scheduler on {addr}: {source}")]
+    Ballista { addr: std::net::SocketAddr, source: ballista_core::error::BallistaError },
+}
+
 /// Serves a scheduler on `listener` until the process ends. Errors when the scheduler cannot
-/// start (its state, the listener); the text names the address.
-pub async fn serve_scheduler(listener: TcpListener, settings: &SchedulerSettings) -> Result<(), String> {
-    let addr = listener.local_addr().map_err(|e| format!("scheduler listener: {e}"))?;
-    let failed = |e: &dyn std::fmt::Display| format!("Ballista scheduler on {addr}: {e}");
+/// start (its state, the listener); the error names the address.
+pub async fn serve_scheduler(listener: TcpListener, settings: &SchedulerSettings) -> Result<(), SchedulerError> {
+    let addr = listener.local_addr()?;
+    let failed = |source| SchedulerError::Ballista { addr, source };
     let mut config = SchedulerConfig {
         bind_host: addr.ip().to_string(),
         bind_port: addr.port(),
@@ -59,9 +70,8 @@ pub async fn serve_scheduler(listener: TcpListener, settings: &SchedulerSettings
     // Ballista warns unless running jobs outlive a lost executor by this much.
     config.no_executors_grace_period_seconds =
         config.no_executors_grace_period_seconds.max(config.executor_timeout_seconds + 1);
-    let cluster = BallistaCluster::new_from_config(&config).await.map_err(|e| failed(&e))?;
-    let scheduler = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config))
-        .await
-        .map_err(|e| failed(&e))?;
-    start_grpc_service_with_listener(listener, scheduler).await.map_err(|e| failed(&e))
+    let cluster = BallistaCluster::new_from_config(&config).await.map_err(failed)?;
+    let scheduler =
+        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config)).await.map_err(failed)?;
+    start_grpc_service_with_listener(listener, scheduler).await.map_err(failed)
 }

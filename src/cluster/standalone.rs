@@ -26,11 +26,22 @@ pub struct Standalone {
     pub scheduler: String,
 }
 
+/// Why the in-process cluster did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StandaloneError {
+    #[error("standalone scheduler: {0}")]
+    Listener(#[from] std::io::Error),
+    #[error("standalone executor: cannot reach the scheduler at {addr}: {source}")]
+    Unreachable { addr: std::net::SocketAddr, source: tonic::transport::Error },
+    #[error("standalone executor: {0}")]
+    Executor(#[from] ballista_core::error::BallistaError),
+}
+
 /// Starts a scheduler and one executor with `slots` task slots. Errors when a listener cannot
 /// be bound or the executor cannot reach the scheduler within 10 s.
-pub async fn start(slots: usize) -> Result<Standalone, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("standalone scheduler: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| format!("standalone scheduler: {e}"))?;
+pub async fn start(slots: usize) -> Result<Standalone, StandaloneError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
     let settings = SchedulerSettings { pull: true, ..SchedulerSettings::default() };
     tokio::spawn(async move {
         if let Err(e) = serve_scheduler(listener, &settings).await {
@@ -42,8 +53,8 @@ pub async fn start(slots: usize) -> Result<Standalone, String> {
     let client = loop {
         match SchedulerGrpcClient::connect(url.clone()).await {
             Ok(client) => break client,
-            Err(e) if tokio::time::Instant::now() >= deadline => {
-                return Err(format!("standalone executor: cannot reach the scheduler at {addr}: {e}"));
+            Err(source) if tokio::time::Instant::now() >= deadline => {
+                return Err(StandaloneError::Unreachable { addr, source });
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
@@ -60,7 +71,6 @@ pub async fn start(slots: usize) -> Result<Standalone, String> {
         codec,
         BallistaFunctionRegistry::default(),
     )
-    .await
-    .map_err(|e| format!("standalone executor: {e}"))?;
+    .await?;
     Ok(Standalone { scheduler: addr.to_string() })
 }

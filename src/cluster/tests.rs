@@ -243,13 +243,17 @@ async fn a_digest_plan_crosses_the_codec_and_each_task_reads_its_own_target_rang
 fn an_engine_is_a_scheduler_address_and_nothing_more() {
     assert_eq!(super::parse_engine("ballista://h:50051"), Ok("h:50051".to_string()));
     assert_eq!(super::parse_engine("ballista://h/"), Ok("h:50050".to_string()));
+    assert_eq!(
+        super::parse_engine("ballista://h:99999").map_err(|e| e.to_string()),
+        Err("--engine: `h:99999`: `99999` is not a port number".to_string())
+    );
     for (engine, shown, extra) in [
         ("ballista://h:1?x=1", "ballista://h:1?x=1", '?'),
         ("ballista://h:1/db", "ballista://h:1/db", '/'),
         ("ballista://u:pw@h:1", "ballista://***@h:1", '@'),
     ] {
         assert_eq!(
-            super::parse_engine(engine),
+            super::parse_engine(engine).map_err(|e| e.to_string()),
             Err(format!(
                 "--engine `{shown}`: `{extra}` has no meaning here; give only ballista://HOST:PORT (the address of \
                  `flow scheduler`)"
@@ -257,7 +261,7 @@ fn an_engine_is_a_scheduler_address_and_nothing_more() {
         );
     }
     assert_eq!(
-        super::parse_engine("http://u:pw@h:1"),
+        super::parse_engine("http://u:pw@h:1").map_err(|e| e.to_string()),
         Err("--engine `http://***@h:1`: expected ballista://HOST:PORT (the address of `flow scheduler`)".to_string())
     );
 }

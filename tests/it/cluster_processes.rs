@@ -659,6 +659,12 @@ fn an_executor_refuses_a_taken_port_and_fails_when_its_scheduler_goes() {
     );
     drop(taken);
 
+    // A scheduler address that is no address is refused at once, not waited for.
+    let started = Instant::now();
+    let (code, _, stderr) = flow(&["executor", "--scheduler", "sched-host", "--bind", "127.0.0.1:0"]);
+    assert_eq!((code, stderr.trim()), (2, "error: --scheduler `sched-host` is not HOST:PORT"));
+    assert!(started.elapsed() < Duration::from_secs(10), "refused after {:?}", started.elapsed());
+
     // An executor whose scheduler never answers still stops at once on SIGTERM.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let bind = format!("127.0.0.1:{}", free_port_pair());
