@@ -204,12 +204,13 @@ impl BatchParams {
         Self { columns, text: String::with_capacity(64), digits: String::with_capacity(48) }
     }
 
-    /// Binds row `row` to `stmt`'s parameters, column `i` to parameter `i + 1`.
-    pub fn bind(&mut self, stmt: &mut Statement<'_>, row: usize) -> std::result::Result<(), BindError> {
+    /// Binds row `row` to `stmt`'s parameters after the first `skip`: column `i` to parameter
+    /// `skip + i + 1` (a multi-row `INSERT` binds its rows one after another).
+    pub fn bind(&mut self, stmt: &mut Statement<'_>, row: usize, skip: usize) -> std::result::Result<(), BindError> {
         for (i, column) in self.columns.iter().enumerate() {
             let (text, digits) = (&mut self.text, &mut self.digits);
             let value = column.value(row, text, digits).map_err(|error| BindError::Value { column: i, error })?;
-            stmt.raw_bind_parameter(i + 1, value).map_err(BindError::Sqlite)?;
+            stmt.raw_bind_parameter(skip + i + 1, value).map_err(BindError::Sqlite)?;
         }
         Ok(())
     }

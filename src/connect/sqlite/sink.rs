@@ -380,10 +380,18 @@ impl StagedBackend for SqliteBackend {
 
     fn loader(&self, _s: &mut SqliteSession, target: &StagedTarget, _write: WritePlan) -> Result<SqliteLoader> {
         let names: Vec<String> = target.schema.fields().iter().map(|f| D.ident(f.name())).collect();
-        let placeholders = vec!["?"; names.len()].join(", ");
-        let sql = format!("INSERT INTO {} ({}) VALUES ({placeholders})", D.table(&target.staging), names.join(", "));
+        let row = format!("({})", vec!["?"; names.len()].join(", "));
+        let insert = format!("INSERT INTO {} ({}) VALUES ", D.table(&target.staging), names.join(", "));
+        // SQLite allows 32,766 parameters in a statement (SQLITE_MAX_VARIABLE_NUMBER, the
+        // bundled build's default); a wide table gets fewer rows per statement, or one.
+        let rows = (MAX_PARAMETERS / names.len().max(1)).clamp(1, ROWS_PER_STATEMENT);
         let floats = self.float_targets.lock().map(|f| f.clone()).unwrap_or_default();
-        Ok(SqliteLoader { sql, floats })
+        Ok(SqliteLoader {
+            one: format!("{insert}{row}"),
+            many: format!("{insert}{}", vec![row.as_str(); rows].join(", ")),
+            rows,
+            floats,
+        })
     }
 
     /// Always: SQLite declares a table's foreign keys in its `CREATE TABLE`, and the bundled
@@ -413,16 +421,30 @@ impl StagedBackend for SqliteBackend {
     }
 }
 
-/// Inserts a partition's rows with one prepared statement.
+/// Rows per multi-row `INSERT`: enough to spread a statement's fixed cost (starting it, opening
+/// the table's cursor) over many rows; more gains little.
+const ROWS_PER_STATEMENT: usize = 64;
+const MAX_PARAMETERS: usize = 32_766;
+
+/// Inserts a partition's rows with two prepared statements: `many` for each run of `rows` rows
+/// of a batch, `one` for the rest, and row by row for a run in which a value does not convert or
+/// SQLite refuses a row (the failed statement undoes only itself, so the transaction goes on).
 pub struct SqliteLoader {
-    sql: String,
+    one: String,
+    many: String,
+    rows: usize,
     /// See `SqliteBackend::float_targets`.
     floats: Vec<(usize, String)>,
 }
 
+/// Whether an error of SQLite's is the row's fault: a constraint or a value too big. Anything
+/// else (a full disk, a locked database) fails the run.
+fn the_rows_fault(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig))
+}
+
 impl RowLoader<SqliteSession> for SqliteLoader {
-    /// Returns the rows that could not be converted or that SQLite refused (a failed statement
-    /// leaves the transaction intact).
+    /// Returns the rows that could not be converted or that SQLite refused.
     fn load(
         &mut self,
         s: &mut SqliteSession,
@@ -431,33 +453,42 @@ impl RowLoader<SqliteSession> for SqliteLoader {
         partition: usize,
         first_row: u64,
     ) -> Result<Vec<BadRow>> {
-        let mut stmt = s.conn.prepare_cached(&self.sql).map_err(|e| s.fail(Step::WriteRows, &e))?;
         let mut params = BatchParams::new(batch, &self.floats);
         let mut bad = Vec::new();
-        for row in 0..batch.num_rows() {
-            let done = params.bind(&mut stmt, row).and_then(|()| stmt.raw_execute().map_err(BindError::Sqlite));
-            match done {
-                Ok(_) => {}
-                Err(BindError::Value { column, error }) => {
-                    let name = target.schema.field(column).name();
-                    bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &error.to_string()));
-                }
-                Err(BindError::Sqlite(e)) => {
-                    // Only a constraint or a value too big is the row's fault; anything else (a
-                    // full disk, a locked database) fails the run.
-                    let the_rows_fault = matches!(
-                        e.sqlite_error_code(),
-                        Some(rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig)
-                    );
-                    if !the_rows_fault {
-                        return Err(s.fail(Step::WriteRows, &e));
-                    }
-                    let reason = format!("SQLite refused the row: {e}");
-                    bad.push(BadRow::new(batch, row, partition, first_row, None, &reason));
+        let (rows, width) = (batch.num_rows(), batch.num_columns());
+        let mut many = s.conn.prepare_cached(&self.many).map_err(|e| s.fail(Step::WriteRows, &e))?;
+        let mut one = s.conn.prepare_cached(&self.one).map_err(|e| s.fail(Step::WriteRows, &e))?;
+        let mut next = 0;
+        while next < rows && !(target.rejects.fails() && !bad.is_empty()) {
+            let run = next..(next + self.rows).min(rows);
+            next = run.end;
+            if self.rows > 1 && run.len() == self.rows {
+                let bound = run.clone().enumerate().try_for_each(|(i, row)| params.bind(&mut many, row, i * width));
+                match bound.and_then(|()| many.raw_execute().map_err(BindError::Sqlite)) {
+                    Ok(_) => continue,
+                    // The run again row by row, to find and refuse the row.
+                    Err(BindError::Value { .. }) => {}
+                    Err(BindError::Sqlite(e)) if the_rows_fault(&e) => {}
+                    Err(BindError::Sqlite(e)) => return Err(s.fail(Step::WriteRows, &e)),
                 }
             }
-            if target.rejects.fails() && !bad.is_empty() {
-                break;
+            for row in run {
+                let done = params.bind(&mut one, row, 0).and_then(|()| one.raw_execute().map_err(BindError::Sqlite));
+                match done {
+                    Ok(_) => {}
+                    Err(BindError::Value { column, error }) => {
+                        let name = target.schema.field(column).name();
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &error.to_string()));
+                    }
+                    Err(BindError::Sqlite(e)) if the_rows_fault(&e) => {
+                        let reason = format!("SQLite refused the row: {e}");
+                        bad.push(BadRow::new(batch, row, partition, first_row, None, &reason));
+                    }
+                    Err(BindError::Sqlite(e)) => return Err(s.fail(Step::WriteRows, &e)),
+                }
+                if target.rejects.fails() && !bad.is_empty() {
+                    break;
+                }
             }
         }
         Ok(bad)

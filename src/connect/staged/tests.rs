@@ -261,6 +261,47 @@ fn refused_rows_go_to_the_reject_table_with_the_partition() {
     assert!(e.contains("cannot write row 1, column id = 18446744073709551615"), "{e}");
 }
 
+/// Rows go in many to an `INSERT`: a run holding a value that does not convert, or a row SQLite
+/// refuses (a key twice, into the keyed staging table of an upsert that creates its target), is
+/// written again row by row, so that only that row is refused and every other row lands once.
+#[test]
+fn a_refused_row_among_many_is_the_only_row_refused() {
+    let db = Db::new();
+    let wide = Arc::new(Schema::new(vec![Field::new("id", DataType::UInt64, false)]));
+    let on_error = || OnError::Reject { table: TableName::parse("rejects") };
+    let sink = db.sink_with("r1", WriteMode::Append, true, on_error(), wide.clone());
+    sink.prepare(&fresh("r1")).unwrap();
+    let mut ids: Vec<u64> = (1..=300).collect();
+    ids[69] = u64::MAX;
+    ids[250] = u64::MAX;
+    let ids = RecordBatch::try_new(wide, vec![Arc::new(UInt64Array::from(ids)) as ArrayRef]).unwrap();
+    assert_eq!(write(&sink, 0, vec![ids]).unwrap(), 298);
+    publish(&sink).unwrap();
+    assert_eq!(db.count("SELECT COUNT(*) FROM t"), 298);
+    assert_eq!(db.count("SELECT COUNT(DISTINCT id) FROM t WHERE id NOT IN (70, 251)"), 298);
+    let conn = Connection::open(&db.path).unwrap();
+    let refused: String = conn
+        .query_row("SELECT group_concat(row_no, ',') FROM (SELECT row_no FROM rejects ORDER BY row_no)", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(refused, "70,251");
+    // A key twice, refused by the staging table's `UNIQUE`.
+    let upsert = WriteMode::upsert(vec!["id".into()]);
+    db.run("DROP TABLE t");
+    let keyed = db.sink_with("r2", upsert, true, on_error(), schema());
+    keyed.prepare(&fresh("r2")).unwrap();
+    let ids: Vec<i64> = (1..=200).map(|i| if i == 150 { 20 } else { i }).collect();
+    let names: Vec<&str> = ids.iter().map(|_| "n").collect();
+    assert_eq!(write(&keyed, 0, vec![batch(&ids, &names)]).unwrap(), 199);
+    let refused: String = conn
+        .query_row("SELECT max(row_no) || ':' || max(message) FROM rejects WHERE part = 0 AND run_id = 'r2'", [], |r| {
+            r.get(0)
+        })
+        .unwrap_or_default();
+    assert!(refused.starts_with("150:"), "{refused}");
+}
+
 #[test]
 fn a_kept_target_must_have_every_column_and_take_the_values_unchanged() {
     let db = Db::new();
