@@ -459,7 +459,7 @@ impl RowLoader<SqliteSession> for SqliteLoader {
         let mut many = s.conn.prepare_cached(&self.many).map_err(|e| s.fail(Step::WriteRows, &e))?;
         let mut one = s.conn.prepare_cached(&self.one).map_err(|e| s.fail(Step::WriteRows, &e))?;
         let mut next = 0;
-        while next < rows && !(target.rejects.fails() && !bad.is_empty()) {
+        while next < rows && (bad.is_empty() || !target.rejects.fails()) {
             let run = next..(next + self.rows).min(rows);
             next = run.end;
             if self.rows > 1 && run.len() == self.rows {
