@@ -51,4 +51,5 @@ mod verify;
 mod csv_values;
 mod mysql_types;
 mod pg_types;
+mod sqlite_publish;
 mod sqlite_values;

@@ -6,5 +6,6 @@ pub mod catalog;
 pub mod ddl;
 pub mod params;
 pub mod reader;
+pub mod rename;
 pub mod sink;
 pub mod source;

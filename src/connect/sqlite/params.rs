@@ -2,10 +2,25 @@
 //! dates and times as ISO 8601 text, spans in MySQL's `TIME` notation; a value SQLite would
 //! change (an unsigned integer beyond i64, a decimal of more than 15 digits into a column that
 //! stores floats) is a [`ParamError`] the sink turns into a refused row.
+//!
+//! The sink binds a batch through [`BatchParams`], which resolves each column to its Arrow type
+//! once per batch and binds values without a [`Value`] each: numbers directly, text and blobs
+//! borrowed from the array, decimals, dates and timestamps written into one reused buffer. It
+//! writes the same text as [`value_at`] (the tests compare the two), which stays the definition
+//! and serves the rarer types.
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::DataType;
-use rusqlite::types::Value;
+use std::fmt::Write as _;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BinaryViewArray, BooleanArray, Date32Array, Decimal128Array,
+    Decimal256Array, FixedSizeBinaryArray, Float64Array, Int64Array, LargeBinaryArray, LargeStringArray, StringArray,
+    StringViewArray, UInt64Array,
+};
+use arrow::datatypes::{DataType, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use chrono::{Datelike, NaiveDate};
+use rusqlite::Statement;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 
 use crate::connect::span::span_text;
 
@@ -129,4 +144,426 @@ fn temporal_text(array: &dyn Array, row: usize) -> std::result::Result<String, P
         }
         _ => return Err(bad()),
     })
+}
+
+/// Why a row could not be bound: one of its values cannot be a parameter (the row is refused),
+/// or SQLite refused the bind itself (a value too big for it).
+#[derive(Debug)]
+pub enum BindError {
+    Value { column: usize, error: ParamError },
+    Sqlite(rusqlite::Error),
+}
+
+/// One column of a batch, resolved to its Arrow type for binding.
+enum Column {
+    Boolean(BooleanArray),
+    /// Every signed integer type and the unsigned ones up to 32 bits, widened once per batch.
+    Integer(Int64Array),
+    UInt64(UInt64Array),
+    /// Float16, Float32 and Float64, widened once per batch (exactly, as `value_at` does).
+    Real(Float64Array),
+    Text(StringArray),
+    LargeText(LargeStringArray),
+    TextView(StringViewArray),
+    Blob(BinaryArray),
+    LargeBlob(LargeBinaryArray),
+    BlobView(BinaryViewArray),
+    FixedBlob(FixedSizeBinaryArray),
+    /// With the declared type of an existing target column that stores floats (see [`fits_float`]).
+    Decimal128(Decimal128Array, Option<String>),
+    Decimal256(Decimal256Array, Option<String>),
+    Date32(Date32Array),
+    /// Timestamps of any unit, as their stored integers; `data_type` names them in errors.
+    Timestamp {
+        values: Int64Array,
+        data_type: DataType,
+    },
+    /// Any other type, through [`value_at`].
+    Other(ArrayRef),
+}
+
+/// A batch's columns ready to bind row by row as parameters `1..=n` of an `INSERT`.
+pub struct BatchParams {
+    columns: Vec<Column>,
+    /// The text of the value being bound, reused from value to value.
+    text: String,
+    /// A decimal's digits before the point is placed.
+    digits: String,
+}
+
+impl BatchParams {
+    /// `floats`: the columns (by index) whose existing target column stores 8-byte floats, with
+    /// its declared type.
+    pub fn new(batch: &RecordBatch, floats: &[(usize, String)]) -> Self {
+        let columns = (batch.columns().iter().enumerate())
+            .map(|(i, array)| {
+                let declared = floats.iter().find(|(c, _)| *c == i).map(|(_, d)| d.clone());
+                Column::of(array, declared)
+            })
+            .collect();
+        Self { columns, text: String::with_capacity(64), digits: String::with_capacity(48) }
+    }
+
+    /// Binds row `row` to `stmt`'s parameters after the first `skip`: column `i` to parameter
+    /// `skip + i + 1` (a multi-row `INSERT` binds its rows one after another).
+    pub fn bind(&mut self, stmt: &mut Statement<'_>, row: usize, skip: usize) -> std::result::Result<(), BindError> {
+        for (i, column) in self.columns.iter().enumerate() {
+            let (text, digits) = (&mut self.text, &mut self.digits);
+            let value = column.value(row, text, digits).map_err(|error| BindError::Value { column: i, error })?;
+            stmt.raw_bind_parameter(skip + i + 1, value).map_err(BindError::Sqlite)?;
+        }
+        Ok(())
+    }
+}
+
+impl Column {
+    fn of(array: &ArrayRef, floats: Option<String>) -> Self {
+        use arrow::datatypes::*;
+        let widened = |to: &DataType| arrow::compute::cast(array, to).ok();
+        match array.data_type() {
+            DataType::Boolean => Self::Boolean(array.as_boolean().clone()),
+            DataType::Int64 => Self::Integer(array.as_primitive::<Int64Type>().clone()),
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32 => match widened(&DataType::Int64) {
+                Some(wide) => Self::Integer(wide.as_primitive::<Int64Type>().clone()),
+                None => Self::Other(array.clone()),
+            },
+            DataType::UInt64 => Self::UInt64(array.as_primitive::<UInt64Type>().clone()),
+            DataType::Float64 => Self::Real(array.as_primitive::<Float64Type>().clone()),
+            DataType::Float16 | DataType::Float32 => match widened(&DataType::Float64) {
+                Some(wide) => Self::Real(wide.as_primitive::<Float64Type>().clone()),
+                None => Self::Other(array.clone()),
+            },
+            DataType::Utf8 => Self::Text(array.as_string::<i32>().clone()),
+            DataType::LargeUtf8 => Self::LargeText(array.as_string::<i64>().clone()),
+            DataType::Utf8View => Self::TextView(array.as_string_view().clone()),
+            DataType::Binary => Self::Blob(array.as_binary::<i32>().clone()),
+            DataType::LargeBinary => Self::LargeBlob(array.as_binary::<i64>().clone()),
+            DataType::BinaryView => Self::BlobView(array.as_binary_view().clone()),
+            DataType::FixedSizeBinary(_) => Self::FixedBlob(array.as_fixed_size_binary().clone()),
+            DataType::Decimal128(..) => Self::Decimal128(array.as_primitive::<Decimal128Type>().clone(), floats),
+            DataType::Decimal256(..) => Self::Decimal256(array.as_primitive::<Decimal256Type>().clone(), floats),
+            DataType::Date32 => Self::Date32(array.as_primitive::<Date32Type>().clone()),
+            DataType::Timestamp(unit, _) => {
+                let values = match unit {
+                    TimeUnit::Second => array.as_primitive::<TimestampSecondType>().reinterpret_cast::<Int64Type>(),
+                    TimeUnit::Millisecond => {
+                        array.as_primitive::<TimestampMillisecondType>().reinterpret_cast::<Int64Type>()
+                    }
+                    TimeUnit::Microsecond => {
+                        array.as_primitive::<TimestampMicrosecondType>().reinterpret_cast::<Int64Type>()
+                    }
+                    TimeUnit::Nanosecond => {
+                        array.as_primitive::<TimestampNanosecondType>().reinterpret_cast::<Int64Type>()
+                    }
+                };
+                Self::Timestamp { values, data_type: array.data_type().clone() }
+            }
+            _ => Self::Other(array.clone()),
+        }
+    }
+
+    /// The value at `row`, text written into `text` (and a decimal's digits into `digits`).
+    fn value<'a>(
+        &'a self,
+        row: usize,
+        text: &'a mut String,
+        digits: &mut String,
+    ) -> std::result::Result<ToSqlOutput<'a>, ParamError> {
+        let borrowed = |v: ValueRef<'a>| Ok(ToSqlOutput::Borrowed(v));
+        let null = match self {
+            Self::Other(array) => return value_at(array.as_ref(), row).map(ToSqlOutput::Owned),
+            Self::Boolean(a) => a.is_null(row),
+            Self::Integer(a) => a.is_null(row),
+            Self::UInt64(a) => a.is_null(row),
+            Self::Real(a) => a.is_null(row),
+            Self::Text(a) => a.is_null(row),
+            Self::LargeText(a) => a.is_null(row),
+            Self::TextView(a) => a.is_null(row),
+            Self::Blob(a) => a.is_null(row),
+            Self::LargeBlob(a) => a.is_null(row),
+            Self::BlobView(a) => a.is_null(row),
+            Self::FixedBlob(a) => a.is_null(row),
+            Self::Decimal128(a, _) => a.is_null(row),
+            Self::Decimal256(a, _) => a.is_null(row),
+            Self::Date32(a) => a.is_null(row),
+            Self::Timestamp { values, .. } => values.is_null(row),
+        };
+        if null {
+            return borrowed(ValueRef::Null);
+        }
+        text.clear();
+        match self {
+            Self::Other(_) => unreachable!("returned above"),
+            Self::Boolean(a) => borrowed(ValueRef::Integer(i64::from(a.value(row)))),
+            Self::Integer(a) => borrowed(ValueRef::Integer(a.value(row))),
+            Self::UInt64(a) => {
+                let v = a.value(row);
+                i64::try_from(v)
+                    .map(|v| ToSqlOutput::Borrowed(ValueRef::Integer(v)))
+                    .map_err(|_| ParamError::IntegerRange { value: v })
+            }
+            Self::Real(a) => borrowed(ValueRef::Real(a.value(row))),
+            Self::Text(a) => borrowed(ValueRef::Text(a.value(row).as_bytes())),
+            Self::LargeText(a) => borrowed(ValueRef::Text(a.value(row).as_bytes())),
+            Self::TextView(a) => borrowed(ValueRef::Text(a.value(row).as_bytes())),
+            Self::Blob(a) => borrowed(ValueRef::Blob(a.value(row))),
+            Self::LargeBlob(a) => borrowed(ValueRef::Blob(a.value(row))),
+            Self::BlobView(a) => borrowed(ValueRef::Blob(a.value(row))),
+            Self::FixedBlob(a) => borrowed(ValueRef::Blob(a.value(row))),
+            Self::Decimal128(a, floats) => {
+                digits.clear();
+                let v = a.value(row);
+                // i64's formatting is the cheaper one, and most decimals fit it.
+                let _ = match i64::try_from(v) {
+                    Ok(small) => write!(digits, "{small}"),
+                    Err(_) => write!(digits, "{v}"),
+                };
+                decimal_text(digits, a.precision(), a.scale(), text);
+                decimal_fits(text, floats.as_deref())?;
+                borrowed(ValueRef::Text(text.as_bytes()))
+            }
+            Self::Decimal256(a, floats) => {
+                digits.clear();
+                let _ = write!(digits, "{}", a.value(row));
+                decimal_text(digits, a.precision(), a.scale(), text);
+                decimal_fits(text, floats.as_deref())?;
+                borrowed(ValueRef::Text(text.as_bytes()))
+            }
+            Self::Date32(a) => {
+                let bad = || ParamError::TemporalRange { data_type: a.data_type().clone() };
+                let date = a.value_as_date(row).ok_or_else(bad)?;
+                write_date(date, text);
+                borrowed(ValueRef::Text(text.as_bytes()))
+            }
+            Self::Timestamp { values, data_type } => {
+                let bad = || ParamError::TemporalRange { data_type: data_type.clone() };
+                let DataType::Timestamp(unit, zone) = data_type else { return Err(bad()) };
+                let v = values.value(row);
+                let micros = match unit {
+                    TimeUnit::Second => v.checked_mul(1_000_000),
+                    TimeUnit::Millisecond => v.checked_mul(1_000),
+                    TimeUnit::Microsecond => Some(v),
+                    TimeUnit::Nanosecond => Some(v / 1_000),
+                }
+                .ok_or_else(bad)?;
+                write_timestamp(micros, zone.is_some(), text).ok_or_else(bad)?;
+                borrowed(ValueRef::Text(text.as_bytes()))
+            }
+        }
+    }
+}
+
+fn decimal_fits(text: &str, floats: Option<&str>) -> std::result::Result<(), ParamError> {
+    match floats {
+        Some(declared) => fits_float(text, declared),
+        None => Ok(()),
+    }
+}
+
+/// A decimal's text from its unscaled `digits` (`-` and the digits), exactly as Arrow's
+/// `value_as_string` writes it (`arrow_data::decimal::format_decimal_str`, including its cut of
+/// digits beyond the precision).
+fn decimal_text(digits: &str, precision: u8, scale: i8, out: &mut String) {
+    out.clear();
+    let (sign, rest) = match digits.strip_prefix('-') {
+        Some(stripped) => ("-", stripped),
+        None => ("", digits),
+    };
+    let value = &digits[..usize::from(precision).min(rest.len()) + sign.len()];
+    if scale == 0 {
+        out.push_str(value);
+    } else if scale < 0 {
+        out.push_str(value);
+        out.extend(std::iter::repeat_n('0', usize::from(scale.unsigned_abs())));
+    } else if rest.len() > scale as usize {
+        let (whole, fraction) = value.split_at(value.len() - scale as usize);
+        out.push_str(whole);
+        out.push('.');
+        out.push_str(fraction);
+    } else {
+        out.push_str(sign);
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale as usize - rest.len()));
+        out.push_str(rest);
+    }
+}
+
+/// `YYYY-MM-DD`, as chrono's `NaiveDate` displays itself (which this falls back to outside years
+/// 0 to 9999, where it writes a sign).
+fn write_date(date: NaiveDate, out: &mut String) {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        let _ = write!(out, "{date}");
+        return;
+    }
+    push_digits(out, year as u32, 4);
+    out.push('-');
+    push_digits(out, date.month(), 2);
+    out.push('-');
+    push_digits(out, date.day(), 2);
+}
+
+/// A timestamp of `micros` microseconds since 1970 as `value_at` writes it (chrono's
+/// `%Y-%m-%d %H:%M:%S%.f`, then `+00:00` when `zoned`); `None` when chrono cannot place it.
+fn write_timestamp(micros: i64, zoned: bool, out: &mut String) -> Option<()> {
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000) as u32;
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400) as u32;
+    // 719,163: the days from 0001-01-01 (chrono's day 1) to 1970-01-01.
+    let date = NaiveDate::from_num_days_from_ce_opt(i32::try_from(days.checked_add(719_163)?).ok()?)?;
+    if !(0..=9999).contains(&date.year()) {
+        let dt = chrono::DateTime::from_timestamp_micros(micros)?;
+        let format = if zoned { "%Y-%m-%d %H:%M:%S%.f+00:00" } else { "%Y-%m-%d %H:%M:%S%.f" };
+        let _ = write!(out, "{}", dt.naive_utc().format(format));
+        return Some(());
+    }
+    write_date(date, out);
+    out.push(' ');
+    push_digits(out, of_day / 3600, 2);
+    out.push(':');
+    push_digits(out, of_day / 60 % 60, 2);
+    out.push(':');
+    push_digits(out, of_day % 60, 2);
+    // chrono's `%.f`: nothing for whole seconds, else milliseconds or microseconds, whichever
+    // is exact.
+    if fraction != 0 {
+        out.push('.');
+        if fraction.is_multiple_of(1_000) {
+            push_digits(out, fraction / 1_000, 3);
+        } else {
+            push_digits(out, fraction, 6);
+        }
+    }
+    if zoned {
+        out.push_str("+00:00");
+    }
+    Some(())
+}
+
+/// `value` as exactly `width` decimal digits, zero-padded (`value` < 10^width).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    let mut divisor = 10u32.pow(width - 1);
+    while divisor > 0 {
+        out.push(char::from(b'0' + (value / divisor % 10) as u8));
+        divisor /= 10;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::*;
+    use arrow::datatypes::{Field, Schema, i256};
+
+    use super::*;
+
+    /// A repeatable spread of values: small ones, powers of ten and their neighbours, and
+    /// pseudo-random ones across the whole range.
+    fn spread() -> Vec<i64> {
+        let mut values = vec![0, 1, -1, 999, -999, 1_000, 1_000_000, -1_000_001, i64::MAX, i64::MIN, i64::MAX - 1];
+        for p in 0..19 {
+            let t = 10i64.pow(p);
+            values.extend([t, t - 1, t + 1, -t, -t + 1]);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..3_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(x as i64);
+            // Within a few centuries of 1970 in each unit, where most timestamps are.
+            values.push((x % 20_000_000_000_000_000) as i64 - 10_000_000_000_000_000);
+            values.push((x % 20_000_000_000_000) as i64 - 10_000_000_000_000);
+            values.push((x % 20_000_000_000) as i64 - 10_000_000_000);
+        }
+        values
+    }
+
+    fn as_value(output: ToSqlOutput<'_>) -> Value {
+        match output {
+            ToSqlOutput::Borrowed(v) => Value::from(v),
+            ToSqlOutput::Owned(v) => v,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The batch path writes what `value_at`, the definition, writes: value for value, error for
+    /// error.
+    fn same_as_value_at(array: ArrayRef) {
+        let column = Column::of(&array, None);
+        let (mut text, mut digits) = (String::new(), String::new());
+        for row in 0..array.len() {
+            let fast = column.value(row, &mut text, &mut digits).map(as_value);
+            assert_eq!(fast, value_at(array.as_ref(), row), "{} row {row}", array.data_type());
+        }
+    }
+
+    #[test]
+    fn batch_values_are_the_values_value_at_writes() {
+        let v = spread();
+        let with_nulls = |a: ArrayRef| {
+            arrow::compute::nullif(&a, &BooleanArray::from_iter((0..a.len()).map(|i| Some(i % 7 == 3)))).unwrap()
+        };
+        for unit in ["s", "ms", "us", "ns"] {
+            for zone in [None, Some("+00:00")] {
+                let a: ArrayRef = match unit {
+                    "s" => Arc::new(TimestampSecondArray::from(v.clone()).with_timezone_opt(zone)),
+                    "ms" => Arc::new(TimestampMillisecondArray::from(v.clone()).with_timezone_opt(zone)),
+                    "us" => Arc::new(TimestampMicrosecondArray::from(v.clone()).with_timezone_opt(zone)),
+                    _ => Arc::new(TimestampNanosecondArray::from(v.clone()).with_timezone_opt(zone)),
+                };
+                same_as_value_at(with_nulls(a));
+            }
+        }
+        same_as_value_at(Arc::new(Date32Array::from(v.iter().map(|x| *x as i32).collect::<Vec<_>>())));
+        same_as_value_at(Arc::new(Date32Array::from(v.iter().map(|x| (*x % 3_000_000) as i32).collect::<Vec<_>>())));
+        for (precision, scale) in [(12, 2), (38, 10), (38, 0), (5, -2), (3, 3), (18, 18)] {
+            let wide = v.iter().map(|x| i128::from(*x) * i128::from(x.rotate_left(7)));
+            let a = Decimal128Array::from(v.iter().map(|x| i128::from(*x)).chain(wide).collect::<Vec<_>>())
+                .with_precision_and_scale(precision, scale)
+                .unwrap();
+            same_as_value_at(with_nulls(Arc::new(a)));
+        }
+        let a = Decimal256Array::from(v.iter().map(|x| i256::from_i128(i128::from(*x) << 40)).collect::<Vec<_>>())
+            .with_precision_and_scale(76, 20)
+            .unwrap();
+        same_as_value_at(Arc::new(a));
+        same_as_value_at(with_nulls(Arc::new(Int64Array::from(v.clone()))));
+        same_as_value_at(Arc::new(Int32Array::from(v.iter().map(|x| *x as i32).collect::<Vec<_>>())));
+        same_as_value_at(Arc::new(Int8Array::from(v.iter().map(|x| *x as i8).collect::<Vec<_>>())));
+        same_as_value_at(Arc::new(UInt32Array::from(v.iter().map(|x| *x as u32).collect::<Vec<_>>())));
+        same_as_value_at(Arc::new(UInt64Array::from(v.iter().map(|x| *x as u64).collect::<Vec<_>>())));
+        same_as_value_at(Arc::new(Float32Array::from(v.iter().map(|x| *x as f32 / 3.0).collect::<Vec<_>>())));
+        same_as_value_at(Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::INFINITY), Some(-0.0)])));
+        same_as_value_at(Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])));
+        same_as_value_at(Arc::new(StringArray::from(vec![Some("a"), None, Some(""), Some("é")])));
+        same_as_value_at(Arc::new(LargeStringArray::from(vec![Some("a"), None, Some("")])));
+        same_as_value_at(Arc::new(StringViewArray::from(vec![Some("a long enough string to be out of line"), None])));
+        same_as_value_at(Arc::new(BinaryArray::from(vec![Some(&b"ab"[..]), None, Some(&b""[..])])));
+        same_as_value_at(Arc::new(Time64MicrosecondArray::from(vec![Some(3_723_000_001), None])));
+        same_as_value_at(Arc::new(DurationMicrosecondArray::from(vec![Some(-5_400_000_000), None])));
+    }
+
+    /// A decimal into an existing column that stores floats is refused past 15 digits, as before.
+    #[test]
+    fn a_long_decimal_into_a_float_column_is_refused() {
+        let a = Decimal128Array::from(vec![12_345_i128, 1_234_567_890_123_456_789])
+            .with_precision_and_scale(38, 2)
+            .unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("d", a.data_type().clone(), true)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(a)]).unwrap();
+        let params = BatchParams::new(&batch, &[(0, "NUMERIC(20,2)".to_string())]);
+        let (mut text, mut digits) = (String::new(), String::new());
+        let first = params.columns[0].value(0, &mut text, &mut digits).map(as_value);
+        assert_eq!(first, Ok(Value::Text("123.45".into())));
+        let second = params.columns[0].value(1, &mut text, &mut digits).map(as_value);
+        assert!(matches!(second, Err(ParamError::FloatDigits { significant: 19, .. })), "{second:?}");
+    }
 }

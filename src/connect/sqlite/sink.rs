@@ -1,14 +1,16 @@
 //! SQLite sink: the staged-table protocol (`connect::staged`) on rusqlite. What is SQLite's own
 //! is here: its column types, the affinity checks on an existing target (SQLite would change
-//! some values on the way in), and a prepared `INSERT` per row into the staging table. Publishing
-//! is one transaction:
+//! some values on the way in), and a prepared `INSERT` per row into the staging table (values
+//! bound by `params::BatchParams`). Publishing is one transaction:
 //!
 //! | mode     | publish                                                              |
 //! |----------|----------------------------------------------------------------------|
 //! | append   | `INSERT INTO target SELECT ... FROM staging`                         |
-//! | replace  | `DELETE FROM target` (or drop + recreate if the columns differ), insert |
+//! | replace  | drop the target, rename staging into place; `DELETE FROM target` and insert when the target is kept (see `rename`) |
 //! | truncate | `DELETE FROM target`, insert                                         |
 //! | upsert   | `INSERT ... SELECT ... ON CONFLICT (keys) DO UPDATE SET ...`         |
+//!
+//! A target the run creates, in any mode, is the staging table renamed into place.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -16,15 +18,17 @@ use std::time::Duration;
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params_from_iter, types::Value};
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
 
 use futures::future::BoxFuture;
 
-use super::params::{fits_float, value_at};
+use super::params::{BatchParams, BindError};
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
-use crate::connect::staged::{RowLoader, SqlSession, StagedBackend, StagedSink, StagedTarget, Step, on_conflict_sql};
+use crate::connect::staged::{
+    Move, Renames, RowLoader, SqlSession, StagedBackend, StagedSink, StagedTarget, Step, on_conflict_sql,
+};
 use crate::connect::target_columns::WritePlan;
 use crate::diagnostics::{Failure, codes};
 use crate::plan::sql::Dialect;
@@ -226,6 +230,7 @@ impl StagedBackend for SqliteBackend {
     type Loader = SqliteLoader;
     const DIALECT: Dialect = D;
     const ONE_WRITER: bool = true;
+    const RENAMES: Renames = Renames::WhenAlike;
 
     fn name(&self) -> String {
         format!("SQLite {}", self.path)
@@ -302,14 +307,21 @@ impl StagedBackend for SqliteBackend {
 
     fn publish_summary(&self, mode: &WriteMode, target: &str) -> String {
         match mode {
-            WriteMode::Append => format!("load a staging table, then INSERT INTO {target} in one transaction"),
-            WriteMode::Replace => format!("load a staging table, then empty {target} and insert, in one transaction"),
+            WriteMode::Append => format!(
+                "load a staging table, then INSERT INTO {target} (or rename the staging table into place when Flow \
+                 creates {target}), in one transaction"
+            ),
+            WriteMode::Replace => format!(
+                "load a staging table, then drop {target} and rename the staging table into place (or empty {target} \
+                 and insert, when it is defined otherwise, has triggers or is referenced), in one transaction"
+            ),
             WriteMode::Truncate => {
                 format!("load a staging table, then DELETE FROM {target} and insert, in one transaction")
             }
-            WriteMode::Upsert { .. } => {
-                format!("load a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target}, in one transaction")
-            }
+            WriteMode::Upsert { .. } => format!(
+                "load a staging table, then INSERT ... ON CONFLICT DO UPDATE into {target} (or rename the staging \
+                 table into place when Flow creates {target}), in one transaction"
+            ),
         }
     }
 
@@ -360,16 +372,26 @@ impl StagedBackend for SqliteBackend {
         Ok(())
     }
 
-    fn staging_sql(&self, _s: &mut SqliteSession, target: &StagedTarget, _target_exists: bool) -> Result<String> {
-        create_table_sql(&target.staging, &target.schema, None)
+    /// Created as the target would be, when it is missing (with an upsert's `UNIQUE` keys), so
+    /// that publishing can rename it into place (`rename`).
+    fn staging_sql(&self, _s: &mut SqliteSession, target: &StagedTarget, target_exists: bool) -> Result<String> {
+        create_table_sql(&target.staging, &target.schema, if target_exists { None } else { target.keys() })
     }
 
     fn loader(&self, _s: &mut SqliteSession, target: &StagedTarget, _write: WritePlan) -> Result<SqliteLoader> {
         let names: Vec<String> = target.schema.fields().iter().map(|f| D.ident(f.name())).collect();
-        let placeholders = vec!["?"; names.len()].join(", ");
-        let sql = format!("INSERT INTO {} ({}) VALUES ({placeholders})", D.table(&target.staging), names.join(", "));
+        let row = format!("({})", vec!["?"; names.len()].join(", "));
+        let insert = format!("INSERT INTO {} ({}) VALUES ", D.table(&target.staging), names.join(", "));
+        // SQLite allows 32,766 parameters in a statement (SQLITE_MAX_VARIABLE_NUMBER, the
+        // bundled build's default); a wide table gets fewer rows per statement, or one.
+        let rows = (MAX_PARAMETERS / names.len().max(1)).clamp(1, ROWS_PER_STATEMENT);
         let floats = self.float_targets.lock().map(|f| f.clone()).unwrap_or_default();
-        Ok(SqliteLoader { sql, floats })
+        Ok(SqliteLoader {
+            one: format!("{insert}{row}"),
+            many: format!("{insert}{}", vec![row.as_str(); rows].join(", ")),
+            rows,
+            floats,
+        })
     }
 
     /// Always: SQLite declares a table's foreign keys in its `CREATE TABLE`, and the bundled
@@ -379,6 +401,19 @@ impl StagedBackend for SqliteBackend {
         Some("PRAGMA foreign_keys = OFF")
     }
 
+    fn rename_instead(
+        &self,
+        s: &mut SqliteSession,
+        target: &StagedTarget,
+        how: Move<'_>,
+    ) -> Result<Option<Vec<String>>> {
+        super::rename::rename_instead(s, target, how)
+    }
+
+    fn rename_sql(&self, target: &StagedTarget, exists: bool) -> (Vec<String>, Vec<String>) {
+        (super::rename::rename_sql(target, exists), Vec::new())
+    }
+
     /// `WHERE true`: without it, SQLite would read `ON` as the start of a join constraint of the
     /// `SELECT` (<https://sqlite.org/lang_upsert.html>, "Parsing Ambiguity").
     fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String {
@@ -386,16 +421,30 @@ impl StagedBackend for SqliteBackend {
     }
 }
 
-/// Inserts a partition's rows with one prepared statement.
+/// Rows per multi-row `INSERT`: enough to spread a statement's fixed cost (starting it, opening
+/// the table's cursor) over many rows; more gains little.
+const ROWS_PER_STATEMENT: usize = 64;
+const MAX_PARAMETERS: usize = 32_766;
+
+/// Inserts a partition's rows with two prepared statements: `many` for each run of `rows` rows
+/// of a batch, `one` for the rest, and row by row for a run in which a value does not convert or
+/// SQLite refuses a row (the failed statement undoes only itself, so the transaction goes on).
 pub struct SqliteLoader {
-    sql: String,
+    one: String,
+    many: String,
+    rows: usize,
     /// See `SqliteBackend::float_targets`.
     floats: Vec<(usize, String)>,
 }
 
+/// Whether an error of SQLite's is the row's fault: a constraint or a value too big. Anything
+/// else (a full disk, a locked database) fails the run.
+fn the_rows_fault(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig))
+}
+
 impl RowLoader<SqliteSession> for SqliteLoader {
-    /// Returns the rows that could not be converted or that SQLite refused (a failed statement
-    /// leaves the transaction intact).
+    /// Returns the rows that could not be converted or that SQLite refused.
     fn load(
         &mut self,
         s: &mut SqliteSession,
@@ -404,41 +453,42 @@ impl RowLoader<SqliteSession> for SqliteLoader {
         partition: usize,
         first_row: u64,
     ) -> Result<Vec<BadRow>> {
-        let mut stmt = s.conn.prepare_cached(&self.sql).map_err(|e| s.fail(Step::WriteRows, &e))?;
-        let mut row_values: Vec<Value> = Vec::with_capacity(batch.num_columns());
+        let mut params = BatchParams::new(batch, &self.floats);
         let mut bad = Vec::new();
-        'rows: for row in 0..batch.num_rows() {
-            row_values.clear();
-            for (i, column) in batch.columns().iter().enumerate() {
-                let value = value_at(column.as_ref(), row).and_then(|v| {
-                    match (&v, self.floats.iter().find(|(c, _)| *c == i)) {
-                        (Value::Text(text), Some((_, declared))) => fits_float(text, declared).map(|()| v),
-                        _ => Ok(v),
-                    }
-                });
-                match value {
-                    Ok(v) => row_values.push(v),
-                    Err(e) => {
-                        let name = target.schema.field(i).name();
-                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e.to_string()));
-                        continue 'rows;
-                    }
+        let (rows, width) = (batch.num_rows(), batch.num_columns());
+        let mut many = s.conn.prepare_cached(&self.many).map_err(|e| s.fail(Step::WriteRows, &e))?;
+        let mut one = s.conn.prepare_cached(&self.one).map_err(|e| s.fail(Step::WriteRows, &e))?;
+        let mut next = 0;
+        while next < rows && (bad.is_empty() || !target.rejects.fails()) {
+            let run = next..(next + self.rows).min(rows);
+            next = run.end;
+            if self.rows > 1 && run.len() == self.rows {
+                let bound = run.clone().enumerate().try_for_each(|(i, row)| params.bind(&mut many, row, i * width));
+                match bound.and_then(|()| many.raw_execute().map_err(BindError::Sqlite)) {
+                    Ok(_) => continue,
+                    // The run again row by row, to find and refuse the row.
+                    Err(BindError::Value { .. }) => {}
+                    Err(BindError::Sqlite(e)) if the_rows_fault(&e) => {}
+                    Err(BindError::Sqlite(e)) => return Err(s.fail(Step::WriteRows, &e)),
                 }
             }
-            if let Err(e) = stmt.execute(params_from_iter(row_values.iter())) {
-                // Only a constraint or a value too big is the row's fault; anything else (a full
-                // disk, a locked database) fails the run.
-                let the_rows_fault = matches!(
-                    e.sqlite_error_code(),
-                    Some(rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig)
-                );
-                if !the_rows_fault {
-                    return Err(s.fail(Step::WriteRows, &e));
+            for row in run {
+                let done = params.bind(&mut one, row, 0).and_then(|()| one.raw_execute().map_err(BindError::Sqlite));
+                match done {
+                    Ok(_) => {}
+                    Err(BindError::Value { column, error }) => {
+                        let name = target.schema.field(column).name();
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &error.to_string()));
+                    }
+                    Err(BindError::Sqlite(e)) if the_rows_fault(&e) => {
+                        let reason = format!("SQLite refused the row: {e}");
+                        bad.push(BadRow::new(batch, row, partition, first_row, None, &reason));
+                    }
+                    Err(BindError::Sqlite(e)) => return Err(s.fail(Step::WriteRows, &e)),
                 }
-                bad.push(BadRow::new(batch, row, partition, first_row, None, &format!("SQLite refused the row: {e}")));
-            }
-            if target.rejects.fails() && !bad.is_empty() {
-                break;
+                if target.rejects.fails() && !bad.is_empty() {
+                    break;
+                }
             }
         }
         Ok(bad)

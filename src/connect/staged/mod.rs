@@ -216,13 +216,17 @@ pub trait RowLoader<S> {
 /// Whether publishing moves the staging table into place by renaming it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Renames {
-    /// Never: the rows are inserted into the target (SQLite).
+    /// Never: the rows are inserted into the target.
     Never,
     /// In `mode replace` (PostgreSQL: the staging table is written logged for that).
     ToReplace,
     /// In `mode replace`, and whenever the target is missing (MySQL: its staging table is then
     /// created with the target's key).
     ToReplaceAndCreate,
+    /// Instead of creating the target, or of emptying it to replace its rows, when the backend
+    /// finds the staging table defined as the target is or would be
+    /// ([`StagedBackend::rename_instead`]; SQLite).
+    WhenAlike,
 }
 
 /// What a backend brings to the protocol: its sessions, its DDL, its bulk load and the publishing
@@ -319,6 +323,18 @@ pub trait StagedBackend: Send + Sync + 'static {
     fn rename_sql(&self, _target: &StagedTarget, _exists: bool) -> (Vec<String>, Vec<String>) {
         (Vec::new(), Vec::new())
     }
+    /// With [`Renames::WhenAlike`]: whether publishing may rename the staging table into place
+    /// instead of moving its rows as `how` says ([`Move::Create`], or [`Move::Insert`] emptying
+    /// the target of `mode replace`), because the table that results is the same. `Some` of the
+    /// statements to run once it is in place (the old target's indexes, made again).
+    fn rename_instead(
+        &self,
+        _session: &mut Self::Session,
+        _target: &StagedTarget,
+        _how: Move<'_>,
+    ) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
     /// The statement that makes `table`'s identity continue at `next`, for a
     /// [`SequenceReset::NextValue`] (its dialect's `TargetDialect::set_next_value_sql`); `None`
     /// where the backend's dialect plans no such reset.
@@ -369,7 +385,7 @@ impl<'a> Move<'a> {
             };
         };
         match &target.mode {
-            WriteMode::Replace if renames != Renames::Never => Self::Rename,
+            WriteMode::Replace if matches!(renames, Renames::ToReplace | Renames::ToReplaceAndCreate) => Self::Rename,
             // The table is kept (its indexes, triggers, grants) when its columns are the same.
             WriteMode::Replace if same_columns(columns, &target.schema) => Self::Insert { empty: true },
             WriteMode::Replace => Self::Create,
@@ -502,8 +518,15 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
         let mut s = b.open(t)?;
         let existing = s.table_columns(&t.table)?;
         let write = self.write_plan(&mut s)?;
-        let how = Move::decide(t, existing.as_deref(), B::RENAMES);
-        let (rows, after_record) = self.publish_sql(how, existing.is_some(), &write)?;
+        let mut how = Move::decide(t, existing.as_deref(), B::RENAMES);
+        let mut rebuilt = Vec::new();
+        if B::RENAMES == Renames::WhenAlike
+            && let Some(statements) = b.rename_instead(&mut s, t, how)?
+        {
+            how = Move::Rename;
+            rebuilt = statements;
+        }
+        let (rows, after_record) = self.publish_sql(how, existing.is_some(), &write, rebuilt)?;
         let created = matches!(how, Move::Carried(_));
         if let Some(sql) = t.carried.as_ref().and_then(|_| b.foreign_keys_off_sql(created)) {
             // Outside the transaction: SQLite ignores the pragma inside one.
@@ -624,12 +647,23 @@ impl<B: StagedBackend> StagedSink<B> {
         })
     }
 
-    /// The statements that move the rows in, and those that follow the ledger row.
-    fn publish_sql(&self, how: Move, exists: bool, write: &WritePlan) -> Result<(Vec<String>, Vec<String>)> {
+    /// The statements that move the rows in, and those that follow the ledger row; `rebuilt`:
+    /// what follows a rename (see [`StagedBackend::rename_instead`]).
+    fn publish_sql(
+        &self,
+        how: Move,
+        exists: bool,
+        write: &WritePlan,
+        rebuilt: Vec<String>,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let (b, t, d) = (&self.backend, &self.target, B::DIALECT);
         let mut rows = Vec::new();
         match how {
-            Move::Rename => return Ok(b.rename_sql(t, exists)),
+            Move::Rename => {
+                let (mut rows, after_record) = b.rename_sql(t, exists);
+                rows.extend(rebuilt);
+                return Ok((rows, after_record));
+            }
             Move::Carried(carried) => {
                 rows.extend(b.carried_sql(t, carried, exists));
                 rows.push(b.insert_sql(t, write, Some(carried)));

@@ -261,6 +261,47 @@ fn refused_rows_go_to_the_reject_table_with_the_partition() {
     assert!(e.contains("cannot write row 1, column id = 18446744073709551615"), "{e}");
 }
 
+/// Rows go in many to an `INSERT`: a run holding a value that does not convert, or a row SQLite
+/// refuses (a key twice, into the keyed staging table of an upsert that creates its target), is
+/// written again row by row, so that only that row is refused and every other row lands once.
+#[test]
+fn a_refused_row_among_many_is_the_only_row_refused() {
+    let db = Db::new();
+    let wide = Arc::new(Schema::new(vec![Field::new("id", DataType::UInt64, false)]));
+    let on_error = || OnError::Reject { table: TableName::parse("rejects") };
+    let sink = db.sink_with("r1", WriteMode::Append, true, on_error(), wide.clone());
+    sink.prepare(&fresh("r1")).unwrap();
+    let mut ids: Vec<u64> = (1..=300).collect();
+    ids[69] = u64::MAX;
+    ids[250] = u64::MAX;
+    let ids = RecordBatch::try_new(wide, vec![Arc::new(UInt64Array::from(ids)) as ArrayRef]).unwrap();
+    assert_eq!(write(&sink, 0, vec![ids]).unwrap(), 298);
+    publish(&sink).unwrap();
+    assert_eq!(db.count("SELECT COUNT(*) FROM t"), 298);
+    assert_eq!(db.count("SELECT COUNT(DISTINCT id) FROM t WHERE id NOT IN (70, 251)"), 298);
+    let conn = Connection::open(&db.path).unwrap();
+    let refused: String = conn
+        .query_row("SELECT group_concat(row_no, ',') FROM (SELECT row_no FROM rejects ORDER BY row_no)", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(refused, "70,251");
+    // A key twice, refused by the staging table's `UNIQUE`.
+    let upsert = WriteMode::upsert(vec!["id".into()]);
+    db.run("DROP TABLE t");
+    let keyed = db.sink_with("r2", upsert, true, on_error(), schema());
+    keyed.prepare(&fresh("r2")).unwrap();
+    let ids: Vec<i64> = (1..=200).map(|i| if i == 150 { 20 } else { i }).collect();
+    let names: Vec<&str> = ids.iter().map(|_| "n").collect();
+    assert_eq!(write(&keyed, 0, vec![batch(&ids, &names)]).unwrap(), 199);
+    let refused: String = conn
+        .query_row("SELECT max(row_no) || ':' || max(message) FROM rejects WHERE part = 0 AND run_id = 'r2'", [], |r| {
+            r.get(0)
+        })
+        .unwrap_or_default();
+    assert!(refused.starts_with("150:"), "{refused}");
+}
+
 #[test]
 fn a_kept_target_must_have_every_column_and_take_the_values_unchanged() {
     let db = Db::new();
@@ -303,14 +344,102 @@ fn publishing_appends_truncates_and_replaces() {
     assert_eq!(db.count("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'"), 0);
 }
 
+/// The root page of `t`: a new table has a new one, a kept table keeps its own.
+fn root_page(db: &Db) -> i64 {
+    db.count("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 't'")
+}
+
+/// `(name, declared type, not null)` of `t`'s columns.
+fn declared(db: &Db) -> Vec<(String, String, i64)> {
+    let conn = Connection::open(&db.path).unwrap();
+    let mut stmt = conn.prepare("SELECT name, type, \"notnull\" FROM pragma_table_info('t') ORDER BY cid").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+}
+
+/// A table the run creates, and the target of `mode replace` defined as the staging table is,
+/// are the staging table renamed into place (a new root page): the rows are written once. The
+/// target's indexes are made again, and a view on it reads the new rows. A target defined
+/// otherwise, or with a trigger, is kept and filled (its root page stays).
+#[test]
+fn replace_renames_the_staging_table_into_place_when_the_target_is_alike() {
+    let db = Db::new();
+    run(&db, "r1", WriteMode::Replace, &[(1, "a")]).unwrap();
+    let flows = vec![("id".to_string(), "INTEGER".to_string(), 1), ("name".to_string(), "TEXT".to_string(), 0)];
+    assert_eq!(declared(&db), flows);
+    db.run("CREATE INDEX t_name ON t (name); CREATE VIEW v AS SELECT name FROM t");
+    let before = root_page(&db);
+    run(&db, "r2", WriteMode::Replace, &[(2, "b"), (3, "c")]).unwrap();
+    assert_ne!(root_page(&db), before, "renamed into place");
+    assert_eq!(db.rows("t"), named(&[(2, "b"), (3, "c")]));
+    assert_eq!(declared(&db), flows);
+    assert_eq!(db.count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 't_name'"), 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM v WHERE name IN ('b', 'c')"), 2, "the view reads the new table");
+    assert_eq!(db.count("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'"), 0);
+    let published = db.count("SELECT COUNT(*) FROM _flow_ledger WHERE run_id = 'r2' AND event = 'publish'");
+    assert_eq!(published, 1);
+    // A trigger on the target: it is kept and sees the rows come in.
+    db.run("CREATE TABLE seen (name TEXT); CREATE TRIGGER t_seen AFTER INSERT ON t BEGIN INSERT INTO seen VALUES (new.name); END");
+    let before = root_page(&db);
+    run(&db, "r3", WriteMode::Replace, &[(4, "d")]).unwrap();
+    assert_eq!(root_page(&db), before, "kept");
+    assert_eq!(db.rows("t"), named(&[(4, "d")]));
+    assert_eq!(db.count("SELECT COUNT(*) FROM seen WHERE name = 'd'"), 1);
+    // Referenced by another table's foreign key: kept.
+    db.run(
+        "DROP TRIGGER t_seen; CREATE UNIQUE INDEX t_id ON t (id); CREATE TABLE child (t_id INTEGER REFERENCES t (id))",
+    );
+    run(&db, "r4", WriteMode::Replace, &[(5, "e")]).unwrap();
+    assert_eq!(root_page(&db), before, "kept");
+    // Defined otherwise (a primary key) with the same columns: kept, with its key.
+    db.run("DROP TABLE child; DROP VIEW v; DROP TABLE t; CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)");
+    let before = root_page(&db);
+    run(&db, "r5", WriteMode::Replace, &[(6, "f")]).unwrap();
+    assert_eq!(root_page(&db), before, "kept");
+    assert_eq!(db.rows("t"), named(&[(6, "f")]));
+    assert_eq!(db.count("SELECT COUNT(*) FROM pragma_table_info('t') WHERE pk > 0"), 1);
+    // Truncate always keeps the table.
+    run(&db, "r6", WriteMode::Truncate, &[(7, "g")]).unwrap();
+    assert_eq!(root_page(&db), before, "kept");
+    assert_eq!(db.rows("t"), named(&[(7, "g")]));
+}
+
+/// A run that stops before publishing leaves a renamed-into-place target as it was, and its
+/// staging table beside it, never in its place.
+#[test]
+fn a_run_stopped_before_publishing_leaves_the_target_as_it_was() {
+    let db = Db::new();
+    run(&db, "r1", WriteMode::Replace, &[(1, "a")]).unwrap();
+    let before = root_page(&db);
+    let sink = db.sink("r2", WriteMode::Replace);
+    sink.prepare(&fresh("r2")).unwrap();
+    write(&sink, 0, vec![batch(&[2], &["b"])]).unwrap();
+    assert!(write(&sink, 1, vec![batch(&[3], &["c"]), batch(&[-1], &["x"])]).is_ok());
+    drop(sink);
+    assert_eq!(db.rows("t"), named(&[(1, "a")]));
+    assert_eq!(root_page(&db), before);
+    let staged = db.count("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '_flow_stage%'");
+    assert_eq!(staged, 1, "the staging table waits beside the target");
+    // Resumed, the run publishes exactly what it staged, once.
+    let again = db.sink("r2", WriteMode::Replace);
+    assert!(again.prepare(&resume("r2", 3)).unwrap());
+    write(&again, 2, vec![batch(&[4], &["d"])]).unwrap();
+    publish(&again).unwrap();
+    assert_eq!(db.rows("t"), named(&[(-1, "x"), (2, "b"), (3, "c"), (4, "d")]));
+    assert_ne!(root_page(&db), before);
+}
+
 #[test]
 fn publishing_upserts_on_the_keys() {
     let db = Db::new();
     let upsert = || WriteMode::upsert(vec!["id".into()]);
-    // A missing target is created with the key.
+    // A missing target is created with the key: the staging table, keyed so, renamed into place.
     run(&db, "r1", upsert(), &[(1, "a"), (2, "b")]).unwrap();
+    let unique = "SELECT COUNT(*) FROM pragma_index_list('t') WHERE \"unique\" = 1";
+    assert_eq!(db.count(unique), 1);
+    let before = root_page(&db);
     run(&db, "r2", upsert(), &[(2, "B"), (3, "c")]).unwrap();
     assert_eq!(db.rows("t"), named(&[(1, "a"), (2, "B"), (3, "c")]));
+    assert_eq!(root_page(&db), before, "an existing target is upserted into");
     // Keys without a unique constraint: the database's refusal, and what to do.
     db.run("DROP TABLE t; CREATE TABLE t (id INTEGER, name TEXT)");
     let e = run(&db, "r3", upsert(), &[(1, "x")]).unwrap_err();
@@ -369,7 +498,7 @@ fn each_backend_moves_its_staged_rows_as_its_renames_allow() {
     let append = target(WriteMode::Append);
     let replace = target(WriteMode::Replace);
     let truncate = target(WriteMode::Truncate);
-    use Renames::{Never, ToReplace, ToReplaceAndCreate};
+    use Renames::{Never, ToReplace, ToReplaceAndCreate, WhenAlike};
     let cases: &[(&StagedTarget, Option<&[String]>, Renames, Move)] = &[
         (&append, None, Never, Move::Create),
         (&append, None, ToReplace, Move::Create),
@@ -380,6 +509,10 @@ fn each_backend_moves_its_staged_rows_as_its_renames_allow() {
         (&replace, Some(same), Never, Move::Insert { empty: true }),
         (&replace, Some(other), Never, Move::Create),
         (&truncate, Some(same), ToReplace, Move::Insert { empty: true }),
+        // The backend decides on renaming these (`rename_instead`).
+        (&append, None, WhenAlike, Move::Create),
+        (&replace, Some(same), WhenAlike, Move::Insert { empty: true }),
+        (&replace, Some(other), WhenAlike, Move::Create),
     ];
     for (target, existing, renames, expected) in cases {
         assert_eq!(Move::decide(target, *existing, *renames), *expected, "{:?} {existing:?} {renames:?}", target.mode);
