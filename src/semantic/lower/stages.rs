@@ -276,6 +276,13 @@ impl Lowering<'_> {
                             self.problems.push(sqlite_schema(table.span, schema, parsed.table()));
                             return None;
                         }
+                        if use_ == TargetUse::Sink
+                            && backend == Backend::Sqlite
+                            && parsed.table().get(..7).is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"))
+                        {
+                            self.problems.push(sqlite_reserved(table.span, parsed.table()));
+                            return None;
+                        }
                         Relation::Table { name: parsed }
                     }
                 };
@@ -439,6 +446,15 @@ fn not_writable(span: Span) -> Problem {
     Problem::error(codes::target::NOT_WRITABLE, "the synthetic source cannot be written to")
         .at(span, "read-only")
         .help("write to a database table or a csv/parquet file")
+}
+
+/// A SQLite target table whose name begins with `sqlite_`, which SQLite keeps for its own tables
+/// ("object name reserved for internal use", SQLite's `CREATE TABLE` documentation): the run
+/// would fail only when it publishes.
+fn sqlite_reserved(span: Span, table: &str) -> Problem {
+    Problem::error(codes::target::BAD_TABLE, format!("SQLite reserves table names beginning with `sqlite_`: `{table}`"))
+        .at(span, "reserved name")
+        .help(format!("name the target table otherwise, e.g. \"{}\"", &table[7..]))
 }
 
 /// A SQLite table named with a schema the file does not have (e.g. `public.orders` carried over

@@ -543,3 +543,23 @@ fn a_table_set_reads_a_database_and_a_schema_sink_writes_one() {
         ]
     );
 }
+
+#[test]
+fn a_sqlite_target_may_not_take_a_name_sqlite_reserves() {
+    let file = |table: &str| {
+        format!(
+            r#"
+            let db = sqlite("out/x.db")
+            pipeline p {{
+              source s = db.table("sqlite_sequence")
+              sink s -> db.table("{table}")
+            }}"#
+        )
+    };
+    // Reading SQLite's own tables is fine; writing one is refused before anything runs.
+    assert_eq!(
+        problems_of(&file("SQLite_orders")),
+        [problem(codes::target::BAD_TABLE, "SQLite reserves table names beginning with `sqlite_`: `SQLite_orders`")]
+    );
+    assert_eq!(problems_of(&file("orders_sqlite_")), []);
+}
