@@ -221,10 +221,18 @@ fn relation_namespace(target: &dyn TargetDialect, table: &TableName) -> String {
 }
 
 /// Hands out names that are unique in their namespace and fit the dialect's identifier length.
+/// Candidates are made one at a time, and a numbered name continues from the last number given
+/// out for the same wanted name, so a schema of many tables costs a few candidates per name
+/// rather than a thousand.
 #[derive(Default)]
 struct Names {
     used: HashSet<(String, String)>,
+    /// `(namespace, wanted, max)` → the next number to try for it (numbers below it are used).
+    next_number: HashMap<(String, String, usize), usize>,
 }
+
+/// Numbered candidates stop here; past it the wanted name is used as it is.
+const LAST_NUMBER: usize = 1000;
 
 impl Names {
     fn reserve(&mut self, namespace: &str, name: &str) {
@@ -233,13 +241,18 @@ impl Names {
 
     /// `wanted`, else `<table>_<wanted>`, else with a number; cut to `max` bytes.
     fn allocate(&mut self, namespace: &str, wanted: &str, table: &str, max: usize) -> String {
-        let mut candidates = vec![cut(wanted, max), cut(&format!("{table}_{wanted}"), max)];
-        for n in 2..1000 {
-            let suffix = format!("_{n}");
-            candidates.push(format!("{}{suffix}", cut(wanted, max.saturating_sub(suffix.len()))));
-        }
-        for candidate in candidates {
+        for candidate in [cut(wanted, max), cut(&format!("{table}_{wanted}"), max)] {
             if self.used.insert((namespace.to_string(), candidate.clone())) {
+                return candidate;
+            }
+        }
+        let key = (namespace.to_string(), wanted.to_string(), max);
+        let start = self.next_number.get(&key).copied().unwrap_or(2);
+        for n in start..LAST_NUMBER {
+            let suffix = format!("_{n}");
+            let candidate = format!("{}{suffix}", cut(wanted, max.saturating_sub(suffix.len())));
+            if self.used.insert((namespace.to_string(), candidate.clone())) {
+                self.next_number.insert(key, n + 1);
                 return candidate;
             }
         }
