@@ -613,3 +613,29 @@ fn boolean_literal(column: &ColumnDef, text: &str) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+
+    /// The same wanted name in one namespace over and over: the name, the table's, then numbers
+    /// in order, each given out once; another namespace starts afresh; numbering continues past
+    /// a number taken meanwhile.
+    #[test]
+    fn names_are_numbered_in_order_and_never_twice() {
+        let mut names = Names::default();
+        let given: Vec<String> = (0..6).map(|_| names.allocate("schema:s", "created_idx", "t", 63)).collect();
+        assert_eq!(
+            given,
+            ["created_idx", "t_created_idx", "created_idx_2", "created_idx_3", "created_idx_4", "created_idx_5"]
+        );
+        assert_eq!(names.allocate("schema:other", "created_idx", "t", 63), "created_idx");
+        names.reserve("schema:s", "created_idx_6");
+        assert_eq!(names.allocate("schema:s", "created_idx", "u", 63), "u_created_idx");
+        assert_eq!(names.allocate("schema:s", "created_idx", "u", 63), "created_idx_7");
+        // Cut to the identifier length, the number kept whole.
+        assert_eq!(names.allocate("schema:s", "abcdefgh", "t", 8), "abcdefgh");
+        assert_eq!(names.allocate("schema:s", "abcdefgh", "t", 8), "t_abcdef");
+        assert_eq!(names.allocate("schema:s", "abcdefgh", "t", 8), "abcdef_2");
+    }
+}
