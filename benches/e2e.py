@@ -322,7 +322,7 @@ def first_line(text, limit=300):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--tables", type=int, default=300, help="tables of the many-tables schema")
+    parser.add_argument("--tables", type=int, default=1000, help="tables of the many-tables schema")
     parser.add_argument("--out", help="also write the markdown table to this file")
     parser.add_argument("--only", help="comma-separated move or section names to run")
     parser.add_argument("--flow", default=os.environ.get("FLOW_BIN", "target/release/flow"))

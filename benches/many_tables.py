@@ -3,14 +3,23 @@
 `--only whole-database`: the 2,000,000-row orders table (with its primary key and an index) alone in
 a database `flow_whole`, copied PostgreSQL -> PostgreSQL by Flow and by `pgcopydb clone`.
 
-`--only many-tables`: a database `flow_many` of N tables (`--tables N`, 100-1,000 rows each, a
-primary key and an index on every table, a foreign key to the previous table on every third),
-then `flow check` of the .flow file `flow copy --all-tables --emit` writes (planning alone),
-PostgreSQL -> PostgreSQL (`flow copy --all-tables` against `pgcopydb clone --table-jobs 2`, each
-into a fresh database) and PostgreSQL -> SQLite (against DuckDB, `CREATE TABLE AS` per table in one
-transaction). Every target is checked: every source table is there with its row count and, in
-PostgreSQL, the same rows (an md5 of each table's rows in id order) and the same numbers of
-primary keys, foreign keys and indexes.
+`--only many-tables`: a database `flow_many` of N tables (`--tables N`, default 1,000; 100-1,000
+rows each, a primary key and an index on every table, a foreign key to the previous table on every
+third) in PostgreSQL and the same schema in MariaDB, then planning alone (`flow check` and `flow
+explain` of the .flow file `flow copy --all-tables --emit` writes, PostgreSQL -> PostgreSQL,
+MariaDB -> PostgreSQL and PostgreSQL -> SQLite), PostgreSQL -> PostgreSQL (`flow copy --all-tables`
+against `pgcopydb clone --table-jobs 2`, each into a fresh database), MariaDB -> PostgreSQL (Flow
+alone) and PostgreSQL -> SQLite (against DuckDB, `CREATE TABLE AS` per table in one transaction).
+Every target is checked: every source table is there with its row count and, in PostgreSQL, the
+same rows (an md5 of each table's rows in id order) and the same numbers of primary keys, foreign
+keys and indexes.
+
+Run on its own, it times planning only (no peers), with any `flow` binary:
+
+    python3 benches/many_tables.py --flow target/debug/flow --tables 1000 --prefix tables_many
+
+`--prefix` names the databases (`PREFIX`, `PREFIX_flow` in both servers), so that runs beside other
+work on shared servers do not clash.
 """
 
 import os
@@ -41,6 +50,34 @@ def pgcopydb_version():
 
 def fresh_db(name):
     psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\nCREATE DATABASE {name};")
+
+
+def mariadb(db, sql):
+    """Runs SQL in MariaDB database `db` (empty: none), sent on stdin (a script of many tables is
+    longer than a command line may be)."""
+    out = subprocess.run(["mariadb", "-uroot", "-h", "127.0.0.1"] + ([db] if db else []), input=sql,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"mariadb failed ({out.returncode}): {out.stderr}")
+
+
+def build_many_mariadb(db, tables):
+    """The schema of `build_many` in MariaDB database `db`, with the same rows (the sequence
+    engine's `seq_1_to_N` in place of generate_series)."""
+    print(f"preparing {tables} tables in MariaDB database {db} ...", file=sys.stderr)
+    mariadb("", f"DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db};")
+    statements = []
+    for i in range(1, tables + 1):
+        t, prev = f"t{i:04d}", f"t{i - 1:04d}"
+        fk = f", FOREIGN KEY (parent_id) REFERENCES {prev} (id)" if i % 3 == 0 else ""
+        rows = 100 + (i * 7919) % 901
+        statements.append(
+            f"CREATE TABLE {t} (id bigint PRIMARY KEY, parent_id bigint, name text NOT NULL, amount decimal(12,2), "
+            f"created_at datetime(6), active boolean, INDEX {t}_created_at (created_at){fk});\n"
+            f"INSERT INTO {t} SELECT seq, seq % 100 + 1, CONCAT('name ', seq), (seq * 37 % 100000) / 100.0, "
+            f"TIMESTAMP '2020-01-01 00:00:00' + INTERVAL seq MINUTE, seq % 2 = 0 FROM seq_1_to_{rows};")
+    statements.append("ANALYZE TABLE " + ", ".join(f"t{i:04d}" for i in range(1, tables + 1)) + ";")
+    mariadb(db, "SET FOREIGN_KEY_CHECKS = 0;\n" + "\n".join(statements))
 
 
 def build_many(db, tables):
@@ -162,32 +199,57 @@ def whole_database(flow_bin, work):
     return out
 
 
-def run(flow_bin, work, ext, tables):
-    build_many("flow_many", tables)
-    source, keys = pg_summary("flow_many")
-    src = f"{PG}/flow_many"
+MY = "mysql://root@127.0.0.1:3306"
+
+
+def planning(flow_bin, work, tables, prefix):
+    """`flow check` and `flow explain` of the file `flow copy --all-tables --emit` writes, for
+    PostgreSQL -> PostgreSQL, MariaDB -> PostgreSQL and PostgreSQL -> SQLite, against a fresh
+    target (the sources `PREFIX` must exist): one row each, seconds and peak RSS."""
+    flow_q = shlex.quote(flow_bin)
+    fresh_db(f"{prefix}_flow")
+    sqlite_target = os.path.join(work, f"{prefix}_plan.db")
+    moves = [("postgres->postgres", f"{PG}/{prefix}", f"{PG}/{prefix}_flow"),
+             ("mysql->postgres", f"{MY}/{prefix}", f"{PG}/{prefix}_flow"),
+             ("postgres->sqlite", f"{PG}/{prefix}", f"sqlite://{sqlite_target}")]
     out = []
+    for move, src, dst in moves:
+        file = os.path.join(work, f"{prefix}_{move.replace('->', '_to_')}.flow")
+        sh(f"{flow_q} copy {src} {shlex.quote(dst)} --all-tables --emit > {shlex.quote(file)}")
+        for command in ("check", "explain"):
+            print(f"many-tables: flow {command}, {move} ...", file=sys.stderr)
+            took = timed(f"{flow_q} {command} {shlex.quote(file)}")
+            out.append(row(f"`flow {command}` of `flow copy --all-tables --emit`, {move}, {tables} tables", took, "-",
+                           None, f"{took[0] / tables * 1000:.1f} ms per table"))
+    return out
+
+
+def run(flow_bin, work, ext, tables, prefix="flow_many"):
+    build_many(prefix, tables)
+    build_many_mariadb(prefix, tables)
+    source, keys = pg_summary(prefix)
+    src = f"{PG}/{prefix}"
+    out = planning(flow_bin, work, tables, prefix)
     flow_q = shlex.quote(flow_bin)
 
-    # Planning alone: the emitted file, checked against the source and a fresh target.
-    fresh_db("flow_many_flow")
-    file = os.path.join(work, "many_tables.flow")
-    sh(f"{flow_q} copy {src} {PG}/flow_many_flow --all-tables --emit > {shlex.quote(file)}")
-    print("many-tables: flow check ...", file=sys.stderr)
-    check_s = timed(f"{flow_q} check {shlex.quote(file)}")
-    out.append(row(f"`flow check` of `flow copy --all-tables --emit`, {tables} tables", check_s, "-", None,
-                   f"{check_s[0] / tables * 1000:.1f} ms per table"))
-
     print("many-tables: postgres->postgres flow ...", file=sys.stderr)
-    flow = timed(f"{flow_q} copy {src} {PG}/flow_many_flow --all-tables -q")
-    flow_verified = check("flow copy", source, *pg_summary("flow_many_flow", source), keys)
+    fresh_db(f"{prefix}_flow")
+    flow = timed(f"{flow_q} copy {src} {PG}/{prefix}_flow --all-tables -q")
+    flow_verified = check("flow copy", source, *pg_summary(f"{prefix}_flow", source), keys)
     print("many-tables: postgres->postgres pgcopydb ...", file=sys.stderr)
-    peer = pgcopydb_clone(work, "flow_many", "flow_many_pgcopydb")
-    peer_verified = check("pgcopydb", source, *pg_summary("flow_many_pgcopydb", source), keys)
+    peer = pgcopydb_clone(work, prefix, f"{prefix}_pgcopydb")
+    peer_verified = check("pgcopydb", source, *pg_summary(f"{prefix}_pgcopydb", source), keys)
     out.append(row(f"postgres->postgres, {tables} tables, keys and indexes", flow, "pgcopydb clone --table-jobs 2",
                    peer, f"Flow: {flow_verified}; pgcopydb: {peer_verified}"))
 
-    flow_db, duck_db = os.path.join(work, "many_flow.db"), os.path.join(work, "many_duck.db")
+    print("many-tables: mysql->postgres flow ...", file=sys.stderr)
+    fresh_db(f"{prefix}_flow")
+    flow = timed(f"{flow_q} copy {MY}/{prefix} {PG}/{prefix}_flow --all-tables -q")
+    flow_verified = check("flow copy", {t: (c, None) for t, (c, _) in source.items()},
+                          {t: (c, None) for t, (c, _) in pg_summary(f"{prefix}_flow", source)[0].items()})
+    out.append(row(f"mysql->postgres, {tables} tables, keys and indexes", flow, "-", None, f"Flow: {flow_verified}"))
+
+    flow_db, duck_db = os.path.join(work, f"{prefix}_flow.db"), os.path.join(work, f"{prefix}_duck.db")
     for path in (flow_db, duck_db):
         if os.path.exists(path):
             os.remove(path)
@@ -197,8 +259,32 @@ def run(flow_bin, work, ext, tables):
     peer, peer_verified = None, "DuckDB left out"
     if ext:
         print("many-tables: postgres->sqlite DuckDB ...", file=sys.stderr)
-        peer = timed(peers.duckdb_loop_command(ext, "host=127.0.0.1 port=5432 user=postgres dbname=flow_many", duck_db))
+        peer = timed(peers.duckdb_loop_command(ext, f"host=127.0.0.1 port=5432 user=postgres dbname={prefix}", duck_db))
         peer_verified = check("DuckDB", source, sqlite_summary(duck_db))
     out.append(row(f"postgres->sqlite, {tables} tables", flow, "DuckDB, `CREATE TABLE AS` per table, one transaction",
                    peer, f"Flow: {flow_verified}; DuckDB: {peer_verified}"))
     return out
+
+
+def main():
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--flow", default=os.environ.get("FLOW_BIN", "target/release/flow"))
+    parser.add_argument("--tables", type=int, default=1000)
+    parser.add_argument("--prefix", default="flow_many", help="names of the databases made (PREFIX, PREFIX_flow)")
+    parser.add_argument("--skip-setup", action="store_true", help="reuse the source databases of an earlier run")
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "flow-bench"))
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    if not args.skip_setup:
+        build_many(args.prefix, args.tables)
+        build_many_mariadb(args.prefix, args.tables)
+    lines = planning(os.path.abspath(args.flow), args.work, args.tables, args.prefix)
+    print("| planning | flow s | flow peak RSS MiB | peer | peer s | peer peak RSS MiB | flow / peer | note |\n"
+          "|---|---|---|---|---|---|---|---|\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -5,10 +5,10 @@
 # then runs benches/e2e.py (Flow, a reference and DuckDB per move, pgcopydb and DuckDB for whole
 # databases, every target verified, as markdown tables).
 #
-#   bash benches/run.sh                       # 2,000,000 rows, 300 tables
+#   bash benches/run.sh                       # 2,000,000 rows, 1,000 tables
 #   bash benches/run.sh --rows 10000000 --out bench.md
 #   bash benches/run.sh --only postgres-\>postgres,scaling
-#   bash benches/run.sh --only many-tables --tables 1000
+#   bash benches/run.sh --only many-tables --tables 300
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flow-target}"

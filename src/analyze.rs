@@ -175,30 +175,51 @@ async fn resolve_and_check(
 fn discovery_problems(pipeline: &ast::Pipeline, discovery: &Discovery) -> Vec<Problem> {
     let mut out = Vec::new();
     for source in &pipeline.sources {
-        let Some(Err(error)) = discovery.get(&source.name.name) else {
-            continue;
-        };
-        let name = &source.name.name;
-        let problem = match error.kind {
-            SourceErrorKind::Unreachable => {
-                Problem::warning(codes::source::UNREACHABLE, format!("source `{name}` could not be reached: {error}"))
-                    .at(source.target.span(), "not reachable now")
-                    .help("schemas and partition bounds are checked when the source answers")
+        // A table set is described as one source per table (`SET.TABLE`), in name order.
+        let failed: Vec<(&String, &resolve::SourceError)> = match source.target {
+            ast::Target::Tables { .. } => {
+                let prefix = format!("{}.", source.name.name);
+                let mut members: Vec<_> = discovery
+                    .iter()
+                    .filter(|(name, _)| name.starts_with(&prefix))
+                    .filter_map(|(name, shape)| Some((name, shape.as_ref().err()?)))
+                    .collect();
+                members.sort_by(|a, b| a.0.cmp(b.0));
+                members
             }
-            SourceErrorKind::Missing => Problem::warning(codes::source::MISSING, format!("source `{name}`: {error}"))
-                .at(source.target.span(), "not there yet")
-                .help("schemas and partition bounds are checked once the file exists"),
-            SourceErrorKind::Offline => continue,
-            SourceErrorKind::Refused => Problem::error(codes::source::REFUSED, format!("source `{name}`: {error}"))
-                .at(source.target.span(), "the server refused the connection")
-                .help("fix the connection URL (user, password, database) or the server's grants"),
-            SourceErrorKind::Invalid => Problem::error(codes::source::INVALID, format!("source `{name}`: {error}"))
-                .at(source.target.span(), "the source rejects this")
-                .help("check the table or query name and the partition column"),
+            _ => match discovery.get_key_value(&source.name.name) {
+                Some((name, Err(error))) => vec![(name, error)],
+                _ => continue,
+            },
         };
-        out.push(problem);
+        for (name, error) in failed {
+            out.extend(source_problem(source, name, error));
+        }
     }
     out
+}
+
+/// The problem of source `name` (of the file's `source`, a table set's table or itself) that
+/// could not be described; `None` when it was not on purpose (`--offline`).
+fn source_problem(source: &ast::Source, name: &str, error: &resolve::SourceError) -> Option<Problem> {
+    let problem = match error.kind {
+        SourceErrorKind::Unreachable => {
+            Problem::warning(codes::source::UNREACHABLE, format!("source `{name}` could not be reached: {error}"))
+                .at(source.target.span(), "not reachable now")
+                .help("schemas and partition bounds are checked when the source answers")
+        }
+        SourceErrorKind::Missing => Problem::warning(codes::source::MISSING, format!("source `{name}`: {error}"))
+            .at(source.target.span(), "not there yet")
+            .help("schemas and partition bounds are checked once the file exists"),
+        SourceErrorKind::Offline => return None,
+        SourceErrorKind::Refused => Problem::error(codes::source::REFUSED, format!("source `{name}`: {error}"))
+            .at(source.target.span(), "the server refused the connection")
+            .help("fix the connection URL (user, password, database) or the server's grants"),
+        SourceErrorKind::Invalid => Problem::error(codes::source::INVALID, format!("source `{name}`: {error}"))
+            .at(source.target.span(), "the source rejects this")
+            .help("check the table or query name and the partition column"),
+    };
+    Some(problem)
 }
 
 /// The help of a table set's expansion warnings: where to see what is carried over.

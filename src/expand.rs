@@ -11,8 +11,9 @@
 //!   their tables with them, and the foreign keys between them are added after every table is
 //!   published.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::connect::catalog::{TableRead, TableSetRead};
 use crate::connect::source::Descendants;
 use crate::plan::table_set::{CarriedTable, ForeignKeyStep, SchemaSinkPlan, TableSetPlan, member_stage};
 use crate::plan::{PipelinePlan, Relation, SinkPlan, SourcePlan, TableName};
@@ -20,10 +21,15 @@ use crate::schema::{self, Catalog, TableFilter};
 use crate::semantic::lower::DEFAULT_BATCH_SIZE;
 
 /// What expanding found wrong: errors stop the run; warnings are shown by `check` and `explain`.
+/// And what the catalog read said of each table, for describing it without asking again.
 #[derive(Debug, Default)]
 pub struct Expanded {
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
+    /// By source name (`SET.TABLE`): what the source catalog said of the table that its own
+    /// schema probe and catalog queries would (`connect::catalog::TableRead`). A source missing
+    /// here is described on its own.
+    pub known: HashMap<String, TableRead>,
 }
 
 /// Expands every table set of `plan` in place.
@@ -32,28 +38,14 @@ pub async fn expand(plan: &mut PipelinePlan) -> Expanded {
     let sets = plan.table_sets.clone();
     for set in &sets {
         let filter = TableFilter { include: set.include.clone(), exclude: set.exclude.clone() };
-        let catalog = match crate::connect::catalog::read_catalog(&set.endpoint, &filter).await {
-            Ok(c) => c,
+        let read = match crate::connect::catalog::read_table_set(&set.endpoint, &filter).await {
+            Ok(read) => read,
             Err(e) => {
                 out.errors.push(format!("table set `{}`: cannot read the tables of the source: {e}", set.name));
                 continue;
             }
         };
-        let descendants = match crate::connect::registry::backend(set.endpoint.backend).source {
-            Some(db) => match db.inheritance_descendants(&set.endpoint).await {
-                Ok(d) => d,
-                Err(e) => {
-                    out.errors.push(format!(
-                        "table set `{}`: cannot read the inheritance children of the source's tables: {}",
-                        set.name,
-                        crate::diagnostics::strip_df_prefix(&e)
-                    ));
-                    continue;
-                }
-            },
-            None => Descendants::new(),
-        };
-        expand_set(plan, set, catalog, &descendants, &mut out);
+        expand_set(plan, set, read, &mut out);
     }
     out
 }
@@ -88,13 +80,9 @@ fn inheritance_only(
     only
 }
 
-fn expand_set(
-    plan: &mut PipelinePlan,
-    set: &TableSetPlan,
-    mut catalog: Catalog,
-    descendants: &Descendants,
-    out: &mut Expanded,
-) {
+fn expand_set(plan: &mut PipelinePlan, set: &TableSetPlan, read: TableSetRead, out: &mut Expanded) {
+    let TableSetRead { mut catalog, descendants, mut reads } = read;
+    let descendants = &descendants;
     if catalog.tables.is_empty() {
         out.warnings.push(format!(
             "table set `{}` matches no table (include: {}; exclude: {})",
@@ -133,6 +121,9 @@ fn expand_set(
     for table in &catalog.tables {
         let member = set.tables.get(&table.name).cloned().unwrap_or_default();
         let batch = member.batch_size.or(set.defaults.batch_size);
+        if let Some(read) = reads.remove(&table.display_name()) {
+            out.known.insert(member_stage(&set.name, &table.name), read);
+        }
         plan.sources.push(SourcePlan {
             name: member_stage(&set.name, &table.name),
             endpoint: set.endpoint.clone(),

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::connect::catalog::TableRead;
 use crate::connect::{self, SourceShape};
 use crate::expand::Expanded;
 use crate::ledger::watermark::Since;
@@ -124,10 +125,13 @@ pub struct Resolution {
 }
 
 /// Resolves a checked plan, in order: expand its table sets (`crate::expand`, reading the
-/// source catalogs), partition large tables automatically (`connect::auto_partition`, one
-/// catalog query per table source), describe every source concurrently ([`describe_sources`])
-/// and size the batches of sources without `batch N` (`connect::batch_size::automatic`, which
-/// may read the database's statistics). `checked` is left as it is.
+/// source catalogs, and with them what describing each table of a set would ask its server),
+/// partition large tables automatically (`connect::auto_partition`: one catalog query per
+/// table source outside a set), describe every source concurrently ([`describe_sources`]) and
+/// size the batches of sources without `batch N` (`connect::batch_size::automatic`, which may
+/// read the database's statistics). A source outside a set is asked of its server on its own
+/// connections, at most [`PLANNING_CONNECTIONS`] sources of one server at a time. `checked` is
+/// left as it is.
 ///
 /// Failures are data, not errors: a source that cannot be described is an `Err` in
 /// [`ResolvedPipeline::sources`]; a table set that cannot be expanded is in
@@ -138,9 +142,14 @@ pub async fn resolve(checked: &PipelinePlan) -> Resolution {
     if !expansion.errors.is_empty() {
         return Resolution { pipeline: ResolvedPipeline { plan, sources: Discovery::new() }, expansion };
     }
+    let known = &expansion.known;
     let parallelism = plan.parallelism;
-    let automatic =
-        futures::future::join_all(plan.sources.iter().map(|s| connect::auto_partition(s, parallelism))).await;
+    let automatic = futures::future::join_all(plan.sources.iter().map(|s| async move {
+        let known = known.get(&s.name);
+        let _turn = planning_turn(s).await;
+        connect::auto_partition(s, parallelism, known).await
+    }))
+    .await;
     for (index, spec) in automatic.into_iter().enumerate() {
         if let Some(spec) = spec {
             plan.sources[index].partition = Some(spec);
@@ -151,10 +160,21 @@ pub async fn resolve(checked: &PipelinePlan) -> Resolution {
             }
         }
     }
-    let sources = describe_sources(&plan).await;
-    for source in plan.sources.iter_mut().filter(|s| s.batch_automatic) {
-        if let Some(Ok(shape)) = sources.get(&source.name) {
-            source.batch_size = connect::batch_size::automatic(source, &shape.schema).await.0;
+    let sources = describe_sources(&plan, known).await;
+    let sizes = futures::future::join_all(plan.sources.iter().filter(|s| s.batch_automatic).map(|source| {
+        let shape = sources.get(&source.name);
+        async move {
+            let Some(Ok(shape)) = shape else { return None };
+            let known = known.get(&source.name);
+            let _turn = planning_turn(source).await;
+            Some((source.name.clone(), connect::batch_size::automatic(source, &shape.schema, known).await.0))
+        }
+    }))
+    .await;
+    let sizes: HashMap<String, usize> = sizes.into_iter().flatten().collect();
+    for source in plan.sources.iter_mut() {
+        if let Some(size) = sizes.get(&source.name) {
+            source.batch_size = *size;
         }
     }
     Resolution { pipeline: ResolvedPipeline { plan, sources }, expansion }
@@ -170,15 +190,52 @@ fn splits_kept_keys(plan: &PipelinePlan, source: &str) -> bool {
     })
 }
 
-/// Describes every source of a pipeline (concurrently); failures are kept, classified. An
-/// incremental source starts where its sinks' ledgers say the last run stopped (from the
-/// beginning when they cannot be read: the run reads them again and says so).
-pub async fn describe_sources(plan: &PipelinePlan) -> Discovery {
+/// How many sources of one database server resolving describes at a time (each on connections
+/// of its own); `FLOW_PLANNING_CONNECTIONS` sets another bound. A table set's tables are read
+/// from its catalog and mostly need none; this bounds the rest (and the large tables of a set,
+/// whose bounds and snapshot are read one by one), so that a file of many sources neither
+/// exceeds the server's connection limit nor waits on it.
+pub const PLANNING_CONNECTIONS: usize = 8;
+
+/// A turn to describe `source` on its server, held while the returned permit lives: one of
+/// [`PLANNING_CONNECTIONS`] per server (by URL) in this process; `None` (no turn needed) for a
+/// source that is not a database. A table whose set's catalog read described it asks nothing
+/// unless it is partitioned or incremental; its turn is short.
+async fn planning_turn(source: &SourcePlan) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    use std::sync::{Arc, LazyLock, Mutex};
+    static SERVERS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>> = LazyLock::new(Default::default);
+    crate::connect::registry::backend(source.endpoint.backend).source?;
+    if source.endpoint.backend.is_file() {
+        return None;
+    }
+    let semaphore = {
+        let mut servers = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+        let bound = std::env::var("FLOW_PLANNING_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(PLANNING_CONNECTIONS);
+        Arc::clone(
+            servers.entry(source.endpoint.url.clone()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(bound))),
+        )
+    };
+    semaphore.acquire_owned().await.ok()
+}
+
+/// Describes every source of a pipeline (concurrently, [`PLANNING_CONNECTIONS`] per server at
+/// a time); failures are kept, classified. A table of a set whose catalog read described it
+/// (`known`, by source name) is not probed again. An incremental source starts where its
+/// sinks' ledgers say the last run stopped (from the beginning when they cannot be read: the
+/// run reads them again and says so).
+pub async fn describe_sources(plan: &PipelinePlan, known: &HashMap<String, TableRead>) -> Discovery {
     let marks = incremental_marks(plan).await.unwrap_or_default();
     let marks = &marks;
     let futures = plan.sources.iter().map(|s| async move {
         let since = marks.get(&s.name).cloned().unwrap_or(Since::FirstRun);
-        let shape = connect::describe(s, plan.parallelism, &since).await.map_err(|e| SourceError::of(s, &e));
+        let known = known.get(&s.name);
+        let _turn = planning_turn(s).await;
+        let shape =
+            connect::describe_known(s, plan.parallelism, &since, known).await.map_err(|e| SourceError::of(s, &e));
         (s.name.clone(), shape)
     });
     futures::future::join_all(futures).await.into_iter().collect()

@@ -48,20 +48,25 @@ async fn statistics_row_width(source: &SourcePlan) -> Option<usize> {
     let Relation::Table { name } = &source.relation else { return None };
     let db = super::registry::backend(source.endpoint.backend).source?;
     let sql = db.row_width_sql(name, source.only)?;
-    let batches = db.fetch_small(source, &sql).await.ok()?;
-    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
-    let column = arrow::compute::cast(batch.column(0), &DataType::Int64).ok()?;
-    let widths = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&column);
-    (!arrow::array::Array::is_null(widths, 0)).then(|| widths.value(0)).and_then(|w| usize::try_from(w).ok())
+    usize::try_from(super::first_number(source, db, &sql).await?).ok()
 }
 
 /// The batch size and the row width it was derived from, for a source whose batch size is not
 /// set. Statistics are estimates that drift (sampling, page fill), so they are believed only
 /// when they say rows are several times wider than the types suggest: long text, the case
-/// that would otherwise blow the memory bound.
-pub async fn automatic(source: &SourcePlan, schema: &SchemaRef) -> (usize, usize) {
+/// that would otherwise blow the memory bound. `known`: the table's statistics as a table
+/// set's catalog read found them, asked of no server again.
+pub async fn automatic(
+    source: &SourcePlan,
+    schema: &SchemaRef,
+    known: Option<&super::catalog::TableRead>,
+) -> (usize, usize) {
     let from_schema = schema_row_width(schema);
-    let width = match statistics_row_width(source).await {
+    let statistics = match known {
+        Some(known) => known.read_as(source.only).width.and_then(|w| usize::try_from(w).ok()),
+        None => statistics_row_width(source).await,
+    };
+    let width = match statistics {
         Some(stats) if stats >= STATISTICS_TRUSTED_FACTOR * from_schema => stats,
         _ => from_schema,
     };

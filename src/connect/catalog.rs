@@ -27,9 +27,13 @@
 //! | `Enum`           | `CREATE TYPE ... AS ENUM` | `ENUM(...)`           | `TEXT CHECK (c IN (...))` |
 //! | `Other`          | `text` (warning)    | `LONGTEXT` (warning)        | `TEXT` (warning) |
 
+use std::collections::BTreeMap;
+
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::error::DataFusionError;
 
+use super::source::Descendants;
 use crate::diagnostics::Failure;
 use crate::plan::endpoint::scrub_secret;
 use crate::plan::{Backend, Endpoint};
@@ -43,6 +47,82 @@ pub trait CatalogReader: Send + Sync {
     /// portable form is listed in each table's `untranslated`. Errors are text naming the
     /// server; [`read_catalog`] removes the endpoint's password from them.
     async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String>;
+
+    /// The catalog of a table set ([`Self::read_catalog`]), the inheritance descendants of the
+    /// database's tables, and for each table what describing it as a source would ask the
+    /// server ([`TableRead`]), read for all tables at once: a number of statements that does
+    /// not grow with the number of tables. The default reads the catalog alone (no
+    /// descendants, no table reads): each table is then described on its own.
+    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, String> {
+        Ok(TableSetRead {
+            catalog: self.read_catalog(endpoint, filter).await?,
+            descendants: Descendants::new(),
+            reads: BTreeMap::new(),
+        })
+    }
+}
+
+/// What [`CatalogReader::read_table_set`] found.
+#[derive(Debug, Clone, Default)]
+pub struct TableSetRead {
+    pub catalog: Catalog,
+    /// Every table of the database with inheritance children → its descendants (PostgreSQL).
+    pub descendants: Descendants,
+    /// By table (`TableDef::display_name`): what its own schema probe and catalog queries
+    /// would answer. A table missing here is described on its own.
+    pub reads: BTreeMap<String, TableRead>,
+}
+
+/// What the catalog says of one table that describing it as a source would otherwise ask the
+/// server table by table: the schema probe (its Arrow schema and `explain` notes), the row
+/// estimate, the primary key for automatic partitioning and the row width for the batch size.
+/// Each field equals what the backend's own query for that table answers
+/// (`DatabaseSource::{probe, row_estimate_sql, auto_partition_sql, row_width_sql}`), and is
+/// built by the same code where there is code (the probe's type mapping).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRead {
+    /// The schema the probe of `SELECT * FROM table` returns; `None` when the catalog cannot
+    /// say it exactly (a type the mapping refuses or is unsure of, a table the user may not
+    /// read): the probe is then sent, and refuses what it always refused.
+    pub schema: Option<SchemaRef>,
+    /// Read with its inheritance children (a plain `SELECT`).
+    pub whole: ReadAs,
+    /// Read `ONLY` (without them); equal to `whole` where there is no inheritance.
+    pub only: ReadAs,
+    /// The primary key, as `DatabaseSource::auto_partition_sql` answers; `None`: no primary key.
+    pub primary_key: Option<PrimaryKeyFacts>,
+}
+
+impl TableRead {
+    /// What reading the table `ONLY` (`only`) or with its children answers.
+    pub fn read_as(&self, only: bool) -> &ReadAs {
+        if only { &self.only } else { &self.whole }
+    }
+}
+
+/// What the table's probe notes, row estimate and row width queries answer for one way of
+/// reading it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadAs {
+    /// What `explain` says that the table's name alone does not (its inheritance children).
+    pub notes: Vec<String>,
+    /// `DatabaseSource::row_estimate_sql`'s answer; `None`: NULL (unknown).
+    pub rows: Option<i64>,
+    /// `DatabaseSource::row_width_sql`'s answer in bytes; `None`: NULL (no statistics).
+    pub width: Option<i64>,
+}
+
+/// A table's primary key as automatic partitioning looks at it (`connect::auto_partition`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrimaryKeyFacts {
+    /// A column of the key (the only one when `columns` is 1).
+    pub column: String,
+    /// How many columns the key has.
+    pub columns: usize,
+    /// The table's row estimate as the query reads it; `None`: unknown.
+    pub rows: Option<f64>,
+    /// The column's type name as the query reads it (`bigint`, `int`).
+    pub type_name: String,
 }
 
 /// A database backend's schema side: how to read its catalog, and its DDL dialect as a target.
@@ -63,6 +143,20 @@ pub fn schema_backend(backend: Backend) -> Option<SchemaBackend> {
 pub async fn read_catalog(endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
     let result = match schema_backend(endpoint.backend) {
         Some(backend) => backend.catalog.read_catalog(endpoint, filter).await,
+        None => Err(format!(
+            "{} connection `{}` is not a database: it has no schema to copy",
+            endpoint.backend.name(),
+            endpoint.name
+        )),
+    };
+    result.map_err(|e| scrub_secret(&e, &endpoint.url))
+}
+
+/// [`read_catalog`] for a table set: also the descendants and the per-table reads (see
+/// [`CatalogReader::read_table_set`]). Errors never contain the endpoint's password.
+pub async fn read_table_set(endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, String> {
+    let result = match schema_backend(endpoint.backend) {
+        Some(backend) => backend.catalog.read_table_set(endpoint, filter).await,
         None => Err(format!(
             "{} connection `{}` is not a database: it has no schema to copy",
             endpoint.backend.name(),

@@ -83,6 +83,18 @@ pub struct RowCount {
 /// beyond a `min`/`max` of the partition column (and of the incremental column, whose range
 /// this run reads from `since` on: see `crate::ledger::watermark`).
 pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) -> Result<SourceShape> {
+    describe_known(source, parallelism, since, None).await
+}
+
+/// [`describe`], with what a table set's catalog read already learnt of the table (`known`,
+/// see `catalog::TableRead`): its schema probe and row estimate are then not sent again. The
+/// bounds, the snapshot and the watermark are still read here, for the sources that have them.
+pub async fn describe_known(
+    source: &SourcePlan,
+    parallelism: usize,
+    since: &Since,
+    known: Option<&catalog::TableRead>,
+) -> Result<SourceShape> {
     let endpoint = &source.endpoint;
     match (&source.relation, endpoint.backend) {
         (Relation::Generated { rows, .. }, _) => Ok(SourceShape {
@@ -112,7 +124,7 @@ pub async fn describe(source: &SourcePlan, parallelism: usize, since: &Since) ->
             })
         }
         (relation, backend) => match registry::backend(backend).source {
-            Some(db) => describe_database(source, relation, db, since).await,
+            Some(db) => describe_database(source, relation, db, since, known).await,
             None => Err(DataFusionError::Plan(format!("a {} source needs a file path", backend.name()))),
         },
     }
@@ -123,10 +135,14 @@ async fn describe_database(
     relation: &Relation,
     db: &'static dyn DatabaseSource,
     since: &Since,
+    known: Option<&catalog::TableRead>,
 ) -> Result<SourceShape> {
     let dialect = source.endpoint.backend.info().dialect;
     let probe = dialect.select_rows(relation, source.only, None, None);
-    let (schema, notes) = db.probe(source, &probe).await?;
+    let (schema, notes) = match known.and_then(|k| Some((k.schema.clone()?, k.read_as(source.only)))) {
+        Some((schema, read)) => (schema, read.notes.clone()),
+        None => db.probe(source, &probe).await?,
+    };
     // A missing partition column is reported by the column check, with its span.
     let partition_field = source.partition.as_ref().and_then(|spec| schema.field_with_name(&spec.column).ok());
     if let (Some(spec), Some(field)) = (&source.partition, partition_field)
@@ -159,9 +175,10 @@ async fn describe_database(
     let base = watermark.as_ref().and_then(|w| w.predicate(dialect));
     // An incremental run after the first reads only the new rows, which no statistic counts.
     let rows = match relation {
-        Relation::Table { name } if watermark.as_ref().is_none_or(|w| w.previous.is_none()) => {
-            estimate_rows(source, db, name).await
-        }
+        Relation::Table { name } if watermark.as_ref().is_none_or(|w| w.previous.is_none()) => match known {
+            Some(known) => row_count(known.read_as(source.only).rows),
+            None => estimate_rows(source, db, name).await,
+        },
         _ => None,
     };
     let (Some(spec), Some(field)) = (&source.partition, partition_field) else {
@@ -222,16 +239,58 @@ async fn estimate_rows(
     db: &'static dyn DatabaseSource,
     table: &crate::plan::TableName,
 ) -> Option<RowCount> {
-    let sql = db.row_estimate_sql(table, source.only)?;
-    let batches = db.fetch_small(source, &sql).await.ok()?;
+    row_count(first_number(source, db, &db.row_estimate_sql(table, source.only)?).await)
+}
+
+/// The first column of the first row of a small query's result, as a number; `None` when it is
+/// NULL, not a number, or the query fails.
+pub(crate) async fn first_number(source: &SourcePlan, db: &'static dyn DatabaseSource, sql: &str) -> Option<i64> {
+    let batches = db.fetch_small(source, sql).await.ok()?;
     let batch = batches.iter().find(|b| b.num_rows() > 0)?;
     let column = arrow::compute::cast(batch.column(0), &DataType::Int64).ok()?;
     let column = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&column);
-    if arrow::array::Array::is_null(column, 0) {
-        return None;
+    (!arrow::array::Array::is_null(column, 0)).then(|| column.value(0))
+}
+
+/// What describing table source `source` on its own asks its server, gathered in the shape of
+/// a table set's catalog read ([`catalog::TableRead`]), for both ways of reading it (`ONLY` or
+/// with its inheritance children): the schema probe and its notes, the row estimate, the
+/// primary key and the row width, each by its own statements. A table set's catalog read must
+/// answer the same (`tests/it/many_tables.rs` holds it to that). `Err` when the probe fails or
+/// the source is not a database table.
+pub async fn table_read(source: &SourcePlan) -> Result<catalog::TableRead> {
+    let Relation::Table { name } = &source.relation else {
+        return Err(DataFusionError::Plan(format!("source `{}` is not a table", source.name)));
+    };
+    let Some(db) = registry::backend(source.endpoint.backend).source else {
+        return Err(DataFusionError::Plan(format!("source `{}` is not a database", source.name)));
+    };
+    let dialect = source.endpoint.backend.info().dialect;
+    let mut schema = None;
+    let mut ways = Vec::new();
+    for only in [false, true] {
+        let read = SourcePlan { only, ..source.clone() };
+        let probe = dialect.select_rows(&read.relation, only, None, None);
+        let (probed, notes) = db.probe(&read, &probe).await?;
+        schema.get_or_insert(probed);
+        let rows = match db.row_estimate_sql(name, only) {
+            Some(sql) => first_number(&read, db, &sql).await,
+            None => None,
+        };
+        let width = match db.row_width_sql(name, only) {
+            Some(sql) => first_number(&read, db, &sql).await,
+            None => None,
+        };
+        ways.push(catalog::ReadAs { notes, rows, width });
     }
-    let rows = u64::try_from(column.value(0)).ok()?;
-    Some(RowCount { rows, exact: false })
+    let only = ways.pop().unwrap_or_default();
+    let whole = ways.pop().unwrap_or_default();
+    Ok(catalog::TableRead { schema, whole, only, primary_key: primary_key_facts(source, name).await })
+}
+
+/// The estimate as a [`RowCount`]: `None` when unknown or negative.
+fn row_count(estimate: Option<i64>) -> Option<RowCount> {
+    Some(RowCount { rows: u64::try_from(estimate?).ok()?, exact: false })
 }
 
 /// `a AND b`, either side optional.
@@ -290,12 +349,33 @@ fn auto_partition_rows() -> f64 {
 /// For a database table read without `partition by`: when it is large (at least
 /// [`AUTO_PARTITION_ROWS`] by the database's estimate) and has a single-column integer primary
 /// key, partition it by that key into `parallelism` ranges. `None` otherwise, or when the
-/// catalog cannot be read (describing the source reports that).
-pub async fn auto_partition(source: &SourcePlan, parallelism: usize) -> Option<PartitionSpec> {
+/// catalog cannot be read (describing the source reports that). `known`: the key as a table
+/// set's catalog read found it (`catalog::TableRead::primary_key`), asked of no server again.
+pub async fn auto_partition(
+    source: &SourcePlan,
+    parallelism: usize,
+    known: Option<&catalog::TableRead>,
+) -> Option<PartitionSpec> {
     let Relation::Table { name } = &source.relation else { return None };
     if source.partition.is_some() || parallelism < 2 {
         return None;
     }
+    let facts = match known {
+        Some(known) => known.primary_key.clone()?,
+        None => primary_key_facts(source, name).await?,
+    };
+    let integer = ["int", "bigint", "integer", "smallint", "mediumint", "tinyint"]
+        .iter()
+        .any(|t| facts.type_name.to_ascii_lowercase().starts_with(t));
+    (facts.columns == 1 && integer && facts.rows? >= auto_partition_rows()).then_some(PartitionSpec {
+        column: facts.column,
+        count: parallelism,
+        automatic: true,
+    })
+}
+
+/// The table's primary key, by the backend's `auto_partition_sql` (one query).
+async fn primary_key_facts(source: &SourcePlan, name: &crate::plan::TableName) -> Option<catalog::PrimaryKeyFacts> {
     let db = registry::backend(source.endpoint.backend).source?;
     let sql = db.auto_partition_sql(name)?;
     let batches = db.fetch_small(source, &sql).await.ok()?;
@@ -305,14 +385,11 @@ pub async fn auto_partition(source: &SourcePlan, parallelism: usize) -> Option<P
         let column = arrow::array::AsArray::as_string::<i32>(&column);
         (!arrow::array::Array::is_null(column, 0)).then(|| column.value(0).to_string())
     };
-    let (key, keys, rows, key_type) = (text(0)?, text(1)?, text(2)?, text(3)?.to_ascii_lowercase());
-    let integer =
-        ["int", "bigint", "integer", "smallint", "mediumint", "tinyint"].iter().any(|t| key_type.starts_with(t));
-    let rows: f64 = rows.parse().ok()?;
-    (keys == "1" && integer && rows >= auto_partition_rows()).then_some(PartitionSpec {
-        column: key,
-        count: parallelism,
-        automatic: true,
+    Some(catalog::PrimaryKeyFacts {
+        column: text(0)?,
+        columns: text(1)?.parse().ok()?,
+        rows: text(2).and_then(|r| r.parse().ok()),
+        type_name: text(3)?,
     })
 }
 

@@ -93,12 +93,6 @@ pub trait DatabaseSource: Send + Sync {
         None
     }
 
-    /// The inheritance descendants of every table of the database (PostgreSQL), so that a table
-    /// set reads each row once. Empty for a backend without inheritance (the default).
-    async fn inheritance_descendants(&self, _endpoint: &Endpoint) -> Result<Descendants> {
-        Ok(Descendants::new())
-    }
-
     /// The local file the database lives in (SQLite), whose absence `check` reports as a
     /// missing file rather than a failed connection. `None` for a server (the default).
     fn database_file<'a>(&self, _endpoint: &'a Endpoint) -> Option<&'a str> {

@@ -1,6 +1,7 @@
-//! `FLOW_LOG_SQL=FILE`: every statement Flow sends to a source database, appended to `FILE`
-//! one per line, so a user (or a test) can see exactly what a command asked of the server:
-//! the schema probe, the bounds query, the snapshot export, each partition's `COPY`.
+//! `FLOW_LOG_SQL=FILE`: every statement Flow sends to a source database (PostgreSQL, MySQL),
+//! appended to `FILE` one per line, so a user (or a test) can see exactly what a command asked
+//! of the server: a table set's catalog queries, the schema probe, the bounds query, the
+//! snapshot export, each partition's read (`COPY` on PostgreSQL, the tagged `SELECT` on MySQL).
 //!
 //! A line is `<backend>\t<kind>\t<statement>`, the statement on one line (newlines and tabs
 //! become spaces). Statements carry no connection URL, so no password reaches the file.
@@ -18,7 +19,8 @@ pub enum StatementKind {
     Prepare,
     /// Executed, its (small) result read whole.
     Query,
-    /// Executed as a stream: PostgreSQL `COPY ... TO STDOUT`, a partition's read.
+    /// Executed as a stream: a partition's read (PostgreSQL `COPY ... TO STDOUT`, MySQL's
+    /// `SELECT` with its `/* flow-read */` tag).
     Copy,
     /// Executed for its effect: `BEGIN`, `SET TRANSACTION SNAPSHOT`, `COMMIT`.
     Execute,

@@ -14,7 +14,7 @@
 //! `rows_per_second`, `target` (sinks: where they wrote), `publish_seconds`, `published`,
 //! `partitions[]` (`partition`, `started_s`, `finished_s`, `ok`, `rows`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -136,13 +136,19 @@ impl RunReport {
                 }
             })
             .collect();
+        // Each table's sinks, found once for all tables (asking per table is quadratic).
+        let source_of = plan.source_of_sinks();
+        let by_name: HashMap<&str, &Arc<StageMetrics>> = metrics.iter().map(|m| (m.name.as_str(), m)).collect();
+        let mut fed: HashMap<&str, Vec<Arc<StageMetrics>>> = HashMap::new();
+        for sink in &plan.sinks {
+            if let (Some(source), Some(m)) = (source_of.get(sink.name.as_str()), by_name.get(sink.name.as_str())) {
+                fed.entry(source.name.as_str()).or_default().push(Arc::clone(m));
+            }
+        }
         let tables = plan
             .table_set_members()
             .map(|source| {
-                let sinks: Vec<Arc<StageMetrics>> = plan
-                    .sinks_fed_by(&source.name)
-                    .filter_map(|sink| metrics.iter().find(|m| m.name == sink.name).cloned())
-                    .collect();
+                let sinks: Vec<Arc<StageMetrics>> = fed.get(source.name.as_str()).cloned().unwrap_or_default();
                 TableReport {
                     table: source.name.clone(),
                     rows: rows_of(&source.name),

@@ -377,10 +377,17 @@ fn sink_failure(sink: &str, e: &DataFusionError, fallback: &'static str) -> Fail
 
 /// Each table of the pipeline's table sets with the metrics of the sinks that write it.
 fn table_stages(plan: &PipelinePlan, graph: &graph::PipelineGraph) -> super::progress::TableStages {
+    let source_of = plan.source_of_sinks();
+    let mut fed: HashMap<&str, Vec<&str>> = HashMap::new();
+    for sink in &plan.sinks {
+        if let Some(source) = source_of.get(sink.name.as_str()) {
+            fed.entry(source.name.as_str()).or_default().push(sink.name.as_str());
+        }
+    }
     plan.table_set_members()
         .map(|source| {
-            let sinks = plan.sinks_fed_by(&source.name).filter_map(|sink| graph.stage(&sink.name).cloned()).collect();
-            (source.name.clone(), sinks)
+            let sinks = fed.get(source.name.as_str()).into_iter().flatten();
+            (source.name.clone(), sinks.filter_map(|sink| graph.stage(sink).cloned()).collect())
         })
         .collect()
 }
@@ -502,14 +509,18 @@ async fn prepare_sinks(sinks: &mut [SinkEntry], started: &mut bool) -> Result<()
 async fn execute(plan: &PipelinePlan, graph: &graph::PipelineGraph, sinks: &[SinkEntry]) -> Result<(), Failure> {
     let permits = Arc::new(Semaphore::new(plan.parallelism.max(1)));
     let mut tasks = JoinSet::new();
-    let source_of = |sink: &SinkEntry| plan.lineage(&sink.exec.sink.input).map(|(source, _)| source.name.as_str());
-    if let Some(orphan) = sinks.iter().find(|s| source_of(s).is_none()) {
-        let message = format!("sink `{}` does not lead back to a source", orphan.name);
-        return Err(Failure { stage: Some(orphan.name.clone()), ..Failure::new(codes::run::INTERNAL, message) });
+    let source_of = plan.source_of_sinks();
+    let mut fed_by: HashMap<&str, Vec<&SinkEntry>> = HashMap::new();
+    for sink in sinks {
+        let Some(source) = source_of.get(sink.exec.sink.name.as_str()) else {
+            let message = format!("sink `{}` does not lead back to a source", sink.name);
+            return Err(Failure { stage: Some(sink.name.clone()), ..Failure::new(codes::run::INTERNAL, message) });
+        };
+        fed_by.entry(source.name.as_str()).or_default().push(sink);
     }
     let mut groups: Vec<(usize, Vec<SinkEntry>)> = Vec::new();
     for source in &plan.sources {
-        let fed: Vec<&SinkEntry> = sinks.iter().filter(|s| source_of(s) == Some(source.name.as_str())).collect();
+        let fed: Vec<&SinkEntry> = fed_by.get(source.name.as_str()).cloned().unwrap_or_default();
         let widest = fed.iter().map(|s| s.exec.partitions()).max().unwrap_or(0);
         for partition in 0..widest {
             if fed.iter().any(|s| s.needs(partition)) {

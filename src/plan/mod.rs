@@ -82,9 +82,14 @@ impl PipelinePlan {
     /// `text` with the password of every source's and sink's URL masked (`***`): for messages
     /// that may quote a URL or a variable's value.
     pub fn scrub_secrets(&self, text: &str) -> String {
+        // Each URL once, in plan order (scrubbing one again changes nothing): the tables of a set
+        // share theirs, and the text (the plan's JSON, for its fingerprint) grows with them too.
+        let mut seen = std::collections::HashSet::new();
         let mut out = text.to_string();
         for e in self.sources.iter().map(|s| &s.endpoint).chain(self.sinks.iter().map(|s| &s.endpoint)) {
-            out = endpoint::scrub_secret(&out, &e.url);
+            if seen.insert(e.url.as_str()) {
+                out = endpoint::scrub_secret(&out, &e.url);
+            }
         }
         out
     }
@@ -92,6 +97,32 @@ impl PipelinePlan {
     /// The sinks whose input leads back to the source named `source`.
     pub fn sinks_fed_by<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a SinkPlan> {
         self.sinks.iter().filter(move |sink| self.lineage(&sink.input).is_some_and(|(s, _)| s.name == source))
+    }
+
+    /// The source each sink's input leads back to, by sink name: [`Self::lineage`] of every
+    /// sink at once, in time linear in the plan (a plan of 1,000 tables has 2,000 stages, and
+    /// asking `lineage` per sink per source was cubic).
+    pub fn source_of_sinks(&self) -> std::collections::HashMap<&str, &SourcePlan> {
+        let sources: std::collections::HashMap<&str, &SourcePlan> =
+            self.sources.iter().map(|s| (s.name.as_str(), s)).collect();
+        let inputs: std::collections::HashMap<&str, &str> =
+            self.transforms.iter().map(|t| (t.name.as_str(), t.input.as_str())).collect();
+        let mut out = std::collections::HashMap::new();
+        for sink in &self.sinks {
+            let mut current = sink.input.as_str();
+            // The checker rejects cycles; the bound keeps a hand-built plan from looping forever.
+            for _ in 0..=self.transforms.len() {
+                if let Some(source) = sources.get(current) {
+                    out.insert(sink.name.as_str(), *source);
+                    break;
+                }
+                match inputs.get(current) {
+                    Some(input) => current = input,
+                    None => break,
+                }
+            }
+        }
+        out
     }
 
     /// The chain of transforms from a source to `stage` (source first), and that source.

@@ -221,10 +221,18 @@ fn relation_namespace(target: &dyn TargetDialect, table: &TableName) -> String {
 }
 
 /// Hands out names that are unique in their namespace and fit the dialect's identifier length.
+/// Candidates are made one at a time, and a numbered name continues from the last number given
+/// out for the same wanted name, so a schema of many tables costs a few candidates per name
+/// rather than a thousand.
 #[derive(Default)]
 struct Names {
     used: HashSet<(String, String)>,
+    /// `(namespace, wanted, max)` → the next number to try for it (numbers below it are used).
+    next_number: HashMap<(String, String, usize), usize>,
 }
+
+/// Numbered candidates stop here; past it the wanted name is used as it is.
+const LAST_NUMBER: usize = 1000;
 
 impl Names {
     fn reserve(&mut self, namespace: &str, name: &str) {
@@ -233,13 +241,18 @@ impl Names {
 
     /// `wanted`, else `<table>_<wanted>`, else with a number; cut to `max` bytes.
     fn allocate(&mut self, namespace: &str, wanted: &str, table: &str, max: usize) -> String {
-        let mut candidates = vec![cut(wanted, max), cut(&format!("{table}_{wanted}"), max)];
-        for n in 2..1000 {
-            let suffix = format!("_{n}");
-            candidates.push(format!("{}{suffix}", cut(wanted, max.saturating_sub(suffix.len()))));
-        }
-        for candidate in candidates {
+        for candidate in [cut(wanted, max), cut(&format!("{table}_{wanted}"), max)] {
             if self.used.insert((namespace.to_string(), candidate.clone())) {
+                return candidate;
+            }
+        }
+        let key = (namespace.to_string(), wanted.to_string(), max);
+        let start = self.next_number.get(&key).copied().unwrap_or(2);
+        for n in start..LAST_NUMBER {
+            let suffix = format!("_{n}");
+            let candidate = format!("{}{suffix}", cut(wanted, max.saturating_sub(suffix.len())));
+            if self.used.insert((namespace.to_string(), candidate.clone())) {
+                self.next_number.insert(key, n + 1);
                 return candidate;
             }
         }
@@ -598,5 +611,31 @@ fn boolean_literal(column: &ColumnDef, text: &str) -> Option<String> {
         "0" | "false" | "f" => Some("FALSE".into()),
         "1" | "true" | "t" => Some("TRUE".into()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+
+    /// The same wanted name in one namespace over and over: the name, the table's, then numbers
+    /// in order, each given out once; another namespace starts afresh; numbering continues past
+    /// a number taken meanwhile.
+    #[test]
+    fn names_are_numbered_in_order_and_never_twice() {
+        let mut names = Names::default();
+        let given: Vec<String> = (0..6).map(|_| names.allocate("schema:s", "created_idx", "t", 63)).collect();
+        assert_eq!(
+            given,
+            ["created_idx", "t_created_idx", "created_idx_2", "created_idx_3", "created_idx_4", "created_idx_5"]
+        );
+        assert_eq!(names.allocate("schema:other", "created_idx", "t", 63), "created_idx");
+        names.reserve("schema:s", "created_idx_6");
+        assert_eq!(names.allocate("schema:s", "created_idx", "u", 63), "u_created_idx");
+        assert_eq!(names.allocate("schema:s", "created_idx", "u", 63), "created_idx_7");
+        // Cut to the identifier length, the number kept whole.
+        assert_eq!(names.allocate("schema:s", "abcdefgh", "t", 8), "abcdefgh");
+        assert_eq!(names.allocate("schema:s", "abcdefgh", "t", 8), "t_abcdef");
+        assert_eq!(names.allocate("schema:s", "abcdefgh", "t", 8), "abcdef_2");
     }
 }

@@ -22,6 +22,7 @@ mod fmt;
 mod graphs;
 mod identifiers;
 mod incremental;
+mod many_tables;
 mod newcomer;
 mod partition_lock;
 mod partitions;

@@ -12,14 +12,16 @@
 //! The driver blocks, so the reading runs on tokio's blocking pool.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
+use arrow::datatypes::{Schema, SchemaRef};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, Value};
 
 use async_trait::async_trait;
 
-use super::types::Tinyint1;
-use crate::connect::catalog::{CatalogReader, error_message};
+use super::types::{CatalogColumn, Tinyint1};
+use crate::connect::catalog::{CatalogReader, PrimaryKeyFacts, ReadAs, TableRead, TableSetRead, error_message};
 use crate::plan::Endpoint;
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::schema::defaults::{ParsedDefault, common_or_literal, is_number, normalise_number, quote, quoted};
@@ -29,11 +31,12 @@ use crate::schema::model::{
 use crate::schema::select::TableFilter;
 
 const TABLES_SQL: &str = "\
-SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES
+SELECT TABLE_NAME, TABLE_ROWS, CAST(AVG_ROW_LENGTH AS SIGNED) FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')";
 
 const COLUMNS_SQL: &str = "\
-SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, GENERATION_EXPRESSION
+SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, GENERATION_EXPRESSION,
+       CHARACTER_SET_NAME, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
 ORDER BY TABLE_NAME, ORDINAL_POSITION";
 
@@ -84,6 +87,22 @@ impl CatalogReader for MysqlCatalog {
     async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
         read_catalog(&endpoint.url, filter, Tinyint1::of(endpoint)).await
     }
+
+    /// The catalog and every table's reads, from the same statements on one connection: the
+    /// row estimate and width are `TABLES`' own columns, the schema is the columns' types
+    /// mapped as the probe maps its result's (`super::types::catalog_column`).
+    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, String> {
+        let (url, filter, tinyint1) = (endpoint.url.clone(), filter.clone(), Tinyint1::of(endpoint));
+        tokio::task::spawn_blocking(move || {
+            let mut conn = super::session::open_session(&url).map_err(|e| scrub_secret(&error_message(e), &url))?;
+            let mut reader = Reader { conn: &mut conn, url: &url, tinyint1, facts: BTreeMap::new() };
+            let catalog = reader.read(&filter)?;
+            let reads = reader.table_reads(&catalog);
+            Ok(TableSetRead { catalog, descendants: Default::default(), reads })
+        })
+        .await
+        .map_err(|e| format!("reading the MySQL schema stopped: {e}"))?
+    }
 }
 
 /// The selected tables of the database the URL names. Errors name the server with the password
@@ -101,7 +120,7 @@ pub async fn read_catalog(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -
 /// [`read_catalog`] on the calling thread.
 pub fn read_blocking(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, String> {
     let mut conn = super::session::open_session(url).map_err(|e| scrub_secret(&error_message(e), url))?;
-    let mut reader = Reader { conn: &mut conn, url, tinyint1 };
+    let mut reader = Reader { conn: &mut conn, url, tinyint1, facts: BTreeMap::new() };
     reader.read(filter)
 }
 
@@ -109,10 +128,23 @@ struct Reader<'a> {
     conn: &'a mut Conn,
     url: &'a str,
     tinyint1: Tinyint1,
+    /// What the catalog's rows say of each table beyond its definition, for `table_reads`.
+    facts: BTreeMap<String, TableFacts>,
+}
+
+/// A table's row estimate and width (`TABLES`) and its columns as the catalog types them.
+#[derive(Debug, Default)]
+struct TableFacts {
+    rows: Option<String>,
+    width: Option<i64>,
+    columns: Vec<CatalogColumn>,
+    /// A column `SELECT *` leaves out (`INVISIBLE`): the probe is asked.
+    invisible: bool,
 }
 
 impl Reader<'_> {
     fn query(&mut self, sql: &str) -> Result<Vec<Row>, String> {
+        crate::connect::sql_log::record("mysql", crate::connect::sql_log::StatementKind::Query, sql);
         self.conn.query::<Row, _>(sql).map_err(|e| {
             format!(
                 "MySQL at {} refused to list the schema ({}): {}",
@@ -136,7 +168,10 @@ impl Reader<'_> {
             if !filter.allows(Some(&database), &name) {
                 continue;
             }
-            let estimated_rows = text(&row, 1)?.and_then(|n| n.parse().ok()).unwrap_or(0);
+            let rows = text(&row, 1)?;
+            let estimated_rows = rows.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let width = text(&row, 2)?.and_then(|w| w.parse().ok());
+            self.facts.insert(name.clone(), TableFacts { rows, width, ..TableFacts::default() });
             tables.insert(name.clone(), TableDef::named(None, name, estimated_rows));
         }
         let json_columns = self.checks(mariadb, &mut tables)?;
@@ -194,6 +229,21 @@ impl Reader<'_> {
             let extra = text(&row, 6)?.unwrap_or_default();
             let extra_lower = extra.to_ascii_lowercase();
             let object = format!("{table_name}.{name}");
+            if let Some(facts) = self.facts.get_mut(&table_name) {
+                let number =
+                    |i: usize| -> Result<Option<u32>, String> { Ok(text(&row, i)?.and_then(|n| n.parse().ok())) };
+                facts.invisible |= extra_lower.contains("invisible");
+                facts.columns.push(CatalogColumn {
+                    name: name.clone(),
+                    data_type: data_type.clone(),
+                    column_type: source_type.clone(),
+                    nullable,
+                    charset: text(&row, 8)?,
+                    numeric_precision: number(9)?,
+                    numeric_scale: number(10)?,
+                    datetime_precision: number(11)?,
+                });
+            }
             let column_type = if json_columns.contains(&(table_name.clone(), name.clone())) {
                 ColumnType::Json
             } else {
@@ -348,6 +398,49 @@ impl Reader<'_> {
             table.untranslated.push(Untranslated::new("trigger", format!("{table_name}.{name}"), definition));
         }
         Ok(())
+    }
+}
+
+impl Reader<'_> {
+    /// Each table's [`TableRead`] from what [`Self::read`] found: MySQL has no inheritance, so
+    /// reading a table `ONLY` or not is the same; `TABLE_ROWS` is both the row estimate
+    /// (`row_estimate_sql`) and the primary key's row count (`auto_partition_sql`),
+    /// `AVG_ROW_LENGTH` the width (`row_width_sql`).
+    fn table_reads(&self, catalog: &Catalog) -> BTreeMap<String, TableRead> {
+        let mut reads = BTreeMap::new();
+        for table in &catalog.tables {
+            let Some(facts) = self.facts.get(&table.name) else { continue };
+            let schema = if facts.invisible { None } else { self.schema(&facts.columns) };
+            let read_as = ReadAs {
+                notes: Vec::new(),
+                rows: facts.rows.as_deref().and_then(|r| r.parse().ok()),
+                width: facts.width,
+            };
+            let primary_key = table.primary_key.as_ref().and_then(|key| {
+                let column = key.columns.iter().max()?.clone();
+                let type_name = facts.columns.iter().find(|c| c.name == column)?.data_type.clone();
+                Some(PrimaryKeyFacts {
+                    column,
+                    columns: key.columns.len(),
+                    rows: facts.rows.as_deref().and_then(|r| r.parse().ok()),
+                    type_name,
+                })
+            });
+            reads
+                .insert(table.display_name(), TableRead { schema, whole: read_as.clone(), only: read_as, primary_key });
+        }
+        reads
+    }
+
+    /// The schema the probe of `SELECT *` returns, by the probe's own mapping
+    /// (`super::types::arrow_field`) of the result columns the catalog describes; `None` when a
+    /// column's type is not one the catalog is sure of.
+    fn schema(&self, columns: &[CatalogColumn]) -> Option<SchemaRef> {
+        let fields = columns
+            .iter()
+            .map(|c| super::types::arrow_field(&super::types::catalog_column(c)?, self.tinyint1).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Arc::new(Schema::new(fields)))
     }
 }
 

@@ -17,15 +17,43 @@ pub mod source;
 pub mod special_columns;
 pub mod types;
 
+use std::time::Duration;
+
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts};
 
 use super::connect_error::{Check, Reach};
 use super::retry::{self, Failed};
 
-/// Opens a connection, retrying transient failures (see `connect::retry`).
+/// Bound for the whole of opening a connection: TCP, the server's greeting, authentication and
+/// the driver's own first statements. The driver bounds the TCP connect only
+/// (`tcp_connect_timeout`); a server that accepts the socket and then says nothing (one past
+/// its connection limit, a stalled thread pool) would otherwise hold the caller for ever.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens a connection, retrying transient failures (see `connect::retry`); each attempt gives
+/// up after [`HANDSHAKE_TIMEOUT`] (`DriverError::ConnectTimeout`, not retried).
 pub fn connect(opts: &Opts) -> std::result::Result<Conn, Failed<mysql::Error>> {
-    retry::retry_blocking(|| Conn::new(opts.clone()), retryable)
+    retry::retry_blocking(|| connect_within(opts, HANDSHAKE_TIMEOUT), retryable)
+}
+
+/// One connection attempt, abandoned after `timeout`: the driver blocks without a bound once
+/// the socket is open, so the attempt runs on a thread of its own, which closes the connection
+/// should it still open after the caller gave up.
+fn connect_within(opts: &Opts, timeout: Duration) -> mysql::Result<Conn> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let opts = opts.clone();
+    std::thread::Builder::new()
+        .name("flow-mysql-connect".to_string())
+        .spawn(move || {
+            // The caller may have given up: the connection is then dropped here, closed.
+            let _ = sender.send(Conn::new(opts));
+        })
+        .map_err(mysql::Error::IoError)?;
+    match receiver.recv_timeout(timeout) {
+        Ok(result) => result,
+        Err(_) => Err(mysql::Error::DriverError(mysql::DriverError::ConnectTimeout)),
+    }
 }
 
 /// Whether a failed connection attempt is worth repeating: too many connections, a server
@@ -108,7 +136,22 @@ pub fn kill_queries_tagged(conn: &mut Conn, tag: &str) -> mysql::Result<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::retryable_code;
+    use super::*;
+
+    /// A server that accepts the socket and never sends its greeting: the attempt ends at the
+    /// bound, as a connect timeout, which is not retried.
+    #[test]
+    fn a_silent_server_is_given_up_on() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        let port = listener.local_addr().expect("address").port();
+        let opts = Opts::from_url(&format!("mysql://root@127.0.0.1:{port}/db")).expect("options");
+        let start = std::time::Instant::now();
+        let error = connect_within(&opts, Duration::from_millis(500)).expect_err("no greeting");
+        assert!(matches!(error, mysql::Error::DriverError(mysql::DriverError::ConnectTimeout)), "{error}");
+        assert!(!retryable(&error));
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+        drop(listener);
+    }
 
     #[test]
     fn transient_server_errors_are_retried_and_others_are_not() {

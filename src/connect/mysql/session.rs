@@ -88,6 +88,11 @@ pub fn consistent_connections(url: &str, n: usize) -> Result<(Vec<Conn>, Snapsho
     }
     let mut coordinator = open_with(&opts, url)?;
     run(&mut coordinator, url, &format!("SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}"))?;
+    crate::connect::sql_log::record(
+        "mysql",
+        crate::connect::sql_log::StatementKind::Execute,
+        "FLUSH TABLES WITH READ LOCK",
+    );
     let kind = match coordinator.query_drop("FLUSH TABLES WITH READ LOCK") {
         Ok(()) => {
             let started = start_snapshots(&mut conns, url);
@@ -118,8 +123,10 @@ pub fn consistent_connections(url: &str, n: usize) -> Result<(Vec<Conn>, Snapsho
 }
 
 fn start_snapshots(conns: &mut [Conn], url: &str) -> Result<()> {
+    let start = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
     for conn in conns {
-        run(conn, url, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")?;
+        crate::connect::sql_log::record("mysql", crate::connect::sql_log::StatementKind::Execute, start);
+        run(conn, url, start)?;
     }
     Ok(())
 }

@@ -31,6 +31,7 @@ use super::types::Tinyint1;
 use crate::connect::blocking::blocking_stream;
 use crate::connect::cancel::Pending;
 use crate::connect::source::{BadUrl, DatabaseSource, PartitionRead, SourceSnapshot, run_blocking};
+use crate::connect::sql_log::{self, StatementKind};
 use crate::plan::sql::Dialect;
 use crate::plan::{SourcePlan, TableName};
 
@@ -194,6 +195,7 @@ pub fn stream_partition(
 ) -> SendableRecordBatchStream {
     let tag = read_tag();
     let sql = format!("{tag} {sql}");
+    sql_log::record("mysql", StatementKind::Copy, &sql);
     let done = Arc::new(AtomicBool::new(false));
     let guard = KillOnDrop::new(&url, &tag, Arc::clone(&done));
     let producer_schema = Arc::clone(&schema);
@@ -301,12 +303,14 @@ fn kill_until_stopped(url: &str, tag: &str, producer_done: &AtomicBool) {
 /// The Arrow schema of `sql`'s rows, from the prepared statement's metadata (blocking);
 /// `tinyint1` says how `TINYINT(1)` columns are read.
 pub fn query_schema(url: &str, sql: &str, tinyint1: Tinyint1) -> Result<SchemaRef> {
+    sql_log::record("mysql", StatementKind::Prepare, sql);
     reader::query_schema(&mut session::open_session(url)?, sql, tinyint1)
 }
 
 /// A small query's whole result (blocking): bounds, counts. An empty result gives one empty
 /// batch that carries the schema.
 pub fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+    sql_log::record("mysql", StatementKind::Query, sql);
     let mut conn = session::open_session(url)?;
     let schema = reader::query_schema(&mut conn, sql, Tinyint1::default())?;
     let mut batches = Vec::new();

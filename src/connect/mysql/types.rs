@@ -184,6 +184,92 @@ pub(super) fn arrow_field(column: &mysql::Column, tinyint1: Tinyint1) -> Result<
     })
 }
 
+/// A column as `information_schema.COLUMNS` describes it, for [`catalog_column`].
+#[derive(Debug, Clone, Default)]
+pub struct CatalogColumn {
+    pub name: String,
+    /// `DATA_TYPE`, lower case (`int`, `decimal`, `varchar`).
+    pub data_type: String,
+    /// `COLUMN_TYPE` (`tinyint(1)`, `int(10) unsigned`, `bit(12)`).
+    pub column_type: String,
+    pub nullable: bool,
+    /// `CHARACTER_SET_NAME`; `None` for binary strings and non-string types.
+    pub charset: Option<String>,
+    pub numeric_precision: Option<u32>,
+    pub numeric_scale: Option<u32>,
+    pub datetime_precision: Option<u32>,
+}
+
+/// The result column the server's metadata gives for a table column of `SELECT *`, rebuilt
+/// from the catalog, so that [`arrow_field`] maps both alike: the wire type, the `UNSIGNED`
+/// and `NOT NULL` flags, the length ([`decimal_precision_scale`] reads a decimal's digits from
+/// it, `TINYINT(1)` is told by it, a `BIT`'s is its bits), the decimals and whether the
+/// character set is `binary`. `None` for a type this is not sure of (spatial types, MariaDB's
+/// `UUID` and `INET6`, anything new): the table is then probed.
+pub fn catalog_column(c: &CatalogColumn) -> Option<mysql::Column> {
+    let lower = c.column_type.to_ascii_lowercase();
+    let unsigned = lower.contains(" unsigned");
+    let width = || -> Option<u32> {
+        let open = lower.find('(')?;
+        let close = lower[open..].find(')')? + open;
+        lower[open + 1..close].trim().parse().ok()
+    };
+    // Any character set but `binary` (63): text.
+    const TEXT_CHARSET: u16 = 45;
+    let text = || match c.charset.as_deref() {
+        Some(charset) if !charset.eq_ignore_ascii_case("binary") => Some(TEXT_CHARSET),
+        _ => None,
+    };
+    let (wire, length, charset) = match c.data_type.as_str() {
+        "tinyint" => (ColumnType::MYSQL_TYPE_TINY, width().unwrap_or(4), BINARY_CHARSET),
+        "smallint" => (ColumnType::MYSQL_TYPE_SHORT, 0, BINARY_CHARSET),
+        "mediumint" => (ColumnType::MYSQL_TYPE_INT24, 0, BINARY_CHARSET),
+        "int" | "integer" => (ColumnType::MYSQL_TYPE_LONG, 0, BINARY_CHARSET),
+        "bigint" => (ColumnType::MYSQL_TYPE_LONGLONG, 0, BINARY_CHARSET),
+        "year" => (ColumnType::MYSQL_TYPE_YEAR, 0, BINARY_CHARSET),
+        "float" => (ColumnType::MYSQL_TYPE_FLOAT, 0, BINARY_CHARSET),
+        "double" => (ColumnType::MYSQL_TYPE_DOUBLE, 0, BINARY_CHARSET),
+        "decimal" => {
+            // The display length the server reports: the digits, a decimal point when there
+            // is a fraction, a sign unless unsigned.
+            let (precision, scale) = (c.numeric_precision?, c.numeric_scale?);
+            let length = precision + u32::from(scale > 0) + u32::from(!unsigned);
+            (ColumnType::MYSQL_TYPE_NEWDECIMAL, length, BINARY_CHARSET)
+        }
+        "bit" => (ColumnType::MYSQL_TYPE_BIT, width().unwrap_or(1), BINARY_CHARSET),
+        "char" | "varchar" | "enum" | "set" => (ColumnType::MYSQL_TYPE_VAR_STRING, 0, text()?),
+        "tinytext" | "text" | "mediumtext" | "longtext" => (ColumnType::MYSQL_TYPE_BLOB, 0, text()?),
+        "binary" | "varbinary" => (ColumnType::MYSQL_TYPE_VAR_STRING, 0, BINARY_CHARSET),
+        "tinyblob" | "blob" | "mediumblob" | "longblob" => (ColumnType::MYSQL_TYPE_BLOB, 0, BINARY_CHARSET),
+        "json" => (ColumnType::MYSQL_TYPE_JSON, 0, BINARY_CHARSET),
+        "date" => (ColumnType::MYSQL_TYPE_DATE, 0, BINARY_CHARSET),
+        "time" => (ColumnType::MYSQL_TYPE_TIME, 0, BINARY_CHARSET),
+        "datetime" => (ColumnType::MYSQL_TYPE_DATETIME, 0, BINARY_CHARSET),
+        "timestamp" => (ColumnType::MYSQL_TYPE_TIMESTAMP, 0, BINARY_CHARSET),
+        _ => return None,
+    };
+    let decimals = match c.data_type.as_str() {
+        "decimal" => c.numeric_scale?,
+        "time" | "datetime" | "timestamp" => c.datetime_precision.unwrap_or(0),
+        _ => 0,
+    };
+    let mut flags = ColumnFlags::empty();
+    if unsigned {
+        flags |= ColumnFlags::UNSIGNED_FLAG;
+    }
+    if !c.nullable {
+        flags |= ColumnFlags::NOT_NULL_FLAG;
+    }
+    Some(
+        mysql::Column::new(wire)
+            .with_name(c.name.as_bytes())
+            .with_flags(flags)
+            .with_column_length(length)
+            .with_character_set(charset)
+            .with_decimals(u8::try_from(decimals).ok()?),
+    )
+}
+
 pub use crate::connect::metadata::bit_length;
 
 /// Precision and scale of a decimal column. The server reports the display length: digits, plus

@@ -19,7 +19,7 @@ use tokio_postgres::{Client, Row};
 use async_trait::async_trait;
 
 use super::{connect, error_text, types::numeric_precision_scale};
-use crate::connect::catalog::{CatalogReader, error_message};
+use crate::connect::catalog::{CatalogReader, TableSetRead, error_message};
 use crate::plan::Endpoint;
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::schema::defaults::{ParsedDefault, common_default, is_number, normalise_number, quote, quoted};
@@ -103,6 +103,16 @@ impl CatalogReader for PostgresCatalog {
     async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
         read_catalog(&endpoint.url, filter).await
     }
+
+    /// The catalog, the descendants and every table's reads on one connection
+    /// (`super::table_reads`).
+    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, String> {
+        let url = &endpoint.url;
+        let client = connect(url).await.map_err(|e| scrub_secret(&error_message(e), url))?;
+        let reader = Reader { client: &client, url };
+        let read = reader.read_tables(filter).await?;
+        super::table_reads::read_table_set(&reader, read).await
+    }
 }
 
 /// The selected tables of the database at `url`. Errors name the server with the password
@@ -110,16 +120,47 @@ impl CatalogReader for PostgresCatalog {
 pub async fn read_catalog(url: &str, filter: &TableFilter) -> Result<Catalog, String> {
     let client = connect(url).await.map_err(|e| scrub_secret(&error_message(e), url))?;
     let reader = Reader { client: &client, url };
-    reader.read(filter).await
+    Ok(reader.read_tables(filter).await?.catalog())
 }
 
-struct Reader<'a> {
-    client: &'a Client,
-    url: &'a str,
+/// One connection reading the catalog.
+pub(super) struct Reader<'a> {
+    pub(super) client: &'a Client,
+    pub(super) url: &'a str,
+}
+
+/// The tables read, in `oids` order (not yet sorted), with each table's columns as the
+/// catalog typed them, for `super::table_reads`.
+pub(super) struct TablesRead {
+    pub(super) tables: Vec<TableDef>,
+    pub(super) oids: Vec<u32>,
+    pub(super) columns: Vec<Vec<ColumnFacts>>,
+}
+
+impl TablesRead {
+    /// The catalog, its tables sorted by `(schema, name)`.
+    pub(super) fn catalog(self) -> Catalog {
+        let mut tables = self.tables;
+        tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        Catalog { tables }
+    }
+}
+
+/// A column's type as the schema probe's result description will give it: a domain as its
+/// base type, with the domain's type modifier.
+#[derive(Debug, Clone)]
+pub(super) struct ColumnFacts {
+    pub(super) name: String,
+    /// The base type (a domain's `typbasetype`): oid, name, `typtype`.
+    pub(super) type_oid: u32,
+    pub(super) type_name: String,
+    pub(super) type_kind: String,
+    pub(super) typmod: i32,
 }
 
 impl Reader<'_> {
-    async fn query(&self, sql: &str, oids: &[u32]) -> Result<Vec<Row>, String> {
+    pub(super) async fn query(&self, sql: &str, oids: &[u32]) -> Result<Vec<Row>, String> {
+        crate::connect::sql_log::record("postgres", crate::connect::sql_log::StatementKind::Query, sql);
         let result =
             if sql.contains("$1") { self.client.query(sql, &[&oids]).await } else { self.client.query(sql, &[]).await };
         result.map_err(|e| {
@@ -132,7 +173,7 @@ impl Reader<'_> {
         })
     }
 
-    async fn read(&self, filter: &TableFilter) -> Result<Catalog, String> {
+    async fn read_tables(&self, filter: &TableFilter) -> Result<TablesRead, String> {
         let mut tables: Vec<TableDef> = Vec::new();
         let mut oids: Vec<u32> = Vec::new();
         for row in self.query(TABLES_SQL, &[]).await? {
@@ -146,15 +187,21 @@ impl Reader<'_> {
             tables.push(TableDef::named(Some(schema), name, estimate.max(0.0) as u64));
         }
         let by_oid: HashMap<u32, usize> = oids.iter().enumerate().map(|(i, oid)| (*oid, i)).collect();
-        self.columns(&oids, &by_oid, &mut tables).await?;
+        let columns = self.columns(&oids, &by_oid, &mut tables).await?;
         self.constraints(&oids, &by_oid, &mut tables).await?;
         self.indexes(&oids, &by_oid, &mut tables).await?;
         self.triggers(&oids, &by_oid, &mut tables).await?;
-        tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-        Ok(Catalog { tables })
+        Ok(TablesRead { tables, oids, columns })
     }
 
-    async fn columns(&self, oids: &[u32], by_oid: &HashMap<u32, usize>, tables: &mut [TableDef]) -> Result<(), String> {
+    /// The columns of every table into `tables`; returns each table's [`ColumnFacts`].
+    async fn columns(
+        &self,
+        oids: &[u32],
+        by_oid: &HashMap<u32, usize>,
+        tables: &mut [TableDef],
+    ) -> Result<Vec<Vec<ColumnFacts>>, String> {
+        let mut facts: Vec<Vec<ColumnFacts>> = vec![Vec::new(); tables.len()];
         let rows = self.query(COLUMNS_SQL, oids).await?;
         // Enum labels for every enum type a column uses, in one query.
         let mut enum_oids: Vec<u32> = Vec::new();
@@ -183,6 +230,13 @@ impl Reader<'_> {
             let category: String = get(row, 11)?;
             let typmod: i32 = get(row, 12)?;
             let domain: Option<String> = get(row, 13)?;
+            facts[t].push(ColumnFacts {
+                name: name.clone(),
+                type_oid: get(row, 8)?,
+                type_name: type_name.clone(),
+                type_kind: type_kind.clone(),
+                typmod,
+            });
             let column_type = if type_kind == "e" {
                 let values = enum_values.get(&get::<u32>(row, 8)?).cloned().unwrap_or_default();
                 ColumnType::Enum { name: type_name, values }
@@ -217,7 +271,7 @@ impl Reader<'_> {
             }
             table.columns.push(ColumnDef { name, source_type, column_type, nullable: !not_null, default, identity });
         }
-        Ok(())
+        Ok(facts)
     }
 
     async fn constraints(
@@ -297,7 +351,7 @@ impl Reader<'_> {
 }
 
 /// One column of a catalog row; a type mismatch is an error, not a panic.
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, String> {
+pub(super) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, String> {
     row.try_get(i).map_err(|e| format!("unexpected PostgreSQL catalog value in column {i}: {e}"))
 }
 

@@ -37,12 +37,6 @@ ORDER BY 1, 2, t.depth, 3, 4";
 
 pub use crate::connect::source::Descendants;
 
-/// The inheritance descendants of every ordinary table of the database at `url`.
-pub async fn all_descendants(url: &str) -> Result<Descendants> {
-    let client = super::connect(url).await?;
-    descendants_on(&client, url, None).await
-}
-
 /// The inheritance descendants of `table` on an open connection (empty when it has none, or is
 /// a partitioned table, or does not exist: the schema probe reports that).
 pub async fn descendants_of(client: &Client, url: &str, table: &TableName) -> Result<Vec<String>> {
@@ -50,7 +44,9 @@ pub async fn descendants_of(client: &Client, url: &str, table: &TableName) -> Re
     Ok(descendants_on(client, url, Some(&regclass)).await?.into_values().next().unwrap_or_default())
 }
 
-async fn descendants_on(client: &Client, url: &str, regclass: Option<&str>) -> Result<Descendants> {
+/// The descendants of every ordinary table (`regclass` `None`) or of one, on an open
+/// connection.
+pub(super) async fn descendants_on(client: &Client, url: &str, regclass: Option<&str>) -> Result<Descendants> {
     crate::connect::sql_log::record("postgres", crate::connect::sql_log::StatementKind::Query, DESCENDANTS_SQL);
     let rows = client.query(DESCENDANTS_SQL, &[&regclass]).await.map_err(|e| {
         let message = format!(

@@ -11,6 +11,7 @@ pub mod inheritance;
 pub mod sink;
 pub mod source;
 pub mod special_columns;
+mod table_reads;
 pub mod types;
 
 use std::sync::Arc;

@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use datafusion::error::Result;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
-use crate::connect::source::{BadUrl, DatabaseSource, Descendants, PartitionRead, SourceSnapshot};
+use crate::connect::source::{BadUrl, DatabaseSource, PartitionRead, SourceSnapshot};
 use crate::plan::sql::Dialect;
-use crate::plan::{Endpoint, Relation, SourcePlan, TableName};
+use crate::plan::{Relation, SourcePlan, TableName};
 
 /// PostgreSQL as a source (see [`DatabaseSource`]).
 pub struct PostgresSource;
@@ -46,10 +46,6 @@ impl DatabaseSource for PostgresSource {
     /// read in it.
     async fn export_snapshot(&self, source: &SourcePlan) -> Result<Option<Arc<dyn SourceSnapshot>>> {
         Ok(Some(Arc::new(super::ExportedSnapshot::export(&source.endpoint.url).await?)))
-    }
-
-    async fn inheritance_descendants(&self, endpoint: &Endpoint) -> Result<Descendants> {
-        super::inheritance::all_descendants(&endpoint.url).await
     }
 
     fn auto_partition_sql(&self, table: &TableName) -> Option<String> {
