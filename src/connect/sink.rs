@@ -120,9 +120,19 @@ pub async fn read_ledger_rows(plan: &PipelinePlan, sink: &SinkPlan) -> Result<Ve
     Ok(rows.into_iter().filter(|r| r.pipeline == plan.name).collect())
 }
 
-/// Every sink's ledger history for a pipeline, in plan order.
+/// How many sinks' ledgers are read at once, each on a connection of its own: a table set of
+/// hundreds of tables must not open a connection per table at once (PostgreSQL's default
+/// `max_connections` is 100, MariaDB's 151), and reading a few at a time costs little.
+pub const LEDGER_READS: usize = 8;
+
+/// Every sink's ledger history for a pipeline, in plan order, read [`LEDGER_READS`] at a time.
+/// Errors with the first sink whose ledger cannot be read.
 pub async fn read_ledgers(plan: &PipelinePlan) -> Result<Vec<SinkHistory>, Failure> {
-    futures::future::try_join_all(plan.sinks.iter().map(|sink| read_ledger(plan, sink))).await
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(plan.sinks.iter().map(|sink| read_ledger(plan, sink)))
+        .buffered(LEDGER_READS)
+        .try_collect()
+        .await
 }
 
 /// Feeds a stream into a blocking writer through a bounded channel, regrouping batches to

@@ -456,3 +456,73 @@ fn a_file_of_two_pipelines_describes_each_source_once_when_its_turn_comes() {
         );
     }
 }
+
+/// The most connections of `proxy` open at once: each from its first statement to its close.
+fn most_open_at_once(proxy: &WireProxy) -> usize {
+    let mut open = std::collections::HashSet::new();
+    let mut most = 0;
+    for event in proxy.events() {
+        match event {
+            Event::Sql { connection, .. } => {
+                open.insert(connection);
+            }
+            Event::Closed { connection } => {
+                open.remove(&connection);
+            }
+        }
+        most = most.max(open.len());
+    }
+    most
+}
+
+/// A table set of many tables opens a bounded number of connections to its target at once,
+/// whatever the number of tables: before, reading the sinks' ledgers at the start of a run
+/// opened one connection per table at once, and a set of 300 tables exhausted PostgreSQL's
+/// `max_connections` (100) and failed with `too many clients already`.
+#[test]
+fn a_table_set_of_many_tables_opens_few_target_connections_at_once() {
+    if !postgres_available() {
+        return;
+    }
+    let tables = 24;
+    let mut setup = String::from(
+        "DROP SCHEMA IF EXISTS once_many CASCADE; DROP SCHEMA IF EXISTS once_many_out CASCADE; CREATE SCHEMA once_many; CREATE SCHEMA once_many_out;",
+    );
+    for t in 0..tables {
+        setup.push_str(&format!(
+            "CREATE TABLE once_many.t{t:02} (id int PRIMARY KEY, v text); \
+             INSERT INTO once_many.t{t:02} SELECT g, 'v' || g FROM generate_series(1, {}) g;",
+            t + 1
+        ));
+    }
+    pg_exec(&setup);
+    let target = WireProxy::start(Protocol::Postgres, "127.0.0.1:5432");
+    let dir = temp_dir();
+    let file = write(
+        dir.path(),
+        "many.flow",
+        &format!(
+            r#"let src = postgres("{PG_TEST_URL}")
+            let dst = postgres("{}")
+            pipeline many {{
+              parallelism 2
+              source app = src.tables("once_many.*")
+              sink app -> dst.schema("once_many_out")
+            }}"#,
+            pg_through(&target)
+        ),
+    );
+    flow_ok(&["run", "-q", file.as_str()], &target);
+    // At most `LEDGER_READS` ledgers are read at once; a session Flow is done with closes a
+    // moment later (its connection task sends `Terminate`), so the next reads may overlap it.
+    // Reading all at once, as before, opened one connection per table (24 here).
+    let most = most_open_at_once(&target);
+    let bound = 2 * flow::connect::sink::LEDGER_READS;
+    assert!(most <= bound, "{most} target connections open at once, more than {bound}");
+    assert_eq!(
+        pg_rows("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'once_many_out' AND tablename LIKE 't%'"),
+        rows(&[&[&tables.to_string()]])
+    );
+    assert_eq!(pg_rows("SELECT count(*)::text FROM once_many_out.t23"), rows(&[&["24"]]));
+    pg_exec("DROP SCHEMA once_many CASCADE; DROP SCHEMA once_many_out CASCADE;");
+}
