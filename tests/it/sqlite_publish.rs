@@ -261,3 +261,56 @@ fn a_failed_run_leaves_the_target_and_resume_finishes_it_exactly() {
                   (SELECT run_id FROM _flow_ledger WHERE event = 'publish' ORDER BY rowid DESC LIMIT 1)";
     assert_eq!(count(&db, ledger), 2, "each partition recorded once in the resumed run");
 }
+
+/// `mode replace` into a SQLite table that another table's foreign key references: the table is
+/// kept, emptied and filled in one transaction, and the key is checked when it commits. Before,
+/// SQLite checked it at the `DELETE`, and the publish failed whenever a row referenced the
+/// table, even when the new rows still held every referenced key. New rows without a referenced
+/// key still fail the publish, and leave the target as it was.
+#[test]
+fn replace_of_a_referenced_sqlite_table_checks_the_key_when_it_commits() {
+    let dir = temp_dir();
+    let (source, target) = (dir.path().join("src.db"), dir.path().join("dst.db"));
+    let src = rusqlite::Connection::open(&source).unwrap();
+    src.execute_batch(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO items VALUES (1, 'a'), (5, 'e'), (9, 'i');",
+    )
+    .unwrap();
+    let dst = rusqlite::Connection::open(&target).unwrap();
+    dst.execute_batch(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO items VALUES (5, 'old'), (6, 'gone');
+         CREATE TABLE child (item_id INTEGER REFERENCES items(id));
+         INSERT INTO child VALUES (5);",
+    )
+    .unwrap();
+    drop(dst);
+    let file = dir.path().join("p.flow");
+    std::fs::write(
+        &file,
+        format!(
+            "let src = sqlite(\"{}\")\nlet dst = sqlite(\"{}\")\npipeline p {{\n  source s = src.table(\"items\")\n  \
+             sink s -> dst.table(\"items\") {{ mode replace }}\n}}\n",
+            source.display(),
+            target.display()
+        ),
+    )
+    .unwrap();
+    let items = |db: &Path| -> Vec<(i64, String)> {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut statement = conn.prepare("SELECT id, v FROM items ORDER BY id").unwrap();
+        statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    let (code, out, err) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(items(&target), [(1, "a".to_string()), (5, "e".to_string()), (9, "i".to_string())]);
+    assert_eq!(count(&target, "SELECT count(*) FROM child WHERE item_id = 5"), 1);
+
+    // Without the referenced key 5, the commit refuses the publish: the target stays as it was.
+    src.execute("DELETE FROM items WHERE id = 5", []).unwrap();
+    let (code, _, err) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("FOREIGN KEY constraint failed"), "{err}");
+    assert_eq!(items(&target), [(1, "a".to_string()), (5, "e".to_string()), (9, "i".to_string())]);
+}

@@ -401,6 +401,11 @@ impl StagedBackend for SqliteBackend {
         Some("PRAGMA foreign_keys = OFF")
     }
 
+    /// SQLite's `defer_foreign_keys` lasts until the transaction ends.
+    fn defer_foreign_keys_sql(&self) -> Option<&'static str> {
+        Some("PRAGMA defer_foreign_keys = ON")
+    }
+
     fn rename_instead(
         &self,
         s: &mut SqliteSession,

@@ -292,6 +292,13 @@ pub trait StagedBackend: Send + Sync + 'static {
     fn foreign_keys_off_sql(&self, _created: bool) -> Option<&'static str> {
         None
     }
+    /// Run first inside the publish transaction, so that other tables' foreign keys to the
+    /// target are checked when it commits, not at each statement: emptying a kept target that
+    /// other rows reference must not fail when the new rows still hold the referenced keys
+    /// (SQLite checks immediately unless told `defer_foreign_keys`). `None`: nothing to run.
+    fn defer_foreign_keys_sql(&self) -> Option<&'static str> {
+        None
+    }
     /// Drops the target if it `exists` and creates it from its source's definition.
     fn carried_sql(&self, target: &StagedTarget, carried: &CarriedTable, exists: bool) -> Vec<String> {
         let mut statements = Vec::new();
@@ -533,6 +540,9 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
             s.execute(sql, Step::Publish)?;
         }
         in_transaction(&mut s, Step::BeginPublishing, Step::CommitPublishing, |s| {
+            if let Some(sql) = b.defer_foreign_keys_sql() {
+                s.execute(sql, Step::Publish)?;
+            }
             for sql in &rows {
                 s.execute(sql, Step::Publish).map_err(|e| self.upsert_hint(e))?;
             }
