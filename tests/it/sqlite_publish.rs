@@ -314,3 +314,50 @@ fn replace_of_a_referenced_sqlite_table_checks_the_key_when_it_commits() {
     assert!(err.contains("FOREIGN KEY constraint failed"), "{err}");
     assert_eq!(items(&target), [(1, "a".to_string()), (5, "e".to_string()), (9, "i".to_string())]);
 }
+
+/// A float NaN cannot be kept by SQLite (it binds NaN as NULL), so it is refused by row, column
+/// and value instead of arriving as NULL; `on error skip` loads the other rows, ±Infinity exact.
+#[test]
+fn a_nan_into_sqlite_is_refused_by_row_and_column_not_stored_as_null() {
+    if !postgres_available() {
+        return;
+    }
+    pg_exec(
+        "DROP TABLE IF EXISTS public.sqlite_pub_nan;
+         CREATE TABLE public.sqlite_pub_nan (id int, w float8);
+         INSERT INTO public.sqlite_pub_nan VALUES (1, 1.5), (2, 'NaN'), (3, '-Infinity'), (4, NULL);",
+    );
+    let dir = temp_dir();
+    let db = dir.path().join("nan.db");
+    let file = dir.path().join("nan.flow");
+    let write = |on_error: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "let pg = postgres(\"{PG_TEST_URL}\")\nlet db = sqlite(\"{}\")\npipeline p {{\n  \
+                 source s = pg.query(\"SELECT id, w FROM public.sqlite_pub_nan ORDER BY id\")\n  \
+                 sink s -> db.table(\"nan\") {{ {on_error} }}\n}}\n",
+                db.display()
+            ),
+        )
+        .unwrap();
+    };
+    write("");
+    let (code, _, err) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(
+            "cannot write row 2, column w = NaN: SQLite stores a NaN as NULL; filter it out or cast the column to text"
+        ),
+        "{err}"
+    );
+    write("on error skip");
+    let (code, out, err) = flow_cli(&["run", "-q", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut statement = conn.prepare("SELECT id, w FROM nan ORDER BY id").unwrap();
+    let rows: Vec<(i64, Option<f64>)> =
+        statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    assert_eq!(rows, [(1, Some(1.5)), (3, Some(f64::NEG_INFINITY)), (4, None)]);
+    pg_exec("DROP TABLE public.sqlite_pub_nan;");
+}

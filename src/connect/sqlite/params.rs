@@ -44,6 +44,16 @@ pub enum ParamError {
     TemporalRange { data_type: DataType },
     #[error("type {data_type} cannot be written to SQLite")]
     Unsupported { data_type: DataType },
+    /// SQLite binds a NaN as NULL (`sqlite3_bind_double`: "a NaN ... is converted to NULL"), so
+    /// writing it would change the value silently.
+    #[error("SQLite stores a NaN as NULL; filter it out or cast the column to text")]
+    NotANumber,
+}
+
+/// A float as SQLite keeps it: NaN is refused ([`ParamError::NotANumber`]); infinities and
+/// every other value are stored exactly.
+fn real(value: f64) -> std::result::Result<f64, ParamError> {
+    if value.is_nan() { Err(ParamError::NotANumber) } else { Ok(value) }
 }
 
 /// A decimal's text that an existing SQLite column of numeric affinity will store as a float:
@@ -77,9 +87,9 @@ pub fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, Par
             let v = array.as_primitive::<UInt64Type>().value(row);
             i64::try_from(v).map(Value::Integer).map_err(|_| ParamError::IntegerRange { value: v })?
         }
-        DataType::Float16 => Value::Real(array.as_primitive::<Float16Type>().value(row).to_f64()),
-        DataType::Float32 => Value::Real(array.as_primitive::<Float32Type>().value(row).into()),
-        DataType::Float64 => Value::Real(array.as_primitive::<Float64Type>().value(row)),
+        DataType::Float16 => Value::Real(real(array.as_primitive::<Float16Type>().value(row).to_f64())?),
+        DataType::Float32 => Value::Real(real(array.as_primitive::<Float32Type>().value(row).into())?),
+        DataType::Float64 => Value::Real(real(array.as_primitive::<Float64Type>().value(row))?),
         DataType::Decimal128(_, _) => Value::Text(array.as_primitive::<Decimal128Type>().value_as_string(row)),
         DataType::Decimal256(_, _) => Value::Text(array.as_primitive::<Decimal256Type>().value_as_string(row)),
         DataType::Utf8 => Value::Text(array.as_string::<i32>().value(row).to_string()),
@@ -307,7 +317,7 @@ impl Column {
                     .map(|v| ToSqlOutput::Borrowed(ValueRef::Integer(v)))
                     .map_err(|_| ParamError::IntegerRange { value: v })
             }
-            Self::Real(a) => borrowed(ValueRef::Real(a.value(row))),
+            Self::Real(a) => borrowed(ValueRef::Real(real(a.value(row))?)),
             Self::Text(a) => borrowed(ValueRef::Text(a.value(row).as_bytes())),
             Self::LargeText(a) => borrowed(ValueRef::Text(a.value(row).as_bytes())),
             Self::TextView(a) => borrowed(ValueRef::Text(a.value(row).as_bytes())),

@@ -290,9 +290,9 @@ impl StagedBackend for SqliteBackend {
                 "column `{column}`: SQLite has no type for a span of time (a MySQL TIME); it is stored as TEXT in \
                  MySQL's notation [-]H:MM:SS.ffffff (e.g. 838:59:59.000000, -01:30:00.000000)"
             )),
-            DataType::Float16 | DataType::Float32 | DataType::Float64 => {
-                Some(format!("column `{column}`: SQLite stores NaN as NULL"))
-            }
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => Some(format!(
+                "column `{column}`: SQLite stores NaN as NULL, so a NaN is refused (by row, under `on error`)"
+            )),
             DataType::UInt64 => Some(format!(
                 "column `{column}`: SQLite integers are signed 64-bit; a value above 9223372036854775807 is refused \
                  (by row, under `on error`)"
