@@ -8,7 +8,7 @@
 #   bash benches/run.sh                       # 2,000,000 rows, 1,000 tables
 #   bash benches/run.sh --rows 10000000 --out bench.md
 #   bash benches/run.sh --only postgres-\>postgres,scaling
-#   bash benches/run.sh --only many-tables --tables 300
+#   bash benches/run.sh --only many-tables --tables 300     # default 1,000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flow-target}"
