@@ -236,16 +236,10 @@ fn a_partitioned_postgres_table_is_rewritten_in_place() {
         return;
     }
     let rt = runtime();
-    rt.block_on(async {
-        let client = flow::connect::postgres::connect(PG).await.unwrap();
-        client
-            .batch_execute(
-                "DROP TABLE IF EXISTS public.flow_in_place;
-                 CREATE TABLE public.flow_in_place AS SELECT g AS k, 'v' || g AS v FROM generate_series(1, 5000) g;",
-            )
-            .await
-            .unwrap();
-    });
+    crate::common::pg_exec(
+        "DROP TABLE IF EXISTS public.flow_in_place;
+         CREATE TABLE public.flow_in_place AS SELECT g AS k, 'v' || g AS v FROM generate_series(1, 5000) g;",
+    );
     let expected = rt.block_on(pg_one(&checksum("(SELECT * FROM public.flow_in_place WHERE k % 2 = 0)")));
     let report = rt.block_on(run_flow(&rewrite_in_place(&format!("postgres(\"{PG}\")"), "public.flow_in_place"), &[]));
     assert_eq!(report[0].status, RunStatus::Ok, "{:?}", report[0].error);
@@ -258,7 +252,7 @@ fn a_partitioned_mariadb_table_is_rewritten_in_place() {
     if !mariadb_available() {
         return;
     }
-    let mut conn = mysql::Pool::new(MY).unwrap().get_conn().unwrap();
+    let mut conn = crate::common::my_conn();
     conn.query_drop("DROP TABLE IF EXISTS flow_in_place").unwrap();
     conn.query_drop("CREATE TABLE flow_in_place (k INT PRIMARY KEY, v VARCHAR(20)) AS SELECT seq AS k, CONCAT('v', seq) AS v FROM seq_1_to_5000")
         .unwrap();
