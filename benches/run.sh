@@ -9,6 +9,7 @@
 #   bash benches/run.sh --rows 10000000 --out bench.md
 #   bash benches/run.sh --only postgres-\>postgres,scaling
 #   bash benches/run.sh --only many-tables --tables 300     # default 1,000
+#   FLOW_BIN=path/to/flow bash benches/run.sh              # time that binary; no release build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flow-target}"
@@ -30,5 +31,9 @@ for spec in sys.argv[1:]:
 PY
 mariadb -uroot -h 127.0.0.1 -e 'SET GLOBAL local_infile = 1'
 
-cargo build --release --quiet --bin flow
-FLOW_BIN="$CARGO_TARGET_DIR/release/flow" exec python3 benches/e2e.py "$@"
+if [[ -z "${FLOW_BIN:-}" ]]; then
+    cargo build --release --quiet --bin flow
+    FLOW_BIN="$CARGO_TARGET_DIR/release/flow"
+fi
+echo "timing $FLOW_BIN" >&2
+FLOW_BIN="$FLOW_BIN" exec python3 benches/e2e.py "$@"
