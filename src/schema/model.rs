@@ -125,7 +125,12 @@ pub enum ColumnType {
     Timestamp,
     /// An instant (PostgreSQL `timestamptz`, MySQL `TIMESTAMP`).
     TimestampTz,
+    /// A JSON document stored parsed (PostgreSQL `jsonb`, MySQL `JSON`): whitespace, key order and
+    /// duplicate keys of the text it was given are not kept.
     Json,
+    /// JSON kept as the text it was written in (PostgreSQL `json`, a SQLite column declared
+    /// `JSON`): created where the target can keep that text exactly (PostgreSQL `json`).
+    JsonText,
     Uuid,
     /// `name`: the PostgreSQL type's name; for MySQL, `<table>_<column>`. Values in sort order.
     Enum {

@@ -505,3 +505,51 @@ fn status_lists_the_tables_of_a_table_set_from_the_ledger() {
     assert!(!stdout.contains("secretpw1"));
     crate::common::pg_exec("DROP SCHEMA st_src CASCADE; DROP SCHEMA st_dst CASCADE;");
 }
+
+/// PostgreSQL `json` keeps its text as written (whitespace, key order, duplicate keys) and
+/// `jsonb` its parsed document: a whole-schema copy creates each as its own type, so neither
+/// changes, and `explain` says where a target (MySQL's `JSON`) would normalize the text.
+#[test]
+fn json_text_is_kept_as_written_and_a_normalizing_target_is_named() {
+    if !postgres_available() {
+        return;
+    }
+    let text = r#"{"b": 1,  "a": [1, 2], "a": 3}"#;
+    crate::common::pg_exec(&format!(
+        "DROP SCHEMA IF EXISTS ts_json_src CASCADE; DROP SCHEMA IF EXISTS ts_json_dst CASCADE; \
+         CREATE SCHEMA ts_json_src; CREATE SCHEMA ts_json_dst; \
+         CREATE TABLE ts_json_src.docs (id int PRIMARY KEY, j json, b jsonb); \
+         INSERT INTO ts_json_src.docs VALUES (1, '{text}', '{{\"b\":1,\"a\":2}}')"
+    ));
+    let (code, out, err) =
+        flow_cli(&["copy", "-q", PG, PG, "--all-tables", "--include", "ts_json_src.*", "--schema", "ts_json_dst"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        crate::common::pg_rows("SELECT j::text, b::text, pg_typeof(j)::text, pg_typeof(b)::text FROM ts_json_dst.docs"),
+        vec![vec![text.to_string(), r#"{"a": 2, "b": 1}"#.into(), "json".into(), "jsonb".into()]]
+    );
+
+    let dir = temp_dir();
+    let (code, file, err) = flow_cli(&[
+        "copy",
+        PG,
+        &format!("{MY_SERVER}/ts_json_dst"),
+        "--all-tables",
+        "--include",
+        "ts_json_src.*",
+        "--emit",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let file = crate::common::write(dir.path(), "json.flow", &file);
+    let (code, out, err) = flow_cli(&["explain", &file]);
+    assert_eq!(code, 0, "{err}");
+    let warnings: Vec<&str> = out.lines().map(str::trim).filter(|l| l.starts_with("warning")).collect();
+    assert_eq!(
+        warnings,
+        vec![
+            "warning     column docs.j: json text becomes JSON, which stores each document normalized: its \
+             whitespace, key order and duplicate keys are not kept"
+        ],
+        "{out}"
+    );
+}

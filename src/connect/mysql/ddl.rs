@@ -168,6 +168,16 @@ fn column_type(column_type: &ColumnType, keyed: bool, warn: &mut dyn FnMut(Strin
             "DATETIME(6)".into()
         }
         ColumnType::Json => "JSON".into(),
+        // MySQL has no JSON type that keeps text as written (MySQL manual, "The JSON Data Type":
+        // documents are normalized on insert).
+        ColumnType::JsonText => {
+            warn(
+                "json text becomes JSON, which stores each document normalized: its whitespace, key order and \
+                 duplicate keys are not kept"
+                    .into(),
+            );
+            "JSON".into()
+        }
         ColumnType::Uuid => "CHAR(36)".into(),
         ColumnType::Bit { length } => format!("BIT({length})"),
         ColumnType::Duration => "TIME(6)".into(),

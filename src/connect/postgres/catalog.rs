@@ -398,7 +398,8 @@ fn column_type(type_name: &str, category: &str, typmod: i32, source_type: &str) 
         "time" => ColumnType::Time,
         "timestamp" => ColumnType::Timestamp,
         "timestamptz" => ColumnType::TimestampTz,
-        "json" | "jsonb" => ColumnType::Json,
+        "json" => ColumnType::JsonText,
+        "jsonb" => ColumnType::Json,
         "uuid" => ColumnType::Uuid,
         _ => ColumnType::Other(source_type.to_string()),
     }

@@ -102,6 +102,7 @@ fn column_type(column_type: &ColumnType, warn: &mut dyn FnMut(String)) -> String
         ColumnType::Timestamp => "timestamp".into(),
         ColumnType::TimestampTz => "timestamptz".into(),
         ColumnType::Json => "jsonb".into(),
+        ColumnType::JsonText => "json".into(),
         ColumnType::Uuid => "uuid".into(),
         ColumnType::Bit { length: 1 } => "boolean".into(),
         ColumnType::Bit { length } => format!("bit({length})"),

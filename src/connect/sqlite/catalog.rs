@@ -399,7 +399,8 @@ pub fn column_type(declared: &str) -> ColumnType {
         "TIME" => ColumnType::Time,
         "DATETIME" | "TIMESTAMP" => ColumnType::Timestamp,
         "TIMESTAMPTZ" => ColumnType::TimestampTz,
-        "JSON" => ColumnType::Json,
+        // SQLite keeps the text as written (its JSON functions parse it on each call).
+        "JSON" => ColumnType::JsonText,
         "UUID" => ColumnType::Uuid,
         "" => ColumnType::Other(String::new()),
         _ if base.contains("INT") => ColumnType::BigInt,

@@ -77,7 +77,7 @@ fn column_type(column_type: &ColumnType, warn: &mut dyn FnMut(String)) -> String
         ColumnType::Time => "TIME",
         ColumnType::Timestamp => "TIMESTAMP",
         ColumnType::TimestampTz => "TIMESTAMPTZ",
-        ColumnType::Json | ColumnType::Uuid | ColumnType::Enum { .. } => "TEXT",
+        ColumnType::Json | ColumnType::JsonText | ColumnType::Uuid | ColumnType::Enum { .. } => "TEXT",
         ColumnType::Bit { length } => {
             warn(format!("bit({length}) has no SQLite equivalent; created as INTEGER holding the bits as a number"));
             "INTEGER"
