@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod bounds;
 pub mod cancel;
 pub mod catalog;
+pub mod catalog_error;
 pub mod connect_error;
 pub mod connection_options;
 #[cfg(test)]
