@@ -138,6 +138,12 @@ pub struct Resolution {
 /// [`ResolvedPipeline::sources`]; a table set that cannot be expanded is in
 /// [`Resolution::expansion`].
 pub async fn resolve(checked: &PipelinePlan) -> Resolution {
+    // Sources of a server whose backend reuses planning sessions (MySQL) are described on one
+    // connection per concurrent description rather than one per statement; all close here.
+    connect::planning::scope(resolve_in_scope(checked)).await
+}
+
+async fn resolve_in_scope(checked: &PipelinePlan) -> Resolution {
     let mut plan = checked.clone();
     let expansion = crate::expand::expand(&mut plan).await;
     if !expansion.errors.is_empty() {

@@ -20,6 +20,7 @@ pub mod foreign_keys;
 pub mod generate;
 pub mod metadata;
 pub mod mysql;
+pub mod planning;
 pub mod postgres;
 pub mod registry;
 pub mod rejects;

@@ -350,6 +350,17 @@ fn a_partitioned_mariadb_source_is_described_once_per_run_and_verify() {
             "verify: {verify}; the server saw:\n{}",
             dump(&proxy)
         );
+        // Describing the source opens one connection: its schema probe, bounds, row estimate
+        // and row width share it (before, each opened its own: four).
+        let describing: std::collections::BTreeSet<usize> = proxy
+            .statements()
+            .into_iter()
+            .filter(|(_, _, sql)| {
+                matches!(my_purpose(sql, "once_my_src"), Some("schema probe" | "bounds" | "row estimate" | "row width"))
+            })
+            .map(|(connection, _, _)| connection)
+            .collect();
+        assert_eq!(describing.len(), 1, "verify: {verify}; the server saw:\n{}", dump(&proxy));
     }
     assert_eq!(
         pg_rows("SELECT count(*)::text, sum(id)::text, min(v), max(v) FROM public.once_my_dst"),
