@@ -185,6 +185,7 @@ fn expand_sink(
             max_rejects: sink.max_rejects,
             carried: Some(CarriedTable {
                 source: table.display_name(),
+                create_types: ddl.create_types.clone(),
                 create: ddl.before_load.clone(),
                 after_load: ddl.after_load.clone(),
                 sequence_reset: ddl.sequence_reset.clone(),

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::connect::catalog::TableRead;
 use crate::connect::{self, SourceShape};
+use crate::diagnostics::{Failure, codes};
 use crate::expand::Expanded;
 use crate::ledger::watermark::Since;
 use crate::plan::{PipelinePlan, Relation, SourcePlan};
@@ -137,6 +138,12 @@ pub struct Resolution {
 /// [`ResolvedPipeline::sources`]; a table set that cannot be expanded is in
 /// [`Resolution::expansion`].
 pub async fn resolve(checked: &PipelinePlan) -> Resolution {
+    // Sources of a server whose backend reuses planning sessions (MySQL) are described on one
+    // connection per concurrent description rather than one per statement; all close here.
+    connect::planning::scope(resolve_in_scope(checked)).await
+}
+
+async fn resolve_in_scope(checked: &PipelinePlan) -> Resolution {
     let mut plan = checked.clone();
     let expansion = crate::expand::expand(&mut plan).await;
     if !expansion.errors.is_empty() {
@@ -242,13 +249,14 @@ pub async fn describe_sources(plan: &PipelinePlan, known: &HashMap<String, Table
 }
 
 /// Where each incremental source's previous run stopped, from its sinks' ledgers; nothing to
-/// read when no source is incremental.
-async fn incremental_marks(plan: &PipelinePlan) -> Result<BTreeMap<String, Since>, String> {
+/// read when no source is incremental. A ledger that cannot be read, or sinks whose ledgers
+/// disagree, are `flow::run::ledger` failures.
+async fn incremental_marks(plan: &PipelinePlan) -> Result<BTreeMap<String, Since>, Failure> {
     if !plan.sources.iter().any(|s| s.incremental.is_some()) {
         return Ok(BTreeMap::new());
     }
-    let histories = crate::connect::sink::read_ledgers(plan).await.map_err(|f| f.message)?;
-    crate::ledger::watermark::since_marks(plan, &histories).map_err(|e| e.to_string())
+    let histories = crate::connect::sink::read_ledgers(plan).await?;
+    crate::ledger::watermark::since_marks(plan, &histories).map_err(|e| Failure::new(codes::run::LEDGER, e.to_string()))
 }
 
 /// True when `shape` was described reading from `since`: a shape described before a run may

@@ -66,8 +66,11 @@ impl ContextError {
     }
 }
 
+/// `--var` values by name.
+pub type CliVars = BTreeMap<String, String>;
+
 /// `NAME=VALUE` pairs from `--var`.
-pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, ContextError> {
+pub fn parse_vars(pairs: &[String]) -> Result<CliVars, ContextError> {
     pairs
         .iter()
         .map(|p| match p.split_once('=') {

@@ -257,7 +257,8 @@ impl Submission {
     fn digest(job: &DigestJob) -> Result<Self, Failure> {
         let plan = digest_plan(job).map_err(|e| {
             let found = failure_of(&e, codes::run::INTERNAL);
-            Failure { stage: Some(job.sink.name.clone()), ..found }
+            let message = format!("sink `{}`: {}", job.sink.name, found.message);
+            Failure { stage: Some(job.sink.name.clone()), ..found.reworded(message) }
         })?;
         Ok(Self {
             plan,
@@ -453,7 +454,7 @@ impl PartitionEngine for BallistaEngine {
         };
         let batches = fetch_results(&done).await.map_err(|why| Failure {
             stage: Some(job.sink.name.clone()),
-            ..why.reworded(scrub(&why.message, &submitted.urls))
+            ..why.reworded(format!("sink `{}`: {}", job.sink.name, scrub(&why.message, &submitted.urls)))
         })?;
         let digests = digests_of(&batches).map_err(|e| failure_of(&e, codes::run::INTERNAL))?;
         if digests.iter().map(|d| d.partition).ne(0..job.targets.len()) {

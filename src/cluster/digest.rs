@@ -174,7 +174,11 @@ impl ExecutionPlan for DigestExec {
             };
             let (source, target) = both.map_err(|found| {
                 // Located at the sink's partition, tagged so the client gets code and place back.
-                let message = format!("partition {part}: {}", scrub_secret(&found.message, &sink.endpoint.url));
+                let message = format!(
+                    "sink `{}` partition {part}: {}",
+                    sink.name,
+                    scrub_secret(&found.message, &sink.endpoint.url)
+                );
                 let failure =
                     Failure { stage: Some(sink.name.clone()), partition: Some(part), ..found.reworded(message) };
                 DataFusionError::Execution(wire::encode(&failure))

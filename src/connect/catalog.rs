@@ -31,11 +31,9 @@ use std::collections::BTreeMap;
 
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
-use datafusion::error::DataFusionError;
 
+use super::catalog_error::CatalogError;
 use super::source::Descendants;
-use crate::diagnostics::Failure;
-use crate::plan::endpoint::scrub_secret;
 use crate::plan::{Backend, Endpoint};
 use crate::schema::{Catalog, TableFilter, TargetDialect};
 
@@ -44,16 +42,16 @@ use crate::schema::{Catalog, TableFilter, TargetDialect};
 pub trait CatalogReader: Send + Sync {
     /// The tables of the database `endpoint` names that `filter` selects, sorted by
     /// `(schema, name)`, with their columns, keys, indexes and foreign keys; what has no
-    /// portable form is listed in each table's `untranslated`. Errors are text naming the
-    /// server; [`read_catalog`] removes the endpoint's password from them.
-    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String>;
+    /// portable form is listed in each table's `untranslated`. Errors name the server or file,
+    /// with the endpoint's password removed.
+    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, CatalogError>;
 
     /// The catalog of a table set ([`Self::read_catalog`]), the inheritance descendants of the
     /// database's tables, and for each table what describing it as a source would ask the
     /// server ([`TableRead`]), read for all tables at once: a number of statements that does
     /// not grow with the number of tables. The default reads the catalog alone (no
     /// descendants, no table reads): each table is then described on its own.
-    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, String> {
+    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, CatalogError> {
         Ok(TableSetRead {
             catalog: self.read_catalog(endpoint, filter).await?,
             descendants: Descendants::new(),
@@ -139,43 +137,21 @@ pub fn schema_backend(backend: Backend) -> Option<SchemaBackend> {
 }
 
 /// The selected tables of a database endpoint, with their schema. Errors never contain the
-/// endpoint's password; an endpoint that is not a database is an error.
-pub async fn read_catalog(endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
-    let result = match schema_backend(endpoint.backend) {
-        Some(backend) => backend.catalog.read_catalog(endpoint, filter).await,
-        None => Err(format!(
-            "{} connection `{}` is not a database: it has no schema to copy",
-            endpoint.backend.name(),
-            endpoint.name
-        )),
-    };
-    result.map_err(|e| scrub_secret(&e, &endpoint.url))
+/// endpoint's password; an endpoint that is not a database is [`CatalogError::NotADatabase`].
+pub async fn read_catalog(endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, CatalogError> {
+    database(endpoint)?.catalog.read_catalog(endpoint, filter).await
 }
 
 /// [`read_catalog`] for a table set: also the descendants and the per-table reads (see
 /// [`CatalogReader::read_table_set`]). Errors never contain the endpoint's password.
-pub async fn read_table_set(endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, String> {
-    let result = match schema_backend(endpoint.backend) {
-        Some(backend) => backend.catalog.read_table_set(endpoint, filter).await,
-        None => Err(format!(
-            "{} connection `{}` is not a database: it has no schema to copy",
-            endpoint.backend.name(),
-            endpoint.name
-        )),
-    };
-    result.map_err(|e| scrub_secret(&e, &endpoint.url))
+pub async fn read_table_set(endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, CatalogError> {
+    database(endpoint)?.catalog.read_table_set(endpoint, filter).await
 }
 
-/// A connection error's own text, without DataFusion's `Execution error: ` prefix or the
-/// `External error: ` of a [`Failure`].
-pub(crate) fn error_message(e: DataFusionError) -> String {
-    if let DataFusionError::External(inner) = &e
-        && let Some(failure) = inner.downcast_ref::<Failure>()
-    {
-        return failure.message.clone();
-    }
-    match e {
-        DataFusionError::Execution(message) => message,
-        other => other.to_string(),
-    }
+/// The schema side of `endpoint`'s backend, which must be a database.
+fn database(endpoint: &Endpoint) -> Result<SchemaBackend, CatalogError> {
+    schema_backend(endpoint.backend).ok_or_else(|| CatalogError::NotADatabase {
+        backend: endpoint.backend.name(),
+        connection: endpoint.name.clone(),
+    })
 }

@@ -19,7 +19,7 @@ pub enum Reach {
 
 /// A failed connection: what the user reads (password already redacted) and whether the server
 /// answered.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ConnectError {
     pub reach: Reach,

@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod bounds;
 pub mod cancel;
 pub mod catalog;
+pub mod catalog_error;
 pub mod connect_error;
 pub mod connection_options;
 #[cfg(test)]
@@ -19,6 +20,7 @@ pub mod foreign_keys;
 pub mod generate;
 pub mod metadata;
 pub mod mysql;
+pub mod planning;
 pub mod postgres;
 pub mod registry;
 pub mod rejects;

@@ -125,7 +125,9 @@ pub trait PartitionEngine: Send + Sync + fmt::Debug {
     async fn write_all(&self, jobs: Vec<SinkJob>) -> Result<Written, Failure>;
 
     /// Reads every partition of `job` where the engine runs and returns one digest per input
-    /// partition, in partition order. Errors (already free of passwords) name the sink; dropping
-    /// the future stops the work.
+    /// partition, in partition order. Errors are already free of passwords; one located at the
+    /// sink (`stage` is the sink's name) names it in its message (`sink `out`: ...`, `sink `out`
+    /// partition 3: ...`), others do not and are named by the caller. Dropping the future stops
+    /// the work.
     async fn digest(&self, job: DigestJob) -> Result<Vec<PartitionDigest>, Failure>;
 }

@@ -313,7 +313,7 @@ fn apply_carried(stage: &mut ExplainedStage, carried: &crate::plan::table_set::C
             mapping.target_type.clone_from(ty);
         }
     }
-    stage.ddl = carried.create.iter().chain(&carried.after_load).cloned().collect();
+    stage.ddl = carried.create_types.iter().chain(&carried.create).chain(&carried.after_load).cloned().collect();
     if let Some(reset) = &carried.sequence_reset {
         stage.ddl.extend(connect::target::sequence_reset_text(backend, reset));
     }

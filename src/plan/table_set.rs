@@ -92,8 +92,13 @@ pub fn member_stage(set: &str, table: &str) -> String {
 pub struct CarriedTable {
     /// The source table, `schema.table`.
     pub source: String,
-    /// `CREATE TYPE` (PostgreSQL enums), then `CREATE TABLE` with the columns' types, `NOT NULL`,
-    /// the defaults that translate and the primary key.
+    /// `CREATE TYPE` of the named enum types the table uses (PostgreSQL), created before
+    /// `create`. A type may exist on the target from an earlier run (it outlives the table it
+    /// was made with): the sink creates each one unless it exists, and keeps it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_types: Vec<String>,
+    /// `CREATE TABLE` with the columns' types, `NOT NULL`, the defaults that translate and the
+    /// primary key.
     pub create: Vec<String>,
     /// Unique constraints and indexes, built once the rows are in.
     pub after_load: Vec<String>,

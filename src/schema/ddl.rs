@@ -53,7 +53,12 @@ pub struct TableDdl {
     /// `(schema, table)` on the source.
     pub source: (Option<String>, String),
     pub target: TableName,
-    /// `CREATE TYPE` (PostgreSQL enums), then `CREATE TABLE`.
+    /// `CREATE TYPE` of the named enum types (PostgreSQL) the table is the first of the plan
+    /// to use. Such a type lives in the target schema, beside the table, and may be there from
+    /// an earlier run: a sink creates it unless it exists, and keeps it
+    /// ([`crate::plan::table_set::CarriedTable::create_types`]).
+    pub create_types: Vec<String>,
+    /// `CREATE TABLE`, after `create_types`.
     pub before_load: Vec<String>,
     /// Unique constraints, then indexes.
     pub after_load: Vec<String>,
@@ -311,7 +316,7 @@ impl Planner<'_> {
         let target = self.targets[i].clone();
         let d = self.dialect;
         let mut warnings: Vec<String> = table.untranslated.iter().map(|u| u.warning()).collect();
-        let mut before_load = Vec::new();
+        let mut create_types = Vec::new();
         let mut elements = Vec::new();
         let mut column_types = Vec::new();
         let mut identity_columns = Vec::new();
@@ -334,7 +339,7 @@ impl Planner<'_> {
             } else {
                 IdentityRole::Other
             };
-            let rendered = self.column(i, column, role, &mut before_load, &mut warnings);
+            let rendered = self.column(i, column, role, &mut create_types, &mut warnings);
             if rendered.identity {
                 identity_columns.push(column.name.clone());
             }
@@ -370,12 +375,13 @@ impl Planner<'_> {
             }
         }
         let options = self.target.table_options().map(|o| format!(" {o}")).unwrap_or_default();
-        before_load.push(format!("CREATE TABLE {} ({}){options}", d.table(&target), elements.join(", ")));
+        let before_load = vec![format!("CREATE TABLE {} ({}){options}", d.table(&target), elements.join(", "))];
         let after_load = self.after_load(i, &target);
         let sequence_reset = self.target.sequence_reset(&target, &identity_columns);
         let ddl = TableDdl {
             source: (table.schema.clone(), table.name.clone()),
             target,
+            create_types,
             before_load,
             after_load,
             sequence_reset,
@@ -394,7 +400,7 @@ impl Planner<'_> {
         i: usize,
         column: &ColumnDef,
         role: IdentityRole,
-        before_load: &mut Vec<String>,
+        create_types: &mut Vec<String>,
         warnings: &mut Vec<String>,
     ) -> ColumnSql {
         let d = self.dialect;
@@ -404,7 +410,7 @@ impl Planner<'_> {
         let object = format!("{}.{}", table.name, column.name);
         let type_sql = match self.target.rowid_type() {
             Some(rowid_type) if rowid => rowid_type.to_string(),
-            _ => self.column_type(i, column, &object, before_load, warnings),
+            _ => self.column_type(i, column, &object, create_types, warnings),
         };
         let mut definition = format!("{} {type_sql}", d.ident(&column.name));
         if rowid {
@@ -445,13 +451,13 @@ impl Planner<'_> {
         i: usize,
         column: &ColumnDef,
         object: &str,
-        before_load: &mut Vec<String>,
+        create_types: &mut Vec<String>,
         warnings: &mut Vec<String>,
     ) -> String {
         if let ColumnType::Enum { name, values } = &column.column_type
             && self.target.enum_style() == EnumStyle::NamedType
         {
-            return self.named_enum(i, column, name, values, before_load);
+            return self.named_enum(i, column, name, values, create_types);
         }
         let usage = ColumnUse {
             keyed: self.keyed.contains(&(i, column.name.clone())),
@@ -469,7 +475,7 @@ impl Planner<'_> {
         column: &ColumnDef,
         name: &str,
         values: &[String],
-        before_load: &mut Vec<String>,
+        create_types: &mut Vec<String>,
     ) -> String {
         let d = self.dialect;
         let max = self.max_name();
@@ -493,7 +499,7 @@ impl Planner<'_> {
         let type_name = self.names.allocate(&namespace, &wanted, target.table(), max);
         let qualified = qualify(&type_name);
         let list: Vec<String> = values.iter().map(|v| d.string(v)).collect();
-        before_load.push(format!("CREATE TYPE {qualified} AS ENUM ({})", list.join(", ")));
+        create_types.push(format!("CREATE TYPE {qualified} AS ENUM ({})", list.join(", ")));
         self.enums.insert(qualified.clone(), values.to_vec());
         qualified
     }

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! source ─read_catalog─▶ Catalog ─plan_schema(target)─▶ SchemaPlan
-//!                                                     ├ before_load: CREATE TYPE / CREATE TABLE
+//!                                                     ├ create_types: CREATE TYPE (enums)
+//!                                                     ├ before_load: CREATE TABLE
 //!   (rows are loaded by the pipeline in between)      ├ after_load: unique constraints, indexes
 //!                                                     ├ sequence_reset: identities continue after MAX
 //!                                                     └ foreign_keys: last, once every table is loaded

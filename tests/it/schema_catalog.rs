@@ -121,7 +121,8 @@ fn my_exec(conn: &mut mysql::Conn, sql: &str) {
 
 /// Every statement of a plan, in the order a copy runs them, with `load` in the middle.
 fn statements(plan: &SchemaPlan) -> (Vec<String>, Vec<String>) {
-    let before: Vec<String> = plan.tables.iter().flat_map(|t| t.before_load.clone()).collect();
+    let before: Vec<String> =
+        plan.tables.iter().flat_map(|t| t.create_types.iter().chain(&t.before_load).cloned()).collect();
     let mut after: Vec<String> = plan.tables.iter().flat_map(|t| t.after_load.clone()).collect();
     for t in &plan.tables {
         if let Some(SequenceReset::Sql { sql }) = &t.sequence_reset {
@@ -649,7 +650,7 @@ fn mysql_schema_is_read_and_recreated_on_postgres() {
             "default books.updated is not carried over: ON UPDATE CURRENT_TIMESTAMP()",
             "trigger books.books_bi is not carried over: BEFORE INSERT FOR EACH ROW SET NEW.title = TRIM(NEW.title)",
         ]);
-        assert_eq!(plan.tables[2].before_load[0], "CREATE TYPE \"flow_cat_t2\".\"books_genre\" AS ENUM ('fiction', 'non-fiction', 'poetry')");
+        assert_eq!(plan.tables[2].create_types[0], "CREATE TYPE \"flow_cat_t2\".\"books_genre\" AS ENUM ('fiction', 'non-fiction', 'poetry')");
         let (before, after) = statements(&plan);
         let rows = [
             "INSERT INTO flow_cat_t2.authors (id, name) VALUES (3, 'Ann'), (7, 'Bob')",
@@ -792,18 +793,27 @@ fn errors_never_show_the_password() {
     if postgres_available() {
         let url = "postgresql://postgres:s3cr%40t@127.0.0.1:5432/flow_cat_no_such_db";
         let err = rt.block_on(read_catalog(&endpoint(Backend::Postgres, url), &TableFilter::all())).expect_err("no db");
+        // The server answered and refused the database: the typed connection error says so.
+        assert_eq!(err.code(), "flow::connection::refused");
+        let err = err.to_string();
         assert!(err.contains("flow_cat_no_such_db"), "{err}");
         assert!(!err.contains("s3cr") && err.contains("***"), "{err}");
     }
     if mariadb_available() {
         let url = "mysql://root:s3cret@127.0.0.1:3306/test";
-        let err = rt.block_on(read_catalog(&endpoint(Backend::Mysql, url), &TableFilter::all())).expect_err("denied");
+        let err = rt
+            .block_on(read_catalog(&endpoint(Backend::Mysql, url), &TableFilter::all()))
+            .expect_err("denied")
+            .to_string();
         assert!(!err.contains("s3cret"), "{err}");
     }
     let err = rt
         .block_on(read_catalog(&endpoint(Backend::Sqlite, "/nonexistent/dir/x.db"), &TableFilter::all()))
         .expect_err("no file");
+    assert_eq!(err.code(), "flow::source::read_failed");
+    let err = err.to_string();
     assert!(err.contains("/nonexistent/dir/x.db"), "{err}");
     let err = rt.block_on(read_catalog(&endpoint(Backend::Csv, "x.csv"), &TableFilter::all())).expect_err("not a db");
-    assert_eq!(err, "csv connection `db` is not a database: it has no schema to copy");
+    assert_eq!(err.code(), "flow::table_set::tables_unsupported");
+    assert_eq!(err.to_string(), "csv connection `db` is not a database: it has no schema to copy");
 }

@@ -21,9 +21,10 @@ use mysql::{Conn, Row, Value};
 use async_trait::async_trait;
 
 use super::types::{CatalogColumn, Tinyint1};
-use crate::connect::catalog::{CatalogReader, PrimaryKeyFacts, ReadAs, TableRead, TableSetRead, error_message};
+use crate::connect::catalog::{CatalogReader, PrimaryKeyFacts, ReadAs, TableRead, TableSetRead};
+use crate::connect::catalog_error::CatalogError;
 use crate::plan::Endpoint;
-use crate::plan::endpoint::{redact_url, scrub_secret};
+use crate::plan::endpoint::redact_url;
 use crate::schema::defaults::{ParsedDefault, common_or_literal, is_number, normalise_number, quote, quoted};
 use crate::schema::model::{
     Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
@@ -84,24 +85,24 @@ pub struct MysqlCatalog;
 
 #[async_trait]
 impl CatalogReader for MysqlCatalog {
-    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
+    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, CatalogError> {
         read_catalog(&endpoint.url, filter, Tinyint1::of(endpoint)).await
     }
 
     /// The catalog and every table's reads, from the same statements on one connection: the
     /// row estimate and width are `TABLES`' own columns, the schema is the columns' types
     /// mapped as the probe maps its result's (`super::types::catalog_column`).
-    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, String> {
+    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, CatalogError> {
         let (url, filter, tinyint1) = (endpoint.url.clone(), filter.clone(), Tinyint1::of(endpoint));
         tokio::task::spawn_blocking(move || {
-            let mut conn = super::session::open_session(&url).map_err(|e| scrub_secret(&error_message(e), &url))?;
+            let mut conn = super::session::open_session(&url).map_err(|e| CatalogError::backend(e, &url))?;
             let mut reader = Reader { conn: &mut conn, url: &url, tinyint1, facts: BTreeMap::new() };
             let catalog = reader.read(&filter)?;
             let reads = reader.table_reads(&catalog);
             Ok(TableSetRead { catalog, descendants: Default::default(), reads })
         })
         .await
-        .map_err(|e| format!("reading the MySQL schema stopped: {e}"))?
+        .map_err(|e| CatalogError::stopped("MySQL", &e))?
     }
 }
 
@@ -110,16 +111,16 @@ impl CatalogReader for MysqlCatalog {
 ///
 /// `tinyint1` says whether `TINYINT(1)` columns are booleans (the default) or integers, as the
 /// reader reads them (`connect::mysql::types::Tinyint1`): the DDL and the data agree.
-pub async fn read_catalog(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, String> {
+pub async fn read_catalog(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, CatalogError> {
     let (url, filter) = (url.to_string(), filter.clone());
     tokio::task::spawn_blocking(move || read_blocking(&url, &filter, tinyint1))
         .await
-        .map_err(|e| format!("reading the MySQL schema stopped: {e}"))?
+        .map_err(|e| CatalogError::stopped("MySQL", &e))?
 }
 
 /// [`read_catalog`] on the calling thread.
-pub fn read_blocking(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, String> {
-    let mut conn = super::session::open_session(url).map_err(|e| scrub_secret(&error_message(e), url))?;
+pub fn read_blocking(url: &str, filter: &TableFilter, tinyint1: Tinyint1) -> Result<Catalog, CatalogError> {
+    let mut conn = super::session::open_session(url).map_err(|e| CatalogError::backend(e, url))?;
     let mut reader = Reader { conn: &mut conn, url, tinyint1, facts: BTreeMap::new() };
     reader.read(filter)
 }
@@ -143,23 +144,16 @@ struct TableFacts {
 }
 
 impl Reader<'_> {
-    fn query(&mut self, sql: &str) -> Result<Vec<Row>, String> {
+    fn query(&mut self, sql: &str) -> Result<Vec<Row>, CatalogError> {
         crate::connect::sql_log::record("mysql", crate::connect::sql_log::StatementKind::Query, sql);
-        self.conn.query::<Row, _>(sql).map_err(|e| {
-            format!(
-                "MySQL at {} refused to list the schema ({}): {}",
-                redact_url(self.url),
-                sql.lines().next().unwrap_or(""),
-                scrub_secret(&super::error_text(&e), self.url)
-            )
-        })
+        let url = self.url;
+        self.conn.query::<Row, _>(sql).map_err(|e| CatalogError::refused("MySQL", url, sql, &super::error_text(&e)))
     }
 
-    fn read(&mut self, filter: &TableFilter) -> Result<Catalog, String> {
+    fn read(&mut self, filter: &TableFilter) -> Result<Catalog, CatalogError> {
         let info = self.query("SELECT DATABASE(), VERSION()")?;
-        let first = info.first().ok_or("MySQL returned no row for SELECT DATABASE()")?;
-        let database = text(first, 0)?
-            .ok_or_else(|| format!("the MySQL URL {} names no database; add /DATABASE to it", redact_url(self.url)))?;
+        let first = info.first().ok_or(CatalogError::NoRow { backend: "MySQL", statement: "SELECT DATABASE()" })?;
+        let database = text(first, 0)?.ok_or_else(|| CatalogError::NoDatabase { server: redact_url(self.url) })?;
         let mariadb = text(first, 1)?.unwrap_or_default().contains("MariaDB");
 
         let mut tables: BTreeMap<String, TableDef> = BTreeMap::new();
@@ -188,7 +182,7 @@ impl Reader<'_> {
         &mut self,
         mariadb: bool,
         tables: &mut BTreeMap<String, TableDef>,
-    ) -> Result<HashSet<(String, String)>, String> {
+    ) -> Result<HashSet<(String, String)>, CatalogError> {
         let mut json_columns = HashSet::new();
         let sql = if mariadb { MARIADB_CHECKS_SQL } else { MYSQL_CHECKS_SQL };
         let mut rows = self.query(sql)?;
@@ -217,7 +211,7 @@ impl Reader<'_> {
         mariadb: bool,
         json_columns: &HashSet<(String, String)>,
         tables: &mut BTreeMap<String, TableDef>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CatalogError> {
         for row in self.query(COLUMNS_SQL)? {
             let table_name = required(&row, 0)?;
             let Some(table) = tables.get_mut(&table_name) else { continue };
@@ -231,7 +225,7 @@ impl Reader<'_> {
             let object = format!("{table_name}.{name}");
             if let Some(facts) = self.facts.get_mut(&table_name) {
                 let number =
-                    |i: usize| -> Result<Option<u32>, String> { Ok(text(&row, i)?.and_then(|n| n.parse().ok())) };
+                    |i: usize| -> Result<Option<u32>, CatalogError> { Ok(text(&row, i)?.and_then(|n| n.parse().ok())) };
                 facts.invisible |= extra_lower.contains("invisible");
                 facts.columns.push(CatalogColumn {
                     name: name.clone(),
@@ -285,7 +279,7 @@ impl Reader<'_> {
         &mut self,
         database: &str,
         tables: &mut BTreeMap<String, TableDef>,
-    ) -> Result<HashSet<(String, String)>, String> {
+    ) -> Result<HashSet<(String, String)>, CatalogError> {
         let mut actions: HashMap<(String, String), (String, String)> = HashMap::new();
         for row in self.query(ACTIONS_SQL)? {
             let key = (required(&row, 0)?, required(&row, 1)?);
@@ -345,7 +339,7 @@ impl Reader<'_> {
         &mut self,
         uniques: &HashSet<(String, String)>,
         tables: &mut BTreeMap<String, TableDef>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CatalogError> {
         let mut found: BTreeMap<(String, String), StatisticsIndex> = BTreeMap::new();
         for row in self.query(INDEXES_SQL)? {
             let table_name = required(&row, 0)?;
@@ -388,7 +382,7 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn triggers(&mut self, tables: &mut BTreeMap<String, TableDef>) -> Result<(), String> {
+    fn triggers(&mut self, tables: &mut BTreeMap<String, TableDef>) -> Result<(), CatalogError> {
         for row in self.query(TRIGGERS_SQL)? {
             let table_name = required(&row, 0)?;
             let Some(table) = tables.get_mut(&table_name) else { continue };
@@ -454,9 +448,11 @@ struct StatisticsIndex {
 }
 
 /// A catalog value as text (`information_schema` sends text, numbers included), `None` for NULL.
-fn text(row: &Row, i: usize) -> Result<Option<String>, String> {
+fn text(row: &Row, i: usize) -> Result<Option<String>, CatalogError> {
     match row.as_ref(i) {
-        None => Err(format!("MySQL catalog row has no column {i}")),
+        None => {
+            Err(CatalogError::BadValue { backend: "MySQL", column: i, problem: "the row has no such column".into() })
+        }
         Some(Value::NULL) => Ok(None),
         Some(Value::Bytes(bytes)) => Ok(Some(String::from_utf8_lossy(bytes).into_owned())),
         Some(Value::Int(n)) => Ok(Some(n.to_string())),
@@ -465,8 +461,8 @@ fn text(row: &Row, i: usize) -> Result<Option<String>, String> {
     }
 }
 
-fn required(row: &Row, i: usize) -> Result<String, String> {
-    text(row, i)?.ok_or_else(|| format!("MySQL catalog row has NULL in column {i}"))
+fn required(row: &Row, i: usize) -> Result<String, CatalogError> {
+    text(row, i)?.ok_or_else(|| CatalogError::BadValue { backend: "MySQL", column: i, problem: "NULL".into() })
 }
 
 /// The portable type of a column from `DATA_TYPE` and `COLUMN_TYPE` (`int(10) unsigned`,

@@ -30,6 +30,7 @@ use super::session::{self, SnapshotKind};
 use super::types::Tinyint1;
 use crate::connect::blocking::blocking_stream;
 use crate::connect::cancel::Pending;
+use crate::connect::planning;
 use crate::connect::source::{BadUrl, DatabaseSource, PartitionRead, SourceSnapshot, run_blocking};
 use crate::connect::sql_log::{self, StatementKind};
 use crate::plan::sql::Dialect;
@@ -49,12 +50,20 @@ impl DatabaseSource for MysqlSource {
     async fn probe(&self, source: &SourcePlan, probe: &str) -> Result<(SchemaRef, Vec<String>)> {
         let (url, sql) = (source.endpoint.url.clone(), probe.to_string());
         let tinyint1 = Tinyint1::of(&source.endpoint);
-        Ok((run_blocking(move || query_schema(&url, &sql, tinyint1)).await?, Vec::new()))
+        let sessions = planning::current();
+        let schema = run_blocking(move || {
+            on_planning_session(sessions.as_deref(), &url, |conn| {
+                sql_log::record("mysql", StatementKind::Prepare, &sql);
+                reader::query_schema(conn, &sql, tinyint1)
+            })
+        });
+        Ok((schema.await?, Vec::new()))
     }
 
     async fn fetch_small(&self, source: &SourcePlan, sql: &str) -> Result<Vec<RecordBatch>> {
         let (url, sql) = (source.endpoint.url.clone(), sql.to_string());
-        run_blocking(move || fetch_all(&url, &sql)).await
+        let sessions = planning::current();
+        run_blocking(move || on_planning_session(sessions.as_deref(), &url, |conn| fetch_all_on(conn, &sql))).await
     }
 
     /// Taken by a run only, so that `explain` takes no lock; the first and last ranges are open,
@@ -300,21 +309,36 @@ fn kill_until_stopped(url: &str, tag: &str, producer_done: &AtomicBool) {
     }
 }
 
-/// The Arrow schema of `sql`'s rows, from the prepared statement's metadata (blocking);
-/// `tinyint1` says how `TINYINT(1)` columns are read.
-pub fn query_schema(url: &str, sql: &str, tinyint1: Tinyint1) -> Result<SchemaRef> {
-    sql_log::record("mysql", StatementKind::Prepare, sql);
-    reader::query_schema(&mut session::open_session(url)?, sql, tinyint1)
+/// Runs `work` (blocking) on a session of `url`: while resolving, an idle session of the
+/// planning scope (`connect::planning`: a source's schema probe, bounds, row estimate, row
+/// width and primary key then share one connection), given back when `work` succeeded; else a
+/// session of its own. Each statement runs on its own (autocommit), so the session that runs
+/// it changes nothing of its answer; a session whose statement failed is closed.
+fn on_planning_session<T>(
+    sessions: Option<&planning::PlanningSessions>,
+    url: &str,
+    work: impl FnOnce(&mut Conn) -> Result<T>,
+) -> Result<T> {
+    // A kept session the server has closed meanwhile (`wait_timeout`) is replaced, not used.
+    let kept = sessions.and_then(|s| s.take::<Conn>(url)).and_then(|mut conn| conn.ping().is_ok().then_some(conn));
+    let mut conn = match kept {
+        Some(conn) => conn,
+        None => session::open_session(url)?,
+    };
+    let result = work(&mut conn);
+    if let (Ok(_), Some(sessions)) = (&result, sessions) {
+        sessions.give(url, conn);
+    }
+    result
 }
 
-/// A small query's whole result (blocking): bounds, counts. An empty result gives one empty
-/// batch that carries the schema.
-pub fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+/// A small query's whole result (blocking) on `conn`: bounds, counts. An empty result gives
+/// one empty batch that carries the schema.
+fn fetch_all_on(conn: &mut Conn, sql: &str) -> Result<Vec<RecordBatch>> {
     sql_log::record("mysql", StatementKind::Query, sql);
-    let mut conn = session::open_session(url)?;
-    let schema = reader::query_schema(&mut conn, sql, Tinyint1::default())?;
+    let schema = reader::query_schema(conn, sql, Tinyint1::default())?;
     let mut batches = Vec::new();
-    reader::stream_query(&mut conn, sql, &schema, 8192, &mut |batch| {
+    reader::stream_query(conn, sql, &schema, 8192, &mut |batch| {
         batches.push(batch);
         true
     })?;

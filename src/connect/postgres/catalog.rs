@@ -19,9 +19,9 @@ use tokio_postgres::{Client, Row};
 use async_trait::async_trait;
 
 use super::{connect, error_text, types::numeric_precision_scale};
-use crate::connect::catalog::{CatalogReader, TableSetRead, error_message};
+use crate::connect::catalog::{CatalogReader, TableSetRead};
+use crate::connect::catalog_error::CatalogError;
 use crate::plan::Endpoint;
-use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::schema::defaults::{ParsedDefault, common_default, is_number, normalise_number, quote, quoted};
 use crate::schema::model::{
     Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated,
@@ -100,15 +100,15 @@ pub struct PostgresCatalog;
 
 #[async_trait]
 impl CatalogReader for PostgresCatalog {
-    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
+    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, CatalogError> {
         read_catalog(&endpoint.url, filter).await
     }
 
     /// The catalog, the descendants and every table's reads on one connection
     /// (`super::table_reads`).
-    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, String> {
+    async fn read_table_set(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<TableSetRead, CatalogError> {
         let url = &endpoint.url;
-        let client = connect(url).await.map_err(|e| scrub_secret(&error_message(e), url))?;
+        let client = connect(url).await.map_err(|e| CatalogError::backend(e, url))?;
         let reader = Reader { client: &client, url };
         let read = reader.read_tables(filter).await?;
         super::table_reads::read_table_set(&reader, read).await
@@ -117,8 +117,8 @@ impl CatalogReader for PostgresCatalog {
 
 /// The selected tables of the database at `url`. Errors name the server with the password
 /// redacted.
-pub async fn read_catalog(url: &str, filter: &TableFilter) -> Result<Catalog, String> {
-    let client = connect(url).await.map_err(|e| scrub_secret(&error_message(e), url))?;
+pub async fn read_catalog(url: &str, filter: &TableFilter) -> Result<Catalog, CatalogError> {
+    let client = connect(url).await.map_err(|e| CatalogError::backend(e, url))?;
     let reader = Reader { client: &client, url };
     Ok(reader.read_tables(filter).await?.catalog())
 }
@@ -159,24 +159,26 @@ pub(super) struct ColumnFacts {
 }
 
 impl Reader<'_> {
-    pub(super) async fn query(&self, sql: &str, oids: &[u32]) -> Result<Vec<Row>, String> {
+    /// Runs catalog statement `sql`, which takes no parameter.
+    pub(super) async fn query(&self, sql: &str) -> Result<Vec<Row>, CatalogError> {
         crate::connect::sql_log::record("postgres", crate::connect::sql_log::StatementKind::Query, sql);
-        let result =
-            if sql.contains("$1") { self.client.query(sql, &[&oids]).await } else { self.client.query(sql, &[]).await };
-        result.map_err(|e| {
-            format!(
-                "PostgreSQL at {} refused to list the schema ({}): {}",
-                redact_url(self.url),
-                sql.lines().next().unwrap_or(""),
-                scrub_secret(&error_text(&e), self.url)
-            )
-        })
+        self.client.query(sql, &[]).await.map_err(|e| self.refused(sql, &e))
     }
 
-    async fn read_tables(&self, filter: &TableFilter) -> Result<TablesRead, String> {
+    /// Runs catalog statement `sql` with the tables' `oids` as `$1`.
+    pub(super) async fn query_oids(&self, sql: &str, oids: &[u32]) -> Result<Vec<Row>, CatalogError> {
+        crate::connect::sql_log::record("postgres", crate::connect::sql_log::StatementKind::Query, sql);
+        self.client.query(sql, &[&oids]).await.map_err(|e| self.refused(sql, &e))
+    }
+
+    fn refused(&self, sql: &str, e: &tokio_postgres::Error) -> CatalogError {
+        CatalogError::refused("PostgreSQL", self.url, sql, &error_text(e))
+    }
+
+    async fn read_tables(&self, filter: &TableFilter) -> Result<TablesRead, CatalogError> {
         let mut tables: Vec<TableDef> = Vec::new();
         let mut oids: Vec<u32> = Vec::new();
-        for row in self.query(TABLES_SQL, &[]).await? {
+        for row in self.query(TABLES_SQL).await? {
             let (schema, name): (String, String) = (get(&row, 1)?, get(&row, 2)?);
             if !filter.allows(Some(&schema), &name) {
                 continue;
@@ -200,9 +202,9 @@ impl Reader<'_> {
         oids: &[u32],
         by_oid: &HashMap<u32, usize>,
         tables: &mut [TableDef],
-    ) -> Result<Vec<Vec<ColumnFacts>>, String> {
+    ) -> Result<Vec<Vec<ColumnFacts>>, CatalogError> {
         let mut facts: Vec<Vec<ColumnFacts>> = vec![Vec::new(); tables.len()];
-        let rows = self.query(COLUMNS_SQL, oids).await?;
+        let rows = self.query_oids(COLUMNS_SQL, oids).await?;
         // Enum labels for every enum type a column uses, in one query.
         let mut enum_oids: Vec<u32> = Vec::new();
         for row in &rows {
@@ -212,7 +214,7 @@ impl Reader<'_> {
         }
         let mut enum_values: HashMap<u32, Vec<String>> = HashMap::new();
         if !enum_oids.is_empty() {
-            for row in self.query(ENUMS_SQL, &enum_oids).await? {
+            for row in self.query_oids(ENUMS_SQL, &enum_oids).await? {
                 enum_values.entry(get(&row, 0)?).or_default().push(get(&row, 1)?);
             }
         }
@@ -279,8 +281,8 @@ impl Reader<'_> {
         oids: &[u32],
         by_oid: &HashMap<u32, usize>,
         tables: &mut [TableDef],
-    ) -> Result<(), String> {
-        for row in self.query(CONSTRAINTS_SQL, oids).await? {
+    ) -> Result<(), CatalogError> {
+        for row in self.query_oids(CONSTRAINTS_SQL, oids).await? {
             let Some(&t) = by_oid.get(&get::<u32>(&row, 0)?) else { continue };
             let table = &mut tables[t];
             let name: String = get(&row, 1)?;
@@ -309,8 +311,13 @@ impl Reader<'_> {
         Ok(())
     }
 
-    async fn indexes(&self, oids: &[u32], by_oid: &HashMap<u32, usize>, tables: &mut [TableDef]) -> Result<(), String> {
-        for row in self.query(INDEXES_SQL, oids).await? {
+    async fn indexes(
+        &self,
+        oids: &[u32],
+        by_oid: &HashMap<u32, usize>,
+        tables: &mut [TableDef],
+    ) -> Result<(), CatalogError> {
+        for row in self.query_oids(INDEXES_SQL, oids).await? {
             let Some(&t) = by_oid.get(&get::<u32>(&row, 0)?) else { continue };
             let backs_constraint: bool = get(&row, 8)?;
             if backs_constraint {
@@ -339,8 +346,8 @@ impl Reader<'_> {
         oids: &[u32],
         by_oid: &HashMap<u32, usize>,
         tables: &mut [TableDef],
-    ) -> Result<(), String> {
-        for row in self.query(TRIGGERS_SQL, oids).await? {
+    ) -> Result<(), CatalogError> {
+        for row in self.query_oids(TRIGGERS_SQL, oids).await? {
             let Some(&t) = by_oid.get(&get::<u32>(&row, 0)?) else { continue };
             let table = &mut tables[t];
             let name: String = get(&row, 1)?;
@@ -351,8 +358,8 @@ impl Reader<'_> {
 }
 
 /// One column of a catalog row; a type mismatch is an error, not a panic.
-pub(super) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, String> {
-    row.try_get(i).map_err(|e| format!("unexpected PostgreSQL catalog value in column {i}: {e}"))
+pub(super) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, CatalogError> {
+    row.try_get(i).map_err(|e| CatalogError::BadValue { backend: "PostgreSQL", column: i, problem: e.to_string() })
 }
 
 /// `pg_constraint.confupdtype`/`confdeltype` letters.

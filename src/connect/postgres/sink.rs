@@ -249,7 +249,8 @@ impl StagedBackend for PostgresBackend {
         if exists {
             statements.push(format!("DROP TABLE {} CASCADE", D.table(&t.table)));
         }
-        statements.extend(carried.create.iter().map(|sql| create_type_once(sql)));
+        statements.extend(carried.create_types.iter().map(|sql| create_type_once(sql)));
+        statements.extend(carried.create.iter().cloned());
         statements
     }
 
@@ -436,13 +437,10 @@ fn identity_past_sql(table: &TableName, column: &str) -> String {
     )
 }
 
-/// `CREATE TYPE` of an enum the target may have from an earlier run: created once, kept after.
+/// `CREATE TYPE` (`sql`, one of `CarriedTable::create_types`) of an enum the target may have
+/// from an earlier run: created once, kept after.
 fn create_type_once(sql: &str) -> String {
-    if sql.trim_start().starts_with("CREATE TYPE") {
-        format!("DO $flow$ BEGIN {sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $flow$")
-    } else {
-        sql.to_string()
-    }
+    format!("DO $flow$ BEGIN {sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $flow$")
 }
 
 /// The staging columns cast to the carried column types (text into an enum, say, needs one).
@@ -505,7 +503,10 @@ fn failure_of(e: &tokio_postgres::Error, message: String) -> Failure {
     }
 }
 
-/// The column a COPY error's context names: `COPY t, line 1, column amount: "..."`.
+/// The column a COPY error's context names: `COPY t, line 1, column amount: "..."`. PostgreSQL
+/// gives a COPY's line and column only in the text of the error's context (its `column` field
+/// is empty for a value COPY refused), so they are read from the server's message here, where
+/// the error comes in; everything after decides on the `Failure`'s fields.
 fn copy_column(context: Option<&str>) -> Option<String> {
     let rest = &context?[context?.find(", column ")? + ", column ".len()..];
     Some(rest.split(':').next()?.trim().to_string())
@@ -529,7 +530,8 @@ pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Res
 }
 
 /// The line a COPY error's context names (`COPY t, line 3: ...`, `COPY t, line 3, column a:
-/// ...`), 1-based: the row of the COPY's input.
+/// ...`), 1-based: the row of the COPY's input. Read from the server's text, as
+/// [`copy_column`] says.
 fn copy_line(context: Option<&str>) -> Option<u64> {
     let rest = context?.strip_prefix("COPY ")?;
     let rest = &rest[rest.find(", line ")? + ", line ".len()..];

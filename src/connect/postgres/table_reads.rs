@@ -23,6 +23,7 @@ use tokio_postgres::types::{Kind, Type};
 use super::catalog::{ColumnFacts, Reader, TablesRead, get};
 use super::{inheritance, types};
 use crate::connect::catalog::{PrimaryKeyFacts, ReadAs, TableRead, TableSetRead};
+use crate::connect::catalog_error::CatalogError;
 use crate::plan::TableName;
 
 /// Per table (`$1`, oids): the row estimate of the table alone and with every descendant, as
@@ -63,12 +64,12 @@ struct Estimates {
 
 /// The table set's read: the catalog (sorted), the descendants of every table of the database,
 /// and each table's [`TableRead`], on `reader`'s connection.
-pub(super) async fn read_table_set(reader: &Reader<'_>, read: TablesRead) -> Result<TableSetRead, String> {
+pub(super) async fn read_table_set(reader: &Reader<'_>, read: TablesRead) -> Result<TableSetRead, CatalogError> {
     let descendants = inheritance::descendants_on(reader.client, reader.url, None)
         .await
-        .map_err(crate::connect::catalog::error_message)?;
+        .map_err(|e| CatalogError::backend(e, reader.url))?;
     let mut estimates: HashMap<u32, Estimates> = HashMap::new();
-    for row in reader.query(ESTIMATES_SQL, &read.oids).await? {
+    for row in reader.query_oids(ESTIMATES_SQL, &read.oids).await? {
         let estimate = Estimates {
             own: get(&row, 1)?,
             whole: get(&row, 2)?,
@@ -80,7 +81,7 @@ pub(super) async fn read_table_set(reader: &Reader<'_>, read: TablesRead) -> Res
     }
     // (oid, inherited) → summed width.
     let mut widths: HashMap<(u32, bool), Option<i64>> = HashMap::new();
-    for row in reader.query(WIDTHS_SQL, &read.oids).await? {
+    for row in reader.query_oids(WIDTHS_SQL, &read.oids).await? {
         widths.insert((get(&row, 0)?, get(&row, 1)?), get(&row, 2)?);
     }
     let mut reads = BTreeMap::new();
@@ -128,6 +129,9 @@ fn probe_schema(columns: &[ColumnFacts]) -> Option<SchemaRef> {
             // plain base type's `Simple` (an extension's `citext`); the mapping reads the kind
             // and the name only. Anything else (a domain over a domain, whose first level only
             // the catalog read; a composite, a range) is probed.
+            // A type of the database's own named like a built-in one is shown with its schema,
+            // which the catalog read does not carry: probed.
+            None if types::names_a_builtin(&column.type_name) => return None,
             None => {
                 let kind = match column.type_kind.as_str() {
                     "e" => Kind::Enum(Vec::new()),

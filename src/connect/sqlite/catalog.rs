@@ -16,6 +16,7 @@ use rusqlite::{Connection, OpenFlags};
 use async_trait::async_trait;
 
 use crate::connect::catalog::CatalogReader;
+use crate::connect::catalog_error::CatalogError;
 use crate::plan::Endpoint;
 use crate::schema::defaults::{ParsedDefault, common_or_literal};
 use crate::schema::model::{
@@ -29,21 +30,27 @@ pub struct SqliteCatalog;
 
 #[async_trait]
 impl CatalogReader for SqliteCatalog {
-    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, String> {
+    async fn read_catalog(&self, endpoint: &Endpoint, filter: &TableFilter) -> Result<Catalog, CatalogError> {
         let (path, filter) = (endpoint.file_path().to_string(), filter.clone());
         tokio::task::spawn_blocking(move || read_catalog(&path, &filter))
             .await
-            .unwrap_or_else(|e| Err(format!("reading the SQLite schema stopped: {e}")))
+            .unwrap_or_else(|e| Err(CatalogError::stopped("SQLite", &e)))
     }
 }
 
 /// The selected tables of the SQLite file at `path`. Blocking.
-pub fn read_catalog(path: &str, filter: &TableFilter) -> Result<Catalog, String> {
+pub fn read_catalog(path: &str, filter: &TableFilter) -> Result<Catalog, CatalogError> {
+    let file = |what: Option<&str>, e: rusqlite::Error| CatalogError::File {
+        backend: "SQLite",
+        path: path.to_string(),
+        what: what.map(str::to_string),
+        reason: e.to_string(),
+    };
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| format!("cannot open SQLite file {path}: {e}"))?;
+        .map_err(|e| file(None, e))?;
     let err = |what: &str| {
         let what = what.to_string();
-        move |e: rusqlite::Error| format!("SQLite file {path}: cannot read {what}: {e}")
+        move |e: rusqlite::Error| file(Some(&what), e)
     };
     let mut names: Vec<(String, bool)> = Vec::new();
     {

@@ -305,7 +305,7 @@ pub trait StagedBackend: Send + Sync + 'static {
         if exists {
             statements.push(format!("DROP TABLE {}", Self::DIALECT.table(&target.table)));
         }
-        statements.extend(carried.create.iter().cloned());
+        statements.extend(carried.create_types.iter().chain(&carried.create).cloned());
         statements
     }
     /// `INSERT INTO target (...) SELECT ... FROM staging` of `write`'s columns; `carried` when

@@ -456,6 +456,7 @@ fn a_table_of_a_set_is_created_from_its_source_and_published_before_the_table_it
     let db = Db::new();
     let carried = CarriedTable {
         source: "app.t".into(),
+        create_types: Vec::new(),
         create: vec![
             "CREATE TABLE \"t\" (\"id\" INTEGER PRIMARY KEY, \"name\" TEXT REFERENCES \"parent\" (\"name\"))".into(),
         ],
