@@ -22,9 +22,9 @@ fn pg_through(proxy: &WireProxy) -> String {
 
 /// What a PostgreSQL statement about source table `table` (written as in SQL,
 /// `"public"."t"`) is for, and its step, or `None` when it is not about that table. Flow reads
-/// a result with `COPY (query) TO STDOUT`: a small query's (bounds, statistics) after parsing
-/// the query alone to learn its columns, a `parse` and a `copy`; a partition's, whose columns
-/// resolving described, as a `copy` alone. The schema probe is a `parse` only.
+/// a result (small or a partition) with `COPY (query) TO STDOUT`, after parsing the query alone
+/// to learn its columns: each such read is a `parse` and a `copy`. The schema probe is a
+/// `parse` only.
 fn pg_purpose(sql: &str, table: &str) -> Option<(&'static str, &'static str)> {
     let (query, step) = match sql.strip_prefix("COPY (").and_then(|s| s.strip_suffix(") TO STDOUT (FORMAT binary)")) {
         Some(query) => (query, "copy"),
@@ -61,8 +61,7 @@ fn pg_counts(proxy: &WireProxy, table: &str) -> BTreeMap<(&'static str, &'static
 
 /// A source table's description, as the server sees it: the schema probe; the bounds, row
 /// estimate and row width, each parsed and copied; the primary key (`automatic`) likewise; and
-/// `reads` partition reads, each a `COPY` alone (no partition read is parsed to learn its
-/// columns: the resolved plan carries them).
+/// `reads` partition reads.
 fn described(automatic: bool, reads: usize) -> BTreeMap<(&'static str, &'static str), usize> {
     let mut counts = BTreeMap::from([
         (("schema probe", "parse"), 1),
@@ -72,6 +71,7 @@ fn described(automatic: bool, reads: usize) -> BTreeMap<(&'static str, &'static 
         (("row estimate", "copy"), 1),
         (("row width", "parse"), 1),
         (("row width", "copy"), 1),
+        (("partition read", "parse"), reads),
         (("partition read", "copy"), reads),
     ]);
     if automatic {

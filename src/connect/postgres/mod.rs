@@ -312,20 +312,14 @@ async fn copy_out(read: &ReadSpec<'_>, tx: &tokio::sync::mpsc::Sender<Result<Rec
     Ok(())
 }
 
-/// The decoder of `read`'s COPY. A read planned earlier whose schema says each column's
-/// PostgreSQL type (`types::planned_scalar`: every schema `pg_field` made, which is every
-/// schema resolving describes) sends no statement for it: the server sees the `COPY` alone.
-/// A column count that changed since is refused by the decoder (each row carries its count).
-/// Otherwise (a small query: bounds, counts) the query is described first, and a planned
-/// schema is checked against it.
-async fn decoder_for(client: &Client, read: &ReadSpec<'_>) -> Result<copy::CopyDecoder> {
+/// Runs `COPY (query) TO STDOUT (FORMAT binary)` on `client` and sends the decoded batches.
+/// False when the consumer went away before the end.
+async fn copy_on(
+    client: &Client,
+    read: &ReadSpec<'_>,
+    tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
+) -> Result<bool> {
     let (url, sql) = (read.url, read.sql);
-    if let Some(planned) = &read.planned {
-        let scalars: Option<Vec<_>> = planned.fields().iter().map(|f| types::planned_scalar(f)).collect();
-        if let Some(scalars) = scalars {
-            return copy::CopyDecoder::with_scalars(planned.clone(), scalars, read.batch_size);
-        }
-    }
     let (schema, pg_types) = describe(client, url, sql).await?;
     if let Some(p) = &read.planned
         && p.fields().len() != schema.fields().len()
@@ -337,18 +331,6 @@ async fn decoder_for(client: &Client, read: &ReadSpec<'_>) -> Result<copy::CopyD
         );
         return Err(Failure::new(codes::source::CHANGED, message).into_datafusion());
     }
-    copy::CopyDecoder::new(read.planned.clone().unwrap_or(schema), pg_types, read.batch_size)
-}
-
-/// Runs `COPY (query) TO STDOUT (FORMAT binary)` on `client` and sends the decoded batches.
-/// False when the consumer went away before the end.
-async fn copy_on(
-    client: &Client,
-    read: &ReadSpec<'_>,
-    tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
-) -> Result<bool> {
-    let (url, sql) = (read.url, read.sql);
-    let mut decoder = decoder_for(client, read).await?;
     if let Some(id) = read.snapshot {
         let import = format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
@@ -365,6 +347,7 @@ async fn copy_on(
             Failure::new(codes::source::READ_FAILED, message).into_datafusion()
         })?;
     }
+    let mut decoder = copy::CopyDecoder::new(read.planned.clone().unwrap_or(schema), pg_types, read.batch_size)?;
     let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
     sql_log::record("postgres", StatementKind::Copy, &copy);
     let stream = client.copy_out(copy.as_str()).await.map_err(|e| query_error(url, sql, &e))?;

@@ -129,9 +129,6 @@ fn probe_schema(columns: &[ColumnFacts]) -> Option<SchemaRef> {
             // plain base type's `Simple` (an extension's `citext`); the mapping reads the kind
             // and the name only. Anything else (a domain over a domain, whose first level only
             // the catalog read; a composite, a range) is probed.
-            // A type of the database's own named like a built-in one is shown with its schema,
-            // which the catalog read does not carry: probed.
-            None if types::names_a_builtin(&column.type_name) => return None,
             None => {
                 let kind = match column.type_kind.as_str() {
                     "e" => Kind::Enum(Vec::new()),

@@ -106,73 +106,6 @@ impl PgScalar {
     }
 }
 
-/// The built-in types Flow reads, by the name [`pg_type_display`] gives them (without its
-/// `(...)` modifier), with their wire format: the built-in half of [`PgScalar::of`].
-fn builtin_scalar(name: &str) -> Option<PgScalar> {
-    let scalar = match name {
-        "bool" => PgScalar::Bool,
-        "int2" => PgScalar::Int2,
-        "int4" => PgScalar::Int4,
-        "int8" => PgScalar::Int8,
-        "oid" => PgScalar::Oid,
-        "float4" => PgScalar::Float4,
-        "float8" => PgScalar::Float8,
-        "numeric" => PgScalar::Numeric,
-        "text" | "varchar" | "bpchar" | "name" | "unknown" => PgScalar::Text,
-        "bytea" => PgScalar::Bytea,
-        "date" => PgScalar::Date,
-        "time" => PgScalar::Time,
-        "timestamp" => PgScalar::Timestamp,
-        "timestamptz" => PgScalar::Timestamptz,
-        "json" => PgScalar::Json,
-        "jsonb" => PgScalar::Jsonb,
-        "uuid" => PgScalar::Uuid,
-        "interval" => PgScalar::Interval,
-        "bit" | "varbit" => PgScalar::Bit,
-        _ => return None,
-    };
-    Some(scalar)
-}
-
-/// The wire format of a column [`pg_field`] made, read back from the field alone (its
-/// `flow.source_type`, which [`pg_type_display`] wrote), with the type's name for messages:
-/// what the COPY decoder needs, so that a read whose schema was described while planning
-/// sends its `COPY` only, without describing its query again. A built-in type's name says its
-/// format; any other name is an enum's or `citext`'s (the other types `pg_field` takes), read
-/// as text, and must be `Utf8`. `None` when the field does not say (no such metadata): the
-/// query is then described.
-pub(crate) fn planned_scalar(field: &Field) -> Option<(PgScalar, String)> {
-    let display = field.metadata().get(SOURCE_TYPE_METADATA_KEY)?;
-    match builtin_display(display) {
-        Some((_, PgScalar::Bit)) => None,
-        Some((name, scalar)) => Some((scalar, name.to_string())),
-        None if field.data_type() == &DataType::Utf8 => Some((PgScalar::Text, display.clone())),
-        None => None,
-    }
-}
-
-/// Whether [`pg_type_display`]'s text `display` names a built-in type (`int4`,
-/// `numeric(12,2)`): a type of the database's own so named is shown with its schema.
-pub(crate) fn names_a_builtin(display: &str) -> bool {
-    builtin_display(display).is_some()
-}
-
-/// The built-in type `display` names, and its wire format: a name of [`builtin_scalar`],
-/// alone or with the numeric modifier `pg_type_display` adds (`(12,2)`, `(20)`, `(3)`).
-fn builtin_display(display: &str) -> Option<(&str, PgScalar)> {
-    let name = match display.split_once('(') {
-        Some((name, rest)) => {
-            let modifier = rest.strip_suffix(')')?;
-            if modifier.is_empty() || !modifier.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '-') {
-                return None;
-            }
-            name
-        }
-        None => display,
-    };
-    Some((name, builtin_scalar(name)?))
-}
-
 /// The message for a PostgreSQL type Flow cannot read or write.
 pub(crate) fn unsupported_pg_type_message(ty: &Type) -> String {
     format!("unsupported PostgreSQL type {}; cast it in the source query, e.g. col::text", ty.name())
@@ -252,12 +185,6 @@ fn numeric_arrow_type(ty: &Type, type_modifier: i32) -> Result<DataType> {
 /// `numeric(12,2)`, `varchar(20)`, `timestamptz(3)`.
 pub fn pg_type_display(ty: &Type, type_modifier: i32) -> String {
     let name = ty.name();
-    // A type of the database's own (an enum) named like a built-in one (`public.uuid`) is
-    // named with its schema: the name alone says the built-in's wire format
-    // (`planned_scalar`).
-    if Type::from_oid(ty.oid()).is_none() && names_a_builtin(name) {
-        return format!("{}.{name}", ty.schema());
-    }
     match *ty {
         Type::NUMERIC => match numeric_precision_scale(type_modifier) {
             Some((p, s)) => format!("{name}({p},{s})"),
@@ -479,28 +406,5 @@ mod tests {
         assert_eq!(numeric_precision_scale(numeric_typmod(12, 2)), Some((12, 2)));
         assert_eq!(numeric_precision_scale(numeric_typmod(1000, 1000)), Some((1000, 1000)));
         assert_eq!(numeric_precision_scale(numeric_typmod(5, -2)), Some((5, -2)));
-    }
-
-    /// A planned field says its wire format; an enum named like a built-in type is named with
-    /// its schema, so its text is never read as that type's format.
-    #[test]
-    fn a_planned_field_says_its_wire_format() {
-        let planned = |ty: &Type, typmod: i32| planned_scalar(&pg_field("c", ty, typmod).unwrap());
-        assert_eq!(planned(&Type::INT4, -1), Some((PgScalar::Int4, "int4".to_string())));
-        assert_eq!(planned(&Type::NUMERIC, numeric_typmod(12, 2)), Some((PgScalar::Numeric, "numeric".to_string())));
-        assert_eq!(planned(&Type::NUMERIC, -1), Some((PgScalar::Numeric, "numeric".to_string())));
-        assert_eq!(planned(&Type::VARCHAR, 24), Some((PgScalar::Text, "varchar".to_string())));
-        assert_eq!(planned(&Type::TIMESTAMPTZ, 3), Some((PgScalar::Timestamptz, "timestamptz".to_string())));
-        assert_eq!(planned(&Type::JSONB, -1), Some((PgScalar::Jsonb, "jsonb".to_string())));
-        let mood = Type::new("mood".into(), 90_001, Kind::Enum(vec![]), "public".into());
-        assert_eq!(planned(&mood, -1), Some((PgScalar::Text, "mood".to_string())));
-        let uuid_enum = Type::new("uuid".into(), 90_002, Kind::Enum(vec![]), "app".into());
-        let field = pg_field("c", &uuid_enum, -1).unwrap();
-        assert_eq!(field.metadata().get(SOURCE_TYPE_METADATA_KEY).map(String::as_str), Some("app.uuid"));
-        assert_eq!(planned_scalar(&field), Some((PgScalar::Text, "app.uuid".to_string())));
-        let odd = Type::new("int4(x".into(), 90_003, Kind::Enum(vec![]), "app".into());
-        assert_eq!(planned(&odd, -1), Some((PgScalar::Text, "int4(x".to_string())));
-        // A field that does not say (no metadata) is described again.
-        assert_eq!(planned_scalar(&Field::new("c", DataType::Int32, true)), None);
     }
 }

@@ -316,6 +316,12 @@ impl CopyDecoder {
     /// `pg_types` into batches of `schema` (normally built with
     /// [`crate::connect::postgres::types::pg_field`]) of at most `batch_size` rows.
     pub fn new(schema: SchemaRef, pg_types: Vec<Type>, batch_size: usize) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(failure(
+                codes::run::INTERNAL,
+                "COPY from PostgreSQL: batch size must be at least 1".to_string(),
+            ));
+        }
         if schema.fields().len() != pg_types.len() {
             return Err(failure(
                 codes::source::CHANGED,
@@ -326,55 +332,24 @@ impl CopyDecoder {
                 ),
             ));
         }
-        let scalars = schema
+        let columns = schema
             .fields()
             .iter()
             .zip(&pg_types)
             .map(|(field, ty)| {
-                PgScalar::of(ty).map(|scalar| (scalar, ty.name().to_string())).ok_or_else(|| {
-                    let name = field.name();
+                let name = field.name();
+                let scalar = PgScalar::of(ty).ok_or_else(|| {
                     let message =
                         format!("COPY from PostgreSQL: column \"{name}\": {}", unsupported_pg_type_message(ty));
                     column_err(codes::source::UNSUPPORTED_TYPE, message, name, None)
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Self::with_scalars(schema, scalars, batch_size)
-    }
-
-    /// [`Self::new`] from each column's wire format and PostgreSQL type name (for messages)
-    /// instead of its type: for a read whose schema was planned earlier
-    /// (`crate::connect::postgres::types::planned_scalar`), which then sends no statement to
-    /// learn the types again.
-    pub(crate) fn with_scalars(schema: SchemaRef, scalars: Vec<(PgScalar, String)>, batch_size: usize) -> Result<Self> {
-        if batch_size == 0 {
-            return Err(failure(
-                codes::run::INTERNAL,
-                "COPY from PostgreSQL: batch size must be at least 1".to_string(),
-            ));
-        }
-        if schema.fields().len() != scalars.len() {
-            return Err(failure(
-                codes::source::CHANGED,
-                format!(
-                    "COPY from PostgreSQL: schema has {} columns but {} PostgreSQL types were given",
-                    schema.fields().len(),
-                    scalars.len()
-                ),
-            ));
-        }
-        let columns = schema
-            .fields()
-            .iter()
-            .zip(scalars)
-            .map(|(field, (scalar, type_name))| {
-                let name = field.name();
+                })?;
                 let builder = ColumnBuilder::new(scalar, field.data_type(), batch_size).ok_or_else(|| {
                     failure(
                         codes::source::CHANGED,
                         format!(
                             "COPY from PostgreSQL: column \"{name}\": cannot decode PostgreSQL \
-                             type {type_name} into Arrow type {}",
+                             type {} into Arrow type {}",
+                            ty.name(),
                             field.data_type()
                         ),
                     )
