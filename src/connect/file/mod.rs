@@ -192,9 +192,13 @@ fn parquet_properties(first: Option<&RecordBatch>) -> WriterProperties {
             continue;
         }
         let Ok(hashes) = crate::ledger::row_hashes(std::slice::from_ref(column)) else { continue };
-        let distinct: std::collections::HashSet<u64> =
+        // Sorting the hashes counts the distinct values at a fraction of a hash set's cost
+        // (callgrind: the set was 4% of a PostgreSQL -> Parquet move's instructions).
+        let mut valid: Vec<u64> =
             hashes.iter().enumerate().filter(|(i, _)| column.is_valid(*i)).map(|(_, h)| *h).collect();
-        if distinct.len() as f64 / values as f64 > DICTIONARY_MAX_DISTINCT_RATIO {
+        valid.sort_unstable();
+        valid.dedup();
+        if valid.len() as f64 / values as f64 > DICTIONARY_MAX_DISTINCT_RATIO {
             let path = datafusion::parquet::schema::types::ColumnPath::from(field.name().as_str());
             builder = builder.set_column_dictionary_enabled(path, false);
         }
