@@ -101,11 +101,16 @@ pub fn describe_table<B: StagedBackend>(
         columns.push(mapping(f, backend.column_type(f, is_key).map_err(|e| TargetError::column(&e))?));
     }
     let create = backend.create_table_sql(table, schema, keys).map_err(|e| TargetError::column(&e))?;
+    let mut warnings: Vec<String> = schema.fields().iter().filter_map(|f| backend.inexact(f)).collect();
+    // A table of a table set is made with its source's definition (`apply_carried` in explain).
+    if sink.mode == WriteMode::Replace && sink.carried.is_none() {
+        warnings.extend(backend.replace_drops().map(str::to_string));
+    }
     Ok(TargetPlan {
         mapping: columns,
         ddl: if sink.create_if_missing { vec![create] } else { Vec::new() },
         publish: backend.publish_summary(&sink.mode, &B::DIALECT.table(table)),
-        warnings: schema.fields().iter().filter_map(|f| backend.inexact(f)).collect(),
+        warnings,
     })
 }
 

@@ -91,7 +91,7 @@ fn render_stage(out: &mut String, s: &ExplainedStage) {
         }
     }
     if !s.ddl.is_empty() {
-        let _ = writeln!(out, "  ddl (if the table is missing)");
+        let _ = writeln!(out, "  ddl (when the run makes the table)");
         for d in &s.ddl {
             let _ = writeln!(out, "    {d};");
         }

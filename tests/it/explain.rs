@@ -166,3 +166,60 @@ fn table_sets_are_listed_offline_as_not_expanded() {
         .collect();
     assert_eq!(edges, [("app.orders", "paid"), ("paid", "paid->paid"), ("app", "copy")]);
 }
+
+/// `mode replace` into PostgreSQL or MySQL makes the table again from the pipeline's columns:
+/// `explain` says what an existing table loses, and says nothing of it for `truncate` or for
+/// SQLite (which keeps a table defined otherwise). No connection is made.
+#[test]
+fn replace_says_what_an_existing_table_loses() {
+    let dir = crate::common::temp_dir();
+    crate::common::write(dir.path(), "in.csv", "id,name\n1,a\n");
+    let file = crate::common::write(
+        dir.path(),
+        "replace.flow",
+        &r#"let src = csv("DIR")
+let pg = postgres("postgres://u@127.0.0.1:1/db")
+let my = mysql("mysql://u@127.0.0.1:1/db")
+let lite = sqlite("out.db")
+pipeline p {
+  source s = src.table("in")
+  sink a = s -> pg.table("t") { mode replace }
+  sink b = s -> my.table("t") { mode replace }
+  sink c = s -> pg.table("u") { mode truncate }
+  sink d = s -> lite.table("t") { mode replace }
+}
+"#
+        .replace("DIR", dir.path().to_str().unwrap()),
+    );
+    let (code, out, err) = crate::common::flow_cli(&["explain", &file]);
+    assert_eq!(code, 0, "{err}");
+    let mut sink = "";
+    let warnings: Vec<(&str, &str)> = out
+        .lines()
+        .filter_map(|l| {
+            if let Some(name) = l.strip_prefix("sink ") {
+                sink = name.split_whitespace().next().unwrap_or("");
+            }
+            Some((sink, l.trim().strip_prefix("warning")?.trim()))
+        })
+        .filter(|(sink, _)| !sink.is_empty())
+        .collect();
+    assert_eq!(
+        warnings,
+        vec![
+            (
+                "a",
+                "mode replace makes the table again from the pipeline's columns: an existing table's primary key, \
+                 indexes, constraints, NOT NULL, defaults, triggers and grants are not kept, and a view or foreign \
+                 key that depends on it makes the publish fail (`mode truncate` keeps the table's definition)"
+            ),
+            (
+                "b",
+                "mode replace makes the table again from the pipeline's columns: an existing table's primary key, \
+                 indexes, constraints, NOT NULL, defaults, triggers and grants are not kept, and its column types \
+                 are the mapping's above (`mode truncate` keeps the table's definition)"
+            ),
+        ],
+        "{out}"
+    );
+}

@@ -339,6 +339,14 @@ impl StagedBackend for MysqlBackend {
         }
     }
 
+    fn replace_drops(&self) -> Option<&'static str> {
+        Some(
+            "mode replace makes the table again from the pipeline's columns: an existing table's primary key, \
+             indexes, constraints, NOT NULL, defaults, triggers and grants are not kept, and its column types are \
+             the mapping's above (`mode truncate` keeps the table's definition)",
+        )
+    }
+
     fn publish_summary(&self, mode: &WriteMode, target: &str) -> String {
         match mode {
             WriteMode::Append => {

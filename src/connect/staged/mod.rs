@@ -260,6 +260,11 @@ pub trait StagedBackend: Send + Sync + 'static {
     }
     /// How `mode` makes the rows visible in `table` (quoted), in one line, for `explain`.
     fn publish_summary(&self, mode: &WriteMode, table: &str) -> String;
+    /// What `mode replace` does not keep of an existing table when the pipeline's columns define
+    /// the new one, for `explain`'s warnings; `None` where replace keeps the table's definition.
+    fn replace_drops(&self) -> Option<&'static str> {
+        None
+    }
     /// Run before `CREATE TABLE IF NOT EXISTS` of the ledger, in the same transaction, where two
     /// sinks creating it at once could race.
     fn lock_ledger_sql(&self, _ledger: &TableName) -> Option<String> {
