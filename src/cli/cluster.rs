@@ -94,7 +94,10 @@ async fn scheduler_listens(address: &str) -> Result<(), NoScheduler> {
             }
             _ => {
                 if !said {
-                    eprintln!("waiting for the scheduler at {address} (up to {} s)", SCHEDULER_WAIT.as_secs());
+                    crate::eprintln_lossy!(
+                        "waiting for the scheduler at {address} (up to {} s)",
+                        SCHEDULER_WAIT.as_secs()
+                    );
                     said = true;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -174,7 +177,7 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
         }
         signal = &mut signalled => {
             let signal = signal.unwrap_or("a signal");
-            eprintln!("executor {} stopped by {signal} before it reached its scheduler", settings.id);
+            crate::eprintln_lossy!("executor {} stopped by {signal} before it reached its scheduler", settings.id);
             return Exit::Ok;
         }
     }
@@ -182,10 +185,11 @@ pub async fn executor(args: ExecutorArgs) -> Exit {
         Ok(()) if signalled.is_finished() => Exit::Ok,
         Ok(()) => {
             signalled.abort();
-            eprintln!(
+            crate::eprintln_lossy!(
                 "error: executor {} stopped: it lost its scheduler at {} or one of its services failed (see the log \
                  above)",
-                settings.id, settings.scheduler
+                settings.id,
+                settings.scheduler
             );
             Exit::Runtime
         }

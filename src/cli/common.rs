@@ -162,11 +162,11 @@ pub fn print_problems(analysis: &Analysis, unanswered: Unanswered) {
         super::log_format::problems(&problems);
         return;
     }
-    eprint!("{}", problems.render_graphical());
+    crate::eprint_lossy!("{}", problems.render_graphical());
     let errors = problems.errors().count();
     let warnings = problems.warnings().count();
     if errors > 0 {
-        eprintln!("{errors} error(s), {warnings} warning(s)");
+        crate::eprintln_lossy!("{errors} error(s), {warnings} warning(s)");
     }
 }
 

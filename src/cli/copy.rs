@@ -28,7 +28,7 @@ pub async fn run(args: CopyArgs) -> Exit {
             .map(|(_, var)| var)
             .collect();
         if !vars.is_empty() {
-            eprintln!(
+            crate::eprintln_lossy!(
                 "note: the password is not written into the file: set {} (--var NAME=VALUE or the environment) when \
                  you run it",
                 vars.join(" and ")

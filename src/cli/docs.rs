@@ -23,7 +23,7 @@ pub fn man() -> Exit {
     match man_page() {
         Ok(page) => write_stdout(&page),
         Err(e) => {
-            eprintln!("error: cannot render the manual page: {e}");
+            crate::eprintln_lossy!("error: cannot render the manual page: {e}");
             Exit::Runtime
         }
     }
@@ -107,7 +107,7 @@ pub(super) fn write_stdout(bytes: &[u8]) -> Exit {
         // A closed pipe (`flow man | head`) is not an error of Flow's.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
         Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
+            crate::eprintln_lossy!("error: cannot write to stdout: {e}");
             Exit::Runtime
         }
     }

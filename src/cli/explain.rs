@@ -43,7 +43,7 @@ async fn explain(analysis: &Analysis, discover: Discover, format: Format) -> Exi
             match explain_pipeline(&ResolvedPipeline::offline(plan), analysis.cluster).await {
                 Ok(e) => pipelines.push(e),
                 Err((_, message)) => {
-                    eprintln!("error: {message}");
+                    crate::eprintln_lossy!("error: {message}");
                     return Exit::Usage;
                 }
             }
@@ -53,7 +53,7 @@ async fn explain(analysis: &Analysis, discover: Discover, format: Format) -> Exi
         match serde_json::to_string_pretty(&Explained { pipelines }) {
             Ok(json) => super::say!("{json}\n"),
             Err(e) => {
-                eprintln!("error: cannot render JSON: {e}");
+                crate::eprintln_lossy!("error: cannot render JSON: {e}");
                 return Exit::Runtime;
             }
         }

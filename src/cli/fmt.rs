@@ -28,7 +28,7 @@ pub fn run(args: FmtArgs) -> Exit {
     let mut unusable = false;
     for root in &roots {
         if let Err(e) = collect(root, root == Path::new(".") || root.is_dir(), &mut files) {
-            eprintln!("error: cannot read {}: {e}", root.display());
+            crate::eprintln_lossy!("error: cannot read {}: {e}", root.display());
             unusable = true;
         }
     }
@@ -52,7 +52,7 @@ pub fn run(args: FmtArgs) -> Exit {
     } else if args.check && !changed.is_empty() {
         let mut command = vec!["flow".to_string(), "fmt".to_string()];
         command.extend(args.paths.iter().map(|p| p.display().to_string()));
-        eprintln!(
+        crate::eprintln_lossy!(
             "{} file(s) would be reformatted; run `{}` to format them",
             changed.len(),
             super::common::shell_words(&command)
@@ -65,17 +65,17 @@ pub fn run(args: FmtArgs) -> Exit {
 
 fn stdin(args: &FmtArgs) -> Exit {
     if args.paths.len() > 1 {
-        eprintln!("error: `-` (standard input) cannot be mixed with other paths");
+        crate::eprintln_lossy!("error: `-` (standard input) cannot be mixed with other paths");
         return Exit::Usage;
     }
     let mut text = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("error: cannot read standard input: {e}");
+        crate::eprintln_lossy!("error: cannot read standard input: {e}");
         return Exit::Usage;
     }
     match format(&text) {
         Ok(formatted) if args.check && formatted != text => {
-            eprintln!("<stdin> would be reformatted");
+            crate::eprintln_lossy!("<stdin> would be reformatted");
             Exit::Runtime
         }
         Ok(_) if args.check => Exit::Ok,
@@ -84,7 +84,7 @@ fn stdin(args: &FmtArgs) -> Exit {
             Exit::Ok
         }
         Err(problem) => {
-            eprint!("{}", FileProblems::new("<stdin>", &text, vec![problem]).render_graphical());
+            crate::eprint_lossy!("{}", FileProblems::new("<stdin>", &text, vec![problem]).render_graphical());
             Exit::Usage
         }
     }
@@ -120,15 +120,19 @@ fn collect(path: &Path, search: bool, out: &mut Vec<PathBuf>) -> std::io::Result
 /// Formats one file; `Ok(true)` when its text changes (and, unless `check`, was rewritten).
 /// Problems are printed here; `Err(())` says the file could not be used.
 fn format_file(file: &Path, check: bool) -> Result<bool, ()> {
-    let text = std::fs::read_to_string(file).map_err(|e| eprintln!("error: cannot read {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| crate::eprintln_lossy!("error: cannot read {}: {e}", file.display()))?;
     let formatted = format(&text).map_err(|problem| {
-        eprint!("{}", FileProblems::new(&file.display().to_string(), &text, vec![problem]).render_graphical());
+        crate::eprint_lossy!(
+            "{}",
+            FileProblems::new(&file.display().to_string(), &text, vec![problem]).render_graphical()
+        );
     })?;
     if formatted == text {
         return Ok(false);
     }
     if !check {
-        replace(file, &formatted).map_err(|e| eprintln!("error: cannot write {}: {e}", file.display()))?;
+        replace(file, &formatted).map_err(|e| crate::eprintln_lossy!("error: cannot write {}: {e}", file.display()))?;
     }
     Ok(true)
 }

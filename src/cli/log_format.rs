@@ -54,7 +54,13 @@ pub fn init(format: LogFormat) {
     let _ = FORMAT.set(format);
     let filter = EnvFilter::try_new(filter_directives(std::env::var("FLOW_LOG").ok().as_deref()))
         .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_ansi(false);
+    // A line that cannot be written (stderr a closed pipe or a full device) is dropped: by
+    // default the subscriber reports that with `eprintln!`, which panics on the same stderr.
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Text => builder.event_format(PlainLine).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init(),

@@ -351,7 +351,7 @@ pub(crate) fn command_error(code: &'static str, message: &dyn std::fmt::Display)
     if log_format::json() {
         tracing::error!(code, "{message}");
     } else {
-        eprintln!("error: {message}");
+        crate::eprintln_lossy!("error: {message}");
     }
 }
 

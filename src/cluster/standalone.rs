@@ -45,7 +45,7 @@ pub async fn start(slots: usize) -> Result<Standalone, StandaloneError> {
     let settings = SchedulerSettings { pull: true, ..SchedulerSettings::default() };
     tokio::spawn(async move {
         if let Err(e) = serve_scheduler(listener, &settings).await {
-            eprintln!("error: {e}");
+            crate::eprintln_lossy!("error: {e}");
         }
     });
     let url = format!("http://{addr}");

@@ -265,6 +265,8 @@ pub enum OnErrorAst {
 pub enum ModeAst {
     /// `append`, `replace`, `truncate`, or a misspelling the checker reports.
     Named(Ident),
+    /// `mode ${MODE}`: a variable whose value names `append`, `replace` or `truncate`.
+    Variable(Literal),
     Upsert {
         keys: Vec<Ident>,
         /// `keep last by COLUMN`: of the rows sharing a key, the one with the largest value.

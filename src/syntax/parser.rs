@@ -301,6 +301,11 @@ fn stage_option(pair: Pair<Rule>) -> StageOption {
                     let keep_last_by = parts.next().and_then(|keep| meaningful(keep.into_inner()).next()).map(ident);
                     StageOptionKind::Mode(ModeAst::Upsert { keys, keep_last_by })
                 }
+                Rule::mode_variable => {
+                    let span = span_of(&mode);
+                    let var = variable(mode.into_inner().next().expect("grammar: mode variable"));
+                    StageOptionKind::Mode(ModeAst::Variable(Literal { kind: LiteralKind::Variable(var), span }))
+                }
                 _ => StageOptionKind::Mode(ModeAst::Named(ident(mode))),
             }
         }
@@ -737,7 +742,9 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::step_unknown => "a transform step (filter, derive, select, drop, rename, cast, sql)",
         Rule::expr | Rule::between_bound => "an expression",
         Rule::type_name => "a type name",
-        Rule::mode_name | Rule::mode_upsert => "a mode (append, replace, truncate, upsert on (keys))",
+        Rule::mode_name | Rule::mode_upsert | Rule::mode_variable => {
+            "a mode (append, replace, truncate, upsert on (keys))"
+        }
         Rule::kw_by => "`by`",
         Rule::kw_into => "`into`",
         Rule::kw_as => "`as`",

@@ -346,3 +346,26 @@ fn pipelines_after_a_failed_one_are_named_as_not_run() {
     let runs = json.as_array().expect("an array for a file of two pipelines");
     assert_eq!((runs.len(), runs[0]["pipeline"].as_str(), runs[0]["status"].as_str()), (1, Some("a"), Some("failed")));
 }
+
+/// A stderr that cannot be written (a full device here; a closed pipe as in `2>&1 | head -2`
+/// alike) loses the messages but keeps the exit code: 2 for a file that does not check, 1 for a
+/// run that fails, never a panic's 101.
+#[test]
+fn an_unwritable_stderr_keeps_the_exit_code() {
+    let dir = crate::common::temp_dir();
+    let bad = crate::common::write(dir.path(), "bad.flow", "pipeline p {\n  source s = nowhere.table(\"t\")\n}\n");
+    let failing = crate::common::write(
+        dir.path(),
+        "fails.flow",
+        &format!(
+            "let g = generate(rows: 10)\nlet out = csv(\"{}\")\npipeline a {{\n  source s = g.table(\"orders\")\n  \
+             transform t = s\n    | filter 1 / (id - id) > 0\n  sink t -> out.table(\"a\")\n}}\n",
+            dir.path().join("out").display()
+        ),
+    );
+    for (args, expected) in [(vec!["check", bad.as_str()], 2), (vec!["run", failing.as_str()], 1)] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let status = crate::common::flow_command(&args).stderr(full).status().expect("flow runs");
+        assert_eq!(status.code(), Some(expected), "flow {args:?}");
+    }
+}

@@ -622,7 +622,7 @@ fn mysql_schema_is_read_and_recreated_on_postgres() {
                 lit("'fiction'"),
             ),
             col("price", "decimal(8,2)", ColumnType::Decimal { precision: 8, scale: 2 }, true),
-            col("meta", "longtext", ColumnType::Json, true),
+            col("meta", "longtext", ColumnType::JsonText, true),
             with_default(col("published", "datetime", ColumnType::Timestamp, true), DefaultValue::CurrentTimestamp),
             col("updated", "timestamp", ColumnType::TimestampTz, true),
         ],
@@ -696,7 +696,7 @@ fn mysql_schema_is_read_and_recreated_on_postgres() {
             col("title", "character varying(200)", ColumnType::Varchar { length: Some(200) }, false),
             with_default(col("genre", "flow_cat_t2.books_genre", genre, false), lit("'fiction'")),
             col("price", "numeric(8,2)", ColumnType::Decimal { precision: 8, scale: 2 }, true),
-            col("meta", "jsonb", ColumnType::Json, true),
+            col("meta", "json", ColumnType::JsonText, true),
             with_default(col("published", "timestamp without time zone", ColumnType::Timestamp, true), DefaultValue::CurrentTimestamp),
             col("updated", "timestamp with time zone", ColumnType::TimestampTz, true),
         ]);

@@ -529,6 +529,23 @@ fn json_text_is_kept_as_written_and_a_normalizing_target_is_named() {
         vec![vec![text.to_string(), r#"{"a": 2, "b": 1}"#.into(), "json".into(), "jsonb".into()]]
     );
 
+    // MariaDB's JSON is text with a `json_valid` check: it keeps the text, and so does its copy.
+    if mariadb_available() {
+        crate::common::my_exec(&format!(
+            "DROP DATABASE IF EXISTS ts_json_my; CREATE DATABASE ts_json_my; \
+             CREATE TABLE ts_json_my.docs (id int PRIMARY KEY, j JSON); \
+             INSERT INTO ts_json_my.docs VALUES (1, '{text}')"
+        ));
+        crate::common::pg_exec("DROP SCHEMA IF EXISTS ts_json_my CASCADE; CREATE SCHEMA ts_json_my");
+        let source = format!("{MY_SERVER}/ts_json_my");
+        let (code, out, err) = flow_cli(&["copy", "-q", &source, PG, "--all-tables", "--schema", "ts_json_my"]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert_eq!(
+            crate::common::pg_rows("SELECT j::text, pg_typeof(j)::text FROM ts_json_my.docs"),
+            vec![vec![text.to_string(), "json".into()]]
+        );
+    }
+
     let dir = temp_dir();
     let (code, file, err) = flow_cli(&[
         "copy",
@@ -547,8 +564,8 @@ fn json_text_is_kept_as_written_and_a_normalizing_target_is_named() {
     assert_eq!(
         warnings,
         vec![
-            "warning     column docs.j: json text becomes JSON, which stores each document normalized: its \
-             whitespace, key order and duplicate keys are not kept"
+            "warning     column docs.j: json text becomes JSON: MySQL stores each document normalized (its \
+             whitespace, key order and duplicate keys are not kept); MariaDB keeps the text"
         ],
         "{out}"
     );

@@ -238,8 +238,9 @@ impl Reader<'_> {
                     datetime_precision: number(11)?,
                 });
             }
+            // MariaDB's JSON is LONGTEXT with a `json_valid` check: it keeps the text as written.
             let column_type = if json_columns.contains(&(table_name.clone(), name.clone())) {
-                ColumnType::Json
+                ColumnType::JsonText
             } else {
                 column_type(&data_type, &source_type, &format!("{table_name}_{name}"), self.tinyint1)
             };

@@ -172,8 +172,8 @@ fn column_type(column_type: &ColumnType, keyed: bool, warn: &mut dyn FnMut(Strin
         // documents are normalized on insert).
         ColumnType::JsonText => {
             warn(
-                "json text becomes JSON, which stores each document normalized: its whitespace, key order and \
-                 duplicate keys are not kept"
+                "json text becomes JSON: MySQL stores each document normalized (its whitespace, key order and \
+                 duplicate keys are not kept); MariaDB keeps the text"
                     .into(),
             );
             "JSON".into()

@@ -235,7 +235,7 @@ impl Progress {
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs_f64(every)).await;
-                eprintln!("{}", board.plain_line());
+                crate::eprintln_lossy!("{}", board.plain_line());
             }
         });
         Self { task: Some(task), multi: None }

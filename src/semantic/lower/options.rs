@@ -145,11 +145,9 @@ impl Lowering<'_> {
                             };
                             WriteMode::Upsert { keys, keep }
                         }
-                        ast::ModeAst::Named(n) => match n.name.to_ascii_lowercase().as_str() {
-                            "append" => WriteMode::Append,
-                            "replace" => WriteMode::Replace,
-                            "truncate" => WriteMode::Truncate,
-                            _ => {
+                        ast::ModeAst::Named(n) => match named_mode(&n.name) {
+                            Some(mode) => mode,
+                            None => {
                                 self.problems.push(
                                     Problem::error(
                                         codes::sink::UNKNOWN_MODE,
@@ -161,6 +159,32 @@ impl Lowering<'_> {
                                 continue;
                             }
                         },
+                        ast::ModeAst::Variable(lit) => {
+                            let value = match self.literals.text(lit) {
+                                Ok(value) => value,
+                                Err(problem) => {
+                                    self.problems.push(problem);
+                                    continue;
+                                }
+                            };
+                            match named_mode(value.trim()) {
+                                Some(mode) => mode,
+                                None => {
+                                    self.problems.push(
+                                        Problem::error(
+                                            codes::sink::UNKNOWN_MODE,
+                                            format!("unknown write mode `{value}` (from a variable)"),
+                                        )
+                                        .at(lit.span, "not append, replace or truncate")
+                                        .help(
+                                            "a variable names append, replace or truncate; write `upsert on (KEY, ...)` \
+                                             in the file itself",
+                                        ),
+                                    );
+                                    continue;
+                                }
+                            }
+                        }
                     };
                     if backend.is_file() && mode != WriteMode::Replace {
                         self.problems.push(
@@ -224,4 +248,14 @@ pub(super) struct StageOpts {
     pub(super) create_if_missing: Option<bool>,
     pub(super) on_error: Option<ast::OnErrorAst>,
     pub(super) max_rejects: Option<(u64, Span)>,
+}
+
+/// The write mode a name gives (any case): `append`, `replace`, `truncate`; `None` for any other.
+fn named_mode(name: &str) -> Option<WriteMode> {
+    match name.to_ascii_lowercase().as_str() {
+        "append" => Some(WriteMode::Append),
+        "replace" => Some(WriteMode::Replace),
+        "truncate" => Some(WriteMode::Truncate),
+        _ => None,
+    }
 }

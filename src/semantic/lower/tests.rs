@@ -273,6 +273,31 @@ fn bad_option_values_are_refused() {
 }
 
 #[test]
+fn a_mode_may_come_from_a_variable() {
+    let text = r#"
+        let db = sqlite("out/x.db")
+        pipeline p {
+          source s = db.table("t")
+          sink s -> db.table("u") { mode ${MODE:-append} }
+        }"#;
+    let with = |value: Option<&str>| CheckContext {
+        vars: Variables {
+            cli: value.map(|v| ("MODE".to_string(), v.to_string())).into_iter().collect(),
+            environment: None,
+        },
+        ..context()
+    };
+    let mode = |value| lower_with(text, &with(value)).0.first().map(|p| p.sinks[0].mode.clone());
+    assert_eq!(mode(None), Some(WriteMode::Append));
+    assert_eq!(mode(Some("Truncate")), Some(WriteMode::Truncate));
+    assert_eq!(mode(Some(" replace ")), Some(WriteMode::Replace));
+    assert_eq!(
+        problems_with(text, &with(Some("upsert on (id)"))),
+        [problem(codes::sink::UNKNOWN_MODE, "unknown write mode `upsert on (id)` (from a variable)")]
+    );
+}
+
+#[test]
 fn options_a_backend_cannot_honour_are_refused() {
     assert_eq!(
         problems_of(
