@@ -366,3 +366,54 @@ fn no_automatic_split_sends_a_key_to_two_partitions() {
         rows(&[&["10", &(391..=400).sum::<i64>().to_string()]])
     );
 }
+
+/// A target with another unique key (`email`): a new key whose row collides with an existing
+/// row on that other key fails the publish on every backend, and the existing row keeps its
+/// values. MySQL's `ON DUPLICATE KEY UPDATE` would have updated row 1 through `email` and said
+/// ok; the rows whose keys match are still updated.
+#[test]
+fn an_upsert_never_updates_a_row_another_unique_key_matches() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("people.csv"), "id,email,score\n7,one@x,70\n2,two@x,20\n").unwrap();
+    let read_pg = || pg_rows("SELECT id::text, email, score::text FROM public.u18_people ORDER BY id");
+    let read_my = || my_rows("SELECT id, email, score FROM u18_people ORDER BY id");
+    let mut servers: Vec<(&str, String, Box<dyn Fn() -> Vec<Vec<String>>>)> = Vec::new();
+    if postgres_available() {
+        pg_exec(
+            "DROP TABLE IF EXISTS public.u18_people; CREATE TABLE public.u18_people (id bigint PRIMARY KEY, \
+             email text NOT NULL UNIQUE, score bigint)",
+        );
+        servers.push(("postgres", format!("postgres(\"{PG_TEST_URL}\")"), Box::new(read_pg)));
+    }
+    if mariadb_available() {
+        my_exec("DROP TABLE IF EXISTS u18_people");
+        my_exec("CREATE TABLE u18_people (id bigint PRIMARY KEY, email varchar(50) NOT NULL UNIQUE, score bigint)");
+        servers.push(("mysql", format!("mysql(\"{MY_TEST_URL}\")"), Box::new(read_my)));
+    }
+    for (backend, connection, read) in servers {
+        let reset = |sql: &str| if backend == "postgres" { pg_exec(sql) } else { my_exec(sql) };
+        reset("DELETE FROM u18_people");
+        reset("INSERT INTO u18_people VALUES (1, 'one@x', 10), (2, 'two@x', 0)");
+        let file = write(
+            dir.path(),
+            "people.flow",
+            &format!(
+                "let db = {connection}\npipeline p {{\n  source s = csv(\"{}/people.csv\", types: \"id bigint, email \
+                 text, score bigint\")\n  sink s -> db.table(\"u18_people\") {{ mode upsert on (id) }}\n}}\n",
+                dir.path().display()
+            ),
+        );
+        let (code, _, stderr) = flow_cli(&["run", "-q", &file]);
+        assert_eq!(code, 1, "{backend}: {stderr}");
+        assert!(flat(&stderr).contains("one@x"), "{backend}: the error names the colliding value: {stderr}");
+        let before = rows(&[&["1", "one@x", "10"], &["2", "two@x", "0"]]);
+        assert_eq!(read(), before, "{backend}: nothing is published");
+
+        // Without the collision, the matching key is updated and the new one inserted.
+        std::fs::write(dir.path().join("people.csv"), "id,email,score\n7,seven@x,70\n2,two@x,20\n").unwrap();
+        let (code, _, stderr) = flow_cli(&["run", "-q", &file]);
+        assert_eq!(code, 0, "{backend}: {stderr}");
+        assert_eq!(read(), rows(&[&["1", "one@x", "10"], &["2", "two@x", "20"], &["7", "seven@x", "70"]]), "{backend}");
+        std::fs::write(dir.path().join("people.csv"), "id,email,score\n7,one@x,70\n2,two@x,20\n").unwrap();
+    }
+}

@@ -8,7 +8,7 @@
 //! | append   | `INSERT INTO target SELECT ... FROM staging` (one atomic statement)      |
 //! | replace  | `RENAME TABLE target TO old, staging TO target` (atomic), drop `old`     |
 //! | truncate | `DELETE FROM target` and insert, in one transaction                      |
-//! | upsert   | `INSERT ... SELECT ... ON DUPLICATE KEY UPDATE c = VALUES(c)`            |
+//! | upsert   | `UPDATE target JOIN staging ON keys`, then `INSERT ... SELECT` of new keys |
 //!
 //! MySQL commits each DDL statement on its own (the rename of `replace`, creating a table of a
 //! table set): a crash between it and the ledger row makes a resume start the sink over, which
@@ -359,7 +359,10 @@ impl StagedBackend for MysqlBackend {
                 "multi-row INSERTs into a staging table, then DELETE FROM {target} and insert, in one transaction"
             ),
             WriteMode::Upsert { .. } => {
-                format!("multi-row INSERTs into a staging table, then INSERT ... ON DUPLICATE KEY UPDATE into {target}")
+                format!(
+                    "multi-row INSERTs into a staging table, then UPDATE {target} JOIN staging on the keys and INSERT the \
+                     rows whose keys are new, in one transaction"
+                )
             }
         }
     }
@@ -390,11 +393,23 @@ impl StagedBackend for MysqlBackend {
         created.then_some("SET SESSION FOREIGN_KEY_CHECKS = 0")
     }
 
-    fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String {
-        let set: Vec<String> = updates.iter().map(|c| format!("{c} = VALUES({c})")).collect();
-        let first = keys.first().map(|k| D.ident(k)).unwrap_or_default();
-        let action = if set.is_empty() { format!("{first} = {first}") } else { set.join(", ") };
-        format!("{insert} ON DUPLICATE KEY UPDATE {action}")
+    /// `INSERT ... ON DUPLICATE KEY UPDATE` would fire on any unique key of the target and
+    /// update the row another unique key matched (MySQL manual, "INSERT ... ON DUPLICATE KEY
+    /// UPDATE Statement"). So, in the publish transaction: the rows whose keys match are updated
+    /// through a join on the keys, then the others are inserted, where a collision on another
+    /// unique key fails as on PostgreSQL.
+    fn upsert_sql(&self, t: &StagedTarget, insert: String, keys: &[String], updates: &[String]) -> Vec<String> {
+        let (target, staging) = (D.table(&t.table), D.table(&t.staging));
+        let matches = |left: &str| {
+            keys.iter().map(|k| format!("{left}.{k} = {staging}.{k}", k = D.ident(k))).collect::<Vec<_>>().join(" AND ")
+        };
+        let mut out = Vec::new();
+        if !updates.is_empty() {
+            let set: Vec<String> = updates.iter().map(|c| format!("{target}.{c} = {staging}.{c}")).collect();
+            out.push(format!("UPDATE {target} JOIN {staging} ON {} SET {}", matches(&target), set.join(", ")));
+        }
+        out.push(format!("{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} AS _flow_t WHERE {})", matches("_flow_t")));
+        out
     }
 
     /// `RENAME TABLE` with several pairs is atomic: readers see the old or the new table.

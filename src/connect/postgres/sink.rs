@@ -275,8 +275,8 @@ impl StagedBackend for PostgresBackend {
         )
     }
 
-    fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String {
-        format!("{insert} {}", on_conflict_sql(D, keys, updates, "EXCLUDED"))
+    fn upsert_sql(&self, _t: &StagedTarget, insert: String, keys: &[String], updates: &[String]) -> Vec<String> {
+        vec![format!("{insert} {}", on_conflict_sql(D, keys, updates, "EXCLUDED"))]
     }
 
     fn empty_sql(&self, table: &TableName) -> String {

@@ -421,8 +421,8 @@ impl StagedBackend for SqliteBackend {
 
     /// `WHERE true`: without it, SQLite would read `ON` as the start of a join constraint of the
     /// `SELECT` (<https://sqlite.org/lang_upsert.html>, "Parsing Ambiguity").
-    fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String {
-        format!("{insert} WHERE true {}", on_conflict_sql(D, keys, updates, "excluded"))
+    fn upsert_sql(&self, _t: &StagedTarget, insert: String, keys: &[String], updates: &[String]) -> Vec<String> {
+        vec![format!("{insert} WHERE true {}", on_conflict_sql(D, keys, updates, "excluded"))]
     }
 }
 

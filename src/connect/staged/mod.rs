@@ -320,8 +320,11 @@ pub trait StagedBackend: Send + Sync + 'static {
         let columns = write.column_list(&target.schema, d);
         format!("INSERT INTO {} ({columns}) SELECT {columns} FROM {}", d.table(&target.table), d.table(&target.staging))
     }
-    /// `insert` made an upsert on `keys`, setting the quoted columns `updates`.
-    fn upsert_sql(&self, insert: String, keys: &[String], updates: &[String]) -> String;
+    /// The statements that upsert `target`'s staged rows on `keys`, setting the quoted columns
+    /// `updates`, from `insert` (the plain `INSERT ... SELECT` from staging). A row whose keys
+    /// match no target row but which collides with one on another unique key must fail, as it
+    /// does on PostgreSQL, never update that other row.
+    fn upsert_sql(&self, target: &StagedTarget, insert: String, keys: &[String], updates: &[String]) -> Vec<String>;
     /// Empties an existing target before its rows are replaced.
     fn empty_sql(&self, table: &TableName) -> String {
         format!("DELETE FROM {}", Self::DIALECT.table(table))
@@ -689,13 +692,13 @@ impl<B: StagedBackend> StagedSink<B> {
                     rows.push(format!("DROP TABLE {}", d.table(&t.table)));
                 }
                 rows.push(b.create_table_sql(&t.table, &t.schema, t.keys())?);
-                rows.push(self.insert_rows_sql(write));
+                rows.extend(self.insert_rows_sql(write));
             }
             Move::Insert { empty } => {
                 if empty {
                     rows.push(b.empty_sql(&t.table));
                 }
-                rows.push(self.insert_rows_sql(write));
+                rows.extend(self.insert_rows_sql(write));
             }
         }
         rows.extend(b.after_rows_sql(t, write));
@@ -704,15 +707,15 @@ impl<B: StagedBackend> StagedSink<B> {
 
     /// The `INSERT ... SELECT` from staging, an upsert in `mode upsert` that updates every
     /// written column but the keys.
-    fn insert_rows_sql(&self, write: &WritePlan) -> String {
+    fn insert_rows_sql(&self, write: &WritePlan) -> Vec<String> {
         let t = &self.target;
         let insert = self.backend.insert_sql(t, write, None);
-        let Some(keys) = t.keys() else { return insert };
+        let Some(keys) = t.keys() else { return vec![insert] };
         let updates: Vec<String> = (t.schema.fields().iter())
             .filter(|f| !keys.contains(f.name()) && write.writes(&t.schema, f.name()))
             .map(|f| B::DIALECT.ident(f.name()))
             .collect();
-        self.backend.upsert_sql(insert, keys, &updates)
+        self.backend.upsert_sql(t, insert, keys, &updates)
     }
 
     /// `e` with what to do about it, when the backend found the upsert's keys match no unique
