@@ -375,20 +375,21 @@ fn no_automatic_split_sends_a_key_to_two_partitions() {
 fn an_upsert_never_updates_a_row_another_unique_key_matches() {
     let dir = temp_dir();
     std::fs::write(dir.path().join("people.csv"), "id,email,score\n7,one@x,70\n2,two@x,20\n").unwrap();
-    let read_pg = || pg_rows("SELECT id::text, email, score::text FROM public.u18_people ORDER BY id");
-    let read_my = || my_rows("SELECT id, email, score FROM u18_people ORDER BY id");
-    let mut servers: Vec<(&str, String, Box<dyn Fn() -> Vec<Vec<String>>>)> = Vec::new();
+    type Read = fn() -> Vec<Vec<String>>;
+    let read_pg: Read = || pg_rows("SELECT id::text, email, score::text FROM public.u18_people ORDER BY id");
+    let read_my: Read = || my_rows("SELECT id, email, score FROM u18_people ORDER BY id");
+    let mut servers: Vec<(&str, String, Read)> = Vec::new();
     if postgres_available() {
         pg_exec(
             "DROP TABLE IF EXISTS public.u18_people; CREATE TABLE public.u18_people (id bigint PRIMARY KEY, \
              email text NOT NULL UNIQUE, score bigint)",
         );
-        servers.push(("postgres", format!("postgres(\"{PG_TEST_URL}\")"), Box::new(read_pg)));
+        servers.push(("postgres", format!("postgres(\"{PG_TEST_URL}\")"), read_pg));
     }
     if mariadb_available() {
         my_exec("DROP TABLE IF EXISTS u18_people");
         my_exec("CREATE TABLE u18_people (id bigint PRIMARY KEY, email varchar(50) NOT NULL UNIQUE, score bigint)");
-        servers.push(("mysql", format!("mysql(\"{MY_TEST_URL}\")"), Box::new(read_my)));
+        servers.push(("mysql", format!("mysql(\"{MY_TEST_URL}\")"), read_my));
     }
     for (backend, connection, read) in servers {
         let reset = |sql: &str| if backend == "postgres" { pg_exec(sql) } else { my_exec(sql) };
