@@ -163,6 +163,8 @@ async fn run_inner(
     events: Option<Arc<EventLog>>,
 ) -> Result<(), Failure> {
     let plan = &resolved.plan;
+    // One connection to each SQLite file the sinks write, from the ledger reads to the end.
+    let _shared = connect::sink::hold_shared(plan);
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
