@@ -90,6 +90,18 @@ fn backend_driver(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
     }
 }
 
+/// Keeps what the sinks of `plan` share across a run open while the returned handles live: the
+/// one connection to each SQLite file they write (`connect::sqlite::shared`), so that reading the
+/// ledgers, preparing, writing, publishing and the foreign key check all use one. Without it the
+/// connection closes whenever no sink of the file is alive (between reading the ledgers and the
+/// run, say). Dropping the handles closes what no sink still holds.
+pub fn hold_shared(plan: &PipelinePlan) -> Vec<Arc<crate::connect::sqlite::shared::SharedFile>> {
+    (plan.sinks.iter())
+        .filter(|sink| sink.endpoint.backend == crate::plan::backend::Backend::Sqlite)
+        .map(|sink| crate::connect::sqlite::shared::SharedFile::of(sink.endpoint.file_path()))
+        .collect()
+}
+
 /// One sink's ledger history for a pipeline. A failure names the sink (its `stage`) and says
 /// `sink `NAME`: ...`; its code is the connection's when the target cannot be reached, else
 /// [`codes::run::LEDGER`].

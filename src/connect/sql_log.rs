@@ -2,6 +2,8 @@
 //! appended to `FILE` one per line, so a user (or a test) can see exactly what a command asked
 //! of the server: a table set's catalog queries, the schema probe, the bounds query, the
 //! snapshot export, each partition's read (`COPY` on PostgreSQL, the tagged `SELECT` on MySQL).
+//! A SQLite sink logs each connection it opens to its file (`sqlite\topen\tPATH`), so a test can
+//! see that the sinks writing one file share one.
 //!
 //! A line is `<backend>\t<kind>\t<statement>`, the statement on one line (newlines and tabs
 //! become spaces). Statements carry no connection URL, so no password reaches the file.
@@ -24,6 +26,8 @@ pub enum StatementKind {
     Copy,
     /// Executed for its effect: `BEGIN`, `SET TRANSACTION SNAPSHOT`, `COMMIT`.
     Execute,
+    /// A connection opened; the line holds what it opened (a SQLite sink's file), no statement.
+    Open,
 }
 
 impl StatementKind {
@@ -33,6 +37,7 @@ impl StatementKind {
             Self::Query => "query",
             Self::Copy => "copy",
             Self::Execute => "execute",
+            Self::Open => "open",
         }
     }
 }

@@ -163,6 +163,8 @@ async fn run_inner(
     events: Option<Arc<EventLog>>,
 ) -> Result<(), Failure> {
     let plan = &resolved.plan;
+    // One connection to each SQLite file the sinks write, from the ledger reads to the end.
+    let _shared = connect::sink::hold_shared(plan);
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
@@ -201,11 +203,8 @@ async fn run_inner(
             identity.started = true;
             // Read exactly what the interrupted run read, even if the source has grown since.
             for (name, shape) in shapes.iter_mut() {
-                let partitions = point.layout.sources.get(name).ok_or_else(|| {
-                    let message =
-                        format!("cannot resume run {}: its layout does not name source `{name}`", point.run_id);
-                    Failure::new(codes::run::LEDGER, message)
-                })?;
+                // A source none of whose sinks started in that run committed nothing: read afresh.
+                let Some(partitions) = point.layout.sources.get(name) else { continue };
                 shape.partitions = partitions.clone();
                 if let Some(watermark) = point.layout.watermarks.get(name) {
                     shape.watermark = Some(watermark.clone());
@@ -222,8 +221,7 @@ async fn run_inner(
                 .collect(),
         };
         identity.watermarks = layout.watermarks.clone();
-        let layout_json =
-            serde_json::to_string(&layout).map_err(|e| Failure::new(codes::run::INTERNAL, e.to_string()))?;
+        let source_of = plan.source_of_sinks();
         let graph = graph::build(plan, &shapes, run_start, false).await.map_err(|e| {
             let failure = failure_of(&e, codes::plan::FAILED);
             match graph::failed_transform(&e) {
@@ -243,6 +241,11 @@ async fn run_inner(
                 Some(_) => (Vec::new(), None),
                 None => ledger::cleanup_for_fresh_run(&histories[index]),
             };
+            // Its own source's part of the layout: N sinks holding (and recording) the whole
+            // layout of N sources grew as N squared.
+            let own = source_of.get(sink.name.as_str()).map(|source| layout.of_source(&source.name));
+            let layout_json = serde_json::to_string(own.as_ref().unwrap_or(&layout))
+                .map_err(|e| Failure::new(codes::run::INTERNAL, e.to_string()))?;
             let prep = Preparation {
                 start: key.row(Event::Start, -1, &layout_json, partitions as u64, ""),
                 resume_rows: earlier.as_ref().map(SinkRunState::committed_rows),

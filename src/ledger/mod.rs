@@ -6,7 +6,7 @@
 //!
 //! | event       | part | detail                                  | rows              |
 //! |-------------|------|-----------------------------------------|-------------------|
-//! | `start`     | -1   | the run's [`Layout`] as JSON            | partitions        |
+//! | `start`     | -1   | the run's [`Layout`] of the sink's source, as JSON | partitions |
 //! | `partition` | p    | what partition p read (its predicate)   | rows written      |
 //! | `publish`   | -1   | marks of incremental sources, as JSON   | rows published    |
 //! | `abandon`   | -1   | why (a new run started)                 | 0                 |
@@ -123,6 +123,26 @@ pub struct Layout {
     /// The range each incremental source reads in this run (see `crate::ledger::watermark`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub watermarks: BTreeMap<String, Watermark>,
+}
+
+impl Layout {
+    /// What a sink fed by `source` records in its `start` row: the fingerprint and that source's
+    /// partitions and range. Each sink records only its own source (a sink has one), so a set
+    /// of N tables records N small layouts rather than N copies of the whole run's; a resume
+    /// puts them back together ([`resume_point`]). Ledgers written before recorded the whole
+    /// layout in every row, which puts together the same.
+    pub fn of_source(&self, source: &str) -> Layout {
+        Layout {
+            fingerprint: self.fingerprint.clone(),
+            sources: self.sources.get_key_value(source).map(|(k, v)| (k.clone(), v.clone())).into_iter().collect(),
+            watermarks: self
+                .watermarks
+                .get_key_value(source)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .into_iter()
+                .collect(),
+        }
+    }
 }
 
 /// What a sink's `prepare` is told by the runner.
@@ -283,8 +303,9 @@ pub fn runs_of(rows: &[LedgerRow], sink: &str) -> Vec<(String, SinkRunState)> {
 /// The runs one sink's ledger records, oldest first.
 pub type SinkHistory = Vec<(String, SinkRunState)>;
 
-/// Where a `--resume` continues: the run, what it reads, and how far each sink got (`None`: the
-/// sink never started in that run).
+/// Where a `--resume` continues: the run, what it reads (the sources of the sinks that started
+/// in it; a source none of whose sinks started is read afresh), and how far each sink got
+/// (`None`: the sink never started in that run).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResumePoint {
     pub run_id: String,
@@ -347,11 +368,16 @@ pub fn resume_point(
     if sinks.iter().all(|s| s.as_ref().is_some_and(SinkRunState::finished)) {
         return Ok(Resume::Finished { run_id: latest });
     }
-    let layout = sinks
-        .iter()
-        .flatten()
-        .find_map(|s| s.layout.clone())
-        .ok_or_else(|| ResumeError::NoStart { run_id: latest.clone() })?;
+    // Each sink's start row holds its own source's part of the layout (`Layout::of_source`).
+    let mut layouts = sinks.iter().flatten().filter_map(|s| s.layout.as_ref());
+    let mut layout = layouts.next().cloned().ok_or_else(|| ResumeError::NoStart { run_id: latest.clone() })?;
+    for part in layouts {
+        if part.fingerprint != layout.fingerprint {
+            return Err(ResumeError::Changed { run_id: latest, pipeline: pipeline.to_string() });
+        }
+        layout.sources.extend(part.sources.iter().map(|(k, v)| (k.clone(), v.clone())));
+        layout.watermarks.extend(part.watermarks.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     if layout.fingerprint != fingerprint {
         return Err(ResumeError::Changed { run_id: latest, pipeline: pipeline.to_string() });
     }
@@ -458,5 +484,33 @@ mod tests {
         assert!(changed.to_string().contains("changed since"));
         assert_eq!(cleanup_for_fresh_run(&runs_of(&rows, "s")), (vec!["r2".to_string()], Some("r1".to_string())));
         assert_eq!(resume_point("p", &[vec![]], "f").unwrap(), Resume::NothingRecorded);
+    }
+
+    /// Each sink records its own source's part of the layout; a resume puts the parts of the
+    /// latest run's sinks back together, and refuses parts of another fingerprint.
+    #[test]
+    fn resume_puts_the_sinks_layouts_together() {
+        let rows = |start: u64| vec![ScanPartition::Rows { start, end: start + 10 }];
+        let whole = Layout {
+            fingerprint: "f".into(),
+            sources: BTreeMap::from([("a".to_string(), rows(0)), ("b".to_string(), rows(10))]),
+            watermarks: BTreeMap::new(),
+        };
+        let a = whole.of_source("a");
+        assert_eq!(a.sources, BTreeMap::from([("a".to_string(), rows(0))]));
+        assert_eq!(a.fingerprint, "f");
+        let key = |sink: &str| LedgerKey { run_id: "r1".into(), pipeline: "p".into(), sink: sink.into() };
+        let start = |sink: &str, layout: &Layout| {
+            key(sink).row(Event::Start, -1, &serde_json::to_string(layout).unwrap(), 1, "")
+        };
+        let ledger =
+            vec![start("sa", &a), start("sb", &whole.of_source("b")), key("sa").row(Event::Partition, 0, "", 10, "c")];
+        let histories = vec![runs_of(&ledger, "sa"), runs_of(&ledger, "sb")];
+        let Resume::Continue(point) = resume_point("p", &histories, "f").unwrap() else { panic!("no resume") };
+        assert_eq!(point.layout, whole);
+        let other = Layout { fingerprint: "g".into(), ..whole.of_source("b") };
+        let ledger = vec![start("sa", &a), start("sb", &other)];
+        let histories = vec![runs_of(&ledger, "sa"), runs_of(&ledger, "sb")];
+        assert!(matches!(resume_point("p", &histories, "f"), Err(ResumeError::Changed { .. })));
     }
 }

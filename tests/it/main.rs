@@ -52,5 +52,6 @@ mod verify;
 mod csv_values;
 mod mysql_types;
 mod pg_types;
+mod sqlite_many;
 mod sqlite_publish;
 mod sqlite_values;

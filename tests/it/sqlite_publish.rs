@@ -158,9 +158,9 @@ fn every_mode_keeps_values_and_declared_types_renamed_or_inserted() {
     if !postgres_available() {
         return;
     }
-    create_source("orders");
+    create_source("sqlite_pub_src");
     let dir = temp_dir();
-    let want = typed(expected("orders"));
+    let want = typed(expected("sqlite_pub_src"));
     assert_eq!(want.len(), 2000);
     let check = |db: &Path, what: &str| {
         assert_eq!(declared(db, "orders"), flows_types(), "{what}");

@@ -12,17 +12,17 @@
 //!
 //! A target the run creates, in any mode, is the staging table renamed into place.
 
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
-use rusqlite::{Connection, ErrorCode, OptionalExtension};
+use rusqlite::{ErrorCode, OptionalExtension};
 
 use futures::future::BoxFuture;
 
 use super::params::{BatchParams, BindError};
+use super::shared::{Lent, SharedFile};
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
@@ -79,9 +79,11 @@ pub fn create_table_sql(table: &TableName, schema: &SchemaRef, unique_keys: Opti
 /// A SQLite sink: the staged-table protocol on a database file.
 pub type SqliteSink = StagedSink<SqliteBackend>;
 
-/// The database file a SQLite sink writes.
+/// The database file a SQLite sink writes, through the connection every sink of the process
+/// writing that file shares (`shared`).
 pub struct SqliteBackend {
     path: String,
+    file: Arc<SharedFile>,
     /// Decimal columns that an existing target stores as numbers (INTEGER, REAL or NUMERIC
     /// affinity), with the declared type: a value of more than 15 significant digits would
     /// become a rounded float there, so it is refused by row. Found by `check_target`.
@@ -90,13 +92,14 @@ pub struct SqliteBackend {
 
 impl SqliteBackend {
     pub fn new(path: &str) -> Self {
-        Self { path: path.to_string(), float_targets: Mutex::new(Vec::new()) }
+        Self { path: path.to_string(), file: SharedFile::of(path), float_targets: Mutex::new(Vec::new()) }
     }
 }
 
-/// One connection to the database file.
+/// The database file's connection, lent to one session (`shared`): its statements and
+/// transactions are the session's alone until it drops.
 pub struct SqliteSession {
-    conn: Connection,
+    conn: Lent,
     table: TableName,
     /// The sink's upsert keys, in `mode upsert`.
     upsert_keys: Option<Vec<String>>,
@@ -240,18 +243,9 @@ impl StagedBackend for SqliteBackend {
         format!("in {}", self.path)
     }
 
+    /// Waits while another session of the process holds the file's connection (`shared`).
     fn open(&self, target: &StagedTarget) -> Result<SqliteSession> {
-        if let Some(dir) = std::path::Path::new(&self.path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                let message = format!("cannot create directory {}: {e}", dir.display());
-                Failure::new(codes::sink::WRITE_FAILED, message).into_datafusion()
-            })?;
-        }
-        let failed = |what: &str, e: rusqlite::Error| {
-            Failure::new(codes::sink::WRITE_FAILED, format!("SQLite: {what}: {e}")).into_datafusion()
-        };
-        let conn = Connection::open(&self.path).map_err(|e| failed(&format!("cannot open {}", self.path), e))?;
-        conn.busy_timeout(Duration::from_secs(300)).map_err(|e| failed("busy timeout", e))?;
+        let conn = self.file.lend()?;
         let upsert_keys = target.keys().map(<[String]>::to_vec);
         Ok(SqliteSession { conn, table: target.table.clone(), upsert_keys })
     }
@@ -520,38 +514,46 @@ fn affinity(declared: &str) -> &'static str {
 /// Checks a table set's foreign keys on SQLite (`connect::foreign_keys`): SQLite declares them
 /// in `CREATE TABLE` (it has no `ALTER TABLE ... ADD CONSTRAINT`), so once every table is in,
 /// `PRAGMA foreign_key_check` lists the rows whose key finds no parent (SQLite docs, "PRAGMA
-/// foreign_key_check"). Adds nothing: returns 0.
+/// foreign_key_check"). Adds nothing: returns 0. Runs on the connection the set's sinks share
+/// (`shared`).
 pub fn add_foreign_keys(step: &ForeignKeyStep) -> BoxFuture<'_, std::result::Result<usize, KeyFailure>> {
-    let path = step.endpoint.file_path().to_string();
+    let file = SharedFile::of(step.endpoint.file_path());
     Box::pin(async move {
-        let violations = tokio::task::spawn_blocking(move || -> rusqlite::Result<Vec<String>> {
-            let conn = rusqlite::Connection::open(&path)?;
-            let mut check = conn.prepare("PRAGMA foreign_key_check")?;
-            let rows = check.query_map([], |r| {
-                Ok(format!(
-                    "{} row {} -> {}",
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1).unwrap_or(-1),
-                    r.get::<_, String>(2)?
-                ))
-            })?;
-            rows.take(5).collect()
+        let statement = |e: rusqlite::Error| KeyFailure::Statement {
+            sql: "PRAGMA foreign_key_check".into(),
+            detail: e.to_string(),
+        };
+        let violations = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<String>, KeyFailure> {
+            let conn = file.lend().map_err(KeyFailure::Connect)?;
+            let mut check = conn.prepare("PRAGMA foreign_key_check").map_err(statement)?;
+            let rows = check
+                .query_map([], |r| {
+                    Ok(format!(
+                        "{} row {} -> {}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1).unwrap_or(-1),
+                        r.get::<_, String>(2)?
+                    ))
+                })
+                .map_err(statement)?;
+            rows.take(5).collect::<rusqlite::Result<_>>().map_err(statement)
         })
         .await
-        .map_err(|e| KeyFailure::Task(e.to_string()))?
-        .map_err(|e| KeyFailure::Statement { sql: "PRAGMA foreign_key_check".into(), detail: e.to_string() })?;
+        .map_err(|e| KeyFailure::Task(e.to_string()))??;
         if violations.is_empty() { Ok(0) } else { Err(KeyFailure::Violations(violations)) }
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     use super::*;
 
     fn session(sql: &str, table: &str) -> SqliteSession {
         let conn = Connection::open_in_memory().expect("in memory");
         conn.execute_batch(sql).expect("schema");
-        SqliteSession { conn, table: TableName::parse(table), upsert_keys: None }
+        SqliteSession { conn: Lent::own(conn), table: TableName::parse(table), upsert_keys: None }
     }
 
     /// What an `ON CONFLICT` may name, read from the catalog: unique indexes that are not
