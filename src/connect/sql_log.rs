@@ -1,9 +1,11 @@
 //! `FLOW_LOG_SQL=FILE`: every statement Flow sends to a source database (PostgreSQL, MySQL),
 //! appended to `FILE` one per line, so a user (or a test) can see exactly what a command asked
 //! of the server: a table set's catalog queries, the schema probe, the bounds query, the
-//! snapshot export, each partition's read (`COPY` on PostgreSQL, the tagged `SELECT` on MySQL).
-//! A SQLite sink logs each connection it opens to its file (`sqlite\topen\tPATH`), so a test can
-//! see that the sinks writing one file share one.
+//! snapshot export, each partition's read (`COPY` on PostgreSQL, the tagged `SELECT` on MySQL),
+//! and the MySQL sink's `LOAD DATA LOCAL INFILE` statements and the rollbacks of those it sends
+//! again as `INSERT`s (which path a table's rows took). A SQLite sink logs each connection it
+//! opens to its file (`sqlite\topen\tPATH`), so a test can see that the sinks writing one file
+//! share one.
 //!
 //! A line is `<backend>\t<kind>\t<statement>`, the statement on one line (newlines and tabs
 //! become spaces). Statements carry no connection URL, so no password reaches the file.

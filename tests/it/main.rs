@@ -23,6 +23,7 @@ mod graphs;
 mod identifiers;
 mod incremental;
 mod many_tables;
+mod mysql_load_data;
 mod newcomer;
 mod partition_lock;
 mod partitions;

@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod convert;
 pub mod ddl;
+pub mod load_data;
 pub mod params;
 pub mod reader;
 pub mod session;

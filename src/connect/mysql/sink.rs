@@ -1,7 +1,8 @@
 //! MySQL/MariaDB sink: the staged-table protocol (`connect::staged`) on the `mysql` crate. What
-//! is MySQL's own is here: strict-mode sessions, multi-row prepared `INSERT`s into the staging
-//! table cut to the server's `max_allowed_packet`, a staging table made `LIKE` an existing
-//! target, and publishing:
+//! is MySQL's own is here: strict-mode sessions, rows into the staging table with `LOAD DATA
+//! LOCAL INFILE` streamed from memory (`load_data`) or, when the server refuses that or warns
+//! about a batch, multi-row prepared `INSERT`s cut to the server's `max_allowed_packet`, a
+//! staging table made `LIKE` an existing target, and publishing:
 //!
 //! | mode     | publish                                                                  |
 //! |----------|--------------------------------------------------------------------------|
@@ -17,11 +18,15 @@
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
+use mysql::consts::ColumnType;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 
+use super::load_data::{self, LoadData};
 use super::params::value_at;
 use super::types::MYSQL_DECIMAL;
 use crate::connect::decimal_text;
@@ -122,11 +127,14 @@ pub fn create_table_sql(table: &TableName, schema: &SchemaRef, keys: Option<&[St
 /// The server a MySQL sink writes.
 pub struct MysqlBackend {
     url: String,
+    /// Whether rows may still be sent with `LOAD DATA LOCAL INFILE`: cleared, for the rest of
+    /// the run, the first time the server refuses it (`local_infile=0`).
+    local_infile: Arc<AtomicBool>,
 }
 
 impl MysqlBackend {
     pub fn new(url: &str) -> Self {
-        Self { url: url.replacen("mariadb://", "mysql://", 1) }
+        Self { url: url.replacen("mariadb://", "mysql://", 1), local_infile: Arc::new(AtomicBool::new(true)) }
     }
 }
 
@@ -212,6 +220,29 @@ impl MysqlSession {
             .query_first("SELECT @@max_allowed_packet")
             .map_err(|e| self.err("cannot read max_allowed_packet for", &e))?;
         Ok(bytes.map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX)))
+    }
+
+    /// The staging table's `LOAD DATA` statement for the written columns, when rows may go
+    /// that way: the table is InnoDB (so a batch the server warns about can be rolled back to
+    /// a savepoint; a non-transactional engine would keep its truncated values) and each
+    /// column's values have a text form the server stores as it stores the `INSERT` path's
+    /// values ([`LoadData::plan`]). `None`: `INSERT`s.
+    fn load_data(&mut self, t: &StagedTarget, write: &WritePlan) -> Result<Option<LoadData>> {
+        let sql = "SELECT (SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) \
+                   AND TABLE_NAME = ?), @@SESSION.sql_mode LIKE '%NO_BACKSLASH_ESCAPES%'";
+        let staging = (self.staging.schema(), self.staging.table());
+        let row: Option<(Option<String>, bool)> =
+            self.conn.exec_first(sql, staging).map_err(|e| self.err("cannot inspect", &e))?;
+        let Some((Some(engine), backslash_is_plain)) = row else { return Ok(None) };
+        if !engine.eq_ignore_ascii_case("InnoDB") {
+            return Ok(None);
+        }
+        let columns = write.column_list(&t.schema, D);
+        let probe = format!("SELECT {columns} FROM {} LIMIT 0", D.table(&t.staging));
+        let stmt = self.conn.prep(probe).map_err(|e| self.err("cannot inspect", &e))?;
+        let targets: Vec<ColumnType> = stmt.columns().iter().map(|c| c.column_type()).collect();
+        let fields: Vec<&Field> = write.columns.iter().map(|&i| t.schema.field(i)).collect();
+        Ok(LoadData::plan(&t.staging, &fields, &targets, backslash_is_plain))
     }
 }
 
@@ -347,23 +378,19 @@ impl StagedBackend for MysqlBackend {
         )
     }
 
+    /// `explain` does not ask the server: it says the rule the run follows (see
+    /// [`load_data`]); a run whose server refuses `LOCAL INFILE` says so on stderr.
     fn publish_summary(&self, mode: &WriteMode, target: &str) -> String {
+        let load = "LOAD DATA LOCAL INFILE into a staging table (multi-row INSERTs when the server has \
+                    local_infile=0, for a column without an exact text form, and for a batch the server warns about)";
         match mode {
-            WriteMode::Append => {
-                format!("multi-row INSERTs into a staging table, then INSERT INTO {target} SELECT ...")
-            }
-            WriteMode::Replace => {
-                format!("multi-row INSERTs into a staging table, then RENAME TABLE it over {target} (atomic)")
-            }
-            WriteMode::Truncate => format!(
-                "multi-row INSERTs into a staging table, then DELETE FROM {target} and insert, in one transaction"
+            WriteMode::Append => format!("{load}, then INSERT INTO {target} SELECT ..."),
+            WriteMode::Replace => format!("{load}, then RENAME TABLE it over {target} (atomic)"),
+            WriteMode::Truncate => format!("{load}, then DELETE FROM {target} and insert, in one transaction"),
+            WriteMode::Upsert { .. } => format!(
+                "{load}, then UPDATE {target} JOIN staging on the keys and INSERT the rows whose keys are new, in one \
+                 transaction"
             ),
-            WriteMode::Upsert { .. } => {
-                format!(
-                    "multi-row INSERTs into a staging table, then UPDATE {target} JOIN staging on the keys and INSERT the \
-                     rows whose keys are new, in one transaction"
-                )
-            }
         }
     }
 
@@ -382,8 +409,13 @@ impl StagedBackend for MysqlBackend {
         create_table_sql(&t.staging, &t.schema, t.keys())
     }
 
-    fn loader(&self, s: &mut MysqlSession, _t: &StagedTarget, write: WritePlan) -> Result<MysqlLoader> {
-        Ok(MysqlLoader { write, packet: s.max_allowed_packet()? })
+    fn loader(&self, s: &mut MysqlSession, t: &StagedTarget, write: WritePlan) -> Result<MysqlLoader> {
+        let packet = s.max_allowed_packet()?;
+        let bulk = if self.local_infile.load(Ordering::Relaxed) { s.load_data(t, &write)? } else { None };
+        if let Some(bulk) = &bulk {
+            s.conn.set_local_infile_handler(Some(bulk.handler()));
+        }
+        Ok(MysqlLoader { write, packet, bulk, local_infile: self.local_infile.clone() })
     }
 
     /// When the table is created: other tables' foreign keys may reference the old one; they
@@ -427,23 +459,141 @@ impl StagedBackend for MysqlBackend {
     }
 }
 
-/// Inserts a partition's rows with multi-row prepared statements.
+/// Writes a partition's rows: `LOAD DATA LOCAL INFILE` per batch when it can ([`load_data`]),
+/// multi-row prepared `INSERT`s otherwise.
 pub struct MysqlLoader {
     /// The columns written (see `connect::target_columns`).
     write: WritePlan,
     /// The server's `max_allowed_packet`.
     packet: usize,
+    /// The staging table's `LOAD DATA` statement; `None`: `INSERT`s only.
+    bulk: Option<LoadData>,
+    /// The backend's [`MysqlBackend::local_infile`].
+    local_infile: Arc<AtomicBool>,
 }
 
-impl RowLoader<MysqlSession> for MysqlLoader {
-    /// Inserts one batch with multi-row statements; returns the rows that could not be
-    /// converted or that MySQL refused. A refused statement changes nothing (strict mode), so
-    /// its rows are retried one by one to find the bad ones. Only `write`'s columns are sent.
+impl MysqlLoader {
+    /// One row's values (the written columns'), checked as the `INSERT` path needs them, with
+    /// their size in an `INSERT` packet; or the column and the reason the row is refused.
     ///
-    /// A statement travels in one packet, which the server takes only up to its
-    /// `max_allowed_packet` (`packet`, in bytes): statements are cut to fit it, and a row that
-    /// cannot fit even alone is refused by row and by its largest column, with both sizes.
-    fn load(
+    /// A value MySQL cannot hold (NaN, a year past 9999) never reaches it. Decimal text is
+    /// checked against DECIMAL(65,30) here because MySQL would round extra fractional digits
+    /// with only a note, even in strict mode. A statement travels in one packet, which the
+    /// server takes only up to its `max_allowed_packet` (`packet`, in bytes): a row that cannot
+    /// fit even alone is refused by row and by its largest column, with both sizes; `LOAD DATA`
+    /// refuses the same rows, so that both paths write the same rows.
+    fn row_values(
+        &self,
+        t: &StagedTarget,
+        batch: &RecordBatch,
+        row: usize,
+        decimal_text: &[bool],
+    ) -> std::result::Result<(Vec<Value>, usize), (String, String)> {
+        let (write, packet) = (&self.write, self.packet);
+        let (decimal_p, decimal_s) = MYSQL_DECIMAL;
+        let mut values = Vec::with_capacity(write.columns.len());
+        for &i in &write.columns {
+            let column = batch.column(i);
+            let value = value_at(column.as_ref(), row).and_then(|v| match &v {
+                Value::Bytes(text) if decimal_text.get(i).copied().unwrap_or(false) => {
+                    decimal_text::fits_decimal(&String::from_utf8_lossy(text), decimal_p, decimal_s)?;
+                    Ok(v)
+                }
+                _ => Ok(v),
+            });
+            match value {
+                Ok(v) => values.push(v),
+                Err(e) => return Err((t.schema.field(i).name().clone(), e.to_string())),
+            }
+        }
+        let size = row_packet_bytes(&values);
+        let budget = packet.saturating_sub(PACKET_MARGIN);
+        if EXECUTE_HEADER + size > budget {
+            let (largest, bytes) = write
+                .columns
+                .iter()
+                .zip(&values)
+                .map(|(&i, v)| (t.schema.field(i).name(), value_bytes(v)))
+                .max_by_key(|(_, bytes)| *bytes)
+                .unwrap_or((t.schema.field(0).name(), 0));
+            let message = format!(
+                "the row takes {} bytes in an INSERT packet, over the server's max_allowed_packet of {packet} \
+                 bytes (Flow keeps {PACKET_MARGIN} of them for the statement); its column {largest} alone is \
+                 {bytes} bytes. Raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = ..., \
+                 and in its configuration) to write this row",
+                EXECUTE_HEADER + size
+            );
+            return Err((largest.clone(), message));
+        }
+        Ok((values, size))
+    }
+
+    /// Loads the batch with `LOAD DATA LOCAL INFILE` after a savepoint (see [`load_data`]).
+    /// `Some(bad)`: loaded, with the rows refused before sending (or, with `on error fail`,
+    /// nothing sent and the first refused row). `None`: nothing of the batch stays (the server
+    /// warned, loaded fewer rows than sent, or refused the statement): the caller sends it with
+    /// `INSERT`s. A server that refuses `LOCAL INFILE` itself turns the bulk path off for the run.
+    fn load_data(
+        &mut self,
+        s: &mut MysqlSession,
+        t: &StagedTarget,
+        batch: &RecordBatch,
+        partition: usize,
+        first_row: u64,
+    ) -> Result<Option<Vec<BadRow>>> {
+        let Some(bulk) = &self.bulk else { return Ok(None) };
+        let decimal_text: Vec<bool> = t.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
+        let mut bad = Vec::new();
+        let sent = bulk.with_text(|text| {
+            let mut sent = 0u64;
+            for row in 0..batch.num_rows() {
+                match self.row_values(t, batch, row, &decimal_text) {
+                    Ok((values, _)) => {
+                        bulk.push_row(text, &values);
+                        sent += 1;
+                    }
+                    Err((column, message)) => {
+                        bad.push(BadRow::new(batch, row, partition, first_row, Some(&column), &message));
+                        if t.rejects.fails() {
+                            return None;
+                        }
+                    }
+                }
+            }
+            Some(sent)
+        });
+        let sent = match sent {
+            Some(sent) if sent > 0 => sent,
+            _ => return Ok(Some(bad)),
+        };
+        s.execute(load_data::SAVEPOINT, Step::WriteRows)?;
+        crate::connect::sql_log::record("mysql", crate::connect::sql_log::StatementKind::Execute, &bulk.sql);
+        match s.conn.query_drop(&bulk.sql) {
+            Ok(()) if s.conn.warnings() == 0 && s.conn.affected_rows() == sent => return Ok(Some(bad)),
+            Ok(()) => {}
+            Err(e) if load_data::refuses_local_infile(&e) => {
+                if self.local_infile.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "MySQL at {}: the server refuses LOAD DATA LOCAL INFILE ({}); the rows of {} are written \
+                         with multi-row INSERTs (slower, the same rows). SET GLOBAL local_infile = 1 on the server \
+                         enables the faster path",
+                        redact_url(&s.url),
+                        s.server_message(&super::error_text(&e)),
+                        t.table
+                    );
+                }
+                self.bulk = None;
+            }
+            Err(e) if refuses_the_row(&e) => {}
+            Err(e) => return Err(s.err(Step::WriteRows.phrase(), &e)),
+        }
+        crate::connect::sql_log::record("mysql", crate::connect::sql_log::StatementKind::Execute, load_data::ROLLBACK);
+        s.execute(load_data::ROLLBACK, Step::WriteRows)?;
+        Ok(None)
+    }
+
+    /// Inserts the batch with multi-row statements (see [`RowLoader::load`]).
+    fn insert(
         &mut self,
         s: &mut MysqlSession,
         t: &StagedTarget,
@@ -456,58 +606,18 @@ impl RowLoader<MysqlSession> for MysqlLoader {
         let rows_per_statement = (MAX_PLACEHOLDERS / width).clamp(1, 2000);
         let budget = packet.saturating_sub(PACKET_MARGIN);
         let mut bad = Vec::new();
-        // Convert first: a value MySQL cannot hold (NaN, a year past 9999) never reaches it.
-        // Decimal text is checked against DECIMAL(65,30) here because MySQL would round extra
-        // fractional digits with only a note, even in strict mode.
         let decimal_text: Vec<bool> = t.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
-        let (decimal_p, decimal_s) = MYSQL_DECIMAL;
         let mut rows: Vec<(usize, Vec<Value>, usize)> = Vec::with_capacity(batch.num_rows());
-        'rows: for row in 0..batch.num_rows() {
-            let mut values = Vec::with_capacity(width);
-            for &i in &write.columns {
-                let column = batch.column(i);
-                let value = value_at(column.as_ref(), row).and_then(|v| match &v {
-                    Value::Bytes(text) if decimal_text.get(i).copied().unwrap_or(false) => {
-                        decimal_text::fits_decimal(&String::from_utf8_lossy(text), decimal_p, decimal_s)?;
-                        Ok(v)
-                    }
-                    _ => Ok(v),
-                });
-                match value {
-                    Ok(v) => values.push(v),
-                    Err(e) => {
-                        let name = t.schema.field(i).name();
-                        bad.push(BadRow::new(batch, row, partition, first_row, Some(name), &e.to_string()));
-                        if t.rejects.fails() {
-                            return Ok(bad);
-                        }
-                        continue 'rows;
+        for row in 0..batch.num_rows() {
+            match self.row_values(t, batch, row, &decimal_text) {
+                Ok((values, size)) => rows.push((row, values, size)),
+                Err((column, message)) => {
+                    bad.push(BadRow::new(batch, row, partition, first_row, Some(&column), &message));
+                    if t.rejects.fails() {
+                        return Ok(bad);
                     }
                 }
             }
-            let size = row_packet_bytes(&values);
-            if EXECUTE_HEADER + size > budget {
-                let (largest, bytes) = write
-                    .columns
-                    .iter()
-                    .zip(&values)
-                    .map(|(&i, v)| (t.schema.field(i).name(), value_bytes(v)))
-                    .max_by_key(|(_, bytes)| *bytes)
-                    .unwrap_or((t.schema.field(0).name(), 0));
-                let message = format!(
-                    "the row takes {} bytes in an INSERT packet, over the server's max_allowed_packet of {packet} \
-                     bytes (Flow keeps {PACKET_MARGIN} of them for the statement); its column {largest} alone is \
-                     {bytes} bytes. Raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = ..., \
-                     and in its configuration) to write this row",
-                    EXECUTE_HEADER + size
-                );
-                bad.push(BadRow::new(batch, row, partition, first_row, Some(largest), &message));
-                if t.rejects.fails() {
-                    return Ok(bad);
-                }
-                continue 'rows;
-            }
-            rows.push((row, values, size));
         }
         let columns = write.column_list(&t.schema, D);
         let mut start = 0;
@@ -541,6 +651,29 @@ impl RowLoader<MysqlSession> for MysqlLoader {
             }
         }
         Ok(bad)
+    }
+}
+
+impl RowLoader<MysqlSession> for MysqlLoader {
+    /// Writes one batch; returns the rows that could not be converted or that MySQL refused.
+    /// Only `write`'s columns are sent.
+    ///
+    /// With `LOAD DATA LOCAL INFILE` when the server takes it and the staging table's columns
+    /// allow ([`load_data`]); a batch the server warns about is rolled back to its savepoint and
+    /// sent again with `INSERT`s. Those are multi-row statements; a refused statement changes
+    /// nothing (strict mode), so its rows are retried one by one to find the bad ones.
+    fn load(
+        &mut self,
+        s: &mut MysqlSession,
+        t: &StagedTarget,
+        batch: &RecordBatch,
+        partition: usize,
+        first_row: u64,
+    ) -> Result<Vec<BadRow>> {
+        if let Some(bad) = self.load_data(s, t, batch, partition, first_row)? {
+            return Ok(bad);
+        }
+        self.insert(s, t, batch, partition, first_row)
     }
 }
 
