@@ -30,7 +30,7 @@ pub async fn run(args: CopyArgs) -> Exit {
         if !vars.is_empty() {
             crate::eprintln_lossy!(
                 "note: the password is not written into the file: set {} (--var NAME=VALUE or the environment) when \
-                 you run it",
+                 you run it, written as in the URL (percent-encoded: `/` as %2F, `@` as %40, `%` as %25)",
                 vars.join(" and ")
             );
         }

@@ -330,7 +330,7 @@ fn emitted_copies_hold_no_password_and_run_with_the_variable() {
     assert_eq!(
         stderr,
         "note: the password is not written into the file: set FLOW_SOURCE_PASSWORD (--var NAME=VALUE or the \
-         environment) when you run it\n"
+         environment) when you run it, written as in the URL (percent-encoded: `/` as %2F, `@` as %40, `%` as %25)\n"
     );
     let file = dir.path().join("e.flow");
     std::fs::write(&file, &text).unwrap();
