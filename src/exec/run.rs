@@ -104,6 +104,10 @@ pub struct RunIdentity {
     pub already_complete: bool,
     /// Some sink recorded this run's start: a failure from here on leaves a resumable run.
     pub started: bool,
+    /// Every partition was written and the sinks were publishing: a failure now is the
+    /// target's refusal to publish (a view or a foreign key in the way, a duplicate key), which
+    /// a resume repeats until its cause is fixed.
+    pub publishing: bool,
     /// Lines for the run report about how the sources were read (see `RunReport::notes`).
     pub notes: Vec<String>,
     /// The range each incremental source read in this run.
@@ -284,6 +288,7 @@ async fn run_inner(
         };
         identity.partitions_skipped = sinks.iter().map(|s| s.committed.len()).sum();
         result?;
+        identity.publishing = true;
         for sink in sinks.iter().filter(|s| !s.published) {
             let earlier: u64 = sink.committed.values().map(|(rows, _)| rows).sum();
             let total = earlier + sink.metrics.rows();
@@ -307,6 +312,7 @@ async fn run_inner(
             sink.driver.publish(record).await.map_err(|e| sink_failure(&sink.name, &e, codes::sink::WRITE_FAILED))?;
             sink.metrics.publish_finished();
         }
+        identity.publishing = false;
         for step in &plan.foreign_keys {
             connect::foreign_keys::add(step)
                 .await
@@ -351,7 +357,13 @@ async fn run_inner(
             message = format!("{message}; {}", options.hints.remedy(remedy));
         }
         // Once a sink recorded the run's start, a failure leaves a run that can be continued.
-        if identity.started {
+        if identity.publishing {
+            message = format!(
+                "{message}; every partition is staged and kept: once the cause is fixed, {} publishes them without \
+                 reading the sources again",
+                options.hints.resume
+            );
+        } else if identity.started {
             message = format!(
                 "{message}; the partitions committed so far are kept: {} continues this run",
                 options.hints.resume

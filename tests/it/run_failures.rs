@@ -189,3 +189,44 @@ fn an_upsert_on_keys_no_postgres_constraint_matches_is_a_no_upsert_key_failure_o
     );
     assert_eq!(pg_rows("SELECT count(*)::text FROM public.flow_failure_upsert"), rows(&[&["0"]]));
 }
+
+/// A publish the target refuses (a view depends on the table `mode replace` drops) fails with
+/// every partition staged: the hint says to fix the cause and resume, and the resume publishes
+/// the staged rows once the view is gone.
+#[test]
+fn a_refused_publish_keeps_the_staged_rows_for_a_resume_after_the_fix() {
+    if !postgres_available() {
+        return;
+    }
+    pg_exec(
+        "DROP TABLE IF EXISTS public.flow_failure_view CASCADE;
+         CREATE TABLE public.flow_failure_view (id bigint, name text, amount numeric(12,2));
+         CREATE VIEW public.flow_failure_view_v AS SELECT id FROM public.flow_failure_view;",
+    );
+    let dir = temp_dir();
+    let input = csv_parts(dir.path(), "4.50");
+    let (report, printed) = failed_run(
+        dir.path(),
+        &format!(
+            "let pg = postgres(\"{PG_TEST_URL}\")\npipeline p {{\n  source orders = csv(\"{input}\")\n  \
+             sink out = orders -> pg.table(\"public.flow_failure_view\") {{ mode replace }}\n}}\n"
+        ),
+    );
+    assert_eq!(report["failure"]["stage"], "out", "{report:#}");
+    let file = dir.path().join("p.flow");
+    assert!(
+        printed.ends_with(&format!(
+            "; every partition is staged and kept: once the cause is fixed, `flow run {} --resume` publishes them \
+             without reading the sources again",
+            file.display()
+        )),
+        "{printed}"
+    );
+    pg_exec("DROP VIEW public.flow_failure_view_v");
+    let (code, _, stderr) = flow_cli(&["run", "-q", file.to_str().unwrap(), "--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        pg_rows("SELECT id::text, amount::text FROM public.flow_failure_view ORDER BY id"),
+        rows(&[&["1", "1.50"], &["2", "2.50"], &["3", "3.50"], &["4", "4.50"]])
+    );
+}
