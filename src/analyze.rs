@@ -215,9 +215,22 @@ fn source_problem(source: &ast::Source, name: &str, error: &resolve::SourceError
         SourceErrorKind::Refused => Problem::error(codes::source::REFUSED, format!("source `{name}`: {error}"))
             .at(source.target.span(), "the server refused the connection")
             .help("fix the connection URL (user, password, database) or the server's grants"),
-        SourceErrorKind::Invalid => Problem::error(codes::source::INVALID, format!("source `{name}`: {error}"))
-            .at(source.target.span(), "the source rejects this")
-            .help("check the table or query name and the partition column"),
+        SourceErrorKind::Invalid => {
+            let help = match source.target {
+                // A table of a set: the set names no query or partition column to fix.
+                ast::Target::Tables { .. } => {
+                    let table = name.strip_prefix(&format!("{}.", source.name.name)).unwrap_or(name);
+                    format!(
+                        "leave `{table}` out of the set (`exclude: [\"{table}\"]`, or `--exclude {table}` with `flow \
+                         copy --all-tables`), or copy it with a source of its own whose query casts the column"
+                    )
+                }
+                _ => "check the table or query name and the partition column".to_string(),
+            };
+            Problem::error(codes::source::INVALID, format!("source `{name}`: {error}"))
+                .at(source.target.span(), "the source rejects this")
+                .help(help)
+        }
     };
     Some(problem)
 }

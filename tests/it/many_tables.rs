@@ -267,5 +267,12 @@ fn check_reports_a_set_member_it_cannot_read() {
     let text = crate::common::flat(&err);
     assert!(text.contains("source `app.spots`"), "{text}");
     assert!(text.contains("unsupported PostgreSQL type point"), "{text}");
+    assert!(
+        text.contains(
+            "help: leave `spots` out of the set (`exclude: [\"spots\"]`, or `--exclude spots` with `flow copy \
+             --all-tables`), or copy it with a source of its own whose query casts the column"
+        ),
+        "{text}"
+    );
     assert!(!text.contains("app.good"), "{text}");
 }

@@ -106,9 +106,14 @@ impl PgScalar {
     }
 }
 
-/// The message for a PostgreSQL type Flow cannot read or write.
+/// The message for a PostgreSQL type Flow cannot read or write, naming the type as SQL writes
+/// it (`text[]`, not the catalog's `_text`).
 pub(crate) fn unsupported_pg_type_message(ty: &Type) -> String {
-    format!("unsupported PostgreSQL type {}; cast it in the source query, e.g. col::text", ty.name())
+    let name = match ty.kind() {
+        Kind::Array(element) => format!("{}[]", element.name()),
+        _ => ty.name().to_string(),
+    };
+    format!("unsupported PostgreSQL type {name}; read the column cast to a type Flow reads (in a query: col::text)")
 }
 
 /// Decodes a `numeric` type modifier into `(precision, scale)`, or `None` for
@@ -334,9 +339,11 @@ mod tests {
     #[test]
     fn unsupported_types_name_the_type() {
         assert_eq!(arrow_type_for_pg(&Type::INTERVAL, -1).unwrap(), DataType::Duration(TimeUnit::Microsecond));
-        for ty in [Type::BIT, Type::INT4_ARRAY, Type::POINT, Type::MONEY] {
+        for (ty, shown) in
+            [(Type::BIT, "bit"), (Type::INT4_ARRAY, "int4[]"), (Type::POINT, "point"), (Type::MONEY, "money")]
+        {
             let err = arrow_type_for_pg(&ty, -1).unwrap_err().to_string();
-            assert!(err.contains(ty.name()), "{err}");
+            assert!(err.contains(&format!("unsupported PostgreSQL type {shown};")), "{err}");
             assert!(err.contains("::text"), "{err}");
         }
         let err = pg_field("flags", &Type::VARBIT, -1).unwrap_err().to_string();
