@@ -188,7 +188,17 @@ async fn run_inner(
                 return Ok(());
             }
             Some(Err(e)) => return Err(Failure::new(codes::run::LEDGER, e)),
-            Some(Ok(Resume::NothingRecorded)) | None => None,
+            Some(Ok(Resume::NothingRecorded)) => {
+                // Said, because a sink's ledger name follows the file (`INPUT->TABLE`): an edit
+                // that renames a sink leaves the old run unfinished under the old name.
+                identity.notes.push(
+                    "--resume found no earlier run of these sinks (a sink renamed by an edit of the file starts \
+                     afresh): this run reads everything"
+                        .to_string(),
+                );
+                None
+            }
+            None => None,
         };
         // A resumed run reads the range recorded at its start, so marks need not agree now.
         let marks = match (&resume, marks) {

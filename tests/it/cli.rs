@@ -369,3 +369,31 @@ fn an_unwritable_stderr_keeps_the_exit_code() {
         assert_eq!(status.code(), Some(expected), "flow {args:?}");
     }
 }
+
+/// `--resume` with no earlier run of the file's sinks (a first run, or a sink renamed by an
+/// edit: its ledger name is `INPUT->TABLE`) says so, and reads everything.
+#[test]
+fn resume_with_nothing_recorded_says_it_reads_everything() {
+    let dir = crate::common::temp_dir();
+    let file = crate::common::write(
+        dir.path(),
+        "r.flow",
+        &format!(
+            "let g = generate(rows: 10)\nlet out = csv(\"{}\")\npipeline a {{\n  source s = g.table(\"orders\")\n  sink \
+             s -> out.table(\"a\")\n}}\n",
+            dir.path().join("out").display()
+        ),
+    );
+    let (code, _, stderr) = crate::common::flow_cli(&["run", &file, "--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "note: --resume found no earlier run of these sinks (a sink renamed by an edit of the file starts \
+             afresh): this run reads everything"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = crate::common::flow_cli(&["run", &file, "--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("found no earlier run"), "the finished run is recorded: {stderr}");
+}
