@@ -384,16 +384,16 @@ fn resume_with_nothing_recorded_says_it_reads_everything() {
             dir.path().join("out").display()
         ),
     );
-    let (code, _, stderr) = crate::common::flow_cli(&["run", &file, "--resume"]);
+    let (code, out, stderr) = crate::common::flow_cli(&["run", &file, "--resume"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains(
+        out.contains(
             "note: --resume found no earlier run of these sinks (a sink renamed by an edit of the file starts \
              afresh): this run reads everything"
         ),
-        "{stderr}"
+        "{out}"
     );
-    let (code, _, stderr) = crate::common::flow_cli(&["run", &file, "--resume"]);
+    let (code, out, stderr) = crate::common::flow_cli(&["run", &file, "--resume"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(!stderr.contains("found no earlier run"), "the finished run is recorded: {stderr}");
+    assert!(!out.contains("found no earlier run"), "the finished run is recorded: {out}");
 }
