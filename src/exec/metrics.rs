@@ -241,6 +241,13 @@ impl StageMetrics {
         }
     }
 
+    /// Every partition of this run finished and was committed (none failed or was cut short);
+    /// partitions kept from an earlier attempt have no timing here and do not count.
+    pub fn all_partitions_committed(&self) -> bool {
+        let timings = self.timings();
+        timings.len() >= self.partitions() && timings.iter().all(|t| t.ok && t.finished_s.is_some())
+    }
+
     pub fn timings(&self) -> Vec<PartitionTiming> {
         self.timings.lock().map(|t| t.clone()).unwrap_or_default()
     }

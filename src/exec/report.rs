@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::metrics::{PartitionTiming, StageKind, StageMetrics, StageState};
+use super::metrics::{PartitionTiming, StageKind, StageMetrics};
 use crate::diagnostics::Failure;
 use crate::ledger::watermark::Watermark;
 use crate::plan::PipelinePlan;
@@ -153,7 +153,8 @@ impl RunReport {
                     table: source.name.clone(),
                     rows: rows_of(&source.name),
                     seconds: round3(sinks.iter().map(|m| m.seconds()).fold(0.0, f64::max)),
-                    done: StageState::of_all(&sinks) == StageState::Done,
+                    // A failed partition is finished too; staged means every one committed.
+                    done: !sinks.is_empty() && sinks.iter().all(|m| m.all_partitions_committed()),
                     published: !sinks.is_empty()
                         && sinks.iter().all(|m| m.publish_seconds().is_some() && !m.publishing()),
                 }
@@ -208,7 +209,8 @@ impl RunReport {
             let done = self.tables.iter().filter(|t| t.done).count();
             let n = self.tables.len();
             out.push_str(&match self.status {
-                RunStatus::Ok => format!("tables: {done} of {n} written\n"),
+                // A run that ends ok has every table published, in this attempt or an earlier one.
+                RunStatus::Ok => format!("tables: {n} of {n} written\n"),
                 RunStatus::Failed => {
                     let published = self.tables.iter().filter(|t| t.published).count();
                     format!("tables: {published} of {n} published ({done} of {n} fully staged)\n")

@@ -107,6 +107,8 @@ fn a_set_of_many_tables_into_sqlite_is_exact_resumable_and_shares_one_connection
     assert_eq!(count(&db, targets), 0, "nothing published");
     let committed = count(&db, partitions);
     assert!((1..TABLES as i64).contains(&committed), "{committed} partitions committed before the failure");
+    // One partition a table: the tables fully staged are those whose partition committed.
+    assert!(err.contains(&format!("tables: 0 of {TABLES} published ({committed} of {TABLES} fully staged)")), "{err}");
     assert_eq!(count(&db, staged), TABLES as i64, "every table staged");
 
     // Resumed once the value is a number: each table's partition is written once, all published.
