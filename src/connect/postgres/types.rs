@@ -61,8 +61,8 @@ pub(crate) enum PgScalar {
     /// Microseconds, days and months; read as an Arrow `Duration(µs)` when it
     /// has no months (a month has no fixed length), written from durations.
     Interval,
-    /// `bit(n)` and `varbit`: written only (from a MySQL `BIT(n)` column,
-    /// whose bit count the encoder takes from the field's metadata).
+    /// `bit(n)` and `varbit`: written from a MySQL `BIT(n)` column (the encoder takes the bit
+    /// count from the field's metadata); `bit(n)` with 2 <= n <= 64 is read as `UInt64`.
     Bit,
 }
 
@@ -155,6 +155,10 @@ pub fn arrow_type_for_pg(ty: &Type, type_modifier: i32) -> Result<DataType> {
         PgScalar::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         PgScalar::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         PgScalar::Interval => DataType::Duration(TimeUnit::Microsecond),
+        // `bit(n)` up to 64 bits is read as the number its bits spell, as a MySQL `BIT(n)` is;
+        // its `bit(n)` metadata makes a PostgreSQL target `bit(n)` again. `bit(1)`, longer bit
+        // strings and `varbit` have no such number.
+        PgScalar::Bit if *ty == Type::BIT && (2..=64).contains(&type_modifier) => DataType::UInt64,
         PgScalar::Bit => return Err(unsupported()),
     };
     Ok(data_type)
@@ -198,6 +202,8 @@ pub fn pg_type_display(ty: &Type, type_modifier: i32) -> String {
         Type::VARCHAR | Type::BPCHAR if type_modifier >= VARHDRSZ => {
             format!("{name}({})", type_modifier - VARHDRSZ)
         }
+        // For bit(n) the typmod is n.
+        Type::BIT if type_modifier > 0 => format!("{name}({type_modifier})"),
         // For the time types the typmod is the fractional-second precision
         // itself, without the VARHDRSZ offset.
         Type::TIME | Type::TIMESTAMP | Type::TIMESTAMPTZ if type_modifier >= 0 => {

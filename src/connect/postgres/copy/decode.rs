@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
     DurationMicrosecondBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
-    StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit, i256};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
@@ -108,6 +108,8 @@ enum ColumnBuilder {
     Time(Time64MicrosecondBuilder),
     Timestamp(TimestampMicrosecondBuilder),
     Interval(DurationMicrosecondBuilder),
+    /// `bit(n)`, n <= 64: the number its bits spell.
+    Bits(UInt64Builder),
 }
 
 impl ColumnBuilder {
@@ -152,6 +154,7 @@ impl ColumnBuilder {
             (P::Interval, D::Duration(TimeUnit::Microsecond)) => {
                 ColumnBuilder::Interval(DurationMicrosecondBuilder::with_capacity(capacity))
             }
+            (P::Bit, D::UInt64) => ColumnBuilder::Bits(UInt64Builder::with_capacity(capacity)),
             _ => return None,
         };
         Some(builder)
@@ -176,6 +179,7 @@ impl ColumnBuilder {
             ColumnBuilder::Time(b) => b.append_null(),
             ColumnBuilder::Timestamp(b) => b.append_null(),
             ColumnBuilder::Interval(b) => b.append_null(),
+            ColumnBuilder::Bits(b) => b.append_null(),
         }
     }
 
@@ -249,6 +253,7 @@ impl ColumnBuilder {
                     .ok_or(ValueError::IntervalOverflow)?;
                 b.append_value(total);
             }
+            ColumnBuilder::Bits(b) => b.append_value(bits(data)?),
         }
         Ok(())
     }
@@ -284,12 +289,25 @@ impl ColumnBuilder {
             ColumnBuilder::Time(b) => Arc::new(b.finish()),
             ColumnBuilder::Timestamp(b) => Arc::new(b.finish()),
             ColumnBuilder::Interval(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bits(b) => Arc::new(b.finish()),
         }
     }
 }
 
 fn fixed<const N: usize>(data: &[u8]) -> std::result::Result<[u8; N], ValueError> {
     data.try_into().map_err(|_| Malformed::Length { expected: N, got: data.len() }.into())
+}
+
+/// A `bit(n)` value, n <= 64, as the number its bits spell. PostgreSQL's `bit_send` format: the
+/// bit count (int4), then the bits, most significant first, padded with zeros to whole bytes.
+fn bits(data: &[u8]) -> std::result::Result<u64, ValueError> {
+    let (count, bytes) = data.split_first_chunk::<4>().ok_or(Malformed::Length { expected: 4, got: data.len() })?;
+    let count = usize::try_from(i32::from_be_bytes(*count)).unwrap_or(usize::MAX);
+    if count > 64 || bytes.len() != count.div_ceil(8) {
+        return Err(Malformed::Length { expected: 4 + count.min(64).div_ceil(8), got: data.len() }.into());
+    }
+    let value = bytes.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b));
+    Ok(if count == 0 { 0 } else { value >> (bytes.len() * 8 - count) })
 }
 
 fn utf8(data: &[u8]) -> std::result::Result<&str, ValueError> {
