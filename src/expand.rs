@@ -67,6 +67,16 @@ fn inheritance_only(
         let Some(children) = descendants.get(&name) else { continue };
         only.insert(name.clone());
         let left_out: Vec<&str> = children.iter().filter(|c| !members.contains(*c)).map(String::as_str).collect();
+        let copied: Vec<&str> = children.iter().filter(|c| members.contains(*c)).map(String::as_str).collect();
+        if !copied.is_empty() {
+            out.warnings.push(format!(
+                "table set `{}`: inheritance is not carried over: {} {} copied as table(s) of their own, so {name} on \
+                 the target holds only its own rows",
+                set.name,
+                copied.join(", "),
+                if copied.len() == 1 { "is" } else { "are" }
+            ));
+        }
         if !left_out.is_empty() {
             let (verb, whose) = if left_out.len() == 1 { ("is", "its") } else { ("are", "their") };
             out.warnings.push(format!(
