@@ -264,10 +264,18 @@ fn keep_last_problems(pipeline: &ast::Pipeline, resolved: &ResolvedPipeline) -> 
     out
 }
 
-/// The sink of the file that `name` (a sink of the plan) comes from: the sink of that name, or
-/// an unnamed sink whose default name (`INPUT->TARGET`) starts with its input.
+/// The sink of the file that `name` (a sink of the plan) comes from: the sink of that name, the
+/// table set's sink `SINK` of a table's sink `SINK.TABLE`, or an unnamed sink whose default name
+/// (`INPUT->TARGET`) starts with its input.
 fn ast_sink<'a>(pipeline: &'a ast::Pipeline, name: &str) -> Option<&'a ast::Sink> {
-    pipeline.sinks.iter().find(|s| s.name.as_ref().is_some_and(|n| n.name == name)).or_else(|| {
+    let named = |s: &&ast::Sink, exact: bool| {
+        s.name.as_ref().is_some_and(|n| {
+            n.name == name || (!exact && name.strip_prefix(n.name.as_str()).is_some_and(|t| t.starts_with('.')))
+        })
+    };
+    let found =
+        pipeline.sinks.iter().find(|s| named(s, true)).or_else(|| pipeline.sinks.iter().find(|s| named(s, false)));
+    found.or_else(|| {
         pipeline.sinks.iter().find(|s| s.name.is_none() && name.starts_with(&format!("{}->", s.input.name)))
     })
 }
@@ -306,9 +314,9 @@ async fn target_problems(
         .filter_map(|s| Some((s.name.clone(), s.schema.as_ref()?.iter().map(|c| c.name.clone()).collect())))
         .collect();
     let found = target_columns::discover(plan, &columns).await;
-    let mut out = Vec::new();
+    let mut out: Vec<Problem> = found.servers.iter().map(|f| server_problem(pipeline, f)).collect();
     for stage in &mut explained.stages {
-        let Some(finding) = found.get(&stage.name) else { continue };
+        let Some(finding) = found.sinks.get(&stage.name) else { continue };
         // The sink's own target in the file, or (a table of a table set) the sink that wrote it.
         let sink = ast_sink(pipeline, &stage.name);
         let span = sink.map_or(pipeline.name.span, |s| s.target.span());
@@ -341,6 +349,43 @@ async fn target_problems(
         }
     }
     out
+}
+
+/// The problem of a sink's target server found by the planning probe: a server that does not
+/// answer is a warning (as a source's, `flow::sink::unreachable`); one that refuses the
+/// connection (`flow::connection::refused`, as the run would fail) and a schema that does not
+/// exist (`flow::sink::missing_schema`) are errors. Decided on the error's kind, never its text.
+fn server_problem(pipeline: &ast::Pipeline, finding: &crate::connect::target_columns::ServerFinding) -> Problem {
+    use crate::connect::connect_error::Reach;
+    use crate::connect::target_columns::ServerFinding;
+    let span = |sink: &str| ast_sink(pipeline, sink).map_or(pipeline.name.span, |s| s.target.span());
+    match finding {
+        ServerFinding::Connect { sink, error } if error.reach == Reach::NoAnswer => Problem::warning(
+            codes::sink::UNREACHABLE,
+            format!("the target of sink `{sink}` could not be reached: {error}"),
+        )
+        .at(span(sink), "not reachable now")
+        .help("the target's schemas and tables are checked when it answers"),
+        ServerFinding::Connect { sink, error } => {
+            Problem::error(codes::connection::REFUSED, format!("sink `{sink}`: {error}"))
+                .at(span(sink), "the server refused the connection")
+                .help("fix the connection URL (user, password, database) or the server's grants")
+        }
+        ServerFinding::MissingSchema { sink, schema, backend } => {
+            let (what, create) = match backend {
+                crate::plan::Backend::Postgres => ("schema", "CREATE SCHEMA"),
+                _ => ("database", "CREATE DATABASE"),
+            };
+            Problem::error(
+                codes::sink::MISSING_SCHEMA,
+                format!("sink `{sink}`: {what} `{schema}` does not exist on the target server"),
+            )
+            .at(span(sink), format!("no {what} `{schema}`"))
+            .help(format!(
+                "Flow creates tables, not {what}s: create it first (`{create} {schema}`) or write to another"
+            ))
+        }
+    }
 }
 
 fn plan_problem(pipeline: &ast::Pipeline, stage: &str, message: String) -> Problem {

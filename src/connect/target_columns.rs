@@ -218,13 +218,26 @@ pub fn names(schema: &Schema) -> Vec<&str> {
     schema.fields().iter().map(|f| f.name().as_str()).collect()
 }
 
-/// Per table asked about: its special columns, or `None` when it does not exist; `None` overall
-/// when the server could not be reached or read in the time given.
-pub type SpecialsByTable = Option<Vec<Option<Vec<SpecialColumn>>>>;
+/// What a planning probe of one target server read ([`ReadSpecials`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TargetRead {
+    /// Per table asked about, in order: its special columns, or `None` when it does not exist.
+    pub tables: Vec<Option<Vec<SpecialColumn>>>,
+    /// The schemas (MySQL/MariaDB: databases) asked about that do not exist on the server, in
+    /// the order asked.
+    pub missing_schemas: Vec<String>,
+}
 
-/// A backend's reader of [`SpecialsByTable`] for planning (`connect::registry::TableSink`):
-/// the target's URL, the tables, and how long to wait for the server.
-pub type ReadSpecials = fn(String, Vec<TableName>, std::time::Duration) -> BoxFuture<'static, SpecialsByTable>;
+/// What a planning probe found: `Err` when the server could not be connected to (its
+/// [`Reach`](super::connect_error::Reach) says whether it answered; the message has no
+/// password), `Ok(None)` when it was connected to but could not be read in the time given.
+pub type SpecialsByTable = std::result::Result<Option<TargetRead>, super::connect_error::ConnectError>;
+
+/// A backend's planning probe (`connect::registry::TableSink`): the target's URL, the tables
+/// whose special columns to read, the schemas whose existence to check (one set-based query),
+/// and how long to wait for the server.
+pub type ReadSpecials =
+    fn(String, Vec<TableName>, Vec<String>, std::time::Duration) -> BoxFuture<'static, SpecialsByTable>;
 
 /// What planning found about one sink's existing target.
 #[derive(Debug, Clone, PartialEq)]
@@ -235,37 +248,88 @@ pub enum TargetFinding {
     Refused(String),
 }
 
+/// What planning found about a target server as a whole, reported once, at the first sink
+/// (in plan order) that writes there.
+#[derive(Debug, Clone)]
+pub enum ServerFinding {
+    /// The server could not be connected to: it did not answer, or refused (credentials, an
+    /// unknown database), as [`ConnectError::reach`](super::connect_error::ConnectError) says.
+    Connect { sink: String, error: super::connect_error::ConnectError },
+    /// Sink `sink` writes into schema `schema` (MySQL/MariaDB: a database), which does not exist.
+    MissingSchema { sink: String, schema: String, backend: Backend },
+}
+
+/// What [`discover`] found: per sink, by name, and per server.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    pub sinks: HashMap<String, TargetFinding>,
+    pub servers: Vec<ServerFinding>,
+}
+
 /// Time allowed to reach a target while planning; an unreachable target is described by the
 /// run itself, so `check` does not wait for the connection retries a run makes.
 const PLANNING_CONNECT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Reads the special columns of every sink's existing target (PostgreSQL and MySQL tables
-/// written other than by `mode replace`), for `check` and `explain`. `columns` holds each
-/// sink's column names, by sink name; so does the result. A sink whose target is missing, not
-/// reachable or not a database table has no entry (the run says more). One connection per
-/// target URL.
-pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>>) -> HashMap<String, TargetFinding> {
-    // Per target server: each sink, its table and its column names.
-    type Sinks<'a> = Vec<(&'a SinkPlan, &'a TableName, &'a Vec<String>)>;
-    let mut by_url: HashMap<(String, Backend), Sinks> = HashMap::new();
-    for sink in plan.sinks.iter().filter(|s| writes_existing_columns(s)) {
-        let (Relation::Table { name }, Some(names)) = (&sink.relation, columns.get(&sink.name)) else { continue };
-        by_url.entry((sink.endpoint.url.clone(), sink.endpoint.backend)).or_default().push((sink, name, names));
+/// Probes every database sink's target server (PostgreSQL, MySQL/MariaDB tables), once per
+/// URL, for `check` and `explain`: whether it can be connected to, whether the schemas of the
+/// sinks' qualified tables exist (one query), and the special columns of each existing target
+/// written other than by `mode replace`. `columns` holds each sink's column names, by sink name;
+/// so does the result. A sink whose target is missing or not readable has no entry in
+/// [`Findings::sinks`] (the run says more).
+pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>>) -> Findings {
+    // Per target server, in plan order: each sink and its table.
+    type Sinks<'a> = Vec<(&'a SinkPlan, &'a TableName)>;
+    let mut by_url: Vec<((String, Backend), Sinks)> = Vec::new();
+    for sink in &plan.sinks {
+        let Relation::Table { name } = &sink.relation else { continue };
+        let probed =
+            super::registry::backend(sink.endpoint.backend).table_sink.is_some_and(|t| t.special_columns.is_some());
+        if !probed {
+            continue;
+        }
+        let key = (sink.endpoint.url.clone(), sink.endpoint.backend);
+        match by_url.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, sinks)) => sinks.push((sink, name)),
+            None => by_url.push((key, vec![(sink, name)])),
+        }
     }
-    let mut found = HashMap::new();
+    let mut found = Findings::default();
     for ((url, backend), sinks) in by_url {
-        let tables: Vec<TableName> = sinks.iter().map(|(_, t, _)| (*t).clone()).collect();
         let Some(read) = super::registry::backend(backend).table_sink.and_then(|t| t.special_columns) else {
             continue;
         };
-        let Some(specials) = read(url, tables, PLANNING_CONNECT).await else { continue };
-        for ((sink, table, names), special) in sinks.into_iter().zip(specials) {
+        // The sinks whose special columns matter, with their column names.
+        let specials: Vec<(&SinkPlan, &TableName, &Vec<String>)> = sinks
+            .iter()
+            .filter(|(s, _)| writes_existing_columns(s))
+            .filter_map(|(s, t)| Some((*s, *t, columns.get(&s.name)?)))
+            .collect();
+        let mut schemas: Vec<String> = Vec::new();
+        for (_, table) in &sinks {
+            if let Some(schema) = table.schema().filter(|s| !schemas.iter().any(|k| k == s)) {
+                schemas.push(schema.to_string());
+            }
+        }
+        let tables = specials.iter().map(|(_, t, _)| (*t).clone()).collect();
+        let read = match read(url, tables, schemas, PLANNING_CONNECT).await {
+            Err(error) => {
+                found.servers.push(ServerFinding::Connect { sink: sinks[0].0.name.clone(), error });
+                continue;
+            }
+            Ok(None) => continue,
+            Ok(Some(read)) => read,
+        };
+        for schema in read.missing_schemas {
+            let Some((sink, _)) = sinks.iter().find(|(_, t)| t.schema() == Some(schema.as_str())) else { continue };
+            found.servers.push(ServerFinding::MissingSchema { sink: sink.name.clone(), schema, backend });
+        }
+        for ((sink, table, names), special) in specials.into_iter().zip(read.tables) {
             let Some(special) = special else { continue };
             let finding = match WritePlan::decide(table, names, &sink.mode, &special) {
                 Ok(plan) => TargetFinding::Writes(plan),
                 Err(refused) => TargetFinding::Refused(refused.to_string()),
             };
-            found.insert(sink.name.clone(), finding);
+            found.sinks.insert(sink.name.clone(), finding);
         }
     }
     found

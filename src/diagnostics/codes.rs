@@ -113,8 +113,8 @@ registry! {
         /// A server did not answer when the run connected: connection refused or reset, a timeout,
         /// a host name that does not resolve.
         pub const UNREACHABLE = "flow::connection::unreachable";
-        /// A server answered and refused the run's connection (user, password, database or
-        /// grants).
+        /// A server answered and refused the connection of a run, or of `check` to a sink's target
+        /// (user, password, database or grants).
         pub const REFUSED = "flow::connection::refused";
     }
 
@@ -203,6 +203,12 @@ registry! {
         /// A warning: the existing target computes a column the source has, so the source's values
         /// are not written.
         pub const GENERATED_COLUMN = "flow::sink::generated_column";
+        /// A warning: the sink's target server does not answer now; its schemas and tables are
+        /// checked when it does.
+        pub const UNREACHABLE = "flow::sink::unreachable";
+        /// The sink's table is in a schema (MySQL/MariaDB: a database) that does not exist on the
+        /// target server; Flow creates tables, not schemas.
+        pub const MISSING_SCHEMA = "flow::sink::missing_schema";
         /// The existing target cannot take the write: it is missing under `create never`, lacks a
         /// column, would change text into numbers (SQLite affinity), or an upsert is keyed on a
         /// generated column or would update an identity `ALWAYS` column.

@@ -43,6 +43,7 @@ mod snapshot_mysql;
 mod snapshot_postgres;
 mod syntax;
 mod table_sets;
+mod target_probe;
 mod target_refusals;
 mod tooling;
 mod type_matrix;

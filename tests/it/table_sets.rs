@@ -558,6 +558,10 @@ fn json_text_is_kept_as_written_and_a_normalizing_target_is_named() {
     ]);
     assert_eq!(code, 0, "{err}");
     let file = crate::common::write(dir.path(), "json.flow", &file);
+    // The target database must exist: `explain` probes it (an unknown database is an error).
+    if mariadb_available() {
+        crate::common::my_exec("CREATE DATABASE IF NOT EXISTS ts_json_dst");
+    }
     let (code, out, err) = flow_cli(&["explain", &file]);
     assert_eq!(code, 0, "{err}");
     let warnings: Vec<&str> = out.lines().map(str::trim).filter(|l| l.starts_with("warning")).collect();

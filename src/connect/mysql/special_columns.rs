@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::connect::target_columns::{Special, SpecialColumn, SpecialsByTable};
+use crate::connect::target_columns::{Special, SpecialColumn, SpecialsByTable, TargetRead};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
 
@@ -42,24 +42,55 @@ pub fn read(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mys
         .collect())
 }
 
-/// Per table: its special columns, `None` when it does not exist. `None` overall when the
-/// server cannot be reached or read within `wait`; for `check` and `explain`
+/// Per table: its special columns, `None` when it does not exist; and which of `schemas`
+/// (databases) do not exist (one query over `information_schema.SCHEMATA`). `Err` when the server
+/// cannot be connected to within `wait` (refused: errors 1044, 1045, 1049; else no answer),
+/// `Ok(None)` when it cannot be read; for `check` and `explain`
 /// (`connect::target_columns::discover`). The driver blocks, so it runs on tokio's blocking pool.
-pub fn read_for_planning(url: String, tables: Vec<TableName>, wait: Duration) -> BoxFuture<'static, SpecialsByTable> {
-    Box::pin(async move { tokio::task::spawn_blocking(move || read_tables(&url, &tables, wait)).await.ok().flatten() })
+pub fn read_for_planning(
+    url: String,
+    tables: Vec<TableName>,
+    schemas: Vec<String>,
+    wait: Duration,
+) -> BoxFuture<'static, SpecialsByTable> {
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || read_tables(&url, &tables, &schemas, wait)).await.unwrap_or(Ok(None))
+    })
 }
 
-fn read_tables(url: &str, tables: &[TableName], wait: Duration) -> SpecialsByTable {
-    let url = url.replacen("mariadb://", "mysql://", 1);
-    let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url).ok()?)
-        .tcp_connect_timeout(Some(wait))
-        .read_timeout(Some(wait));
-    let mut conn = mysql::Conn::new(opts).ok()?;
-    let mut out = Vec::new();
+fn read_tables(url: &str, tables: &[TableName], schemas: &[String], wait: Duration) -> SpecialsByTable {
+    use crate::connect::connect_error::ConnectError;
+    use crate::plan::endpoint::{redact_url, scrub_secret};
+    let parsed = url.replacen("mariadb://", "mysql://", 1);
+    let opts = mysql::Opts::from_url(&parsed).map_err(|e| {
+        let detail = scrub_secret(&e.to_string(), url);
+        ConnectError::new(
+            crate::connect::connect_error::Reach::NoAnswer,
+            format!("cannot read {}: {detail}", redact_url(url)),
+        )
+    })?;
+    let opts = mysql::OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(wait)).read_timeout(Some(wait));
+    let mut conn = mysql::Conn::new(opts).map_err(|e| {
+        let detail = scrub_secret(&super::error_text(&e), url);
+        let hint = super::check(&e, url).hint();
+        ConnectError::new(super::reach(&e), format!("cannot connect to {}: {detail}; {hint}", redact_url(url)))
+    })?;
+    Ok(read_connected(&mut conn, tables, schemas))
+}
+
+fn read_connected(conn: &mut mysql::Conn, tables: &[TableName], schemas: &[String]) -> Option<TargetRead> {
+    use mysql::prelude::Queryable;
+    let mut out = TargetRead::default();
+    if !schemas.is_empty() {
+        let list = schemas.iter().map(|s| Dialect::Mysql.string(s)).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ({list})");
+        let present: Vec<String> = conn.query(sql).ok()?;
+        out.missing_schemas = schemas.iter().filter(|s| !present.contains(s)).cloned().collect();
+    }
     for table in tables {
         let probe = format!("SELECT 1 FROM {} LIMIT 0", Dialect::Mysql.table(table));
-        let exists = mysql::prelude::Queryable::query_drop(&mut conn, probe).is_ok();
-        out.push(if exists { Some(read(&mut conn, table).ok()?) } else { None });
+        let exists = conn.query_drop(probe).is_ok();
+        out.tables.push(if exists { Some(read(conn, table).ok()?) } else { None });
     }
     Some(out)
 }

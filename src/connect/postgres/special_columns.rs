@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::connect::target_columns::{Special, SpecialColumn, SpecialsByTable};
+use crate::connect::target_columns::{Special, SpecialColumn, SpecialsByTable, TargetRead};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
 
@@ -41,28 +41,62 @@ pub async fn read(
     Ok(out)
 }
 
-/// Per table: its special columns, `None` when it does not exist. `None` overall when the
-/// server cannot be reached or read within `wait`; for `check` and `explain`
-/// (`connect::target_columns::discover`).
-pub fn read_for_planning(url: String, tables: Vec<TableName>, wait: Duration) -> BoxFuture<'static, SpecialsByTable> {
-    Box::pin(async move { read_tables(&url, &tables, wait).await })
+/// Per table: its special columns, `None` when it does not exist; and which of `schemas` do not
+/// exist (one query over `pg_namespace`). `Err` when the server cannot be connected to within
+/// `wait` (refused: SQLSTATE class 28 or 3D000; else no answer), `Ok(None)` when it cannot be
+/// read; for `check` and `explain` (`connect::target_columns::discover`).
+pub fn read_for_planning(
+    url: String,
+    tables: Vec<TableName>,
+    schemas: Vec<String>,
+    wait: Duration,
+) -> BoxFuture<'static, SpecialsByTable> {
+    Box::pin(async move { read_tables(&url, &tables, &schemas, wait).await })
 }
 
-async fn read_tables(url: &str, tables: &[TableName], wait: Duration) -> SpecialsByTable {
-    let mut config: tokio_postgres::Config = url.parse().ok()?;
+async fn read_tables(url: &str, tables: &[TableName], schemas: &[String], wait: Duration) -> SpecialsByTable {
+    use crate::connect::connect_error::{ConnectError, Reach};
+    let no_answer = |detail: &str| {
+        let url = crate::plan::endpoint::redact_url(url);
+        ConnectError::new(Reach::NoAnswer, format!("cannot connect to PostgreSQL at {url}: {detail}"))
+    };
+    let mut config: tokio_postgres::Config = url.parse().map_err(|_| no_answer("the URL cannot be read"))?;
     config.connect_timeout(wait);
-    let (client, connection) = tokio::time::timeout(wait, config.connect(tokio_postgres::NoTls)).await.ok()?.ok()?;
+    let connected = tokio::time::timeout(wait, config.connect(tokio_postgres::NoTls))
+        .await
+        .map_err(|_| no_answer(&format!("no answer within {}s", wait.as_secs())))?;
+    let (client, connection) = match connected {
+        Ok(connected) => connected,
+        Err(e) => {
+            let e = super::connect_error(url, &e, "");
+            return Err(ConnectError::find(&e).cloned().unwrap_or_else(|| no_answer(&e.to_string())));
+        }
+    };
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let mut out = Vec::new();
+    Ok(read_connected(&client, tables, schemas).await)
+}
+
+async fn read_connected(
+    client: &tokio_postgres::Client,
+    tables: &[TableName],
+    schemas: &[String],
+) -> Option<TargetRead> {
+    let mut out = TargetRead::default();
+    if !schemas.is_empty() {
+        let sql = "SELECT s FROM unnest($1::text[]) WITH ORDINALITY AS u(s, i) \
+                   WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = u.s) ORDER BY i";
+        let rows = client.query(sql, &[&schemas]).await.ok()?;
+        out.missing_schemas = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().ok()?;
+    }
     for table in tables {
         let exists: bool = client
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&Dialect::Postgres.table(table)])
             .await
             .ok()?
             .get(0);
-        out.push(if exists { Some(read(&client, table).await.ok()?) } else { None });
+        out.tables.push(if exists { Some(read(client, table).await.ok()?) } else { None });
     }
     Some(out)
 }
