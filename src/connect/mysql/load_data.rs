@@ -297,17 +297,35 @@ fn push_clock(text: &mut Vec<u8>, hours: u64, minutes: u8, seconds: u8, micros: 
     }
 }
 
-/// `v` in decimal digits, with leading zeros up to `width` digits.
+/// `00` to `99`, two bytes each: [`push_digits`] writes two digits per division.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
+/// `v` in decimal digits, with leading zeros up to `width` digits (at most 20).
 pub(super) fn push_digits(text: &mut Vec<u8>, mut v: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let mut at = digits.len();
-    loop {
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        digits[at] = b'0' + v as u8;
     }
     let start = at.min(digits.len().saturating_sub(width));
     text.extend_from_slice(&digits[start..]);
@@ -384,6 +402,20 @@ mod tests {
              -838:59:59\t01:02:03.000500"
         );
         assert_eq!(line(&[Value::Bytes(vec![0, 0xAB, b'\n']), Value::NULL], &[Encoding::Hex; 2]), "00AB0A\t\\N");
+    }
+
+    #[test]
+    fn digits_are_the_standard_decimal_text_zero_padded_to_the_width() {
+        let mut values = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, u64::MAX, u64::MAX - 1, 1 << 63];
+        values.extend((0..64).map(|shift| (1u64 << shift) - 1));
+        values.extend((1..20).map(|e| 10u64.pow(e) - 1).chain((1..20).map(|e| 10u64.pow(e))));
+        for v in values {
+            for width in [1, 2, 4, 6, 20] {
+                let mut text = Vec::new();
+                push_digits(&mut text, v, width);
+                assert_eq!(String::from_utf8(text).expect("digits"), format!("{v:0width$}"));
+            }
+        }
     }
 
     #[test]
