@@ -24,10 +24,12 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use arrow::array::Array;
 use arrow::datatypes::{DataType, Field};
 use mysql::consts::ColumnType;
 use mysql::{LocalInfileHandler, Value};
 
+use super::params::ParamError;
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
 
@@ -48,7 +50,7 @@ pub fn refuses_local_infile(e: &mysql::Error) -> bool {
 
 /// How one written column travels in the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
+pub(super) enum Encoding {
     /// Escaped text, loaded into the column itself.
     Text,
     /// Hexadecimal, loaded into a user variable and stored through `UNHEX`.
@@ -133,6 +135,29 @@ impl LoadData {
             push_value(text, value, *encoding);
         }
         text.push(b'\n');
+    }
+
+    /// Appends row `row` of `columns` (the written columns' arrays, in order) as a line,
+    /// straight from the arrays ([`super::load_text::push_field`]; `decimal`: each column's
+    /// decimal-text bounds, if any); returns the bytes its values take in an `INSERT` packet,
+    /// as the sink's packet check counts them. On an error the text holds part of the line:
+    /// the caller cuts it back.
+    pub fn push_arrays(
+        &self,
+        text: &mut Vec<u8>,
+        columns: &[&dyn Array],
+        decimal: &[Option<(u32, u32)>],
+        row: usize,
+    ) -> Result<usize, ParamError> {
+        let mut size = 0;
+        for (i, ((column, encoding), decimal)) in columns.iter().zip(&self.encodings).zip(decimal).enumerate() {
+            if i > 0 {
+                text.push(b'\t');
+            }
+            size += super::load_text::push_field(text, *column, row, *encoding == Encoding::Hex, *decimal)?;
+        }
+        text.push(b'\n');
+        Ok(size)
     }
 }
 
@@ -219,7 +244,7 @@ fn encoding(data_type: &DataType, target: ColumnType) -> Option<Encoding> {
 
 /// One value as a field of the text. Numbers and dates are written digit by digit (this runs
 /// for every value of every row; `write!` spent more than a third of the sink's instructions).
-fn push_value(text: &mut Vec<u8>, value: &Value, encoding: Encoding) {
+pub(super) fn push_value(text: &mut Vec<u8>, value: &Value, encoding: Encoding) {
     match value {
         Value::NULL => text.extend_from_slice(b"\\N"),
         Value::Bytes(bytes) if encoding == Encoding::Hex => push_hex(text, bytes),
@@ -272,24 +297,42 @@ fn push_clock(text: &mut Vec<u8>, hours: u64, minutes: u8, seconds: u8, micros: 
     }
 }
 
-/// `v` in decimal digits, with leading zeros up to `width` digits.
-fn push_digits(text: &mut Vec<u8>, mut v: u64, width: usize) {
+/// `00` to `99`, two bytes each: [`push_digits`] writes two digits per division.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
+/// `v` in decimal digits, with leading zeros up to `width` digits (at most 20).
+pub(super) fn push_digits(text: &mut Vec<u8>, mut v: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let mut at = digits.len();
-    loop {
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        digits[at] = b'0' + v as u8;
     }
     let start = at.min(digits.len().saturating_sub(width));
     text.extend_from_slice(&digits[start..]);
 }
 
 /// Text bytes with the escape character, the separators and NUL escaped.
-fn push_escaped(text: &mut Vec<u8>, bytes: &[u8]) {
+pub(super) fn push_escaped(text: &mut Vec<u8>, bytes: &[u8]) {
     let special = |b: u8| matches!(b, b'\\' | b'\t' | b'\n' | b'\r' | 0);
     if !bytes.iter().any(|&b| special(b)) {
         text.extend_from_slice(bytes);
@@ -308,7 +351,7 @@ fn push_escaped(text: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Bytes as uppercase hexadecimal digits, two per byte.
-fn push_hex(text: &mut Vec<u8>, bytes: &[u8]) {
+pub(super) fn push_hex(text: &mut Vec<u8>, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     text.reserve(bytes.len() * 2);
     for &b in bytes {
@@ -359,6 +402,20 @@ mod tests {
              -838:59:59\t01:02:03.000500"
         );
         assert_eq!(line(&[Value::Bytes(vec![0, 0xAB, b'\n']), Value::NULL], &[Encoding::Hex; 2]), "00AB0A\t\\N");
+    }
+
+    #[test]
+    fn digits_are_the_standard_decimal_text_zero_padded_to_the_width() {
+        let mut values = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, u64::MAX, u64::MAX - 1, 1 << 63];
+        values.extend((0..64).map(|shift| (1u64 << shift) - 1));
+        values.extend((1..20).map(|e| 10u64.pow(e) - 1).chain((1..20).map(|e| 10u64.pow(e))));
+        for v in values {
+            for width in [1, 2, 4, 6, 20] {
+                let mut text = Vec::new();
+                push_digits(&mut text, v, width);
+                assert_eq!(String::from_utf8(text).expect("digits"), format!("{v:0width$}"));
+            }
+        }
     }
 
     #[test]

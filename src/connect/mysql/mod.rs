@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod convert;
 pub mod ddl;
 pub mod load_data;
+pub mod load_text;
 pub mod params;
 pub mod reader;
 pub mod session;

@@ -65,6 +65,31 @@ fn mysql_time(micros: i128) -> std::result::Result<Value, ParamError> {
     ))
 }
 
+/// Bytes one parameter takes in a `COM_STMT_EXECUTE` packet: its type, then its value in the
+/// binary protocol (a length-encoded string for text and bytes; dates and times at their
+/// longest form).
+pub fn value_packet_bytes(value: &Value) -> usize {
+    match value {
+        Value::NULL => 2,
+        Value::Bytes(b) => bytes_packet_bytes(b.len()),
+        Value::Int(_) | Value::UInt(_) | Value::Double(_) => 2 + 8,
+        Value::Float(_) => 2 + 4,
+        Value::Date(..) => 2 + 12,
+        Value::Time(..) => 2 + 13,
+    }
+}
+
+/// [`value_packet_bytes`] of `len` bytes of text or binary: type, length prefix, bytes.
+pub fn bytes_packet_bytes(len: usize) -> usize {
+    let prefix = match len {
+        0..251 => 1,
+        251..65_536 => 3,
+        65_536..16_777_216 => 4,
+        _ => 9,
+    };
+    2 + prefix + len
+}
+
 /// One Arrow value as a MySQL parameter. NaN and infinities have no MySQL representation.
 pub fn value_at(array: &dyn Array, row: usize) -> std::result::Result<Value, ParamError> {
     use arrow::datatypes::*;

@@ -15,6 +15,7 @@
 //! table set): a crash between it and the ledger row makes a resume start the sink over, which
 //! ends in the same target.
 
+use arrow::array::Array;
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::future::BoxFuture;
 
 use super::load_data::{self, LoadData};
-use super::params::value_at;
+use super::params::{value_at, value_packet_bytes};
 use super::types::MYSQL_DECIMAL;
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
@@ -543,10 +544,25 @@ impl MysqlLoader {
     ) -> Result<Option<Vec<BadRow>>> {
         let Some(bulk) = &self.bulk else { return Ok(None) };
         let decimal_text: Vec<bool> = t.schema.fields().iter().map(|f| decimal_text::is_decimal_text(f)).collect();
+        let columns: Vec<&dyn Array> = self.write.columns.iter().map(|&i| batch.column(i).as_ref()).collect();
+        let decimal: Vec<Option<(u32, u32)>> =
+            self.write.columns.iter().map(|&i| decimal_text[i].then_some(MYSQL_DECIMAL)).collect();
+        // `row_values`' packet check: header, NULL bitmap and values within the budget.
+        let fixed = EXECUTE_HEADER + columns.len().div_ceil(8);
+        let budget = self.packet.saturating_sub(PACKET_MARGIN);
         let mut bad = Vec::new();
         let sent = bulk.with_text(|text| {
             let mut sent = 0u64;
             for row in 0..batch.num_rows() {
+                let start = text.len();
+                match bulk.push_arrays(text, &columns, &decimal, row) {
+                    Ok(size) if fixed + size <= budget => {
+                        sent += 1;
+                        continue;
+                    }
+                    _ => text.truncate(start),
+                }
+                // Refused: the `INSERT` path's check names the column and the reason.
                 match self.row_values(t, batch, row, &decimal_text) {
                     Ok((values, _)) => {
                         bulk.push_row(text, &values);
@@ -698,28 +714,6 @@ fn value_bytes(value: &Value) -> usize {
     match value {
         Value::Bytes(b) => b.len(),
         other => value_packet_bytes(other) - 2,
-    }
-}
-
-/// Bytes one parameter takes in a `COM_STMT_EXECUTE` packet: its type, then its value in the
-/// binary protocol (a length-encoded string for text and bytes; dates and times at their
-/// longest form).
-fn value_packet_bytes(value: &Value) -> usize {
-    2 + match value {
-        Value::NULL => 0,
-        Value::Bytes(b) => {
-            let prefix = match b.len() {
-                0..251 => 1,
-                251..65_536 => 3,
-                65_536..16_777_216 => 4,
-                _ => 9,
-            };
-            prefix + b.len()
-        }
-        Value::Int(_) | Value::UInt(_) | Value::Double(_) => 8,
-        Value::Float(_) => 4,
-        Value::Date(..) => 12,
-        Value::Time(..) => 13,
     }
 }
 
