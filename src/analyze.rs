@@ -372,10 +372,8 @@ fn server_problem(pipeline: &ast::Pipeline, finding: &crate::connect::target_col
                 .help("fix the connection URL (user, password, database) or the server's grants")
         }
         ServerFinding::MissingSchema { sink, schema, backend } => {
-            let (what, create) = match backend {
-                crate::plan::Backend::Postgres => ("schema", "CREATE SCHEMA"),
-                _ => ("database", "CREATE DATABASE"),
-            };
+            let what = backend.info().namespace;
+            let create = format!("CREATE {}", what.to_ascii_uppercase());
             Problem::error(
                 codes::sink::MISSING_SCHEMA,
                 format!("sink `{sink}`: {what} `{schema}` does not exist on the target server"),

@@ -104,7 +104,13 @@ pub fn describe_table<B: StagedBackend>(
     let mut warnings: Vec<String> = schema.fields().iter().filter_map(|f| backend.inexact(f)).collect();
     // A table of a table set is made with its source's definition (`apply_carried` in explain).
     if sink.mode == WriteMode::Replace && sink.carried.is_none() {
-        warnings.extend(backend.replace_drops().map(str::to_string));
+        warnings.extend(backend.replace_drops().map(|also| {
+            format!(
+                "mode replace makes the table again from the pipeline's columns: an existing table's primary key, \
+                 indexes, constraints, NOT NULL, defaults, triggers and grants are not kept, and {also} (`mode \
+                 truncate` keeps the table's definition)"
+            )
+        }));
     }
     Ok(TargetPlan {
         mapping: columns,

@@ -58,6 +58,9 @@ pub struct BackendInfo {
     /// this backend (PostgreSQL's schemas), so a copy between two of them may keep it. A MySQL
     /// "schema" is the database its URL names; SQLite's are fixed.
     pub portable_schemas: bool,
+    /// What a table's qualifier names on this backend, as its SQL says it (`schema`: `CREATE
+    /// SCHEMA`; MySQL's `database`: `CREATE DATABASE`); empty where tables have none.
+    pub namespace: &'static str,
 }
 
 static POSTGRES: BackendInfo = BackendInfo {
@@ -71,6 +74,7 @@ static POSTGRES: BackendInfo = BackendInfo {
     dialect: Dialect::Postgres,
     fixed_schemas: None,
     portable_schemas: true,
+    namespace: "schema",
 };
 
 static MYSQL: BackendInfo = BackendInfo {
@@ -84,6 +88,7 @@ static MYSQL: BackendInfo = BackendInfo {
     dialect: Dialect::Mysql,
     fixed_schemas: None,
     portable_schemas: false,
+    namespace: "database",
 };
 
 static SQLITE: BackendInfo = BackendInfo {
@@ -99,6 +104,7 @@ static SQLITE: BackendInfo = BackendInfo {
     // <https://sqlite.org/lang_naming.html>); Flow attaches no other database.
     fixed_schemas: Some(&["main", "temp"]),
     portable_schemas: false,
+    namespace: "schema",
 };
 
 static CSV: BackendInfo = BackendInfo {
@@ -112,6 +118,7 @@ static CSV: BackendInfo = BackendInfo {
     dialect: Dialect::DataFusion,
     fixed_schemas: None,
     portable_schemas: false,
+    namespace: "",
 };
 
 static PARQUET: BackendInfo = BackendInfo {
@@ -125,6 +132,7 @@ static PARQUET: BackendInfo = BackendInfo {
     dialect: Dialect::DataFusion,
     fixed_schemas: None,
     portable_schemas: false,
+    namespace: "",
 };
 
 static GENERATE: BackendInfo = BackendInfo {
@@ -138,6 +146,7 @@ static GENERATE: BackendInfo = BackendInfo {
     dialect: Dialect::DataFusion,
     fixed_schemas: None,
     portable_schemas: false,
+    namespace: "",
 };
 
 impl Backend {

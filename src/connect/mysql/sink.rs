@@ -372,11 +372,7 @@ impl StagedBackend for MysqlBackend {
     }
 
     fn replace_drops(&self) -> Option<&'static str> {
-        Some(
-            "mode replace makes the table again from the pipeline's columns: an existing table's primary key, \
-             indexes, constraints, NOT NULL, defaults, triggers and grants are not kept, and its column types are \
-             the mapping's above (`mode truncate` keeps the table's definition)",
-        )
+        Some("its column types are the mapping's above")
     }
 
     /// `explain` does not ask the server: it says the rule the run follows (see

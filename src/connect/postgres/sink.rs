@@ -176,11 +176,7 @@ impl StagedBackend for PostgresBackend {
     }
 
     fn replace_drops(&self) -> Option<&'static str> {
-        Some(
-            "mode replace makes the table again from the pipeline's columns: an existing table's primary key, \
-             indexes, constraints, NOT NULL, defaults, triggers and grants are not kept, and a view or foreign key \
-             that depends on it makes the publish fail (`mode truncate` keeps the table's definition)",
-        )
+        Some("a view or foreign key that depends on it makes the publish fail")
     }
 
     fn publish_summary(&self, mode: &WriteMode, target: &str) -> String {

@@ -260,8 +260,10 @@ pub trait StagedBackend: Send + Sync + 'static {
     }
     /// How `mode` makes the rows visible in `table` (quoted), in one line, for `explain`.
     fn publish_summary(&self, mode: &WriteMode, table: &str) -> String;
-    /// What `mode replace` does not keep of an existing table when the pipeline's columns define
-    /// the new one, for `explain`'s warnings; `None` where replace keeps the table's definition.
+    /// Whether `mode replace` makes an existing table again from the pipeline's columns (its
+    /// keys, indexes and grants are not kept), with what else follows on this backend, for
+    /// `explain`'s warning ([`crate::connect::target::describe_table`]); `None` where replace
+    /// keeps the table's definition.
     fn replace_drops(&self) -> Option<&'static str> {
         None
     }
