@@ -89,6 +89,10 @@ pub async fn analyze(file_name: &str, text: &str, ctx: &CheckContext, discover: 
     };
     let (checked, mut problems) = semantic::lower(&ast, ctx);
     let pipelines = ast.pipelines;
+    for (pipeline, plan) in pipelines.iter().zip(&checked) {
+        let span_of = |sink: &str| ast_sink(pipeline, sink).map_or(pipeline.name.span, |s| s.target.span());
+        problems.extend(semantic::self_writes::check(plan, span_of));
+    }
     let lowered_cleanly = !problems.iter().any(|p| !p.warning);
     let now = match discover {
         _ if !lowered_cleanly => 0,
@@ -338,10 +342,10 @@ async fn target_problems(
                     .help(format!("`drop {}` in a transform says so in the file and silences this", c.name))
                 }));
             }
-            TargetFinding::Refused(message) => {
+            TargetFinding::Refused { code, message } => {
                 stage.warnings.push(message.clone());
                 out.push(
-                    Problem::error(codes::sink::REFUSED, format!("sink `{}`: {message}", stage.name))
+                    Problem::error(code, format!("sink `{}`: {message}", stage.name))
                         .at(span, "the target cannot take this write")
                         .help("nothing was read or written; change the target or the pipeline as the message says"),
                 );

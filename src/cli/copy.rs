@@ -52,6 +52,11 @@ pub async fn run(args: CopyArgs) -> Exit {
                 .into(),
         );
     }
+    for problem in analysis.problems.problems.iter_mut().filter(|p| p.code == codes::sink::WRITES_ITS_SOURCE) {
+        // A copy has no transform: writing what it reads is never what it means.
+        problem.warning = false;
+        problem.help = Some("the source and the target are the same table: name another target table or server".into());
+    }
     super::common::print_problems(&analysis, super::common::Unanswered::LeaveToCommand);
     if !analysis.ok() {
         return Exit::Usage;

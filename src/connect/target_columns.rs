@@ -16,10 +16,15 @@
 //! its source values are left out, as pgloader and pgcopydb do; an identity column's values are
 //! the rows' ids, which a copy keeps exactly.
 //!
-//! Two cases have no answer and are refused before anything is read (a `check` error, and again
-//! by the sink's `prepare`, before its staging table exists): an upsert key that is a generated
-//! column (rows could not be matched by the source's values), and an identity `ALWAYS` column an
-//! upsert would update (PostgreSQL only updates it to `DEFAULT`).
+//! Some writes have no answer and are refused before anything is read (a `check` error, and
+//! again by the sink's `prepare`, before its staging table exists): an upsert key that is a
+//! generated column (rows could not be matched by the source's values), an identity `ALWAYS`
+//! column an upsert would update (PostgreSQL only updates it to `DEFAULT`), a column the target
+//! table does not have (the staging table, made `LIKE` the target, would refuse the first
+//! partition; the publish's `INSERT` names no such column), and, on PostgreSQL, upsert keys that
+//! match no unique constraint (`ON CONFLICT (k)` needs a non-partial unique index on exactly those
+//! columns: PostgreSQL docs, `INSERT`, "conflict_target"; before, every row was staged and the
+//! publish failed).
 
 use std::collections::HashMap;
 
@@ -80,6 +85,38 @@ fn strip_outer_parens(expression: &str) -> &str {
     if depth == 0 { inner } else { expression }
 }
 
+/// What planning and `prepare` read of an existing target table: its columns and what they take.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExistingTable {
+    /// Every column of the table, in its order, as the server names it.
+    pub columns: Vec<String>,
+    /// The columns that take no values as ordinary columns do.
+    pub special: Vec<SpecialColumn>,
+    /// The column sets an upsert's keys must equal one of (as sets), where the backend's upsert
+    /// needs a unique constraint (PostgreSQL's `ON CONFLICT`); `None` where it needs none
+    /// (MySQL's `UPDATE ... JOIN` then `INSERT`).
+    pub unique_keys: Option<Vec<Vec<String>>>,
+    /// The foreign keys of other tables that reference this one, as `` `name` of table `t` ``,
+    /// where the backend's `mode truncate` cannot empty a referenced table (PostgreSQL's
+    /// `TRUNCATE`: PostgreSQL docs, `TRUNCATE`, "cannot truncate a table referenced in a
+    /// foreign key constraint"); empty elsewhere.
+    pub referenced_by: Vec<String>,
+    /// Whether column names compare without case (MySQL/MariaDB column names do, MySQL manual,
+    /// "Identifier Case Sensitivity"; PostgreSQL's quoted names do not).
+    pub fold_case: bool,
+}
+
+impl ExistingTable {
+    fn same(&self, a: &str, b: &str) -> bool {
+        if self.fold_case { a.eq_ignore_ascii_case(b) } else { a == b }
+    }
+
+    /// The table's column called `name`, if it has one.
+    fn has(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| self.same(c, name))
+    }
+}
+
 /// How a sink writes its schema into an existing target with these special columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WritePlan {
@@ -99,21 +136,45 @@ impl WritePlan {
     }
 
     /// Decides, for the sink's columns (`names`, in schema order) and `mode`, what is written
-    /// into a target whose special columns are `special`. `Err`: the target cannot take this
-    /// write (see the module's docs).
+    /// into the `existing` target. `Err`: the target cannot take this write (see the module's
+    /// docs); columns it lacks are refused first, all of them named.
     pub fn decide<S: AsRef<str>>(
         table: &TableName,
         names: &[S],
         mode: &WriteMode,
-        special: &[SpecialColumn],
+        existing: &ExistingTable,
     ) -> std::result::Result<Self, WriteRefused> {
         let keys: &[String] = match mode {
             WriteMode::Upsert { keys, .. } => keys,
             _ => &[],
         };
+        let missing: Vec<String> =
+            names.iter().map(AsRef::as_ref).filter(|n| !existing.has(n)).map(str::to_string).collect();
+        if !missing.is_empty() {
+            return Err(WriteRefused::MissingColumns {
+                table: table.clone(),
+                missing,
+                columns: existing.columns.clone(),
+            });
+        }
+        if *mode == WriteMode::Truncate && !existing.referenced_by.is_empty() {
+            return Err(WriteRefused::TruncateReferenced {
+                table: table.clone(),
+                references: existing.referenced_by.clone(),
+            });
+        }
+        if let Some(unique) = &existing.unique_keys {
+            let matches = |set: &Vec<String>| {
+                set.len() == keys.len() && set.iter().all(|c| keys.iter().any(|k| existing.same(c, k)))
+            };
+            if !keys.is_empty() && !unique.iter().any(matches) {
+                return Err(WriteRefused::NoUniqueKey { table: table.clone(), keys: keys.to_vec() });
+            }
+        }
+        let special = &existing.special;
         let mut plan = Self { columns: Vec::new(), skipped: Vec::new(), identities: Vec::new() };
         for (i, name) in names.iter().map(AsRef::as_ref).enumerate() {
-            let Some(column) = special.iter().find(|c| c.name == name) else {
+            let Some(column) = special.iter().find(|c| existing.same(&c.name, name)) else {
                 plan.columns.push(i);
                 continue;
             };
@@ -211,6 +272,51 @@ pub enum WriteRefused {
          pipeline (`drop {column}`), or use mode append or truncate"
     )]
     IdentityUpdated { table: TableName, column: String },
+    /// Columns of the pipeline the target table does not have.
+    #[error(
+        "{table} has no column {} (its columns: {}); add {} to the table, rename or drop {} in a transform, or \
+         use mode replace to make the table from the pipeline's columns",
+        quoted(missing),
+        quoted(columns),
+        them(missing),
+        them(missing)
+    )]
+    MissingColumns { table: TableName, missing: Vec<String>, columns: Vec<String> },
+    /// Upsert keys that match no unique constraint of the target, which `ON CONFLICT` needs.
+    #[error(
+        "the upsert keys ({}) match no primary key or unique constraint of {table}, which `ON CONFLICT` needs; \
+         add one (`ALTER TABLE {table} ADD UNIQUE ({})`) or upsert on the columns of an existing one",
+        keys.join(", "), keys.join(", ")
+    )]
+    NoUniqueKey { table: TableName, keys: Vec<String> },
+    /// `mode truncate` of a table other tables' foreign keys reference, which `TRUNCATE` refuses.
+    #[error(
+        "mode truncate empties {table} with TRUNCATE, which PostgreSQL refuses for a table other tables reference \
+         (foreign key {}); use mode append or upsert, or drop the foreign key first",
+        references.join(", foreign key ")
+    )]
+    TruncateReferenced { table: TableName, references: Vec<String> },
+}
+
+impl WriteRefused {
+    /// The diagnostic code: `flow::sink::no_upsert_key` for keys without a unique constraint,
+    /// `flow::sink::refused` otherwise.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoUniqueKey { .. } => crate::diagnostics::codes::sink::NO_UPSERT_KEY,
+            _ => crate::diagnostics::codes::sink::REFUSED,
+        }
+    }
+}
+
+/// `` `a`, `b` `` for an error message.
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// "it" or "them", for one or several columns.
+fn them(names: &[String]) -> &'static str {
+    if names.len() == 1 { "it" } else { "them" }
 }
 
 /// The column names of a schema, for [`WritePlan::decide`].
@@ -221,8 +327,8 @@ pub fn names(schema: &Schema) -> Vec<&str> {
 /// What a planning probe of one target server read ([`ReadSpecials`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TargetRead {
-    /// Per table asked about, in order: its special columns, or `None` when it does not exist.
-    pub tables: Vec<Option<Vec<SpecialColumn>>>,
+    /// Per table asked about, in order: what it is, or `None` when it does not exist.
+    pub tables: Vec<Option<ExistingTable>>,
     /// The schemas (MySQL/MariaDB: databases) asked about that do not exist on the server, in
     /// the order asked.
     pub missing_schemas: Vec<String>,
@@ -234,7 +340,7 @@ pub struct TargetRead {
 pub type SpecialsByTable = std::result::Result<Option<TargetRead>, super::connect_error::ConnectError>;
 
 /// A backend's planning probe (`connect::registry::TableSink`): the target's URL, the tables
-/// whose special columns to read, the schemas whose existence to check (one set-based query),
+/// to read ([`ExistingTable`]), the schemas whose existence to check (one set-based query),
 /// and how long to wait for the server.
 pub type ReadSpecials =
     fn(String, Vec<TableName>, Vec<String>, std::time::Duration) -> BoxFuture<'static, SpecialsByTable>;
@@ -245,7 +351,7 @@ pub enum TargetFinding {
     /// The write, with what `explain` says about it (nothing special: no notes).
     Writes(WritePlan),
     /// The target cannot take this write: the message names table and column.
-    Refused(String),
+    Refused { code: &'static str, message: String },
 }
 
 /// What planning found about a target server as a whole, reported once, at the first sink
@@ -272,8 +378,8 @@ const PLANNING_CONNECT: std::time::Duration = std::time::Duration::from_secs(20)
 
 /// Probes every database sink's target server (PostgreSQL, MySQL/MariaDB tables), once per
 /// URL, for `check` and `explain`: whether it can be connected to, whether the schemas of the
-/// sinks' qualified tables exist (one query), and the special columns of each existing target
-/// written other than by `mode replace`. `columns` holds each sink's column names, by sink name;
+/// sinks' qualified tables exist (one query), and each existing target written other than by
+/// `mode replace` ([`ExistingTable`]: its columns, special columns and unique keys). `columns` holds each sink's column names, by sink name;
 /// so does the result. A sink whose target is missing or not readable has no entry in
 /// [`Findings::sinks`] (the run says more).
 pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>>) -> Findings {
@@ -323,11 +429,11 @@ pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>
             let Some((sink, _)) = sinks.iter().find(|(_, t)| t.schema() == Some(schema.as_str())) else { continue };
             found.servers.push(ServerFinding::MissingSchema { sink: sink.name.clone(), schema, backend });
         }
-        for ((sink, table, names), special) in specials.into_iter().zip(read.tables) {
-            let Some(special) = special else { continue };
-            let finding = match WritePlan::decide(table, names, &sink.mode, &special) {
+        for ((sink, table, names), existing) in specials.into_iter().zip(read.tables) {
+            let Some(existing) = existing else { continue };
+            let finding = match WritePlan::decide(table, names, &sink.mode, &existing) {
                 Ok(plan) => TargetFinding::Writes(plan),
-                Err(refused) => TargetFinding::Refused(refused.to_string()),
+                Err(refused) => TargetFinding::Refused { code: refused.code(), message: refused.to_string() },
             };
             found.sinks.insert(sink.name.clone(), finding);
         }
@@ -348,6 +454,16 @@ mod tests {
         ])
     }
 
+    fn existing() -> ExistingTable {
+        ExistingTable {
+            columns: vec!["id".into(), "qty".into(), "total".into()],
+            special: special(),
+            unique_keys: None,
+            referenced_by: Vec::new(),
+            fold_case: false,
+        }
+    }
+
     fn special() -> Vec<SpecialColumn> {
         vec![
             SpecialColumn { name: "id".into(), special: Special::IdentityAlways },
@@ -362,7 +478,7 @@ mod tests {
     fn generated_columns_are_left_out_and_identities_kept() {
         let table = TableName::parse("t");
         let schema = schema();
-        let plan = WritePlan::decide(&table, &names(&schema), &WriteMode::Append, &special()).unwrap();
+        let plan = WritePlan::decide(&table, &names(&schema), &WriteMode::Append, &existing()).unwrap();
         assert_eq!(plan.columns, vec![0, 1]);
         assert_eq!(plan.identities, vec!["id".to_string()]);
         assert_eq!(
@@ -380,18 +496,80 @@ mod tests {
         let schema = schema();
         let names = names(&schema);
         // Without `id`, whose identity an upsert on other keys would update (refused first).
-        let by_total = WritePlan::decide(&table, &names[1..], &keyed("total"), &special()).unwrap_err();
+        let by_total = WritePlan::decide(&table, &names[1..], &keyed("total"), &existing()).unwrap_err();
         assert!(matches!(&by_total, WriteRefused::GeneratedKey { column, .. } if column == "total"), "{by_total:?}");
         let by_total = by_total.to_string();
         assert!(
             by_total.starts_with("column `total` of t is an upsert key but is generated by the target"),
             "{by_total}"
         );
-        let by_qty = WritePlan::decide(&table, &names, &keyed("qty"), &special()).unwrap_err();
+        let by_qty = WritePlan::decide(&table, &names, &keyed("qty"), &existing()).unwrap_err();
         assert_eq!(by_qty, WriteRefused::IdentityUpdated { table: table.clone(), column: "id".into() });
         let by_qty = by_qty.to_string();
         assert!(by_qty.starts_with("column `id` of t is GENERATED ALWAYS AS IDENTITY and mode upsert"), "{by_qty}");
-        assert!(WritePlan::decide(&table, &names, &keyed("id"), &special()).is_ok());
+        assert!(WritePlan::decide(&table, &names, &keyed("id"), &existing()).is_ok());
+    }
+
+    #[test]
+    fn columns_the_target_lacks_are_refused_all_named() {
+        let table = TableName::parse("app.t");
+        let refused =
+            WritePlan::decide(&table, &["id", "Qty", "price", "note"], &WriteMode::Append, &existing()).unwrap_err();
+        assert_eq!(refused.code(), "flow::sink::refused");
+        assert_eq!(
+            refused.to_string(),
+            "app.t has no column `Qty`, `price`, `note` (its columns: `id`, `qty`, `total`); add them to the table, \
+             rename or drop them in a transform, or use mode replace to make the table from the pipeline's columns"
+        );
+        // MySQL compares column names without case.
+        let folded = ExistingTable { fold_case: true, ..existing() };
+        let refused = WritePlan::decide(&table, &["ID", "Qty", "price"], &WriteMode::Append, &folded).unwrap_err();
+        assert!(matches!(&refused, WriteRefused::MissingColumns { missing, .. } if missing == &["price"]));
+    }
+
+    #[test]
+    fn upsert_keys_must_equal_a_unique_key_where_the_backend_needs_one() {
+        let table = TableName::parse("t");
+        let keyed = |k: &[&str]| WriteMode::upsert(k.iter().map(|k| k.to_string()).collect());
+        let plain = ExistingTable { special: Vec::new(), ..existing() };
+        let keyed_on = |sets: &[&[&str]]| ExistingTable {
+            unique_keys: Some(sets.iter().map(|s| s.iter().map(|c| c.to_string()).collect()).collect()),
+            ..plain.clone()
+        };
+        let names = ["id", "qty", "total"];
+        // No unique key: refused with the code the publish would have failed with.
+        let refused = WritePlan::decide(&table, &names, &keyed(&["qty"]), &keyed_on(&[])).unwrap_err();
+        assert_eq!(refused.code(), "flow::sink::no_upsert_key");
+        assert_eq!(
+            refused.to_string(),
+            "the upsert keys (qty) match no primary key or unique constraint of t, which `ON CONFLICT` needs; add \
+             one (`ALTER TABLE t ADD UNIQUE (qty)`) or upsert on the columns of an existing one"
+        );
+        // A key that only contains the upsert's columns, or is contained in them, does not do.
+        assert!(WritePlan::decide(&table, &names, &keyed(&["qty"]), &keyed_on(&[&["qty", "id"]])).is_err());
+        assert!(WritePlan::decide(&table, &names, &keyed(&["qty", "id"]), &keyed_on(&[&["id"]])).is_err());
+        // The same set in another order does; so does any key where none is needed.
+        assert!(WritePlan::decide(&table, &names, &keyed(&["qty", "id"]), &keyed_on(&[&["id", "qty"]])).is_ok());
+        assert!(WritePlan::decide(&table, &names, &keyed(&["qty"]), &plain).is_ok());
+        // Other modes need no key.
+        assert!(WritePlan::decide(&table, &names, &WriteMode::Append, &keyed_on(&[])).is_ok());
+    }
+
+    #[test]
+    fn truncating_a_referenced_table_is_refused() {
+        let table = TableName::parse("t");
+        let referenced = ExistingTable {
+            special: Vec::new(),
+            referenced_by: vec!["`lines_t_fk` of table `lines`".into()],
+            ..existing()
+        };
+        let refused = WritePlan::decide(&table, &["id"], &WriteMode::Truncate, &referenced).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "mode truncate empties t with TRUNCATE, which PostgreSQL refuses for a table other tables reference \
+             (foreign key `lines_t_fk` of table `lines`); use mode append or upsert, or drop the foreign key first"
+        );
+        assert!(WritePlan::decide(&table, &["id"], &WriteMode::Append, &referenced).is_ok());
     }
 
     #[test]

@@ -110,6 +110,10 @@ registry! {
         pub const BACKEND_MISMATCH = "flow::connection::backend_mismatch";
         /// A URL or path is malformed, empty, or has another backend's scheme.
         pub const BAD_URL = "flow::connection::bad_url";
+        /// A warning: a server URL names no database, so the server's default is used
+        /// (PostgreSQL: the database named like the user; MySQL: none, and an unqualified table
+        /// fails when the run reaches it).
+        pub const NO_DATABASE = "flow::connection::no_database";
         /// A server did not answer when the run connected: connection refused or reset, a timeout,
         /// a host name that does not resolve.
         pub const UNREACHABLE = "flow::connection::unreachable";
@@ -209,8 +213,12 @@ registry! {
         /// The sink's table is in a schema (MySQL/MariaDB: a database) that does not exist on the
         /// target server; Flow creates tables, not schemas.
         pub const MISSING_SCHEMA = "flow::sink::missing_schema";
+        /// A warning (an error in `flow copy`): the sink writes a table (or a table set's
+        /// schema) that a source of its pipeline reads on the same server; `append` would add
+        /// the rows again, `replace` would drop the table's keys and indexes.
+        pub const WRITES_ITS_SOURCE = "flow::sink::writes_its_source";
         /// The existing target cannot take the write: it is missing under `create never`, lacks a
-        /// column, would change text into numbers (SQLite affinity), or an upsert is keyed on a
+        /// column the pipeline writes, would change text into numbers (SQLite affinity), or an upsert is keyed on a
         /// generated column or would update an identity `ALWAYS` column.
         pub const REFUSED = "flow::sink::refused";
         /// A column's type has no column type in the target; cast it first.
@@ -220,7 +228,9 @@ registry! {
         pub const VALUE_REFUSED = "flow::sink::value_refused";
         /// More rows were refused than the sink's `max rejects` allows.
         pub const TOO_MANY_REJECTS = "flow::sink::too_many_rejects";
-        /// An upsert's keys match no PRIMARY KEY or UNIQUE constraint of the target table.
+        /// An upsert's keys match no PRIMARY KEY or UNIQUE constraint of the target table
+        /// (PostgreSQL and SQLite, whose `ON CONFLICT` needs one; an existing PostgreSQL target
+        /// is checked by `check`, before anything is read).
         pub const NO_UPSERT_KEY = "flow::sink::no_upsert_key";
         /// `keep last by` cannot pick one row per key as written: its column is a key, or the rows
         /// of one key may reach the sink through several partitions.

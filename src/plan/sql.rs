@@ -17,6 +17,14 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// Whether the database takes column names without case: MySQL/MariaDB always (MySQL
+    /// manual, "Identifier Case Sensitivity": column names are not case-sensitive), SQLite for
+    /// ASCII letters (SQLite docs, "SQLite Keywords"); PostgreSQL's quoted names, as Flow writes
+    /// them, are exact.
+    pub fn folds_column_case(self) -> bool {
+        matches!(self, Dialect::Mysql | Dialect::Sqlite)
+    }
+
     /// A quoted identifier: `"a ""b"""` (standard), `` `a``b` `` (MySQL).
     pub fn ident(self, name: &str) -> String {
         match self {

@@ -4,6 +4,7 @@
 pub mod columns;
 pub mod expr;
 pub mod lower;
+pub mod self_writes;
 pub mod values;
 
 pub use lower::CheckContext;

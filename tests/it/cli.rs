@@ -185,6 +185,90 @@ fn copy_between_files_and_sqlite_round_trips() {
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 201);
 }
 
+/// A sink that writes the table its pipeline reads (the same SQLite file, however the path is
+/// spelled) is a warning in a .flow file, where a transform may rewrite a table on purpose, and
+/// an error in `flow copy`, which has none: the table is left as it was.
+#[test]
+fn writing_the_table_a_pipeline_reads_is_a_warning_and_a_copy_onto_itself_is_refused() {
+    let dir = crate::common::temp_dir();
+    let db = dir.path().join("same.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b');")
+        .unwrap();
+    let path = db.to_str().unwrap();
+    let dotted = format!("sqlite://{}/./same.db", dir.path().display());
+    let (code, out, err) = flow(&["copy", "-q", path, &dotted, "--table", "t", "--mode", "append"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    let err = crate::common::unwrapped(&err);
+    assert!(
+        err.contains(
+            "sink `data->t` writes table t, which source `data` reads on the same server: mode append adds the rows \
+             it read again"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("the source and the target are the same table: name another target table or server"), "{err}");
+    let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 2);
+
+    let file = dir.path().join("rewrite.flow");
+    std::fs::write(
+        &file,
+        format!(
+            "let db = sqlite(\"{path}\")\npipeline p {{\n  source s = db.table(\"t\")\n  transform u = s | filter id > 1\n  \
+             sink out = u -> db.table(\"t\") {{ mode replace }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = flow(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        crate::common::unwrapped(&err).contains(
+            "sink `out` writes table t, which source `s` reads on the same server: mode replace makes the table again from the pipeline's columns, without its keys, indexes and \
+             constraints"
+        ) && err.contains("⚠") && err.contains("flow::sink::writes_its_source"),
+        "{err}"
+    );
+    // Another table of the same file is no such write.
+    std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replace("db.table(\"t\") {", "db.table(\"t2\") {"))
+        .unwrap();
+    let (code, out, err) = flow(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!err.contains("writes_its_source"), "{err}");
+}
+
+/// A server URL without a database is a warning: PostgreSQL would use the user's database and
+/// MySQL none; a `dbname` option names one.
+#[test]
+fn a_server_url_without_a_database_is_a_warning() {
+    let dir = crate::common::temp_dir();
+    let file = dir.path().join("nodb.flow");
+    let text = "let pg = postgres(\"postgres://loader:pw@127.0.0.1:1\")\nlet my = mysql(\"mysql://root@127.0.0.1:1/\")\n\
+                let ok = postgres(\"postgres://loader@127.0.0.1:1?dbname=shop\")\npipeline p {\n  source s = \
+                pg.table(\"t\")\n  source o = ok.table(\"t\")\n  sink s -> my.table(\"t\")\n  sink o -> \
+                my.table(\"u\")\n}\n";
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = flow(&["check", "--offline", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let err = crate::common::unwrapped(&err);
+    assert!(
+        err.contains(
+            "`postgres://loader:***@127.0.0.1:1` names no database: PostgreSQL connects to the database named like \
+             the user (`loader`)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "`mysql://root@127.0.0.1:1/` names no database: an unqualified table has no database and fails when the \
+             run reaches it"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("flow::connection::no_database").count(), 2, "{err}");
+    assert!(!err.contains("hunter2") && !err.contains(":pw@"), "{err}");
+}
+
 #[test]
 fn explain_never_prints_a_password() {
     let dir = crate::common::temp_dir();

@@ -130,7 +130,7 @@ fn a_null_into_a_postgres_not_null_column_is_refused_at_its_row_and_column() {
     assert!(
         printed.starts_with(&format!(
             "sink `out` partition 1: PostgreSQL at {PG_TEST_URL}: COPY failed for public.flow_failure_nn: null value \
-             in column \"name\""
+             in column \"name\" of public.flow_failure_nn (checked while staging) violates not-null constraint"
         )),
         "{printed}"
     );
@@ -159,6 +159,9 @@ fn a_missing_sqlite_target_under_create_never_is_refused_by_the_sink() {
     );
 }
 
+/// Upsert keys no constraint of the existing PostgreSQL target matches: `flow run` refuses them
+/// while checking (exit 2), and, when the constraint goes between the check and the run, the
+/// sink refuses them before it stages anything; nothing is written either way.
 #[test]
 fn an_upsert_on_keys_no_postgres_constraint_matches_is_a_no_upsert_key_failure_of_the_sink() {
     if !postgres_available() {
@@ -170,24 +173,40 @@ fn an_upsert_on_keys_no_postgres_constraint_matches_is_a_no_upsert_key_failure_o
     );
     let dir = temp_dir();
     let input = csv_parts(dir.path(), "4.50");
-    let (report, printed) = failed_run(
-        dir.path(),
-        &format!(
-            "let pg = postgres(\"{PG_TEST_URL}\")\npipeline p {{\n  source orders = csv(\"{input}\")\n  \
-             sink out = orders -> pg.table(\"public.flow_failure_upsert\") {{ mode upsert on (id) }}\n}}\n"
-        ),
+    let text = format!(
+        "let pg = postgres(\"{PG_TEST_URL}\")\npipeline p {{\n  source orders = csv(\"{input}\")\n  \
+         sink out = orders -> pg.table(\"public.flow_failure_upsert\") {{ mode upsert on (id) }}\n}}\n"
     );
-    assert_eq!(report["failure"], json!({"code": "flow::sink::no_upsert_key", "stage": "out"}), "{report:#}");
-    assert_eq!(report["error"], printed.as_str());
+    let message = "sink `out`: the upsert keys (id) match no primary key or unique constraint of \
+                   public.flow_failure_upsert, which `ON CONFLICT` needs; add one (`ALTER TABLE \
+                   public.flow_failure_upsert ADD UNIQUE (id)`) or upsert on the columns of an existing one";
+    let file = write(dir.path(), "p.flow", &text);
+    let (code, _, stderr) = flow_cli(&["run", "-q", &file]);
+    assert_eq!(code, 2, "{stderr}");
+    let stderr = crate::common::unwrapped(&stderr);
+    assert!(stderr.contains("flow::sink::no_upsert_key") && stderr.contains(message), "{stderr}");
+
+    // The key goes after the check: the sink's `prepare` refuses, before any staging table.
+    pg_exec("ALTER TABLE public.flow_failure_upsert ADD CONSTRAINT flow_failure_upsert_id UNIQUE (id)");
+    let rt = crate::common::runtime();
+    let ctx = crate::common::context(&[]);
+    let analysis = rt.block_on(flow::analyze::analyze("p.flow", &text, &ctx, flow::analyze::Discover::Online));
+    assert!(analysis.ok(), "{}", analysis.problems.render_plain());
+    pg_exec("ALTER TABLE public.flow_failure_upsert DROP CONSTRAINT flow_failure_upsert_id");
+    let report = rt.block_on(flow::exec::run_pipeline(&analysis.resolved[0], &flow::exec::RunOptions::default()));
+    assert_eq!(report.failure.as_ref().map(|f| f.code), Some("flow::sink::no_upsert_key"), "{report:?}");
+    let error = report.error.unwrap_or_default();
     assert!(
-        printed.starts_with(&format!(
-            "sink `out`: PostgreSQL at {PG_TEST_URL}: cannot publish into public.flow_failure_upsert: there is no \
-             unique or exclusion constraint matching the ON CONFLICT specification; the upsert keys need a PRIMARY \
-             KEY or UNIQUE constraint on the target table"
+        error.starts_with(&format!(
+            "sink `out`: PostgreSQL at {PG_TEST_URL}: the upsert keys (id) match no primary key or unique constraint"
         )),
-        "{printed}"
+        "{error}"
     );
     assert_eq!(pg_rows("SELECT count(*)::text FROM public.flow_failure_upsert"), rows(&[&["0"]]));
+    let staging = pg_rows(
+        "SELECT count(*)::text FROM pg_tables WHERE tablename LIKE '\\_flow\\_stage\\_flow\\_failure\\_upsert%'",
+    );
+    assert_eq!(staging, rows(&[&["0"]]));
 }
 
 /// A publish the target refuses (a view depends on the table `mode replace` drops) fails with

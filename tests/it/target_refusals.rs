@@ -196,6 +196,114 @@ fn postgres_writes_the_target_cannot_take_are_refused_before_anything_is_staged(
     assert!(pg_work_tables("i14tr_pgr").is_empty(), "{:?}", pg_work_tables("i14tr_pgr"));
 }
 
+/// Columns the existing target lacks, and upsert keys without a unique constraint (which
+/// PostgreSQL's `ON CONFLICT` needs), are `check` errors, and the run refuses them before it
+/// stages anything. Before, every row was staged and the publish failed (the keys), or the first
+/// partition failed naming the staging table (the columns).
+#[test]
+fn missing_target_columns_and_upsert_keys_without_a_unique_constraint_are_refused_before_staging() {
+    if !postgres_available() {
+        return;
+    }
+    pg_exec(
+        "DROP TABLE IF EXISTS i14tr_pgm_items, i14tr_pgm_src;
+         CREATE TABLE i14tr_pgm_src (id int, sku text, qty int, price numeric(8,2));
+         INSERT INTO i14tr_pgm_src VALUES (1, 'a', 5, 1.50), (2, 'b', 6, 2.25);
+         CREATE TABLE i14tr_pgm_items (id int PRIMARY KEY, sku text, qty int, \"Price\" numeric(8,2),
+           UNIQUE (qty, sku) INCLUDE (id));
+         CREATE UNIQUE INDEX i14tr_pgm_partial ON i14tr_pgm_items (sku) WHERE qty > 0;
+         INSERT INTO i14tr_pgm_items VALUES (9, 'old', 1, 0);",
+    );
+    let dir = temp_dir();
+    let all = "SELECT id, sku, qty, price FROM i14tr_pgm_src ORDER BY id";
+    let no_price = "SELECT id, sku, qty FROM i14tr_pgm_src ORDER BY id";
+    let missing = "sink `out`: i14tr_pgm_items has no column `price` (its columns: `id`, `sku`, `qty`, `Price`); add \
+                   it to the table, rename or drop it in a transform, or use mode replace to make the table from the \
+                   pipeline's columns";
+    let no_key = |keys: &str| {
+        format!(
+            "sink `out`: the upsert keys ({keys}) match no primary key or unique constraint of i14tr_pgm_items, \
+             which `ON CONFLICT` needs; add one (`ALTER TABLE i14tr_pgm_items ADD UNIQUE ({keys})`) or upsert on the \
+             columns of an existing one"
+        )
+    };
+    let cases = [
+        (all, "mode append", missing.to_string(), "flow::sink::refused"),
+        (all, "mode truncate", missing.to_string(), "flow::sink::refused"),
+        // A partial unique index is no arbiter; nor is a key's INCLUDE column.
+        (no_price, "mode upsert on (sku)", no_key("sku"), "flow::sink::no_upsert_key"),
+        (no_price, "mode upsert on (id, qty, sku)", no_key("id, qty, sku"), "flow::sink::no_upsert_key"),
+    ];
+    for (query, options, message, code) in &cases {
+        let file = write(dir.path(), "items.flow", &pipeline(query, "postgres", PG, "i14tr_pgm_items", options));
+        for command in ["check", "run"] {
+            let (status, out, err) = flow_cli(&[command, &file]);
+            assert_eq!(status, 2, "{command} {options}: {out}\n{err}");
+            assert!(unwrapped(&err).contains(message.as_str()), "{command} {options}:\n{err}");
+            assert!(err.contains(code), "{err}");
+        }
+    }
+    // The same keys in another order, or the primary key, are arbiters: the upserts run.
+    for options in ["mode upsert on (sku, qty)", "mode upsert on (id)"] {
+        let file = write(dir.path(), "items.flow", &pipeline(no_price, "postgres", PG, "i14tr_pgm_items", options));
+        let (status, out, err) = flow_cli(&["run", &file, "--quiet"]);
+        assert_eq!(status, 0, "{options}: {out}\n{err}");
+    }
+    assert_eq!(
+        pg_rows("SELECT id::text, sku, qty::text, \"Price\"::text FROM i14tr_pgm_items ORDER BY id"),
+        rows(&[&["1", "a", "5", "NULL"], &["2", "b", "6", "NULL"], &["9", "old", "1", "0.00"]])
+    );
+    assert!(pg_work_tables("i14tr_pgm").is_empty(), "{:?}", pg_work_tables("i14tr_pgm"));
+
+    // `mode truncate` of a table another table's foreign key references: TRUNCATE would refuse.
+    pg_exec(
+        "DROP TABLE IF EXISTS i14tr_pgm_lines; CREATE TABLE i14tr_pgm_lines (item int CONSTRAINT i14tr_pgm_lines_item \
+         REFERENCES i14tr_pgm_items (id));",
+    );
+    let file = write(dir.path(), "items.flow", &pipeline(no_price, "postgres", PG, "i14tr_pgm_items", "mode truncate"));
+    for command in ["check", "run"] {
+        let (status, out, err) = flow_cli(&[command, &file]);
+        assert_eq!(status, 2, "{command}: {out}\n{err}");
+        assert!(
+            unwrapped(&err).contains(
+                "sink `out`: mode truncate empties i14tr_pgm_items with TRUNCATE, which PostgreSQL refuses for a table \
+                 other tables reference (foreign key `i14tr_pgm_lines_item` of table `i14tr_pgm_lines`); use mode \
+                 append or upsert, or drop the foreign key first"
+            ),
+            "{command}: {err}"
+        );
+    }
+    pg_exec("DROP TABLE i14tr_pgm_lines");
+    assert_eq!(pg_rows("SELECT count(*)::text FROM i14tr_pgm_items"), rows(&[&["3"]]));
+
+    // MySQL compares column names without case; a column it lacks is refused as on PostgreSQL.
+    if !mariadb_available() {
+        return;
+    }
+    my_exec(
+        "DROP TABLE IF EXISTS i14tr_mym_items; CREATE TABLE i14tr_mym_items (ID int PRIMARY KEY, Sku varchar(10), \
+         qty int)",
+    );
+    let file = write(dir.path(), "my.flow", &pipeline(all, "mysql", MY, "i14tr_mym_items", "mode append"));
+    let (status, out, err) = flow_cli(&["check", &file]);
+    assert_eq!(status, 2, "{out}\n{err}");
+    assert!(
+        unwrapped(&err).contains(
+            "sink `out`: i14tr_mym_items has no column `price` (its columns: `ID`, `Sku`, `qty`); add it to the \
+             table"
+        ),
+        "{err}"
+    );
+    let file = write(dir.path(), "my.flow", &pipeline(no_price, "mysql", MY, "i14tr_mym_items", "mode append"));
+    let (status, out, err) = flow_cli(&["run", &file, "--quiet"]);
+    assert_eq!(status, 0, "{out}\n{err}");
+    assert_eq!(
+        my_rows("SELECT ID, Sku, qty FROM i14tr_mym_items ORDER BY ID"),
+        rows(&[&["1", "a", "5"], &["2", "b", "6"]])
+    );
+    assert!(my_work_tables("i14tr_mym").is_empty(), "{:?}", my_work_tables("i14tr_mym"));
+}
+
 /// A MariaDB/MySQL target with a STORED and a VIRTUAL generated column (MariaDB refuses any
 /// value but DEFAULT for them in strict mode, error 1906): the source's values are left out,
 /// `explain` says so, the target computes them; an upsert updates the other columns; an upsert

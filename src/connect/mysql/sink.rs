@@ -36,7 +36,7 @@ use crate::connect::rejects::BadRow;
 use crate::connect::staged::{
     Canceller, PartitionLock, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, old_of,
 };
-use crate::connect::target_columns::{SpecialColumn, WritePlan};
+use crate::connect::target_columns::{ExistingTable, WritePlan};
 use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
@@ -391,8 +391,8 @@ impl StagedBackend for MysqlBackend {
         }
     }
 
-    fn special_columns(&self, s: &mut MysqlSession, table: &TableName) -> Result<Vec<SpecialColumn>> {
-        super::special_columns::read(&mut s.conn, table).map_err(|e| s.err("cannot inspect", &e))
+    fn existing_table(&self, s: &mut MysqlSession, table: &TableName) -> Result<Option<ExistingTable>> {
+        super::special_columns::read(&mut s.conn, table).map(Some).map_err(|e| s.err("cannot inspect", &e))
     }
 
     /// Into an existing table, stage with the target's own columns, so a value that does not fit

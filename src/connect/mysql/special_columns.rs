@@ -1,18 +1,20 @@
-//! The generated columns of an existing MySQL/MariaDB table, which take no values from outside
-//! (see `connect::target_columns` for what Flow does with them).
+//! What Flow reads of an existing MySQL/MariaDB target table: its columns and the generated ones,
+//! which take no values from outside (see `connect::target_columns` for what Flow does with
+//! them). No unique keys: MySQL's upsert (`UPDATE ... JOIN`, then `INSERT`) needs none.
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::connect::target_columns::{Special, SpecialColumn, SpecialsByTable, TargetRead};
+use crate::connect::target_columns::{ExistingTable, Special, SpecialColumn, SpecialsByTable, TargetRead};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
 
-/// The generated columns of a MySQL/MariaDB table, from `information_schema.COLUMNS`: `EXTRA`
+/// The columns of a MySQL/MariaDB table, from `information_schema.COLUMNS` (none when it does
+/// not exist), and which are generated: `EXTRA`
 /// says `STORED GENERATED` or `VIRTUAL GENERATED` (MariaDB before 10.2: `PERSISTENT`, and
 /// `VIRTUAL`); MySQL 8's `DEFAULT_GENERATED` marks an expression default, an ordinary column.
-pub fn read(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mysql::Result<Vec<SpecialColumn>> {
+pub fn read(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mysql::Result<ExistingTable> {
     let schema = match table.schema() {
         Some(s) => Dialect::Mysql.string(s),
         None => "DATABASE()".to_string(),
@@ -23,7 +25,8 @@ pub fn read(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mys
         Dialect::Mysql.string(table.table())
     );
     let rows: Vec<(String, String, String)> = conn.query(sql)?;
-    Ok(rows
+    let columns = rows.iter().map(|(name, _, _)| name.clone()).collect();
+    let special = rows
         .into_iter()
         .filter_map(|(name, extra, expression)| {
             let extra = extra.to_ascii_uppercase();
@@ -39,7 +42,14 @@ pub fn read(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mys
             };
             Some(SpecialColumn { name, special: Special::Generated { expression, storage: storage.into() } })
         })
-        .collect())
+        .collect();
+    Ok(ExistingTable {
+        columns,
+        special,
+        unique_keys: None,
+        referenced_by: Vec::new(),
+        fold_case: Dialect::Mysql.folds_column_case(),
+    })
 }
 
 /// Per table: its special columns, `None` when it does not exist; and which of `schemas`

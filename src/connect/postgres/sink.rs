@@ -35,7 +35,7 @@ use crate::connect::rejects::{self, BadRow};
 use crate::connect::staged::{
     Canceller, PartitionLock, Renames, RowLoader, SqlSession, StagedBackend, StagedTarget, Step, on_conflict_sql,
 };
-use crate::connect::target_columns::{Special, SpecialColumn, WritePlan};
+use crate::connect::target_columns::{ExistingTable, Special, WritePlan};
 use crate::diagnostics::{Failure, codes};
 use crate::plan::endpoint::{redact_url, scrub_secret};
 use crate::plan::sql::Dialect;
@@ -43,6 +43,9 @@ use crate::plan::table_set::{CarriedTable, ForeignKeyStep};
 use crate::plan::{TableName, WriteMode};
 
 const D: Dialect = Dialect::Postgres;
+
+/// How the names of staging tables begin (`TableName::sibling("stage", ...)`).
+const STAGING_PREFIX: &str = "_flow_stage_";
 
 /// Bytes buffered before a COPY chunk is sent.
 const COPY_CHUNK: usize = 1 << 20;
@@ -75,11 +78,18 @@ impl PgSession {
     /// `PostgreSQL at URL: WHAT TARGET: REASON`, password redacted, as a [`Failure`] classified
     /// by [`failure_of`].
     fn err(&self, what: &str, e: &tokio_postgres::Error) -> DataFusionError {
+        let mut text = error_text(e);
+        // A row the staging table refuses is refused by the target's own constraints, which
+        // the staging table copies (`LIKE target INCLUDING CONSTRAINTS`): name the target, not
+        // the run's work table (`null value in column "x" of relation "_flow_stage_..."`).
+        if let Some(staging) = e.as_db_error().and_then(|db| db.table()).filter(|t| t.starts_with(STAGING_PREFIX)) {
+            text = text.replace(&format!("relation \"{staging}\""), &format!("{} (checked while staging)", self.table));
+        }
         let message = format!(
             "PostgreSQL at {}: {what} {}: {}",
             redact_url(&self.url),
             self.table,
-            scrub_secret(&error_text(e), &self.url)
+            scrub_secret(&text, &self.url)
         );
         failure_of(e, message).into_datafusion()
     }
@@ -204,8 +214,9 @@ impl StagedBackend for PostgresBackend {
         PartitionLock::Transaction(format!("SELECT pg_advisory_xact_lock(hashtext({}))", D.string(name)))
     }
 
-    fn special_columns(&self, s: &mut PgSession, table: &TableName) -> Result<Vec<SpecialColumn>> {
-        s.runtime.block_on(super::special_columns::read(&s.client, table)).map_err(|e| s.err("cannot inspect", &e))
+    fn existing_table(&self, s: &mut PgSession, table: &TableName) -> Result<Option<ExistingTable>> {
+        let read = s.runtime.block_on(super::special_columns::read(&s.client, table));
+        read.map(Some).map_err(|e| s.err("cannot inspect", &e))
     }
 
     /// Into an existing table, stage with the target's own column types, defaults and CHECK /
@@ -215,7 +226,7 @@ impl StagedBackend for PostgresBackend {
     /// the value the target will hold.
     fn staging_sql(&self, s: &mut PgSession, t: &StagedTarget, target_exists: bool) -> Result<String> {
         if target_exists && t.mode != WriteMode::Replace {
-            let special = self.special_columns(s, &t.table)?;
+            let special = self.existing_table(s, &t.table)?.map(|e| e.special).unwrap_or_default();
             let generated = special.iter().any(|c| matches!(c.special, Special::Generated { .. }));
             return Ok(format!(
                 "CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS{})",

@@ -1,15 +1,16 @@
-//! The columns of an existing PostgreSQL table that take no values from outside: identity
-//! `ALWAYS` and generated columns (see `connect::target_columns` for what Flow does with them).
+//! What Flow reads of an existing PostgreSQL target table: its columns, those that take no
+//! values from outside (identity `ALWAYS` and generated columns) and the unique keys an upsert's
+//! `ON CONFLICT` may name (see `connect::target_columns` for what Flow does with them).
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::connect::target_columns::{Special, SpecialColumn, SpecialsByTable, TargetRead};
+use crate::connect::target_columns::{ExistingTable, Special, SpecialColumn, SpecialsByTable, TargetRead};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
 
-/// The special columns of a PostgreSQL table (none when it does not exist). `attgenerated` is
+/// The columns of a PostgreSQL table (none when it does not exist), each with what it takes. `attgenerated` is
 /// read through `to_jsonb` so servers before PostgreSQL 12, which lack it, answer too; `'s'` is
 /// stored, `'v'` virtual (PostgreSQL 18).
 pub const SQL: &str = "SELECT a.attname::text, \
@@ -20,24 +21,47 @@ pub const SQL: &str = "SELECT a.attname::text, \
      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
      ORDER BY a.attnum";
 
-/// Reads the special columns of a PostgreSQL table with [`SQL`].
+/// The key columns of each unique index `ON CONFLICT (k, ...)` can name as its arbiter: unique,
+/// valid, not partial, not on expressions, not deferrable (PostgreSQL docs, `INSERT`,
+/// "conflict_target" and "ON CONFLICT does not support deferrable unique constraints"); an
+/// index's `INCLUDE` columns are not keys.
+pub const UNIQUE_KEYS_SQL: &str = "SELECT array_agg(a.attname::text ORDER BY k.ord) \
+     FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+     WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indimmediate \
+       AND i.indpred IS NULL AND i.indexprs IS NULL AND k.ord <= i.indnkeyatts \
+     GROUP BY i.indexrelid ORDER BY i.indexrelid";
+
+/// The foreign keys of other tables that reference a table, which make `TRUNCATE` of it fail.
+pub const REFERENCED_BY_SQL: &str = "SELECT format('`%s` of table `%s`', c.conname, c.conrelid::regclass) \
+     FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = to_regclass($1) AND c.conrelid <> c.confrelid \
+     ORDER BY c.conrelid::regclass::text, c.conname";
+
+/// Reads an existing PostgreSQL table with [`SQL`], [`UNIQUE_KEYS_SQL`] and
+/// [`REFERENCED_BY_SQL`] (three statements).
 pub async fn read(
     client: &impl tokio_postgres::GenericClient,
     table: &TableName,
-) -> std::result::Result<Vec<SpecialColumn>, tokio_postgres::Error> {
-    let rows = client.query(SQL, &[&Dialect::Postgres.table(table)]).await?;
-    let mut out = Vec::new();
+) -> std::result::Result<ExistingTable, tokio_postgres::Error> {
+    let name = Dialect::Postgres.table(table);
+    let rows = client.query(SQL, &[&name]).await?;
+    let mut out = ExistingTable::default();
     for row in rows {
         let (name, identity, generated, expression): (String, String, String, String) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        out.columns.push(name.clone());
         let special = match (identity.as_str(), generated.as_str()) {
             ("a", _) => Special::IdentityAlways,
             (_, "s") => Special::Generated { expression, storage: "STORED".into() },
             (_, "v") => Special::Generated { expression, storage: "VIRTUAL".into() },
             _ => continue,
         };
-        out.push(SpecialColumn { name, special });
+        out.special.push(SpecialColumn { name, special });
     }
+    let keys = client.query(UNIQUE_KEYS_SQL, &[&name]).await?;
+    out.unique_keys = Some(keys.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?);
+    let references = client.query(REFERENCED_BY_SQL, &[&name]).await?;
+    out.referenced_by = references.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     Ok(out)
 }
 

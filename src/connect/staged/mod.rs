@@ -41,13 +41,12 @@ use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 
 pub use statements::{
-    cleanup_sql, committed_partition_sql, count_sql, ensure_table_sql, old_of, on_conflict_sql, require_columns,
-    restart_sql, staging_of,
+    cleanup_sql, committed_partition_sql, count_sql, ensure_table_sql, old_of, on_conflict_sql, restart_sql, staging_of,
 };
 
 use crate::connect::rejects::{BadRow, RejectPolicy, reject_schema};
 use crate::connect::sink::BlockingSink;
-use crate::connect::target_columns::{self, SpecialColumn, WritePlan};
+use crate::connect::target_columns::{self, ExistingTable, WritePlan, WriteRefused};
 use crate::diagnostics::{Failure, codes};
 use crate::ledger::{
     Event, LedgerKey, LedgerRow, Preparation, RowChecksum, insert_sql, ledger_schema, ledger_table, parse_row,
@@ -280,9 +279,13 @@ pub trait StagedBackend: Send + Sync + 'static {
     fn partition_lock_sql(&self, _name: &str) -> PartitionLock {
         PartitionLock::None
     }
-    /// The target's columns that take no values from outside (see `connect::target_columns`).
-    fn special_columns(&self, _session: &mut Self::Session, _table: &TableName) -> Result<Vec<SpecialColumn>> {
-        Ok(Vec::new())
+    /// What the existing target table is (see `connect::target_columns`): its columns, those
+    /// that take no values from outside and, where an upsert needs one, its unique keys. `None`
+    /// when the table does not exist. Default: its columns only, named as the dialect compares
+    /// them.
+    fn existing_table(&self, session: &mut Self::Session, table: &TableName) -> Result<Option<ExistingTable>> {
+        let fold_case = Self::DIALECT.folds_column_case();
+        Ok(session.table_columns(table)?.map(|columns| ExistingTable { columns, fold_case, ..Default::default() }))
     }
     /// Refuses, before anything is created, a write the existing target (kept: not `mode
     /// replace`) would change on the way in.
@@ -465,8 +468,7 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
             return Err(Failure::new(codes::sink::REFUSED, message).into_datafusion());
         }
         // A write the kept target cannot take is refused before anything is created.
-        if let Some(columns) = existing.as_ref().filter(|_| t.mode != WriteMode::Replace) {
-            require_columns(&t.table, &t.schema, &columns.iter().map(String::as_str).collect::<Vec<_>>())?;
+        if existing.is_some() && t.mode != WriteMode::Replace {
             self.write_plan(&mut s)?;
             b.check_target(&mut s, t)?;
         }
@@ -742,9 +744,17 @@ impl<B: StagedBackend> StagedSink<B> {
         if t.mode == WriteMode::Replace || !s.table_exists(&t.table)? {
             return Ok(WritePlan::all(&t.schema));
         }
-        let special = self.backend.special_columns(s, &t.table)?;
-        WritePlan::decide(&t.table, &target_columns::names(&t.schema), &t.mode, &special).map_err(|refused| {
-            Failure::new(codes::sink::REFUSED, format!("{}: {refused}", self.backend.name())).into_datafusion()
+        let Some(existing) = self.backend.existing_table(s, &t.table)? else {
+            return Ok(WritePlan::all(&t.schema));
+        };
+        WritePlan::decide(&t.table, &target_columns::names(&t.schema), &t.mode, &existing).map_err(|refused| {
+            let failure = Failure::new(refused.code(), format!("{}: {refused}", self.backend.name()));
+            // One missing column is the failure's column; several are named in the message.
+            match &refused {
+                WriteRefused::MissingColumns { missing, .. } if missing.len() == 1 => failure.column(&missing[0]),
+                _ => failure,
+            }
+            .into_datafusion()
         })
     }
 }

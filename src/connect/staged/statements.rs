@@ -7,10 +7,6 @@
 //!   if it does not (an `UNLOGGED` table after a server crash, a dropped table), the sink starts
 //!   over: the staging table is recreated and the run's partition rows deleted.
 
-use arrow::datatypes::SchemaRef;
-use datafusion::error::Result;
-
-use crate::diagnostics::{Failure, codes};
 use crate::ledger::{Event, LedgerKey, Preparation, insert_sql, ledger_table};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
@@ -84,27 +80,6 @@ pub fn count_sql(dialect: Dialect, table: &TableName) -> String {
 /// `CREATE TABLE`.
 pub fn ensure_table_sql(create_table: &str) -> String {
     create_table.replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
-}
-
-/// Every column the pipeline writes must exist in the existing target, whose columns are
-/// `existing`; else a [`Failure`] of code `flow::sink::refused`.
-pub fn require_columns(table: &TableName, schema: &SchemaRef, existing: &[&str]) -> Result<()> {
-    let missing: Vec<&str> =
-        schema.fields().iter().map(|f| f.name().as_str()).filter(|n| !existing.contains(n)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let message = format!(
-        "table {table} has no column(s) {}; add them, or use mode replace to recreate the table",
-        missing.join(", ")
-    );
-    let failure = Failure::new(codes::sink::REFUSED, message);
-    // One missing column is the failure's column; several are named in the message.
-    let failure = match missing.as_slice() {
-        [one] => failure.column(*one),
-        _ => failure,
-    };
-    Err(failure.into_datafusion())
 }
 
 /// The `ON CONFLICT (keys) DO ...` clause of an upsert (PostgreSQL and SQLite share it): the

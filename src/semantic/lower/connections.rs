@@ -314,7 +314,13 @@ impl Lowering<'_> {
                                 ));
                                 None
                             }
-                            _ => Some(()),
+                            _ => {
+                                let named = |k: &str| u.query_pairs().any(|(key, _)| key == k);
+                                if u.path().trim_matches('/').is_empty() && !named("dbname") {
+                                    self.problems.push(no_database(backend, &u, &redacted, span));
+                                }
+                                Some(())
+                            }
                         }
                     }
                     Ok(u) if !schemes.contains(&u.scheme()) => {
@@ -398,4 +404,22 @@ fn absolute_file_url(backend: Backend, url: String) -> String {
         Ok(dir) => format!("{prefix}{}", dir.join(path).display()),
         Err(_) => url,
     }
+}
+
+/// The warning for a server URL without a database (`flow::connection::no_database`): what the
+/// server does without one, PostgreSQL's default being the database named like the user
+/// (PostgreSQL docs, "Connection Strings", `dbname`), MySQL's none at all.
+fn no_database(backend: Backend, url: &url::Url, redacted: &str, span: ast::Span) -> Problem {
+    let schemes = backend.info().schemes;
+    let default = match backend {
+        Backend::Postgres => {
+            let user = if url.username().is_empty() { "the user's" } else { url.username() };
+            format!("PostgreSQL connects to the database named like the user (`{user}`)")
+        }
+        _ => "an unqualified table has no database and fails when the run reaches it (\"No database selected\")"
+            .to_string(),
+    };
+    Problem::warning(codes::connection::NO_DATABASE, format!("`{redacted}` names no database: {default}"))
+        .at(span, "no database in the URL")
+        .help(format!("name it at the end of the URL: {}://USER@HOST[:PORT]/DATABASE", schemes[0]))
 }
