@@ -28,6 +28,27 @@ use arrow::datatypes::{DataType, Field};
 /// Field metadata key: `"true"` on a `Utf8` column whose values are exact decimal text.
 pub const METADATA_KEY: &str = "flow.decimal_text";
 
+/// The value of decimal text written one way: without trailing fractional zeros (`1.50` and
+/// `1.500000` are `1.5`, `2.000` is `2`) and without the sign of a zero (`-0.0` is `0`); any
+/// other text (`NaN`, `Infinity`) as it is. Values compare equal when their numbers are equal
+/// (`flow verify`: MySQL's `DECIMAL(65,30)` gives back `1.500000000000000000000000000000` for
+/// PostgreSQL's `1.50`).
+pub fn canonical(text: &str) -> std::borrow::Cow<'_, str> {
+    let decimal = |t: &str| t.strip_prefix('-').unwrap_or(t).bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !decimal(text) || text.is_empty() {
+        return text.into();
+    }
+    let trimmed = match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.'),
+        false => text,
+    };
+    let unsigned = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    if unsigned.bytes().all(|b| b == b'0') {
+        return "0".into();
+    }
+    if trimmed.len() == text.len() { text.into() } else { trimmed.to_string().into() }
+}
+
 /// `field` marked as holding exact decimal text.
 pub fn mark(field: Field) -> Field {
     let mut metadata: HashMap<String, String> = field.metadata().clone();
@@ -121,5 +142,28 @@ mod tests {
         assert!(is_decimal_text(&text));
         assert!(!is_decimal_text(&Field::new("n", DataType::Utf8, true)));
         assert!(!is_decimal_text(&mark(Field::new("n", DataType::Int64, true))));
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::canonical;
+
+    #[test]
+    fn equal_numbers_are_written_one_way() {
+        for (text, want) in [
+            ("1.50", "1.5"),
+            ("1.500000000000000000000000000000", "1.5"),
+            ("2.000", "2"),
+            ("-0.000010000", "-0.00001"),
+            ("-0.0", "0"),
+            ("0", "0"),
+            ("100", "100"),
+            ("123456789.000123000", "123456789.000123"),
+            ("NaN", "NaN"),
+            ("-Infinity", "-Infinity"),
+        ] {
+            assert_eq!(canonical(text), want, "{text}");
+        }
     }
 }
