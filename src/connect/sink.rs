@@ -94,12 +94,23 @@ fn backend_driver(sink: &SinkPlan, schema: SchemaRef, key: LedgerKey) -> Result<
 /// one connection to each SQLite file they write (`connect::sqlite::shared`), so that reading the
 /// ledgers, preparing, writing, publishing and the foreign key check all use one. Without it the
 /// connection closes whenever no sink of the file is alive (between reading the ledgers and the
-/// run, say). Dropping the handles closes what no sink still holds.
+/// run, say). Dropping the handles closes what no sink still holds. Each file is told how many
+/// sinks write it (`SharedFile::held_by_run`: a new one that takes several is written in WAL mode).
 pub fn hold_shared(plan: &PipelinePlan) -> Vec<Arc<crate::connect::sqlite::shared::SharedFile>> {
-    (plan.sinks.iter())
-        .filter(|sink| sink.endpoint.backend == crate::plan::backend::Backend::Sqlite)
-        .map(|sink| crate::connect::sqlite::shared::SharedFile::of(sink.endpoint.file_path()))
-        .collect()
+    use crate::connect::sqlite::shared::SharedFile;
+    let mut files: Vec<(Arc<SharedFile>, usize)> = Vec::new();
+    for sink in plan.sinks.iter().filter(|sink| sink.endpoint.backend == crate::plan::backend::Backend::Sqlite) {
+        let file = SharedFile::of(sink.endpoint.file_path());
+        match files.iter_mut().find(|(held, _)| Arc::ptr_eq(held, &file)) {
+            Some((_, tables)) => *tables += 1,
+            None => files.push((file, 1)),
+        }
+    }
+    // A new file that takes several tables is written in WAL mode (`shared::Journal`).
+    for (file, tables) in &files {
+        file.held_by_run(*tables);
+    }
+    files.into_iter().map(|(file, _)| file).collect()
 }
 
 /// One sink's ledger history for a pipeline. A failure names the sink (its `stage`) and says

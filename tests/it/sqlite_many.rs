@@ -1,7 +1,8 @@
 //! A table set of many PostgreSQL tables into one SQLite file, read back from the file: every
 //! value arrives exactly, a run that fails in one table publishes nothing and `--resume` writes
 //! each remaining partition once; and all the set's sinks (staging, ledger, publish, the foreign
-//! key check) share one connection to the file, as `FLOW_LOG_SQL` shows (`sqlite\topen`).
+//! key check) share one connection to the file, as `FLOW_LOG_SQL` shows (`sqlite\topen`). The new
+//! file is written in WAL mode and is back in DELETE mode after each run.
 
 use std::path::Path;
 
@@ -63,6 +64,14 @@ fn sqlite_rows(db: &Path, i: usize) -> Vec<Vec<String>> {
     .collect()
 }
 
+/// The file's journal mode as another connection finds it, and whether a `-wal` file or Flow's
+/// WAL marker (`.flow-wal`) is left beside it.
+fn journal(db: &Path) -> (String, bool, bool) {
+    let mode = rusqlite::Connection::open(db).unwrap().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let beside = |suffix: &str| Path::new(&format!("{}{suffix}", db.display())).exists();
+    (mode, beside("-wal"), beside(".flow-wal"))
+}
+
 fn count(db: &Path, sql: &str) -> i64 {
     rusqlite::Connection::open(db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -116,6 +125,13 @@ fn a_set_of_many_tables_into_sqlite_is_exact_resumable_and_shares_one_connection
         .unwrap_or_else(|| panic!("no tables line: {err}"));
     assert!(said <= committed, "{said} tables said fully staged, {committed} partitions committed: {err}");
     assert_eq!(count(&db, staged), TABLES as i64, "every table staged");
+    // The new file was written in WAL mode and set back when the run ended, failed as it did.
+    assert_eq!(journal(&db), ("delete".to_string(), false, false));
+
+    // As a run killed outright leaves it: in WAL mode, with Flow's marker (the resume sets it back).
+    rusqlite::Connection::open(&db).unwrap().execute_batch("PRAGMA journal_mode = WAL").unwrap();
+    std::fs::write(format!("{}.flow-wal", db.display()), "").unwrap();
+    assert_eq!(journal(&db), ("wal".to_string(), false, true));
 
     // Resumed once the value is a number: each table's partition is written once, all published.
     pg_exec(&format!("UPDATE sqlmany_it.t{FAILING:03} SET weight = 0.5 WHERE id = 2"));
@@ -136,4 +152,5 @@ fn a_set_of_many_tables_into_sqlite_is_exact_resumable_and_shares_one_connection
     assert_eq!(count(&db, "SELECT count(DISTINCT sink) FROM _flow_ledger WHERE event = 'publish'"), TABLES as i64);
     assert_eq!(count(&db, "SELECT count(*) FROM pragma_foreign_key_list('t003')"), 1, "keys carried");
     assert_eq!(count(&db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'"), 24);
+    assert_eq!(journal(&db), ("delete".to_string(), false, false));
 }

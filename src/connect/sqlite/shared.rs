@@ -17,6 +17,11 @@
 //! left is undone before the next one gets the connection: an open transaction is rolled back,
 //! and `foreign_keys` and `legacy_alter_table` (which the publish changes outside a transaction)
 //! are set back to what a new connection has.
+//!
+//! The connection also decides how commits reach the disk ([`Journal`]): a new file that a run
+//! writes several tables into (each table is three commits: preparing, its partition, publishing)
+//! is written in WAL mode, its staging commits not flushed one by one, and set back to `DELETE`
+//! mode when the last handle closes (the README's "SQLite durability" says what this changes).
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -48,6 +53,26 @@ struct Slot {
     lent: bool,
     /// `PRAGMA foreign_keys` of a new connection (1 in the bundled SQLite).
     foreign_keys: i64,
+    /// How the connection's commits reach the disk, decided when it opened.
+    journal: Journal,
+    /// The tables the run holding this handle writes into the file ([`SharedFile::held_by_run`]).
+    run: Option<usize>,
+}
+
+/// How the file's commits reach the disk (<https://sqlite.org/wal.html>,
+/// <https://sqlite.org/pragma.html#pragma_synchronous>), decided when its connection opens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Journal {
+    /// The file's rollback journal, each commit at `synchronous = FULL` (a new connection's
+    /// setting): a file that existed before the run in a rollback-journal mode.
+    #[default]
+    Rollback,
+    /// Write-ahead log: staging commits at `synchronous = NORMAL` (atomic and in order, not
+    /// flushed one by one), publishing at `FULL`, whose flush of the log makes every earlier commit
+    /// durable too. `ours`: Flow switched the file to WAL (a new file the run writes several
+    /// tables into, or one an earlier run switched and could not set back), and sets it back to
+    /// `DELETE` when the connection closes; otherwise the file was in WAL mode already and stays so.
+    Wal { ours: bool },
 }
 
 impl SharedFile {
@@ -64,6 +89,15 @@ impl SharedFile {
         let file = Arc::new(SharedFile { path: path.to_string(), slot: Mutex::default(), returned: Condvar::new() });
         files.insert(path.to_string(), Arc::downgrade(&file));
         file
+    }
+
+    /// Says that a run holds this handle, writing `tables` tables into the file (see
+    /// [`Journal`]): a new file that takes more than one is written in WAL mode, and a file an
+    /// earlier run left in WAL mode is set back. A handle no run holds (a cluster executor's, or
+    /// `flow status`'s) keeps the file's mode. Takes effect when the connection opens.
+    pub fn held_by_run(&self, tables: usize) {
+        let mut slot = self.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.run = Some(tables);
     }
 
     pub fn path(&self) -> &str {
@@ -91,16 +125,18 @@ impl SharedFile {
         let conn = match slot.idle.take() {
             Some(conn) => conn,
             None => {
-                let (conn, foreign_keys) = self.open()?;
+                let (conn, foreign_keys, journal) = self.open(slot.run)?;
                 slot.foreign_keys = foreign_keys;
+                slot.journal = journal;
                 conn
             }
         };
         slot.lent = true;
-        Ok(Lent { conn: Some(conn), home: Some((self.clone(), slot.foreign_keys)) })
+        Ok(Lent { conn: Some(conn), home: Some((self.clone(), slot.foreign_keys)), journal: slot.journal })
     }
 
-    fn open(&self) -> Result<(Connection, i64)> {
+    /// Opens the connection; `run`: see [`SharedFile::held_by_run`].
+    fn open(&self, run: Option<usize>) -> Result<(Connection, i64, Journal)> {
         if let Some(dir) = std::path::Path::new(&self.path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 let message = format!("cannot create directory {}: {e}", dir.display());
@@ -110,11 +146,45 @@ impl SharedFile {
         let failed = |what: &str, e: rusqlite::Error| {
             Failure::new(codes::sink::WRITE_FAILED, format!("SQLite: {what}: {e}")).into_datafusion()
         };
+        // A file of no bytes is a database nobody wrote yet.
+        let new = std::fs::metadata(&self.path).map_or(true, |m| m.len() == 0);
         let conn = Connection::open(&self.path).map_err(|e| failed(&format!("cannot open {}", self.path), e))?;
         conn.busy_timeout(LEND_TIMEOUT).map_err(|e| failed("busy timeout", e))?;
         let foreign_keys = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).map_err(|e| failed("pragma", e))?;
+        let journal = self.journal(&conn, new, run).map_err(|e| failed("journal mode", e))?;
         sql_log::record("sqlite", StatementKind::Open, &self.path);
-        Ok((conn, foreign_keys))
+        Ok((conn, foreign_keys, journal))
+    }
+
+    /// The marker of a file Flow switched to WAL: it stays while the file is in WAL mode for
+    /// Flow's sake, so that a run killed before it could switch the file back has the next run
+    /// that opens it do so.
+    fn wal_marker(&self) -> String {
+        format!("{}.flow-wal", self.path)
+    }
+
+    /// Chooses the connection's [`Journal`]: for a run (`run`: the tables it writes here), WAL for
+    /// a `new` file that takes more than one table, and Flow's own WAL for a file whose marker
+    /// says an earlier run left it so; else the file's own mode. `synchronous = NORMAL` in WAL.
+    fn journal(&self, conn: &Connection, new: bool, run: Option<usize>) -> rusqlite::Result<Journal> {
+        let mode = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0)).map(|m| m.to_ascii_lowercase());
+        let marked = run.is_some() && std::path::Path::new(&self.wal_marker()).exists();
+        let journal = match mode("PRAGMA journal_mode")?.as_str() {
+            "wal" => Journal::Wal { ours: marked },
+            _ if new && run.is_some_and(|tables| tables > 1) => {
+                if mode("PRAGMA journal_mode = WAL")? != "wal" {
+                    return Ok(Journal::Rollback);
+                }
+                // Best effort: without it, a run killed outright leaves the file in WAL mode.
+                let _ = std::fs::File::create(self.wal_marker());
+                Journal::Wal { ours: true }
+            }
+            _ => Journal::Rollback,
+        };
+        if journal != Journal::Rollback {
+            conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        }
+        Ok(journal)
     }
 
     /// Takes back a session's connection, undoing what the session left (see the module docs);
@@ -134,17 +204,56 @@ impl SharedFile {
     }
 }
 
+impl Drop for SharedFile {
+    /// Closes the connection; a file Flow switched to WAL is first set back to `DELETE` (which
+    /// checkpoints the log into the file, flushed, and removes it), and its marker removed. When
+    /// that cannot be done now (another connection, of this process or another, holds the
+    /// file), the file stays in WAL mode, as complete and durable, and a warning says so.
+    fn drop(&mut self) {
+        let slot = self.slot.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (Some(conn), Journal::Wal { ours: true }) = (slot.idle.take(), slot.journal) else { return };
+        let back = (|| {
+            conn.busy_timeout(Duration::ZERO)?;
+            conn.execute_batch("PRAGMA synchronous = FULL")?;
+            conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get::<_, String>(0))
+        })();
+        match back {
+            Ok(mode) if mode.eq_ignore_ascii_case("delete") => {
+                let _ = std::fs::remove_file(self.wal_marker());
+            }
+            outcome => {
+                let why = match outcome {
+                    Err(e) => e.to_string(),
+                    Ok(mode) => format!("the journal mode is still {mode}"),
+                };
+                eprintln!(
+                    "warning: SQLite {}: Flow ran it in WAL journal mode and could not set it back to DELETE ({why}; \
+                     another connection may hold the file); the file is complete and durable, and the next Flow run \
+                     writing it sets it back",
+                    self.path
+                );
+            }
+        }
+    }
+}
+
 /// A connection lent to one session: the file's shared one, given back when this drops, or one
 /// of its own (tests).
 pub struct Lent {
     conn: Option<Connection>,
     home: Option<(Arc<SharedFile>, i64)>,
+    journal: Journal,
 }
 
 impl Lent {
     /// A connection that belongs to no file handle (an in-memory database in tests).
     pub fn own(conn: Connection) -> Self {
-        Self { conn: Some(conn), home: None }
+        Self { conn: Some(conn), home: None, journal: Journal::Rollback }
+    }
+
+    /// How the connection's commits reach the disk.
+    pub fn journal(&self) -> Journal {
+        self.journal
     }
 }
 
@@ -208,5 +317,96 @@ mod tests {
         drop((a, b));
         assert!(weak.upgrade().is_none());
         assert!(!Arc::ptr_eq(&SharedFile::of(&path), &SharedFile::of("other.db")));
+    }
+
+    fn pragma(conn: &Connection, name: &str) -> String {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, rusqlite::types::Value>(0))
+            .map(|v| match v {
+                rusqlite::types::Value::Text(t) => t,
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                other => format!("{other:?}"),
+            })
+            .expect("pragma")
+    }
+
+    /// A new file that takes several tables is written in WAL mode, a session's commits at
+    /// `synchronous = NORMAL` (1), and is set back to DELETE, its marker and log removed, when
+    /// the last handle closes; the file's rows are all there. A file in DELETE mode that exists,
+    /// and a new file of one table, keep the rollback journal at `synchronous = FULL` (2).
+    #[test]
+    fn a_new_file_of_several_tables_is_written_in_wal_and_set_back_to_delete() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("new.db").to_string_lossy().into_owned();
+        let beside = |suffix: &str| std::path::Path::new(&format!("{path}{suffix}")).exists();
+        {
+            let file = SharedFile::of(&path);
+            file.held_by_run(2);
+            let s = file.lend().expect("lend");
+            assert_eq!(s.journal(), Journal::Wal { ours: true });
+            assert_eq!((pragma(&s, "journal_mode"), pragma(&s, "synchronous")), ("wal".into(), "1".into()));
+            s.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2)").expect("sql");
+            assert!(beside(".flow-wal") && beside("-wal"));
+        }
+        assert!(!beside(".flow-wal") && !beside("-wal"), "marker and log removed");
+        let other = Connection::open(&path).expect("open");
+        assert_eq!(pragma(&other, "journal_mode"), "delete");
+        assert_eq!(other.query_row("SELECT sum(x) FROM t", [], |r| r.get::<_, i64>(0)).expect("sum"), 3);
+        drop(other);
+        let file = SharedFile::of(&path);
+        file.held_by_run(2);
+        let s = file.lend().expect("lend");
+        assert_eq!((s.journal(), pragma(&s, "synchronous")), (Journal::Rollback, "2".into()), "an existing file");
+        drop((s, file));
+        let one = dir.path().join("one.db").to_string_lossy().into_owned();
+        let file = SharedFile::of(&one);
+        file.held_by_run(1);
+        let s = file.lend().expect("lend");
+        assert_eq!((s.journal(), pragma(&s, "journal_mode")), (Journal::Rollback, "delete".into()), "one table");
+    }
+
+    /// A file the user keeps in WAL mode is written so (staging at NORMAL) and stays in WAL mode.
+    /// A file Flow switched to WAL that another connection still holds when Flow closes it stays
+    /// in WAL mode, complete, with its marker; a handle no run holds leaves it so, and the next
+    /// run's (for one table as much as for several) finds the marker and sets it back.
+    #[test]
+    fn a_users_wal_file_stays_wal_and_one_left_in_wal_is_set_back_later() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let user = dir.path().join("user.db").to_string_lossy().into_owned();
+        Connection::open(&user)
+            .expect("open")
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE u (x)")
+            .expect("wal");
+        {
+            let file = SharedFile::of(&user);
+            file.held_by_run(2);
+            let s = file.lend().expect("lend");
+            assert_eq!((s.journal(), pragma(&s, "synchronous")), (Journal::Wal { ours: false }, "1".into()));
+        }
+        assert_eq!(pragma(&Connection::open(&user).expect("open"), "journal_mode"), "wal");
+
+        let path = dir.path().join("held.db").to_string_lossy().into_owned();
+        let marker = format!("{path}.flow-wal");
+        let file = SharedFile::of(&path);
+        file.held_by_run(2);
+        file.lend().expect("lend").execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7)").expect("sql");
+        let reader = Connection::open(&path).expect("open");
+        assert_eq!(reader.query_row("SELECT x FROM t", [], |r| r.get::<_, i64>(0)).expect("read"), 7);
+        drop(file);
+        assert!(std::path::Path::new(&marker).exists(), "still in WAL for Flow's sake");
+        assert_eq!(pragma(&reader, "journal_mode"), "wal");
+        drop(reader);
+        let s = SharedFile::of(&path).lend().expect("lend");
+        assert_eq!(s.journal(), Journal::Wal { ours: false }, "not a run's handle");
+        drop(s);
+        assert!(std::path::Path::new(&marker).exists());
+        let file = SharedFile::of(&path);
+        file.held_by_run(1);
+        let s = file.lend().expect("lend");
+        assert_eq!(s.journal(), Journal::Wal { ours: true });
+        drop((s, file));
+        assert!(!std::path::Path::new(&marker).exists());
+        let after = Connection::open(&path).expect("open");
+        assert_eq!(pragma(&after, "journal_mode"), "delete");
+        assert_eq!(after.query_row("SELECT x FROM t", [], |r| r.get::<_, i64>(0)).expect("read"), 7);
     }
 }

@@ -22,7 +22,7 @@ use rusqlite::{ErrorCode, OptionalExtension};
 use futures::future::BoxFuture;
 
 use super::params::{BatchParams, BindError};
-use super::shared::{Lent, SharedFile};
+use super::shared::{Journal, Lent, SharedFile};
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
@@ -223,7 +223,14 @@ impl SqlSession for SqliteSession {
 
     /// `IMMEDIATE`: the write lock is taken at once, so two writers wait on the busy timeout
     /// instead of one failing when it first writes.
+    ///
+    /// In WAL mode (`shared::Journal`), a publish commits at `synchronous = FULL`, every other
+    /// step at `NORMAL`.
     fn begin(&mut self, step: Step) -> Result<()> {
+        if self.conn.journal() != Journal::Rollback {
+            let level = if step == Step::BeginPublishing { "FULL" } else { "NORMAL" };
+            self.execute(&format!("PRAGMA synchronous = {level}"), step)?;
+        }
         self.execute("BEGIN IMMEDIATE", step)
     }
 }
@@ -576,5 +583,31 @@ mod tests {
         let s = session("CREATE TABLE v (k BIGINT PRIMARY KEY)", "v");
         assert_eq!(s.unique_keys().expect("catalog"), [vec!["k".to_string()]]);
         assert_eq!(key_set(&["Y".into(), "x".into()]), key_set(&["x".into(), "y".into()]));
+    }
+
+    /// In WAL mode a publish commits at `synchronous = FULL` (2), flushing the log with every
+    /// earlier commit in it; the other steps commit at `NORMAL` (1). A rollback journal stays at
+    /// FULL for every step.
+    #[test]
+    fn in_wal_publishing_commits_at_full_and_staging_at_normal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let synchronous = |s: &SqliteSession| s.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0));
+        for (name, several, staging) in [("wal.db", true, 1), ("rollback.db", false, 2)] {
+            let file = SharedFile::of(&dir.path().join(name).to_string_lossy());
+            file.held_by_run(if several { 2 } else { 1 });
+            let conn = file.lend().expect("lend");
+            let mut s = SqliteSession { conn, table: TableName::parse("t"), upsert_keys: None };
+            for (begin, commit, level) in [
+                (Step::BeginPreparing, Step::CommitPreparing, staging),
+                (Step::BeginWriting, Step::CommitRows, staging),
+                (Step::BeginPublishing, Step::CommitPublishing, 2),
+                (Step::BeginWriting, Step::CommitRows, staging),
+            ] {
+                s.begin(begin).expect("begin");
+                s.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER); INSERT INTO t VALUES (1)", begin).expect("sql");
+                assert_eq!(synchronous(&s).expect("pragma"), level, "{name} {begin:?}");
+                s.commit(commit).expect("commit");
+            }
+        }
     }
 }
