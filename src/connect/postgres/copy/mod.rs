@@ -36,6 +36,7 @@
 use bytes::{BufMut, BytesMut};
 use datafusion::error::DataFusionError;
 
+mod column;
 mod decode;
 mod encode;
 mod error;
