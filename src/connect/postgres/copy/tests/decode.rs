@@ -357,10 +357,12 @@ fn framing_errors_are_refused_in_one_pass_and_across_chunks() {
 fn rows_split_across_chunks_are_read_once() {
     let rows: Vec<(Option<String>, Option<i32>)> =
         (0..40).map(|i| ((i % 3 != 0).then(|| "é".repeat(i)), (i % 4 != 1).then_some(i as i32))).collect();
-    let encoded: Vec<(Option<Vec<u8>>, Option<[u8; 4]>)> =
-        rows.iter().map(|(t, d)| (t.as_ref().map(|t| t.as_bytes().to_vec()), d.map(|d| d.to_be_bytes()))).collect();
-    let fields: Vec<[Option<&[u8]>; 2]> =
-        encoded.iter().map(|(t, d)| [t.as_deref(), d.as_ref().map(|d| &d[..])]).collect();
+    let days: Vec<Option<[u8; 4]>> = rows.iter().map(|(_, d)| d.map(i32::to_be_bytes)).collect();
+    let fields: Vec<[Option<&[u8]>; 2]> = rows
+        .iter()
+        .zip(&days)
+        .map(|((t, _), d)| [t.as_deref().map(str::as_bytes), d.as_ref().map(|d| &d[..])])
+        .collect();
     let row_refs: Vec<&[Option<&[u8]>]> = fields.iter().map(|f| &f[..]).collect();
     let stream = rows_stream(&row_refs);
     let (schema, types) = text_date_schema(true);
