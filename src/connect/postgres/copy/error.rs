@@ -136,8 +136,6 @@ pub enum Malformed {
     NumericDigit(i32),
     #[error("malformed time value ({0} µs)")]
     Time(i64),
-    #[error("malformed interval")]
-    Interval,
 }
 
 impl ValueError {

@@ -26,7 +26,9 @@
 //! row within the batch for the encoder, within the whole stream for the
 //! decoder.
 //!
-//! Layout, one concern per file: `encode` (Arrow -> COPY), `decode` (COPY -> Arrow),
+//! Layout, one concern per file: `encode` (Arrow -> COPY), `decode` (COPY -> Arrow: the stream's
+//! frames, one pass per tuple), `column` (the decoded columns' buffers, which can take back a
+//! tuple cut by a chunk's end),
 //! `value` (Arrow arrays read as a few normalised value shapes for the encoder), `numeric`
 //! (PostgreSQL `numeric` <-> decimal and text, both ways) and `temporal` (epochs, valid ranges
 //! and ISO 8601 text for dates, times and timestamps). This file holds what both directions
@@ -36,6 +38,7 @@
 use bytes::{BufMut, BytesMut};
 use datafusion::error::DataFusionError;
 
+mod column;
 mod decode;
 mod encode;
 mod error;

@@ -241,3 +241,151 @@ fn corrupt_streams_never_panic() {
         let _ = decode_chunks(chunks, Arc::clone(&schema), types(&cases), 3);
     }
 }
+
+/// A stream of several rows, each a list of fields (`None`: NULL).
+fn rows_stream(rows: &[&[Option<&[u8]>]]) -> Vec<u8> {
+    let mut v = SIGNATURE.to_vec();
+    v.extend([0u8; 8]);
+    for row in rows {
+        v.extend((row.len() as i16).to_be_bytes());
+        for field in *row {
+            match field {
+                Some(data) => {
+                    v.extend((data.len() as i32).to_be_bytes());
+                    v.extend(*data);
+                }
+                None => v.extend((-1i32).to_be_bytes()),
+            }
+        }
+    }
+    v.extend((-1i16).to_be_bytes());
+    v
+}
+
+fn text_date_schema(text_first: bool) -> (SchemaRef, Vec<Type>) {
+    let text = pg_field("t", &Type::TEXT, -1).expect("maps");
+    let date = pg_field("d", &Type::DATE, -1).expect("maps");
+    if text_first {
+        (Arc::new(Schema::new(vec![text, date])), vec![Type::TEXT, Type::DATE])
+    } else {
+        (Arc::new(Schema::new(vec![date, text])), vec![Type::DATE, Type::TEXT])
+    }
+}
+
+/// Text is checked for UTF-8 when its batch is built, yet the error still names the bad
+/// value's column and row, whatever the batch size and chunking.
+#[test]
+fn text_that_is_not_utf8_is_refused_with_its_row() {
+    let day = 0i32.to_be_bytes();
+    let stream = rows_stream(&[
+        &[Some(b"ok"), Some(&day)],
+        &[Some(b"ok too"), None],
+        &[Some(b"bad \xff"), Some(&day)],
+        &[Some(b"fine"), Some(&day)],
+    ]);
+    let (schema, types) = text_date_schema(true);
+    for batch_size in [1, 2, 3, 10] {
+        for chunk in [1, 7, stream.len()] {
+            let err = decode_chunks(stream.chunks(chunk), Arc::clone(&schema), types.clone(), batch_size)
+                .expect_err("bad UTF-8 is refused")
+                .to_string();
+            assert!(err.contains("\"t\"") && err.contains("row 3") && err.contains("UTF-8"), "{batch_size}: {err}");
+        }
+    }
+    // jsonb text too, after its version byte.
+    let stream = rows_stream(&[&[Some(b"\x01{}")], &[Some(b"\x01\"\xc3\x28\"")]]);
+    let err = decode_error(&stream, "doc", Type::JSONB, -1);
+    assert!(err.contains("\"doc\"") && err.contains("row 2") && err.contains("UTF-8"), "{err}");
+}
+
+/// Two values whose bytes are UTF-8 only together (a character split between them) are each
+/// refused: the buffer of the whole batch is valid, the values are not.
+#[test]
+fn a_character_split_between_two_values_is_refused() {
+    let stream = rows_stream(&[&[Some(b"caf\xc3")], &[Some(b"\xa9!")]]);
+    let err = decode_error(&stream, "t", Type::TEXT, -1);
+    assert!(err.contains("\"t\"") && err.contains("row 1") && err.contains("UTF-8"), "{err}");
+}
+
+/// The first refused value along the stream is the one reported, whether it is text checked
+/// late or a value refused as it is read.
+#[test]
+fn the_first_refused_value_is_reported() {
+    let day = 0i32.to_be_bytes();
+    let infinity = i32::MAX.to_be_bytes();
+    // Bad text in row 2, an infinite date in row 3 of the same batch.
+    let stream =
+        rows_stream(&[&[Some(b"a"), Some(&day)], &[Some(b"\xff"), Some(&day)], &[Some(b"c"), Some(&infinity)]]);
+    let (schema, types) = text_date_schema(true);
+    let err = decode_chunks([&stream[..]], schema, types, 10).expect_err("refused").to_string();
+    assert!(err.contains("\"t\"") && err.contains("row 2") && err.contains("UTF-8"), "{err}");
+    // Both in one row: the column read first is reported.
+    let stream = rows_stream(&[&[Some(b"\xff"), Some(&infinity)]]);
+    let (schema, types) = text_date_schema(true);
+    let err = decode_chunks([&stream[..]], schema, types, 10).expect_err("refused").to_string();
+    assert!(err.contains("\"t\"") && err.contains("UTF-8"), "{err}");
+    let stream = rows_stream(&[&[Some(&infinity), Some(b"\xff")]]);
+    let (schema, types) = text_date_schema(false);
+    let err = decode_chunks([&stream[..]], schema, types, 10).expect_err("refused").to_string();
+    assert!(err.contains("\"d\"") && err.contains("infinity"), "{err}");
+}
+
+/// Framing errors found while a row is read in one pass: a negative length other than -1 and
+/// a wrong field count, in a whole chunk and in a row split across chunks.
+#[test]
+fn framing_errors_are_refused_in_one_pass_and_across_chunks() {
+    let day = 0i32.to_be_bytes();
+    let mut negative = rows_stream(&[&[Some(b"a"), Some(&day)], &[Some(b"b"), Some(&day)]]);
+    // Row 2's date length: header 19, row 1 (2 + 4 + 1 + 4 + 4 = 15), count 2, text 4 + 1.
+    let at = 19 + 15 + 2 + 5;
+    negative[at..at + 4].copy_from_slice(&(-2i32).to_be_bytes());
+    let mut fields = rows_stream(&[&[Some(b"a"), Some(&day)], &[Some(b"b"), Some(&day)]]);
+    fields[19 + 15..19 + 15 + 2].copy_from_slice(&3i16.to_be_bytes());
+    for chunk in [1, 5, negative.len()] {
+        let (schema, types) = text_date_schema(true);
+        let err = decode_chunks(negative.chunks(chunk), schema, types, 10).expect_err("refused").to_string();
+        assert!(err.contains("row 2 has a field of negative length -2"), "{chunk}: {err}");
+        let (schema, types) = text_date_schema(true);
+        let err = decode_chunks(fields.chunks(chunk), schema, types, 10).expect_err("refused").to_string();
+        assert!(err.contains("row 2 has 3 fields, expected 2"), "{chunk}: {err}");
+    }
+}
+
+/// A row split across chunks is taken back and read again once complete: NULLs, text and
+/// fixed-width values come out once each, in order.
+#[test]
+fn rows_split_across_chunks_are_read_once() {
+    let rows: Vec<(Option<String>, Option<i32>)> =
+        (0..40).map(|i| ((i % 3 != 0).then(|| "é".repeat(i)), (i % 4 != 1).then_some(i as i32))).collect();
+    let days: Vec<Option<[u8; 4]>> = rows.iter().map(|(_, d)| d.map(i32::to_be_bytes)).collect();
+    let fields: Vec<[Option<&[u8]>; 2]> = rows
+        .iter()
+        .zip(&days)
+        .map(|((t, _), d)| [t.as_deref().map(str::as_bytes), d.as_ref().map(|d| &d[..])])
+        .collect();
+    let row_refs: Vec<&[Option<&[u8]>]> = fields.iter().map(|f| &f[..]).collect();
+    let stream = rows_stream(&row_refs);
+    let (schema, types) = text_date_schema(true);
+    for chunk in [1, 3, 10, 64] {
+        let batches = decode_chunks(stream.chunks(chunk), Arc::clone(&schema), types.clone(), 7).expect("decodes");
+        let all = arrow::compute::concat_batches(&schema, &batches).expect("same schema");
+        let text: Vec<Option<String>> = all
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("utf8")
+            .iter()
+            .map(|t| t.map(str::to_string))
+            .collect();
+        let dates: Vec<Option<i32>> = all
+            .column(1)
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .expect("date32")
+            .iter()
+            .map(|d| d.map(|d| d - 10_957))
+            .collect();
+        assert_eq!(text, rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(), "chunks of {chunk}");
+        assert_eq!(dates, rows.iter().map(|r| r.1).collect::<Vec<_>>(), "chunks of {chunk}");
+    }
+}
