@@ -10,7 +10,7 @@ use arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
@@ -200,10 +200,26 @@ fn parquet_properties(first: Option<&RecordBatch>) -> WriterProperties {
         valid.dedup();
         if valid.len() as f64 / values as f64 > DICTIONARY_MAX_DISTINCT_RATIO {
             let path = datafusion::parquet::schema::types::ColumnPath::from(field.name().as_str());
-            builder = builder.set_column_dictionary_enabled(path, false);
+            builder = builder.set_column_dictionary_enabled(path.clone(), false);
+            if delta_encodes(field.data_type()) {
+                builder = builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+            }
         }
     }
     builder.build()
+}
+
+/// Whether a column of this type, written without a dictionary, is written as
+/// `DELTA_BINARY_PACKED` (Parquet format, "Encodings"): integers, dates, times and timestamps
+/// (stored as INT32/INT64) whose values mostly step by small amounts, such as ids and event
+/// times, shrink to a few bits a value before zstd sees them.
+fn delta_encodes(data_type: &arrow::datatypes::DataType) -> bool {
+    use arrow::datatypes::DataType as T;
+    matches!(
+        data_type,
+        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::UInt8 | T::UInt16 | T::UInt32 | T::Date32 | T::Date64
+            | T::Timestamp(..) | T::Time32(..) | T::Time64(..)
+    )
 }
 
 impl FileWriter {
