@@ -57,3 +57,76 @@ fn decimals_are_exact_or_refused() {
     assert!(d(ValueRef::Integer(10_000_000_000)).is_err());
     assert!(d(ValueRef::Text(b"abc")).is_err());
 }
+
+/// The text's way of converting a number to a decimal (shortest decimal form, then
+/// `parse_decimal`), which `real_decimal` and `integer_decimal` must agree with.
+fn decimal_by_text(v: ValueRef<'_>, precision: u8, scale: i8) -> std::result::Result<i128, ValueError> {
+    match v {
+        ValueRef::Integer(i) => parse_decimal(&i.to_string(), precision, scale),
+        ValueRef::Real(f) => parse_decimal(&real_text(f), precision, scale),
+        _ => unreachable!("numbers only"),
+    }
+}
+
+#[test]
+fn the_decimal_shortcuts_agree_with_the_shortest_decimal_text() {
+    // A small deterministic generator (xorshift), so that the test covers many values and stays
+    // the same from run to run.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut reals: Vec<f64> = vec![0.0, -0.0, 0.1, 0.2, 0.3, 0.1 + 0.2, 1.005, 2.675, 1e-300, 5e-324, 9_999_999_999.99];
+    reals.extend([999_999_999_999.995, 1e15, 123_456_789_012.345, -0.005, 0.015, 4_503_599_627_370_496.5]);
+    for _ in 0..200_000 {
+        let r = next();
+        reals.push(match r % 6 {
+            // Cents and other short decimals, as programs store money.
+            0 => (r >> 8) as i64 as f64 % 1e13 / 100.0,
+            1 => (r >> 8) as i64 as f64 % 1e9 / 1000.0,
+            2 => (r >> 8) as f64 / 1e6,
+            // Any bit pattern: huge, tiny, subnormal and fractional doubles.
+            3 => f64::from_bits(r),
+            4 => ((r >> 11) as f64) * 2f64.powi(-((r % 70) as i32)),
+            _ => (r % 100_000) as f64 / 7.0,
+        });
+    }
+    let shapes = [(12u8, 2i8), (38, 10), (10, 0), (38, 0), (5, 5), (18, 4), (38, 22), (38, 30), (3, 1)];
+    let mut fast = 0;
+    for f in reals.into_iter().filter(|f| f.is_finite()) {
+        for &(p, s) in &shapes {
+            let by_text = decimal_by_text(ValueRef::Real(f), p, s);
+            if let Some(unscaled) = real_decimal(f, p, s) {
+                fast += 1;
+                assert_eq!(Ok(unscaled), by_text, "{f} as decimal({p},{s})");
+            }
+            assert_eq!(to_decimal(ValueRef::Real(f), p, s), by_text, "{f} as decimal({p},{s})");
+        }
+    }
+    assert!(fast > 100_000, "the shortcut took only {fast} values");
+    let mut integers: Vec<i64> = vec![0, 1, -1, i64::MAX, i64::MIN, 9_999_999_999, 10_000_000_000, -99_999];
+    integers.extend((0..50_000).map(|_| next() as i64 >> (next() % 64)));
+    for i in integers {
+        for &(p, s) in &shapes {
+            let by_text = decimal_by_text(ValueRef::Integer(i), p, s);
+            assert_eq!(to_decimal(ValueRef::Integer(i), p, s), by_text, "{i} as decimal({p},{s})");
+        }
+    }
+}
+
+#[test]
+fn civil_days_agree_with_chrono_for_every_four_digit_year() {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    for year in 0..=9999 {
+        for month in 0..=13 {
+            for day in 0..=32 {
+                let by_chrono = chrono::NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32)
+                    .map(|d| (d - epoch).num_days());
+                assert_eq!(days_from_civil(year, month, day), by_chrono, "{year}-{month}-{day}");
+            }
+        }
+    }
+}
