@@ -270,7 +270,7 @@ pub(super) fn real_decimal(f: f64, precision: u8, scale: i8) -> Option<i128> {
     let scale = usize::try_from(scale).ok().filter(|&s| s <= EXACT_POW10)?;
     let factor = POW10[scale] as f64;
     let scaled = f * factor;
-    if !(scaled.abs() < TWO_POW_50) {
+    if scaled.is_nan() || scaled.abs() >= TWO_POW_50 {
         return None;
     }
     let n = scaled.round();
