@@ -130,3 +130,47 @@ fn civil_days_agree_with_chrono_for_every_four_digit_year() {
         }
     }
 }
+
+#[test]
+fn small_queries_are_typed_from_the_rows_they_return_and_bounds_come_from_both_ends() {
+    use crate::connect::source::DatabaseSource;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bounds.db");
+    let conn = Connection::open(&path).expect("a database");
+    conn.execute_batch(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, plain, n INTEGER);
+         INSERT INTO t VALUES (3, 'x', 30), (-7, 'y', 70), (12, 'z', 5), (5, 'w', NULL);
+         CREATE TABLE empty (id INTEGER PRIMARY KEY);",
+    )
+    .expect("rows");
+    let url = format!("sqlite://{}", path.display());
+    let bounds = |col: &str, scanned: &str| {
+        let sql = super::super::source::SqliteSource.bounds_sql(col, scanned, "\"_flow_b\"");
+        let batches = fetch_all(&url, &sql).expect("bounds");
+        assert_eq!(batches.len(), 1);
+        let batch = &batches[0];
+        let column = |i: usize| {
+            // A column of NULLs only (no rows) is typed as text: no value says otherwise.
+            let column = arrow::compute::cast(batch.column(i), &DataType::Int64).expect("integers");
+            let a = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&column);
+            (!arrow::array::Array::is_null(a, 0)).then(|| a.value(0))
+        };
+        if batch.column(0).null_count() == 0 {
+            assert_eq!(batch.schema().field(0).data_type(), &DataType::Int64, "{sql}");
+        }
+        (column(0), column(1))
+    };
+    // The rowid alias, a filtered read, a column without an index, rowid itself, no rows.
+    assert_eq!(bounds("\"id\"", "SELECT \"id\", \"plain\" FROM \"t\""), (Some(-7), Some(12)));
+    assert_eq!(bounds("\"id\"", "SELECT \"id\" FROM \"t\" WHERE \"n\" > 10"), (Some(-7), Some(3)));
+    assert_eq!(bounds("\"n\"", "SELECT \"n\" FROM \"t\""), (Some(5), Some(70)));
+    assert_eq!(bounds("\"rowid\"", "SELECT \"rowid\" FROM \"t\""), (Some(-7), Some(12)));
+    assert_eq!(bounds("\"id\"", "SELECT \"id\" FROM \"empty\""), (None, None));
+    // Undeclared columns take their type from the rows themselves: text stays text.
+    let batches = fetch_all(&url, "SELECT plain, count(*) AS c FROM t GROUP BY plain ORDER BY plain").expect("rows");
+    let batch = &batches[0];
+    assert_eq!((batch.num_rows(), batch.schema().field(0).data_type()), (4, &DataType::Utf8));
+    assert_eq!(batch.schema().field(1).data_type(), &DataType::Int64);
+    let text = arrow::array::AsArray::as_string::<i32>(batch.column(0));
+    assert_eq!(text.iter().collect::<Vec<_>>(), vec![Some("w"), Some("x"), Some("y"), Some("z")]);
+}
