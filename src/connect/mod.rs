@@ -207,8 +207,7 @@ async fn describe_database(
         Some(b) => dialect.select_rows(relation, source.only, None, Some(b)),
         None => probe.clone(),
     };
-    let bounds_sql =
-        format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({scanned}) AS {}", dialect.ident("_flow_b"));
+    let bounds_sql = db.bounds_sql(&col, &scanned, &dialect.ident("_flow_b"));
     let bounds = bounds::from_batches(&fetch(bounds_sql).await?, field.data_type())?;
     // PostgreSQL and MySQL stream a query; SQLite's reader collects one, so its partitions
     // are chunked.
@@ -418,7 +417,8 @@ async fn unpartitioned_chunks(
     }
     let key = "rowid";
     let col = dialect.ident(key);
-    let bounds_sql = format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM {}", dialect.table(table));
+    let rowids = format!("SELECT {col} FROM {}", dialect.table(table));
+    let bounds_sql = db.bounds_sql(&col, &rowids, &dialect.ident("_flow_b"));
     let Ok(batches) = db.fetch_small(source, &bounds_sql).await else { return Ok(Vec::new()) };
     let bounds = bounds::from_batches(&batches, &DataType::Int64)?;
     let chunks: Vec<String> = partition::chunk(&crate::plan::PartitionRange::whole(), bounds.as_ref(), CHUNK_KEYS)

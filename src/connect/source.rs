@@ -93,6 +93,13 @@ pub trait DatabaseSource: Send + Sync {
         None
     }
 
+    /// The query for the smallest and largest value (`lo`, `hi`) of the partition column `col`
+    /// (quoted) over the rows `scanned` (a `SELECT`); `alias` names the derived table. The
+    /// default is one `MIN`/`MAX` over one scan.
+    fn bounds_sql(&self, col: &str, scanned: &str, alias: &str) -> String {
+        format!("SELECT MIN({col}) AS lo, MAX({col}) AS hi FROM ({scanned}) AS {alias}")
+    }
+
     /// The local file the database lives in (SQLite), whose absence `check` reports as a
     /// missing file rather than a failed connection. `None` for a server (the default).
     fn database_file<'a>(&self, _endpoint: &'a Endpoint) -> Option<&'a str> {

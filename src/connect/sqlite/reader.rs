@@ -48,7 +48,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
-use rusqlite::types::ValueRef;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
 mod values;
@@ -220,41 +220,50 @@ fn sql_error(shown: &str, e: rusqlite::Error) -> DataFusionError {
     Failure::new(codes::source::READ_FAILED, format!("SQLite {shown}: {e}")).into_datafusion()
 }
 
-/// Plans the columns of `sql`: declared types first; the first rows' values for the rest.
-fn plan_columns(conn: &Connection, shown: &str, sql: &str) -> Result<Vec<ColumnPlan>> {
-    let mut stmt = conn.prepare(sql).map_err(|e| sql_error(shown, e))?;
-    let mut plans: Vec<ColumnPlan> = stmt
-        .columns()
-        .iter()
-        .map(|c| {
+/// The columns of a prepared query as their declared types plan them, and the indices of those
+/// whose values decide (planned as text until [`Sample`]s say otherwise).
+fn declared_plans(stmt: &rusqlite::Statement<'_>) -> (Vec<ColumnPlan>, Vec<usize>) {
+    let mut undecided = Vec::new();
+    let plans = (stmt.columns().iter().enumerate())
+        .map(|(i, c)| {
             let declared = c.decl_type().map(str::to_string);
             let kind = declared.as_deref().and_then(declared_kind);
+            if kind.is_none() {
+                undecided.push(i);
+            }
             ColumnPlan { name: c.name().to_string(), declared, kind: kind.unwrap_or(Kind::Text) }
         })
         .collect();
-    let undecided: Vec<usize> = stmt
-        .columns()
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.decl_type().and_then(declared_kind).is_none())
-        .map(|(i, _)| i)
-        .collect();
+    (plans, undecided)
+}
+
+/// Types the `undecided` columns of `plans` from the values of the first [`SAMPLE_ROWS`] rows.
+fn decide<'a>(plans: &mut [ColumnPlan], undecided: &[usize], rows: impl Iterator<Item = Vec<ValueRef<'a>>>) {
+    let mut samples: Vec<Sample> = undecided.iter().map(|_| Sample::default()).collect();
+    for row in rows.take(SAMPLE_ROWS) {
+        for (sample, &i) in samples.iter_mut().zip(undecided) {
+            sample.add(row[i]);
+        }
+    }
+    for (sample, &i) in samples.iter().zip(undecided) {
+        plans[i].kind = sample.kind();
+    }
+}
+
+/// Plans the columns of `sql`: declared types first; the first rows' values for the rest.
+fn plan_columns(conn: &Connection, shown: &str, sql: &str) -> Result<Vec<ColumnPlan>> {
+    let mut stmt = conn.prepare(sql).map_err(|e| sql_error(shown, e))?;
+    let (mut plans, undecided) = declared_plans(&stmt);
     if !undecided.is_empty() {
-        let mut samples: Vec<Sample> = undecided.iter().map(|_| Sample::default()).collect();
+        let mut sampled: Vec<Vec<Value>> = Vec::new();
         let mut rows = stmt.query([]).map_err(|e| sql_error(shown, e))?;
-        let mut seen = 0;
-        while let Some(row) = rows.next().map_err(|e| sql_error(shown, e))? {
-            for (sample, &i) in samples.iter_mut().zip(&undecided) {
-                sample.add(row.get_ref(i).map_err(|e| sql_error(shown, e))?);
-            }
-            seen += 1;
-            if seen >= SAMPLE_ROWS {
-                break;
-            }
+        while sampled.len() < SAMPLE_ROWS
+            && let Some(row) = rows.next().map_err(|e| sql_error(shown, e))?
+        {
+            let values = (0..plans.len()).map(|i| row.get_ref(i).map(Value::from));
+            sampled.push(values.collect::<rusqlite::Result<_>>().map_err(|e| sql_error(shown, e))?);
         }
-        for (sample, &i) in samples.iter().zip(&undecided) {
-            plans[i].kind = sample.kind();
-        }
+        decide(&mut plans, &undecided, sampled.iter().map(|row| row.iter().map(ValueRef::from).collect()));
     }
     Ok(plans)
 }
@@ -286,15 +295,40 @@ pub fn query_schema(url: &str, sql: &str) -> Result<SchemaRef> {
 
 /// The whole result of a small query (bounds, counts), typed as [`query_schema`] types it
 /// (blocking). An empty result gives one empty batch that carries the schema.
+///
+/// The query runs once: its rows are kept, and the columns without a declared type (`MIN(x)`,
+/// `count(*)`) are typed from them. (Running it once to type the columns and again to read them
+/// would scan a table twice for a bounds query.)
 pub fn fetch_all(url: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+    const BATCH_ROWS: usize = 65_536;
     let (conn, shown) = open(url)?;
-    let plans = plan_columns(&conn, &shown, sql)?;
+    let mut stmt = conn.prepare(sql).map_err(|e| sql_error(&shown, e))?;
+    let (mut plans, undecided) = declared_plans(&stmt);
+    let width = plans.len().max(1);
+    let mut values: Vec<Value> = Vec::new();
+    let mut rows = stmt.query([]).map_err(|e| sql_error(&shown, e))?;
+    while let Some(row) = rows.next().map_err(|e| sql_error(&shown, e))? {
+        for i in 0..plans.len() {
+            values.push(Value::from(row.get_ref(i).map_err(|e| sql_error(&shown, e))?));
+        }
+    }
+    decide(&mut plans, &undecided, values.chunks(width).map(|row| row.iter().map(ValueRef::from).collect()));
     let schema = schema_of(&plans);
     let mut batches = Vec::new();
-    read_query(&conn, &shown, sql, &plans, &schema, false, 65_536, &mut 0, &mut |b| {
-        batches.push(b);
-        true
-    })?;
+    for (n, chunk) in values.chunks(width * BATCH_ROWS).enumerate() {
+        let mut builders: Vec<Builder> = plans.iter().map(|p| Builder::new(p.kind, BATCH_ROWS)).collect();
+        for (r, row) in chunk.chunks(width).enumerate() {
+            for ((builder, plan), value) in builders.iter_mut().zip(&plans).zip(row) {
+                let value = ValueRef::from(value);
+                if let Err(why) = builder.append(value) {
+                    let number = (n * BATCH_ROWS + r + 1) as u64;
+                    let at = format!("row {number} of the query");
+                    return Err(refused(&shown, plan, &at, value, why, number));
+                }
+            }
+        }
+        batches.push(finish(&schema, &mut builders, chunk.len() / width)?);
+    }
     if batches.is_empty() {
         batches.push(RecordBatch::new_empty(schema));
     }
@@ -405,13 +439,7 @@ fn read_query(
                 } else {
                     format!("row {row_number} of the query")
                 };
-                let declared = plan.declared.as_deref().map(|d| format!(" (declared {d})")).unwrap_or_default();
-                let message =
-                    format!("SQLite {shown}: column `{}`{declared}, {at}: {} {why}", plan.name, describe_value(value));
-                return Err(Failure::new(codes::source::DECODE, message)
-                    .row(*read)
-                    .column(&plan.name)
-                    .into_datafusion());
+                return Err(refused(shown, plan, &at, value, why, *read));
             }
         }
         in_batch += 1;
@@ -426,6 +454,21 @@ fn read_query(
         return Ok(false);
     }
     Ok(true)
+}
+
+/// The failure for a value of column `plan` that does not convert: `at` names its row for the
+/// message, `read` is its row number in the partition.
+fn refused(
+    shown: &str,
+    plan: &ColumnPlan,
+    at: &str,
+    value: ValueRef<'_>,
+    why: ValueError,
+    read: u64,
+) -> DataFusionError {
+    let declared = plan.declared.as_deref().map(|d| format!(" (declared {d})")).unwrap_or_default();
+    let message = format!("SQLite {shown}: column `{}`{declared}, {at}: {} {why}", plan.name, describe_value(value));
+    Failure::new(codes::source::DECODE, message).row(read).column(&plan.name).into_datafusion()
 }
 
 fn finish(schema: &SchemaRef, builders: &mut [Builder], rows: usize) -> Result<RecordBatch> {

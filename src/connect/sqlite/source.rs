@@ -30,6 +30,15 @@ impl DatabaseSource for SqliteSource {
         Some(format!("SELECT count(*) AS r FROM {}", crate::plan::sql::Dialect::Sqlite.table(table)))
     }
 
+    /// `MIN` and `MAX` each in a query of its own: SQLite answers a lone `MIN` or `MAX` of an
+    /// indexed column (an `INTEGER PRIMARY KEY` is the rowid) from one end of its b-tree, where
+    /// both in one query scan the table. (A column without an index is scanned once for each.)
+    fn bounds_sql(&self, col: &str, scanned: &str, alias: &str) -> String {
+        format!(
+            "SELECT (SELECT MIN({col}) FROM ({scanned}) AS {alias}) AS lo, (SELECT MAX({col}) FROM ({scanned}) AS {alias}) AS hi"
+        )
+    }
+
     fn database_file<'a>(&self, endpoint: &'a Endpoint) -> Option<&'a str> {
         Some(endpoint.file_path())
     }

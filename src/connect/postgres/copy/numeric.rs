@@ -98,6 +98,18 @@ pub(super) fn write_numeric_value(
 /// Writes the decimal digits of `v` at the end of `buf`, returning them.
 fn u128_digits(mut v: u128, buf: &mut [u8; 96]) -> &[u8] {
     let mut at = buf.len();
+    // Most values fit 64 bits, whose divisions are a multiplication each (a 128-bit one is a
+    // call into the runtime).
+    if let Ok(mut small) = u64::try_from(v) {
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (small % 10) as u8;
+            small /= 10;
+            if small == 0 {
+                return &buf[at..];
+            }
+        }
+    }
     loop {
         at -= 1;
         buf[at] = b'0' + (v % 10) as u8;

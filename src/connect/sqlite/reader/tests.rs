@@ -57,3 +57,120 @@ fn decimals_are_exact_or_refused() {
     assert!(d(ValueRef::Integer(10_000_000_000)).is_err());
     assert!(d(ValueRef::Text(b"abc")).is_err());
 }
+
+/// The text's way of converting a number to a decimal (shortest decimal form, then
+/// `parse_decimal`), which `real_decimal` and `integer_decimal` must agree with.
+fn decimal_by_text(v: ValueRef<'_>, precision: u8, scale: i8) -> std::result::Result<i128, ValueError> {
+    match v {
+        ValueRef::Integer(i) => parse_decimal(&i.to_string(), precision, scale),
+        ValueRef::Real(f) => parse_decimal(&real_text(f), precision, scale),
+        _ => unreachable!("numbers only"),
+    }
+}
+
+#[test]
+fn the_decimal_shortcuts_agree_with_the_shortest_decimal_text() {
+    // A small deterministic generator (xorshift), so that the test covers many values and stays
+    // the same from run to run.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut reals: Vec<f64> = vec![0.0, -0.0, 0.1, 0.2, 0.3, 0.1 + 0.2, 1.005, 2.675, 1e-300, 5e-324, 9_999_999_999.99];
+    reals.extend([999_999_999_999.995, 1e15, 123_456_789_012.345, -0.005, 0.015, 4_503_599_627_370_496.5]);
+    for _ in 0..200_000 {
+        let r = next();
+        reals.push(match r % 6 {
+            // Cents and other short decimals, as programs store money.
+            0 => (r >> 8) as i64 as f64 % 1e13 / 100.0,
+            1 => (r >> 8) as i64 as f64 % 1e9 / 1000.0,
+            2 => (r >> 8) as f64 / 1e6,
+            // Any bit pattern: huge, tiny, subnormal and fractional doubles.
+            3 => f64::from_bits(r),
+            4 => ((r >> 11) as f64) * 2f64.powi(-((r % 70) as i32)),
+            _ => (r % 100_000) as f64 / 7.0,
+        });
+    }
+    let shapes = [(12u8, 2i8), (38, 10), (10, 0), (38, 0), (5, 5), (18, 4), (38, 22), (38, 30), (3, 1)];
+    let mut fast = 0;
+    for f in reals.into_iter().filter(|f| f.is_finite()) {
+        for &(p, s) in &shapes {
+            let by_text = decimal_by_text(ValueRef::Real(f), p, s);
+            if let Some(unscaled) = real_decimal(f, p, s) {
+                fast += 1;
+                assert_eq!(Ok(unscaled), by_text, "{f} as decimal({p},{s})");
+            }
+            assert_eq!(to_decimal(ValueRef::Real(f), p, s), by_text, "{f} as decimal({p},{s})");
+        }
+    }
+    assert!(fast > 100_000, "the shortcut took only {fast} values");
+    let mut integers: Vec<i64> = vec![0, 1, -1, i64::MAX, i64::MIN, 9_999_999_999, 10_000_000_000, -99_999];
+    integers.extend((0..50_000).map(|_| next() as i64 >> (next() % 64)));
+    for i in integers {
+        for &(p, s) in &shapes {
+            let by_text = decimal_by_text(ValueRef::Integer(i), p, s);
+            assert_eq!(to_decimal(ValueRef::Integer(i), p, s), by_text, "{i} as decimal({p},{s})");
+        }
+    }
+}
+
+#[test]
+fn civil_days_agree_with_chrono_for_every_four_digit_year() {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    for year in 0..=9999 {
+        for month in 0..=13 {
+            for day in 0..=32 {
+                let by_chrono = chrono::NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32)
+                    .map(|d| (d - epoch).num_days());
+                assert_eq!(days_from_civil(year, month, day), by_chrono, "{year}-{month}-{day}");
+            }
+        }
+    }
+}
+
+#[test]
+fn small_queries_are_typed_from_the_rows_they_return_and_bounds_come_from_both_ends() {
+    use crate::connect::source::DatabaseSource;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bounds.db");
+    let conn = Connection::open(&path).expect("a database");
+    conn.execute_batch(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, plain, n INTEGER);
+         INSERT INTO t VALUES (3, 'x', 30), (-7, 'y', 70), (12, 'z', 5), (5, 'w', NULL);
+         CREATE TABLE empty (id INTEGER PRIMARY KEY);",
+    )
+    .expect("rows");
+    let url = format!("sqlite://{}", path.display());
+    let bounds = |col: &str, scanned: &str| {
+        let sql = super::super::source::SqliteSource.bounds_sql(col, scanned, "\"_flow_b\"");
+        let batches = fetch_all(&url, &sql).expect("bounds");
+        assert_eq!(batches.len(), 1);
+        let batch = &batches[0];
+        let column = |i: usize| {
+            // A column of NULLs only (no rows) is typed as text: no value says otherwise.
+            let column = arrow::compute::cast(batch.column(i), &DataType::Int64).expect("integers");
+            let a = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&column);
+            (!arrow::array::Array::is_null(a, 0)).then(|| a.value(0))
+        };
+        if batch.column(0).null_count() == 0 {
+            assert_eq!(batch.schema().field(0).data_type(), &DataType::Int64, "{sql}");
+        }
+        (column(0), column(1))
+    };
+    // The rowid alias, a filtered read, a column without an index, rowid itself, no rows.
+    assert_eq!(bounds("\"id\"", "SELECT \"id\", \"plain\" FROM \"t\""), (Some(-7), Some(12)));
+    assert_eq!(bounds("\"id\"", "SELECT \"id\" FROM \"t\" WHERE \"n\" > 10"), (Some(-7), Some(3)));
+    assert_eq!(bounds("\"n\"", "SELECT \"n\" FROM \"t\""), (Some(5), Some(70)));
+    assert_eq!(bounds("\"rowid\"", "SELECT \"rowid\" FROM \"t\""), (Some(-7), Some(12)));
+    assert_eq!(bounds("\"id\"", "SELECT \"id\" FROM \"empty\""), (None, None));
+    // Undeclared columns take their type from the rows themselves: text stays text.
+    let batches = fetch_all(&url, "SELECT plain, count(*) AS c FROM t GROUP BY plain ORDER BY plain").expect("rows");
+    let batch = &batches[0];
+    assert_eq!((batch.num_rows(), batch.schema().field(0).data_type()), (4, &DataType::Utf8));
+    assert_eq!(batch.schema().field(1).data_type(), &DataType::Int64);
+    let text = arrow::array::AsArray::as_string::<i32>(batch.column(0));
+    assert_eq!(text.iter().collect::<Vec<_>>(), vec![Some("w"), Some("x"), Some("y"), Some("z")]);
+}

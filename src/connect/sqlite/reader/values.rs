@@ -214,12 +214,71 @@ pub(super) fn to_boolean(value: ValueRef<'_>) -> std::result::Result<bool, Value
 
 pub(super) fn to_decimal(value: ValueRef<'_>, precision: u8, scale: i8) -> std::result::Result<i128, ValueError> {
     match value {
-        ValueRef::Integer(i) => parse_decimal(&i.to_string(), precision, scale),
-        ValueRef::Real(f) if f.is_finite() => parse_decimal(&real_text(f), precision, scale),
+        ValueRef::Integer(i) => match integer_decimal(i, precision, scale) {
+            Some(unscaled) => Ok(unscaled),
+            None => parse_decimal(&i.to_string(), precision, scale),
+        },
+        ValueRef::Real(f) if f.is_finite() => match real_decimal(f, precision, scale) {
+            Some(unscaled) => Ok(unscaled),
+            None => parse_decimal(&real_text(f), precision, scale),
+        },
         ValueRef::Real(_) => Err(ValueError::DecimalOverflow { precision, scale }),
         ValueRef::Text(t) => parse_decimal(text(t)?.trim(), precision, scale),
         ValueRef::Blob(_) | ValueRef::Null => Err(ValueError::NotNumber),
     }
+}
+
+/// `10^0 ..= 10^38`: every power of ten a Decimal128's scale or precision names.
+const POW10: [i128; 39] = {
+    let mut table = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// An integer as a Decimal128 of `scale` when it fits `precision` (what [`parse_decimal`] gives
+/// for its decimal text, without the text); `None` leaves the value to [`parse_decimal`], which
+/// says why it does not fit.
+pub(super) fn integer_decimal(i: i64, precision: u8, scale: i8) -> Option<i128> {
+    let factor = *POW10.get(usize::try_from(scale).ok()?)?;
+    let unscaled = i128::from(i).checked_mul(factor)?;
+    (unscaled.unsigned_abs() < POW10.get(usize::from(precision))?.unsigned_abs()).then_some(unscaled)
+}
+
+/// 2^50: below it, a double times a power of ten rounds to the integer nearest the exact product
+/// (see [`real_decimal`]).
+const TWO_POW_50: f64 = 1_125_899_906_842_624.0;
+/// Powers of ten a double holds exactly (10^0 ..= 10^22).
+const EXACT_POW10: usize = 22;
+
+/// A double as a Decimal128 of `scale` when its shortest decimal form has at most `scale`
+/// fractional digits and fits `precision`: the value [`parse_decimal`] gives for [`real_text`]'s
+/// text, computed without the text. `None` when it does not hold or cannot be decided here;
+/// the caller then takes the text's way, which also says why a value is refused.
+///
+/// Why it is the same value: let `n` be `f × 10^scale` rounded to an integer. If `n / 10^scale`
+/// (one correctly rounded division of two exact doubles, as `|n| < 2^50` and `10^scale ≤ 10^22`)
+/// reads back as `f`, then the decimal `n × 10^-scale` lies in the interval of reals that round to
+/// `f`. That interval is narrower than `10^-scale` (|f| < 2^50 / 10^scale makes `f`'s ulp less
+/// than `10^-scale / 4`), so it holds no other multiple of `10^-scale`; the shortest decimal that
+/// reads back as `f` is in the interval and has the fewest digits, so it is a multiple of
+/// `10^-scale` too: it is `n × 10^-scale`.
+pub(super) fn real_decimal(f: f64, precision: u8, scale: i8) -> Option<i128> {
+    let scale = usize::try_from(scale).ok().filter(|&s| s <= EXACT_POW10)?;
+    let factor = POW10[scale] as f64;
+    let scaled = f * factor;
+    if scaled.is_nan() || scaled.abs() >= TWO_POW_50 {
+        return None;
+    }
+    let n = scaled.round();
+    if n / factor != f {
+        return None;
+    }
+    let unscaled = n as i128;
+    (unscaled.unsigned_abs() < POW10.get(usize::from(precision))?.unsigned_abs()).then_some(unscaled)
 }
 
 /// `[+-]digits[.digits]` as a Decimal128 of `scale`, exactly: fractional digits beyond the
@@ -264,6 +323,10 @@ pub(super) fn to_time_value(value: ValueRef<'_>) -> std::result::Result<i64, Val
             if t.eq_ignore_ascii_case("now") {
                 return Err(ValueError::Now);
             }
+            // `YYYY-` is no number's start: a date's text goes straight to its parser.
+            if t.as_bytes().get(..5).is_some_and(|b| b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-') {
+                return parse_time_text(t).ok_or(ValueError::NotTimeValue);
+            }
             if let Ok(i) = t.parse::<i64>() {
                 return number_time(i as f64, Some(i));
             }
@@ -304,13 +367,7 @@ pub(super) fn parse_time_text(s: &str) -> Option<i64> {
         part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |v, d| v * 10 + i64::from(d - b'0')))
     };
     let (days, rest) = if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' {
-        let date = chrono::NaiveDate::from_ymd_opt(
-            i32::try_from(digits(0, 4)?).ok()?,
-            u32::try_from(digits(5, 2)?).ok()?,
-            u32::try_from(digits(8, 2)?).ok()?,
-        )?;
-        let days = i64::from((date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days() as i32);
-        (days, &s[10..])
+        (days_from_civil(digits(0, 4)?, digits(5, 2)?, digits(8, 2)?)?, &s[10..])
     } else {
         // SQLite dates a bare time 2000-01-01.
         (10_957, s)
@@ -334,6 +391,29 @@ pub(super) fn parse_time_text(s: &str) -> Option<i64> {
         _ => return None,
     };
     Some(days * MICROS_PER_DAY + time - offset_minutes * 60_000_000)
+}
+
+/// Days from 1970-01-01 to the proleptic Gregorian date `year-month-day` (year 0 to 9999, as
+/// four digits give it); `None` for a day the month does not have.
+pub(super) fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=month_days).contains(&day) {
+        return None;
+    }
+    // Howard Hinnant's `days_from_civil`: years counted from March, so that the leap day ends one.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
 }
 
 /// `HH:MM[:SS[.f…]]` at the start of `s`: microseconds since midnight and the rest of `s`.
