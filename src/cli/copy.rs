@@ -55,7 +55,8 @@ pub async fn run(args: CopyArgs) -> Exit {
     for problem in analysis.problems.problems.iter_mut().filter(|p| p.code == codes::sink::WRITES_ITS_SOURCE) {
         // A copy has no transform: writing what it reads is never what it means.
         problem.warning = false;
-        problem.help = Some("the source and the target are the same table: name another target table or server".into());
+        problem.help =
+            Some("the source and the target are the same: name another target table, schema or server".into());
     }
     super::common::print_problems(&analysis, super::common::Unanswered::LeaveToCommand);
     if !analysis.ok() {
@@ -217,7 +218,12 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, CopyError> {
     let sink_target = match dst_backend {
         b if b.is_database() => {
             out.push_str(&format!("let dst = {}({})\n", b.name(), url_literal(&args.target, TARGET_PASSWORD, secrets)));
-            format!("dst.table({})", quote(&target_table(table.unwrap_or_default(), src_backend, b)))
+            // With --query, --table names the target alone: it is written as given.
+            let target = match &args.query {
+                Some(_) => table.unwrap_or_default().to_string(),
+                None => target_table(table.unwrap_or_default(), src_backend, b),
+            };
+            format!("dst.table({})", quote(&target))
         }
         b => format!("{}({})", b.name(), quote(&args.target)),
     };

@@ -207,7 +207,10 @@ fn writing_the_table_a_pipeline_reads_is_a_warning_and_a_copy_onto_itself_is_ref
         ),
         "{err}"
     );
-    assert!(err.contains("the source and the target are the same table: name another target table or server"), "{err}");
+    assert!(
+        err.contains("the source and the target are the same: name another target table, schema or server"),
+        "{err}"
+    );
     let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 2);
 
