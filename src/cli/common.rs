@@ -2,7 +2,7 @@
 //! print the problems found.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Exit;
 use crate::analyze::{Analysis, Discover, analyze};
@@ -114,7 +114,7 @@ pub enum Unanswered {
 /// `engine` is the `--engine` the command was given: a pipeline is then checked for a cluster
 /// run (`CheckContext::cluster`), and the value must name a scheduler.
 pub async fn load(
-    file: &PathBuf,
+    file: &Path,
     vars: &[String],
     profiles: Option<&Path>,
     discover: Discover,
@@ -127,8 +127,8 @@ pub async fn load(
         super::command_error(e.code(), &e);
         return Err(Exit::Usage);
     }
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        tracing::error!("cannot read {}: {e}", file.display());
+    let text = read_flow_file(file).map_err(|why| {
+        tracing::error!("{why}");
         Exit::Usage
     })?;
     let mut ctx = context(vars, profiles, Some(file)).map_err(|e| {
@@ -139,6 +139,19 @@ pub async fn load(
     let analysis = analyze(&file.display().to_string(), &text, &ctx, discover).await;
     print_problems(&analysis, unanswered);
     if analysis.ok() { Ok(Loaded { analysis }) } else { Err(Exit::Usage) }
+}
+
+/// The text of a `.flow` file. `Err` says why it cannot be used: it cannot be read (the I/O
+/// error), or it is not UTF-8 text, as a database or other binary file given by mistake is not
+/// (`flow status warehouse.db`): said so, rather than "stream did not contain valid UTF-8".
+pub fn read_flow_file(file: &Path) -> Result<String, String> {
+    std::fs::read_to_string(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => format!(
+            "{} is not a .flow file: it is not UTF-8 text (a database or another binary file?); name the pipeline file",
+            file.display()
+        ),
+        _ => format!("cannot read {}: {e}", file.display()),
+    })
 }
 
 /// Prints the problems of the file: rendered with their source lines, or with `--log-format

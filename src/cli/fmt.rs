@@ -120,8 +120,7 @@ fn collect(path: &Path, search: bool, out: &mut Vec<PathBuf>) -> std::io::Result
 /// Formats one file; `Ok(true)` when its text changes (and, unless `check`, was rewritten).
 /// Problems are printed here; `Err(())` says the file could not be used.
 fn format_file(file: &Path, check: bool) -> Result<bool, ()> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| crate::eprintln_lossy!("error: cannot read {}: {e}", file.display()))?;
+    let text = super::common::read_flow_file(file).map_err(|why| crate::eprintln_lossy!("error: {why}"))?;
     let formatted = format(&text).map_err(|problem| {
         crate::eprint_lossy!(
             "{}",

@@ -272,6 +272,29 @@ fn a_server_url_without_a_database_is_a_warning() {
     assert!(!err.contains("hunter2") && !err.contains(":pw@"), "{err}");
 }
 
+/// A database file given where the pipeline file belongs is named as such, not as a UTF-8 error.
+#[test]
+fn a_binary_file_given_as_the_pipeline_is_said_to_be_no_flow_file() {
+    let dir = crate::common::temp_dir();
+    let db = dir.path().join("warehouse.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x BLOB); INSERT INTO t VALUES (x'ff00fe');")
+        .unwrap();
+    for command in ["status", "check", "fmt"] {
+        let (code, out, err) = flow(&[command, db.to_str().unwrap()]);
+        assert_eq!(code, 2, "{command}: {out}\n{err}");
+        assert!(
+            err.contains(&format!(
+                "{} is not a .flow file: it is not UTF-8 text (a database or another binary file?); name the pipeline \
+                 file",
+                db.display()
+            )),
+            "{command}: {err}"
+        );
+    }
+}
+
 #[test]
 fn explain_never_prints_a_password() {
     let dir = crate::common::temp_dir();
