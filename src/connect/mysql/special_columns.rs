@@ -52,8 +52,8 @@ pub fn read(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mys
     })
 }
 
-/// Per table: its special columns, `None` when it does not exist; and which of `schemas`
-/// (databases) do not exist (one query over `information_schema.SCHEMATA`). `Err` when the server
+/// Per table: what it is ([`ExistingTable`]), `None` when it does not exist; and which of
+/// `schemas` (databases) do not exist (one query over `information_schema.SCHEMATA`). `Err` when the server
 /// cannot be connected to within `wait` (refused: errors 1044, 1045, 1049; else no answer),
 /// `Ok(None)` when it cannot be read; for `check` and `explain`
 /// (`connect::target_columns::discover`). The driver blocks, so it runs on tokio's blocking pool.

@@ -226,7 +226,9 @@ impl StagedBackend for PostgresBackend {
     /// the value the target will hold.
     fn staging_sql(&self, s: &mut PgSession, t: &StagedTarget, target_exists: bool) -> Result<String> {
         if target_exists && t.mode != WriteMode::Replace {
-            let special = self.existing_table(s, &t.table)?.map(|e| e.special).unwrap_or_default();
+            // Its special columns only: `prepare` has checked the rest (`write_plan`).
+            let read = s.runtime.block_on(super::special_columns::read_columns(&s.client, &t.table));
+            let special = read.map_err(|e| s.err("cannot inspect", &e))?.special;
             let generated = special.iter().any(|c| matches!(c.special, Special::Generated { .. }));
             return Ok(format!(
                 "CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS{})",

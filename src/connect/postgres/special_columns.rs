@@ -44,7 +44,21 @@ pub async fn read(
     table: &TableName,
 ) -> std::result::Result<ExistingTable, tokio_postgres::Error> {
     let name = Dialect::Postgres.table(table);
-    let rows = client.query(SQL, &[&name]).await?;
+    let mut out = read_columns(client, table).await?;
+    let keys = client.query(UNIQUE_KEYS_SQL, &[&name]).await?;
+    out.unique_keys = Some(keys.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?);
+    let references = client.query(REFERENCED_BY_SQL, &[&name]).await?;
+    out.referenced_by = references.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+    Ok(out)
+}
+
+/// An existing PostgreSQL table's columns and special columns only ([`SQL`], one statement;
+/// no unique keys or references): what its staging table needs.
+pub async fn read_columns(
+    client: &impl tokio_postgres::GenericClient,
+    table: &TableName,
+) -> std::result::Result<ExistingTable, tokio_postgres::Error> {
+    let rows = client.query(SQL, &[&Dialect::Postgres.table(table)]).await?;
     let mut out = ExistingTable::default();
     for row in rows {
         let (name, identity, generated, expression): (String, String, String, String) =
@@ -58,15 +72,11 @@ pub async fn read(
         };
         out.special.push(SpecialColumn { name, special });
     }
-    let keys = client.query(UNIQUE_KEYS_SQL, &[&name]).await?;
-    out.unique_keys = Some(keys.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?);
-    let references = client.query(REFERENCED_BY_SQL, &[&name]).await?;
-    out.referenced_by = references.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     Ok(out)
 }
 
-/// Per table: its special columns, `None` when it does not exist; and which of `schemas` do not
-/// exist (one query over `pg_namespace`). `Err` when the server cannot be connected to within
+/// Per table: what it is ([`ExistingTable`]), `None` when it does not exist; and which of
+/// `schemas` do not exist (one query over `pg_namespace`). `Err` when the server cannot be connected to within
 /// `wait` (refused: SQLSTATE class 28 or 3D000; else no answer), `Ok(None)` when it cannot be
 /// read; for `check` and `explain` (`connect::target_columns::discover`).
 pub fn read_for_planning(
