@@ -173,8 +173,9 @@ fn an_upsert_on_keys_no_postgres_constraint_matches_is_a_no_upsert_key_failure_o
     );
     let dir = temp_dir();
     let input = csv_parts(dir.path(), "4.50");
+    // Its own pipeline name: the other tests of this file resume pipeline `p` from the same ledger.
     let text = format!(
-        "let pg = postgres(\"{PG_TEST_URL}\")\npipeline p {{\n  source orders = csv(\"{input}\")\n  \
+        "let pg = postgres(\"{PG_TEST_URL}\")\npipeline upsert_keys {{\n  source orders = csv(\"{input}\")\n  \
          sink out = orders -> pg.table(\"public.flow_failure_upsert\") {{ mode upsert on (id) }}\n}}\n"
     );
     let message = "sink `out`: the upsert keys (id) match no primary key or unique constraint of \
@@ -224,10 +225,12 @@ fn a_refused_publish_keeps_the_staged_rows_for_a_resume_after_the_fix() {
     );
     let dir = temp_dir();
     let input = csv_parts(dir.path(), "4.50");
+    // Its own pipeline name: `--resume` takes the newest unfinished run of the pipeline in the
+    // ledger, which the other PostgreSQL tests of this file (pipeline `p`) share.
     let (report, printed) = failed_run(
         dir.path(),
         &format!(
-            "let pg = postgres(\"{PG_TEST_URL}\")\npipeline p {{\n  source orders = csv(\"{input}\")\n  \
+            "let pg = postgres(\"{PG_TEST_URL}\")\npipeline refused_publish {{\n  source orders = csv(\"{input}\")\n  \
              sink out = orders -> pg.table(\"public.flow_failure_view\") {{ mode replace }}\n}}\n"
         ),
     );
