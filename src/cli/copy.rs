@@ -109,6 +109,10 @@ pub enum CopyError {
     AllTablesOfFiles,
     #[error("--all-tables takes --mode append, replace or truncate, not `{mode}`")]
     AllTablesMode { mode: String },
+    /// `--include`, `--exclude` or `--schema` without `--all-tables`. (clap's `requires` does not
+    /// hold them: a flag's default `false` counts as given.)
+    #[error("{option} works only with --all-tables; with --table, name the target table itself (--table SCHEMA.TABLE)")]
+    OnlyWithAllTables { option: &'static str },
 }
 
 impl CopyError {
@@ -118,9 +122,11 @@ impl CopyError {
             Self::UnknownBackend { .. } => codes::usage::UNKNOWN_BACKEND,
             Self::NothingToRead | Self::NoTargetTable | Self::UpsertWithoutKeys => codes::usage::MISSING,
             Self::UnknownMode { .. } | Self::AllTablesMode { .. } => codes::usage::BAD_VALUE,
-            Self::QueryOfFile | Self::KeepLastWithoutUpsert | Self::PartitionOfFile | Self::AllTablesOfFiles => {
-                codes::usage::CONFLICT
-            }
+            Self::QueryOfFile
+            | Self::KeepLastWithoutUpsert
+            | Self::PartitionOfFile
+            | Self::AllTablesOfFiles
+            | Self::OnlyWithAllTables { .. } => codes::usage::CONFLICT,
         }
     }
 }
@@ -178,6 +184,14 @@ pub fn emit(args: &CopyArgs, secrets: Secrets) -> Result<String, CopyError> {
     let dst_backend = backend_of(&args.target)?;
     if args.all_tables {
         return emit_all_tables(args, src_backend, dst_backend, secrets);
+    }
+    let set_options = [
+        ("--include", !args.include.is_empty()),
+        ("--exclude", !args.exclude.is_empty()),
+        ("--schema", args.schema.is_some()),
+    ];
+    if let Some((option, _)) = set_options.into_iter().find(|(_, given)| *given) {
+        return Err(CopyError::OnlyWithAllTables { option });
     }
     let table = args.table.as_deref();
     if !src_backend.is_database() && args.query.is_some() {

@@ -277,13 +277,13 @@ pub struct CopyArgs {
     #[arg(long, conflicts_with_all = ["table", "query", "keys", "keep_last_by"])]
     pub all_tables: bool,
     /// With --all-tables: copy only tables matching this pattern (`*`, `?`; `schema.table` or `table`); repeatable.
-    #[arg(long, value_name = "PATTERN", requires = "all_tables")]
+    #[arg(long, value_name = "PATTERN")]
     pub include: Vec<String>,
     /// With --all-tables: leave out tables matching this pattern; repeatable.
-    #[arg(long, value_name = "PATTERN", requires = "all_tables")]
+    #[arg(long, value_name = "PATTERN")]
     pub exclude: Vec<String>,
     /// With --all-tables: the target schema (PostgreSQL) or database (MySQL); default: the connection's.
-    #[arg(long, value_name = "NAME", requires = "all_tables")]
+    #[arg(long, value_name = "NAME")]
     pub schema: Option<String>,
     /// Print the equivalent .flow file instead of running it.
     #[arg(long)]

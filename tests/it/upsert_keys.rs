@@ -324,6 +324,16 @@ fn copy_keeps_the_last_row_with_keep_last_by() {
         (code, stderr.as_str()),
         (2, "error: --keep-last-by keeps the last row of each key of an upsert: give --mode upsert --keys COL\n")
     );
+    // The table set's options are refused without --all-tables, not ignored.
+    for option in [["--schema", "main"], ["--include", "t*"], ["--exclude", "x"]] {
+        let (code, _, stderr) = flow_cli(&[&["copy", "-q", csv, &target, "--table", "x"][..], &option[..]].concat());
+        let expected = format!(
+            "error: {} works only with --all-tables; with --table, name the target table itself (--table \
+             SCHEMA.TABLE)\n",
+            option[0]
+        );
+        assert_eq!((code, stderr.as_str()), (2, expected.as_str()));
+    }
 }
 
 /// Flow splits a large table by its integer primary key by itself, but not for a `keep last by`
