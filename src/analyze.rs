@@ -375,6 +375,25 @@ fn server_problem(pipeline: &ast::Pipeline, finding: &crate::connect::target_col
                 .at(span(sink), "the server refused the connection")
                 .help("fix the connection URL (user, password, database) or the server's grants")
         }
+        ServerFinding::CaseTwin { sink, table, twin } => {
+            let written = table.table();
+            let twin_name = match table.schema() {
+                Some(schema) => format!("{schema}.{twin}"),
+                None => twin.clone(),
+            };
+            Problem::warning(
+                codes::sink::CASE_TWIN,
+                format!(
+                    "sink `{sink}`: the target has no table `{written}` but has `{twin}`; the run would create \
+                     `{written}` beside it"
+                ),
+            )
+            .at(span(sink), "differs from an existing table only in letter case")
+            .help(format!(
+                "Flow quotes table names as written, and the server tells `{written}` and `{twin}` apart: write \
+                 \"{twin_name}\" to write into the existing table"
+            ))
+        }
         ServerFinding::MissingSchema { sink, schema, backend } => {
             let what = backend.info().namespace;
             let create = format!("CREATE {}", what.to_ascii_uppercase());

@@ -96,6 +96,10 @@ pub struct ExistingTable {
     /// needs a unique constraint (PostgreSQL's `ON CONFLICT`); `None` where it needs none
     /// (MySQL's `UPDATE ... JOIN` then `INSERT`).
     pub unique_keys: Option<Vec<Vec<String>>>,
+    /// The unique indexes an upsert cannot name as its arbiter, as (key columns, the index's
+    /// name, why: `partial (WHERE ...)`, `deferrable`, `on expressions`, `not valid`), so that
+    /// a refusal can name the one the user meant.
+    pub unusable_unique: Vec<(Vec<String>, String, String)>,
     /// The foreign keys of other tables that reference this one, as `` `name` of table `t` ``,
     /// where the backend's `mode truncate` cannot empty a referenced table (PostgreSQL's
     /// `TRUNCATE`: PostgreSQL docs, `TRUNCATE`, "cannot truncate a table referenced in a
@@ -168,7 +172,13 @@ impl WritePlan {
                 set.len() == keys.len() && set.iter().all(|c| keys.iter().any(|k| existing.same(c, k)))
             };
             if !keys.is_empty() && !unique.iter().any(matches) {
-                return Err(WriteRefused::NoUniqueKey { table: table.clone(), keys: keys.to_vec() });
+                let unusable = existing
+                    .unusable_unique
+                    .iter()
+                    .filter(|(columns, _, _)| matches(columns))
+                    .map(|(_, index, why)| format!("unique index {index} has these keys but is {why}"))
+                    .collect();
+                return Err(WriteRefused::NoUniqueKey { table: table.clone(), keys: keys.to_vec(), unusable });
             }
         }
         let special = &existing.special;
@@ -283,12 +293,15 @@ pub enum WriteRefused {
     )]
     MissingColumns { table: TableName, missing: Vec<String>, columns: Vec<String> },
     /// Upsert keys that match no unique constraint of the target, which `ON CONFLICT` needs.
+    /// `unusable` names the unique indexes on exactly these keys that `ON CONFLICT` cannot use
+    /// ("conflict_target", PostgreSQL docs, `INSERT`), with why.
     #[error(
-        "the upsert keys ({}) match no primary key or unique constraint of {table}, which `ON CONFLICT` needs; \
+        "the upsert keys ({}) match no primary key or unique constraint of {table}, which `ON CONFLICT` needs{}; \
          add one (`ALTER TABLE {table} ADD UNIQUE ({})`) or upsert on the columns of an existing one",
-        keys.join(", "), keys.join(", ")
+        keys.join(", "), if unusable.is_empty() { String::new() } else { format!(": {}", unusable.join("; ")) },
+        keys.join(", ")
     )]
-    NoUniqueKey { table: TableName, keys: Vec<String> },
+    NoUniqueKey { table: TableName, keys: Vec<String>, unusable: Vec<String> },
     /// `mode truncate` of a table other tables' foreign keys reference, which `TRUNCATE` refuses.
     #[error(
         "mode truncate empties {table} with TRUNCATE, which PostgreSQL refuses for a table other tables reference \
@@ -324,14 +337,53 @@ pub fn names(schema: &Schema) -> Vec<&str> {
     schema.fields().iter().map(|f| f.name().as_str()).collect()
 }
 
+/// What a planning probe of one target server is asked ([`ReadSpecials`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TargetProbe {
+    /// The tables to read ([`ExistingTable`]): those written other than by `mode replace`.
+    pub tables: Vec<TableName>,
+    /// Every table the sinks write there, to find those missing under the name written while a
+    /// table whose name differs only in letter case exists ([`TargetRead::case_twins`]).
+    pub named: Vec<TableName>,
+    /// The schemas (MySQL/MariaDB: databases) whose existence to check.
+    pub schemas: Vec<String>,
+}
+
 /// What a planning probe of one target server read ([`ReadSpecials`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TargetRead {
-    /// Per table asked about, in order: what it is, or `None` when it does not exist.
+    /// Per table of [`TargetProbe::tables`], in order: what it is, or `None` when it does not exist.
     pub tables: Vec<Option<ExistingTable>>,
     /// The schemas (MySQL/MariaDB: databases) asked about that do not exist on the server, in
     /// the order asked.
     pub missing_schemas: Vec<String>,
+    /// Per table of [`TargetProbe::named`] that does not exist as written (by index), the
+    /// existing table of its schema whose name differs only in letter case: the run would
+    /// create a second table beside it (PostgreSQL and MySQL on Linux compare quoted names
+    /// exactly; Flow quotes every name).
+    pub case_twins: Vec<(usize, String)>,
+}
+
+/// [`TargetRead::case_twins`] from the tables found whose names match some of `named` but for
+/// letter case: `found` holds each as (schema, name, whether the schema is the session's
+/// default, which holds the unqualified names).
+pub fn case_twins(named: &[TableName], found: &[(String, String, bool)]) -> Vec<(usize, String)> {
+    let in_schema = |table: &TableName, (schema, _, default): &(String, String, bool)| match table.schema() {
+        Some(wanted) => wanted == schema,
+        None => *default,
+    };
+    let mut out = Vec::new();
+    for (i, table) in named.iter().enumerate() {
+        let here: Vec<&(String, String, bool)> = found.iter().filter(|f| in_schema(table, f)).collect();
+        if here.iter().any(|(_, name, _)| name == table.table()) {
+            continue;
+        }
+        let lower = table.table().to_lowercase();
+        if let Some((_, twin, _)) = here.iter().find(|(_, name, _)| name.to_lowercase() == lower) {
+            out.push((i, twin.clone()));
+        }
+    }
+    out
 }
 
 /// What a planning probe found: `Err` when the server could not be connected to (its
@@ -342,8 +394,7 @@ pub type SpecialsByTable = std::result::Result<Option<TargetRead>, super::connec
 /// A backend's planning probe (`connect::registry::TableSink`): the target's URL, the tables
 /// to read ([`ExistingTable`]), the schemas whose existence to check (one set-based query),
 /// and how long to wait for the server.
-pub type ReadSpecials =
-    fn(String, Vec<TableName>, Vec<String>, std::time::Duration) -> BoxFuture<'static, SpecialsByTable>;
+pub type ReadSpecials = fn(String, TargetProbe, std::time::Duration) -> BoxFuture<'static, SpecialsByTable>;
 
 /// What planning found about one sink's existing target.
 #[derive(Debug, Clone, PartialEq)]
@@ -363,6 +414,9 @@ pub enum ServerFinding {
     Connect { sink: String, error: super::connect_error::ConnectError },
     /// Sink `sink` writes into schema `schema` (MySQL/MariaDB: a database), which does not exist.
     MissingSchema { sink: String, schema: String, backend: Backend },
+    /// Sink `sink`'s table `table` does not exist, but `twin`, whose name differs only in letter
+    /// case, does in the same schema: the run would create a second table.
+    CaseTwin { sink: String, table: TableName, twin: String },
 }
 
 /// What [`discover`] found: per sink, by name, and per server.
@@ -416,8 +470,12 @@ pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>
                 schemas.push(schema.to_string());
             }
         }
-        let tables = specials.iter().map(|(_, t, _)| (*t).clone()).collect();
-        let read = match read(url, tables, schemas, PLANNING_CONNECT).await {
+        let probe = TargetProbe {
+            tables: specials.iter().map(|(_, t, _)| (*t).clone()).collect(),
+            named: sinks.iter().map(|(_, t)| (*t).clone()).collect(),
+            schemas,
+        };
+        let read = match read(url, probe, PLANNING_CONNECT).await {
             Err(error) => {
                 found.servers.push(ServerFinding::Connect { sink: sinks[0].0.name.clone(), error });
                 continue;
@@ -428,6 +486,10 @@ pub async fn discover(plan: &PipelinePlan, columns: &HashMap<String, Vec<String>
         for schema in read.missing_schemas {
             let Some((sink, _)) = sinks.iter().find(|(_, t)| t.schema() == Some(schema.as_str())) else { continue };
             found.servers.push(ServerFinding::MissingSchema { sink: sink.name.clone(), schema, backend });
+        }
+        for (i, twin) in read.case_twins {
+            let Some((sink, table)) = sinks.get(i) else { continue };
+            found.servers.push(ServerFinding::CaseTwin { sink: sink.name.clone(), table: (*table).clone(), twin });
         }
         for ((sink, table, names), existing) in specials.into_iter().zip(read.tables) {
             let Some(existing) = existing else { continue };
@@ -459,6 +521,7 @@ mod tests {
             columns: vec!["id".into(), "qty".into(), "total".into()],
             special: special(),
             unique_keys: None,
+            unusable_unique: Vec::new(),
             referenced_by: Vec::new(),
             fold_case: false,
         }

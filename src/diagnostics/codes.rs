@@ -143,6 +143,9 @@ registry! {
         pub const NOT_WRITABLE = "flow::target::not_writable";
         /// A SQLite table is named with a schema other than `main` or `temp`.
         pub const SQLITE_SCHEMA = "flow::target::sqlite_schema";
+        /// A MySQL/MariaDB table is named without its database on a connection whose URL names
+        /// none (MySQL has no default database).
+        pub const NO_DATABASE = "flow::target::no_database";
     }
 
     /// The options of a stage block, whichever stage it is.
@@ -213,6 +216,9 @@ registry! {
         /// The sink's table is in a schema (MySQL/MariaDB: a database) that does not exist on the
         /// target server; Flow creates tables, not schemas.
         pub const MISSING_SCHEMA = "flow::sink::missing_schema";
+        /// A warning: a sink's table does not exist on its target, but one whose name differs
+        /// only in letter case does; the run would create a second table beside it.
+        pub const CASE_TWIN = "flow::sink::case_twin";
         /// A warning (an error in `flow copy`): the sink writes a table (or a table set's
         /// schema) that a source of its pipeline reads on the same server; `append` would add
         /// the rows again, `replace` would drop the table's keys and indexes.

@@ -7,8 +7,8 @@
 //! Against the real servers; every table, schema and database is `tcheck_...`.
 
 use crate::common::{
-    MY_TEST_URL, PG_TEST_URL, context, flow_cli, mariadb_available, pg_exec, postgres_available, runtime, temp_dir,
-    unwrapped, write,
+    MY_TEST_URL, PG_TEST_URL, context, flow_cli, mariadb_available, my_exec, pg_exec, postgres_available, runtime,
+    temp_dir, unwrapped, write,
 };
 use crate::wire_proxy::{Event, Protocol, WireProxy};
 
@@ -218,6 +218,68 @@ fn a_normal_check_connects_once_per_target_url() {
     let closed = events.iter().filter(|e| matches!(e, Event::Closed { .. })).count();
     assert_eq!(closed, 1, "one connection to the target: {events:#?}");
     let statements = proxy.statements();
-    assert_eq!(statements.iter().filter(|(_, _, sql)| sql.contains("pg_namespace")).count(), 1, "{statements:#?}");
+    let schemas_query = |sql: &str| sql.contains("NOT EXISTS (SELECT 1 FROM pg_namespace");
+    assert_eq!(statements.iter().filter(|(_, _, sql)| schemas_query(sql)).count(), 1, "{statements:#?}");
     assert!(statements.iter().all(|(_, _, sql)| !sql.contains("tcheck_a")), "no statement per replaced table");
+}
+
+/// A target table missing under the name written while one whose name differs only in letter
+/// case exists (`"Tcheck_Case"` against `tcheck_case`): a warning naming both, on PostgreSQL
+/// (unqualified and schema-qualified) and MariaDB, whatever the mode; none once the table
+/// written exists too.
+#[test]
+fn a_target_differing_from_an_existing_table_only_in_case_is_a_warning() {
+    if !postgres_available() {
+        return;
+    }
+    source_table();
+    pg_exec(
+        "DROP TABLE IF EXISTS public.tcheck_case; DROP TABLE IF EXISTS public.\"Tcheck_Case\";
+         CREATE TABLE public.\"Tcheck_Case\" (id int, name text)",
+    );
+    let dst = format!("postgres(\"{PG_TEST_URL}\")");
+    let warning = |table: &str, twin: &str, written: &str| {
+        p(
+            "flow::sink::case_twin",
+            "sink `out`: the target has no table `tcheck_case` but has `Tcheck_Case`; the run would create \
+             `tcheck_case` beside it",
+            &format!("dst.table(\"{written}\")"),
+            &format!(
+                "Flow quotes table names as written, and the server tells `{table}` and `Tcheck_Case` apart: write \
+                 \"{twin}\" to write into the existing table"
+            ),
+            true,
+        )
+    };
+    for mode in ["mode append", "mode replace"] {
+        assert_eq!(
+            problems(&one_table(&dst, "tcheck_case", mode)),
+            vec![warning("tcheck_case", "Tcheck_Case", "tcheck_case")],
+            "{mode}"
+        );
+    }
+    assert_eq!(
+        problems(&one_table(&dst, "public.tcheck_case", "")),
+        vec![warning("tcheck_case", "public.Tcheck_Case", "public.tcheck_case")]
+    );
+    pg_exec("CREATE TABLE public.tcheck_case (id int, name text)");
+    assert_eq!(problems(&one_table(&dst, "tcheck_case", "")), vec![]);
+    pg_exec("DROP TABLE public.tcheck_case; DROP TABLE public.\"Tcheck_Case\"");
+
+    if !mariadb_available() {
+        return;
+    }
+    my_exec("DROP TABLE IF EXISTS flow_test.tcheck_case");
+    my_exec("DROP TABLE IF EXISTS flow_test.Tcheck_Case");
+    my_exec("CREATE TABLE flow_test.Tcheck_Case (id int, name text)");
+    let dst = format!("mysql(\"{MY_TEST_URL}\")");
+    assert_eq!(
+        problems(&one_table(&dst, "tcheck_case", "mode replace")),
+        vec![warning("tcheck_case", "Tcheck_Case", "tcheck_case")]
+    );
+    assert_eq!(
+        problems(&one_table(&dst, "flow_test.tcheck_case", "")),
+        vec![warning("tcheck_case", "flow_test.Tcheck_Case", "flow_test.tcheck_case")]
+    );
+    my_exec("DROP TABLE flow_test.Tcheck_Case");
 }

@@ -212,6 +212,7 @@ fn missing_target_columns_and_upsert_keys_without_a_unique_constraint_are_refuse
          CREATE TABLE i14tr_pgm_items (id int PRIMARY KEY, sku text, qty int, \"Price\" numeric(8,2),
            UNIQUE (qty, sku) INCLUDE (id));
          CREATE UNIQUE INDEX i14tr_pgm_partial ON i14tr_pgm_items (sku) WHERE qty > 0;
+         ALTER TABLE i14tr_pgm_items ADD CONSTRAINT i14tr_pgm_late UNIQUE (sku, id) DEFERRABLE;
          INSERT INTO i14tr_pgm_items VALUES (9, 'old', 1, 0);",
     );
     let dir = temp_dir();
@@ -220,19 +221,31 @@ fn missing_target_columns_and_upsert_keys_without_a_unique_constraint_are_refuse
     let missing = "sink `out`: i14tr_pgm_items has no column `price` (its columns: `id`, `sku`, `qty`, `Price`); add \
                    it to the table, rename or drop it in a transform, or use mode replace to make the table from the \
                    pipeline's columns";
-    let no_key = |keys: &str| {
+    let no_key = |keys: &str, unusable: &str| {
         format!(
             "sink `out`: the upsert keys ({keys}) match no primary key or unique constraint of i14tr_pgm_items, \
-             which `ON CONFLICT` needs; add one (`ALTER TABLE i14tr_pgm_items ADD UNIQUE ({keys})`) or upsert on the \
-             columns of an existing one"
+             which `ON CONFLICT` needs{unusable}; add one (`ALTER TABLE i14tr_pgm_items ADD UNIQUE ({keys})`) or \
+             upsert on the columns of an existing one"
         )
     };
     let cases = [
         (all, "mode append", missing.to_string(), "flow::sink::refused"),
         (all, "mode truncate", missing.to_string(), "flow::sink::refused"),
-        // A partial unique index is no arbiter; nor is a key's INCLUDE column.
-        (no_price, "mode upsert on (sku)", no_key("sku"), "flow::sink::no_upsert_key"),
-        (no_price, "mode upsert on (id, qty, sku)", no_key("id, qty, sku"), "flow::sink::no_upsert_key"),
+        // A partial or deferrable unique index is no arbiter (the message names it); nor is a
+        // key's INCLUDE column.
+        (
+            no_price,
+            "mode upsert on (sku)",
+            no_key("sku", ": unique index i14tr_pgm_partial has these keys but is partial (WHERE (qty > 0))"),
+            "flow::sink::no_upsert_key",
+        ),
+        (
+            no_price,
+            "mode upsert on (id, sku)",
+            no_key("id, sku", ": unique index i14tr_pgm_late has these keys but is deferrable"),
+            "flow::sink::no_upsert_key",
+        ),
+        (no_price, "mode upsert on (id, qty, sku)", no_key("id, qty, sku", ""), "flow::sink::no_upsert_key"),
     ];
     for (query, options, message, code) in &cases {
         let file = write(dir.path(), "items.flow", &pipeline(query, "postgres", PG, "i14tr_pgm_items", options));

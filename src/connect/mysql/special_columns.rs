@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::connect::target_columns::{ExistingTable, Special, SpecialColumn, SpecialsByTable, TargetRead};
+use crate::connect::target_columns::{
+    ExistingTable, Special, SpecialColumn, SpecialsByTable, TargetProbe, TargetRead, case_twins,
+};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
 
@@ -47,6 +49,7 @@ pub fn read(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mys
         columns,
         special,
         unique_keys: None,
+        unusable_unique: Vec::new(),
         referenced_by: Vec::new(),
         fold_case: Dialect::Mysql.folds_column_case(),
     })
@@ -57,18 +60,13 @@ pub fn read(conn: &mut impl mysql::prelude::Queryable, table: &TableName) -> mys
 /// cannot be connected to within `wait` (refused: errors 1044, 1045, 1049; else no answer),
 /// `Ok(None)` when it cannot be read; for `check` and `explain`
 /// (`connect::target_columns::discover`). The driver blocks, so it runs on tokio's blocking pool.
-pub fn read_for_planning(
-    url: String,
-    tables: Vec<TableName>,
-    schemas: Vec<String>,
-    wait: Duration,
-) -> BoxFuture<'static, SpecialsByTable> {
-    Box::pin(async move {
-        tokio::task::spawn_blocking(move || read_tables(&url, &tables, &schemas, wait)).await.unwrap_or(Ok(None))
-    })
+pub fn read_for_planning(url: String, probe: TargetProbe, wait: Duration) -> BoxFuture<'static, SpecialsByTable> {
+    Box::pin(
+        async move { tokio::task::spawn_blocking(move || read_tables(&url, &probe, wait)).await.unwrap_or(Ok(None)) },
+    )
 }
 
-fn read_tables(url: &str, tables: &[TableName], schemas: &[String], wait: Duration) -> SpecialsByTable {
+fn read_tables(url: &str, probe: &TargetProbe, wait: Duration) -> SpecialsByTable {
     use crate::connect::connect_error::ConnectError;
     use crate::plan::endpoint::{redact_url, scrub_secret};
     let parsed = url.replacen("mariadb://", "mysql://", 1);
@@ -85,12 +83,41 @@ fn read_tables(url: &str, tables: &[TableName], schemas: &[String], wait: Durati
         let hint = super::check(&e, url).hint();
         ConnectError::new(super::reach(&e), format!("cannot connect to {}: {detail}; {hint}", redact_url(url)))
     })?;
-    Ok(read_connected(&mut conn, tables, schemas))
+    Ok(read_connected(&mut conn, probe))
 }
 
-fn read_connected(conn: &mut mysql::Conn, tables: &[TableName], schemas: &[String]) -> Option<TargetRead> {
+/// The tables and views of the databases of `named` (unqualified: the URL's, `DATABASE()`)
+/// whose lower-cased name is one of theirs, as (database, name, whether it is the URL's
+/// database), for [`case_twins`]; none when the server folds table names to lower case itself
+/// (`lower_case_table_names` other than 0, MySQL's "Identifier Case Sensitivity"), as then
+/// names differing in case are one table. One statement (`BINARY`: `information_schema`
+/// compares names without regard to case).
+fn case_twin_candidates(conn: &mut mysql::Conn, named: &[TableName]) -> Option<Vec<(String, String, bool)>> {
     use mysql::prelude::Queryable;
+    let folds: Option<i64> = conn.query_first("SELECT @@lower_case_table_names").ok()?;
+    if folds != Some(0) {
+        return Some(Vec::new());
+    }
+    let list = |names: Vec<String>| names.iter().map(|n| Dialect::Mysql.string(n)).collect::<Vec<_>>().join(", ");
+    let schemas = list(named.iter().filter_map(|t| t.schema().map(str::to_string)).collect());
+    let lowered = list(named.iter().map(|t| t.table().to_lowercase()).collect());
+    let in_schemas = if schemas.is_empty() { String::new() } else { format!("TABLE_SCHEMA IN ({schemas}) OR ") };
+    let sql = format!(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(BINARY TABLE_SCHEMA = BINARY DATABASE(), 0) \
+         FROM information_schema.TABLES \
+         WHERE ({in_schemas}TABLE_SCHEMA = DATABASE()) AND LOWER(TABLE_NAME) IN ({lowered})"
+    );
+    let rows: Vec<(String, String, i64)> = conn.query(sql).ok()?;
+    Some(rows.into_iter().map(|(schema, name, default)| (schema, name, default != 0)).collect())
+}
+
+fn read_connected(conn: &mut mysql::Conn, probe: &TargetProbe) -> Option<TargetRead> {
+    use mysql::prelude::Queryable;
+    let TargetProbe { tables, named, schemas } = probe;
     let mut out = TargetRead::default();
+    if !named.is_empty() {
+        out.case_twins = case_twins(named, &case_twin_candidates(conn, named)?);
+    }
     if !schemas.is_empty() {
         let list = schemas.iter().map(|s| Dialect::Mysql.string(s)).collect::<Vec<_>>().join(", ");
         let sql = format!("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ({list})");

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::connect::target_columns::{ExistingTable, Special, SpecialColumn, SpecialsByTable, TargetRead};
+use crate::connect::target_columns::{
+    ExistingTable, Special, SpecialColumn, SpecialsByTable, TargetProbe, TargetRead, case_twins,
+};
 use crate::plan::TableName;
 use crate::plan::sql::Dialect;
 
@@ -21,16 +23,21 @@ pub const SQL: &str = "SELECT a.attname::text, \
      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
      ORDER BY a.attnum";
 
-/// The key columns of each unique index `ON CONFLICT (k, ...)` can name as its arbiter: unique,
-/// valid, not partial, not on expressions, not deferrable (PostgreSQL docs, `INSERT`,
-/// "conflict_target" and "ON CONFLICT does not support deferrable unique constraints"); an
-/// index's `INCLUDE` columns are not keys.
-pub const UNIQUE_KEYS_SQL: &str = "SELECT array_agg(a.attname::text ORDER BY k.ord) \
-     FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
-     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-     WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indimmediate \
-       AND i.indpred IS NULL AND i.indexprs IS NULL AND k.ord <= i.indnkeyatts \
-     GROUP BY i.indexrelid ORDER BY i.indexrelid";
+/// Each unique index of a table: its key columns (an index's `INCLUDE` columns are not keys;
+/// an expression is no column), its name, and why `ON CONFLICT (k, ...)` cannot name it as its
+/// arbiter — `NULL` when it can: it must be valid, not partial, not on expressions and not
+/// deferrable (PostgreSQL docs, `INSERT`, "conflict_target" and "ON CONFLICT does not support
+/// deferrable unique constraints").
+pub const UNIQUE_KEYS_SQL: &str = "SELECT (SELECT array_agg(a.attname::text ORDER BY k.ord) \
+         FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+         WHERE k.ord <= i.indnkeyatts), \
+       i.indexrelid::regclass::text, \
+       CASE WHEN i.indpred IS NOT NULL THEN 'partial (WHERE ' || pg_get_expr(i.indpred, i.indrelid) || ')' \
+            WHEN i.indexprs IS NOT NULL THEN 'on expressions' \
+            WHEN NOT i.indimmediate THEN 'deferrable' \
+            WHEN NOT i.indisvalid THEN 'not valid' END \
+     FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique ORDER BY i.indexrelid";
 
 /// The foreign keys of other tables that reference a table, which make `TRUNCATE` of it fail.
 pub const REFERENCED_BY_SQL: &str = "SELECT format('`%s` of table `%s`', c.conname, c.conrelid::regclass) \
@@ -45,8 +52,16 @@ pub async fn read(
 ) -> std::result::Result<ExistingTable, tokio_postgres::Error> {
     let name = Dialect::Postgres.table(table);
     let mut out = read_columns(client, table).await?;
-    let keys = client.query(UNIQUE_KEYS_SQL, &[&name]).await?;
-    out.unique_keys = Some(keys.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?);
+    let mut usable = Vec::new();
+    for row in client.query(UNIQUE_KEYS_SQL, &[&name]).await? {
+        let columns: Option<Vec<String>> = row.try_get(0)?;
+        let columns = columns.unwrap_or_default();
+        match row.try_get::<_, Option<String>>(2)? {
+            None => usable.push(columns),
+            Some(why) => out.unusable_unique.push((columns, row.try_get(1)?, why)),
+        }
+    }
+    out.unique_keys = Some(usable);
     let references = client.query(REFERENCED_BY_SQL, &[&name]).await?;
     out.referenced_by = references.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     Ok(out)
@@ -79,16 +94,11 @@ pub async fn read_columns(
 /// `schemas` do not exist (one query over `pg_namespace`). `Err` when the server cannot be connected to within
 /// `wait` (refused: SQLSTATE class 28 or 3D000; else no answer), `Ok(None)` when it cannot be
 /// read; for `check` and `explain` (`connect::target_columns::discover`).
-pub fn read_for_planning(
-    url: String,
-    tables: Vec<TableName>,
-    schemas: Vec<String>,
-    wait: Duration,
-) -> BoxFuture<'static, SpecialsByTable> {
-    Box::pin(async move { read_tables(&url, &tables, &schemas, wait).await })
+pub fn read_for_planning(url: String, probe: TargetProbe, wait: Duration) -> BoxFuture<'static, SpecialsByTable> {
+    Box::pin(async move { read_tables(&url, &probe, wait).await })
 }
 
-async fn read_tables(url: &str, tables: &[TableName], schemas: &[String], wait: Duration) -> SpecialsByTable {
+async fn read_tables(url: &str, probe: &TargetProbe, wait: Duration) -> SpecialsByTable {
     use crate::connect::connect_error::{ConnectError, Reach};
     let no_answer = |detail: &str| {
         let url = crate::plan::endpoint::redact_url(url);
@@ -109,15 +119,32 @@ async fn read_tables(url: &str, tables: &[TableName], schemas: &[String], wait: 
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    Ok(read_connected(&client, tables, schemas).await)
+    Ok(read_connected(&client, probe).await)
 }
 
-async fn read_connected(
-    client: &tokio_postgres::Client,
-    tables: &[TableName],
-    schemas: &[String],
-) -> Option<TargetRead> {
+/// The tables (any relation a name can clash with: table, view, materialized view, foreign or
+/// partitioned table) of the schemas of `named` (unqualified: the session's `current_schema()`)
+/// whose lower-cased name is one of theirs, as (schema, name, whether the schema is the current
+/// one), for [`case_twins`]. One statement.
+const CASE_TWINS_SQL: &str = "SELECT n.nspname::text, c.relname::text, n.nspname = current_schema() \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND lower(c.relname) = ANY($2) \
+       AND (n.nspname = ANY($1) OR n.nspname = current_schema())";
+
+async fn read_connected(client: &tokio_postgres::Client, probe: &TargetProbe) -> Option<TargetRead> {
+    let TargetProbe { tables, named, schemas } = probe;
     let mut out = TargetRead::default();
+    if !named.is_empty() {
+        let in_schemas: Vec<&str> = named.iter().filter_map(|t| t.schema()).collect();
+        let lowered: Vec<String> = named.iter().map(|t| t.table().to_lowercase()).collect();
+        let rows = client.query(CASE_TWINS_SQL, &[&in_schemas, &lowered]).await.ok()?;
+        let found = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .ok()?;
+        out.case_twins = case_twins(named, &found);
+    }
     if !schemas.is_empty() {
         let sql = "SELECT s FROM unnest($1::text[]) WITH ORDINALITY AS u(s, i) \
                    WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = u.s) ORDER BY i";

@@ -276,6 +276,13 @@ impl Lowering<'_> {
                             self.problems.push(sqlite_schema(table.span, schema, parsed.table()));
                             return None;
                         }
+                        if backend == Backend::Mysql
+                            && parsed.schema().is_none()
+                            && !names_database(&resolved.endpoint.url)
+                        {
+                            self.problems.push(unqualified_without_database(table.span, connection, parsed.table()));
+                            return None;
+                        }
                         if use_ == TargetUse::Sink
                             && backend == Backend::Sqlite
                             && parsed.table().get(..7).is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"))
@@ -455,6 +462,25 @@ fn sqlite_reserved(span: Span, table: &str) -> Problem {
     Problem::error(codes::target::BAD_TABLE, format!("SQLite reserves table names beginning with `sqlite_`: `{table}`"))
         .at(span, "reserved name")
         .help(format!("name the target table otherwise, e.g. \"{}\"", &table[7..]))
+}
+
+/// Whether a server URL names a database (its path), as MySQL's `mysql://HOST/DB` does.
+fn names_database(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| !u.path().trim_matches('/').is_empty())
+}
+
+/// A MySQL/MariaDB table named without its database on a connection whose URL names none:
+/// MySQL has no default database, so the run would fail when it reaches the table ("No
+/// database selected", error 1046), after other sinks may have published.
+fn unqualified_without_database(span: Span, connection: &Ident, table: &str) -> Problem {
+    Problem::error(
+        codes::target::NO_DATABASE,
+        format!("table `{table}` names no database, and the URL of `{}` names none either", connection.name),
+    )
+    .at(span, "which database?")
+    .help(format!(
+        "name the database in the URL (mysql://USER@HOST/DATABASE) or before the table: \"DATABASE.{table}\""
+    ))
 }
 
 /// A SQLite table named with a schema the file does not have (e.g. `public.orders` carried over

@@ -507,6 +507,40 @@ fn targets_a_stage_cannot_use_are_refused() {
 }
 
 #[test]
+fn a_mysql_table_needs_a_database_from_its_name_or_its_url() {
+    assert_eq!(
+        problems_of(
+            r#"
+            let my = mysql("mysql://root@127.0.0.1:3306")
+            let shop = mysql("mysql://root@127.0.0.1:3306/shop")
+            pipeline p {
+              source a = my.table("orders")
+              source b = my.table("shop.orders")
+              source c = shop.table("orders")
+              sink a -> my.table("copy")
+              sink b -> my.table("shop.copy_b")
+              sink c -> shop.table("copy_c")
+            }"#
+        ),
+        [
+            problem(
+                codes::connection::NO_DATABASE,
+                "`mysql://root@127.0.0.1:3306` names no database: an unqualified table has no database and fails \
+                 when the run reaches it (\"No database selected\")"
+            ),
+            problem(
+                codes::target::NO_DATABASE,
+                "table `orders` names no database, and the URL of `my` names none either"
+            ),
+            problem(
+                codes::target::NO_DATABASE,
+                "table `copy` names no database, and the URL of `my` names none either"
+            ),
+        ]
+    );
+}
+
+#[test]
 fn an_incremental_source_cannot_feed_a_replacing_sink() {
     assert_eq!(
         problems_of(
