@@ -149,6 +149,7 @@ fn expand_set(plan: &mut PipelinePlan, set: &TableSetPlan, read: TableSetRead, o
         });
     }
     let written: Catalog = Catalog {
+        source: catalog.source,
         tables: catalog.tables.iter().filter(|t| !taken.contains(&member_stage(&set.name, &t.name))).cloned().collect(),
     };
     for (name, _) in catalog.tables.iter().map(|t| (&t.name, ())) {

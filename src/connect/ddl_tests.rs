@@ -62,7 +62,7 @@ fn shop() -> Catalog {
         on_delete: "CASCADE".into(),
         on_update: "NO ACTION".into(),
     }];
-    Catalog { tables: vec![customers, items] }
+    Catalog { tables: vec![customers, items], source: None }
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn sqlite_ddl() {
 fn keys_on_long_text_become_varchar_on_mysql() {
     let mut t = table("tags", vec![col("name", ColumnType::Text, false), col("body", ColumnType::Text, true)]);
     t.primary_key = Some(KeyDef { name: None, columns: vec!["name".into()] });
-    let plan = plan_schema(&Catalog { tables: vec![t] }, &MysqlDdl, None);
+    let plan = plan_schema(&Catalog { tables: vec![t], source: None }, &MysqlDdl, None);
     assert_eq!(
         plan.tables[0].before_load,
         vec![
@@ -247,7 +247,7 @@ fn boolean_defaults_strings_and_other_types() {
     day.default = Some(DefaultValue::CurrentTimestamp);
     let mut t = table("t", vec![flag, path, day, col("addr", ColumnType::Other("inet".into()), true)]);
     t.schema = None;
-    let catalog = Catalog { tables: vec![t] };
+    let catalog = Catalog { tables: vec![t], source: None };
     let pg = plan_schema(&catalog, &PostgresDdl, None);
     assert_eq!(
         pg.tables[0].before_load,
@@ -290,7 +290,7 @@ fn unsigned_bigint_keys_stay_integers_on_postgres() {
         on_delete: "SET DEFAULT".into(),
         on_update: "NO ACTION".into(),
     }];
-    let catalog = Catalog { tables: vec![child, parent] };
+    let catalog = Catalog { tables: vec![child, parent], source: None };
     let pg = plan_schema(&catalog, &PostgresDdl, None);
     assert_eq!(pg.tables[0].column_types, vec![("parent_id".to_string(), "bigint".to_string())]);
     assert_eq!(
@@ -331,7 +331,7 @@ fn foreign_keys_to_tables_left_out_are_reported() {
         on_delete: "NO ACTION".into(),
         on_update: "NO ACTION".into(),
     }];
-    let plan = plan_schema(&Catalog { tables: vec![child] }, &PostgresDdl, None);
+    let plan = plan_schema(&Catalog { tables: vec![child], source: None }, &PostgresDdl, None);
     assert!(plan.foreign_keys.is_empty());
     assert_eq!(
         plan.tables[0].warnings,
@@ -348,7 +348,7 @@ fn colliding_tables_and_names() {
     a.indexes = vec![IndexDef { name: "idx".into(), columns: vec!["id".into()], unique: false }];
     let mut b = a.clone();
     b.schema = Some("b".into());
-    let catalog = Catalog { tables: vec![a, b] };
+    let catalog = Catalog { tables: vec![a, b], source: None };
     let my = plan_schema(&catalog, &MysqlDdl, None);
     assert_eq!(my.tables[0].target, TableName { parts: vec!["a_users".into()] });
     assert_eq!(my.tables[1].target, TableName { parts: vec!["b_users".into()] });

@@ -101,7 +101,20 @@ pub fn describe_table<B: StagedBackend>(
         columns.push(mapping(f, backend.column_type(f, is_key).map_err(|e| TargetError::column(&e))?));
     }
     let create = backend.create_table_sql(table, schema, keys).map_err(|e| TargetError::column(&e))?;
-    let mut warnings: Vec<String> = schema.fields().iter().filter_map(|f| backend.inexact(f)).collect();
+    // What Flow's own type for a column cannot keep; a table of a set whose column is made with
+    // another type (its source's own, `TargetDialect::native_type`) has the schema planner's
+    // warnings instead.
+    let own_type = |f: &Field, own: &ColumnMapping| {
+        let carried = sink.carried.as_ref().and_then(|c| c.column_types.iter().find(|(name, _)| name == f.name()));
+        carried.is_none_or(|(_, ty)| ty.eq_ignore_ascii_case(&own.target_type))
+    };
+    let mut warnings: Vec<String> = schema
+        .fields()
+        .iter()
+        .zip(&columns)
+        .filter(|(f, own)| own_type(f, own))
+        .filter_map(|(f, _)| backend.inexact(f))
+        .collect();
     // A table of a table set is made with its source's definition (`apply_carried` in explain).
     if sink.mode == WriteMode::Replace && sink.carried.is_none() {
         warnings.extend(backend.replace_drops().map(|also| {

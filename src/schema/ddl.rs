@@ -463,6 +463,11 @@ impl Planner<'_> {
             keyed: self.keyed.contains(&(i, column.name.clone())),
             in_foreign_key: self.fk_related.contains(&(i, column.name.clone())),
         };
+        if self.catalog.source == Some(self.target.sql())
+            && let Some(native) = self.target.native_type(column, usage)
+        {
+            return native;
+        }
         let mut warn = |text: String| warnings.push(format!("column {object}: {text}"));
         self.target.column_type(column, usage, &mut warn)
     }

@@ -23,9 +23,9 @@ fn load_order_puts_parents_first_and_breaks_cycles() {
     let b = table("b");
     let mut c = table("c");
     c.foreign_keys = vec![fk("b")];
-    assert_eq!(load_order(&Catalog { tables: vec![a.clone(), b.clone(), c.clone()] }), vec![1, 2, 0]);
+    assert_eq!(load_order(&Catalog { tables: vec![a.clone(), b.clone(), c.clone()], source: None }), vec![1, 2, 0]);
     // b → c → b: a cycle; the lowest index among the stuck tables goes first.
     let mut b2 = b;
     b2.foreign_keys = vec![fk("c")];
-    assert_eq!(load_order(&Catalog { tables: vec![a, b2, c] }), vec![1, 2, 0]);
+    assert_eq!(load_order(&Catalog { tables: vec![a, b2, c], source: None }), vec![1, 2, 0]);
 }

@@ -86,6 +86,15 @@ pub trait TargetDialect: Send + Sync {
     /// the rowid column ([`Self::rowid_type`]), nor for enums of [`EnumStyle::NamedType`].
     fn column_type(&self, column: &ColumnDef, usage: ColumnUse, warn: &mut dyn FnMut(String)) -> String;
 
+    /// The column's type on the target when its source is a database of the same kind, in its
+    /// source's own spelling (`column.source_type`), where Flow carries every value of it
+    /// exactly and the portable type would widen it (MySQL `INT UNSIGNED` rather than
+    /// `BIGINT`); `None`: [`Self::column_type`]'s. Called only for a catalog whose
+    /// [`source`](super::model::Catalog::source) is [`Self::sql`].
+    fn native_type(&self, _column: &ColumnDef, _usage: ColumnUse) -> Option<String> {
+        None
+    }
+
     /// The type that makes a single-column integer primary key of an identity the table's row
     /// id, which the database assigns (SQLite: `INTEGER`, declared `"id" INTEGER PRIMARY KEY`).
     /// `None`: identities are declared with [`Self::identity_clause`].

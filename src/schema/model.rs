@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub tables: Vec<TableDef>,
+    /// The database whose spelling [`ColumnDef::source_type`] is in (`None`: not known, as in
+    /// a catalog put together by hand). A target of the same kind may create a column with its
+    /// source's own type ([`TargetDialect::native_type`](super::dialect::TargetDialect::native_type)).
+    #[serde(default)]
+    pub source: Option<crate::plan::sql::Dialect>,
 }
 
 impl Catalog {

@@ -590,3 +590,68 @@ fn the_utf8mb4_hint_follows_the_refused_columns_character_set() {
     assert!(!err.contains("utf8mb4"), "an integer column gets no character-set hint: {err}");
     assert_eq!(my_rows("SELECT COUNT(*) FROM typed_charset.latin"), rows(&[&["0"]]), "nothing is published");
 }
+
+/// A MySQL → MySQL whole-database copy makes each column with its source's own type where the
+/// portable one would widen it (integer sizes and signs, `SET`, the precision of `TIME`,
+/// `DATETIME` and `TIMESTAMP`, `TIMESTAMP` as an instant, blob sizes), and every value reads
+/// back equal, the extremes included. `YEAR` and text types keep the portable type, as the
+/// README says. Before, `INT UNSIGNED` became `BIGINT`, `SET` `LONGTEXT`, `TIMESTAMP(3)`
+/// `DATETIME(6)`.
+#[test]
+fn a_mysql_to_mysql_copy_keeps_the_source_column_types() {
+    if !mariadb_available() {
+        return;
+    }
+    let src = fresh_database("i14my_native_src", "utf8mb4");
+    my_exec(
+        "CREATE TABLE i14my_native_src.t (id INT UNSIGNED PRIMARY KEY, a TINYINT UNSIGNED, b SMALLINT UNSIGNED, \
+         c MEDIUMINT, c2 MEDIUMINT UNSIGNED, d BIGINT UNSIGNED, ti TINYINT, s SET('x','y','z'), \
+         ts TIMESTAMP(3) NULL, ts6 TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), dt DATETIME, \
+         dt2 DATETIME(2), tm TIME(2), bl BLOB, mb MEDIUMBLOB, y YEAR, tx TINYTEXT, z INT(5) ZEROFILL, \
+         KEY (c))",
+    );
+    my_exec(
+        "INSERT INTO i14my_native_src.t VALUES \
+         (4294967295, 255, 65535, -8388608, 16777215, 18446744073709551615, -128, 'x,z', \
+          '2038-01-19 03:14:07.999', '2024-01-02 03:04:05.123456', '9999-12-31 23:59:59', '0001-01-01 00:00:00.01', \
+          '-838:59:59', x'00ff', x'', 2024, 'tiny', 42), \
+         (0, 0, 0, 8388607, 0, 0, 127, '', '1970-01-01 00:00:01.000', '2024-01-02 03:04:05', NULL, NULL, \
+          '838:59:59', NULL, NULL, NULL, NULL, NULL)",
+    );
+    let dst = fresh_database("i14my_native_dst", "utf8mb4");
+    run_ok(&["copy", "-q", src.as_str(), dst.as_str(), "--all-tables"]);
+    let types = |database: &str| {
+        my_rows(&format!(
+            "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{database}' \
+             AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION"
+        ))
+    };
+    let mut expected = types("i14my_native_src");
+    for row in &mut expected {
+        // Kept portable on purpose (README, "Whole databases"): YEAR, texts, ZEROFILL.
+        match row[0].as_str() {
+            "y" => row[1] = "smallint(6)".into(),
+            "tx" => row[1] = "longtext".into(),
+            "z" => row[1] = "bigint(20)".into(),
+            _ => {}
+        }
+    }
+    assert_eq!(types("i14my_native_dst"), expected);
+    // ZEROFILL is display only: `z + 0` is the value.
+    let all = |database: &str| {
+        my_rows(&format!(
+            "SELECT id, a, b, c, c2, d, ti, s, ts, ts6, dt, dt2, tm, HEX(bl), HEX(mb), y, tx, z + 0 FROM {database}.t \
+             ORDER BY id"
+        ))
+    };
+    assert_eq!(all("i14my_native_dst"), all("i14my_native_src"));
+    assert_eq!(
+        my_rows("SELECT ts, ts6, tm, s FROM i14my_native_dst.t ORDER BY id"),
+        rows(&[
+            &["1970-01-01 00:00:01.000", "2024-01-02 03:04:05.000000", "838:59:59.00", ""],
+            &["2038-01-19 03:14:07.999", "2024-01-02 03:04:05.123456", "-838:59:59.00", "x,z"],
+        ])
+    );
+    my_exec("DROP DATABASE i14my_native_src");
+    my_exec("DROP DATABASE i14my_native_dst");
+}

@@ -259,7 +259,7 @@ fn pg_expected(schema: &str, copy: bool) -> Catalog {
             ),
         ];
     }
-    Catalog { tables: vec![audit_log, customers, order_lines, orders] }
+    Catalog { tables: vec![audit_log, customers, order_lines, orders], ..Default::default() }
 }
 
 /// The same rows on every target: explicit identity values with a gap, so "continues after
@@ -458,7 +458,10 @@ async fn mysql_target(catalog: &Catalog) {
     orders.indexes = vec![index("orders_customer_status_idx", &["customer_id", "status"], false)];
     orders.foreign_keys =
         vec![fk(Some("orders_customer_id_fkey"), &["customer_id"], None, "customers", "CASCADE", "NO ACTION")];
-    assert_catalog(&without_estimates(back), &Catalog { tables: vec![audit_log, customers, order_lines, orders] });
+    assert_catalog(
+        &without_estimates(back),
+        &Catalog { tables: vec![audit_log, customers, order_lines, orders], ..Default::default() },
+    );
 }
 
 /// PostgreSQL → SQLite: foreign keys inside `CREATE TABLE`, the rowid as identity.
@@ -552,7 +555,7 @@ async fn sqlite_target(catalog: &Catalog) {
     orders.untranslated =
         vec![untranslated("check constraint", "orders.check1", "CHECK (\"status\" IN ('new', 'paid', 'shipped'))")];
     orders.estimated_rows = 3;
-    assert_catalog(&back, &Catalog { tables: vec![audit_log, customers, order_lines, orders] });
+    assert_catalog(&back, &Catalog { tables: vec![audit_log, customers, order_lines, orders], ..Default::default() });
 }
 
 const MY_SOURCE: &[&str] = &[
@@ -636,7 +639,10 @@ fn mysql_schema_is_read_and_recreated_on_postgres() {
         untranslated("default", "books.updated", "ON UPDATE CURRENT_TIMESTAMP()"),
         untranslated("trigger", "books.books_bi", "BEFORE INSERT FOR EACH ROW SET NEW.title = TRIM(NEW.title)"),
     ];
-    assert_catalog(&without_estimates(catalog.clone()), &Catalog { tables: vec![authors, book_tags, books] });
+    assert_catalog(
+        &without_estimates(catalog.clone()),
+        &Catalog { tables: vec![authors, book_tags, books], ..Default::default() },
+    );
 
     if !postgres_available() {
         return;
@@ -703,7 +709,7 @@ fn mysql_schema_is_read_and_recreated_on_postgres() {
         books.primary_key = Some(key(Some("books_pkey"), &["id"]));
         books.indexes = vec![index("fk_books_author", &["author_id"], false), index("idx_title", &["title"], false)];
         books.foreign_keys = vec![fk(Some("fk_books_author"), &["author_id"], s, "authors", "RESTRICT", "CASCADE")];
-        assert_catalog(&without_estimates(back), &Catalog { tables: vec![authors, book_tags, books] });
+        assert_catalog(&without_estimates(back), &Catalog { tables: vec![authors, book_tags, books], ..Default::default() });
     });
 }
 
@@ -760,7 +766,7 @@ fn sqlite_schema_is_read_with_checks_triggers_and_foreign_keys() {
     parent.untranslated =
         vec![untranslated("check constraint", "parent.check1", "CONSTRAINT positive CHECK (price >= 0)")];
     parent.estimated_rows = 2;
-    assert_catalog(&catalog, &Catalog { tables: vec![child, parent] });
+    assert_catalog(&catalog, &Catalog { tables: vec![child, parent], ..Default::default() });
 
     // To PostgreSQL DDL: booleans' 0/1 defaults become FALSE/TRUE, the rowid an identity.
     let plan = plan_schema(&catalog, &PostgresDdl, None);

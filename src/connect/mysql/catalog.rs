@@ -25,6 +25,7 @@ use crate::connect::catalog::{CatalogReader, PrimaryKeyFacts, ReadAs, TableRead,
 use crate::connect::catalog_error::CatalogError;
 use crate::plan::Endpoint;
 use crate::plan::endpoint::redact_url;
+use crate::plan::sql::Dialect;
 use crate::schema::defaults::{ParsedDefault, common_or_literal, is_number, normalise_number, quote, quoted};
 use crate::schema::model::{
     Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
@@ -173,7 +174,7 @@ impl Reader<'_> {
         let uniques = self.keys(&database, &mut tables)?;
         self.indexes(&uniques, &mut tables)?;
         self.triggers(&mut tables)?;
-        Ok(Catalog { tables: tables.into_values().collect() })
+        Ok(Catalog { tables: tables.into_values().collect(), source: Some(Dialect::Mysql) })
     }
 
     /// Check constraints as untranslated, except MariaDB's `json_valid` column checks, whose

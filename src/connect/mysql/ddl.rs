@@ -41,6 +41,11 @@ impl TargetDialect for MysqlDdl {
         column_type(&column.column_type, usage.keyed, warn)
     }
 
+    /// A MySQL source's own type where the portable one would widen it: [`native_type`].
+    fn native_type(&self, column: &ColumnDef, usage: ColumnUse) -> Option<String> {
+        native_type(column, usage.keyed)
+    }
+
     fn identity_clause(&self, integer: bool, first: bool, type_sql: &str) -> Result<&'static str, NotCarried> {
         if first {
             Ok(" AUTO_INCREMENT")
@@ -91,6 +96,57 @@ impl TargetDialect for MysqlDdl {
 /// `next_value` read by its `next_value_sql`.
 pub fn auto_increment_sql(table: &TableName, next_value: u64) -> String {
     format!("ALTER TABLE {} AUTO_INCREMENT = {next_value}", D.table(table))
+}
+
+/// The type of a column read from MySQL/MariaDB (its `COLUMN_TYPE`, e.g. `int(10) unsigned`),
+/// for a MySQL target, where every value arrives exactly (rows are written as text in a session
+/// at `time_zone = '+00:00'`) and the portable type would be wider:
+///
+/// - integers keep their size and sign (`TINYINT`, `MEDIUMINT`, `INT UNSIGNED`, ...; the display
+///   width, deprecated since MySQL 8.0.17, is dropped; `ZEROFILL` is not carried: portable type);
+/// - `SET(...)` stays a set (its values are read and written as the `a,b` text MySQL uses);
+/// - `TIME(n)`, `DATETIME(n)` and `TIMESTAMP(n)` keep their fractional digits and `TIMESTAMP`
+///   stays an instant; with a `CURRENT_TIMESTAMP` default only at precision 6 (the default is
+///   written `CURRENT_TIMESTAMP(6)`, which MySQL refuses on another precision), else the
+///   portable type;
+/// - `TINYBLOB`, `BLOB` and `MEDIUMBLOB` keep their size (bytes are bytes) unless a key or index
+///   uses the column (its prefix length is not read).
+///
+/// Not carried, on purpose: `YEAR` (written as text, a year 0 would read back as 2000: MySQL
+/// manual, "The YEAR Type"), text types (a text of another character set can need more bytes
+/// in `utf8mb4`, so `LONGTEXT` is kept), and `TINYINT(1)` read as a boolean.
+fn native_type(column: &ColumnDef, keyed: bool) -> Option<String> {
+    let lower = column.source_type.trim().to_ascii_lowercase();
+    let base: String = lower.chars().take_while(char::is_ascii_alphabetic).collect();
+    let rest = &lower[base.len()..];
+    let fractional = |rest: &str| -> Option<String> {
+        match rest.trim() {
+            "" => Some(String::new()),
+            digits if digits.starts_with('(') && digits.ends_with(')') => {
+                let n: u8 = digits[1..digits.len() - 1].trim().parse().ok()?;
+                (n <= 6).then(|| format!("({n})"))
+            }
+            _ => None,
+        }
+    };
+    match base.as_str() {
+        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" => {
+            if column.column_type == ColumnType::Boolean || lower.contains("zerofill") {
+                return None;
+            }
+            let unsigned = if lower.contains("unsigned") { " UNSIGNED" } else { "" };
+            let name = if base == "integer" { "INT".to_string() } else { base.to_ascii_uppercase() };
+            Some(format!("{name}{unsigned}"))
+        }
+        "set" => Some(column.source_type.trim().to_string()),
+        "time" | "datetime" | "timestamp" => {
+            let fsp = fractional(rest)?;
+            let now_default = column.default == Some(crate::schema::DefaultValue::CurrentTimestamp);
+            (!now_default || fsp == "(6)").then(|| format!("{}{fsp}", base.to_ascii_uppercase()))
+        }
+        "tinyblob" | "blob" | "mediumblob" if !keyed && rest.trim().is_empty() => Some(base.to_ascii_uppercase()),
+        _ => None,
+    }
 }
 
 /// MySQL's row-size limit (65,535 bytes) allows at most this many utf8mb4 characters in one

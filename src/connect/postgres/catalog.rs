@@ -22,6 +22,7 @@ use super::{connect, error_text, types::numeric_precision_scale};
 use crate::connect::catalog::{CatalogReader, TableSetRead};
 use crate::connect::catalog_error::CatalogError;
 use crate::plan::Endpoint;
+use crate::plan::sql::Dialect;
 use crate::schema::defaults::{ParsedDefault, common_default, is_number, normalise_number, quote, quoted};
 use crate::schema::model::{
     Catalog, ColumnDef, ColumnType, DefaultValue, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated,
@@ -142,7 +143,7 @@ impl TablesRead {
     pub(super) fn catalog(self) -> Catalog {
         let mut tables = self.tables;
         tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-        Catalog { tables }
+        Catalog { tables, source: Some(Dialect::Postgres) }
     }
 }
 

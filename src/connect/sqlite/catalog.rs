@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use crate::connect::catalog::CatalogReader;
 use crate::connect::catalog_error::CatalogError;
 use crate::plan::Endpoint;
+use crate::plan::sql::Dialect;
 use crate::schema::defaults::{ParsedDefault, common_or_literal};
 use crate::schema::model::{
     Catalog, ColumnDef, ColumnType, ForeignKeyDef, IndexDef, KeyDef, TableDef, Untranslated, fk_action,
@@ -72,7 +73,7 @@ pub fn read_catalog(path: &str, filter: &TableFilter) -> Result<Catalog, Catalog
     for (name, without_rowid) in names {
         tables.push(read_table(&conn, &name, without_rowid).map_err(err(&format!("table {name}")))?);
     }
-    Ok(Catalog { tables })
+    Ok(Catalog { tables, source: Some(Dialect::Sqlite) })
 }
 
 fn read_table(conn: &Connection, name: &str, without_rowid: bool) -> rusqlite::Result<TableDef> {
