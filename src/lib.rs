@@ -1,4 +1,6 @@
 #![doc = include_str!("../ARCHITECTURE.md")]
+// `unsafe` is allowed in one module only: `connect::sqlite::raw`.
+#![deny(unsafe_code)]
 
 /// `eprintln!` that never panics. std's `eprintln!` panics when stderr cannot be written (a
 /// closed pipe: `flow ... 2>&1 | head -2`; a full device: `2>/dev/full`), which would turn a run's

@@ -7,9 +7,12 @@
 //! once per batch and binds values without a [`Value`] each: numbers directly, text and blobs
 //! borrowed from the array, decimals, dates and timestamps written into one reused buffer. It
 //! writes the same text as [`value_at`] (the tests compare the two), which stays the definition
-//! and serves the rarer types.
+//! and serves the rarer types. A multi-row `INSERT` is bound and run by [`BatchParams::execute`]
+//! through `raw`: SQLite borrows the text and blobs (from the batch's arrays, or from one buffer
+//! holding the run's written text) instead of copying each one.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BinaryViewArray, BooleanArray, Date32Array, Decimal128Array,
@@ -19,8 +22,9 @@ use arrow::array::{
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, NaiveDate};
-use rusqlite::Statement;
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::types::{Value, ValueRef};
+
+use super::raw::RawStatement;
 
 use crate::connect::span::span_text;
 
@@ -164,6 +168,29 @@ pub enum BindError {
     Sqlite(rusqlite::Error),
 }
 
+impl From<rusqlite::Error> for BindError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+/// One column's value of a row: borrowed from the batch (or a number), written into the text
+/// buffer the caller passed, or made by [`value_at`] for the rarer types.
+#[derive(Debug)]
+enum Out<'a> {
+    Value(ValueRef<'a>),
+    Written,
+    Owned(Value),
+}
+
+/// A parameter of a run: a value borrowed from the batch, or text or a blob in the run's buffer
+/// (`BatchParams::written`).
+enum Param<'a> {
+    Value(ValueRef<'a>),
+    Text(Range<usize>),
+    Blob(Range<usize>),
+}
+
 /// One column of a batch, resolved to its Arrow type for binding.
 enum Column {
     Boolean(BooleanArray),
@@ -199,6 +226,8 @@ pub struct BatchParams {
     text: String,
     /// A decimal's digits before the point is placed.
     digits: String,
+    /// The text (and blobs) written for one run's parameters, bound from here while it runs.
+    written: Vec<u8>,
 }
 
 impl BatchParams {
@@ -211,18 +240,45 @@ impl BatchParams {
                 Column::of(array, declared)
             })
             .collect();
-        Self { columns, text: String::with_capacity(64), digits: String::with_capacity(48) }
+        Self { columns, text: String::with_capacity(64), digits: String::with_capacity(48), written: Vec::new() }
     }
 
-    /// Binds row `row` to `stmt`'s parameters after the first `skip`: column `i` to parameter
-    /// `skip + i + 1` (a multi-row `INSERT` binds its rows one after another).
-    pub fn bind(&mut self, stmt: &mut Statement<'_>, row: usize, skip: usize) -> std::result::Result<(), BindError> {
-        for (i, column) in self.columns.iter().enumerate() {
-            let (text, digits) = (&mut self.text, &mut self.digits);
-            let value = column.value(row, text, digits).map_err(|error| BindError::Value { column: i, error })?;
-            stmt.raw_bind_parameter(skip + i + 1, value).map_err(BindError::Sqlite)?;
+    /// Binds rows `rows` to `stmt`, one after another (row `rows.start + k`'s column `i` to
+    /// parameter `k × width + i + 1`), and runs it once: a multi-row `INSERT`, or a one-row one.
+    /// A value that cannot be a parameter fails before anything runs.
+    pub fn execute(&mut self, stmt: &mut RawStatement<'_>, rows: Range<usize>) -> std::result::Result<(), BindError> {
+        let Self { columns, text, digits, written } = self;
+        written.clear();
+        let mut params = Vec::with_capacity(rows.len() * columns.len());
+        for row in rows {
+            for (i, column) in columns.iter().enumerate() {
+                let out = column.value(row, text, digits).map_err(|error| BindError::Value { column: i, error })?;
+                let mut keep = |bytes: &[u8]| {
+                    written.extend_from_slice(bytes);
+                    written.len() - bytes.len()..written.len()
+                };
+                params.push(match out {
+                    Out::Value(v) => Param::Value(v),
+                    Out::Written => Param::Text(keep(text.as_bytes())),
+                    Out::Owned(Value::Text(t)) => Param::Text(keep(t.as_bytes())),
+                    Out::Owned(Value::Blob(b)) => Param::Blob(keep(&b)),
+                    Out::Owned(Value::Integer(v)) => Param::Value(ValueRef::Integer(v)),
+                    Out::Owned(Value::Real(v)) => Param::Value(ValueRef::Real(v)),
+                    Out::Owned(Value::Null) => Param::Value(ValueRef::Null),
+                });
+            }
         }
-        Ok(())
+        let written = &*written;
+        stmt.execute(|b| {
+            for param in &params {
+                match param {
+                    Param::Value(v) => b.value(*v)?,
+                    Param::Text(at) => b.text(&written[at.clone()])?,
+                    Param::Blob(at) => b.blob(&written[at.clone()])?,
+                }
+            }
+            Ok(())
+        })
     }
 }
 
@@ -277,16 +333,17 @@ impl Column {
         }
     }
 
-    /// The value at `row`, text written into `text` (and a decimal's digits into `digits`).
+    /// The value at `row`; text the value needs written goes into `text` ([`Out::Written`]),
+    /// and a decimal's digits into `digits`.
     fn value<'a>(
         &'a self,
         row: usize,
-        text: &'a mut String,
+        text: &mut String,
         digits: &mut String,
-    ) -> std::result::Result<ToSqlOutput<'a>, ParamError> {
-        let borrowed = |v: ValueRef<'a>| Ok(ToSqlOutput::Borrowed(v));
+    ) -> std::result::Result<Out<'a>, ParamError> {
+        let borrowed = |v: ValueRef<'a>| Ok(Out::Value(v));
         let null = match self {
-            Self::Other(array) => return value_at(array.as_ref(), row).map(ToSqlOutput::Owned),
+            Self::Other(array) => return value_at(array.as_ref(), row).map(Out::Owned),
             Self::Boolean(a) => a.is_null(row),
             Self::Integer(a) => a.is_null(row),
             Self::UInt64(a) => a.is_null(row),
@@ -314,7 +371,7 @@ impl Column {
             Self::UInt64(a) => {
                 let v = a.value(row);
                 i64::try_from(v)
-                    .map(|v| ToSqlOutput::Borrowed(ValueRef::Integer(v)))
+                    .map(|v| Out::Value(ValueRef::Integer(v)))
                     .map_err(|_| ParamError::IntegerRange { value: v })
             }
             Self::Real(a) => borrowed(ValueRef::Real(real(a.value(row))?)),
@@ -335,20 +392,20 @@ impl Column {
                 };
                 decimal_text(digits, a.precision(), a.scale(), text);
                 decimal_fits(text, floats.as_deref())?;
-                borrowed(ValueRef::Text(text.as_bytes()))
+                Ok(Out::Written)
             }
             Self::Decimal256(a, floats) => {
                 digits.clear();
                 let _ = write!(digits, "{}", a.value(row));
                 decimal_text(digits, a.precision(), a.scale(), text);
                 decimal_fits(text, floats.as_deref())?;
-                borrowed(ValueRef::Text(text.as_bytes()))
+                Ok(Out::Written)
             }
             Self::Date32(a) => {
                 let bad = || ParamError::TemporalRange { data_type: a.data_type().clone() };
                 let date = a.value_as_date(row).ok_or_else(bad)?;
                 write_date(date, text);
-                borrowed(ValueRef::Text(text.as_bytes()))
+                Ok(Out::Written)
             }
             Self::Timestamp { values, data_type } => {
                 let bad = || ParamError::TemporalRange { data_type: data_type.clone() };
@@ -362,7 +419,7 @@ impl Column {
                 }
                 .ok_or_else(bad)?;
                 write_timestamp(micros, zone.is_some(), text).ok_or_else(bad)?;
-                borrowed(ValueRef::Text(text.as_bytes()))
+                Ok(Out::Written)
             }
         }
     }
@@ -496,11 +553,11 @@ mod tests {
         values
     }
 
-    fn as_value(output: ToSqlOutput<'_>) -> Value {
+    fn as_value(output: Out<'_>, text: &str) -> Value {
         match output {
-            ToSqlOutput::Borrowed(v) => Value::from(v),
-            ToSqlOutput::Owned(v) => v,
-            other => panic!("unexpected {other:?}"),
+            Out::Value(v) => Value::from(v),
+            Out::Written => Value::Text(text.to_string()),
+            Out::Owned(v) => v,
         }
     }
 
@@ -510,7 +567,7 @@ mod tests {
         let column = Column::of(&array, None);
         let (mut text, mut digits) = (String::new(), String::new());
         for row in 0..array.len() {
-            let fast = column.value(row, &mut text, &mut digits).map(as_value);
+            let fast = column.value(row, &mut text, &mut digits).map(|out| as_value(out, &text));
             assert_eq!(fast, value_at(array.as_ref(), row), "{} row {row}", array.data_type());
         }
     }
@@ -571,9 +628,9 @@ mod tests {
         let batch = RecordBatch::try_new(schema, vec![Arc::new(a)]).unwrap();
         let params = BatchParams::new(&batch, &[(0, "NUMERIC(20,2)".to_string())]);
         let (mut text, mut digits) = (String::new(), String::new());
-        let first = params.columns[0].value(0, &mut text, &mut digits).map(as_value);
+        let first = params.columns[0].value(0, &mut text, &mut digits).map(|out| as_value(out, &text));
         assert_eq!(first, Ok(Value::Text("123.45".into())));
-        let second = params.columns[0].value(1, &mut text, &mut digits).map(as_value);
+        let second = params.columns[0].value(1, &mut text, &mut digits).map(|out| as_value(out, &text));
         assert!(matches!(second, Err(ParamError::FloatDigits { significant: 19, .. })), "{second:?}");
     }
 }

@@ -57,6 +57,7 @@ use values::Builder;
 pub use values::ValueError;
 pub(crate) use values::parse_decimal;
 
+use super::raw::RawStatement;
 use crate::connect::blocking::blocking_stream;
 use crate::diagnostics::{Failure, codes};
 
@@ -408,31 +409,33 @@ fn read_query(
     read: &mut u64,
     emit: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> Result<bool> {
-    let rowid_stmt = if with_rowid { with_rowid_sql(sql).and_then(|s| conn.prepare(&s).ok()) } else { None };
+    // The statement of the hot loop, read through `raw` (a step's values without rusqlite's
+    // per-value checks).
+    let rowid_stmt =
+        if with_rowid { with_rowid_sql(sql).and_then(|s| RawStatement::prepare(conn, &s).ok()) } else { None };
     let (mut stmt, offset) = match rowid_stmt {
         Some(stmt) => (stmt, 1),
-        None => (conn.prepare(sql).map_err(|e| sql_error(shown, e))?, 0),
+        None => (RawStatement::prepare(conn, sql).map_err(|e| sql_error(shown, e))?, 0),
     };
     if stmt.column_count() != plans.len() + offset {
         let message = format!(
             "SQLite {shown}: the query returns {} columns, the source's schema has {}",
-            stmt.column_count() - offset,
+            stmt.column_count().saturating_sub(offset),
             plans.len()
         );
         return Err(Failure::new(codes::source::CHANGED, message).into_datafusion());
     }
-    let mut rows = stmt.query([]).map_err(|e| sql_error(shown, e))?;
     let mut builders: Vec<Builder> = plans.iter().map(|p| Builder::new(p.kind, batch_size)).collect();
     let mut in_batch = 0;
     let mut row_number: u64 = 0;
-    while let Some(row) = rows.next().map_err(|e| sql_error(shown, e))? {
+    while stmt.step().map_err(|e| sql_error(shown, e))? {
         row_number += 1;
         *read += 1;
         for (i, (builder, plan)) in builders.iter_mut().zip(plans).enumerate() {
-            let value = row.get_ref(i + offset).map_err(|e| sql_error(shown, e))?;
+            let value = stmt.value(i + offset).map_err(|e| sql_error(shown, e))?;
             if let Err(why) = builder.append(value) {
                 let at = if offset == 1 {
-                    match row.get_ref(0) {
+                    match stmt.value(0) {
                         Ok(ValueRef::Integer(id)) => format!("rowid {id}"),
                         _ => format!("row {row_number}"),
                     }

@@ -22,6 +22,7 @@ use rusqlite::{ErrorCode, OptionalExtension};
 use futures::future::BoxFuture;
 
 use super::params::{BatchParams, BindError};
+use super::raw::RawStatement;
 use super::shared::{Journal, Lent, SharedFile};
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
@@ -461,25 +462,30 @@ impl RowLoader<SqliteSession> for SqliteLoader {
     ) -> Result<Vec<BadRow>> {
         let mut params = BatchParams::new(batch, &self.floats);
         let mut bad = Vec::new();
-        let (rows, width) = (batch.num_rows(), batch.num_columns());
-        let mut many = s.conn.prepare_cached(&self.many).map_err(|e| s.fail(Step::WriteRows, &e))?;
-        let mut one = s.conn.prepare_cached(&self.one).map_err(|e| s.fail(Step::WriteRows, &e))?;
+        let rows = batch.num_rows();
+        // Prepared per batch: a statement of `raw` borrows the connection, which the loader
+        // does not hold. The one-row statement only when a run must be retried row by row.
+        let mut many = RawStatement::prepare(&s.conn, &self.many).map_err(|e| s.fail(Step::WriteRows, &e))?;
+        let mut one = None;
         let mut next = 0;
         while next < rows && (bad.is_empty() || !target.rejects.fails()) {
             let run = next..(next + self.rows).min(rows);
             next = run.end;
             if self.rows > 1 && run.len() == self.rows {
-                let bound = run.clone().enumerate().try_for_each(|(i, row)| params.bind(&mut many, row, i * width));
-                match bound.and_then(|()| many.raw_execute().map_err(BindError::Sqlite)) {
-                    Ok(_) => continue,
+                match params.execute(&mut many, run.clone()) {
+                    Ok(()) => continue,
                     // The run again row by row, to find and refuse the row.
                     Err(BindError::Value { .. }) => {}
                     Err(BindError::Sqlite(e)) if the_rows_fault(&e) => {}
                     Err(BindError::Sqlite(e)) => return Err(s.fail(Step::WriteRows, &e)),
                 }
             }
+            let one = match &mut one {
+                Some(one) => one,
+                None => one.insert(RawStatement::prepare(&s.conn, &self.one).map_err(|e| s.fail(Step::WriteRows, &e))?),
+            };
             for row in run {
-                let done = params.bind(&mut one, row, 0).and_then(|()| one.raw_execute().map_err(BindError::Sqlite));
+                let done = params.execute(one, row..row + 1);
                 match done {
                     Ok(_) => {}
                     Err(BindError::Value { column, error }) => {

@@ -174,3 +174,62 @@ fn small_queries_are_typed_from_the_rows_they_return_and_bounds_come_from_both_e
     let text = arrow::array::AsArray::as_string::<i32>(batch.column(0));
     assert_eq!(text.iter().collect::<Vec<_>>(), vec![Some("w"), Some("x"), Some("y"), Some("z")]);
 }
+
+/// The fast path for the plain forms gives what the general parser gives, and declines (never
+/// refuses) everything else.
+#[test]
+fn plain_time_text_is_the_general_parsers_value() {
+    let mut texts: Vec<String> = vec![
+        "2024-01-05".into(),
+        "0000-01-01".into(),
+        "9999-12-31 23:59:59.999999".into(),
+        "2024-02-29 12:00:00".into(),
+        "2023-02-29 12:00:00".into(),
+        "2024-13-01".into(),
+        "2024-01-05T10:00:00.5".into(),
+        "2024-01-05 24:00:00".into(),
+        "2024-01-05 10:60:00".into(),
+        "2024-01-05 10:00:60".into(),
+        "2024-01-05 10:00:00.".into(),
+        "2024-01-05 10:00:00.1234567".into(),
+        "2024-01-05 10:00:00.1200000".into(),
+        "2024-01-05 10:00:00Z".into(),
+        "2024-01-05 10:00".into(),
+        "2024-01-05 1a:00:00".into(),
+        "2024-01-0a".into(),
+        "+024-01-05".into(),
+        " 2024-01-05".into(),
+        "2024-01-05 10:00:00.12a".into(),
+    ];
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..2_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let fraction = match x % 4 {
+            0 => String::new(),
+            1 => format!(".{}", x % 1_000),
+            2 => format!(".{:06}", x % 1_000_000),
+            _ => format!(".{}", x % 10),
+        };
+        texts.push(format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{fraction}",
+            x % 10_000,
+            x / 7 % 13,
+            x / 11 % 32,
+            x / 13 % 25,
+            x / 17 % 61,
+            x / 19 % 61
+        ));
+    }
+    for t in &texts {
+        let general = parse_time_text(t);
+        if let Some(fast) = plain_time_text(t.as_bytes()) {
+            assert_eq!(Some(fast), general, "{t}");
+        }
+        assert_eq!(to_time_value(ValueRef::Text(t.as_bytes())).ok(), parse_time_text(t.trim()), "{t}");
+    }
+    for plain in ["2024-01-05", "2024-01-05 10:00:00", "2024-01-05T10:00:00.5", "2024-01-05 10:00:00.123456"] {
+        assert!(plain_time_text(plain.as_bytes()).is_some(), "{plain}");
+    }
+}

@@ -319,6 +319,9 @@ pub(super) fn to_time_value(value: ValueRef<'_>) -> std::result::Result<i64, Val
         ValueRef::Integer(i) => number_time(i as f64, Some(i)),
         ValueRef::Real(f) => number_time(f, None),
         ValueRef::Text(t) => {
+            if let Some(micros) = plain_time_text(t) {
+                return Ok(micros);
+            }
             let t = text(t)?.trim();
             if t.eq_ignore_ascii_case("now") {
                 return Err(ValueError::Now);
@@ -340,6 +343,43 @@ pub(super) fn to_time_value(value: ValueRef<'_>) -> std::result::Result<i64, Val
         }
         _ => Err(ValueError::NotTimeValue),
     }
+}
+
+/// The forms most programs write, without offset or spaces around them: `YYYY-MM-DD`,
+/// `YYYY-MM-DD HH:MM:SS` and `YYYY-MM-DD HH:MM:SS.f` with 1 to 6 fractional digits (Python's
+/// `sqlite3` writes the first, and the others for a `datetime` with and without microseconds),
+/// `T` allowed for the space. The value [`parse_time_text`] gives them, read in one pass over
+/// fixed places; `None` for any other text, which takes the general way (and is refused there
+/// if it is no time value: a fast path never refuses).
+pub(super) fn plain_time_text(b: &[u8]) -> Option<i64> {
+    let digit = |i: usize| -> Option<i64> {
+        let d = b.get(i)?.wrapping_sub(b'0');
+        (d < 10).then_some(i64::from(d))
+    };
+    let two = |i: usize| Some(digit(i)? * 10 + digit(i + 1)?);
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = two(0)? * 100 + two(2)?;
+    let days = days_from_civil(year, two(5)?, two(8)?)?;
+    if b.len() == 10 {
+        return Some(days * MICROS_PER_DAY);
+    }
+    if b.len() < 19 || !matches!(b[10], b' ' | b'T') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (hours, minutes, seconds) = (two(11)?, two(14)?, two(17)?);
+    if hours > 23 || minutes > 59 || seconds > 59 {
+        return None;
+    }
+    let mut micros = 0;
+    if b.len() > 19 {
+        let fraction = b.get(20..).filter(|f| b[19] == b'.' && (1..=6).contains(&f.len()))?;
+        for i in 0..6 {
+            micros = micros * 10 + if i < fraction.len() { digit(20 + i)? } else { 0 };
+        }
+    }
+    Some(days * MICROS_PER_DAY + ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + micros)
 }
 
 /// A number as SQLite's `'auto'` modifier reads it, to the millisecond.
