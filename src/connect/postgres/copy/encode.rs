@@ -385,10 +385,8 @@ fn write_field(
             out.put_i32(-1);
             Ok(())
         }
-        BoundColumn::Values { read, .. } if target == PgScalar::Bit => {
-            write_bits(bits.unwrap_or(64), read.read(row), out)
-        }
-        BoundColumn::Values { read, .. } => write_value(target, read.read(row), out, scratch),
+        BoundColumn::Values { read, .. } if target == PgScalar::Bit => write_bits(bits.unwrap_or(64), read(row), out),
+        BoundColumn::Values { read, .. } => write_value(target, read(row), out, scratch),
         BoundColumn::Display { formatter, .. } => {
             // The length is only known after formatting: reserve the length
             // word and patch it afterwards, so nothing is allocated per row.

@@ -2,10 +2,7 @@
 //! encoder's writers deal with "an integer" or "a timestamp in µs" instead of every Arrow type
 //! and unit. Units are converted here, once per value.
 
-use arrow::array::{
-    Array, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array,
-    StringArray, Time64MicrosecondArray, TimestampMicrosecondArray,
-};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Date64Type, Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type,
     DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float16Type,
@@ -64,101 +61,79 @@ impl Value<'_> {
     }
 }
 
-/// Reads row `i` of one column ([`Reader::read`]). Built once per batch and column. The types
-/// Flow's own sources produce most are read directly, so the value is built inline; the others
-/// through a boxed closure, which keeps the per-Arrow-type code in one place ([`value_reader`])
-/// at the cost of an indirect call per value.
-pub(super) enum Reader<'a> {
-    Boolean(&'a BooleanArray),
-    Int32(&'a Int32Array),
-    Int64(&'a Int64Array),
-    Float64(&'a Float64Array),
-    Decimal128(&'a Decimal128Array, i8),
-    Utf8(&'a StringArray),
-    Binary(&'a BinaryArray),
-    Date32(&'a Date32Array),
-    Time64Micros(&'a Time64MicrosecondArray),
-    TimestampMicros(&'a TimestampMicrosecondArray),
-    Other(Box<dyn Fn(usize) -> Value<'a> + 'a>),
-}
-
-impl<'a> Reader<'a> {
-    /// The value of row `i` (not NULL: the caller checks the null buffer first).
-    #[inline]
-    pub(super) fn read(&self, i: usize) -> Value<'a> {
-        match self {
-            Reader::Boolean(a) => Value::Bool(a.value(i)),
-            Reader::Int32(a) => Value::Int(a.value(i).into()),
-            Reader::Int64(a) => Value::Int(a.value(i).into()),
-            Reader::Float64(a) => Value::Float(a.value(i)),
-            &Reader::Decimal128(a, scale) => Value::Decimal128 { unscaled: a.value(i), scale },
-            Reader::Utf8(a) => Value::Str(a.value(i)),
-            Reader::Binary(a) => Value::Bytes(a.value(i)),
-            Reader::Date32(a) => Value::Date(a.value(i).into()),
-            Reader::Time64Micros(a) => Value::Time(a.value(i)),
-            Reader::TimestampMicros(a) => Value::Timestamp(a.value(i).into()),
-            Reader::Other(read) => read(i),
-        }
-    }
-}
+/// Reads row `i` of one column. Built once per batch and column; boxing keeps
+/// the per-Arrow-type code in one place ([`value_reader`]) at the cost of an
+/// indirect call per value.
+pub(super) type Reader<'a> = Box<dyn Fn(usize) -> Value<'a> + 'a>;
 
 fn primitive_reader<'a, T: ArrowPrimitiveType>(
     array: &'a dyn Array,
     convert: impl Fn(T::Native) -> Value<'a> + 'a,
 ) -> Option<Reader<'a>> {
     let array = array.as_primitive_opt::<T>()?;
-    Some(Reader::Other(Box::new(move |i| convert(array.value(i)))))
+    Some(Box::new(move |i| convert(array.value(i))))
 }
 
 /// The reader for an array of any supported (non-dictionary) type.
 pub(super) fn value_reader(array: &dyn Array) -> Option<Reader<'_>> {
     use DataType as D;
     let reader: Reader<'_> = match array.data_type() {
-        D::Boolean => Reader::Boolean(array.as_boolean_opt()?),
+        D::Boolean => {
+            let a = array.as_boolean_opt()?;
+            Box::new(move |i| Value::Bool(a.value(i)))
+        }
         D::Int8 => primitive_reader::<Int8Type>(array, |v| Value::Int(v.into()))?,
         D::Int16 => primitive_reader::<Int16Type>(array, |v| Value::Int(v.into()))?,
-        D::Int32 => Reader::Int32(array.as_primitive_opt::<Int32Type>()?),
-        D::Int64 => Reader::Int64(array.as_primitive_opt::<Int64Type>()?),
+        D::Int32 => primitive_reader::<Int32Type>(array, |v| Value::Int(v.into()))?,
+        D::Int64 => primitive_reader::<Int64Type>(array, |v| Value::Int(v.into()))?,
         D::UInt8 => primitive_reader::<UInt8Type>(array, |v| Value::Int(v.into()))?,
         D::UInt16 => primitive_reader::<UInt16Type>(array, |v| Value::Int(v.into()))?,
         D::UInt32 => primitive_reader::<UInt32Type>(array, |v| Value::Int(v.into()))?,
         D::UInt64 => primitive_reader::<UInt64Type>(array, |v| Value::Int(v.into()))?,
         D::Float16 => primitive_reader::<Float16Type>(array, |v| Value::Float(v.to_f64()))?,
         D::Float32 => primitive_reader::<Float32Type>(array, |v| Value::Float(v.into()))?,
-        D::Float64 => Reader::Float64(array.as_primitive_opt::<Float64Type>()?),
+        D::Float64 => primitive_reader::<Float64Type>(array, Value::Float)?,
         &D::Decimal32(_, scale) => {
             primitive_reader::<Decimal32Type>(array, move |v| Value::Decimal128 { unscaled: v.into(), scale })?
         }
         &D::Decimal64(_, scale) => {
             primitive_reader::<Decimal64Type>(array, move |v| Value::Decimal128 { unscaled: v.into(), scale })?
         }
-        &D::Decimal128(_, scale) => Reader::Decimal128(array.as_primitive_opt::<Decimal128Type>()?, scale),
+        &D::Decimal128(_, scale) => {
+            primitive_reader::<Decimal128Type>(array, move |v| Value::Decimal128 { unscaled: v, scale })?
+        }
         &D::Decimal256(_, scale) => {
             primitive_reader::<Decimal256Type>(array, move |v| Value::Decimal256 { unscaled: v, scale })?
         }
-        D::Utf8 => Reader::Utf8(array.as_string_opt::<i32>()?),
+        D::Utf8 => {
+            let a = array.as_string_opt::<i32>()?;
+            Box::new(move |i| Value::Str(a.value(i)))
+        }
         D::LargeUtf8 => {
             let a = array.as_string_opt::<i64>()?;
-            Reader::Other(Box::new(move |i| Value::Str(a.value(i))))
+            Box::new(move |i| Value::Str(a.value(i)))
         }
         D::Utf8View => {
             let a = array.as_string_view_opt()?;
-            Reader::Other(Box::new(move |i| Value::Str(a.value(i))))
+            Box::new(move |i| Value::Str(a.value(i)))
         }
-        D::Binary => Reader::Binary(array.as_binary_opt::<i32>()?),
+        D::Binary => {
+            let a = array.as_binary_opt::<i32>()?;
+            Box::new(move |i| Value::Bytes(a.value(i)))
+        }
         D::LargeBinary => {
             let a = array.as_binary_opt::<i64>()?;
-            Reader::Other(Box::new(move |i| Value::Bytes(a.value(i))))
+            Box::new(move |i| Value::Bytes(a.value(i)))
         }
         D::BinaryView => {
             let a = array.as_binary_view_opt()?;
-            Reader::Other(Box::new(move |i| Value::Bytes(a.value(i))))
+            Box::new(move |i| Value::Bytes(a.value(i)))
         }
         D::FixedSizeBinary(_) => {
             let a = array.as_fixed_size_binary_opt()?;
-            Reader::Other(Box::new(move |i| Value::Bytes(a.value(i))))
+            Box::new(move |i| Value::Bytes(a.value(i)))
         }
-        D::Date32 => Reader::Date32(array.as_primitive_opt::<Date32Type>()?),
+        D::Date32 => primitive_reader::<Date32Type>(array, |v| Value::Date(v.into()))?,
         D::Date64 => primitive_reader::<Date64Type>(array, |v| Value::Date(v.div_euclid(MILLIS_PER_DAY)))?,
         D::Time32(TimeUnit::Second) => {
             primitive_reader::<Time32SecondType>(array, |v| Value::Time(i64::from(v) * 1_000_000))?
@@ -166,7 +141,7 @@ pub(super) fn value_reader(array: &dyn Array) -> Option<Reader<'_>> {
         D::Time32(TimeUnit::Millisecond) => {
             primitive_reader::<Time32MillisecondType>(array, |v| Value::Time(i64::from(v) * 1_000))?
         }
-        D::Time64(TimeUnit::Microsecond) => Reader::Time64Micros(array.as_primitive_opt::<Time64MicrosecondType>()?),
+        D::Time64(TimeUnit::Microsecond) => primitive_reader::<Time64MicrosecondType>(array, Value::Time)?,
         // PostgreSQL has microsecond resolution; sub-microsecond digits are
         // dropped (floor), as for timestamps below.
         D::Time64(TimeUnit::Nanosecond) => {
@@ -194,7 +169,7 @@ pub(super) fn value_reader(array: &dyn Array) -> Option<Reader<'_>> {
             primitive_reader::<TimestampMillisecondType>(array, |v| Value::Timestamp(i128::from(v) * 1_000))?
         }
         D::Timestamp(TimeUnit::Microsecond, _) => {
-            Reader::TimestampMicros(array.as_primitive_opt::<TimestampMicrosecondType>()?)
+            primitive_reader::<TimestampMicrosecondType>(array, |v| Value::Timestamp(v.into()))?
         }
         D::Timestamp(TimeUnit::Nanosecond, _) => {
             primitive_reader::<TimestampNanosecondType>(array, |v| Value::Timestamp(i128::from(v.div_euclid(1_000))))?
