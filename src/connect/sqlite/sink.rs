@@ -22,7 +22,6 @@ use rusqlite::{ErrorCode, OptionalExtension};
 use futures::future::BoxFuture;
 
 use super::params::{BatchParams, BindError};
-use super::raw::RawStatement;
 use super::shared::{Journal, Lent, SharedFile};
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
@@ -465,7 +464,8 @@ impl RowLoader<SqliteSession> for SqliteLoader {
         let rows = batch.num_rows();
         // Prepared per batch: a statement of `raw` borrows the connection, which the loader
         // does not hold. The one-row statement only when a run must be retried row by row.
-        let mut many = RawStatement::prepare(&s.conn, &self.many).map_err(|e| s.fail(Step::WriteRows, &e))?;
+        let mut many =
+            super::raw::RawStatement::prepare(&s.conn, &self.many).map_err(|e| s.fail(Step::WriteRows, &e))?;
         let mut one = None;
         let mut next = 0;
         while next < rows && (bad.is_empty() || !target.rejects.fails()) {
@@ -482,7 +482,9 @@ impl RowLoader<SqliteSession> for SqliteLoader {
             }
             let one = match &mut one {
                 Some(one) => one,
-                None => one.insert(RawStatement::prepare(&s.conn, &self.one).map_err(|e| s.fail(Step::WriteRows, &e))?),
+                None => one.insert(
+                    super::raw::RawStatement::prepare(&s.conn, &self.one).map_err(|e| s.fail(Step::WriteRows, &e))?,
+                ),
             };
             for row in run {
                 let done = params.execute(one, row..row + 1);
