@@ -255,7 +255,7 @@ async fn incremental_marks(plan: &PipelinePlan) -> Result<BTreeMap<String, Since
     if !plan.sources.iter().any(|s| s.incremental.is_some()) {
         return Ok(BTreeMap::new());
     }
-    let histories = crate::connect::sink::read_ledgers(plan).await?;
+    let histories = crate::connect::sink::read_ledgers(plan, "").await?;
     crate::ledger::watermark::since_marks(plan, &histories).map_err(|e| Failure::new(codes::run::LEDGER, e.to_string()))
 }
 

@@ -124,7 +124,16 @@ pub async fn read_ledger(plan: &PipelinePlan, sink: &SinkPlan) -> Result<SinkHis
 /// sidecar), whichever sink of `plan` recorded it: how `flow status` finds the tables of a
 /// table set, which the ledger names but the file does not. Errors as [`read_ledger`].
 pub async fn read_ledger_rows(plan: &PipelinePlan, sink: &SinkPlan) -> Result<Vec<crate::ledger::LedgerRow>, Failure> {
-    let key = LedgerKey { run_id: String::new(), pipeline: plan.name.clone(), sink: sink.name.clone() };
+    read_ledger_rows_in(plan, sink, "").await
+}
+
+/// [`read_ledger_rows`] by run `run_id`, whose held connections it may use ([`hold_sessions`]).
+async fn read_ledger_rows_in(
+    plan: &PipelinePlan,
+    sink: &SinkPlan,
+    run_id: &str,
+) -> Result<Vec<crate::ledger::LedgerRow>, Failure> {
+    let key = LedgerKey { run_id: run_id.to_string(), pipeline: plan.name.clone(), sink: sink.name.clone() };
     let failed =
         |code: &'static str, message: String| Failure { stage: Some(sink.name.clone()), ..Failure::new(code, message) };
     let driver = driver_for(sink, Arc::new(arrow::datatypes::Schema::empty()), key).map_err(|e| {
@@ -148,14 +157,32 @@ pub async fn read_ledger_rows(plan: &PipelinePlan, sink: &SinkPlan) -> Result<Ve
 /// `max_connections` is 100, MariaDB's 151), and reading a few at a time costs little.
 pub const LEDGER_READS: usize = 8;
 
-/// Every sink's ledger history for a pipeline, in plan order, read [`LEDGER_READS`] at a time.
-/// Errors with the first sink whose ledger cannot be read.
-pub async fn read_ledgers(plan: &PipelinePlan) -> Result<Vec<SinkHistory>, Failure> {
+/// Every sink's ledger history for a pipeline, in plan order, read [`LEDGER_READS`] at a time by
+/// run `run_id` (on the connections it holds, [`hold_sessions`]; `""`: by no run). Errors with
+/// the first sink whose ledger cannot be read.
+pub async fn read_ledgers(plan: &PipelinePlan, run_id: &str) -> Result<Vec<SinkHistory>, Failure> {
     use futures::{StreamExt, TryStreamExt};
-    futures::stream::iter(plan.sinks.iter().map(|sink| read_ledger(plan, sink)))
-        .buffered(LEDGER_READS)
-        .try_collect()
-        .await
+    let reads = plan.sinks.iter().map(|sink| async move {
+        Ok(crate::ledger::runs_of(&read_ledger_rows_in(plan, sink, run_id).await?, &sink.name))
+    });
+    futures::stream::iter(reads).buffered(LEDGER_READS).try_collect().await
+}
+
+/// How many sinks prepare, or publish, at once: each step is a few short statements, mostly
+/// waiting on the server, on a connection of its own.
+pub const SINK_STEPS: usize = 8;
+
+/// Keeps, while the returned handles live, a pool of connections to each PostgreSQL server
+/// the sinks of `plan` write, which the steps of run `run_id` share
+/// (`connect::postgres::pool`).
+pub fn hold_sessions(plan: &PipelinePlan, run_id: &str) -> Vec<Arc<crate::connect::postgres::pool::SessionPool>> {
+    let mut urls: Vec<&str> = (plan.sinks.iter())
+        .filter(|sink| sink.endpoint.backend == crate::plan::backend::Backend::Postgres)
+        .map(|sink| sink.endpoint.url.as_str())
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    urls.into_iter().map(|url| crate::connect::postgres::pool::SessionPool::hold(url, run_id)).collect()
 }
 
 /// Feeds a stream into a blocking writer through a bounded channel, regrouping batches to

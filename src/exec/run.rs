@@ -1,10 +1,11 @@
 //! Runs one resolved pipeline: read the sinks' ledgers (to resume, or to clean up earlier runs),
 //! take the sources' shapes from resolving (describing again only a source that could not be
 //! described then, or whose incremental range the ledgers now place elsewhere), build the
-//! physical graph, prepare the sinks, execute every sink partition
+//! physical graph, prepare the sinks (a few at a time), execute every sink partition
 //! still to do concurrently (at most `parallelism` at a time) under the stage and pipeline
-//! timeouts and Ctrl-C, then publish every sink. A failure publishes nothing; what was
-//! committed stays for `--resume`.
+//! timeouts and Ctrl-C, then publish every sink (a few at a time when their targets differ).
+//! A failure publishes nothing; what was committed stays for `--resume`. The sinks' steps
+//! share the run's connections to each PostgreSQL target (`connect::sink::hold_sessions`).
 //!
 //! A run that fails ends with one [`Failure`]: the code and location the failing stage gave it
 //! (or the runner's own code, for a timeout, Ctrl-C or the ledgers), the stage and partition
@@ -169,6 +170,8 @@ async fn run_inner(
     let plan = &resolved.plan;
     // One connection to each SQLite file the sinks write, from the ledger reads to the end.
     let _shared = connect::sink::hold_shared(plan);
+    // Connections to the PostgreSQL targets, shared by the sinks' steps until the run ends.
+    let sessions = connect::sink::hold_sessions(plan, &identity.run_id);
     // Everything below, including describing sources, counts against the pipeline timeout.
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let work = async {
@@ -177,7 +180,8 @@ async fn run_inner(
             // work must leave nothing behind.
             identity.notes.push(format!("sink partitions ran on {}", engine.ready().await?));
         }
-        let histories = super::status::read_ledgers(plan).await?;
+        let histories = super::status::read_ledgers(plan, &identity.run_id).await?;
+        tracing::debug!("run: read {} ledgers at {:.2?}", plan.sinks.len(), run_start.elapsed());
         let marks = crate::ledger::watermark::since_marks(plan, &histories);
         let fingerprint = plan_fingerprint(plan);
         let resume = match options.resume.then(|| ledger::resume_point(&plan.name, &histories, &fingerprint)) {
@@ -213,6 +217,9 @@ async fn run_inner(
         }
         if let Some(point) = &resume {
             identity.run_id = point.run_id.clone();
+            for pool in &sessions {
+                pool.answer_to(&point.run_id);
+            }
             identity.resumed = true;
             identity.started = true;
             // Read exactly what the interrupted run read, even if the source has grown since.
@@ -281,7 +288,9 @@ async fn run_inner(
                 published: earlier.is_some_and(|s| s.published),
             });
         }
+        tracing::debug!("run: built the graph at {:.2?}", run_start.elapsed());
         prepare_sinks(&mut sinks, &mut identity.started).await?;
+        tracing::debug!("run: prepared {} sinks at {:.2?}", sinks.len(), run_start.elapsed());
         let board = Board::new(plan, &shapes, &graph.metrics, table_stages(plan, &graph));
         let progress = Progress::start(board, options.progress, events);
         // The progress display stays up through the publish phase, which shows as
@@ -298,36 +307,17 @@ async fn run_inner(
         };
         identity.partitions_skipped = sinks.iter().map(|s| s.committed.len()).sum();
         result?;
+        tracing::debug!("run: wrote every partition at {:.2?}", run_start.elapsed());
         identity.publishing = true;
-        for sink in sinks.iter().filter(|s| !s.published) {
-            let earlier: u64 = sink.committed.values().map(|(rows, _)| rows).sum();
-            let total = earlier + sink.metrics.rows();
-            let record = sink.prep.start.clone();
-            let detail = PublishDetail {
-                watermarks: plan
-                    .lineage(&sink.exec.sink.input)
-                    .and_then(|(source, _)| Some((source.name.clone(), layout.watermarks.get(&source.name)?.clone())))
-                    .into_iter()
-                    .collect(),
-            };
-            // The start row's identity, with the moment of publishing.
-            let record = LedgerRow {
-                event: Event::Publish,
-                detail: detail.to_json(),
-                rows: total as i64,
-                recorded_at: ledger::now_text(),
-                ..record
-            };
-            sink.metrics.publish_started();
-            sink.driver.publish(record).await.map_err(|e| sink_failure(&sink.name, &e, codes::sink::WRITE_FAILED))?;
-            sink.metrics.publish_finished();
-        }
+        publish_sinks(plan, &layout, &sinks).await?;
         identity.publishing = false;
+        tracing::debug!("run: published at {:.2?}", run_start.elapsed());
         for step in &plan.foreign_keys {
             connect::foreign_keys::add(step)
                 .await
                 .map_err(|e| claimed(failure_of(&e, codes::sink::WRITE_FAILED), "", &step.sink, None))?;
         }
+        tracing::debug!("run: added foreign keys at {:.2?}", run_start.elapsed());
         progress.finish();
         Ok(())
     };
@@ -508,20 +498,87 @@ impl SinkEntry {
     }
 }
 
-/// Cleans up earlier runs and starts (or checks) each unpublished sink's staging area.
+/// Cleans up earlier runs and starts (or checks) each unpublished sink's staging area,
+/// [`connect::sink::SINK_STEPS`] sinks at a time. Errors with the first sink (in plan order)
+/// that failed; `started` is set once any sink has started.
 async fn prepare_sinks(sinks: &mut [SinkEntry], started: &mut bool) -> Result<(), Failure> {
-    for sink in sinks.iter_mut().filter(|s| !s.published) {
-        let kept = sink
-            .driver
-            .prepare(&sink.prep)
-            .await
-            .map_err(|e| sink_failure(&sink.name, &e, codes::sink::WRITE_FAILED))?;
-        *started = true;
-        if !kept {
+    use futures::StreamExt;
+    let steps = sinks.iter().enumerate().filter(|(_, s)| !s.published).map(|(i, sink)| async move {
+        let kept = sink.driver.prepare(&sink.prep).await;
+        (i, kept.map_err(|e| sink_failure(&sink.name, &e, codes::sink::WRITE_FAILED)))
+    });
+    let outcomes: Vec<(usize, Result<bool, Failure>)> =
+        futures::stream::iter(steps).buffered(connect::sink::SINK_STEPS).collect().await;
+    *started |= outcomes.iter().any(|(_, kept)| kept.is_ok());
+    for (i, kept) in outcomes {
+        if !kept? {
             // The staging area no longer holds what the ledger says: this sink starts over.
-            sink.committed.clear();
+            sinks[i].committed.clear();
         }
     }
+    Ok(())
+}
+
+/// Publishes every unpublished sink, each in its own transaction, [`connect::sink::SINK_STEPS`]
+/// at a time when no two write the same target (else one at a time, in plan order, so that the
+/// last one's rows are the ones kept). A publish that fails while others run is tried once more
+/// on its own after them: two publishes can still deadlock (PostgreSQL's drops of existing
+/// tables take turns, `postgres::sink`, but an append into a table that references one being
+/// dropped does not), and each publish is atomic (MySQL's as a resume repeats it), so only a
+/// failure of its own ends the run. Errors with the first sink (in plan order) whose publish
+/// failed alone.
+async fn publish_sinks(plan: &PipelinePlan, layout: &Layout, sinks: &[SinkEntry]) -> Result<(), Failure> {
+    use futures::StreamExt;
+    let todo: Vec<&SinkEntry> = sinks.iter().filter(|s| !s.published).collect();
+    let mut targets: Vec<(&str, String)> =
+        todo.iter().map(|s| (s.exec.sink.endpoint.url.as_str(), s.exec.sink.relation.to_string())).collect();
+    targets.sort_unstable();
+    let distinct = targets.windows(2).all(|pair| pair[0] != pair[1]);
+    if !distinct || todo.len() < 2 {
+        for sink in todo {
+            publish_sink(plan, layout, sink).await?;
+        }
+        return Ok(());
+    }
+    let outcomes: Vec<(&SinkEntry, Result<(), Failure>)> = futures::stream::iter(
+        todo.into_iter().map(|sink| async move { (sink, publish_sink(plan, layout, sink).await) }),
+    )
+    .buffered(connect::sink::SINK_STEPS)
+    .collect()
+    .await;
+    for (sink, outcome) in outcomes {
+        if let Err(first) = outcome {
+            tracing::debug!("run: sink `{}` publishes again on its own: {}", sink.name, first.message);
+            publish_sink(plan, layout, sink).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Publishes one sink: its staged rows into the target, with the ledger's `publish` row (the
+/// rows of this run and of the earlier attempt it continues, and the source's watermark).
+async fn publish_sink(plan: &PipelinePlan, layout: &Layout, sink: &SinkEntry) -> Result<(), Failure> {
+    let earlier: u64 = sink.committed.values().map(|(rows, _)| rows).sum();
+    let total = earlier + sink.metrics.rows();
+    let record = sink.prep.start.clone();
+    let detail = PublishDetail {
+        watermarks: plan
+            .lineage(&sink.exec.sink.input)
+            .and_then(|(source, _)| Some((source.name.clone(), layout.watermarks.get(&source.name)?.clone())))
+            .into_iter()
+            .collect(),
+    };
+    // The start row's identity, with the moment of publishing.
+    let record = LedgerRow {
+        event: Event::Publish,
+        detail: detail.to_json(),
+        rows: total as i64,
+        recorded_at: ledger::now_text(),
+        ..record
+    };
+    sink.metrics.publish_started();
+    sink.driver.publish(record).await.map_err(|e| sink_failure(&sink.name, &e, codes::sink::WRITE_FAILED))?;
+    sink.metrics.publish_finished();
     Ok(())
 }
 

@@ -27,6 +27,7 @@ mod mysql_load_data;
 mod newcomer;
 mod partition_lock;
 mod partitions;
+mod pg_sessions;
 mod profile_schema;
 mod progress;
 mod query_comments;

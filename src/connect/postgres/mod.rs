@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod copy;
 pub mod ddl;
 pub mod inheritance;
+pub mod pool;
 pub mod sink;
 pub mod source;
 pub mod special_columns;

@@ -22,9 +22,10 @@ use bytes::{Bytes, BytesMut};
 use datafusion::error::{DataFusionError, Result};
 use futures::SinkExt;
 use tokio::runtime::Handle;
-use tokio_postgres::{Client, CopyInSink, NoTls, SimpleQueryMessage};
+use tokio_postgres::{CopyInSink, NoTls, SimpleQueryMessage};
 
 use super::copy::CopyEncoder;
+use super::pool::{PooledClient, SessionPool};
 use super::types::pg_type_for_field;
 use super::{connect, error_text};
 use futures::future::BoxFuture;
@@ -66,9 +67,10 @@ impl PostgresBackend {
     }
 }
 
-/// One connection, driven from a blocking thread.
+/// One connection, driven from a blocking thread: the run's pooled one when it holds a pool
+/// (`pool`), given back when the session ends cleanly.
 pub struct PgSession {
-    client: Client,
+    client: PooledClient,
     runtime: Handle,
     url: String,
     table: TableName,
@@ -78,6 +80,7 @@ impl PgSession {
     /// `PostgreSQL at URL: WHAT TARGET: REASON`, password redacted, as a [`Failure`] classified
     /// by [`failure_of`].
     fn err(&self, what: &str, e: &tokio_postgres::Error) -> DataFusionError {
+        self.client.spoil();
         let mut text = error_text(e);
         // A row the staging table refuses is refused by the target's own constraints, which
         // the staging table copies (`LIKE target INCLUDING CONSTRAINTS`): name the target, not
@@ -106,9 +109,43 @@ impl PgSession {
     }
 }
 
+/// What begins a transaction of `step`: staging (preparing, a partition's rows with its ledger
+/// row) commits at `synchronous_commit = off`, publishing at the server's setting (`on` by
+/// default). A staging commit is atomic but not flushed one by one: a server crash can lose the
+/// last ones, each whole with its ledger row, and `--resume` redoes exactly those (an unlogged
+/// staging table loses its rows in a crash anyway). A publish's synchronous commit flushes the
+/// write-ahead log up to it, and with it every staging commit before it: what a run says it
+/// published is on disk.
+fn begin_sql(step: Step) -> &'static str {
+    match step {
+        Step::BeginPreparing | Step::BeginWriting => "BEGIN; SET LOCAL synchronous_commit = off",
+        _ => "BEGIN",
+    }
+}
+
 impl SqlSession for PgSession {
+    fn begin(&mut self, step: Step) -> Result<()> {
+        self.execute(begin_sql(step), step)
+    }
+
+    /// Best effort, as the default; the connection is then closed, not given back to the pool.
+    fn rollback(&mut self) {
+        self.client.spoil();
+        let _ = self.execute("ROLLBACK", Step::CommitRows);
+    }
+
     fn execute(&mut self, sql: &str, step: Step) -> Result<()> {
         self.runtime.block_on(self.client.batch_execute(sql)).map_err(|e| self.err(step.phrase(), &e))
+    }
+
+    /// One simple query of every statement: one round trip, and the statements stop at the first
+    /// that fails, as one by one (the protocol sends several only inside its transactions).
+    fn execute_all(&mut self, statements: &[String], step: Step) -> Result<()> {
+        match statements {
+            [] => Ok(()),
+            [one] => self.execute(one, step),
+            many => self.execute(&many.join(";\n"), step),
+        }
     }
 
     fn query_u64(&mut self, sql: &str, step: Step) -> Result<Option<u64>> {
@@ -144,7 +181,11 @@ impl SqlSession for PgSession {
     fn canceller(&self) -> Option<Canceller> {
         let token = self.client.cancel_token();
         let runtime = self.runtime.clone();
+        let cancelled = self.client.cancelled_flag();
         Some(Box::new(move || {
+            // Before the request: the connection must not go back to the pool, where the
+            // request could stop another step's statement.
+            cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
             let pending = Pending::new();
             runtime.spawn(async move {
                 let _ = token.cancel_query(NoTls).await;
@@ -173,8 +214,17 @@ impl StagedBackend for PostgresBackend {
             Failure::new(codes::run::INTERNAL, format!("the PostgreSQL sink needs the Tokio runtime: {e}"))
                 .into_datafusion()
         })?;
-        let client = runtime.block_on(connect(&self.url))?;
-        Ok(PgSession { client, runtime, url: self.url.clone(), table: target.table.clone() })
+        let pool = SessionPool::find(&self.url, &target.key.run_id);
+        let client = match pool.as_ref().and_then(|p| p.take()) {
+            Some(client) => client,
+            None => runtime.block_on(connect(&self.url))?,
+        };
+        Ok(PgSession {
+            client: PooledClient::new(client, pool),
+            runtime,
+            url: self.url.clone(),
+            table: target.table.clone(),
+        })
     }
 
     fn create_table_sql(&self, table: &TableName, schema: &SchemaRef, keys: Option<&[String]>) -> Result<String> {
@@ -215,7 +265,7 @@ impl StagedBackend for PostgresBackend {
     }
 
     fn existing_table(&self, s: &mut PgSession, table: &TableName) -> Result<Option<ExistingTable>> {
-        let read = s.runtime.block_on(super::special_columns::read(&s.client, table));
+        let read = s.runtime.block_on(super::special_columns::read(&*s.client, table));
         read.map(Some).map_err(|e| s.err("cannot inspect", &e))
     }
 
@@ -227,7 +277,7 @@ impl StagedBackend for PostgresBackend {
     fn staging_sql(&self, s: &mut PgSession, t: &StagedTarget, target_exists: bool) -> Result<String> {
         if target_exists && t.mode != WriteMode::Replace {
             // Its special columns only: `prepare` has checked the rest (`write_plan`).
-            let read = s.runtime.block_on(super::special_columns::read_columns(&s.client, &t.table));
+            let read = s.runtime.block_on(super::special_columns::read_columns(&*s.client, &t.table));
             let special = read.map_err(|e| s.err("cannot inspect", &e))?.special;
             let generated = special.iter().any(|c| matches!(c.special, Special::Generated { .. }));
             return Ok(format!(
@@ -264,6 +314,10 @@ impl StagedBackend for PostgresBackend {
     fn carried_sql(&self, t: &StagedTarget, carried: &CarriedTable, exists: bool) -> Vec<String> {
         let mut statements = Vec::new();
         if exists {
+            // Tables publish several at once, and dropping one `CASCADE` locks the tables whose
+            // foreign keys point at it: two such drops would deadlock (each waiting a second for
+            // the server to notice). Held to the publish's commit, this lock has them take turns.
+            statements.push(format!("SELECT pg_advisory_xact_lock(hashtext({}))", D.string("flow:drop cascade")));
             statements.push(format!("DROP TABLE {} CASCADE", D.table(&t.table)));
         }
         statements.extend(carried.create_types.iter().map(|sql| create_type_once(sql)));
@@ -557,7 +611,15 @@ fn copy_line(context: Option<&str>) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{copy_column, copy_line};
+    use super::{begin_sql, copy_column, copy_line};
+    use crate::connect::staged::Step;
+
+    #[test]
+    fn staging_commits_unflushed_and_publishing_flushed() {
+        assert_eq!(begin_sql(Step::BeginPreparing), "BEGIN; SET LOCAL synchronous_commit = off");
+        assert_eq!(begin_sql(Step::BeginWriting), "BEGIN; SET LOCAL synchronous_commit = off");
+        assert_eq!(begin_sql(Step::BeginPublishing), "BEGIN");
+    }
 
     #[test]
     fn a_copy_errors_context_gives_its_line_and_column() {

@@ -167,6 +167,12 @@ pub type Canceller = Box<dyn FnOnce() + Send>;
 pub trait SqlSession {
     /// Runs `sql`: one or more statements that return no rows.
     fn execute(&mut self, sql: &str, step: Step) -> Result<()>;
+    /// Runs `statements` in order, stopping at the first that fails. A backend that can send
+    /// them together (PostgreSQL: one simple query of several statements, one round trip) does;
+    /// inside a transaction the result is the same.
+    fn execute_all(&mut self, statements: &[String], step: Step) -> Result<()> {
+        statements.iter().try_for_each(|sql| self.execute(sql, step))
+    }
     /// The first column of the first row of `sql`, as an integer; `None` for no row or NULL.
     fn query_u64(&mut self, sql: &str, step: Step) -> Result<Option<u64>>;
     /// Every row of `sql`, each column as text (`None` for NULL).
@@ -474,16 +480,17 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
         }
         let ledger = ledger_table(&t.table);
         in_transaction(&mut s, Step::BeginPreparing, Step::CommitPreparing, |s| {
-            if let Some(lock) = b.lock_ledger_sql(&ledger) {
-                s.execute(&lock, Step::CreateLedger)?;
+            // Once the ledger exists (every sink of a table set but the first few), neither its
+            // lock nor its `CREATE` is needed: the lock would make the sinks prepare one at a time.
+            if !s.table_exists(&ledger)? {
+                let lock = b.lock_ledger_sql(&ledger);
+                let create = ensure_table_sql(&b.create_table_sql(&ledger, &ledger_schema(), None)?);
+                s.execute_all(&lock.into_iter().chain([create]).collect::<Vec<_>>(), Step::CreateLedger)?;
             }
-            s.execute(&ensure_table_sql(&b.create_table_sql(&ledger, &ledger_schema(), None)?), Step::CreateLedger)?;
             if let Some(table) = t.rejects.table() {
                 s.execute(&ensure_table_sql(&b.create_table_sql(table, &reject_schema(), None)?), Step::CreateRejects)?;
             }
-            for sql in cleanup_sql(d, &t.table, &t.key, prep) {
-                s.execute(&sql, Step::Cleanup)?;
-            }
+            s.execute_all(&cleanup_sql(d, &t.table, &t.key, prep), Step::Cleanup)?;
             if let Some(expected) = prep.resume_rows
                 && s.table_exists(&t.staging)?
                 && s.query_u64(&count_sql(d, &t.staging), Step::CountStaging)? == Some(expected)
@@ -491,9 +498,7 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
                 return Ok(true);
             }
             let create = b.staging_sql(s, t, existing.is_some())?;
-            for sql in restart_sql(d, &t.table, &t.key, prep, &create) {
-                s.execute(&sql, Step::CreateStaging)?;
-            }
+            s.execute_all(&restart_sql(d, &t.table, &t.key, prep, &create), Step::CreateStaging)?;
             Ok(prep.resume_rows.is_none())
         })
     }
@@ -524,7 +529,11 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
     /// Stops the statement a partition's writer is running; the writer then sees its input end
     /// and rolls back.
     fn cancel(&self, partition: usize) {
-        if let Some(cancel) = self.running.lock().ok().and_then(|mut r| r.remove(&partition)) {
+        // Called under the lock, which the writer takes to remove its canceller when it ends: a
+        // canceller runs before its session ends or not at all (a pooled connection must not be
+        // given back once a cancel request is on its way).
+        let Ok(mut running) = self.running.lock() else { return };
+        if let Some(cancel) = running.remove(&partition) {
             cancel();
         }
     }
@@ -555,18 +564,13 @@ impl<B: StagedBackend> BlockingSink for StagedSink<B> {
             if let Some(sql) = b.defer_foreign_keys_sql() {
                 s.execute(sql, Step::Publish)?;
             }
-            for sql in &rows {
-                s.execute(sql, Step::Publish).map_err(|e| self.upsert_hint(e))?;
-            }
+            s.execute_all(&rows, Step::Publish).map_err(|e| self.upsert_hint(e))?;
             s.execute(&insert_sql(B::DIALECT, &ledger_table(&t.table), record), Step::RecordPublish)?;
             // After the ledger row: MySQL's `ALTER TABLE` commits the rows and the row together.
             if let Some(reset) = t.carried.as_ref().and_then(|c| c.sequence_reset.as_ref()) {
                 b.reset_sequence(s, t, reset)?;
             }
-            for sql in &after_record {
-                s.execute(sql, Step::Publish)?;
-            }
-            Ok(())
+            s.execute_all(&after_record, Step::Publish)
         })
     }
 }
