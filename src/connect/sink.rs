@@ -113,6 +113,41 @@ pub fn hold_shared(plan: &PipelinePlan) -> Vec<Arc<crate::connect::sqlite::share
     files.into_iter().map(|(file, _)| file).collect()
 }
 
+/// Opens a group (`connect::sqlite::shared::Group`) on each file of `files` (from
+/// [`hold_shared`]) that only table-set sinks of `plan` write: until [`finish_groups`], their
+/// steps (preparing, or `publishing`) commit up to `shared::GROUP_STEPS` tables at a time
+/// instead of one. Only there, because a table set's publish turns `foreign_keys` off for its
+/// transaction, and another sink's must not run in that transaction.
+pub fn group_shared(
+    plan: &PipelinePlan,
+    files: &[Arc<crate::connect::sqlite::shared::SharedFile>],
+    publishing: bool,
+) -> Vec<crate::connect::sqlite::shared::Group> {
+    let sqlite = || plan.sinks.iter().filter(|sink| sink.endpoint.backend == crate::plan::backend::Backend::Sqlite);
+    files
+        .iter()
+        .filter(|file| {
+            let mut writers = sqlite().filter(|sink| sink.endpoint.file_path() == file.path()).peekable();
+            writers.peek().is_some() && writers.all(|sink| sink.carried.is_some())
+        })
+        .map(|file| file.group(publishing))
+        .collect()
+}
+
+/// Commits and ends the groups of [`group_shared`]; errors with the first that cannot commit.
+pub async fn finish_groups(groups: Vec<crate::connect::sqlite::shared::Group>) -> Result<(), Failure> {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let finished = tokio::task::spawn_blocking(move || groups.into_iter().map(|g| g.finish()).collect::<Vec<_>>())
+        .await
+        .map_err(|e| Failure::new(codes::run::INTERNAL, format!("sink task failed: {e}")))?;
+    for outcome in finished {
+        outcome.map_err(|e| crate::connect::connect_error::failure_of(&e, codes::sink::WRITE_FAILED))?;
+    }
+    Ok(())
+}
+
 /// One sink's ledger history for a pipeline. A failure names the sink (its `stage`) and says
 /// `sink `NAME`: ...`; its code is the connection's when the target cannot be reached, else
 /// [`codes::run::LEDGER`].

@@ -169,7 +169,7 @@ async fn run_inner(
 ) -> Result<(), Failure> {
     let plan = &resolved.plan;
     // One connection to each SQLite file the sinks write, from the ledger reads to the end.
-    let _shared = connect::sink::hold_shared(plan);
+    let shared = connect::sink::hold_shared(plan);
     // Connections to the PostgreSQL targets, shared by the sinks' steps until the run ends.
     let sessions = connect::sink::hold_sessions(plan, &identity.run_id);
     // Everything below, including describing sources, counts against the pipeline timeout.
@@ -289,7 +289,14 @@ async fn run_inner(
             });
         }
         tracing::debug!("run: built the graph at {:.2?}", run_start.elapsed());
-        prepare_sinks(&mut sinks, &mut identity.started).await?;
+        // A table set's tables in one SQLite file prepare, and publish, in groups of commits
+        // (`connect::sqlite::shared::Group`); what a failed step leaves out, the group still
+        // commits the steps before it, as separate commits would have.
+        let group = connect::sink::group_shared(plan, &shared, false);
+        let prepared = prepare_sinks(&mut sinks, &mut identity.started).await;
+        let finished = connect::sink::finish_groups(group).await;
+        prepared?;
+        finished?;
         tracing::debug!("run: prepared {} sinks at {:.2?}", sinks.len(), run_start.elapsed());
         let board = Board::new(plan, &shapes, &graph.metrics, table_stages(plan, &graph));
         let progress = Progress::start(board, options.progress, events);
@@ -309,7 +316,11 @@ async fn run_inner(
         result?;
         tracing::debug!("run: wrote every partition at {:.2?}", run_start.elapsed());
         identity.publishing = true;
-        publish_sinks(plan, &layout, &sinks).await?;
+        let group = connect::sink::group_shared(plan, &shared, true);
+        let published = publish_sinks(plan, &layout, &sinks).await;
+        let finished = connect::sink::finish_groups(group).await;
+        published?;
+        finished?;
         identity.publishing = false;
         tracing::debug!("run: published at {:.2?}", run_start.elapsed());
         for step in &plan.foreign_keys {

@@ -154,3 +154,67 @@ fn a_set_of_many_tables_into_sqlite_is_exact_resumable_and_shares_one_connection
     assert_eq!(count(&db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'"), 24);
     assert_eq!(journal(&db), ("delete".to_string(), false, false));
 }
+
+/// A table set's tables publish in groups of commits (`connect::sqlite::shared::Group`): when
+/// one table's publish fails in the middle of a group (its target name is taken by a view, which
+/// `DROP TABLE` refuses), the tables that did publish are committed whole, as separate commits
+/// would have left them, it is not, and `--resume` publishes the rest, each table's partition
+/// written once.
+#[test]
+fn a_publish_failing_in_the_middle_of_a_group_keeps_the_tables_before_it_and_resumes_exactly() {
+    if !postgres_available() {
+        return;
+    }
+    let mut sql = "DROP SCHEMA IF EXISTS sqlset_it CASCADE; CREATE SCHEMA sqlset_it;".to_string();
+    for i in 1..=8 {
+        sql.push_str(&format!(
+            "CREATE TABLE sqlset_it.t{i:03} (id bigint PRIMARY KEY, name text NOT NULL);
+             INSERT INTO sqlset_it.t{i:03} SELECT g, 'n ' || g FROM generate_series(1, {}) g;",
+            10 * i
+        ));
+    }
+    pg_exec(&format!("{sql} ANALYZE;"));
+    let dir = temp_dir();
+    let db = dir.path().join("group.db");
+    rusqlite::Connection::open(&db).unwrap().execute_batch("CREATE VIEW t005 AS SELECT 1 AS x").unwrap();
+    let file = write(
+        dir.path(),
+        "group.flow",
+        &format!(
+            "let src = postgres(\"{PG_TEST_URL}\")\nlet dst = sqlite(\"{}\")\npipeline grouped {{\n  \
+             source app = src.tables(\"sqlset_it.*\")\n  sink app -> dst.schema() {{ mode replace }}\n}}\n",
+            db.display()
+        ),
+    );
+    let published = |db: &Path| {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut stmt =
+            conn.prepare("SELECT substr(sink, -4) FROM _flow_ledger WHERE event = 'publish' ORDER BY sink").unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect::<Vec<_>>()
+    };
+    let (code, err, _) = run(&["run", "-q", &file]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("DROP VIEW"), "{err}");
+    // The tables that did publish are committed whole; t005 is not, and no other table is
+    // there without its `publish` row.
+    let before = published(&db);
+    assert!(!before.contains(&"t005".to_string()), "{before:?}");
+    for i in (1..=8).filter(|i| *i != 5) {
+        let there =
+            count(&db, &format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 't{i:03}'"));
+        assert_eq!(there == 1, before.contains(&format!("t{i:03}")), "t{i:03}: {before:?}");
+        if there == 1 {
+            assert_eq!(count(&db, &format!("SELECT count(*) FROM t{i:03}")), 10 * i as i64);
+        }
+    }
+
+    rusqlite::Connection::open(&db).unwrap().execute_batch("DROP VIEW t005").unwrap();
+    let (code, err, _) = run(&["run", "-q", "--resume", &file]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(published(&db).len(), 8);
+    for i in 1..=8 {
+        assert_eq!(count(&db, &format!("SELECT count(*) FROM t{i:03}")), 10 * i as i64, "t{i:03}");
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM _flow_ledger WHERE event = 'partition'"), 8, "each partition once");
+    assert_eq!(count(&db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%stage%'"), 0);
+}

@@ -32,6 +32,11 @@ pub fn rename_instead(s: &mut SqliteSession, t: &StagedTarget, how: Move<'_>) ->
     if t.table.schema().is_some_and(|schema| !schema.eq_ignore_ascii_case("main")) {
         return Ok(None);
     }
+    // Before reading the catalog: a table set's table (`Move::Carried`) is never renamed.
+    let replaced = matches!(how, Move::Insert { empty: true }) && t.mode == WriteMode::Replace;
+    if !matches!(how, Move::Create) && !replaced {
+        return Ok(None);
+    }
     let Some(staging) = stored_sql(s, &t.staging)? else { return Ok(None) };
     let Some(staging) = after_name(&staging) else { return Ok(None) };
     match how {

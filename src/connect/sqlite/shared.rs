@@ -22,6 +22,12 @@
 //! writes several tables into (each table is three commits: preparing, its partition, publishing)
 //! is written in WAL mode, its staging commits not flushed one by one, and set back to `DELETE`
 //! mode when the last handle closes (the README's "SQLite durability" says what this changes).
+//!
+//! While a [`Group`] is open (a table set preparing or publishing), each session's transaction is
+//! a savepoint inside one transaction of the file, committed every [`GROUP_STEPS`] sessions and
+//! when the group finishes: a set of many small tables pays a commit (and, publishing, a flush)
+//! per group rather than per table. A session's work still commits or rolls back whole: its
+//! savepoint is released or rolled back on its own.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -37,6 +43,11 @@ use crate::diagnostics::{Failure, codes};
 /// How long a session waits for the file's connection (as a separate connection would wait on
 /// SQLite's busy timeout for the write lock), in seconds.
 pub const LEND_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How many sessions' transactions a [`Group`] commits together at most: enough that the commit
+/// (a flush of the log, publishing) is a small part of each table's cost, few enough that a run
+/// killed while publishing leaves at most this many tables to `--resume`.
+pub const GROUP_STEPS: usize = 64;
 
 /// The connection to one database file, opened on first use and closed with the last
 /// [`SharedFile`] handle of its path.
@@ -57,6 +68,16 @@ struct Slot {
     journal: Journal,
     /// The tables the run holding this handle writes into the file ([`SharedFile::held_by_run`]).
     run: Option<usize>,
+    /// The open [`Group`], if any.
+    group: Option<GroupState>,
+}
+
+/// A [`Group`]'s state: the sessions released into the file's open transaction since it began,
+/// and the `synchronous` level its commits take in WAL mode.
+#[derive(Debug, Clone, Copy)]
+struct GroupState {
+    sessions: usize,
+    synchronous: &'static str,
 }
 
 /// How the file's commits reach the disk (<https://sqlite.org/wal.html>,
@@ -123,6 +144,14 @@ impl SharedFile {
             slot = self.returned.wait_timeout(slot, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
         }
         let conn = match slot.idle.take() {
+            // A group dropped unfinished (an interrupted run) left its transaction open: undone.
+            Some(conn) if slot.group.is_none() && !conn.is_autocommit() => {
+                conn.execute_batch("ROLLBACK").map_err(|e| {
+                    let message = format!("SQLite: {}: cannot roll back an unfinished group: {e}", self.path);
+                    Failure::new(codes::sink::WRITE_FAILED, message).into_datafusion()
+                })?;
+                conn
+            }
             Some(conn) => conn,
             None => {
                 let (conn, foreign_keys, journal) = self.open(slot.run)?;
@@ -132,7 +161,48 @@ impl SharedFile {
             }
         };
         slot.lent = true;
-        Ok(Lent { conn: Some(conn), home: Some((self.clone(), slot.foreign_keys)), journal: slot.journal })
+        let grouped = slot.group.is_some();
+        Ok(Lent {
+            conn: Some(conn),
+            home: Some((self.clone(), slot.foreign_keys)),
+            journal: slot.journal,
+            grouped,
+            step_open: false,
+        })
+    }
+
+    /// Opens a [`Group`]: until it finishes (or drops), each session's transaction on the file
+    /// is a savepoint of one transaction, committed every [`GROUP_STEPS`] sessions and by
+    /// [`Group::finish`]. `publishing`: its commits flush the log (`synchronous = FULL`) in WAL
+    /// mode, as a publish's does; else they are staging commits (`NORMAL`). Sessions lent
+    /// before it opened are not part of it.
+    pub fn group(self: &Arc<Self>, publishing: bool) -> Group {
+        let mut slot = self.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let synchronous = if publishing { "FULL" } else { "NORMAL" };
+        slot.group = Some(GroupState { sessions: 0, synchronous });
+        Group { file: Some(self.clone()) }
+    }
+
+    /// Counts a session released into the group; `true` when the group's transaction is now to
+    /// be committed ([`GROUP_STEPS`]).
+    fn group_released(&self) -> bool {
+        let mut slot = self.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match slot.group.as_mut() {
+            Some(group) => {
+                group.sessions += 1;
+                if group.sessions >= GROUP_STEPS {
+                    group.sessions = 0;
+                    return true;
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn group_synchronous(&self) -> Option<&'static str> {
+        let slot = self.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.group.map(|g| g.synchronous)
     }
 
     /// Opens the connection; `run`: see [`SharedFile::held_by_run`].
@@ -187,11 +257,14 @@ impl SharedFile {
         Ok(journal)
     }
 
-    /// Takes back a session's connection, undoing what the session left (see the module docs);
+    /// Takes back a session's connection, undoing what the session left (see the module docs):
+    /// its open transaction, or in a group its open savepoint (the group's transaction stays);
     /// a connection that cannot be reset is closed (the next session opens a new one).
-    fn give_back(&self, conn: Connection, foreign_keys: i64) {
+    fn give_back(&self, conn: Connection, foreign_keys: i64, grouped: bool, step_open: bool) {
         let reset = (|| {
-            if !conn.is_autocommit() {
+            if grouped && step_open {
+                conn.execute_batch("ROLLBACK TO flow_step; RELEASE flow_step")?;
+            } else if !grouped && !conn.is_autocommit() {
                 conn.execute_batch("ROLLBACK")?;
             }
             conn.execute_batch(&format!("PRAGMA foreign_keys = {foreign_keys}; PRAGMA legacy_alter_table = OFF"))
@@ -211,6 +284,10 @@ impl Drop for SharedFile {
     /// file), the file stays in WAL mode, as complete and durable, and a warning says so.
     fn drop(&mut self) {
         let slot = self.slot.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // An unfinished group's transaction is undone (as closing the connection would).
+        if let Some(conn) = slot.idle.as_ref().filter(|conn| !conn.is_autocommit()) {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         let (Some(conn), Journal::Wal { ours: true }) = (slot.idle.take(), slot.journal) else { return };
         let back = (|| {
             conn.busy_timeout(Duration::ZERO)?;
@@ -243,17 +320,108 @@ pub struct Lent {
     conn: Option<Connection>,
     home: Option<(Arc<SharedFile>, i64)>,
     journal: Journal,
+    /// Lent while a [`Group`] was open: its transactions are savepoints of the group's.
+    grouped: bool,
+    /// A grouped session's savepoint is open.
+    step_open: bool,
 }
 
 impl Lent {
     /// A connection that belongs to no file handle (an in-memory database in tests).
     pub fn own(conn: Connection) -> Self {
-        Self { conn: Some(conn), home: None, journal: Journal::Rollback }
+        Self { conn: Some(conn), home: None, journal: Journal::Rollback, grouped: false, step_open: false }
     }
 
     /// How the connection's commits reach the disk.
     pub fn journal(&self) -> Journal {
         self.journal
+    }
+
+    /// Begins the session's transaction: `BEGIN IMMEDIATE` (the write lock at once, so two
+    /// writers wait on the busy timeout instead of one failing when it first writes), its
+    /// commit at `synchronous` in WAL mode. In a [`Group`], a savepoint of the group's
+    /// transaction, which begins (at the group's level) if it has not.
+    pub fn begin(&mut self, synchronous: &str) -> rusqlite::Result<()> {
+        let group = self.group_level();
+        let wal = self.journal != Journal::Rollback;
+        let conn = self.conn.as_ref().unwrap_or_else(|| unreachable!("a lent connection is present until it drops"));
+        if conn.is_autocommit() {
+            if wal {
+                conn.execute_batch(&format!("PRAGMA synchronous = {}", group.unwrap_or(synchronous)))?;
+            }
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        if group.is_some() {
+            conn.execute_batch("SAVEPOINT flow_step")?;
+            self.step_open = true;
+        }
+        Ok(())
+    }
+
+    /// Commits the session's transaction; in a [`Group`], releases its savepoint into the
+    /// group's transaction, which commits every [`GROUP_STEPS`] sessions.
+    pub fn commit(&mut self) -> rusqlite::Result<()> {
+        if !self.step_open {
+            return self.execute_batch("COMMIT");
+        }
+        self.execute_batch("RELEASE flow_step")?;
+        self.step_open = false;
+        if self.home.as_ref().is_some_and(|(file, _)| file.group_released()) {
+            self.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
+    /// Rolls back the session's transaction; in a [`Group`], its savepoint only.
+    pub fn rollback(&mut self) -> rusqlite::Result<()> {
+        if !self.step_open {
+            return self.execute_batch("ROLLBACK");
+        }
+        self.step_open = false;
+        self.execute_batch("ROLLBACK TO flow_step; RELEASE flow_step")
+    }
+
+    /// The `synchronous` level of the group this session is part of.
+    fn group_level(&self) -> Option<&'static str> {
+        match &self.home {
+            Some((file, _)) if self.grouped => file.group_synchronous(),
+            _ => None,
+        }
+    }
+}
+
+/// Sessions of one file committed together (see the module docs), from [`SharedFile::group`]
+/// until [`Group::finish`]. Dropped unfinished (the run was interrupted), the group's open
+/// transaction is rolled back before the connection is lent again or closed: the sessions
+/// released since its last commit are undone together.
+pub struct Group {
+    file: Option<Arc<SharedFile>>,
+}
+
+impl Group {
+    /// Commits the group's open transaction (waiting, like a session, for the connection) and
+    /// ends the group. Errors when the commit fails: what was released since the last commit is
+    /// then rolled back.
+    pub fn finish(mut self) -> Result<()> {
+        let Some(file) = self.file.take() else { return Ok(()) };
+        let conn = file.lend()?;
+        file.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).group = None;
+        if conn.is_autocommit() {
+            return Ok(());
+        }
+        // At the level the group's transaction began with (SQLite refuses to change it inside).
+        conn.execute_batch("COMMIT").map_err(|e| {
+            let message = format!("SQLite: {}: cannot commit the tables of this group: {e}", file.path);
+            Failure::new(codes::sink::WRITE_FAILED, message).into_datafusion()
+        })
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            file.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).group = None;
+        }
     }
 }
 
@@ -273,7 +441,7 @@ impl DerefMut for Lent {
 impl Drop for Lent {
     fn drop(&mut self) {
         if let (Some(conn), Some((file, foreign_keys))) = (self.conn.take(), self.home.take()) {
-            file.give_back(conn, foreign_keys);
+            file.give_back(conn, foreign_keys, self.grouped, self.step_open);
         }
     }
 }
@@ -408,5 +576,55 @@ mod tests {
         let after = Connection::open(&path).expect("open");
         assert_eq!(pragma(&after, "journal_mode"), "delete");
         assert_eq!(after.query_row("SELECT x FROM t", [], |r| r.get::<_, i64>(0)).expect("read"), 7);
+    }
+
+    /// In a group, each session's transaction is a savepoint of the file's one transaction: what
+    /// a session released is invisible to other connections until the group commits (at its
+    /// finish, or after `GROUP_STEPS` sessions); a session that fails rolls back its own work
+    /// only. A group dropped unfinished (an interrupted run) is rolled back before the
+    /// connection is lent again. The level of its commits is the group's (FULL, publishing).
+    #[test]
+    fn a_group_commits_its_sessions_together_and_a_failed_one_alone_is_undone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("group.db").to_string_lossy().into_owned();
+        let file = SharedFile::of(&path);
+        file.held_by_run(3);
+        let other = Connection::open(&path).expect("open");
+        let tables = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        // `level`: the `synchronous` the session's transaction runs at (the group's, in one).
+        let step = |sql: &str, ok: bool, level: &str| {
+            let mut s = file.lend().expect("lend");
+            s.begin("NORMAL").expect("begin");
+            assert_eq!(pragma(&s, "synchronous"), level);
+            match s.execute_batch(sql) {
+                Ok(()) if ok => s.commit().expect("commit"),
+                _ => s.rollback().expect("rollback"),
+            }
+        };
+        let group = file.group(true);
+        step("CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1)", true, "2");
+        step("CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1)", false, "2");
+        step("CREATE TABLE c (x INTEGER)", true, "2");
+        assert!(tables(&other).is_empty(), "nothing visible before the group commits");
+        group.finish().expect("finish");
+        assert_eq!(tables(&other), ["a", "c"]);
+
+        let group = file.group(false);
+        for i in 0..GROUP_STEPS {
+            step(&format!("CREATE TABLE g{i:02} (x INTEGER)"), true, "1");
+        }
+        assert_eq!(tables(&other).len(), 2 + GROUP_STEPS, "committed after GROUP_STEPS sessions");
+        step("CREATE TABLE lost (x INTEGER)", true, "1");
+        drop(group);
+        let s = file.lend().expect("lend");
+        assert!(s.is_autocommit(), "the unfinished group was rolled back");
+        drop(s);
+        assert!(!tables(&other).contains(&"lost".to_string()));
+        // Without a group, a session commits on its own, as before.
+        step("CREATE TABLE alone (x INTEGER)", true, "1");
+        assert!(tables(&other).contains(&"alone".to_string()));
     }
 }

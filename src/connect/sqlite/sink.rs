@@ -22,7 +22,7 @@ use rusqlite::{ErrorCode, OptionalExtension};
 use futures::future::BoxFuture;
 
 use super::params::{BatchParams, BindError};
-use super::shared::{Journal, Lent, SharedFile};
+use super::shared::{Lent, SharedFile};
 use crate::connect::decimal_text;
 use crate::connect::foreign_keys::KeyFailure;
 use crate::connect::rejects::BadRow;
@@ -171,18 +171,21 @@ impl SqliteSession {
         Ok(keys)
     }
 
-    /// Whether `table` exists (a table or a view), from the schema's catalog: SQLite reports a
-    /// missing table as a plain `SQLITE_ERROR`, which says nothing the code could test.
-    fn exists(&self, table: &TableName) -> Result<bool> {
-        let catalog = match table.schema() {
-            Some(schema) => format!("{}.sqlite_master", D.ident(schema)),
-            None => "sqlite_master".to_string(),
-        };
-        let sql =
-            format!("SELECT count(*) FROM {catalog} WHERE type IN ('table', 'view') AND name = ?1 COLLATE NOCASE");
-        let count: i64 =
-            self.conn.query_row(&sql, [table.table()], |r| r.get(0)).map_err(|e| self.fail(Step::Inspect, &e))?;
-        Ok(count > 0)
+    /// The columns of `table` (a table or a view) as `SELECT *` returns them, from the schema
+    /// SQLite holds in memory (`pragma_table_xinfo`, found by name without regard to case, as
+    /// SQLite finds tables); `None` when it does not exist. Reading `sqlite_master` instead
+    /// scanned every table's entry: with a thousand tables, a few such reads per table were a
+    /// good part of a table set's time. A missing table gives no row (a table always has a
+    /// column), not an error; hidden columns of virtual tables (`hidden` 1) are left out as
+    /// `SELECT *` leaves them (<https://sqlite.org/pragma.html#pragma_table_xinfo>).
+    fn columns(&self, table: &TableName) -> Result<Option<Vec<String>>> {
+        let schema = table.schema().map(|s| format!(", {}", D.string(s))).unwrap_or_default();
+        let sql = format!("SELECT name FROM pragma_table_xinfo({}{schema}) WHERE hidden <> 1", D.string(table.table()));
+        let names = (|| {
+            self.conn.prepare(&sql)?.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .map_err(|e| self.fail(Step::Inspect, &e))?;
+        Ok((!names.is_empty()).then_some(names))
     }
 }
 
@@ -213,12 +216,7 @@ impl SqlSession for SqliteSession {
     }
 
     fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>> {
-        if !self.exists(table)? {
-            return Ok(None);
-        }
-        let sql = format!("SELECT * FROM {} LIMIT 0", D.table(table));
-        let stmt = self.conn.prepare(&sql).map_err(|e| self.fail(Step::Inspect, &e))?;
-        Ok(Some(stmt.column_names().into_iter().map(String::from).collect()))
+        self.columns(table)
     }
 
     /// `IMMEDIATE`: the write lock is taken at once, so two writers wait on the busy timeout
@@ -226,12 +224,19 @@ impl SqlSession for SqliteSession {
     ///
     /// In WAL mode (`shared::Journal`), a publish commits at `synchronous = FULL`, every other
     /// step at `NORMAL`.
+    ///
+    /// In a table set's group (`shared::Group`), the transaction is a savepoint of the group's.
     fn begin(&mut self, step: Step) -> Result<()> {
-        if self.conn.journal() != Journal::Rollback {
-            let level = if step == Step::BeginPublishing { "FULL" } else { "NORMAL" };
-            self.execute(&format!("PRAGMA synchronous = {level}"), step)?;
-        }
-        self.execute("BEGIN IMMEDIATE", step)
+        let level = if step == Step::BeginPublishing { "FULL" } else { "NORMAL" };
+        self.conn.begin(level).map_err(|e| self.fail(step, &e))
+    }
+
+    fn commit(&mut self, step: Step) -> Result<()> {
+        self.conn.commit().map_err(|e| self.fail(step, &e))
+    }
+
+    fn rollback(&mut self) {
+        let _ = self.conn.rollback();
     }
 }
 
