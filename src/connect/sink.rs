@@ -208,16 +208,23 @@ pub async fn read_ledgers(plan: &PipelinePlan, run_id: &str) -> Result<Vec<SinkH
 pub const SINK_STEPS: usize = 8;
 
 /// Keeps, while the returned handles live, a pool of connections to each PostgreSQL server
-/// the sinks of `plan` write, which the steps of run `run_id` share
-/// (`connect::postgres::pool`).
+/// the sinks of `plan` write, which the steps of run `run_id` share, and one to each PostgreSQL
+/// server its sources read, which their reads share (`connect::postgres::pool`; a table set
+/// of 1,000 small tables made a connection per table).
 pub fn hold_sessions(plan: &PipelinePlan, run_id: &str) -> Vec<Arc<crate::connect::postgres::pool::SessionPool>> {
-    let mut urls: Vec<&str> = (plan.sinks.iter())
-        .filter(|sink| sink.endpoint.backend == crate::plan::backend::Backend::Postgres)
-        .map(|sink| sink.endpoint.url.as_str())
-        .collect();
-    urls.sort_unstable();
-    urls.dedup();
-    urls.into_iter().map(|url| crate::connect::postgres::pool::SessionPool::hold(url, run_id)).collect()
+    use crate::connect::postgres::pool::{SOURCE_READS, SessionPool};
+    use crate::plan::backend::Backend;
+    let urls = |endpoints: &mut dyn Iterator<Item = &crate::plan::Endpoint>| {
+        let mut urls: Vec<String> =
+            endpoints.filter(|e| e.backend == Backend::Postgres).map(|e| e.url.clone()).collect();
+        urls.sort_unstable();
+        urls.dedup();
+        urls
+    };
+    let sinks = urls(&mut plan.sinks.iter().map(|s| &s.endpoint));
+    let sources = urls(&mut plan.sources.iter().map(|s| &s.endpoint));
+    let written = sinks.iter().map(|url| SessionPool::hold(url, run_id));
+    written.chain(sources.iter().map(|url| SessionPool::hold(url, SOURCE_READS))).collect()
 }
 
 /// Feeds a stream into a blocking writer through a bounded channel, regrouping batches to

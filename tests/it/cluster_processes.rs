@@ -364,7 +364,7 @@ fn separate_process_cluster_moves_equal_local_runs() {
     my_exec(&format!("DROP TABLE flow_test.cm_src_{id}"));
 }
 
-/// A move big enough to interrupt: 400,000 rows of a PostgreSQL table copied in 16 partitions.
+/// A move big enough to interrupt: 1,000,000 rows of a PostgreSQL table copied in 16 partitions.
 struct BigMove {
     src: String,
     dst: String,
@@ -396,7 +396,7 @@ fn start_big_move(dir: &Path, cluster: &Cluster, name: &str) -> BigMove {
     pg_exec(&format!(
         "DROP TABLE IF EXISTS public.{src}; DROP TABLE IF EXISTS public.{dst}; \
          CREATE TABLE public.{src} (id bigint, payload text, n numeric); \
-         INSERT INTO public.{src} SELECT g, repeat(md5(g::text), 8), g * 1.5 FROM generate_series(1, 400000) g;"
+         INSERT INTO public.{src} SELECT g, repeat(md5(g::text), 8), g * 1.5 FROM generate_series(1, 1000000) g;"
     ));
     let text = format!(
         "let pg = postgres(\"{PG}\")\npipeline {pipeline} {{\n  source s = pg.table(\"public.{src}\") {{ partition by id into 16 }}\n  \
@@ -459,7 +459,11 @@ fn an_executor_killed_mid_run_loses_and_doubles_no_row() {
     let rows = pg_rows(&format!(
         "SELECT count(*)::text, count(DISTINCT id)::text, (SELECT count(*) FROM public.{src})::text FROM public.{dst}"
     ));
-    assert_eq!(rows[0], vec!["400000".to_string(), "400000".to_string(), "400000".to_string()], "first run: {first}");
+    assert_eq!(
+        rows[0],
+        vec!["1000000".to_string(), "1000000".to_string(), "1000000".to_string()],
+        "first run: {first}"
+    );
     assert_eq!(pg_digest(&format!("public.{dst}")), pg_digest(&format!("public.{src}")));
     assert!(!cluster.all_output().contains(SECRET));
     pg_exec(&format!("DROP TABLE public.{src}; DROP TABLE public.{dst};"));

@@ -537,3 +537,58 @@ fn a_table_set_of_many_tables_opens_few_target_connections_at_once() {
     assert_eq!(pg_rows("SELECT count(*)::text FROM once_many_out.t23"), rows(&[&["24"]]));
     pg_exec("DROP SCHEMA once_many CASCADE; DROP SCHEMA once_many_out CASCADE;");
 }
+
+/// The reads of a table set's tables share the run's source connections: 24 tables read two at
+/// a time use at most a few connections, each of which runs several tables' `COPY`; before,
+/// each table's read connected anew (a server process and a cold catalog each, most of a
+/// 1,000-table copy of small tables). Every table still arrives whole.
+#[test]
+fn a_table_set_reads_its_tables_on_a_few_shared_source_connections() {
+    if !postgres_available() {
+        return;
+    }
+    let tables = 24;
+    let mut setup = String::from(
+        "DROP SCHEMA IF EXISTS once_reads CASCADE; DROP SCHEMA IF EXISTS once_reads_out CASCADE; \
+         CREATE SCHEMA once_reads; CREATE SCHEMA once_reads_out;",
+    );
+    for t in 0..tables {
+        setup.push_str(&format!(
+            "CREATE TABLE once_reads.t{t:02} (id int PRIMARY KEY, v text); \
+             INSERT INTO once_reads.t{t:02} SELECT g, 'v' || g FROM generate_series(1, {}) g;",
+            t + 1
+        ));
+    }
+    pg_exec(&setup);
+    let source = WireProxy::start(Protocol::Postgres, "127.0.0.1:5432");
+    let dir = temp_dir();
+    let file = write(
+        dir.path(),
+        "reads.flow",
+        &format!(
+            r#"let src = postgres("{}")
+            let dst = postgres("{PG_TEST_URL}")
+            pipeline reads {{
+              parallelism 2
+              source app = src.tables("once_reads.*")
+              sink app -> dst.schema("once_reads_out")
+            }}"#,
+            pg_through(&source)
+        ),
+    );
+    flow_ok(&["run", "-q", file.as_str()], &source);
+    let mut copies: BTreeMap<usize, usize> = BTreeMap::new();
+    for (connection, _, sql) in source.statements() {
+        if sql.starts_with("COPY (") {
+            *copies.entry(connection).or_default() += 1;
+        }
+    }
+    assert_eq!(copies.values().sum::<usize>(), tables, "one COPY per table: {copies:?}");
+    assert!(copies.len() <= 4, "{} source connections ran the {tables} reads: {copies:?}", copies.len());
+    assert_eq!(
+        pg_rows("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'once_reads_out' AND tablename LIKE 't%'"),
+        rows(&[&[&tables.to_string()]])
+    );
+    assert_eq!(pg_rows("SELECT count(*)::text FROM once_reads_out.t23"), rows(&[&["24"]]));
+    pg_exec("DROP SCHEMA once_reads CASCADE; DROP SCHEMA once_reads_out CASCADE;");
+}

@@ -295,11 +295,20 @@ struct ReadSpec<'a> {
 /// Connects and copies. If the consumer goes away while the server is still working (a stage
 /// timeout, Ctrl-C), the query is cancelled on the server at once rather than at the next batch,
 /// and the connection is closed.
+///
+/// Within a run, the connection comes from the run's pool of source connections when one is
+/// idle (`pool::SOURCE_READS`), and goes back to it after a read that finished and, with a
+/// snapshot, committed; after anything else it is closed.
 async fn copy_out(read: &ReadSpec<'_>, tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
-    let client = tokio::select! {
-        client = connect(read.url) => client?,
-        // Gone while connecting: nothing runs on the server yet.
-        () = tx.closed() => return Ok(()),
+    let pool = pool::SessionPool::find(read.url, pool::SOURCE_READS);
+    let idle = pool.as_ref().and_then(|p| p.take());
+    let client = match idle {
+        Some(client) => client,
+        None => tokio::select! {
+            client = connect(read.url) => client?,
+            // Gone while connecting: nothing runs on the server yet.
+            () = tx.closed() => return Ok(()),
+        },
     };
     let finished = tokio::select! {
         finished = copy_on(&client, read, tx) => finished?,
@@ -307,8 +316,14 @@ async fn copy_out(read: &ReadSpec<'_>, tx: &tokio::sync::mpsc::Sender<Result<Rec
     };
     if !finished {
         let _ = client.cancel_token().cancel_query(NoTls).await;
-    } else if read.snapshot.is_some() {
-        let _ = client.batch_execute("COMMIT").await;
+        return Ok(());
+    }
+    let clean = match read.snapshot {
+        Some(_) => client.batch_execute("COMMIT").await.is_ok(),
+        None => true,
+    };
+    if let Some(pool) = pool.filter(|_| clean) {
+        pool.give_back(client);
     }
     Ok(())
 }

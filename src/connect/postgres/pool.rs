@@ -22,6 +22,12 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio_postgres::Client;
 
+/// The run id under which a run's pool of source connections is found: a source's read knows
+/// its URL only. Each connection is used by one read at a time, and a read gives its
+/// connection back only when it ended cleanly outside any transaction (`copy_out`), so two
+/// runs in one process that read one server may share the pool.
+pub const SOURCE_READS: &str = "(source reads)";
+
 /// Idle connections a pool keeps at most; the steps that run at once (the run's parallelism,
 /// [`crate::connect::sink::LEDGER_READS`] preparing or publishing) need no more, and the
 /// server's `max_connections` (100 by default) is shared with everything else.
