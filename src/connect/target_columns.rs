@@ -180,6 +180,16 @@ impl WritePlan {
                     .collect();
                 return Err(WriteRefused::NoUniqueKey { table: table.clone(), keys: keys.to_vec(), unusable });
             }
+            // PostgreSQL infers every unique index on exactly these keys as an arbiter, and
+            // refuses the statement when one is deferrable, usable ones beside it or not.
+            let deferrable = existing.unusable_unique.iter().find(|(c, _, why)| matches(c) && why == "deferrable");
+            if let Some((_, index, _)) = deferrable.filter(|_| !keys.is_empty()) {
+                return Err(WriteRefused::DeferrableArbiter {
+                    table: table.clone(),
+                    keys: keys.to_vec(),
+                    index: index.clone(),
+                });
+            }
         }
         let special = &existing.special;
         let mut plan = Self { columns: Vec::new(), skipped: Vec::new(), identities: Vec::new() };
@@ -302,6 +312,16 @@ pub enum WriteRefused {
         keys.join(", ")
     )]
     NoUniqueKey { table: TableName, keys: Vec<String>, unusable: Vec<String> },
+    /// Upsert keys that a deferrable unique constraint also has: `ON CONFLICT` infers it as an
+    /// arbiter and refuses it ("ON CONFLICT does not support deferrable unique constraints/
+    /// exclusion constraints as arbiters"), even beside a usable index.
+    #[error(
+        "the upsert keys ({}) are also the keys of {index} of {table}, which is deferrable: PostgreSQL's \
+         `ON CONFLICT` takes every unique index on its keys as an arbiter and refuses a deferrable one; make it \
+         NOT DEFERRABLE (`ALTER TABLE {table} ALTER CONSTRAINT ... NOT DEFERRABLE`) or upsert on other keys",
+        keys.join(", ")
+    )]
+    DeferrableArbiter { table: TableName, keys: Vec<String>, index: String },
     /// `mode truncate` of a table other tables' foreign keys reference, which `TRUNCATE` refuses.
     #[error(
         "mode truncate empties {table} with TRUNCATE, which PostgreSQL refuses for a table other tables reference \
@@ -316,7 +336,7 @@ impl WriteRefused {
     /// `flow::sink::refused` otherwise.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NoUniqueKey { .. } => crate::diagnostics::codes::sink::NO_UPSERT_KEY,
+            Self::NoUniqueKey { .. } | Self::DeferrableArbiter { .. } => crate::diagnostics::codes::sink::NO_UPSERT_KEY,
             _ => crate::diagnostics::codes::sink::REFUSED,
         }
     }

@@ -143,8 +143,8 @@ registry! {
         pub const NOT_WRITABLE = "flow::target::not_writable";
         /// A SQLite table is named with a schema other than `main` or `temp`.
         pub const SQLITE_SCHEMA = "flow::target::sqlite_schema";
-        /// A MySQL/MariaDB table is named without its database on a connection whose URL names
-        /// none (MySQL has no default database).
+        /// A MySQL/MariaDB table, or a table set's `schema()` sink, names no database on a
+        /// connection whose URL names none (MySQL has no default database).
         pub const NO_DATABASE = "flow::target::no_database";
     }
 

@@ -248,8 +248,8 @@ fn a_server_url_without_a_database_is_a_warning() {
     let file = dir.path().join("nodb.flow");
     let text = "let pg = postgres(\"postgres://loader:pw@127.0.0.1:1\")\nlet my = mysql(\"mysql://root@127.0.0.1:1/\")\n\
                 let ok = postgres(\"postgres://loader@127.0.0.1:1?dbname=shop\")\npipeline p {\n  source s = \
-                pg.table(\"t\")\n  source o = ok.table(\"t\")\n  sink s -> my.table(\"t\")\n  sink o -> \
-                my.table(\"u\")\n}\n";
+                pg.table(\"t\")\n  source o = ok.table(\"t\")\n  sink s -> my.table(\"shop.t\")\n  sink o -> \
+                my.table(\"shop.u\")\n}\n";
     std::fs::write(&file, text).unwrap();
     let (code, out, err) = flow(&["check", "--offline", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}\n{err}");

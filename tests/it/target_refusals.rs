@@ -213,6 +213,8 @@ fn missing_target_columns_and_upsert_keys_without_a_unique_constraint_are_refuse
            UNIQUE (qty, sku) INCLUDE (id));
          CREATE UNIQUE INDEX i14tr_pgm_partial ON i14tr_pgm_items (sku) WHERE qty > 0;
          ALTER TABLE i14tr_pgm_items ADD CONSTRAINT i14tr_pgm_late UNIQUE (sku, id) DEFERRABLE;
+         ALTER TABLE i14tr_pgm_items ADD CONSTRAINT i14tr_pgm_late2 UNIQUE (qty, id) DEFERRABLE;
+         CREATE UNIQUE INDEX i14tr_pgm_qty_id ON i14tr_pgm_items (qty, id);
          INSERT INTO i14tr_pgm_items VALUES (9, 'old', 1, 0);",
     );
     let dir = temp_dir();
@@ -246,6 +248,16 @@ fn missing_target_columns_and_upsert_keys_without_a_unique_constraint_are_refuse
             "flow::sink::no_upsert_key",
         ),
         (no_price, "mode upsert on (id, qty, sku)", no_key("id, qty, sku", ""), "flow::sink::no_upsert_key"),
+        // A usable index on the keys does not help when a deferrable one has them too.
+        (
+            no_price,
+            "mode upsert on (qty, id)",
+            "sink `out`: the upsert keys (qty, id) are also the keys of i14tr_pgm_late2 of i14tr_pgm_items, which is \
+             deferrable: PostgreSQL's `ON CONFLICT` takes every unique index on its keys as an arbiter and refuses a \
+             deferrable one"
+                .to_string(),
+            "flow::sink::no_upsert_key",
+        ),
     ];
     for (query, options, message, code) in &cases {
         let file = write(dir.path(), "items.flow", &pipeline(query, "postgres", PG, "i14tr_pgm_items", options));

@@ -261,12 +261,22 @@ fn plan_columns(conn: &Connection, shown: &str, sql: &str) -> Result<Vec<ColumnP
         while sampled.len() < SAMPLE_ROWS
             && let Some(row) = rows.next().map_err(|e| sql_error(shown, e))?
         {
-            let values = (0..plans.len()).map(|i| row.get_ref(i).map(Value::from));
+            let values = (0..plans.len()).map(|i| row.get_ref(i).map(owned));
             sampled.push(values.collect::<rusqlite::Result<_>>().map_err(|e| sql_error(shown, e))?);
         }
         decide(&mut plans, &undecided, sampled.iter().map(|row| row.iter().map(ValueRef::from).collect()));
     }
     Ok(plans)
+}
+
+/// A sampled value, owned. Text that is not UTF-8 is kept as text with its bad bytes replaced
+/// (rusqlite's `Value::from` panics on it): it only decides the column's type, and the read
+/// refuses the value itself by column, row and value.
+fn owned(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+        other => Value::from(other),
+    }
 }
 
 fn schema_of(plans: &[ColumnPlan]) -> SchemaRef {

@@ -465,7 +465,7 @@ fn sqlite_reserved(span: Span, table: &str) -> Problem {
 }
 
 /// Whether a server URL names a database (its path), as MySQL's `mysql://HOST/DB` does.
-fn names_database(url: &str) -> bool {
+pub(super) fn names_database(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| !u.path().trim_matches('/').is_empty())
 }
 

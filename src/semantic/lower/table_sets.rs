@@ -133,6 +133,28 @@ impl Lowering<'_> {
             Some(lit) => self.ok(self.literals.string(lit, "the schema name")).filter(|s| !s.trim().is_empty()),
             None => None,
         };
+        if backend == crate::plan::Backend::Mysql
+            && schema.is_none()
+            && !super::stages::names_database(&resolved.endpoint.url)
+        {
+            self.problems.push(
+                Problem::error(
+                    codes::target::NO_DATABASE,
+                    format!(
+                        "the table set is written into no database: `{}.schema()` names none, and its URL names none \
+                         either",
+                        connection.name
+                    ),
+                )
+                .at(*span, "which database?")
+                .help(format!(
+                    "name it: `{}.schema(\"DATABASE\")`, `--schema DATABASE` with `flow copy`, or in the URL \
+                     (mysql://USER@HOST/DATABASE)",
+                    connection.name
+                )),
+            );
+            return;
+        }
         let (members, set_options) = split_members(&s.options);
         let mut opts = StageOpts::default();
         self.options(&set_options, TargetUse::Sink, backend, &mut opts);

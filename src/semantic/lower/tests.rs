@@ -541,6 +541,30 @@ fn a_mysql_table_needs_a_database_from_its_name_or_its_url() {
 }
 
 #[test]
+fn a_mysql_table_set_needs_a_database_from_its_schema_sink_or_its_url() {
+    let text = |schema: &str| {
+        format!(
+            r#"
+            let src = mysql("mysql://root@127.0.0.1:3306/shop")
+            let my = mysql("mysql://root@127.0.0.1:3306")
+            pipeline p {{
+              source tables = src.tables("*")
+              sink tables -> my.schema({schema})
+            }}"#
+        )
+    };
+    let refused = problems_of(&text(""));
+    assert!(
+        refused.contains(&problem(
+            codes::target::NO_DATABASE,
+            "the table set is written into no database: `my.schema()` names none, and its URL names none either"
+        )),
+        "{refused:?}"
+    );
+    assert!(!problems_of(&text("\"copy\"")).iter().any(|(code, _)| *code == codes::target::NO_DATABASE));
+}
+
+#[test]
 fn an_incremental_source_cannot_feed_a_replacing_sink() {
     assert_eq!(
         problems_of(

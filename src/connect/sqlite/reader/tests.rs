@@ -233,3 +233,19 @@ fn plain_time_text_is_the_general_parsers_value() {
         assert!(plain_time_text(plain.as_bytes()).is_some(), "{plain}");
     }
 }
+
+/// A column without a declared type makes the planner sample the first rows; a text value that
+/// is not UTF-8 in them (in any column) decides nothing and panics nowhere (rusqlite's
+/// `Value::from` panicked on it): planning succeeds and the read refuses the value itself.
+#[test]
+fn sampling_rows_with_text_that_is_not_utf8_plans_the_columns() {
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch(
+        "CREATE TABLE odd (id INTEGER PRIMARY KEY, t TEXT, anyc); \
+         INSERT INTO odd VALUES (1, CAST(X'FFFE41' AS TEXT), CAST(X'FF' AS TEXT)), (2, 'ok', 'x');",
+    )
+    .unwrap();
+    let plans = plan_columns(&conn, "odd", "SELECT * FROM odd").expect("planned");
+    assert_eq!(plans.len(), 3);
+    assert_eq!(plans[2].kind, Kind::Text);
+}
