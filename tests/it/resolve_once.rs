@@ -486,6 +486,23 @@ fn most_open_at_once(proxy: &WireProxy) -> usize {
     most
 }
 
+/// Schemas `SCHEMA` (made again) with `tables` tables `t00`, `t01`, ... of 1, 2, ... rows, and an
+/// empty `SCHEMA_out` for a table set to write.
+fn small_tables(schema: &str, tables: usize) {
+    let mut setup = format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; DROP SCHEMA IF EXISTS {schema}_out CASCADE; \
+         CREATE SCHEMA {schema}; CREATE SCHEMA {schema}_out;"
+    );
+    for t in 0..tables {
+        setup.push_str(&format!(
+            "CREATE TABLE {schema}.t{t:02} (id int PRIMARY KEY, v text); \
+             INSERT INTO {schema}.t{t:02} SELECT g, 'v' || g FROM generate_series(1, {}) g;",
+            t + 1
+        ));
+    }
+    pg_exec(&setup);
+}
+
 /// A table set of many tables opens a bounded number of connections to its target at once,
 /// whatever the number of tables: before, reading the sinks' ledgers at the start of a run
 /// opened one connection per table at once, and a set of 300 tables exhausted PostgreSQL's
@@ -496,17 +513,7 @@ fn a_table_set_of_many_tables_opens_few_target_connections_at_once() {
         return;
     }
     let tables = 24;
-    let mut setup = String::from(
-        "DROP SCHEMA IF EXISTS once_many CASCADE; DROP SCHEMA IF EXISTS once_many_out CASCADE; CREATE SCHEMA once_many; CREATE SCHEMA once_many_out;",
-    );
-    for t in 0..tables {
-        setup.push_str(&format!(
-            "CREATE TABLE once_many.t{t:02} (id int PRIMARY KEY, v text); \
-             INSERT INTO once_many.t{t:02} SELECT g, 'v' || g FROM generate_series(1, {}) g;",
-            t + 1
-        ));
-    }
-    pg_exec(&setup);
+    small_tables("once_many", tables);
     let target = WireProxy::start(Protocol::Postgres, "127.0.0.1:5432");
     let dir = temp_dir();
     let file = write(
@@ -548,18 +555,7 @@ fn a_table_set_reads_its_tables_on_a_few_shared_source_connections() {
         return;
     }
     let tables = 24;
-    let mut setup = String::from(
-        "DROP SCHEMA IF EXISTS once_reads CASCADE; DROP SCHEMA IF EXISTS once_reads_out CASCADE; \
-         CREATE SCHEMA once_reads; CREATE SCHEMA once_reads_out;",
-    );
-    for t in 0..tables {
-        setup.push_str(&format!(
-            "CREATE TABLE once_reads.t{t:02} (id int PRIMARY KEY, v text); \
-             INSERT INTO once_reads.t{t:02} SELECT g, 'v' || g FROM generate_series(1, {}) g;",
-            t + 1
-        ));
-    }
-    pg_exec(&setup);
+    small_tables("once_reads", tables);
     let source = WireProxy::start(Protocol::Postgres, "127.0.0.1:5432");
     let dir = temp_dir();
     let file = write(
