@@ -315,8 +315,7 @@ impl Lowering<'_> {
                                 None
                             }
                             _ => {
-                                let named = |k: &str| u.query_pairs().any(|(key, _)| key == k);
-                                if u.path().trim_matches('/').is_empty() && !named("dbname") {
+                                if !url_names_database(&u) {
                                     self.problems.push(no_database(backend, &u, &redacted, span));
                                 }
                                 Some(())
@@ -404,6 +403,11 @@ fn absolute_file_url(backend: Backend, url: String) -> String {
         Ok(dir) => format!("{prefix}{}", dir.join(path).display()),
         Err(_) => url,
     }
+}
+
+/// Whether a server URL names a database: its path (`HOST/DB`), or PostgreSQL's `?dbname=`.
+pub(super) fn url_names_database(url: &url::Url) -> bool {
+    !url.path().trim_matches('/').is_empty() || url.query_pairs().any(|(key, _)| key == "dbname")
 }
 
 /// The warning for a server URL without a database (`flow::connection::no_database`): what the

@@ -464,9 +464,10 @@ fn sqlite_reserved(span: Span, table: &str) -> Problem {
         .help(format!("name the target table otherwise, e.g. \"{}\"", &table[7..]))
 }
 
-/// Whether a server URL names a database (its path), as MySQL's `mysql://HOST/DB` does.
+/// Whether the URL of a server connection names a database (a URL that cannot be read was
+/// refused with the connection).
 pub(super) fn names_database(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| !u.path().trim_matches('/').is_empty())
+    url::Url::parse(url).is_ok_and(|u| super::connections::url_names_database(&u))
 }
 
 /// A MySQL/MariaDB table named without its database on a connection whose URL names none:
